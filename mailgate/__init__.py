@@ -1,0 +1,3 @@
+"""mailgate: an email-to-ticket gateway daemon."""
+
+__version__ = "0.1.0"

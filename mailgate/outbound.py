@@ -1,0 +1,188 @@
+"""The outbox sender: delivers queued mail to a smarthost or writes it to a folder.
+
+Rows are claimed with a lease, sent, and only then marked ``sent`` (after the
+smarthost's ``250``, or after the ``.eml`` file is fsynced and renamed into
+place). A crash between the two sends that mail again after the lease
+expires, with the same Message-ID, so receivers can tell; in folder mode the
+file name is the outbox id, so a repeat overwrites rather than duplicates.
+
+Temporary failures (4xx, connection refused, timeouts) retry with capped
+exponential backoff and jitter until ``give_up_after``; a permanent refusal
+(5xx) marks the mail failed at once. Either way the ticket gets an event.
+Mail of one ticket is never overtaken by a later mail of the same ticket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import structlog
+
+from mailgate import clock
+from mailgate.config import Config
+from mailgate.errors import ConfigError, PermanentDeliveryError, TransientError
+from mailgate.store import OutboxItem, Store
+
+log = structlog.get_logger("mailgate.outbound")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write, fsync and rename, then fsync the folder: the file is whole or absent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def smarthost_password(config: Config) -> str | None:
+    out = config.outbound
+    if out.password_env:
+        value = os.environ.get(out.password_env)
+        if value is None:
+            raise ConfigError(f"outbound.password_env: environment variable {out.password_env}"
+                              " is not set")
+        return value
+    if out.password_file:
+        return config.path(out.password_file).read_text(encoding="utf-8").strip()
+    return None
+
+
+def backoff(config: Config, attempts: int) -> timedelta:
+    """Delay before attempt ``attempts + 1``: doubling from retry_initial, capped, jittered."""
+    base = config.outbound.retry_initial.total_seconds() * 2 ** max(attempts - 1, 0)
+    capped = min(base, config.outbound.retry_max.total_seconds())
+    return timedelta(seconds=capped * random.uniform(0.8, 1.0))
+
+
+class Sender:
+    """Asyncio task that drains the outbox; DB work runs on one dedicated thread."""
+
+    def __init__(self, config: Config, db_path: Path, node: str) -> None:
+        self.config = config
+        self.db_path = db_path
+        self.node = node
+        self.wake = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailgate-outbox")
+        self._store: Store | None = None
+
+    def _db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        def call() -> Any:
+            if self._store is None:
+                self._store = Store.open(self.db_path, migrate=False,
+                                         busy_timeout=self.config.store.busy_timeout
+                                         .total_seconds())
+            return fn(self._store, *args, **kwargs)
+        return asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.wake.clear()
+            try:
+                await self.drain()
+            except TransientError as exc:
+                log.warning("outbox_paused", error=str(exc))
+            waiter = asyncio.ensure_future(self.wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=1.0,
+                               return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+
+    async def drain(self) -> int:
+        """Send everything due now; return how many rows were attempted."""
+        count = 0
+        while True:
+            now = clock.now()
+            batch = await self._db(Store.outbox_claim, self.node, now,
+                                   now + self.config.outbound.lease, 20)
+            if not batch:
+                return count
+            for item in batch:
+                await self.send_one(item)
+                count += 1
+
+    async def send_one(self, item: OutboxItem) -> None:
+        raw = await self._db(Store.outbox_raw, item.id)
+        try:
+            await self.deliver(item, raw)
+        except PermanentDeliveryError as exc:
+            await self._db(_record, item, "failed", str(exc), None)
+            log.error("mail_failed", outbox_id=item.id, error=str(exc))
+            return
+        except Exception as exc:
+            now = clock.now()
+            if now - item.created_at > self.config.outbound.give_up_after:
+                await self._db(_record, item, "failed", f"gave up: {exc}", None)
+                log.error("mail_failed", outbox_id=item.id, error=str(exc), gave_up=True)
+            else:
+                retry_at = now + backoff(self.config, item.attempts)
+                await self._db(_record, item, "pending", str(exc) or type(exc).__name__,
+                               retry_at)
+                log.warning("mail_deferred", outbox_id=item.id, error=str(exc),
+                            retry_at=retry_at.isoformat())
+            return
+        await self._db(_record, item, "sent", None, None)
+        log.info("mail_sent", outbox_id=item.id, kind=item.kind, to=item.rcpt_tos)
+
+    async def deliver(self, item: OutboxItem, raw: bytes) -> None:
+        """Hand one message over; raise PermanentDeliveryError on a 5xx refusal."""
+        if self.config.outbound.mode == "folder":
+            folder = self.config.path(self.config.outbound.folder)
+            await asyncio.to_thread(write_atomically, folder / f"{item.id:08d}.eml", raw)
+            return
+        out = self.config.outbound
+        try:
+            errors, _response = await aiosmtplib.send(
+                raw, sender=item.mail_from, recipients=item.rcpt_tos, hostname=out.host,
+                port=out.port, use_tls=out.security == "tls",
+                start_tls=out.security == "starttls",
+                username=out.username, password=smarthost_password(self.config),
+                timeout=out.timeout.total_seconds(),
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            text = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+            if all(c >= 500 for c in codes):
+                raise PermanentDeliveryError(text) from exc
+            raise TransientError(text) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code >= 500:
+                raise PermanentDeliveryError(f"{exc.code} {exc.message}") from exc
+            raise
+        if errors:
+            log.warning("mail_partly_refused", outbox_id=item.id,
+                        refused={k: str(v) for k, v in errors.items()})
+
+    def close(self) -> None:
+        def shut() -> None:
+            if self._store is not None:
+                self._store.close()
+        self._executor.submit(shut).result()
+        self._executor.shutdown()
+
+
+def _record(store: Store, item: OutboxItem, state: str, error: str | None,
+            retry_at: datetime | None) -> None:
+    now = clock.now()
+    with store.transaction():
+        store.outbox_done(item.id, state=state, now=now, error=error, next_attempt_at=retry_at)
+        if item.ticket_id is not None and state != "sent":
+            kind = "delivery_failed" if state == "failed" else "delivery_deferred"
+            store.add_event(item.ticket_id, kind, actor="mailgate", now=now,
+                            message_id=item.message_id,
+                            detail=f"{item.kind} to {', '.join(item.rcpt_tos)}: {error}")

@@ -1,0 +1,135 @@
+"""The spool processor: claim -> parse -> pipeline -> commit, one message at a time.
+
+Like Mailman's runner, each item is isolated: a message that cannot be parsed
+or that makes the pipeline fail is quarantined with its reason (its raw bytes
+stay in the spool, releasable from the CLI) and the loop goes on. A message
+that crashed the process ``max_attempts`` times (its claim counted each
+attempt) is quarantined before it is tried again, so one poison message can
+never stop the queue. A transient store failure leaves the row unclaimed for
+the next round.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+
+import structlog
+
+from mailgate import clock
+from mailgate.config import Config
+from mailgate.errors import TransientError
+from mailgate.message import ParseError, parse
+from mailgate.pipeline import Outcome, Pipeline
+from mailgate.store import DuplicateMessageError, SpoolItem, Store
+
+log = structlog.get_logger("mailgate.processor")
+
+
+def node_name(config: Config) -> str:
+    """A name for this daemon in lease columns: configured, else host and pid."""
+    import os
+
+    return config.gateway.node_name or f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Processor:
+    """Drains the spool; ``run`` is the thread body, ``drain`` the synchronous form."""
+
+    def __init__(self, config: Config, store: Store, pipeline: Pipeline, *,
+                 on_outbox: Callable[[], None] = lambda: None,
+                 on_processed: Callable[[], None] = lambda: None) -> None:
+        self.config = config
+        self.store = store
+        self.pipeline = pipeline
+        self.node = node_name(config)
+        self.on_outbox = on_outbox
+        self.on_processed = on_processed
+        self.wake = threading.Event()
+
+    def drain(self, limit: int | None = None, only: int | None = None) -> int:
+        """Process everything claimable now (or ``limit`` rows, or row ``only``)."""
+        done = 0
+        while limit is None or done < limit:
+            now = clock.now()
+            batch = self.store.spool_claim(self.node, now, now + self.config.processing.lease,
+                                           self.config.processing.batch_size, only=only)
+            if not batch:
+                break
+            for item in batch:
+                self.process(item)
+                done += 1
+            self.on_processed()
+        return done
+
+    def run(self, stop: threading.Event) -> None:
+        """Thread body: drain, then wait for a wake-up or the poll interval."""
+        interval = self.config.processing.poll_interval.total_seconds()
+        backoff = interval
+        while not stop.is_set():
+            self.wake.clear()
+            try:
+                self.drain()
+                backoff = interval
+            except TransientError as exc:
+                log.warning("processor_paused", error=str(exc), retry_in=backoff)
+                backoff = min(backoff * 2, 30.0)
+                stop.wait(backoff)
+                continue
+            self.wake.wait(interval)
+
+    def process(self, item: SpoolItem) -> Outcome | None:
+        """Handle one claimed spool row; never raises except TransientError."""
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(spool_id=item.id, channel=item.channel)
+        if item.attempts > self.config.processing.max_attempts:
+            self._quarantine(item, None, f"processing did not finish after {item.attempts - 1}"
+                                         " attempts (crash or hang while handling it)")
+            return None
+        raw = self.store.spool_raw(item.id)
+        try:
+            inbound = parse(raw)
+        except ParseError as exc:
+            self._quarantine(item, None, str(exc))
+            return None
+        structlog.contextvars.bind_contextvars(message_id=inbound.message_id)
+        now = clock.now()
+        try:
+            with self.store.transaction():
+                outcome = self.pipeline.handle(self.store, item, inbound, now)
+                self.store.spool_finish(item.id, state=outcome.state, now=now,
+                                        message_id=inbound.message_id,
+                                        ticket_id=outcome.ticket_id)
+        except DuplicateMessageError:
+            # Another processor stored the same Message-ID between our check and our insert.
+            with self.store.transaction():
+                self.store.spool_finish(item.id, state="duplicate", now=now,
+                                        message_id=inbound.message_id)
+            log.info("message_duplicate", reason="stored concurrently")
+            return None
+        except TransientError:
+            raise
+        except Exception as exc:
+            log.exception("message_failed")
+            self._quarantine(item, inbound.message_id, f"{type(exc).__name__}: {exc}")
+            return None
+        if outcome.state == "duplicate":
+            log.info("message_duplicate", ticket_id=outcome.ticket_id)
+        else:
+            log.info("message_processed", ticket=outcome.reference, action=outcome.action,
+                     threaded_by=outcome.method, queued=len(outcome.outbox_ids))
+        if outcome.outbox_ids:
+            self.on_outbox()
+        return outcome
+
+    def _quarantine(self, item: SpoolItem, message_id: str | None, reason: str) -> None:
+        with self.store.transaction():
+            self.store.spool_finish(item.id, state="quarantined", now=clock.now(),
+                                    message_id=message_id, reason=reason)
+        log.warning("message_quarantined", reason=reason)
+
+    def release(self) -> None:
+        """Give back unfinished claims on clean shutdown."""
+        self.store.spool_release(self.node)
+

@@ -1,0 +1,113 @@
+"""Render the admin-editable Jinja2 templates of outgoing mail.
+
+Templates live in the configured folder as ``NAME.txt.j2`` (required) and
+``NAME.html.j2`` (optional HTML alternative). They render in Jinja2's
+sandbox (a template cannot reach Python internals) with ``StrictUndefined``
+(a typo is an error, found by ``mailgate check-config`` rather than at 3 a.m.)
+and HTML autoescaping, so a customer's ``<script>`` in a subject stays text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from mailgate.errors import ConfigError
+
+# Every kind of mail mailgate sends, and whether its text template must exist.
+TEMPLATES = ("ack",)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    html: str | None
+
+
+def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+    if value is None:
+        return ""
+    return value.strftime(fmt)
+
+
+class Renderer:
+    """Loads templates from one folder; cheap to keep, rebuilt on reload."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise ConfigError(f"template folder {self.directory} does not exist")
+        self.env = ImmutableSandboxedEnvironment(
+            loader=FileSystemLoader(str(self.directory)),
+            undefined=StrictUndefined,
+            autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["when"] = _when
+
+    def render(self, name: str, context: dict[str, Any]) -> Rendered:
+        """Render ``name`` (e.g. ``"ack"``) to text and, if a template exists, HTML."""
+        text = self.env.get_template(f"{name}.txt.j2").render(context)
+        try:
+            html_template = self.env.get_template(f"{name}.html.j2")
+        except TemplateNotFound:
+            return Rendered(text, None)
+        return Rendered(text, html_template.render(context))
+
+    def check(self) -> list[str]:
+        """Render every template with sample data; return one line per problem."""
+        problems = []
+        for name in TEMPLATES:
+            if not (self.directory / f"{name}.txt.j2").exists():
+                problems.append(f"{self.directory}/{name}.txt.j2: missing")
+        for path in sorted(self.directory.glob("*.j2")):
+            try:
+                self.env.get_template(path.name).render(sample_context())
+            except TemplateError as exc:
+                line = getattr(exc, "lineno", None) or _template_line(exc, path)
+                where = f"{path}:{line}" if line else str(path)
+                problems.append(f"{where}: {type(exc).__name__}: {exc}")
+        return problems
+
+
+def _template_line(exc: BaseException, path: Path) -> int | None:
+    """The template line of a render-time error (Jinja puts template frames in tracebacks)."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(path):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def sample_context() -> dict[str, Any]:
+    """Data shaped like what the pipeline passes, for checks and previews."""
+    opened = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+    return {
+        "gateway": {"name": "Example Support", "address": "support@example.com"},
+        "ticket": {
+            "reference": "SUP-000123",
+            "subject": "Printer on floor 3 prints blank pages",
+            "status": "open",
+            "sla_level": "standard",
+            "sla_description": "Standard support",
+            "first_response_due": opened + timedelta(hours=8),
+            "created_at": opened,
+            "requester": "customer@example.org",
+            "requester_name": "Casey Customer",
+        },
+        "message": {
+            "from_addr": "customer@example.org",
+            "from_name": "Casey Customer",
+            "subject": "Printer on floor 3 prints blank pages",
+            "text": "Hello,\nthe printer prints blank pages since this morning.\n",
+        },
+    }

@@ -1,0 +1,162 @@
+"""Durable acceptance of raw messages with group commit.
+
+All intake channels call ``accept`` (threads) or ``put`` (asyncio). One
+writer thread owns a store connection, takes every message waiting in its
+queue, inserts them in one transaction and commits once (WAL,
+``synchronous=FULL``): eight SMTP sessions finishing DATA together cost one
+fsync, not eight, and the SMTP event loop never waits on the disk. Each
+caller is answered only after the commit that holds its message, with the
+spool id, or with the ``TransientError`` that made the commit fail (the SMTP
+handler answers 451, the pipe exits 75).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from mailgate import clock
+from mailgate.errors import StoreError, TransientError
+from mailgate.store import Store
+
+log = structlog.get_logger("mailgate.spooler")
+
+MAX_GROUP = 256
+MAX_GROUP_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class _Job:
+    raw: bytes
+    channel: str
+    mail_from: str | None
+    rcpt_tos: list[str]
+    source: str | None
+    future: Future[int] = field(default_factory=Future)
+
+
+class Spooler:
+    """The process's one writer of new spool rows (see the module docstring)."""
+
+    def __init__(self, db_path: Path, *, busy_timeout: float = 5.0,
+                 on_commit: Callable[[], None] = lambda: None) -> None:
+        self.db_path = db_path
+        self.busy_timeout = busy_timeout
+        self.on_commit = on_commit
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._local = threading.local()
+        self.changed = threading.Condition()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mailgate-spooler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Commit what is queued, then stop the writer."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    # -- callers -----------------------------------------------------------------
+
+    def submit(self, raw: bytes, *, channel: str, mail_from: str | None = None,
+               rcpt_tos: list[str] | None = None, source: str | None = None) -> Future[int]:
+        if self._thread is None:
+            raise TransientError("spool writer is not running")
+        job = _Job(raw, channel, mail_from, list(rcpt_tos or ()), source)
+        self._queue.put(job)
+        return job.future
+
+    async def put(self, raw: bytes, **kwargs: object) -> int:
+        """Await the durable commit of one message (asyncio side)."""
+        return await asyncio.wrap_future(self.submit(raw, **kwargs))  # type: ignore[arg-type]
+
+    def accept(self, raw: bytes, *, channel: str, mail_from: str | None = None,
+               rcpt_tos: list[str] | None = None, source: str | None = None) -> int:
+        """Block until the message is durably committed; return its spool id."""
+        return self.submit(raw, channel=channel, mail_from=mail_from, rcpt_tos=rcpt_tos,
+                           source=source).result()
+
+    def outcome(self, spool_id: int, timeout: float) -> str:
+        """Wait (bounded) for the processor to finish a spool row; return its state."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = Store.open(self.db_path, busy_timeout=self.busy_timeout,
+                                                   migrate=False)
+        deadline = clock.now().timestamp() + timeout
+        while True:
+            state = store.spool_state(spool_id)
+            remaining = deadline - clock.now().timestamp()
+            if state != "new" or remaining <= 0:
+                return state
+            with self.changed:
+                self.changed.wait(min(remaining, 0.25))
+
+    def notify_processed(self) -> None:
+        """Called by the processor after each commit, to wake ``outcome`` waiters."""
+        with self.changed:
+            self.changed.notify_all()
+
+    # -- the writer thread -------------------------------------------------------
+
+    def _run(self) -> None:
+        store: Store | None = None
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            jobs, size = [first], len(first.raw)
+            while len(jobs) < MAX_GROUP and size < MAX_GROUP_BYTES:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                jobs.append(job)
+                size += len(job.raw)
+            try:
+                if store is None:
+                    store = Store.open(self.db_path, busy_timeout=self.busy_timeout,
+                                       migrate=False)
+                ids = self._write(store, jobs)
+            except TransientError as exc:
+                log.error("spool_write_failed", error=str(exc), messages=len(jobs))
+                for job in jobs:
+                    job.future.set_exception(exc)
+                if store is not None:
+                    store.close()
+                    store = None
+                continue
+            except Exception as exc:
+                log.exception("spool_write_crashed", messages=len(jobs))
+                for job in jobs:
+                    job.future.set_exception(StoreError(f"spool write failed: {exc}"))
+                continue
+            for job, spool_id in zip(jobs, ids, strict=True):
+                job.future.set_result(spool_id)
+            self.on_commit()
+        if store is not None:
+            store.close()
+
+    @staticmethod
+    def _write(store: Store, jobs: list[_Job]) -> list[int]:
+        now = clock.now()
+        with store.transaction():
+            return [
+                store.spool_add(job.raw, channel=job.channel, received_at=now,
+                                source=job.source, mail_from=job.mail_from,
+                                rcpt_tos=job.rcpt_tos)
+                for job in jobs
+            ]

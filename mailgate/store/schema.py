@@ -1,0 +1,162 @@
+"""Versioned schema migrations.
+
+Each migration is a list of statements applied in one transaction and
+recorded in ``schema_migrations``. The SQL is kept to what SQLite and
+PostgreSQL share; the few spots that differ (auto-increment keys, blobs) are
+spelled through the dialect table so a PostgreSQL store can reuse the list.
+
+Design notes that matter for several daemons on one database:
+- ``spool`` holds the exact raw bytes of every accepted message for good;
+  its ``state`` is the processing queue and the quarantine at once.
+- ``spool``, ``outbox`` rows are *claimed* with a lease (``claimed_by``,
+  ``lease_until``): a claim by a dead node expires and is taken over.
+- ``messages.message_id`` is unique: a replayed message cannot be stored twice
+  even if two processors race.
+"""
+
+from __future__ import annotations
+
+DIALECTS = {
+    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB"},
+    "postgresql": {"serial": "BIGSERIAL PRIMARY KEY", "blob": "BYTEA"},
+}
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "spool, tickets, messages, events, participants, attachments, outbox",
+        [
+            """CREATE TABLE spool (
+                id {serial},
+                received_at TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                source TEXT,
+                mail_from TEXT,
+                rcpt_tos TEXT NOT NULL DEFAULT '[]',
+                raw {blob} NOT NULL,
+                size INTEGER NOT NULL,
+                state TEXT NOT NULL DEFAULT 'new',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                claimed_by TEXT,
+                lease_until TEXT,
+                processed_at TEXT,
+                message_id TEXT,
+                ticket_id INTEGER,
+                reason TEXT
+            )""",
+            "CREATE INDEX spool_state ON spool (state, id)",
+            "CREATE INDEX spool_message_id ON spool (message_id)",
+            """CREATE TABLE tickets (
+                id {serial},
+                reference TEXT NOT NULL UNIQUE,
+                status TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                requester TEXT NOT NULL,
+                requester_name TEXT,
+                sla_level TEXT,
+                first_response_due TEXT,
+                first_response_at TEXT,
+                resolution_due TEXT,
+                queue TEXT,
+                category TEXT,
+                priority TEXT,
+                assignee TEXT,
+                language TEXT,
+                merged_into INTEGER REFERENCES tickets (id),
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                closed_at TEXT
+            )""",
+            "CREATE INDEX tickets_status ON tickets (status, updated_at)",
+            """CREATE TABLE messages (
+                id {serial},
+                ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+                message_id TEXT NOT NULL UNIQUE,
+                direction TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                spool_id INTEGER,
+                outbox_id INTEGER,
+                from_addr TEXT,
+                from_name TEXT,
+                to_addrs TEXT NOT NULL DEFAULT '[]',
+                cc_addrs TEXT NOT NULL DEFAULT '[]',
+                date TEXT,
+                subject TEXT,
+                body_text TEXT,
+                in_reply_to TEXT,
+                created_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX messages_ticket ON messages (ticket_id, id)",
+            """CREATE TABLE attachments (
+                id {serial},
+                message_row INTEGER NOT NULL REFERENCES messages (id),
+                filename TEXT NOT NULL,
+                content_type TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                sha256 TEXT NOT NULL
+            )""",
+            "CREATE INDEX attachments_message ON attachments (message_row)",
+            """CREATE TABLE blobs (
+                sha256 TEXT PRIMARY KEY,
+                data {blob} NOT NULL
+            )""",
+            """CREATE TABLE participants (
+                ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+                address TEXT NOT NULL,
+                name TEXT,
+                role TEXT NOT NULL,
+                added_at TEXT NOT NULL,
+                PRIMARY KEY (ticket_id, address)
+            )""",
+            """CREATE TABLE events (
+                id {serial},
+                ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                detail TEXT NOT NULL DEFAULT '',
+                message_id TEXT
+            )""",
+            "CREATE INDEX events_ticket ON events (ticket_id, id)",
+            """CREATE TABLE outbox (
+                id {serial},
+                ticket_id INTEGER REFERENCES tickets (id),
+                message_id TEXT NOT NULL UNIQUE,
+                kind TEXT NOT NULL,
+                mail_from TEXT NOT NULL,
+                rcpt_tos TEXT NOT NULL,
+                raw {blob} NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT NOT NULL,
+                last_error TEXT,
+                claimed_by TEXT,
+                lease_until TEXT,
+                created_at TEXT NOT NULL,
+                sent_at TEXT
+            )""",
+            "CREATE INDEX outbox_state ON outbox (state, next_attempt_at)",
+            "CREATE INDEX outbox_ticket ON outbox (ticket_id, id)",
+            """CREATE TABLE imap_cursors (
+                account TEXT NOT NULL,
+                folder TEXT NOT NULL,
+                uidvalidity INTEGER,
+                last_uid INTEGER NOT NULL DEFAULT 0,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (account, folder)
+            )""",
+        ],
+    ),
+]
+
+
+def statements(version: int, dialect: str) -> list[str]:
+    """The SQL of one migration, spelled for ``dialect``."""
+    words = DIALECTS[dialect]
+    for number, _title, sql in MIGRATIONS:
+        if number == version:
+            return [s.format(**words) for s in sql]
+    raise KeyError(version)
+
+
+LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,156 @@
+"""The command line as a user runs it: subprocesses, exit codes, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import make_mail
+
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
+
+
+def run(*args: str, stdin: bytes | None = None, cwd: Path | None = None,
+        ) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "mailgate", *args], input=stdin,
+                          capture_output=True, timeout=60, cwd=cwd, env=ENV)
+
+
+def test_ingest_stores_threads_and_acknowledges(config_path: Path) -> None:
+    """`mailgate ingest` exits 0 after storing; the ticket exists and its ack is in the outbox."""
+    result = run("ingest", "-c", str(config_path), "-f", "customer@example.org",
+                 stdin=make_mail("Piped problem").as_bytes())
+    assert result.returncode == 0, result.stderr
+    shown = run("show", "-c", str(config_path), "SUP-000001", "--json")
+    assert shown.returncode == 0, shown.stderr
+    ticket = json.loads(shown.stdout)
+    assert ticket["subject"] == "Piped problem"
+    kinds = [(m["direction"], m["kind"]) for m in ticket["messages"]]
+    assert kinds == [("in", "customer"), ("out", "ack")]
+
+
+def test_ingest_same_message_twice_is_stored_once(config_path: Path) -> None:
+    """Piping the same message twice exits 0 both times and keeps one ticket message."""
+    raw = make_mail("Twice by pipe").as_bytes()
+    assert run("ingest", "-c", str(config_path), stdin=raw).returncode == 0
+    assert run("ingest", "-c", str(config_path), stdin=raw).returncode == 0
+    listed = json.loads(run("tickets", "-c", str(config_path), "--json").stdout)
+    assert len(listed) == 1
+
+
+def test_ingest_exits_75_when_database_is_locked(config_path: Path) -> None:
+    """A transient store failure is exit 75 with a clear message, and nothing is stored."""
+    assert run("ingest", "-c", str(config_path), stdin=make_mail().as_bytes()).returncode == 0
+    db = config_path.parent / "var" / "mailgate.db"
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        result = run("ingest", "-c", str(config_path), stdin=make_mail("x").as_bytes())
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert result.returncode == 75
+    assert b"retry later" in result.stderr
+    assert len(json.loads(run("tickets", "-c", str(config_path), "--json").stdout)) == 1
+
+
+def test_ingest_exits_75_on_config_error(tmp_path: Path) -> None:
+    """A broken config must not bounce mail: exit 75 (retry), naming the bad key."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[smtp]\nprot = 1\n")
+    result = run("ingest", "-c", str(bad), stdin=make_mail().as_bytes())
+    assert result.returncode == 75
+    assert b"smtp.prot" in result.stderr
+
+
+def test_ingest_refuses_empty_and_oversized_input(config_path: Path) -> None:
+    """Empty input and a message over the size limit exit 65 (the MTA bounces them)."""
+    assert run("ingest", "-c", str(config_path), stdin=b"").returncode == 65
+    big = make_mail(body="x" * 70 + "\n" * 1 + ("y" * 70 + "\n") * 4000).as_bytes()
+    result = run("ingest", "-c", str(config_path), stdin=big)
+    assert result.returncode == 65 and b"max_message_size" in result.stderr
+
+
+def test_check_config_accepts_good_config(config_path: Path) -> None:
+    """check-config says OK for a valid config and templates."""
+    result = run("check-config", "-c", str(config_path))
+    assert result.returncode == 0, result.stderr
+    assert b"OK" in result.stdout
+
+
+def test_check_config_catches_template_typo(config_path: Path) -> None:
+    """An undefined variable in a template is reported with file and line, exit 78."""
+    template = config_path.parent / "templates" / "ack.txt.j2"
+    template.write_text("Hello\n{{ ticket.refrence }}\n")
+    result = run("check-config", "-c", str(config_path))
+    assert result.returncode == 78
+    assert b"ack.txt.j2:2" in result.stderr and b"refrence" in result.stderr
+
+
+def test_check_config_catches_template_syntax_error(config_path: Path) -> None:
+    """A Jinja2 syntax error is reported, not discovered when the first mail arrives."""
+    (config_path.parent / "templates" / "ack.html.j2").write_text("{% if %}")
+    result = run("check-config", "-c", str(config_path))
+    assert result.returncode == 78 and b"ack.html.j2" in result.stderr
+
+
+def test_check_config_names_bad_key(tmp_path: Path) -> None:
+    """check-config on a config with a typo names the key and file in one error, no traceback."""
+    bad = tmp_path / "m.toml"
+    bad.write_text("[outbound]\nmode = \"pigeon\"\n")
+    result = run("check-config", "-c", str(bad))
+    assert result.returncode == 78
+    assert b"outbound.mode" in result.stderr and b"m.toml" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_show_unknown_ticket_is_one_line_error(config_path: Path) -> None:
+    """Asking for a ticket that does not exist exits 1 with one line, no traceback."""
+    result = run("show", "-c", str(config_path), "SUP-999999")
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == "mailgate: no ticket SUP-999999"
+
+
+def test_tickets_json_shape(config_path: Path) -> None:
+    """tickets --json lists the documented keys."""
+    run("ingest", "-c", str(config_path), stdin=make_mail("Shape").as_bytes())
+    [row] = json.loads(run("tickets", "-c", str(config_path), "--json").stdout)
+    assert {"reference", "status", "subject", "requester", "sla_level", "created_at",
+            "updated_at", "first_response_due"} <= set(row)
+    open_only = json.loads(run("tickets", "-c", str(config_path), "--status", "closed",
+                               "--json").stdout)
+    assert open_only == []
+
+
+def test_show_json_shape(config_path: Path) -> None:
+    """show --json has the documented ticket and message keys."""
+    msg = make_mail("Shape of show", to="support@example.com, Tech <tech@example.org>")
+    run("ingest", "-c", str(config_path), stdin=msg.as_bytes())
+    ticket = json.loads(run("show", "-c", str(config_path), "sup-000001", "--json").stdout)
+    assert {"reference", "status", "subject", "requester", "participants", "sla_level",
+            "created_at", "updated_at", "first_response_due", "messages", "events"} <= set(ticket)
+    assert [p["address"] for p in ticket["participants"]] == ["customer@example.org",
+                                                              "tech@example.org"]
+    for message in ticket["messages"]:
+        assert {"message_id", "direction", "from", "to", "date", "subject"} <= set(message)
+
+
+def test_quarantine_list_and_release(config_path: Path) -> None:
+    """A quarantined message is listed with its reason and can be released."""
+    run("ingest", "-c", str(config_path), stdin=b"garbage without headers\n")
+    rows = json.loads(run("quarantine", "-c", str(config_path), "list", "--json").stdout)
+    assert len(rows) == 1 and "no headers" in rows[0]["reason"]
+    raw = run("quarantine", "-c", str(config_path), "show", str(rows[0]["id"])).stdout
+    assert raw == b"garbage without headers\n"
+    released = run("quarantine", "-c", str(config_path), "release", str(rows[0]["id"]))
+    assert released.returncode == 0
+
+
+def test_help_has_examples() -> None:
+    """`mailgate --help` and a command's help show examples."""
+    assert b"examples:" in run("--help").stdout
+    assert b"example:" in run("ingest", "--help").stdout

@@ -1,0 +1,112 @@
+"""Config validation: every class of mistake is reported with its key and the file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mailgate.config import Config, load_config
+from mailgate.errors import ConfigError
+from tests.conftest import ROOT
+
+
+def load_text(tmp_path: Path, text: str) -> Config:
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_config(path)
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_text(tmp_path, text)
+    return str(info.value)
+
+
+def test_unknown_key_is_named_with_file(tmp_path: Path) -> None:
+    """A misspelt key is reported as unknown with its dotted path and the file name."""
+    message = error_of(tmp_path, "[smtp]\nprot = 25\n")
+    assert "bad.toml" in message and "smtp.prot: unknown key" in message
+
+
+def test_unknown_section_is_named(tmp_path: Path) -> None:
+    """A misspelt section is reported as an unknown key."""
+    assert "smpt: unknown key" in error_of(tmp_path, "[smpt]\nport = 25\n")
+
+
+def test_wrong_type_is_named(tmp_path: Path) -> None:
+    """A string where a number belongs names the key and shows the value."""
+    message = error_of(tmp_path, '[smtp]\nport = "twenty-five"\n')
+    assert "smtp.port" in message and "twenty-five" in message
+
+
+def test_bad_value_is_named(tmp_path: Path) -> None:
+    """An out-of-range value names the key."""
+    assert "smtp.port" in error_of(tmp_path, "[smtp]\nport = 70000\n")
+
+
+def test_bad_duration_is_named(tmp_path: Path) -> None:
+    """A duration that cannot be read names the key and the expected form."""
+    message = error_of(tmp_path, '[outbound]\nretry_max = "soon"\n')
+    assert "outbound.retry_max" in message and "'8h'" in message
+
+
+def test_bad_address_is_named(tmp_path: Path) -> None:
+    """An invalid support address names its list position."""
+    assert "gateway.addresses.0" in error_of(tmp_path, '[gateway]\naddresses = ["nope"]\n')
+
+
+def test_unknown_default_level_is_named(tmp_path: Path) -> None:
+    """A default SLA level that is not defined names the known levels."""
+    message = error_of(tmp_path, '[sla]\ndefault_level = "gold"\n')
+    assert "sla" in message and "gold" in message and "standard" in message
+
+
+def test_invalid_toml_is_reported_with_file(tmp_path: Path) -> None:
+    """A TOML syntax error is reported with the file and the position."""
+    message = error_of(tmp_path, "[smtp\nport = 1\n")
+    assert "bad.toml" in message and "not valid TOML" in message
+
+
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    """A config path that does not exist is a one-line error."""
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_all_errors_reported_at_once(tmp_path: Path) -> None:
+    """Several mistakes come back together, so the admin fixes them in one pass."""
+    message = error_of(tmp_path, "[smtp]\nport = -1\nhots = 1\n")
+    assert "smtp.port" in message and "smtp.hots" in message
+
+
+def test_imap_account_needs_one_credential_source(tmp_path: Path) -> None:
+    """An IMAP account with no password source is refused, naming the account entry."""
+    message = error_of(tmp_path, '[[imap]]\nname = "a"\nhost = "h"\nusername = "u"\n')
+    assert "imap.0" in message and "password_env" in message
+
+
+def test_example_config_is_the_defaults() -> None:
+    """mailgate.toml.example loads, and every value it shows is the built-in default."""
+    example = load_config(ROOT / "mailgate.toml.example")
+    defaults = Config()
+    skip = {"source", "base_dir"}
+    assert example.model_dump(exclude=skip) == defaults.model_dump(exclude=skip)
+
+
+def test_example_config_documents_every_key() -> None:
+    """Every key of every section appears in mailgate.toml.example."""
+    text = (ROOT / "mailgate.toml.example").read_text()
+    from mailgate.config import ImapAccount
+
+    sections = {name: field.annotation for name, field in Config.model_fields.items()
+                if name not in ("source", "base_dir", "imap")}
+    for section, model in sections.items():
+        assert f"[{section}]" in text
+        for key in model.model_fields:  # type: ignore[union-attr]
+            if f"[{section}.{key}." in text:  # a table of tables, e.g. [sla.levels.standard]
+                continue
+            assert re.search(rf"^#? ?{key} =", text, re.M), f"{section}.{key} undocumented"
+    for key in ImapAccount.model_fields:
+        assert re.search(rf"^# {key} =", text, re.M), f"imap.{key} undocumented"

@@ -183,6 +183,50 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Change a ticket's status through the same service layer as mail commands."""
+    from mailgate import desk
+
+    config = _load(args)
+    store = _store(config)
+    status = {"close": "closed", "reopen": "open"}.get(args.command, getattr(args, "status", ""))
+    with store.transaction():
+        ticket = store.ticket_by_reference(args.reference)
+        changed = desk.set_status(config, store, ticket, status, actor=f"cli:{_user()}",
+                                  why=args.reason or "changed from the command line",
+                                  now=clock.now())
+    print(f"{ticket.reference}: {ticket.status} -> {status}" if changed
+          else f"{ticket.reference} is already {status}")
+    return EX_OK
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def cmd_sla(args: argparse.Namespace) -> int:
+    """Per level: clocks met, breached, running (at risk: past the first reminder point)."""
+    config = _load(args)
+    store = _store(config)
+    report = store.sla_report(clock.now())
+    upcoming = [r for r in store.reminders() if r["state"] == "pending"][:args.limit]
+    if args.json:
+        _print_json({"levels": report, "next_reminders": upcoming})
+        return EX_OK
+    _table("SLA by level", ["level", "clock", "met", "breached", "running", "overdue now"],
+           [[r["level"], r["kind"], r["met"], r["breached"], r["running"], r["overdue"]]
+            for r in report])
+    _table("Next reminders", ["ticket", "clock", "point", "fires at", "due"],
+           [[r["ticket"], r["kind"], f"{min(r['point'], 1):.0%}", r["fire_at"][:16],
+             r["due_at"][:16]] for r in upcoming])
+    return EX_OK
+
+
 def cmd_quarantine(args: argparse.Namespace) -> int:
     store = _store(_load(args))
     if args.action == "list":
@@ -259,6 +303,19 @@ def build_parser() -> argparse.ArgumentParser:
             "mailgate show SUP-000123 --json")
     p.add_argument("reference")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = add("status", cmd_status, "set a ticket's status (events and SLA clocks follow)",
+            "mailgate status SUP-000123 on_hold --reason 'waiting for the vendor'")
+    p.add_argument("reference")
+    p.add_argument("status")
+    p.add_argument("--reason")
+    for name, text in (("close", "close a ticket"), ("reopen", "reopen a closed ticket")):
+        p = add(name, cmd_status, text, f"mailgate {name} SUP-000123")
+        p.add_argument("reference")
+        p.add_argument("--reason")
+    p = add("sla", cmd_sla, "SLA report: per level met, breached, running; next reminders",
+            "mailgate sla --json")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
     p = add("quarantine", cmd_quarantine, "list, show or release messages that could not be "
             "processed", "mailgate quarantine release 42")
     p.add_argument("action", choices=["list", "show", "release"])

@@ -46,7 +46,7 @@ def compose(
     in_reply_to: str | None = None,
     references: Sequence[str] = (),
     reply_to: str | None = None,
-    automatic: bool = True,
+    auto_submitted: str | None = "auto-replied",
 ) -> bytes:
     """The wire bytes (CRLF line ends) of one outgoing message."""
     msg = EmailMessage(policy=policy.SMTP)
@@ -62,8 +62,8 @@ def compose(
     refs = [r for r in references if r][-20:]
     if refs:
         msg["References"] = " ".join(refs)
-    if automatic:
-        msg["Auto-Submitted"] = "auto-replied"
+    if auto_submitted:
+        msg["Auto-Submitted"] = auto_submitted
         msg["X-Auto-Response-Suppress"] = "All"
     msg[LOOP_HEADER] = loop_id
     msg.set_content(text)

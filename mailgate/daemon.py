@@ -4,7 +4,10 @@ Threads and tasks, and why:
 - the asyncio loop runs the SMTP listener and the outbox sender (network I/O);
 - the spooler thread commits accepted mail in groups (disk I/O off the loop);
 - the processor thread parses and threads spooled mail (CPU and DB off the loop);
-- each IMAP account gets a thread (imapclient is synchronous).
+- each IMAP account gets a thread (imapclient is synchronous);
+- APScheduler is the clock of SLA reminders: a job at the next planned
+  reminder and a periodic sweep; the database holds the plan, and a sweep at
+  startup fires, once, every reminder that fell due while the daemon was down.
 
 SIGTERM/SIGINT: stop accepting (new sessions refused, DATA in flight gets
 committed or a 421), drain the spool writer, let the processor finish its
@@ -16,10 +19,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from datetime import UTC
 
 import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from mailgate import clock, reminders
 from mailgate.config import Config
 from mailgate.intake.smtp import Listener
 from mailgate.outbound import Sender
@@ -55,6 +62,9 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.started = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._reminder_executor = ThreadPoolExecutor(1, thread_name_prefix="mailgate-sla")
+        self._reminder_store: Store | None = None
 
     def _spooled(self) -> None:
         self.processor.wake.set()
@@ -62,6 +72,45 @@ class Daemon:
     def _outbox_filled(self) -> None:
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self.sender.wake.set)
+            self.loop.call_soon_threadsafe(self._arm_reminders)
+
+    # -- SLA reminders -------------------------------------------------------------
+
+    def _reminder_pass(self) -> tuple[int, object]:
+        if self._reminder_store is None:
+            self._reminder_store = Store.open(self.db_path, migrate=False)
+        store = self._reminder_store
+        queued = reminders.fire_due(self.config, store, self.renderer, self.node, clock.now())
+        return queued, store.next_reminder_at()
+
+    async def run_reminders(self) -> int:
+        """Fire due reminders now (the scheduler's job; also called at startup)."""
+        loop = asyncio.get_running_loop()
+        try:
+            queued, next_at = await loop.run_in_executor(self._reminder_executor,
+                                                         self._reminder_pass)
+        except asyncio.CancelledError:  # shutdown; the plan is in the database
+            return 0
+        except Exception:
+            log.exception("sla_reminders_failed")
+            return 0
+        if queued:
+            self.sender.wake.set()
+        self._schedule_next(next_at)
+        return queued
+
+    def _schedule_next(self, next_at: object) -> None:
+        if next_at is None or not self.scheduler.running:
+            return
+        run_at = max(next_at, clock.now())  # type: ignore[type-var]
+        self.scheduler.add_job(self.run_reminders, "date", run_date=run_at, id="sla-next",
+                               replace_existing=True, misfire_grace_time=None)
+
+    def _arm_reminders(self) -> None:
+        """New tickets may have planned earlier reminders: look again soon."""
+        if self.scheduler.running:
+            self.scheduler.add_job(self.run_reminders, "date", id="sla-next",
+                                   replace_existing=True, misfire_grace_time=None)
 
     async def serve(self, *, handle_signals: bool = True) -> None:
         self.loop = asyncio.get_running_loop()
@@ -77,10 +126,16 @@ class Daemon:
         if self.config.smtp.enabled:
             await self.listener.start()
             log.info("listening", host=self.config.smtp.host, port=self.listener.port)
+        self.scheduler.start()
+        self.scheduler.add_job(self.run_reminders, "interval", id="sla-sweep",
+                               seconds=self.config.processing.reminder_sweep.total_seconds(),
+                               misfire_grace_time=None, coalesce=True)
+        await self.run_reminders()  # catch up on what fell due while we were down
         log.info("daemon_started", node=self.node, database=str(self.db_path))
         self.started.set()
         await self.stopping.wait()
         log.info("daemon_stopping")
+        self.scheduler.shutdown(wait=False)
         await self.listener.stop()
         self.spooler.stop()
         self.stop_threads.set()
@@ -90,6 +145,9 @@ class Daemon:
         with suppress(asyncio.CancelledError):
             await sender_task
         self.sender.close()
+        self._reminder_executor.shutdown()
+        if self._reminder_store is not None:
+            self._reminder_store.close()
         self.processor_store.close()
         log.info("daemon_stopped")
 

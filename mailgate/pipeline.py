@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mailgate import sla
+from mailgate import clocks, desk, sla
 from mailgate.autoreply import classify_automatic
 from mailgate.compose import compose, new_message_id
 from mailgate.config import Config
@@ -30,11 +30,6 @@ from mailgate.refs import TagFormat, normalize_subject
 from mailgate.render import Renderer
 from mailgate.store import Store, Ticket
 from mailgate.store.rows import SpoolItem
-
-STATUSES = (
-    "open", "in_progress", "awaiting_reply", "on_hold", "planned", "acceptance",
-    "waiting_for_deploy", "closed",
-)
 
 
 @dataclass(frozen=True)
@@ -104,11 +99,13 @@ class Pipeline:
         threading = self.thread(store, inbound)
         who = inbound.from_addr or "unknown"
         if threading.ticket is None:
-            ticket = self._create(store, inbound, now)
+            ticket, decided = self._create(store, item, inbound, now)
             store.add_event(ticket.id, "created", actor=who, now=now,
                             message_id=inbound.message_id,
                             detail=f"new ticket from {who} via {item.channel}; no thread signal"
-                                   f"; SLA level {ticket.sla_level}")
+                                   f"; {'; '.join(decided.reasons)}")
+            clocks.start(self.config, store, ticket.id, ticket.sla_level or "", now)
+            ticket = store.ticket(ticket.id)
             outcome = Outcome("done", inbound.message_id, ticket.id, ticket.reference,
                               "created", "none")
         else:
@@ -142,15 +139,23 @@ class Pipeline:
             outcome.outbox_ids.append(self._acknowledge(store, ticket, inbound, now))
         return outcome
 
-    def _create(self, store: Store, inbound: Inbound, now: datetime) -> Ticket:
-        level = sla.assign_level(self.config, inbound)
+    def _create(self, store: Store, item: SpoolItem, inbound: Inbound,
+                now: datetime) -> tuple[Ticket, sla.Classification]:
+        defaults = self.config.mailbox_defaults(item.source)
+        decided = sla.classify(self.config, inbound, item.rcpt_tos,
+                               default_level=defaults.get("sla_level"),
+                               default_queue=defaults.get("queue"))
         subject = self.tags.strip_tags(normalize_subject(inbound.subject)) or "(no subject)"
-        return store.create_ticket(
+        ticket = store.create_ticket(
             reference_of=self.tags.reference, status="open", subject=subject,
             requester=inbound.from_addr or "unknown", requester_name=inbound.from_name,
-            sla_level=level.level,
-            first_response_due=sla.first_response_due(self.config, level.level, now), now=now,
+            sla_level=decided.level, first_response_due=None, now=now,
         )
+        store.touch_ticket(ticket.id, now, category=decided.category,
+                           priority=decided.priority, queue=decided.queue)
+        if decided.fields:
+            store.set_ticket_fields(ticket.id, decided.fields, now)
+        return ticket, decided
 
     def _participants(self, store: Store, ticket: Ticket, inbound: Inbound,
                       now: datetime) -> None:
@@ -169,14 +174,15 @@ class Pipeline:
                           automatic: Any, now: datetime) -> None:
         if ticket.status != "closed" or automatic is not None:
             return
-        store.touch_ticket(ticket.id, now, status="open", closed_at=None)
-        store.add_event(ticket.id, "status_changed", actor=inbound.from_addr, now=now,
-                        message_id=inbound.message_id,
-                        detail="closed -> open: reply to a closed ticket reopens it")
+        desk.set_status(self.config, store, ticket, "open", actor=inbound.from_addr, now=now,
+                        why="reply to a closed ticket reopens it",
+                        message_id=inbound.message_id)
 
     def _acknowledge(self, store: Store, ticket: Ticket, inbound: Inbound,
                      now: datetime) -> int:
-        level = self.config.sla.levels.get(ticket.sla_level or "")
+        level_name = ticket.sla_level or self.config.sla.default_level
+        level = sla.level_of(self.config, level_name)
+        calendar = self.config.sla.calendar(level.calendar)
         context = {
             "gateway": {"name": self.config.gateway.name,
                         "address": self.config.support_address},
@@ -184,9 +190,17 @@ class Pipeline:
                 "reference": ticket.reference, "subject": ticket.subject,
                 "status": ticket.status, "sla_level": ticket.sla_level,
                 "sla_description": level.description if level else "",
-                "first_response_due": ticket.first_response_due,
+                "first_response_due": sla.local(self.config, level_name,
+                                                ticket.first_response_due),
                 "created_at": ticket.created_at, "requester": ticket.requester,
                 "requester_name": ticket.requester_name,
+            },
+            "sla": {
+                "level": level_name, "description": level.description,
+                "first_response": level.first_response.text,
+                "resolution": level.resolution.text if level.resolution else None,
+                "timezone": str(calendar.tz), "calendar": calendar.name,
+                "working_time_only": calendar.name != "24x7",
             },
             "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
                         "subject": inbound.subject, "text": inbound.text},

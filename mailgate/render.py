@@ -20,7 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from mailgate.errors import ConfigError
 
 # Every kind of mail mailgate sends, and whether its text template must exist.
-TEMPLATES = ("ack",)
+TEMPLATES = ("ack", "reminder")
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,13 @@ def sample_context() -> dict[str, Any]:
             "created_at": opened,
             "requester": "customer@example.org",
             "requester_name": "Casey Customer",
+        },
+        "sla": {
+            "level": "standard", "description": "Standard support",
+            "first_response": "8 working hours", "resolution": "40 working hours",
+            "timezone": "Europe/Moscow", "calendar": "moscow", "working_time_only": True,
+            "clock": "first response", "due": opened + timedelta(hours=8), "point": 0.75,
+            "breached": False, "overdue": "0:00:00",
         },
         "message": {
             "from_addr": "customer@example.org",

@@ -107,6 +107,14 @@ class RunningDaemon:
         if self.error:
             raise self.error
 
+    def run_reminders(self) -> int:
+        """Run one reminder pass on the daemon's loop and return how many were queued."""
+        import asyncio
+
+        assert self.daemon.loop is not None
+        future = asyncio.run_coroutine_threadsafe(self.daemon.run_reminders(), self.daemon.loop)
+        return future.result(10)
+
     @property
     def port(self) -> int:
         return self.daemon.listener.port

@@ -105,8 +105,13 @@ def test_example_config_documents_every_key() -> None:
     for section, model in sections.items():
         assert f"[{section}]" in text
         for key in model.model_fields:  # type: ignore[union-attr]
-            if f"[{section}.{key}." in text:  # a table of tables, e.g. [sla.levels.standard]
-                continue
+            if f"[{section}.{key}." in text or f"[[{section}.{key}]]" in text:
+                continue  # a table of tables ([sla.levels.standard]) or an array ([[sla.rules]])
             assert re.search(rf"^#? ?{key} =", text, re.M), f"{section}.{key} undocumented"
-    for key in ImapAccount.model_fields:
-        assert re.search(rf"^# {key} =", text, re.M), f"imap.{key} undocumented"
+    from mailgate.config import CalendarSpec, FieldPattern, Rule, SlaLevel
+
+    for prefix, model in (("imap", ImapAccount), ("sla.calendars.*", CalendarSpec),
+                          ("sla.levels.*", SlaLevel), ("sla.rules", Rule),
+                          ("sla.fields", FieldPattern)):
+        for key in model.model_fields:
+            assert re.search(rf"^#? ?{key} =", text, re.M), f"{prefix}.{key} undocumented"

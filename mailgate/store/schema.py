@@ -147,6 +147,39 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        2,
+        "SLA clocks, reminders, custom fields",
+        [
+            "ALTER TABLE tickets ADD COLUMN fields TEXT NOT NULL DEFAULT '{{}}'",
+            """CREATE TABLE sla_clocks (
+                ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+                kind TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                paused_seconds REAL NOT NULL DEFAULT 0,
+                paused_at TEXT,
+                due_at TEXT,
+                stopped_at TEXT,
+                state TEXT NOT NULL,
+                breached_at TEXT,
+                PRIMARY KEY (ticket_id, kind)
+            )""",
+            """CREATE TABLE reminders (
+                id {serial},
+                ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+                kind TEXT NOT NULL,
+                point REAL NOT NULL,
+                fire_at TEXT NOT NULL,
+                due_at TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending',
+                claimed_by TEXT,
+                lease_until TEXT,
+                sent_at TEXT
+            )""",
+            "CREATE INDEX reminders_due ON reminders (state, fire_at)",
+            "CREATE INDEX reminders_ticket ON reminders (ticket_id, kind)",
+        ],
+    ),
 ]
 
 

@@ -1,0 +1,94 @@
+"""Fire due SLA reminders: the database holds the plan, the scheduler only says "now".
+
+Each planned reminder is a row; firing claims due rows with a lease (so two
+daemons never send the same one), checks that the deadline it was planned for
+still holds (a reply, pause, close or level change rewrites the plan, and a
+stale row is dropped), queues the reminder mail in the outbox, and marks the
+row sent in the same transaction. After a restart, every reminder whose time
+passed while the daemon was down is due at once and fires once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+
+from mailgate import clocks, sla
+from mailgate.compose import compose, new_message_id
+from mailgate.config import Config
+from mailgate.refs import TagFormat
+from mailgate.render import Renderer
+from mailgate.store import Store
+
+log = structlog.get_logger("mailgate.reminders")
+
+
+def recipients(config: Config, store: Store, ticket_id: int) -> list[str]:
+    """Who the ticket's level says to remind: team, escalation, assignee addresses."""
+    ticket = store.ticket_record(ticket_id)
+    level = sla.level_of(config, ticket["sla_level"] or config.sla.default_level)
+    found = []
+    for who in level.notify:
+        address = {"team": config.sla.team_address,
+                   "escalation": config.sla.escalation_address,
+                   "assignee": ticket["assignee"]}[who]
+        if address and "@" in address and address not in found:
+            found.append(address)
+    return found
+
+
+def fire_due(config: Config, store: Store, renderer: Renderer, node: str,
+             now: datetime) -> int:
+    """Send every reminder due at ``now``; return how many mails were queued."""
+    queued = 0
+    tags = TagFormat(config.gateway.reference_prefix, config.gateway.reference_width)
+    for row in store.claim_reminders(node, now, now + timedelta(minutes=2)):
+        with store.transaction():
+            clock = store.clock(row["ticket_id"], row["kind"])
+            if clock is None or clock["state"] != "running" or clock["due_at"] != row["due_at"]:
+                store.finish_reminder(row["id"], "dropped", now)
+                continue
+            if not store.finish_reminder(row["id"], "sent", now):
+                continue
+            ticket = store.ticket(row["ticket_id"])
+            level = ticket.sla_level or config.sla.default_level
+            spec = sla.level_of(config, level)
+            if row["point"] >= 1:
+                clocks.mark_breached(store, ticket.id, row["kind"], now)
+                if spec.repeat_after_breach:
+                    store.add_reminder(ticket.id, row["kind"], row["point"] + 1,
+                                       now + spec.repeat_after_breach, row["due_at"])
+            to = recipients(config, store, ticket.id)
+            store.add_event(ticket.id, "sla_reminder", actor="mailgate", now=now,
+                            detail=f"{row['kind'].replace('_', ' ')} at "
+                                   f"{min(row['point'], 1.0):.0%} of target"
+                                   f"{' (repeat)' if row['point'] > 1 else ''}; "
+                                   f"to {', '.join(to) or 'nobody configured'}")
+            if not to:
+                continue
+            overdue = max(now - row["due_at"], timedelta(0))
+            context = {
+                "gateway": {"name": config.gateway.name, "address": config.support_address},
+                "ticket": {"reference": ticket.reference, "subject": ticket.subject,
+                           "status": ticket.status, "requester": ticket.requester},
+                "sla": {"level": level, "clock": row["kind"].replace("_", " "),
+                        "due": sla.local(config, level, row["due_at"]),
+                        "point": min(row["point"], 1.0), "breached": row["point"] >= 1,
+                        "overdue": str(overdue).split(".")[0]},
+            }
+            rendered = renderer.render("reminder", context)
+            message_id = new_message_id(config.support_address.rpartition("@")[2])
+            state = "breached" if row["point"] >= 1 else f"{row['point']:.0%} of target"
+            subject = f"{tags.tag(ticket.id)} SLA {row['kind'].replace('_', ' ')} {state}: " \
+                      f"{ticket.subject}"
+            raw = compose(from_addr=config.support_address, from_name=config.gateway.name,
+                          to=[(None, a) for a in to], subject=subject, text=rendered.text,
+                          html=rendered.html, message_id=message_id, date=now,
+                          loop_id=config.support_address, auto_submitted="auto-generated")
+            store.outbox_add(ticket_id=ticket.id, message_id=message_id, kind="reminder",
+                             mail_from=config.support_address, rcpt_tos=to, raw=raw, now=now)
+            queued += 1
+            log.info("sla_reminder_queued", ticket=ticket.reference, clock=row["kind"],
+                     point=row["point"])
+    return queued

@@ -39,6 +39,28 @@ from mailgate.store import Store
 log = structlog.get_logger("mailgate.daemon")
 
 
+class StoreCursors:
+    """IMAP cursors kept in the store; one connection per fetcher thread."""
+
+    def __init__(self, db_path: object, busy_timeout: float) -> None:
+        self.db_path = db_path
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+
+    def _store(self) -> Store:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = Store.open(self.db_path, busy_timeout=self.busy_timeout,
+                                                   migrate=False)  # type: ignore[arg-type]
+        return store
+
+    def imap_cursor(self, account: str, folder: str) -> tuple[int | None, int]:
+        return self._store().imap_cursor(account, folder)
+
+    def set_imap_cursor(self, account: str, folder: str, uidvalidity: int, last_uid: int) -> None:
+        self._store().set_imap_cursor(account, folder, uidvalidity, last_uid, clock.now())
+
+
 class Daemon:
     """One running gateway; ``serve`` runs until ``stop`` (or a signal)."""
 
@@ -122,6 +144,7 @@ class Daemon:
                                   daemon=True)
         worker.start()
         self._threads.append(worker)
+        self._start_imap()
         sender_task = asyncio.create_task(self.sender.run(self.stopping))
         if self.config.smtp.enabled:
             await self.listener.start()
@@ -137,11 +160,12 @@ class Daemon:
         log.info("daemon_stopping")
         self.scheduler.shutdown(wait=False)
         await self.listener.stop()
-        self.spooler.stop()
-        self.stop_threads.set()
-        self.processor.wake.set()
-        for thread in self._threads:
+        self.stop_threads.set()  # IMAP fetchers finish their message and log out
+        for thread in self._threads[1:]:
             await asyncio.to_thread(thread.join)
+        self.spooler.stop()
+        self.processor.wake.set()
+        await asyncio.to_thread(self._threads[0].join)
         with suppress(asyncio.CancelledError):
             await sender_task
         self.sender.close()
@@ -150,6 +174,20 @@ class Daemon:
             self._reminder_store.close()
         self.processor_store.close()
         log.info("daemon_stopped")
+
+    def _start_imap(self) -> None:
+        """One thread per IMAP account; each hands mail to the same spooler as SMTP."""
+        if not self.config.imap:
+            return
+        from mailgate.intake.imap import ImapFetcher
+
+        cursors = StoreCursors(self.db_path, self.config.store.busy_timeout.total_seconds())
+        for account in self.config.imap:
+            fetcher = ImapFetcher(account, self.spooler, cursors)
+            thread = threading.Thread(target=fetcher.run, args=(self.stop_threads,),
+                                      name=f"mailgate-imap-{account.name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def _run_processor(self) -> None:
         try:

@@ -23,6 +23,7 @@ from mailgate.config import Config, load_config
 from mailgate.daemon import Daemon
 from mailgate.logs import configure_logging
 from mailgate.store import Store
+from tests.imapserver import dovecot_fixture, make_dovecot_fixture  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

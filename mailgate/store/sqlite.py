@@ -639,3 +639,9 @@ class Store:
             " GROUP BY t.sla_level, c.kind ORDER BY t.sla_level, c.kind", (to_db(now),))
         keys = ("level", "kind", "met", "breached", "running", "overdue")
         return [dict(zip(keys, r, strict=True)) for r in cur]
+
+    def forget_imap_cursor(self, account: str, folder: str) -> None:
+        """Make the next round rescan the folder (dedupe keeps it idempotent)."""
+        with self.transaction():
+            self._x("DELETE FROM imap_cursors WHERE account = ? AND folder = ?",
+                    (account, folder))

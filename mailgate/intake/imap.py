@@ -1,0 +1,381 @@
+"""IMAP intake: fetch new mail from one mailbox folder into the spool.
+
+Why it works this way:
+
+* What is new is decided by a UID cursor (UIDVALIDITY, last processed UID) kept
+  in the store, not by IMAP flags: people read, unread and move mail in the
+  same mailbox with their own clients. The after-action (``\\Seen``, move,
+  delete) is tidying up for humans and happens only once ``Acceptor.accept``
+  has returned, i.e. the raw bytes are durably in the spool. A crash between
+  the two means the message is accepted again on the next run, which the
+  downstream dedupe (Message-ID / content hash) absorbs; the opposite order
+  could lose mail.
+* ``after = "seen"``: on the very first run of an account (no cursor yet),
+  messages already ``\\Seen`` are skipped, since a human has dealt with them
+  before mailgate was switched on. From then on only the UID cursor decides, so
+  a message somebody opens before we get to it is still taken.
+* A UIDVALIDITY change means the server renumbered the folder: it is logged
+  once and the folder is rescanned from UID 1 (dedupe keeps that idempotent).
+* ``accept`` raising :class:`~mailgate.errors.TransientError` (spool busy)
+  leaves the message alone and ends the round; it is retried next round. Any
+  other exception is a problem with that one message: it stays on the server
+  untouched, the cursor moves past it so it cannot block the queue, and it is
+  retried with a backoff (1 min doubling to 1 h) while this process runs.
+* imapclient is synchronous: the daemon gives :meth:`ImapFetcher.run` a thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shlex
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from imapclient import IMAPClient, SocketTimeout
+from imapclient.exceptions import IMAPClientError
+
+from mailgate.config import ImapAccount
+from mailgate.errors import ConfigError, TransientError
+from mailgate.intake import Acceptor
+
+SEEN = b"\\Seen"
+OUTCOME_TIMEOUT = 2.0  # how long a batch waits for the processor's verdicts
+BACKOFF_INITIAL, BACKOFF_MAX = 1.0, 300.0  # reconnects
+STALL_RETRY = 10.0  # after a TransientError from the spool
+FAILED_RETRY_INITIAL, FAILED_RETRY_MAX = 60.0, 3600.0  # messages accept() choked on
+IDLE_CHECK = 1.0  # seconds between looks at the stop event while in IDLE
+IDLE_MAX = 29 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes
+CONNECTION_ERRORS = (IMAPClientError, OSError)
+
+
+class CursorStore(Protocol):
+    """Where the fetcher remembers how far it got in each folder."""
+
+    def imap_cursor(self, account: str, folder: str) -> tuple[int | None, int]:
+        """Return (uidvalidity, last processed uid); (None, 0) when unknown."""
+        ...
+
+    def set_imap_cursor(self, account: str, folder: str, uidvalidity: int, last_uid: int) -> None:
+        ...
+
+
+class ImapFetcher:
+    """Moves new mail of ``account.folder`` into the spool; see the module docstring.
+
+    ``password`` is the already resolved secret (the password, or the OAuth2
+    access token for an ``oauth2_*`` account); when None it is read from the
+    account's source at every connect, so rotated secrets are picked up.
+    """
+
+    def __init__(
+        self,
+        account: ImapAccount,
+        acceptor: Acceptor,
+        cursors: CursorStore,
+        *,
+        password: str | None = None,
+        log: Any = None,
+        outcome_timeout: float = OUTCOME_TIMEOUT,
+    ) -> None:
+        self.account = account
+        self._acceptor = acceptor
+        self._cursors = cursors
+        self._secret = password
+        self._outcome_timeout = outcome_timeout
+        self._log = (log or structlog.get_logger("mailgate.imap")).bind(
+            account=account.name, folder=account.folder
+        )
+        self._client: IMAPClient | None = None
+        self._caps: frozenset[bytes] = frozenset()
+        self._folders: set[str] = set()
+        self._retry: dict[int, tuple[int, float]] = {}  # uid -> (failures, due on monotonic)
+        self._stalled = False
+
+    # -- public ------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Connect if needed and accept everything new; return how many were accepted.
+
+        Connection errors propagate (after dropping the connection, so the next
+        call reconnects).
+        """
+        client = self._client or self._connect()
+        total = 0
+        try:
+            # Mail arriving while we work is announced during our own commands,
+            # not in the next IDLE: search again until a round finds nothing.
+            while True:
+                count, more = self._round(client)
+                total += count
+                if not more:
+                    return total
+        except Exception as exc:
+            self._drop(exc)
+            raise
+
+    def run(self, stop: threading.Event) -> None:
+        """Fetch, then IDLE (or sleep ``poll_interval``), until ``stop`` is set."""
+        backoff = 0.0
+        while not stop.is_set():
+            try:
+                self.run_once()
+                self._wait(stop)
+                backoff = 0.0
+            except Exception as exc:
+                self._drop(exc)
+                if not isinstance(exc, CONNECTION_ERRORS):
+                    self._log.error("imap_round_failed", exc_info=exc)
+                backoff = min(BACKOFF_MAX, max(BACKOFF_INITIAL, backoff * 2))
+                delay = round(random.uniform(backoff / 2, backoff), 1)
+                self._log.info("imap_reconnect_scheduled", in_seconds=delay)
+                stop.wait(delay)
+        self.close()
+
+    def close(self) -> None:
+        """Log out (best effort) and forget the connection."""
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.logout()
+            except Exception:
+                _shutdown(client)
+            self._log.info("imap_disconnected", reason="closed")
+
+    # -- connection --------------------------------------------------------
+
+    def _connect(self) -> IMAPClient:
+        acc = self.account
+        implicit = acc.security == "tls"
+        context = ssl.create_default_context()
+        port = acc.port or (993 if implicit else 143)
+        try:
+            client = IMAPClient(acc.host, port, ssl=implicit, ssl_context=context,
+                                timeout=SocketTimeout(connect=30, read=120))
+            try:
+                if acc.security == "starttls":
+                    client.starttls(context)
+                if acc.oauth2_token_command or acc.oauth2_token_file:
+                    client.oauth2_login(acc.username, self._credential())
+                else:
+                    client.login(acc.username, self._credential())
+                self._caps = frozenset(bytes(c).upper() for c in client.capabilities())
+                client.select_folder(acc.folder)
+            except BaseException:
+                _shutdown(client)
+                raise
+        except Exception as exc:
+            self._log.warning("imap_connect_failed", host=acc.host, port=port, reason=_why(exc))
+            raise
+        self._client, self._folders = client, {acc.folder}
+        self._log.info("imap_connected", host=acc.host, port=port, security=acc.security,
+                       idle=b"IDLE" in self._caps, move=b"MOVE" in self._caps)
+        return client
+
+    def _credential(self) -> str:
+        acc = self.account
+        if self._secret is not None:
+            return self._secret
+        if acc.password_env:
+            value = os.environ.get(acc.password_env)
+            if value is None:
+                raise ConfigError(f"imap account {acc.name!r}: ${acc.password_env} is not set")
+            return value
+        if acc.password_file:
+            return Path(acc.password_file).read_text().rstrip("\r\n")
+        if acc.oauth2_token_file:
+            return Path(acc.oauth2_token_file).read_text().strip()
+        assert acc.oauth2_token_command is not None  # the config validator wants exactly one
+        done = subprocess.run(shlex.split(acc.oauth2_token_command), capture_output=True,
+                              text=True, timeout=60, check=True)
+        return done.stdout.strip()
+
+    def _drop(self, reason: BaseException) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            _shutdown(client)
+            self._log.warning("imap_disconnected", reason=_why(reason))
+
+    # -- one round ---------------------------------------------------------
+
+    def _round(self, client: IMAPClient) -> tuple[int, bool]:
+        """One SELECT + SEARCH + processing; returns (accepted, whether to search again)."""
+        acc = self.account
+        self._stalled = False
+        validity = int(client.select_folder(acc.folder)[b"UIDVALIDITY"])
+        known, last = self._cursors.imap_cursor(acc.name, acc.folder)
+        if known is not None and known != validity:
+            self._log.warning("imap_uidvalidity_changed", old=known, new=validity)
+            self._retry.clear()
+            known, last = validity, 0
+            self._cursors.set_imap_cursor(acc.name, acc.folder, validity, 0)
+        count = 0
+        due = sorted(uid for uid, (_, at) in self._retry.items() if at <= time.monotonic())
+        if due:
+            count += self._process(client, validity, due, None)
+            if self._stalled:
+                return count, False
+        criteria: list[str] = ["UID", f"{last + 1}:*"]
+        if known is None and acc.after == "seen":
+            criteria.append("UNSEEN")  # first run: what is already read stays put
+        # "n:*" always matches the highest UID, even when it is below n: filter it out.
+        uids = sorted(uid for uid in client.search(criteria) if uid > last)
+        high = uids[-1] if uids else last
+        if known is None:
+            high = max([high, *client.search(["UID", "*"])])
+        count += self._process(client, validity, uids, high)
+        if known is None and not self._stalled:
+            self._cursors.set_imap_cursor(acc.name, acc.folder, validity, high)
+        return count, bool(uids) and not self._stalled
+
+    def _process(self, client: IMAPClient, validity: int, uids: list[int],
+                 high: int | None) -> int:
+        """Accept ``uids`` batch by batch; advance the cursor unless ``high`` is None."""
+        acc = self.account
+        # After a message the cursor may skip to just below the next candidate
+        # (on a first run in seen mode, the read messages in between stay behind).
+        ends = [nxt - 1 for nxt in uids[1:]] + [high or 0]
+        count = 0
+        for start in range(0, len(uids), acc.batch_size):
+            taken = self._accept_batch(client, validity, uids[start:start + acc.batch_size])
+            deadline = time.monotonic() + self._outcome_timeout  # one wait for the whole batch
+            for offset, (uid, spool_id) in enumerate(taken):
+                if spool_id is not None:
+                    self._acknowledge(client, uid, spool_id, deadline)
+                    count += 1
+                if high is not None:
+                    end = ends[start + offset]
+                    self._cursors.set_imap_cursor(acc.name, acc.folder, validity, end)
+            if self._stalled:
+                break
+        return count
+
+    def _accept_batch(self, client: IMAPClient, validity: int,
+                      chunk: list[int]) -> list[tuple[int, int | None]]:
+        """Fetch and accept one batch; (uid, spool id or None when not taken) per message."""
+        acc = self.account
+        fetched = client.fetch(chunk, [b"BODY.PEEK[]"])
+        taken: list[tuple[int, int | None]] = []
+        for uid in chunk:
+            raw = fetched.pop(uid, {}).get(b"BODY[]")
+            if raw is None:  # expunged by someone else meanwhile
+                self._retry.pop(uid, None)
+                taken.append((uid, None))
+                continue
+            source = f"imap:{acc.name}/{acc.folder};UIDVALIDITY={validity}/;UID={uid}"
+            try:
+                spool_id = self._acceptor.accept(raw, channel="imap", source=source)
+            except TransientError as exc:
+                self._log.warning("imap_accept_deferred", uid=uid, reason=str(exc))
+                self._stalled = True
+                break
+            except Exception as exc:
+                failures = self._retry.get(uid, (0, 0.0))[0] + 1
+                delay = min(FAILED_RETRY_MAX, FAILED_RETRY_INITIAL * 2 ** (failures - 1))
+                self._retry[uid] = (failures, time.monotonic() + delay)
+                self._log.error("imap_accept_failed", uid=uid, failures=failures,
+                                retry_in=delay, exc_info=exc)
+                taken.append((uid, None))
+                continue
+            self._retry.pop(uid, None)
+            taken.append((uid, spool_id))
+        return taken
+
+    def _acknowledge(self, client: IMAPClient, uid: int, spool_id: int, deadline: float) -> None:
+        acc = self.account
+        try:
+            state = self._acceptor.outcome(spool_id, timeout=max(0.0, deadline - time.monotonic()))
+        except Exception as exc:
+            self._log.warning("imap_outcome_failed", uid=uid, spool_id=spool_id, exc_info=exc)
+            state = "new"
+        if state == "quarantined":
+            self._move(client, uid, acc.error_folder)
+            self._log.warning("imap_message_quarantined", uid=uid, spool_id=spool_id,
+                              moved_to=acc.error_folder)
+            return
+        if acc.after == "seen":
+            client.add_flags([uid], [SEEN], silent=True)
+        elif acc.after == "move":
+            self._move(client, uid, acc.move_to)
+        else:
+            client.delete_messages([uid], silent=True)
+            self._expunge(client, uid)
+        self._log.info("imap_message_accepted", uid=uid, spool_id=spool_id, outcome=state,
+                       action=acc.after)
+
+    def _move(self, client: IMAPClient, uid: int, folder: str) -> None:
+        if folder not in self._folders:
+            if not client.folder_exists(folder):
+                try:
+                    client.create_folder(folder)
+                except IMAPClientError:
+                    if not client.folder_exists(folder):  # lost a race: fine; else a real error
+                        raise
+                self._log.info("imap_folder_created", created=folder)
+            self._folders.add(folder)
+        if b"MOVE" in self._caps:
+            client.move([uid], folder)
+        else:
+            client.copy([uid], folder)
+            client.delete_messages([uid], silent=True)
+            self._expunge(client, uid)
+
+    def _expunge(self, client: IMAPClient, uid: int) -> None:
+        if b"UIDPLUS" in self._caps:
+            client.uid_expunge([uid])
+        else:  # without UIDPLUS only a plain EXPUNGE (of every \Deleted message) exists
+            client.expunge()
+
+    # -- waiting -----------------------------------------------------------
+
+    def _wait(self, stop: threading.Event) -> None:
+        acc = self.account
+        client = self._client
+        idle = acc.idle and b"IDLE" in self._caps and client is not None and not self._stalled
+        if idle:
+            limit = min(acc.idle_timeout.total_seconds(), IDLE_MAX)
+        else:
+            limit = acc.poll_interval.total_seconds()
+            if self._stalled:
+                limit = min(limit, STALL_RETRY)
+        if self._retry:
+            due = min(at for _, at in self._retry.values()) - time.monotonic()
+            limit = min(limit, max(due, 0.0))
+        if idle and client is not None:
+            self._idle(client, stop, limit)
+        else:
+            stop.wait(limit)
+
+    def _idle(self, client: IMAPClient, stop: threading.Event, timeout: float) -> None:
+        """IDLE until new mail, ``timeout`` (the re-issue point), ``stop`` or a dead server."""
+        deadline = time.monotonic() + timeout
+        client.idle()
+        self._log.debug("imap_idle_started", timeout=timeout)
+        try:
+            while not stop.is_set():
+                wait = min(IDLE_CHECK, deadline - time.monotonic())
+                if wait <= 0:
+                    break
+                began = time.monotonic()
+                responses = client.idle_check(timeout=wait)
+                if any(r[:1] == (b"BYE",) or r[1:2] == (b"EXISTS",) for r in responses):
+                    break
+                if not responses and time.monotonic() - began < wait / 2:
+                    break  # readable but no line: EOF; DONE will raise if the server is gone
+        finally:
+            client.idle_done()
+
+
+def _shutdown(client: IMAPClient) -> None:
+    with contextlib.suppress(Exception):  # the socket may already be gone
+        client.shutdown()
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,406 @@
+"""ImapFetcher against a real Dovecot (see tests/imapserver.py)."""
+
+from __future__ import annotations
+
+import email
+import logging
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+import structlog
+
+from mailgate.config import ImapAccount
+from mailgate.errors import TransientError
+from mailgate.intake import imap
+from mailgate.intake.imap import ImapFetcher
+from tests.imapserver import DovecotServer, dovecot_fixture, make_dovecot_fixture  # noqa: F401
+
+SEEN = b"\\Seen"
+WAIT = 15.0  # generous upper bound for anything awaited on an event
+
+
+def message(n: int, subject: str | None = None) -> bytes:
+    return (
+        f"From: customer{n}@example.com\r\nTo: support@example.com\r\n"
+        f"Subject: {subject or f'Ticket {n}'}\r\nMessage-ID: <m{n}@example.com>\r\n"
+        f"Date: Mon, 03 Jun 2024 10:00:00 +0000\r\n\r\nBody {n}\r\n"
+    ).encode()
+
+
+def subject(raw: bytes) -> str:
+    return str(email.message_from_bytes(raw)["Subject"])
+
+
+class ListAcceptor:
+    """Mimics the durable Acceptor contract: once accept() returns, the message is kept.
+
+    ``before(raw, attempt)`` may return an exception to raise before anything is
+    recorded; ``after(spool_id, raw)`` runs once it is recorded (and may raise,
+    simulating a crash after the commit).
+    """
+
+    def __init__(
+        self,
+        before: Callable[[bytes, int], BaseException | None] | None = None,
+        after: Callable[[int, bytes], None] | None = None,
+    ) -> None:
+        self.before, self.after = before, after
+        self.accepted: list[tuple[bytes, str | None]] = []
+        self.attempts: dict[bytes, int] = {}
+        self._cond = threading.Condition()
+
+    def accept(self, raw, *, channel, mail_from=None, rcpt_tos=None, source=None) -> int:
+        assert channel == "imap"
+        with self._cond:
+            self.attempts[raw] = self.attempts.get(raw, 0) + 1
+            attempt = self.attempts[raw]
+        error = self.before(raw, attempt) if self.before else None
+        if error is not None:
+            raise error
+        with self._cond:
+            self.accepted.append((raw, source))
+            spool_id = len(self.accepted)
+            self._cond.notify_all()
+        if self.after:
+            self.after(spool_id, raw)
+        return spool_id
+
+    def outcome(self, spool_id: int, timeout: float) -> str:
+        raw = self.accepted[spool_id - 1][0]
+        return "quarantined" if b"POISON" in raw else "done"
+
+    def subjects(self) -> list[str]:
+        with self._cond:
+            return [subject(raw) for raw, _ in self.accepted]
+
+    def wait_for(self, predicate: Callable[[list[str]], bool], timeout: float = WAIT) -> bool:
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: predicate([subject(raw) for raw, _ in self.accepted]), timeout
+            )
+
+
+class DictCursors:
+    """The CursorStore protocol over a dict, with a way to await a cursor value."""
+
+    def __init__(self) -> None:
+        self.data: dict[tuple[str, str], tuple[int, int]] = {}
+        self._cond = threading.Condition()
+
+    def imap_cursor(self, account: str, folder: str) -> tuple[int | None, int]:
+        with self._cond:
+            return self.data.get((account, folder), (None, 0))
+
+    def set_imap_cursor(self, account: str, folder: str, uidvalidity: int, last_uid: int) -> None:
+        with self._cond:
+            self.data[(account, folder)] = (uidvalidity, last_uid)
+            self._cond.notify_all()
+
+    def wait_for_uid(self, last_uid: int, timeout: float = WAIT) -> bool:
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: any(last >= last_uid for _, last in self.data.values()), timeout
+            )
+
+
+class Events:
+    """A structlog logger that records events and lets a test await one."""
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+        self._cond = threading.Condition()
+        self.logger = structlog.wrap_logger(
+            structlog.ReturnLogger(), processors=[self._record],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        )
+
+    def _record(self, _logger, _method, event_dict):
+        with self._cond:
+            self.records.append(dict(event_dict))
+            self._cond.notify_all()
+        raise structlog.DropEvent
+
+    def count(self, name: str) -> int:
+        with self._cond:
+            return sum(r["event"] == name for r in self.records)
+
+    def wait_for(self, name: str, count: int = 1, timeout: float = WAIT) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self.count(name) >= count, timeout)
+
+
+@pytest.fixture
+def make_fetcher(dovecot: DovecotServer) -> Iterator[Callable[..., ImapFetcher]]:
+    made: list[ImapFetcher] = []
+
+    def make(acceptor, cursors, *, server: DovecotServer | None = None, log=None, **fields):
+        server = server or dovecot
+        account = ImapAccount(
+            name="support", host=server.host, port=server.port, security="plain",
+            username=server.user, password_env="MAILGATE_TEST_UNUSED", **fields,
+        )
+        fetcher = ImapFetcher(account, acceptor, cursors, password=server.password, log=log)
+        made.append(fetcher)
+        return fetcher
+
+    yield make
+    for fetcher in made:
+        fetcher.close()
+
+
+def run_in_thread(fetcher: ImapFetcher) -> tuple[threading.Event, threading.Thread]:
+    stop = threading.Event()
+    thread = threading.Thread(target=fetcher.run, args=(stop,), daemon=True)
+    thread.start()
+    return stop, thread
+
+
+def stop_thread(stop: threading.Event, thread: threading.Thread) -> None:
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive(), "run() did not return promptly after stop was set"
+
+
+def test_new_mail_is_accepted_in_uid_order_and_marked_seen(dovecot, make_fetcher):
+    """New messages are accepted in arrival order, in batches, marked \\Seen, and only once."""
+    for n in range(1, 6):
+        dovecot.append(message(n))
+    acceptor, cursors = ListAcceptor(), DictCursors()
+    fetcher = make_fetcher(acceptor, cursors, batch_size=2)
+
+    assert fetcher.run_once() == 5
+    assert acceptor.subjects() == [f"Ticket {n}" for n in range(1, 6)]
+    validity = dovecot.uidvalidity()
+    assert acceptor.accepted[0][1] == f"imap:support/INBOX;UIDVALIDITY={validity}/;UID=1"
+    assert all(SEEN in flags for flags in dovecot.flags().values())
+    assert cursors.imap_cursor("support", "INBOX") == (validity, 5)
+    assert fetcher.run_once() == 0
+    dovecot.append(message(6))
+    assert fetcher.run_once() == 1
+    assert len(acceptor.accepted) == 6
+
+
+def test_mail_arriving_during_a_round_is_taken_in_the_same_run(dovecot, make_fetcher):
+    """Mail announced while a round is busy is searched for again before run_once returns."""
+    dovecot.append(message(1))
+
+    def deliver_another(spool_id: int, raw: bytes) -> None:
+        if spool_id == 1:
+            dovecot.append(message(2))
+
+    acceptor = ListAcceptor(after=deliver_another)
+    assert make_fetcher(acceptor, DictCursors()).run_once() == 2
+    assert acceptor.subjects() == ["Ticket 1", "Ticket 2"]
+
+
+def test_first_run_in_seen_mode_skips_already_read_mail(dovecot, make_fetcher):
+    """The first run skips messages already \\Seen; afterwards the UID cursor alone decides."""
+    dovecot.append(message(1), flags=[SEEN])
+    dovecot.append(message(2))
+    dovecot.append(message(3), flags=[SEEN])
+    acceptor, cursors = ListAcceptor(), DictCursors()
+    fetcher = make_fetcher(acceptor, cursors)
+
+    assert fetcher.run_once() == 1
+    assert acceptor.subjects() == ["Ticket 2"]
+    assert cursors.imap_cursor("support", "INBOX")[1] == 3
+    dovecot.append(message(4), flags=[SEEN])  # read by a human before we got to it
+    assert fetcher.run_once() == 1
+    assert acceptor.subjects() == ["Ticket 2", "Ticket 4"]
+
+
+def test_move_mode_moves_to_folder_created_on_demand(dovecot, make_fetcher):
+    """after=move files accepted messages into move_to (created if missing) with MOVE."""
+    dovecot.append(message(1))
+    dovecot.append(message(2))
+    fetcher = make_fetcher(ListAcceptor(), DictCursors(), after="move", move_to="Processed")
+
+    assert fetcher.run_once() == 2
+    assert dovecot.list_uids("INBOX") == []
+    assert [subject(raw) for raw in dovecot.messages("Processed").values()] == [
+        "Ticket 1", "Ticket 2"
+    ]
+
+
+def test_move_without_move_capability_uses_copy_delete_expunge(make_dovecot, make_fetcher):
+    """Without MOVE (and IDLE) the fetcher copies, flags \\Deleted, UID EXPUNGEs, and polls."""
+    server = make_dovecot(capabilities="IMAP4rev1 LITERAL+ UIDPLUS")
+    server.append(message(1))
+    server.append(message(2), flags=[b"\\Flagged"])
+    acceptor = ListAcceptor()
+    fetcher = make_fetcher(acceptor, DictCursors(), server=server, after="move",
+                           move_to="Processed", poll_interval=3600)
+
+    stop, thread = run_in_thread(fetcher)
+    assert acceptor.wait_for(lambda subjects: len(subjects) == 2)
+    stop_thread(stop, thread)
+    assert server.list_uids("INBOX") == []
+    assert [b"\\Flagged" in flags for flags in server.flags("Processed").values()] == [False, True]
+
+
+def test_delete_mode_expunges(dovecot, make_fetcher):
+    """after=delete removes accepted messages from the folder."""
+    dovecot.append(message(1))
+    dovecot.append(message(2))
+    acceptor = ListAcceptor()
+    fetcher = make_fetcher(acceptor, DictCursors(), after="delete")
+
+    assert fetcher.run_once() == 2
+    assert dovecot.list_uids("INBOX") == []
+    assert dovecot.folders() == ["INBOX"]
+    assert acceptor.subjects() == ["Ticket 1", "Ticket 2"]
+
+
+def test_idle_wakes_up_on_new_mail(dovecot, make_fetcher):
+    """A message appended while run() is in IDLE is accepted within seconds, and stop is prompt."""
+    acceptor, events = ListAcceptor(), Events()
+    fetcher = make_fetcher(acceptor, DictCursors(), log=events.logger, poll_interval=3600)
+
+    stop, thread = run_in_thread(fetcher)
+    assert events.wait_for("imap_idle_started")
+    dovecot.append(message(1))
+    assert acceptor.wait_for(lambda subjects: subjects == ["Ticket 1"], timeout=5)
+    stop_thread(stop, thread)
+    assert events.count("imap_connected") == 1
+
+
+def test_server_restart_during_batch(dovecot, make_fetcher):
+    """Dovecot dying mid-batch: every message is accepted at least once and all end up \\Seen."""
+    for n in range(1, 6):
+        dovecot.append(message(n))
+    stopped = threading.Event()
+
+    def kill_server_after_second(spool_id: int, raw: bytes) -> None:
+        if spool_id == 2:
+            dovecot.stop()
+            stopped.set()
+
+    acceptor, cursors = ListAcceptor(after=kill_server_after_second), DictCursors()
+    events = Events()
+    fetcher = make_fetcher(acceptor, cursors, log=events.logger, batch_size=1)
+
+    stop, thread = run_in_thread(fetcher)
+    assert stopped.wait(WAIT)
+    dovecot.start()
+    assert cursors.wait_for_uid(5)
+    stop_thread(stop, thread)
+    assert set(acceptor.subjects()) == {f"Ticket {n}" for n in range(1, 6)}
+    assert all(SEEN in flags for flags in dovecot.flags().values())
+    assert events.count("imap_disconnected") == 2  # the crash, then the final close
+    assert events.count("imap_connected") == 2
+    assert events.count("imap_reconnect_scheduled") <= 3  # backoff, not a tight loop
+
+
+def test_killed_between_commit_and_flag(dovecot, make_fetcher):
+    """A crash after the spool commit but before \\Seen: the next run accepts again, then flags."""
+    dovecot.append(message(1))
+
+    def crash(spool_id: int, raw: bytes) -> None:
+        if spool_id == 1:
+            raise SystemExit("killed")
+
+    acceptor, cursors = ListAcceptor(after=crash), DictCursors()
+    first = make_fetcher(acceptor, cursors)
+    with pytest.raises(SystemExit):
+        first.run_once()
+    first.close()
+    assert SEEN not in dovecot.flags()[1]
+    assert cursors.imap_cursor("support", "INBOX") == (None, 0)
+
+    assert make_fetcher(acceptor, cursors).run_once() == 1
+    assert acceptor.subjects() == ["Ticket 1", "Ticket 1"]  # downstream dedupe drops the copy
+    assert SEEN in dovecot.flags()[1]
+
+
+def test_poison_message_goes_to_error_folder(dovecot, make_fetcher):
+    """A message the processor quarantines is moved to error_folder; the next still goes through."""
+    dovecot.append(message(1))
+    dovecot.append(message(2, subject="POISON"))
+    dovecot.append(message(3))
+    acceptor = ListAcceptor()
+    fetcher = make_fetcher(acceptor, DictCursors(), error_folder="mailgate-errors")
+
+    assert fetcher.run_once() == 3
+    assert [subject(raw) for raw in dovecot.messages("mailgate-errors").values()] == ["POISON"]
+    inbox = dovecot.messages("INBOX")
+    assert [subject(raw) for raw in inbox.values()] == ["Ticket 1", "Ticket 3"]
+    assert all(SEEN in flags for flags in dovecot.flags().values())
+
+
+def test_transient_error_leaves_message_and_ends_the_round(dovecot, make_fetcher):
+    """TransientError from accept leaves that message untouched and retries it next round."""
+    for n in range(1, 4):
+        dovecot.append(message(n))
+
+    def spool_busy_once(raw: bytes, attempt: int) -> BaseException | None:
+        return TransientError("database is locked") if b"Ticket 2" in raw and attempt == 1 else None
+
+    acceptor, cursors = ListAcceptor(before=spool_busy_once), DictCursors()
+    fetcher = make_fetcher(acceptor, cursors)
+
+    assert fetcher.run_once() == 1
+    assert [SEEN in flags for flags in dovecot.flags().values()] == [True, False, False]
+    assert cursors.imap_cursor("support", "INBOX")[1] == 1
+    assert fetcher.run_once() == 2
+    assert acceptor.subjects() == ["Ticket 1", "Ticket 2", "Ticket 3"]
+    assert cursors.imap_cursor("support", "INBOX")[1] == 3
+
+
+def test_failing_message_does_not_block_the_queue(dovecot, make_fetcher):
+    """A message accept() chokes on is left alone, later ones go through, no immediate retry."""
+    for n in range(1, 4):
+        dovecot.append(message(n))
+
+    def broken(raw: bytes, attempt: int) -> BaseException | None:
+        return ValueError("cannot store this") if b"Ticket 2" in raw else None
+
+    acceptor, cursors, events = ListAcceptor(before=broken), DictCursors(), Events()
+    fetcher = make_fetcher(acceptor, cursors, log=events.logger)
+
+    assert fetcher.run_once() == 2
+    assert acceptor.subjects() == ["Ticket 1", "Ticket 3"]
+    assert [SEEN in flags for flags in dovecot.flags().values()] == [True, False, True]
+    assert fetcher.run_once() == 0
+    assert acceptor.attempts[message(2)] == 1
+    assert events.count("imap_accept_failed") == 1
+
+
+def test_failing_message_is_retried_with_backoff(dovecot, make_fetcher, monkeypatch):
+    """run() retries a failed message once its backoff expires, not in a tight loop."""
+    monkeypatch.setattr(imap, "FAILED_RETRY_INITIAL", 0.5)
+    dovecot.append(message(1))
+
+    def fails_first(raw: bytes, attempt: int) -> BaseException | None:
+        return ValueError("hiccup") if attempt == 1 else None
+
+    acceptor = ListAcceptor(before=fails_first)
+    fetcher = make_fetcher(acceptor, DictCursors(), poll_interval=3600)
+
+    stop, thread = run_in_thread(fetcher)
+    assert acceptor.wait_for(lambda subjects: subjects == ["Ticket 1"])
+    stop_thread(stop, thread)
+    assert acceptor.attempts[message(1)] == 2
+    assert SEEN in dovecot.flags()[1]
+
+
+def test_uidvalidity_change_rescans(dovecot, make_fetcher):
+    """A new UIDVALIDITY is logged once and the folder is rescanned from UID 1."""
+    dovecot.append(message(1))
+    dovecot.append(message(2))
+    acceptor, cursors, events = ListAcceptor(), DictCursors(), Events()
+    fetcher = make_fetcher(acceptor, cursors, log=events.logger)
+    assert fetcher.run_once() == 2
+    old = dovecot.uidvalidity()
+
+    fetcher.close()
+    dovecot.set_uidvalidity_change("INBOX")
+    new = dovecot.uidvalidity()
+    assert new != old
+
+    assert fetcher.run_once() == 2
+    assert fetcher.run_once() == 0
+    assert acceptor.subjects() == ["Ticket 1", "Ticket 2", "Ticket 1", "Ticket 2"]
+    assert acceptor.accepted[-1][1] == f"imap:support/INBOX;UIDVALIDITY={new}/;UID=2"
+    assert events.count("imap_uidvalidity_changed") == 1
+    assert cursors.imap_cursor("support", "INBOX") == (new, 2)

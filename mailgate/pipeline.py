@@ -25,7 +25,9 @@ from mailgate import clocks, desk, sla
 from mailgate.autoreply import classify_automatic
 from mailgate.compose import compose, new_message_id
 from mailgate.config import Config
+from mailgate.gratitude import GratitudeDetector
 from mailgate.message import Inbound
+from mailgate.quotes import new_text
 from mailgate.refs import TagFormat, normalize_subject
 from mailgate.render import Renderer
 from mailgate.store import Store, Ticket
@@ -63,6 +65,7 @@ class Pipeline:
         self.tags = TagFormat(config.gateway.reference_prefix, config.gateway.reference_width)
         self.own_addresses = frozenset([*config.gateway.addresses, config.support_address])
         self.domain = config.support_address.rpartition("@")[2]
+        self.gratitude = GratitudeDetector.load()
 
     # -- threading -------------------------------------------------------------
 
@@ -173,6 +176,12 @@ class Pipeline:
     def _reopen_if_closed(self, store: Store, ticket: Ticket, inbound: Inbound,
                           automatic: Any, now: datetime) -> None:
         if ticket.status != "closed" or automatic is not None:
+            return
+        verdict = self.gratitude.classify(new_text(inbound.text))
+        if verdict.thanks_only:
+            store.add_event(ticket.id, "thanks_suppressed", actor=inbound.from_addr, now=now,
+                            message_id=inbound.message_id,
+                            detail=f"reply to a closed ticket not reopened: {verdict.reason}")
             return
         desk.set_status(self.config, store, ticket, "open", actor=inbound.from_addr, now=now,
                         why="reply to a closed ticket reopens it",

@@ -231,6 +231,25 @@ def test_reply_to_closed_ticket_reopens_it(daemon: RunningDaemon) -> None:
     assert any(e["kind"] == "status_changed" for e in daemon.store().events(1))
 
 
+def test_thank_you_does_not_reopen_but_thanks_but_does(daemon: RunningDaemon) -> None:
+    """A bare "thank you" to a closed ticket does not reopen it; "thanks, but ..." does."""
+    from mailgate import clock
+
+    accepted(daemon, make_mail("Fixed soon"))
+    store = daemon.store()
+    with store.transaction():
+        store.touch_ticket(1, clock.now(), status="closed", closed_at=clock.now())
+    quoted = ("Thank you so much!\n\nOn Mon, Jan 5, 2026 at 9:30 AM Example Support "
+              "<support@example.com> wrote:\n> It fails again\n")
+    accepted(daemon, make_mail("Re: [SUP-000001] Fixed soon", body=quoted))
+    assert daemon.store().ticket(1).status == "closed"
+    [event] = [e for e in daemon.store().events(1) if e["kind"] == "thanks_suppressed"]
+    assert "thank you" in event["detail"].lower()
+    accepted(daemon, make_mail("Re: [SUP-000001] Fixed soon",
+                               body="Спасибо, но ошибка осталась.\n"))
+    assert daemon.store().ticket(1).status == "open"
+
+
 def test_header_injection_in_subject_cannot_add_headers(daemon: RunningDaemon) -> None:
     """An encoded CR/LF in the customer's subject does not become a header of our reply."""
     raw = (b"From: customer@example.org\r\nTo: support@example.com\r\n"

@@ -1,0 +1,297 @@
+"""Cut a reply body down to the text the customer just wrote.
+
+Why: whether a reply reopens a ticket must depend only on what the customer
+wrote now; quoted history (which usually describes the original problem),
+client footers and legal disclaimers would otherwise decide it.
+
+What is removed: quoted history in top-, bottom- and interleaved posting
+(``>`` lines; Gmail/Apple "On … wrote:" headers and their sv/ru/nl/de/fr/es
+forms; Outlook "-----Original Message-----" and "From:/Sent:" blocks,
+forwarded-message markers), the ``-- `` signature and everything after it,
+mobile footers ("Sent from my iPhone" and translations) and trailing
+confidentiality disclaimers. Closing formulas and the sender's name are left
+in place: the gratitude classifier deals with those.
+
+``mailparser_reply`` is used for what it does well: its per-language header
+regexes (en, de, fr, es, nl, sv; it has no Russian) are a second opinion on
+where the history starts. Its signature stripping is deliberately not used:
+it treats any line starting with "Thanks,", "Gracias," or "Bedankt," and any
+"- item" line as the start of a signature and drops everything after it, which
+would turn "Thanks,\\nbut it still fails" into a bare thank-you: the one error
+this module must not make. Every header match is validated (a time of day or an
+address must be present) so that a sentence such as "On Monday it failed, as I
+wrote:" does not cut the reply.
+
+Bounded work: input is capped at ``MAX_INPUT`` characters, the library's
+(super-linear) regexes only ever see a few short candidate lines, and
+``new_text`` never raises.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_INPUT = 200_000
+#: Languages asked of mailparser_reply; unsupported ones (ru) are dropped by it.
+LANGUAGES = ("en", "de", "fr", "es", "nl", "sv", "ru")
+_MAX_HEADER_LINE = 200  # longer lines are never headers (and would be slow to test)
+_MAX_LIBRARY_CALLS = 40  # the library regex costs up to ~1 ms per candidate line
+
+_I = re.IGNORECASE
+_QUOTED = re.compile(r"^\s*>")
+_VERB_TAIL = r"\s*[:：]\s*$"
+_WROTE = [
+    re.compile(p, _I)
+    for p in (
+        r"^on\s.{0,200}\bwrote" + _VERB_TAIL,
+        r"^(?:den\s|[0-9]|(?:mån|tis|ons|tor|fre|lör|sön)).{0,200}\bskrev\b.{0,120}" + _VERB_TAIL,
+        r"^am\s.{0,200}\bschrieb\b.{0,120}" + _VERB_TAIL,
+        r"^op\s.{0,200}\b(?:schreef\b.{0,120}|het volgende geschreven)" + _VERB_TAIL,
+        r"^le\s.{0,200}\ba\s+écrit" + _VERB_TAIL,
+        r"^el\s.{0,200}\bescribió" + _VERB_TAIL,
+        r"^.{0,200}(?:написал\(а\)|написала|написал|пишет)" + _VERB_TAIL,
+        # name first: "Acme <a@b.example> schrieb am Mo., 3. Juni 2024, 10:15:" (Outlook for Mac)
+        r"^.{0,120}<[^<>\s]*@[^<>\s]*>\s*(?:wrote|schrieb|skrev|schreef|a\s+écrit|escribió"
+        r"|написал\(а\)|написала|написал|пишет)\b.{0,80}" + _VERB_TAIL,
+        # address in angle brackets ending the line: Gmail ru/old Gmail/Yandex/any language
+        r"^.{0,200}<[^<>\s]*@[^<>\s]*>\s*(?:\w+\s*){0,2}" + _VERB_TAIL,
+    )
+]
+_HEADER_START = re.compile(
+    r"^(?:on|den|am|op|le|el|[0-9]|mån|tis|ons|tor|fre|lör|sön|пн|вт|ср|чт|пт|сб|вс)\b", _I
+)
+_FIELD = re.compile(
+    r"^[*_ ]*(from|sent|to|subject|date|cc|från|skickat|till|ämne|datum|kopia|von|gesendet|an"
+    r"|betreff|van|verzonden|aan|onderwerp|de|envoyé|à|objet|enviado|para|asunto|fecha"
+    r"|от|отправлено|кому|тема|дата|копия)[*_ ]*:",
+    _I,
+)
+_FROM_FIELDS = {"from", "från", "von", "van", "de", "от"}
+_SEPARATOR = re.compile(
+    r"^[\s*_>]*-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine"
+    r"|mensaje original|oorspronkelijk bericht|ursprungligt meddelande|originalmeddelande"
+    r"|исходное сообщение|пересылаемое сообщение|forwarded message|weitergeleitete nachricht"
+    r"|vidarebefordrat meddelande|message transféré|mensaje reenviado|doorgestuurd bericht)"
+    r"\s*-{2,}[\s*_]*$"
+    r"|^\s*(?:begin forwarded message|anfang der weitergeleiteten nachricht|début du message"
+    r" réexpédié|inicio del mensaje reenviado|begin doorgestuurd bericht|vidarebefordrat brev"
+    r"|начало переадресованного сообщения)\s*:\s*$",
+    _I,
+)
+_RULE = re.compile(r"^\s*(?:[_\-—=]{10,}|(?:\* ?){3,})\s*$")  # Outlook line, html2text <hr>
+_SIG_DELIM = re.compile(r"^\\?--\s*$")  # html2text escapes it as \--
+_FOOTER = re.compile(
+    r"^\s*(?:sent from my|sent from|sent with|get outlook for|skickat från min|skickat från"
+    r"|hämta outlook för|отправлено с|отправлено из|verzonden vanaf mijn|verzonden met"
+    r"|outlook voor|gesendet von meinem|gesendet mit|von meinem|outlook für|envoyé de mon"
+    r"|envoyé depuis|télécharger outlook pour|enviado desde mi|enviado con|obtener outlook para)"
+    r" ([\w.+-]+(?: [\w.+-]+){0,3}?)(?: (?:gesendet|downloaden|beziehen))?"
+    r"\s*(?:<[^>\s]*>|\[[^\]\s]*\])?\s*$",
+    _I,
+)
+#: lowercase words a device name may contain; any other word must be capitalised or have a digit,
+#: so "Sent from my phone laptop still broken" is not a footer
+_DEVICE_WORDS = {
+    "my", "for", "the", "mail", "iphone", "ipad", "phone", "smartphone", "mobile", "device",
+    "tablet", "android", "ios", "windows", "outlook", "gmail", "yahoo", "mein", "meinem", "mijn",
+    "min", "mi", "mon", "för", "für", "voor", "para", "pour", "телефона", "устройства",
+    "mobiltelefon", "telefoon", "telefon", "handy", "móvil", "teléfono", "téléphone", "portable",
+    "de", "el", "la", "le", "van", "galaxy", "samsung", "huawei", "blackberry", "protonmail",
+}
+_DISCLAIMER_LABEL = re.compile(
+    r"^[\s*_]*(?:confidentiality notice|confidentiality|disclaimer|important notice|"
+    r"sekretess|konfidentialitet|vertraulichkeitshinweis|haftungsausschluss|vertrouwelijkheid|"
+    r"avis de confidentialité|aviso de confidencialidad|aviso legal|конфиденциальность|"
+    r"дисклеймер|уведомление о конфиденциальности)\b",
+    _I,
+)
+_DISCLAIMER_FAMILIES = [
+    re.compile(p, _I)
+    for p in (
+        r"confidential|privileged|konfidentiell|sekretess|vertraulich|vertrouwelijk"
+        r"|confidentiel|confidencial|конфиденциальн",
+        r"recipient|addressee|mottagare|empfänger|geadresseerde|ontvanger|destinataire"
+        r"|destinatario|адресат|получател",
+        r"delete|destroy|notify|prohibited|unauthori[sz]ed|radera|förstör|löschen|vernichten"
+        r"|verwijder|supprimer|détruire|eliminar|destruir|удалит|уничтож|запрещ",
+    )
+]
+_MAIL_REFERENCE = re.compile(
+    r"e-?mail|message|meddelande|e-?post|nachricht|bericht|courriel|mensaje|correo|сообщени|письм",
+    _I,
+)
+_ENVIRONMENT = re.compile(
+    r"before printing|innan du skriver ut|vor dem ausdrucken|voordat u .{0,20}print|avant"
+    r" d'imprimer|antes de imprimir|прежде чем распечатать",
+    _I,
+)
+
+try:  # the library is a declared dependency, but quote stripping must survive without it
+    from mailparser_reply.parser import EmailMessage
+
+    _LIBRARY_HEADER = EmailMessage(text="", languages=list(LANGUAGES)).HEADER_REGEX
+except Exception:  # pragma: no cover - only when the library is missing or broken
+    _LIBRARY_HEADER = None
+
+
+def new_text(body: str) -> str:
+    """Return only the newly written text of a reply ``body`` (never raises)."""
+    try:
+        if isinstance(body, bytes | bytearray):
+            body = bytes(body[:MAX_INPUT]).decode("utf-8", "replace")
+        text = body if isinstance(body, str) else str(body or "")
+        text = text[:MAX_INPUT].replace("\r\n", "\n").replace("\r", "\n")
+        text = text.translate({0x200B: None, 0xFEFF: None, 0x00A0: 0x20, 0x2028: 0x0A})
+        lines = [line.rstrip() for line in text.split("\n")]
+        lines = _cut_history(lines)
+        lines = [line for line in lines if not _QUOTED.match(line)]
+        lines = _strip_signature(lines)
+        lines = _strip_disclaimers(lines)
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    except Exception:  # pragma: no cover - defensive: a classifier input is better than a crash
+        try:
+            return "\n".join(
+                line for line in str(body)[:MAX_INPUT].splitlines() if not _QUOTED.match(line)
+            ).strip()
+        except Exception:
+            return ""
+
+
+def _cut_history(lines: list[str]) -> list[str]:
+    """Drop history: skip a header followed by quoted lines, cut at one followed by plain text."""
+    budget = [_MAX_LIBRARY_CALLS]
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if _QUOTED.match(lines[i]):
+            out.append(lines[i])  # removed by the caller; kept here to keep scanning simple
+            i += 1
+            continue
+        span = _header_span(lines, i, budget)
+        if not span:
+            out.append(lines[i])
+            i += 1
+            continue
+        nxt = next((j for j in range(i + span, len(lines)) if lines[j].strip()), None)
+        if nxt is None or not _QUOTED.match(lines[nxt]):
+            break  # Outlook style: unquoted history follows the header
+        i += span  # Gmail style: quoted history follows; keep scanning for bottom-posted text
+    return out
+
+
+def _header_span(lines: list[str], i: int, budget: list[int]) -> int:
+    """Number of lines of the history header starting at line ``i`` (0: none)."""
+    line = lines[i].strip()
+    if not line or len(line) > _MAX_HEADER_LINE:
+        return 0
+    if _SEPARATOR.match(line):
+        return 1
+    if _RULE.match(line):
+        nxt = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
+        fields = _field_block(lines, nxt) if nxt is not None else 0
+        return nxt - i + fields if fields else 0
+    fields = _field_block(lines, i)
+    if fields:
+        return fields
+    if _is_wrote(line):
+        return 1
+    if i + 1 < len(lines) and _HEADER_START.match(line) and not line.endswith((".", "!", "?")):
+        joined = f"{line} {lines[i + 1].strip()}"
+        if len(joined) <= _MAX_HEADER_LINE and _is_wrote(joined):
+            return 2
+    return _library_span(lines, i, budget)
+
+
+def _is_wrote(line: str) -> bool:
+    """True for a validated "On <date>, <name> wrote:" style line in any supported language."""
+    return _has_date_or_address(line) and any(p.match(line) for p in _WROTE)
+
+
+def _has_date_or_address(text: str) -> bool:
+    """A real attribution line carries a time ("10:15", "10.15") or an address."""
+    return bool(re.search(r"\b\d{1,2}[:.]\d{2}\b|@", text))
+
+
+def _field_block(lines: list[str], i: int) -> int:
+    """Length of an Outlook "From:/Sent:/To:/Subject:" block at ``i`` (needs From + another)."""
+    names: list[str] = []
+    j = i
+    while j < len(lines) and len(names) < 12:
+        m = _FIELD.match(lines[j].strip())
+        if not m:
+            break
+        names.append(m.group(1).casefold())
+        j += 1
+    if len(set(names)) >= 2 and names[0] in _FROM_FIELDS:
+        return j - i
+    return 0
+
+
+def _library_span(lines: list[str], i: int, budget: list[int]) -> int:
+    """Ask mailparser_reply's header regex about line ``i`` (and a few following lines)."""
+    line = lines[i].strip()
+    if _LIBRARY_HEADER is None or budget[0] <= 0 or not _has_date_or_address(line):
+        return 0
+    field = _FIELD.match(line)
+    if field and field.group(1).casefold() not in _FROM_FIELDS:
+        return 0  # "To: anna@x.example" / "Cc: …" typed by the customer is not a header
+    if not (line.endswith(":") or field):
+        return 0
+    window = [w.strip() for w in lines[i : i + 3] if len(w.strip()) <= _MAX_HEADER_LINE]
+    budget[0] -= 1
+    m = _LIBRARY_HEADER.search("\n".join(window))
+    if m is None:
+        return 0
+    found = m.group(0)
+    begins = m.start() + len(found) - len(found.lstrip("\n"))
+    if not window or begins >= len(window[0]):  # the header must start on this very line
+        return 0
+    return max(1, found.strip("\n").count("\n") + 1)
+
+
+def _strip_signature(lines: list[str]) -> list[str]:
+    """Cut at the "-- " delimiter; drop mobile/client footer lines."""
+    for k, line in enumerate(lines):
+        if _SIG_DELIM.match(line):
+            lines = lines[:k]
+            break
+    lines = [line for line in lines if not _is_footer(line)]
+    while lines and (not lines[-1].strip() or _RULE.match(lines[-1])):
+        lines.pop()
+    return lines
+
+
+def _is_footer(line: str) -> bool:
+    """A client footer such as "Sent from my iPhone" or "Get Outlook for iOS<https://…>"."""
+    m = _FOOTER.match(line) if len(line) <= 120 else None
+    return m is not None and all(
+        w[0].isupper() or any(c.isdigit() for c in w) or w.casefold() in _DEVICE_WORDS
+        for w in m.group(1).split())
+
+
+def _strip_disclaimers(lines: list[str]) -> list[str]:
+    """Drop trailing paragraphs that read like a confidentiality or print-saving notice."""
+    paragraphs: list[list[str]] = [[]]
+    for line in lines:
+        if line.strip():
+            paragraphs[-1].append(line)
+        elif paragraphs[-1]:
+            paragraphs.append([])
+    if not paragraphs[-1]:
+        paragraphs.pop()
+    while paragraphs and _is_disclaimer(" ".join(paragraphs[-1])):
+        paragraphs.pop()
+    return [line for k, p in enumerate(paragraphs) for line in ([""] if k else []) + p]
+
+
+def _is_disclaimer(text: str) -> bool:
+    if len(text) > 5000:
+        return False
+    if _ENVIRONMENT.search(text) and len(text) < 200:
+        return True
+    if len(text) < 60:
+        return False
+    if not _MAIL_REFERENCE.search(text):  # it speaks of "this e-mail", not of the customer's data
+        return False
+    families = sum(1 for p in _DISCLAIMER_FAMILIES if p.search(text))
+    return families >= 2 or (families >= 1 and bool(_DISCLAIMER_LABEL.match(text)))

@@ -1,0 +1,281 @@
+"""Thanks-only detection on replies to closed tickets: quote stripping, lexicon, labelled set.
+
+The floor that matters: no substantive reply may be classed as thanks-only
+(a lost reopen); recall of thank-yous only has to stay high.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from mailgate.errors import ConfigError
+from mailgate.gratitude import GratitudeDetector, Verdict
+from mailgate.quotes import MAX_INPUT, new_text
+
+LABELLED = Path(__file__).parent / "data" / "thanks" / "labelled.jsonl"
+GMAIL = "On Mon, 3 Jun 2024 at 10:15, Acme Support <support@acme.example> wrote:"
+
+
+@pytest.fixture(scope="module")
+def detector() -> GratitudeDetector:
+    return GratitudeDetector.load()
+
+
+def pipeline(detector: GratitudeDetector, body: str) -> Verdict:
+    return detector.classify(new_text(body))
+
+
+THANKS = [
+    ("en", "Thank you!"),
+    ("en", "ok thanks"),
+    ("en", "Thanks!!! 🙏"),
+    ("en", "Big thanks to the whole team, have a nice weekend"),
+    ("en", "Thanks, works now"),
+    ("en", "Thanks John, much appreciated!"),
+    ("sv", "Tack så mycket!"),
+    ("sv", "Tack för hjälpen, nu fungerar det. /Erik"),
+    ("sv", "Hej! Tusen tack, allt funkar nu.\n\nMvh\nKarin Ek\nTel: 070-123 45 67"),
+    ("ru", "Спасибо большое, всё работает."),
+    ("ru", "Здравствуйте! Огромное спасибо за помощь.\n\nС уважением,\nИван Петров"),
+    ("nl", "Bedankt, het werkt weer!"),
+    ("nl", "Hartelijk dank voor de snelle hulp. Groetjes, Sanne"),
+    ("de", "Danke schön, Problem gelöst."),
+    ("de", "Vielen Dank und ein schönes Wochenende!\nLG Tom"),
+    ("fr", "Merci beaucoup, ça marche maintenant !"),
+    ("fr", "Je vous remercie, c'est réglé."),
+    ("es", "¡Muchas gracias, ya funciona!"),
+    ("es", "Gracias por la ayuda.\nUn saludo,\nMarta"),
+]
+
+SUBSTANTIVE = [
+    ("en", "Thanks, but it still fails"),
+    ("en", "thanks! one more question: can we also export to CSV"),
+    ("en", "Thank you. The error is still there."),
+    ("en", "Thanks, works now?"),
+    ("en", "Thanks in advance, we need this by Friday."),
+    ("en", "Thanks. Didn't help."),
+    ("en", "Thanks 👎"),
+    ("sv", "tack för hjälpen, men det fungerar fortfarande inte"),
+    ("sv", "Tack. Tyvärr kraschar det igen."),
+    ("ru", "спасибо, но ошибка осталась"),
+    ("ru", "Спасибо, не помогло."),
+    ("nl", "bedankt, maar het werkt nog steeds niet"),
+    ("nl", "Alvast bedankt voor de hulp."),
+    ("de", "Danke, aber der Fehler ist immer noch da."),
+    ("de", "Danke im Voraus!"),
+    ("fr", "merci mais ça plante toujours"),
+    ("fr", "Merci d'avance !"),
+    ("es", "gracias pero sigue sin funcionar"),
+    ("es", "Gracias. ¿Y la factura de abril?"),
+    ("en", "The export broke again."),
+]
+
+
+@pytest.mark.parametrize(("lang", "text"), THANKS)
+def test_thanks_only_per_language(detector: GratitudeDetector, lang: str, text: str) -> None:
+    """Pure gratitude (with greetings, pleasantries, names and signatures) is thanks-only."""
+    verdict = detector.classify(text)
+    assert verdict.thanks_only, (lang, verdict)
+    assert verdict.matched and verdict.reason.startswith("only gratitude")
+
+
+@pytest.mark.parametrize(("lang", "text"), SUBSTANTIVE)
+def test_substantive_per_language(detector: GratitudeDetector, lang: str, text: str) -> None:
+    """Gratitude followed by a problem, a question or a request is substantive."""
+    verdict = detector.classify(text)
+    assert not verdict.thanks_only, (lang, verdict)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Thanks, the login works fine now.", "Tack, inloggningen fungerar igen!",
+     "Спасибо, вход работает.", "Bedankt, het inloggen lukt weer!",
+     "Danke, die Anmeldung klappt wieder!", "Merci, la connexion fonctionne de nouveau !",
+     "Gracias, ya puedo entrar otra vez."],
+)
+def test_success_clause_accepts_its_subject(detector: GratitudeDetector, text: str) -> None:
+    """A clause saying something works again may name what works ("the login")."""
+    assert detector.classify(text).thanks_only, detector.classify(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Thanks, it works on the test server.", "Thanks, it worked yesterday", "Thanks, works mostly",
+     "Thanks, on staging it works", "Tack, det fungerade igår", "Спасибо, работает без VPN",
+     "Bedankt, werkt zonder VPN", "Danke, hat gestern funktioniert", "Merci, ça marchait hier",
+     "Gracias, funciona hasta reiniciar", "Thanks, works now. Invoices duplicated."],
+)
+def test_success_clause_rejects_qualified_success(detector: GratitudeDetector, text: str) -> None:
+    """Words after the success verb, or a qualifier before it, make a success claim partial."""
+    assert not detector.classify(text).thanks_only, detector.classify(text)
+
+
+def test_verdict_names_phrase_and_leftover(detector: GratitudeDetector) -> None:
+    """The verdict lists the gratitude phrases and quotes the substantive remainder."""
+    expected = Verdict(True, ("thank you",), "only gratitude: 'thank you'")
+    assert detector.classify("Thank you!") == expected
+    verdict = detector.classify("Thanks, but it still fails")
+    assert verdict.matched == ("thanks",)
+    assert verdict.reason == "substantive text after gratitude: 'but it still fails'"
+
+
+def test_empty_and_no_gratitude_are_substantive(detector: GratitudeDetector) -> None:
+    """No text or no gratitude phrase never counts as thanks-only."""
+    for text in ("", "   \n", "ok", "👍", "Best regards,\nJohn"):
+        assert not detector.classify(text).thanks_only, text
+
+
+def test_gmail_top_posted_history_is_dropped() -> None:
+    """A Gmail attribution line followed by '>' lines ends the new text."""
+    body = f"Thanks, works now!\n\n{GMAIL}\n> Does the error still occur?\n> > It still fails!\n"
+    assert new_text(body) == "Thanks, works now!"
+
+
+def test_wrapped_attribution_line_is_recognised() -> None:
+    """html2text wraps long attribution lines; both halves are recognised."""
+    body = ("Thanks!\n\nOn Mon, 3 Jun 2024 at 10:15, Acme Support\n"
+            "<support@acme.example> wrote:\n\n> Is it broken?")
+    assert new_text(body) == "Thanks!"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Den mån 3 juni 2024 kl 10:15 skrev Acme Support <support@acme.example>:",
+        "пн, 3 июн. 2024 г. в 10:15, Acme Support <support@acme.example>:",
+        "3 июня 2024 г., в 10:15, Acme Support <support@acme.example> написал(а):",
+        "Op ma 3 jun 2024 om 10:15 schreef Acme Support <support@acme.example>:",
+        "Op 3 jun. 2024 om 10:15 heeft Acme Support <a@b.example> het volgende geschreven:",
+        "Am Mo., 3. Juni 2024 um 10:15 Uhr schrieb Acme Support <support@acme.example>:",
+        "Le lun. 3 juin 2024 à 10:15, Acme Support <support@acme.example> a écrit :",
+        "El lun, 3 jun 2024 a las 10:15, Acme Support (<support@acme.example>) escribió:",
+    ],
+)
+def test_translated_attribution_lines(header: str) -> None:
+    """Attribution lines in sv, ru, nl, de, fr and es start the quoted history."""
+    assert new_text(f"Tack!\n\n{header}\n> Fel 500, fungerar inte\n") == "Tack!"
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        "-----Original Message-----\nFrom: Acme Support\nSent: Monday, June 3, 2024 10:15 AM",
+        "________________________________\nFrån: Acme Support <a@b.example>\nSkickat: 3 juni 2024",
+        "От: Acme Support <support@acme.example>\nОтправлено: 3 июня 2024 г. 10:15\nТема: Ошибка",
+        "**Von:** Acme Support\n**Gesendet:** Montag, 3. Juni 2024 10:15\n**Betreff:** Fehler",
+        "De : Acme Support\nEnvoyé : lundi 3 juin 2024 10:15\nObjet : Erreur",
+    ],
+)
+def test_outlook_history_blocks_are_cut(block: str) -> None:
+    """Outlook separators and From:/Sent: blocks cut everything after them, unquoted or not."""
+    body = f"Thanks, all good.\n\n{block}\n\nThe export still fails with error 500. Why?\n"
+    assert new_text(body) == "Thanks, all good."
+
+
+def test_bottom_posted_and_interleaved_replies_are_kept() -> None:
+    """New text below or between quoted parts survives; the quotes do not."""
+    body = (f"{GMAIL}\n> Does it still fail?\n\nYes, it still fails.\n\n"
+            "> Anything else?\n\nThanks anyway.\n")
+    assert new_text(body) == "Yes, it still fails.\n\nThanks anyway."
+
+
+def test_signatures_and_mobile_footers_are_dropped() -> None:
+    """The '-- ' signature and 'Sent from my iPhone' footers in all languages disappear."""
+    footers = ["Sent from my iPhone", "Skickat från min iPhone", "Отправлено с iPhone",
+               "Verzonden vanaf mijn iPhone", "Von meinem iPhone gesendet", "Envoyé de mon iPhone",
+               "Enviado desde mi iPhone", "Get Outlook for iOS<https://aka.ms/o0ukef>"]
+    for footer in footers:
+        assert new_text(f"Thanks!\n\n{footer}\n\n> {GMAIL}\n> broken") == "Thanks!", footer
+    assert new_text("Thanks!\n-- \nJohn Miller\n+44 20 7946 0958") == "Thanks!"
+    assert new_text("Thanks!\n\n\\--  \nAnna") == "Thanks!"  # html2text escapes the delimiter
+
+
+def test_disclaimer_is_dropped() -> None:
+    """A trailing confidentiality notice is not part of the new text."""
+    body = ("Thanks, works now.\n\nCONFIDENTIALITY NOTICE: This e-mail is confidential and "
+            "intended solely for the addressee. If you are not the intended recipient, please "
+            "delete it.")
+    assert new_text(body) == "Thanks, works now."
+
+
+def test_footer_and_disclaimer_lookalikes_are_kept() -> None:
+    """Customer sentences resembling a footer or a disclaimer are new text, not boilerplate."""
+    footer = "Thanks!\n\nSent from my phone laptop still broken"
+    assert new_text(footer) == footer
+    data = ("Thanks!\n\nPlease delete my account, the confidential data was sent to the wrong "
+            "recipient by your system.")
+    assert new_text(data) == data
+
+
+def test_text_after_thanks_is_never_treated_as_signature() -> None:
+    """Unlike mailparser_reply's signature rules, "Thanks," and "- item" lines end nothing."""
+    assert new_text("Hi,\nThanks,\nbut it still fails") == "Hi,\nThanks,\nbut it still fails"
+    assert new_text("Thanks!\n- the import fails") == "Thanks!\n- the import fails"
+
+
+def test_sentence_that_looks_like_an_attribution_is_kept() -> None:
+    """"On 3 June it failed, as Anna wrote:" has no time or address, so nothing is cut."""
+    body = "Thanks!\n\nOn 3 June it failed, as Anna wrote:\nplease check"
+    assert new_text(body) == body
+
+
+def test_new_text_never_raises_and_is_bounded() -> None:
+    """Odd input types and huge hostile bodies return quickly without an exception."""
+    for odd in (None, 42, b"Thanks \xff", "\x00\ud800", "> only quote"):
+        assert isinstance(new_text(odd), str)  # type: ignore[arg-type]
+    hostile = ("On Mon 10:15 " + "x " * 90 + "x:\n") * 3000 + "On " + "a b " * 50_000
+    start = time.perf_counter()
+    out = new_text(hostile)
+    assert time.perf_counter() - start < 2.0
+    assert len(out) <= MAX_INPUT
+
+
+def test_classify_bounded_on_huge_text(detector: GratitudeDetector) -> None:
+    """A huge new text is substantive and classified fast."""
+    start = time.perf_counter()
+    assert not detector.classify("thanks " * 100_000).thanks_only
+    assert time.perf_counter() - start < 1.0
+
+
+def test_extra_lexicon_file_is_merged(tmp_path: Path, detector: GratitudeDetector) -> None:
+    """An admin file adds phrases to the packaged lexicon and overrides settings."""
+    assert not detector.classify("Tackar och bugar!").thanks_only
+    extra = tmp_path / "extra.toml"
+    extra.write_text('[sv]\ngratitude = ["tackar och bugar"]\n[settings]\nmax_chars = 50\n')
+    custom = GratitudeDetector.load(extra_file=extra)
+    assert custom.classify("Tackar och bugar!").thanks_only
+    assert custom.classify("Tack så mycket!").thanks_only
+    assert not custom.classify("Tack så mycket! " * 5).thanks_only
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['[sv]\nthanks = ["x"]\n', '[sv]\ngratitude = "tack"\n', "[settings]\nmax_chars = -1\n", "x ["],
+)
+def test_invalid_extra_file_is_a_config_error(tmp_path: Path, content: str) -> None:
+    """A malformed admin lexicon fails loudly at load time."""
+    extra = tmp_path / "bad.toml"
+    extra.write_text(content)
+    with pytest.raises(ConfigError):
+        GratitudeDetector.load(extra_file=extra)
+
+
+def test_labelled_set_floor(detector: GratitudeDetector) -> None:
+    """On the labelled set: no substantive reply classed as thanks, thanks recall >= 0.9."""
+    rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines() if line]
+    assert len(rows) >= 150
+    assert {r["lang"] for r in rows} == {"en", "sv", "ru", "nl", "de", "fr", "es"}
+    false_thanks, hits, thanks = [], 0, 0
+    for row in rows:
+        verdict = pipeline(detector, row["body"])
+        if row["label"] == "thanks":
+            thanks += 1
+            hits += verdict.thanks_only
+        elif verdict.thanks_only:
+            false_thanks.append((row["lang"], row["style"], row["body"][:80], verdict.reason))
+    assert false_thanks == []
+    assert hits / thanks >= 0.9

@@ -18,6 +18,7 @@ import asyncio
 import os
 import random
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,7 @@ class Sender:
         while not stop.is_set():
             self.wake.clear()
             try:
-                await self.drain()
+                await self.drain(stop)
             except TransientError as exc:
                 log.warning("outbox_paused", error=str(exc))
             waiter = asyncio.ensure_future(self.wake.wait())
@@ -103,18 +104,21 @@ class Sender:
             waiter.cancel()
             stopper.cancel()
 
-    async def drain(self) -> int:
-        """Send everything due now; return how many rows were attempted."""
+    async def drain(self, stop: asyncio.Event | None = None) -> int:
+        """Send everything due now (until ``stop``); return how many rows were attempted."""
         count = 0
-        while True:
+        while not (stop and stop.is_set()):
             now = clock.now()
             batch = await self._db(Store.outbox_claim, self.node, now,
                                    now + self.config.outbound.lease, 20)
             if not batch:
                 return count
             for item in batch:
+                if stop and stop.is_set():  # unsent claims expire after their lease
+                    break
                 await self.send_one(item)
                 count += 1
+        return count
 
     async def send_one(self, item: OutboxItem) -> None:
         raw = await self._db(Store.outbox_raw, item.id)
@@ -171,6 +175,8 @@ class Sender:
     def close(self) -> None:
         def shut() -> None:
             if self._store is not None:
+                with suppress(Exception):  # leases expire anyway
+                    self._store.outbox_release(self.node)
                 self._store.close()
         self._executor.submit(shut).result()
         self._executor.shutdown()

@@ -47,18 +47,28 @@ class Processor:
         self.on_outbox = on_outbox
         self.on_processed = on_processed
         self.wake = threading.Event()
+        self._held: list[SpoolItem] = []
 
-    def drain(self, limit: int | None = None, only: int | None = None) -> int:
-        """Process everything claimable now (or ``limit`` rows, or row ``only``)."""
+    def drain(self, limit: int | None = None, only: int | None = None,
+              stop: threading.Event | None = None) -> int:
+        """Process everything claimable now (or ``limit`` rows, or row ``only``).
+
+        Stops between messages when ``stop`` is set. Rows of a claimed batch not yet
+        handled when a TransientError strikes stay with this processor (``_held``) and
+        are taken first next round, rather than waiting for their lease to expire.
+        """
         done = 0
-        while limit is None or done < limit:
-            now = clock.now()
-            batch = self.store.spool_claim(self.node, now, now + self.config.processing.lease,
-                                           self.config.processing.batch_size, only=only)
-            if not batch:
-                break
-            for item in batch:
-                self.process(item)
+        while (limit is None or done < limit) and not (stop and stop.is_set()):
+            if not self._held:
+                now = clock.now()
+                self._held = self.store.spool_claim(
+                    self.node, now, now + self.config.processing.lease,
+                    self.config.processing.batch_size, only=only)
+                if not self._held:
+                    break
+            while self._held and not (stop and stop.is_set()):
+                self.process(self._held[0])
+                self._held.pop(0)
                 done += 1
             self.on_processed()
         return done
@@ -70,7 +80,7 @@ class Processor:
         while not stop.is_set():
             self.wake.clear()
             try:
-                self.drain()
+                self.drain(stop=stop)
                 backoff = interval
             except TransientError as exc:
                 log.warning("processor_paused", error=str(exc), retry_in=backoff)

@@ -176,14 +176,22 @@ class Store:
 
     def spool_claim(self, node: str, now: datetime, lease_until: datetime, limit: int,
                     only: int | None = None) -> list[SpoolItem]:
-        """Claim up to ``limit`` unprocessed rows (oldest first, or just row ``only``)."""
+        """Claim up to ``limit`` unprocessed rows (oldest first, or just row ``only``).
+
+        Each claim counts an attempt. A row that was claimed before and never finished
+        (a crash, or a hang past its lease) is claimed alone, so that a message which
+        crashes the daemon is charged for its own attempts and not its batch-mates'.
+        """
         with self.transaction():
             where, params = ("", []) if only is None else (" AND id = ?", [only])
-            ids = [r[0] for r in self._x(
-                "SELECT id FROM spool WHERE state = 'new'"
+            rows = self._x(
+                "SELECT id, attempts FROM spool WHERE state = 'new'"
                 f" AND (lease_until IS NULL OR lease_until < ?){where} ORDER BY id LIMIT ?",
                 (to_db(now), *params, limit),
-            )]
+            ).fetchall()
+            if rows and rows[0][1] > 0:
+                rows = rows[:1]
+            ids = [r[0] for r in rows]
             if not ids:
                 return []
             marks = ",".join("?" * len(ids))
@@ -415,6 +423,13 @@ class Store:
         return [OutboxItem(id=r[0], ticket_id=r[1], message_id=r[2], kind=r[3], mail_from=r[4],
                            rcpt_tos=json.loads(r[5]), attempts=r[6], created_at=from_db(r[7]))
                 for r in rows]
+
+    def outbox_release(self, node: str) -> None:
+        """Give back this node's unsent claims (clean shutdown)."""
+        with self.transaction():
+            self._x("UPDATE outbox SET claimed_by = NULL, lease_until = NULL,"
+                    " attempts = MAX(attempts - 1, 0) WHERE claimed_by = ? AND state = 'pending'",
+                    (node,))
 
     def outbox_raw(self, outbox_id: int) -> bytes:
         row = self._x("SELECT raw FROM outbox WHERE id = ?", (outbox_id,)).fetchone()

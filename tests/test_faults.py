@@ -1,0 +1,510 @@
+"""Fault tests: crashes, clean shutdown, smarthost outages and database/disk faults.
+
+Every test talks to a real daemon over loopback, either ``mailgate serve`` in a subprocess
+(so it can be SIGKILLed or SIGTERMed) or the in-process ``RunningDaemon``. Clients behave
+like a sending MTA: anything but a 2xx is retried. The promises checked are the README's:
+nothing accepted is lost, nothing is duplicated, the daemon recovers by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from mailgate import clock
+from mailgate.config import load_config
+from mailgate.logs import configure_logging
+from mailgate.store import Store
+from tests.conftest import RunningDaemon, make_mail
+from tests.faultkit import (
+    MAIL_FROM,
+    RCPT_TO,
+    DaemonProcess,
+    Mta,
+    Relay,
+    RelayHandler,
+    backlog,
+    can_chattr,
+    chattr,
+    drained,
+    fault_config,
+    fill_disk,
+    free_port,
+    message_id_of,
+    numbered_mails,
+    query,
+    send_once,
+    wait_until,
+)
+
+SEED = 20261128
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[DaemonProcess]]:
+    """Subprocess daemons a test started; any still running are killed afterwards."""
+    started: list[DaemonProcess] = []
+    yield started
+    for proc in started:
+        proc.cleanup()
+
+
+def subprocess_daemon(daemons: list[DaemonProcess], folder: Path,
+                      settings: dict[str, dict[str, object]] | None = None) -> DaemonProcess:
+    port = free_port()
+    merged: dict[str, dict[str, object]] = {"smtp": {"port": port}}
+    for section, values in (settings or {}).items():
+        merged.setdefault(section, {}).update(values)
+    proc = DaemonProcess(fault_config(folder, merged), port)
+    daemons.append(proc)
+    return proc
+
+
+def db_of(folder: Path) -> Path:
+    return folder / "var" / "mailgate.db"
+
+
+def spool_states(db: Path) -> dict[str, int]:
+    return dict(query(db, "SELECT state, COUNT(*) FROM spool GROUP BY state"))
+
+
+def stored_message_ids(db: Path) -> Counter[str]:
+    return Counter(r[0] for r in query(db, "SELECT message_id FROM messages"
+                                           " WHERE direction = 'in'"))
+
+
+def assert_acknowledged_once(folder: Path, outbox: str = "var/outbox") -> None:
+    """Every ticket has exactly one sent ack row and exactly one whole .eml file for it."""
+    db = db_of(folder)
+    tickets = {r[0] for r in query(db, "SELECT id FROM tickets")}
+    acks = query(db, "SELECT id, ticket_id, message_id, state, raw FROM outbox WHERE kind = 'ack'")
+    per_ticket = Counter(r[1] for r in acks)
+    assert set(per_ticket) == tickets
+    assert [t for t, n in per_ticket.items() if n != 1] == []
+    assert {r[3] for r in acks} == {"sent"}
+    files = sorted(p.name for p in (folder / outbox).iterdir())
+    assert files == sorted(f"{r[0]:08d}.eml" for r in acks)  # no extras, no .tmp leftovers
+    for outbox_id, _ticket, message_id, _state, raw in acks:
+        data = (folder / outbox / f"{outbox_id:08d}.eml").read_bytes()
+        assert data == bytes(raw), f"ack {outbox_id} file is torn"
+        assert message_id_of(data) == message_id
+
+
+# -- 1. kill -9 under load --------------------------------------------------------------------
+
+
+def test_sigkill_under_load_loses_and_duplicates_nothing(tmp_path: Path,
+                                                          daemons: list[DaemonProcess]) -> None:
+    """Killing the daemon with -9 again and again while mail pours in loses no mail, makes no
+    duplicate ticket and sends exactly one acknowledgement per ticket."""
+    rng = random.Random(SEED)
+    proc = subprocess_daemon(daemons, tmp_path, {"processing": {"lease": "2s"},
+                                                 "outbound": {"lease": "2s"}})
+    mails = numbered_mails("kill", 320)
+    proc.start()
+    mta = Mta(proc.port, mails, sessions=6, retry_delay=0.05).start()
+    kills = sorted(rng.sample(range(30, 290), 4))
+    try:
+        for threshold in kills:
+            mta.wait_accepted(threshold, timeout=30)
+            time.sleep(rng.uniform(0, 0.2))  # a random phase: mid-DATA, mid-commit, mid-process
+            proc.kill()
+            proc.start()
+        mta.join(timeout=40)
+    finally:
+        mta.halt()
+    assert proc.starts == 5
+    codes = mta.codes()
+    assert not [c for c in codes if c is not None and c >= 500], codes
+    assert codes[None] > 0, "the kills never hit a session; the test proves nothing"
+
+    db = db_of(tmp_path)
+    wait_until(lambda: drained(db), 30, interval=0.1,
+               message=lambda: f"not drained: spool {spool_states(db)}")
+    code, _ = proc.terminate()
+    assert code == 0
+
+    stored = stored_message_ids(db)
+    assert set(stored) == set(mails)
+    assert [m for m, n in stored.items() if n != 1] == []
+    states = spool_states(db)
+    assert set(states) <= {"done", "duplicate"}, states
+    assert query(db, "SELECT COUNT(*) FROM tickets") == [(len(mails),)]
+    assert_acknowledged_once(tmp_path)
+
+
+def spool_directly(db: Path, mails: list[bytes]) -> list[int]:
+    """Mail accepted by an earlier run and not yet processed, as its spooler committed it."""
+    store = Store.open(db)
+    try:
+        with store.transaction():
+            return [store.spool_add(raw, channel="smtp", received_at=clock.now(),
+                                    mail_from=MAIL_FROM, rcpt_tos=[RCPT_TO],
+                                    source="smtp:earlier-run") for raw in mails]
+    finally:
+        store.close()
+
+
+def slow_mail(n: int) -> bytes:
+    """An HTML-only mail of ~230 KB whose text conversion takes a few hundred milliseconds."""
+    items = "".join(f"<li>item <i>{i}</i></li>" for i in range(9000))
+    msg = make_mail(f"Long HTML report {n}", message_id=f"<slow-{n}@example.org>")
+    msg.set_content(f"<html><body><ul>{items}</ul></body></html>", subtype="html")
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+def claimed_by(db: Path, proc: DaemonProcess) -> int:
+    assert proc.proc is not None
+    return int(query(db, "SELECT COUNT(*) FROM spool WHERE state = 'new' AND claimed_by LIKE ?",
+                     (f"%:{proc.proc.pid}",))[0][0])
+
+
+def test_crash_loop_quarantines_only_the_message_being_processed(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """When the daemon dies three times while handling one mail, only that mail is quarantined;
+    the mail queued behind it still becomes tickets."""
+    proc = subprocess_daemon(daemons, tmp_path, {"processing": {"lease": "1s"}})
+    db = db_of(tmp_path)
+    small = numbered_mails("behind", 5)
+    spool_directly(db, [slow_mail(1), slow_mail(2), *small.values()])
+    for _crash in range(3):
+        proc.start()
+        # The daemon claims its work (the whole backlog at first; after a crash, the
+        # unfinished mail alone) and starts converting the first HTML mail.
+        wait_until(lambda: claimed_by(db, proc) >= 1, 10, interval=0.005,
+                   message="the daemon did not claim the backlog")
+        proc.kill()
+    proc.start()
+    wait_until(lambda: drained(db), 20, message="backlog not processed")
+    assert proc.terminate()[0] == 0
+    stored = stored_message_ids(db)
+    quarantined = query(db, "SELECT message_id, reason FROM spool WHERE state = 'quarantined'")
+    assert set(small) <= set(stored), quarantined
+    assert "<slow-2@example.org>" in stored, quarantined
+
+
+# -- 2. smarthost outage ------------------------------------------------------------------------
+
+
+def smarthost_daemon(tmp_path: Path, relay_port: int) -> RunningDaemon:
+    path = fault_config(tmp_path, {"outbound": {
+        "mode": "smtp", "host": "127.0.0.1", "port": relay_port, "timeout": "5s",
+        "retry_initial": "0.2s", "retry_max": "0.5s"}})
+    config = load_config(path)
+    configure_logging(config.logging)
+    return RunningDaemon(config).start()
+
+
+def open_tickets(running: RunningDaemon, senders: list[str]) -> None:
+    """One new ticket per sender, each processed (its ack is queued when this returns)."""
+    for n, sender in enumerate(senders):
+        code, text = running.send(make_mail(f"Outage ticket {n}", sender=sender),
+                                  mail_from=sender)
+        assert code == 250, text
+        assert running.wait_processed(int(text.decode().rsplit(" ", 1)[1])) == "done"
+
+
+def follow_up(ticket_id: int, n: int) -> tuple[str, bytes]:
+    """A later outgoing mail of a ticket (as an agent's reply will be queued)."""
+    msg = make_mail(f"[SUP-{ticket_id:06d}] update {n}", sender="support@example.com",
+                    to="customer@example.org", message_id=f"<update-{ticket_id}-{n}@example.com>",
+                    body=f"Update {n} on your ticket.\n")
+    return str(msg["Message-ID"]), msg.as_bytes(policy=policy.SMTP)
+
+
+def outbox_json(config_path: Path) -> list[dict[str, object]]:
+    result = subprocess.run([sys.executable, "-m", "mailgate", "outbox", "--json", "-c",
+                             str(config_path)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return list(json.loads(result.stdout))
+
+
+def test_smarthost_outage_delivers_everything_once_in_order(tmp_path: Path) -> None:
+    """While the smarthost refuses connections and then answers 451, mail waits in the outbox
+    (shown with its error); when it recovers every mail is delivered once, in order per ticket."""
+    relay_port = free_port()
+    running = smarthost_daemon(tmp_path, relay_port)
+    try:
+        open_tickets(running, ["a@example.org", "b@example.org", "c@example.org"])
+        store = running.store()
+        try:
+            tickets = sorted(t["id"] for t in store.tickets())
+            followups: dict[int, list[str]] = {}
+            with store.transaction():
+                for ticket_id in tickets:
+                    for n in (1, 2):
+                        mid, raw = follow_up(ticket_id, n)
+                        store.outbox_add(ticket_id=ticket_id, message_id=mid, kind="reply",
+                                         mail_from="support@example.com",
+                                         rcpt_tos=["customer@example.org"], raw=raw,
+                                         now=clock.now())
+                        followups.setdefault(ticket_id, []).append(mid)
+        finally:
+            store.close()
+
+        def acks_deferred() -> bool:
+            rows = [r for r in outbox_json(tmp_path / "mailgate.toml")
+                    if r["kind"] == "ack"]
+            return len(rows) == 3 and all(r["state"] == "pending" and r["attempts"]
+                                          and r["last_error"] for r in rows)
+
+        wait_until(acks_deferred, 15, interval=0.2, message="acks not deferred while down")
+        listed = outbox_json(tmp_path / "mailgate.toml")
+        assert len(listed) == 9 and {r["state"] for r in listed} == {"pending"}
+
+        handler = RelayHandler(fail_first=3)
+        with Relay(relay_port, handler):
+            running.wait_outbox_idle(timeout=20)
+            delivered = handler.delivered()
+    finally:
+        running.stop()
+
+    store = running.store()
+    try:
+        rows = store.outbox(("pending", "failed", "sent"))
+        assert {r["state"] for r in rows} == {"sent"}
+        order = [d.message_id for d in delivered]
+        assert Counter(order) == Counter(r[0] for r in query(
+            running.config.database_path, "SELECT message_id FROM outbox"))
+        assert len(order) == len(set(order)) == 9
+        assert handler.data_attempts == 9 + 3
+        for ticket_id in tickets:
+            [ack] = [m["message_id"] for m in store.messages(ticket_id) if m["kind"] == "ack"]
+            mine = [mid for mid in order if mid in (ack, *followups[ticket_id])]
+            assert mine == [ack, *followups[ticket_id]], f"ticket {ticket_id} out of order"
+            deferred = [e for e in store.events(ticket_id) if e["kind"] == "delivery_deferred"]
+            assert deferred, f"ticket {ticket_id} has no delivery_deferred event"
+        details = " ".join(e["detail"] for t in tickets for e in store.events(t))
+        assert "451" in details
+    finally:
+        store.close()
+
+
+def test_smarthost_550_fails_one_mail_and_delivers_the_others(tmp_path: Path) -> None:
+    """A recipient the smarthost refuses with 550 marks that mail failed on its ticket (and in
+    `mailgate outbox`); the other tickets' mail is still delivered."""
+    relay_port = free_port()
+    handler = RelayHandler(reject=frozenset({"blocked@example.org"}))
+    with Relay(relay_port, handler):
+        running = smarthost_daemon(tmp_path, relay_port)
+        try:
+            open_tickets(running, ["blocked@example.org", "b@example.org", "c@example.org"])
+            running.wait_outbox_idle(timeout=20)
+        finally:
+            running.stop()
+    store = running.store()
+    try:
+        by_ticket = {t["reference"]: t["id"] for t in store.tickets()}
+        blocked = by_ticket["SUP-000001"]
+        rows = {r["ticket"]: r for r in store.outbox(("pending", "failed", "sent"))}
+        assert rows["SUP-000001"]["state"] == "failed"
+        assert "550" in rows["SUP-000001"]["last_error"]
+        assert rows["SUP-000002"]["state"] == rows["SUP-000003"]["state"] == "sent"
+        failed = [e for e in store.events(blocked) if e["kind"] == "delivery_failed"]
+        assert len(failed) == 1 and "550" in failed[0]["detail"]
+        assert sorted(d.rcpt_tos[0] for d in handler.delivered()) == ["b@example.org",
+                                                                      "c@example.org"]
+    finally:
+        store.close()
+    listed = outbox_json(tmp_path / "mailgate.toml")
+    assert [(r["ticket"], r["state"]) for r in listed] == [("SUP-000001", "failed")]
+
+
+# -- 3. clean shutdown under load -------------------------------------------------------------
+
+
+def test_sigterm_under_load_exits_0_and_keeps_every_accepted_mail(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """SIGTERM while clients are sending: the daemon exits 0 within seconds, sessions in flight
+    get 250 or a temporary error, and every mail that got 250 becomes a ticket after restart."""
+    proc = subprocess_daemon(daemons, tmp_path)  # default 2 min lease: claims must be given back
+    mails = numbered_mails("term", 400)
+    proc.start()
+    mta = Mta(proc.port, mails, sessions=5, retry_delay=0.05).start()
+    try:
+        mta.wait_accepted(60, timeout=30)
+        code, took = proc.terminate(timeout=15)
+    finally:
+        mta.halt()
+    assert code == 0, proc.log()
+    assert took < 5, f"SIGTERM took {took:.1f}s"
+    codes = mta.codes()
+    assert set(codes) <= {250, 421, 451, None}, codes
+
+    db = db_of(tmp_path)
+    spooled = {row_id: message_id_of(bytes(raw))
+               for row_id, raw in query(db, "SELECT id, raw FROM spool")}
+    for mid, spool_ids in mta.accepted.items():
+        for spool_id in spool_ids:
+            assert spooled.get(spool_id) == mid, f"250 for {mid} (spool {spool_id}) not kept"
+    assert query(db, "SELECT COUNT(*) FROM spool WHERE claimed_by IS NOT NULL") == [(0,)]
+
+    proc.start()
+    rest = {mid: raw for mid, raw in mails.items() if mid not in mta.accepted}
+    Mta(proc.port, rest, sessions=5).start().join(timeout=40)
+    wait_until(lambda: drained(db), 20, message=lambda: f"after restart: {backlog(db)}")
+    assert proc.terminate()[0] == 0
+    stored = stored_message_ids(db)
+    assert set(stored) == set(mails)
+    assert [m for m, n in stored.items() if n != 1] == []
+    assert_acknowledged_once(tmp_path)
+
+
+def test_sigterm_with_backlog_exits_within_seconds(tmp_path: Path,
+                                                   daemons: list[DaemonProcess]) -> None:
+    """SIGTERM with thousands of mails waiting to be processed stops the daemon within
+    seconds; the mail not yet processed stays queued, unclaimed, for the next start."""
+    proc = subprocess_daemon(daemons, tmp_path)
+    db = db_of(tmp_path)
+    spool_directly(db, list(numbered_mails("backlog", 3000).values()))
+    proc.start()
+    wait_until(lambda: query(db, "SELECT COUNT(*) FROM spool WHERE state = 'done'")[0][0] > 0,
+               10, interval=0.01, message="processing did not start")
+    code, _took = proc.terminate(timeout=4)
+    assert code == 0
+    states = spool_states(db)
+    assert sum(states.values()) == 3000 and states.get("new", 0) > 0
+    assert query(db, "SELECT COUNT(*) FROM spool WHERE claimed_by IS NOT NULL") == [(0,)]
+
+
+# -- 4. database and disk faults ------------------------------------------------------------------
+
+
+def deliver_all(port: int, mails: dict[str, bytes], timeout: float = 20) -> Mta:
+    mta = Mta(port, mails, sessions=2).start()
+    mta.join(timeout)
+    return mta
+
+
+def test_database_lock_answers_451_and_daemon_catches_up_after(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """While another program holds the database lock past the busy timeout, new mail gets 451;
+    once it lets go, the daemon processes and acknowledges everything by itself."""
+    proc = subprocess_daemon(daemons, tmp_path).start()
+    db = db_of(tmp_path)
+    before = numbered_mails("before-lock", 2)
+    deliver_all(proc.port, before)
+    wait_until(lambda: drained(db), 10)
+    held = numbered_mails("piped-during-lock", 5)
+    refused = numbered_mails("smtp-during-lock", 1)
+    blocker = sqlite3.connect(db, isolation_level=None, timeout=5)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        writer = Store(blocker, db)  # another writer (e.g. `mailgate ingest`) adds mail
+        for raw in held.values():
+            writer.spool_add(raw, channel="pipe", received_at=clock.now(), mail_from=MAIL_FROM,
+                             rcpt_tos=[RCPT_TO])
+        assert send_once(proc.port, next(iter(refused.values()))) == 451
+        wait_until(lambda: proc.logged("processor_paused"), 10,
+                   message="the processor never ran into the lock")
+        blocker.execute("COMMIT")
+    finally:
+        blocker.close()
+    deliver_all(proc.port, refused)  # the sending MTA retries
+    wait_until(lambda: drained(db), 20, message="backlog not processed after the lock")
+    assert proc.terminate()[0] == 0
+    stored = stored_message_ids(db)
+    assert set(stored) == {*before, *held, *refused}
+    assert set(stored.values()) == {1}
+    assert_acknowledged_once(tmp_path)
+
+
+def test_database_lock_mid_batch_delays_processing_only_as_long_as_the_lock(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """A database lock that hits while the daemon works through a backlog delays that backlog
+    only as long as the lock lasts, not for the 2-minute processing lease."""
+    proc = subprocess_daemon(daemons, tmp_path)  # default processing.lease = 2 min
+    db = db_of(tmp_path)
+    spool_directly(db, [slow_mail(1), slow_mail(2), *numbered_mails("queued", 5).values()])
+    proc.start()
+    wait_until(lambda: claimed_by(db, proc) == 7, 10, interval=0.005,
+               message="the daemon did not claim the backlog")
+    blocker = sqlite3.connect(db, isolation_level=None, timeout=5)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")  # while the first HTML mail is being converted
+        wait_until(lambda: proc.logged("processor_paused"), 10,
+                   message="the processor never ran into the lock")
+        blocker.execute("ROLLBACK")
+    finally:
+        blocker.close()
+    waiting = "SELECT id, claimed_by, lease_until FROM spool WHERE state = 'new'"
+    wait_until(lambda: drained(db), 10, interval=0.1,
+               message=lambda: f"backlog still waiting: {query(db, waiting)}")
+
+
+def test_read_only_database_answers_451_and_recovers(tmp_path: Path,
+                                                     daemons: list[DaemonProcess]) -> None:
+    """When the database file and its folder turn read-only under a running daemon, new mail
+    gets 451 and nothing is stored; once writable again mail is accepted and processed."""
+    why_not = can_chattr(tmp_path)
+    if why_not:
+        # chmod cannot stand in: it does not affect files the daemon already has open.
+        pytest.skip(f"cannot make the open database read-only: {why_not}")
+    proc = subprocess_daemon(daemons, tmp_path).start()
+    db = db_of(tmp_path)
+    before = numbered_mails("before-ro", 1)
+    deliver_all(proc.port, before)
+    wait_until(lambda: drained(db), 10)
+    frozen = [db, db.with_name(db.name + "-wal"), db.parent]
+    refused = numbered_mails("during-ro", 1)
+    spooled = query(db, "SELECT COUNT(*) FROM spool")
+    chattr("+i", *frozen)
+    try:
+        codes = [send_once(proc.port, raw) for raw in [*refused.values()] * 2]
+        assert codes == [451, 451]
+        assert query(db, "SELECT COUNT(*) FROM spool") == spooled
+    finally:
+        chattr("-i", *frozen)
+    deliver_all(proc.port, refused)
+    wait_until(lambda: drained(db), 20, message="mail not processed after the fault")
+    assert proc.terminate()[0] == 0
+    stored = stored_message_ids(db)
+    assert set(stored) == {*before, *refused}
+    assert_acknowledged_once(tmp_path)
+
+
+def test_disk_full_answers_451_and_recovers_when_space_is_freed(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """When the disk holding the database is full, new mail gets 451 and nothing accepted is
+    lost; when space is freed the daemon accepts and processes mail again by itself."""
+    var = tmp_path / "var"
+    var.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(var)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs for the database: {mounted.stderr.strip()}")
+    try:
+        # The outbox folder is elsewhere: only the database's disk is full.
+        proc = subprocess_daemon(daemons, tmp_path, {"outbound": {"folder": "outbox"}}).start()
+        db = db_of(tmp_path)
+        before = numbered_mails("before-full", 2)
+        deliver_all(proc.port, before)
+        wait_until(lambda: drained(db), 10)
+        refused = numbered_mails("during-full", 1)
+        filler = fill_disk(var)
+        try:
+            codes = [send_once(proc.port, raw) for raw in [*refused.values()] * 2]
+            assert codes == [451, 451]
+        finally:
+            filler.unlink()
+        deliver_all(proc.port, refused)
+        wait_until(lambda: drained(db), 20, message="mail not processed after space was freed")
+        assert proc.terminate()[0] == 0
+        stored = stored_message_ids(db)
+        assert set(stored) == {*before, *refused}
+        assert set(stored.values()) == {1}
+        assert_acknowledged_once(tmp_path, "outbox")
+    finally:
+        for started in daemons:
+            started.cleanup()
+        subprocess.run(["umount", "-l", str(var)], capture_output=True)

@@ -5,6 +5,7 @@ Keys are only ever added, never renamed or removed; the README lists them.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from mailgate.store import Store, Ticket
@@ -62,6 +63,7 @@ def ticket_detail(store: Store, ticket: Ticket) -> dict[str, Any]:
         "category": record["category"],
         "priority": record["priority"],
         "assignee": record["assignee"],
+        "fields": json.loads(record.get("fields") or "{}"),
         "merged_into": merged_into,
         "created_at": record["created_at"],
         "updated_at": record["updated_at"],

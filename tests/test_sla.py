@@ -182,6 +182,7 @@ def test_pause_moves_deadline_by_paused_working_time(sla_config_path: Path) -> N
     shown = json.loads(subprocess.run([*cli, "show", "-c", str(sla_config_path), "SUP-000001",
                                        "--json"], capture_output=True, timeout=60).stdout)
     assert shown["first_response_due"].startswith("2026-03-11T07:00")
+    assert {"category", "priority", "queue", "fields"} <= set(shown)
 
 
 def test_reminders_fire_once_each_across_restart(sla_config_path: Path) -> None:

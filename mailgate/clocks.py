@@ -152,19 +152,25 @@ def on_status_change(config: Config, store: Store, ticket_id: int, level: str, o
         resume(config, store, ticket_id, level, now, f"status {new}")
 
 
-def recompute_all(config: Config, store: Store, now: datetime) -> int:
-    """After a level or calendar change: new deadlines and reminders for every open clock."""
+def recompute_ticket(config: Config, store: Store, ticket_id: int, now: datetime) -> int:
+    """New deadlines and reminders for a ticket's open clocks (level or calendar changed)."""
+    ticket = store.ticket(ticket_id)
+    level = ticket.sla_level or config.sla.default_level
     count = 0
-    for ticket_id, kind in store.open_clocks():
-        ticket = store.ticket(ticket_id)
-        clock = store.clock(ticket_id, kind)
-        assert clock is not None
-        level = ticket.sla_level or config.sla.default_level
-        due_at = _recompute(config, store, ticket_id, kind, level, clock, now)
+    for clock in store.clocks(ticket_id):
+        if clock["state"] not in ("running", "paused"):
+            continue
+        due_at = _recompute(config, store, ticket_id, clock["kind"], level, clock, now)
         if clock["state"] == "running":
-            _plan(config, store, ticket_id, kind, level, clock["started_at"], due_at)
+            _plan(config, store, ticket_id, clock["kind"], level, clock["started_at"], due_at)
         count += 1
     return count
+
+
+def recompute_all(config: Config, store: Store, now: datetime) -> int:
+    """After a config reload: recompute every ticket that has an open clock."""
+    return sum(recompute_ticket(config, store, ticket_id, now)
+               for ticket_id in sorted({t for t, _ in store.open_clocks()}))
 
 
 def mark_breached(store: Store, ticket_id: int, kind: str, now: datetime) -> bool:

@@ -349,6 +349,33 @@ class SlaSection(Section):
         return built[name]
 
 
+class TeamSection(Section):
+    """The engineers: who may answer and command by mail, and where notifications go."""
+
+    address: Address | None = None
+    engineers: dict[str, Address] = Field(default_factory=dict)
+    domains: list[str] = Field(default_factory=list)
+    reveal_engineer_address: bool = False
+
+    @field_validator("domains")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [d.lower().lstrip("@") for d in value]
+
+    def engineer_address(self, who: str) -> str | None:
+        """An engineer's address from a short name or an address; None if not an engineer."""
+        who = who.strip().lower()
+        if who in self.engineers:
+            return self.engineers[who]
+        return who if self.is_engineer(who) else None
+
+    def is_engineer(self, address: str) -> bool:
+        address = address.lower()
+        if address in self.engineers.values():
+            return True
+        return address.rpartition("@")[2] in self.domains
+
+
 class TemplatesSection(Section):
     directory: str = "templates"
     language: str = "en"
@@ -378,6 +405,7 @@ class Config(Section):
     outbound: OutboundSection = OutboundSection()
     sla: SlaSection = SlaSection()
     imap: list[ImapAccount] = Field(default_factory=list)
+    team: TeamSection = TeamSection()
     templates: TemplatesSection = TemplatesSection()
     processing: ProcessingSection = ProcessingSection()
     logging: LoggingSection = LoggingSection()

@@ -363,6 +363,11 @@ class Store:
         )
         return cur.rowcount == 1
 
+    def remove_participant(self, ticket_id: int, address: str) -> bool:
+        cur = self._x("DELETE FROM participants WHERE ticket_id = ? AND address = ?"
+                      " AND role != 'requester'", (ticket_id, address.lower()))
+        return cur.rowcount == 1
+
     def participants(self, ticket_id: int) -> list[dict[str, Any]]:
         cur = self._x("SELECT address, name, role FROM participants WHERE ticket_id = ?"
                       " ORDER BY added_at, address", (ticket_id,))

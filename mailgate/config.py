@@ -349,6 +349,26 @@ class SlaSection(Section):
         return built[name]
 
 
+Role = Literal["requester", "participant", "engineer", "stranger"]
+
+
+class ConversationSection(Section):
+    """How replies, reopens, duplicates and strangers are treated (the seeds' rules)."""
+
+    reopen_window: Duration = timedelta(days=30)
+    on_reply_to_closed: dict[Role, Literal["reopen", "keep", "new"]] = Field(
+        default_factory=lambda: {"requester": "reopen", "participant": "reopen",
+                                 "engineer": "keep", "stranger": "new"})
+    notify_on_thanks: bool = False
+    stranger_policy: Literal["new_linked", "quarantine", "accept"] = "new_linked"
+    duplicate_scope: Literal["sender", "domain", "off"] = "sender"
+    duplicate_window: Duration = timedelta(days=3)
+    duplicate_similarity: float = Field(default=0.85, gt=0, le=1)
+    merge_into: Literal["existing", "newest"] = "existing"
+    auto_reply_cap: int = Field(default=20, ge=0)
+    auto_reply_cap_window: Duration = timedelta(hours=1)
+
+
 class TeamSection(Section):
     """The engineers: who may answer and command by mail, and where notifications go."""
 
@@ -396,6 +416,14 @@ class LoggingSection(Section):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+class HttpSection(Section):
+    """The optional HTTP endpoint: /healthz for load balancers, /metrics for Prometheus."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8026, ge=0, le=65535)
+
+
 class Config(Section):
     """The whole validated configuration."""
 
@@ -406,9 +434,11 @@ class Config(Section):
     sla: SlaSection = SlaSection()
     imap: list[ImapAccount] = Field(default_factory=list)
     team: TeamSection = TeamSection()
+    conversation: ConversationSection = ConversationSection()
     templates: TemplatesSection = TemplatesSection()
     processing: ProcessingSection = ProcessingSection()
     logging: LoggingSection = LoggingSection()
+
     # Not from TOML: where the file was, for error messages and relative paths.
     source: str = "(defaults)"
     base_dir: str = "."

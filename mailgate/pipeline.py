@@ -3,35 +3,48 @@
 ``Pipeline.handle`` runs inside the processor's transaction and does, in order:
 1. **dedupe**: a Message-ID (or, without one, a content hash) already stored
    means the same mail arrived twice; it is recorded as a duplicate, no more.
-2. **thread**: the ticket tag in the subject, else ``In-Reply-To``, else
+2. **bounces**: a delivery failure report for our own mail is recorded on the
+   ticket it belongs to and the team is told; it never becomes a ticket.
+3. **thread**: the ticket tag in the subject, else ``In-Reply-To``, else
    ``References`` (incoming and our own outgoing Message-IDs alike), else a
    new ticket. Merged tickets are followed to the survivor.
-3. **record**: ticket created or updated, message, participants and
-   attachments stored, and one event per decision with its reason.
-4. **answer**: an acknowledgement for a new ticket, rendered from templates
-   and put in the outbox in the same transaction (never for automatic mail).
+4. **route**: who wrote (requester, participant, engineer, stranger) and the
+   ticket's state decide: a stranger citing a ticket gets a new linked ticket
+   (or quarantine); a reply to a closed ticket reopens it, is kept, or opens a
+   new linked ticket (``conversation.on_reply_to_closed`` and
+   ``reopen_window``) — but gratitude alone never reopens; a new mail that
+   repeats an open report of the same sender joins it.
+5. **record and answer**: ticket, message, participants, attachments and one
+   event per decision; acknowledgement, relay, notification or command error
+   queued in the outbox in the same transaction (never an automatic answer
+   to automatic mail).
 
-Nothing here sends mail or commits; the caller owns the transaction, so a
-crash anywhere leaves either all of it or none of it.
+Nothing here sends mail or commits; a crash anywhere leaves all or nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from mailgate import clocks, desk, sla
-from mailgate.autoreply import classify_automatic
-from mailgate.compose import compose, new_message_id
+from mailgate.autoreply import Automatic, classify_automatic, parse_bounce
 from mailgate.config import Config
+from mailgate.conversation import Conversation, ticket_context, within
+from mailgate.duplicates import find_duplicate
+from mailgate.errors import MailgateError
 from mailgate.gratitude import GratitudeDetector
+from mailgate.mailer import Mailer
 from mailgate.message import Inbound
 from mailgate.quotes import new_text
 from mailgate.refs import TagFormat, normalize_subject
 from mailgate.render import Renderer
 from mailgate.store import Store, Ticket
 from mailgate.store.rows import SpoolItem
+
+
+class Quarantine(MailgateError):
+    """The policy holds this message for a person to look at (reason in the message)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +64,7 @@ class Outcome:
     message_id: str
     ticket_id: int | None = None
     reference: str | None = None
-    action: str = ""  # "created", "appended", "duplicate"
+    action: str = ""  # "created", "appended", "merged", "bounce", "duplicate"
     method: str = ""
     outbox_ids: list[int] = field(default_factory=list)
 
@@ -64,7 +77,8 @@ class Pipeline:
         self.renderer = renderer
         self.tags = TagFormat(config.gateway.reference_prefix, config.gateway.reference_width)
         self.own_addresses = frozenset([*config.gateway.addresses, config.support_address])
-        self.domain = config.support_address.rpartition("@")[2]
+        self.mailer = Mailer(config, renderer)
+        self.conversation = Conversation(config, self.mailer, self.tags)
         self.gratitude = GratitudeDetector.load()
 
     # -- threading -------------------------------------------------------------
@@ -72,13 +86,11 @@ class Pipeline:
     def thread(self, store: Store, inbound: Inbound) -> Threading:
         """Find the ticket ``inbound`` belongs to (see the module docstring for the order)."""
         for number in self.tags.find_numbers(inbound.subject):
-            try:
-                ticket = store.live_ticket(number)
-            except Exception:
-                ticket = None
+            ticket = store.live_ticket(number)
             if ticket is not None:
                 reference = self.tags.reference(number)
-                return Threading(ticket, "tag", f"subject tag [{reference}]")
+                via = "" if ticket.id == number else f" (merged into {ticket.reference})"
+                return Threading(ticket, "tag", f"subject tag [{reference}]{via}")
         for method, ids in (("in-reply-to", inbound.in_reply_to),
                             ("references", list(reversed(inbound.references)))):
             found = store.ticket_of_message_ids(ids)
@@ -87,6 +99,13 @@ class Pipeline:
                 if ticket is not None:
                     return Threading(ticket, method, f"{method} {found[1]}")
         return Threading(None, "none")
+
+    def role(self, store: Store, ticket: Ticket | None, address: str) -> str:
+        if self.config.team.is_engineer(address):
+            return "engineer"
+        if ticket is None or address == ticket.requester:
+            return "requester"
+        return "participant" if store.is_participant(ticket.id, address) else "stranger"
 
     # -- handling --------------------------------------------------------------
 
@@ -99,28 +118,94 @@ class Pipeline:
         automatic = classify_automatic(inbound.msg, item.mail_from,
                                        own_addresses=self.own_addresses,
                                        own_domain_ids=frozenset([self.config.support_address]))
+        if automatic is not None and automatic.kind == "bounce":
+            return self._bounce(store, item, inbound, now)
         threading = self.thread(store, inbound)
-        who = inbound.from_addr or "unknown"
-        if threading.ticket is None:
-            ticket, decided = self._create(store, item, inbound, now)
-            store.add_event(ticket.id, "created", actor=who, now=now,
-                            message_id=inbound.message_id,
-                            detail=f"new ticket from {who} via {item.channel}; no thread signal"
-                                   f"; {'; '.join(decided.reasons)}")
-            clocks.start(self.config, store, ticket.id, ticket.sla_level or "", now)
-            ticket = store.ticket(ticket.id)
+        ticket, who = threading.ticket, inbound.from_addr or "unknown"
+        role = self.role(store, ticket, who)
+        link: tuple[Ticket, str] | None = None
+        reopen = thanks = None
+        if ticket is not None and automatic is None:
+            if role == "stranger":
+                ticket, link = self._stranger(ticket, who)
+            elif ticket.status == "closed":
+                action = self.config.conversation.on_reply_to_closed[role]  # type: ignore[index]
+                if not within(self.config.conversation.reopen_window, ticket.closed_at, now):
+                    action = "new"
+                verdict = self.gratitude.classify(new_text(inbound.text))
+                if verdict.thanks_only and action == "reopen":
+                    action, thanks = "keep", verdict.reason
+                if action == "new":
+                    link = (ticket, f"reply to {ticket.reference}, closed "
+                                    f"{ticket.closed_at:%Y-%m-%d}, after the reopen window")
+                    ticket = None
+                reopen = action == "reopen"
+        duplicate_of = None
+        if ticket is None and automatic is None and link is None:
+            duplicate_of = find_duplicate(self.config, store, inbound, now)
+        if ticket is None and (duplicate_of is None
+                               or self.config.conversation.merge_into == "newest"):
+            ticket = self._create(store, item, inbound, now, link)
             outcome = Outcome("done", inbound.message_id, ticket.id, ticket.reference,
-                              "created", "none")
+                              "created", threading.method)
+            if duplicate_of is not None:  # the seeds' way: the older report joins the new one
+                desk.merge(self.config, store, duplicate_of[0], ticket, actor="mailgate",
+                           why=duplicate_of[1], now=now, message_id=inbound.message_id)
+        elif ticket is None:
+            ticket, reason = duplicate_of  # type: ignore[misc]
+            store.add_event(ticket.id, "duplicate_merged", actor=who, now=now,
+                            message_id=inbound.message_id, detail=reason)
+            outcome = Outcome("done", inbound.message_id, ticket.id, ticket.reference,
+                              "merged", "duplicate")
         else:
-            ticket = threading.ticket
             store.add_event(ticket.id, "threaded", actor=who, now=now,
                             message_id=inbound.message_id,
-                            detail=f"reply joined by {threading.detail}")
+                            detail=f"{role} reply joined by {threading.detail}")
             outcome = Outcome("done", inbound.message_id, ticket.id, ticket.reference,
                               "appended", threading.method)
+        kind = "automatic" if automatic else ("engineer" if role == "engineer" else "customer")
+        self._store_message(store, item, ticket, inbound, kind, now)
+        if role != "engineer":
+            self._participants(store, ticket, inbound, now)
+        store.touch_ticket(ticket.id, now)
+        if automatic is not None:
+            self._automatic(store, ticket, inbound, automatic, now)
+        elif outcome.action == "created":
+            self._welcome(store, ticket, inbound, now)
+        elif outcome.action == "merged":
+            self._welcome(store, ticket, inbound, now, template="merged")
+        elif role == "engineer":
+            self.conversation.engineer_reply(store, ticket, inbound, now)
+        elif thanks is not None:
+            store.add_event(ticket.id, "thanks_suppressed", actor=who, now=now,
+                            message_id=inbound.message_id,
+                            detail=f"reply to a closed ticket not reopened: {thanks}")
+            if self.config.conversation.notify_on_thanks:
+                self.conversation.notify_team(store, ticket, inbound, now, "thanks")
+        else:
+            if reopen:
+                desk.set_status(self.config, store, ticket, "open", actor=who, now=now,
+                                why=f"{role} replied to the closed ticket",
+                                message_id=inbound.message_id)
+            self.conversation.customer_reply(store, store.ticket(ticket.id), inbound, now,
+                                             notify=reopen is not False)
+        return outcome
+
+    def _stranger(self, cited: Ticket, who: str) -> tuple[Ticket | None, tuple | None]:
+        policy = self.config.conversation.stranger_policy
+        if policy == "accept":
+            return cited, None
+        if policy == "quarantine":
+            raise Quarantine(f"{who} is not a participant of {cited.reference} it cites "
+                             "(conversation.stranger_policy = quarantine)")
+        return None, (cited, f"{who} cited {cited.reference} but is not one of its "
+                             "participants")
+
+    def _store_message(self, store: Store, item: SpoolItem, ticket: Ticket, inbound: Inbound,
+                       kind: str, now: datetime) -> None:
         row = store.add_message(
             ticket_id=ticket.id, message_id=inbound.message_id, direction="in",
-            kind="automatic" if automatic else "customer", now=now, spool_id=item.id,
+            kind=kind, now=now, spool_id=item.id,
             from_addr=inbound.from_addr, from_name=inbound.from_name,
             to_addrs=[a for _, a in inbound.to], cc_addrs=[a for _, a in inbound.cc],
             date=inbound.date, subject=inbound.subject, body_text=inbound.text,
@@ -130,20 +215,9 @@ class Pipeline:
             store.add_attachment(message_row=row, filename=attachment.filename,
                                  content_type=attachment.content_type, data=attachment.data,
                                  sha256=attachment.sha256)
-        self._participants(store, ticket, inbound, now)
-        if threading.ticket is not None:
-            self._reopen_if_closed(store, ticket, inbound, automatic, now)
-            store.touch_ticket(ticket.id, now)
-        if automatic is not None:
-            store.add_event(ticket.id, "automatic_mail", actor="mailgate", now=now,
-                            message_id=inbound.message_id,
-                            detail=f"no automatic answer: {automatic.reason}")
-        elif threading.ticket is None:
-            outcome.outbox_ids.append(self._acknowledge(store, ticket, inbound, now))
-        return outcome
 
-    def _create(self, store: Store, item: SpoolItem, inbound: Inbound,
-                now: datetime) -> tuple[Ticket, sla.Classification]:
+    def _create(self, store: Store, item: SpoolItem, inbound: Inbound, now: datetime,
+                link: tuple[Ticket, str] | None) -> Ticket:
         defaults = self.config.mailbox_defaults(item.source)
         decided = sla.classify(self.config, inbound, item.rcpt_tos,
                                default_level=defaults.get("sla_level"),
@@ -158,7 +232,19 @@ class Pipeline:
                            priority=decided.priority, queue=decided.queue)
         if decided.fields:
             store.set_ticket_fields(ticket.id, decided.fields, now)
-        return ticket, decided
+        store.add_event(ticket.id, "created", actor=ticket.requester, now=now,
+                        message_id=inbound.message_id,
+                        detail=f"new ticket via {item.channel}; {'; '.join(decided.reasons)}")
+        if link is not None:
+            old, why = link
+            store.add_event(ticket.id, "linked", actor="mailgate", now=now,
+                            message_id=inbound.message_id, detail=f"linked to {old.reference}: "
+                                                                  f"{why}")
+            store.add_event(old.id, "linked", actor="mailgate", now=now,
+                            message_id=inbound.message_id,
+                            detail=f"new ticket {ticket.reference} linked: {why}")
+        clocks.start(self.config, store, ticket.id, decided.level, now)
+        return store.ticket(ticket.id)
 
     def _participants(self, store: Store, ticket: Ticket, inbound: Inbound,
                       now: datetime) -> None:
@@ -166,44 +252,34 @@ class Pipeline:
             store.add_participant(ticket.id, inbound.from_addr, inbound.from_name,
                                   "requester", now)
         for name, address in [*inbound.to, *inbound.cc]:
-            if address in self.own_addresses or self.config.accepts(address):
+            if (address in self.own_addresses or self.config.accepts(address)
+                    or self.config.team.is_engineer(address)):
                 continue
             if store.add_participant(ticket.id, address, name or None, "participant", now):
                 store.add_event(ticket.id, "participant_added", actor=inbound.from_addr,
                                 now=now, detail=f"{address} was in To/Cc",
                                 message_id=inbound.message_id)
 
-    def _reopen_if_closed(self, store: Store, ticket: Ticket, inbound: Inbound,
-                          automatic: Any, now: datetime) -> None:
-        if ticket.status != "closed" or automatic is not None:
-            return
-        verdict = self.gratitude.classify(new_text(inbound.text))
-        if verdict.thanks_only:
-            store.add_event(ticket.id, "thanks_suppressed", actor=inbound.from_addr, now=now,
-                            message_id=inbound.message_id,
-                            detail=f"reply to a closed ticket not reopened: {verdict.reason}")
-            return
-        desk.set_status(self.config, store, ticket, "open", actor=inbound.from_addr, now=now,
-                        why="reply to a closed ticket reopens it",
-                        message_id=inbound.message_id)
+    def _automatic(self, store: Store, ticket: Ticket, inbound: Inbound,
+                   automatic: Automatic, now: datetime) -> None:
+        store.add_event(ticket.id, "automatic_mail", actor="mailgate", now=now,
+                        message_id=inbound.message_id,
+                        detail=f"recorded, nothing reopened, nobody answered: {automatic.reason}")
 
-    def _acknowledge(self, store: Store, ticket: Ticket, inbound: Inbound,
-                     now: datetime) -> int:
-        level_name = ticket.sla_level or self.config.sla.default_level
+    def _welcome(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
+                 template: str = "ack") -> None:
+        """The acknowledgement (or 'joined your open ticket' notice) and the team's notice."""
+        level_name = store.ticket_record(ticket.id)["sla_level"] or self.config.sla.default_level
         level = sla.level_of(self.config, level_name)
         calendar = self.config.sla.calendar(level.calendar)
+        ticket_vars = ticket_context(store, ticket) | {
+            "sla_description": level.description,
+            "first_response_due": sla.local(self.config, level_name, ticket.first_response_due),
+        }
         context = {
             "gateway": {"name": self.config.gateway.name,
                         "address": self.config.support_address},
-            "ticket": {
-                "reference": ticket.reference, "subject": ticket.subject,
-                "status": ticket.status, "sla_level": ticket.sla_level,
-                "sla_description": level.description if level else "",
-                "first_response_due": sla.local(self.config, level_name,
-                                                ticket.first_response_due),
-                "created_at": ticket.created_at, "requester": ticket.requester,
-                "requester_name": ticket.requester_name,
-            },
+            "ticket": ticket_vars,
             "sla": {
                 "level": level_name, "description": level.description,
                 "first_response": level.first_response.text,
@@ -214,26 +290,37 @@ class Pipeline:
             "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
                         "subject": inbound.subject, "text": inbound.text},
         }
-        rendered = self.renderer.render("ack", context)
-        message_id = new_message_id(self.domain)
         recipient = (inbound.reply_to or [(inbound.from_name or "", inbound.from_addr)])[0]
         subject = self.tags.tagged_subject(ticket.id, inbound.subject or ticket.subject)
-        raw = compose(
-            from_addr=self.config.support_address,
-            from_name=self.config.outbound.from_name or self.config.gateway.name,
-            to=[recipient], subject=subject, text=rendered.text, html=rendered.html,
-            message_id=message_id, date=now, loop_id=self.config.support_address,
-            in_reply_to=inbound.message_id,
-            references=[*inbound.references, inbound.message_id],
-        )
-        outbox_id = store.outbox_add(ticket_id=ticket.id, message_id=message_id, kind="ack",
-                                     mail_from=self.config.support_address,
-                                     rcpt_tos=[recipient[1]], raw=raw, now=now)
-        store.add_message(ticket_id=ticket.id, message_id=message_id, direction="out",
-                          kind="ack", now=now, outbox_id=outbox_id,
-                          from_addr=self.config.support_address,
-                          to_addrs=[recipient[1]], date=now, subject=subject,
-                          body_text=rendered.text, in_reply_to=inbound.message_id)
-        store.add_event(ticket.id, "acknowledged", actor="mailgate", now=now,
-                        message_id=message_id, detail=f"acknowledgement queued to {recipient[1]}")
-        return outbox_id
+        queued = self.mailer.queue(store, ticket, kind=template, template=template,
+                                   context=context, to=[recipient], subject=subject, now=now,
+                                   in_reply_to=inbound.message_id,
+                                   references=[*inbound.references, inbound.message_id])
+        if queued:
+            store.add_event(ticket.id, "acknowledged", actor="mailgate", now=now,
+                            message_id=inbound.message_id,
+                            detail=f"{template} queued to {recipient[1]}")
+        self.conversation.notify_team(store, ticket, inbound, now,
+                                      "new" if template == "ack" else "duplicate")
+
+    def _bounce(self, store: Store, item: SpoolItem, inbound: Inbound,
+                now: datetime) -> Outcome:
+        """Record a delivery failure on the ticket of the bounced mail; never a new ticket."""
+        bounce = parse_bounce(inbound.msg, item.mail_from)
+        original = bounce.original_message_id if bounce else None
+        found = store.message_exists(original) if original else None
+        if found is None or found[1] != "out":
+            raise Quarantine(f"bounce for a message we did not send ({original or 'no id'})")
+        ticket = store.live_ticket(found[0])
+        assert ticket is not None
+        self._store_message(store, item, ticket, inbound, "bounce", now)
+        detail = (f"{'failed' if bounce.permanent else 'delayed'} delivery of {original} to "
+                  f"{', '.join(bounce.recipients) or 'unknown'}: "
+                  f"{bounce.status or ''} {bounce.diagnostic or ''}".strip())
+        store.add_event(ticket.id, "delivery_failed" if bounce.permanent else
+                        "delivery_delayed", actor="mailgate", now=now,
+                        message_id=inbound.message_id, detail=detail)
+        if bounce.permanent:
+            self.conversation.notify_team(store, ticket, inbound, now, "bounce")
+        return Outcome("done", inbound.message_id, ticket.id, ticket.reference, "bounce",
+                       "bounce")

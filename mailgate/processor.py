@@ -21,7 +21,7 @@ from mailgate import clock
 from mailgate.config import Config
 from mailgate.errors import TransientError
 from mailgate.message import ParseError, parse
-from mailgate.pipeline import Outcome, Pipeline
+from mailgate.pipeline import Outcome, Pipeline, Quarantine
 from mailgate.store import DuplicateMessageError, SpoolItem, Store
 
 log = structlog.get_logger("mailgate.processor")
@@ -120,6 +120,9 @@ class Processor:
             return None
         except TransientError:
             raise
+        except Quarantine as exc:  # a policy decision, not a failure
+            self._quarantine(item, inbound.message_id, str(exc))
+            return None
         except Exception as exc:
             log.exception("message_failed")
             self._quarantine(item, inbound.message_id, f"{type(exc).__name__}: {exc}")

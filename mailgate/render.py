@@ -20,7 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from mailgate.errors import ConfigError
 
 # Every kind of mail mailgate sends, and whether its text template must exist.
-TEMPLATES = ("ack", "reminder")
+TEMPLATES = ("ack", "merged", "notification", "relay", "command_error", "reminder")
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,8 @@ def sample_context() -> dict[str, Any]:
             "reference": "SUP-000123",
             "subject": "Printer on floor 3 prints blank pages",
             "status": "open",
-            "sla_level": "standard",
+            "sla_level": "standard", "priority": "normal", "category": "incident",
+            "assignee": None,
             "sla_description": "Standard support",
             "first_response_due": opened + timedelta(hours=8),
             "created_at": opened,
@@ -111,6 +112,11 @@ def sample_context() -> dict[str, Any]:
             "clock": "first response", "due": opened + timedelta(hours=8), "point": 0.75,
             "breached": False, "overdue": "0:00:00",
         },
+        "what": "new",
+        "engineer": {"name": "Alice"},
+        "text": "We replaced the toner; please try again.",
+        "errors": ["unknown command #stauts"],
+        "subject": "Re: [SUP-000123] Printer on floor 3 prints blank pages",
         "message": {
             "from_addr": "customer@example.org",
             "from_name": "Casey Customer",

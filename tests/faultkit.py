@@ -8,6 +8,7 @@ another process), and retry delays are those a real MTA would use.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import email
@@ -198,12 +199,6 @@ class DaemonProcess:
         """True when the daemon logged ``event`` (structlog's "event" key)."""
         return f'"event": "{event}"' in self.log(tail=None)
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run a ``mailgate`` command against this daemon's config."""
-        return subprocess.run([sys.executable, "-m", "mailgate", *args, "-c",
-                               str(self.config_path)], capture_output=True, text=True,
-                              timeout=30, cwd=self.config_path.parent)
-
 
 # -- reading the database without writing to it ---------------------------------------------
 
@@ -256,7 +251,10 @@ def numbered_mails(prefix: str, count: int, *, body: str = "Something is broken.
     mails = {}
     for n in range(count):
         mid = f"<{prefix}-{n:04d}@example.org>"
-        msg = make_mail(f"{prefix} problem number {n}", message_id=mid, body=body)
+        # One sender each: the per-address cap on automatic mail (a loop breaker) would
+        # rightly hold back acknowledgements to a single address sending hundreds of mails.
+        msg = make_mail(f"{prefix} problem number {n}", message_id=mid, body=body,
+                        sender=f"customer{n}@example.org")
         mails[mid] = msg.as_bytes(policy=policy.SMTP)
     return mails
 
@@ -430,11 +428,18 @@ class Delivery:
 
 
 class RelayHandler:
-    """451 for the first ``fail_first`` DATA commands, 550 for ``reject`` recipients."""
+    """451 for the first ``fail_first`` DATA commands, 550 for ``reject`` recipients.
 
-    def __init__(self, fail_first: int = 0, reject: frozenset[str] = frozenset()) -> None:
+    With ``hold`` given, the first DATA waits (``arrived`` is set) until ``hold`` is set
+    before answering 250: the test decides what happens while the sender waits.
+    """
+
+    def __init__(self, fail_first: int = 0, reject: frozenset[str] = frozenset(),
+                 hold: threading.Event | None = None) -> None:
         self.fail_first = fail_first
         self.reject = reject
+        self.hold = hold
+        self.arrived = threading.Event()
         self.data_attempts = 0
         self.deliveries: list[Delivery] = []
         self.lock = threading.Lock()
@@ -447,6 +452,9 @@ class RelayHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.hold is not None and not self.arrived.is_set():
+            self.arrived.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.hold.wait, 30)
         with self.lock:
             self.data_attempts += 1
             if self.data_attempts <= self.fail_first:

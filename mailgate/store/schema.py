@@ -180,6 +180,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX reminders_ticket ON reminders (ticket_id, kind)",
         ],
     ),
+    (
+        3,
+        "conversations: time spent, duplicate lookups",
+        [
+            "ALTER TABLE tickets ADD COLUMN time_spent INTEGER NOT NULL DEFAULT 0",
+            "CREATE INDEX tickets_requester ON tickets (requester, created_at)",
+        ],
+    ),
 ]
 
 

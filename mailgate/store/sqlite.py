@@ -392,6 +392,58 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (ticket_id, to_db(now), actor, kind, detail, message_id))
 
+    def count_outbox_to(self, address: str, kinds: Sequence[str], since: datetime) -> int:
+        """Outgoing mail of ``kinds`` to ``address`` queued since ``since`` (loop cap)."""
+        marks = ",".join("?" * len(kinds))
+        row = self._x(
+            f"SELECT COUNT(*) FROM outbox WHERE kind IN ({marks}) AND created_at >= ?"
+            f" AND rcpt_tos LIKE ?", (*kinds, to_db(since), f'%"{address.lower()}"%'),
+        ).fetchone()
+        return int(row[0])
+
+    def thread_ids(self, ticket_id: int, limit: int = 20) -> list[str]:
+        """The ticket's latest Message-IDs, oldest first (for References)."""
+        rows = self._x("SELECT message_id FROM messages WHERE ticket_id = ?"
+                       " ORDER BY id DESC LIMIT ?", (ticket_id, limit)).fetchall()
+        return [r[0] for r in reversed(rows)]
+
+    def latest_inbound(self, ticket_id: int, exclude: Sequence[str] = ()) -> str | None:
+        """Message-ID of the ticket's newest incoming customer message."""
+        for message_id, from_addr in self._x(
+                "SELECT message_id, from_addr FROM messages WHERE ticket_id = ?"
+                " AND direction = 'in' AND kind = 'customer' ORDER BY id DESC LIMIT 20",
+                (ticket_id,)):
+            if from_addr not in exclude:
+                return str(message_id)
+        return None
+
+    def duplicate_candidates(self, *, requester: str | None, domain: str | None,
+                             since: datetime) -> list[dict[str, Any]]:
+        """Open tickets of a requester (or a domain) created since ``since``, with first text."""
+        if requester:
+            where, param = "t.requester = ?", requester
+        else:
+            where, param = "t.requester LIKE ?", f"%@{domain}"
+        cur = self._x(
+            f"SELECT t.id, t.subject, (SELECT m.body_text FROM messages m WHERE m.ticket_id ="
+            f" t.id AND m.direction = 'in' ORDER BY m.id LIMIT 1) FROM tickets t"
+            f" WHERE {where} AND t.status != 'closed' AND t.merged_into IS NULL"
+            f" AND t.created_at >= ? ORDER BY t.id DESC LIMIT 20", (param, to_db(since)),
+        )
+        return [{"id": i, "subject": s, "text": b or ""} for i, s, b in cur]
+
+    def is_participant(self, ticket_id: int, address: str) -> bool:
+        row = self._x("SELECT 1 FROM participants WHERE ticket_id = ? AND address = ?",
+                      (ticket_id, address.lower())).fetchone()
+        return row is not None
+
+    def add_time(self, ticket_id: int, minutes: int) -> int:
+        """Add logged work time (minutes) to a ticket; return the new total."""
+        self._x("UPDATE tickets SET time_spent = time_spent + ? WHERE id = ?",
+                (minutes, ticket_id))
+        row = self._x("SELECT time_spent FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+        return int(row[0])
+
     # -- outbox ----------------------------------------------------------------
 
     def outbox_add(self, *, ticket_id: int | None, message_id: str, kind: str, mail_from: str,

@@ -1,0 +1,211 @@
+"""What a message does to a conversation once it is known whose ticket it is.
+
+- An **engineer's** reply: leading ``#commands`` are checked and applied
+  through the desk service (all or nothing: a bad command applies nothing,
+  relays nothing, and answers the engineer with what was wrong); ``#note``
+  keeps the rest internal; any other text is a public reply, relayed to the
+  requester and every participant from the support address under the
+  engineer's name, and the first one meets the first-response SLA.
+- A **customer's** (requester or participant) reply: an ``awaiting_reply``
+  ticket goes back to ``open``; the team is notified (the assignee, else the
+  team address) with the new text on top.
+- Notifications carry the tag and ``Reply-To`` the gateway, so an engineer
+  answers from any mail client and the answer comes back here.
+
+Runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from mailgate import clocks, commands, desk
+from mailgate.config import Config
+from mailgate.errors import MailgateError, NotFoundError
+from mailgate.mailer import Mailer
+from mailgate.message import Inbound
+from mailgate.quotes import new_text
+from mailgate.refs import TagFormat
+from mailgate.store import Store, Ticket
+
+
+def ticket_context(store: Store, ticket: Ticket) -> dict[str, Any]:
+    """The ``ticket`` variable of templates."""
+    record = store.ticket_record(ticket.id)
+    return {
+        "reference": ticket.reference, "subject": ticket.subject, "status": record["status"],
+        "sla_level": record["sla_level"], "requester": ticket.requester,
+        "requester_name": ticket.requester_name, "priority": record["priority"],
+        "category": record["category"], "assignee": record["assignee"],
+        "first_response_due": ticket.first_response_due, "created_at": ticket.created_at,
+    }
+
+
+class Conversation:
+    def __init__(self, config: Config, mailer: Mailer, tags: TagFormat) -> None:
+        self.config = config
+        self.mailer = mailer
+        self.tags = tags
+
+    def _base(self, store: Store, ticket: Ticket) -> dict[str, Any]:
+        return {"gateway": {"name": self.config.gateway.name,
+                            "address": self.config.support_address},
+                "ticket": ticket_context(store, ticket)}
+
+    def _subject(self, ticket: Ticket) -> str:
+        return self.tags.tagged_subject(ticket.id, ticket.subject)
+
+    # -- customers -------------------------------------------------------------------
+
+    def customer_reply(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
+                       *, notify: bool = True) -> None:
+        if ticket.status == "awaiting_reply":
+            desk.set_status(self.config, store, ticket, "open", actor=inbound.from_addr,
+                            now=now, why="the customer replied",
+                            message_id=inbound.message_id)
+        if notify:
+            self.notify_team(store, store.ticket(ticket.id), inbound, now, "reply")
+
+    def notify_team(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
+                    what: str) -> None:
+        """Tell the assignee (else the team address) about a new ticket or reply."""
+        record = store.ticket_record(ticket.id)
+        to = record["assignee"] or self.config.team.address
+        if not to:
+            return
+        context = self._base(store, ticket) | {
+            "what": what,
+            "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
+                        "subject": inbound.subject, "text": new_text(inbound.text)},
+        }
+        self.mailer.queue(store, ticket, kind="notification", template="notification",
+                          context=context, to=[(None, to)], subject=self._subject(ticket),
+                          now=now, in_reply_to=inbound.message_id,
+                          references=store.thread_ids(ticket.id),
+                          auto_submitted="auto-generated")
+
+    # -- engineers -------------------------------------------------------------------
+
+    def engineer_reply(self, store: Store, ticket: Ticket, inbound: Inbound,
+                       now: datetime) -> str:
+        """Apply commands and relay the reply; return the message kind to record."""
+        parsed = commands.parse(new_text(inbound.text))
+        errors = list(parsed.errors)
+        if not errors:
+            errors = self._apply(store, ticket, inbound, parsed.commands, now)
+        if errors:
+            store.add_event(ticket.id, "command_rejected", actor=inbound.from_addr, now=now,
+                            message_id=inbound.message_id, detail="; ".join(errors))
+            context = self._base(store, ticket) | {"errors": errors,
+                                                   "subject": inbound.subject}
+            self.mailer.queue(store, ticket, kind="command_error", template="command_error",
+                              context=context, to=[(inbound.from_name, inbound.from_addr)],
+                              subject=f"Re: {inbound.subject}", now=now,
+                              in_reply_to=inbound.message_id)
+            return "rejected"
+        ticket = store.ticket(ticket.id)
+        if parsed.is_note:
+            store.add_event(ticket.id, "note", actor=inbound.from_addr, now=now,
+                            message_id=inbound.message_id, detail="internal note")
+            return "note"
+        if not parsed.text:
+            return "commands"
+        self._relay(store, ticket, inbound, parsed.text, now)
+        return "reply"
+
+    def _relay(self, store: Store, ticket: Ticket, inbound: Inbound, text: str,
+               now: datetime) -> None:
+        engineer = self._name(inbound)
+        people = [(p["name"], p["address"]) for p in store.participants(ticket.id)
+                  if not self.config.team.is_engineer(p["address"])
+                  and not self.config.accepts(p["address"])]
+        context = self._base(store, ticket) | {"engineer": {"name": engineer},
+                                               "text": text}
+        reply_to = inbound.from_addr if self.config.team.reveal_engineer_address else None
+        outbox_id = self.mailer.queue(
+            store, ticket, kind="relay", template="relay", context=context, to=people,
+            subject=self._subject(ticket), now=now,
+            in_reply_to=store.latest_inbound(ticket.id), references=store.thread_ids(ticket.id),
+            from_name=f"{engineer} ({self.config.gateway.name})", auto_submitted=None,
+            reply_to=reply_to,
+        )
+        store.add_event(ticket.id, "replied", actor=inbound.from_addr, now=now,
+                        message_id=inbound.message_id,
+                        detail=f"public reply relayed to {', '.join(a for _, a in people)}"
+                        if outbox_id else "public reply recorded; no customer to relay to")
+        record = store.ticket_record(ticket.id)
+        if record["first_response_at"] is None:
+            store.touch_ticket(ticket.id, now, first_response_at=now)
+            clocks.stop(self.config, store, ticket.id, "first_response", now,
+                        f"first public reply by {inbound.from_addr}")
+
+    def _name(self, inbound: Inbound) -> str:
+        if inbound.from_name:
+            return inbound.from_name
+        for name, address in self.config.team.engineers.items():
+            if address == inbound.from_addr:
+                return name
+        return inbound.from_addr.partition("@")[0]
+
+    def _apply(self, store: Store, ticket: Ticket, inbound: Inbound,
+               given: list[commands.Command], now: datetime) -> list[str]:
+        """Apply every command or none: a failure rolls back the ones before it."""
+        errors: list[str] = []
+        actor, mid = inbound.from_addr, inbound.message_id
+        try:
+            with store.savepoint("commands"):
+                for command in given:
+                    try:
+                        self._one(store, store.ticket(ticket.id), command, actor, mid, now)
+                    except (MailgateError, NotFoundError) as exc:
+                        errors.append(f"#{command.name} {command.argument}".strip()
+                                      + f": {exc}")
+                if errors:
+                    raise _Rollback
+        except _Rollback:
+            pass
+        return errors
+
+    def _one(self, store: Store, ticket: Ticket, command: commands.Command, actor: str,
+             mid: str, now: datetime) -> None:
+        name, arg, config = command.name, command.argument, self.config
+        common: dict[str, Any] = {"actor": actor, "now": now, "message_id": mid}
+        if name in ("status", "close", "reopen"):
+            status = {"close": "closed", "reopen": "open"}.get(name, arg.lower())
+            desk.set_status(config, store, ticket, status, why=f"#{name} by {actor}", **common)
+        elif name == "priority":
+            desk.set_priority(config, store, ticket, arg.lower(), **common)
+        elif name == "category":
+            desk.set_category(config, store, ticket, arg.lower(), **common)
+        elif name == "level":
+            desk.set_level(config, store, ticket, arg, **common)
+        elif name == "assign":
+            desk.assign(config, store, ticket, None if arg.lower() == "nobody" else arg,
+                        **common)
+        elif name == "merge":
+            numbers = self.tags.find_numbers(f"[{arg}]")
+            if not numbers:
+                raise MailgateError(f"not a ticket reference: {arg}")
+            target = store.ticket(numbers[0])
+            desk.merge(config, store, ticket, target, why=f"#merge by {actor}", **common)
+        elif name == "time":
+            spent = commands.minutes(arg) or 0
+            total = store.add_time(ticket.id, spent)
+            store.add_event(ticket.id, "time_logged", detail=f"{spent} min (total {total} min)",
+                            **common)
+        elif name == "cc":
+            address = arg[1:].strip().lower()
+            if arg.startswith("+"):
+                desk.add_participant(store, ticket, address, **common)
+            elif not desk.remove_participant(store, ticket, address, **common):
+                raise MailgateError(f"{address} is not a participant")
+        # "note" is handled by the caller.
+
+
+class _Rollback(Exception):
+    """Undo the commands applied so far."""
+
+
+def within(window: timedelta, since: datetime | None, now: datetime) -> bool:
+    return since is None or now - since <= window

@@ -1,0 +1,77 @@
+"""Queue one templated outgoing mail of a ticket: render, compose, outbox, record.
+
+Every mail mailgate sends (acknowledgement, relay, notification, command
+error, reminder) goes through ``queue`` so it is rendered from the admin's
+templates, built through the ``email`` API, put in the outbox in the caller's
+transaction, and recorded as an outgoing message of the ticket (its
+Message-ID is what later replies thread on). Automatic mail to one address is
+capped per window (a loop breaker that works even when every other rule
+misses); hitting the cap is an event, not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from mailgate.compose import compose, new_message_id
+from mailgate.config import Config
+from mailgate.render import Renderer
+from mailgate.store import Store, Ticket
+
+log = structlog.get_logger("mailgate.mailer")
+
+AUTOMATIC_KINDS = ("ack", "merged", "notification", "command_error", "reminder")
+
+
+class Mailer:
+    def __init__(self, config: Config, renderer: Renderer) -> None:
+        self.config = config
+        self.renderer = renderer
+        self.domain = config.support_address.rpartition("@")[2]
+
+    def queue(self, store: Store, ticket: Ticket, *, kind: str, template: str,
+              context: dict[str, Any], to: Sequence[tuple[str | None, str]], subject: str,
+              now: datetime, in_reply_to: str | None = None, references: Sequence[str] = (),
+              from_name: str | None = None, auto_submitted: str | None = "auto-replied",
+              reply_to: str | None = None) -> int | None:
+        """Queue the mail; return its outbox id, or None if the loop cap held it back."""
+        to = [(n, a) for n, a in to if a]
+        if not to:
+            return None
+        if auto_submitted and kind in AUTOMATIC_KINDS:
+            to = [(n, a) for n, a in to if not self._capped(store, ticket, a, now)]
+            if not to:
+                return None
+        rendered = self.renderer.render(template, context)
+        message_id = new_message_id(self.domain)
+        support = self.config.support_address
+        raw = compose(
+            from_addr=support,
+            from_name=from_name or self.config.outbound.from_name or self.config.gateway.name,
+            to=to, subject=subject, text=rendered.text, html=rendered.html,
+            message_id=message_id, date=now, loop_id=support, in_reply_to=in_reply_to,
+            references=references, reply_to=reply_to or support, auto_submitted=auto_submitted,
+        )
+        addresses = [a for _, a in to]
+        outbox_id = store.outbox_add(ticket_id=ticket.id, message_id=message_id, kind=kind,
+                                     mail_from=support, rcpt_tos=addresses, raw=raw, now=now)
+        store.add_message(ticket_id=ticket.id, message_id=message_id, direction="out",
+                          kind=kind, now=now, outbox_id=outbox_id, from_addr=support,
+                          from_name=from_name, to_addrs=addresses, date=now, subject=subject,
+                          body_text=rendered.text, in_reply_to=in_reply_to)
+        return outbox_id
+
+    def _capped(self, store: Store, ticket: Ticket, address: str, now: datetime) -> bool:
+        cap = self.config.conversation.auto_reply_cap
+        since = now - self.config.conversation.auto_reply_cap_window
+        if cap <= 0 or store.count_outbox_to(address, AUTOMATIC_KINDS, since) < cap:
+            return False
+        store.add_event(ticket.id, "auto_reply_capped", actor="mailgate", now=now,
+                        detail=f"no automatic mail to {address}: {cap} already sent within "
+                               f"{self.config.conversation.auto_reply_cap_window}")
+        log.warning("auto_reply_capped", to=address, ticket=ticket.reference)
+        return True

@@ -1,0 +1,278 @@
+"""Whole conversations through the SMTP listener: customers, engineers, commands, reopen, merge."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from freezegun import freeze_time
+
+from mailgate.config import load_config
+from mailgate.logs import configure_logging
+from tests.conftest import RunningDaemon, make_mail, write_config
+from tests.test_sla import REAL_TIME
+
+TEAM = """
+[team]
+address = "team@example.com"
+engineers = { alice = "alice@example.com", bob = "bob@example.com" }
+
+[conversation]
+reopen_window = "30d"
+auto_reply_cap = 3
+"""
+
+CUSTOMER = "Casey Customer <customer@example.org>"
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[RunningDaemon]:
+    config = load_config(write_config(tmp_path, TEAM))
+    configure_logging(config.logging)
+    running = RunningDaemon(config).start()
+    yield running
+    running.stop()
+
+
+def deliver(daemon: RunningDaemon, msg: EmailMessage, mail_from: str | None = None) -> None:
+    sender = mail_from if mail_from is not None else email.utils.parseaddr(msg["From"])[1]
+    code, text = daemon.send(msg, mail_from=sender)
+    assert code == 250, text
+    assert daemon.wait_processed(int(text.decode().rsplit(" ", 1)[1])) in ("done", "duplicate")
+    daemon.wait_outbox_idle()
+
+
+def mails(daemon: RunningDaemon, to: str | None = None) -> list[EmailMessage]:
+    folder = daemon.outbox_dir
+    found = [email.message_from_bytes(p.read_bytes(), policy=policy.default)
+             for p in sorted(folder.glob("*.eml"))] if folder.exists() else []
+    return [m for m in found if to is None or to in str(m["To"])]
+
+
+def body(msg: EmailMessage) -> str:
+    return msg.get_body(("plain",)).get_content()
+
+
+def events(daemon: RunningDaemon, ticket: int = 1) -> list[str]:
+    return [e["kind"] for e in daemon.store().events(ticket)]
+
+
+def reply(to: EmailMessage, text: str, *, sender: str = CUSTOMER, **headers: str) -> EmailMessage:
+    """A reply as a mail client makes it: Re: subject, In-Reply-To, quoted history."""
+    quoted = "\n".join("> " + line for line in body(to).splitlines())
+    return make_mail(f"Re: {to['Subject']}", sender=sender, In_Reply_To=to["Message-ID"],
+                     References=to["Message-ID"], body=f"{text}\n\nOn Mon, Jan 5, 2026 at "
+                     f"9:30 AM Support <support@example.com> wrote:\n{quoted}\n", **headers)
+
+
+def test_full_conversation(desk: RunningDaemon) -> None:
+    """Customer writes with a CC; engineer answers with commands; customer and CC reply."""
+    first = make_mail("VPN drops every hour", sender=CUSTOMER,
+                      to="support@example.com, Tech Contact <tech@example.org>")
+    deliver(desk, first)
+    assert len(mails(desk, "customer@example.org")) == 1  # the acknowledgement
+    [notice] = mails(desk, "team@example.com")
+    assert notice["Subject"] == "[SUP-000001] VPN drops every hour"
+    assert notice["Reply-To"].addresses[0].addr_spec == "support@example.com"
+    assert body(notice).startswith("Hello, the printer is broken.")  # the new text on top
+
+    engineer = reply(notice, "#priority high\n#assign bob\n\nPlease send us the VPN log.",
+                     sender="Alice Engineer <alice@example.com>")
+    deliver(desk, engineer)
+    relays = [m for m in mails(desk) if "Alice Engineer" in str(m["From"])]
+    assert len(relays) == 1
+    [relay] = relays
+    assert {a.addr_spec for a in relay["To"].addresses} == {"customer@example.org",
+                                                            "tech@example.org"}
+    assert relay["From"].addresses[0].addr_spec == "support@example.com"
+    assert "alice@example.com" not in str(relay)  # the engineer's address stays private
+    assert "Please send us the VPN log." in body(relay)
+    assert "#priority" not in body(relay) and "printer is broken" not in body(relay)
+    assert relay["Auto-Submitted"] is None
+    shown = desk.store().ticket_record(1)
+    assert (shown["priority"], shown["assignee"]) == ("high", "bob@example.com")
+    assert shown["first_response_at"] is not None
+    assert "sla_met" in events(desk)
+
+    deliver(desk, reply(relay, "Here is the log: timeout after 3600s."))
+    [notice2] = [m for m in mails(desk, "bob@example.com")]  # the assignee now, not the team
+    assert "timeout after 3600s" in body(notice2)
+    deliver(desk, reply(relay, "It also happens at our branch office.",
+                        sender="Tech Contact <tech@example.org>"))
+    ticket_messages = desk.store().messages(1)
+    assert [m["from_addr"] for m in ticket_messages if m["direction"] == "in"] == [
+        "customer@example.org", "alice@example.com", "customer@example.org", "tech@example.org"]
+    assert len(desk.store().tickets()) == 1
+
+
+def test_invalid_command_relays_nothing_and_answers_engineer(desk: RunningDaemon) -> None:
+    """A typo in a command applies nothing, relays nothing and tells the engineer why."""
+    deliver(desk, make_mail("Printer jam", sender=CUSTOMER))
+    [notice] = mails(desk, "team@example.com")
+    deliver(desk, reply(notice, "#close\n#stauts on_hold\nFixed it.",
+                        sender="alice@example.com"))
+    [error] = mails(desk, "alice@example.com")
+    assert "#stauts" in body(error) and "nothing was" in body(error).replace("\n", " ")
+    assert desk.store().ticket(1).status == "open"  # #close was not applied either
+    assert not [m for m in mails(desk, "customer@example.org") if "Fixed it" in body(m)]
+
+
+def test_note_is_internal(desk: RunningDaemon) -> None:
+    """#note keeps the rest of the mail on the ticket and away from the customer."""
+    deliver(desk, make_mail("Slow database", sender=CUSTOMER))
+    [notice] = mails(desk, "team@example.com")
+    deliver(desk, reply(notice, "#note customer is on the old plan, upsell?",
+                        sender="alice@example.com"))
+    assert len(mails(desk, "customer@example.org")) == 1  # just the ack
+    assert "note" in events(desk)
+
+
+def test_commands_from_non_engineer_are_plain_text(desk: RunningDaemon) -> None:
+    """A customer (or a forged From) writing #close does not close anything."""
+    deliver(desk, make_mail("Need help", sender=CUSTOMER))
+    [ack] = mails(desk, "customer@example.org")
+    deliver(desk, reply(ack, "#close\n#assign alice"))
+    record = desk.store().ticket_record(1)
+    assert (record["status"], record["assignee"]) == ("open", None)
+
+
+def test_thanks_does_not_reopen_substantive_does(desk: RunningDaemon) -> None:
+    """After close, 'thank you' stays closed and silent; 'thanks, but...' reopens and notifies."""
+    deliver(desk, make_mail("Mail not syncing", sender=CUSTOMER))
+    [notice] = mails(desk, "team@example.com")
+    deliver(desk, reply(notice, "#close\nShould be fixed now.", sender="alice@example.com"))
+    assert desk.store().ticket(1).status == "closed"
+    [relay] = [m for m in mails(desk, "customer@example.org") if "fixed now" in body(m)]
+    before = len(mails(desk))
+    deliver(desk, reply(relay, "Tack så mycket!"))
+    assert desk.store().ticket(1).status == "closed"
+    assert "thanks_suppressed" in events(desk)
+    assert len(mails(desk)) == before  # no acknowledgement, no notification
+    deliver(desk, reply(relay, "Thanks, but it still fails on my laptop."))
+    assert desk.store().ticket(1).status == "open"
+    assert len(mails(desk, "team@example.com")) == 2
+
+
+def test_late_reply_opens_linked_ticket(desk: RunningDaemon) -> None:
+    """A reply after the reopen window opens a new ticket linked to the old one."""
+    with freeze_time("2026-01-05 09:00:00", ignore=REAL_TIME) as frozen:
+        deliver(desk, make_mail("Old problem", sender=CUSTOMER))
+        [notice] = mails(desk, "team@example.com")
+        deliver(desk, reply(notice, "#close", sender="alice@example.com"))
+        [ack] = mails(desk, "customer@example.org")
+        frozen.move_to("2026-03-01 09:00:00")
+        deliver(desk, reply(ack, "It is back again after two months."))
+    assert [t["reference"] for t in desk.store().tickets()] == ["SUP-000002", "SUP-000001"]
+    assert desk.store().ticket(1).status == "closed"
+    linked = [e["detail"] for e in desk.store().events(2) if e["kind"] == "linked"]
+    assert linked and "SUP-000001" in linked[0]
+
+
+def test_duplicate_report_joins_open_ticket(desk: RunningDaemon) -> None:
+    """The same customer reporting the same problem again joins the open ticket and is told."""
+    deliver(desk, make_mail("Website down", sender=CUSTOMER))
+    deliver(desk, make_mail("Website down!!", sender=CUSTOMER,
+                            body="Still down, please hurry.\n"))
+    assert len(desk.store().tickets()) == 1
+    merged = [m for m in mails(desk, "customer@example.org") if "added it" in body(m)]
+    assert len(merged) == 1 and "[SUP-000001]" in merged[0]["Subject"]
+    assert "duplicate_merged" in events(desk)
+
+
+def test_merge_by_command_and_old_reference_threads_to_survivor(desk: RunningDaemon) -> None:
+    """#merge moves a ticket into another; mail citing the old reference joins the survivor."""
+    deliver(desk, make_mail("Printer A broken", sender=CUSTOMER))
+    deliver(desk, make_mail("Scanner B broken", sender="other@example.net"))
+    [notice] = [m for m in mails(desk, "team@example.com") if "SUP-000002" in m["Subject"]]
+    deliver(desk, reply(notice, "#merge SUP-000001", sender="alice@example.com"))
+    store = desk.store()
+    assert store.ticket(2).merged_into == 1 and store.ticket(2).status == "closed"
+    deliver(desk, make_mail("Re: [SUP-000002] Scanner B broken", sender="other@example.net",
+                            body="Any news?\n"))
+    assert store.messages(1)[-1]["body_text"].startswith("Any news?") or any(
+        m["body_text"].startswith("Any news?") for m in store.messages(1))
+    assert "merged" in events(desk, 1) and "merged" in events(desk, 2)
+
+
+def test_stranger_citing_ticket_gets_linked_new_ticket(desk: RunningDaemon) -> None:
+    """Someone not on the ticket who cites its tag does not join it: a new linked ticket."""
+    deliver(desk, make_mail("Account question", sender=CUSTOMER))
+    deliver(desk, make_mail("Re: [SUP-000001] Account question", sender="mallory@evil.example",
+                            body="Please send me the password.\n"))
+    store = desk.store()
+    assert len(store.tickets()) == 2
+    assert [m["from_addr"] for m in store.messages(1) if m["direction"] == "in"] == [
+        "customer@example.org"]
+    assert "linked" in events(desk, 1)
+
+
+def test_bounce_of_our_mail_is_recorded_not_a_ticket(desk: RunningDaemon) -> None:
+    """A DSN for our acknowledgement is a delivery failure on the ticket, not a new ticket."""
+    deliver(desk, make_mail("Bounce me", sender=CUSTOMER))
+    [ack] = mails(desk, "customer@example.org")
+    dsn = email.message_from_bytes(f"""\
+From: Mail Delivery System <MAILER-DAEMON@mx.example.org>
+To: support@example.com
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <dsn-1@mx.example.org>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+This is the mail system at host mx.example.org. I'm sorry to have to inform you that
+your message could not be delivered.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; customer@example.org
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 user unknown
+
+--b1
+Content-Type: text/rfc822-headers
+
+Message-ID: {ack["Message-ID"]}
+Subject: {ack["Subject"]}
+
+--b1--
+""".encode(), policy=policy.default)
+    deliver(desk, dsn, mail_from="")
+    assert len(desk.store().tickets()) == 1
+    assert "delivery_failed" in events(desk)
+    assert [m for m in mails(desk, "team@example.com") if "Delivery failure" in body(m)]
+
+
+def test_vacation_responder_loop_is_bounded(desk: RunningDaemon) -> None:
+    """A responder that answers everything without marking its mail exchanges a bounded
+    number of mails: the per-address cap holds further automatic mail back."""
+    for n in range(6):
+        deliver(desk, make_mail(f"Away notice {n}", sender="robot@example.net",
+                                body=f"I am away until Monday, message {n}.\n"))
+    sent = mails(desk, "robot@example.net")
+    assert len(sent) == 3  # conversation.auto_reply_cap
+    assert any(e["kind"] == "auto_reply_capped"
+               for t in range(1, 7) for e in desk.store().events(t))
+
+
+def test_out_of_office_reply_records_without_reopening(desk: RunningDaemon) -> None:
+    """An out-of-office answer to our mail is recorded as automatic; nothing reopens."""
+    deliver(desk, make_mail("Close then OOO", sender=CUSTOMER))
+    [notice] = mails(desk, "team@example.com")
+    deliver(desk, reply(notice, "#close\nDone.", sender="alice@example.com"))
+    [relay] = [m for m in mails(desk, "customer@example.org") if "Done." in body(m)]
+    before = len(mails(desk))
+    deliver(desk, reply(relay, "I am out of the office until Monday.",
+                        Auto_Submitted="auto-replied"))
+    assert desk.store().ticket(1).status == "closed"
+    assert "automatic_mail" in events(desk)
+    assert len(mails(desk)) == before

@@ -128,7 +128,7 @@ class Conversation:
             subject=self._subject(ticket), now=now,
             in_reply_to=store.latest_inbound(ticket.id), references=store.thread_ids(ticket.id),
             from_name=f"{engineer} ({self.config.gateway.name})", auto_submitted=None,
-            reply_to=reply_to,
+            reply_to=reply_to, language=store.ticket_record(ticket.id)["language"],
         )
         store.add_event(ticket.id, "replied", actor=inbound.from_addr, now=now,
                         message_id=inbound.message_id,

@@ -37,7 +37,7 @@ class Mailer:
               context: dict[str, Any], to: Sequence[tuple[str | None, str]], subject: str,
               now: datetime, in_reply_to: str | None = None, references: Sequence[str] = (),
               from_name: str | None = None, auto_submitted: str | None = "auto-replied",
-              reply_to: str | None = None) -> int | None:
+              reply_to: str | None = None, language: str | None = None) -> int | None:
         """Queue the mail; return its outbox id, or None if the loop cap held it back."""
         to = [(n, a) for n, a in to if a]
         if not to:
@@ -46,7 +46,7 @@ class Mailer:
             to = [(n, a) for n, a in to if not self._capped(store, ticket, a, now)]
             if not to:
                 return None
-        rendered = self.renderer.render(template, context)
+        rendered = self.renderer.render(template, context, language)
         message_id = new_message_id(self.domain)
         support = self.config.support_address
         raw = compose(

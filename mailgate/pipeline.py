@@ -34,8 +34,9 @@ from mailgate.conversation import Conversation, ticket_context, within
 from mailgate.duplicates import find_duplicate
 from mailgate.errors import MailgateError
 from mailgate.gratitude import GratitudeDetector
+from mailgate.language import detect as detect_language
 from mailgate.mailer import Mailer
-from mailgate.message import Inbound
+from mailgate.message import Inbound, header
 from mailgate.quotes import new_text
 from mailgate.refs import TagFormat, normalize_subject
 from mailgate.render import Renderer
@@ -228,8 +229,11 @@ class Pipeline:
             requester=inbound.from_addr or "unknown", requester_name=inbound.from_name,
             sla_level=decided.level, first_response_due=None, now=now,
         )
+        language = detect_language(new_text(inbound.text),
+                                   header(inbound.msg, "Content-Language"),
+                                   self.config.templates.language)
         store.touch_ticket(ticket.id, now, category=decided.category,
-                           priority=decided.priority, queue=decided.queue)
+                           priority=decided.priority, queue=decided.queue, language=language)
         if decided.fields:
             store.set_ticket_fields(ticket.id, decided.fields, now)
         store.add_event(ticket.id, "created", actor=ticket.requester, now=now,
@@ -269,7 +273,8 @@ class Pipeline:
     def _welcome(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
                  template: str = "ack") -> None:
         """The acknowledgement (or 'joined your open ticket' notice) and the team's notice."""
-        level_name = store.ticket_record(ticket.id)["sla_level"] or self.config.sla.default_level
+        record = store.ticket_record(ticket.id)
+        level_name = record["sla_level"] or self.config.sla.default_level
         level = sla.level_of(self.config, level_name)
         calendar = self.config.sla.calendar(level.calendar)
         ticket_vars = ticket_context(store, ticket) | {
@@ -295,7 +300,8 @@ class Pipeline:
         queued = self.mailer.queue(store, ticket, kind=template, template=template,
                                    context=context, to=[recipient], subject=subject, now=now,
                                    in_reply_to=inbound.message_id,
-                                   references=[*inbound.references, inbound.message_id])
+                                   references=[*inbound.references, inbound.message_id],
+                                   language=record["language"])
         if queued:
             store.add_event(ticket.id, "acknowledged", actor="mailgate", now=now,
                             message_id=inbound.message_id,

@@ -52,11 +52,19 @@ class Renderer:
         )
         self.env.filters["when"] = _when
 
-    def render(self, name: str, context: dict[str, Any]) -> Rendered:
-        """Render ``name`` (e.g. ``"ack"``) to text and, if a template exists, HTML."""
-        text = self.env.get_template(f"{name}.txt.j2").render(context)
+    def render(self, name: str, context: dict[str, Any],
+               language: str | None = None) -> Rendered:
+        """Render ``name`` (e.g. ``"ack"``) to text and, if a template exists, HTML.
+
+        With ``language``, ``NAME.LANG.txt.j2`` is used when it exists (its HTML part
+        likewise ``NAME.LANG.html.j2``, else none), else the default ``NAME.txt.j2``.
+        """
+        base = name
+        if language and (self.directory / f"{name}.{language}.txt.j2").exists():
+            base = f"{name}.{language}"
+        text = self.env.get_template(f"{base}.txt.j2").render(context)
         try:
-            html_template = self.env.get_template(f"{name}.html.j2")
+            html_template = self.env.get_template(f"{base}.html.j2")
         except TemplateNotFound:
             return Rendered(text, None)
         return Rendered(text, html_template.render(context))

@@ -180,7 +180,7 @@ def make_mail(subject: str = "Printer prints blank pages", *,
     msg["Subject"] = subject
     msg["Date"] = "Mon, 05 Jan 2026 09:30:00 +0000"
     msg["Message-ID"] = message_id or make_msgid(domain="example.org")
+    msg.set_content(body)  # before the extra headers: it drops Content-* headers
     for name, value in headers.items():
         msg[name.replace("_", "-")] = value
-    msg.set_content(body)
     return msg

@@ -276,3 +276,38 @@ def test_out_of_office_reply_records_without_reopening(desk: RunningDaemon) -> N
     assert desk.store().ticket(1).status == "closed"
     assert "automatic_mail" in events(desk)
     assert len(mails(desk)) == before
+
+
+def test_customer_gets_answers_in_their_language(desk: RunningDaemon) -> None:
+    """A Russian customer's ack and relayed replies use the Russian templates."""
+    deliver(desk, make_mail("Ошибка при проведении документа", sender=CUSTOMER,
+                            body="Здравствуйте! При проведении документа возникает ошибка, "
+                                 "не можем закрыть месяц.\n"))
+    [ack] = mails(desk, "customer@example.org")
+    assert "Ваше обращение зарегистрировано" in body(ack)
+    assert desk.store().ticket_record(1)["language"] == "ru"
+    [notice] = mails(desk, "team@example.com")
+    deliver(desk, reply(notice, "Пришлите, пожалуйста, журнал регистрации.",
+                        sender="alice@example.com"))
+    [relay] = [m for m in mails(desk, "customer@example.org") if "журнал" in body(m)]
+    assert "Обращение SUP-000001" in body(relay)
+
+
+def test_content_language_header_picks_template(desk: RunningDaemon) -> None:
+    """Content-Language: sv selects the Swedish acknowledgement; unknown languages fall back."""
+    deliver(desk, make_mail("Skrivaren", sender=CUSTOMER, Content_Language="sv-SE"))
+    deliver(desk, make_mail("Imprimante", sender="marie@example.fr", Content_Language="fr"))
+    acks = {str(m["To"]): body(m) for m in mails(desk) if "team@" not in str(m["To"])}
+    assert "tack för att du kontaktade" in acks["Casey Customer <customer@example.org>"]
+    assert "thank you for contacting" in acks["marie@example.fr"]
+
+
+def test_language_detection_from_text() -> None:
+    """The text decides when no header says: Swedish, Dutch, Russian, else the default."""
+    from mailgate.language import detect
+
+    assert detect("Hej! Vi kan inte logga in och det är bråttom, tack.") == "sv"
+    assert detect("Wij kunnen niet inloggen en het is dringend, graag een reactie.") == "nl"
+    assert detect("Не можем войти в систему") == "ru"
+    assert detect("Login broken since today, please have a look.") == "en"
+    assert detect("?!", default="en") == "en"

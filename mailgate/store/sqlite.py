@@ -377,7 +377,7 @@ class Store:
         """Update ``updated_at`` and any of the given plain columns."""
         allowed = {"status", "subject", "sla_level", "first_response_due", "first_response_at",
                    "closed_at", "resolution_due", "assignee", "priority", "category", "queue",
-                   "merged_into"}
+                   "merged_into", "language"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"not a ticket column: {sorted(bad)}")

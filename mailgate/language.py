@@ -1,0 +1,42 @@
+"""Which language a customer writes in, to answer in it when a template variant exists.
+
+``Content-Language`` wins when it names a language we have templates for.
+Otherwise the first mail's new text decides: Cyrillic script means Russian,
+and for Latin-script languages the most frequent common words (a short list
+per language) decide, needing a clear lead; else the configured default.
+Good enough to pick a template; not a general language identifier.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+COMMON = {
+    "en": "the and is to of it not we you my our please have this that with on for are",
+    "sv": "och är att det inte vi jag har en på för med som kan vår ni hej tack inte",
+    "nl": "de het een en is niet wij ik heb van op voor met dat zijn kunnen graag bedankt",
+    "de": "der die das und ist nicht wir ich habe ein eine mit für auf bitte danke",
+    "fr": "le la les et est pas nous je une des pour avec sur merci bonjour votre",
+    "es": "el la los las y es no nosotros yo una para con por gracias hola su",
+}
+_SETS = {lang: frozenset(words.split()) for lang, words in COMMON.items()}
+
+
+def detect(text: str, content_language: str = "", default: str = "en") -> str:
+    """A two-letter language code for ``text``."""
+    declared = content_language.split(",")[0].strip().lower()[:2]
+    if declared.isalpha() and len(declared) == 2:
+        return declared
+    sample = text[:4000]
+    letters = sum(c.isalpha() for c in sample)
+    if letters and len(_CYRILLIC.findall(sample)) / letters > 0.3:
+        return "ru"
+    words = [w.casefold() for w in _WORD.findall(sample)]
+    scores = {lang: sum(w in common for w in words) for lang, common in _SETS.items()}
+    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+    (best, top), (_, second) = ranked[0], ranked[1]
+    if top >= 2 and top >= 1.5 * second:
+        return best
+    return default

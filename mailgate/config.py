@@ -352,6 +352,33 @@ class SlaSection(Section):
 Role = Literal["requester", "participant", "engineer", "stranger"]
 
 
+class AlertRule(Section):
+    """Mail from a monitoring system: one open ticket per correlation key, not one per alert."""
+
+    name: str
+    from_addresses: list[str] = Field(default_factory=list)
+    subject_pattern: str | None = None
+    key_pattern: str
+    recovered_pattern: str = r"(?i)\b(recovery|recovered|resolved|ok)\b"
+
+    @model_validator(mode="after")
+    def _valid(self) -> AlertRule:
+        if not self.from_addresses and not self.subject_pattern:
+            raise ValueError("give from_addresses or subject_pattern (or both)")
+        for key, value in (("subject_pattern", self.subject_pattern),
+                           ("key_pattern", self.key_pattern),
+                           ("recovered_pattern", self.recovered_pattern)):
+            if value is None:
+                continue
+            try:
+                compiled = re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{key}: not a valid regular expression: {exc}") from None
+            if key == "key_pattern" and compiled.groups < 1:
+                raise ValueError("key_pattern needs one (group) holding the key")
+        return self
+
+
 class ConversationSection(Section):
     """How replies, reopens, duplicates and strangers are treated (the seeds' rules)."""
 
@@ -367,6 +394,7 @@ class ConversationSection(Section):
     merge_into: Literal["existing", "newest"] = "existing"
     auto_reply_cap: int = Field(default=20, ge=0)
     auto_reply_cap_window: Duration = timedelta(hours=1)
+    alerts: list[AlertRule] = Field(default_factory=list)
 
 
 class TeamSection(Section):
@@ -438,6 +466,7 @@ class Config(Section):
     templates: TemplatesSection = TemplatesSection()
     processing: ProcessingSection = ProcessingSection()
     logging: LoggingSection = LoggingSection()
+
 
     # Not from TOML: where the file was, for error messages and relative paths.
     source: str = "(defaults)"

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailgate import clocks, desk, sla
+from mailgate.alerts import recognise as recognise_alert
 from mailgate.autoreply import Automatic, classify_automatic, parse_bounce
 from mailgate.config import Config
 from mailgate.conversation import Conversation, ticket_context, within
@@ -142,13 +143,26 @@ class Pipeline:
                     ticket = None
                 reopen = action == "reopen"
         duplicate_of = None
-        if ticket is None and automatic is None and link is None:
+        alert = recognise_alert(self.config, inbound) if ticket is None else None
+        if alert is not None:
+            open_id = store.open_ticket_by_key(alert.correlation_key)
+            if open_id is not None:
+                ticket = store.ticket(open_id)
+                store.add_event(ticket.id, "alert_recovered" if alert.recovered
+                                else "alert_correlated", actor=who, now=now,
+                                message_id=inbound.message_id,
+                                detail=f"alert {alert.correlation_key}"
+                                       f"{' recovered' if alert.recovered else ' again'}")
+                threading = Threading(ticket, "alert", alert.correlation_key)
+        elif ticket is None and automatic is None and link is None:
             duplicate_of = find_duplicate(self.config, store, inbound, now)
         if ticket is None and (duplicate_of is None
                                or self.config.conversation.merge_into == "newest"):
             ticket = self._create(store, item, inbound, now, link)
             outcome = Outcome("done", inbound.message_id, ticket.id, ticket.reference,
                               "created", threading.method)
+            if alert is not None:
+                store.touch_ticket(ticket.id, now, correlation_key=alert.correlation_key)
             if duplicate_of is not None:  # the seeds' way: the older report joins the new one
                 desk.merge(self.config, store, duplicate_of[0], ticket, actor="mailgate",
                            why=duplicate_of[1], now=now, message_id=inbound.message_id)
@@ -158,6 +172,9 @@ class Pipeline:
                             message_id=inbound.message_id, detail=reason)
             outcome = Outcome("done", inbound.message_id, ticket.id, ticket.reference,
                               "merged", "duplicate")
+        elif threading.method == "alert":
+            outcome = Outcome("done", inbound.message_id, ticket.id, ticket.reference,
+                              "correlated", "alert")
         else:
             store.add_event(ticket.id, "threaded", actor=who, now=now,
                             message_id=inbound.message_id,
@@ -175,6 +192,8 @@ class Pipeline:
             self._welcome(store, ticket, inbound, now)
         elif outcome.action == "merged":
             self._welcome(store, ticket, inbound, now, template="merged")
+        elif outcome.action == "correlated":
+            pass  # recorded with its event; the team already knows this alert
         elif role == "engineer":
             self.conversation.engineer_reply(store, ticket, inbound, now)
         elif thanks is not None:

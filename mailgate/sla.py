@@ -84,7 +84,7 @@ def importance(inbound: Inbound) -> str | None:
     return {"urgent": "high", "non-urgent": "low", "normal": "normal"}.get(value)
 
 
-def _address_matches(patterns: list[str], addresses: list[str]) -> str | None:
+def address_matches(patterns: list[str], addresses: list[str]) -> str | None:
     for pattern in patterns:
         pattern = pattern.lower()
         for address in addresses:
@@ -120,12 +120,12 @@ def classify(config: Config, inbound: Inbound, rcpt_tos: list[str] | None = None
     for rule in sla.rules:
         why = []
         if rule.from_addresses:
-            hit = _address_matches(rule.from_addresses, [inbound.from_addr])
+            hit = address_matches(rule.from_addresses, [inbound.from_addr])
             if not hit:
                 continue
             why.append(f"sender {hit}")
         if rule.to_addresses:
-            hit = _address_matches(rule.to_addresses, recipients)
+            hit = address_matches(rule.to_addresses, recipients)
             if not hit:
                 continue
             why.append(f"sent to {hit}")

@@ -311,3 +311,33 @@ def test_language_detection_from_text() -> None:
     assert detect("Не можем войти в систему") == "ru"
     assert detect("Login broken since today, please have a look.") == "en"
     assert detect("?!", default="en") == "en"
+
+
+ALERTS = TEAM + """
+[[conversation.alerts]]
+name = "nagios"
+from_addresses = ["monitoring.example.com"]
+key_pattern = 'Host:\\s*(\\S+)'
+"""
+
+
+def test_alert_flood_becomes_one_ticket_per_host(tmp_path: Path) -> None:
+    """Ten alerts about two hosts make two tickets; a recovery is recorded on its ticket."""
+    config = load_config(write_config(tmp_path, ALERTS))
+    configure_logging(config.logging)
+    running = RunningDaemon(config).start()
+    try:
+        for n in range(10):
+            host = "web1" if n % 2 else "db1"
+            kind = "RECOVERY" if n == 9 else "PROBLEM"
+            deliver(running, make_mail(f"** {kind} alert {n} **", sender="nagios@monitoring."
+                                       "example.com", body=f"Host: {host}\nState: CRITICAL\n",
+                                       Auto_Submitted="auto-generated"))
+        tickets = running.store().tickets()
+        assert len(tickets) == 2
+        web1 = [t for t in tickets if running.store().ticket_record(t["id"])["correlation_key"]
+                == "nagios:web1"][0]
+        kinds = [e["kind"] for e in running.store().events(web1["id"])]
+        assert kinds.count("alert_correlated") == 3 and kinds.count("alert_recovered") == 1
+    finally:
+        running.stop()

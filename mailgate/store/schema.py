@@ -188,6 +188,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX tickets_requester ON tickets (requester, created_at)",
         ],
     ),
+    (
+        4,
+        "alert correlation keys",
+        [
+            "ALTER TABLE tickets ADD COLUMN correlation_key TEXT",
+            "CREATE INDEX tickets_correlation ON tickets (correlation_key, status)",
+        ],
+    ),
 ]
 
 

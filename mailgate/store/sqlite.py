@@ -377,7 +377,7 @@ class Store:
         """Update ``updated_at`` and any of the given plain columns."""
         allowed = {"status", "subject", "sla_level", "first_response_due", "first_response_at",
                    "closed_at", "resolution_due", "assignee", "priority", "category", "queue",
-                   "merged_into", "language"}
+                   "merged_into", "language", "correlation_key"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"not a ticket column: {sorted(bad)}")
@@ -431,6 +431,12 @@ class Store:
             f" AND t.created_at >= ? ORDER BY t.id DESC LIMIT 20", (param, to_db(since)),
         )
         return [{"id": i, "subject": s, "text": b or ""} for i, s, b in cur]
+
+    def open_ticket_by_key(self, key: str) -> int | None:
+        """The open ticket of an alert correlation key, if any."""
+        row = self._x("SELECT id FROM tickets WHERE correlation_key = ? AND status != 'closed'"
+                      " AND merged_into IS NULL ORDER BY id DESC LIMIT 1", (key,)).fetchone()
+        return int(row[0]) if row else None
 
     def is_participant(self, ticket_id: int, address: str) -> bool:
         row = self._x("SELECT 1 FROM participants WHERE ticket_id = ? AND address = ?",

@@ -397,6 +397,39 @@ class ConversationSection(Section):
     alerts: list[AlertRule] = Field(default_factory=list)
 
 
+class SecuritySection(Section):
+    """Spam and authentication policy, command authorisation, per-ticket reply tokens."""
+
+    spam_headers: list[str] = Field(
+        default_factory=lambda: ["X-Spam-Flag: YES", "X-Spam-Status: Yes"])
+    trusted_authserv_ids: list[str] = Field(default_factory=list)
+    require_auth: list[Literal["spf", "dkim", "dmarc"]] = Field(default_factory=list)
+    commands_require: Literal["engineer", "auth", "token", "auth_or_token"] = "engineer"
+    reply_tokens: bool = False
+    token_secret_env: str | None = None
+    token_secret_file: str | None = None
+
+    @field_validator("spam_headers")
+    @classmethod
+    def _rules(cls, value: list[str]) -> list[str]:
+        for rule in value:
+            if ":" not in rule or not rule.partition(":")[0].strip():
+                raise ValueError(f"{rule!r}: write 'Header-Name: value prefix'")
+        return value
+
+    @model_validator(mode="after")
+    def _secret(self) -> SecuritySection:
+        if (self.reply_tokens or self.commands_require in ("token", "auth_or_token")) and not (
+                self.token_secret_env or self.token_secret_file):
+            raise ValueError("reply tokens need token_secret_env or token_secret_file")
+        if self.commands_require in ("token", "auth_or_token") and not self.reply_tokens:
+            raise ValueError("commands_require with tokens needs reply_tokens = true")
+        if (self.require_auth or self.commands_require in ("auth", "auth_or_token")) and \
+                not self.trusted_authserv_ids:
+            raise ValueError("authentication rules need trusted_authserv_ids")
+        return self
+
+
 class TeamSection(Section):
     """The engineers: who may answer and command by mail, and where notifications go."""
 
@@ -463,6 +496,7 @@ class Config(Section):
     imap: list[ImapAccount] = Field(default_factory=list)
     team: TeamSection = TeamSection()
     conversation: ConversationSection = ConversationSection()
+    security: SecuritySection = SecuritySection()
     templates: TemplatesSection = TemplatesSection()
     processing: ProcessingSection = ProcessingSection()
     logging: LoggingSection = LoggingSection()

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from mailgate import clocks, commands, desk
+from mailgate import clocks, commands, desk, security
 from mailgate.config import Config
 from mailgate.errors import MailgateError, NotFoundError
 from mailgate.mailer import Mailer
@@ -88,10 +88,14 @@ class Conversation:
     # -- engineers -------------------------------------------------------------------
 
     def engineer_reply(self, store: Store, ticket: Ticket, inbound: Inbound,
-                       now: datetime) -> str:
+                       now: datetime, *, token_ok: bool = False) -> str:
         """Apply commands and relay the reply; return the message kind to record."""
         parsed = commands.parse(new_text(inbound.text))
         errors = list(parsed.errors)
+        if parsed.commands and not errors:
+            refused = self._unauthorised(inbound, token_ok)
+            if refused:
+                errors.append(refused)
         if not errors:
             errors = self._apply(store, ticket, inbound, parsed.commands, now)
         if errors:
@@ -113,6 +117,18 @@ class Conversation:
             return "commands"
         self._relay(store, ticket, inbound, parsed.text, now)
         return "reply"
+
+    def _unauthorised(self, inbound: Inbound, token_ok: bool) -> str | None:
+        """Why commands from this mail must not count (security.commands_require)."""
+        need = self.config.security.commands_require
+        auth_ok = need in ("auth", "auth_or_token") and security.authenticated(
+            self.config, inbound.msg)
+        if need == "engineer" or auth_ok or (need in ("token", "auth_or_token") and token_ok):
+            return None
+        wanted = {"auth": "a DKIM or SPF pass from our mail server",
+                  "token": "sending to the ticket's reply address",
+                  "auth_or_token": "a DKIM/SPF pass or the ticket's reply address"}[need]
+        return f"commands are accepted only with {wanted} (security.commands_require)"
 
     def _relay(self, store: Store, ticket: Ticket, inbound: Inbound, text: str,
                now: datetime) -> None:

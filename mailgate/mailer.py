@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from mailgate import security
 from mailgate.compose import compose, new_message_id
 from mailgate.config import Config
 from mailgate.render import Renderer
@@ -54,7 +55,8 @@ class Mailer:
             from_name=from_name or self.config.outbound.from_name or self.config.gateway.name,
             to=to, subject=subject, text=rendered.text, html=rendered.html,
             message_id=message_id, date=now, loop_id=support, in_reply_to=in_reply_to,
-            references=references, reply_to=reply_to or support, auto_submitted=auto_submitted,
+            references=references, auto_submitted=auto_submitted,
+            reply_to=reply_to or security.reply_address(self.config, ticket.id, ticket.reference),
         )
         addresses = [a for _, a in to]
         outbox_id = store.outbox_add(ticket_id=ticket.id, message_id=message_id, kind=kind,

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mailgate import clocks, desk, sla
+from mailgate import clocks, desk, security, sla
 from mailgate.alerts import recognise as recognise_alert
 from mailgate.autoreply import Automatic, classify_automatic, parse_bounce
 from mailgate.config import Config
@@ -85,8 +85,14 @@ class Pipeline:
 
     # -- threading -------------------------------------------------------------
 
-    def thread(self, store: Store, inbound: Inbound) -> Threading:
+    def thread(self, store: Store, inbound: Inbound, token_ticket: int | None = None,
+               ) -> Threading:
         """Find the ticket ``inbound`` belongs to (see the module docstring for the order)."""
+        if token_ticket is not None:
+            ticket = store.live_ticket(token_ticket)
+            if ticket is not None:
+                return Threading(ticket, "token", "reply address token of "
+                                 f"{self.tags.reference(token_ticket)}")
         for number in self.tags.find_numbers(inbound.subject):
             ticket = store.live_ticket(number)
             if ticket is not None:
@@ -122,9 +128,18 @@ class Pipeline:
                                        own_domain_ids=frozenset([self.config.support_address]))
         if automatic is not None and automatic.kind == "bounce":
             return self._bounce(store, item, inbound, now)
-        threading = self.thread(store, inbound)
+        refused = security.spam_reason(self.config, inbound.msg) or \
+            security.auth_failure(self.config, inbound.msg)
+        if refused:
+            raise Quarantine(refused)
+        token_ticket = security.ticket_of_token(
+            self.config, security.recipients(inbound.msg, item.rcpt_tos))
+        threading = self.thread(store, inbound, token_ticket)
         ticket, who = threading.ticket, inbound.from_addr or "unknown"
         role = self.role(store, ticket, who)
+        if role == "stranger" and threading.method == "token":
+            role = "participant"  # holding our reply address proves they got our mail
+            store.add_participant(ticket.id, who, inbound.from_name, "participant", now)
         link: tuple[Ticket, str] | None = None
         reopen = thanks = None
         if ticket is not None and automatic is None:
@@ -195,7 +210,8 @@ class Pipeline:
         elif outcome.action == "correlated":
             pass  # recorded with its event; the team already knows this alert
         elif role == "engineer":
-            self.conversation.engineer_reply(store, ticket, inbound, now)
+            self.conversation.engineer_reply(store, ticket, inbound, now,
+                                             token_ok=threading.method == "token")
         elif thanks is not None:
             store.add_event(ticket.id, "thanks_suppressed", actor=who, now=now,
                             message_id=inbound.message_id,

@@ -38,11 +38,13 @@ def desk(tmp_path: Path) -> Iterator[RunningDaemon]:
     running.stop()
 
 
-def deliver(daemon: RunningDaemon, msg: EmailMessage, mail_from: str | None = None) -> None:
+def deliver(daemon: RunningDaemon, msg: EmailMessage, mail_from: str | None = None,
+            expect: tuple[str, ...] = ("done", "duplicate")) -> None:
+    """Send over SMTP, wait until processed (state in ``expect``) and the outbox drained."""
     sender = mail_from if mail_from is not None else email.utils.parseaddr(msg["From"])[1]
     code, text = daemon.send(msg, mail_from=sender)
     assert code == 250, text
-    assert daemon.wait_processed(int(text.decode().rsplit(" ", 1)[1])) in ("done", "duplicate")
+    assert daemon.wait_processed(int(text.decode().rsplit(" ", 1)[1])) in expect
     daemon.wait_outbox_idle()
 
 
@@ -335,8 +337,8 @@ def test_alert_flood_becomes_one_ticket_per_host(tmp_path: Path) -> None:
                                        Auto_Submitted="auto-generated"))
         tickets = running.store().tickets()
         assert len(tickets) == 2
-        web1 = [t for t in tickets if running.store().ticket_record(t["id"])["correlation_key"]
-                == "nagios:web1"][0]
+        web1 = next(t for t in tickets if running.store().ticket_record(t["id"])[
+            "correlation_key"] == "nagios:web1")
         kinds = [e["kind"] for e in running.store().events(web1["id"])]
         assert kinds.count("alert_correlated") == 3 and kinds.count("alert_recovered") == 1
     finally:

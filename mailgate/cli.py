@@ -27,11 +27,17 @@ EX_OK, EX_USAGE, EX_DATAERR, EX_SOFTWARE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 65, 70
 
 EXAMPLES = """\
 examples:
+  mailgate init /etc/mailgate
   mailgate serve -c /etc/mailgate/mailgate.toml
+  mailgate reload -c /etc/mailgate/mailgate.toml
   mailgate ingest -c /etc/mailgate/mailgate.toml < message.eml
   mailgate check-config -c mailgate.toml
   mailgate tickets --status open
   mailgate show SUP-000123 --json
+  mailgate assign SUP-000123 alice
+  mailgate trace '<CAF123@mail.example.org>'
+  mailgate explain message.eml
+  mailgate templates preview ack --ticket SUP-000123
   mailgate quarantine list
 """
 
@@ -242,6 +248,19 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     elif args.action == "release":
         store.spool_requeue(_need_id(args))
         print(f"spool {args.id} queued for processing again")
+    elif args.action == "delete":
+        from mailgate.store import ops
+
+        spool_id = _need_id(args)
+        row = ops.spool_row(store, spool_id)
+        if row["state"] != "quarantined":
+            raise NotFoundError(f"spool {spool_id} is not quarantined (state {row['state']})")
+        if not args.yes:
+            raise MailgateError(f"add --yes to delete spool {spool_id} for good (from "
+                                f"{row['mail_from'] or '<>'}, {row['size']} bytes: "
+                                f"{row['reason']})")
+        ops.quarantine_delete(store, spool_id)
+        print(f"spool {spool_id} deleted")
     return EX_OK
 
 
@@ -263,8 +282,368 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+# -- operations: reload, init, assign, merge, trace, explain, templates, import -------------
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    """Validate the config, SIGHUP the daemon, and report what it made of it."""
+    import signal
+    import time
+
+    from mailgate import health
+    from mailgate.render import Renderer
+
+    config = _load(args)
+    problems = Renderer(config.path(config.templates.directory)).check()
+    if problems:
+        raise ConfigError("; ".join(["not reloaded, templates have errors", *problems]))
+    path = health.pid_file(config)
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        raise NotFoundError(f"no pid file {path}: is `mailgate serve` running with this "
+                            "config?") from None
+    if not health.process_alive(pid) or not health.looks_like_mailgate(pid):
+        raise NotFoundError(f"the daemon of {path} (pid {pid}) is not running")
+    status_path = health.reload_file(config)
+    before = health.read_json(status_path)
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except PermissionError:
+        raise MailgateError(f"not allowed to signal pid {pid}: run as the daemon's user") \
+            from None
+    if args.no_wait:
+        print(f"sent SIGHUP to pid {pid}")
+        return EX_OK
+    deadline = time.monotonic() + args.timeout
+    after = before
+    while time.monotonic() < deadline:
+        after = health.read_json(status_path)
+        if after != before and after is not None and after.get("pid") == pid:
+            break
+        time.sleep(0.1)
+    else:
+        raise TransientError(f"sent SIGHUP to pid {pid}, no answer within {args.timeout:g}s; "
+                             "see the daemon's log")
+    assert after is not None
+    if args.json:
+        _print_json(after)
+    if not after["ok"]:
+        if not args.json:
+            print(f"mailgate: reload refused, old config still in force: {after['error']}",
+                  file=sys.stderr)
+        return EX_CONFIG
+    if not args.json:
+        print(f"reloaded {after['config']} (pid {pid})"
+              + (f"; SLA changed, {after['recomputed_clocks']} open clock(s) recomputed"
+                 if after["sla_changed"] else ""))
+        if after["restart_needed"]:
+            print(f"restart needed for: {', '.join(after['restart_needed'])} "
+                  "(old values stay in force until then)")
+        if after.get("error"):
+            print(f"warning: {after['error']}", file=sys.stderr)
+    return EX_OK
+
+
+def _source_root() -> Path:
+    import mailgate
+
+    root = Path(mailgate.__file__).resolve().parent.parent
+    if not (root / "mailgate.toml.example").is_file():
+        raise MailgateError(f"example files not found next to {root}; run `mailgate init` from "
+                            "an installation of the source tree")
+    return root
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write a working config, the templates and the SLA presets into DIR."""
+    import shutil
+
+    from mailgate.render import Renderer
+
+    root = _source_root()
+    folder = Path(args.dir)
+    config_file = folder / "mailgate.toml"
+    targets = [config_file, folder / "templates", folder / "sla-presets"]
+    taken = [str(t) for t in targets if t.exists()]
+    if taken:
+        raise MailgateError(f"refusing to overwrite {', '.join(taken)}")
+    if folder.exists() and not folder.is_dir():
+        raise MailgateError(f"{folder} is not a folder")
+    text = (root / "mailgate.toml.example").read_text(encoding="utf-8")
+    if args.address:
+        old = 'addresses = ["support@localhost"]'
+        text = text.replace(old, f"addresses = {json.dumps(args.address)}", 1)
+    if args.state:
+        state = Path(args.state).absolute()
+        text = text.replace('url = "sqlite:///var/mailgate.db"',
+                            f'url = "sqlite:///{state / "mailgate.db"}"', 1)
+        text = text.replace('folder = "var/outbox"', f'folder = "{state / "outbox"}"', 1)
+    text = (f"# Written by `mailgate init` on {clock.now():%Y-%m-%d}: every key shown with its"
+            " default.\n" + text)
+    written: list[Path] = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        config_file.write_text(text, encoding="utf-8")
+        written.append(config_file)
+        shutil.copytree(root / "templates", folder / "templates")
+        written.append(folder / "templates")
+        shutil.copytree(root / "config" / "sla-presets", folder / "sla-presets")
+        written.append(folder / "sla-presets")
+        config = load_config(config_file)
+        problems = Renderer(config.path(config.templates.directory)).check()
+        if problems:
+            raise ConfigError("; ".join(problems))
+    except BaseException:
+        for path in reversed(written):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        raise
+    shown = str(config_file)
+    print(f"wrote {shown}, {folder / 'templates'}/ and {folder / 'sla-presets'}/")
+    print(f"""
+next:
+  1. edit {shown}:
+     [gateway] addresses   the support address(es) customers write to{
+         ' (set)' if args.address else ''}
+     [outbound] mode       "smtp" and the smarthost, to send acknowledgements for real
+     [sla]                 your service levels (see {folder / 'sla-presets'}/)
+  2. edit the acknowledgement in {folder / 'templates' / 'ack.txt.j2'}, then preview it:
+     mailgate templates preview ack -c {shown}
+  3. mailgate check-config -c {shown}
+  4. mailgate serve -c {shown}       (or install config/mailgate.service)
+  5. point your MTA at the listener (README, "Deployment")""")
+    return EX_OK
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    from mailgate import desk
+
+    if not args.who and not args.unassign:
+        raise MailgateError("give an engineer (short name or address) or --unassign")
+    config = _load(args)
+    store = _store(config)
+    with store.transaction():
+        ticket = store.ticket_by_reference(args.reference)
+        address = desk.assign(config, store, ticket, None if args.unassign else args.who,
+                              actor=f"cli:{_user()}", now=clock.now())
+    if args.json:
+        _print_json({"reference": ticket.reference, "assignee": address})
+    else:
+        print(f"{ticket.reference} assigned to {address}" if address
+              else f"{ticket.reference} unassigned")
+    return EX_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from mailgate import desk
+
+    config = _load(args)
+    store = _store(config)
+    with store.transaction():
+        source = store.ticket_by_reference(args.source)
+        target = store.ticket_by_reference(args.target)
+        if source.merged_into is not None:
+            raise MailgateError(f"{source.reference} is already merged into "
+                                f"{store.ticket(source.merged_into).reference}")
+        survivor = desk.merge(config, store, source, target, actor=f"cli:{_user()}",
+                              why=args.reason or "merged from the command line",
+                              now=clock.now())
+    if args.json:
+        _print_json({"source": source.reference, "target": survivor.reference})
+    else:
+        print(f"{source.reference} merged into {survivor.reference}")
+    return EX_OK
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from mailgate import inspect
+
+    story = inspect.trace(_store(_load(args)), args.what)
+    if args.json:
+        _print_json(story)
+    else:
+        inspect.print_trace(story)
+    return EX_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from mailgate import inspect
+
+    config = _load(args)
+    raw = _read_input(args.file)
+    result = inspect.explain(config, _store(config), raw, mail_from=args.sender,
+                             rcpt_tos=args.recipient, channel=args.channel)
+    if args.json:
+        _print_json(result)
+    else:
+        inspect.print_explain(result, show_mail=args.show_mail)
+    return EX_OK
+
+
+def _read_input(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise MailgateError(f"{name}: cannot read: {exc.strerror}") from None
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    from mailgate import inspect
+    from mailgate.render import TEMPLATES, Renderer
+
+    config = _load(args)
+    if args.action == "list":
+        renderer = Renderer(config.path(config.templates.directory))
+        rows = []
+        for path in sorted(renderer.directory.glob("*.j2")):
+            name = path.name.removesuffix(".j2")
+            rows.append({"file": str(path), "template": name.rsplit(".", 1)[0],
+                         "part": name.rsplit(".", 1)[-1],
+                         "used": name.rsplit(".", 1)[0] in TEMPLATES})
+        if args.json:
+            _print_json(rows)
+        else:
+            _table("Templates", ["template", "part", "file"],
+                   [[r["template"], r["part"], r["file"]] for r in rows])
+        return EX_OK
+    if not args.name:
+        raise MailgateError("give the template name, e.g. `mailgate templates preview ack`")
+    store = _store(config) if args.ticket else None
+    raw = inspect.preview(config, store, args.name, args.ticket)
+    if args.raw:
+        sys.stdout.buffer.write(raw)
+    elif args.json:
+        from email import policy
+        from email.parser import BytesParser
+
+        msg = BytesParser(policy=policy.default).parsebytes(raw)
+        text, html = msg.get_body(("plain",)), msg.get_body(("html",))
+        _print_json({"headers": [[k, str(v)] for k, v in msg.items()],
+                     "subject": str(msg["Subject"]),
+                     "text": text.get_content() if text is not None else None,
+                     "html": html.get_content() if html is not None else None})
+    else:
+        sys.stdout.write(inspect.readable(raw, html=args.html))
+    return EX_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Spool every message of an mbox file or a Maildir; skip what is already stored."""
+    import mailbox
+
+    from mailgate.logs import configure_logging
+    from mailgate.message import ParseError, content_id, parse
+    from mailgate.store import ops
+
+    config = _load(args)
+    configure_logging(config.logging)
+    source = Path(args.source)
+    if source.is_dir():
+        if not (source / "cur").is_dir() and not (source / "new").is_dir():
+            raise MailgateError(f"{source} is a folder but not a Maildir (no cur/ or new/)")
+        box: mailbox.Mailbox = mailbox.Maildir(source, factory=None, create=False)
+    elif source.is_file():
+        box = mailbox.mbox(source, factory=None, create=False)
+    else:
+        raise NotFoundError(f"{source}: no such mbox file or Maildir")
+    store = _store(config)
+    processor = None if args.no_process else _import_processor(config, store, ack=args.ack)
+    keys = list(box.keys())
+    label = f"import:{source.name}"
+    counts = {"found": len(keys), "imported": 0, "skipped": 0, "too_large": 0}
+    imported: list[int] = []
+    progress, task = _progress(len(keys), f"importing {source.name}")
+    try:
+        for start in range(0, len(keys), 200):
+            batch, unparsable = [], set()
+            for key in keys[start:start + 200]:
+                raw = box.get_bytes(key)
+                try:
+                    message_id = parse(raw).message_id
+                except ParseError:  # it will be quarantined, without a Message-ID
+                    message_id = content_id(raw)
+                    unparsable.add(message_id)
+                batch.append((message_id, raw))
+            known = ops.known_message_ids(store, [m for m, _ in batch])
+            known.update(m for m, raw in batch if m in unparsable and ops.spool_has_raw(store, raw))
+            with store.transaction():
+                for message_id, raw in batch:
+                    if message_id in known:
+                        counts["skipped"] += 1
+                        continue
+                    if len(raw) > config.smtp.max_message_size:
+                        counts["too_large"] += 1
+                        continue
+                    known.add(message_id)
+                    imported.append(ops.spool_add_imported(store, raw, message_id, source=label,
+                                                           received_at=clock.now()))
+                    counts["imported"] += 1
+            if progress is not None:
+                progress.update(task, advance=len(batch))
+        if processor is not None:
+            task = progress.add_task("processing", total=len(imported)) if progress else None
+            for spool_id in imported:  # one at a time: a running daemon may take some too
+                processor.drain(only=spool_id)
+                if progress is not None:
+                    progress.update(task, advance=1)
+    finally:
+        if progress is not None:
+            progress.stop()
+    counts["spool_ids"] = [imported[0], imported[-1]] if imported else []
+    if args.json:
+        _print_json(counts)
+    else:
+        print(f"{counts['imported']} imported, {counts['skipped']} already stored, "
+              f"{counts['too_large']} over smtp.max_message_size, of {counts['found']}"
+              + ("" if args.no_process else
+                 "" if args.ack else "; acknowledgements not sent (--ack to send them)"))
+    return EX_OK
+
+
+def _progress(total: int, text: str) -> tuple[Any, Any]:
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    progress = Progress(console=Console(stderr=True), transient=False)
+    progress.start()
+    return progress, progress.add_task(text, total=total)
+
+
+class _HoldAcks:
+    """Pipeline wrapper for imports: mail it would send is cancelled in the same transaction."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def handle(self, store: Any, item: Any, inbound: Any, now: Any) -> Any:
+        from mailgate.store import ops
+
+        mark = ops.high_water(store)["outbox"]  # we hold the write lock: rows above are ours
+        outcome = self.inner.handle(store, item, inbound, now)
+        ops.hold_outbox(store, [row["id"] for row in ops.outbox_since(store, mark)],
+                        "not sent: imported by `mailgate import`")
+        outcome.outbox_ids = []
+        return outcome
+
+
+def _import_processor(config: Config, store: Any, *, ack: bool) -> Any:
+    """A processor for imported mail, built before anything is spooled (config errors first)."""
+    from mailgate.pipeline import Pipeline
+    from mailgate.processor import Processor
+    from mailgate.render import Renderer
+
+    pipeline: Any = Pipeline(config, Renderer(config.path(config.templates.directory)))
+    return Processor(config, store, pipeline if ack else _HoldAcks(pipeline))
+
 def _need_id(args: argparse.Namespace) -> int:
-    if args.id is None:
+    if args.id is None or not str(args.id).isdigit():
         raise MailgateError("give the quarantine id (see 'mailgate quarantine list')")
     return int(args.id)
 
@@ -316,16 +695,79 @@ def build_parser() -> argparse.ArgumentParser:
             "mailgate sla --json")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
-    p = add("quarantine", cmd_quarantine, "list, show or release messages that could not be "
-            "processed", "mailgate quarantine release 42")
-    p.add_argument("action", choices=["list", "show", "release"])
+    p = add("quarantine", cmd_quarantine, "list, show, release or delete messages that could "
+            "not be processed", "mailgate quarantine release 42\n  mailgate quarantine delete 42 "
+            "--yes")
+    p.add_argument("action", choices=["list", "show", "release", "delete"])
     p.add_argument("id", nargs="?")
+    p.add_argument("--yes", action="store_true", help="confirm `delete`")
     p.add_argument("--json", action="store_true")
     p = add("outbox", cmd_outbox, "list pending and failed outgoing mail, or retry it",
             "mailgate outbox retry --all")
     p.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--all", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p = add("reload", cmd_reload, "make the running daemon re-read its config and templates "
+            "(SIGHUP to the pid in var/mailgate.pid next to the database)",
+            "mailgate reload -c /etc/mailgate/mailgate.toml")
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds to wait for the daemon's answer (default 10)")
+    p.add_argument("--no-wait", action="store_true", help="signal and return at once")
+    p.add_argument("--json", action="store_true")
+    p = add("init", cmd_init, "write a working config, the templates and SLA presets into DIR",
+            "mailgate init /etc/mailgate --address support@example.com "
+            "--state /var/lib/mailgate")
+    p.add_argument("dir")
+    p.add_argument("--address", action="append",
+                   help="the support address customers write to (repeat for more)")
+    p.add_argument("--state", metavar="STATE_DIR",
+                   help="folder for the database and outbox (default: var/ next to the "
+                        "config; /var/lib/mailgate for the systemd unit)")
+    p = add("assign", cmd_assign, "assign a ticket to an engineer ([team] engineers)",
+            "mailgate assign SUP-000123 alice\n  mailgate assign SUP-000123 --unassign")
+    p.add_argument("reference")
+    p.add_argument("who", nargs="?", help="short name or address of an engineer")
+    p.add_argument("--unassign", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p = add("merge", cmd_merge, "merge ticket SOURCE into TARGET (SOURCE is closed; mail citing "
+            "either reaches TARGET)", "mailgate merge SUP-000124 SUP-000123 --reason 'same outage'")
+    p.add_argument("source")
+    p.add_argument("target")
+    p.add_argument("--reason")
+    p.add_argument("--json", action="store_true")
+    p = add("trace", cmd_trace, "the story of one message: how and when it came, its ticket, "
+            "events, and what we sent in answer",
+            "mailgate trace '<CAF123@mail.example.org>'\n  mailgate trace 42      "
+            "(a spool id)\n  mailgate trace message.eml")
+    p.add_argument("what", metavar="MESSAGE-ID|FILE.eml|SPOOL-ID")
+    p.add_argument("--json", action="store_true")
+    p = add("explain", cmd_explain, "dry run: what processing a message now would do, and why "
+            "(nothing is stored or sent)", "mailgate explain message.eml -f customer@example.org")
+    p.add_argument("file", metavar="FILE.eml", help="the message ('-' for stdin)")
+    p.add_argument("-f", "--sender", help="envelope sender (default: none)")
+    p.add_argument("-r", "--recipient", action="append",
+                   help="envelope recipient (default: the first gateway address)")
+    p.add_argument("--channel", default="smtp", choices=["smtp", "pipe", "imap"])
+    p.add_argument("--show-mail", action="store_true", help="print the text of mail it sends")
+    p.add_argument("--json", action="store_true")
+    p = add("templates", cmd_templates, "list templates, or preview one exactly as it would be "
+            "sent (headers included)",
+            "mailgate templates preview ack --ticket SUP-000123\n  mailgate templates list")
+    p.add_argument("action", choices=["list", "preview"])
+    p.add_argument("name", nargs="?", help="template name: ack, reminder, ...")
+    p.add_argument("--ticket", metavar="REF", help="use this ticket's data (default: samples)")
+    p.add_argument("--html", action="store_true", help="print the HTML part too")
+    p.add_argument("--raw", action="store_true", help="print the exact bytes (MIME)")
+    p.add_argument("--json", action="store_true")
+    p = add("import", cmd_import, "import an mbox file or a Maildir (resumable: what is already "
+            "stored is skipped); acknowledgements are not sent unless --ack",
+            "mailgate import -c mailgate.toml old-support.mbox")
+    p.add_argument("source", metavar="MBOX|MAILDIR")
+    p.add_argument("--ack", action="store_true",
+                   help="send acknowledgements for the imported mail (default: cancelled)")
+    p.add_argument("--no-process", action="store_true",
+                   help="only spool; the daemon processes them (and sends acknowledgements)")
     p.add_argument("--json", action="store_true")
     return parser
 

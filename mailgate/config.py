@@ -500,7 +500,7 @@ class Config(Section):
     templates: TemplatesSection = TemplatesSection()
     processing: ProcessingSection = ProcessingSection()
     logging: LoggingSection = LoggingSection()
-
+    http: HttpSection = HttpSection()
 
     # Not from TOML: where the file was, for error messages and relative paths.
     source: str = "(defaults)"

@@ -12,31 +12,120 @@ Threads and tasks, and why:
 SIGTERM/SIGINT: stop accepting (new sessions refused, DATA in flight gets
 committed or a 421), drain the spool writer, let the processor finish its
 current message, give back claims, exit 0.
+
+SIGHUP (``mailgate reload``): re-read the config file and the templates,
+validate them exactly as ``check-config`` does, and switch over between two
+messages: the processor takes ``self.pipeline`` afresh for every message, and
+an attribute assignment is atomic, so a message is handled wholly by the old
+or wholly by the new config. The listener keeps running throughout (no mail
+is refused); it takes the new recipient policy and size limit for new
+sessions, but a changed address, database, IMAP account list, HTTP endpoint
+or node name needs a restart (logged as ``reload_restart_needed``). An
+invalid file is logged with its error and the old config stays in force.
+When the SLA section changed, the deadlines and reminder plans of open
+tickets are recomputed (in batches of a few tickets per transaction, so
+intake never waits long for the write lock). The outcome of each reload is
+written to ``mailgate.reload.json`` next to the database, which
+``mailgate reload`` reads back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import closing, suppress
+from dataclasses import asdict, dataclass, field
 from datetime import UTC
+from typing import Any
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from mailgate import clock, reminders
-from mailgate.config import Config
+from mailgate import clock, clocks, health, reminders
+from mailgate.config import Config, load_config
+from mailgate.errors import ConfigError
 from mailgate.intake.smtp import Listener
 from mailgate.outbound import Sender
 from mailgate.pipeline import Pipeline
-from mailgate.processor import Processor, node_name
+from mailgate.processor import Processor, dead_claimants, node_name
 from mailgate.render import Renderer
 from mailgate.spooler import Spooler
-from mailgate.store import Store
+from mailgate.store import Store, ops
 
 log = structlog.get_logger("mailgate.daemon")
+
+RECOMPUTE_BATCH = 50  # tickets per transaction when a reload moves SLA deadlines
+
+# Settings read once at startup: a reload that changes them is logged as needing a restart.
+RESTART_KEYS = (
+    ("smtp", ("enabled", "host", "port")),
+    ("store", None),
+    ("imap", None),
+    ("http", None),
+    ("gateway", ("node_name",)),
+    ("processing", ("poll_interval",)),
+)
+
+
+@dataclass
+class ReloadResult:
+    """The outcome of one config reload (also written to ``mailgate.reload.json``)."""
+
+    ok: bool
+    config: str
+    at: str = field(default_factory=lambda: clock.now().isoformat())
+    error: str | None = None
+    restart_needed: list[str] = field(default_factory=list)
+    sla_changed: bool = False
+    recomputed_clocks: int = 0
+    pid: int = field(default_factory=os.getpid)
+    generation: int = 0
+
+
+def freeze_templates(renderer: Renderer) -> Renderer:
+    """Serve templates from a snapshot of their folder taken now.
+
+    Jinja's file loader re-reads a template whose file changed, so an edit would
+    take effect mid-flight, unchecked (a typo would quarantine mail). With the
+    snapshot, edits take effect at the next reload, after validation.
+    """
+    from jinja2 import DictLoader
+
+    sources = {}
+    for path in sorted(renderer.directory.rglob("*")):
+        if path.is_file():
+            try:
+                sources[path.relative_to(renderer.directory).as_posix()] = \
+                    path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue  # not a template
+    renderer.env.loader = DictLoader(sources)
+    if renderer.env.cache is not None:
+        renderer.env.cache.clear()
+    return renderer
+
+
+def restart_needed(old: Config, new: Config) -> list[str]:
+    """The changed keys that only take effect after a restart."""
+    changed = []
+    for section, keys in RESTART_KEYS:
+        before, after = getattr(old, section), getattr(new, section)
+        if keys is None:
+            if _dump(before) != _dump(after):
+                changed.append(section)
+            continue
+        changed.extend(f"{section}.{key}" for key in keys
+                       if getattr(before, key) != getattr(after, key))
+    return changed
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    return value.model_dump() if hasattr(value, "model_dump") else value
 
 
 class StoreCursors:
@@ -69,8 +158,12 @@ class Daemon:
         self.node = node_name(config)
         self.db_path = config.database_path
         busy = config.store.busy_timeout.total_seconds()
-        Store.open(self.db_path, busy_timeout=busy).close()  # create or migrate up front
-        self.renderer = Renderer(config.path(config.templates.directory))
+        with closing(Store.open(self.db_path, busy_timeout=busy)) as store:  # create/migrate
+            dead = dead_claimants(config, store.claimants())
+            if dead:  # a crashed predecessor's work is ours now, not after its lease
+                log.info("dead_claims_released", nodes=dead,
+                         rows=store.release_claims(dead))
+        self.renderer = freeze_templates(Renderer(config.path(config.templates.directory)))
         self.pipeline = Pipeline(config, self.renderer)
         self.stop_threads = threading.Event()
         self.sender = Sender(config, self.db_path, self.node)
@@ -87,6 +180,18 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._reminder_executor = ThreadPoolExecutor(1, thread_name_prefix="mailgate-sla")
         self._reminder_store: Store | None = None
+        self.imap_states = health.ImapStates()
+        self._reload_lock: asyncio.Lock | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.last_reload: ReloadResult | None = None
+        self.reloads = {"success": 0, "failure": 0}
+        self.http: health.HttpServer | None = None
+        self._http_executor: ThreadPoolExecutor | None = None
+        self._http_store: Store | None = None
+        self._pid_written = False
+        from mailgate.metrics import build_registry
+
+        self.metrics = build_registry(self._metrics_snapshot, self._local_metrics)
 
     def _spooled(self) -> None:
         self.processor.wake.set()
@@ -98,10 +203,14 @@ class Daemon:
 
     # -- SLA reminders -------------------------------------------------------------
 
-    def _reminder_pass(self) -> tuple[int, object]:
+    def _reminder_db(self) -> Store:
+        """The SLA thread's own connection (reminder passes and deadline recomputes)."""
         if self._reminder_store is None:
             self._reminder_store = Store.open(self.db_path, migrate=False)
-        store = self._reminder_store
+        return self._reminder_store
+
+    def _reminder_pass(self) -> tuple[int, object]:
+        store = self._reminder_db()
         queued = reminders.fire_due(self.config, store, self.renderer, self.node, clock.now())
         return queued, store.next_reminder_at()
 
@@ -136,9 +245,12 @@ class Daemon:
 
     async def serve(self, *, handle_signals: bool = True) -> None:
         self.loop = asyncio.get_running_loop()
+        self._reload_lock = asyncio.Lock()
         if handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self.loop.add_signal_handler(sig, self.stopping.set)
+            self.loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+            self._write_pid_file()
         self.spooler.start()
         worker = threading.Thread(target=self._run_processor, name="mailgate-processor",
                                   daemon=True)
@@ -149,6 +261,8 @@ class Daemon:
         if self.config.smtp.enabled:
             await self.listener.start()
             log.info("listening", host=self.config.smtp.host, port=self.listener.port)
+        if self.config.http.enabled:
+            await self._start_http()
         self.scheduler.start()
         self.scheduler.add_job(self.run_reminders, "interval", id="sla-sweep",
                                seconds=self.config.processing.reminder_sweep.total_seconds(),
@@ -158,8 +272,13 @@ class Daemon:
         self.started.set()
         await self.stopping.wait()
         log.info("daemon_stopping")
+        for task in list(self._tasks):  # a reload in progress finishes first
+            with suppress(Exception):
+                await task
         self.scheduler.shutdown(wait=False)
         await self.listener.stop()
+        if self.http is not None:
+            await self.http.stop()
         self.stop_threads.set()  # IMAP fetchers finish their message and log out
         for thread in self._threads[1:]:
             await asyncio.to_thread(thread.join)
@@ -172,7 +291,12 @@ class Daemon:
         self._reminder_executor.shutdown()
         if self._reminder_store is not None:
             self._reminder_store.close()
+        if self._http_executor is not None:
+            if self._http_store is not None:
+                self._http_executor.submit(self._http_store.close).result()
+            self._http_executor.shutdown()
         self.processor_store.close()
+        self._remove_pid_file()
         log.info("daemon_stopped")
 
     def _start_imap(self) -> None:
@@ -183,7 +307,8 @@ class Daemon:
 
         cursors = StoreCursors(self.db_path, self.config.store.busy_timeout.total_seconds())
         for account in self.config.imap:
-            fetcher = ImapFetcher(account, self.spooler, cursors)
+            fetcher = ImapFetcher(account, self.spooler, cursors,
+                                  log=self.imap_states.logger(account.name))
             thread = threading.Thread(target=fetcher.run, args=(self.stop_threads,),
                                       name=f"mailgate-imap-{account.name}", daemon=True)
             thread.start()
@@ -200,3 +325,213 @@ class Daemon:
         """Ask a running daemon to stop (thread-safe)."""
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self.stopping.set)
+
+    # -- reload (SIGHUP) -------------------------------------------------------------
+
+    def _on_sighup(self) -> None:
+        log.info("reload_requested", signal="SIGHUP")
+        self._spawn(self.reload())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def reload(self) -> ReloadResult:
+        """Re-read config and templates; switch to them if valid, else keep the old ones.
+
+        Runs on the daemon's loop (SIGHUP, or ``run_coroutine_threadsafe`` in tests);
+        file reading and template checks run on a worker thread.
+        """
+        if self._reload_lock is None:
+            self._reload_lock = asyncio.Lock()
+        async with self._reload_lock:
+            old = self.config
+            try:
+                new, renderer, pipeline = await asyncio.to_thread(self._load_candidate)
+            except Exception as exc:
+                message = str(exc) if isinstance(exc, ConfigError) else \
+                    f"{type(exc).__name__}: {exc}"
+                result = ReloadResult(ok=False, config=old.source, error=message)
+                log.error("reload_failed", config=old.source, error=message,
+                          kept="the running configuration stays in force")
+                return await self._finish_reload(result)
+            result = ReloadResult(ok=True, config=new.source,
+                                  restart_needed=restart_needed(old, new),
+                                  sla_changed=_dump(old.sla) != _dump(new.sla))
+            self._apply(new, renderer, pipeline)
+            if result.restart_needed:
+                log.warning("reload_restart_needed", keys=result.restart_needed,
+                            detail="these settings keep their old values until a restart")
+            if result.sla_changed:
+                loop = asyncio.get_running_loop()
+                try:
+                    result.recomputed_clocks = await loop.run_in_executor(
+                        self._reminder_executor, self._recompute_deadlines, new)
+                except Exception as exc:  # the config is in force; deadlines follow later
+                    log.exception("reload_recompute_failed")
+                    result.error = f"deadlines not recomputed: {exc}"
+                self._arm_reminders()
+            log.info("reload_done", config=new.source, restart_needed=result.restart_needed,
+                     sla_changed=result.sla_changed, recomputed_clocks=result.recomputed_clocks)
+            return await self._finish_reload(result)
+
+    def _load_candidate(self) -> tuple[Config, Renderer, Pipeline]:
+        """Load and validate the config and templates, as ``check-config`` does."""
+        source = self.config.source
+        if source == "(defaults)":
+            new = Config(base_dir=self.config.base_dir)
+        else:
+            new = load_config(source)
+        folder = new.path(new.templates.directory)
+        renderer = freeze_templates(Renderer(folder))
+        problems = renderer.check()  # the snapshot that will be used is what gets checked
+        if problems:  # the files on disk name file and line more precisely
+            problems = Renderer(folder).check() or problems
+            raise ConfigError("; ".join(["templates have errors", *problems]))
+        return new, renderer, Pipeline(new, renderer)
+
+    def _apply(self, new: Config, renderer: Renderer, pipeline: Pipeline) -> None:
+        """Switch every component over; each takes the new objects at its next message."""
+        logging_changed = _dump(new.logging) != _dump(self.config.logging)
+        self.config, self.renderer, self.pipeline = new, renderer, pipeline
+        self.processor.config = new
+        self.processor.pipeline = pipeline
+        self.sender.config = new
+        self.listener.config = new
+        self.listener.handler.config = new
+        if logging_changed:
+            from mailgate.logs import configure_logging
+
+            configure_logging(new.logging)
+        if self.scheduler.running:
+            with suppress(Exception):
+                self.scheduler.reschedule_job(
+                    "sla-sweep", trigger="interval",
+                    seconds=new.processing.reminder_sweep.total_seconds())
+
+    def _recompute_deadlines(self, config: Config) -> int:
+        """New deadlines and reminder plans for every open clock (on the SLA thread)."""
+        store = self._reminder_db()
+        tickets = ops.open_clock_tickets(store)
+        count = 0
+        for start in range(0, len(tickets), RECOMPUTE_BATCH):
+            now = clock.now()
+            with store.transaction():
+                for ticket_id in tickets[start:start + RECOMPUTE_BATCH]:
+                    count += clocks.recompute_ticket(config, store, ticket_id, now)
+        return count
+
+    async def _finish_reload(self, result: ReloadResult) -> ReloadResult:
+        self.reloads["success" if result.ok else "failure"] += 1
+        result.generation = sum(self.reloads.values())
+        self.last_reload = result
+        try:
+            await asyncio.to_thread(health.write_json_atomically, health.reload_file(self.config),
+                                    asdict(result))
+        except OSError as exc:
+            log.warning("reload_status_not_written", error=str(exc))
+        return result
+
+    # -- pid file ---------------------------------------------------------------------
+
+    def _write_pid_file(self) -> None:
+        path = health.pid_file(self.config)
+        try:
+            other = int(path.read_text().strip())
+        except (OSError, ValueError):
+            other = None
+        if other and other != os.getpid() and health.process_alive(other) \
+                and health.looks_like_mailgate(other):
+            log.warning("pid_file_taken", pid_file=str(path), other_pid=other,
+                        detail="another daemon uses this database folder; "
+                               "`mailgate reload` will signal this one")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(f"{os.getpid()}\n")
+            os.replace(tmp, path)
+            self._pid_written = True
+        except OSError as exc:
+            log.warning("pid_file_not_written", pid_file=str(path), error=str(exc))
+
+    def _remove_pid_file(self) -> None:
+        if not self._pid_written:
+            return
+        path = health.pid_file(self.config)
+        with suppress(OSError, ValueError):
+            if int(path.read_text().strip()) == os.getpid():
+                path.unlink()
+
+    # -- HTTP: /healthz and /metrics ------------------------------------------------------
+
+    async def _start_http(self) -> None:
+        http = self.config.http
+        self._http_executor = ThreadPoolExecutor(1, thread_name_prefix="mailgate-http")
+        self.http = health.HttpServer(http.host, http.port, {
+            "/healthz": self._healthz, "/metrics": self._metrics_route})
+        await self.http.start()
+        log.info("http_listening", host=http.host, port=self.http.port)
+
+    def _http_conn(self) -> Store:
+        """The HTTP thread's own read connection, opened on first use."""
+        if self._http_store is None:
+            self._http_store = Store.open(self.db_path, migrate=False,
+                                          busy_timeout=self.config.store.busy_timeout
+                                          .total_seconds())
+        return self._http_store
+
+    def _http_db(self, fn: Any) -> Any:
+        assert self._http_executor is not None
+        return asyncio.get_running_loop().run_in_executor(self._http_executor, fn)
+
+    async def _healthz(self, _accept: str) -> tuple[int, str, bytes]:
+        import json
+
+        try:
+            database = await asyncio.wait_for(
+                self._http_db(lambda: _health_figures(self._http_conn())), 5)
+        except Exception as exc:
+            database = {"ok": False, "error": str(exc) or type(exc).__name__}
+        status, body = health.health_report(
+            stopping=self.stopping.is_set(), listener=self._listener_state(),
+            processor_up=self._processor_up(), database=database,
+            imap=self.imap_states.snapshot(),
+            reload=asdict(self.last_reload) if self.last_reload else None)
+        return status, "application/json", json.dumps(body, indent=1, default=str).encode()
+
+    async def _metrics_route(self, accept: str) -> tuple[int, str, bytes]:
+        from mailgate.metrics import exposition
+
+        body, content_type = await self._http_db(lambda: exposition(self.metrics, accept))
+        return 200, content_type, body
+
+    def _metrics_snapshot(self) -> dict[str, Any]:
+        return ops.metrics_snapshot(self._http_conn())  # on the HTTP thread
+
+    def _local_metrics(self) -> dict[str, Any]:
+        return {
+            "reloads_success": self.reloads["success"],
+            "reloads_failure": self.reloads["failure"],
+            "last_reload_success": None if self.last_reload is None else self.last_reload.ok,
+            "listener_up": self._listener_state().get("up", False),
+            "processor_up": self._processor_up(),
+            "imap": self.imap_states.snapshot(),
+        }
+
+    def _listener_state(self) -> dict[str, Any]:
+        if not self.config.smtp.enabled and self.listener.server is None:
+            return {"enabled": False, "up": False}
+        server = self.listener.server
+        up = server is not None and server.is_serving()
+        address = server.sockets[0].getsockname() if up and server.sockets else (None, None)
+        return {"enabled": True, "up": up, "host": address[0], "port": address[1]}
+
+    def _processor_up(self) -> bool:
+        return bool(self._threads) and self._threads[0].is_alive()
+
+
+def _health_figures(store: Store) -> dict[str, Any]:
+    store.ping()
+    return {"ok": True, **ops.health_snapshot(store)}
+

@@ -33,6 +33,12 @@ class Mailer:
         self.config = config
         self.renderer = renderer
         self.domain = config.support_address.rpartition("@")[2]
+        self.queued: list[int] = []  # outbox ids since the last take_queued()
+
+    def take_queued(self) -> list[int]:
+        """Outbox ids queued since the last call (the processor wakes the sender for them)."""
+        queued, self.queued = self.queued, []
+        return queued
 
     def queue(self, store: Store, ticket: Ticket, *, kind: str, template: str,
               context: dict[str, Any], to: Sequence[tuple[str | None, str]], subject: str,
@@ -65,6 +71,7 @@ class Mailer:
                           kind=kind, now=now, outbox_id=outbox_id, from_addr=support,
                           from_name=from_name, to_addrs=addresses, date=now, subject=subject,
                           body_text=rendered.text, in_reply_to=in_reply_to)
+        self.queued.append(outbox_id)
         return outbox_id
 
     def _capped(self, store: Store, ticket: Ticket, address: str, now: datetime) -> bool:

@@ -80,6 +80,8 @@ class Sender:
         self.wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailgate-outbox")
         self._store: Store | None = None
+        self._held: list[OutboxItem] = []
+        self._unrecorded: list[tuple[OutboxItem, str, str | None, datetime | None]] = []
 
     def _db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         def call() -> Any:
@@ -105,43 +107,52 @@ class Sender:
             stopper.cancel()
 
     async def drain(self, stop: asyncio.Event | None = None) -> int:
-        """Send everything due now (until ``stop``); return how many rows were attempted."""
+        """Send everything due now (until ``stop``); return how many rows were attempted.
+
+        A store failure must neither re-send a delivered mail nor strand claimed ones until
+        their lease expires: results not yet recorded (``_unrecorded``) are recorded first
+        next round, and claimed rows not yet sent (``_held``) are sent first.
+        """
         count = 0
         while not (stop and stop.is_set()):
-            now = clock.now()
-            batch = await self._db(Store.outbox_claim, self.node, now,
-                                   now + self.config.outbound.lease, 20)
-            if not batch:
-                return count
-            for item in batch:
-                if stop and stop.is_set():  # unsent claims expire after their lease
-                    break
-                await self.send_one(item)
+            while self._unrecorded:
+                await self._db(_record, *self._unrecorded[0])
+                self._unrecorded.pop(0)
+            if not self._held:
+                now = clock.now()
+                self._held = await self._db(Store.outbox_claim, self.node, now,
+                                            now + self.config.outbound.lease, 20)
+                if not self._held:
+                    return count
+            while self._held and not (stop and stop.is_set()):
+                item = self._held[0]
+                result = await self.send_one(item)
+                self._held.pop(0)
+                self._unrecorded.append((item, *result))
+                await self._db(_record, *self._unrecorded[-1])
+                self._unrecorded.pop()
                 count += 1
         return count
 
-    async def send_one(self, item: OutboxItem) -> None:
+    async def send_one(self, item: OutboxItem) -> tuple[str, str | None, datetime | None]:
+        """Try to hand one mail over; return (state, error, retry_at) to record."""
         raw = await self._db(Store.outbox_raw, item.id)
         try:
             await self.deliver(item, raw)
         except PermanentDeliveryError as exc:
-            await self._db(_record, item, "failed", str(exc), None)
             log.error("mail_failed", outbox_id=item.id, error=str(exc))
-            return
+            return "failed", str(exc), None
         except Exception as exc:
             now = clock.now()
             if now - item.created_at > self.config.outbound.give_up_after:
-                await self._db(_record, item, "failed", f"gave up: {exc}", None)
                 log.error("mail_failed", outbox_id=item.id, error=str(exc), gave_up=True)
-            else:
-                retry_at = now + backoff(self.config, item.attempts)
-                await self._db(_record, item, "pending", str(exc) or type(exc).__name__,
-                               retry_at)
-                log.warning("mail_deferred", outbox_id=item.id, error=str(exc),
-                            retry_at=retry_at.isoformat())
-            return
-        await self._db(_record, item, "sent", None, None)
+                return "failed", f"gave up: {exc}", None
+            retry_at = now + backoff(self.config, item.attempts)
+            log.warning("mail_deferred", outbox_id=item.id, error=str(exc),
+                        retry_at=retry_at.isoformat())
+            return "pending", str(exc) or type(exc).__name__, retry_at
         log.info("mail_sent", outbox_id=item.id, kind=item.kind, to=item.rcpt_tos)
+        return "sent", None, None
 
     async def deliver(self, item: OutboxItem, raw: bytes) -> None:
         """Hand one message over; raise PermanentDeliveryError on a 5xx refusal."""

@@ -119,6 +119,13 @@ class Pipeline:
 
     def handle(self, store: Store, item: SpoolItem, inbound: Inbound, now: datetime) -> Outcome:
         """Apply one message to the store; the caller holds the transaction."""
+        self.mailer.take_queued()  # forget what a rolled-back message queued
+        outcome = self._handle(store, item, inbound, now)
+        outcome.outbox_ids = self.mailer.take_queued()
+        return outcome
+
+    def _handle(self, store: Store, item: SpoolItem, inbound: Inbound,
+                now: datetime) -> Outcome:
         seen = store.message_exists(inbound.message_id)
         if seen is not None:
             return Outcome("duplicate", inbound.message_id, ticket_id=seen[0],

@@ -11,6 +11,7 @@ the next round.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -29,9 +30,27 @@ log = structlog.get_logger("mailgate.processor")
 
 def node_name(config: Config) -> str:
     """A name for this daemon in lease columns: configured, else host and pid."""
-    import os
-
     return config.gateway.node_name or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def dead_claimants(config: Config, claimants: set[str]) -> list[str]:
+    """Claimants that are certainly dead: a previous run under our fixed node name, or a
+    ``host:pid`` of this host whose process is gone. Their work need not wait for the lease."""
+    if config.gateway.node_name:
+        return [c for c in claimants if c == config.gateway.node_name]
+    host = socket.gethostname()
+    dead = []
+    for claimant in claimants:
+        name, _, pid = claimant.rpartition(":")
+        if name != host or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            dead.append(claimant)
+        except PermissionError:
+            continue  # alive, someone else's
+    return dead
 
 
 class Processor:

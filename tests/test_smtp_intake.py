@@ -8,6 +8,7 @@ import sqlite3
 from email import policy
 from pathlib import Path
 
+from mailgate.config import load_config
 from tests.conftest import RunningDaemon, make_mail
 
 
@@ -168,18 +169,26 @@ def test_unparsable_message_is_quarantined_not_lost(daemon: RunningDaemon) -> No
     assert store.tickets() == []
 
 
-def test_processing_failure_after_acceptance_quarantines(daemon: RunningDaemon,
-                                                         tmp_path: Path) -> None:
-    """A template broken after start makes processing fail: the mail is quarantined, not lost."""
-    (daemon.config.path("templates") / "ack.txt.j2").write_text("{{ ticket.nope }}")
-    code, text = daemon.send(make_mail("Breaks the template"))
-    assert code == 250
-    spool_id = int(text.decode().rsplit(" ", 1)[1])
-    assert daemon.wait_processed(spool_id) == "quarantined"
-    store = daemon.store()
+def test_processing_failure_after_acceptance_quarantines(config_path: Path) -> None:
+    """A failure while processing (a template that breaks on this mail only) quarantines
+    the accepted mail with the reason and rolls back the half-made ticket; nothing is lost."""
+    template = config_path.parent / "templates" / "ack.txt.j2"
+    template.write_text(template.read_text() + '{% if message.subject == "Breaks the '
+                        'template" %}{{ 1 // 0 }}{% endif %}\n')
+    config = load_config(config_path)
+    running = RunningDaemon(config).start()
+    try:
+        code, text = running.send(make_mail("Breaks the template"))
+        assert code == 250
+        spool_id = int(text.decode().rsplit(" ", 1)[1])
+        assert running.wait_processed(spool_id) == "quarantined"
+    finally:
+        running.stop()
+    store = running.store()
     [row] = store.quarantine()
-    assert "nope" in row["reason"]
+    assert "ZeroDivisionError" in row["reason"]
     assert store.tickets() == []  # the half-done ticket was rolled back
+    assert store.spool_raw(spool_id).startswith(b"From: ")
 
 
 def test_automatic_mail_gets_no_acknowledgement(daemon: RunningDaemon) -> None:

@@ -1,0 +1,522 @@
+"""Operating the gateway: reload, /healthz and /metrics, and the admin commands.
+
+The CLI runs as subprocesses against a database filled through the real SMTP
+listener, as an admin would use it next to a running daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mailbox
+import os
+import re
+import signal
+import smtplib
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import ROOT, RunningDaemon, make_mail, write_config
+
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
+
+OPS_CONFIG = """
+[http]
+enabled = true
+host = "127.0.0.1"
+port = 0
+
+[team]
+engineers = { alice = "alice@example.com" }
+"""
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "mailgate", *args], input=stdin,
+                          capture_output=True, timeout=60, env=ENV)
+
+
+def run_json(*args: str) -> Any:
+    result = run(*args, "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    return json.loads(result.stdout)
+
+
+def one_line_error(result: subprocess.CompletedProcess[bytes]) -> str:
+    """The error of a failed command, asserting it is one line and no traceback."""
+    assert result.returncode != 0
+    text = result.stderr.decode().strip()
+    assert "Traceback" not in text and len(text.splitlines()) == 1, text
+    return text
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    return write_config(tmp_path, OPS_CONFIG)
+
+
+def mail(subject: str, who: str, **kwargs: Any) -> Any:
+    """A customer mail from its own sender (so duplicate detection and reply caps stay out)."""
+    return make_mail(subject, sender=f"{who.title()} <{who}@example.org>",
+                     body=f"{subject}: details from {who}.\n", **kwargs)
+
+
+def deliver(running: RunningDaemon, msg: Any, **kwargs: Any) -> int:
+    """Send one mail over SMTP, wait until processed; return its spool id."""
+    code, text = running.send(msg, **kwargs)
+    assert code == 250, text
+    spool_id = int(re.search(rb"queued as (\d+)", text)[1])  # type: ignore[index]
+    running.wait_processed(spool_id)
+    return spool_id
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    status, body = get(port, "/metrics")
+    assert status == 200
+    samples = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10) -> Any:
+    """Poll another thread's or process's state (nothing to await across processes)."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+    return value
+
+
+def on_loop(running: RunningDaemon, coro: Any) -> Any:
+    assert running.daemon.loop is not None
+    return asyncio.run_coroutine_threadsafe(coro, running.daemon.loop).result(20)
+
+
+# -- /healthz and /metrics -----------------------------------------------------------------
+
+
+def test_metrics_counters_move_as_mail_flows(daemon: RunningDaemon) -> None:
+    """/metrics counts received mail by channel, new tickets, threading by method and acks."""
+    port = daemon.daemon.http.port  # type: ignore[union-attr]
+    before = scrape(port)
+    assert before[("mailgate_tickets_created_total", ())] == 0
+    assert before[("mailgate_database_up", ())] == 1
+    deliver(daemon, mail("Metrics one", "mia"))
+    deliver(daemon, mail("Re: [SUP-000001] Metrics one", "mia"))
+    deliver(daemon, mail("Out of office", "otto", Auto_Submitted="auto-replied"))
+    daemon.wait_outbox_idle()
+    after = scrape(port)
+    assert after[("mailgate_messages_received_total", (("channel", "smtp"),))] == 3
+    assert after[("mailgate_tickets_created_total", ())] == 2
+    assert after[("mailgate_messages_threaded_total", (("method", "tag"),))] == 1
+    assert after[("mailgate_automatic_mail_total", ())] == 1
+    assert after[("mailgate_outbound_sent_total", ())] == 1
+    assert after[("mailgate_outbound_backlog", ())] == 0
+    assert after[("mailgate_quarantine_size", ())] == 0
+    assert get(port, "/nope")[0] == 404
+
+
+def test_healthz_reports_listener_database_and_outbox(daemon: RunningDaemon) -> None:
+    """/healthz is 200 with the listener up and the database reachable, 503 once SMTP is down."""
+    port = daemon.daemon.http.port  # type: ignore[union-attr]
+    status, body = get(port, "/healthz")
+    report = json.loads(body)
+    assert status == 200 and report["status"] == "ok", report
+    assert report["listener"] == {"enabled": True, "up": True, "host": "127.0.0.1",
+                                  "port": daemon.port}
+    assert report["database"]["ok"] and report["processor"]["up"]
+    assert report["database"]["outbox_oldest_pending_age_seconds"] == 0
+    on_loop(daemon, daemon.daemon.listener.stop())
+    status, body = get(port, "/healthz")
+    assert status == 503
+    assert json.loads(body)["problems"] == ["SMTP listener is not serving"]
+
+
+def test_healthz_shows_unreachable_imap_account_as_degraded(tmp_path: Path) -> None:
+    """An IMAP server that refuses connections makes /healthz 'degraded' (200), naming it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead_port = sock.getsockname()[1]
+    path = write_config(tmp_path, OPS_CONFIG + f"""
+[[imap]]
+name = "desk"
+host = "127.0.0.1"
+port = {dead_port}
+security = "plain"
+username = "support"
+password_env = "MAILGATE_TEST_NO_SUCH_PASSWORD"
+""")
+    from mailgate.config import load_config
+
+    running = RunningDaemon(load_config(path)).start()
+    try:
+        port = running.daemon.http.port  # type: ignore[union-attr]
+
+        def failed() -> dict[str, Any] | None:
+            report = json.loads(get(port, "/healthz")[1])
+            return report if report["imap"]["desk"]["state"] != "starting" else None
+
+        report = wait_until(failed)
+        assert report["status"] == "degraded" and not report["imap"]["desk"]["connected"]
+        assert any("desk" in w for w in report["warnings"])
+        metrics = scrape(port)
+        assert metrics[("mailgate_imap_connected", (("account", "desk"),))] == 0
+    finally:
+        running.stop()
+
+
+# -- reload ------------------------------------------------------------------------------
+
+
+class MailFlow:
+    """A client thread sending new mail over SMTP until stopped; keeps every DATA reply."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.replies: list[tuple[int, bytes]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            msg = mail(f"Flowing mail {n}", f"flow{n}")
+            try:
+                with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as client:
+                    refused = client.sendmail(f"flow{n}@example.org", ["support@example.com"],
+                                              msg.as_bytes())
+                self.replies.append((550, b"refused") if refused else (250, b"ok"))
+            except (smtplib.SMTPException, OSError) as exc:
+                self.replies.append((getattr(exc, "smtp_code", 0), str(exc).encode()))
+
+    def __enter__(self) -> MailFlow:
+        self.thread.start()
+        wait_until(lambda: len(self.replies) >= 3)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(20)
+
+
+def ack_text(running: RunningDaemon, spool_id: int) -> str:
+    store = running.store()
+    try:
+        ticket_id = store._x("SELECT ticket_id FROM spool WHERE id = ?", (spool_id,)).fetchone()[0]
+        raw = store._x("SELECT raw FROM outbox WHERE ticket_id = ? AND kind = 'ack'",
+                       (ticket_id,)).fetchone()[0]
+    finally:
+        store.close()
+    return bytes(raw).decode("utf-8", "replace")
+
+
+def test_reload_while_mail_flows(daemon: RunningDaemon, config_path: Path) -> None:
+    """A reload swaps templates without refusing mail; a broken file keeps the old config."""
+    template = config_path.parent / "templates" / "ack.txt.j2"
+    original_config = config_path.read_text()
+    before = deliver(daemon, mail("Before reload", "before"))
+    assert "Reloaded wording" not in ack_text(daemon, before)
+    with MailFlow(daemon.port) as flow:
+        template.write_text(template.read_text() + "Reloaded wording.\n")
+        good = on_loop(daemon, daemon.daemon.reload())
+        assert good.ok and good.restart_needed == [] and not good.sla_changed, good
+        after_good = deliver(daemon, mail("After reload", "good"))
+        wait_until(lambda: len(flow.replies) >= 6)
+
+        running_config = daemon.daemon.config
+        config_path.write_text(original_config + "\n[gatway]\nname = \"typo\"\n")
+        bad = on_loop(daemon, daemon.daemon.reload())
+        assert not bad.ok and "gatway: unknown key" in bad.error
+        template.write_text("{{ ticket.refrence }}\n")
+        config_path.write_text(original_config)
+        bad_template = on_loop(daemon, daemon.daemon.reload())
+        assert not bad_template.ok and "refrence" in bad_template.error
+        assert daemon.daemon.config is running_config
+        after_bad = deliver(daemon, mail("After a failed reload", "bad"))
+        wait_until(lambda: len(flow.replies) >= 12)
+    assert flow.replies and all(code == 250 for code, _ in flow.replies), flow.replies
+    assert "Reloaded wording." in ack_text(daemon, after_good)
+    assert "Reloaded wording." in ack_text(daemon, after_bad)
+    status = json.loads((config_path.parent / "var" / "mailgate.reload.json").read_text())
+    assert status["ok"] is False and status["generation"] == 3
+    metrics = scrape(daemon.daemon.http.port)  # type: ignore[union-attr]
+    assert metrics[("mailgate_config_reloads_total", (("result", "failure"),))] == 2
+
+
+def test_reload_moves_open_deadlines_when_sla_changes(daemon: RunningDaemon,
+                                                      config_path: Path) -> None:
+    """Shortening a level's target by reload moves the due time of open tickets."""
+    deliver(daemon, mail("Deadline moves", "dee"))
+    cfg = ["-c", str(config_path)]
+    ticket = run_json("show", *cfg, "SUP-000001")
+    config_path.write_text(config_path.read_text() + """
+[sla.levels.standard]
+first_response = "1h"
+""")
+    result = on_loop(daemon, daemon.daemon.reload())
+    assert result.ok and result.sla_changed and result.recomputed_clocks >= 1, result
+    moved = run_json("show", *cfg, "SUP-000001")
+    created = moved["created_at"]
+    assert moved["first_response_due"] != ticket["first_response_due"]
+    from datetime import datetime, timedelta
+
+    assert (datetime.fromisoformat(moved["first_response_due"])
+            - datetime.fromisoformat(created)) == timedelta(hours=1)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, int]]:
+    """`mailgate serve` in a subprocess, as systemd runs it."""
+    port = _free_port()
+    path = write_config(tmp_path, OPS_CONFIG)
+    path.write_text(path.read_text().replace("port = 0\nmax_message_size",
+                                             f"port = {port}\nmax_message_size"))
+    proc = subprocess.Popen([sys.executable, "-m", "mailgate", "serve", "-c", str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+
+    def up() -> bool:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return (tmp_path / "var" / "mailgate.pid").exists()
+
+    try:
+        wait_until(up, 20)
+        yield proc, path, port
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+
+
+def test_reload_command_signals_the_serving_daemon(
+        served: tuple[subprocess.Popen[bytes], Path, int]) -> None:
+    """`mailgate reload` SIGHUPs the daemon and reports; a broken config is refused, kept old."""
+    proc, path, port = served
+    pid_file = path.parent / "var" / "mailgate.pid"
+    assert int(pid_file.read_text()) == proc.pid
+    result = run("reload", "-c", str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"(pid {proc.pid})" in result.stdout.decode()
+
+    good = path.read_text()
+    path.write_text(good.replace('mode = "folder"', 'mode = "pigeon"'))
+    refused = run("reload", "-c", str(path))
+    assert refused.returncode == 78 and b"outbound.mode" in refused.stderr
+    assert b"Traceback" not in refused.stderr
+
+    status_file = path.parent / "var" / "mailgate.reload.json"
+    previous = status_file.read_text()
+    os.kill(proc.pid, signal.SIGHUP)  # what systemd's ExecReload does, bypassing the CLI check
+    wait_until(lambda: status_file.read_text() != previous)
+    assert json.loads(status_file.read_text())["ok"] is False
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        assert client.sendmail("c@example.org", ["support@example.com"],
+                               make_mail("Still accepting").as_bytes()) == {}
+    assert proc.poll() is None
+
+
+def test_reload_without_running_daemon_is_one_line_error(config_path: Path) -> None:
+    """`mailgate reload` with no daemon running says so in one line and exits non-zero."""
+    assert "no pid file" in one_line_error(run("reload", "-c", str(config_path)))
+
+
+# -- admin commands against a database filled over SMTP ---------------------------------------
+
+
+def test_assign_merge_and_trace(daemon: RunningDaemon, config_path: Path) -> None:
+    """assign and merge record events by cli:<user>; trace tells a message's whole story."""
+    cfg = ["-c", str(config_path)]
+    first = mail("Trace me", "tracy", message_id="<trace-1@example.org>")
+    spool_id = deliver(daemon, first)
+    deliver(daemon, mail("Second problem", "sam", message_id="<trace-2@example.org>"))
+    deliver(daemon, first)  # the same mail again: a duplicate delivery
+    daemon.wait_outbox_idle()
+
+    assert run_json("assign", *cfg, "SUP-000001", "alice") == {
+        "reference": "SUP-000001", "assignee": "alice@example.com"}
+    assert "unknown engineer 'bob'" in one_line_error(run("assign", *cfg, "SUP-000001", "bob"))
+    assert run_json("merge", *cfg, "sup-000002", "SUP-000001", "--reason", "same printer") == {
+        "source": "SUP-000002", "target": "SUP-000001"}
+    merged = run_json("show", *cfg, "SUP-000002")
+    assert merged["status"] == "closed" and merged["merged_into"] == "SUP-000001"
+    events = run_json("show", *cfg, "SUP-000001")["events"]
+    assert any(e["kind"] == "assigned" and e["actor"].startswith("cli:") for e in events)
+    assert any(e["kind"] == "merged" and "same printer" in e["detail"] for e in events)
+    assert "already merged" in one_line_error(run("merge", *cfg, "SUP-000002", "SUP-000001"))
+
+    story = run_json("trace", *cfg, "trace-1@example.org")
+    assert story["message_id"] == "<trace-1@example.org>"
+    assert [(d["channel"], d["state"]) for d in story["deliveries"]] == [
+        ("smtp", "done"), ("smtp", "duplicate")]
+    assert story["deliveries"][0]["mail_from"] == "customer@example.org"  # the envelope
+    assert story["ticket"]["reference"] == "SUP-000001"
+    assert [e["kind"] for e in story["events"]][:1] == ["created"]
+    assert "acknowledged" in [e["kind"] for e in story["events"]]
+    [answer] = story["answers"]
+    assert answer["kind"] == "ack" and answer["state"] == "sent" and answer["last_error"] is None
+    assert run_json("trace", *cfg, str(spool_id))["message_id"] == "<trace-1@example.org>"
+    eml = config_path.parent / "first.eml"
+    eml.write_bytes(first.as_bytes())
+    text = run("trace", *cfg, str(eml)).stdout.decode()
+    assert "received" in text and "SUP-000001" in text and "ack to tracy@example.org" in text
+    assert "no message <nowhere@example.org>" in one_line_error(
+        run("trace", *cfg, "<nowhere@example.org>"))
+
+
+def test_explain_shows_decisions_and_changes_nothing(daemon: RunningDaemon,
+                                                     config_path: Path) -> None:
+    """explain prints what processing would decide and send, and the database stays as it was."""
+    cfg = ["-c", str(config_path)]
+    deliver(daemon, mail("Existing ticket", "erin"))
+    daemon.wait_outbox_idle()
+    db = config_path.parent / "var" / "mailgate.db"
+
+    def counts() -> tuple[int, ...]:
+        with sqlite3.connect(db) as conn:
+            return tuple(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                         for t in ("tickets", "messages", "events", "outbox", "spool"))
+
+    before = counts()
+    folder = config_path.parent
+    (folder / "new.eml").write_bytes(mail("Brand new problem", "nina").as_bytes())
+    (folder / "reply.eml").write_bytes(mail("Re: [SUP-000001] Existing ticket", "erin")
+                                       .as_bytes())
+    (folder / "ooo.eml").write_bytes(mail("Away", "erin", X_Autoreply="yes").as_bytes())
+    (folder / "junk.eml").write_bytes(b"garbage without headers\n")
+
+    new = run_json("explain", *cfg, str(folder / "new.eml"))
+    assert new["outcome"] == "created" and new["ticket"]["reference"] == "SUP-000002"
+    assert new["events"][0]["kind"] == "created"
+    assert [(m["kind"], m["to"]) for m in new["outbox"]] == [("ack", ["nina@example.org"])]
+    assert "[SUP-000002]" in new["outbox"][0]["subject"]
+    reply = run_json("explain", *cfg, str(folder / "reply.eml"))
+    assert reply["outcome"] == "appended" and reply["threaded_by"] == "tag"
+    assert reply["outbox"] == []
+    ooo = run_json("explain", *cfg, str(folder / "ooo.eml"))
+    assert "automatic_mail" in [e["kind"] for e in ooo["events"]] and ooo["outbox"] == []
+    assert run_json("explain", *cfg, str(folder / "junk.eml"))["outcome"] == "quarantined"
+    text = run("explain", *cfg, str(folder / "new.eml")).stdout.decode()
+    assert "creates ticket SUP-000002" in text and "mail sent: ack" in text
+    assert counts() == before
+    assert "cannot read" in one_line_error(run("explain", *cfg, str(folder / "missing.eml")))
+
+
+def test_template_preview_as_sent(daemon: RunningDaemon, config_path: Path) -> None:
+    """templates preview renders the mail as sent, headers included, with ticket or sample data."""
+    cfg = ["-c", str(config_path)]
+    deliver(daemon, make_mail("Preview printer", sender="Dana Doe <dana@example.org>"))
+    real = run("templates", "preview", "ack", *cfg, "--ticket", "SUP-000001").stdout.decode()
+    assert "Subject: [SUP-000001] Preview printer" in real
+    assert "To: Dana Doe <dana@example.org>" in real and "Auto-Submitted: auto-replied" in real
+    assert "Hello Dana Doe," in real
+    sample = run_json("templates", "preview", "ack", *cfg)
+    assert sample["subject"].startswith("[SUP-000123]") and "Casey Customer" in sample["text"]
+    assert ["Auto-Submitted", "auto-replied"] in sample["headers"]
+    reminder = run("templates", "preview", "reminder", *cfg, "--ticket", "SUP-000001")
+    assert reminder.returncode == 0 and b"SUP-000001" in reminder.stdout
+    assert "no template 'akc'" in one_line_error(run("templates", "preview", "akc", *cfg))
+    (config_path.parent / "templates" / "ack.txt.j2").write_text("{{ ticket.refrence }}\n")
+    assert "refrence" in one_line_error(run("templates", "preview", "ack", *cfg))
+
+
+def test_quarantine_delete_needs_yes(daemon: RunningDaemon, config_path: Path) -> None:
+    """A quarantined message is deleted only with --yes; without it nothing happens."""
+    cfg = ["-c", str(config_path)]
+    spool_id = deliver(daemon, b"garbage without headers\r\n")
+    assert [r["id"] for r in run_json("quarantine", *cfg, "list")] == [spool_id]
+    refused = run("quarantine", *cfg, "delete", str(spool_id))
+    assert "--yes" in one_line_error(refused)
+    assert len(run_json("quarantine", *cfg, "list")) == 1
+    assert run("quarantine", *cfg, "delete", str(spool_id), "--yes").returncode == 0
+    assert run_json("quarantine", *cfg, "list") == []
+    gone = run("quarantine", *cfg, "delete", str(spool_id), "--yes")
+    assert f"no spool row {spool_id}" in one_line_error(gone)
+
+
+# -- init and import ----------------------------------------------------------------------------
+
+
+def test_init_writes_a_working_config_and_never_overwrites(tmp_path: Path) -> None:
+    """init writes a config that passes check-config, copies templates, refuses to overwrite."""
+    target = tmp_path / "etc"
+    result = run("init", str(target), "--address", "help@example.com")
+    assert result.returncode == 0, result.stderr
+    assert "next:" in result.stdout.decode()
+    config = target / "mailgate.toml"
+    assert 'addresses = ["help@example.com"]' in config.read_text()
+    assert (target / "templates" / "ack.txt.j2").is_file()
+    assert (target / "sla-presets" / "russian-vendor.toml").is_file()
+    assert run("check-config", "-c", str(config)).returncode == 0
+    config.write_text(config.read_text() + "# edited\n")
+    again = run("init", str(target))
+    assert "refusing to overwrite" in one_line_error(again)
+    assert config.read_text().endswith("# edited\n")
+
+
+def test_import_mbox_is_resumable_and_sends_no_acks(config_path: Path, tmp_path: Path) -> None:
+    """Importing an mbox makes tickets once; a re-run skips it all; no ack goes out by default."""
+    cfg = ["-c", str(config_path)]
+    box = mailbox.mbox(tmp_path / "old.mbox")
+    for i in range(3):
+        box.add(mail(f"Archived {i}", f"arch{i}", message_id=f"<archived-{i}@example.org>")
+                .as_bytes())
+    box.add(mail("Archived 0", "arch0", message_id="<archived-0@example.org>").as_bytes())
+    box.flush()
+    box.close()
+    first = run_json("import", *cfg, str(tmp_path / "old.mbox"))
+    assert (first["found"], first["imported"], first["skipped"]) == (4, 3, 1)
+    again = run_json("import", *cfg, str(tmp_path / "old.mbox"))
+    assert (again["imported"], again["skipped"]) == (0, 4)
+    assert len(run_json("tickets", *cfg)) == 3
+    assert run_json("outbox", *cfg) == []  # nothing pending: acks were cancelled
+    db = config_path.parent / "var" / "mailgate.db"
+    with sqlite3.connect(db) as conn:
+        states = conn.execute("SELECT DISTINCT state FROM outbox").fetchall()
+    assert states == [("cancelled",)]
+    assert "no such mbox" in one_line_error(run("import", *cfg, str(tmp_path / "none.mbox")))
+
+
+def test_new_commands_have_help_with_examples() -> None:
+    """Every operations command's --help shows an example."""
+    for command in ("reload", "init", "assign", "merge", "trace", "explain", "templates",
+                    "import"):
+        result = run(command, "--help")
+        assert result.returncode == 0 and b"example:" in result.stdout, command
+    assert b"mailgate trace" in run("--help").stdout
+
+
+def test_systemd_unit_reloads_with_sighup() -> None:
+    """The shipped systemd unit reloads by SIGHUP, so `systemctl reload mailgate` works."""
+    unit = (ROOT / "config" / "mailgate.service").read_text()
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in unit

@@ -29,6 +29,7 @@ KNOWN = {
     "note": (False, "#note (the rest of the mail is an internal note)"),
     "time": (True, "#time 30m | 1h | 1h30m"),
     "cc": (True, "#cc +address | -address"),
+    "field": (True, "#field NAME VALUE"),
 }
 
 
@@ -85,6 +86,9 @@ def parse(text: str) -> Parsed:
             continue
         if name == "time" and minutes(argument) is None:
             result.errors.append(f"#time {argument}: not a duration; use {usage}")
+            continue
+        if name == "field" and len(argument.split(None, 1)) != 2:
+            result.errors.append(f"#field {argument}: use {usage}")
             continue
         if name == "cc" and (argument[:1] not in "+-" or "@" not in argument):
             result.errors.append(f"#cc {argument}: use {usage}")

@@ -383,9 +383,12 @@ class ConversationSection(Section):
     """How replies, reopens, duplicates and strangers are treated (the seeds' rules)."""
 
     reopen_window: Duration = timedelta(days=30)
-    on_reply_to_closed: dict[Role, Literal["reopen", "keep", "new"]] = Field(
-        default_factory=lambda: {"requester": "reopen", "participant": "reopen",
-                                 "engineer": "keep", "stranger": "new"})
+    on_reply: dict[str, dict[Role, Literal["reopen", "keep", "new"]]] = Field(
+        default_factory=lambda: {
+            "closed": {"requester": "reopen", "participant": "reopen", "engineer": "keep",
+                       "stranger": "new"},
+            "awaiting_reply": {"requester": "reopen", "participant": "reopen"},
+        })
     notify_on_thanks: bool = False
     stranger_policy: Literal["new_linked", "quarantine", "accept"] = "new_linked"
     duplicate_scope: Literal["sender", "domain", "off"] = "sender"
@@ -395,6 +398,18 @@ class ConversationSection(Section):
     auto_reply_cap: int = Field(default=20, ge=0)
     auto_reply_cap_window: Duration = timedelta(hours=1)
     alerts: list[AlertRule] = Field(default_factory=list)
+
+    @field_validator("on_reply")
+    @classmethod
+    def _statuses(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        unknown = sorted(set(value) - set(STATUSES))
+        if unknown:
+            raise ValueError(f"unknown status(es) {unknown}; one of {', '.join(STATUSES)}")
+        return value
+
+    def reply_action(self, status: str, role: str) -> str:
+        """What a reply by ``role`` does to a ticket in ``status`` (default: keep)."""
+        return self.on_reply.get(status, {}).get(role, "keep")  # type: ignore[call-overload]
 
 
 class SecuritySection(Section):

@@ -6,9 +6,10 @@
   keeps the rest internal; any other text is a public reply, relayed to the
   requester and every participant from the support address under the
   engineer's name, and the first one meets the first-response SLA.
-- A **customer's** (requester or participant) reply: an ``awaiting_reply``
-  ticket goes back to ``open``; the team is notified (the assignee, else the
-  team address) with the new text on top.
+- A **customer's** (requester or participant) reply: the team is notified
+  (the assignee, else the team address) with the new text on top. What the
+  reply does to the status (``awaiting_reply`` -> ``open``, reopening a closed
+  ticket) is the pipeline's ``conversation.on_reply`` policy.
 - Notifications carry the tag and ``Reply-To`` the gateway, so an engineer
   answers from any mail client and the answer comes back here.
 
@@ -17,6 +18,7 @@ Runs inside the caller's transaction.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,6 +41,7 @@ def ticket_context(store: Store, ticket: Ticket) -> dict[str, Any]:
         "requester_name": ticket.requester_name, "priority": record["priority"],
         "category": record["category"], "assignee": record["assignee"],
         "first_response_due": ticket.first_response_due, "created_at": ticket.created_at,
+        "fields": json.loads(record.get("fields") or "{}"),
     }
 
 
@@ -60,10 +63,6 @@ class Conversation:
 
     def customer_reply(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
                        *, notify: bool = True) -> None:
-        if ticket.status == "awaiting_reply":
-            desk.set_status(self.config, store, ticket, "open", actor=inbound.from_addr,
-                            now=now, why="the customer replied",
-                            message_id=inbound.message_id)
         if notify:
             self.notify_team(store, store.ticket(ticket.id), inbound, now, "reply")
 
@@ -210,6 +209,9 @@ class Conversation:
             total = store.add_time(ticket.id, spent)
             store.add_event(ticket.id, "time_logged", detail=f"{spent} min (total {total} min)",
                             **common)
+        elif name == "field":
+            field_name, value = arg.split(None, 1)
+            desk.set_field(config, store, ticket, field_name, value, **common)
         elif name == "cc":
             address = arg[1:].strip().lower()
             if arg.startswith("+"):

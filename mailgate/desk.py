@@ -7,6 +7,7 @@ drift apart. Runs inside the caller's transaction.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from mailgate import clocks
@@ -78,6 +79,19 @@ def set_level(config: Config, store: Store, ticket: Ticket, level: str, *, actor
     clocks.recompute_ticket(config, store, ticket.id, now)
     store.add_event(ticket.id, "level_changed", actor=actor, now=now, message_id=message_id,
                     detail=f"SLA level {ticket.sla_level} -> {level}; deadlines recomputed")
+
+
+def set_field(config: Config, store: Store, ticket: Ticket, name: str, value: str, *,
+              actor: str, now: datetime, message_id: str | None = None) -> None:
+    """Set one custom field (a name from ``[[sla.fields]]``)."""
+    known = [f.name for f in config.sla.fields]
+    if name not in known:
+        raise MailgateError(f"unknown field {name!r}; configured: {', '.join(known) or 'none'}")
+    fields = json.loads(store.ticket_record(ticket.id).get("fields") or "{}")
+    fields[name] = value.strip()[:200]
+    store.set_ticket_fields(ticket.id, fields, now)
+    store.add_event(ticket.id, "field_changed", actor=actor, now=now, message_id=message_id,
+                    detail=f"{name} = {fields[name]}")
 
 
 def add_participant(store: Store, ticket: Ticket, address: str, *, actor: str, now: datetime,

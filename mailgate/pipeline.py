@@ -11,7 +11,7 @@
 4. **route**: who wrote (requester, participant, engineer, stranger) and the
    ticket's state decide: a stranger citing a ticket gets a new linked ticket
    (or quarantine); a reply to a closed ticket reopens it, is kept, or opens a
-   new linked ticket (``conversation.on_reply_to_closed`` and
+   new linked ticket (``conversation.on_reply`` per status and role, and
    ``reopen_window``) — but gratitude alone never reopens; a new mail that
    repeats an open report of the same sender joins it.
 5. **record and answer**: ticket, message, participants, attachments and one
@@ -148,20 +148,23 @@ class Pipeline:
             role = "participant"  # holding our reply address proves they got our mail
             store.add_participant(ticket.id, who, inbound.from_name, "participant", now)
         link: tuple[Ticket, str] | None = None
-        reopen = thanks = None
+        reopen, thanks, was = False, None, ticket.status if ticket else None
         if ticket is not None and automatic is None:
             if role == "stranger":
                 ticket, link = self._stranger(ticket, who)
-            elif ticket.status == "closed":
-                action = self.config.conversation.on_reply_to_closed[role]  # type: ignore[index]
-                if not within(self.config.conversation.reopen_window, ticket.closed_at, now):
+            else:
+                action = self.config.conversation.reply_action(ticket.status, role)
+                if ticket.status == "closed" and not within(
+                        self.config.conversation.reopen_window, ticket.closed_at, now):
                     action = "new"
-                verdict = self.gratitude.classify(new_text(inbound.text))
-                if verdict.thanks_only and action == "reopen":
-                    action, thanks = "keep", verdict.reason
+                if action == "reopen" and ticket.status == "closed":
+                    verdict = self.gratitude.classify(new_text(inbound.text))
+                    if verdict.thanks_only:
+                        action, thanks = "keep", verdict.reason
                 if action == "new":
-                    link = (ticket, f"reply to {ticket.reference}, closed "
-                                    f"{ticket.closed_at:%Y-%m-%d}, after the reopen window")
+                    closed = f"closed {ticket.closed_at:%Y-%m-%d}, " if ticket.closed_at else ""
+                    link = (ticket, f"reply to {ticket.reference} ({ticket.status}, {closed}"
+                                    "conversation.on_reply / reopen_window)")
                     ticket = None
                 reopen = action == "reopen"
         duplicate_of = None
@@ -228,10 +231,10 @@ class Pipeline:
         else:
             if reopen:
                 desk.set_status(self.config, store, ticket, "open", actor=who, now=now,
-                                why=f"{role} replied to the closed ticket",
+                                why=f"{role} replied to the {was} ticket (conversation.on_reply)",
                                 message_id=inbound.message_id)
             self.conversation.customer_reply(store, store.ticket(ticket.id), inbound, now,
-                                             notify=reopen is not False)
+                                             notify=reopen or was != "closed")
         return outcome
 
     def _stranger(self, cited: Ticket, who: str) -> tuple[Ticket | None, tuple | None]:

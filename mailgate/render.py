@@ -106,7 +106,7 @@ def sample_context() -> dict[str, Any]:
             "subject": "Printer on floor 3 prints blank pages",
             "status": "open",
             "sla_level": "standard", "priority": "normal", "category": "incident",
-            "assignee": None,
+            "assignee": None, "fields": {"version": "8.3.1"},
             "sla_description": "Standard support",
             "first_response_due": opened + timedelta(hours=8),
             "created_at": opened,

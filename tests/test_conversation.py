@@ -343,3 +343,40 @@ def test_alert_flood_becomes_one_ticket_per_host(tmp_path: Path) -> None:
         assert kinds.count("alert_correlated") == 3 and kinds.count("alert_recovered") == 1
     finally:
         running.stop()
+
+
+def test_reply_policy_per_status(desk: RunningDaemon) -> None:
+    """A customer answer to awaiting_reply reopens it; on on_hold it is kept and notified."""
+    deliver(desk, make_mail("Need logs", sender=CUSTOMER))
+    [notice] = mails(desk, "team@example.com")
+    deliver(desk, reply(notice, "#status awaiting_reply\nPlease send the logs.",
+                        sender="alice@example.com"))
+    [relay] = [m for m in mails(desk, "customer@example.org") if "send the logs" in body(m)]
+    deliver(desk, reply(relay, "Logs attached."))
+    assert desk.store().ticket(1).status == "open"
+    deliver(desk, reply(notice, "#status on_hold", sender="alice@example.com"))
+    deliver(desk, reply(relay, "Any news?"))
+    assert desk.store().ticket(1).status == "on_hold"
+    assert any("Any news?" in body(m) for m in mails(desk, "team@example.com"))
+
+
+def test_field_command_sets_custom_field(tmp_path: Path) -> None:
+    """#field version 8.3.2 changes a configured custom field, shown in show --json."""
+    config = load_config(write_config(tmp_path, TEAM + """
+[[sla.fields]]
+name = "version"
+pattern = 'Version:\\s*(\\S+)'
+"""))
+    configure_logging(config.logging)
+    running = RunningDaemon(config).start()
+    try:
+        deliver(running, make_mail("Crash", sender=CUSTOMER, body="Version: 8.3.1\n"))
+        assert running.store().ticket_record(1)["fields"] == '{"version": "8.3.1"}'
+        [notice] = mails(running, "team@example.com")
+        deliver(running, reply(notice, "#field version 8.3.2", sender="alice@example.com"))
+        deliver(running, reply(notice, "#field colour red", sender="alice@example.com"))
+    finally:
+        running.stop()
+    assert running.store().ticket_record(1)["fields"] == '{"version": "8.3.2"}'
+    [error] = [m for m in mails(running, "alice@example.com")]
+    assert "unknown field" in body(error)

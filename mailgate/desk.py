@@ -48,24 +48,25 @@ def assign(config: Config, store: Store, ticket: Ticket, who: str | None, *, act
     return address
 
 
+def _set_choice(store: Store, ticket: Ticket, column: str, value: str, allowed: list[str],
+                *, actor: str, now: datetime, message_id: str | None) -> None:
+    if value not in allowed:
+        raise MailgateError(f"unknown {column} {value!r}; one of {', '.join(allowed)}")
+    store.touch_ticket(ticket.id, now, **{column: value})
+    store.add_event(ticket.id, f"{column}_changed", actor=actor, now=now, message_id=message_id,
+                    detail=f"{column} {value}")
+
+
 def set_priority(config: Config, store: Store, ticket: Ticket, priority: str, *, actor: str,
                  now: datetime, message_id: str | None = None) -> None:
-    if priority not in config.sla.priorities:
-        raise MailgateError(f"unknown priority {priority!r}; one of "
-                            f"{', '.join(config.sla.priorities)}")
-    store.touch_ticket(ticket.id, now, priority=priority)
-    store.add_event(ticket.id, "priority_changed", actor=actor, now=now, message_id=message_id,
-                    detail=f"priority {priority}")
+    _set_choice(store, ticket, "priority", priority, config.sla.priorities, actor=actor,
+                now=now, message_id=message_id)
 
 
 def set_category(config: Config, store: Store, ticket: Ticket, category: str, *, actor: str,
                  now: datetime, message_id: str | None = None) -> None:
-    if category not in config.sla.categories:
-        raise MailgateError(f"unknown category {category!r}; one of "
-                            f"{', '.join(config.sla.categories)}")
-    store.touch_ticket(ticket.id, now, category=category)
-    store.add_event(ticket.id, "category_changed", actor=actor, now=now, message_id=message_id,
-                    detail=f"category {category}")
+    _set_choice(store, ticket, "category", category, config.sla.categories, actor=actor,
+                now=now, message_id=message_id)
 
 
 def set_level(config: Config, store: Store, ticket: Ticket, level: str, *, actor: str,

@@ -1,0 +1,433 @@
+"""Hostile and broken mail is contained: limits quarantine it with a reason, in bounded time,
+through the parser alone and through the SMTP listener of a running daemon."""
+
+from __future__ import annotations
+
+import base64
+import email
+import io
+import json
+import re
+import smtplib
+import time
+from collections.abc import Iterator
+from email import policy
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from mailgate import autoreply, clock, message
+from mailgate.config import load_config
+from mailgate.logs import configure_logging
+from mailgate.message import (
+    MAX_ADDRESSES,
+    MAX_TEXT_CHARS,
+    ParseError,
+    html_to_text,
+    parse,
+    safe_filename,
+)
+from mailgate.pipeline import Outcome, Pipeline
+from mailgate.processor import Processor
+from mailgate.render import Renderer
+from mailgate.store import SpoolItem, Store
+from tests.conftest import RunningDaemon, make_mail, write_config
+from tests.hostile import Case, automatic, broken, corpus, limits, mail, smtp_reply
+
+MAX_SIZE = 30_000_000
+OUR_HEADERS = {"From", "To", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To",
+               "References", "Auto-Submitted", "X-Auto-Response-Suppress", "X-Mailgate-Loop",
+               "Content-Type", "Content-Transfer-Encoding", "MIME-Version"}
+LIMITS = list(limits())
+BROKEN = [c for c in broken() if c.name != "attachment-20mb"]
+
+
+def single_line(text: str) -> bool:
+    return not any(ch in text for ch in "\r\n\x00\u202e\u2066") and text == text.strip()
+
+
+def encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+# -- the parser alone ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", LIMITS, ids=lambda c: c.name)
+def test_limit_quarantines_with_its_reason_quickly(case: Case) -> None:
+    """Each parser limit refuses the hostile mail with a reason naming it, in well under 1 s."""
+    started = time.perf_counter()
+    with pytest.raises(ParseError) as refused:
+        parse(case.raw)
+    assert time.perf_counter() - started < 1.0
+    assert case.reason in str(refused.value)
+
+
+@pytest.mark.parametrize("case", BROKEN + list(automatic()), ids=lambda c: c.name)
+def test_broken_mail_parses_to_clean_fields(case: Case) -> None:
+    """Broken mail is read as far as it goes: one-line subject, storable text, safe names."""
+    started = time.perf_counter()
+    try:
+        inbound = parse(case.raw)
+    except ParseError as exc:
+        assert case.expect in ("quarantined", "any"), exc
+        return
+    assert time.perf_counter() - started < 1.0
+    assert single_line(inbound.subject) and encodable(inbound.subject)
+    assert inbound.from_addr == "" or (single_line(inbound.from_addr)
+                                       and encodable(inbound.from_addr)
+                                       and " " not in inbound.from_addr)
+    assert encodable(inbound.text) and len(inbound.text) <= MAX_TEXT_CHARS
+    for name, address in [*inbound.to, *inbound.cc, *inbound.reply_to]:
+        assert single_line(name) and encodable(name) and "@" in address
+        assert encodable(address) and not any(c in address for c in " <>,\r\n")
+    assert len(inbound.cc) <= MAX_ADDRESSES
+    for ident in [inbound.message_id, *inbound.in_reply_to, *inbound.references]:
+        assert encodable(ident) and ident.startswith("<") and single_line(ident)
+    for attachment in inbound.attachments:
+        assert attachment.filename == safe_filename(attachment.filename)
+        assert re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", attachment.content_type)
+
+
+def test_encoded_words_cannot_inject_lines() -> None:
+    """An encoded-word hiding CR/LF in the subject or a name stays on one line."""
+    inbound = parse(mail("x", subject=b"=?utf-8?q?hi=0D=0ABcc:_v@evil.example?=",
+                         headers=b"Reply-To: =?utf-8?q?Eve=0D=0ABcc:_v@evil.example?= <e@x.org>"
+                                 b"\r\n")[0])
+    assert inbound.subject == "hi Bcc: v@evil.example"
+    assert all(single_line(name) for name, _ in inbound.reply_to)
+
+
+def test_smtputf8_and_8bit_headers_are_read_as_utf8() -> None:
+    """Raw UTF-8 in headers (SMTPUTF8) gives the real name and address, not escapes."""
+    [case] = [c for c in broken() if c.name == "smtputf8"]
+    inbound = parse(case.raw)
+    assert (inbound.from_name, inbound.from_addr) == ("Jürgen Müller", "jürgen@exämple.org")
+    assert inbound.subject == "Grüße aus Köln"
+    inbound = parse(mail("x", headers=b"Reply-To: J\xc3\xbcrgen \xff <j@x.org>\r\n")[0])
+    assert inbound.reply_to == [("Jürgen \ufffd", "j@x.org")]
+
+
+@pytest.mark.parametrize(("charset", "body", "text"), [
+    ("x-unknown", b"caf\xc3\xa9", "café"),
+    ("x-unknown", b"caf\xe9", "caf\ufffd"),
+    ("utf-8", b"caf\xe9", "caf\ufffd"),
+    ("us-ascii", b"caf\xc3\xa9", "café"),
+    ("iso-8859-1", b"caf\xe9", "café"),
+    ("punycode", b"abc-" + b"a" * 100_000, "abc-" + "a" * 100_000),
+    ("base64", b"aGk=", "aGk="),
+    (None, b"caf\xe9", "café"),
+])
+def test_text_charsets_never_fail(charset: str | None, body: bytes, text: str) -> None:
+    """Unknown, mislabelled and slow charsets decode (UTF-8 first) instead of failing."""
+    ctype = b"text/plain" + (b"; charset=" + charset.encode() if charset else b"")
+    started = time.perf_counter()
+    inbound = parse(mail("x", headers=b"Content-Type: " + ctype + b"\r\n", body=body)[0])
+    assert time.perf_counter() - started < 0.5
+    assert inbound.text == text
+
+
+def test_crlf_message_larger_than_header_limit_is_not_refused() -> None:
+    """A big CRLF mail with a small header is parsed (the header limit counts the header)."""
+    inbound = parse(mail("x", body=b"line of text\r\n" * 30_000)[0])
+    assert inbound.text.startswith("line of text\nline of text")
+
+
+def test_header_budget_counts_decoding_not_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part after a big attachment is no reason to quarantine: only decoding time counts."""
+    monkeypatch.setattr(message, "HEADER_BUDGET", 0.05)
+    attachment = base64.encodebytes(bytes(4_000_000)).replace(b"\n", b"\r\n")
+    body = (b"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding:"
+            b" base64\r\n\r\n" + attachment + b"--b\r\nContent-Type: text/plain\r\n\r\n"
+            b"the text after it\r\n--b--\r\n")
+    raw = mail("x", headers=b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b"
+               b"\r\n", body=body)[0]
+    started = time.perf_counter()
+    inbound = parse(raw)
+    assert time.perf_counter() - started > 0.05  # reading took longer than the budget
+    assert inbound.text == "the text after it"
+    assert len(inbound.attachments[0].data) == 4_000_000
+
+
+def test_nothing_but_parse_error_escapes() -> None:
+    """Input that makes the email package raise (date overflow, nested comments) is handled."""
+    for raw in (mail("x", date=False, headers=b"Date: Mon, 05 Jan 99999999999999999999 "
+                                              b"09:30:00 +0000\r\n")[0],
+                b"From: a@b.c " + b"(" * 5000 + b"\r\nSubject: x\r\n\r\nbody\r\n"):
+        try:
+            inbound = parse(raw)
+        except ParseError:
+            continue
+        assert inbound.date is None or inbound.date.year < 10_000
+
+
+@pytest.mark.parametrize(("name", "safe"), [
+    ("../../etc/passwd", "_.._etc_passwd"),
+    ("..\\..\\boot.ini", "_.._boot.ini"),
+    ("C:\\Windows\\x.dll", "C__Windows_x.dll"),
+    ("/abs/path.txt", "_abs_path.txt"),
+    ("..", "attachment"),
+    ("", "attachment"),
+    ("   ", "attachment"),
+    ("invoice\u202efdp.exe", "invoicefdp.exe"),
+    ("a\u2066b\u2069c\u200fd\u061ce.txt", "abcde.txt"),
+    ("bell\x07\x1b[0m.png", "bell[0m.png"),
+    ("new\r\nline.txt", "new line.txt"),
+    ("nul\x00byte.txt", "nulbyte.txt"),
+    ("fullwidth\uff0fslash.txt", "fullwidth_slash.txt"),
+    ("CON.txt", "_CON.txt"),
+    ("lpt1", "_lpt1"),
+    ('a<b>c:d"e|f?g*h.txt', "a_b_c_d_e_f_g_h.txt"),
+    ("zero\u200bwidth\ufeff.txt", "zerowidth.txt"),
+    ("c1\x85\x9bcontrol.txt", "c1control.txt"),
+    ("\udcff\udcfe.txt", "\ufffd\ufffd.txt"),
+    (".hidden", "hidden"),
+])
+def test_safe_filename(name: str, safe: str) -> None:
+    """Attachment names lose directories, separators, control, bidi and invisible characters."""
+    assert safe_filename(name) == safe
+
+
+def test_safe_filename_bounds_length_and_keeps_extension() -> None:
+    """A 1,000-character name is cut to 200 bytes of UTF-8 and keeps its extension."""
+    name = safe_filename("я" * 1000 + ".pdf")
+    assert name.endswith(".pdf") and len(name.encode()) <= 200
+    assert safe_filename(name) == name
+
+
+@pytest.mark.parametrize("html", [
+    "<ul>" * 5000 + "<li>x" * 5000,
+    "<blockquote>" * 3000 + "line<br>" * 3000,
+    "<p>hello <b>world</b></p>" * 50_000,
+    "<" * 200_000,
+    "<a href='" + "x" * 200_000,
+    "<script>" + "x" * 100_000,
+    "<!--" * 50_000,
+])
+def test_hostile_html_converts_in_bounded_time(html: str) -> None:
+    """Deeply nested or huge HTML becomes text in well under a second."""
+    started = time.perf_counter()
+    text = html_to_text(html)
+    assert time.perf_counter() - started < 0.5
+    assert len(text) <= len(html)
+
+
+def test_html_is_still_converted_nicely() -> None:
+    """Ordinary HTML keeps html2text's readable rendering (lists, emphasis)."""
+    assert html_to_text("<p>The <b>server</b> is down.</p><ul><li>a</li></ul>") == \
+        "The **server** is down.\n\n  * a"
+
+
+# -- the processor, in-process (timing and log lines) --------------------------------------
+
+
+@pytest.fixture
+def processor(tmp_path: Path) -> Iterator[tuple[Processor, Store]]:
+    config = load_config(write_config(tmp_path))
+    store = Store.open(config.database_path)
+    pipeline = Pipeline(config, Renderer(config.path(config.templates.directory)))
+    yield Processor(config, store, pipeline), store
+    store.close()
+
+
+def process(processor: Processor, store: Store, case: Case) -> tuple[str, float]:
+    with store.transaction():
+        spool_id = store.spool_add(case.raw, channel="smtp", received_at=clock.now(),
+                                   mail_from=case.envelope, rcpt_tos=["support@example.com"])
+    now = clock.now()
+    [item] = store.spool_claim("test", now, now + processor.config.processing.lease, 1,
+                               only=spool_id)
+    started = time.perf_counter()
+    processor.process(item)
+    return store.spool_state(spool_id), time.perf_counter() - started
+
+
+def test_quarantine_has_a_clear_log_line(processor: tuple[Processor, Store]) -> None:
+    """Every limit that quarantines a message logs message_quarantined with its reason."""
+    proc, store = processor
+    with capture_logs() as logs:
+        for case in LIMITS:
+            assert process(proc, store, case)[0] == "quarantined"
+    reasons = [e["reason"] for e in logs if e["event"] == "message_quarantined"]
+    assert len(reasons) == len(LIMITS)
+    for case, reason in zip(LIMITS, reasons, strict=True):
+        assert case.reason in reason
+    assert [r["reason"] for r in store.quarantine()] == reasons
+
+
+PUNYCODE_PARTS = mail("punycode-parts", headers=b"MIME-Version: 1.0\r\nContent-Type: "
+                      b"multipart/mixed; boundary=b\r\n", body=b"".join(
+                          b"--b\r\nContent-Type: text/plain; charset=punycode\r\n\r\nabc-"
+                          + b"9" * 64_000 + b"\r\n" for _ in range(3)) + b"--b--\r\n")[0]
+
+
+def test_punycode_text_parts_parse_quickly() -> None:
+    """Text labelled with the quadratic punycode charset is decoded as UTF-8 instead."""
+    started = time.perf_counter()
+    inbound = parse(PUNYCODE_PARTS)
+    assert time.perf_counter() - started < 0.5
+    assert inbound.text.startswith("abc-999")
+
+
+@pytest.mark.xfail(strict=True, reason="autoreply._text decodes every text/plain part with its "
+                   "declared charset; punycode is pure Python and quadratic (64 KB of digits: "
+                   "~0.5 s for a 4-character result), and parts are scanned until 64 KB of "
+                   "*decoded* text, so 100 such parts hold the processor for about a minute")
+def test_bounce_scan_of_punycode_parts_is_bounded() -> None:
+    """The automatic-mail check of a mail with punycode text parts finishes in well under 1 s."""
+    inbound = parse(PUNYCODE_PARTS)
+    started = time.perf_counter()
+    autoreply.classify_automatic(inbound.msg, "punycode-parts@hostile.example")
+    assert time.perf_counter() - started < 0.5
+
+
+# -- the running daemon ------------------------------------------------------------------
+
+
+def send_raw(port: int, case: Case) -> tuple[int, str]:
+    """Send ``case.raw`` byte for byte (smtplib sends bytes without changing line ends)."""
+    rcpt = "support@example.com"
+    options = ["SMTPUTF8"] if not case.envelope.isascii() else []
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo("hostile.example")
+        code, text = client.mail(case.envelope, options)
+        assert code == 250, text
+        code, text = client.rcpt(rcpt)
+        assert code == 250, text
+        try:
+            code, text = client.data(case.raw)
+        except smtplib.SMTPDataError as exc:
+            code, text = exc.smtp_code, exc.smtp_error
+    return code, text.decode("utf-8", "replace")
+
+
+def expected_stored(raw: bytes) -> bytes:
+    """What the listener stores: smtplib dot-stuffs after any LF, aiosmtpd un-stuffs after
+    CRLF only, and the data is CRLF-terminated."""
+    sent = re.sub(rb"(?m)^\.", b"..", raw)
+    sent = sent if sent.endswith(b"\r\n") else sent + b"\r\n"
+    lines = sent.split(b"\r\n")
+    return b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
+
+
+Timings = list[tuple[int, float, float]]  # spool id, CPU seconds, wall seconds
+
+
+@pytest.fixture
+def hostile_daemon(tmp_path: Path) -> Iterator[tuple[RunningDaemon, io.StringIO, Timings]]:
+    path = write_config(tmp_path)
+    text = path.read_text().replace("max_message_size = 200000", f"max_message_size = {MAX_SIZE}")
+    # the default busy timeout (5 s), not the 1 s of the lock tests: storing the 20 MB
+    # attachment holds the write lock for a while, and intake must wait for it, not answer 451
+    path.write_text(text.replace('busy_timeout = "1s"', 'busy_timeout = "5s"'))
+    config = load_config(path)
+    logs = io.StringIO()
+    configure_logging(config.logging, stream=logs)
+    running = RunningDaemon(config)
+    timings: Timings = []
+    original = running.daemon.processor.process
+
+    def timed(item: SpoolItem) -> Outcome | None:
+        cpu, wall = time.thread_time(), time.perf_counter()
+        try:
+            return original(item)
+        finally:
+            timings.append((item.id, time.thread_time() - cpu, time.perf_counter() - wall))
+
+    running.daemon.processor.process = timed  # type: ignore[method-assign]
+    running.start()
+    yield running, logs, timings
+    running.stop()
+    configure_logging(config.logging)  # back to stderr for the tests that follow
+
+
+def test_hostile_corpus_through_smtp(
+        hostile_daemon: tuple[RunningDaemon, io.StringIO, Timings]) -> None:
+    """Hostile mail gets 250 or a deliberate 5xx, is kept and processed; the daemon serves on."""
+    # In detail: every 250'd mail is a spool row with its exact bytes, done/duplicate/
+    # quarantined (with a logged reason) in bounded time; robots get no acknowledgement.
+    daemon, logs, timings = hostile_daemon
+    cases = corpus()
+    accepted: dict[int, Case] = {}
+    for case in cases:
+        for _attempt in range(3):  # a 4xx (store busy) means "retry", as an MTA would
+            code, text = send_raw(daemon.port, case)
+            if code // 100 != 4:
+                break
+        assert code == smtp_reply(case, MAX_SIZE), (case.name, code, text)
+        if code == 250:
+            accepted[int(text.rsplit(" ", 1)[1])] = case
+    assert len(accepted) > len(cases) * 0.9
+    store = daemon.store()
+    deadline = time.monotonic() + 60  # one deadline for all: a dead processor fails fast
+    wrong = []
+    for spool_id, case in accepted.items():
+        state = daemon.wait_processed(spool_id, timeout=max(deadline - time.monotonic(), 0.1))
+        if state not in ("done", "duplicate", "quarantined") or case.expect not in ("any", state):
+            wrong.append((case.name, state))
+        elif store.spool_raw(spool_id) != expected_stored(case.raw):
+            wrong.append((case.name, "raw bytes differ"))
+    assert not wrong, wrong
+    assert "new" not in store.spool_counts()
+    quarantined = {r["id"]: r["reason"] for r in store.quarantine()}
+    wrong = [(c.name, quarantined[i]) for i, c in accepted.items()
+             if c.expect == "quarantined" and c.reason not in quarantined[i]]
+    assert not wrong, wrong
+    logged = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
+    logged_reasons = {e.get("spool_id"): e["reason"] for e in logged
+                      if e.get("event") == "message_quarantined"}
+    assert logged_reasons == quarantined
+
+    # Bounded time, measured around the daemon's processor: CPU time (the work; the listener
+    # and this client compete for the GIL meanwhile) under 1 s, 3 s for the 20 MB attachment
+    # (its 15 MB blob is stored and fsynced), and wall time never near a hang.
+    names = {i: accepted[i].name for i in accepted}
+    slow = {names.get(i): (round(cpu, 2), round(wall, 2)) for i, cpu, wall in timings
+            if cpu > (3.0 if names.get(i) == "attachment-20mb" else 1.0) or wall > 10}
+    assert not slow, slow
+
+    # no acknowledgement to robots or spam
+    daemon.wait_outbox_idle(timeout=30)
+    robots = {c.sender.lower() for c in cases if c.automatic} | {
+        c.envelope.lower() for c in cases if c.automatic and c.envelope}
+    sent = [email.message_from_bytes(p.read_bytes(), policy=policy.default)
+            for p in daemon.outbox_dir.glob("*.eml")]
+    to = {a.addr_spec.lower() for m in sent for a in m["To"].addresses}
+    assert not to & robots, to & robots
+    assert all(m["Auto-Submitted"] == "auto-replied" for m in sent)
+    # nothing a customer wrote (encoded-words in subjects, names, Message-IDs) adds a header
+    for ack in sent:
+        assert set(ack.keys()) <= OUR_HEADERS and len(ack.keys()) == len(set(ack.keys())), \
+            ack.keys()
+
+    # still serving: a normal mail is accepted, processed and acknowledged
+    assert all(t.is_alive() for t in daemon.daemon._threads), daemon.daemon._threads
+    code, text = daemon.send(make_mail("After the storm", sender="calm@example.org"))
+    assert code == 250, text
+    assert daemon.wait_processed(int(text.decode().rsplit(" ", 1)[1])) == "done"
+    daemon.wait_outbox_idle()
+    assert any("After the storm" in str(m["Subject"]) for m in (
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)
+        for p in daemon.outbox_dir.glob("*.eml")))
+
+
+@pytest.mark.xfail(strict=True, reason="compose.compose builds the mail with policy.SMTP, which "
+                   "RFC 2047-encodes a non-ASCII local part and domain inside the angle "
+                   "brackets (<=?utf-8?q?j=C3=BCrgen?=@=?utf-8?q?ex=C3=A4mple?=.org>): the "
+                   "acknowledgement to an SMTPUTF8 customer is addressed to nobody")
+def test_smtputf8_customer_gets_a_readable_acknowledgement(daemon: RunningDaemon) -> None:
+    """A customer writing from jürgen@exämple.org is answered at jürgen@exämple.org."""
+    [case] = [c for c in broken() if c.name == "smtputf8"]
+    code, text = send_raw(daemon.port, case)
+    assert code == 250
+    assert daemon.wait_processed(int(text.rsplit(" ", 1)[1])) == "done"
+    daemon.wait_outbox_idle()
+    [path] = daemon.outbox_dir.glob("*.eml")
+    head = path.read_bytes().split(b"\r\n\r\n")[0].replace(b"\r\n ", b" ")
+    [to] = [line for line in head.split(b"\r\n") if line.startswith(b"To:")]
+    assert "<jürgen@exämple.org>" in to.decode("utf-8")  # RFC 6532; never <=?utf-8?...?=@...>

@@ -34,6 +34,8 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _SCAN_LIMIT = 64 * 1024
+_SLOW_CODECS = frozenset({"punycode", "idna", "raw-unicode-escape", "unicode-escape", "uu",
+                          "uu-codec", "zlib", "zlib-codec", "bz2", "bz2-codec"})
 _MAX_PARTS = 100
 _MAX_DEPTH = 8
 
@@ -253,6 +255,8 @@ def _text(part: Message) -> str:
         return ""
     data = data[:_SCAN_LIMIT]
     charset = _safe(part.get_content_charset, None) or "utf-8"
+    if charset.lower().replace("_", "-") in _SLOW_CODECS:
+        charset = "utf-8"  # a pure-Python quadratic codec is no text encoding anyway
     return _safe(lambda: data.decode(charset, "replace"), data.decode("utf-8", "replace"))
 
 

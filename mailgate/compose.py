@@ -10,6 +10,7 @@ recognised.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -21,6 +22,17 @@ from email.utils import format_datetime
 from mailgate.message import clean_text
 
 LOOP_HEADER = "X-Mailgate-Loop"
+# Lines up to RFC 5322's hard limit: CPython 3.11 folds an address list badly at 78
+# (a comma after an encoded display name is encoded, and the next recipient is lost).
+_POLICY = policy.SMTP.clone(max_line_length=998)
+_POLICY_UTF8 = policy.SMTPUTF8.clone(max_line_length=998)
+_MSG_ID = re.compile(r"^<[\x21-\x3b\x3d\x3f-\x7e]{1,900}>$")  # no <, >, space, control
+
+
+def safe_ids(values: Sequence[str | None]) -> list[str]:
+    """Message-IDs that are plain ASCII tokens; an encoded-word or a line break is dropped,
+    so a hostile id we reply to cannot become a header of our mail."""
+    return [v for v in values if v and _MSG_ID.match(v) and "=?" not in v]
 
 
 def new_message_id(domain: str) -> str:
@@ -49,7 +61,8 @@ def compose(
     auto_submitted: str | None = "auto-replied",
 ) -> bytes:
     """The wire bytes (CRLF line ends) of one outgoing message."""
-    msg = EmailMessage(policy=policy.SMTP)
+    addresses = [from_addr, *(a for _, a in to), *([reply_to] if reply_to else [])]
+    msg = EmailMessage(policy=_POLICY if all(a.isascii() for a in addresses) else _POLICY_UTF8)
     msg["From"] = _address(from_name, from_addr)
     msg["To"] = [_address(n, a) for n, a in to]
     if reply_to:
@@ -57,9 +70,9 @@ def compose(
     msg["Subject"] = clean_text(subject)
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
-    if in_reply_to:
+    if in_reply_to and safe_ids([in_reply_to]):
         msg["In-Reply-To"] = in_reply_to
-    refs = [r for r in references if r][-20:]
+    refs = safe_ids(references)[-20:]
     if refs:
         msg["References"] = " ".join(refs)
     if auto_submitted:

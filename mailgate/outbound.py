@@ -168,6 +168,8 @@ class Sender:
                 start_tls=out.security == "starttls",
                 username=out.username, password=smarthost_password(self.config),
                 timeout=out.timeout.total_seconds(),
+                mail_options=[] if all(r.isascii() for r in [item.mail_from, *item.rcpt_tos])
+                else ["SMTPUTF8"],
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]

@@ -274,10 +274,6 @@ def test_punycode_text_parts_parse_quickly() -> None:
     assert inbound.text.startswith("abc-999")
 
 
-@pytest.mark.xfail(strict=True, reason="autoreply._text decodes every text/plain part with its "
-                   "declared charset; punycode is pure Python and quadratic (64 KB of digits: "
-                   "~0.5 s for a 4-character result), and parts are scanned until 64 KB of "
-                   "*decoded* text, so 100 such parts hold the processor for about a minute")
 def test_bounce_scan_of_punycode_parts_is_bounded() -> None:
     """The automatic-mail check of a mail with punycode text parts finishes in well under 1 s."""
     inbound = parse(PUNYCODE_PARTS)
@@ -416,10 +412,6 @@ def test_hostile_corpus_through_smtp(
         for p in daemon.outbox_dir.glob("*.eml")))
 
 
-@pytest.mark.xfail(strict=True, reason="compose.compose builds the mail with policy.SMTP, which "
-                   "RFC 2047-encodes a non-ASCII local part and domain inside the angle "
-                   "brackets (<=?utf-8?q?j=C3=BCrgen?=@=?utf-8?q?ex=C3=A4mple?=.org>): the "
-                   "acknowledgement to an SMTPUTF8 customer is addressed to nobody")
 def test_smtputf8_customer_gets_a_readable_acknowledgement(daemon: RunningDaemon) -> None:
     """A customer writing from jürgen@exämple.org is answered at jürgen@exämple.org."""
     [case] = [c for c in broken() if c.name == "smtputf8"]

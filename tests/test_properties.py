@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
 
-import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -200,10 +199,6 @@ def test_compose_adds_no_header(subject: str, from_name: str | None,
     assert len(msg.get_all("To")) == 1 and len(msg.get_all("Subject")) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="compose.compose relies on policy.SMTP folding, which on "
-                   "CPython 3.11 encodes the comma after an encoded-word display name when the "
-                   "fold falls there ('=?utf-8?q?=2C?='), so the next recipient vanishes from "
-                   "the To header (the envelope still has it)")
 def test_compose_keeps_every_recipient_in_to() -> None:
     """Every recipient of our mail is listed in its To header, whatever their names."""
     raw, addresses = composed("", None, ["0", "000¡¡", None])
@@ -223,13 +218,9 @@ def test_header_text_from_customers_is_defanged() -> None:
     assert BytesParser(policy=policy.default).parsebytes(raw).keys() == EXPECTED
 
 
-@pytest.mark.xfail(strict=True, reason="compose.compose copies in_reply_to/references into "
-                   "headers unchecked; policy.SMTP decodes an encoded-word inside them and "
-                   "CPython < 3.11.10 (CVE-2024-6923) writes the decoded CR/LF as a new header "
-                   "line. mailgate.message.message_ids now drops such ids, but compose itself "
-                   "does not refuse them")
 def test_compose_refuses_encoded_words_in_message_ids() -> None:
     """An encoded-word hidden in a Message-ID we reply to cannot add a header to our mail."""
     raw, _ = composed("ok", None, [None], "<=?utf-8?q?a=0D=0ABcc:_x@y?=@evil>",
                       ("<=?utf-8?q?=0D=0AX-I:_1?=>",))
-    assert BytesParser(policy=policy.default).parsebytes(raw).keys() == EXPECTED
+    keys = BytesParser(policy=policy.default).parsebytes(raw).keys()
+    assert keys == [k for k in EXPECTED if k not in ("In-Reply-To", "References")]

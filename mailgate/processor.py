@@ -106,9 +106,9 @@ class Processor:
                 backoff = min(backoff * 2, 30.0)
                 stop.wait(backoff)
                 continue
-            except Exception:  # noqa: BLE001 - a bug must not end the thread silently;
-                # the message being handled keeps its claim and counts an attempt, so a
-                # repeatable crash ends in quarantine after max_attempts.
+            except Exception:
+                # A bug must not end the thread silently. The message being handled keeps
+                # its claim and counts an attempt: a repeatable crash ends in quarantine.
                 log.exception("processor_crashed", retry_in=backoff)
                 self._held.clear()
                 backoff = min(backoff * 2, 30.0)

@@ -61,23 +61,23 @@ def encodable(text: str) -> bool:
 @pytest.mark.parametrize("case", LIMITS, ids=lambda c: c.name)
 def test_limit_quarantines_with_its_reason_quickly(case: Case) -> None:
     """Each parser limit refuses the hostile mail with a reason naming it, in well under 1 s."""
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(ParseError) as refused:
         parse(case.raw)
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
     assert case.reason in str(refused.value)
 
 
 @pytest.mark.parametrize("case", BROKEN + list(automatic()), ids=lambda c: c.name)
 def test_broken_mail_parses_to_clean_fields(case: Case) -> None:
     """Broken mail is read as far as it goes: one-line subject, storable text, safe names."""
-    started = time.perf_counter()
+    started = time.thread_time()
     try:
         inbound = parse(case.raw)
     except ParseError as exc:
         assert case.expect in ("quarantined", "any"), exc
         return
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
     assert single_line(inbound.subject) and encodable(inbound.subject)
     assert inbound.from_addr == "" or (single_line(inbound.from_addr)
                                        and encodable(inbound.from_addr)
@@ -126,9 +126,9 @@ def test_smtputf8_and_8bit_headers_are_read_as_utf8() -> None:
 def test_text_charsets_never_fail(charset: str | None, body: bytes, text: str) -> None:
     """Unknown, mislabelled and slow charsets decode (UTF-8 first) instead of failing."""
     ctype = b"text/plain" + (b"; charset=" + charset.encode() if charset else b"")
-    started = time.perf_counter()
+    started = time.thread_time()
     inbound = parse(mail("x", headers=b"Content-Type: " + ctype + b"\r\n", body=body)[0])
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5
     assert inbound.text == text
 
 
@@ -211,9 +211,9 @@ def test_safe_filename_bounds_length_and_keeps_extension() -> None:
 ])
 def test_hostile_html_converts_in_bounded_time(html: str) -> None:
     """Deeply nested or huge HTML becomes text in well under a second."""
-    started = time.perf_counter()
+    started = time.thread_time()
     text = html_to_text(html)
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5
     assert len(text) <= len(html)
 
 
@@ -242,9 +242,9 @@ def process(processor: Processor, store: Store, case: Case) -> tuple[str, float]
     now = clock.now()
     [item] = store.spool_claim("test", now, now + processor.config.processing.lease, 1,
                                only=spool_id)
-    started = time.perf_counter()
+    started = time.thread_time()
     processor.process(item)
-    return store.spool_state(spool_id), time.perf_counter() - started
+    return store.spool_state(spool_id), time.thread_time() - started
 
 
 def test_quarantine_has_a_clear_log_line(processor: tuple[Processor, Store]) -> None:
@@ -268,18 +268,18 @@ PUNYCODE_PARTS = mail("punycode-parts", headers=b"MIME-Version: 1.0\r\nContent-T
 
 def test_punycode_text_parts_parse_quickly() -> None:
     """Text labelled with the quadratic punycode charset is decoded as UTF-8 instead."""
-    started = time.perf_counter()
+    started = time.thread_time()
     inbound = parse(PUNYCODE_PARTS)
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5
     assert inbound.text.startswith("abc-999")
 
 
 def test_bounce_scan_of_punycode_parts_is_bounded() -> None:
     """The automatic-mail check of a mail with punycode text parts finishes in well under 1 s."""
     inbound = parse(PUNYCODE_PARTS)
-    started = time.perf_counter()
+    started = time.thread_time()
     autoreply.classify_automatic(inbound.msg, "punycode-parts@hostile.example")
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5
 
 
 # -- the running daemon ------------------------------------------------------------------

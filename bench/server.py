@@ -1,0 +1,223 @@
+"""The servers under test as subprocesses: ``mailgate serve`` and the no-op sink.
+
+Each runs in its own process (its own GIL), on a free loopback port. The
+mailgate daemon gets a fresh folder with a config file and a copy of the
+repository's templates, the outbox in folder mode and logging at warning, as
+a production install would run it. The benchmark watches it only from the
+outside: SMTP, a read-only look at its SQLite database, and /proc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from load import wait_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+OUT = BENCH / "out"
+BIN = Path(sys.executable).parent
+
+CONFIG = """
+[gateway]
+name = "Example Support"
+addresses = ["support@example.com"]
+reference_prefix = "SUP"
+reference_width = 6
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+max_message_size = {max_size}
+
+[store]
+url = "sqlite:///{db}"
+
+[outbound]
+mode = "folder"
+folder = "outbox"
+
+[templates]
+directory = "templates"
+
+[logging]
+format = "json"
+level = "warning"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_kib(pid: int) -> tuple[int, int]:
+    """(current RSS, peak RSS since start or the last reset) of ``pid`` in KiB."""
+    fields = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0])
+    return fields["VmRSS"], fields["VmHWM"]
+
+
+def reset_peak(pid: int) -> bool:
+    """Reset the kernel's peak-RSS mark of ``pid`` (``clear_refs`` 5); False if not allowed."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class Process:
+    """A server subprocess; stopped with SIGTERM (SIGKILL after a grace period)."""
+
+    def __init__(self, argv: list[str], cwd: Path, log: Path) -> None:
+        self.log_path = log
+        self._log = open(log, "wb")  # noqa: SIM115 - kept open for the child's lifetime
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self, grace: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+    def check(self) -> None:
+        if self.proc.poll() is not None:
+            tail = self.log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"server exited with {self.proc.returncode}:\n{tail}")
+
+
+class Mailgate(Process):
+    """``mailgate serve -c CONFIG`` in ``folder``; ``db`` is its database."""
+
+    def __init__(self, folder: Path, *, db: Path | None = None,
+                 max_size: int = 32 * 1024 * 1024, start: bool = True) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.db = db or folder / "mailgate.db"
+        self.outbox = folder / "outbox"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(ROOT / "templates", folder / "templates", dirs_exist_ok=True)
+        self.config = folder / "mailgate.toml"
+        self.config.write_text(CONFIG.format(port=self.port, max_size=max_size,
+                                             db=self.db.resolve()), encoding="utf-8")
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        super().__init__([str(BIN / "mailgate"), "serve", "-c", str(self.config)],
+                         self.folder, self.folder / "daemon.log")
+        try:
+            asyncio.run(wait_port("127.0.0.1", self.port))
+        except OSError:
+            self.check()
+            raise
+
+    def connect(self) -> sqlite3.Connection:
+        """A read-only connection to the daemon's database."""
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
+        conn.execute("PRAGMA query_only = 1")
+        return conn
+
+    def wait_drained(self, *, spool_from: int = 0, timeout: float = 600.0,
+                     interval: float = 0.005) -> float:
+        """Poll until no spool row after ``spool_from`` is 'new'; return the
+        ``time.perf_counter()`` at which that was seen.
+
+        A spool row leaves 'new' in the transaction that stores the ticket and
+        queues the acknowledgement, so once every accepted row is processed the
+        outbox is complete too (callers then count it, and the quarantine).
+        """
+        conn = self.connect()
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                new = conn.execute("SELECT count(*) FROM spool WHERE state = 'new' AND id > ?",
+                                   (spool_from,)).fetchone()[0]
+                if new == 0:
+                    return time.perf_counter()
+                self.check()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"not drained after {timeout}s: {new} spool rows new")
+                time.sleep(interval)
+        finally:
+            conn.close()
+
+    def counts(self) -> dict[str, int]:
+        """Spool rows by state, and outbox rows (all, and sent)."""
+        conn = self.connect()
+        try:
+            out = {f"spool_{state}": n for state, n in conn.execute(
+                "SELECT state, count(*) FROM spool GROUP BY state")}
+            out["outbox"] = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            out["outbox_sent"] = conn.execute(
+                "SELECT count(*) FROM outbox WHERE state = 'sent'").fetchone()[0]
+            return out
+        finally:
+            conn.close()
+
+    def wait_sent(self, timeout: float = 600.0) -> None:
+        """Poll until no outbox row is pending (acks written to the folder)."""
+        conn = self.connect()
+        deadline = time.monotonic() + timeout
+        try:
+            while conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'"
+                               ).fetchone()[0]:
+                self.check()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"outbox still pending after {timeout}s")
+                time.sleep(0.01)
+        finally:
+            conn.close()
+
+    def spool_row(self, spool_id: int) -> tuple[str, str | None, str | None]:
+        """(state, processed_at, reason) of one spool row."""
+        conn = self.connect()
+        try:
+            return conn.execute("SELECT state, processed_at, reason FROM spool WHERE id = ?",
+                                (spool_id,)).fetchone()
+        finally:
+            conn.close()
+
+
+class Sink(Process):
+    """The no-op aiosmtpd sink of ``bench/sink.py``."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        super().__init__([sys.executable, str(BENCH / "sink.py"), "--port", str(self.port)],
+                         folder, folder / "sink.log")
+        asyncio.run(wait_port("127.0.0.1", self.port))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by ``pid`` (all threads)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        parts = handle.read().rpartition(")")[2].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(parts[11]) + int(parts[12])) / ticks

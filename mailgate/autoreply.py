@@ -300,7 +300,15 @@ def parse_bounce(msg: Message, mail_from: str | None = None) -> Bounce | None:
         return None
 
 
+def _robot_hint(msg: Message, mail_from: str | None) -> bool:
+    envelope = _envelope(msg, mail_from)
+    return (envelope == "" or _is_robot(envelope) or _is_robot(_addr(_get(msg, "From")))
+            or any(h.kind == "auto-submitted" for h in _header_hints(msg)))
+
+
 def _parse_bounce(msg: Message, mail_from: str | None) -> Bounce | None:
+    if not _ctype(msg).startswith("multipart/report") and not _robot_hint(msg, mail_from):
+        return None  # neither a report nor from a robot: no walk over a customer's parts
     blocks: list[dict[str, str]] = []
     original: str | None = None
     texts: list[str] = []
@@ -352,10 +360,7 @@ def _parse_bounce(msg: Message, mail_from: str | None) -> Bounce | None:
     head = text[: marker.start()] if marker else text
     if not (_BOUNCE_SUBJECT.match(subject) or _BOUNCE_BODY.search(head)):
         return None
-    envelope = _envelope(msg, mail_from)
-    robot = (envelope == "" or _is_robot(envelope) or _is_robot(_addr(_get(msg, "From")))
-             or any(h.kind == "auto-submitted" for h in _header_hints(msg)))
-    if not robot:
+    if not _robot_hint(msg, mail_from):
         return None
     diagnostic = status = None
     for line in head.splitlines()[:2000]:

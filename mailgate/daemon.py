@@ -35,14 +35,20 @@ import asyncio
 import os
 import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, suppress
 from dataclasses import asdict, dataclass, field
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+# Imported here, not by name at run time: a module first imported inside a test's
+# freezegun window would keep freezegun's datetime for good.
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from mailgate import clock, clocks, health, reminders
 from mailgate.config import Config, load_config
@@ -56,6 +62,7 @@ from mailgate.spooler import Spooler
 from mailgate.store import Store, ops
 
 log = structlog.get_logger("mailgate.daemon")
+ARM_DELAY = 5.0  # seconds: new reminders are looked at within this time
 
 RECOMPUTE_BATCH = 50  # tickets per transaction when a reload moves SLA deadlines
 
@@ -180,6 +187,7 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._reminder_executor = ThreadPoolExecutor(1, thread_name_prefix="mailgate-sla")
         self._reminder_store: Store | None = None
+        self._armed_at = float("-inf")
         self.imap_states = health.ImapStates()
         self._reload_lock: asyncio.Lock | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -234,14 +242,20 @@ class Daemon:
         if next_at is None or not self.scheduler.running:
             return
         run_at = max(next_at, clock.now())  # type: ignore[type-var]
-        self.scheduler.add_job(self.run_reminders, "date", run_date=run_at, id="sla-next",
+        self.scheduler.add_job(self.run_reminders, DateTrigger(run_date=run_at), id="sla-next",
                                replace_existing=True, misfire_grace_time=None)
 
     def _arm_reminders(self) -> None:
-        """New tickets may have planned earlier reminders: look again soon."""
-        if self.scheduler.running:
-            self.scheduler.add_job(self.run_reminders, "date", id="sla-next",
-                                   replace_existing=True, misfire_grace_time=None)
+        """New tickets may have planned earlier reminders: look again soon, but at most one
+        pass per ARM_DELAY (a pass per queued ack made the SLA thread fight the processor
+        and the spooler for the write lock under load)."""
+        now = time.monotonic()
+        if not self.scheduler.running or now - self._armed_at < ARM_DELAY:
+            return
+        self._armed_at = now
+        self.scheduler.add_job(self.run_reminders, id="sla-next", trigger=DateTrigger(
+                               run_date=clock.now() + timedelta(seconds=ARM_DELAY)),
+                               replace_existing=True, misfire_grace_time=None)
 
     async def serve(self, *, handle_signals: bool = True) -> None:
         self.loop = asyncio.get_running_loop()
@@ -264,9 +278,9 @@ class Daemon:
         if self.config.http.enabled:
             await self._start_http()
         self.scheduler.start()
-        self.scheduler.add_job(self.run_reminders, "interval", id="sla-sweep",
+        self.scheduler.add_job(self.run_reminders, id="sla-sweep", trigger=IntervalTrigger(
                                seconds=self.config.processing.reminder_sweep.total_seconds(),
-                               misfire_grace_time=None, coalesce=True)
+                               timezone=UTC), misfire_grace_time=None, coalesce=True)
         await self.run_reminders()  # catch up on what fell due while we were down
         log.info("daemon_started", node=self.node, database=str(self.db_path))
         self.started.set()

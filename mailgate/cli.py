@@ -21,7 +21,13 @@ from typing import Any
 
 from mailgate import __version__, clock
 from mailgate.config import Config, load_config
-from mailgate.errors import ConfigError, MailgateError, NotFoundError, TransientError
+from mailgate.errors import (
+    ConfigError,
+    MailgateError,
+    NotFoundError,
+    SchemaError,
+    TransientError,
+)
 
 EX_OK, EX_USAGE, EX_DATAERR, EX_SOFTWARE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 65, 70, 75, 78
 
@@ -55,10 +61,9 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def _store(config: Config) -> Any:
-    from mailgate.store import Store
+    from mailgate.store import open_store
 
-    return Store.open(config.database_path, busy_timeout=config.store.busy_timeout
-                      .total_seconds())
+    return open_store(config, application_name="mailgate cli")
 
 
 def _print_json(data: Any) -> None:
@@ -125,7 +130,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             spool_id = store.spool_add(raw, channel="pipe", received_at=clock.now(),
                                        source="pipe:stdin", mail_from=args.sender,
                                        rcpt_tos=args.recipient or [])
-    except (TransientError, OSError) as exc:
+    except (TransientError, OSError, ConfigError, SchemaError) as exc:
+        # The store unreachable, its password missing, its schema newer than this node:
+        # the admin's to fix, the customer's mail must wait, not bounce.
         print(f"mailgate ingest: message not stored, retry later: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
     try:
@@ -776,7 +783,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except ConfigError as exc:
+    except (ConfigError, SchemaError) as exc:
         print(f"mailgate: {exc}", file=sys.stderr)
         return EX_CONFIG
     except NotFoundError as exc:

@@ -24,6 +24,7 @@ from mailgate.daemon import Daemon
 from mailgate.logs import configure_logging
 from mailgate.store import Store
 from tests.imapserver import dovecot_fixture, make_dovecot_fixture  # noqa: F401
+from tests.pgserver import pg_server, pg_url  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

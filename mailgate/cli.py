@@ -157,6 +157,39 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return EX_OK
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    """Schema migrations, and the move from SQLite to PostgreSQL."""
+    if args.action == "copy":
+        return cmd_db_copy(args)
+    from mailgate.store import open_store, schema
+
+    config = _load(args)
+    store = open_store(config, migrate=False, application_name="mailgate db")
+    try:
+        before = store.schema_version()
+        applied = store.migrate() if args.action == "migrate" else []
+        after = store.schema_version()
+    finally:
+        store.close()
+    result = {"backend": config.store.backend, "version_before": before, "version": after,
+              "applied": applied, "latest": schema.LATEST}
+    if args.json:
+        _print_json(result)
+    elif applied:
+        print(f"schema migrated from version {before} to {after} "
+              f"(applied {', '.join(map(str, applied))})")
+    elif after < schema.LATEST:
+        print(f"schema at version {after}; {schema.LATEST} is the latest: "
+              "run `mailgate db migrate`")
+    else:
+        print(f"schema up to date at version {after}")
+    return EX_OK
+
+
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    raise MailgateError("db copy is not implemented yet")
+
+
 def cmd_tickets(args: argparse.Namespace) -> int:
     from mailgate.views import ticket_summary
 
@@ -766,6 +799,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ticket", metavar="REF", help="use this ticket's data (default: samples)")
     p.add_argument("--html", action="store_true", help="print the HTML part too")
     p.add_argument("--raw", action="store_true", help="print the exact bytes (MIME)")
+    p.add_argument("--json", action="store_true")
+    p = add("db", cmd_db, "the database: `migrate` applies pending schema migrations (each in "
+            "a transaction; safe while other nodes start), `status` shows the version, `copy` "
+            "moves an SQLite database into PostgreSQL",
+            "mailgate db migrate -c mailgate.toml\n  mailgate db copy -c mailgate.toml "
+            "--from sqlite:///var/mailgate.db --to postgresql://mailgate@db1/mailgate")
+    p.add_argument("action", choices=["migrate", "status", "copy"])
+    p.add_argument("--from", dest="source", metavar="URL",
+                   help="copy: the SQLite database to read (sqlite:///PATH)")
+    p.add_argument("--to", dest="target", metavar="URL",
+                   help="copy: the PostgreSQL database to fill (default: the config's url)")
     p.add_argument("--json", action="store_true")
     p = add("import", cmd_import, "import an mbox file or a Maildir (resumable: what is already "
             "stored is skipped); acknowledgements are not sent unless --ack",

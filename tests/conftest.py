@@ -22,7 +22,7 @@ import pytest
 from mailgate.config import Config, load_config
 from mailgate.daemon import Daemon
 from mailgate.logs import configure_logging
-from mailgate.store import Store
+from mailgate.store import Store, open_store
 from tests.imapserver import dovecot_fixture, make_dovecot_fixture  # noqa: F401
 from tests.pgserver import pg_server, pg_url  # noqa: F401
 
@@ -126,7 +126,7 @@ class RunningDaemon:
         return self.config.path(self.config.outbound.folder)
 
     def store(self) -> Store:
-        return Store.open(self.config.database_path, migrate=False)
+        return open_store(self.config, migrate=False)
 
     def send(self, raw: bytes | EmailMessage, *, mail_from: str = "customer@example.org",
              rcpt: tuple[str, ...] = ("support@example.com",)) -> tuple[int, bytes]:

@@ -24,8 +24,8 @@ PostgreSQL, where several nodes write at once, three more rules hold:
 
 - claims select their rows ``FOR UPDATE SKIP LOCKED``: two nodes claiming at
   the same instant get disjoint rows and neither waits;
-- a ticket read inside a transaction is locked (``FOR UPDATE``) until the
-  commit, so work on one ticket is serialised across nodes as SQLite's write
+- a ticket read inside a transaction is locked (``FOR NO KEY UPDATE``) until
+  the commit, so work on one ticket is serialised across nodes as SQLite's write
   lock serialises it on one host; always take the ticket before its
   dependent rows (clocks, reminders) to keep the lock order;
 - decisions that depend on the absence of a row (the open ticket of an alert
@@ -120,6 +120,9 @@ class Store:
         """The next id of ``table`` taken from its sequence, or None to let INSERT pick."""
         return None
 
+    def _has_table(self, name: str) -> bool:
+        raise NotImplementedError
+
     def _before_transaction(self) -> None:
         """Called before BEGIN: a backend may replace a lost connection here."""
 
@@ -137,12 +140,9 @@ class Store:
 
     def schema_version(self) -> int:
         """The highest migration applied (0 for an empty database)."""
-        try:
-            row = self._x("SELECT MAX(version) FROM schema_migrations").fetchone()
-        except StoreError:
-            if self._depth:
-                raise
-            return 0  # no schema_migrations table yet
+        if not self._has_table("schema_migrations"):
+            return 0
+        row = self._x("SELECT MAX(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
 
     def migrate(self) -> list[int]:

@@ -13,7 +13,7 @@ What differs from SQLite, and nothing else, lives here:
   ``lock_timeout`` is the configured ``busy_timeout``, as SQLite's busy
   timeout, so a lock held too long is a ``StoreError`` too;
 - claims add ``FOR UPDATE SKIP LOCKED``, a ticket read in a transaction adds
-  ``FOR UPDATE``, decisions on the absence of a row take an advisory lock, and
+  ``FOR NO KEY UPDATE``, decisions on the absence of a row take an advisory lock, and
   ticket numbers are reserved from the sequence (see :mod:`mailgate.store.base`);
 - errors: integrity violations stay integrity violations; connection,
   serialization, deadlock, lock-timeout and resource errors are ``StoreError``;
@@ -106,7 +106,7 @@ class _Pools:
                     conninfo, min_size=0, max_size=POOL_MAX, open=True, name="mailgate",
                     kwargs={"autocommit": True}, configure=configure,
                     check=ConnectionPool.check_connection,
-                    timeout=max(busy_timeout, 5.0),
+                    timeout=busy_timeout,
                 )
             self._pools[key] = (pool, refs + 1)
             return pool
@@ -131,7 +131,9 @@ class PgStore(Store):
     dialect: ClassVar[str] = "postgresql"
     BEGIN: ClassVar[str] = "BEGIN"
     SKIP_LOCKED: ClassVar[str] = " FOR UPDATE SKIP LOCKED"
-    LOCK_ROW: ClassVar[str] = " FOR UPDATE"
+    # NO KEY UPDATE: serialises work on a ticket, yet lets other transactions insert rows
+    # that reference it (their foreign-key checks take KEY SHARE, which it does not block).
+    LOCK_ROW: ClassVar[str] = " FOR NO KEY UPDATE"
 
     def __init__(self, conninfo: str, url: str, busy_timeout: float) -> None:
         super().__init__()
@@ -212,6 +214,9 @@ class PgStore(Store):
                       | psycopg.InternalError):
             return "error"
         return None
+
+    def _has_table(self, name: str) -> bool:
+        return self._x("SELECT to_regclass(?)", (name,)).fetchone()[0] is not None
 
     def _lock_key(self, key: str) -> None:
         self._x("SELECT pg_advisory_xact_lock(?)", (lock_id(key),)).fetchall()

@@ -65,3 +65,7 @@ class SqliteStore(Store):
         if isinstance(exc, sqlite3.Error):
             return "error"
         return None
+
+    def _has_table(self, name: str) -> bool:
+        return self._x("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                       (name,)).fetchone() is not None

@@ -187,7 +187,71 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_db_copy(args: argparse.Namespace) -> int:
-    raise MailgateError("db copy is not implemented yet")
+    """Copy the SQLite database into PostgreSQL (resumable; counts verified at the end)."""
+    from mailgate.store import open_store
+    from mailgate.store.copy import TABLES, copy_database, source_counts
+
+    config = _load(args)
+    source_url = args.source or (config.store.url if config.store.backend == "sqlite" else None)
+    target_url = args.target or (config.store.url if config.store.backend != "sqlite"
+                                 else None)
+    if not source_url or not target_url:
+        raise MailgateError("give --from sqlite:///PATH and --to postgresql://USER@HOST/DB "
+                            "(either may default to the config's store.url)")
+    if source_url == target_url:
+        raise MailgateError("--from and --to name the same database")
+
+    def with_url(url: str, base: Path) -> Config:
+        if url.startswith("sqlite:///") and not Path(url[10:]).is_absolute():
+            url = f"sqlite:///{(base / url[10:]).resolve()}"  # a relative PATH: from here
+        store = type(config.store).model_validate({**config.store.model_dump(), "url": url,
+                                                   **({"password_env": None,
+                                                       "password_file": None}
+                                                      if url.startswith("sqlite") else {})})
+        return config.model_copy(update={"store": store})
+
+    def base(given: str | None) -> Path:  # a URL from the config is relative to its folder
+        return Path.cwd() if given else Path(config.base_dir)
+
+    source = open_store(with_url(source_url, base(args.source)),
+                        application_name="mailgate db copy")
+    target = open_store(with_url(target_url, base(args.target)),
+                        application_name="mailgate db copy")
+    try:
+        totals = source_counts(source)
+        progress = _progress_bars(counts=True)
+        tasks = {table: progress.add_task(table, total=totals[table] or None)
+                 for table, _key, _batch in TABLES} if progress is not None else {}
+
+        def advance(table: str, rows: int) -> None:
+            if progress is not None:
+                progress.update(tasks[table], advance=rows)
+
+        try:
+            report = copy_database(source, target, progress=advance)
+            for table, task in tasks.items():  # empty tables show as done, not as 0%
+                progress.update(task, total=totals[table], completed=totals[table])
+        finally:
+            if progress is not None:
+                progress.stop()
+    finally:
+        source.close()
+        target.close()
+    if args.json:
+        _print_json({"ok": report.ok, "source": report.source, "copied": report.copied,
+                     "target": report.target})
+    else:
+        _table("Copied", ["table", "source rows", "copied now", "target rows"],
+               [[t, report.source[t], report.copied[t], report.target[t]]
+                for t, _key, _batch in TABLES])
+    if not report.ok:
+        differ = [t for t in report.source if report.source[t] != report.target.get(t)]
+        print(f"mailgate db copy: row counts differ after the copy in: {', '.join(differ)} "
+              "(was the target in use, or the source written to meanwhile?)", file=sys.stderr)
+        return 1
+    if not args.json:
+        print("copy complete: every table has the same number of rows in both databases")
+    return EX_OK
 
 
 def cmd_tickets(args: argparse.Namespace) -> int:
@@ -419,6 +483,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         text = text.replace('url = "sqlite:///var/mailgate.db"',
                             f'url = "sqlite:///{state / "mailgate.db"}"', 1)
         text = text.replace('folder = "var/outbox"', f'folder = "{state / "outbox"}"', 1)
+        # pid and reload status stay there when the store moves to PostgreSQL
+        text = text.replace('# state_dir = "var"', f'state_dir = "{state}"', 1)
     text = (f"# Written by `mailgate init` on {clock.now():%Y-%m-%d}: every key shown with its"
             " default.\n" + text)
     written: list[Path] = []
@@ -646,14 +712,21 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _progress(total: int, text: str) -> tuple[Any, Any]:
-    if not sys.stderr.isatty():
-        return None, None
-    from rich.console import Console
-    from rich.progress import Progress
+    progress = _progress_bars()
+    return (None, None) if progress is None else (progress, progress.add_task(text, total=total))
 
-    progress = Progress(console=Console(stderr=True), transient=False)
+
+def _progress_bars(*, counts: bool = False) -> Any:
+    """A started rich Progress on stderr when it is a terminal, else None."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import MofNCompleteColumn, Progress
+
+    columns = [*Progress.get_default_columns(), MofNCompleteColumn()] if counts else []
+    progress = Progress(*columns, console=Console(stderr=True), transient=False)
     progress.start()
-    return progress, progress.add_task(text, total=total)
+    return progress
 
 
 class _HoldAcks:

@@ -135,9 +135,8 @@ class StoreSection(Section):
         if value.startswith(("postgresql://", "postgres://")):
             from urllib.parse import urlsplit
 
-            try:
+            try:  # (several host:port pairs are allowed: libpq's multi-host failover)
                 parts = urlsplit(value)
-                parts.port  # noqa: B018 - raises ValueError on a bad port
             except ValueError as exc:
                 raise ValueError(f"not a valid PostgreSQL URL: {exc}") from None
             if parts.password is not None:

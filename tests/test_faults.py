@@ -28,7 +28,7 @@ from mailgate.config import load_config
 from mailgate.logs import configure_logging
 from mailgate.store import Store
 from mailgate.store.sqlite import SqliteStore
-from tests.conftest import RunningDaemon, make_mail
+from tests.conftest import RunningDaemon, make_mail, sqlite_only
 from tests.faultkit import (
     MAIL_FROM,
     RCPT_TO,
@@ -51,6 +51,9 @@ from tests.faultkit import (
 )
 
 SEED = 20261128
+
+# These peek into and sabotage the SQLite file; tests/test_nodes.py does kill -9 on PostgreSQL.
+pytestmark = sqlite_only
 
 
 @pytest.fixture

@@ -165,3 +165,77 @@ def test_wrong_password_is_a_transient_error(tmp_path: Path, pg_server: PgServer
 
     with pytest.raises(StoreError, match="cannot connect"):
         open_store(load_config(path))
+
+
+def test_db_copy_moves_sqlite_to_postgresql_resumably(tmp_path: Path, pg_server: PgServer,
+                                                       pg_url: str,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       ) -> None:
+    """`mailgate db copy` moves an SQLite database into PostgreSQL, resumes after an
+    interruption, verifies the counts, and the daemon then carries on with the next number."""
+    from mailgate.store.copy import copy_database
+
+    old_folder, new_folder = tmp_path / "old", tmp_path / "new"
+    old_folder.mkdir()
+    new_folder.mkdir()
+    old_config = load_config(fault_config(old_folder, {
+        "store": {"url": "sqlite:///var/mailgate.db"},
+        "conversation": {"merge_into": "newest"}}))
+    configure_logging(old_config.logging)
+    old = RunningDaemon(old_config).start()
+    try:
+        accepted(old, make_mail("VPN drops every hour", sender="Ann <ann@example.org>"))
+        accepted(old, make_mail("Re: [SUP-000001] VPN drops every hour", body="Again.\n",
+                                sender="Ann <ann@example.org>"))
+        shot = make_mail("Screenshot", sender="Bob <bob@example.org>")
+        shot.add_attachment(b"\x89PNG\x00 image", maintype="image", subtype="png",
+                            filename="screen.png")
+        accepted(old, shot)
+        # The same report again: with merge_into = newest the older ticket joins the new one,
+        # so tickets.merged_into points forwards.
+        accepted(old, make_mail("Screenshot", sender="Bob <bob@example.org>"))
+        old.wait_outbox_idle()
+    finally:
+        old.stop()
+
+    new_config_path = pg_config(new_folder, pg_server, pg_url)
+    source_url = f"sqlite:///{old_config.database_path}"
+    # An interrupted first run ...
+    with closing(open_store(old_config)) as source, \
+            closing(open_store(load_config(new_config_path))) as target:
+        def interrupt(table: str, _rows: int) -> None:
+            if table == "events":
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            copy_database(source, target, progress=interrupt)
+    # ... and the run that finishes it.
+    code, out, err = cli(capsys, "db", "copy", "-c", str(new_config_path), "--from", source_url,
+                         "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["ok"] and report["source"] == report["target"]
+    assert report["copied"]["tickets"] == 0 and report["copied"]["events"] > 0
+    assert report["source"]["tickets"] == 3 and report["source"]["blobs"] == 1
+    code, out, _ = cli(capsys, "db", "copy", "-c", str(new_config_path), "--from", source_url)
+    assert code == 0 and "copy complete" in out  # a third run finds nothing to do
+
+    new_config = load_config(new_config_path)
+    configure_logging(new_config.logging)
+    new = RunningDaemon(new_config).start()
+    try:
+        accepted(new, make_mail("Re: [SUP-000001] VPN drops every hour", body="Thrice.\n",
+                                sender="Ann <ann@example.org>"))
+        accepted(new, make_mail("Printer jammed", sender="Cid <cid@example.org>"))
+        with closing(new.store()) as store:
+            assert store.ticket_by_reference("SUP-000004").subject == "Printer jammed"
+            assert [m["body_text"].strip() for m in store.messages(1)
+                    if m["direction"] == "in"][-1] == "Thrice."
+            assert store.ticket(2).merged_into == 3
+            [message] = [m for m in store.messages(2) if m["direction"] == "in"]
+            [attachment] = store.attachments(message["id"])
+            assert attachment["filename"] == "screen.png"
+    finally:
+        new.stop()
+    code, out, _ = cli(capsys, "show", "-c", str(new_config_path), "SUP-000002", "--json")
+    assert json.loads(out)["merged_into"] == "SUP-000003"

@@ -39,6 +39,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from mailgate import clock
@@ -121,7 +122,18 @@ class Store:
         return None
 
     def _has_table(self, name: str) -> bool:
+        return name in self.tables()
+
+    def tables(self) -> list[str]:
+        """The names of the tables in the database."""
         raise NotImplementedError
+
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run one statement for each row; return the rows it changed."""
+        raise NotImplementedError
+
+    def _sync_sequence(self, table: str) -> None:
+        """Move ``table``'s id sequence past its largest id (after rows were copied in)."""
 
     def _before_transaction(self) -> None:
         """Called before BEGIN: a backend may replace a lost connection here."""
@@ -132,7 +144,8 @@ class Store:
     # -- lifecycle -----------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Any, *, busy_timeout: float = 5.0, migrate: bool = True) -> Store:
+    def open(cls, path: str | Path, *, busy_timeout: float = 5.0, migrate: bool = True,
+             ) -> Store:
         """Open (and by default create or upgrade) the SQLite database at ``path``."""
         from mailgate.store.sqlite import SqliteStore
 
@@ -233,6 +246,20 @@ class Store:
         driver error ``StoreError``."""
         try:
             return self._execute(sql, params)
+        except Exception as exc:
+            kind = self._classify(exc)
+            if kind == "integrity":
+                raise IntegrityViolation(str(exc)) from exc
+            if kind == "error":
+                raise StoreError(f"database error: {exc}") from exc
+            raise
+
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """``_x`` for many rows at once (bulk copies); the rows changed."""
+        if not rows:
+            return 0
+        try:
+            return self._execute_many(sql, rows)
         except Exception as exc:
             kind = self._classify(exc)
             if kind == "integrity":

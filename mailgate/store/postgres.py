@@ -11,7 +11,9 @@ What differs from SQLite, and nothing else, lives here:
   statement text;
 - transactions are ``BEGIN`` (read committed) on an autocommit connection;
   ``lock_timeout`` is the configured ``busy_timeout``, as SQLite's busy
-  timeout, so a lock held too long is a ``StoreError`` too;
+  timeout, so a lock held too long is a ``StoreError`` too; TCP keepalives and
+  ``idle_in_transaction_session_timeout`` make a vanished node's locks and a
+  vanished server's connections go away in a minute, not hours;
 - claims add ``FOR UPDATE SKIP LOCKED``, a ticket read in a transaction adds
   ``FOR NO KEY UPDATE``, decisions on the absence of a row take an advisory lock, and
   ticket numbers are reserved from the sequence (see :mod:`mailgate.store.base`);
@@ -29,10 +31,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import pq
@@ -41,7 +43,12 @@ from psycopg_pool import ConnectionPool
 from mailgate.errors import StoreError
 from mailgate.store.base import Cursor, Store
 
-POOL_MAX = 16  # connections per process and database: a daemon holds about eight
+IDLE_IN_TX_MS = 60_000  # our transactions never sit idle for long
+# Detect a dead server or network instead of waiting on a half-open connection for the
+# kernel's retransmission timeout (about 15 minutes); a URL that sets these wins.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+              "keepalives_count": 3, "tcp_user_timeout": 60_000}
+POOL_MAX = 64  # a cap, not a size: a daemon holds one per thread that uses the database
 
 
 @functools.lru_cache(maxsize=2048)
@@ -75,14 +82,7 @@ def lock_id(key: str) -> int:
 
 def redact(url: str) -> str:
     """The URL without a password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}@" if parts.username else ""
-    return urlunsplit(parts._replace(netloc=f"{user}{host}"))
+    return re.sub(r"^([a-z]+://[^:/@]*):[^@/]*@", r"\1@", url)
 
 
 class _Pools:
@@ -101,6 +101,9 @@ class _Pools:
 
                 def configure(conn: psycopg.Connection[Any]) -> None:
                     conn.execute(f"SET lock_timeout = {lock_ms}")
+                    # A node that vanished mid-transaction (no FIN: power, partition) must
+                    # not hold its row locks until TCP notices hours later.
+                    conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TX_MS}")
 
                 pool = ConnectionPool(
                     conninfo, min_size=0, max_size=POOL_MAX, open=True, name="mailgate",
@@ -148,9 +151,12 @@ class PgStore(Store):
                  migrate: bool = True, application_name: str = "mailgate") -> PgStore:
         """Connect to ``url`` (the password apart, never in the URL) and by default migrate."""
         try:
+            given = psycopg.conninfo.conninfo_to_dict(url)
+            extra: dict[str, Any] = {k: v for k, v in KEEPALIVES.items() if k not in given}
+            if password is not None:
+                extra["password"] = password
             conninfo = psycopg.conninfo.make_conninfo(
-                url, **({"password": password} if password is not None else {}),
-                application_name=application_name[:63],
+                url, **extra, application_name=application_name[:63],
                 connect_timeout=max(int(busy_timeout), 2))
         except psycopg.Error as exc:
             raise StoreError(f"bad database URL {redact(url)}: {exc}") from exc
@@ -199,6 +205,13 @@ class PgStore(Store):
             self._pool = None
             POOLS.release(self._conninfo, self._busy_timeout)
 
+    def __del__(self) -> None:
+        # A store dropped without close() gives its connection back, as an SQLite
+        # connection closes when it is collected; otherwise the pool would run dry.
+        with contextlib.suppress(Exception):
+            if self._depth == 0:
+                self.close()
+
     # -- statements -----------------------------------------------------------------
 
     def _execute(self, sql: str, params: Sequence[Any]) -> Cursor:
@@ -217,6 +230,21 @@ class PgStore(Store):
 
     def _has_table(self, name: str) -> bool:
         return self._x("SELECT to_regclass(?)", (name,)).fetchone()[0] is not None
+
+    def tables(self) -> list[str]:
+        return [r[0] for r in self._x(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            " ORDER BY tablename").fetchall()]
+
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        with self._connection().cursor() as cur:
+            cur.executemany(translate(sql), [[_clean(v) for v in row] for row in rows])
+            return cur.rowcount
+
+    def _sync_sequence(self, table: str) -> None:
+        self._x(f"SELECT setval(pg_get_serial_sequence(?, 'id'),"
+                f" COALESCE((SELECT MAX(id) FROM {table}), 1),"
+                f" (SELECT COUNT(*) > 0 FROM {table}))", (table,)).fetchall()
 
     def _lock_key(self, key: str) -> None:
         self._x("SELECT pg_advisory_xact_lock(?)", (lock_id(key),)).fetchall()

@@ -10,12 +10,27 @@ locks and the shared code in :mod:`mailgate.store.base` runs as it is.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mailgate.errors import StoreError
 from mailgate.store.base import Cursor, Store
+
+
+def _set_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch to WAL. Two processes creating the file at once: SQLite answers "locked" at
+    once here (its busy handler is not used for this lock), so retry within the timeout."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 class SqliteStore(Store):
@@ -39,7 +54,7 @@ class SqliteStore(Store):
             conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout,
                                    check_same_thread=False)  # handed over, never shared
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _set_wal(conn, busy_timeout)
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.Error, OSError) as exc:
@@ -66,6 +81,10 @@ class SqliteStore(Store):
             return "error"
         return None
 
-    def _has_table(self, name: str) -> bool:
-        return self._x("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                       (name,)).fetchone() is not None
+    def tables(self) -> list[str]:
+        return [r[0] for r in self._x(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall()]
+
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        return self._conn.executemany(sql, rows).rowcount

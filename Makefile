@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make run   - install into .venv and start the daemon on its embedded default
-#   make test  - install into .venv (and, in CI, the system services) and run the whole test suite
+#   make test  - install into .venv (and, in CI, Dovecot and PostgreSQL) and run the whole test suite
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,8 +20,12 @@ run: install
 test: install
 	@if [ -n "$$CI" ] && ! command -v dovecot >/dev/null 2>&1; then \
 		apt-get update -qq && apt-get install -y -qq dovecot-imapd >/dev/null; fi
+	@if [ -n "$$CI" ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
+		&& ! command -v pg_ctl >/dev/null 2>&1; then \
+		apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; fi
 	$(BIN)/ruff check mailgate tests $(wildcard bench)
 	$(BIN)/pytest -q
+	MAILGATE_TEST_STORE=postgresql $(BIN)/pytest -q -p no:cacheprovider
 
 bench: install
 	$(BIN)/python bench/run.py

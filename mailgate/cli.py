@@ -21,7 +21,13 @@ from typing import Any
 
 from mailgate import __version__, clock
 from mailgate.config import Config, load_config
-from mailgate.errors import ConfigError, MailgateError, NotFoundError, TransientError
+from mailgate.errors import (
+    ConfigError,
+    MailgateError,
+    NotFoundError,
+    SchemaError,
+    TransientError,
+)
 
 EX_OK, EX_USAGE, EX_DATAERR, EX_SOFTWARE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 65, 70, 75, 78
 
@@ -55,10 +61,9 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def _store(config: Config) -> Any:
-    from mailgate.store import Store
+    from mailgate.store import open_store
 
-    return Store.open(config.database_path, busy_timeout=config.store.busy_timeout
-                      .total_seconds())
+    return open_store(config, application_name="mailgate cli")
 
 
 def _print_json(data: Any) -> None:
@@ -125,7 +130,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             spool_id = store.spool_add(raw, channel="pipe", received_at=clock.now(),
                                        source="pipe:stdin", mail_from=args.sender,
                                        rcpt_tos=args.recipient or [])
-    except (TransientError, OSError) as exc:
+    except (TransientError, OSError, ConfigError, SchemaError) as exc:
+        # The store unreachable, its password missing, its schema newer than this node:
+        # the admin's to fix, the customer's mail must wait, not bounce.
         print(f"mailgate ingest: message not stored, retry later: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
     try:
@@ -147,6 +154,103 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         raise ConfigError("\n".join(["templates have errors:", *problems]))
     print(f"{config.source}: OK ({len(config.sla.levels)} SLA level(s), "
           f"templates in {config.path(config.templates.directory)})")
+    return EX_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """Schema migrations, and the move from SQLite to PostgreSQL."""
+    if args.action == "copy":
+        return cmd_db_copy(args)
+    from mailgate.store import open_store, schema
+
+    config = _load(args)
+    store = open_store(config, migrate=False, application_name="mailgate db")
+    try:
+        before = store.schema_version()
+        applied = store.migrate() if args.action == "migrate" else []
+        after = store.schema_version()
+    finally:
+        store.close()
+    result = {"backend": config.store.backend, "version_before": before, "version": after,
+              "applied": applied, "latest": schema.LATEST}
+    if args.json:
+        _print_json(result)
+    elif applied:
+        print(f"schema migrated from version {before} to {after} "
+              f"(applied {', '.join(map(str, applied))})")
+    elif after < schema.LATEST:
+        print(f"schema at version {after}; {schema.LATEST} is the latest: "
+              "run `mailgate db migrate`")
+    else:
+        print(f"schema up to date at version {after}")
+    return EX_OK
+
+
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    """Copy the SQLite database into PostgreSQL (resumable; counts verified at the end)."""
+    from mailgate.store import open_store
+    from mailgate.store.copy import TABLES, copy_database, source_counts
+
+    config = _load(args)
+    source_url = args.source or (config.store.url if config.store.backend == "sqlite" else None)
+    target_url = args.target or (config.store.url if config.store.backend != "sqlite"
+                                 else None)
+    if not source_url or not target_url:
+        raise MailgateError("give --from sqlite:///PATH and --to postgresql://USER@HOST/DB "
+                            "(either may default to the config's store.url)")
+    if source_url == target_url:
+        raise MailgateError("--from and --to name the same database")
+
+    def with_url(url: str, base: Path) -> Config:
+        if url.startswith("sqlite:///") and not Path(url[10:]).is_absolute():
+            url = f"sqlite:///{(base / url[10:]).resolve()}"  # a relative PATH: from here
+        store = type(config.store).model_validate({**config.store.model_dump(), "url": url,
+                                                   **({"password_env": None,
+                                                       "password_file": None}
+                                                      if url.startswith("sqlite") else {})})
+        return config.model_copy(update={"store": store})
+
+    def base(given: str | None) -> Path:  # a URL from the config is relative to its folder
+        return Path.cwd() if given else Path(config.base_dir)
+
+    source = open_store(with_url(source_url, base(args.source)),
+                        application_name="mailgate db copy")
+    target = open_store(with_url(target_url, base(args.target)),
+                        application_name="mailgate db copy")
+    try:
+        totals = source_counts(source)
+        progress = _progress_bars(counts=True)
+        tasks = {table: progress.add_task(table, total=totals[table] or None)
+                 for table, _key, _batch in TABLES} if progress is not None else {}
+
+        def advance(table: str, rows: int) -> None:
+            if progress is not None:
+                progress.update(tasks[table], advance=rows)
+
+        try:
+            report = copy_database(source, target, progress=advance)
+            for table, task in tasks.items():  # empty tables show as done, not as 0%
+                progress.update(task, total=totals[table], completed=totals[table])
+        finally:
+            if progress is not None:
+                progress.stop()
+    finally:
+        source.close()
+        target.close()
+    if args.json:
+        _print_json({"ok": report.ok, "source": report.source, "copied": report.copied,
+                     "target": report.target})
+    else:
+        _table("Copied", ["table", "source rows", "copied now", "target rows"],
+               [[t, report.source[t], report.copied[t], report.target[t]]
+                for t, _key, _batch in TABLES])
+    if not report.ok:
+        differ = [t for t in report.source if report.source[t] != report.target.get(t)]
+        print(f"mailgate db copy: row counts differ after the copy in: {', '.join(differ)} "
+              "(was the target in use, or the source written to meanwhile?)", file=sys.stderr)
+        return 1
+    if not args.json:
+        print("copy complete: every table has the same number of rows in both databases")
     return EX_OK
 
 
@@ -379,6 +483,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         text = text.replace('url = "sqlite:///var/mailgate.db"',
                             f'url = "sqlite:///{state / "mailgate.db"}"', 1)
         text = text.replace('folder = "var/outbox"', f'folder = "{state / "outbox"}"', 1)
+        # pid and reload status stay there when the store moves to PostgreSQL
+        text = text.replace('# state_dir = "var"', f'state_dir = "{state}"', 1)
     text = (f"# Written by `mailgate init` on {clock.now():%Y-%m-%d}: every key shown with its"
             " default.\n" + text)
     written: list[Path] = []
@@ -606,14 +712,21 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _progress(total: int, text: str) -> tuple[Any, Any]:
-    if not sys.stderr.isatty():
-        return None, None
-    from rich.console import Console
-    from rich.progress import Progress
+    progress = _progress_bars()
+    return (None, None) if progress is None else (progress, progress.add_task(text, total=total))
 
-    progress = Progress(console=Console(stderr=True), transient=False)
+
+def _progress_bars(*, counts: bool = False) -> Any:
+    """A started rich Progress on stderr when it is a terminal, else None."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import MofNCompleteColumn, Progress
+
+    columns = [*Progress.get_default_columns(), MofNCompleteColumn()] if counts else []
+    progress = Progress(*columns, console=Console(stderr=True), transient=False)
     progress.start()
-    return progress, progress.add_task(text, total=total)
+    return progress
 
 
 class _HoldAcks:
@@ -760,6 +873,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", action="store_true", help="print the HTML part too")
     p.add_argument("--raw", action="store_true", help="print the exact bytes (MIME)")
     p.add_argument("--json", action="store_true")
+    p = add("db", cmd_db, "the database: `migrate` applies pending schema migrations (each in "
+            "a transaction; safe while other nodes start), `status` shows the version, `copy` "
+            "moves an SQLite database into PostgreSQL",
+            "mailgate db migrate -c mailgate.toml\n  mailgate db copy -c mailgate.toml "
+            "--from sqlite:///var/mailgate.db --to postgresql://mailgate@db1/mailgate")
+    p.add_argument("action", choices=["migrate", "status", "copy"])
+    p.add_argument("--from", dest="source", metavar="URL",
+                   help="copy: the SQLite database to read (sqlite:///PATH)")
+    p.add_argument("--to", dest="target", metavar="URL",
+                   help="copy: the PostgreSQL database to fill (default: the config's url)")
+    p.add_argument("--json", action="store_true")
     p = add("import", cmd_import, "import an mbox file or a Maildir (resumable: what is already "
             "stored is skipped); acknowledgements are not sent unless --ack",
             "mailgate import -c mailgate.toml old-support.mbox")
@@ -776,7 +900,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except ConfigError as exc:
+    except (ConfigError, SchemaError) as exc:
         print(f"mailgate: {exc}", file=sys.stderr)
         return EX_CONFIG
     except NotFoundError as exc:

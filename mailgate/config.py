@@ -110,17 +110,53 @@ class SmtpSection(Section):
 
 
 class StoreSection(Section):
-    """Where tickets, messages, the spool and the outbox live."""
+    """Where tickets, messages, the spool and the outbox live.
+
+    ``sqlite:///PATH`` (the embedded default, one host) or ``postgresql://USER@HOST/DB``
+    (several nodes sharing one database); the PostgreSQL password comes from
+    ``password_env`` or ``password_file`` (or libpq's own PGPASSWORD / ~/.pgpass), never
+    from the URL. ``state_dir`` holds this node's pid and reload-status files (default: the
+    SQLite database's folder, or ``var`` next to the config file with PostgreSQL).
+    """
 
     url: str = "sqlite:///var/mailgate.db"
     busy_timeout: Duration = timedelta(seconds=5)
+    password_env: str | None = None
+    password_file: str | None = None
+    state_dir: str | None = None
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith("sqlite:///"):
-            raise ValueError("only sqlite:///PATH is supported by this version")
-        return value
+        if value.startswith("sqlite:///"):
+            if not value.removeprefix("sqlite:///"):
+                raise ValueError("sqlite:///PATH needs a path")
+            return value
+        if value.startswith(("postgresql://", "postgres://")):
+            from urllib.parse import urlsplit
+
+            try:  # (several host:port pairs are allowed: libpq's multi-host failover)
+                parts = urlsplit(value)
+            except ValueError as exc:
+                raise ValueError(f"not a valid PostgreSQL URL: {exc}") from None
+            if parts.password is not None:
+                raise ValueError("no password in the URL: use store.password_env or "
+                                 "store.password_file")
+            return value
+        raise ValueError("must be sqlite:///PATH or postgresql://USER@HOST[:PORT]/DATABASE")
+
+    @model_validator(mode="after")
+    def _password(self) -> StoreSection:
+        if self.password_env and self.password_file:
+            raise ValueError("set at most one of password_env, password_file")
+        if (self.password_env or self.password_file) and self.backend == "sqlite":
+            raise ValueError("password_env and password_file are for a postgresql:// url")
+        return self
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return "sqlite" if self.url.startswith("sqlite:") else "postgresql"
 
 
 class OutboundSection(Section):
@@ -528,7 +564,38 @@ class Config(Section):
 
     @property
     def database_path(self) -> Path:
+        """The SQLite database file (a ConfigError for a PostgreSQL store)."""
+        if self.store.backend != "sqlite":
+            raise ConfigError("store.url is not an sqlite:/// URL: there is no database file")
         return self.path(self.store.url.removeprefix("sqlite:///"))
+
+    @property
+    def state_dir(self) -> Path:
+        """This node's folder for its pid and reload-status files."""
+        if self.store.state_dir:
+            return self.path(self.store.state_dir)
+        if self.store.backend == "sqlite":
+            return self.database_path.parent
+        return self.path("var")
+
+    def database_password(self) -> str | None:
+        """The PostgreSQL password from ``password_env`` or ``password_file``, if set."""
+        import os
+
+        store = self.store
+        if store.password_env:
+            value = os.environ.get(store.password_env)
+            if value is None:
+                raise ConfigError(f"store.password_env: environment variable "
+                                  f"{store.password_env} is not set")
+            return value
+        if store.password_file:
+            try:
+                return self.path(store.password_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"store.password_file: cannot read "
+                                  f"{self.path(store.password_file)}: {exc.strerror}") from None
+        return None
 
     @property
     def support_address(self) -> str:

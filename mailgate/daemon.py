@@ -36,10 +36,12 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
@@ -59,7 +61,7 @@ from mailgate.pipeline import Pipeline
 from mailgate.processor import Processor, dead_claimants, node_name
 from mailgate.render import Renderer
 from mailgate.spooler import Spooler
-from mailgate.store import Store, ops
+from mailgate.store import Store, open_store, ops
 
 log = structlog.get_logger("mailgate.daemon")
 ARM_DELAY = 5.0  # seconds: new reminders are looked at within this time
@@ -138,16 +140,14 @@ def _dump(value: Any) -> Any:
 class StoreCursors:
     """IMAP cursors kept in the store; one connection per fetcher thread."""
 
-    def __init__(self, db_path: object, busy_timeout: float) -> None:
-        self.db_path = db_path
-        self.busy_timeout = busy_timeout
+    def __init__(self, open_db: Callable[[], Store]) -> None:
+        self.open_db = open_db
         self._local = threading.local()
 
     def _store(self) -> Store:
         store = getattr(self._local, "store", None)
         if store is None:
-            store = self._local.store = Store.open(self.db_path, busy_timeout=self.busy_timeout,
-                                                   migrate=False)  # type: ignore[arg-type]
+            store = self._local.store = self.open_db()
         return store
 
     def imap_cursor(self, account: str, folder: str) -> tuple[int | None, int]:
@@ -163,9 +163,12 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.node = node_name(config)
-        self.db_path = config.database_path
-        busy = config.store.busy_timeout.total_seconds()
-        with closing(Store.open(self.db_path, busy_timeout=busy)) as store:  # create/migrate
+        self.database = describe_database(config)
+        # Every thread opens its own connection with this (SQLite file or PostgreSQL pool).
+        self.open_db: Callable[[], Store] = partial(
+            open_store, config, migrate=False, application_name=f"mailgate {self.node}")
+        with closing(open_store(config, application_name=f"mailgate {self.node}")) as store:
+            # created or upgraded; the dead are this host's crashed predecessors
             dead = dead_claimants(config, store.claimants())
             if dead:  # a crashed predecessor's work is ours now, not after its lease
                 log.info("dead_claims_released", nodes=dead,
@@ -173,9 +176,9 @@ class Daemon:
         self.renderer = freeze_templates(Renderer(config.path(config.templates.directory)))
         self.pipeline = Pipeline(config, self.renderer)
         self.stop_threads = threading.Event()
-        self.sender = Sender(config, self.db_path, self.node)
-        self.spooler = Spooler(self.db_path, busy_timeout=busy, on_commit=self._spooled)
-        self.processor_store = Store.open(self.db_path, busy_timeout=busy, migrate=False)
+        self.sender = Sender(config, self.open_db, self.node)
+        self.spooler = Spooler(self.open_db, on_commit=self._spooled)
+        self.processor_store = self.open_db()
         self.processor = Processor(config, self.processor_store, self.pipeline,
                                    on_outbox=self._outbox_filled,
                                    on_processed=self.spooler.notify_processed)
@@ -214,7 +217,7 @@ class Daemon:
     def _reminder_db(self) -> Store:
         """The SLA thread's own connection (reminder passes and deadline recomputes)."""
         if self._reminder_store is None:
-            self._reminder_store = Store.open(self.db_path, migrate=False)
+            self._reminder_store = self.open_db()
         return self._reminder_store
 
     def _reminder_pass(self) -> tuple[int, object]:
@@ -282,7 +285,7 @@ class Daemon:
                                seconds=self.config.processing.reminder_sweep.total_seconds(),
                                timezone=UTC), misfire_grace_time=None, coalesce=True)
         await self.run_reminders()  # catch up on what fell due while we were down
-        log.info("daemon_started", node=self.node, database=str(self.db_path))
+        log.info("daemon_started", node=self.node, database=self.database)
         self.started.set()
         await self.stopping.wait()
         log.info("daemon_stopping")
@@ -319,7 +322,7 @@ class Daemon:
             return
         from mailgate.intake.imap import ImapFetcher
 
-        cursors = StoreCursors(self.db_path, self.config.store.busy_timeout.total_seconds())
+        cursors = StoreCursors(self.open_db)
         for account in self.config.imap:
             fetcher = ImapFetcher(account, self.spooler, cursors,
                                   log=self.imap_states.logger(account.name))
@@ -490,9 +493,7 @@ class Daemon:
     def _http_conn(self) -> Store:
         """The HTTP thread's own read connection, opened on first use."""
         if self._http_store is None:
-            self._http_store = Store.open(self.db_path, migrate=False,
-                                          busy_timeout=self.config.store.busy_timeout
-                                          .total_seconds())
+            self._http_store = self.open_db()
         return self._http_store
 
     def _http_db(self, fn: Any) -> Any:
@@ -543,6 +544,15 @@ class Daemon:
 
     def _processor_up(self) -> bool:
         return bool(self._threads) and self._threads[0].is_alive()
+
+
+def describe_database(config: Config) -> str:
+    """The database for logs: the SQLite file, or the PostgreSQL URL (no password in it)."""
+    if config.store.backend == "sqlite":
+        return str(config.database_path)
+    from mailgate.store.postgres import redact
+
+    return redact(config.store.url)
 
 
 def _health_figures(store: Store) -> dict[str, Any]:

@@ -24,6 +24,10 @@ class StoreError(TransientError):
     """The store could not commit; nothing was written."""
 
 
+class SchemaError(MailgateError):
+    """The database schema is newer than this code knows: upgrade mailgate on this node."""
+
+
 class NotFoundError(MailgateError):
     """A ticket, message or row asked for by the user does not exist."""
 

@@ -37,17 +37,17 @@ from mailgate.config import Config
 
 log = structlog.get_logger("mailgate.http")
 
-# -- files next to the database --------------------------------------------------------------
+# -- files in the node's state folder (next to an SQLite database) ----------------------------
 
 
 def pid_file(config: Config) -> Path:
-    """Where ``mailgate serve`` writes its pid (next to the database)."""
-    return config.database_path.parent / "mailgate.pid"
+    """Where ``mailgate serve`` writes its pid (``Config.state_dir``: next to the database)."""
+    return config.state_dir / "mailgate.pid"
 
 
 def reload_file(config: Config) -> Path:
     """Where the daemon writes the outcome of its last config reload (JSON)."""
-    return config.database_path.parent / "mailgate.reload.json"
+    return config.state_dir / "mailgate.reload.json"
 
 
 def write_json_atomically(path: Path, data: Any) -> None:

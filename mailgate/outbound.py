@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import datetime, timedelta
@@ -73,9 +74,9 @@ def backoff(config: Config, attempts: int) -> timedelta:
 class Sender:
     """Asyncio task that drains the outbox; DB work runs on one dedicated thread."""
 
-    def __init__(self, config: Config, db_path: Path, node: str) -> None:
+    def __init__(self, config: Config, open_db: Callable[[], Store], node: str) -> None:
         self.config = config
-        self.db_path = db_path
+        self.open_db = open_db  # a connection for the sender's database thread
         self.node = node
         self.wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailgate-outbox")
@@ -86,9 +87,7 @@ class Sender:
     def _db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         def call() -> Any:
             if self._store is None:
-                self._store = Store.open(self.db_path, migrate=False,
-                                         busy_timeout=self.config.store.busy_timeout
-                                         .total_seconds())
+                self._store = self.open_db()
             return fn(self._store, *args, **kwargs)
         return asyncio.get_running_loop().run_in_executor(self._executor, call)
 

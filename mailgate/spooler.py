@@ -18,7 +18,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import structlog
 
@@ -45,10 +44,9 @@ class _Job:
 class Spooler:
     """The process's one writer of new spool rows (see the module docstring)."""
 
-    def __init__(self, db_path: Path, *, busy_timeout: float = 5.0,
+    def __init__(self, open_db: Callable[[], Store], *,
                  on_commit: Callable[[], None] = lambda: None) -> None:
-        self.db_path = db_path
-        self.busy_timeout = busy_timeout
+        self.open_db = open_db  # a new connection to the store, for the calling thread
         self.on_commit = on_commit
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -90,8 +88,7 @@ class Spooler:
         """Wait (bounded) for the processor to finish a spool row; return its state."""
         store = getattr(self._local, "store", None)
         if store is None:
-            store = self._local.store = Store.open(self.db_path, busy_timeout=self.busy_timeout,
-                                                   migrate=False)
+            store = self._local.store = self.open_db()
         deadline = clock.now().timestamp() + timeout
         while True:
             state = store.spool_state(spool_id)
@@ -128,8 +125,7 @@ class Spooler:
                 size += len(job.raw)
             try:
                 if store is None:
-                    store = Store.open(self.db_path, busy_timeout=self.busy_timeout,
-                                       migrate=False)
+                    store = self.open_db()
                 ids = self._write(store, jobs)
             except TransientError as exc:
                 log.error("spool_write_failed", error=str(exc), messages=len(jobs))

@@ -34,7 +34,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from mailgate.config import load_config
-from tests.conftest import BASE_CONFIG, ROOT, make_mail
+from tests.conftest import BASE_CONFIG, ROOT, make_mail, with_store
 
 T = TypeVar("T")
 
@@ -111,7 +111,10 @@ def fault_config(folder: Path, settings: dict[str, dict[str, Any]]) -> Path:
     """A config file in ``folder`` (with the default templates), validated before use."""
     shutil.copytree(ROOT / "templates", folder / "templates", dirs_exist_ok=True)
     path = folder / "mailgate.toml"
-    path.write_text(config_text(settings), encoding="utf-8")
+    text = config_text(settings)
+    if "store" not in settings or "url" not in settings["store"]:
+        text = with_store(text)
+    path.write_text(text, encoding="utf-8")
     load_config(path)  # a typo in a test's settings fails here, not as a daemon that won't start
     return path
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import make_mail
+from tests.conftest import make_mail, sqlite_only
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
@@ -42,6 +42,7 @@ def test_ingest_same_message_twice_is_stored_once(config_path: Path) -> None:
     assert len(listed) == 1
 
 
+@sqlite_only
 def test_ingest_exits_75_when_database_is_locked(config_path: Path) -> None:
     """A transient store failure is exit 75 with a clear message, and nothing is stored."""
     assert run("ingest", "-c", str(config_path), stdin=make_mail().as_bytes()).returncode == 0

@@ -115,3 +115,26 @@ def test_example_config_documents_every_key() -> None:
                           ("sla.fields", FieldPattern)):
         for key in model.model_fields:
             assert re.search(rf"^#? ?{key} =", text, re.M), f"{prefix}.{key} undocumented"
+
+
+def test_store_url_forms(tmp_path: Path) -> None:
+    """The store is an SQLite file or a PostgreSQL URL (several hosts allowed), nothing else."""
+    sqlite = load_text(tmp_path, '[store]\nurl = "sqlite:///db/mg.db"\n')
+    assert sqlite.store.backend == "sqlite"
+    assert sqlite.database_path == tmp_path / "db" / "mg.db"
+    assert sqlite.state_dir == tmp_path / "db"
+    pg = load_text(tmp_path, '[store]\nurl = "postgresql://mg@db1:5432,db2:5432/mailgate'
+                             '?target_session_attrs=read-write"\npassword_env = "MG_DB"\n')
+    assert pg.store.backend == "postgresql"
+    assert pg.state_dir == tmp_path / "var"
+    with pytest.raises(ConfigError, match="no database file"):
+        pg.database_path  # noqa: B018
+    for url, why in (("mysql://mg@db1/mailgate", "must be sqlite:///PATH or postgresql://"),
+                     ("sqlite:///", "needs a path")):
+        with pytest.raises(ConfigError, match=re.escape(why)):
+            load_text(tmp_path, f'[store]\nurl = "{url}"\n')
+    with pytest.raises(ConfigError, match="for a postgresql:// url"):
+        load_text(tmp_path, '[store]\npassword_file = "pw"\n')
+    with pytest.raises(ConfigError, match="at most one of password_env, password_file"):
+        load_text(tmp_path, '[store]\nurl = "postgresql://mg@db1/mg"\npassword_env = "A"\n'
+                            'password_file = "pw"\n')

@@ -27,7 +27,8 @@ from mailgate import clock
 from mailgate.config import load_config
 from mailgate.logs import configure_logging
 from mailgate.store import Store
-from tests.conftest import RunningDaemon, make_mail
+from mailgate.store.sqlite import SqliteStore
+from tests.conftest import RunningDaemon, make_mail, sqlite_only
 from tests.faultkit import (
     MAIL_FROM,
     RCPT_TO,
@@ -50,6 +51,9 @@ from tests.faultkit import (
 )
 
 SEED = 20261128
+
+# These peek into and sabotage the SQLite file; tests/test_nodes.py does kill -9 on PostgreSQL.
+pytestmark = sqlite_only
 
 
 @pytest.fixture
@@ -414,7 +418,7 @@ def test_database_lock_answers_451_and_daemon_catches_up_after(
     blocker = sqlite3.connect(db, isolation_level=None, timeout=5)
     try:
         blocker.execute("BEGIN EXCLUSIVE")
-        writer = Store(blocker, db)  # another writer (e.g. `mailgate ingest`) adds mail
+        writer = SqliteStore(blocker, db)  # another writer (e.g. `mailgate ingest`) adds mail
         for raw in held.values():
             writer.spool_add(raw, channel="pipe", received_at=clock.now(), mail_from=MAIL_FROM,
                              rcpt_tos=[RCPT_TO])

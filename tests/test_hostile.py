@@ -31,7 +31,7 @@ from mailgate.message import (
 from mailgate.pipeline import Outcome, Pipeline
 from mailgate.processor import Processor
 from mailgate.render import Renderer
-from mailgate.store import SpoolItem, Store
+from mailgate.store import SpoolItem, Store, open_store
 from tests.conftest import RunningDaemon, make_mail, write_config
 from tests.hostile import Case, automatic, broken, corpus, limits, mail, smtp_reply
 
@@ -229,7 +229,7 @@ def test_html_is_still_converted_nicely() -> None:
 @pytest.fixture
 def processor(tmp_path: Path) -> Iterator[tuple[Processor, Store]]:
     config = load_config(write_config(tmp_path))
-    store = Store.open(config.database_path)
+    store = open_store(config)
     pipeline = Pipeline(config, Renderer(config.path(config.templates.directory)))
     yield Processor(config, store, pipeline), store
     store.close()

@@ -21,7 +21,8 @@ from tests.conftest import ROOT, RunningDaemon, make_mail, write_config
 
 # Threads of the daemon keep real monotonic time; only wall-clock "now" is frozen.
 REAL_TIME = ["asyncio", "apscheduler", "aiosmtpd", "concurrent", "threading", "queue",
-             "selectors", "socket", "smtplib", "sqlite3", "tests.conftest"]
+             "selectors", "socket", "smtplib", "sqlite3", "psycopg", "psycopg_pool",
+             "tests.conftest"]
 
 SLA = """
 [sla]

@@ -9,7 +9,7 @@ from email import policy
 from pathlib import Path
 
 from mailgate.config import load_config
-from tests.conftest import RunningDaemon, make_mail
+from tests.conftest import RunningDaemon, make_mail, sqlite_only
 
 
 def sent_mails(daemon: RunningDaemon) -> list[email.message.EmailMessage]:
@@ -139,6 +139,7 @@ def test_esmtp_extensions_advertised(daemon: RunningDaemon) -> None:
         assert "smtputf8" in client.esmtp_features
 
 
+@sqlite_only
 def test_storage_failure_answers_451_and_writes_nothing(daemon: RunningDaemon) -> None:
     """While another writer holds the database lock past the busy timeout, DATA gets 451."""
     blocker = sqlite3.connect(daemon.config.database_path, isolation_level=None)

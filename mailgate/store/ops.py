@@ -1,7 +1,7 @@
 """Operator queries: tracing a message, dry runs, metrics, health, quarantine clean-up, import.
 
 Plain functions over a :class:`~mailgate.store.Store` (its ``_x`` method), kept
-apart from ``sqlite.py`` so that operations tooling can grow without touching
+apart from ``base.py`` so that operations tooling can grow without touching
 the hot path. Same rules as the rest of the store: portable SQL, instants as
 ISO 8601 text, writes only inside the caller's transaction unless a function
 says it opens its own.
@@ -16,7 +16,7 @@ from typing import Any
 
 from mailgate.clock import from_db
 from mailgate.errors import NotFoundError
-from mailgate.store.sqlite import Store
+from mailgate.store.base import Store
 
 _SPOOL_COLUMNS = ("id", "received_at", "channel", "source", "mail_from", "rcpt_tos", "size",
                   "state", "attempts", "processed_at", "message_id", "ticket_id", "reason")

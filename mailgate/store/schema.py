@@ -2,8 +2,10 @@
 
 Each migration is a list of statements applied in one transaction and
 recorded in ``schema_migrations``. The SQL is kept to what SQLite and
-PostgreSQL share; the few spots that differ (auto-increment keys, blobs) are
-spelled through the dialect table so a PostgreSQL store can reuse the list.
+PostgreSQL share; the few spots that differ (auto-increment keys, blobs,
+floating point) are spelled through the dialect table, so both backends run
+the same list. Instants are ISO 8601 text on both (see ``mailgate.clock``).
+A released migration never changes its effect on a database: a change is a new one.
 
 Design notes that matter for several daemons on one database:
 - ``spool`` holds the exact raw bytes of every accepted message for good;
@@ -17,8 +19,10 @@ Design notes that matter for several daemons on one database:
 from __future__ import annotations
 
 DIALECTS = {
-    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB"},
-    "postgresql": {"serial": "BIGSERIAL PRIMARY KEY", "blob": "BYTEA"},
+    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "blob": "BLOB", "real": "REAL"},
+    # REAL is single precision on PostgreSQL: 0.8 would not read back as 0.8.
+    "postgresql": {"serial": "BIGSERIAL PRIMARY KEY", "blob": "BYTEA",
+                   "real": "DOUBLE PRECISION"},
 }
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -156,7 +160,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 ticket_id INTEGER NOT NULL REFERENCES tickets (id),
                 kind TEXT NOT NULL,
                 started_at TEXT NOT NULL,
-                paused_seconds REAL NOT NULL DEFAULT 0,
+                paused_seconds {real} NOT NULL DEFAULT 0,
                 paused_at TEXT,
                 due_at TEXT,
                 stopped_at TEXT,
@@ -168,7 +172,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 id {serial},
                 ticket_id INTEGER NOT NULL REFERENCES tickets (id),
                 kind TEXT NOT NULL,
-                point REAL NOT NULL,
+                point {real} NOT NULL,
                 fire_at TEXT NOT NULL,
                 due_at TEXT NOT NULL,
                 state TEXT NOT NULL DEFAULT 'pending',

@@ -1,70 +1,52 @@
-"""The SQLite store: every SQL statement mailgate runs lives in this package.
+"""The SQLite backend: the embedded default, one host, one writer at a time.
 
-One ``Store`` wraps one connection and belongs to one thread (the SMTP group
-committer, the processor, the sender and the CLI each open their own). The
-database runs in WAL mode with ``synchronous=FULL``, so a commit survives
-power loss and readers (the CLI) never block the writers.
-
-Transactions are explicit: ``with store.transaction():`` issues
-``BEGIN IMMEDIATE`` (take the write lock up front, so a transaction never
-fails half-way on a lock upgrade) and commits once at the end. Methods that
-write must be called inside one. Every database failure that may pass (lock
-held too long, disk full, read-only file) surfaces as ``StoreError``, a
-``TransientError``: intake answers 451 / exit 75 and nothing is half-written.
-
-Work is claimed with a lease (``claimed_by``, ``lease_until``) rather than
-assumed, so the same queries serve several daemons sharing one database.
+The database runs in WAL mode with ``synchronous=FULL``, so a commit survives
+power loss and readers (the CLI) never block the writers. ``BEGIN IMMEDIATE``
+takes the write lock up front; a lock held longer than ``busy_timeout`` is a
+``StoreError`` (451 / exit 75). With one writer at a time, claims need no row
+locks and the shared code in :mod:`mailgate.store.base` runs as it is.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from datetime import datetime
+import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from mailgate.clock import from_db, to_db
-from mailgate.errors import NotFoundError, StoreError
-from mailgate.store import schema
-from mailgate.store.rows import OutboxItem, SpoolItem, Ticket
+from mailgate.errors import StoreError
+from mailgate.store.base import Cursor, Store
 
 
-class DuplicateMessageError(Exception):
-    """A message with this Message-ID is already stored (raised inside a transaction)."""
+def _set_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch to WAL. Two processes creating the file at once: SQLite answers "locked" at
+    once here (its busy handler is not used for this lock), so retry within the timeout."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
-_TICKET_COLUMNS = (
-    "id, reference, status, subject, requester, requester_name, sla_level, "
-    "first_response_due, merged_into, created_at, updated_at, closed_at"
-)
+class SqliteStore(Store):
+    """A :class:`Store` on one SQLite connection."""
 
-
-def _ticket(row: Sequence[Any]) -> Ticket:
-    return Ticket(
-        id=row[0], reference=row[1], status=row[2], subject=row[3], requester=row[4],
-        requester_name=row[5], sla_level=row[6], first_response_due=from_db(row[7]),
-        merged_into=row[8], created_at=from_db(row[9]), updated_at=from_db(row[10]),
-        closed_at=from_db(row[11]),
-    )
-
-
-class Store:
-    """Typed access to the database; see the module docstring for the rules."""
-
-    dialect = "sqlite"
+    dialect: ClassVar[str] = "sqlite"
+    BEGIN: ClassVar[str] = "BEGIN IMMEDIATE"
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        super().__init__()
         self._conn = conn
         self.path = path
-        self._depth = 0
-
-    # -- lifecycle -----------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path, *, busy_timeout: float = 5.0, migrate: bool = True) -> Store:
+    def open_path(cls, path: str | Path, *, busy_timeout: float = 5.0,
+                  migrate: bool = True) -> SqliteStore:
         """Open (and by default create or upgrade) the database at ``path``."""
         path = Path(path)
         try:
@@ -72,679 +54,37 @@ class Store:
             conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout,
                                    check_same_thread=False)  # handed over, never shared
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _set_wal(conn, busy_timeout)
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         store = cls(conn, path)
         if migrate:
-            store.migrate()
+            try:
+                store.migrate()
+            except BaseException:
+                store.close()
+                raise
         return store
 
     def close(self) -> None:
         self._conn.close()
 
-    def migrate(self) -> list[int]:
-        """Apply pending migrations; return the versions applied."""
-        applied: list[int] = []
-        with self.transaction():
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, title TEXT NOT NULL, applied_at TEXT NOT NULL)"
-            )
-            done = {r[0] for r in self._conn.execute("SELECT version FROM schema_migrations")}
-            for version, title, _sql in schema.MIGRATIONS:
-                if version in done:
-                    continue
-                for statement in schema.statements(version, self.dialect):
-                    self._conn.execute(statement)
-                self._conn.execute(
-                    "INSERT INTO schema_migrations (version, title, applied_at) "
-                    "VALUES (?, ?, datetime('now'))",
-                    (version, title),
-                )
-                applied.append(version)
-        return applied
+    def _execute(self, sql: str, params: Sequence[Any]) -> Cursor:
+        return self._conn.execute(sql, params)
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic unit of work; nested use joins the outer transaction."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(f"database busy or unavailable: {exc}") from exc
-        self._depth = 1
-        try:
-            yield
-            self._conn.execute("COMMIT")
-        except BaseException as exc:
-            with suppress(sqlite3.Error):
-                self._conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
-                raise StoreError(f"database error: {exc}") from exc
-            raise
-        finally:
-            self._depth = 0
-
-    @contextmanager
-    def savepoint(self, name: str = "item") -> Iterator[None]:
-        """A nested unit inside a transaction: roll back just this part on error."""
-        self._conn.execute(f"SAVEPOINT {name}")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
-            self._conn.execute(f"RELEASE SAVEPOINT {name}")
-            raise
-        self._conn.execute(f"RELEASE SAVEPOINT {name}")
-
-    def _x(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        try:
-            return self._conn.execute(sql, params)
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"database error: {exc}") from exc
-
-    def ping(self) -> None:
-        """Raise StoreError if the database cannot be read."""
-        self._x("SELECT 1").fetchone()
-
-    # -- spool ---------------------------------------------------------------
-
-    def spool_add(
-        self, raw: bytes, *, channel: str, received_at: datetime, source: str | None = None,
-        mail_from: str | None = None, rcpt_tos: Iterable[str] = (), state: str = "new",
-        reason: str | None = None,
-    ) -> int:
-        """Append one raw message to the spool (inside a transaction)."""
-        cur = self._x(
-            "INSERT INTO spool (received_at, channel, source, mail_from, rcpt_tos, raw, size,"
-            " state, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (to_db(received_at), channel, source, mail_from, json.dumps(list(rcpt_tos)),
-             raw, len(raw), state, reason),
-        )
-        return int(cur.lastrowid)
-
-    def spool_claim(self, node: str, now: datetime, lease_until: datetime, limit: int,
-                    only: int | None = None) -> list[SpoolItem]:
-        """Claim up to ``limit`` unprocessed rows (oldest first, or just row ``only``).
-
-        Each claim counts an attempt. A row that was claimed before and never finished
-        (a crash, or a hang past its lease) is claimed alone, so that a message which
-        crashes the daemon is charged for its own attempts and not its batch-mates'.
-        """
-        with self.transaction():
-            where, params = ("", []) if only is None else (" AND id = ?", [only])
-            rows = self._x(
-                "SELECT id, attempts FROM spool WHERE state = 'new'"
-                f" AND (lease_until IS NULL OR lease_until < ?){where} ORDER BY id LIMIT ?",
-                (to_db(now), *params, limit),
-            ).fetchall()
-            if rows and rows[0][1] > 0:
-                rows = rows[:1]
-            ids = [r[0] for r in rows]
-            if not ids:
-                return []
-            marks = ",".join("?" * len(ids))
-            self._x(
-                f"UPDATE spool SET claimed_by = ?, lease_until = ?, attempts = attempts + 1"
-                f" WHERE id IN ({marks})",
-                (node, to_db(lease_until), *ids),
-            )
-            rows = self._x(
-                f"SELECT id, received_at, channel, source, mail_from, rcpt_tos, size, attempts"
-                f" FROM spool WHERE id IN ({marks}) ORDER BY id", ids,
-            ).fetchall()
-        return [
-            SpoolItem(id=r[0], received_at=from_db(r[1]), channel=r[2], source=r[3],
-                      mail_from=r[4], rcpt_tos=json.loads(r[5]), size=r[6], attempts=r[7])
-            for r in rows
-        ]
-
-    def spool_raw(self, spool_id: int) -> bytes:
-        row = self._x("SELECT raw FROM spool WHERE id = ?", (spool_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no spool row {spool_id}")
-        return bytes(row[0])
-
-    def spool_finish(self, spool_id: int, *, state: str, now: datetime,
-                     message_id: str | None = None, ticket_id: int | None = None,
-                     reason: str | None = None) -> None:
-        """Record the outcome of processing one spool row (inside a transaction)."""
-        self._x(
-            "UPDATE spool SET state = ?, processed_at = ?, message_id = ?, ticket_id = ?,"
-            " reason = ?, claimed_by = NULL, lease_until = NULL WHERE id = ?",
-            (state, to_db(now), message_id, ticket_id, reason, spool_id),
-        )
-
-    def spool_state(self, spool_id: int) -> str:
-        row = self._x("SELECT state FROM spool WHERE id = ?", (spool_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no spool row {spool_id}")
-        return str(row[0])
-
-    def spool_release(self, node: str) -> None:
-        """Give back this node's unfinished claims (clean shutdown)."""
-        with self.transaction():
-            self._x("UPDATE spool SET claimed_by = NULL, lease_until = NULL, "
-                    "attempts = MAX(attempts - 1, 0) WHERE claimed_by = ? AND state = 'new'",
-                    (node,))
-
-    def spool_counts(self) -> dict[str, int]:
-        return dict(self._x("SELECT state, COUNT(*) FROM spool GROUP BY state").fetchall())
-
-    def quarantine(self) -> list[dict[str, Any]]:
-        """Rows that could not be processed, with their reason."""
-        cur = self._x(
-            "SELECT id, received_at, channel, mail_from, size, reason, message_id FROM spool"
-            " WHERE state = 'quarantined' ORDER BY id"
-        )
-        keys = ("id", "received_at", "channel", "mail_from", "size", "reason", "message_id")
-        return [dict(zip(keys, r, strict=True)) for r in cur]
-
-    def spool_requeue(self, spool_id: int) -> None:
-        """Put a quarantined row back in the queue (after a fix)."""
-        with self.transaction():
-            cur = self._x("UPDATE spool SET state = 'new', attempts = 0, reason = NULL,"
-                          " claimed_by = NULL, lease_until = NULL"
-                          " WHERE id = ? AND state = 'quarantined'", (spool_id,))
-            if cur.rowcount != 1:
-                raise NotFoundError(f"no quarantined message {spool_id}")
-
-    # -- tickets and messages --------------------------------------------------
-
-    def create_ticket(self, *, reference_of: Any, status: str, subject: str, requester: str,
-                      requester_name: str | None, sla_level: str | None,
-                      first_response_due: datetime | None, now: datetime) -> Ticket:
-        """Insert a ticket; ``reference_of(id)`` turns the sequence number into its reference."""
-        cur = self._x(
-            "INSERT INTO tickets (reference, status, subject, requester, requester_name,"
-            " sla_level, first_response_due, created_at, updated_at)"
-            " VALUES ('', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (status, subject, requester, requester_name, sla_level,
-             to_db(first_response_due), to_db(now), to_db(now)),
-        )
-        ticket_id = int(cur.lastrowid)
-        self._x("UPDATE tickets SET reference = ? WHERE id = ?", (reference_of(ticket_id),
-                                                                   ticket_id))
-        return self.ticket(ticket_id)
-
-    def ticket(self, ticket_id: int) -> Ticket:
-        row = self._x(f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE id = ?",
-                      (ticket_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no ticket with id {ticket_id}")
-        return _ticket(row)
-
-    def ticket_by_reference(self, reference: str) -> Ticket:
-        row = self._x(f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE reference = ?",
-                      (reference.upper(),)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no ticket {reference}")
-        return _ticket(row)
-
-    def live_ticket(self, ticket_id: int) -> Ticket | None:
-        """The ticket, following merges to the survivor; None if there is none."""
-        seen: set[int] = set()
-        while ticket_id not in seen:
-            seen.add(ticket_id)
-            try:
-                ticket = self.ticket(ticket_id)
-            except NotFoundError:
-                return None
-            if ticket.merged_into is None:
-                return ticket
-            ticket_id = ticket.merged_into
+    def _classify(self, exc: BaseException) -> str | None:
+        if isinstance(exc, sqlite3.IntegrityError):
+            return "integrity"
+        if isinstance(exc, sqlite3.Error):
+            return "error"
         return None
 
-    def ticket_of_message_ids(self, message_ids: Sequence[str]) -> tuple[int, str] | None:
-        """The ticket holding the most recent of ``message_ids`` (ours or theirs)."""
-        if not message_ids:
-            return None
-        marks = ",".join("?" * len(message_ids))
-        row = self._x(
-            f"SELECT ticket_id, message_id FROM messages WHERE message_id IN ({marks})"
-            f" ORDER BY id DESC LIMIT 1", list(message_ids),
-        ).fetchone()
-        return (row[0], row[1]) if row else None
+    def tables(self) -> list[str]:
+        return [r[0] for r in self._x(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall()]
 
-    def message_exists(self, message_id: str) -> tuple[int, str] | None:
-        """(ticket id, direction) of a stored message with this Message-ID, else None."""
-        row = self._x("SELECT ticket_id, direction FROM messages WHERE message_id = ?",
-                      (message_id,)).fetchone()
-        return (row[0], row[1]) if row else None
-
-    def add_message(self, *, ticket_id: int, message_id: str, direction: str, kind: str,
-                    now: datetime, spool_id: int | None = None, outbox_id: int | None = None,
-                    from_addr: str | None = None, from_name: str | None = None,
-                    to_addrs: Sequence[str] = (), cc_addrs: Sequence[str] = (),
-                    date: datetime | None = None, subject: str | None = None,
-                    body_text: str | None = None, in_reply_to: str | None = None) -> int:
-        """Store one message of a ticket; raises DuplicateMessageError on a replay."""
-        try:
-            cur = self._x(
-                "INSERT INTO messages (ticket_id, message_id, direction, kind, spool_id,"
-                " outbox_id, from_addr, from_name, to_addrs, cc_addrs, date, subject,"
-                " body_text, in_reply_to, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (ticket_id, message_id, direction, kind, spool_id, outbox_id, from_addr,
-                 from_name, json.dumps(list(to_addrs)), json.dumps(list(cc_addrs)),
-                 to_db(date), subject, body_text, in_reply_to, to_db(now)),
-            )
-        except sqlite3.IntegrityError as exc:
-            raise DuplicateMessageError(message_id) from exc
-        return int(cur.lastrowid)
-
-    def add_attachment(self, *, message_row: int, filename: str, content_type: str,
-                       data: bytes, sha256: str) -> None:
-        """Keep an attachment content-addressed: equal files are stored once."""
-        self._x("INSERT INTO blobs (sha256, data) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                (sha256, data))
-        self._x("INSERT INTO attachments (message_row, filename, content_type, size, sha256)"
-                " VALUES (?, ?, ?, ?, ?)", (message_row, filename, content_type, len(data),
-                                            sha256))
-
-    def add_participant(self, ticket_id: int, address: str, name: str | None, role: str,
-                        now: datetime) -> bool:
-        """Add an address to a ticket; False if it was already there."""
-        cur = self._x(
-            "INSERT INTO participants (ticket_id, address, name, role, added_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (ticket_id, address.lower(), name, role, to_db(now)),
-        )
-        return cur.rowcount == 1
-
-    def remove_participant(self, ticket_id: int, address: str) -> bool:
-        cur = self._x("DELETE FROM participants WHERE ticket_id = ? AND address = ?"
-                      " AND role != 'requester'", (ticket_id, address.lower()))
-        return cur.rowcount == 1
-
-    def participants(self, ticket_id: int) -> list[dict[str, Any]]:
-        cur = self._x("SELECT address, name, role FROM participants WHERE ticket_id = ?"
-                      " ORDER BY added_at, address", (ticket_id,))
-        return [{"address": a, "name": n, "role": r} for a, n, r in cur]
-
-    def touch_ticket(self, ticket_id: int, now: datetime, **fields: Any) -> None:
-        """Update ``updated_at`` and any of the given plain columns."""
-        allowed = {"status", "subject", "sla_level", "first_response_due", "first_response_at",
-                   "closed_at", "resolution_due", "assignee", "priority", "category", "queue",
-                   "merged_into", "language", "correlation_key"}
-        bad = set(fields) - allowed
-        if bad:
-            raise ValueError(f"not a ticket column: {sorted(bad)}")
-        values = {k: to_db(v) if isinstance(v, datetime) else v for k, v in fields.items()}
-        values["updated_at"] = to_db(now)
-        assignments = ", ".join(f"{k} = ?" for k in values)
-        self._x(f"UPDATE tickets SET {assignments} WHERE id = ?", (*values.values(), ticket_id))
-
-    def add_event(self, ticket_id: int, kind: str, *, actor: str, now: datetime,
-                  detail: str = "", message_id: str | None = None) -> None:
-        self._x("INSERT INTO events (ticket_id, at, actor, kind, detail, message_id)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (ticket_id, to_db(now), actor, kind, detail, message_id))
-
-    def count_outbox_to(self, address: str, kinds: Sequence[str], since: datetime) -> int:
-        """Outgoing mail of ``kinds`` to ``address`` queued since ``since`` (loop cap)."""
-        marks = ",".join("?" * len(kinds))
-        row = self._x(
-            f"SELECT COUNT(*) FROM outbox WHERE kind IN ({marks}) AND created_at >= ?"
-            f" AND rcpt_tos LIKE ?", (*kinds, to_db(since), f'%"{address.lower()}"%'),
-        ).fetchone()
-        return int(row[0])
-
-    def thread_ids(self, ticket_id: int, limit: int = 20) -> list[str]:
-        """The ticket's latest Message-IDs, oldest first (for References)."""
-        rows = self._x("SELECT message_id FROM messages WHERE ticket_id = ?"
-                       " ORDER BY id DESC LIMIT ?", (ticket_id, limit)).fetchall()
-        return [r[0] for r in reversed(rows)]
-
-    def latest_inbound(self, ticket_id: int, exclude: Sequence[str] = ()) -> str | None:
-        """Message-ID of the ticket's newest incoming customer message."""
-        for message_id, from_addr in self._x(
-                "SELECT message_id, from_addr FROM messages WHERE ticket_id = ?"
-                " AND direction = 'in' AND kind = 'customer' ORDER BY id DESC LIMIT 20",
-                (ticket_id,)):
-            if from_addr not in exclude:
-                return str(message_id)
-        return None
-
-    def duplicate_candidates(self, *, requester: str | None, domain: str | None,
-                             since: datetime) -> list[dict[str, Any]]:
-        """Open tickets of a requester (or a domain) created since ``since``, with first text."""
-        if requester:
-            where, param = "t.requester = ?", requester
-        else:
-            where, param = "t.requester LIKE ?", f"%@{domain}"
-        cur = self._x(
-            f"SELECT t.id, t.subject, (SELECT m.body_text FROM messages m WHERE m.ticket_id ="
-            f" t.id AND m.direction = 'in' ORDER BY m.id LIMIT 1) FROM tickets t"
-            f" WHERE {where} AND t.status != 'closed' AND t.merged_into IS NULL"
-            f" AND t.created_at >= ? ORDER BY t.id DESC LIMIT 20", (param, to_db(since)),
-        )
-        return [{"id": i, "subject": s, "text": b or ""} for i, s, b in cur]
-
-    def open_ticket_by_key(self, key: str) -> int | None:
-        """The open ticket of an alert correlation key, if any."""
-        row = self._x("SELECT id FROM tickets WHERE correlation_key = ? AND status != 'closed'"
-                      " AND merged_into IS NULL ORDER BY id DESC LIMIT 1", (key,)).fetchone()
-        return int(row[0]) if row else None
-
-    def is_participant(self, ticket_id: int, address: str) -> bool:
-        row = self._x("SELECT 1 FROM participants WHERE ticket_id = ? AND address = ?",
-                      (ticket_id, address.lower())).fetchone()
-        return row is not None
-
-    def add_time(self, ticket_id: int, minutes: int) -> int:
-        """Add logged work time (minutes) to a ticket; return the new total."""
-        self._x("UPDATE tickets SET time_spent = time_spent + ? WHERE id = ?",
-                (minutes, ticket_id))
-        row = self._x("SELECT time_spent FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
-        return int(row[0])
-
-    # -- outbox ----------------------------------------------------------------
-
-    def outbox_add(self, *, ticket_id: int | None, message_id: str, kind: str, mail_from: str,
-                   rcpt_tos: Sequence[str], raw: bytes, now: datetime) -> int:
-        cur = self._x(
-            "INSERT INTO outbox (ticket_id, message_id, kind, mail_from, rcpt_tos, raw,"
-            " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (ticket_id, message_id, kind, mail_from, json.dumps(list(rcpt_tos)), raw,
-             to_db(now), to_db(now)),
-        )
-        return int(cur.lastrowid)
-
-    def outbox_claim(self, node: str, now: datetime, lease_until: datetime, limit: int,
-                     ) -> list[OutboxItem]:
-        """Claim due mail, oldest first, never overtaking an earlier mail of the same ticket."""
-        with self.transaction():
-            ids = [r[0] for r in self._x(
-                "SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ?"
-                " AND (o.lease_until IS NULL OR o.lease_until < ?)"
-                " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.ticket_id = o.ticket_id"
-                "   AND p.id < o.id AND p.state = 'pending')"
-                " ORDER BY o.id LIMIT ?",
-                (to_db(now), to_db(now), limit),
-            )]
-            if not ids:
-                return []
-            marks = ",".join("?" * len(ids))
-            self._x(f"UPDATE outbox SET claimed_by = ?, lease_until = ?, attempts = attempts + 1"
-                    f" WHERE id IN ({marks})", (node, to_db(lease_until), *ids))
-            rows = self._x(
-                f"SELECT id, ticket_id, message_id, kind, mail_from, rcpt_tos, attempts,"
-                f" created_at FROM outbox WHERE id IN ({marks}) ORDER BY id", ids,
-            ).fetchall()
-        return [OutboxItem(id=r[0], ticket_id=r[1], message_id=r[2], kind=r[3], mail_from=r[4],
-                           rcpt_tos=json.loads(r[5]), attempts=r[6], created_at=from_db(r[7]))
-                for r in rows]
-
-    def outbox_release(self, node: str) -> None:
-        """Give back this node's unsent claims (clean shutdown)."""
-        with self.transaction():
-            self._x("UPDATE outbox SET claimed_by = NULL, lease_until = NULL,"
-                    " attempts = MAX(attempts - 1, 0) WHERE claimed_by = ? AND state = 'pending'",
-                    (node,))
-
-    def outbox_raw(self, outbox_id: int) -> bytes:
-        row = self._x("SELECT raw FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no outbox row {outbox_id}")
-        return bytes(row[0])
-
-    def outbox_done(self, outbox_id: int, *, state: str, now: datetime,
-                    error: str | None = None, next_attempt_at: datetime | None = None) -> None:
-        """Record a send attempt: ``sent``, ``failed`` (for good) or ``pending`` (retry later)."""
-        with self.transaction():
-            self._x(
-                "UPDATE outbox SET state = ?, last_error = COALESCE(?, last_error),"
-                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,"
-                " next_attempt_at = COALESCE(?, next_attempt_at),"
-                " claimed_by = NULL, lease_until = NULL WHERE id = ?",
-                (state, error, state, to_db(now), to_db(next_attempt_at), outbox_id),
-            )
-
-    def outbox(self, states: Sequence[str] = ("pending", "failed")) -> list[dict[str, Any]]:
-        marks = ",".join("?" * len(states))
-        cur = self._x(
-            f"SELECT o.id, t.reference, o.kind, o.rcpt_tos, o.state, o.attempts,"
-            f" o.next_attempt_at, o.last_error, o.created_at, o.sent_at FROM outbox o"
-            f" LEFT JOIN tickets t ON t.id = o.ticket_id WHERE o.state IN ({marks})"
-            f" ORDER BY o.id", list(states),
-        )
-        keys = ("id", "ticket", "kind", "to", "state", "attempts", "next_attempt_at",
-                "last_error", "created_at", "sent_at")
-        out = [dict(zip(keys, r, strict=True)) for r in cur]
-        for row in out:
-            row["to"] = json.loads(row["to"])
-        return out
-
-    def outbox_retry(self, outbox_id: int | None, now: datetime) -> int:
-        """Make failed mail (one row, or all when ``outbox_id`` is None) due again."""
-        with self.transaction():
-            where, params = ("state = 'failed'", []) if outbox_id is None else (
-                "state IN ('failed', 'pending') AND id = ?", [outbox_id])
-            cur = self._x(f"UPDATE outbox SET state = 'pending', next_attempt_at = ?,"
-                          f" claimed_by = NULL, lease_until = NULL WHERE {where}",
-                          [to_db(now), *params])
-            return cur.rowcount
-
-    # -- reads for the CLI -----------------------------------------------------
-
-    def tickets(self, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        where, params = ("WHERE status = ?", [status]) if status else ("", [])
-        cur = self._x(
-            f"SELECT id, reference, status, subject, requester, sla_level, created_at,"
-            f" updated_at, first_response_due, merged_into FROM tickets {where}"
-            f" ORDER BY id DESC LIMIT ?", [*params, limit],
-        )
-        keys = ("id", "reference", "status", "subject", "requester", "sla_level", "created_at",
-                "updated_at", "first_response_due", "merged_into")
-        return [dict(zip(keys, r, strict=True)) for r in cur]
-
-    def ticket_record(self, ticket_id: int) -> dict[str, Any]:
-        cur = self._x("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
-        row = cur.fetchone()
-        if row is None:
-            raise NotFoundError(f"no ticket with id {ticket_id}")
-        return dict(zip([d[0] for d in cur.description], row, strict=True))
-
-    def messages(self, ticket_id: int) -> list[dict[str, Any]]:
-        cur = self._x(
-            "SELECT id, message_id, direction, kind, from_addr, from_name, to_addrs, cc_addrs,"
-            " date, subject, body_text, spool_id, outbox_id, created_at FROM messages"
-            " WHERE ticket_id = ? ORDER BY id", (ticket_id,),
-        )
-        keys = [d[0] for d in cur.description]
-        out = []
-        for r in cur.fetchall():
-            item = dict(zip(keys, r, strict=True))
-            item["to_addrs"] = json.loads(item["to_addrs"])
-            item["cc_addrs"] = json.loads(item["cc_addrs"])
-            out.append(item)
-        return out
-
-    def attachments(self, message_row: int) -> list[dict[str, Any]]:
-        cur = self._x("SELECT filename, content_type, size, sha256 FROM attachments"
-                      " WHERE message_row = ? ORDER BY id", (message_row,))
-        return [{"filename": f, "content_type": c, "size": s, "sha256": h} for f, c, s, h in cur]
-
-    def events(self, ticket_id: int) -> list[dict[str, Any]]:
-        cur = self._x("SELECT at, actor, kind, detail, message_id FROM events"
-                      " WHERE ticket_id = ? ORDER BY id", (ticket_id,))
-        return [{"at": a, "actor": ac, "kind": k, "detail": d, "message_id": m}
-                for a, ac, k, d, m in cur]
-
-    # -- IMAP cursors ----------------------------------------------------------
-
-    def imap_cursor(self, account: str, folder: str) -> tuple[int | None, int]:
-        row = self._x("SELECT uidvalidity, last_uid FROM imap_cursors"
-                      " WHERE account = ? AND folder = ?", (account, folder)).fetchone()
-        return (row[0], row[1]) if row else (None, 0)
-
-    def set_imap_cursor(self, account: str, folder: str, uidvalidity: int, last_uid: int,
-                        now: datetime) -> None:
-        with self.transaction():
-            self._x(
-                "INSERT INTO imap_cursors (account, folder, uidvalidity, last_uid, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, folder) DO UPDATE SET"
-                " uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid,"
-                " updated_at = excluded.updated_at",
-                (account, folder, uidvalidity, last_uid, to_db(now)),
-            )
-
-    # -- SLA clocks and reminders --------------------------------------------------
-
-    def set_ticket_fields(self, ticket_id: int, fields: dict[str, str], now: datetime) -> None:
-        self._x("UPDATE tickets SET fields = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(fields, ensure_ascii=False), to_db(now), ticket_id))
-
-    def clock(self, ticket_id: int, kind: str) -> dict[str, Any] | None:
-        cur = self._x("SELECT * FROM sla_clocks WHERE ticket_id = ? AND kind = ?",
-                      (ticket_id, kind))
-        row = cur.fetchone()
-        if row is None:
-            return None
-        record = dict(zip([d[0] for d in cur.description], row, strict=True))
-        for key in ("started_at", "paused_at", "due_at", "stopped_at", "breached_at"):
-            record[key] = from_db(record[key])
-        return record
-
-    def clocks(self, ticket_id: int) -> list[dict[str, Any]]:
-        kinds = [r[0] for r in self._x("SELECT kind FROM sla_clocks WHERE ticket_id = ?"
-                                       " ORDER BY kind", (ticket_id,))]
-        return [c for c in (self.clock(ticket_id, k) for k in kinds) if c is not None]
-
-    def save_clock(self, ticket_id: int, kind: str, **values: Any) -> None:
-        """Insert or update one SLA clock of a ticket."""
-        values = {k: to_db(v) if isinstance(v, datetime) else v for k, v in values.items()}
-        updates = ", ".join(f"{k} = ?" for k in values)
-        cur = self._x(f"UPDATE sla_clocks SET {updates} WHERE ticket_id = ? AND kind = ?",
-                      (*values.values(), ticket_id, kind))
-        if cur.rowcount == 0:
-            columns = ", ".join(["ticket_id", "kind", *values])
-            marks = ", ".join("?" * (len(values) + 2))
-            self._x(f"INSERT INTO sla_clocks ({columns}) VALUES ({marks})",
-                    (ticket_id, kind, *values.values()))
-
-    def open_clocks(self) -> list[tuple[int, str]]:
-        """(ticket id, kind) of every clock still running or paused."""
-        return [(r[0], r[1]) for r in self._x(
-            "SELECT ticket_id, kind FROM sla_clocks WHERE state IN ('running', 'paused')")]
-
-    def replace_reminders(self, ticket_id: int, kind: str,
-                          plan: Sequence[tuple[float, datetime]], due_at: datetime | None,
-                          ) -> None:
-        """Drop the clock's pending reminders and plan ``plan`` (point, fire_at) afresh,
-        skipping points that were already sent for the same deadline."""
-        self._x("DELETE FROM reminders WHERE ticket_id = ? AND kind = ? AND state = 'pending'",
-                (ticket_id, kind))
-        if due_at is None:
-            return
-        sent = {r[0] for r in self._x(
-            "SELECT point FROM reminders WHERE ticket_id = ? AND kind = ? AND state = 'sent'"
-            " AND due_at = ?", (ticket_id, kind, to_db(due_at)))}
-        for point, fire_at in plan:
-            if point in sent:
-                continue
-            self._x("INSERT INTO reminders (ticket_id, kind, point, fire_at, due_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (ticket_id, kind, point, to_db(fire_at), to_db(due_at)))
-
-    def claim_reminders(self, node: str, now: datetime, lease_until: datetime,
-                        limit: int = 50) -> list[dict[str, Any]]:
-        with self.transaction():
-            ids = [r[0] for r in self._x(
-                "SELECT id FROM reminders WHERE state = 'pending' AND fire_at <= ?"
-                " AND (lease_until IS NULL OR lease_until < ?) ORDER BY fire_at, id LIMIT ?",
-                (to_db(now), to_db(now), limit))]
-            if not ids:
-                return []
-            marks = ",".join("?" * len(ids))
-            self._x(f"UPDATE reminders SET claimed_by = ?, lease_until = ? WHERE id IN ({marks})",
-                    (node, to_db(lease_until), *ids))
-            cur = self._x(f"SELECT id, ticket_id, kind, point, fire_at, due_at FROM reminders"
-                          f" WHERE id IN ({marks}) ORDER BY fire_at, id", ids)
-            keys = ("id", "ticket_id", "kind", "point", "fire_at", "due_at")
-            rows = [dict(zip(keys, r, strict=True)) for r in cur.fetchall()]
-        for row in rows:
-            row["fire_at"], row["due_at"] = from_db(row["fire_at"]), from_db(row["due_at"])
-        return rows
-
-    def finish_reminder(self, reminder_id: int, state: str, now: datetime) -> bool:
-        """Mark a claimed reminder sent or dropped; False if it was replanned meanwhile."""
-        cur = self._x("UPDATE reminders SET state = ?, sent_at = ?, claimed_by = NULL,"
-                      " lease_until = NULL WHERE id = ? AND state = 'pending'",
-                      (state, to_db(now), reminder_id))
-        return cur.rowcount == 1
-
-    def add_reminder(self, ticket_id: int, kind: str, point: float, fire_at: datetime,
-                     due_at: datetime) -> None:
-        self._x("INSERT INTO reminders (ticket_id, kind, point, fire_at, due_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (ticket_id, kind, point, to_db(fire_at), to_db(due_at)))
-
-    def next_reminder_at(self) -> datetime | None:
-        row = self._x("SELECT MIN(fire_at) FROM reminders WHERE state = 'pending'").fetchone()
-        return from_db(row[0]) if row and row[0] else None
-
-    def reminders(self, ticket_id: int | None = None) -> list[dict[str, Any]]:
-        where, params = ("WHERE r.ticket_id = ?", [ticket_id]) if ticket_id else ("", [])
-        cur = self._x(f"SELECT r.id, t.reference, r.kind, r.point, r.fire_at, r.due_at,"
-                      f" r.state, r.sent_at FROM reminders r JOIN tickets t ON t.id = r.ticket_id"
-                      f" {where} ORDER BY r.fire_at, r.id", params)
-        keys = ("id", "ticket", "kind", "point", "fire_at", "due_at", "state", "sent_at")
-        return [dict(zip(keys, r, strict=True)) for r in cur]
-
-    def sla_report(self, now: datetime) -> list[dict[str, Any]]:
-        """Clock counts per level and kind: met, breached, running, running past due."""
-        cur = self._x(
-            "SELECT t.sla_level, c.kind,"
-            " SUM(CASE WHEN c.state = 'met' THEN 1 ELSE 0 END),"
-            " SUM(CASE WHEN c.state = 'breached' OR (c.state IN ('running', 'paused')"
-            "   AND c.breached_at IS NOT NULL) THEN 1 ELSE 0 END),"
-            " SUM(CASE WHEN c.state IN ('running', 'paused') THEN 1 ELSE 0 END),"
-            " SUM(CASE WHEN c.state = 'running' AND c.due_at < ? THEN 1 ELSE 0 END)"
-            " FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id"
-            " GROUP BY t.sla_level, c.kind ORDER BY t.sla_level, c.kind", (to_db(now),))
-        keys = ("level", "kind", "met", "breached", "running", "overdue")
-        return [dict(zip(keys, r, strict=True)) for r in cur]
-
-    def forget_imap_cursor(self, account: str, folder: str) -> None:
-        """Make the next round rescan the folder (dedupe keeps it idempotent)."""
-        with self.transaction():
-            self._x("DELETE FROM imap_cursors WHERE account = ? AND folder = ?",
-                    (account, folder))
-
-    # -- claims of dead processes -----------------------------------------------------
-
-    _CLAIMED = ("spool", "outbox", "reminders")
-
-    def claimants(self) -> set[str]:
-        """Every node name that holds a claim right now."""
-        found: set[str] = set()
-        for table in self._CLAIMED:
-            found.update(r[0] for r in self._x(
-                f"SELECT DISTINCT claimed_by FROM {table} WHERE claimed_by IS NOT NULL"))
-        return found
-
-    def release_claims(self, nodes: Sequence[str]) -> int:
-        """Free the claims of nodes known to be dead (their attempts still count)."""
-        if not nodes:
-            return 0
-        marks = ",".join("?" * len(nodes))
-        released = 0
-        with self.transaction():
-            for table in self._CLAIMED:
-                cur = self._x(f"UPDATE {table} SET claimed_by = NULL, lease_until = NULL"
-                              f" WHERE claimed_by IN ({marks})", list(nodes))
-                released += cur.rowcount
-        return released
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        return self._conn.executemany(sql, rows).rowcount

@@ -1,0 +1,435 @@
+"""The store's promises, checked on both backends: SQLite (one writer) and PostgreSQL
+(several nodes writing at once).
+
+Each test gets ``open_db``: a function that opens a new connection (a new ``Store``) to
+one fresh database, so a test can play two nodes. Time is passed in explicitly (leases
+expire because the test says "later", not because it waited).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from mailgate import clock
+from mailgate.errors import SchemaError, StoreError
+from mailgate.store import DuplicateMessageError, IntegrityViolation, Store
+from mailgate.store import schema as schema_module
+from tests.pgserver import PgServer
+
+Opener = Callable[[], Store]
+REF = "SUP-{:06d}".format
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def open_db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    """Opens connections to one fresh database of the backend under test."""
+    opened: list[Store] = []
+    if backend == "sqlite":
+        path = tmp_path / "mailgate.db"
+
+        def opener() -> Store:
+            opened.append(Store.open(path, busy_timeout=5))
+            return opened[-1]
+    else:
+        from mailgate.store.postgres import PgStore
+
+        server = request.getfixturevalue("pg_server")
+        url = server.database()
+
+        def opener() -> Store:
+            opened.append(PgStore.open_url(url, password=server.password, busy_timeout=5))
+            return opened[-1]
+    yield opener
+    for store in opened:
+        store.close()
+
+
+def in_thread(fn: Callable[[], object]) -> tuple[threading.Thread, dict[str, object]]:
+    """Run ``fn`` in a thread; its result (or exception) lands in the returned dict."""
+    out: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            out["result"] = fn()
+        except BaseException as exc:
+            out["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def spool(store: Store, count: int) -> list[int]:
+    with store.transaction():
+        return [store.spool_add(f"mail {n}".encode(), channel="smtp", received_at=clock.now(),
+                                mail_from="a@example.org", rcpt_tos=["support@example.com"])
+                for n in range(count)]
+
+
+def new_ticket(store: Store, subject: str = "Printer broken") -> int:
+    with store.transaction():
+        return store.create_ticket(reference_of=REF, status="open", subject=subject,
+                                   requester="a@example.org", requester_name=None,
+                                   sla_level=None, first_response_due=None,
+                                   now=clock.now()).id
+
+
+# -- spool ------------------------------------------------------------------------------------
+
+
+def test_spool_add_claim_finish(open_db: Opener) -> None:
+    """Spooled mail is claimed oldest first with an attempt counted, and finished for good."""
+    store = open_db()
+    ids = spool(store, 3)
+    now = clock.now()
+    claimed = store.spool_claim("node-a", now, now + timedelta(minutes=1), 2)
+    assert [c.id for c in claimed] == ids[:2]
+    assert [c.attempts for c in claimed] == [1, 1]
+    assert claimed[0].rcpt_tos == ["support@example.com"]
+    assert store.spool_raw(ids[0]) == b"mail 0"
+    with store.transaction():
+        store.spool_finish(ids[0], state="done", now=now, message_id="<m0@x>")
+    assert store.spool_state(ids[0]) == "done"
+    # The rest of the lease-held batch is not claimable; the third row is.
+    assert [c.id for c in store.spool_claim("node-a", now, now, 10)] == [ids[2]]
+    assert store.spool_counts() == {"done": 1, "new": 2}
+
+
+def test_claim_lease_expires_and_another_node_takes_over(open_db: Opener) -> None:
+    """A node that dies holding mail delays it only until its lease ends; then another takes it."""
+    a, b = open_db(), open_db()
+    [spool_id] = spool(a, 1)
+    now = clock.now()
+    assert [c.id for c in a.spool_claim("node-a", now, now + timedelta(minutes=5), 10)] == \
+        [spool_id]
+    assert b.spool_claim("node-b", now + timedelta(minutes=1), now, 10) == []
+    later = now + timedelta(minutes=6)
+    [taken] = b.spool_claim("node-b", later, later + timedelta(minutes=5), 10)
+    assert (taken.id, taken.attempts) == (spool_id, 2)
+    assert a.claimants() == {"node-b"}
+
+
+def test_clean_shutdown_gives_claims_back_uncharged(open_db: Opener) -> None:
+    """Mail a stopping node held is claimable at once by another, its attempt not counted."""
+    a, b = open_db(), open_db()
+    spool(a, 2)
+    now = clock.now()
+    assert len(a.spool_claim("node-a", now, now + timedelta(hours=1), 10)) == 2
+    a.spool_release("node-a")
+    assert [c.attempts for c in b.spool_claim("node-b", now, now + timedelta(hours=1), 10)] \
+        == [1, 1]
+
+
+def test_two_nodes_claiming_at_once_get_disjoint_mail(open_db: Opener, backend: str) -> None:
+    """Two nodes claiming at the same instant never get the same mail (PostgreSQL: no waiting)."""
+    a, b = open_db(), open_db()
+    ids = spool(a, 6)
+    now = clock.now()
+    lease = now + timedelta(minutes=5)
+    with a.transaction():  # node a's claim transaction is still open when b claims
+        mine = a.spool_claim("node-a", now, lease, 3)
+        thread, out = in_thread(lambda: b.spool_claim("node-b", now, lease, 10))
+        if backend == "postgresql":  # SKIP LOCKED: b takes the other rows without waiting
+            thread.join(10)
+            assert not thread.is_alive(), "node b waited for node a's claim"
+    thread.join(10)
+    assert "error" not in out, out
+    theirs = out["result"]
+    assert isinstance(theirs, list)
+    assert [c.id for c in mine] == ids[:3]
+    assert sorted(c.id for c in theirs) == ids[3:]
+
+
+def test_quarantine_and_requeue(open_db: Opener) -> None:
+    """A quarantined message is listed with its reason and can be queued again."""
+    store = open_db()
+    [spool_id] = spool(store, 1)
+    with store.transaction():
+        store.spool_finish(spool_id, state="quarantined", now=clock.now(), reason="bad MIME")
+    assert [(q["id"], q["reason"]) for q in store.quarantine()] == [(spool_id, "bad MIME")]
+    store.spool_requeue(spool_id)
+    assert store.spool_state(spool_id) == "new"
+
+
+# -- tickets and messages ------------------------------------------------------------------
+
+
+def test_ticket_references_come_from_the_sequence(open_db: Opener) -> None:
+    """Ticket numbers follow the id sequence, also when two nodes create tickets at once."""
+    a, b = open_db(), open_db()
+    first = new_ticket(a)
+    with a.transaction():
+        mine = a.create_ticket(reference_of=REF, status="open", subject="mine",
+                               requester="a@example.org", requester_name=None, sla_level=None,
+                               first_response_due=None, now=clock.now())
+        thread, out = in_thread(lambda: new_ticket(b, "theirs"))
+        thread.join(0.5)  # PostgreSQL: done already; SQLite: waits for a's commit
+    thread.join(10)
+    assert "error" not in out, out
+    theirs = b.ticket(int(out["result"]))  # type: ignore[call-overload]
+    assert len({first, mine.id, theirs.id}) == 3
+    for ticket in (a.ticket(first), a.ticket(mine.id), theirs):
+        assert ticket.reference == REF(ticket.id)
+        assert a.ticket_by_reference(ticket.reference.lower()).id == ticket.id
+
+
+def test_same_message_id_is_stored_once(open_db: Opener) -> None:
+    """A replayed Message-ID is refused without spoiling the rest of the transaction."""
+    store = open_db()
+    ticket_id = new_ticket(store)
+    now = clock.now()
+    with store.transaction():
+        store.add_message(ticket_id=ticket_id, message_id="<same@x>", direction="in",
+                          kind="customer", now=now, body_text="first")
+        with pytest.raises(DuplicateMessageError):
+            store.add_message(ticket_id=ticket_id, message_id="<same@x>", direction="in",
+                              kind="customer", now=now, body_text="second")
+        store.add_event(ticket_id, "noted", actor="test", now=now)  # the transaction goes on
+    assert [m["body_text"] for m in store.messages(ticket_id)] == ["first"]
+    assert store.message_exists("<same@x>") == (ticket_id, "in")
+    assert [e["kind"] for e in store.events(ticket_id)] == ["noted"]
+
+
+def test_same_message_id_from_two_nodes_at_once(open_db: Opener) -> None:
+    """Two nodes storing the same Message-ID at the same instant: one wins, the other is told."""
+    a, b = open_db(), open_db()
+    ticket_a, ticket_b = new_ticket(a), new_ticket(b)
+    now = clock.now()
+
+    def other_node() -> int:
+        with b.transaction():
+            return b.add_message(ticket_id=ticket_b, message_id="<race@x>", direction="in",
+                                 kind="customer", now=now)
+
+    with a.transaction():
+        a.add_message(ticket_id=ticket_a, message_id="<race@x>", direction="in",
+                      kind="customer", now=now)
+        thread, out = in_thread(other_node)  # waits for a's commit on either backend
+        thread.join(0.3)
+        assert thread.is_alive(), "node b decided before node a committed"
+    thread.join(10)
+    assert isinstance(out.get("error"), DuplicateMessageError), out
+    assert a.message_exists("<race@x>") == (ticket_a, "in")
+    assert a.messages(ticket_b) == []
+
+
+def test_ticket_read_in_a_transaction_holds_it_until_commit(open_db: Opener) -> None:
+    """Work on one ticket from two nodes is serialised: the second sees the first's change."""
+    a, b = open_db(), open_db()
+    ticket_id = new_ticket(a)
+    now = clock.now()
+
+    def other_node() -> str:
+        with b.transaction():
+            status = b.ticket(ticket_id).status
+            b.touch_ticket(ticket_id, now, status="in_progress")
+            return status
+
+    with a.transaction():
+        a.ticket(ticket_id)
+        thread, out = in_thread(other_node)
+        thread.join(0.3)
+        assert thread.is_alive(), "node b read the ticket node a is changing"
+        a.touch_ticket(ticket_id, now, status="closed")
+    thread.join(10)
+    assert out.get("result") == "closed", out
+    assert a.ticket(ticket_id).status == "in_progress"
+
+
+def test_savepoint_rolls_back_only_its_part(open_db: Opener) -> None:
+    """A failed step inside a savepoint, even a refused write, leaves the rest to commit."""
+    store = open_db()
+    ticket_id = new_ticket(store)
+    now = clock.now()
+    with store.transaction():
+        store.add_event(ticket_id, "kept", actor="test", now=now)
+        with pytest.raises(RuntimeError), store.savepoint("step"):
+            store.add_event(ticket_id, "undone", actor="test", now=now)
+            raise RuntimeError("command failed")
+        with pytest.raises(IntegrityViolation), store.savepoint("step"):
+            store.add_event(ticket_id + 1000, "no such ticket", actor="test", now=now)
+        store.add_event(ticket_id, "after", actor="test", now=now)
+    assert [e["kind"] for e in store.events(ticket_id)] == ["kept", "after"]
+
+
+def test_participants_attachments_and_fields(open_db: Opener) -> None:
+    """Participants are added once, equal attachments stored once, custom fields kept."""
+    store = open_db()
+    ticket_id = new_ticket(store)
+    now = clock.now()
+    with store.transaction():
+        assert store.add_participant(ticket_id, "Bob@Example.org", "Bob", "participant", now)
+        assert not store.add_participant(ticket_id, "bob@example.org", "Bob", "participant", now)
+        row = store.add_message(ticket_id=ticket_id, message_id="<att@x>", direction="in",
+                                kind="customer", now=now, body_text="nul\x00byte")
+        for name in ("a.bin", "b.bin"):
+            store.add_attachment(message_row=row, filename=name, content_type="x/y",
+                                 data=b"\x00\x01", sha256="abc")
+        store.set_ticket_fields(ticket_id, {"version": "8.3.1"}, now)
+        assert store.add_time(ticket_id, 15) == 15
+    assert store.is_participant(ticket_id, "BOB@example.org")
+    assert [a["filename"] for a in store.attachments(row)] == ["a.bin", "b.bin"]
+    assert store.ticket_record(ticket_id)["fields"] == '{"version": "8.3.1"}'
+    assert store.messages(ticket_id)[0]["body_text"].startswith("nul")
+
+
+def test_alert_key_decided_by_one_node_at_a_time(open_db: Opener) -> None:
+    """Two nodes asking for the open ticket of one alert key at once: the second waits."""
+    a, b = open_db(), open_db()
+    now = clock.now()
+
+    def other_node() -> int | None:
+        with b.transaction():
+            return b.open_ticket_by_key("disk:web1")
+
+    with a.transaction():
+        assert a.open_ticket_by_key("disk:web1") is None
+        thread, out = in_thread(other_node)
+        thread.join(0.3)
+        assert thread.is_alive(), "node b decided while node a was creating the ticket"
+        ticket = a.create_ticket(reference_of=REF, status="open", subject="disk full",
+                                 requester="nagios@example.org", requester_name=None,
+                                 sla_level=None, first_response_due=None, now=now)
+        a.touch_ticket(ticket.id, now, correlation_key="disk:web1")
+    thread.join(10)
+    assert out.get("result") == ticket.id, out
+
+
+# -- outbox -----------------------------------------------------------------------------------
+
+
+def queue_mail(store: Store, ticket_id: int | None, n: int) -> int:
+    with store.transaction():
+        return store.outbox_add(ticket_id=ticket_id, message_id=f"<out-{n}@x>", kind="ack",
+                                mail_from="support@example.com", rcpt_tos=["a@example.org"],
+                                raw=b"mail", now=clock.now())
+
+
+def test_outbox_keeps_order_within_a_ticket(open_db: Opener) -> None:
+    """A ticket's second mail waits for its first, on every node; other tickets' mail goes on."""
+    a, b = open_db(), open_db()
+    t1, t2 = new_ticket(a), new_ticket(a)
+    first, second, other = queue_mail(a, t1, 1), queue_mail(a, t1, 2), queue_mail(a, t2, 3)
+    now = clock.now()
+    lease = now + timedelta(minutes=5)
+    assert [i.id for i in a.outbox_claim("node-a", now, lease, 10)] == [first, other]
+    assert b.outbox_claim("node-b", now, lease, 10) == []
+    a.outbox_done(first, state="sent", now=now)
+    assert [i.id for i in b.outbox_claim("node-b", now, lease, 10)] == [second]
+    b.outbox_done(second, state="sent", now=now)
+    later = now + timedelta(minutes=6)  # node a died holding `other`: b takes it after the lease
+    [taken] = b.outbox_claim("node-b", later, later + timedelta(minutes=5), 10)
+    assert (taken.id, taken.attempts) == (other, 2)
+
+
+def test_outbox_retry_and_listing(open_db: Opener) -> None:
+    """Failed mail is listed with its error and made due again by a retry."""
+    store = open_db()
+    ticket_id = new_ticket(store)
+    outbox_id = queue_mail(store, ticket_id, 1)
+    store.outbox_done(outbox_id, state="failed", now=clock.now(), error="550 no such user")
+    [row] = store.outbox()
+    assert (row["id"], row["state"], row["last_error"], row["to"]) == \
+        (outbox_id, "failed", "550 no such user", ["a@example.org"])
+    assert store.outbox_retry(None, clock.now()) == 1
+    assert store.outbox(("pending",))[0]["id"] == outbox_id
+
+
+# -- reminders --------------------------------------------------------------------------------
+
+
+def test_reminders_are_claimed_once_across_nodes(open_db: Opener) -> None:
+    """Due reminders claimed by two nodes at the same moment go to exactly one of them."""
+    a, b = open_db(), open_db()
+    ticket_id = new_ticket(a)
+    now = clock.now()
+    with a.transaction():
+        for n in range(6):
+            a.add_reminder(ticket_id, "first_response", 0.5 + n / 10, now - timedelta(minutes=n),
+                           now + timedelta(hours=1))
+    lease = now + timedelta(minutes=2)
+    with a.transaction():
+        mine = a.claim_reminders("node-a", now, lease, limit=3)
+        thread, out = in_thread(lambda: b.claim_reminders("node-b", now, lease))
+        thread.join(0.5)
+    thread.join(10)
+    assert "error" not in out, out
+    theirs = out["result"]
+    assert isinstance(theirs, list)
+    ids = [r["id"] for r in mine] + [r["id"] for r in theirs]
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 6
+    assert mine[0]["point"] == 1.0  # the oldest first
+    # Points read back exactly: they are compared with the plan when it is rewritten.
+    assert sorted(r["point"] for r in [*mine, *theirs]) == [0.5 + n / 10 for n in range(6)]
+    with a.transaction():
+        assert a.finish_reminder(mine[0]["id"], "sent", now)
+        assert not a.finish_reminder(mine[0]["id"], "sent", now)
+    assert b.next_reminder_at() is not None
+
+
+def test_clock_values_read_back_exactly(open_db: Opener) -> None:
+    """SLA clock instants and paused seconds come back as they were saved."""
+    store = open_db()
+    ticket_id = new_ticket(store)
+    now = clock.now()
+    with store.transaction():
+        store.save_clock(ticket_id, "resolution", started_at=now, paused_seconds=0.1,
+                         state="running", due_at=now + timedelta(hours=8))
+        store.save_clock(ticket_id, "resolution", paused_seconds=1.7)
+    saved = store.clock(ticket_id, "resolution")
+    assert saved is not None
+    assert (saved["started_at"], saved["paused_seconds"], saved["due_at"]) == \
+        (now, 1.7, now + timedelta(hours=8))
+    assert store.open_clocks() == [(ticket_id, "resolution")]
+
+
+# -- schema and failures ----------------------------------------------------------------------
+
+
+def test_migrations_are_recorded_once_when_nodes_start_together(open_db: Opener) -> None:
+    """Two nodes creating the schema at the same time both start; each version is applied once."""
+    threads = [in_thread(open_db) for _ in range(2)]  # both on an empty database
+    for thread, out in threads:
+        thread.join(30)
+        assert "error" not in out, out
+    first = open_db()
+    assert first.schema_version() == schema_module.LATEST
+    rows = first._x("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    assert [r[0] for r in rows] == [m[0] for m in schema_module.MIGRATIONS]
+
+
+def test_newer_schema_is_refused(open_db: Opener) -> None:
+    """A node older than the database's schema refuses to start, saying why."""
+    store = open_db()
+    with store.transaction():
+        store._x("INSERT INTO schema_migrations (version, title, applied_at) VALUES (?, ?, ?)",
+                 (schema_module.LATEST + 1, "from the future", "2030-01-01T00:00:00+00:00"))
+    with pytest.raises(SchemaError, match="newer than this mailgate knows"):
+        open_db()
+
+
+def test_lost_connection_is_transient_and_recovers(pg_server: PgServer) -> None:
+    """A PostgreSQL connection cut mid-work is a retry-later error; the next call reconnects."""
+    from mailgate.store.postgres import PgStore
+
+    url = pg_server.database()
+    store = PgStore.open_url(url, password=pg_server.password, busy_timeout=5)
+    try:
+        pid = store._x("SELECT pg_backend_pid()").fetchone()[0]
+        pg_server.query(url, "SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(StoreError), store.transaction():
+            store.spool_add(b"x", channel="smtp", received_at=clock.now())
+        assert spool(store, 1)  # on a new connection from the pool
+        assert store._x("SELECT pg_backend_pid()").fetchone()[0] != pid
+    finally:
+        store.close()

@@ -200,6 +200,16 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX tickets_correlation ON tickets (correlation_key, status)",
         ],
     ),
+    (
+        5,
+        "indexes for the loop cap and the metrics",
+        [
+            # count_outbox_to reads only the cap's window, not the whole outbox
+            # (bench: 322 ms per new ticket at 1M tickets without it).
+            "CREATE INDEX outbox_created ON outbox (created_at)",
+            "CREATE INDEX events_kind ON events (kind)",
+        ],
+    ),
 ]
 
 

@@ -25,7 +25,6 @@ test: install
 		apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; fi
 	$(BIN)/ruff check mailgate tests $(wildcard bench)
 	$(BIN)/pytest -q
-	MAILGATE_TEST_STORE=postgresql $(BIN)/pytest -q -p no:cacheprovider
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -247,12 +247,16 @@ class Store:
         try:
             return self._execute(sql, params)
         except Exception as exc:
-            kind = self._classify(exc)
-            if kind == "integrity":
-                raise IntegrityViolation(str(exc)) from exc
-            if kind == "error":
-                raise StoreError(f"database error: {exc}") from exc
+            self._raise_mapped(exc)
             raise
+
+    def _raise_mapped(self, exc: Exception) -> None:
+        """Raise the store's own error for a driver error (returns for anything else)."""
+        kind = self._classify(exc)
+        if kind == "integrity":
+            raise IntegrityViolation(str(exc)) from exc
+        if kind == "error":
+            raise StoreError(f"database error: {exc}") from exc
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         """``_x`` for many rows at once (bulk copies); the rows changed."""
@@ -261,11 +265,7 @@ class Store:
         try:
             return self._execute_many(sql, rows)
         except Exception as exc:
-            kind = self._classify(exc)
-            if kind == "integrity":
-                raise IntegrityViolation(str(exc)) from exc
-            if kind == "error":
-                raise StoreError(f"database error: {exc}") from exc
+            self._raise_mapped(exc)
             raise
 
     def _insert(self, sql: str, params: Sequence[Any]) -> int | None:

@@ -1,0 +1,77 @@
+"""Processing cost alone: N distinct new mails committed to a spool, then ``Processor.drain``.
+
+No SMTP, no threads: one process, the real config/templates of the benchmark's daemon,
+SQLite in a temp folder. Prints ms of wall and CPU per mail; ``--profile FILE`` writes a
+cProfile of the drain (read it with ``python -m pstats FILE``). Used to find where the
+processor's time goes without the noise of the rest of the daemon.
+
+    .venv/bin/python bench/processing.py --messages 2000 [--profile out/processing.prof]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+_BENCH = str(Path(__file__).resolve().parent)
+sys.path[:] = [p for p in sys.path if p not in (_BENCH, "")]
+import cProfile  # noqa: E402  (bench/profile.py would shadow the stdlib's profile)
+
+sys.path.insert(0, _BENCH)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from load import make_mail  # noqa: E402
+from server import CONFIG, ROOT  # noqa: E402
+
+from mailgate.config import load_config  # noqa: E402
+from mailgate.logs import configure_logging  # noqa: E402
+from mailgate.pipeline import Pipeline  # noqa: E402
+from mailgate.processor import Processor  # noqa: E402
+from mailgate.render import Renderer  # noqa: E402
+from mailgate.store import open_store  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--profile", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mailgate-processing-") as tmp:
+        folder = Path(tmp)
+        shutil.copytree(ROOT / "templates", folder / "templates")
+        path = folder / "mailgate.toml"
+        path.write_text(CONFIG.format(port=2525, max_size=33554432, db=folder / "db.sqlite"))
+        config = load_config(path)
+        configure_logging(config.logging)  # warning, as the benchmark's daemon logs
+        store = open_store(config)
+        pipeline = Pipeline(config, Renderer(config.path(config.templates.directory)))
+        processor = Processor(config, store, pipeline)
+        warm = 50
+        with store.transaction():
+            for i in range(warm + args.messages):
+                mail = make_mail("proc", i)
+                store.spool_add(mail.data, channel="smtp", received_at=datetime.now(UTC),
+                                mail_from=mail.mail_from, rcpt_tos=[mail.rcpt])
+        processor.drain(limit=warm)
+        profiler = cProfile.Profile() if args.profile else None
+        wall, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
+        done = processor.drain()
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        counts = store.spool_counts()
+        print(f"processed {done} mails: {1000 * wall / done:.2f} ms wall, "
+              f"{1000 * cpu / done:.2f} ms CPU per mail ({done / wall:.0f} msgs/s); "
+              f"spool {counts}")
+
+
+if __name__ == "__main__":
+    main()

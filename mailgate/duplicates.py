@@ -58,11 +58,12 @@ def find_duplicate(config: Config, store: Store, inbound: Inbound,
         requester=inbound.from_addr if settings.duplicate_scope == "sender" else None,
         domain=domain, since=now - settings.duplicate_window)
     key = subject_key(inbound.subject)
-    text = new_text(inbound.text)
+    text = None  # the quote stripper runs only when there is something to compare with
     for candidate in candidates:
         ticket = store.ticket(candidate["id"])
         if key not in VAGUE and key == subject_key(candidate["subject"]):
             return ticket, f"same subject as {ticket.reference} ({key!r})"
+        text = new_text(inbound.text) if text is None else text
         score = similarity(text, new_text(candidate["text"]))
         if score >= settings.duplicate_similarity:
             return ticket, f"text {score:.0%} alike to {ticket.reference}"

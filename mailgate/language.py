@@ -10,6 +10,7 @@ Good enough to pick a template; not a general language identifier.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -30,11 +31,12 @@ def detect(text: str, content_language: str = "", default: str = "en") -> str:
     if declared.isalpha() and len(declared) == 2:
         return declared
     sample = text[:4000]
-    letters = sum(c.isalpha() for c in sample)
+    found = _WORD.findall(sample)
+    letters = sum(map(len, found))
     if letters and len(_CYRILLIC.findall(sample)) / letters > 0.3:
         return "ru"
-    words = [w.casefold() for w in _WORD.findall(sample)]
-    scores = {lang: sum(w in common for w in words) for lang, common in _SETS.items()}
+    counts = Counter(w.casefold() for w in found)
+    scores = {lang: sum(counts[w] for w in common) for lang, common in _SETS.items()}
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
     if top >= 2 and top >= 1.5 * second:

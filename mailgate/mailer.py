@@ -26,6 +26,7 @@ from mailgate.store import Store, Ticket
 log = structlog.get_logger("mailgate.mailer")
 
 AUTOMATIC_KINDS = ("ack", "merged", "notification", "command_error", "reminder")
+PRUNE_EVERY = 1000  # automatic mails between two deletions of counts older than the window
 
 
 class Mailer:
@@ -34,6 +35,7 @@ class Mailer:
         self.renderer = renderer
         self.domain = config.support_address.rpartition("@")[2]
         self.queued: list[int] = []  # outbox ids since the last take_queued()
+        self._recorded = 0
 
     def take_queued(self) -> list[int]:
         """Outbox ids queued since the last call (the processor wakes the sender for them)."""
@@ -49,7 +51,8 @@ class Mailer:
         to = [(n, a) for n, a in to if a]
         if not to:
             return None
-        if auto_submitted and kind in AUTOMATIC_KINDS:
+        automatic = bool(auto_submitted) and kind in AUTOMATIC_KINDS
+        if automatic:
             to = [(n, a) for n, a in to if not self._capped(store, ticket, a, now)]
             if not to:
                 return None
@@ -71,13 +74,22 @@ class Mailer:
                           kind=kind, now=now, outbox_id=outbox_id, from_addr=support,
                           from_name=from_name, to_addrs=addresses, date=now, subject=subject,
                           body_text=rendered.text, in_reply_to=in_reply_to)
+        if automatic:
+            self.record_automatic(store, addresses, now)
         self.queued.append(outbox_id)
         return outbox_id
+
+    def record_automatic(self, store: Store, addresses: Sequence[str], now: datetime) -> None:
+        """Count automatic mail for the cap; every ``PRUNE_EVERY`` calls forget old counts."""
+        store.record_auto_replies(addresses, now)
+        self._recorded += 1
+        if self._recorded % PRUNE_EVERY == 0:
+            store.prune_auto_replies(now - self.config.conversation.auto_reply_cap_window)
 
     def _capped(self, store: Store, ticket: Ticket, address: str, now: datetime) -> bool:
         cap = self.config.conversation.auto_reply_cap
         since = now - self.config.conversation.auto_reply_cap_window
-        if cap <= 0 or store.count_outbox_to(address, AUTOMATIC_KINDS, since) < cap:
+        if cap <= 0 or store.count_auto_replies(address, since) < cap:
             return False
         store.add_event(ticket.id, "auto_reply_capped", actor="mailgate", now=now,
                         detail=f"no automatic mail to {address}: {cap} already sent within "

@@ -29,6 +29,7 @@ Bounded work: input is capped at ``MAX_INPUT`` characters, the library's
 
 from __future__ import annotations
 
+import functools
 import re
 
 MAX_INPUT = 200_000
@@ -135,12 +136,20 @@ except Exception:  # pragma: no cover - only when the library is missing or brok
 
 
 def new_text(body: str) -> str:
-    """Return only the newly written text of a reply ``body`` (never raises)."""
+    """Return only the newly written text of a reply ``body`` (never raises).
+
+    The answers for the last few texts are remembered: one message's text is asked
+    about by the language guess, the duplicate check and the thanks detector.
+    """
+    if isinstance(body, bytes | bytearray):
+        body = bytes(body[:MAX_INPUT]).decode("utf-8", "replace")
+    return _new_text(body if isinstance(body, str) else str(body or ""))
+
+
+@functools.lru_cache(maxsize=16)
+def _new_text(body: str) -> str:
     try:
-        if isinstance(body, bytes | bytearray):
-            body = bytes(body[:MAX_INPUT]).decode("utf-8", "replace")
-        text = body if isinstance(body, str) else str(body or "")
-        text = text[:MAX_INPUT].replace("\r\n", "\n").replace("\r", "\n")
+        text = body[:MAX_INPUT].replace("\r\n", "\n").replace("\r", "\n")
         text = text.translate({0x200B: None, 0xFEFF: None, 0x00A0: 0x20, 0x2028: 0x0A})
         lines = [line.rstrip() for line in text.split("\n")]
         lines = _cut_history(lines)
@@ -207,9 +216,12 @@ def _is_wrote(line: str) -> bool:
     return _has_date_or_address(line) and any(p.match(line) for p in _WROTE)
 
 
+_DATE_OR_ADDRESS = re.compile(r"\b\d{1,2}[:.]\d{2}\b|@")
+
+
 def _has_date_or_address(text: str) -> bool:
     """A real attribution line carries a time ("10:15", "10.15") or an address."""
-    return bool(re.search(r"\b\d{1,2}[:.]\d{2}\b|@", text))
+    return _DATE_OR_ADDRESS.search(text) is not None
 
 
 def _field_block(lines: list[str], i: int) -> int:

@@ -88,6 +88,7 @@ def fire_due(config: Config, store: Store, renderer: Renderer, node: str,
                           loop_id=config.support_address, auto_submitted="auto-generated")
             store.outbox_add(ticket_id=ticket.id, message_id=message_id, kind="reminder",
                              mail_from=config.support_address, rcpt_tos=to, raw=raw, now=now)
+            store.record_auto_replies(to, now)  # counted by the loop cap, as mailer's are
             queued += 1
             log.info("sla_reminder_queued", ticket=ticket.reference, clock=row["kind"],
                      point=row["point"])

@@ -433,3 +433,26 @@ def test_lost_connection_is_transient_and_recovers(pg_server: PgServer) -> None:
         assert store._x("SELECT pg_backend_pid()").fetchone()[0] != pid
     finally:
         store.close()
+
+
+# -- the loop cap's ledger ----------------------------------------------------------------
+
+
+def test_auto_reply_counts_per_address_within_the_window(open_db: Opener) -> None:
+    """The cap counts automatic mail per address (any case) inside its window only, and
+    pruning forgets what is older than the window, nothing newer."""
+    store = open_db()
+    now = clock.now()
+    with store.transaction():
+        store.record_auto_replies(["Anna@Example.org", "team@example.com"],
+                                  now - timedelta(hours=2))
+        store.record_auto_replies(["anna@example.org"], now - timedelta(minutes=5))
+        store.record_auto_replies(["anna@example.org"], now)
+    hour_ago = now - timedelta(hours=1)
+    assert store.count_auto_replies("ANNA@example.org", hour_ago) == 2
+    assert store.count_auto_replies("anna@example.org", now - timedelta(hours=3)) == 3
+    assert store.count_auto_replies("bob@example.org", hour_ago) == 0
+    with store.transaction():
+        assert store.prune_auto_replies(hour_ago) == 2
+    assert store.count_auto_replies("anna@example.org", now - timedelta(hours=3)) == 2
+    assert store.count_auto_replies("team@example.com", now - timedelta(hours=3)) == 0

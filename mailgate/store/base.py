@@ -526,14 +526,20 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (ticket_id, to_db(now), actor, kind, detail, message_id))
 
-    def count_outbox_to(self, address: str, kinds: Sequence[str], since: datetime) -> int:
-        """Outgoing mail of ``kinds`` to ``address`` queued since ``since`` (loop cap)."""
-        marks = ",".join("?" * len(kinds))
-        row = self._x(
-            f"SELECT COUNT(*) FROM outbox WHERE kind IN ({marks}) AND created_at >= ?"
-            f" AND rcpt_tos LIKE ?", (*kinds, to_db(since), f'%"{address.lower()}"%'),
-        ).fetchone()
+    def record_auto_replies(self, addresses: Sequence[str], now: datetime) -> None:
+        """Note automatic mail queued to ``addresses`` (what the loop cap counts)."""
+        self._many("INSERT INTO auto_replies (address, sent_at) VALUES (?, ?)",
+                   [(a.lower(), to_db(now)) for a in addresses])
+
+    def count_auto_replies(self, address: str, since: datetime) -> int:
+        """Automatic mail queued to ``address`` since ``since`` (an index range, no scan)."""
+        row = self._x("SELECT COUNT(*) FROM auto_replies WHERE address = ? AND sent_at >= ?",
+                      (address.lower(), to_db(since))).fetchone()
         return int(row[0])
+
+    def prune_auto_replies(self, before: datetime) -> int:
+        """Forget automatic mail older than the cap's window."""
+        return self._x("DELETE FROM auto_replies WHERE sent_at < ?", (to_db(before),)).rowcount
 
     def thread_ids(self, ticket_id: int, limit: int = 20) -> list[str]:
         """The ticket's latest Message-IDs, oldest first (for References)."""

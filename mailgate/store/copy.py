@@ -35,6 +35,7 @@ TABLES: list[tuple[str, tuple[str, ...], int]] = [
     ("imap_cursors", ("account", "folder"), 500),
     ("sla_clocks", ("ticket_id", "kind"), 500),
     ("reminders", ("id",), 1000),
+    ("auto_replies", ("id",), 5000),
 ]
 
 Progress = Callable[[str, int], None]

@@ -210,6 +210,22 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX events_kind ON events (kind)",
         ],
     ),
+    (
+        6,
+        "the loop cap's own ledger",
+        [
+            # one row per automatic mail and recipient: the cap is an index range per
+            # address (the outbox window grew with the mail rate: 1 ms per ack at 100/s).
+            # Counts restart at this migration: the cap forgets at most one window.
+            """CREATE TABLE auto_replies (
+                id {serial},
+                address TEXT NOT NULL,
+                sent_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX auto_replies_address ON auto_replies (address, sent_at)",
+            "CREATE INDEX auto_replies_sent ON auto_replies (sent_at)",
+        ],
+    ),
 ]
 
 

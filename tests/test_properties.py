@@ -10,7 +10,13 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from mailgate.compose import compose, compose_email_api
-from mailgate.message import Inbound, ParseError, parse, plausible_address
+from mailgate.message import (
+    Inbound,
+    ParseError,
+    _HeaderCache,  # the decoder's fast path
+    parse,
+    plausible_address,
+)
 from mailgate.refs import TagFormat, normalize_subject
 
 SETTINGS = settings(max_examples=150, deadline=None,
@@ -258,3 +264,27 @@ def test_fast_compose_reads_like_the_email_api(subject: str, from_name: str | No
     assert max(len(line) for line in fast.split(b"\r\n")) <= 998
     assert b"\n" not in fast.replace(b"\r\n", b"")
     assert _reading(fast) == _reading(compose_email_api(**args))
+
+
+@SETTINGS
+@given(name=st.sampled_from(["Subject", "Message-ID", "In-Reply-To", "References", "Date",
+                             "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+                             "Content-Disposition", "Auto-Submitted", "X-Mailgate-Loop",
+                             "Received", "List-Id", "Precedence"]),
+       value=st.one_of(VALUES, st.text(alphabet=st.characters(min_codepoint=32,
+                                                              max_codepoint=126))))
+def test_undecoded_fields_read_as_the_registry_reads_them(name: str, value: str) -> None:
+    """A field the decoder passes through without the header registry reads the same."""
+    from email.headerregistry import HeaderRegistry
+    from email.utils import parsedate_to_datetime
+
+    ours, stock = _HeaderCache()(name, value), HeaderRegistry()(name, value)
+    if name != "Date":
+        assert str(ours) == str(stock)
+        return
+    def when(text: str) -> object:  # the Date field is read through parsedate_to_datetime
+        try:
+            return parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    assert when(str(ours)) == when(str(stock))

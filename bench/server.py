@@ -61,22 +61,42 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (mailgate's processor processes)."""
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(p) for p in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    return found
+
+
 def rss_kib(pid: int) -> tuple[int, int]:
-    """(current RSS, peak RSS since start or the last reset) of ``pid`` in KiB."""
-    fields = {}
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = int(value.split()[0])
+    """(current RSS, peak RSS since start or the last reset) in KiB of ``pid`` and its
+    children together (the daemon and its processor processes; the peak is the sum of
+    each process's peak, an upper bound)."""
+    fields = {"VmRSS": 0, "VmHWM": 0}
+    for number in [pid, *children(pid)]:
+        try:
+            with open(f"/proc/{number}/status", encoding="ascii") as status:
+                for line in status:
+                    key, _, value = line.partition(":")
+                    if key in fields:
+                        fields[key] += int(value.split()[0])
+        except OSError:
+            if number == pid:
+                raise
     return fields["VmRSS"], fields["VmHWM"]
 
 
 def reset_peak(pid: int) -> bool:
-    """Reset the kernel's peak-RSS mark of ``pid`` (``clear_refs`` 5); False if not allowed."""
+    """Reset the kernel's peak-RSS mark (``clear_refs`` 5) of ``pid`` and its children;
+    False if not allowed."""
     try:
-        with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as handle:
-            handle.write("5")
+        for number in [pid, *children(pid)]:
+            with open(f"/proc/{number}/clear_refs", "w", encoding="ascii") as handle:
+                handle.write("5")
         return True
     except OSError:
         return False
@@ -216,8 +236,17 @@ class Sink(Process):
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time used so far by ``pid`` (all threads)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-        parts = handle.read().rpartition(")")[2].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(parts[11]) + int(parts[12])) / ticks
+    """User + system CPU time used so far by ``pid`` (all threads), its live children and
+    the children it has waited for."""
+    total = 0.0
+    for number in [pid, *children(pid)]:
+        try:
+            with open(f"/proc/{number}/stat", encoding="ascii") as handle:
+                parts = handle.read().rpartition(")")[2].split()
+        except OSError:
+            continue  # a child that exited meanwhile (its time is in cutime below)
+        fields = [int(parts[11]), int(parts[12])]
+        if number == pid:
+            fields += [int(parts[13]), int(parts[14])]  # cutime, cstime
+        total += sum(fields) / os.sysconf("SC_CLK_TCK")
+    return total

@@ -3,7 +3,9 @@
 Threads and tasks, and why:
 - the asyncio loop runs the SMTP listener and the outbox sender (network I/O);
 - the spooler thread commits accepted mail in groups (disk I/O off the loop);
-- the processor thread parses and threads spooled mail (CPU and DB off the loop);
+- the processor parses and threads spooled mail (CPU and DB off the loop): in
+  ``[processing] processes`` child processes (mailgate/workers.py: the second
+  core), or with ``processes = 0`` in a thread of the daemon;
 - each IMAP account gets a thread (imapclient is synchronous);
 - APScheduler is the clock of SLA reminders: a job at the next planned
   reminder and a periodic sweep; the database holds the plan, and a sweep at
@@ -15,9 +17,10 @@ current message, give back claims, exit 0.
 
 SIGHUP (``mailgate reload``): re-read the config file and the templates,
 validate them exactly as ``check-config`` does, and switch over between two
-messages: the processor takes ``self.pipeline`` afresh for every message, and
-an attribute assignment is atomic, so a message is handled wholly by the old
-or wholly by the new config. The listener keeps running throughout (no mail
+messages: the processor thread takes ``self.pipeline`` afresh for every
+message, and an attribute assignment is atomic, so a message is handled wholly
+by the old or wholly by the new config; processor processes finish their
+message and are started again on the validated files. The listener keeps running throughout (no mail
 is refused); it takes the new recipient policy and size limit for new
 sessions, but a changed address, database, IMAP account list, HTTP endpoint
 or node name needs a restart (logged as ``reload_restart_needed``). An
@@ -62,6 +65,7 @@ from mailgate.processor import Processor, dead_claimants, node_name
 from mailgate.render import Renderer
 from mailgate.spooler import Spooler
 from mailgate.store import Store, open_store, ops
+from mailgate.workers import ProcessorWorkers
 
 log = structlog.get_logger("mailgate.daemon")
 ARM_DELAY = 5.0  # seconds: new reminders are looked at within this time
@@ -75,7 +79,7 @@ RESTART_KEYS = (
     ("imap", None),
     ("http", None),
     ("gateway", ("node_name",)),
-    ("processing", ("poll_interval",)),
+    ("processing", ("poll_interval", "processes")),
 )
 
 
@@ -178,10 +182,21 @@ class Daemon:
         self.stop_threads = threading.Event()
         self.sender = Sender(config, self.open_db, self.node)
         self.spooler = Spooler(self.open_db, on_commit=self._spooled)
-        self.processor_store = self.open_db()
-        self.processor = Processor(config, self.processor_store, self.pipeline,
-                                   on_outbox=self._outbox_filled,
-                                   on_processed=self.spooler.notify_processed)
+        # The processor: in worker processes (mailgate/workers.py), or a thread of ours.
+        self.workers: ProcessorWorkers | None = None
+        self.processor_store: Store | None = None
+        self.processor: Processor | None = None
+        if config.processing.processes:
+            self.workers = ProcessorWorkers(
+                config.source, config.base_dir, self.node, config.processing.processes,
+                on_outbox=self._outbox_filled, on_processed=self.spooler.notify_processed,
+                release=self._release_claims)
+            self.workers.node_fixed = bool(config.gateway.node_name)
+        else:
+            self.processor_store = self.open_db()
+            self.processor = Processor(config, self.processor_store, self.pipeline,
+                                       on_outbox=self._outbox_filled,
+                                       on_processed=self.spooler.notify_processed)
         self.listener = Listener(config, self.spooler)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stopping = asyncio.Event()
@@ -205,12 +220,20 @@ class Daemon:
         self.metrics = build_registry(self._metrics_snapshot, self._local_metrics)
 
     def _spooled(self) -> None:
-        self.processor.wake.set()
+        if self.workers is not None:
+            self.workers.wake()
+        elif self.processor is not None:
+            self.processor.wake.set()
 
     def _outbox_filled(self) -> None:
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self.sender.wake.set)
             self.loop.call_soon_threadsafe(self._arm_reminders)
+
+    def _release_claims(self, nodes: list[str]) -> None:
+        """A processor process died: its claims are free now, not after their lease."""
+        with suppress(Exception), closing(self.open_db()) as store:
+            log.info("dead_claims_released", nodes=nodes, rows=store.release_claims(nodes))
 
     # -- SLA reminders -------------------------------------------------------------
 
@@ -271,8 +294,10 @@ class Daemon:
         self.spooler.start()
         worker = threading.Thread(target=self._run_processor, name="mailgate-processor",
                                   daemon=True)
-        worker.start()
+        worker.start()  # with worker processes, it returns at once
         self._threads.append(worker)
+        if self.workers is not None:
+            self.workers.start(self.loop)
         self._start_imap()
         sender_task = asyncio.create_task(self.sender.run(self.stopping))
         if self.config.smtp.enabled:
@@ -300,7 +325,10 @@ class Daemon:
         for thread in self._threads[1:]:
             await asyncio.to_thread(thread.join)
         self.spooler.stop()
-        self.processor.wake.set()
+        if self.workers is not None:
+            await self.workers.stop()
+        if self.processor is not None:
+            self.processor.wake.set()
         await asyncio.to_thread(self._threads[0].join)
         with suppress(asyncio.CancelledError):
             await sender_task
@@ -312,7 +340,8 @@ class Daemon:
             if self._http_store is not None:
                 self._http_executor.submit(self._http_store.close).result()
             self._http_executor.shutdown()
-        self.processor_store.close()
+        if self.processor_store is not None:
+            self.processor_store.close()
         self._remove_pid_file()
         log.info("daemon_stopped")
 
@@ -332,6 +361,8 @@ class Daemon:
             self._threads.append(thread)
 
     def _run_processor(self) -> None:
+        if self.processor is None:
+            return
         try:
             self.processor.run(self.stop_threads)
         finally:
@@ -412,8 +443,11 @@ class Daemon:
         """Switch every component over; each takes the new objects at its next message."""
         logging_changed = _dump(new.logging) != _dump(self.config.logging)
         self.config, self.renderer, self.pipeline = new, renderer, pipeline
-        self.processor.config = new
-        self.processor.pipeline = pipeline
+        if self.processor is not None:
+            self.processor.config = new
+            self.processor.pipeline = pipeline
+        if self.workers is not None:  # they read the validated files again when they start
+            self._spawn(self.workers.restart(self.workers.count))
         self.sender.config = new
         self.listener.config = new
         self.listener.handler.config = new
@@ -543,6 +577,8 @@ class Daemon:
         return {"enabled": True, "up": up, "host": address[0], "port": address[1]}
 
     def _processor_up(self) -> bool:
+        if self.workers is not None:
+            return self.workers.alive()
         return bool(self._threads) and self._threads[0].is_alive()
 
 

@@ -36,8 +36,9 @@ def node_name(config: Config) -> str:
 def dead_claimants(config: Config, claimants: set[str]) -> list[str]:
     """Claimants that are certainly dead: a previous run under our fixed node name, or a
     ``host:pid`` of this host whose process is gone. Their work need not wait for the lease."""
-    if config.gateway.node_name:
-        return [c for c in claimants if c == config.gateway.node_name]
+    if config.gateway.node_name:  # ours, and our processor processes' ("<name>/p<i>")
+        name = config.gateway.node_name
+        return [c for c in claimants if c == name or c.startswith(f"{name}/p")]
     host = socket.gethostname()
     dead = []
     for claimant in claimants:
@@ -57,12 +58,13 @@ class Processor:
     """Drains the spool; ``run`` is the thread body, ``drain`` the synchronous form."""
 
     def __init__(self, config: Config, store: Store, pipeline: Pipeline, *,
+                 node: str | None = None,
                  on_outbox: Callable[[], None] = lambda: None,
                  on_processed: Callable[[], None] = lambda: None) -> None:
         self.config = config
         self.store = store
         self.pipeline = pipeline
-        self.node = node_name(config)
+        self.node = node or node_name(config)
         self.on_outbox = on_outbox
         self.on_processed = on_processed
         self.wake = threading.Event()

@@ -56,6 +56,9 @@ directory = "templates"
 
 [processing]
 poll_interval = "0.2s"
+# In-process tests look inside the daemon and freeze its clock: the processor is a thread
+# here. Daemons run as subprocesses (faultkit.fault_config) use processor processes.
+processes = 0
 
 [logging]
 format = "json"

@@ -111,6 +111,8 @@ def fault_config(folder: Path, settings: dict[str, dict[str, Any]]) -> Path:
     """A config file in ``folder`` (with the default templates), validated before use."""
     shutil.copytree(ROOT / "templates", folder / "templates", dirs_exist_ok=True)
     path = folder / "mailgate.toml"
+    processing = settings.get("processing", {})  # as deployed: the processor in a process
+    settings = {**settings, "processing": {"processes": 1, **processing}}
     text = config_text(settings)
     if "store" not in settings or "url" not in settings["store"]:
         text = with_store(text)
@@ -160,6 +162,15 @@ class DaemonProcess:
                    message=lambda: f"daemon did not listen on {self.port}:\n{self.log()}")
         assert proc.poll() is None, f"daemon exited with {proc.returncode}:\n{self.log()}"
         return self
+
+    def pids(self) -> list[int]:
+        """The daemon's pid and its children's (its processor processes)."""
+        assert self.proc is not None
+        pids = [self.proc.pid]
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+                pids += [int(p) for p in (task / "children").read_text().split()]
+        return pids
 
     @property
     def running(self) -> bool:

@@ -9,8 +9,11 @@ nothing accepted is lost, nothing is duplicated, the daemon recovers by itself.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -177,10 +180,12 @@ def slow_mail(n: int) -> bytes:
 
 
 def claimed_by(db: Path, proc: DaemonProcess, spool_id: int | None = None) -> int:
-    """How many unfinished spool rows (or whether row ``spool_id``) the daemon has claimed."""
-    assert proc.proc is not None
-    sql = "SELECT COUNT(*) FROM spool WHERE state = 'new' AND claimed_by LIKE ?"
-    params: tuple[object, ...] = (f"%:{proc.proc.pid}",)
+    """How many unfinished spool rows (or whether row ``spool_id``) the daemon (or one of
+    its processor processes) has claimed."""
+    names = [f"{socket.gethostname()}:{pid}" for pid in proc.pids()]
+    sql = (f"SELECT COUNT(*) FROM spool WHERE state = 'new' AND claimed_by IN"
+           f" ({','.join('?' * len(names))})")
+    params: tuple[object, ...] = tuple(names)
     if spool_id is not None:
         sql, params = sql + " AND id = ?", (*params, spool_id)
     return int(query(db, sql, params)[0][0])
@@ -558,3 +563,67 @@ def test_disk_full_answers_451_and_recovers_when_space_is_freed(
         for started in daemons:
             started.cleanup()
         subprocess.run(["umount", "-l", str(var)], capture_output=True)
+
+
+# -- 7. processor processes ---------------------------------------------------------------------
+
+
+def processor_pids(proc: DaemonProcess) -> list[int]:
+    return proc.pids()[1:]
+
+
+def test_killed_processor_process_is_replaced_and_its_mail_processed_once(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """kill -9 of the processor process mid-message: the daemon keeps listening, starts a
+    new one at once with the dead one's claims released, and every mail is stored once."""
+    proc = subprocess_daemon(daemons, tmp_path)
+    db = db_of(tmp_path)
+    small = numbered_mails("after", 5)
+    [first, *_] = spool_directly(db, [slow_mail(1), *small.values()])
+    proc.start()
+    wait_until(lambda: claimed_by(db, proc, first), 10, interval=0.005,
+               message="no processor process claimed the first mail")
+    [worker] = processor_pids(proc)
+    os.kill(worker, signal.SIGKILL)
+    during = numbered_mails("during", 1)
+    assert send_once(proc.port, *during.values()) == 250  # the listener never noticed
+    wait_drained(proc, 20)
+    [replacement] = processor_pids(proc)
+    assert replacement != worker
+    assert "processor_died" in proc.log(tail=None)
+    stored = stored_message_ids(db)
+    assert set(stored) == {"<slow-1@example.org>", *small, *during}
+    assert [m for m, n in stored.items() if n != 1] == []
+    assert proc.terminate()[0] == 0
+
+
+def test_sigkill_of_the_daemon_takes_its_processor_processes_along(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """No processor outlives its daemon: a restarted daemon never races an orphan."""
+    proc = subprocess_daemon(daemons, tmp_path, {"processing": {"processes": 2}})
+    proc.start()
+    workers = processor_pids(proc)
+    assert len(workers) == 2
+    proc.kill()
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 5,
+               interval=0.01, message=lambda: f"processor processes {workers} outlived"
+                                              " the daemon")
+
+
+def test_reload_restarts_processor_processes_with_the_new_templates(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """After `mailgate reload`, acknowledgements use the edited template."""
+    proc = subprocess_daemon(daemons, tmp_path)
+    proc.start()
+    template = tmp_path / "templates" / "ack.txt.j2"
+    template.write_text(template.read_text(encoding="utf-8") + "\nReloaded ack marker.\n",
+                        encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "mailgate", "reload", "-c",
+                             str(proc.config_path)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert send_once(proc.port, *numbered_mails("reloaded", 1).values()) == 250
+    wait_drained(proc, 20)
+    [raw] = [bytes(r[0]) for r in query(db_of(tmp_path),
+                                        "SELECT raw FROM outbox WHERE kind = 'ack'")]
+    assert b"Reloaded ack marker." in raw
+    assert proc.terminate()[0] == 0

@@ -1,0 +1,297 @@
+"""Processor worker processes: the spool's processing on the machine's other cores.
+
+One interpreter runs Python on one core at a time. Intake (the SMTP sessions,
+the spooler's group commits, the sender) and processing (parsing, threading,
+composing the acknowledgement) each cost about as much CPU per mail, so in one
+process they take turns on one core. ``serve`` therefore runs the processor
+in ``[processing] processes`` child processes (default 1; 0 keeps it a thread
+of the daemon, which tests that freeze the clock need).
+
+Each child is ``python -m mailgate.workers``: it loads the same config file,
+opens its own store connection and claims spool rows with the same leases as
+any processor, under its own node name (``host:pid``, or
+``<gateway.node_name>/p<i>``), so children never process one row twice and a
+dead child's claims are released like any dead node's. Two pipes connect a
+child to the daemon: the daemon writes a byte to the *wake* pipe after each
+spool commit, the child writes ``o`` to the *done* pipe when it queued
+outgoing mail (the sender and the SLA planner wake up) and ``p`` after each
+batch (IMAP intake waits for outcomes).
+
+A child dies with its daemon: it asks the kernel for SIGKILL when its parent
+exits (``PR_SET_PDEATHSIG``), so ``kill -9`` of the daemon stops processing at
+once, as it would stop a thread. On SIGTERM/SIGINT, or when the wake pipe
+closes (the daemon stopping), a child finishes its message, gives its claims
+back and exits 0. A child that dies on its own is logged, its claims are
+released and it is started again after a backoff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger("mailgate.workers")
+
+OUTBOX = b"o"
+PROCESSED = b"p"
+RESTART_BACKOFF = (1.0, 30.0)  # first and longest wait before a crashed child is restarted
+STOP_TIMEOUT = 60.0  # a child's current message may be large; then it is killed
+_PR_SET_PDEATHSIG = 1
+
+
+class _Child:
+    """One running worker and the daemon's ends of its pipes."""
+
+    def __init__(self, index: int, node: str, proc: subprocess.Popen[bytes], wake_fd: int,
+                 done_fd: int) -> None:
+        self.index = index
+        self.node = node
+        self.proc = proc
+        self.wake_fd = wake_fd
+        self.done_fd = done_fd
+        self.stopping = False
+
+    def close_wake(self) -> None:
+        if self.wake_fd >= 0:
+            with suppress(OSError):
+                os.close(self.wake_fd)
+            self.wake_fd = -1
+
+
+class ProcessorWorkers:
+    """The daemon's side: start, wake, watch, restart and stop the worker processes."""
+
+    def __init__(self, config_source: str, base_dir: Path, node: str, count: int, *,
+                 on_outbox: Callable[[], None], on_processed: Callable[[], None],
+                 release: Callable[[list[str]], None]) -> None:
+        self.config_source = config_source
+        self.base_dir = base_dir
+        self.node = node
+        self.count = count
+        self.on_outbox = on_outbox
+        self.on_processed = on_processed
+        self.release = release  # frees a dead child's claims (runs in a thread)
+        self.children: dict[int, _Child] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopped = False
+        self._backoff = RESTART_BACKOFF[0]
+        self._lock = threading.Lock()  # wake() runs on the spooler's thread
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start every child (on the event loop's thread: the children's parent thread)."""
+        self.loop = loop
+        self.stopped = False
+        for index in range(self.count):
+            self._spawn(index)
+
+    def _child_node(self, index: int, pid: int) -> str:
+        if self.node_fixed:
+            return f"{self.node}/p{index}"
+        return f"{self.node.rpartition(':')[0]}:{pid}"
+
+    node_fixed = False  # set by the daemon when gateway.node_name is configured
+
+    def _spawn(self, index: int) -> None:
+        assert self.loop is not None
+        wake_r, wake_w = os.pipe()
+        done_r, done_w = os.pipe()
+        os.set_blocking(wake_w, False)  # a full pipe already means "wake up"
+        argv = [sys.executable, "-m", "mailgate.workers", "--config", self.config_source,
+                "--base-dir", str(self.base_dir), "--parent", str(os.getpid()),
+                "--wake-fd", str(wake_r), "--done-fd", str(done_w)]
+        if self.node_fixed:
+            argv += ["--node", f"{self.node}/p{index}"]
+        try:
+            proc = subprocess.Popen(argv, pass_fds=(wake_r, done_w), stdin=subprocess.DEVNULL,
+                                    start_new_session=False)
+        finally:
+            os.close(wake_r)
+            os.close(done_w)
+        child = _Child(index, self._child_node(index, proc.pid), proc, wake_w, done_r)
+        with self._lock:
+            self.children[index] = child
+        self.loop.add_reader(done_r, self._readable, child)
+        log.info("processor_started", process=proc.pid, node=child.node)
+
+    async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Ask every child to finish its message and exit; kill those that do not."""
+        self.stopped = True
+        with self._lock:
+            children = list(self.children.values())
+        with self._lock:
+            for child in children:
+                child.stopping = True
+                child.close_wake()  # EOF: finish the message, release claims, exit
+        for child in children:
+            try:
+                await asyncio.to_thread(child.proc.wait, timeout)
+            except subprocess.TimeoutExpired:
+                log.error("processor_killed", process=child.proc.pid,
+                          reason=f"still busy {timeout:.0f} s after the stop request")
+                child.proc.kill()
+                await asyncio.to_thread(child.proc.wait)
+            self._forget(child)
+
+    async def restart(self, count: int) -> None:
+        """Stop the children and start ``count`` new ones (after a reload)."""
+        await self.stop()
+        self.count = count
+        assert self.loop is not None
+        self.start(self.loop)
+
+    def alive(self) -> bool:
+        with self._lock:
+            children = list(self.children.values())
+        return len(children) == self.count and all(c.proc.poll() is None for c in children)
+
+    # -- messages ----------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New mail in the spool (called from the spooler's thread)."""
+        with self._lock:  # held while writing: a closed descriptor's number may be reused
+            for child in self.children.values():
+                if child.wake_fd >= 0:
+                    with suppress(BlockingIOError, OSError):
+                        os.write(child.wake_fd, b"w")
+
+    def _readable(self, child: _Child) -> None:
+        try:
+            data = os.read(child.done_fd, 4096)
+        except OSError:
+            data = b""
+        if data:
+            self._backoff = RESTART_BACKOFF[0]
+            if OUTBOX in data:
+                self.on_outbox()
+            if PROCESSED in data:
+                self.on_processed()
+            return
+        if child.stopping:  # EOF while stopping: stop() waits for the exit
+            assert self.loop is not None
+            self.loop.remove_reader(child.done_fd)
+            return
+        self._forget(child)
+        code = child.proc.wait()
+        log.error("processor_died", process=child.proc.pid, node=child.node, exit_code=code,
+                  restart_in=self._backoff)
+        assert self.loop is not None
+        self.loop.run_in_executor(None, self.release, [child.node])
+        self.loop.call_later(self._backoff, self._respawn, child.index)
+        self._backoff = min(self._backoff * 2, RESTART_BACKOFF[1])
+
+    def _respawn(self, index: int) -> None:
+        if not self.stopped and index not in self.children:
+            self._spawn(index)
+
+    def _forget(self, child: _Child) -> None:
+        with self._lock:
+            if self.children.get(child.index) is child:
+                del self.children[child.index]
+            child.close_wake()
+        if self.loop is not None:
+            with suppress(Exception):
+                self.loop.remove_reader(child.done_fd)
+        if child.done_fd >= 0:
+            with suppress(OSError):
+                os.close(child.done_fd)
+            child.done_fd = -1
+
+
+# -- the child ---------------------------------------------------------------------------
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGKILL this process when the daemon exits (Linux); elsewhere the wake pipe's EOF."""
+    with suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the daemon died before the request took effect
+        os._exit(0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of one worker process (started by ``ProcessorWorkers``, not by people)."""
+    parser = argparse.ArgumentParser(prog="python -m mailgate.workers")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--base-dir", required=True)
+    parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--wake-fd", type=int, required=True)
+    parser.add_argument("--done-fd", type=int, required=True)
+    parser.add_argument("--node")
+    args = parser.parse_args(argv)
+    _die_with_parent(args.parent)
+
+    from mailgate.config import Config, load_config
+    from mailgate.daemon import freeze_templates
+    from mailgate.logs import configure_logging
+    from mailgate.pipeline import Pipeline
+    from mailgate.processor import Processor, node_name
+    from mailgate.render import Renderer
+    from mailgate.store import open_store
+
+    config = (Config(base_dir=Path(args.base_dir)) if args.config == "(defaults)"
+              else load_config(args.config))
+    configure_logging(config.logging)
+    node = args.node or node_name(config)
+    structlog.contextvars.bind_contextvars(node=node)
+    stop = threading.Event()
+    done_lock = threading.Lock()
+
+    def tell(what: bytes) -> None:
+        with done_lock:
+            try:
+                os.write(args.done_fd, what)
+            except OSError:  # the daemon is gone
+                stop.set()
+
+    store = open_store(config, migrate=False, application_name=f"mailgate {node}")
+    renderer = freeze_templates(Renderer(config.path(config.templates.directory)))
+    processor = Processor(config, store, Pipeline(config, renderer), node=node,
+                          on_outbox=lambda: tell(OUTBOX), on_processed=lambda: tell(PROCESSED))
+
+    def stop_now(*_: object) -> None:
+        stop.set()
+        processor.wake.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop_now)
+
+    def listen() -> None:
+        while True:
+            try:
+                data = os.read(args.wake_fd, 512)
+            except OSError:
+                data = b""
+            if not data:  # the daemon closed the pipe (stopping) or died
+                stop_now()
+                return
+            processor.wake.set()
+
+    threading.Thread(target=listen, name="mailgate-wake", daemon=True).start()
+    started = time.monotonic()
+    try:
+        processor.run(stop)
+    finally:
+        with suppress(Exception):
+            processor.release()
+        store.close()
+    log.info("processor_stopped", seconds=round(time.monotonic() - started, 1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

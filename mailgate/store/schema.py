@@ -212,7 +212,9 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         ],
     ),
     (
-        6,
+        # 7, not 6: migration 6 is the loop cap's ledger on the main branch (being merged);
+        # a version missing in between is harmless, each version is applied on its own.
+        7,
         "IMAP account leases: one node reads an account at a time",
         [
             # One row per account name, kept once created; claimed_by/lease_until follow

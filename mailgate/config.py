@@ -201,6 +201,16 @@ class ImapAccount(Section):
     idle_timeout: Duration = timedelta(minutes=25)
     queue: str | None = None
     sla_level: str | None = None
+    # One node reads the account at a time: how long its claim lasts without a renewal,
+    # so how soon another node takes over from one that died.
+    lease: Duration = timedelta(seconds=60)
+
+    @field_validator("lease")
+    @classmethod
+    def _lease(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=2) <= value <= timedelta(hours=1):
+            raise ValueError("must be between 2 seconds and 1 hour")
+        return value
 
     @model_validator(mode="after")
     def _credentials(self) -> ImapAccount:

@@ -160,6 +160,13 @@ class StoreCursors:
     def set_imap_cursor(self, account: str, folder: str, uidvalidity: int, last_uid: int) -> None:
         self._store().set_imap_cursor(account, folder, uidvalidity, last_uid, clock.now())
 
+    def take_imap_lease(self, account: str, node: str, seconds: float) -> str | None:
+        now = clock.now()
+        return self._store().imap_lease_take(account, node, now, now + timedelta(seconds=seconds))
+
+    def release_imap_lease(self, account: str, node: str) -> None:
+        self._store().imap_lease_release(account, node)
+
 
 class Daemon:
     """One running gateway; ``serve`` runs until ``stop`` (or a signal)."""
@@ -354,7 +361,8 @@ class Daemon:
         cursors = StoreCursors(self.open_db)
         for account in self.config.imap:
             fetcher = ImapFetcher(account, self.spooler, cursors,
-                                  log=self.imap_states.logger(account.name))
+                                  log=self.imap_states.logger(account.name),
+                                  leases=cursors, node=self.node)
             thread = threading.Thread(target=fetcher.run, args=(self.stop_threads,),
                                       name=f"mailgate-imap-{account.name}", daemon=True)
             thread.start()

@@ -15,7 +15,9 @@ restarting mailgate would not cure them.
 
 IMAP state comes from the fetchers' own log calls: each fetcher gets a logger
 that notes its last connection event before passing it on, so the fetcher
-needs no extra API.
+needs no extra API. An account another node reads (it holds the account's
+lease) is in ``standby`` here, with that node in ``lease_holder``: the normal
+state of all but one node, so neither a problem nor a warning.
 """
 
 from __future__ import annotations
@@ -95,7 +97,12 @@ _STATES = {
     "imap_connect_failed": ("connect_failed", False),
     "imap_round_failed": ("error", False),
     "imap_reconnect_scheduled": ("reconnecting", False),
+    "imap_standby": ("standby", False),
+    "imap_lease_lost": ("lease_lost", False),
+    "imap_lease_unavailable": ("lease_unavailable", False),
 }
+#: states of an account that are as they should be although it is not connected
+IMAP_STANDBY = frozenset({"standby"})
 
 
 class ImapStates:
@@ -109,7 +116,7 @@ class ImapStates:
         with self._lock:
             self._accounts[account] = {"state": "starting", "connected": False,
                                        "since": clock.now().isoformat(), "last_event": None,
-                                       "error": None}
+                                       "error": None, "lease_holder": None}
 
     def note(self, account: str, event: str, fields: dict[str, Any]) -> None:
         state = _STATES.get(event)
@@ -117,6 +124,8 @@ class ImapStates:
             entry = self._accounts.setdefault(account, {"state": "starting",
                                                         "connected": False, "error": None})
             entry["last_event"] = event
+            if "holder" in fields:  # the lease events name who reads the account now
+                entry["lease_holder"] = fields["holder"]
             if state is None:
                 return
             name, connected = state
@@ -187,7 +196,7 @@ def health_report(*, stopping: bool, listener: dict[str, Any], processor_up: boo
     if not processor_up:
         failures.append("spool processor is not running")
     warnings = [f"IMAP account {name}: {entry['state']}" for name, entry in sorted(imap.items())
-                if not entry.get("connected")]
+                if not entry.get("connected") and entry.get("state") not in IMAP_STANDBY]
     outbox_age = database.pop("oldest_pending_outbox", None)
     spool_age = database.pop("oldest_new_spool", None)
     if database.get("ok"):

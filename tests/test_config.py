@@ -87,6 +87,16 @@ def test_imap_account_needs_one_credential_source(tmp_path: Path) -> None:
     assert "imap.0" in message and "password_env" in message
 
 
+def test_imap_lease_is_bounded(tmp_path: Path) -> None:
+    """An IMAP account's lease is a duration from 2 seconds to an hour (60 s by default)."""
+    account = '[[imap]]\nname = "a"\nhost = "h"\nusername = "u"\npassword_env = "P"\n'
+    assert load_text(tmp_path, account).imap[0].lease.total_seconds() == 60
+    assert load_text(tmp_path, account + 'lease = "2.5s"\n').imap[0].lease.total_seconds() == 2.5
+    for bad in ('"1s"', '"2h"', "0"):
+        message = error_of(tmp_path, account + f"lease = {bad}\n")
+        assert "imap.0.lease" in message and "between 2 seconds and 1 hour" in message
+
+
 def test_example_config_is_the_defaults() -> None:
     """mailgate.toml.example loads, and every value it shows is the built-in default."""
     example = load_config(ROOT / "mailgate.toml.example")

@@ -6,14 +6,21 @@ import email
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 import structlog
 
+from mailgate import clock
+from mailgate.clock import to_db
 from mailgate.config import ImapAccount
+from mailgate.daemon import StoreCursors
 from mailgate.errors import TransientError
+from mailgate.health import ImapStates, health_report
 from mailgate.intake import imap
 from mailgate.intake.imap import ImapFetcher
+from mailgate.store import Store
+from tests.faultkit import wait_until
 from tests.imapserver import DovecotServer, dovecot_fixture, make_dovecot_fixture  # noqa: F401
 
 SEEN = b"\\Seen"
@@ -134,13 +141,15 @@ class Events:
 def make_fetcher(dovecot: DovecotServer) -> Iterator[Callable[..., ImapFetcher]]:
     made: list[ImapFetcher] = []
 
-    def make(acceptor, cursors, *, server: DovecotServer | None = None, log=None, **fields):
+    def make(acceptor, cursors, *, server: DovecotServer | None = None, log=None, leases=None,
+             node="", **fields):
         server = server or dovecot
         account = ImapAccount(
             name="support", host=server.host, port=server.port, security="plain",
             username=server.user, password_env="MAILGATE_TEST_UNUSED", **fields,
         )
-        fetcher = ImapFetcher(account, acceptor, cursors, password=server.password, log=log)
+        fetcher = ImapFetcher(account, acceptor, cursors, password=server.password, log=log,
+                              leases=leases, node=node)
         made.append(fetcher)
         return fetcher
 
@@ -404,3 +413,97 @@ def test_uidvalidity_change_rescans(dovecot, make_fetcher):
     assert acceptor.accepted[-1][1] == f"imap:support/INBOX;UIDVALIDITY={new}/;UID=2"
     assert events.count("imap_uidvalidity_changed") == 1
     assert cursors.imap_cursor("support", "INBOX") == (new, 2)
+
+
+# -- one node at a time: the account's lease ------------------------------------------------------
+
+
+@pytest.fixture
+def lease_db(tmp_path) -> Iterator[Callable[[], StoreCursors]]:
+    """Cursors and leases in one real (SQLite) store, as the daemon keeps them; one per node."""
+    opened: list[Store] = []
+
+    def open_db() -> Store:
+        opened.append(Store.open(tmp_path / "mailgate.db"))
+        return opened[-1]
+
+    yield lambda: StoreCursors(open_db)
+    for store in opened:
+        store.close()
+
+
+def lease_row(cursors: StoreCursors) -> dict:
+    [row] = cursors._store().imap_leases()
+    return row
+
+
+def test_only_the_lease_holder_reads_and_a_clean_stop_hands_over(dovecot, make_fetcher,
+                                                                 lease_db):
+    """Two fetchers of one account: one reads (renewing in IDLE), the other waits in standby
+    and takes over at once when the first stops cleanly and gives the lease back."""
+    db_a, db_b = lease_db(), lease_db()
+    acceptor_a, acceptor_b, events_a, events_b = ListAcceptor(), ListAcceptor(), Events(), Events()
+    fetcher_a = make_fetcher(acceptor_a, db_a, leases=db_a, node="node-a", log=events_a.logger,
+                             lease="2s", poll_interval=3600)
+    fetcher_b = make_fetcher(acceptor_b, db_b, leases=db_b, node="node-b", log=events_b.logger,
+                             lease="2s", poll_interval=3600)
+    stop_a, thread_a = run_in_thread(fetcher_a)
+    assert events_a.wait_for("imap_idle_started")
+    stop_b, thread_b = run_in_thread(fetcher_b)
+    try:
+        assert events_b.wait_for("imap_standby")
+        assert [r["holder"] for r in events_b.records if r["event"] == "imap_standby"] == \
+            ["node-a"]
+        for n in (1, 2, 3):
+            dovecot.append(message(n))
+        assert acceptor_a.wait_for(lambda subjects: len(subjects) == 3)
+        # node a renews while in IDLE: its lease outlives several lease periods
+        first = lease_row(db_a)
+        wait_until(lambda: lease_row(db_a)["renewed_at"] > first["acquired_at"]
+                   + timedelta(seconds=3), 10, message="the lease was not renewed in IDLE")
+        assert lease_row(db_a)["holder"] == "node-a"
+        assert events_b.count("imap_connected") == 0 and acceptor_b.accepted == []
+        stop_thread(stop_a, thread_a)  # a clean stop gives the lease back
+        assert events_a.count("imap_lease_released") == 1
+        assert events_b.wait_for("imap_idle_started", timeout=5)
+        dovecot.append(message(4))
+        assert acceptor_b.wait_for(lambda subjects: subjects == ["Ticket 4"])
+    finally:
+        stop_a.set()
+        stop_thread(stop_b, thread_b)
+    assert acceptor_a.subjects() == ["Ticket 1", "Ticket 2", "Ticket 3"]
+    assert acceptor_b.subjects() == ["Ticket 4"]  # the cursor is shared: nothing read twice
+    assert lease_row(db_b)["holder"] is None
+
+
+def test_lost_lease_stops_reading_and_logs_out(dovecot, make_fetcher, lease_db):
+    """A fetcher whose lease another node took (it was paused past its lease) notices at its
+    next renewal, even between polls, logs out and waits in standby, shown in the health."""
+    db_a, thief = lease_db(), lease_db()
+    states, events, acceptor = ImapStates(), Events(), ListAcceptor()
+    fetcher = make_fetcher(acceptor, db_a, leases=db_a, node="node-a", lease="2s", idle=False,
+                           poll_interval=3600, log=states.logger("support", events.logger))
+    stop, thread = run_in_thread(fetcher)
+    try:
+        assert events.wait_for("imap_connected")
+        assert states.snapshot()["support"]["lease_holder"] == "node-a"
+        later = clock.now() + timedelta(hours=1)  # node x takes the lease as if it had expired
+        thief._store()._x("UPDATE imap_leases SET lease_until = ?", (to_db(clock.now()),))
+        assert thief._store().imap_lease_take("support", "node-x", later, later) == "node-x"
+        assert events.wait_for("imap_standby", timeout=5)
+        assert [(r["event"], r.get("holder"), r.get("reason")) for r in events.records
+                if r["event"] in ("imap_lease_lost", "imap_disconnected", "imap_standby")] == [
+            ("imap_lease_lost", "node-x", "the lease is held by node-x"),
+            ("imap_disconnected", None, "lease lost"),
+            ("imap_standby", "node-x", None)]
+        state = states.snapshot()["support"]
+        assert (state["state"], state["lease_holder"]) == ("standby", "node-x")
+        assert health_report(stopping=False, listener={"enabled": False}, processor_up=True,
+                             database={"ok": True}, imap=states.snapshot(), reload=None,
+                             )[1]["status"] == "ok"  # standby is how it should be
+        dovecot.append(message(1))
+        assert thief._store().imap_lease_release("support", "node-x")  # node x stops
+        assert acceptor.wait_for(lambda subjects: subjects == ["Ticket 1"])
+    finally:
+        stop_thread(stop, thread)
+    assert events.count("imap_connected") == 2

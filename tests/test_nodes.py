@@ -3,7 +3,8 @@
 Two ``mailgate serve`` subprocesses, each with its own config folder and SMTP port, share
 one database (and one outbox folder, as they would share one smarthost). Clients behave
 like sending MTAs (anything but 2xx is retried). One node is SIGKILLed under load and
-restarted; two nodes receive the same message at the same instant.
+restarted; two nodes receive the same message at the same instant; two nodes configured
+with the same IMAP account (a real Dovecot) take turns reading it, one at a time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from mailgate.config import load_config
 from tests.faultkit import (
     DaemonProcess,
     Mta,
@@ -27,6 +29,7 @@ from tests.faultkit import (
     send_once,
     wait_until,
 )
+from tests.imapserver import DovecotServer
 from tests.pgserver import PgServer
 
 SEED = 20261129
@@ -43,7 +46,8 @@ class Cluster:
         self.nodes: list[DaemonProcess] = []
 
     def node(self, name: str, settings: dict[str, dict[str, Any]] | None = None,
-             ) -> DaemonProcess:
+             extra: str = "") -> DaemonProcess:
+        """A node's config folder and process (not started); ``extra`` TOML is appended."""
         folder = self.root / name
         folder.mkdir()
         password_file = folder / "db-password"
@@ -58,6 +62,9 @@ class Cluster:
         for section, values in (settings or {}).items():
             merged.setdefault(section, {}).update(values)
         path = fault_config(folder, merged)
+        if extra:
+            path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
+            load_config(path)
         proc = DaemonProcess(path, port)
         self.nodes.append(proc)
         return proc
@@ -189,3 +196,119 @@ def test_same_message_at_two_nodes_at_once_is_stored_once(cluster: Cluster,
                           " GROUP BY 1, 2 ORDER BY 1")
     # "duplicate" without a ticket: refused at the insert (the race), not found beforehand
     assert spool == [("done", False, len(mails)), ("duplicate", True, len(mails))]
+
+
+# -- one IMAP account configured on both nodes ---------------------------------------------------
+
+IMAP_LEASE = 2.0  # seconds: short, so that the takeover is quick to watch
+LEASE_RETRY = IMAP_LEASE / 3  # a standby node's attempts (imap.LEASE_RETRY_MAX caps it at 5 s)
+
+
+def imap_account(server: DovecotServer, password_file: Path) -> str:
+    return f"""
+[[imap]]
+name = "shared-desk"
+host = "{server.host}"
+port = {server.port}
+security = "plain"
+username = "{server.user}"
+password_file = "{password_file}"
+after = "move"
+move_to = "Processed"
+lease = "{IMAP_LEASE}s"
+"""
+
+
+def healthz(port: int) -> dict[str, Any]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            return dict(json.load(answer))
+    except urllib.error.HTTPError as exc:  # 503: the body says why
+        return dict(json.load(exc))
+
+
+def test_shared_imap_account_is_read_by_one_node_and_taken_over_after_a_kill(
+        cluster: Cluster, dovecot: DovecotServer) -> None:
+    """Both nodes have the account; the lease holder alone reads it, the other stands by (and
+    says so in /healthz). kill -9 the holder while mail is being appended: the other takes
+    over within the lease, and every appended mail becomes one ticket with one ack."""
+    import threading
+
+    password_file = cluster.root / "imap-password"
+    password_file.write_text(dovecot.password + "\n")
+    http = {"a": free_port(), "b": free_port()}
+    nodes = {name: cluster.node(name, {
+        "gateway": {"node_name": f"node-{name}"},
+        "http": {"enabled": True, "port": http[name]},
+        "logging": {"level": "info"},
+        # short claims: the mail and acks the killed node held are free again soon
+        "processing": {"lease": "4s"}, "outbound": {"lease": "4s"},
+    }, extra=imap_account(dovecot, password_file)) for name in ("a", "b")}
+    a, b = nodes["a"], nodes["b"]
+
+    def holder() -> str | None:
+        rows = cluster.query("SELECT claimed_by FROM imap_leases WHERE account = 'shared-desk'")
+        return rows[0][0] if rows else None
+
+    def imap_spooled() -> int:
+        return cluster.query("SELECT COUNT(*) FROM spool WHERE channel = 'imap'")[0][0]
+
+    a.start()
+    wait_until(lambda: holder() == "node-a", 20, message=lambda: a.log())
+    b.start()
+
+    def standing_by() -> dict[str, Any] | None:
+        report = healthz(http["b"])
+        return report if report["imap"]["shared-desk"]["state"] == "standby" else None
+
+    report = wait_until(standing_by, 20, message=lambda: b.log())
+    assert report["status"] == "ok", report  # standby is no problem, not even a warning
+    assert report["imap"]["shared-desk"]["lease_holder"] == "node-a"
+    assert report["database"]["imap_leases"]["shared-desk"]["holder"] == "node-a"
+
+    first = numbered_mails("imap-first", 5)
+    for raw in first.values():
+        dovecot.append(raw)
+    wait_until(lambda: imap_spooled() >= len(first), 20, message=cluster.backlog)
+    assert holder() == "node-a"
+    assert not b.logged("imap_connected"), "the standby node read the mailbox"
+
+    # Mail keeps arriving; node a is killed part-way through, the rest arrives after.
+    second = numbered_mails("imap-second", 16)
+    killed = threading.Event()
+
+    def deliver() -> None:
+        for n, raw in enumerate(second.values()):
+            if n == len(second) // 2:
+                killed.wait(30)
+            dovecot.append(raw)
+
+    appender = threading.Thread(target=deliver, daemon=True)
+    appender.start()
+    wait_until(lambda: imap_spooled() >= len(first) + 3, 20, interval=0.01,
+               message=cluster.backlog)
+    a.kill()
+    killed_at = time.monotonic()
+    killed.set()
+    wait_until(lambda: holder() == "node-b", IMAP_LEASE + LEASE_RETRY + 10, interval=0.02,
+               message=lambda: b.log())
+    takeover = time.monotonic() - killed_at
+    # The lease runs out at most IMAP_LEASE after the kill (a renewed it every third of
+    # that), and node b asks again every LEASE_RETRY; a second of slack for a busy machine.
+    assert takeover < IMAP_LEASE + LEASE_RETRY + 1.5, f"takeover took {takeover:.1f}s"
+    appender.join(30)
+    assert not appender.is_alive()
+
+    mails = {**first, **second}
+    wait_until(lambda: dovecot.list_uids("INBOX") == [], 30, interval=0.2,
+               message=lambda: f"INBOX {dovecot.list_uids('INBOX')}\n{cluster.backlog()}")
+    cluster.wait_drained(30)
+    assert len(dovecot.list_uids("Processed")) == len(mails)
+    assert b.logged("imap_lease_acquired")
+    assert b.terminate()[0] == 0
+    assert holder() is None  # given back at the clean stop
+    cluster.assert_each_once(mails)

@@ -393,6 +393,72 @@ def test_clock_values_read_back_exactly(open_db: Opener) -> None:
     assert store.open_clocks() == [(ticket_id, "resolution")]
 
 
+# -- IMAP account leases ----------------------------------------------------------------------
+
+
+def test_imap_lease_is_held_renewed_and_taken_over_after_expiry(open_db: Opener) -> None:
+    """One node holds an account's lease and renews it; another gets it only once it ran out."""
+    a, b = open_db(), open_db()
+    now = clock.now()
+    minute = timedelta(minutes=1)
+    assert a.imap_lease_take("desk", "node-a", now, now + minute) == "node-a"
+    assert b.imap_lease_take("desk", "node-b", now, now + minute) == "node-a"
+    later = now + timedelta(seconds=20)
+    assert a.imap_lease_take("desk", "node-a", later, later + minute) == "node-a"  # renewed
+    assert b.imap_lease_take("desk", "node-b", now + minute, now + 2 * minute) == "node-a"
+    assert a.imap_lease_take("other", "node-a", now, now + minute) == "node-a"  # per account
+    [desk, _other] = b.imap_leases()
+    assert desk == {"account": "desk", "holder": "node-a", "lease_until": later + minute,
+                    "acquired_at": now, "renewed_at": later}
+    # node a stops renewing (killed): node b takes over once the lease has run out
+    expired = later + minute + timedelta(microseconds=1)
+    assert b.imap_lease_take("desk", "node-b", expired, expired + minute) == "node-b"
+    assert a.imap_lease_take("desk", "node-a", expired, expired + minute) == "node-b"  # lost
+    assert a.imap_leases()[0] == {"account": "desk", "holder": "node-b",
+                                  "lease_until": expired + minute, "acquired_at": expired,
+                                  "renewed_at": expired}
+
+
+def test_imap_lease_given_back_is_free_at_once(open_db: Opener) -> None:
+    """A clean stop gives the lease back; only its holder can, and another node takes it."""
+    a, b = open_db(), open_db()
+    now = clock.now()
+    until = now + timedelta(hours=1)
+    assert a.imap_lease_take("desk", "node-a", now, until) == "node-a"
+    assert not b.imap_lease_release("desk", "node-b")
+    assert b.imap_lease_take("desk", "node-b", now, until) == "node-a"
+    assert a.imap_lease_release("desk", "node-a")
+    assert not a.imap_lease_release("desk", "node-a")
+    assert a.imap_leases()[0]["holder"] is None
+    assert b.imap_lease_take("desk", "node-b", now, until) == "node-b"
+
+
+def test_imap_lease_of_a_dead_node_is_released_with_its_claims(open_db: Opener) -> None:
+    """A lease holder is a claimant: a restarted node frees its dead predecessor's lease."""
+    a, b = open_db(), open_db()
+    now = clock.now()
+    until = now + timedelta(hours=1)
+    assert a.imap_lease_take("desk", "host:111", now, until) == "host:111"
+    assert b.claimants() == {"host:111"}
+    assert b.release_claims(["host:111"]) == 1
+    assert b.claimants() == set()
+    assert b.imap_lease_take("desk", "host:222", now, until) == "host:222"
+
+
+def test_imap_lease_asked_by_two_nodes_at_once_goes_to_one(open_db: Opener) -> None:
+    """Two nodes taking a free lease at the same instant: the second sees the first's."""
+    a, b = open_db(), open_db()
+    now = clock.now()
+    until = now + timedelta(minutes=1)
+    with a.transaction():  # node a has taken it, not yet committed, when node b asks
+        assert a.imap_lease_take("desk", "node-a", now, until) == "node-a"
+        thread, out = in_thread(lambda: b.imap_lease_take("desk", "node-b", now, until))
+        thread.join(0.3)
+        assert thread.is_alive(), "node b decided before node a committed"
+    thread.join(10)
+    assert out == {"result": "node-a"}
+
+
 # -- schema and failures ----------------------------------------------------------------------
 
 

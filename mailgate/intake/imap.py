@@ -22,6 +22,20 @@ Why it works this way:
   untouched, the cursor moves past it so it cannot block the queue, and it is
   retried with a backoff (1 min doubling to 1 h) while this process runs.
 * imapclient is synchronous: the daemon gives :meth:`ImapFetcher.run` a thread.
+* Several nodes may be configured with the same account: only the holder of the
+  account's lease in the store reads it (``LeaseStore``; without one, as in a
+  single process's tests, there is no lease). The lease is taken before
+  connecting and renewed whenever a third of it has passed: before each message,
+  between rounds, and while waiting in IDLE or between polls (the wait is cut
+  into slices for that). A renewal that fails, because another node holds the
+  lease or the store cannot be reached, stops the reading at once: the fetcher
+  logs out and goes back to waiting for the lease. A node without the lease
+  waits in standby and asks again every few seconds, so it takes over within
+  ``lease`` plus that retry interval once the holder stops renewing (a kill -9,
+  a power cut). A clean stop gives the lease back at once, and so does a
+  connection failure: another node may reach the server when this one cannot.
+  Mail a holder had accepted but not yet flagged when it lost the lease is
+  fetched again by the next holder and recorded as a duplicate, as after a crash.
 """
 
 from __future__ import annotations
@@ -52,6 +66,7 @@ STALL_RETRY = 10.0  # after a TransientError from the spool
 FAILED_RETRY_INITIAL, FAILED_RETRY_MAX = 60.0, 3600.0  # messages accept() choked on
 IDLE_CHECK = 1.0  # seconds between looks at the stop event while in IDLE
 IDLE_MAX = 29 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes
+LEASE_RETRY_MAX = 5.0  # seconds between a standby node's attempts to take the lease
 CONNECTION_ERRORS = (IMAPClientError, OSError)
 
 
@@ -66,12 +81,33 @@ class CursorStore(Protocol):
         ...
 
 
+class LeaseStore(Protocol):
+    """Which node reads which account: a lease in the store shared by the nodes."""
+
+    def take_imap_lease(self, account: str, node: str, seconds: float) -> str | None:
+        """Take or renew the lease for ``seconds`` if free, expired or ``node``'s; return
+        the holder afterwards (``node`` when it is ours)."""
+        ...
+
+    def release_imap_lease(self, account: str, node: str) -> None:
+        ...
+
+
+class LeaseLost(Exception):
+    """The account's lease is another node's now, or could not be renewed: stop reading."""
+
+    def __init__(self, message: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
 class ImapFetcher:
     """Moves new mail of ``account.folder`` into the spool; see the module docstring.
 
     ``password`` is the already resolved secret (the password, or the OAuth2
     access token for an ``oauth2_*`` account); when None it is read from the
     account's source at every connect, so rotated secrets are picked up.
+    With ``leases`` the fetcher reads only while ``node`` holds the account's lease.
     """
 
     def __init__(
@@ -83,6 +119,8 @@ class ImapFetcher:
         password: str | None = None,
         log: Any = None,
         outcome_timeout: float = OUTCOME_TIMEOUT,
+        leases: LeaseStore | None = None,
+        node: str = "",
     ) -> None:
         self.account = account
         self._acceptor = acceptor
@@ -97,6 +135,10 @@ class ImapFetcher:
         self._folders: set[str] = set()
         self._retry: dict[int, tuple[int, float]] = {}  # uid -> (failures, due on monotonic)
         self._stalled = False
+        self._leases, self.node = leases, node
+        self._lease = account.lease.total_seconds()
+        self._renewed: float | None = None  # monotonic start of the last renewal; None: not ours
+        self._standby_for: str | None = None  # the holder last reported while waiting
 
     # -- public ------------------------------------------------------------
 
@@ -104,8 +146,10 @@ class ImapFetcher:
         """Connect if needed and accept everything new; return how many were accepted.
 
         Connection errors propagate (after dropping the connection, so the next
-        call reconnects).
+        call reconnects). With a lease store, :class:`LeaseLost` is raised when the
+        lease is not (or no longer) ours; the connection is then left to :meth:`close`.
         """
+        self._keep_lease()
         client = self._client or self._connect()
         total = 0
         try:
@@ -116,29 +160,42 @@ class ImapFetcher:
                 total += count
                 if not more:
                     return total
+        except LeaseLost:
+            raise
         except Exception as exc:
             self._drop(exc)
             raise
 
     def run(self, stop: threading.Event) -> None:
-        """Fetch, then IDLE (or sleep ``poll_interval``), until ``stop`` is set."""
-        backoff = 0.0
-        while not stop.is_set():
-            try:
-                self.run_once()
-                self._wait(stop)
-                backoff = 0.0
-            except Exception as exc:
-                self._drop(exc)
-                if not isinstance(exc, CONNECTION_ERRORS):
-                    self._log.error("imap_round_failed", exc_info=exc)
-                backoff = min(BACKOFF_MAX, max(BACKOFF_INITIAL, backoff * 2))
-                delay = round(random.uniform(backoff / 2, backoff), 1)
-                self._log.info("imap_reconnect_scheduled", in_seconds=delay)
-                stop.wait(delay)
-        self.close()
+        """Fetch, then IDLE (or sleep ``poll_interval``), until ``stop`` is set.
 
-    def close(self) -> None:
+        With a lease store: only while holding the account's lease (module docstring).
+        """
+        backoff = 0.0
+        try:
+            while self._await_lease(stop):
+                try:
+                    self.run_once()
+                    self._wait(stop)
+                    backoff = 0.0
+                except LeaseLost as exc:
+                    self._log.warning("imap_lease_lost", node=self.node, holder=exc.holder,
+                                      reason=str(exc))
+                    self.close(reason="lease lost")
+                except Exception as exc:
+                    self._drop(exc)
+                    if not isinstance(exc, CONNECTION_ERRORS):
+                        self._log.error("imap_round_failed", exc_info=exc)
+                    self._release_lease("connection failed")
+                    backoff = min(BACKOFF_MAX, max(BACKOFF_INITIAL, backoff * 2))
+                    delay = round(random.uniform(backoff / 2, backoff), 1)
+                    self._log.info("imap_reconnect_scheduled", in_seconds=delay)
+                    stop.wait(delay)
+        finally:
+            self.close()
+            self._release_lease("stopped")
+
+    def close(self, reason: str = "closed") -> None:
         """Log out (best effort) and forget the connection."""
         client, self._client = self._client, None
         if client is not None:
@@ -146,7 +203,76 @@ class ImapFetcher:
                 client.logout()
             except Exception:
                 _shutdown(client)
-            self._log.info("imap_disconnected", reason="closed")
+            self._log.info("imap_disconnected", reason=reason)
+
+    # -- the lease ---------------------------------------------------------
+
+    def _take_lease(self) -> str | None:
+        """Ask the store once; the holder afterwards. Store errors propagate."""
+        assert self._leases is not None
+        began = time.monotonic()
+        holder = self._leases.take_imap_lease(self.account.name, self.node, self._lease)
+        if holder == self.node:
+            if self._renewed is None:
+                self._log.info("imap_lease_acquired", holder=self.node,
+                               lease_seconds=self._lease)
+            self._renewed, self._standby_for = began, None
+        else:
+            self._renewed = None
+        return holder
+
+    def _renewal_in(self) -> float:
+        """Seconds until the lease is due for renewal (infinite without a lease store)."""
+        if self._leases is None:
+            return float("inf")
+        if self._renewed is None:
+            return 0.0
+        return max(0.0, self._renewed + self._lease / 3 - time.monotonic())
+
+    def _keep_lease(self) -> None:
+        """Renew the lease when a third of it has passed; LeaseLost if it is not ours."""
+        if self._renewal_in() > 0:
+            return
+        try:
+            holder = self._take_lease()
+        except Exception as exc:
+            self._renewed = None  # we cannot know that no one else has it now
+            raise LeaseLost(f"the lease could not be renewed: {_why(exc)}") from exc
+        if holder != self.node:
+            raise LeaseLost(f"the lease is held by {holder}", holder)
+
+    def _await_lease(self, stop: threading.Event) -> bool:
+        """Return once the lease is ours (True), or when ``stop`` is set (False)."""
+        if self._leases is None or self._renewed is not None:
+            return not stop.is_set()
+        retry = min(LEASE_RETRY_MAX, self._lease / 3)
+        while not stop.is_set():
+            try:
+                holder = self._take_lease()
+            except Exception as exc:
+                self._log.warning("imap_lease_unavailable", reason=_why(exc), retry_in=retry)
+                self._standby_for = None
+                stop.wait(retry)
+                continue
+            if holder == self.node:
+                return True
+            if holder != self._standby_for:
+                self._standby_for = holder
+                self._log.info("imap_standby", holder=holder, retry_in=round(retry, 2))
+            stop.wait(retry)
+        return False
+
+    def _release_lease(self, why: str) -> None:
+        """Give the lease back, if ours, so another node may take it at once (best effort)."""
+        if self._leases is None or self._renewed is None:
+            return
+        self._renewed = None
+        try:
+            self._leases.release_imap_lease(self.account.name, self.node)
+        except Exception as exc:  # it runs out by itself
+            self._log.warning("imap_lease_not_released", reason=_why(exc))
+            return
+        self._log.info("imap_lease_released", holder=None, why=why)
 
     # -- connection --------------------------------------------------------
 
@@ -208,6 +334,7 @@ class ImapFetcher:
         """One SELECT + SEARCH + processing; returns (accepted, whether to search again)."""
         acc = self.account
         self._stalled = False
+        self._keep_lease()
         validity = int(client.select_folder(acc.folder)[b"UIDVALIDITY"])
         known, last = self._cursors.imap_cursor(acc.name, acc.folder)
         if known is not None and known != validity:
@@ -246,6 +373,7 @@ class ImapFetcher:
             taken = self._accept_batch(client, validity, uids[start:start + acc.batch_size])
             deadline = time.monotonic() + self._outcome_timeout  # one wait for the whole batch
             for offset, (uid, spool_id) in enumerate(taken):
+                self._keep_lease()  # no flag or cursor move once another node reads
                 if spool_id is not None:
                     self._acknowledge(client, uid, spool_id, deadline)
                     count += 1
@@ -269,6 +397,7 @@ class ImapFetcher:
                 taken.append((uid, None))
                 continue
             source = f"imap:{acc.name}/{acc.folder};UIDVALIDITY={validity}/;UID={uid}"
+            self._keep_lease()
             try:
                 spool_id = self._acceptor.accept(raw, channel="imap", source=source)
             except TransientError as exc:
@@ -350,7 +479,17 @@ class ImapFetcher:
         if idle and client is not None:
             self._idle(client, stop, limit)
         else:
-            stop.wait(limit)
+            self._sleep(stop, limit)
+
+    def _sleep(self, stop: threading.Event, seconds: float) -> None:
+        """``stop.wait(seconds)``, cut into slices so that the lease is renewed on time."""
+        deadline = time.monotonic() + seconds
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            stop.wait(min(left, self._renewal_in()))
+            self._keep_lease()
 
     def _idle(self, client: IMAPClient, stop: threading.Event, timeout: float) -> None:
         """IDLE until new mail, ``timeout`` (the re-issue point), ``stop`` or a dead server."""
@@ -359,9 +498,11 @@ class ImapFetcher:
         self._log.debug("imap_idle_started", timeout=timeout)
         try:
             while not stop.is_set():
-                wait = min(IDLE_CHECK, deadline - time.monotonic())
-                if wait <= 0:
+                self._keep_lease()  # LeaseLost ends IDLE (DONE below) and the reading
+                left = deadline - time.monotonic()
+                if left <= 0:
                     break
+                wait = min(IDLE_CHECK, left, self._renewal_in())
                 began = time.monotonic()
                 responses = client.idle_check(timeout=wait)
                 if any(r[:1] == (b"BYE",) or r[1:2] == (b"EXISTS",) for r in responses):

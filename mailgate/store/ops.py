@@ -184,6 +184,10 @@ def metrics_snapshot(store: Store) -> dict[str, Any]:
                                             " WHERE state = 'pending'").fetchone()[0]),
         "oldest_new_spool": _instant(x("SELECT MIN(received_at) FROM spool WHERE state = 'new'"
                                        ).fetchone()[0]),
+        # which node reads each IMAP account (cluster-wide: the same on every node)
+        "imap_leases": {lease["account"]: {"holder": lease["holder"],
+                                           "lease_until": lease["lease_until"]}
+                        for lease in store.imap_leases()},
     }
 
 
@@ -203,6 +207,10 @@ def health_snapshot(store: Store) -> dict[str, Any]:
                                             " WHERE state = 'pending'").fetchone()[0]),
         "oldest_new_spool": _instant(x("SELECT MIN(received_at) FROM spool WHERE state = 'new'"
                                        ).fetchone()[0]),
+        # which node reads each IMAP account (cluster-wide: the same on every node)
+        "imap_leases": {lease["account"]: {"holder": lease["holder"],
+                                           "lease_until": lease["lease_until"]}
+                        for lease in store.imap_leases()},
     }
 
 

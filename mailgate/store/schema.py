@@ -11,7 +11,8 @@ Design notes that matter for several daemons on one database:
 - ``spool`` holds the exact raw bytes of every accepted message for good;
   its ``state`` is the processing queue and the quarantine at once.
 - ``spool``, ``outbox`` rows are *claimed* with a lease (``claimed_by``,
-  ``lease_until``): a claim by a dead node expires and is taken over.
+  ``lease_until``): a claim by a dead node expires and is taken over. An IMAP
+  account is claimed the same way, by its row in ``imap_leases``.
 - ``messages.message_id`` is unique: a replayed message cannot be stored twice
   even if two processors race.
 """
@@ -224,6 +225,21 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
             "CREATE INDEX auto_replies_address ON auto_replies (address, sent_at)",
             "CREATE INDEX auto_replies_sent ON auto_replies (sent_at)",
+        ],
+    ),
+    (
+        7,
+        "IMAP account leases: one node reads an account at a time",
+        [
+            # One row per account name, kept once created; claimed_by/lease_until follow
+            # the claim convention of spool, outbox and reminders (NULL: free).
+            """CREATE TABLE imap_leases (
+                account TEXT NOT NULL PRIMARY KEY,
+                claimed_by TEXT,
+                lease_until TEXT,
+                acquired_at TEXT,
+                renewed_at TEXT
+            )""",
         ],
     ),
 ]

@@ -93,6 +93,7 @@ def main() -> int:
         raw = OUT / f"profile-{args.mode}.txt"
         flags = {"cpu": [], "gil": ["--gil"], "wall": ["--idle"]}[args.mode]
         record = [spy, "record", "-p", str(mg.pid), "-r", str(args.rate), "--threads",
+                  "--subprocesses",  # the processor processes too
                   "--nonblocking", *flags]
         proc = subprocess.Popen([*record, "-f", "raw", "-o", str(raw)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

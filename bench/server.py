@@ -235,18 +235,18 @@ class Sink(Process):
         asyncio.run(wait_port("127.0.0.1", self.port))
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, *, with_children: bool = True) -> float:
     """User + system CPU time used so far by ``pid`` (all threads), its live children and
-    the children it has waited for."""
+    the children it has waited for (or ``pid`` alone)."""
     total = 0.0
-    for number in [pid, *children(pid)]:
+    for number in [pid, *(children(pid) if with_children else [])]:
         try:
             with open(f"/proc/{number}/stat", encoding="ascii") as handle:
                 parts = handle.read().rpartition(")")[2].split()
         except OSError:
             continue  # a child that exited meanwhile (its time is in cutime below)
         fields = [int(parts[11]), int(parts[12])]
-        if number == pid:
+        if number == pid and with_children:
             fields += [int(parts[13]), int(parts[14])]  # cutime, cstime
         total += sum(fields) / os.sysconf("SC_CLK_TCK")
     return total

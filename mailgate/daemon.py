@@ -201,6 +201,7 @@ class Daemon:
             self.workers.node_fixed = bool(config.gateway.node_name)
         else:
             self.processor_store = self.open_db()
+            self.processor_store.relax_durability()  # see Store.relax_durability
             self.processor = Processor(config, self.processor_store, self.pipeline,
                                        on_outbox=self._outbox_filled,
                                        on_processed=self.spooler.notify_processed)

@@ -259,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stop.set()
 
     store = open_store(config, migrate=False, application_name=f"mailgate {node}")
+    store.relax_durability()  # it writes only what follows from durable spool rows
     renderer = freeze_templates(Renderer(config.path(config.templates.directory)))
     processor = Processor(config, store, Pipeline(config, renderer), node=node,
                           on_outbox=lambda: tell(OUTBOX), on_processed=lambda: tell(PROCESSED))

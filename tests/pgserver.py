@@ -2,9 +2,10 @@
 
 ``initdb`` makes a cluster in a temporary folder and ``pg_ctl`` starts it on a free
 127.0.0.1 port (no Unix socket), with ``fsync=off``: a crash of the test machine is not
-a case we test. The superuser ``postgres`` has a password (scram-sha-256 over TCP), so
-the tests exercise ``store.password_file`` / ``password_env`` as a deployment would.
-Each test gets a fresh database from ``pg_url``.
+a case we test (``synchronous_commit`` keeps its default, on: the processor's relaxed
+commits are tested against it). The superuser ``postgres`` has a password
+(scram-sha-256 over TCP), so the tests exercise ``store.password_file`` /
+``password_env`` as a deployment would. Each test gets a fresh database from ``pg_url``.
 
 Run as root (CI containers), the server runs as the ``postgres`` user through
 ``runuser``. Without the binaries the tests skip locally; with ``CI`` set they fail,
@@ -94,7 +95,7 @@ class PgServer:
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed: {result.stderr or result.stdout}")
         self.options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                   "-c unix_socket_directories='' -c fsync=off -c synchronous_commit=off "
+                   "-c unix_socket_directories='' -c fsync=off "
                    "-c full_page_writes=off -c max_connections=200 "
                    "-c deadlock_timeout=200ms")
         result = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",

@@ -522,3 +522,20 @@ def test_auto_reply_counts_per_address_within_the_window(open_db: Opener) -> Non
         assert store.prune_auto_replies(hour_ago) == 2
     assert store.count_auto_replies("anna@example.org", now - timedelta(hours=3)) == 2
     assert store.count_auto_replies("team@example.com", now - timedelta(hours=3)) == 0
+
+
+def test_relaxed_durability_only_for_the_connection_that_asks(open_db: Opener,
+                                                              backend: str) -> None:
+    """The processor's connection commits without waiting for the disk; every other
+    connection (spooler, sender) still waits for it on every commit."""
+    relaxed, strict = open_db(), open_db()
+    relaxed.relax_durability()
+    setting = {"sqlite": "PRAGMA synchronous", "postgresql": "SHOW synchronous_commit"}[backend]
+    expected = {"sqlite": ((1,), (2,)), "postgresql": (("off",), ("on",))}[backend]
+    with relaxed.transaction():
+        seen_relaxed = tuple(relaxed._x(setting).fetchone())
+    with strict.transaction():
+        seen_strict = tuple(strict._x(setting).fetchone())
+    assert (seen_relaxed, seen_strict) == expected
+    spool(relaxed, 1)  # and it still commits
+    assert strict.spool_counts() == {"new": 1}

@@ -137,6 +137,7 @@ class PgStore(Store):
     # NO KEY UPDATE: serialises work on a ticket, yet lets other transactions insert rows
     # that reference it (their foreign-key checks take KEY SHARE, which it does not block).
     LOCK_ROW: ClassVar[str] = " FOR NO KEY UPDATE"
+    RELAXED_COMMIT: ClassVar[str | None] = "SET LOCAL synchronous_commit = off"
 
     def __init__(self, conninfo: str, url: str, busy_timeout: float) -> None:
         super().__init__()

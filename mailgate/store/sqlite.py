@@ -71,6 +71,10 @@ class SqliteStore(Store):
     def close(self) -> None:
         self._conn.close()
 
+    def relax_durability(self) -> None:
+        super().relax_durability()
+        self._x("PRAGMA synchronous = NORMAL")  # WAL: no fsync at commit, only at checkpoints
+
     def _execute(self, sql: str, params: Sequence[Any]) -> Cursor:
         return self._conn.execute(sql, params)
 

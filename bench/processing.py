@@ -49,6 +49,7 @@ def main() -> None:
         config = load_config(path)
         configure_logging(config.logging)  # warning, as the benchmark's daemon logs
         store = open_store(config)
+        store.relax_durability()  # as the processor processes open theirs
         pipeline = Pipeline(config, Renderer(config.path(config.templates.directory)))
         processor = Processor(config, store, pipeline)
         warm = 50

@@ -117,6 +117,13 @@ class Pipeline:
 
     # -- handling --------------------------------------------------------------
 
+    def prepare(self, inbound: Inbound) -> None:
+        """The store-free part of handling, done before the transaction begins (the write
+        lock is not held meanwhile): the new text of the message, which the language
+        guess, the duplicate check and the thanks detector read (``new_text`` remembers it).
+        """
+        new_text(inbound.text)
+
     def handle(self, store: Store, item: SpoolItem, inbound: Inbound, now: datetime) -> Outcome:
         """Apply one message to the store; the caller holds the transaction."""
         self.mailer.take_queued()  # forget what a rolled-back message queued

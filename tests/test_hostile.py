@@ -29,7 +29,7 @@ from mailgate.message import (
     safe_filename,
 )
 from mailgate.pipeline import Outcome, Pipeline
-from mailgate.processor import Processor
+from mailgate.processor import Prepared, Processor
 from mailgate.render import Renderer
 from mailgate.store import SpoolItem, Store, open_store
 from tests.conftest import RunningDaemon, make_mail, write_config
@@ -326,16 +326,29 @@ def hostile_daemon(tmp_path: Path) -> Iterator[tuple[RunningDaemon, io.StringIO,
     configure_logging(config.logging, stream=logs)
     running = RunningDaemon(config)
     timings: Timings = []
-    original = running.daemon.processor.process
+    processor = running.daemon.processor
+    assert processor is not None
+    prepare, process = processor.prepare, processor.process
+    spent: dict[int, tuple[float, float]] = {}  # reading and parsing, before the transaction
 
-    def timed(item: SpoolItem) -> Outcome | None:
+    def timed_prepare(item: SpoolItem) -> Prepared:
         cpu, wall = time.thread_time(), time.perf_counter()
         try:
-            return original(item)
+            return prepare(item)
         finally:
-            timings.append((item.id, time.thread_time() - cpu, time.perf_counter() - wall))
+            spent[item.id] = (time.thread_time() - cpu, time.perf_counter() - wall)
 
-    running.daemon.processor.process = timed  # type: ignore[method-assign]
+    def timed(item: SpoolItem, prepared: Prepared | None = None) -> Outcome | None:
+        cpu, wall = time.thread_time(), time.perf_counter()
+        try:
+            return process(item, prepared)
+        finally:
+            before = spent.pop(item.id, (0.0, 0.0))
+            timings.append((item.id, time.thread_time() - cpu + before[0],
+                            time.perf_counter() - wall + before[1]))
+
+    processor.prepare = timed_prepare  # type: ignore[method-assign]
+    processor.process = timed  # type: ignore[method-assign]
     running.start()
     yield running, logs, timings
     running.stop()

@@ -95,6 +95,9 @@ class Store:
     dialect: ClassVar[str] = ""
     #: how a write transaction begins
     BEGIN: ClassVar[str] = "BEGIN"
+    #: seconds a long-running writer pauses between transactions, so that a waiting
+    #: writer gets the (database-wide) write lock: see SqliteStore
+    WRITER_YIELD: ClassVar[float] = 0.0
     #: run after BEGIN when ``relax_durability`` was called (None: nothing per transaction)
     RELAXED_COMMIT: ClassVar[str | None] = None
     #: appended to the row selection of a claim
@@ -105,6 +108,10 @@ class Store:
     def __init__(self) -> None:
         self._depth = 0
         self._relaxed = False
+
+    def _begin(self) -> None:
+        """Start a transaction (a backend may wait for the write lock its own way)."""
+        self._execute(self.BEGIN, ())
 
     def relax_durability(self) -> None:
         """Commit this connection's transactions without waiting for the disk.
@@ -222,7 +229,7 @@ class Store:
             return
         self._before_transaction()
         try:
-            self._execute(self.BEGIN, ())
+            self._begin()
         except Exception as exc:
             if self._classify(exc) is None:
                 raise
@@ -672,6 +679,14 @@ class Store:
         if row is None:
             raise NotFoundError(f"no outbox row {outbox_id}")
         return bytes(row[0])
+
+    def outbox_raws(self, outbox_ids: Sequence[int]) -> dict[int, bytes]:
+        """The bytes of several outbox rows at once (a claimed batch)."""
+        if not outbox_ids:
+            return {}
+        marks = ",".join("?" * len(outbox_ids))
+        rows = self._x(f"SELECT id, raw FROM outbox WHERE id IN ({marks})", tuple(outbox_ids))
+        return {int(r[0]): bytes(r[1]) for r in rows.fetchall()}
 
     def outbox_done(self, outbox_id: int, *, state: str, now: datetime,
                     error: str | None = None, next_attempt_at: datetime | None = None) -> None:

@@ -735,11 +735,14 @@ class _HoldAcks:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
 
-    def handle(self, store: Any, item: Any, inbound: Any, now: Any) -> Any:
+    def prepare(self, item: Any, inbound: Any) -> Any:
+        return self.inner.prepare(item, inbound)
+
+    def handle(self, store: Any, item: Any, inbound: Any, now: Any, facts: Any = None) -> Any:
         from mailgate.store import ops
 
         mark = ops.high_water(store)["outbox"]  # we hold the write lock: rows above are ours
-        outcome = self.inner.handle(store, item, inbound, now)
+        outcome = self.inner.handle(store, item, inbound, now, facts)
         ops.hold_outbox(store, [row["id"] for row in ops.outbox_since(store, mark)],
                         "not sent: imported by `mailgate import`")
         outcome.outbox_ids = []

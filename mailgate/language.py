@@ -30,7 +30,7 @@ def detect(text: str, content_language: str = "", default: str = "en") -> str:
     declared = content_language.split(",")[0].strip().lower()[:2]
     if declared.isalpha() and len(declared) == 2:
         return declared
-    sample = text[:4000]
+    sample = text[:2000]  # the opening paragraphs say it; the rest only costs time
     found = _WORD.findall(sample)
     letters = sum(map(len, found))
     if letters and len(_CYRILLIC.findall(sample)) / letters > 0.3:

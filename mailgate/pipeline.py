@@ -71,6 +71,15 @@ class Outcome:
     outbox_ids: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What follows from the message and the config alone, worked out before the write
+    transaction begins (see ``Pipeline.prepare``)."""
+
+    automatic: Automatic | None
+    language: str
+
+
 class Pipeline:
     """Holds what handling needs besides the store: config, templates, tag format."""
 
@@ -117,29 +126,34 @@ class Pipeline:
 
     # -- handling --------------------------------------------------------------
 
-    def prepare(self, inbound: Inbound) -> None:
+    def prepare(self, item: SpoolItem, inbound: Inbound) -> Facts:
         """The store-free part of handling, done before the transaction begins (the write
-        lock is not held meanwhile): the new text of the message, which the language
-        guess, the duplicate check and the thanks detector read (``new_text`` remembers it).
-        """
-        new_text(inbound.text)
+        lock is not held meanwhile): is it automatic mail, which language is it in, and
+        its new text, which the duplicate check and the thanks detector read again
+        (``new_text`` remembers it)."""
+        automatic = classify_automatic(inbound.msg, item.mail_from,
+                                       own_addresses=self.own_addresses,
+                                       own_domain_ids=frozenset([self.config.support_address]))
+        language = detect_language(new_text(inbound.text),
+                                   header(inbound.msg, "Content-Language"),
+                                   self.config.templates.language)
+        return Facts(automatic, language)
 
-    def handle(self, store: Store, item: SpoolItem, inbound: Inbound, now: datetime) -> Outcome:
+    def handle(self, store: Store, item: SpoolItem, inbound: Inbound, now: datetime,
+               facts: Facts | None = None) -> Outcome:
         """Apply one message to the store; the caller holds the transaction."""
         self.mailer.take_queued()  # forget what a rolled-back message queued
-        outcome = self._handle(store, item, inbound, now)
+        outcome = self._handle(store, item, inbound, now, facts or self.prepare(item, inbound))
         outcome.outbox_ids = self.mailer.take_queued()
         return outcome
 
     def _handle(self, store: Store, item: SpoolItem, inbound: Inbound,
-                now: datetime) -> Outcome:
+                now: datetime, facts: Facts) -> Outcome:
         seen = store.message_exists(inbound.message_id)
         if seen is not None:
             return Outcome("duplicate", inbound.message_id, ticket_id=seen[0],
                            action="duplicate")
-        automatic = classify_automatic(inbound.msg, item.mail_from,
-                                       own_addresses=self.own_addresses,
-                                       own_domain_ids=frozenset([self.config.support_address]))
+        automatic = facts.automatic
         if automatic is not None and automatic.kind == "bounce":
             return self._bounce(store, item, inbound, now)
         refused = security.spam_reason(self.config, inbound.msg) or \
@@ -190,7 +204,7 @@ class Pipeline:
             duplicate_of = find_duplicate(self.config, store, inbound, now)
         if ticket is None and (duplicate_of is None
                                or self.config.conversation.merge_into == "newest"):
-            ticket = self._create(store, item, inbound, now, link)
+            ticket = self._create(store, item, inbound, now, link, facts.language)
             outcome = Outcome("done", inbound.message_id, ticket.id, ticket.reference,
                               "created", threading.method)
             if alert is not None:
@@ -270,7 +284,7 @@ class Pipeline:
                                  sha256=attachment.sha256)
 
     def _create(self, store: Store, item: SpoolItem, inbound: Inbound, now: datetime,
-                link: tuple[Ticket, str] | None) -> Ticket:
+                link: tuple[Ticket, str] | None, language: str) -> Ticket:
         defaults = self.config.mailbox_defaults(item.source)
         decided = sla.classify(self.config, inbound, item.rcpt_tos,
                                default_level=defaults.get("sla_level"),
@@ -281,9 +295,6 @@ class Pipeline:
             requester=inbound.from_addr or "unknown", requester_name=inbound.from_name,
             sla_level=decided.level, first_response_due=None, now=now,
         )
-        language = detect_language(new_text(inbound.text),
-                                   header(inbound.msg, "Content-Language"),
-                                   self.config.templates.language)
         store.touch_ticket(ticket.id, now, category=decided.category,
                            priority=decided.priority, queue=decided.queue, language=language)
         if decided.fields:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ from mailgate import clock
 from mailgate.config import Config
 from mailgate.errors import TransientError
 from mailgate.message import Inbound, ParseError, parse
-from mailgate.pipeline import Outcome, Pipeline, Quarantine
+from mailgate.pipeline import Facts, Outcome, Pipeline, Quarantine
 from mailgate.store import DuplicateMessageError, SpoolItem, Store
 
 log = structlog.get_logger("mailgate.processor")
@@ -48,6 +47,7 @@ class Prepared:
     inbound: Inbound | None = None
     error: str | None = None
     size: int = 0
+    facts: Facts | None = None
 
 
 def node_name(config: Config) -> str:
@@ -111,8 +111,8 @@ class Processor:
                     break
             while self._held and not (stop and stop.is_set()):
                 done += self._process_some(stop)
-                if self._held and self.store.WRITER_YIELD:
-                    time.sleep(self.store.WRITER_YIELD)  # a waiting writer's turn
+                if self._held:
+                    self.store.writer_turn()  # a waiting writer (the spooler) goes first
             self.on_processed()
         return done
 
@@ -147,8 +147,11 @@ class Processor:
             inbound = parse(raw)
         except ParseError as exc:
             return Prepared(item, error=str(exc), size=len(raw))
-        self.pipeline.prepare(inbound)
-        return Prepared(item, inbound, size=len(raw))
+        try:
+            facts = self.pipeline.prepare(item, inbound)
+        except Exception:  # the pipeline, inside its savepoint, will say what it makes of it
+            facts = None
+        return Prepared(item, inbound, size=len(raw), facts=facts)
 
     def run(self, stop: threading.Event) -> None:
         """Thread body: drain, then wait for a wake-up or the poll interval."""
@@ -194,7 +197,7 @@ class Processor:
         now = clock.now()
         try:
             with self.store.transaction(), self.store.savepoint("message"):
-                outcome = self.pipeline.handle(self.store, item, inbound, now)
+                outcome = self.pipeline.handle(self.store, item, inbound, now, prepared.facts)
                 self.store.spool_finish(item.id, state=outcome.state, now=now,
                                         message_id=inbound.message_id,
                                         ticket_id=outcome.ticket_id)

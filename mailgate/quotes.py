@@ -79,6 +79,11 @@ _SEPARATOR = re.compile(
     r"|начало переадресованного сообщения)\s*:\s*$",
     _I,
 )
+# A line can start a history header only if it holds one of these characters (the
+# separators, rules, "Field:" blocks, times and addresses all do) or begins like an
+# attribution ("On", "Am", a date...) whose second line holds them: every other line is
+# skipped without the header tests (most lines of a message; a third of its processing).
+_MAYBE_HEADER = re.compile(r"[:：\-_=—*@0-9]")
 _RULE = re.compile(r"^\s*(?:[_\-—=]{10,}|(?:\* ?){3,})\s*$")  # Outlook line, html2text <hr>
 _SIG_DELIM = re.compile(r"^\\?--\s*$")  # html2text escapes it as \--
 _FOOTER = re.compile(
@@ -174,6 +179,10 @@ def _cut_history(lines: list[str]) -> list[str]:
     while i < len(lines):
         if _QUOTED.match(lines[i]):
             out.append(lines[i])  # removed by the caller; kept here to keep scanning simple
+            i += 1
+            continue
+        if not _MAYBE_HEADER.search(lines[i]) and not _HEADER_START.match(lines[i].strip()):
+            out.append(lines[i])
             i += 1
             continue
         span = _header_span(lines, i, budget)

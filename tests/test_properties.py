@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
@@ -288,3 +289,36 @@ def test_undecoded_fields_read_as_the_registry_reads_them(name: str, value: str)
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
     assert when(str(ours)) == when(str(stock))
+
+
+# -- quote stripping ---------------------------------------------------------------------
+
+HISTORY_LINES = st.sampled_from([
+    "On Mon, 3 Jun 2024 at 10:15, Anna <anna@example.org> wrote:", "On Monday Anna Berg",
+    "<anna@example.org> wrote:", "Den 3 juni 2024 kl. 10:15 skrev Anna:", "Am 3. Juni schrieb",
+    "From: Anna <anna@example.org>", "Sent: Monday 10:15", "To: support@example.com",
+    "Subject: printer", "-----Original Message-----", "__________", "* * *", "> quoted",
+    "> > deeper", "", "Thanks, it works now.", "The printer prints blank pages.", "-- ",
+    "Sent from my iPhone", "Le 3 juin 2024 à 10:15, Anna a écrit :", "13:45 is when it broke",
+    "от: Анна", "Пн, 3 июн. 2024 г. в 10:15, Анна <anna@example.org>:", "e-mail me at x@y",
+])
+
+
+@SETTINGS
+@given(lines=st.lists(st.one_of(HISTORY_LINES, st.text(max_size=60)), max_size=30))
+def test_quote_stripping_prefilter_changes_nothing(lines: list[str]) -> None:
+    """Skipping lines that cannot start a history header gives the same new text as testing
+    every line."""
+    from mailgate import quotes
+
+    text = "\n".join(lines)
+    fast = quotes.new_text(text)
+    everything = re.compile("")
+    original, quotes._MAYBE_HEADER = quotes._MAYBE_HEADER, everything
+    try:
+        quotes._new_text.cache_clear()
+        slow = quotes.new_text(text)
+    finally:
+        quotes._MAYBE_HEADER = original
+        quotes._new_text.cache_clear()
+    assert fast == slow

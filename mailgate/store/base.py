@@ -95,9 +95,6 @@ class Store:
     dialect: ClassVar[str] = ""
     #: how a write transaction begins
     BEGIN: ClassVar[str] = "BEGIN"
-    #: seconds a long-running writer pauses between transactions, so that a waiting
-    #: writer gets the (database-wide) write lock: see SqliteStore
-    WRITER_YIELD: ClassVar[float] = 0.0
     #: run after BEGIN when ``relax_durability`` was called (None: nothing per transaction)
     RELAXED_COMMIT: ClassVar[str | None] = None
     #: appended to the row selection of a claim
@@ -112,6 +109,10 @@ class Store:
     def _begin(self) -> None:
         """Start a transaction (a backend may wait for the write lock its own way)."""
         self._execute(self.BEGIN, ())
+
+    def writer_turn(self) -> None:
+        """Called by a writer between two of its transactions; a backend with one lock for
+        the whole database lets a waiting writer go first (row locks need nothing)."""
 
     def relax_durability(self) -> None:
         """Commit this connection's transactions without waiting for the disk.

@@ -10,14 +10,17 @@ Waiting for the write lock: SQLite's own busy handler sleeps 1, 2, 5, 10, 15,
 20, 25 ... ms between tries, so a writer arriving just after another took the
 lock wakes up to 10-25 ms after it was freed again. The spooler answers SMTP
 ``250`` only after its commit, so ``BEGIN IMMEDIATE`` is retried here every
-0.1-0.25 ms instead (the busy handler still covers every other statement), and a
-long-running writer (the processor) pauses ``WRITER_YIELD`` between its
-transactions, so that a waiting writer gets its turn rather than losing the
-race for the lock to it again and again.
+0.1-0.25 ms instead (the busy handler still covers every other statement). A
+waiting writer holds a shared ``flock`` on ``<db>-writers``; the processor,
+which writes transaction after transaction, looks at that file between two
+(``writer_turn``, one system call) and pauses while someone waits, so that the
+spooler gets its turn instead of losing the race for the lock again and again.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -47,8 +50,8 @@ class SqliteStore(Store):
 
     dialect: ClassVar[str] = "sqlite"
     BEGIN: ClassVar[str] = "BEGIN IMMEDIATE"
-    WRITER_YIELD: ClassVar[float] = 0.001
     _POLL = (0.0001, 0.00025)  # first and longest wait between two tries of BEGIN IMMEDIATE
+    _YIELD = (0.0001, 0.005)  # a long writer's step and longest pause while others wait
 
     def __init__(self, conn: sqlite3.Connection, path: Path, busy_timeout: float = 5.0,
                  ) -> None:
@@ -56,13 +59,17 @@ class SqliteStore(Store):
         self._conn = conn
         self.path = path
         self.busy_timeout = busy_timeout
+        self._waiting_fd: int | None = None  # "<db>-writers": writers waiting hold it shared
 
     def _begin(self) -> None:
-        """``BEGIN IMMEDIATE``, retried every 0.1-0.25 ms up to ``busy_timeout`` (see above)."""
-        deadline = time.monotonic() + self.busy_timeout
-        delay = self._POLL[0]
+        """``BEGIN IMMEDIATE``, retried every 0.1-0.25 ms up to ``busy_timeout`` (see above),
+        with a shared lock on ``<db>-writers`` held while waiting, so that a long writer
+        between two transactions (``writer_turn``) sees someone is waiting."""
         self._conn.execute("PRAGMA busy_timeout = 0")
+        waiting = False
         try:
+            deadline = time.monotonic() + self.busy_timeout
+            delay = self._POLL[0]
             while True:
                 try:
                     self._conn.execute(self.BEGIN)
@@ -70,10 +77,33 @@ class SqliteStore(Store):
                 except sqlite3.OperationalError as exc:
                     if "locked" not in str(exc) or time.monotonic() + delay > deadline:
                         raise
+                if not waiting:
+                    waiting = self._flock(fcntl.LOCK_SH)
                 time.sleep(delay)
                 delay = min(delay * 1.5, self._POLL[1])
         finally:
+            if waiting:
+                self._flock(fcntl.LOCK_UN)
             self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+
+    def writer_turn(self) -> None:
+        """Between two transactions of a long writer (the processor): while another writer
+        waits for the lock, pause (up to 5 ms) so that it gets it, instead of taking the lock
+        again at once; without a waiter, go on."""
+        until = time.monotonic() + self._YIELD[1]
+        while time.monotonic() < until and not self._flock(fcntl.LOCK_EX | fcntl.LOCK_NB):
+            time.sleep(self._YIELD[0])
+        self._flock(fcntl.LOCK_UN)
+
+    def _flock(self, operation: int) -> bool:
+        """flock ``<db>-writers``; False if it is taken (or cannot be used: no fairness)."""
+        try:
+            if self._waiting_fd is None:
+                self._waiting_fd = os.open(f"{self.path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._waiting_fd, operation)
+            return True
+        except OSError:
+            return False
 
     @classmethod
     def open_path(cls, path: str | Path, *, busy_timeout: float = 5.0,
@@ -101,6 +131,9 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         self._conn.close()
+        if self._waiting_fd is not None:
+            os.close(self._waiting_fd)
+            self._waiting_fd = None
 
     def relax_durability(self) -> None:
         super().relax_durability()

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
 from email.feedparser import BytesFeedParser
-from email.headerregistry import HeaderRegistry
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import formataddr, getaddresses, parseaddr, parsedate_to_datetime
 from typing import Any
@@ -222,12 +222,38 @@ class _SimpleHeader(str):
         return HeaderRegistry()(self.name, str(self)).fold(policy=policy)
 
 
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# One mailbox written plainly: "Name Words <local@domain>" or "local@domain", where the name
+# is atoms and single spaces and the address a dot-atom at a dotted domain.
+_SIMPLE_MAILBOX = re.compile(
+    rf"^(?:(?P<name>{_ATEXT}(?: {_ATEXT})*) <(?P<local>{_ATEXT}(?:\.{_ATEXT})*)"
+    r"@(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>"
+    rf"|(?P<bare_local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<bare_domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+))$")
+
+
+class _SimpleAddressHeader(_SimpleHeader):
+    """An address field of one plainly written mailbox, as the registry presents it (its
+    ``addresses``), without running the address parser (a tenth of a millisecond each)."""
+
+    addresses: tuple[Address, ...]
+
+    @classmethod
+    def of(cls, name: str, value: str, match: re.Match[str]) -> _SimpleAddressHeader:
+        self = cls(name, value)
+        local, domain = match["local"] or match["bare_local"], match["domain"] or \
+            match["bare_domain"]
+        self.addresses = (Address(display_name=match["name"] or "", username=local,
+                                  domain=domain),)
+        return self
+
+
 class _HeaderCache:
     """``policy.default``'s header factory, decoding each distinct field once.
 
     A field that is not an address list and whose value has nothing to decode (see
     ``_SIMPLE_VALUE``) is its own value: building the registry's object for it costs
-    15-60 µs (a Date or Message-ID), for the same text.
+    15-60 µs (a Date or Message-ID), for the same text; an address field of one plainly
+    written mailbox (``_SIMPLE_MAILBOX``) is read by that pattern, not the address parser.
 
     Results and failures are both remembered: a field that raised raises again
     at once, without being parsed again. One cache per parsed message.
@@ -251,9 +277,16 @@ class _HeaderCache:
             found = self.cache[key]
         except KeyError:
             try:
-                address = name.lower() in _ADDRESS_FIELDS
-                if not address and "=?" not in value and _SIMPLE_VALUE.match(value):
+                lower = name.lower()
+                address = lower in _ADDRESS_FIELDS
+                # _MIME_FIELDS: their registry objects rewrite the parameters (";0" reads
+                # "; 0"), so they are always decoded
+                plain = "=?" not in value and len(value) <= 998 and lower not in _MIME_FIELDS
+                mailbox = _SIMPLE_MAILBOX.match(value) if address and plain else None
+                if not address and plain and _SIMPLE_VALUE.match(value):
                     found = _SimpleHeader(name, value)
+                elif mailbox is not None:
+                    found = _SimpleAddressHeader.of(name, value, mailbox)
                 else:
                     if address and len(value) > _ADDRESS_FAST_PATH:
                         value = _normalized_addresses(value)

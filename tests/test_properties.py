@@ -322,3 +322,32 @@ def test_quote_stripping_prefilter_changes_nothing(lines: list[str]) -> None:
         quotes._MAYBE_HEADER = original
         quotes._new_text.cache_clear()
     assert fast == slow
+
+
+MAILBOXES = st.one_of(
+    VALUES,
+    st.builds(lambda n, lp, d: f"{n} <{lp}@{d}>" if n else f"{lp}@{d}",
+              st.sampled_from(["", "Anna", "Anna Berg", "A. Berg", "Berg, Anna", "O'Neil",
+                               "Anna  Berg", " Anna", "x=?y", "a@b", "Åsa"]),
+              st.sampled_from(["anna", "anna.berg", "a+tag", ".anna", "an..na", "x_y-z",
+                               "anna.", "\"quoted\""]),
+              st.sampled_from(["example.org", "mail.example.co.uk", "localhost", "[10.0.0.1]",
+                               "exa_mple.org", "-x.org"])),
+)
+
+
+@SETTINGS
+@given(name=st.sampled_from(["From", "To", "Cc", "Reply-To", "Sender"]), value=MAILBOXES)
+def test_plain_mailboxes_read_as_the_registry_reads_them(name: str, value: str) -> None:
+    """An address field the decoder reads without the address parser gives the same text
+    and the same (display name, address) pairs."""
+    from email.headerregistry import HeaderRegistry
+
+    def reading(factory: object) -> object:
+        try:
+            header = factory(name, value)  # type: ignore[operator]
+        except Exception as exc:  # the same failure is the same reading
+            return type(exc)
+        return str(header), [(a.display_name, a.addr_spec) for a in header.addresses]
+
+    assert reading(_HeaderCache()) == reading(HeaderRegistry())

@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mailgate.render import Renderer
     from mailgate.store import open_store
 
-    config = (Config(base_dir=Path(args.base_dir)) if args.config == "(defaults)"
+    config = (Config(base_dir=args.base_dir) if args.config == "(defaults)"
               else load_config(args.config))
     configure_logging(config.logging)
     node = args.node or node_name(config)

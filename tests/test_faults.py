@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import signal
+import smtplib
 import socket
 import sqlite3
 import subprocess
@@ -50,6 +51,7 @@ from tests.faultkit import (
     numbered_mails,
     query,
     send_once,
+    smtp_ready,
     wait_until,
 )
 
@@ -627,3 +629,31 @@ def test_reload_restarts_processor_processes_with_the_new_templates(
                                         "SELECT raw FROM outbox WHERE kind = 'ack'")]
     assert b"Reloaded ack marker." in raw
     assert proc.terminate()[0] == 0
+
+
+def test_quickstart_serve_without_a_config_file(tmp_path: Path) -> None:
+    """`mailgate serve` in an empty folder (the README's first command) runs on its defaults:
+    its processor process starts too, and a mail gets a ticket and an acknowledgement file."""
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", 8025)) != 0, "port 8025 is taken: cannot test"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "templates", tmp_path / "templates")
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "mailgate", "serve"], cwd=tmp_path,
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        wait_until(lambda: proc.poll() is not None or smtp_ready(8025), 20,
+                   message=lambda: (tmp_path / "serve.log").read_text())
+        assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+        [(mid, raw)] = numbered_mails("quickstart", 1).items()
+        with smtplib.SMTP("127.0.0.1", 8025, timeout=10) as client:
+            client.sendmail("customer@example.org", ["support@localhost"], raw)
+        outbox = tmp_path / "var" / "outbox"
+        wait_until(lambda: outbox.is_dir() and any(outbox.glob("*.eml")), 20,
+                   message=lambda: (tmp_path / "serve.log").read_text())
+        [ack] = list(outbox.glob("*.eml"))
+        assert mid.encode() in ack.read_bytes()  # In-Reply-To: the customer's mail
+        assert "processor_died" not in (tmp_path / "serve.log").read_text()
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0
+        log.close()

@@ -40,7 +40,7 @@ port = {port}
 max_message_size = {max_size}
 
 [store]
-url = "sqlite:///{db}"
+{store}
 
 [outbound]
 mode = "folder"
@@ -115,7 +115,10 @@ class Mailgate(Process):
     """``mailgate serve -c CONFIG`` in ``folder``; ``db`` is its database."""
 
     def __init__(self, folder: Path, *, db: Path | None = None,
-                 max_size: int = 32 * 1024 * 1024, start: bool = True) -> None:
+                 max_size: int = 32 * 1024 * 1024, start: bool = True,
+                 store: str | None = None) -> None:
+        """``store``: the body of the config's ``[store]`` table (default: SQLite at ``db``;
+        the read-only peeks below are SQLite's)."""
         self.folder = folder
         self.port = free_port()
         self.db = db or folder / "mailgate.db"
@@ -123,8 +126,9 @@ class Mailgate(Process):
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copytree(ROOT / "templates", folder / "templates", dirs_exist_ok=True)
         self.config = folder / "mailgate.toml"
-        self.config.write_text(CONFIG.format(port=self.port, max_size=max_size,
-                                             db=self.db.resolve()), encoding="utf-8")
+        store = store or f'url = "sqlite:///{self.db.resolve()}"'
+        self.config.write_text(CONFIG.format(port=self.port, max_size=max_size, store=store),
+                               encoding="utf-8")
         if start:
             self.start()
 

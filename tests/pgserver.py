@@ -145,8 +145,16 @@ class PgServer:
 
     def restart(self) -> None:
         """Stop the server (fast: connections cut) and start it again on the same port."""
+        self.halt()
+        self.resume()
+
+    def halt(self) -> None:
+        """Stop the server (fast: every connection cut), keeping its data for ``resume``."""
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w",
                   "stop")
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port; return once it takes logins."""
         result = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
                            str(self.root / "server.log"), "-o", self.options, "-w", "-t",
                            "60", "start", check=False)

@@ -13,10 +13,13 @@ These tests stop and start a PostgreSQL cluster of their own, not the session's.
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +110,37 @@ def test_ingest_exits_75_while_the_database_is_down(cluster: Cluster,
     assert cluster.query("SELECT message_id FROM messages WHERE direction = 'in'") == [(mid,)]
     assert cluster.query("SELECT state, COUNT(*) FROM spool GROUP BY state") == [("done", 1)]
     assert cluster.query("SELECT COUNT(*) FROM outbox WHERE kind = 'ack'") == [(1,)]
+
+
+def test_store_collected_while_a_pool_is_made_does_not_hang(pg_server: PgServer, pg_url: str,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           ) -> None:
+    """A store dropped without close() inside a reference cycle (a daemon's thread-local
+    store, say) is freed by the cyclic garbage collector wherever it runs: here while the
+    next store's pool is being made. Opening must not wait for itself (the whole-suite
+    PostgreSQL pass hung so: a daemon waiting at start, then an unraisable error in
+    ``PgStore.__del__``)."""
+    from mailgate.store import postgres
+
+    class MadeThenCollected(postgres.ConnectionPool):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            gc.collect()  # as any allocation while the pool is made could trigger it
+
+    monkeypatch.setattr(postgres, "ConnectionPool", MadeThenCollected)
+    dropped = postgres.PgStore.open_url(pg_url, password=pg_server.password, migrate=False)
+    dropped.cycle = dropped  # type: ignore[attr-defined]  # only the collector can free it
+    del dropped
+    other_url = pg_server.database()  # another database: another pool is made
+    opened: list[object] = []
+    thread = threading.Thread(target=lambda: opened.append(postgres.PgStore.open_url(
+        other_url, password=pg_server.password, migrate=False)), daemon=True)
+    thread.start()
+    thread.join(10)
+    assert opened, "opening a store hung while a dropped store was collected"
+    opened[0].close()  # type: ignore[attr-defined]
+    # the dropped store's connection went back, and both pools were closed with their
+    # last store
+    assert not postgres.POOLS.orphans
+    names = [f"dbname={url.rsplit('/', 1)[1]}" for url in (pg_url, other_url)]
+    assert [key for key in postgres.POOLS._pools if any(n in key[0] for n in names)] == []

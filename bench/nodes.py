@@ -33,7 +33,7 @@ from typing import Any
 
 from load import make_mail, run_closed
 from peer import Skipped
-from server import BIN, ROOT, Mailgate, cpu_seconds
+from server import BIN, ROOT, Mailgate, child_env, cpu_seconds
 
 HOST = "127.0.0.1"
 SESSIONS = 8
@@ -190,7 +190,7 @@ def _measure(name: str, nodes: list[Mailgate], peek: Peek, mails_n: int, tag: st
 
 def _migrate(config: Path) -> None:
     result = subprocess.run([str(BIN / "mailgate"), "db", "migrate", "-c", str(config)],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, env=child_env())
     if result.returncode != 0:
         raise RuntimeError(f"mailgate db migrate failed ({result.returncode}): "
                            f"{result.stderr or result.stdout}")

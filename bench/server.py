@@ -61,6 +61,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a server subprocess: ``mailgate`` imported from this tree, not
+    from wherever the venv's editable install points (another git worktree)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
 def rss_kib(pid: int) -> tuple[int, int]:
     """(current RSS, peak RSS since start or the last reset) of ``pid`` in KiB."""
     fields = {}
@@ -88,7 +96,8 @@ class Process:
     def __init__(self, argv: list[str], cwd: Path, log: Path) -> None:
         self.log_path = log
         self._log = open(log, "wb")  # noqa: SIM115 - kept open for the child's lifetime
-        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=child_env())
 
     @property
     def pid(self) -> int:

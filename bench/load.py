@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -193,17 +194,20 @@ class Run:
         return self.finished - self.started
 
 
-async def run_closed(host: str, port: int, mails: list[Mail], sessions: int) -> Run:
-    """Send ``mails`` over ``sessions`` concurrent sessions, back to back."""
+async def run_closed(host: str, port: int | Sequence[int], mails: list[Mail], sessions: int,
+                     ) -> Run:
+    """Send ``mails`` over ``sessions`` concurrent sessions, back to back. Given several
+    ports (several servers), session i always talks to ``port[i % len(port)]``."""
     run = Run()
     pending = iter(mails)
+    ports = [port] if isinstance(port, int) else list(port)
 
-    async def worker() -> None:
+    async def worker(target: int) -> None:
         for mail in pending:
-            run.results.append(await send(host, port, mail))
+            run.results.append(await send(host, target, mail))
 
     run.started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(sessions)))
+    await asyncio.gather(*(worker(ports[i % len(ports)]) for i in range(sessions)))
     run.finished = time.perf_counter()
     return run
 

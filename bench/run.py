@@ -6,6 +6,7 @@ Sections (see bench/README.md for the method and today's figures):
   store       per-message cost with 10k and 1M (quick: 100k) tickets in the database
   memory      peak RSS receiving a 25 MB mail and draining a 10,000-mail backlog
   peer        the same mails through Roundup's roundup-mailgw
+  postgres    intake end to end on PostgreSQL, one node and two nodes, against SQLite
 
 Prints a table, then one JSON line with every figure (also written to
 bench/out/last.json). Nothing here asserts speed: it measures and reports.
@@ -33,11 +34,12 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from intake import latency, memory, throughput  # noqa: E402
+from nodes import postgres, summary_lines  # noqa: E402
 from peer import Skipped, peer  # noqa: E402
 from scale import store_scale  # noqa: E402
 from server import OUT, ROOT  # noqa: E402
 
-SECTIONS = ("throughput", "latency", "store", "memory", "peer")
+SECTIONS = ("throughput", "latency", "store", "memory", "peer", "postgres")
 FLOOR, AIM = 0.35, 0.6
 
 
@@ -88,6 +90,7 @@ def _plan(args: argparse.Namespace) -> dict[str, Any]:
         "big_bytes": 25 * 1000 * 1000,
         "backlog": args.backlog or (200 if quick else 10_000),
         "peer_messages": args.peer_messages or (10 if quick else 200),
+        "postgres_messages": args.pg_messages or (500 if quick else 5000),
     }
 
 
@@ -215,6 +218,8 @@ def summary(results: dict[str, Any]) -> str:
         ]))
     elif p and "skipped" in p:
         lines.append(f"5. Peer: skipped: {p['skipped']}")
+    if results.get("postgres"):
+        lines.extend(summary_lines(results["postgres"], _table))
     for name, value in results.items():
         if isinstance(value, dict) and "error" in value:
             lines.append(f"{name}: FAILED: {value['error']}")
@@ -224,7 +229,7 @@ def summary(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[2:9]))
+                                     epilog="\n".join(__doc__.splitlines()[2:10]))
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute "
                         "(once the 100k store is cached)")
     parser.add_argument("--only", default=",".join(SECTIONS),
@@ -235,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="ticket counts for the store section, e.g. 10000,1000000")
     parser.add_argument("--backlog", type=int, help="spool backlog for the memory section")
     parser.add_argument("--peer-messages", type=int, help="mails for the peer section")
+    parser.add_argument("--pg-messages", type=int,
+                        help="mails per scenario for the postgres section")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder in bench/out")
     args = parser.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -265,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                                      plan["store_budget_s"], tag),
         "memory": lambda: memory(work / "memory", plan["big_bytes"], plan["backlog"], tag),
         "peer": lambda: peer(work / "peer", plan["peer_messages"], tag),
+        "postgres": lambda: postgres(work / "postgres", plan["postgres_messages"], tag),
     }
     for name in SECTIONS:
         if name not in only:

@@ -40,7 +40,7 @@ port = {port}
 max_message_size = {max_size}
 
 [store]
-url = "sqlite:///{db}"
+{store}
 
 [outbound]
 mode = "folder"
@@ -70,6 +70,14 @@ def children(pid: int) -> list[int]:
     except OSError:
         pass
     return found
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a server subprocess: ``mailgate`` imported from this tree, not
+    from wherever the venv's editable install points (another git worktree)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return env
 
 
 def rss_kib(pid: int) -> tuple[int, int]:
@@ -108,7 +116,8 @@ class Process:
     def __init__(self, argv: list[str], cwd: Path, log: Path) -> None:
         self.log_path = log
         self._log = open(log, "wb")  # noqa: SIM115 - kept open for the child's lifetime
-        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=child_env())
 
     @property
     def pid(self) -> int:
@@ -135,7 +144,10 @@ class Mailgate(Process):
     """``mailgate serve -c CONFIG`` in ``folder``; ``db`` is its database."""
 
     def __init__(self, folder: Path, *, db: Path | None = None,
-                 max_size: int = 32 * 1024 * 1024, start: bool = True) -> None:
+                 max_size: int = 32 * 1024 * 1024, start: bool = True,
+                 store: str | None = None) -> None:
+        """``store``: the body of the config's ``[store]`` table (default: SQLite at ``db``;
+        the read-only peeks below are SQLite's)."""
         self.folder = folder
         self.port = free_port()
         self.db = db or folder / "mailgate.db"
@@ -143,8 +155,9 @@ class Mailgate(Process):
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copytree(ROOT / "templates", folder / "templates", dirs_exist_ok=True)
         self.config = folder / "mailgate.toml"
-        self.config.write_text(CONFIG.format(port=self.port, max_size=max_size,
-                                             db=self.db.resolve()), encoding="utf-8")
+        store = store or f'url = "sqlite:///{self.db.resolve()}"'
+        self.config.write_text(CONFIG.format(port=self.port, max_size=max_size, store=store),
+                               encoding="utf-8")
         if start:
             self.start()
 

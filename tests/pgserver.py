@@ -58,8 +58,9 @@ def unavailable(reason: str) -> None:
 class PgServer:
     """One running cluster; ``database()`` makes a fresh database and returns its URL."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
         self.bindir = bindir
+        self.durable = durable  # fsync and synchronous commit as a production server has
         self.root = Path(tempfile.mkdtemp(prefix="mailgate-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -94,10 +95,12 @@ class PgServer:
                            "--no-sync", check=False)
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed: {result.stderr or result.stdout}")
+        # synchronous_commit keeps its default (on): the processor's relaxed commits are
+        # tested against it
+        unsafe = "" if self.durable else "-c fsync=off -c full_page_writes=off "
         self.options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                   "-c unix_socket_directories='' -c fsync=off "
-                   "-c full_page_writes=off -c max_connections=200 "
-                   "-c deadlock_timeout=200ms")
+                        f"-c unix_socket_directories='' {unsafe}-c max_connections=200 "
+                        "-c deadlock_timeout=200ms")
         result = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
                            str(self.root / "server.log"), "-o", self.options, "-w", "-t",
                            "60", "start", check=False)
@@ -144,8 +147,16 @@ class PgServer:
 
     def restart(self) -> None:
         """Stop the server (fast: connections cut) and start it again on the same port."""
+        self.halt()
+        self.resume()
+
+    def halt(self) -> None:
+        """Stop the server (fast: every connection cut), keeping its data for ``resume``."""
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w",
                   "stop")
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port; return once it takes logins."""
         result = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
                            str(self.root / "server.log"), "-o", self.options, "-w", "-t",
                            "60", "start", check=False)

@@ -28,6 +28,7 @@ Text columns cannot hold NUL characters in PostgreSQL; a NUL in decoded text
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import hashlib
@@ -86,13 +87,45 @@ def redact(url: str) -> str:
 
 
 class _Pools:
-    """One pool per (conninfo, timeout) in this process, closed when its last store closes."""
+    """One pool per (conninfo, timeout) in this process, closed when its last store closes.
+
+    A store dropped without ``close()`` is an *orphan*: its ``__del__`` only queues its
+    connection and pool reference here, and the next ``acquire``, store ``close`` or
+    transaction of any store gives them back. ``__del__`` runs wherever the cyclic garbage
+    collector happens to run: in the middle of ``acquire`` on this very thread, holding
+    ``_lock`` (giving back there waited for that lock for ever: a daemon hung at start), or
+    in a pool's own worker thread (which cannot join itself when the pool closes).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pools: dict[tuple[str, float], tuple[ConnectionPool, int]] = {}
+        self.orphans: collections.deque[
+            tuple[str, float, ConnectionPool, psycopg.Connection[Any] | None]] = \
+            collections.deque()
+
+    def orphan(self, conninfo: str, busy_timeout: float, pool: ConnectionPool,
+               conn: psycopg.Connection[Any] | None) -> None:
+        """Queue a dropped store's connection and pool reference (never blocks)."""
+        self.orphans.append((conninfo, busy_timeout, pool, conn))
+
+    def reap(self) -> None:
+        """Give back what dropped stores held (from ordinary code, never from ``__del__``)."""
+        while True:
+            try:
+                conninfo, busy_timeout, pool, conn = self.orphans.popleft()
+            except IndexError:
+                return
+            if conn is not None:
+                try:
+                    pool.putconn(conn)  # rolled back, or discarded if broken
+                except Exception:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+            self.release(conninfo, busy_timeout)
 
     def acquire(self, conninfo: str, busy_timeout: float) -> ConnectionPool:
+        self.reap()
         key = (conninfo, busy_timeout)
         with self._lock:
             pool, refs = self._pools.get(key, (None, 0))
@@ -196,6 +229,8 @@ class PgStore(Store):
                 conn.close()
 
     def _before_transaction(self) -> None:
+        if POOLS.orphans:
+            POOLS.reap()
         conn = self._connection()
         if conn.info.transaction_status != pq.TransactionStatus.IDLE:
             self._rollback()  # left over by a failure; start clean
@@ -205,13 +240,17 @@ class PgStore(Store):
         if self._pool is not None:
             self._pool = None
             POOLS.release(self._conninfo, self._busy_timeout)
+        POOLS.reap()
 
     def __del__(self) -> None:
         # A store dropped without close() gives its connection back, as an SQLite
-        # connection closes when it is collected; otherwise the pool would run dry.
-        with contextlib.suppress(Exception):
-            if self._depth == 0:
-                self.close()
+        # connection closes when it is collected; otherwise the pool would run dry. Not
+        # here and now, though: see _Pools.
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            self._pool = None
+            POOLS.orphan(self._conninfo, self._busy_timeout, pool, self._conn)
+            self._conn = None
 
     # -- statements -----------------------------------------------------------------
 

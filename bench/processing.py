@@ -45,7 +45,8 @@ def main() -> None:
         folder = Path(tmp)
         shutil.copytree(ROOT / "templates", folder / "templates")
         path = folder / "mailgate.toml"
-        path.write_text(CONFIG.format(port=2525, max_size=33554432, db=folder / "db.sqlite"))
+        path.write_text(CONFIG.format(port=2525, max_size=33554432,
+                                      store=f'url = "sqlite:///{folder / "db.sqlite"}"'))
         config = load_config(path)
         configure_logging(config.logging)  # warning, as the benchmark's daemon logs
         store = open_store(config)

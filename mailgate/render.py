@@ -59,10 +59,14 @@ class Renderer:
         With ``language``, ``NAME.LANG.txt.j2`` is used when it exists (its HTML part
         likewise ``NAME.LANG.html.j2``, else none), else the default ``NAME.txt.j2``.
         """
-        base = name
-        if language and (self.directory / f"{name}.{language}.txt.j2").exists():
-            base = f"{name}.{language}"
-        text = self.env.get_template(f"{base}.txt.j2").render(context)
+        base, template = name, None
+        if language:  # asked of the loader: a running daemon's is a snapshot of the folder
+            try:
+                template = self.env.get_template(f"{name}.{language}.txt.j2")
+                base = f"{name}.{language}"
+            except TemplateNotFound:
+                template = None
+        text = (template or self.env.get_template(f"{base}.txt.j2")).render(context)
         try:
             html_template = self.env.get_template(f"{base}.html.j2")
         except TemplateNotFound:

@@ -525,3 +525,18 @@ def test_systemd_unit_reloads_with_sighup() -> None:
     """The shipped systemd unit reloads by SIGHUP, so `systemctl reload mailgate` works."""
     unit = (ROOT / "config" / "mailgate.service").read_text()
     assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
+
+
+def test_template_added_after_start_waits_for_reload(config_path: Path) -> None:
+    """A language variant dropped into the template folder of a running daemon is not used
+    (nor does it break the mail that asks for that language) until a reload checks it."""
+    from mailgate.daemon import freeze_templates
+    from mailgate.render import Renderer, sample_context
+
+    folder = config_path.parent / "templates"
+    running = freeze_templates(Renderer(folder))
+    (folder / "ack.de.txt.j2").write_text("Danke {{ ticket.reference }}\n", encoding="utf-8")
+    rendered = running.render("ack", sample_context(), language="de")
+    assert rendered.text == Renderer(folder).render("ack", sample_context()).text
+    assert Renderer(folder).render("ack", sample_context(), language="de").text.startswith(
+        "Danke")

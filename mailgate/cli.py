@@ -735,8 +735,8 @@ class _HoldAcks:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
 
-    def prepare(self, item: Any, inbound: Any) -> Any:
-        return self.inner.prepare(item, inbound)
+    def prepare(self, item: Any, inbound: Any, now: Any = None) -> Any:
+        return self.inner.prepare(item, inbound, now)
 
     def handle(self, store: Any, item: Any, inbound: Any, now: Any, facts: Any = None) -> Any:
         from mailgate.store import ops

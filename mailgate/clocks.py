@@ -22,6 +22,7 @@ functions run inside the caller's transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailgate import sla
@@ -41,28 +42,50 @@ def _label(kind: str) -> str:
     return kind.replace("_", " ")
 
 
-def start(config: Config, store: Store, ticket_id: int, level: str, now: datetime) -> None:
-    """Start the clocks of a new ticket and plan their reminders."""
+@dataclass(frozen=True)
+class Planned:
+    """One clock of a new ticket, worked out before the transaction (pure arithmetic)."""
+
+    kind: str
+    target: Target
+    due_at: datetime | None
+    reminders: list[tuple[float, datetime]]
+
+
+def plan_start(config: Config, level: str, now: datetime) -> list[Planned]:
+    """The clocks a new ticket of ``level`` gets at ``now``: deadlines and reminder instants
+    in business time (the calendar arithmetic, which needs no database)."""
+    planned = []
     for kind in KINDS:
         target = _target(config, level, kind)
-        if target is None:
-            continue
-        due_at = sla.due(config, level, target, now)
-        store.save_clock(ticket_id, kind, started_at=now, paused_seconds=0.0, paused_at=None,
-                         due_at=due_at, stopped_at=None, state="running", breached_at=None)
-        store.touch_ticket(ticket_id, now, **{_DUE_COLUMN[kind]: due_at})
-        _plan(config, store, ticket_id, kind, level, now, due_at)
+        if target is not None:
+            due_at = sla.due(config, level, target, now)
+            planned.append(Planned(kind, target, due_at,
+                                   _reminder_plan(config, level, now, due_at)))
+    return planned
+
+
+def start(config: Config, store: Store, ticket_id: int, level: str, now: datetime,
+          planned: list[Planned] | None = None) -> None:
+    """Start the clocks of a new ticket and plan their reminders (``planned``: the same,
+    worked out beforehand by ``plan_start`` for the same level and instant)."""
+    planned = plan_start(config, level, now) if planned is None else planned
+    for clock in planned:
+        store.add_clock(ticket_id, clock.kind, started_at=now, due_at=clock.due_at,
+                        reminders=clock.reminders)
         store.add_event(ticket_id, "sla_started", actor="mailgate", now=now,
-                        detail=f"{_label(kind)} clock started: {target.text} of level {level}"
-                               f", due {sla.local(config, level, due_at):%Y-%m-%d %H:%M %Z}")
+                        detail=f"{_label(clock.kind)} clock started: {clock.target.text} of"
+                               f" level {level}, due"
+                               f" {sla.local(config, level, clock.due_at):%Y-%m-%d %H:%M %Z}")
+    if planned:
+        store.touch_ticket(ticket_id, now, **{_DUE_COLUMN[c.kind]: c.due_at for c in planned})
 
 
-def _plan(config: Config, store: Store, ticket_id: int, kind: str, level: str,
-          started: datetime, due_at: datetime | None) -> None:
+def _reminder_plan(config: Config, level: str, started: datetime,
+                   due_at: datetime | None) -> list[tuple[float, datetime]]:
     """Reminder instants at the level's points, measured in working time between start and due."""
     if due_at is None:
-        store.replace_reminders(ticket_id, kind, [], None)
-        return
+        return []
     spec = sla.level_of(config, level)
     span = sla.working_time_between(config, level, started, due_at)
     plan = []
@@ -73,7 +96,14 @@ def _plan(config: Config, store: Store, ticket_id: int, kind: str, level: str,
             offset = timedelta(seconds=span.total_seconds() * point)
             plan.append((point, sla.due(config, level, Target(offset.total_seconds() / 60, "m"),
                                         started)))
-    store.replace_reminders(ticket_id, kind, plan, due_at)
+    return plan
+
+
+def _plan(config: Config, store: Store, ticket_id: int, kind: str, level: str,
+          started: datetime, due_at: datetime | None) -> None:
+    """Plan the clock's reminders afresh (replacing pending ones)."""
+    store.replace_reminders(ticket_id, kind, _reminder_plan(config, level, started, due_at),
+                            due_at)
 
 
 def _recompute(config: Config, store: Store, ticket_id: int, kind: str, level: str,

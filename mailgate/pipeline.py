@@ -74,10 +74,15 @@ class Outcome:
 @dataclass(frozen=True)
 class Facts:
     """What follows from the message and the config alone, worked out before the write
-    transaction begins (see ``Pipeline.prepare``)."""
+    transaction begins (see ``Pipeline.prepare``): for mail that carries no sign of a
+    thread (no tag, no In-Reply-To, no References), also its SLA decision and clocks, as a
+    new ticket made at ``now`` would get them."""
 
     automatic: Automatic | None
     language: str
+    now: datetime | None = None
+    decided: sla.Classification | None = None
+    clocks: list[clocks.Planned] | None = None
 
 
 class Pipeline:
@@ -126,18 +131,30 @@ class Pipeline:
 
     # -- handling --------------------------------------------------------------
 
-    def prepare(self, item: SpoolItem, inbound: Inbound) -> Facts:
+    def prepare(self, item: SpoolItem, inbound: Inbound, now: datetime | None = None) -> Facts:
         """The store-free part of handling, done before the transaction begins (the write
         lock is not held meanwhile): is it automatic mail, which language is it in, and
         its new text, which the duplicate check and the thanks detector read again
-        (``new_text`` remembers it)."""
+        (``new_text`` remembers it); with ``now``, for mail that looks new, the SLA level
+        and the business-time arithmetic of its clocks."""
         automatic = classify_automatic(inbound.msg, item.mail_from,
                                        own_addresses=self.own_addresses,
                                        own_domain_ids=frozenset([self.config.support_address]))
         language = detect_language(new_text(inbound.text),
                                    header(inbound.msg, "Content-Language"),
                                    self.config.templates.language)
-        return Facts(automatic, language)
+        if now is None or inbound.in_reply_to or inbound.references or \
+                self.tags.find_numbers(inbound.subject):
+            return Facts(automatic, language)
+        decided = self._decide(item, inbound)
+        return Facts(automatic, language, now, decided,
+                     clocks.plan_start(self.config, decided.level, now))
+
+    def _decide(self, item: SpoolItem, inbound: Inbound) -> sla.Classification:
+        defaults = self.config.mailbox_defaults(item.source)
+        return sla.classify(self.config, inbound, item.rcpt_tos,
+                            default_level=defaults.get("sla_level"),
+                            default_queue=defaults.get("queue"))
 
     def handle(self, store: Store, item: SpoolItem, inbound: Inbound, now: datetime,
                facts: Facts | None = None) -> Outcome:
@@ -204,7 +221,7 @@ class Pipeline:
             duplicate_of = find_duplicate(self.config, store, inbound, now)
         if ticket is None and (duplicate_of is None
                                or self.config.conversation.merge_into == "newest"):
-            ticket = self._create(store, item, inbound, now, link, facts.language)
+            ticket = self._create(store, item, inbound, now, link, facts)
             outcome = Outcome("done", inbound.message_id, ticket.id, ticket.reference,
                               "created", threading.method)
             if alert is not None:
@@ -284,11 +301,10 @@ class Pipeline:
                                  sha256=attachment.sha256)
 
     def _create(self, store: Store, item: SpoolItem, inbound: Inbound, now: datetime,
-                link: tuple[Ticket, str] | None, language: str) -> Ticket:
-        defaults = self.config.mailbox_defaults(item.source)
-        decided = sla.classify(self.config, inbound, item.rcpt_tos,
-                               default_level=defaults.get("sla_level"),
-                               default_queue=defaults.get("queue"))
+                link: tuple[Ticket, str] | None, facts: Facts) -> Ticket:
+        ahead = facts.decided is not None and facts.now == now  # worked out for this instant
+        decided = facts.decided if ahead and facts.decided else self._decide(item, inbound)
+        language = facts.language
         subject = self.tags.strip_tags(normalize_subject(inbound.subject)) or "(no subject)"
         ticket = store.create_ticket(
             reference_of=self.tags.reference, status="open", subject=subject,
@@ -310,7 +326,8 @@ class Pipeline:
             store.add_event(old.id, "linked", actor="mailgate", now=now,
                             message_id=inbound.message_id,
                             detail=f"new ticket {ticket.reference} linked: {why}")
-        clocks.start(self.config, store, ticket.id, decided.level, now)
+        clocks.start(self.config, store, ticket.id, decided.level, now,
+                     facts.clocks if ahead else None)
         return store.ticket(ticket.id)
 
     def _participants(self, store: Store, ticket: Ticket, inbound: Inbound,

@@ -23,6 +23,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 
@@ -48,6 +49,7 @@ class Prepared:
     error: str | None = None
     size: int = 0
     facts: Facts | None = None
+    now: datetime | None = None  # the instant the message is handled at
 
 
 def node_name(config: Config) -> str:
@@ -147,11 +149,12 @@ class Processor:
             inbound = parse(raw)
         except ParseError as exc:
             return Prepared(item, error=str(exc), size=len(raw))
+        now = clock.now()
         try:
-            facts = self.pipeline.prepare(item, inbound)
+            facts = self.pipeline.prepare(item, inbound, now)
         except Exception:  # the pipeline, inside its savepoint, will say what it makes of it
             facts = None
-        return Prepared(item, inbound, size=len(raw), facts=facts)
+        return Prepared(item, inbound, size=len(raw), facts=facts, now=now)
 
     def run(self, stop: threading.Event) -> None:
         """Thread body: drain, then wait for a wake-up or the poll interval."""
@@ -194,7 +197,7 @@ class Processor:
             return None
         inbound = prepared.inbound
         structlog.contextvars.bind_contextvars(message_id=inbound.message_id)
-        now = clock.now()
+        now = prepared.now or clock.now()
         try:
             with self.store.transaction(), self.store.savepoint("message"):
                 outcome = self.pipeline.handle(self.store, item, inbound, now, prepared.facts)

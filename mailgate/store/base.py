@@ -824,6 +824,18 @@ class Store:
             self._x(f"INSERT INTO sla_clocks ({columns}) VALUES ({marks})",
                     (ticket_id, kind, *values.values()))
 
+    def add_clock(self, ticket_id: int, kind: str, *, started_at: datetime,
+                  due_at: datetime | None, reminders: Sequence[tuple[float, datetime]]) -> None:
+        """A new ticket's running clock and its planned reminders (nothing to replace)."""
+        self._x("INSERT INTO sla_clocks (ticket_id, kind, started_at, paused_seconds, due_at,"
+                " state) VALUES (?, ?, ?, 0, ?, 'running')",
+                (ticket_id, kind, to_db(started_at), to_db(due_at)))
+        if due_at is not None and reminders:
+            self._many("INSERT INTO reminders (ticket_id, kind, point, fire_at, due_at)"
+                       " VALUES (?, ?, ?, ?, ?)",
+                       [(ticket_id, kind, point, to_db(fire_at), to_db(due_at))
+                        for point, fire_at in reminders])
+
     def open_clocks(self) -> list[tuple[int, str]]:
         """(ticket id, kind) of every clock still running or paused."""
         return [(r[0], r[1]) for r in self._x(

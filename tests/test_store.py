@@ -9,9 +9,10 @@ expire because the test says "later", not because it waited).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -539,3 +540,57 @@ def test_relaxed_durability_only_for_the_connection_that_asks(open_db: Opener,
     assert (seen_relaxed, seen_strict) == expected
     spool(relaxed, 1)  # and it still commits
     assert strict.spool_counts() == {"new": 1}
+
+
+# -- the hot path uses indexes ------------------------------------------------------------------
+
+
+def test_processing_reads_and_writes_through_indexes_only(tmp_path: Path) -> None:
+    """New tickets, tag replies, References replies, duplicates and the acknowledgements they
+    queue: no statement on the way reads a whole table (SQLite's query plans), so the cost
+    per message does not grow with the store."""
+    from email import policy
+
+    from mailgate.config import load_config
+    from mailgate.pipeline import Pipeline
+    from mailgate.processor import Processor
+    from mailgate.render import Renderer
+    from mailgate.store import open_store
+    from mailgate.store.sqlite import SqliteStore
+    from tests.conftest import make_mail, write_config
+
+    config = load_config(write_config(tmp_path))
+    store = open_store(config)
+    plans: dict[str, list[str]] = {}
+    execute = SqliteStore._execute
+
+    def planned(self: SqliteStore, sql: str, params: Sequence[Any]) -> Any:
+        verb = sql.split(None, 1)[0].upper()
+        if verb in ("SELECT", "UPDATE", "DELETE") and sql not in plans:
+            plans[sql] = [r[-1] for r in
+                          self._conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()]
+        return execute(self, sql, params)
+
+    SqliteStore._execute = planned  # type: ignore[method-assign]
+    try:
+        processor = Processor(config, store, Pipeline(config, Renderer(
+            config.path(config.templates.directory))))
+        first = make_mail("Printer prints blank pages", message_id="<first@example.org>")
+        mails = [first,
+                 make_mail("[SUP-000001] still broken", message_id="<tag@example.org>"),
+                 make_mail("Re: still broken", message_id="<ref@example.org>",
+                           References="<first@example.org>"),
+                 make_mail("Printer prints blank pages", message_id="<again@example.org>"),
+                 make_mail("VPN down", sender="bob@example.net", message_id="<vpn@example.net>")]
+        with store.transaction():
+            for msg in mails:
+                store.spool_add(msg.as_bytes(policy=policy.SMTP), channel="smtp",
+                                received_at=clock.now(), mail_from="customer@example.org",
+                                rcpt_tos=["support@example.com"])
+        assert processor.drain() == len(mails)
+    finally:
+        SqliteStore._execute = execute  # type: ignore[method-assign]
+        store.close()
+    scans = {sql: plan for sql, plan in plans.items()
+             if any(step.startswith("SCAN") and " USING " not in step for step in plan)}
+    assert len(plans) > 12 and scans == {}

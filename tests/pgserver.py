@@ -175,9 +175,8 @@ class PgServer:
         wait_until(up, 30, interval=0.1, message="PostgreSQL did not come back")
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    """The session's PostgreSQL server (started on first use, stopped at the end)."""
+def start_server() -> PgServer:
+    """A new cluster, started; skips (locally) or fails (CI) when PostgreSQL is missing."""
     bindir = find_bindir()
     if bindir is None:
         unavailable("initdb/pg_ctl not found (apt-get install postgresql)")
@@ -192,6 +191,13 @@ def pg_server() -> Iterator[PgServer]:
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         server.stop()
         unavailable(str(exc))
+    return server
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """The session's PostgreSQL server (started on first use, stopped at the end)."""
+    server = start_server()
     os.environ[PASSWORD_ENV] = server.password
     try:
         yield server

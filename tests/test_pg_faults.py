@@ -24,23 +24,14 @@ from typing import Any
 import pytest
 
 from tests.faultkit import Mta, numbered_mails, wait_until
-from tests.pgserver import PgServer, find_bindir, unavailable
+from tests.pgserver import PgServer, start_server
 from tests.test_nodes import Cluster
 
 
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[PgServer]:
     """A cluster only these tests stop and start (the session's is shared by every test)."""
-    bindir = find_bindir()
-    if bindir is None:
-        unavailable("initdb/pg_ctl not found (apt-get install postgresql)")
-    assert bindir is not None
-    server = PgServer(bindir)
-    try:
-        server.start()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-        server.stop()
-        unavailable(str(exc))
+    server = start_server()
     yield server
     server.stop()
 

@@ -20,6 +20,7 @@ from mailgate import clock
 from mailgate.errors import SchemaError, StoreError
 from mailgate.store import DuplicateMessageError, IntegrityViolation, Store
 from mailgate.store import schema as schema_module
+from tests.conftest import sqlite_only
 from tests.pgserver import PgServer
 
 Opener = Callable[[], Store]
@@ -545,6 +546,7 @@ def test_relaxed_durability_only_for_the_connection_that_asks(open_db: Opener,
 # -- the hot path uses indexes ------------------------------------------------------------------
 
 
+@sqlite_only  # SQLite's query plans; PostgreSQL's planner decides by its statistics
 def test_processing_reads_and_writes_through_indexes_only(tmp_path: Path) -> None:
     """New tickets, tag replies, References replies, duplicates and the acknowledgements they
     queue: no statement on the way reads a whole table (SQLite's query plans), so the cost

@@ -185,7 +185,11 @@ class ProcessorWorkers:
             self.loop.remove_reader(child.done_fd)
             return
         self._forget(child)
-        code = child.proc.wait()
+        try:  # its pipe closes as it exits; never hold the event loop for long
+            code = child.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            child.proc.kill()
+            code = child.proc.wait()
         log.error("processor_died", process=child.proc.pid, node=child.node, exit_code=code,
                   restart_in=self._backoff)
         assert self.loop is not None

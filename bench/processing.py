@@ -29,6 +29,7 @@ from load import make_mail  # noqa: E402
 from server import CONFIG, ROOT  # noqa: E402
 
 from mailgate.config import load_config  # noqa: E402
+from mailgate.daemon import freeze_templates  # noqa: E402
 from mailgate.logs import configure_logging  # noqa: E402
 from mailgate.pipeline import Pipeline  # noqa: E402
 from mailgate.processor import Processor  # noqa: E402
@@ -51,7 +52,8 @@ def main() -> None:
         configure_logging(config.logging)  # warning, as the benchmark's daemon logs
         store = open_store(config)
         store.relax_durability()  # as the processor processes open theirs
-        pipeline = Pipeline(config, Renderer(config.path(config.templates.directory)))
+        pipeline = Pipeline(config, freeze_templates(  # as the processor processes do
+            Renderer(config.path(config.templates.directory))))
         processor = Processor(config, store, pipeline)
         warm = 50
         with store.transaction():

@@ -223,6 +223,7 @@ def _spans(cal: Calendar, after: datetime, until: datetime | None = None) -> Ite
                 mark = b
 
 
+@lru_cache(maxsize=4096)  # pure; the same working-day edges come up for every ticket
 def _instant(tz: ZoneInfo, day: date, minute: int) -> datetime:
     """First UTC instant at which the clock in ``tz`` shows this wall time or later."""
     wall = datetime.combine(day, time()) + timedelta(minutes=minute)

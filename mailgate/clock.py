@@ -17,11 +17,20 @@ def now() -> datetime:
 
 def to_db(value: datetime | None) -> str | None:
     """Format an aware instant for the store (None stays None)."""
+    global _LAST_DB
     if value is None:
         return None
+    last = _LAST_DB  # one message writes the same instant many times: format it once
+    if last[0] is value:
+        return last[1]
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the store")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    text = value.astimezone(UTC).isoformat(timespec="microseconds")
+    _LAST_DB = (value, text)
+    return text
+
+
+_LAST_DB: tuple[datetime | None, str] = (None, "")
 
 
 def from_db(value: str | None) -> datetime | None:

@@ -65,10 +65,16 @@ def plan_start(config: Config, level: str, now: datetime) -> list[Planned]:
     return planned
 
 
+def due_columns(planned: list[Planned]) -> dict[str, datetime | None]:
+    """The ticket columns that hold the planned clocks' deadlines."""
+    return {_DUE_COLUMN[c.kind]: c.due_at for c in planned}
+
+
 def start(config: Config, store: Store, ticket_id: int, level: str, now: datetime,
-          planned: list[Planned] | None = None) -> None:
+          planned: list[Planned] | None = None, *, deadlines_written: bool = False) -> None:
     """Start the clocks of a new ticket and plan their reminders (``planned``: the same,
-    worked out beforehand by ``plan_start`` for the same level and instant)."""
+    worked out beforehand by ``plan_start`` for the same level and instant;
+    ``deadlines_written``: the ticket row was created with ``due_columns(planned)``)."""
     planned = plan_start(config, level, now) if planned is None else planned
     for clock in planned:
         store.add_clock(ticket_id, clock.kind, started_at=now, due_at=clock.due_at,
@@ -77,8 +83,8 @@ def start(config: Config, store: Store, ticket_id: int, level: str, now: datetim
                         detail=f"{_label(clock.kind)} clock started: {clock.target.text} of"
                                f" level {level}, due"
                                f" {sla.local(config, level, clock.due_at):%Y-%m-%d %H:%M %Z}")
-    if planned:
-        store.touch_ticket(ticket_id, now, **{_DUE_COLUMN[c.kind]: c.due_at for c in planned})
+    if planned and not deadlines_written:
+        store.touch_ticket(ticket_id, now, **due_columns(planned))
 
 
 def _reminder_plan(config: Config, level: str, started: datetime,

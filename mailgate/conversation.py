@@ -32,9 +32,10 @@ from mailgate.refs import TagFormat
 from mailgate.store import Store, Ticket
 
 
-def ticket_context(store: Store, ticket: Ticket) -> dict[str, Any]:
-    """The ``ticket`` variable of templates."""
-    record = store.ticket_record(ticket.id)
+def ticket_context(store: Store, ticket: Ticket,
+                   record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``ticket`` variable of templates (``record``: the ticket's row, if just read)."""
+    record = record or store.ticket_record(ticket.id)
     return {
         "reference": ticket.reference, "subject": ticket.subject, "status": record["status"],
         "sla_level": record["sla_level"], "requester": ticket.requester,
@@ -51,10 +52,11 @@ class Conversation:
         self.mailer = mailer
         self.tags = tags
 
-    def _base(self, store: Store, ticket: Ticket) -> dict[str, Any]:
+    def _base(self, store: Store, ticket: Ticket,
+              record: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"gateway": {"name": self.config.gateway.name,
                             "address": self.config.support_address},
-                "ticket": ticket_context(store, ticket)}
+                "ticket": ticket_context(store, ticket, record)}
 
     def _subject(self, ticket: Ticket) -> str:
         return self.tags.tagged_subject(ticket.id, ticket.subject)
@@ -67,13 +69,14 @@ class Conversation:
             self.notify_team(store, store.ticket(ticket.id), inbound, now, "reply")
 
     def notify_team(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
-                    what: str) -> None:
-        """Tell the assignee (else the team address) about a new ticket or reply."""
-        record = store.ticket_record(ticket.id)
+                    what: str, *, record: dict[str, Any] | None = None) -> None:
+        """Tell the assignee (else the team address) about a new ticket or reply
+        (``record``: the ticket's row, if the caller has just read it)."""
+        record = record or store.ticket_record(ticket.id)
         to = record["assignee"] or self.config.team.address
         if not to:
             return
-        context = self._base(store, ticket) | {
+        context = self._base(store, ticket, record) | {
             "what": what,
             "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
                         "subject": inbound.subject, "text": new_text(inbound.text)},

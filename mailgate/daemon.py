@@ -105,8 +105,6 @@ def freeze_templates(renderer: Renderer) -> Renderer:
     take effect mid-flight, unchecked (a typo would quarantine mail). With the
     snapshot, edits take effect at the next reload, after validation.
     """
-    from jinja2 import DictLoader
-
     sources = {}
     for path in sorted(renderer.directory.rglob("*")):
         if path.is_file():
@@ -115,9 +113,7 @@ def freeze_templates(renderer: Renderer) -> Renderer:
                     path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue  # not a template
-    renderer.env.loader = DictLoader(sources)
-    if renderer.env.cache is not None:
-        renderer.env.cache.clear()
+    renderer.freeze(sources)
     return renderer
 
 

@@ -248,7 +248,8 @@ class Pipeline:
         self._store_message(store, item, ticket, inbound, kind, now)
         if role != "engineer":
             self._participants(store, ticket, inbound, now)
-        store.touch_ticket(ticket.id, now)
+        if outcome.action != "created" or duplicate_of is not None:
+            store.touch_ticket(ticket.id, now)  # a new ticket was written at ``now``
         if automatic is not None:
             self._automatic(store, ticket, inbound, automatic, now)
         elif outcome.action == "created":
@@ -306,13 +307,15 @@ class Pipeline:
         decided = facts.decided if ahead and facts.decided else self._decide(item, inbound)
         language = facts.language
         subject = self.tags.strip_tags(normalize_subject(inbound.subject)) or "(no subject)"
-        ticket = store.create_ticket(
+        planned = facts.clocks if ahead and facts.clocks is not None else \
+            clocks.plan_start(self.config, decided.level, now)
+        ticket = store.create_ticket(  # with its deadlines: one INSERT, no UPDATEs after it
             reference_of=self.tags.reference, status="open", subject=subject,
             requester=inbound.from_addr or "unknown", requester_name=inbound.from_name,
-            sla_level=decided.level, first_response_due=None, now=now,
+            sla_level=decided.level, now=now, category=decided.category,
+            priority=decided.priority, queue=decided.queue, language=language,
+            **clocks.due_columns(planned),
         )
-        store.touch_ticket(ticket.id, now, category=decided.category,
-                           priority=decided.priority, queue=decided.queue, language=language)
         if decided.fields:
             store.set_ticket_fields(ticket.id, decided.fields, now)
         store.add_event(ticket.id, "created", actor=ticket.requester, now=now,
@@ -326,9 +329,9 @@ class Pipeline:
             store.add_event(old.id, "linked", actor="mailgate", now=now,
                             message_id=inbound.message_id,
                             detail=f"new ticket {ticket.reference} linked: {why}")
-        clocks.start(self.config, store, ticket.id, decided.level, now,
-                     facts.clocks if ahead else None)
-        return store.ticket(ticket.id)
+        clocks.start(self.config, store, ticket.id, decided.level, now, planned,
+                     deadlines_written=True)
+        return ticket
 
     def _participants(self, store: Store, ticket: Ticket, inbound: Inbound,
                       now: datetime) -> None:
@@ -357,7 +360,7 @@ class Pipeline:
         level_name = record["sla_level"] or self.config.sla.default_level
         level = sla.level_of(self.config, level_name)
         calendar = self.config.sla.calendar(level.calendar)
-        ticket_vars = ticket_context(store, ticket) | {
+        ticket_vars = ticket_context(store, ticket, record) | {
             "sla_description": level.description,
             "first_response_due": sla.local(self.config, level_name, ticket.first_response_due),
         }
@@ -387,7 +390,8 @@ class Pipeline:
                             message_id=inbound.message_id,
                             detail=f"{template} queued to {recipient[1]}")
         self.conversation.notify_team(store, ticket, inbound, now,
-                                      "new" if template == "ack" else "duplicate")
+                                      "new" if template == "ack" else "duplicate",
+                                      record=record)  # the queued mail left the row as it was
 
     def _bounce(self, store: Store, item: SpoolItem, inbound: Inbound,
                 now: datetime) -> Outcome:

@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from jinja2 import (
+    DictLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateNotFound,
+)
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mailgate.errors import ConfigError
@@ -51,6 +58,33 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.filters["when"] = _when
+        # (name, language) -> (text, html) templates; only kept once the templates are a
+        # fixed snapshot (``freeze``): a folder on disk may change under a running CLI
+        self._chosen: dict[tuple[str, str | None], tuple[Template, Template | None]] | None \
+            = None
+
+    def freeze(self, sources: dict[str, str]) -> None:
+        """Serve ``sources`` (file name -> text) from now on instead of the folder, and
+        remember which template each (name, language) resolves to."""
+        self.env.loader = DictLoader(sources)
+        if self.env.cache is not None:
+            self.env.cache.clear()
+        self._chosen = {}
+
+    def _choose(self, name: str, language: str | None) -> tuple[Template, Template | None]:
+        base, template = name, None
+        if language:  # asked of the loader: a running daemon's is a snapshot of the folder
+            try:
+                template = self.env.get_template(f"{name}.{language}.txt.j2")
+                base = f"{name}.{language}"
+            except TemplateNotFound:
+                template = None
+        text = template or self.env.get_template(f"{base}.txt.j2")
+        try:
+            html: Template | None = self.env.get_template(f"{base}.html.j2")
+        except TemplateNotFound:
+            html = None
+        return text, html
 
     def render(self, name: str, context: dict[str, Any],
                language: str | None = None) -> Rendered:
@@ -59,19 +93,15 @@ class Renderer:
         With ``language``, ``NAME.LANG.txt.j2`` is used when it exists (its HTML part
         likewise ``NAME.LANG.html.j2``, else none), else the default ``NAME.txt.j2``.
         """
-        base, template = name, None
-        if language:  # asked of the loader: a running daemon's is a snapshot of the folder
-            try:
-                template = self.env.get_template(f"{name}.{language}.txt.j2")
-                base = f"{name}.{language}"
-            except TemplateNotFound:
-                template = None
-        text = (template or self.env.get_template(f"{base}.txt.j2")).render(context)
-        try:
-            html_template = self.env.get_template(f"{base}.html.j2")
-        except TemplateNotFound:
-            return Rendered(text, None)
-        return Rendered(text, html_template.render(context))
+        if self._chosen is None:
+            text, html = self._choose(name, language)
+        else:
+            key = (name, language)
+            chosen = self._chosen.get(key)
+            if chosen is None:
+                chosen = self._chosen[key] = self._choose(name, language)
+            text, html = chosen
+        return Rendered(text.render(context), html.render(context) if html else None)
 
     def check(self) -> list[str]:
         """Render every template with sample data; return one line per problem."""

@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -74,6 +74,13 @@ _TICKET_COLUMNS = (
     "id, reference, status, subject, requester, requester_name, sla_level, "
     "first_response_due, merged_into, created_at, updated_at, closed_at"
 )
+
+
+# The plain ticket columns callers may set (create_ticket, touch_ticket).
+_TICKET_FIELDS = frozenset({
+    "status", "subject", "sla_level", "first_response_due", "first_response_at", "closed_at",
+    "resolution_due", "assignee", "priority", "category", "queue", "merged_into", "language",
+    "correlation_key"})
 
 
 def _ticket(row: Sequence[Any]) -> Ticket:
@@ -413,24 +420,37 @@ class Store:
 
     def create_ticket(self, *, reference_of: Any, status: str, subject: str, requester: str,
                       requester_name: str | None, sla_level: str | None,
-                      first_response_due: datetime | None, now: datetime) -> Ticket:
-        """Insert a ticket; ``reference_of(id)`` turns the sequence number into its reference."""
+                      now: datetime, first_response_due: datetime | None = None,
+                      **fields: Any) -> Ticket:
+        """Insert a ticket; ``reference_of(id)`` turns the sequence number into its reference.
+
+        ``fields``: more of the plain columns ``touch_ticket`` sets, written by the same
+        INSERT. The Ticket returned is built from the values written (no read back)."""
+        bad = set(fields) - _TICKET_FIELDS
+        if bad:
+            raise ValueError(f"not a ticket column: {sorted(bad)}")
+        extra = {k: to_db(v) if isinstance(v, datetime) else v for k, v in fields.items()}
         values = (status, subject, requester, requester_name, sla_level,
-                  to_db(first_response_due), to_db(now), to_db(now))
-        columns = ("status, subject, requester, requester_name, sla_level, first_response_due,"
-                   " created_at, updated_at")
+                  to_db(first_response_due), to_db(now), to_db(now), *extra.values())
+        columns = ", ".join(["status", "subject", "requester", "requester_name", "sla_level",
+                             "first_response_due", "created_at", "updated_at", *extra])
+        marks = ", ".join("?" * len(values))
         reserved = self._reserve_id("tickets")
-        if reserved is not None:  # the number from the sequence: one INSERT, no placeholder
-            self._x(f"INSERT INTO tickets (id, reference, {columns})"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (reserved, reference_of(reserved), *values))
-            return self.ticket(reserved)
-        ticket_id = self._insert(f"INSERT INTO tickets (reference, {columns})"
-                                 " VALUES ('', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", values)
-        assert ticket_id is not None
-        self._x("UPDATE tickets SET reference = ? WHERE id = ?", (reference_of(ticket_id),
-                                                                   ticket_id))
-        return self.ticket(ticket_id)
+        if reserved is not None:  # the number known first: one INSERT, no placeholder
+            ticket_id, reference = reserved, reference_of(reserved)
+            self._x(f"INSERT INTO tickets (id, reference, {columns}) VALUES (?, ?, {marks})",
+                    (ticket_id, reference, *values))
+        else:
+            inserted = self._insert(f"INSERT INTO tickets (reference, {columns})"
+                                    f" VALUES ('', {marks}) RETURNING id", values)
+            assert inserted is not None
+            ticket_id, reference = inserted, reference_of(inserted)
+            self._x("UPDATE tickets SET reference = ? WHERE id = ?", (reference, ticket_id))
+        due, at = first_response_due, now.astimezone(UTC)  # as from_db reads them back
+        return Ticket(id=ticket_id, reference=reference, status=status, subject=subject,
+                      requester=requester, requester_name=requester_name, sla_level=sla_level,
+                      first_response_due=due.astimezone(UTC) if due else None,
+                      merged_into=None, created_at=at, updated_at=at, closed_at=None)
 
     def _locking(self) -> str:
         return self.LOCK_ROW if self._depth else ""
@@ -536,10 +556,7 @@ class Store:
 
     def touch_ticket(self, ticket_id: int, now: datetime, **fields: Any) -> None:
         """Update ``updated_at`` and any of the given plain columns."""
-        allowed = {"status", "subject", "sla_level", "first_response_due", "first_response_at",
-                   "closed_at", "resolution_due", "assignee", "priority", "category", "queue",
-                   "merged_into", "language", "correlation_key"}
-        bad = set(fields) - allowed
+        bad = set(fields) - _TICKET_FIELDS
         if bad:
             raise ValueError(f"not a ticket column: {sorted(bad)}")
         values = {k: to_db(v) if isinstance(v, datetime) else v for k, v in fields.items()}

@@ -118,6 +118,9 @@ class SqliteStore(Store):
             _set_wal(conn, busy_timeout)
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            # a message's savepoint needs a statement journal: in memory, not a temp file
+            # created and unlinked in /var/tmp for every transaction
+            conn.execute("PRAGMA temp_store = MEMORY")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         store = cls(conn, path, busy_timeout)
@@ -134,6 +137,14 @@ class SqliteStore(Store):
         if self._waiting_fd is not None:
             os.close(self._waiting_fd)
             self._waiting_fd = None
+
+    def _reserve_id(self, table: str) -> int | None:
+        """Inside a transaction (the write lock is held) the next AUTOINCREMENT id is the
+        table's ``sqlite_sequence`` entry plus one; an INSERT with it moves the entry on."""
+        if not self._depth:
+            return None
+        row = self._x("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+        return int(row[0]) + 1 if row else 1
 
     def relax_durability(self) -> None:
         super().relax_durability()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import smtplib
 import sqlite3
 from email import policy
 from pathlib import Path
 
+from aiosmtpd.smtp import SMTP
+
 from mailgate.config import load_config
+from mailgate.intake.smtp import Connection
 from tests.conftest import RunningDaemon, make_mail, sqlite_only
 
 
@@ -137,6 +141,21 @@ def test_esmtp_extensions_advertised(daemon: RunningDaemon) -> None:
         assert client.esmtp_features["size"] == "200000"
         assert "8bitmime" in client.esmtp_features
         assert "smtputf8" in client.esmtp_features
+
+
+def test_listener_knows_the_same_commands_as_stock_aiosmtpd(daemon: RunningDaemon) -> None:
+    """The per-connection protocol (built faster, see intake.smtp.Connection) has stock
+    aiosmtpd's commands, AUTH mechanisms and hooks; HELP over the wire lists them."""
+    async def tables() -> list[tuple[list[str], list[str], list[str]]]:
+        handler = daemon.daemon.listener.handler
+        return [(sorted(p._smtp_methods), sorted(p._auth_methods), sorted(p._handle_hooks))
+                for p in (SMTP(handler, hostname="x"), Connection(handler, hostname="x"))]
+
+    stock, ours = asyncio.run(tables())
+    assert ours == stock and "DATA" in ours[0] and ours[2] == ["DATA", "RCPT"]
+    with smtplib.SMTP("127.0.0.1", daemon.port) as client:
+        code, text = client.docmd("HELP")
+    assert code == 250 and all(c in text.decode() for c in ("EHLO", "MAIL", "RCPT", "DATA"))
 
 
 @sqlite_only

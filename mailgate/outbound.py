@@ -144,10 +144,25 @@ class Sender:
         self._held: list[OutboxItem] = []
         self._unrecorded: list[tuple[OutboxItem, str, str | None, datetime | None]] = []
 
+    def _open(self) -> Store:
+        """The sender's connection. In folder mode, when the folder's ``syncfs`` covers the
+        database too (SQLite on the same filesystem), its commits skip their own fsync:
+        ``write_files`` syncs the filesystem after the claim and before any file gets its
+        name, which makes the claim (and the processing it follows) durable first; a
+        result record lost to a power cut only writes the same file name again."""
+        store = self.open_db()
+        if self.config.outbound.mode == "folder" and _SYNCFS is not None:
+            folder = self.config.path(self.config.outbound.folder)
+            with suppress(OSError):
+                folder.mkdir(parents=True, exist_ok=True)
+            if store.synced_with(folder):
+                store.relax_durability()
+        return store
+
     def _db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         def call() -> Any:
             if self._store is None:
-                self._store = self.open_db()
+                self._store = self._open()
             return fn(self._store, *args, **kwargs)
         return asyncio.get_running_loop().run_in_executor(self._executor, call)
 

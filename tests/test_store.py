@@ -8,6 +8,7 @@ expire because the test says "later", not because it waited).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
@@ -557,21 +558,63 @@ def test_auto_reply_counts_per_address_within_the_window(open_db: Opener) -> Non
     assert store.count_auto_replies("team@example.com", now - timedelta(hours=3)) == 0
 
 
-def test_relaxed_durability_only_for_the_connection_that_asks(open_db: Opener,
-                                                              backend: str) -> None:
+def test_relaxed_durability_only_for_the_connection_that_asks(
+        open_db: Opener, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The processor's connection commits without waiting for the disk; every other
-    connection (spooler, sender) still waits for it on every commit."""
+    connection (spooler, sender) has its commit on disk before ``transaction()`` returns:
+    PostgreSQL by synchronous_commit, SQLite by an fsync of its log right after COMMIT
+    (outside the write lock: another writer already has it meanwhile)."""
     relaxed, strict = open_db(), open_db()
     relaxed.relax_durability()
-    setting = {"sqlite": "PRAGMA synchronous", "postgresql": "SHOW synchronous_commit"}[backend]
-    expected = {"sqlite": ((1,), (2,)), "postgresql": (("off",), ("on",))}[backend]
-    with relaxed.transaction():
-        seen_relaxed = tuple(relaxed._x(setting).fetchone())
-    with strict.transaction():
-        seen_strict = tuple(strict._x(setting).fetchone())
-    assert (seen_relaxed, seen_strict) == expected
-    spool(relaxed, 1)  # and it still commits
-    assert strict.spool_counts() == {"new": 1}
+    if backend == "postgresql":
+        with relaxed.transaction():
+            seen_relaxed = tuple(relaxed._x("SHOW synchronous_commit").fetchone())
+        with strict.transaction():
+            seen_strict = tuple(strict._x("SHOW synchronous_commit").fetchone())
+        assert (seen_relaxed, seen_strict) == (("off",), ("on",))
+    else:
+        synced: list[tuple[str, bool]] = []
+        real = os.fdatasync
+
+        def fdatasync(fd: int) -> None:
+            real(fd)
+            locked = _write_lock_taken(other)
+            synced.append((os.readlink(f"/proc/self/fd/{fd}"), locked))
+
+        other = open_db()
+        monkeypatch.setattr(os, "fdatasync", fdatasync)
+        spool(relaxed, 1)
+        assert synced == []
+        spool(strict, 1)
+        assert synced == [(f"{strict.path}-wal", False)]  # once, after the lock was free
+    spool(relaxed, 1)  # and both still commit
+    assert strict.spool_counts() == {"new": 1 if backend == "postgresql" else 3}
+
+
+def test_folder_sync_covers_only_an_sqlite_file_on_its_filesystem(
+        open_db: Opener, backend: str, tmp_path: Path) -> None:
+    """The sender may let the outbox folder's syncfs make its commits durable only when
+    the database is a file on that same filesystem (never a PostgreSQL server)."""
+    store = open_db()
+    (tmp_path / "outbox").mkdir()
+    assert store.synced_with(tmp_path / "outbox") == (backend == "sqlite")
+    assert not store.synced_with(tmp_path / "missing")
+    if backend == "sqlite" and os.stat("/dev/shm").st_dev != os.stat(tmp_path).st_dev:
+        assert not store.synced_with(Path("/dev/shm"))
+
+
+def _write_lock_taken(store: Store) -> bool:
+    """Whether another connection holds SQLite's write lock (BEGIN IMMEDIATE fails)."""
+    conn = store._conn  # type: ignore[attr-defined]
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except Exception:
+        return True
+    finally:
+        conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute("ROLLBACK")
+    return False
 
 
 # -- the hot path uses indexes ------------------------------------------------------------------

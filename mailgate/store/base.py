@@ -121,6 +121,11 @@ class Store:
         """Called by a writer between two of its transactions; a backend with one lock for
         the whole database lets a waiting writer go first (row locks need nothing)."""
 
+    def synced_with(self, folder: Path) -> bool:
+        """True when syncing ``folder``'s filesystem (``syncfs``) also makes this store's
+        commits durable: an SQLite file on that same filesystem. False for a server."""
+        return False
+
     def relax_durability(self) -> None:
         """Commit this connection's transactions without waiting for the disk.
 
@@ -258,6 +263,12 @@ class Store:
             raise
         finally:
             self._depth = 0
+        if not self._relaxed:
+            self._make_durable()
+
+    def _make_durable(self) -> None:
+        """After a COMMIT, with the write lock already released: make the transaction
+        durable, if the backend's COMMIT did not (see SqliteStore)."""
 
     def _rollback(self) -> None:
         with suppress(Exception):  # the connection may be gone, and the transaction with it

@@ -31,14 +31,15 @@ from mailgate.errors import StoreError
 from mailgate.store.base import Cursor, Store
 
 
-def _set_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
-    """Switch to WAL. Two processes creating the file at once: SQLite answers "locked" at
-    once here (its busy handler is not used for this lock), so retry within the timeout."""
+def _set_wal(conn: sqlite3.Connection, busy_timeout: float) -> bool:
+    """Switch to WAL; False if the database cannot use it (then SQLite journals as before).
+    Two processes creating the file at once: SQLite answers "locked" at once here (its
+    busy handler is not used for this lock), so retry within the timeout."""
     deadline = time.monotonic() + busy_timeout
     while True:
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
+            row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return bool(row) and str(row[0]).lower() == "wal"
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() >= deadline:
                 raise
@@ -60,6 +61,8 @@ class SqliteStore(Store):
         self.path = path
         self.busy_timeout = busy_timeout
         self._waiting_fd: int | None = None  # "<db>-writers": writers waiting hold it shared
+        self._sync_log = False  # fsync the WAL after each COMMIT (see _make_durable)
+        self._log_inode: int | None = None  # the WAL file whose folder entry is synced
 
     def _begin(self) -> None:
         """``BEGIN IMMEDIATE``, retried every 0.1-0.25 ms up to ``busy_timeout`` (see above),
@@ -115,8 +118,10 @@ class SqliteStore(Store):
             conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout,
                                    check_same_thread=False)  # handed over, never shared
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            _set_wal(conn, busy_timeout)
-            conn.execute("PRAGMA synchronous = FULL")
+            wal = _set_wal(conn, busy_timeout)
+            # WAL: COMMIT writes the log without fsync and the store fsyncs it right after,
+            # with the write lock free (see _make_durable); otherwise SQLite's own FULL
+            conn.execute(f"PRAGMA synchronous = {'NORMAL' if wal else 'FULL'}")
             conn.execute("PRAGMA foreign_keys = ON")
             # a message's savepoint needs a statement journal: in memory, not a temp file
             # created and unlinked in /var/tmp for every transaction
@@ -124,6 +129,7 @@ class SqliteStore(Store):
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         store = cls(conn, path, busy_timeout)
+        store._sync_log = wal
         if migrate:
             try:
                 store.migrate()
@@ -138,6 +144,37 @@ class SqliteStore(Store):
             os.close(self._waiting_fd)
             self._waiting_fd = None
 
+    def _make_durable(self) -> None:
+        """fsync the WAL after COMMIT, once the write lock is free again.
+
+        SQLite's ``synchronous = FULL`` fsyncs the log inside COMMIT, while it still holds
+        the one write lock, so every other writer (the processor, the sender, another
+        group of the spooler) waits for the disk too. Here COMMIT appends the frames
+        (``synchronous = NORMAL``) and the caller is answered only after this fsync of the
+        log file: the same frames on disk, the lock free meanwhile. The log's frames are
+        checksummed in a chain, so after a power cut recovery keeps a prefix: a later
+        commit (the processor's) never survives without the earlier ones it built on.
+        A new log file gets its folder entry synced once."""
+        if not self._sync_log:
+            return
+        log = f"{self.path}-wal"
+        try:
+            fd = os.open(log, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fdatasync(fd)
+                inode = os.fstat(fd).st_ino
+            finally:
+                os.close(fd)
+            if inode != self._log_inode:
+                folder = os.open(self.path.parent, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    os.fsync(folder)
+                finally:
+                    os.close(folder)
+                self._log_inode = inode
+        except OSError as exc:
+            raise StoreError(f"commit not known to be durable: fsync {log}: {exc}") from exc
+
     def _reserve_id(self, table: str) -> int | None:
         """Inside a transaction (the write lock is held) the next AUTOINCREMENT id is the
         table's ``sqlite_sequence`` entry plus one; an INSERT with it moves the entry on."""
@@ -145,6 +182,12 @@ class SqliteStore(Store):
             return None
         row = self._x("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
         return int(row[0]) + 1 if row else 1
+
+    def synced_with(self, folder: Path) -> bool:
+        try:
+            return os.stat(self.path).st_dev == os.stat(folder).st_dev
+        except OSError:
+            return False
 
     def relax_durability(self) -> None:
         super().relax_durability()

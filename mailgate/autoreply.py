@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -127,7 +128,12 @@ def _get(msg: Message, name: str) -> str | None:
 
 
 def _addr(value: str | None) -> str:
-    return _safe(lambda: parseaddr(value)[1].strip().lower(), "") if value else ""
+    return _parsed_addr(value) if value else ""
+
+
+@lru_cache(maxsize=1024)  # one message asks for the same From and envelope several times
+def _parsed_addr(value: str) -> str:
+    return _safe(lambda: parseaddr(value)[1].strip().lower(), "")
 
 
 def _ctype(part: Message) -> str:
@@ -180,8 +186,10 @@ def _header_hints(msg: Message) -> Iterator[Automatic]:
             yield Automatic("list", _clip(f"{name}: {value}"))
 
 
-def is_out_of_office(msg: Message, mail_from: str | None = None) -> bool:
-    """True for a vacation/out-of-office reply (see the module docstring for the rule)."""
+def is_out_of_office(msg: Message, mail_from: str | None = None,
+                     hints: list[Automatic] | None = None) -> bool:
+    """True for a vacation/out-of-office reply (see the module docstring for the rule);
+    ``hints``: ``_header_hints(msg)``, if the caller has them already."""
     try:
         subject = _subject(msg)
         if _OOF_PREFIX.match(subject):
@@ -190,7 +198,8 @@ def is_out_of_office(msg: Message, mail_from: str | None = None) -> bool:
             return False
         if _envelope(msg, mail_from) == "":
             return True
-        return any(h.kind in ("auto-submitted", "autoreply", "bulk") for h in _header_hints(msg))
+        return any(h.kind in ("auto-submitted", "autoreply", "bulk")
+                   for h in (_header_hints(msg) if hints is None else hints))
     except Exception:
         return False
 
@@ -211,13 +220,14 @@ def classify_automatic(
         sender = _addr(_get(msg, "From"))
         if sender and sender in {a.strip().lower() for a in own_addresses}:
             return Automatic("own-mail", _clip(f"From: {sender} is one of our own addresses"))
-        bounce = parse_bounce(msg, mail_from)
+        hints = list(_header_hints(msg))  # read once, asked below three times
+        bounce = parse_bounce(msg, mail_from, hints)
         if bounce is not None:
             detail = " ".join(x for x in (bounce.action, bounce.status) if x) or "unknown status"
             return Automatic("bounce", f"delivery status notification: {detail}")
-        if is_out_of_office(msg, mail_from):
+        if is_out_of_office(msg, mail_from, hints):
             return Automatic("out-of-office", _clip(f"Subject: {_subject(msg)}"))
-        hint = next(_header_hints(msg), None)
+        hint = next(iter(hints), None)
         if hint is not None:
             return hint
         envelope = _envelope(msg, mail_from)
@@ -292,22 +302,27 @@ def _recipient(block: dict[str, str]) -> str | None:
     return address or None
 
 
-def parse_bounce(msg: Message, mail_from: str | None = None) -> Bounce | None:
+def parse_bounce(msg: Message, mail_from: str | None = None,
+                 hints: list[Automatic] | None = None) -> Bounce | None:
     """The bounce carried by ``msg`` (failed or delayed), or None when it is not a bounce."""
     try:
-        return _parse_bounce(msg, mail_from)
+        return _parse_bounce(msg, mail_from, hints)
     except Exception:  # guards make this unreachable; a hostile message is simply no bounce
         return None
 
 
-def _robot_hint(msg: Message, mail_from: str | None) -> bool:
+def _robot_hint(msg: Message, mail_from: str | None,
+                hints: list[Automatic] | None = None) -> bool:
     envelope = _envelope(msg, mail_from)
     return (envelope == "" or _is_robot(envelope) or _is_robot(_addr(_get(msg, "From")))
-            or any(h.kind == "auto-submitted" for h in _header_hints(msg)))
+            or any(h.kind == "auto-submitted"
+                   for h in (_header_hints(msg) if hints is None else hints)))
 
 
-def _parse_bounce(msg: Message, mail_from: str | None) -> Bounce | None:
-    if not _ctype(msg).startswith("multipart/report") and not _robot_hint(msg, mail_from):
+def _parse_bounce(msg: Message, mail_from: str | None,
+                  hints: list[Automatic] | None = None) -> Bounce | None:
+    if not _ctype(msg).startswith("multipart/report") and \
+            not _robot_hint(msg, mail_from, hints):
         return None  # neither a report nor from a robot: no walk over a customer's parts
     blocks: list[dict[str, str]] = []
     original: str | None = None

@@ -247,6 +247,14 @@ class _SimpleAddressHeader(_SimpleHeader):
         return self
 
 
+# Content-Type and Content-Transfer-Encoding values repeat from message to message
+# ('text/plain; charset="utf-8"'): their registry objects (read-only) are shared by every
+# message, so each distinct short value is parsed once per process, not once per message.
+_SHARED_MIME: dict[tuple[str, str], Any] = {}
+_SHARED_MIME_CHARS = 200
+_SHARED_MIME_MAX = 512
+
+
 class _HeaderCache:
     """``policy.default``'s header factory, decoding each distinct field once.
 
@@ -287,6 +295,14 @@ class _HeaderCache:
                     found = _SimpleHeader(name, value)
                 elif mailbox is not None:
                     found = _SimpleAddressHeader.of(name, value, mailbox)
+                elif lower in _MIME_FIELDS and len(value) <= _SHARED_MIME_CHARS and \
+                        self.registry is _REGISTRY:
+                    found = _SHARED_MIME.get(key)
+                    if found is None:
+                        found = self.registry(name, value)
+                        if len(_SHARED_MIME) >= _SHARED_MIME_MAX:
+                            _SHARED_MIME.clear()
+                        _SHARED_MIME[key] = found
                 else:
                     if address and len(value) > _ADDRESS_FAST_PATH:
                         value = _normalized_addresses(value)

@@ -138,7 +138,8 @@ def summary(results: dict[str, Any]) -> str:
             ("mailgate CPU per mail, ms", t["mailgate_cpu_ms_per_msg"],
              f"{t['mailgate_cpu_s']} s CPU for the run: daemon "
              f"{t['mailgate_daemon_cpu_ms_per_msg']} + processors "
-             f"{t['mailgate_processors_cpu_ms_per_msg']} ms/mail"),
+             f"{t['mailgate_processors_cpu_ms_per_msg']} + sender "
+             f"{t.get('mailgate_sender_cpu_ms_per_msg', 0)} ms/mail"),
             ("CPU per mail, sink / mailgate", t["cpu_ratio"],
              f"sink {t['sink_cpu_ms_per_msg']} ms/mail; steadier than the rates on a busy box"),
             ("mailgate peak RSS, MiB", t["mailgate_peak_rss_mib"], ""),

@@ -62,7 +62,7 @@ def free_port() -> int:
 
 
 def children(pid: int) -> list[int]:
-    """The live child processes of ``pid`` (mailgate's processor processes)."""
+    """The live child processes of ``pid`` (mailgate's processor and sender processes)."""
     found: list[int] = []
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
@@ -246,6 +246,28 @@ class Sink(Process):
         super().__init__([sys.executable, str(BENCH / "sink.py"), "--port", str(self.port)],
                          folder, folder / "sink.log")
         asyncio.run(wait_port("127.0.0.1", self.port))
+
+
+def role_of(pid: int) -> str | None:
+    """``processor`` or ``sender`` for one of mailgate's worker processes, else None."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        return argv[argv.index(b"--role") + 1].decode()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_of(pids: list[int]) -> float:
+    """User + system CPU time used so far by these live processes (all their threads)."""
+    total = 0.0
+    for number in pids:
+        try:
+            with open(f"/proc/{number}/stat", encoding="ascii") as handle:
+                parts = handle.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def cpu_seconds(pid: int, *, with_children: bool = True) -> float:

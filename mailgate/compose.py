@@ -22,6 +22,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import secrets
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -47,7 +49,11 @@ def safe_ids(values: Sequence[str | None]) -> list[str]:
 
 
 def new_message_id(domain: str) -> str:
-    return f"<mailgate.{uuid.uuid4().hex}@{domain}>"
+    """A unique Message-ID whose local part starts with the time (nanoseconds, fixed-width
+    hex), then 64 random bits: ours sort by creation, so the unique indexes on message ids
+    (outbox, messages) take each new one at their end, on a page the last one already
+    dirtied, instead of on a random page each."""
+    return f"<mailgate.{time.time_ns():016x}.{secrets.token_hex(8)}@{domain}>"
 
 
 def _address(name: str | None, addr: str) -> Address:

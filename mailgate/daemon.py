@@ -187,6 +187,7 @@ class Daemon:
         self.spooler = Spooler(self.open_db, on_commit=self._spooled)
         # The processor: in worker processes (mailgate/workers.py), or a thread of ours.
         self.workers: ProcessorWorkers | None = None
+        self.sender_worker: ProcessorWorkers | None = None  # the sender, as a child process
         self.processor_store: Store | None = None
         self.processor: Processor | None = None
         if config.processing.processes:
@@ -195,6 +196,11 @@ class Daemon:
                 on_outbox=self._outbox_filled, on_processed=self.spooler.notify_processed,
                 release=self._release_claims)
             self.workers.node_fixed = bool(config.gateway.node_name)
+            # with worker processes the sender is one too, at a lower CPU priority
+            self.sender_worker = ProcessorWorkers(
+                config.source, config.base_dir, self.node, 1, on_outbox=lambda: None,
+                on_processed=lambda: None, release=self._release_claims, role="sender")
+            self.sender_worker.node_fixed = bool(config.gateway.node_name)
         else:
             self.processor_store = self.open_db()
             self.processor_store.relax_durability()  # see Store.relax_durability
@@ -231,8 +237,15 @@ class Daemon:
 
     def _outbox_filled(self) -> None:
         if self.loop is not None:
-            self.loop.call_soon_threadsafe(self.sender.wake.set)
+            self.loop.call_soon_threadsafe(self._wake_sender)
             self.loop.call_soon_threadsafe(self._arm_reminders)
+
+    def _wake_sender(self) -> None:
+        """Mail was queued: wake the sender (its process, or its task here)."""
+        if self.sender_worker is not None:
+            self.sender_worker.wake()
+        else:
+            self.sender.wake.set()
 
     def _release_claims(self, nodes: list[str]) -> None:
         """A processor process died: its claims are free now, not after their lease."""
@@ -264,7 +277,7 @@ class Daemon:
             log.exception("sla_reminders_failed")
             return 0
         if queued:
-            self.sender.wake.set()
+            self._wake_sender()
         self._schedule_next(next_at)
         return queued
 
@@ -303,7 +316,11 @@ class Daemon:
         if self.workers is not None:
             self.workers.start(self.loop)
         self._start_imap()
-        sender_task = asyncio.create_task(self.sender.run(self.stopping))
+        if self.sender_worker is not None:
+            self.sender_worker.start(self.loop)
+            sender_task = asyncio.create_task(self.stopping.wait())
+        else:
+            sender_task = asyncio.create_task(self.sender.run(self.stopping))
         if self.config.smtp.enabled:
             await self.listener.start()
             log.info("listening", host=self.config.smtp.host, port=self.listener.port)
@@ -331,6 +348,8 @@ class Daemon:
         self.spooler.stop()
         if self.workers is not None:
             await self.workers.stop()
+        if self.sender_worker is not None:  # after the processors: it sends what they queued
+            await self.sender_worker.stop()
         if self.processor is not None:
             self.processor.wake.set()
         await asyncio.to_thread(self._threads[0].join)
@@ -453,6 +472,8 @@ class Daemon:
             self.processor.pipeline = pipeline
         if self.workers is not None:  # they read the validated files again when they start
             self._spawn(self.workers.restart(self.workers.count))
+        if self.sender_worker is not None:
+            self._spawn(self.sender_worker.restart(1))
         self.sender.config = new
         self.listener.config = new
         self.listener.handler.config = new
@@ -551,7 +572,8 @@ class Daemon:
             stopping=self.stopping.is_set(), listener=self._listener_state(),
             processor_up=self._processor_up(), database=database,
             imap=self.imap_states.snapshot(),
-            reload=asdict(self.last_reload) if self.last_reload else None)
+            reload=asdict(self.last_reload) if self.last_reload else None,
+            sender_up=self.sender_worker is None or self.sender_worker.alive())
         return status, "application/json", json.dumps(body, indent=1, default=str).encode()
 
     async def _metrics_route(self, accept: str) -> tuple[int, str, bytes]:

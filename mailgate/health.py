@@ -183,7 +183,7 @@ class _TrackingLogger:
 def health_report(*, stopping: bool, listener: dict[str, Any], processor_up: bool,
                   database: dict[str, Any], imap: dict[str, dict[str, Any]],
                   reload: dict[str, Any] | None, now: datetime | None = None,
-                  ) -> tuple[int, dict[str, Any]]:
+                  sender_up: bool = True) -> tuple[int, dict[str, Any]]:
     """The /healthz body and its HTTP status (see the module docstring for the policy)."""
     now = now or clock.now()
     failures = []
@@ -197,6 +197,8 @@ def health_report(*, stopping: bool, listener: dict[str, Any], processor_up: boo
         failures.append("spool processor is not running")
     warnings = [f"IMAP account {name}: {entry['state']}" for name, entry in sorted(imap.items())
                 if not entry.get("connected") and entry.get("state") not in IMAP_STANDBY]
+    if not sender_up:  # mail is still taken in and queued; it goes out once it is back
+        warnings.append("outbox sender is not running (restarting)")
     outbox_age = database.pop("oldest_pending_outbox", None)
     spool_age = database.pop("oldest_new_spool", None)
     if database.get("ok"):
@@ -218,6 +220,7 @@ def health_report(*, stopping: bool, listener: dict[str, Any], processor_up: boo
         "warnings": warnings,
         "listener": listener,
         "processor": {"up": processor_up},
+        "sender": {"up": sender_up},
         "database": database,
         "imap": imap,
         "last_reload": reload,

@@ -1,4 +1,4 @@
-"""Processor worker processes: the spool's processing on the machine's other cores.
+"""Worker processes: the spool's processing, and the outbox sender, beside intake.
 
 One interpreter runs Python on one core at a time. Intake (the SMTP sessions,
 the spooler's group commits, the sender) and processing (parsing, threading,
@@ -16,6 +16,17 @@ child to the daemon: the daemon writes a byte to the *wake* pipe after each
 spool commit, the child writes ``o`` to the *done* pipe when it queued
 outgoing mail (the sender and the SLA planner wake up) and ``p`` after each
 batch (IMAP intake waits for outcomes).
+
+The outbox sender runs the same way, as one more child (``--role sender``, node
+``host:pid`` or ``<gateway.node_name>/s0``) started with the processors, at a lower
+CPU priority (``SENDER_NICE``): when the cores are all busy, a burst of mail is
+accepted, threaded and acknowledged (queued) first, and the queued mail goes out
+with the CPU time intake and processing leave, catching up as soon as the burst
+ends (the queue is on /healthz: ``outbox_pending``, ``oldest_pending_outbox``).
+Measured with ``bench/run.py --only throughput``: in the daemon's process it cost the
+event loop its GIL and the processors their cores, ~100 mails/s end to end. The
+daemon writes a byte to its *wake* pipe when mail was queued; it needs no *done*
+pipe but keeps one, for the same watch over its life.
 
 A child dies with its daemon: it asks the kernel for SIGKILL when its parent
 exits (``PR_SET_PDEATHSIG``), so ``kill -9`` of the daemon stops processing at
@@ -39,6 +50,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -46,6 +58,7 @@ log = structlog.get_logger("mailgate.workers")
 
 OUTBOX = b"o"
 PROCESSED = b"p"
+SENDER_NICE = 10  # how much lower the sender child's CPU priority is than the daemon's
 RESTART_BACKOFF = (1.0, 30.0)  # first and longest wait before a crashed child is restarted
 STOP_TIMEOUT = 60.0  # a child's current message may be large; then it is killed
 _PR_SET_PDEATHSIG = 1
@@ -71,11 +84,13 @@ class _Child:
 
 
 class ProcessorWorkers:
-    """The daemon's side: start, wake, watch, restart and stop the worker processes."""
+    """The daemon's side: start, wake, watch, restart and stop the worker processes of
+    one ``role`` (``processor``, or ``sender``)."""
 
     def __init__(self, config_source: str, base_dir: Path, node: str, count: int, *,
                  on_outbox: Callable[[], None], on_processed: Callable[[], None],
-                 release: Callable[[list[str]], None]) -> None:
+                 release: Callable[[list[str]], None], role: str = "processor") -> None:
+        self.role = role
         self.config_source = config_source
         self.base_dir = base_dir
         self.node = node
@@ -100,7 +115,7 @@ class ProcessorWorkers:
 
     def _child_node(self, index: int, pid: int) -> str:
         if self.node_fixed:
-            return f"{self.node}/p{index}"
+            return f"{self.node}/{self.role[0]}{index}"
         return f"{self.node.rpartition(':')[0]}:{pid}"
 
     node_fixed = False  # set by the daemon when gateway.node_name is configured
@@ -112,9 +127,9 @@ class ProcessorWorkers:
         os.set_blocking(wake_w, False)  # a full pipe already means "wake up"
         argv = [sys.executable, "-m", "mailgate.workers", "--config", self.config_source,
                 "--base-dir", str(self.base_dir), "--parent", str(os.getpid()),
-                "--wake-fd", str(wake_r), "--done-fd", str(done_w)]
+                "--wake-fd", str(wake_r), "--done-fd", str(done_w), "--role", self.role]
         if self.node_fixed:
-            argv += ["--node", f"{self.node}/p{index}"]
+            argv += ["--node", f"{self.node}/{self.role[0]}{index}"]
         try:
             proc = subprocess.Popen(argv, pass_fds=(wake_r, done_w), stdin=subprocess.DEVNULL,
                                     start_new_session=False)
@@ -125,7 +140,7 @@ class ProcessorWorkers:
         with self._lock:
             self.children[index] = child
         self.loop.add_reader(done_r, self._readable, child)
-        log.info("processor_started", process=proc.pid, node=child.node)
+        log.info(f"{self.role}_started", process=proc.pid, node=child.node)
 
     async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Ask every child to finish its message and exit; kill those that do not."""
@@ -140,7 +155,7 @@ class ProcessorWorkers:
             try:
                 await asyncio.to_thread(child.proc.wait, timeout)
             except subprocess.TimeoutExpired:
-                log.error("processor_killed", process=child.proc.pid,
+                log.error(f"{self.role}_killed", process=child.proc.pid,
                           reason=f"still busy {timeout:.0f} s after the stop request")
                 child.proc.kill()
                 await asyncio.to_thread(child.proc.wait)
@@ -161,7 +176,8 @@ class ProcessorWorkers:
     # -- messages ----------------------------------------------------------------------
 
     def wake(self) -> None:
-        """New mail in the spool (called from the spooler's thread)."""
+        """Work for the children: new mail in the spool (called from the spooler's thread),
+        or queued outgoing mail (the sender)."""
         with self._lock:  # held while writing: a closed descriptor's number may be reused
             for child in self.children.values():
                 if child.wake_fd >= 0:
@@ -190,7 +206,7 @@ class ProcessorWorkers:
         except subprocess.TimeoutExpired:
             child.proc.kill()
             code = child.proc.wait()
-        log.error("processor_died", process=child.proc.pid, node=child.node, exit_code=code,
+        log.error(f"{self.role}_died", process=child.proc.pid, node=child.node, exit_code=code,
                   restart_in=self._backoff)
         assert self.loop is not None
         self.loop.run_in_executor(None, self.release, [child.node])
@@ -236,8 +252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wake-fd", type=int, required=True)
     parser.add_argument("--done-fd", type=int, required=True)
     parser.add_argument("--node")
+    parser.add_argument("--role", choices=("processor", "sender"), default="processor")
     args = parser.parse_args(argv)
     _die_with_parent(args.parent)
+    if args.role == "sender":
+        return _sender_main(args)
 
     from mailgate.config import Config, load_config
     from mailgate.daemon import freeze_templates
@@ -295,6 +314,56 @@ def main(argv: Sequence[str] | None = None) -> int:
             processor.release()
         store.close()
     log.info("processor_stopped", seconds=round(time.monotonic() - started, 1))
+    return 0
+
+
+def _sender_main(args: argparse.Namespace) -> int:
+    """The sender child: ``Sender.run`` on its own event loop, woken through the pipe."""
+    with suppress(OSError):
+        os.nice(SENDER_NICE)
+    from mailgate.config import Config, load_config
+    from mailgate.logs import configure_logging
+    from mailgate.outbound import Sender
+    from mailgate.processor import node_name
+    from mailgate.store import open_store
+
+    config = (Config(base_dir=args.base_dir) if args.config == "(defaults)"
+              else load_config(args.config))
+    configure_logging(config.logging)
+    node = args.node or node_name(config)
+    structlog.contextvars.bind_contextvars(node=node)
+
+    def open_db() -> Any:
+        return open_store(config, migrate=False, application_name=f"mailgate {node}")
+
+    sender = Sender(config, open_db, node)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+
+        def readable() -> None:
+            try:
+                data = os.read(args.wake_fd, 512)
+            except OSError:
+                data = b""
+            if data:
+                sender.wake.set()
+            else:  # the daemon closed the pipe (stopping) or died
+                loop.remove_reader(args.wake_fd)
+                stop.set()
+
+        loop.add_reader(args.wake_fd, readable)
+        await sender.run(stop)
+
+    started = time.monotonic()
+    try:
+        asyncio.run(run())
+    finally:
+        sender.close()  # gives its unsent claims back
+    log.info("sender_stopped", seconds=round(time.monotonic() - started, 1))
     return 0
 
 

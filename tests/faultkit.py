@@ -164,13 +164,24 @@ class DaemonProcess:
         return self
 
     def pids(self) -> list[int]:
-        """The daemon's pid and its children's (its processor processes)."""
+        """The daemon's pid and its children's (its processor and sender processes)."""
         assert self.proc is not None
         pids = [self.proc.pid]
         with contextlib.suppress(OSError):
             for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
                 pids += [int(p) for p in (task / "children").read_text().split()]
         return pids
+
+    def children(self, role: str) -> list[int]:
+        """The daemon's worker processes of ``role`` (``processor`` or ``sender``)."""
+        found = []
+        for pid in self.pids()[1:]:
+            with contextlib.suppress(OSError):
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if b"mailgate.workers" in argv and \
+                        argv[argv.index(b"--role") + 1].decode() == role:
+                    found.append(pid)
+        return found
 
     @property
     def running(self) -> bool:

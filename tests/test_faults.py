@@ -571,7 +571,7 @@ def test_disk_full_answers_451_and_recovers_when_space_is_freed(
 
 
 def processor_pids(proc: DaemonProcess) -> list[int]:
-    return proc.pids()[1:]
+    return proc.children("processor")
 
 
 def test_killed_processor_process_is_replaced_and_its_mail_processed_once(
@@ -605,11 +605,46 @@ def test_sigkill_of_the_daemon_takes_its_processor_processes_along(
     proc = subprocess_daemon(daemons, tmp_path, {"processing": {"processes": 2}})
     proc.start()
     workers = processor_pids(proc)
+    [sender] = proc.children("sender")
     assert len(workers) == 2
     proc.kill()
-    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 5,
-               interval=0.01, message=lambda: f"processor processes {workers} outlived"
-                                              " the daemon")
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in [*workers, sender]),
+               5, interval=0.01, message=lambda: f"worker processes {workers} or the sender"
+                                                 f" {sender} outlived the daemon")
+
+
+def test_killed_sender_process_is_replaced_and_every_ack_written_once(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """kill -9 of the sender process while acknowledgements go out: the daemon starts a
+    new one with the dead one's claims released; every ack ends up in the folder, once,
+    and the sender runs at a lower CPU priority than the daemon (intake goes first)."""
+    proc = subprocess_daemon(daemons, tmp_path)
+    proc.start()
+    [sender] = proc.children("sender")
+
+    def nice(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+    wait_until(lambda: nice(sender) == nice(proc.pids()[0]) + 10, 10, interval=0.01,
+               message=lambda: f"sender at nice {nice(sender)}")
+    mails = numbered_mails("sent", 40)
+    for raw in mails.values():
+        assert send_once(proc.port, raw) == 250
+    os.kill(sender, signal.SIGKILL)
+    wait_drained(proc, 20)
+    wait_until(lambda: len(proc.children("sender")) == 1
+               and proc.children("sender") != [sender], 10,
+               message="no new sender process was started")
+    outbox = tmp_path / "var" / "outbox"
+    wait_until(lambda: query(db_of(tmp_path), "SELECT count(*) FROM outbox"
+                                              " WHERE state != 'sent'")[0][0] == 0, 20,
+               message="acknowledgements still unsent")
+    acks = sorted(outbox.glob("*.eml"))
+    assert len(acks) == len(mails)  # one file per ack: its outbox id is the name
+    replied = sorted(m for ack in acks for m in mails if m.encode() in ack.read_bytes())
+    assert replied == sorted(mails)
+    assert "sender_died" in proc.log(tail=None)
+    assert proc.terminate()[0] == 0
 
 
 def test_reload_restarts_processor_processes_with_the_new_templates(

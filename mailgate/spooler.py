@@ -17,6 +17,7 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 import structlog
@@ -39,6 +40,9 @@ class _Job:
     rcpt_tos: list[str]
     source: str | None
     future: Future[int] = field(default_factory=Future)
+    # an asyncio caller's future and its loop: a group's are settled in one hop to the loop
+    waiter: asyncio.Future[int] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 class Spooler:
@@ -67,22 +71,29 @@ class Spooler:
     # -- callers -----------------------------------------------------------------
 
     def submit(self, raw: bytes, *, channel: str, mail_from: str | None = None,
-               rcpt_tos: list[str] | None = None, source: str | None = None) -> Future[int]:
+               rcpt_tos: list[str] | None = None, source: str | None = None,
+               loop: asyncio.AbstractEventLoop | None = None) -> _Job:
         if self._thread is None:
             raise TransientError("spool writer is not running")
         job = _Job(raw, channel, mail_from, list(rcpt_tos or ()), source)
+        if loop is not None:
+            job.loop, job.waiter = loop, loop.create_future()
         self._queue.put(job)
-        return job.future
+        return job
 
-    async def put(self, raw: bytes, **kwargs: object) -> int:
+    async def put(self, raw: bytes, *, channel: str, mail_from: str | None = None,
+                  rcpt_tos: list[str] | None = None, source: str | None = None) -> int:
         """Await the durable commit of one message (asyncio side)."""
-        return await asyncio.wrap_future(self.submit(raw, **kwargs))  # type: ignore[arg-type]
+        job = self.submit(raw, channel=channel, mail_from=mail_from, rcpt_tos=rcpt_tos,
+                          source=source, loop=asyncio.get_running_loop())
+        assert job.waiter is not None
+        return await job.waiter
 
     def accept(self, raw: bytes, *, channel: str, mail_from: str | None = None,
                rcpt_tos: list[str] | None = None, source: str | None = None) -> int:
         """Block until the message is durably committed; return its spool id."""
         return self.submit(raw, channel=channel, mail_from=mail_from, rcpt_tos=rcpt_tos,
-                           source=source).result()
+                           source=source).future.result()
 
     def outcome(self, spool_id: int, timeout: float) -> str:
         """Wait (bounded) for the processor to finish a spool row; return its state."""
@@ -129,25 +140,23 @@ class Spooler:
                 ids = self._write(store, jobs)
             except TransientError as exc:
                 log.error("spool_write_failed", error=str(exc), messages=len(jobs))
-                for job in jobs:
-                    job.future.set_exception(exc)
+                _settle(jobs, [exc] * len(jobs))
                 if store is not None:
                     store.close()
                     store = None
                 continue
             except Exception as exc:
                 log.exception("spool_write_crashed", messages=len(jobs))
-                for job in jobs:
-                    job.future.set_exception(StoreError(f"spool write failed: {exc}"))
+                _settle(jobs, [StoreError(f"spool write failed: {exc}")] * len(jobs))
                 continue
-            for job, spool_id in zip(jobs, ids, strict=True):
-                job.future.set_result(spool_id)
+            _settle(jobs, ids)
             self.on_commit()
         if store is not None:
             store.close()
 
     @staticmethod
     def _write(store: Store, jobs: list[_Job]) -> list[int]:
+        """Insert a group in one transaction; the ids once it is durable."""
         now = clock.now()
         with store.transaction():
             return [
@@ -156,3 +165,30 @@ class Spooler:
                                 rcpt_tos=job.rcpt_tos)
                 for job in jobs
             ]
+
+
+def _settle(jobs: list[_Job], results: list[int] | list[Exception]) -> None:
+    """Answer every job of a group: thread callers through their Future, asyncio callers
+    in one call on each event loop (one wake-up of the loop, not one per message)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, object]]] = {}
+    for job, result in zip(jobs, results, strict=True):
+        if job.loop is not None:
+            by_loop.setdefault(job.loop, []).append((job, result))
+        elif isinstance(result, BaseException):
+            job.future.set_exception(result)
+        else:
+            job.future.set_result(result)
+    for loop, settled in by_loop.items():
+        with suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_settle_waiters, settled)
+
+
+def _settle_waiters(settled: list[tuple[_Job, object]]) -> None:
+    for job, result in settled:
+        waiter = job.waiter
+        if waiter is None or waiter.done():  # the SMTP session went away meanwhile
+            continue
+        if isinstance(result, BaseException):
+            waiter.set_exception(result)
+        else:
+            waiter.set_result(result)  # type: ignore[arg-type]

@@ -146,9 +146,15 @@ def test_esmtp_extensions_advertised(daemon: RunningDaemon) -> None:
 def test_listener_knows_the_same_commands_as_stock_aiosmtpd(daemon: RunningDaemon) -> None:
     """The per-connection protocol (built faster, see intake.smtp.Connection) has stock
     aiosmtpd's commands, AUTH mechanisms and hooks; HELP over the wire lists them."""
-    async def tables() -> list[tuple[list[str], list[str], list[str]]]:
+    arguments = ["<a@example.org>", "<a@example.org> SIZE=4096 BODY=8BITMIME", "a@example.org",
+                 "<>", "", "<\"quoted local\"@example.org>", "<@relay.example:a@example.org>",
+                 "<a@[192.0.2.1]>", "<broken", "no-at-sign", "<" + "x" * 80 + "@example.org>",
+                 "<a@example.org", "  <a@example.org>  X=1", "<a@b@c>", "<ünï@例え.jp>"]
+
+    async def tables() -> list[tuple[list[str], list[str], list[str], list[object]]]:
         handler = daemon.daemon.listener.handler
-        return [(sorted(p._smtp_methods), sorted(p._auth_methods), sorted(p._handle_hooks))
+        return [(sorted(p._smtp_methods), sorted(p._auth_methods), sorted(p._handle_hooks),
+                 [p._getaddr(a) for a in arguments])
                 for p in (SMTP(handler, hostname="x"), Connection(handler, hostname="x"))]
 
     stock, ours = asyncio.run(tables())

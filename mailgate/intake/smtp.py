@@ -11,6 +11,8 @@ SIZE, 8BITMIME and SMTPUTF8.
 from __future__ import annotations
 
 import asyncio
+from email._header_value_parser import get_addr_spec, get_angle_addr
+from email.errors import HeaderParseError
 from typing import Any
 
 import structlog
@@ -46,11 +48,30 @@ class Connection(SMTP):
     ``inspect.getmembers(self)`` (which reads every attribute), on every connection: 120 µs,
     a tenth of what a whole mail costs the event loop. Here ``dir()`` lists just the names
     those tables are built from (``smtp_*``, ``auth_*``), so they come out the same
-    (``tests/test_smtp_intake.py`` compares them with stock aiosmtpd's).
+    (``tests/test_smtp_intake.py`` compares them with stock aiosmtpd's). ``_getaddr`` is
+    aiosmtpd's too, minus a class definition per call (the test compares its answers).
     """
 
     def __dir__(self) -> list[str]:
         return _hook_names(self, ("smtp_", "auth_"))
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's own, without the ``typing.Protocol`` class it defines on every call
+        (for a type annotation): 48 µs for each MAIL and RCPT, on the event loop."""
+        if not arg:
+            return "", ""
+        try:
+            if arg.lstrip().startswith("<"):
+                address, rest = get_angle_addr(arg)
+            else:
+                address, rest = get_addr_spec(arg)
+        except HeaderParseError:
+            return None, None
+        addr = address.addr_spec
+        localpart = addr.rpartition("@")[0]
+        if self.local_part_limit and len(localpart) > self.local_part_limit:
+            return None, None
+        return addr, rest
 
 
 class Handler:

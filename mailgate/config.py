@@ -527,8 +527,9 @@ class ProcessingSection(Section):
     """The spool processor: how much it takes per transaction and how it treats crashes."""
 
     batch_size: int = Field(default=32, ge=1, le=1000)
-    # Processor processes beside the daemon's (mailgate/workers.py); 0: a thread of the
-    # daemon itself (one core for everything; what tests that freeze the clock need).
+    # Processor processes beside the daemon's (mailgate/workers.py), and then the sender in
+    # one more; 0: a thread (and a task) of the daemon itself (one core for everything;
+    # what tests that freeze the clock need).
     processes: int = Field(default=1, ge=0, le=16)
     max_attempts: int = Field(default=3, ge=1, le=100)
     lease: Duration = timedelta(minutes=2)

@@ -214,6 +214,9 @@ def summary(results: dict[str, Any]) -> str:
              f"{p['roundup_mbox_issues']} issues, {p['roundup_mbox_mails']} mails"),
             ("mailgate ingest, a process per mail, msgs/s", p["mailgate_ingest_msgs_per_s"],
              f"{p['mailgate_ingest_tickets']} tickets, {p['mailgate_ingest_acks']} acks"),
+            ("... beside a running daemon, msgs/s", p["mailgate_ingest_daemon_msgs_per_s"],
+             f"{p['mailgate_ingest_daemon_tickets']} tickets, "
+             f"{p['mailgate_ingest_daemon_acks']} acks (daemon processes)"),
             ("mailgate serve, SMTP 8 sessions, msgs/s", p["mailgate_smtp_msgs_per_s"],
              f"{p['mailgate_smtp_tickets']} tickets, {p['mailgate_smtp_acks']} acks"),
         ]))

@@ -307,6 +307,8 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self.loop.add_signal_handler(sig, self.stopping.set)
             self.loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+            # `mailgate ingest` stored mail in the spool: process it now, not at the next poll
+            self.loop.add_signal_handler(signal.SIGUSR1, self._spooled)
             self._write_pid_file()
         self.spooler.start()
         worker = threading.Thread(target=self._run_processor, name="mailgate-processor",

@@ -185,8 +185,9 @@ class Processor:
         or a transaction of its own); never raises except TransientError.
 
         The sender is told about queued mail by the caller, after the commit."""
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(spool_id=item.id, channel=item.channel)
+        structlog.contextvars.clear_contextvars()  # the last message's, not the node's:
+        structlog.contextvars.bind_contextvars(node=self.node, spool_id=item.id,
+                                               channel=item.channel)
         if item.attempts > self.config.processing.max_attempts:
             self._quarantine(item, None, f"processing did not finish after {item.attempts - 1}"
                                          " attempts (crash or hang while handling it)")

@@ -647,6 +647,32 @@ def test_killed_sender_process_is_replaced_and_every_ack_written_once(
     assert proc.terminate()[0] == 0
 
 
+def test_ingest_beside_a_running_daemon_hands_the_mail_to_it(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """With `mailgate serve` up, `mailgate ingest` stores the mail durably, wakes the
+    daemon (SIGUSR1) and exits 0 without processing the mail itself; the daemon, which here
+    looks at the spool on its own only every 60 s, makes the ticket and the ack at once."""
+    proc = subprocess_daemon(daemons, tmp_path, {"processing": {"poll_interval": "60s"},
+                                                 "logging": {"level": "info"}})
+    proc.start()
+    [(mid, raw)] = numbered_mails("piped", 1).items()
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "mailgate", "ingest", "-c", str(proc.config_path), "-f",
+         "customer@example.org"], input=raw, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    wait_drained(proc, 20)
+    assert time.monotonic() - started < 30  # not the 60 s poll
+    assert stored_message_ids(db_of(tmp_path)) == Counter({mid: 1})
+    assert_acknowledged_once(tmp_path)
+    # the config's log file is the daemon's and ingest's: the line names who processed it
+    lines = [json.loads(x) for x in proc.log(tail=None).splitlines()
+             if '"message_processed"' in x]
+    [worker] = proc.children("processor")
+    assert [line["node"].rpartition(":")[2] for line in lines] == [str(worker)], lines
+    assert proc.running and proc.terminate()[0] == 0
+
+
 def test_reload_restarts_processor_processes_with_the_new_templates(
         tmp_path: Path, daemons: list[DaemonProcess]) -> None:
     """After `mailgate reload`, acknowledgements use the edited template."""

@@ -34,8 +34,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
-
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_IDLE_DAYS = 3 * 366
 _INTERVAL = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -247,6 +245,8 @@ def _holiday_year(
     country: str, subdiv: str | None, year: int
 ) -> tuple[frozenset[date], frozenset[date]]:
     """Holidays and transferred working weekend days of one year (cached)."""
+    import holidays  # 30 ms to import: only for calendars that name a country
+
     table = holidays.country_holidays(country, subdiv=subdiv, years=year)
     return frozenset(table), frozenset(getattr(table, "weekend_workdays", ()))
 
@@ -259,6 +259,8 @@ def _holiday_region(
             raise ValueError(f"{where}: holidays_subdiv {subdiv!r} needs holidays_country")
         return None, None
     code = country.strip().upper()
+    import holidays
+
     try:
         table = holidays.country_holidays(code)
     except NotImplementedError:

@@ -1,7 +1,9 @@
 """The composition root: config -> logs -> store -> spooler, processor, sender, listener.
 
 Threads and tasks, and why:
-- the asyncio loop runs the SMTP listener and the outbox sender (network I/O);
+- the asyncio loop runs the SMTP listener (network I/O); the outbox sender runs in a
+  child process of its own at a lower CPU priority (mailgate/workers.py), or with
+  ``processes = 0`` as a task on this loop;
 - the spooler thread commits accepted mail in groups (disk I/O off the loop);
 - the processor parses and threads spooled mail (CPU and DB off the loop): in
   ``[processing] processes`` child processes (mailgate/workers.py: the second
@@ -13,7 +15,8 @@ Threads and tasks, and why:
 
 SIGTERM/SIGINT: stop accepting (new sessions refused, DATA in flight gets
 committed or a 421), drain the spool writer, let the processor finish its
-current message, give back claims, exit 0.
+current message, give back claims, exit 0. SIGUSR1 (from ``mailgate ingest``):
+new mail in the spool, wake the processor.
 
 SIGHUP (``mailgate reload``): re-read the config file and the templates,
 validate them exactly as ``check-config`` does, and switch over between two
@@ -65,7 +68,7 @@ from mailgate.processor import Processor, dead_claimants, node_name
 from mailgate.render import Renderer
 from mailgate.spooler import Spooler
 from mailgate.store import Store, open_store, ops
-from mailgate.workers import ProcessorWorkers
+from mailgate.workers import WorkerProcesses
 
 log = structlog.get_logger("mailgate.daemon")
 ARM_DELAY = 5.0  # seconds: new reminders are looked at within this time
@@ -186,18 +189,18 @@ class Daemon:
         self.sender = Sender(config, self.open_db, self.node)
         self.spooler = Spooler(self.open_db, on_commit=self._spooled)
         # The processor: in worker processes (mailgate/workers.py), or a thread of ours.
-        self.workers: ProcessorWorkers | None = None
-        self.sender_worker: ProcessorWorkers | None = None  # the sender, as a child process
+        self.workers: WorkerProcesses | None = None
+        self.sender_worker: WorkerProcesses | None = None  # the sender, as a child process
         self.processor_store: Store | None = None
         self.processor: Processor | None = None
         if config.processing.processes:
-            self.workers = ProcessorWorkers(
+            self.workers = WorkerProcesses(
                 config.source, config.base_dir, self.node, config.processing.processes,
                 on_outbox=self._outbox_filled, on_processed=self.spooler.notify_processed,
                 release=self._release_claims)
             self.workers.node_fixed = bool(config.gateway.node_name)
             # with worker processes the sender is one too, at a lower CPU priority
-            self.sender_worker = ProcessorWorkers(
+            self.sender_worker = WorkerProcesses(
                 config.source, config.base_dir, self.node, 1, on_outbox=lambda: None,
                 on_processed=lambda: None, release=self._release_claims, role="sender")
             self.sender_worker.node_fixed = bool(config.gateway.node_name)
@@ -248,7 +251,7 @@ class Daemon:
             self.sender.wake.set()
 
     def _release_claims(self, nodes: list[str]) -> None:
-        """A processor process died: its claims are free now, not after their lease."""
+        """A worker process died: its claims are free now, not after their lease."""
         with suppress(Exception), closing(self.open_db()) as store:
             log.info("dead_claims_released", nodes=nodes, rows=store.release_claims(nodes))
 

@@ -83,7 +83,7 @@ class _Child:
             self.wake_fd = -1
 
 
-class ProcessorWorkers:
+class WorkerProcesses:
     """The daemon's side: start, wake, watch, restart and stop the worker processes of
     one ``role`` (``processor``, or ``sender``)."""
 
@@ -244,7 +244,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of one worker process (started by ``ProcessorWorkers``, not by people)."""
+    """Entry point of one worker process (started by ``WorkerProcesses``, not by people)."""
     parser = argparse.ArgumentParser(prog="python -m mailgate.workers")
     parser.add_argument("--config", required=True)
     parser.add_argument("--base-dir", required=True)
@@ -258,19 +258,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.role == "sender":
         return _sender_main(args)
 
-    from mailgate.config import Config, load_config
     from mailgate.daemon import freeze_templates
-    from mailgate.logs import configure_logging
     from mailgate.pipeline import Pipeline
-    from mailgate.processor import Processor, node_name
+    from mailgate.processor import Processor
     from mailgate.render import Renderer
     from mailgate.store import open_store
 
-    config = (Config(base_dir=args.base_dir) if args.config == "(defaults)"
-              else load_config(args.config))
-    configure_logging(config.logging)
-    node = args.node or node_name(config)
-    structlog.contextvars.bind_contextvars(node=node)
+    config, node = _setup(args)
     stop = threading.Event()
     done_lock = threading.Lock()
 
@@ -317,21 +311,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _sender_main(args: argparse.Namespace) -> int:
-    """The sender child: ``Sender.run`` on its own event loop, woken through the pipe."""
-    with suppress(OSError):
-        os.nice(SENDER_NICE)
+def _setup(args: argparse.Namespace) -> tuple[Any, str]:
+    """A child's config (the daemon's file, or its defaults), logging and node name."""
     from mailgate.config import Config, load_config
     from mailgate.logs import configure_logging
-    from mailgate.outbound import Sender
     from mailgate.processor import node_name
-    from mailgate.store import open_store
 
     config = (Config(base_dir=args.base_dir) if args.config == "(defaults)"
               else load_config(args.config))
     configure_logging(config.logging)
     node = args.node or node_name(config)
     structlog.contextvars.bind_contextvars(node=node)
+    return config, node
+
+
+def _sender_main(args: argparse.Namespace) -> int:
+    """The sender child: ``Sender.run`` on its own event loop, woken through the pipe."""
+    with suppress(OSError):
+        os.nice(SENDER_NICE)
+    from mailgate.outbound import Sender
+    from mailgate.store import open_store
+
+    config, node = _setup(args)
 
     def open_db() -> Any:
         return open_store(config, migrate=False, application_name=f"mailgate {node}")

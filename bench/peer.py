@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from load import make_mail, run_closed
+from load import Mail, make_mail, run_closed
 from server import BIN, OUT, Mailgate
 
 ROUNDUP = "roundup==2.6.0"
@@ -131,10 +131,7 @@ def peer(work: Path, messages: int, tag: str) -> dict[str, Any]:
 
     mg = Mailgate(work / "mailgate-ingest", start=False)
     started = time.perf_counter()
-    for mail in mails:
-        subprocess.run([str(BIN / "mailgate"), "ingest", "-c", str(mg.config), "-f",
-                        mail.mail_from, "-r", mail.rcpt], input=mail.data, check=True,
-                       capture_output=True, timeout=120)
+    _ingest_each(mg, mails)
     seconds = time.perf_counter() - started
     counts = mg.counts()
     out["mailgate_ingest_s"] = round(seconds, 2)
@@ -147,10 +144,7 @@ def peer(work: Path, messages: int, tag: str) -> dict[str, Any]:
     mg = Mailgate(work / "mailgate-ingest-daemon")
     try:
         started = time.perf_counter()
-        for mail in mails:
-            subprocess.run([str(BIN / "mailgate"), "ingest", "-c", str(mg.config), "-f",
-                            mail.mail_from, "-r", mail.rcpt], input=mail.data, check=True,
-                           capture_output=True, timeout=120)
+        _ingest_each(mg, mails)
         drained = mg.wait_drained()
         counts = mg.counts()
         out["mailgate_ingest_daemon_s"] = round(drained - started, 2)
@@ -172,3 +166,11 @@ def peer(work: Path, messages: int, tag: str) -> dict[str, Any]:
     finally:
         mg.stop()
     return out
+
+
+def _ingest_each(mg: Mailgate, mails: list[Mail]) -> None:
+    """Pipe each mail to its own `mailgate ingest` process, as an MTA's pipe transport does."""
+    for mail in mails:
+        subprocess.run([str(BIN / "mailgate"), "ingest", "-c", str(mg.config), "-f",
+                        mail.mail_from, "-r", mail.rcpt], input=mail.data, check=True,
+                       capture_output=True, timeout=120)

@@ -63,11 +63,13 @@ class SqliteStore(Store):
         self._waiting_fd: int | None = None  # "<db>-writers": writers waiting hold it shared
         self._sync_log = False  # fsync the WAL after each COMMIT (see _make_durable)
         self._log_inode: int | None = None  # the WAL file whose folder entry is synced
+        self._changes_at_begin = -1  # rows changed on this connection when BEGIN ran
 
     def _begin(self) -> None:
         """``BEGIN IMMEDIATE``, retried every 0.1-0.25 ms up to ``busy_timeout`` (see above),
         with a shared lock on ``<db>-writers`` held while waiting, so that a long writer
         between two transactions (``writer_turn``) sees someone is waiting."""
+        self._changes_at_begin = self._conn.total_changes
         self._conn.execute("PRAGMA busy_timeout = 0")
         waiting = False
         try:
@@ -155,8 +157,8 @@ class SqliteStore(Store):
         checksummed in a chain, so after a power cut recovery keeps a prefix: a later
         commit (the processor's) never survives without the earlier ones it built on.
         A new log file gets its folder entry synced once."""
-        if not self._sync_log:
-            return
+        if not self._sync_log or self._conn.total_changes == self._changes_at_begin:
+            return  # (a transaction that only read has nothing to make durable)
         log = f"{self.path}-wal"
         try:
             fd = os.open(log, os.O_RDONLY | os.O_CLOEXEC)

@@ -2,9 +2,9 @@
 
 All intake channels call ``accept`` (threads) or ``put`` (asyncio). One
 writer thread owns a store connection, takes every message waiting in its
-queue, inserts them in one transaction and commits once (WAL,
-``synchronous=FULL``): eight SMTP sessions finishing DATA together cost one
-fsync, not eight, and the SMTP event loop never waits on the disk. Each
+queue, inserts them in one transaction and commits it durably once: eight
+SMTP sessions finishing DATA together cost one fsync, not eight, and the SMTP
+event loop never waits on the disk. Each
 caller is answered only after the commit that holds its message, with the
 spool id, or with the ``TransientError`` that made the commit fail (the SMTP
 handler answers 451, the pipe exits 75).

@@ -1,7 +1,9 @@
 """The SQLite backend: the embedded default, one host, one writer at a time.
 
-The database runs in WAL mode with ``synchronous=FULL``, so a commit survives
-power loss and readers (the CLI) never block the writers. ``BEGIN IMMEDIATE``
+The database runs in WAL mode, and ``Store.transaction()`` returns only once
+its commit is on disk (the log is fsynced right after COMMIT, see
+``_make_durable``), so a commit survives power loss; readers (the CLI) never
+block the writers. ``BEGIN IMMEDIATE``
 takes the write lock up front; a lock held longer than ``busy_timeout`` is a
 ``StoreError`` (451 / exit 75). With one writer at a time, claims need no row
 locks and the shared code in :mod:`mailgate.store.base` runs as it is.

@@ -55,10 +55,10 @@ def write_atomically(path: Path, data: bytes) -> None:
 def write_files(folder: Path, files: dict[str, bytes]) -> dict[str, OSError]:
     """Write each file whole and durable, then rename it into place; return the failures.
 
-    A batch is flushed with two ``syncfs`` calls (the data, then the renames) instead of
-    an fsync per file and one for the folder: on ext4 each fsync is a journal commit,
-    which the spooler's own fsync (before its ``250``) then waits behind. Where
-    ``syncfs`` is missing, each file and the folder are fsynced.
+    A batch's data is flushed with one ``syncfs`` instead of an fsync per file (on ext4
+    each fsync is a journal commit, which the spooler's own fsync before its ``250`` then
+    waits behind), then the renames with one fsync of the folder. Where ``syncfs`` is
+    missing, each file is fsynced.
     """
     folder.mkdir(parents=True, exist_ok=True)
     failed: dict[str, OSError] = {}
@@ -81,21 +81,22 @@ def write_files(folder: Path, files: dict[str, bytes]) -> dict[str, OSError]:
         _flush(folder)  # the data, before any name points at it
         for _name, tmp, path in written:
             os.replace(tmp, path)
-        _flush(folder, always=True)  # the renames
+        _flush(folder, entries_only=True)  # the renames: the folder's own entries
     except OSError as exc:  # none of the batch counts as written
         return dict.fromkeys(files, exc)
     return failed
 
 
-def _flush(folder: Path, *, always: bool = False) -> None:
-    """``syncfs`` the folder's filesystem, or (without it) fsync the folder if ``always``."""
-    if _SYNCFS is None and not always:
+def _flush(folder: Path, *, entries_only: bool = False) -> None:
+    """``syncfs`` the folder's filesystem (nothing without it: each file was fsynced), or
+    with ``entries_only`` fsync the folder itself (its names)."""
+    if _SYNCFS is None and not entries_only:
         return
     fd = os.open(folder, os.O_RDONLY)
     try:
-        if _SYNCFS is None:
+        if entries_only:
             os.fsync(fd)
-        elif _SYNCFS(fd) != 0:
+        elif _SYNCFS(fd) != 0:  # type: ignore[misc]
             err = ctypes.get_errno()
             raise OSError(err, f"syncfs {folder}: {os.strerror(err)}")
     finally:

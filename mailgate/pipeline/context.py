@@ -1,0 +1,132 @@
+"""What the steps read and what they decide: the records passed along the pipeline.
+
+``MessageFacts`` is everything the steps need from the mail and the config,
+worked out once, before the write transaction (``facts.prepare``).
+``TicketView`` is the ticket a message belongs to and its participants,
+read once per message. ``Context`` is one message's working state (Mailman's
+``msgdata``): each deciding step fills in its own field, and the writer steps
+apply what was decided. ``Context.trace`` records which step decided what,
+for the log line, the ticket's event and ``mailgate explain``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from mailgate.errors import MailgateError
+
+if TYPE_CHECKING:
+    from mailgate import clocks, sla
+    from mailgate.alerts import Alert
+    from mailgate.autoreply import Automatic, Bounce
+    from mailgate.message import Inbound
+    from mailgate.store import SpoolItem, Store, Ticket
+
+
+class Quarantine(MailgateError):
+    """The policy holds this message for a person to look at (reason in the message)."""
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    """What follows from the message and the config alone, computed once before the write
+    transaction begins: for mail that carries no sign of a thread (no tag, no In-Reply-To,
+    no References), also its SLA decision and clocks, as a new ticket made at ``now``
+    would get them."""
+
+    automatic: Automatic | None
+    language: str
+    text: str = ""  # the new text: quotes, attributions and signatures cut away
+    sender: str = "unknown"  # the From address (``unknown`` when the mail has none)
+    tag_numbers: tuple[int, ...] = ()  # ticket numbers named by subject tags, in order
+    token_ticket: int | None = None  # the ticket a reply-token recipient names
+    now: datetime | None = None
+    decided: sla.Classification | None = None
+    clocks: list[clocks.Planned] | None = None
+
+
+class TicketView:
+    """A ticket and its participants, read once per message (participants on first use)."""
+
+    def __init__(self, store: Store, ticket: Ticket) -> None:
+        self.ticket = ticket
+        self._store = store
+        self._participants: frozenset[str] | None = None
+
+    def has_participant(self, address: str) -> bool:
+        if self._participants is None:
+            self._participants = frozenset(
+                p["address"] for p in self._store.participants(self.ticket.id))
+        return address in self._participants
+
+
+@dataclass(frozen=True)
+class Threading:
+    """Which ticket a message belongs to and the signal that said so."""
+
+    ticket: Ticket | None
+    method: str  # "token", "tag", "in-reply-to", "references", "alert" or "none"
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a message does to the ticket it threads to (or why it opens a new one).
+
+    ``action``: "append" (joins as a reply), "reopen" (joins and reopens a closed
+    ticket), "thanks" (joins, the closed ticket stays closed), "new" (a new ticket;
+    ``link`` is the cited ticket and why it was not joined), "automatic" (recorded
+    only)."""
+
+    action: str
+    reason: str = ""
+    link: tuple[Ticket, str] | None = None
+
+
+@dataclass
+class Outcome:
+    """What handling one message did; logged as the message's canonical line."""
+
+    state: str  # "done" or "duplicate"
+    message_id: str
+    ticket_id: int | None = None
+    reference: str | None = None
+    action: str = ""  # "created", "appended", "merged", "correlated", "bounce", "duplicate"
+    method: str = ""
+    outbox_ids: list[int] = field(default_factory=list)
+    trace: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    """One message on its way through the steps: the input, then each step's decision."""
+
+    item: SpoolItem
+    inbound: Inbound
+    facts: MessageFacts
+    now: datetime
+    trace: list[tuple[str, str]] = field(default_factory=list)
+    settled: bool = False  # a step decided the rest: no further deciding step runs
+    duplicate_of: int | None = None  # dedupe: ticket id of the stored copy
+    bounce: tuple[Ticket, Bounce] | None = None  # bounce: the ticket and the report
+    threading: Threading = field(default_factory=lambda: Threading(None, "none"))
+    view: TicketView | None = None
+    role: str = "requester"  # identify
+    joins_by_token: bool = False  # identify: a stranger holding the reply address
+    route: Route | None = None
+    alert: Alert | None = None
+    repeat_of: tuple[Ticket, str] | None = None
+    outcome: Outcome | None = None  # record
+    ticket: Ticket | None = None  # record: the ticket the message was recorded on
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def decide(self, step: str, what: str) -> None:
+        """Note a decision in the trace."""
+        self.trace.append((step, what))
+
+    @property
+    def threaded(self) -> Ticket | None:
+        """The ticket the message was threaded to, if any (merges followed)."""
+        return self.threading.ticket

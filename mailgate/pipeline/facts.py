@@ -1,0 +1,53 @@
+"""The store-free part of handling: ``MessageFacts`` from the mail and the config.
+
+Worked out before the write transaction begins (the write lock is not held
+meanwhile), once per message: is it automatic mail, which language is it in,
+its new text (which the duplicate check and the thanks detector read), the
+ticket numbers its subject tags name, a reply-token recipient; and, for mail
+that looks new, the SLA level and the business-time arithmetic of its clocks
+for the instant it is handled at.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mailgate import clocks, security, sla
+from mailgate.autoreply import classify_automatic
+from mailgate.language import detect as detect_language
+from mailgate.message import Inbound, header
+from mailgate.pipeline.context import MessageFacts
+from mailgate.pipeline.services import Services
+from mailgate.quotes import new_text
+from mailgate.store import SpoolItem
+
+
+def prepare(services: Services, item: SpoolItem, inbound: Inbound,
+            now: datetime | None = None) -> MessageFacts:
+    """Facts of ``inbound``; with ``now``, a new-looking mail's SLA decision and clocks."""
+    config = services.config
+    automatic = classify_automatic(inbound.msg, item.mail_from,
+                                   own_addresses=services.own_addresses,
+                                   own_domain_ids=frozenset([config.support_address]))
+    text = new_text(inbound.text)
+    language = detect_language(text, header(inbound.msg, "Content-Language"),
+                               config.templates.language)
+    numbers = tuple(services.tags.find_numbers(inbound.subject))
+    token = security.ticket_of_token(config, security.recipients(inbound.msg, item.rcpt_tos)) \
+        if config.security.reply_tokens else None
+    base = MessageFacts(automatic, language, text, inbound.from_addr or "unknown", numbers,
+                        token)
+    if now is None or inbound.in_reply_to or inbound.references or numbers:
+        return base
+    decided = classify(services, item, inbound)
+    return MessageFacts(automatic, language, text, base.sender, numbers, token, now, decided,
+                        clocks.plan_start(config, decided.level, now))
+
+
+def classify(services: Services, item: SpoolItem, inbound: Inbound) -> sla.Classification:
+    """The SLA level, priority, category and queue of a new ticket opened by ``inbound``."""
+    config = services.config
+    defaults = config.mailbox_defaults(item.source)
+    return sla.classify(config, inbound, item.rcpt_tos,
+                        default_level=defaults.get("sla_level"),
+                        default_queue=defaults.get("queue"))

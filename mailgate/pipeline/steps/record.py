@@ -1,0 +1,186 @@
+"""Step 9, record: the one writer of what the deciding steps decided.
+
+Creates the ticket (with its deadlines, link and merge) or joins the
+decided one; stores the message with its attachments and participants;
+writes one event per decision; reopens a ticket the route step reopens.
+Runs inside the message's savepoint: all or nothing.
+"""
+
+from __future__ import annotations
+
+from mailgate import clocks, desk
+from mailgate.pipeline.context import Context, Outcome
+from mailgate.pipeline.facts import classify
+from mailgate.pipeline.services import Services
+from mailgate.refs import normalize_subject
+from mailgate.store import Store, Ticket
+
+
+def record(services: Services, store: Store, ctx: Context) -> None:
+    """Write the ticket, the message and the events the decisions call for."""
+    if ctx.duplicate_of is not None:
+        ctx.outcome = Outcome("duplicate", ctx.inbound.message_id, ticket_id=ctx.duplicate_of,
+                              action="duplicate")
+        return
+    if ctx.bounce is not None:
+        _record_bounce(services, store, ctx)
+        return
+    ticket = _join_or_create(services, store, ctx)
+    ctx.ticket = ticket
+    kind = "automatic" if ctx.facts.automatic else \
+        ("engineer" if ctx.role == "engineer" else "customer")
+    store_message(store, ctx, ticket, kind)
+    if ctx.role != "engineer":
+        _participants(services, store, ctx, ticket)
+    assert ctx.outcome is not None
+    if ctx.outcome.action != "created" or ctx.repeat_of is not None:
+        store.touch_ticket(ticket.id, ctx.now)  # a new ticket was written at ``now``
+    _after(services, store, ctx, ticket)
+
+
+def _join_or_create(services: Services, store: Store, ctx: Context) -> Ticket:
+    """The ticket the message goes on, with the event saying why; ``ctx.outcome`` set."""
+    mid, who, now = ctx.inbound.message_id, ctx.facts.sender, ctx.now
+    route, threading, repeat_of = ctx.route, ctx.threading, ctx.repeat_of
+    joins = threading.ticket if route is None or route.action != "new" \
+        or threading.method == "alert" else None
+    if joins is None and (repeat_of is None
+                          or services.config.conversation.merge_into == "newest"):
+        ticket = create(services, store, ctx)
+        ctx.outcome = _done(ctx, ticket, "created", threading.method)
+        if ctx.alert is not None:
+            store.touch_ticket(ticket.id, now, correlation_key=ctx.alert.correlation_key)
+        if repeat_of is not None:  # the seeds' way: the older report joins the new one
+            desk.merge(services.config, store, repeat_of[0], ticket, actor="mailgate",
+                       why=repeat_of[1], now=now, message_id=mid)
+        return ticket
+    if joins is None:
+        assert repeat_of is not None
+        ticket, reason = repeat_of
+        store.add_event(ticket.id, "duplicate_merged", actor=who, now=now, message_id=mid,
+                        detail=reason)
+        ctx.outcome = _done(ctx, ticket, "merged", "duplicate")
+        return ticket
+    if threading.method == "alert":
+        assert ctx.alert is not None
+        recovered = ctx.alert.recovered
+        store.add_event(joins.id, "alert_recovered" if recovered else "alert_correlated",
+                        actor=who, now=now, message_id=mid,
+                        detail=f"alert {ctx.alert.correlation_key}"
+                               f"{' recovered' if recovered else ' again'}")
+        ctx.outcome = _done(ctx, joins, "correlated", "alert")
+        return joins
+    if ctx.joins_by_token:
+        store.add_participant(joins.id, who, ctx.inbound.from_name, "participant", now)
+    store.add_event(joins.id, "threaded", actor=who, now=now, message_id=mid,
+                    detail=f"{ctx.role} reply joined by {threading.detail}")
+    ctx.outcome = _done(ctx, joins, "appended", threading.method)
+    return joins
+
+
+def _done(ctx: Context, ticket: Ticket, action: str, method: str) -> Outcome:
+    return Outcome("done", ctx.inbound.message_id, ticket.id, ticket.reference, action, method)
+
+
+def create(services: Services, store: Store, ctx: Context) -> Ticket:
+    """A new ticket for the message: SLA level, deadlines and clocks, linked if it must be."""
+    config, inbound, facts, now = services.config, ctx.inbound, ctx.facts, ctx.now
+    ahead = facts.decided is not None and facts.now == now  # worked out for this instant
+    decided = facts.decided if ahead and facts.decided else classify(services, ctx.item,
+                                                                       inbound)
+    subject = services.tags.strip_tags(normalize_subject(inbound.subject)) or "(no subject)"
+    planned = facts.clocks if ahead and facts.clocks is not None else \
+        clocks.plan_start(config, decided.level, now)
+    ticket = store.create_ticket(  # with its deadlines: one INSERT, no UPDATEs after it
+        reference_of=services.tags.reference, status="open", subject=subject,
+        requester=facts.sender, requester_name=inbound.from_name,
+        sla_level=decided.level, now=now, category=decided.category,
+        priority=decided.priority, queue=decided.queue, language=facts.language,
+        **clocks.due_columns(planned),
+    )
+    if decided.fields:
+        store.set_ticket_fields(ticket.id, decided.fields, now)
+    store.add_event(ticket.id, "created", actor=ticket.requester, now=now,
+                    message_id=inbound.message_id,
+                    detail=f"new ticket via {ctx.item.channel}; {'; '.join(decided.reasons)}")
+    link = ctx.route.link if ctx.route is not None else None
+    if link is not None:
+        old, why = link
+        store.add_event(ticket.id, "linked", actor="mailgate", now=now,
+                        message_id=inbound.message_id,
+                        detail=f"linked to {old.reference}: {why}")
+        store.add_event(old.id, "linked", actor="mailgate", now=now,
+                        message_id=inbound.message_id,
+                        detail=f"new ticket {ticket.reference} linked: {why}")
+    clocks.start(config, store, ticket.id, decided.level, now, planned,
+                 deadlines_written=True)
+    return ticket
+
+
+def store_message(store: Store, ctx: Context, ticket: Ticket, kind: str) -> None:
+    """The incoming message and its attachments, on ``ticket``."""
+    inbound = ctx.inbound
+    row = store.add_message(
+        ticket_id=ticket.id, message_id=inbound.message_id, direction="in",
+        kind=kind, now=ctx.now, spool_id=ctx.item.id,
+        from_addr=inbound.from_addr, from_name=inbound.from_name,
+        to_addrs=[a for _, a in inbound.to], cc_addrs=[a for _, a in inbound.cc],
+        date=inbound.date, subject=inbound.subject, body_text=inbound.text,
+        in_reply_to=inbound.in_reply_to[0] if inbound.in_reply_to else None,
+    )
+    for attachment in inbound.attachments:
+        store.add_attachment(message_row=row, filename=attachment.filename,
+                             content_type=attachment.content_type, data=attachment.data,
+                             sha256=attachment.sha256)
+
+
+def _participants(services: Services, store: Store, ctx: Context, ticket: Ticket) -> None:
+    """The requester and every customer-side address in To/Cc join the ticket."""
+    inbound, config, now = ctx.inbound, services.config, ctx.now
+    if inbound.from_addr and inbound.from_addr == ticket.requester:
+        store.add_participant(ticket.id, inbound.from_addr, inbound.from_name,
+                              "requester", now)
+    for name, address in [*inbound.to, *inbound.cc]:
+        if (address in services.own_addresses or config.accepts(address)
+                or config.team.is_engineer(address)):
+            continue
+        if store.add_participant(ticket.id, address, name or None, "participant", now):
+            store.add_event(ticket.id, "participant_added", actor=inbound.from_addr,
+                            now=now, detail=f"{address} was in To/Cc",
+                            message_id=inbound.message_id)
+
+
+def _after(services: Services, store: Store, ctx: Context, ticket: Ticket) -> None:
+    """The status change or the note that the route decided for a customer's reply."""
+    mid, who, now, route = ctx.inbound.message_id, ctx.facts.sender, ctx.now, ctx.route
+    automatic = ctx.facts.automatic
+    if automatic is not None:
+        store.add_event(ticket.id, "automatic_mail", actor="mailgate", now=now,
+                        message_id=mid,
+                        detail=f"recorded, nothing reopened, nobody answered: {automatic.reason}")
+    elif route is None or ctx.role == "engineer" or ctx.outcome is None \
+            or ctx.outcome.action != "appended":
+        return
+    elif route.action == "thanks":
+        store.add_event(ticket.id, "thanks_suppressed", actor=who, now=now, message_id=mid,
+                        detail=f"reply to a closed ticket not reopened: {route.reason}")
+    elif route.action == "reopen":
+        was = ctx.threaded.status if ctx.threaded else ticket.status
+        desk.set_status(services.config, store, ticket, "open", actor=who, now=now,
+                        why=f"{ctx.role} replied to the {was} ticket (conversation.on_reply)",
+                        message_id=mid)
+
+
+def _record_bounce(services: Services, store: Store, ctx: Context) -> None:
+    assert ctx.bounce is not None
+    ticket, report = ctx.bounce
+    ctx.ticket = ticket
+    store_message(store, ctx, ticket, "bounce")
+    detail = (f"{'failed' if report.permanent else 'delayed'} delivery of "
+              f"{report.original_message_id} to {', '.join(report.recipients) or 'unknown'}: "
+              f"{report.status or ''} {report.diagnostic or ''}".strip())
+    store.add_event(ticket.id, "delivery_failed" if report.permanent else "delivery_delayed",
+                    actor="mailgate", now=ctx.now, message_id=ctx.inbound.message_id,
+                    detail=detail)
+    ctx.outcome = _done(ctx, ticket, "bounce", "bounce")
+

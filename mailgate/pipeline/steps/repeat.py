@@ -1,0 +1,25 @@
+"""Step 8, repeat report: a new mail repeating an open report of the same sender joins it.
+
+Seed 000: multiple reports of the same issue are merged. Only mail that
+would open a new ticket (not automatic, not an alert, not a reply that was
+deliberately split off into a linked ticket) is compared with the sender's
+recent open tickets (``duplicate_scope``, ``duplicate_window``).
+"""
+
+from __future__ import annotations
+
+from mailgate.duplicates import find_duplicate
+from mailgate.pipeline.context import Context
+from mailgate.pipeline.services import Services
+from mailgate.store import Store
+
+
+def repeat(services: Services, store: Store, ctx: Context) -> None:
+    """Decide whether the mail repeats an open ticket of its sender."""
+    route = ctx.route
+    if (route is None or route.action != "new" or route.link is not None
+            or ctx.alert is not None or ctx.facts.automatic is not None):
+        return
+    ctx.repeat_of = find_duplicate(services.config, store, ctx.inbound, ctx.now)
+    if ctx.repeat_of is not None:
+        ctx.decide("repeat", f"repeats {ctx.repeat_of[0].reference}: {ctx.repeat_of[1]}")

@@ -1,0 +1,86 @@
+"""Step 10, respond: the mail a message calls for, queued in the outbox in its transaction.
+
+A new ticket gets the acknowledgement (ticket number, SLA level and due
+time) and the team's notice; a repeat report the "joined your open ticket"
+notice; an engineer's reply its commands applied and its text relayed; a
+customer's reply a notice to the team (not for a thank-you, unless
+``notify_on_thanks``); a permanent bounce a notice to the team. Automatic mail
+and a correlated alert are never answered.
+"""
+
+from __future__ import annotations
+
+from mailgate import sla
+from mailgate.conversation import ticket_context
+from mailgate.pipeline.context import Context
+from mailgate.pipeline.services import Services
+from mailgate.store import Store, Ticket
+
+
+def respond(services: Services, store: Store, ctx: Context) -> None:
+    """Queue the acknowledgement, relay or notification the decisions call for."""
+    ticket, outcome, route = ctx.ticket, ctx.outcome, ctx.route
+    if ticket is None or outcome is None:
+        return  # a duplicate: answered the first time
+    conversation = services.conversation
+    if ctx.bounce is not None:
+        if ctx.bounce[1].permanent:
+            conversation.notify_team(store, ticket, ctx.inbound, ctx.now, "bounce")
+    elif ctx.facts.automatic is not None or outcome.action == "correlated":
+        return
+    elif outcome.action == "created":
+        welcome(services, store, ctx, ticket)
+    elif outcome.action == "merged":
+        welcome(services, store, ctx, ticket, template="merged")
+    elif ctx.role == "engineer":
+        conversation.engineer_reply(store, ticket, ctx.inbound, ctx.now,
+                                    token_ok=ctx.threading.method == "token")
+    elif route is not None and route.action == "thanks":
+        if services.config.conversation.notify_on_thanks:
+            conversation.notify_team(store, ticket, ctx.inbound, ctx.now, "thanks")
+    else:
+        was = ctx.threaded.status if ctx.threaded else None
+        reopened = route is not None and route.action == "reopen"
+        conversation.customer_reply(store, store.ticket(ticket.id), ctx.inbound, ctx.now,
+                                    notify=reopened or was != "closed")
+
+
+def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
+            template: str = "ack") -> None:
+    """The acknowledgement (or 'joined your open ticket' notice) and the team's notice."""
+    config, inbound, now = services.config, ctx.inbound, ctx.now
+    record = store.ticket_record(ticket.id)
+    level_name = record["sla_level"] or config.sla.default_level
+    level = sla.level_of(config, level_name)
+    calendar = config.sla.calendar(level.calendar)
+    ticket_vars = ticket_context(store, ticket, record) | {
+        "sla_description": level.description,
+        "first_response_due": sla.local(config, level_name, ticket.first_response_due),
+    }
+    context = {
+        "gateway": {"name": config.gateway.name, "address": config.support_address},
+        "ticket": ticket_vars,
+        "sla": {
+            "level": level_name, "description": level.description,
+            "first_response": level.first_response.text,
+            "resolution": level.resolution.text if level.resolution else None,
+            "timezone": str(calendar.tz), "calendar": calendar.name,
+            "working_time_only": calendar.name != "24x7",
+        },
+        "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
+                    "subject": inbound.subject, "text": inbound.text},
+    }
+    recipient = (inbound.reply_to or [(inbound.from_name or "", inbound.from_addr)])[0]
+    subject = services.tags.tagged_subject(ticket.id, inbound.subject or ticket.subject)
+    queued = services.mailer.queue(store, ticket, kind=template, template=template,
+                                   context=context, to=[recipient], subject=subject, now=now,
+                                   in_reply_to=inbound.message_id,
+                                   references=[*inbound.references, inbound.message_id],
+                                   language=record["language"])
+    if queued:
+        store.add_event(ticket.id, "acknowledged", actor="mailgate", now=now,
+                        message_id=inbound.message_id,
+                        detail=f"{template} queued to {recipient[1]}")
+    services.conversation.notify_team(store, ticket, inbound, now,
+                                      "new" if template == "ack" else "duplicate",
+                                      record=record)  # the queued mail left the row as it was

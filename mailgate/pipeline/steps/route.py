@@ -1,0 +1,62 @@
+"""Step 6, route: what a reply does to the ticket it threads to.
+
+A stranger citing a ticket follows ``[conversation] stranger_policy``
+(accept, quarantine, or a new ticket linked to the cited one). Anyone else's
+reply follows ``conversation.on_reply`` for the ticket's status and their
+role: keep, reopen, or a new linked ticket; a closed ticket is never
+reopened after ``reopen_window``, and a reply that says nothing but thank
+you does not reopen it (seed 000). Automatic mail joins its ticket and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from mailgate.conversation import within
+from mailgate.pipeline.context import Context, Quarantine, Route
+from mailgate.pipeline.services import Services
+from mailgate.store import Store, Ticket
+
+
+def route(services: Services, store: Store, ctx: Context) -> None:
+    """Decide join, reopen, thanks or a new ticket."""
+    ticket = ctx.threaded
+    if ticket is None:
+        ctx.route = Route("new")
+    elif ctx.facts.automatic is not None:
+        ctx.route = Route("automatic", ctx.facts.automatic.reason)
+    elif ctx.role == "stranger":
+        ctx.route = _stranger(services, ticket, ctx.facts.sender)
+    else:
+        ctx.route = _reply(services, ctx, ticket)
+    if ticket is not None:
+        ctx.decide("route", f"{ctx.route.action}: {ctx.route.reason}".rstrip(": "))
+
+
+def _stranger(services: Services, cited: Ticket, who: str) -> Route:
+    policy = services.config.conversation.stranger_policy
+    if policy == "accept":
+        return Route("append", "stranger accepted (conversation.stranger_policy = accept)")
+    if policy == "quarantine":
+        raise Quarantine(f"{who} is not a participant of {cited.reference} it cites "
+                         "(conversation.stranger_policy = quarantine)")
+    why = f"{who} cited {cited.reference} but is not one of its participants"
+    return Route("new", why, link=(cited, why))
+
+
+def _reply(services: Services, ctx: Context, ticket: Ticket) -> Route:
+    settings = services.config.conversation
+    action = settings.reply_action(ticket.status, ctx.role)
+    reason = f"conversation.on_reply[{ticket.status}][{ctx.role}] = {action}"
+    if ticket.status == "closed" and not within(settings.reopen_window, ticket.closed_at,
+                                                ctx.now):
+        action, reason = "new", f"closed longer than reopen_window ({settings.reopen_window})"
+    if action == "reopen" and ticket.status == "closed":
+        verdict = services.gratitude.classify(ctx.facts.text)
+        if verdict.thanks_only:
+            return Route("thanks", verdict.reason)
+    if action == "new":
+        closed = f"closed {ticket.closed_at:%Y-%m-%d}, " if ticket.closed_at else ""
+        return Route("new", reason, link=(ticket, f"reply to {ticket.reference} "
+                                                  f"({ticket.status}, {closed}"
+                                                  "conversation.on_reply / reopen_window)"))
+    return Route("reopen" if action == "reopen" else "append", reason)

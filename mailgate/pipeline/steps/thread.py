@@ -1,0 +1,51 @@
+"""Step 4, thread: which ticket a message belongs to.
+
+In order: a valid reply-token recipient, a ticket tag in the subject, then
+``In-Reply-To``, then ``References`` (newest first; incoming and our own
+outgoing Message-IDs alike). A merged ticket is followed to the one it was
+merged into. Nothing found means a new ticket, unless a later step joins it
+to one (an alert, a repeat report).
+"""
+
+from __future__ import annotations
+
+from mailgate.message import Inbound
+from mailgate.pipeline.context import Context, Threading, TicketView
+from mailgate.pipeline.services import Services
+from mailgate.refs import TagFormat
+from mailgate.store import Store
+
+
+def find_ticket(store: Store, tags: TagFormat, inbound: Inbound,
+                numbers: tuple[int, ...] | list[int], token_ticket: int | None = None,
+                ) -> Threading:
+    """The ticket ``inbound`` belongs to and the signal that said so."""
+    if token_ticket is not None:
+        ticket = store.live_ticket(token_ticket)
+        if ticket is not None:
+            return Threading(ticket, "token",
+                             f"reply address token of {tags.reference(token_ticket)}")
+    for number in numbers:
+        ticket = store.live_ticket(number)
+        if ticket is not None:
+            via = "" if ticket.id == number else f" (merged into {ticket.reference})"
+            return Threading(ticket, "tag", f"subject tag [{tags.reference(number)}]{via}")
+    for method, ids in (("in-reply-to", inbound.in_reply_to),
+                        ("references", list(reversed(inbound.references)))):
+        found = store.ticket_of_message_ids(ids)
+        if found:
+            ticket = store.live_ticket(found[0])
+            if ticket is not None:
+                return Threading(ticket, method, f"{method} {found[1]}")
+    return Threading(None, "none")
+
+
+def thread(services: Services, store: Store, ctx: Context) -> None:
+    """Decide the ticket the message threads to."""
+    ctx.threading = find_ticket(store, services.tags, ctx.inbound, ctx.facts.tag_numbers,
+                                ctx.facts.token_ticket)
+    if ctx.threading.ticket is not None:
+        ctx.view = TicketView(store, ctx.threading.ticket)
+        ctx.decide("thread", f"{ctx.threading.ticket.reference} by {ctx.threading.detail}")
+    else:
+        ctx.decide("thread", "no ticket cited")

@@ -166,7 +166,9 @@ def explain(config: Config, store: Store, raw: bytes, *, mail_from: str | None =
                               reason=f"processing fails: {type(exc).__name__}: {exc}")
                 raise _DryRun from None
             result.update(outcome=outcome.state if outcome.state == "duplicate"
-                          else outcome.action, threaded_by=outcome.method or None)
+                          else outcome.action, threaded_by=outcome.method or None,
+                          steps=[{"step": step, "decided": what}
+                                 for step, what in outcome.trace])
             if outcome.ticket_id is not None:
                 result["ticket"] = ops.ticket_settings(store, outcome.ticket_id)
                 result["ticket"]["new"] = outcome.action == "created"
@@ -215,6 +217,9 @@ def print_explain(result: dict[str, Any], *, show_mail: bool = False) -> None:
                  if ticket.get("resolution_due") else ""))
     if ticket.get("fields"):
         print("  fields: " + ", ".join(f"{k}={v}" for k, v in ticket["fields"].items()))
+    print("steps:")
+    for step in result.get("steps", []):
+        print(f"  {step['step']:<18} {step['decided']}")
     print("decisions:")
     for e in result["events"]:
         print(f"  {e['kind']:<18} {e['detail']}")

@@ -427,6 +427,8 @@ def test_explain_shows_decisions_and_changes_nothing(daemon: RunningDaemon,
     assert f"[{number}]" in new["outbox"][0]["subject"]
     reply = run_json("explain", *cfg, str(folder / "reply.eml"))
     assert reply["outcome"] == "appended" and reply["threaded_by"] == "tag"
+    assert [(s["step"], s["decided"].split(" ")[0]) for s in reply["steps"]] == [
+        ("thread", "SUP-000001"), ("identify", "erin@example.org"), ("route", "append:")]
     assert reply["outbox"] == []
     ooo = run_json("explain", *cfg, str(folder / "ooo.eml"))
     assert "automatic_mail" in [e["kind"] for e in ooo["events"]] and ooo["outbox"] == []
@@ -434,6 +436,7 @@ def test_explain_shows_decisions_and_changes_nothing(daemon: RunningDaemon,
     text = run("explain", *cfg, str(folder / "new.eml")).stdout.decode()
     assert re.search(r"creates ticket SUP-\d{6} \(number not reserved\)", text)
     assert "mail sent: ack" in text
+    assert re.search(r"steps:\n  thread +no ticket cited\n  identify +nina@", text)
     assert counts() == before
     assert "cannot read" in one_line_error(run("explain", *cfg, str(folder / "missing.eml")))
 

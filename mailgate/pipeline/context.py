@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mailgate.errors import MailgateError
 
@@ -120,7 +120,6 @@ class Context:
     repeat_of: tuple[Ticket, str] | None = None
     outcome: Outcome | None = None  # record
     ticket: Ticket | None = None  # record: the ticket the message was recorded on
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def decide(self, step: str, what: str) -> None:
         """Note a decision in the trace."""

@@ -11,7 +11,8 @@ adding a folder. Keys of ``case.toml``:
 - ``[[mail]]``: ``file`` (an ``.eml`` of the folder), ``at`` (ISO instant it is
   handled at; default one minute after the previous mail), ``before`` (actions
   done half a minute after the previous mail: ``"close SUP-000001"``,
-  ``"merge SUP-000002 SUP-000001"``), ``from`` (envelope sender), and ``expect``:
+  ``"status SUP-000001 awaiting_reply"``, ``"merge SUP-000002 SUP-000001"``),
+  ``from`` (envelope sender), and ``expect``:
   ``action`` (created, appended, merged, correlated, bounce, duplicate,
   quarantined), ``method`` (token, tag, in-reply-to, references, alert, none,
   duplicate), ``ticket`` (reference the mail landed on), ``role``, ``route``
@@ -21,7 +22,9 @@ adding a folder. Keys of ``case.toml``:
   events), ``steps`` (names of the steps that recorded a decision, in order).
 
 An ``.eml`` may say ``{{sent:N:KIND}}``: the Message-ID of the first mail of
-that kind queued for the N-th mail of the case (to write a reply to it).
+that kind queued for the N-th mail of the case (to write a reply to it), and
+``{{reply:N}}`` the reply-token address of ticket N (with ``reply_tokens`` on; the
+secret is in ``GOLDEN_TOKEN_SECRET``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from mailgate.config import Config, load_config
 from mailgate.message import parse
 from mailgate.pipeline import Pipeline, Quarantine
 from mailgate.render import Renderer
+from mailgate.security import reply_address
 from mailgate.store import SpoolItem, Store, open_store
 from mailgate.store.ops import events_since, high_water, outbox_since
 from tests.conftest import write_config
@@ -65,8 +69,9 @@ class Desk:
 
 
 @pytest.fixture
-def make_desk(tmp_path: Path) -> Any:
+def make_desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     made: list[Store] = []
+    monkeypatch.setenv("GOLDEN_TOKEN_SECRET", "golden-secret-not-for-production")
 
     def make(extra: str) -> Desk:
         config = load_config(write_config(tmp_path, GOLDEN_CONFIG + extra))
@@ -149,11 +154,15 @@ def _high(store: Store, table: str) -> int:
 def _act(gate: Desk, action: str, now: datetime) -> None:
     verb, *refs = action.split()
     store = gate.store
-    tickets = [store.ticket_by_reference(ref) for ref in refs]
+    tickets = [store.ticket_by_reference(ref) for ref in refs if "-" in ref]
     with store.transaction():
         if verb == "close":
             desk.set_status(gate.config, store, tickets[0], "closed", actor="golden",
                             why="case setup", now=now)
+        elif verb == "status":
+            status = refs.pop()
+            desk.set_status(gate.config, store, store.ticket_by_reference(refs[0]), status,
+                            actor="golden", why="case setup", now=now)
         elif verb == "merge":
             desk.merge(gate.config, store, tickets[0], tickets[1], actor="golden",
                        why="case setup", now=now)
@@ -162,7 +171,14 @@ def _act(gate: Desk, action: str, now: datetime) -> None:
 
 
 def _substitute(raw: bytes, gate: Desk) -> bytes:
-    """``{{sent:N:KIND}}`` -> the Message-ID of that queued mail."""
+    """``{{sent:N:KIND}}`` -> the Message-ID of that queued mail; ``{{reply:N}}`` -> the
+    reply-token address of ticket N."""
+    while b"{{reply:" in raw:
+        head, _, rest = raw.partition(b"{{reply:")
+        number, _, tail = rest.partition(b"}}")
+        ticket = int(number)
+        address = reply_address(gate.config, ticket, gate.pipeline.tags.reference(ticket))
+        raw = head + address.encode() + tail
     while b"{{sent:" in raw:
         head, _, rest = raw.partition(b"{{sent:")
         spec, _, tail = rest.partition(b"}}")

@@ -201,7 +201,7 @@ def _pg_scenario(work: Path, server: Any, name: str, count: int, messages: int, 
     import psycopg
 
     url = server.database()
-    store = f'url = "{url}"\npassword_file = "{server.password_file}"'
+    store = {"url": url, "password_file": str(server.password_file)}
     nodes = [Mailgate(work / f"{name}-node{i}", store=store, start=False) for i in range(count)]
     _migrate(nodes[0].config)
     postmaster = int((server.data / "postmaster.pid").read_text().split()[0])

@@ -26,7 +26,7 @@ sys.path.insert(0, _BENCH)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from load import make_mail  # noqa: E402
-from server import CONFIG, ROOT  # noqa: E402
+from server import ROOT, config_text  # noqa: E402
 
 from mailgate.config import load_config  # noqa: E402
 from mailgate.daemon import freeze_templates  # noqa: E402
@@ -46,8 +46,7 @@ def main() -> None:
         folder = Path(tmp)
         shutil.copytree(ROOT / "templates", folder / "templates")
         path = folder / "mailgate.toml"
-        path.write_text(CONFIG.format(port=2525, max_size=33554432,
-                                      store=f'url = "sqlite:///{folder / "db.sqlite"}"'))
+        path.write_text(config_text(2525, 33554432, {"url": f"sqlite:///{folder / 'db.sqlite'}"}))
         config = load_config(path)
         configure_logging(config.logging)  # warning, as the benchmark's daemon logs
         store = open_store(config)

@@ -13,12 +13,12 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from load import wait_port
 
@@ -27,38 +27,33 @@ BENCH = ROOT / "bench"
 OUT = BENCH / "out"
 BIN = Path(sys.executable).parent
 
-CONFIG = """
-[gateway]
-name = "Example Support"
-addresses = ["support@example.com"]
-reference_prefix = "SUP"
-reference_width = 6
+if str(ROOT) not in sys.path:  # tests/ is not installed; appended, so it shadows nothing
+    sys.path.append(str(ROOT))
 
-[smtp]
-host = "127.0.0.1"
-port = {port}
-max_message_size = {max_size}
+from tests.configs import merge, toml_text  # noqa: E402
+from tests.support import free_port  # noqa: E402
 
-[store]
-{store}
-
-[outbound]
-mode = "folder"
-folder = "outbox"
-
-[templates]
-directory = "templates"
-
-[logging]
-format = "json"
-level = "warning"
-"""
+# The daemon as a production install runs it (none of the tests' short polls and timeouts,
+# the processor in its own process): tests.configs' writer, not its test defaults.
+CONFIG: dict[str, Any] = {
+    "gateway": {
+        "name": "Example Support",
+        "addresses": ["support@example.com"],
+        "reference_prefix": "SUP",
+        "reference_width": 6,
+    },
+    "smtp": {"host": "127.0.0.1", "port": 0, "max_message_size": 32 * 1024 * 1024},
+    "outbound": {"mode": "folder", "folder": "outbox"},
+    "templates": {"directory": "templates"},
+    "logging": {"format": "json", "level": "warning"},
+}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def config_text(port: int, max_size: int, store: dict[str, Any]) -> str:
+    """The benchmark daemon's config: ``CONFIG`` listening on ``port``, ``store`` its
+    ``[store]`` table."""
+    return toml_text(merge(CONFIG, {"smtp": {"port": port, "max_message_size": max_size},
+                                    "store": store}))
 
 
 def children(pid: int) -> list[int]:
@@ -145,9 +140,9 @@ class Mailgate(Process):
 
     def __init__(self, folder: Path, *, db: Path | None = None,
                  max_size: int = 32 * 1024 * 1024, start: bool = True,
-                 store: str | None = None) -> None:
-        """``store``: the body of the config's ``[store]`` table (default: SQLite at ``db``;
-        the read-only peeks below are SQLite's)."""
+                 store: dict[str, Any] | None = None) -> None:
+        """``store``: the config's ``[store]`` table (default: SQLite at ``db``; the
+        read-only peeks below are SQLite's)."""
         self.folder = folder
         self.port = free_port()
         self.db = db or folder / "mailgate.db"
@@ -155,9 +150,8 @@ class Mailgate(Process):
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copytree(ROOT / "templates", folder / "templates", dirs_exist_ok=True)
         self.config = folder / "mailgate.toml"
-        store = store or f'url = "sqlite:///{self.db.resolve()}"'
-        self.config.write_text(CONFIG.format(port=self.port, max_size=max_size, store=store),
-                               encoding="utf-8")
+        store = store or {"url": f"sqlite:///{self.db.resolve()}"}
+        self.config.write_text(config_text(self.port, max_size, store), encoding="utf-8")
         if start:
             self.start()
 

@@ -8,8 +8,6 @@ and read the outbox folder and the database as a user would.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import smtplib
 import threading
 from collections.abc import Iterator
@@ -17,7 +15,6 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,81 +22,23 @@ from mailgate.config import Config, load_config
 from mailgate.daemon import Daemon
 from mailgate.logs import configure_logging
 from mailgate.store import Store, open_store
+from tests.configs import STORE_BACKEND, use_pg_server, write_config
 from tests.imapserver import dovecot_fixture, make_dovecot_fixture  # noqa: F401
 from tests.pgserver import pg_server, pg_url  # noqa: F401
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-
-BASE_CONFIG = """
-[gateway]
-name = "Example Support"
-addresses = ["support@example.com"]
-reference_prefix = "SUP"
-reference_width = 6
-
-[smtp]
-host = "127.0.0.1"
-port = 0
-max_message_size = 200000
-
-[store]
-url = "sqlite:///var/mailgate.db"
-busy_timeout = "1s"
-
-[outbound]
-mode = "folder"
-folder = "var/outbox"
-
-[templates]
-directory = "templates"
-
-[processing]
-poll_interval = "0.2s"
-# In-process tests look inside the daemon and freeze its clock: the processor is a thread
-# here. Daemons run as subprocesses (faultkit.fault_config) use processor processes.
-processes = 0
-
-[logging]
-format = "json"
-level = "warning"
-"""
-
-
-# MAILGATE_TEST_STORE=postgresql runs every test that writes its config with write_config
-# or fault_config on a fresh PostgreSQL database instead of SQLite (tests that reach into
-# the SQLite file itself are marked sqlite_only and skip).
-STORE_BACKEND = os.environ.get("MAILGATE_TEST_STORE", "sqlite")
-_PG_SERVER: list[Any] = []
-
-
-def with_store(text: str) -> str:
-    """``text`` (a config based on BASE_CONFIG) on the store backend under test."""
-    if STORE_BACKEND != "postgresql":
-        return text
-    assert _PG_SERVER, "the PostgreSQL server fixture is not running"
-    server = _PG_SERVER[0]
-    return text.replace('url = "sqlite:///var/mailgate.db"',
-                        f'url = "{server.database()}"\n'
-                        f'password_file = "{server.password_file}"')
 
 
 @pytest.fixture(scope="session", autouse=STORE_BACKEND == "postgresql")
 def _store_backend(request: pytest.FixtureRequest) -> None:
+    """MAILGATE_TEST_STORE=postgresql: configs from tests.configs get a fresh database on the
+    session's server (tests that reach into the SQLite file are marked sqlite_only, skipped)."""
     if STORE_BACKEND == "postgresql":
-        _PG_SERVER.append(request.getfixturevalue("pg_server"))
+        use_pg_server(request.getfixturevalue("pg_server"))
 
 
 sqlite_only = pytest.mark.skipif(STORE_BACKEND != "sqlite",
                                  reason="reaches into the SQLite database file")
-
-
-def write_config(folder: Path, extra: str = "") -> Path:
-    """A config file in ``folder`` with a copy of the default templates."""
-    shutil.copytree(ROOT / "templates", folder / "templates", dirs_exist_ok=True)
-    path = folder / "mailgate.toml"
-    path.write_text(with_store(BASE_CONFIG + extra), encoding="utf-8")
-    return path
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
-"""Helpers for the fault tests: waiting with deadlines, a daemon in a subprocess, SMTP
-clients that retry like a real MTA, a smarthost we control, and read-only database peeks.
+"""Helpers for the fault tests: a validated config, a daemon in a subprocess, SMTP clients
+that retry like a real MTA, a smarthost we control, and read-only database peeks.
 
 Everything talks over loopback. Nothing here sleeps to "let things settle": waits are
-``wait_until`` with a deadline (polling a port or the database is the only way to observe
-another process), and retry delays are those a real MTA would use.
+``tests.support.wait_until`` with a deadline (polling a port or the database is the only
+way to observe another process), and retry delays are those a real MTA would use.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import asyncio
 import collections
 import contextlib
 import email
-import json
 import os
-import re
 import shutil
 import signal
 import smtplib
@@ -24,99 +22,34 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email import policy
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from mailgate.config import load_config
-from tests.conftest import BASE_CONFIG, ROOT, make_mail, with_store
-
-T = TypeVar("T")
+from tests.configs import write_config
+from tests.conftest import make_mail
+from tests.support import wait_until
 
 MAIL_FROM = "customer@example.org"
 RCPT_TO = "support@example.com"
 
 
-# -- waiting ----------------------------------------------------------------------------
-
-
-def wait_until(predicate: Callable[[], T], timeout: float, *, interval: float = 0.05,
-               message: str | Callable[[], str] = "condition not met") -> T:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            text = message() if callable(message) else message
-            raise AssertionError(f"timed out after {timeout:.1f}s: {text}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # -- configuration ------------------------------------------------------------------------
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(str(value))
+def fault_config(folder: Path, *settings: Mapping[str, Any]) -> Path:
+    """A config file in ``folder`` (with the default templates), validated before use.
 
-
-def config_text(settings: dict[str, dict[str, Any]]) -> str:
-    """BASE_CONFIG with keys replaced or added per section (TOML forbids repeating a table)."""
-    lines = BASE_CONFIG.splitlines()
-    out: list[str] = []
-    section: str | None = None
-    pending = {name: dict(values) for name, values in settings.items()}
-
-    def flush(name: str | None) -> None:
-        for key, value in pending.pop(name, {}).items() if name else ():
-            out.append(f"{key} = {_toml_value(value)}")
-
-    for line in lines:
-        header = re.fullmatch(r"\[([a-z_]+)\]", line.strip())
-        if header:
-            flush(section)
-            section = header[1]
-            out.append(line)
-            continue
-        key = re.match(r"\s*([a-z_]+)\s*=", line)
-        if key and section in pending and key[1] in pending[section]:
-            out.append(f"{key[1]} = {_toml_value(pending[section].pop(key[1]))}")
-            continue
-        out.append(line)
-    flush(section)
-    for name in list(pending):
-        out.append(f"\n[{name}]")
-        flush(name)
-    return "\n".join(out) + "\n"
-
-
-def fault_config(folder: Path, settings: dict[str, dict[str, Any]]) -> Path:
-    """A config file in ``folder`` (with the default templates), validated before use."""
-    shutil.copytree(ROOT / "templates", folder / "templates", dirs_exist_ok=True)
-    path = folder / "mailgate.toml"
-    processing = settings.get("processing", {})  # as deployed: the processor in a process
-    settings = {**settings, "processing": {"processes": 1, **processing}}
-    text = config_text(settings)
-    if "store" not in settings or "url" not in settings["store"]:
-        text = with_store(text)
-    path.write_text(text, encoding="utf-8")
+    ``settings`` merge as in ``tests.configs.write_config``; as deployed, the processor runs
+    in a process of its own unless they say otherwise.
+    """
+    path = write_config(folder, {"processing": {"processes": 1}}, *settings)
     load_config(path)  # a typo in a test's settings fails here, not as a daemon that won't start
     return path
 

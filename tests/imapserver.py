@@ -35,6 +35,8 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from tests.support import free_port
+
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 
@@ -141,12 +143,6 @@ def dovecot_version(binary: str) -> tuple[int, int]:
     if not match:
         raise RuntimeError(f"cannot parse dovecot --version output {out.stdout!r}")
     return int(match[1]), int(match[2])
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _user_exists(name: str) -> bool:

@@ -20,7 +20,6 @@ import itertools
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -28,14 +27,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import free_port, wait_until
+
 PASSWORD_ENV = "MAILGATE_TEST_PG_PASSWORD"
-
-
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def find_bindir() -> Path | None:
@@ -162,8 +156,6 @@ class PgServer:
                            "60", "start", check=False)
         assert result.returncode == 0, result.stderr
         import psycopg
-
-        from tests.faultkit import wait_until
 
         def up() -> bool:
             try:

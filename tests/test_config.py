@@ -9,7 +9,7 @@ import pytest
 
 from mailgate.config import Config, load_config
 from mailgate.errors import ConfigError
-from tests.conftest import ROOT
+from tests.configs import ROOT
 
 
 def load_text(tmp_path: Path, text: str) -> Config:

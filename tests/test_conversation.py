@@ -13,18 +13,15 @@ from freezegun import freeze_time
 
 from mailgate.config import load_config
 from mailgate.logs import configure_logging
-from tests.conftest import RunningDaemon, make_mail, write_config
+from tests.configs import merge, write_config
+from tests.conftest import RunningDaemon, make_mail
 from tests.test_sla import REAL_TIME
 
-TEAM = """
-[team]
-address = "team@example.com"
-engineers = { alice = "alice@example.com", bob = "bob@example.com" }
-
-[conversation]
-reopen_window = "30d"
-auto_reply_cap = 3
-"""
+TEAM = {
+    "team": {"address": "team@example.com",
+             "engineers": {"alice": "alice@example.com", "bob": "bob@example.com"}},
+    "conversation": {"reopen_window": "30d", "auto_reply_cap": 3},
+}
 
 CUSTOMER = "Casey Customer <customer@example.org>"
 
@@ -315,12 +312,9 @@ def test_language_detection_from_text() -> None:
     assert detect("?!", default="en") == "en"
 
 
-ALERTS = TEAM + """
-[[conversation.alerts]]
-name = "nagios"
-from_addresses = ["monitoring.example.com"]
-key_pattern = 'Host:\\s*(\\S+)'
-"""
+ALERTS = merge(TEAM, {"conversation": {"alerts": [{
+    "name": "nagios", "from_addresses": ["monitoring.example.com"],
+    "key_pattern": r"Host:\s*(\S+)"}]}})
 
 
 def test_alert_flood_becomes_one_ticket_per_host(tmp_path: Path) -> None:
@@ -362,11 +356,8 @@ def test_reply_policy_per_status(desk: RunningDaemon) -> None:
 
 def test_field_command_sets_custom_field(tmp_path: Path) -> None:
     """#field version 8.3.2 changes a configured custom field, shown in show --json."""
-    config = load_config(write_config(tmp_path, TEAM + """
-[[sla.fields]]
-name = "version"
-pattern = 'Version:\\s*(\\S+)'
-"""))
+    config = load_config(write_config(tmp_path, TEAM, {"sla": {"fields": [
+        {"name": "version", "pattern": r"Version:\s*(\S+)"}]}}))
     configure_logging(config.logging)
     running = RunningDaemon(config).start()
     try:

@@ -46,14 +46,13 @@ from tests.faultkit import (
     drained,
     fault_config,
     fill_disk,
-    free_port,
     message_id_of,
     numbered_mails,
     query,
     send_once,
     smtp_ready,
-    wait_until,
 )
+from tests.support import free_port, wait_until
 
 SEED = 20261128
 
@@ -73,10 +72,7 @@ def daemons() -> Iterator[list[DaemonProcess]]:
 def subprocess_daemon(daemons: list[DaemonProcess], folder: Path,
                       settings: dict[str, dict[str, object]] | None = None) -> DaemonProcess:
     port = free_port()
-    merged: dict[str, dict[str, object]] = {"smtp": {"port": port}}
-    for section, values in (settings or {}).items():
-        merged.setdefault(section, {}).update(values)
-    proc = DaemonProcess(fault_config(folder, merged), port)
+    proc = DaemonProcess(fault_config(folder, {"smtp": {"port": port}}, settings or {}), port)
     daemons.append(proc)
     return proc
 

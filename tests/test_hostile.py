@@ -32,7 +32,8 @@ from mailgate.pipeline import Outcome, Pipeline
 from mailgate.processor import Prepared, Processor
 from mailgate.render import Renderer
 from mailgate.store import SpoolItem, Store, open_store
-from tests.conftest import RunningDaemon, make_mail, write_config
+from tests.configs import write_config
+from tests.conftest import RunningDaemon, make_mail
 from tests.hostile import Case, automatic, broken, corpus, limits, mail, smtp_reply
 
 MAX_SIZE = 30_000_000
@@ -316,11 +317,10 @@ Timings = list[tuple[int, float, float]]  # spool id, CPU seconds, wall seconds
 
 @pytest.fixture
 def hostile_daemon(tmp_path: Path) -> Iterator[tuple[RunningDaemon, io.StringIO, Timings]]:
-    path = write_config(tmp_path)
-    text = path.read_text().replace("max_message_size = 200000", f"max_message_size = {MAX_SIZE}")
     # the default busy timeout (5 s), not the 1 s of the lock tests: storing the 20 MB
     # attachment holds the write lock for a while, and intake must wait for it, not answer 451
-    path.write_text(text.replace('busy_timeout = "1s"', 'busy_timeout = "5s"'))
+    path = write_config(tmp_path, {"smtp": {"max_message_size": MAX_SIZE},
+                                   "store": {"busy_timeout": "5s"}})
     config = load_config(path)
     logs = io.StringIO()
     configure_logging(config.logging, stream=logs)

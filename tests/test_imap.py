@@ -20,8 +20,8 @@ from mailgate.health import ImapStates, health_report
 from mailgate.intake import imap
 from mailgate.intake.imap import ImapFetcher
 from mailgate.store import Store
-from tests.faultkit import wait_until
 from tests.imapserver import DovecotServer, dovecot_fixture, make_dovecot_fixture  # noqa: F401
+from tests.support import wait_until
 
 SEEN = b"\\Seen"
 WAIT = 15.0  # generous upper bound for anything awaited on an event

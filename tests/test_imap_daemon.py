@@ -3,41 +3,35 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from mailgate.config import load_config
 from mailgate.logs import configure_logging
-from tests.conftest import RunningDaemon, make_mail, write_config
+from tests import support
+from tests.configs import write_config
+from tests.conftest import RunningDaemon, make_mail
 from tests.imapserver import DovecotServer
 
 
 def imap_config(tmp_path: Path, server: DovecotServer, after: str = "move") -> Path:
     os.environ["MAILGATE_TEST_IMAP_PASSWORD"] = server.password
-    return write_config(tmp_path, f"""
-[[imap]]
-name = "support-mailbox"
-host = "{server.host}"
-port = {server.port}
-security = "plain"
-username = "{server.user}"
-password_env = "MAILGATE_TEST_IMAP_PASSWORD"
-after = "{after}"
-move_to = "Processed"
-poll_interval = "1s"
-queue = "mailbox-queue"
-""")
+    return write_config(tmp_path, {"imap": [{
+        "name": "support-mailbox", "host": server.host, "port": server.port,
+        "security": "plain", "username": server.user,
+        "password_env": "MAILGATE_TEST_IMAP_PASSWORD", "after": after, "move_to": "Processed",
+        "poll_interval": "1s", "queue": "mailbox-queue"}]})
 
 
 def wait_until(daemon: RunningDaemon, done: Callable[[], bool], what: str,
                timeout: float = 20) -> None:
     """Wait for ``done()``, woken by each processor commit rather than sleeping blindly."""
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+
+    def woken(seconds: float) -> None:
         with daemon.daemon.spooler.changed:
-            daemon.daemon.spooler.changed.wait(0.1)
+            daemon.daemon.spooler.changed.wait(seconds)
+
+    support.wait_until(done, timeout, interval=0.1, message=f"waiting for {what}", pause=woken)
 
 
 def wait_tickets(daemon: RunningDaemon, count: int) -> list[dict]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email
-import shutil
 import smtplib
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,63 +24,29 @@ from aiosmtpd.controller import Controller
 
 from mailgate.config import load_config
 from mailgate.logs import configure_logging
-from tests.conftest import ROOT, RunningDaemon, make_mail
+from tests.configs import write_config
+from tests.conftest import RunningDaemon, make_mail
+from tests.support import free_port
 
 CAP = 3
 QUIET = 1.5  # seconds of silence that show a loop has stopped (the only deliberate wait)
 
 
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def gateway_config(folder: Path, *, address: str, prefix: str, listen: int,
                    smarthost: int) -> Path:
-    """A full config (BASE_CONFIG's sections changed, so written whole) sending by SMTP."""
+    """A config sending by SMTP to ``smarthost``, always on SQLite, with the processor as
+    one process (the default)."""
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(ROOT / "templates", folder / "templates", dirs_exist_ok=True)
-    path = folder / "mailgate.toml"
-    path.write_text(f"""
-[gateway]
-name = "Support {prefix}"
-addresses = ["{address}"]
-reference_prefix = "{prefix}"
-reference_width = 6
-
-[smtp]
-host = "127.0.0.1"
-port = {listen}
-max_message_size = 200000
-
-[store]
-url = "sqlite:///var/mailgate.db"
-busy_timeout = "1s"
-
-[outbound]
-mode = "smtp"
-host = "127.0.0.1"
-port = {smarthost}
-timeout = "5s"
-retry_initial = "0.2s"
-retry_max = "0.5s"
-
-[templates]
-directory = "templates"
-
-[processing]
-poll_interval = "0.2s"
-
-[logging]
-format = "json"
-level = "warning"
-
-[conversation]
-auto_reply_cap = {CAP}
-""", encoding="utf-8")
-    return path
+    return write_config(folder, {
+        "gateway": {"name": f"Support {prefix}", "addresses": [address],
+                    "reference_prefix": prefix},
+        "smtp": {"port": listen},
+        "store": {"url": "sqlite:///var/mailgate.db"},
+        "outbound": {"mode": "smtp", "host": "127.0.0.1", "port": smarthost, "timeout": "5s",
+                     "retry_initial": "0.2s", "retry_max": "0.5s"},
+        "processing": {"processes": 1},
+        "conversation": {"auto_reply_cap": CAP},
+    })
 
 
 def start_gateway(folder: Path, **kwargs: Any) -> RunningDaemon:

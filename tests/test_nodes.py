@@ -18,19 +18,18 @@ from typing import Any
 
 import pytest
 
-from mailgate.config import load_config
+from tests.configs import merge
 from tests.faultkit import (
     DaemonProcess,
     Mta,
     fault_config,
-    free_port,
     message_id_of,
     numbered_mails,
     send_once,
-    wait_until,
 )
 from tests.imapserver import DovecotServer
 from tests.pgserver import PgServer
+from tests.support import free_port, wait_until
 
 SEED = 20261129
 
@@ -45,26 +44,20 @@ class Cluster:
         self.outbox = root / "outbox"
         self.nodes: list[DaemonProcess] = []
 
-    def node(self, name: str, settings: dict[str, dict[str, Any]] | None = None,
-             extra: str = "") -> DaemonProcess:
-        """A node's config folder and process (not started); ``extra`` TOML is appended."""
+    def node(self, name: str, settings: dict[str, Any] | None = None) -> DaemonProcess:
+        """A node's config folder and process (not started); ``settings`` override the
+        cluster's shared database, outbox folder and leases."""
         folder = self.root / name
         folder.mkdir()
         password_file = folder / "db-password"
         password_file.write_text(self.server.password + "\n")
         port = free_port()
-        merged: dict[str, dict[str, Any]] = {
+        path = fault_config(folder, merge({
             "smtp": {"port": port},
             "store": {"url": self.url, "password_file": str(password_file)},
             "outbound": {"folder": str(self.outbox), "lease": "10s"},
             "processing": {"lease": "10s"},
-        }
-        for section, values in (settings or {}).items():
-            merged.setdefault(section, {}).update(values)
-        path = fault_config(folder, merged)
-        if extra:
-            path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
-            load_config(path)
+        }, settings or {}))
         proc = DaemonProcess(path, port)
         self.nodes.append(proc)
         return proc
@@ -205,19 +198,11 @@ IMAP_LEASE = 2.0  # seconds: short, so that the takeover is quick to watch
 LEASE_RETRY = IMAP_LEASE / 3  # a standby node's attempts (imap.LEASE_RETRY_MAX caps it at 5 s)
 
 
-def imap_account(server: DovecotServer, password_file: Path) -> str:
-    return f"""
-[[imap]]
-name = "shared-desk"
-host = "{server.host}"
-port = {server.port}
-security = "plain"
-username = "{server.user}"
-password_file = "{password_file}"
-after = "move"
-move_to = "Processed"
-lease = "{IMAP_LEASE}s"
-"""
+def imap_account(server: DovecotServer, password_file: Path) -> dict[str, Any]:
+    return {"imap": [{
+        "name": "shared-desk", "host": server.host, "port": server.port, "security": "plain",
+        "username": server.user, "password_file": str(password_file), "after": "move",
+        "move_to": "Processed", "lease": f"{IMAP_LEASE}s"}]}
 
 
 def healthz(port: int) -> dict[str, Any]:
@@ -242,13 +227,13 @@ def test_shared_imap_account_is_read_by_one_node_and_taken_over_after_a_kill(
     password_file = cluster.root / "imap-password"
     password_file.write_text(dovecot.password + "\n")
     http = {"a": free_port(), "b": free_port()}
-    nodes = {name: cluster.node(name, {
+    nodes = {name: cluster.node(name, merge({
         "gateway": {"node_name": f"node-{name}"},
         "http": {"enabled": True, "port": http[name]},
         "logging": {"level": "info"},
         # short claims: the mail and acks the killed node held are free again soon
         "processing": {"lease": "4s"}, "outbound": {"lease": "4s"},
-    }, extra=imap_account(dovecot, password_file)) for name in ("a", "b")}
+    }, imap_account(dovecot, password_file))) for name in ("a", "b")}
     a, b = nodes["a"], nodes["b"]
 
     def holder() -> str | None:

@@ -17,10 +17,9 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -30,19 +29,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mailgate.config import load_config
 from mailgate.store import open_store
-from tests.conftest import ROOT, STORE_BACKEND, RunningDaemon, make_mail, write_config
+from tests.configs import ROOT, STORE_BACKEND, update_config, write_config
+from tests.conftest import RunningDaemon, make_mail
+from tests.support import free_port, wait_until
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
-OPS_CONFIG = """
-[http]
-enabled = true
-host = "127.0.0.1"
-port = 0
-
-[team]
-engineers = { alice = "alice@example.com" }
-"""
+OPS_CONFIG = {
+    "http": {"enabled": True, "host": "127.0.0.1", "port": 0},
+    "team": {"engineers": {"alice": "alice@example.com"}},
+}
 
 
 def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -102,15 +98,6 @@ def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return samples
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10) -> Any:
-    """Poll another thread's or process's state (nothing to await across processes)."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-    return value
-
-
 def on_loop(running: RunningDaemon, coro: Any) -> Any:
     assert running.daemon.loop is not None
     return asyncio.run_coroutine_threadsafe(coro, running.daemon.loop).result(20)
@@ -158,18 +145,10 @@ def test_healthz_reports_listener_database_and_outbox(daemon: RunningDaemon) -> 
 
 def test_healthz_shows_unreachable_imap_account_as_degraded(tmp_path: Path) -> None:
     """An IMAP server that refuses connections makes /healthz 'degraded' (200), naming it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead_port = sock.getsockname()[1]
-    path = write_config(tmp_path, OPS_CONFIG + f"""
-[[imap]]
-name = "desk"
-host = "127.0.0.1"
-port = {dead_port}
-security = "plain"
-username = "support"
-password_env = "MAILGATE_TEST_NO_SUCH_PASSWORD"
-""")
+    dead_port = free_port()
+    path = write_config(tmp_path, OPS_CONFIG, {"imap": [{
+        "name": "desk", "host": "127.0.0.1", "port": dead_port, "security": "plain",
+        "username": "support", "password_env": "MAILGATE_TEST_NO_SUCH_PASSWORD"}]})
     from mailgate.config import load_config
 
     running = RunningDaemon(load_config(path)).start()
@@ -180,7 +159,7 @@ password_env = "MAILGATE_TEST_NO_SUCH_PASSWORD"
             report = json.loads(get(port, "/healthz")[1])
             return report if report["imap"]["desk"]["state"] != "starting" else None
 
-        report = wait_until(failed)
+        report = wait_until(failed, interval=0.02)
         assert report["status"] == "degraded" and not report["imap"]["desk"]["connected"]
         assert any("desk" in w for w in report["warnings"])
         metrics = scrape(port)
@@ -216,7 +195,7 @@ class MailFlow:
 
     def __enter__(self) -> MailFlow:
         self.thread.start()
-        wait_until(lambda: len(self.replies) >= 3)
+        wait_until(lambda: len(self.replies) >= 3, interval=0.02)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -246,7 +225,7 @@ def test_reload_while_mail_flows(daemon: RunningDaemon, config_path: Path) -> No
         good = on_loop(daemon, daemon.daemon.reload())
         assert good.ok and good.restart_needed == [] and not good.sla_changed, good
         after_good = deliver(daemon, mail("After reload", "good"))
-        wait_until(lambda: len(flow.replies) >= 6)
+        wait_until(lambda: len(flow.replies) >= 6, interval=0.02)
 
         running_config = daemon.daemon.config
         config_path.write_text(original_config + "\n[gatway]\nname = \"typo\"\n")
@@ -258,7 +237,7 @@ def test_reload_while_mail_flows(daemon: RunningDaemon, config_path: Path) -> No
         assert not bad_template.ok and "refrence" in bad_template.error
         assert daemon.daemon.config is running_config
         after_bad = deliver(daemon, mail("After a failed reload", "bad"))
-        wait_until(lambda: len(flow.replies) >= 12)
+        wait_until(lambda: len(flow.replies) >= 12, interval=0.02)
     assert flow.replies and all(code == 250 for code, _ in flow.replies), flow.replies
     assert "Reloaded wording." in ack_text(daemon, after_good)
     assert "Reloaded wording." in ack_text(daemon, after_bad)
@@ -274,10 +253,7 @@ def test_reload_moves_open_deadlines_when_sla_changes(daemon: RunningDaemon,
     deliver(daemon, mail("Deadline moves", "dee"))
     cfg = ["-c", str(config_path)]
     ticket = run_json("show", *cfg, "SUP-000001")
-    config_path.write_text(config_path.read_text() + """
-[sla.levels.standard]
-first_response = "1h"
-""")
+    update_config(config_path, {"sla": {"levels": {"standard": {"first_response": "1h"}}}})
     result = on_loop(daemon, daemon.daemon.reload())
     assert result.ok and result.sla_changed and result.recomputed_clocks >= 1, result
     moved = run_json("show", *cfg, "SUP-000001")
@@ -289,19 +265,11 @@ first_response = "1h"
             - datetime.fromisoformat(created)) == timedelta(hours=1)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, int]]:
     """`mailgate serve` in a subprocess, as systemd runs it."""
-    port = _free_port()
-    path = write_config(tmp_path, OPS_CONFIG)
-    path.write_text(path.read_text().replace("port = 0\nmax_message_size",
-                                             f"port = {port}\nmax_message_size"))
+    port = free_port()
+    path = write_config(tmp_path, OPS_CONFIG, {"smtp": {"port": port}})
     proc = subprocess.Popen([sys.executable, "-m", "mailgate", "serve", "-c", str(path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
 
@@ -314,7 +282,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, int]
         return (tmp_path / "var" / "mailgate.pid").exists()
 
     try:
-        wait_until(up, 20)
+        wait_until(up, 20, interval=0.02)
         yield proc, path, port
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -331,8 +299,7 @@ def test_reload_command_signals_the_serving_daemon(
     assert result.returncode == 0, result.stderr
     assert f"(pid {proc.pid})" in result.stdout.decode()
 
-    good = path.read_text()
-    path.write_text(good.replace('mode = "folder"', 'mode = "pigeon"'))
+    update_config(path, {"outbound": {"mode": "pigeon"}})
     refused = run("reload", "-c", str(path))
     assert refused.returncode == 78 and b"outbound.mode" in refused.stderr
     assert b"Traceback" not in refused.stderr
@@ -340,7 +307,7 @@ def test_reload_command_signals_the_serving_daemon(
     status_file = path.parent / "var" / "mailgate.reload.json"
     previous = status_file.read_text()
     os.kill(proc.pid, signal.SIGHUP)  # what systemd's ExecReload does, bypassing the CLI check
-    wait_until(lambda: status_file.read_text() != previous)
+    wait_until(lambda: status_file.read_text() != previous, interval=0.02)
     assert json.loads(status_file.read_text())["ok"] is False
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
         assert client.sendmail("c@example.org", ["support@example.com"],

@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from tests.faultkit import Mta, numbered_mails, wait_until
+from tests.faultkit import Mta, numbered_mails
 from tests.pgserver import PgServer, start_server
+from tests.support import wait_until
 from tests.test_nodes import Cluster
 
 

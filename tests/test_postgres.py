@@ -22,8 +22,9 @@ from mailgate.errors import ConfigError
 from mailgate.logs import configure_logging
 from mailgate.store import open_store, schema
 from tests.conftest import RunningDaemon, make_mail
-from tests.faultkit import fault_config, wait_until
+from tests.faultkit import fault_config
 from tests.pgserver import PASSWORD_ENV, PgServer
+from tests.support import wait_until
 
 
 def pg_config(folder: Path, server: PgServer, url: str, **store: object) -> Path:

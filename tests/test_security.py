@@ -10,21 +10,20 @@ import pytest
 
 from mailgate.config import load_config
 from mailgate.logs import configure_logging
-from tests.conftest import RunningDaemon, make_mail, write_config
+from tests.configs import write_config
+from tests.conftest import RunningDaemon, make_mail
 from tests.test_conversation import CUSTOMER, body, deliver, events, mails, reply
 
-SECURE = """
-[team]
-address = "team@example.com"
-engineers = { alice = "alice@example.com" }
-
-[security]
-trusted_authserv_ids = ["mx.example.com"]
-require_auth = ["dmarc"]
-commands_require = "auth_or_token"
-reply_tokens = true
-token_secret_env = "MAILGATE_TEST_TOKEN_SECRET"
-"""
+SECURE = {
+    "team": {"address": "team@example.com", "engineers": {"alice": "alice@example.com"}},
+    "security": {
+        "trusted_authserv_ids": ["mx.example.com"],
+        "require_auth": ["dmarc"],
+        "commands_require": "auth_or_token",
+        "reply_tokens": True,
+        "token_secret_env": "MAILGATE_TEST_TOKEN_SECRET",
+    },
+}
 
 
 @pytest.fixture

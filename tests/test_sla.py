@@ -17,54 +17,37 @@ from mailgate.config import load_config
 from mailgate.logs import configure_logging
 from mailgate.message import parse
 from mailgate.sla import classify
-from tests.conftest import ROOT, RunningDaemon, make_mail, write_config
+from tests.configs import ROOT, write_config
+from tests.conftest import RunningDaemon, make_mail
 
 # Threads of the daemon keep real monotonic time; only wall-clock "now" is frozen.
 REAL_TIME = ["asyncio", "apscheduler", "aiosmtpd", "concurrent", "threading", "queue",
              "selectors", "socket", "smtplib", "sqlite3", "psycopg", "psycopg_pool",
              "tests.conftest"]
 
-SLA = """
-[sla]
-default_level = "standard"
-team_address = "team@example.com"
-trust_stated_priority = true
-
-[sla.calendars.moscow]
-timezone = "Europe/Moscow"
-hours.mon = ["05:00-14:00"]
-hours.tue = ["05:00-14:00"]
-hours.wed = ["05:00-14:00"]
-hours.thu = ["05:00-14:00"]
-hours.fri = ["05:00-14:00"]
-holidays_country = "RU"
-
-[sla.levels.standard]
-calendar = "moscow"
-first_response = "8h"
-resolution = "40h"
-reminders = [0.75, 1.0]
-
-[sla.levels.urgent]
-calendar = "moscow"
-first_response = "6h"
-
-[[sla.rules]]
-name = "ACME contract"
-from_addresses = ["acme.example"]
-level = "urgent"
-category = "incident"
-
-[[sla.rules]]
-name = "outage keyword"
-keywords = ["outage"]
-level = "urgent"
-priority = "urgent"
-
-[[sla.fields]]
-name = "version"
-pattern = 'Version:\\s*([0-9][\\w.]*)'
-"""
+WORKDAY = ["05:00-14:00"]
+SLA = {"sla": {
+    "default_level": "standard",
+    "team_address": "team@example.com",
+    "trust_stated_priority": True,
+    "calendars": {"moscow": {
+        "timezone": "Europe/Moscow",
+        "hours": {day: WORKDAY for day in ("mon", "tue", "wed", "thu", "fri")},
+        "holidays_country": "RU",
+    }},
+    "levels": {
+        "standard": {"calendar": "moscow", "first_response": "8h", "resolution": "40h",
+                     "reminders": [0.75, 1.0]},
+        "urgent": {"calendar": "moscow", "first_response": "6h"},
+    },
+    "rules": [
+        {"name": "ACME contract", "from_addresses": ["acme.example"], "level": "urgent",
+         "category": "incident"},
+        {"name": "outage keyword", "keywords": ["outage"], "level": "urgent",
+         "priority": "urgent"},
+    ],
+    "fields": [{"name": "version", "pattern": r"Version:\s*([0-9][\w.]*)"}],
+}}
 
 
 @pytest.fixture
@@ -105,13 +88,9 @@ def test_preset_loads_and_passes_check_config(tmp_path: Path) -> None:
 
 def test_check_config_rejects_unknown_calendar_and_country(tmp_path: Path) -> None:
     """A level naming an unknown calendar, or an unknown holiday country, is refused by name."""
-    bad = write_config(tmp_path, """
-[sla.calendars.x]
-holidays_country = "XX"
-hours = { mon = ["09:00-17:00"] }
-[sla.levels.standard]
-calendar = "nowhere"
-""")
+    bad = write_config(tmp_path, {"sla": {
+        "calendars": {"x": {"holidays_country": "XX", "hours": {"mon": ["09:00-17:00"]}}},
+        "levels": {"standard": {"calendar": "nowhere"}}}})
     result = subprocess.run([sys.executable, "-m", "mailgate", "check-config", "-c", str(bad)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 78
@@ -120,7 +99,7 @@ calendar = "nowhere"
 
 def test_check_config_rejects_calendar_without_working_time(tmp_path: Path) -> None:
     """A calendar with no working hours at all is refused."""
-    bad = write_config(tmp_path, '[sla.calendars.never]\nhours = {}\n')
+    bad = write_config(tmp_path, {"sla": {"calendars": {"never": {"hours": {}}}}})
     with pytest.raises(Exception, match="no working time"):
         load_config(bad)
 

@@ -636,7 +636,8 @@ def test_processing_reads_and_writes_through_indexes_only(tmp_path: Path) -> Non
     from mailgate.render import Renderer
     from mailgate.store import open_store
     from mailgate.store.sqlite import SqliteStore
-    from tests.conftest import make_mail, write_config
+    from tests.configs import write_config
+    from tests.conftest import make_mail
 
     config = load_config(write_config(tmp_path))
     store = open_store(config)

@@ -45,17 +45,14 @@ from mailgate.render import Renderer
 from mailgate.security import reply_address
 from mailgate.store import SpoolItem, Store, open_store
 from mailgate.store.ops import events_since, high_water, outbox_since
-from tests.conftest import write_config
+from tests.configs import write_config
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "case.toml").is_file())
 START = datetime.fromisoformat("2026-03-02T09:00:00+01:00")  # a Monday, working hours
 
-GOLDEN_CONFIG = """
-[team]
-address = "team@example.com"
-engineers = { anna = "anna@example.com", bo = "bo@example.com" }
-"""
+GOLDEN_CONFIG = {"team": {"address": "team@example.com",
+                           "engineers": {"anna": "anna@example.com", "bo": "bo@example.com"}}}
 
 
 @dataclass
@@ -74,7 +71,7 @@ def make_desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("GOLDEN_TOKEN_SECRET", "golden-secret-not-for-production")
 
     def make(extra: str) -> Desk:
-        config = load_config(write_config(tmp_path, GOLDEN_CONFIG + extra))
+        config = load_config(write_config(tmp_path, GOLDEN_CONFIG, tomllib.loads(extra)))
         store = open_store(config)
         made.append(store)
         renderer = Renderer(config.path(config.templates.directory))

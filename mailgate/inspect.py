@@ -315,21 +315,7 @@ def _compose_sample(config: Config, renderer: Any, name: str, ticket: Ticket | N
         working_time_only=calendar.name != "24x7", due=sla.local(config, level, due or now))
     if ticket is not None:
         number, subject = ticket.id, ticket.subject
-        context["ticket"].update(
-            reference=ticket.reference, subject=ticket.subject, status=ticket.status,
-            created_at=ticket.created_at, requester=ticket.requester,
-            requester_name=ticket.requester_name)
-        if store is not None:
-            record = store.ticket_record(ticket.id)
-            context["ticket"].update({k: record[k] for k in ("priority", "category", "assignee",
-                                                             "queue")
-                                      if k in context["ticket"] and k in record})
-        first = ops.first_inbound_raw(store, ticket.id) if store is not None else None
-        if first is not None:
-            with_msg = parse(first)
-            context["message"] = {"from_addr": with_msg.from_addr,
-                                  "from_name": with_msg.from_name,
-                                  "subject": with_msg.subject, "text": with_msg.text}
+        _ticket_context(context, ticket, store)
         to = [(ticket.requester_name, ticket.requester)]
     try:
         rendered = renderer.render(name, context)
@@ -349,6 +335,26 @@ def _compose_sample(config: Config, renderer: Any, name: str, ticket: Ticket | N
                    to=to, subject=subject, text=rendered.text, html=rendered.html,
                    message_id=new_message_id(config.support_address.rpartition("@")[2]),
                    date=now, loop_id=config.support_address, auto_submitted=auto)
+
+
+def _ticket_context(context: dict[str, Any], ticket: Ticket, store: Store | None) -> None:
+    """Put a real ticket's data (and its first message) over the samples, so a preview
+    ``--ticket REF`` shows what that ticket's requester would get."""
+    context["ticket"].update(
+        reference=ticket.reference, subject=ticket.subject, status=ticket.status,
+        created_at=ticket.created_at, requester=ticket.requester,
+        requester_name=ticket.requester_name)
+    if store is not None:
+        record = store.ticket_record(ticket.id)
+        context["ticket"].update({k: record[k] for k in ("priority", "category", "assignee",
+                                                         "queue")
+                                  if k in context["ticket"] and k in record})
+    first = ops.first_inbound_raw(store, ticket.id) if store is not None else None
+    if first is not None:
+        with_msg = parse(first)
+        context["message"] = {"from_addr": with_msg.from_addr,
+                              "from_name": with_msg.from_name,
+                              "subject": with_msg.subject, "text": with_msg.text}
 
 
 def readable(raw: bytes, *, html: bool = False) -> str:

@@ -1,0 +1,68 @@
+"""What every command shares: exit codes, finding and loading the config, output.
+
+Kept light on purpose: every command imports it, and ``ingest`` runs once per
+mail under an MTA, so anything heavy is imported inside the function using it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mailgate.config import Config, load_config
+
+EX_OK, EX_USAGE, EX_DATAERR, EX_SOFTWARE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 65, 70, 75, 78
+
+Command = Callable[[argparse.Namespace], int]
+# add(name, func, help_text, example) -> the command's subparser, for its own arguments
+AddCommand = Callable[[str, Command, str, str], argparse.ArgumentParser]
+
+
+def config_path(arg: str | None) -> str | None:
+    """-c, else $MAILGATE_CONFIG, else ./mailgate.toml if there is one (else the defaults)."""
+    if arg:
+        return arg
+    if os.environ.get("MAILGATE_CONFIG"):
+        return os.environ["MAILGATE_CONFIG"]
+    return "mailgate.toml" if Path("mailgate.toml").exists() else None
+
+
+def load(args: argparse.Namespace) -> Config:
+    """The config the command line names (see ``config_path``)."""
+    return load_config(config_path(args.config))
+
+
+def cli_store(config: Config) -> Any:
+    """The store, named as the command line's in PostgreSQL's pg_stat_activity."""
+    from mailgate.store import open_store
+
+    return open_store(config, application_name="mailgate cli")
+
+
+def print_json(data: Any) -> None:
+    """``--json`` output: indented, non-ASCII kept, dates and the like as strings."""
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A rich table on a terminal; tab-separated lines otherwise (for grep and cut)."""
+    if not sys.stdout.isatty():
+        print("\t".join(columns))
+        for row in rows:
+            print("\t".join("" if v is None else str(v) for v in row))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)

@@ -1,0 +1,183 @@
+"""Tickets from the command line: list, show, the SLA report, and the desk's changes.
+
+Status, assignment and merges go through ``mailgate.desk``, the service layer
+mail commands use too, so the events and SLA clocks come out the same; the
+actor recorded is ``cli:<user>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from mailgate import clock
+from mailgate.cli.common import EX_OK, AddCommand, cli_store, load, print_json, table
+from mailgate.errors import MailgateError
+
+
+def cmd_tickets(args: argparse.Namespace) -> int:
+    """List tickets (``--status`` for one status) as a table, or ``--json`` for scripts."""
+    from mailgate.views import ticket_summary
+
+    store = cli_store(load(args))
+    rows = [ticket_summary(r) for r in store.tickets(args.status, args.limit)]
+    if args.json:
+        print_json(rows)
+        return EX_OK
+    table("Tickets", ["reference", "status", "subject", "requester", "sla", "updated"],
+          [[r["reference"], r["status"], r["subject"][:60], r["requester"], r["sla_level"],
+            r["updated_at"][:19]] for r in rows])
+    return EX_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """One ticket with its messages and events, for a reader or ``--json``."""
+    from mailgate.views import ticket_detail
+
+    store = cli_store(load(args))
+    detail = ticket_detail(store, store.ticket_by_reference(args.reference))
+    if args.json:
+        print_json(detail)
+        return EX_OK
+    print(f"{detail['reference']}  [{detail['status']}]  {detail['subject']}")
+    print(f"requester: {detail['requester']}   SLA: {detail['sla_level']}   "
+          f"first response due: {detail['first_response_due']}")
+    if detail["participants"]:
+        print("participants: " + ", ".join(p["address"] for p in detail["participants"]))
+    for m in detail["messages"]:
+        arrow = "<-" if m["direction"] == "in" else "->"
+        print(f"\n{arrow} {m['date'] or m['received_at']}  {m['from']}  ({m['kind']})")
+        print(f"   {m['subject']}")
+        for a in m["attachments"]:
+            print(f"   attachment: {a['filename']} ({a['content_type']}, {a['size']} bytes)")
+    print("\nevents:")
+    for e in detail["events"]:
+        print(f"  {e['at'][:19]}  {e['kind']:<18} {e['actor']}: {e['detail']}")
+    return EX_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Change a ticket's status through the same service layer as mail commands."""
+    from mailgate import desk
+
+    config = load(args)
+    store = cli_store(config)
+    status = {"close": "closed", "reopen": "open"}.get(args.command, getattr(args, "status", ""))
+    with store.transaction():
+        ticket = store.ticket_by_reference(args.reference)
+        changed = desk.set_status(config, store, ticket, status, actor=f"cli:{_user()}",
+                                  why=args.reason or "changed from the command line",
+                                  now=clock.now())
+    print(f"{ticket.reference}: {ticket.status} -> {status}" if changed
+          else f"{ticket.reference} is already {status}")
+    return EX_OK
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def cmd_sla(args: argparse.Namespace) -> int:
+    """Per level: clocks met, breached, running (at risk: past the first reminder point)."""
+    config = load(args)
+    store = cli_store(config)
+    report = store.sla_report(clock.now())
+    upcoming = [r for r in store.reminders() if r["state"] == "pending"][:args.limit]
+    if args.json:
+        print_json({"levels": report, "next_reminders": upcoming})
+        return EX_OK
+    table("SLA by level", ["level", "clock", "met", "breached", "running", "overdue now"],
+          [[r["level"], r["kind"], r["met"], r["breached"], r["running"], r["overdue"]]
+           for r in report])
+    table("Next reminders", ["ticket", "clock", "point", "fires at", "due"],
+          [[r["ticket"], r["kind"], f"{min(r['point'], 1):.0%}", r["fire_at"][:16],
+            r["due_at"][:16]] for r in upcoming])
+    return EX_OK
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    """Assign a ticket to an engineer of ``[team]``, or unassign it."""
+    from mailgate import desk
+
+    if not args.who and not args.unassign:
+        raise MailgateError("give an engineer (short name or address) or --unassign")
+    config = load(args)
+    store = cli_store(config)
+    with store.transaction():
+        ticket = store.ticket_by_reference(args.reference)
+        address = desk.assign(config, store, ticket, None if args.unassign else args.who,
+                              actor=f"cli:{_user()}", now=clock.now())
+    if args.json:
+        print_json({"reference": ticket.reference, "assignee": address})
+    else:
+        print(f"{ticket.reference} assigned to {address}" if address
+              else f"{ticket.reference} unassigned")
+    return EX_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Merge one ticket into another, so mail citing either reaches the survivor."""
+    from mailgate import desk
+
+    config = load(args)
+    store = cli_store(config)
+    with store.transaction():
+        source = store.ticket_by_reference(args.source)
+        target = store.ticket_by_reference(args.target)
+        if source.merged_into is not None:
+            raise MailgateError(f"{source.reference} is already merged into "
+                                f"{store.ticket(source.merged_into).reference}")
+        survivor = desk.merge(config, store, source, target, actor=f"cli:{_user()}",
+                              why=args.reason or "merged from the command line",
+                              now=clock.now())
+    if args.json:
+        print_json({"source": source.reference, "target": survivor.reference})
+    else:
+        print(f"{source.reference} merged into {survivor.reference}")
+    return EX_OK
+
+
+def register(add: AddCommand) -> None:
+    """Add ``tickets``, ``show``, ``status``, ``close``, ``reopen`` and ``sla``."""
+    p = add("tickets", cmd_tickets, "list tickets", "mailgate tickets --status open --json")
+    p.add_argument("--status", help="only tickets in this status")
+    p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = add("show", cmd_show, "show one ticket with its messages and events",
+            "mailgate show SUP-000123 --json")
+    p.add_argument("reference")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = add("status", cmd_status, "set a ticket's status (events and SLA clocks follow)",
+            "mailgate status SUP-000123 on_hold --reason 'waiting for the vendor'")
+    p.add_argument("reference")
+    p.add_argument("status")
+    p.add_argument("--reason")
+    for name, text in (("close", "close a ticket"), ("reopen", "reopen a closed ticket")):
+        p = add(name, cmd_status, text, f"mailgate {name} SUP-000123")
+        p.add_argument("reference")
+        p.add_argument("--reason")
+    p = add("sla", cmd_sla, "SLA report: per level met, breached, running; next reminders",
+            "mailgate sla --json")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+
+
+def register_desk(add: AddCommand) -> None:
+    """Add ``assign`` and ``merge`` (listed after the operations commands in --help)."""
+    p = add("assign", cmd_assign, "assign a ticket to an engineer ([team] engineers)",
+            "mailgate assign SUP-000123 alice\n  mailgate assign SUP-000123 --unassign")
+    p.add_argument("reference")
+    p.add_argument("who", nargs="?", help="short name or address of an engineer")
+    p.add_argument("--unassign", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p = add("merge", cmd_merge, "merge ticket SOURCE into TARGET (SOURCE is closed; mail citing "
+            "either reaches TARGET)", "mailgate merge SUP-000124 SUP-000123 --reason 'same outage'")
+    p.add_argument("source")
+    p.add_argument("target")
+    p.add_argument("--reason")
+    p.add_argument("--json", action="store_true")

@@ -1,0 +1,93 @@
+"""Value types shared by the config sections: durations, addresses, SLA targets.
+
+Each is a plain parser wrapped as a pydantic ``BeforeValidator``, so TOML can
+write ``"8h"`` or ``"support@example.com"`` and the models hold ``timedelta``,
+lower-cased addresses and ``Target`` values; a bad value is a ``ValueError``
+that the loader reports with its key and file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+STATUSES = (
+    "open", "in_progress", "awaiting_reply", "on_hold", "planned", "acceptance",
+    "waiting_for_deploy", "closed",
+)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Accept ``"30s"``, ``"15m"``, ``"8h"``, ``"2d"``, ``"1w"`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '8h' or '30m'")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2] or "s"])
+    raise ValueError(f"expected a duration such as '8h', '30m' or '2d', got {value!r}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+
+
+def _address(value: str) -> str:
+    if not isinstance(value, str) or not _ADDRESS.match(value):
+        raise ValueError(f"not an email address: {value!r}")
+    return value.lower()
+
+
+Address = Annotated[str, BeforeValidator(_address)]
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors (typos) and a loaded config is frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|wd)\s*$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """An SLA target in working time: ``"30m"``/``"8h"`` of working hours or ``"24wd"`` days."""
+
+    amount: float
+    unit: str  # "m", "h" or "wd"
+
+    def __str__(self) -> str:
+        amount = int(self.amount) if self.amount == int(self.amount) else self.amount
+        return f"{amount}{self.unit}"
+
+    @property
+    def text(self) -> str:
+        words = {"m": "working minutes", "h": "working hours", "wd": "working days"}
+        amount = int(self.amount) if self.amount == int(self.amount) else self.amount
+        return f"{amount} {words[self.unit]}"
+
+
+def _target(value: Any) -> Target:
+    if isinstance(value, Target):
+        return value
+    match = _TARGET.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError(
+            f"expected working time such as '30m', '8h' or '24wd' (working days), got {value!r}"
+        )
+    return Target(float(match[1]), match[2])
+
+
+TargetField = Annotated[Target, BeforeValidator(_target)]

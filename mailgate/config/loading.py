@@ -1,0 +1,51 @@
+"""Read a TOML file into a ``Config``, turning every problem into one ``ConfigError``.
+
+The messages name the file and each dotted key (all problems at once), which
+is what an operator needs to fix a config; tests rely on their exact wording.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from mailgate.config.model import Config
+from mailgate.errors import ConfigError
+
+
+def _format_errors(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"])
+        if item["type"] == "extra_forbidden":
+            lines.append(f"  {path}: unknown key")
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            got = item.get("input")
+            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"  {path}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read, validate and return the configuration; raise ConfigError naming key and file."""
+    if path is None:
+        return Config(base_dir=str(Path.cwd()))
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for reserved in ("source", "base_dir"):
+        if reserved in data:
+            raise ConfigError(f"{path}\n  {reserved}: unknown key")
+    try:
+        return Config(**data, source=str(path), base_dir=str(path.resolve().parent))
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, str(path))) from None

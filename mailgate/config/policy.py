@@ -1,0 +1,137 @@
+"""How tickets are handled: conversation rules, alert mail, security policy, the team.
+
+The sections that decide what a reply, a stranger or a command does, as opposed
+to the operational ones in ``sections`` and the SLA in ``service_levels``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mailgate.config.fields import STATUSES, Address, Duration, Section
+
+Role = Literal["requester", "participant", "engineer", "stranger"]
+
+
+class AlertRule(Section):
+    """Mail from a monitoring system: one open ticket per correlation key, not one per alert."""
+
+    name: str
+    from_addresses: list[str] = Field(default_factory=list)
+    subject_pattern: str | None = None
+    key_pattern: str
+    recovered_pattern: str = r"(?i)\b(recovery|recovered|resolved|ok)\b"
+
+    @model_validator(mode="after")
+    def _valid(self) -> AlertRule:
+        if not self.from_addresses and not self.subject_pattern:
+            raise ValueError("give from_addresses or subject_pattern (or both)")
+        for key, value in (("subject_pattern", self.subject_pattern),
+                           ("key_pattern", self.key_pattern),
+                           ("recovered_pattern", self.recovered_pattern)):
+            if value is None:
+                continue
+            try:
+                compiled = re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{key}: not a valid regular expression: {exc}") from None
+            if key == "key_pattern" and compiled.groups < 1:
+                raise ValueError("key_pattern needs one (group) holding the key")
+        return self
+
+
+class ConversationSection(Section):
+    """How replies, reopens, duplicates and strangers are treated (the seeds' rules)."""
+
+    reopen_window: Duration = timedelta(days=30)
+    on_reply: dict[str, dict[Role, Literal["reopen", "keep", "new"]]] = Field(
+        default_factory=lambda: {
+            "closed": {"requester": "reopen", "participant": "reopen", "engineer": "keep",
+                       "stranger": "new"},
+            "awaiting_reply": {"requester": "reopen", "participant": "reopen"},
+        })
+    notify_on_thanks: bool = False
+    stranger_policy: Literal["new_linked", "quarantine", "accept"] = "new_linked"
+    duplicate_scope: Literal["sender", "domain", "off"] = "sender"
+    duplicate_window: Duration = timedelta(days=3)
+    duplicate_similarity: float = Field(default=0.85, gt=0, le=1)
+    merge_into: Literal["existing", "newest"] = "existing"
+    auto_reply_cap: int = Field(default=20, ge=0)
+    auto_reply_cap_window: Duration = timedelta(hours=1)
+    alerts: list[AlertRule] = Field(default_factory=list)
+
+    @field_validator("on_reply")
+    @classmethod
+    def _statuses(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        unknown = sorted(set(value) - set(STATUSES))
+        if unknown:
+            raise ValueError(f"unknown status(es) {unknown}; one of {', '.join(STATUSES)}")
+        return value
+
+    def reply_action(self, status: str, role: str) -> str:
+        """What a reply by ``role`` does to a ticket in ``status`` (default: keep)."""
+        return self.on_reply.get(status, {}).get(role, "keep")  # type: ignore[call-overload]
+
+
+class SecuritySection(Section):
+    """Spam and authentication policy, command authorisation, per-ticket reply tokens."""
+
+    spam_headers: list[str] = Field(
+        default_factory=lambda: ["X-Spam-Flag: YES", "X-Spam-Status: Yes"])
+    trusted_authserv_ids: list[str] = Field(default_factory=list)
+    require_auth: list[Literal["spf", "dkim", "dmarc"]] = Field(default_factory=list)
+    commands_require: Literal["engineer", "auth", "token", "auth_or_token"] = "engineer"
+    reply_tokens: bool = False
+    token_secret_env: str | None = None
+    token_secret_file: str | None = None
+
+    @field_validator("spam_headers")
+    @classmethod
+    def _rules(cls, value: list[str]) -> list[str]:
+        for rule in value:
+            if ":" not in rule or not rule.partition(":")[0].strip():
+                raise ValueError(f"{rule!r}: write 'Header-Name: value prefix'")
+        return value
+
+    @model_validator(mode="after")
+    def _secret(self) -> SecuritySection:
+        if (self.reply_tokens or self.commands_require in ("token", "auth_or_token")) and not (
+                self.token_secret_env or self.token_secret_file):
+            raise ValueError("reply tokens need token_secret_env or token_secret_file")
+        if self.commands_require in ("token", "auth_or_token") and not self.reply_tokens:
+            raise ValueError("commands_require with tokens needs reply_tokens = true")
+        if (self.require_auth or self.commands_require in ("auth", "auth_or_token")) and \
+                not self.trusted_authserv_ids:
+            raise ValueError("authentication rules need trusted_authserv_ids")
+        return self
+
+
+class TeamSection(Section):
+    """The engineers: who may answer and command by mail, and where notifications go."""
+
+    address: Address | None = None
+    engineers: dict[str, Address] = Field(default_factory=dict)
+    domains: list[str] = Field(default_factory=list)
+    reveal_engineer_address: bool = False
+
+    @field_validator("domains")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [d.lower().lstrip("@") for d in value]
+
+    def engineer_address(self, who: str) -> str | None:
+        """An engineer's address from a short name or an address; None if not an engineer."""
+        who = who.strip().lower()
+        if who in self.engineers:
+            return self.engineers[who]
+        return who if self.is_engineer(who) else None
+
+    def is_engineer(self, address: str) -> bool:
+        address = address.lower()
+        if address in self.engineers.values():
+            return True
+        return address.rpartition("@")[2] in self.domains

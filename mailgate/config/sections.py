@@ -1,0 +1,198 @@
+"""The operational sections: identity, listeners, store, outbound mail, IMAP, runtime.
+
+What a node needs to receive, keep and send mail; the ticket-handling policy
+(SLA, conversation, security, team) is in ``service_levels`` and ``policy``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mailgate.config.fields import Address, Duration, Section
+
+
+class GatewaySection(Section):
+    """Who we are: the addresses we accept mail for and the ticket reference format."""
+
+    name: str = "Support"
+    addresses: list[Address] = Field(default_factory=lambda: ["support@localhost"])
+    domains: list[str] = Field(default_factory=list)
+    reference_prefix: str = "SUP"
+    reference_width: int = Field(default=6, ge=1, le=12)
+    node_name: str = ""
+
+    @field_validator("reference_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,15}", value):
+            raise ValueError("must be 1-16 letters or digits, starting with a letter")
+        return value.upper()
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        return [d.lower().lstrip("@") for d in value]
+
+
+class SmtpSection(Section):
+    """The SMTP listener an MTA relays to."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8025, ge=0, le=65535)
+    hostname: str = "localhost"
+    max_message_size: int = Field(default=25 * 1024 * 1024, ge=1024)
+    timeout: Duration = timedelta(minutes=5)
+
+
+class StoreSection(Section):
+    """Where tickets, messages, the spool and the outbox live.
+
+    ``sqlite:///PATH`` (the embedded default, one host) or ``postgresql://USER@HOST/DB``
+    (several nodes sharing one database); the PostgreSQL password comes from
+    ``password_env`` or ``password_file`` (or libpq's own PGPASSWORD / ~/.pgpass), never
+    from the URL. ``state_dir`` holds this node's pid and reload-status files (default: the
+    SQLite database's folder, or ``var`` next to the config file with PostgreSQL).
+    """
+
+    url: str = "sqlite:///var/mailgate.db"
+    busy_timeout: Duration = timedelta(seconds=5)
+    password_env: str | None = None
+    password_file: str | None = None
+    state_dir: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value.startswith("sqlite:///"):
+            if not value.removeprefix("sqlite:///"):
+                raise ValueError("sqlite:///PATH needs a path")
+            return value
+        if value.startswith(("postgresql://", "postgres://")):
+            from urllib.parse import urlsplit
+
+            try:  # (several host:port pairs are allowed: libpq's multi-host failover)
+                parts = urlsplit(value)
+            except ValueError as exc:
+                raise ValueError(f"not a valid PostgreSQL URL: {exc}") from None
+            if parts.password is not None:
+                raise ValueError("no password in the URL: use store.password_env or "
+                                 "store.password_file")
+            return value
+        raise ValueError("must be sqlite:///PATH or postgresql://USER@HOST[:PORT]/DATABASE")
+
+    @model_validator(mode="after")
+    def _password(self) -> StoreSection:
+        if self.password_env and self.password_file:
+            raise ValueError("set at most one of password_env, password_file")
+        if (self.password_env or self.password_file) and self.backend == "sqlite":
+            raise ValueError("password_env and password_file are for a postgresql:// url")
+        return self
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return "sqlite" if self.url.startswith("sqlite:") else "postgresql"
+
+
+class OutboundSection(Section):
+    """How outgoing mail leaves: written to a folder (default) or sent to a smarthost."""
+
+    mode: Literal["folder", "smtp"] = "folder"
+    folder: str = "var/outbox"
+    from_address: Address | None = None
+    from_name: str | None = None
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    timeout: Duration = timedelta(seconds=30)
+    retry_initial: Duration = timedelta(seconds=30)
+    retry_max: Duration = timedelta(hours=1)
+    give_up_after: Duration = timedelta(days=2)
+    lease: Duration = timedelta(minutes=5)
+
+
+class ImapAccount(Section):
+    """One mailbox read over IMAP; the password comes from the environment or a file."""
+
+    name: str
+    host: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["tls", "starttls", "plain"] = "tls"
+    username: str
+    password_env: str | None = None
+    password_file: str | None = None
+    oauth2_token_command: str | None = None
+    oauth2_token_file: str | None = None
+    folder: str = "INBOX"
+    after: Literal["seen", "move", "delete"] = "seen"
+    move_to: str = "Processed"
+    error_folder: str = "mailgate-errors"
+    batch_size: int = Field(default=50, ge=1, le=5000)
+    poll_interval: Duration = timedelta(seconds=60)
+    idle: bool = True
+    idle_timeout: Duration = timedelta(minutes=25)
+    queue: str | None = None
+    sla_level: str | None = None
+    # One node reads the account at a time: how long its claim lasts without a renewal,
+    # so how soon another node takes over from one that died.
+    lease: Duration = timedelta(seconds=60)
+
+    @field_validator("lease")
+    @classmethod
+    def _lease(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=2) <= value <= timedelta(hours=1):
+            raise ValueError("must be between 2 seconds and 1 hour")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> ImapAccount:
+        sources = [self.password_env, self.password_file,
+                   self.oauth2_token_command, self.oauth2_token_file]
+        if sum(s is not None for s in sources) != 1:
+            raise ValueError(
+                "set exactly one of password_env, password_file, "
+                "oauth2_token_command, oauth2_token_file"
+            )
+        if self.security == "plain" and self.host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError("security = 'plain' is allowed for loopback hosts only")
+        return self
+
+
+class TemplatesSection(Section):
+    directory: str = "templates"
+    language: str = "en"
+
+
+class ProcessingSection(Section):
+    """The spool processor: how much it takes per transaction and how it treats crashes."""
+
+    batch_size: int = Field(default=32, ge=1, le=1000)
+    # Processor processes beside the daemon's (mailgate/workers.py), and then the sender in
+    # one more; 0: a thread (and a task) of the daemon itself (one core for everything;
+    # what tests that freeze the clock need).
+    processes: int = Field(default=1, ge=0, le=16)
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    lease: Duration = timedelta(minutes=2)
+    poll_interval: Duration = timedelta(seconds=1)
+    reminder_sweep: Duration = timedelta(seconds=60)
+
+
+class LoggingSection(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class HttpSection(Section):
+    """The optional HTTP endpoint: /healthz for load balancers, /metrics for Prometheus."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8026, ge=0, le=65535)

@@ -1,0 +1,150 @@
+"""The SLA section: working-time calendars, service levels, assignment rules, fields.
+
+Kept apart from the other policy sections because it is the one that reaches
+into ``bizcal``: a calendar is built (and so checked) while the file is validated.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mailgate.bizcal import WEEKDAYS
+from mailgate.bizcal import Calendar as BizCalendar
+from mailgate.config.fields import STATUSES, Address, Duration, Section, Target, TargetField
+
+
+class CalendarSpec(Section):
+    """Working time of a desk: zone, weekly hours, holidays, exceptions (see bizcal)."""
+
+    timezone: str = "UTC"
+    hours: dict[str, list[str] | str] = Field(
+        default_factory=lambda: {d: ["00:00-24:00"] for d in WEEKDAYS}
+    )
+    holidays_country: str | None = None
+    holidays_subdiv: str | None = None
+    closed_dates: list[str] = Field(default_factory=list)
+    open_dates: list[str] = Field(default_factory=list)
+    open_hours: list[str] | str = "mon"
+    holiday_workdays: bool = True
+
+    def build(self, name: str) -> BizCalendar:
+        return BizCalendar.from_spec(
+            name, timezone=self.timezone, hours=self.hours,
+            holidays_country=self.holidays_country, holidays_subdiv=self.holidays_subdiv,
+            closed_dates=self.closed_dates, open_dates=self.open_dates,
+            open_hours=self.open_hours, holiday_workdays=self.holiday_workdays,
+        )
+
+    @model_validator(mode="after")
+    def _valid(self) -> CalendarSpec:
+        self.build("calendar")  # raises ValueError with the problem
+        return self
+
+
+class SlaLevel(Section):
+    """One service level: targets in the working time of its calendar, and its reminders."""
+
+    calendar: str = "24x7"
+    first_response: TargetField = Target(8, "h")
+    resolution: TargetField | None = None
+    reminders: list[float] = Field(default_factory=lambda: [0.75, 1.0])
+    repeat_after_breach: Duration | None = None
+    notify: list[Literal["team", "escalation", "assignee"]] = Field(
+        default_factory=lambda: ["team"])
+    description: str = ""
+
+    @field_validator("reminders")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        if any(not 0 < f <= 1 for f in value):
+            raise ValueError("reminder points are fractions of the target, > 0 and <= 1")
+        return sorted(set(value))
+
+
+class Rule(Section):
+    """One assignment rule: all given conditions must match; the first matching rule wins."""
+
+    name: str
+    from_addresses: list[str] = Field(default_factory=list)
+    to_addresses: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    stated_priority: list[str] = Field(default_factory=list)
+    importance: list[Literal["high", "normal", "low"]] = Field(default_factory=list)
+    level: str | None = None
+    category: str | None = None
+    priority: str | None = None
+    queue: str | None = None
+
+
+class FieldPattern(Section):
+    """A custom field taken from the mail by a regular expression (first group)."""
+
+    name: str
+    pattern: str
+    where: Literal["body", "subject", "both"] = "both"
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        if compiled.groups < 1:
+            raise ValueError("the pattern needs one (group) holding the value")
+        return value
+
+
+class SlaSection(Section):
+    default_level: str = "standard"
+    team_address: Address | None = None
+    escalation_address: Address | None = None
+    pause_statuses: list[str] = Field(default_factory=lambda: ["awaiting_reply", "on_hold"])
+    trust_stated_priority: bool = False
+    trust_importance: bool = False
+    categories: list[str] = Field(default_factory=lambda: [
+        "incident", "service_request", "change", "server_management", "maintenance"])
+    priorities: list[str] = Field(default_factory=lambda: ["low", "normal", "high", "urgent"])
+    default_priority: str = "normal"
+    calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
+    levels: dict[str, SlaLevel] = Field(default_factory=lambda: {"standard": SlaLevel()})
+    rules: list[Rule] = Field(default_factory=list)
+    fields: list[FieldPattern] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> SlaSection:
+        problems = []
+        if self.default_level not in self.levels:
+            problems.append(
+                f"default_level {self.default_level!r} is not one of the levels "
+                f"({', '.join(sorted(self.levels)) or 'none defined'})"
+            )
+        for name, level in self.levels.items():
+            if level.calendar != "24x7" and level.calendar not in self.calendars:
+                problems.append(f"levels.{name}.calendar: unknown calendar {level.calendar!r}")
+        if self.default_priority not in self.priorities:
+            problems.append(f"default_priority {self.default_priority!r} not in priorities")
+        for i, rule in enumerate(self.rules):
+            if rule.level is not None and rule.level not in self.levels:
+                problems.append(f"rules.{i}.level: unknown level {rule.level!r}")
+            if rule.category is not None and rule.category not in self.categories:
+                problems.append(f"rules.{i}.category: {rule.category!r} not in categories")
+            if rule.priority is not None and rule.priority not in self.priorities:
+                problems.append(f"rules.{i}.priority: {rule.priority!r} not in priorities")
+        for status in self.pause_statuses:
+            if status not in STATUSES or status == "closed":
+                problems.append(f"pause_statuses: {status!r} is not a pausable status")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def calendar(self, name: str) -> BizCalendar:
+        """The built calendar of a level (cached per config object)."""
+        built = self.__dict__.setdefault("_built", {})
+        if name not in built:
+            built[name] = (BizCalendar.always_open() if name == "24x7" and name not in
+                           self.calendars else self.calendars[name].build(name))
+        return built[name]

@@ -1,0 +1,193 @@
+"""Header access: decode each field once, read addresses and ids defensively.
+
+``_HeaderCache`` is the policy's header factory used while parsing (see the
+package docstring for why each field is decoded once and cached); the
+functions below are what the pipeline reads headers with: they degrade to raw
+text or "absent" on a hostile field, never raise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from email.message import EmailMessage
+from email.utils import formataddr, getaddresses
+from typing import Any
+
+from mailgate.message.fastpath import (
+    _REGISTRY,
+    _SHARED_MIME,
+    _SHARED_MIME_CHARS,
+    _SHARED_MIME_MAX,
+    _SIMPLE_MAILBOX,
+    _SIMPLE_VALUE,
+    _Registry,
+    _SimpleAddressHeader,
+    _SimpleHeader,
+)
+from mailgate.message.text import _CONTROL, clean_text, unescape
+
+MAX_ADDRESSES = 100  # per address header; more are dropped with a defect
+
+_MSGID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,900}>")
+_UNSAFE_ADDRESS = re.compile(r"[\s\x00-\x1f\x7f<>(),;\\\"]")
+_MIME_FIELDS = frozenset({"content-type", "content-disposition"})
+_ADDRESS_FIELDS = frozenset({"from", "sender", "reply-to", "to", "cc", "bcc", "resent-from",
+                             "resent-sender", "resent-to", "resent-cc", "resent-bcc"})
+_ADDRESS_FAST_PATH = 512
+
+
+class _HeaderCache:
+    """``policy.default``'s header factory, decoding each distinct field once.
+
+    A field that is not an address list and whose value has nothing to decode (see
+    ``_SIMPLE_VALUE``) is its own value: building the registry's object for it costs
+    15-60 µs (a Date or Message-ID), for the same text; an address field of one plainly
+    written mailbox (``_SIMPLE_MAILBOX``) is read by that pattern, not the address parser.
+
+    Results and failures are both remembered: a field that raised raises again
+    at once, without being parsed again. One cache per parsed message.
+
+    The ``email`` package's address parser is quadratic in quotes, comments
+    and backslashes (8 KB of ``"a"a...`` takes most of a second), so an address
+    field longer than ``_ADDRESS_FAST_PATH`` is first split into addresses by
+    the linear ``email.utils.getaddresses`` and rebuilt from well-formed,
+    bounded pieces, which the header parser then reads in linear time.
+    """
+
+    def __init__(self) -> None:
+        self.registry = _REGISTRY
+        self.cache: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, name: str, value: Any) -> Any:
+        if not isinstance(value, str):  # a program setting a header, not parsed input
+            return self.registry(name, value)
+        key = (name, value)
+        try:
+            found = self.cache[key]
+        except KeyError:
+            try:
+                lower = name.lower()
+                address = lower in _ADDRESS_FIELDS
+                # _MIME_FIELDS: their registry objects rewrite the parameters (";0" reads
+                # "; 0"), so they are always decoded
+                plain = "=?" not in value and len(value) <= 998 and lower not in _MIME_FIELDS
+                mailbox = _SIMPLE_MAILBOX.match(value) if address and plain else None
+                if not address and plain and _SIMPLE_VALUE.match(value):
+                    found = _SimpleHeader(name, value)
+                elif mailbox is not None:
+                    found = _SimpleAddressHeader.of(name, value, mailbox)
+                elif lower in _MIME_FIELDS and len(value) <= _SHARED_MIME_CHARS and \
+                        self.registry is _REGISTRY:
+                    found = _SHARED_MIME.get(key)
+                    if found is None:
+                        found = self.registry(name, value)
+                        if len(_SHARED_MIME) >= _SHARED_MIME_MAX:
+                            _SHARED_MIME.clear()
+                        _SHARED_MIME[key] = found
+                else:
+                    if address and len(value) > _ADDRESS_FAST_PATH:
+                        value = _normalized_addresses(value)
+                    found = self.registry(name, value)
+            except Exception as exc:  # remembered, re-raised below
+                found = exc
+            self.cache[key] = found
+        if isinstance(found, Exception):
+            raise found.with_traceback(None)
+        return found
+
+    # HeaderRegistry's registration API, for code that extends the policy's factory
+    def __getitem__(self, name: str) -> Any:
+        return self.registry[name]
+
+    def map_to_type(self, name: str, cls: Any) -> None:
+        if self.registry is _REGISTRY:  # not the shared one: this message's own mapping
+            self.registry = _Registry()
+        self.registry.map_to_type(name, cls)
+
+
+def _normalized_addresses(value: str) -> str:
+    """A long address list re-written well-formed: names at most 200 characters, at most
+    ``4 * MAX_ADDRESSES`` addresses."""
+    pairs = getaddresses([unescape(value)])
+    out = []
+    for name, addr in pairs:
+        if not addr or len(addr) > 320:
+            continue
+        name = " ".join(name.replace("\\", " ").replace('"', " ").split())[:200]
+        out.append(formataddr((name, addr)) if name else addr)
+        if len(out) == 4 * MAX_ADDRESSES:  # ~0.1 ms each to parse again; nobody reads more
+            break
+    return ", ".join(out)
+
+
+def header(msg: EmailMessage, name: str) -> str:
+    """A header's decoded value, or its raw text if decoding fails, or ''."""
+    try:
+        value = msg.get(name)
+    except Exception:
+        raw = msg._headers  # type: ignore[attr-defined]  # last resort: raw text
+        value = next((v for k, v in raw if k.lower() == name.lower()), None)
+    return "" if value is None else unescape(str(value))
+
+
+def message_ids(value: str) -> list[str]:
+    """The ``<id>`` tokens of a Message-ID / In-Reply-To / References header, in order.
+
+    Tokens holding ``=?`` are skipped: we copy these ids into the headers of our
+    replies, where the ``email`` package would decode an encoded-word in them
+    (see ``clean_text``); real ids never contain one.
+    """
+    return [i for i in _MSGID.findall(value or "")[:100] if "=?" not in i]
+
+
+def plausible_address(addr: str) -> bool:
+    """Could ``addr`` be a mailbox to record and answer? (no spaces, brackets, controls)."""
+    return 0 < len(addr) <= 320 and not _UNSAFE_ADDRESS.search(addr) \
+        and not _CONTROL.search(addr) and "\ufffd" not in addr
+
+
+def addresses(msg: EmailMessage, name: str, defects: list[str] | None = None,
+              ) -> list[tuple[str, str]]:
+    """(display name, lower-case address) pairs; unparsable entries are skipped.
+
+    At most ``MAX_ADDRESSES`` per header (the rest are noted in ``defects``):
+    every address can become a participant that later mail is relayed to.
+    """
+    pairs: list[tuple[str, str]] = []
+    wanted = name.lower()
+    for key, raw in msg._headers:  # type: ignore[attr-defined]
+        if key.lower() != wanted:
+            continue
+        try:  # one undecodable field does not lose the others
+            value = msg.policy.header_fetch_parse(key, raw)
+            found = getattr(value, "addresses", None)
+            if found is None:
+                pairs.extend(getaddresses([str(value)]))
+            else:
+                pairs.extend((a.display_name, a.addr_spec) for a in found)
+        except Exception:
+            continue
+    out = []
+    for display, addr in pairs:
+        addr = unescape(addr).strip().lower()
+        if "@" in addr and not addr.startswith("@") and plausible_address(addr):
+            if len(out) == MAX_ADDRESSES:
+                if defects is not None:
+                    defects.append(f"TooManyAddresses({name}: more than {MAX_ADDRESSES},"
+                                   " the rest ignored)")
+                break
+            out.append((clean_text(unescape(display), 200), addr))
+    return out
+
+
+def content_id(raw: bytes) -> str:
+    """Message-ID for mail that has none: stable over redelivery of the same content."""
+    head, _, body = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
+    keep = []
+    for line in head.splitlines():
+        lower = line.lower()
+        if lower.startswith((b"from:", b"to:", b"date:", b"subject:", b"cc:")):
+            keep.append(line.strip())
+    digest = hashlib.sha256(b"\n".join(keep) + b"\n\n" + body.replace(b"\r\n", b"\n"))
+    return f"<{digest.hexdigest()[:40]}@content-hash.mailgate.invalid>"

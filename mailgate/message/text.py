@@ -1,0 +1,53 @@
+"""Text hygiene shared by headers, bodies and file names.
+
+Whatever reaches the store, a log line or one of our own headers passes
+through here: no lone surrogates, no NUL, and for single-line text no
+control or bidi characters and no RFC 2047 syntax.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2069\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NEWLINES = re.compile(r"\r\n?")
+_ENCODED_WORD = re.compile(r"=\?[^?\s]{0,75}\?[bBqQ]?\?")
+
+
+def unescape(value: str) -> str:
+    """Undo the parser's surrogate escapes: raw 8-bit header bytes are read as UTF-8.
+
+    Whatever cannot be decoded becomes U+FFFD, so the result always encodes
+    (SQLite, PostgreSQL, JSON and log lines reject lone surrogates).
+    """
+    if not _SURROGATE.search(value):
+        return value
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte
+        return _SURROGATE.sub("\ufffd", value)
+
+
+def clean_text(value: str, limit: int = 998) -> str:
+    """One line of display text: no CR/LF, control or bidi characters, bounded length.
+
+    Nor RFC 2047 syntax: text that *looks* like an encoded-word (a customer's
+    subject can decode to ``=?utf-8?q?a=0D=0ABcc:_x?=``) is broken up
+    (``= ?utf-8?...``), because the ``email`` package decodes it again when
+    the text is put in an outgoing header, and before CPython 3.11.10 writes
+    the decoded CR/LF out as a line break: a header injected into our mail.
+    """
+    value = unescape(value.replace("\r", " ").replace("\n", " "))
+    value = _CONTROL.sub("", unicodedata.normalize("NFC", value))
+    value = " ".join(value.split())[:limit]
+    return _ENCODED_WORD.sub(lambda m: "= " + m.group(0)[1:], value)[:limit]
+
+
+def _body_text(value: str) -> str:
+    """Multi-line text for the store: NUL and lone surrogates removed, lines kept."""
+    return unescape(value).replace("\x00", "")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from mailgate.errors import MailgateError
 from mailgate.store import schema
-from mailgate.store.base import Store
+from mailgate.store.facade import Store
 
 # (table, primary key, rows per batch) in an order that satisfies the foreign keys.
 TABLES: list[tuple[str, tuple[str, ...], int]] = [

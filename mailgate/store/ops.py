@@ -16,7 +16,7 @@ from typing import Any
 
 from mailgate.clock import from_db
 from mailgate.errors import NotFoundError
-from mailgate.store.base import Store
+from mailgate.store.facade import Store
 
 _SPOOL_COLUMNS = ("id", "received_at", "channel", "source", "mail_from", "rcpt_tos", "size",
                   "state", "attempts", "processed_at", "message_id", "ticket_id", "reason")

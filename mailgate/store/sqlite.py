@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mailgate.errors import StoreError
-from mailgate.store.base import Cursor, Store
+from mailgate.store.base import Cursor
+from mailgate.store.facade import Store, register_sqlite
 
 
 def _set_wal(conn: sqlite3.Connection, busy_timeout: float) -> bool:
@@ -214,3 +215,6 @@ class SqliteStore(Store):
 
     def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         return self._conn.executemany(sql, rows).rowcount
+
+
+register_sqlite(SqliteStore.open_path)

@@ -72,6 +72,13 @@ class Cursor(Protocol):
     def __iter__(self) -> Iterator[Any]: ...
 
 
+def chunked(items: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
+    """``items`` without repeats, ``size`` at a time: an ``IN (...)`` list stays short."""
+    unique = list(dict.fromkeys(items))
+    for start in range(0, len(unique), size):
+        yield unique[start:start + size]
+
+
 class StoreBase:
     """One connection: transactions, savepoints, statement helpers and migrations.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from mailgate.store.bulk import BulkQueries
 from mailgate.store.claims import ClaimQueries
 from mailgate.store.imap import ImapQueries
 from mailgate.store.messages import MessageQueries
@@ -30,7 +31,7 @@ def register_sqlite(opener: Callable[..., Store]) -> None:
 
 
 class Store(SpoolQueries, TicketQueries, MessageQueries, OutboxQueries, SlaQueries,
-            ImapQueries, ClaimQueries):
+            ImapQueries, ClaimQueries, BulkQueries):
     """Typed access to the database; see :mod:`mailgate.store.base` for the rules.
 
     ``Store.open(path)`` opens an SQLite database (the embedded default);

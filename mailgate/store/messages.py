@@ -8,7 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from mailgate.clock import to_db
-from mailgate.store.base import DuplicateMessageError, StoreBase
+from mailgate.store.base import DuplicateMessageError, StoreBase, chunked
+
+# how a reply was threaded onto its ticket, from the detail of its ``threaded`` event
+_THREAD_METHOD = (
+    "CASE WHEN detail LIKE '%subject tag%' THEN 'tag'"
+    " WHEN detail LIKE '%in-reply-to%' THEN 'in-reply-to'"
+    " WHEN detail LIKE '%references%' THEN 'references' ELSE 'other' END"
+)
 
 
 class MessageQueries(StoreBase):
@@ -137,3 +144,74 @@ class MessageQueries(StoreBase):
                       " WHERE ticket_id = ? ORDER BY id", (ticket_id,))
         return [{"at": a, "actor": ac, "kind": k, "detail": d, "message_id": m}
                 for a, ac, k, d, m in cur]
+
+    # -- for operators (mailgate.store.ops) -------------------------------------------
+
+    def stored_message(self, message_id: str) -> dict[str, Any] | None:
+        """The ticket message with this Message-ID, with its ticket's reference and status."""
+        cur = self._x(
+            "SELECT m.id, m.ticket_id, t.reference, t.status, t.subject, m.direction, m.kind,"
+            " m.from_addr, m.subject, m.date, m.in_reply_to, m.spool_id, m.outbox_id,"
+            " m.created_at FROM messages m JOIN tickets t ON t.id = m.ticket_id"
+            " WHERE m.message_id = ?", (message_id,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        keys = ("row", "ticket_id", "reference", "ticket_status", "ticket_subject",
+                "direction", "kind", "from", "subject", "date", "in_reply_to", "spool_id",
+                "outbox_id", "stored_at")
+        return dict(zip(keys, row, strict=True))
+
+    def stored_message_ids(self, message_ids: Sequence[str]) -> set[str]:
+        """Which of ``message_ids`` a ticket already holds (in chunks of 500)."""
+        found: set[str] = set()
+        for chunk in chunked(message_ids):
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._x(
+                f"SELECT message_id FROM messages WHERE message_id IN ({marks})", chunk))
+        return found
+
+    def first_inbound_raw(self, ticket_id: int) -> bytes | None:
+        """Raw bytes of a ticket's first incoming message (for template previews)."""
+        row = self._x("SELECT s.raw FROM messages m JOIN spool s ON s.id = m.spool_id"
+                      " WHERE m.ticket_id = ? AND m.direction = 'in' ORDER BY m.id LIMIT 1",
+                      (ticket_id,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def events_of_messages(self, ticket_id: int,
+                           message_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Events of a ticket that carry one of ``message_ids``, in order."""
+        if not message_ids:
+            return []
+        marks = ",".join("?" * len(message_ids))
+        cur = self._x(f"SELECT at, actor, kind, detail, message_id FROM events"
+                      f" WHERE ticket_id = ? AND message_id IN ({marks}) ORDER BY id",
+                      (ticket_id, *message_ids))
+        return [{"at": a, "actor": ac, "kind": k, "detail": d, "message_id": m}
+                for a, ac, k, d, m in cur.fetchall()]
+
+    def last_event_id(self) -> int:
+        """The largest event id now (0 for none): what a dry run writes lies above it."""
+        return int(self._x("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+
+    def events_since(self, event_id: int) -> list[dict[str, Any]]:
+        """Events above ``event_id`` of every ticket, with the ticket's reference."""
+        cur = self._x("SELECT e.at, e.actor, e.kind, e.detail, e.message_id, t.reference"
+                      " FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE e.id > ?"
+                      " ORDER BY e.id", (event_id,))
+        return [{"at": a, "actor": ac, "kind": k, "detail": d, "message_id": m, "ticket": ref}
+                for a, ac, k, d, m, ref in cur.fetchall()]
+
+    def event_counts(self) -> dict[str, int]:
+        """Events per kind, over all tickets (the metrics)."""
+        return dict(self._x("SELECT kind, COUNT(*) FROM events GROUP BY kind").fetchall())
+
+    def threaded_counts(self) -> dict[str, int]:
+        """Replies threaded onto a ticket, per method (tag, in-reply-to, references)."""
+        return dict(self._x(f"SELECT {_THREAD_METHOD}, COUNT(*) FROM events"
+                            f" WHERE kind = 'threaded' GROUP BY 1").fetchall())
+
+    def reopen_count(self) -> int:
+        """How often a closed ticket was opened again."""
+        return int(self._x("SELECT COUNT(*) FROM events WHERE kind = 'status_changed'"
+                           " AND detail LIKE 'closed -> %'").fetchone()[0])

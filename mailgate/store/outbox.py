@@ -125,3 +125,62 @@ class OutboxQueries(StoreBase):
     def prune_auto_replies(self, before: datetime) -> int:
         """Forget automatic mail older than the cap's window."""
         return self._x("DELETE FROM auto_replies WHERE sent_at < ?", (to_db(before),)).rowcount
+
+    # -- for operators (mailgate.store.ops) -------------------------------------------
+
+    def answers_to(self, message_id: str) -> list[dict[str, Any]]:
+        """Our outgoing mail written in answer to ``message_id`` (acks, relayed replies)."""
+        cur = self._x(
+            "SELECT o.id, o.message_id, o.kind, o.rcpt_tos, o.state, o.attempts, o.last_error,"
+            " o.created_at, o.sent_at, o.next_attempt_at, m.subject FROM outbox o"
+            " JOIN messages m ON m.outbox_id = o.id WHERE m.in_reply_to = ? ORDER BY o.id",
+            (message_id,))
+        keys = ("id", "message_id", "kind", "to", "state", "attempts", "last_error",
+                "created_at", "sent_at", "next_attempt_at", "subject")
+        out = [dict(zip(keys, r, strict=True)) for r in cur.fetchall()]
+        for row in out:
+            row["to"] = json.loads(row["to"])
+        return out
+
+    def last_outbox_id(self) -> int:
+        """The largest outbox id now (0 for none): what a dry run queues lies above it."""
+        return int(self._x("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()[0])
+
+    def outbox_since(self, outbox_id: int) -> list[dict[str, Any]]:
+        """Outbox rows above ``outbox_id``, with their bytes and their ticket's reference."""
+        cur = self._x("SELECT o.id, o.message_id, o.kind, o.mail_from, o.rcpt_tos, o.raw,"
+                      " t.reference FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id"
+                      " WHERE o.id > ? ORDER BY o.id", (outbox_id,))
+        keys = ("id", "message_id", "kind", "mail_from", "to", "raw", "ticket")
+        out = [dict(zip(keys, r, strict=True)) for r in cur.fetchall()]
+        for row in out:
+            row["to"] = json.loads(row["to"])
+            row["raw"] = bytes(row["raw"])
+        return out
+
+    def outbox_cancel(self, outbox_ids: Sequence[int], reason: str) -> int:
+        """Cancel pending mail for good (state ``cancelled``), inside the caller's transaction;
+        the rows cancelled."""
+        if not outbox_ids:
+            return 0
+        marks = ",".join("?" * len(outbox_ids))
+        cur = self._x(f"UPDATE outbox SET state = 'cancelled', last_error = ?, claimed_by = NULL,"
+                      f" lease_until = NULL WHERE state = 'pending' AND id IN ({marks})",
+                      (reason, *outbox_ids))
+        return cur.rowcount
+
+    def outbox_counts_by_kind(self) -> list[tuple[str, str, int]]:
+        """(kind, state, rows) for every pair present (the metrics)."""
+        return [tuple(r) for r in self._x("SELECT kind, state, COUNT(*) FROM outbox"
+                                          " GROUP BY kind, state").fetchall()]
+
+    def outbox_backlog(self) -> dict[str, int]:
+        """Rows ``pending`` and ``failed`` (an index range: cheap enough for /healthz)."""
+        return dict(self._x("SELECT state, COUNT(*) FROM outbox"
+                            " WHERE state IN ('pending', 'failed') GROUP BY state").fetchall())
+
+    def oldest_pending_outbox(self) -> datetime | None:
+        """When the oldest mail still waiting to be sent was queued."""
+        value = self._x("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'"
+                        ).fetchone()[0]
+        return from_db(value) if value else None

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from mailgate.clock import from_db, to_db
 from mailgate.errors import NotFoundError
-from mailgate.store.base import StoreBase
+from mailgate.store.base import StoreBase, chunked
 from mailgate.store.rows import SpoolItem
+
+_SPOOL_COLUMNS = ("id", "received_at", "channel", "source", "mail_from", "rcpt_tos", "size",
+                  "state", "attempts", "processed_at", "message_id", "ticket_id", "reason")
+
+
+def _spool_dict(row: Sequence[Any]) -> dict[str, Any]:
+    item = dict(zip(_SPOOL_COLUMNS, row, strict=True))
+    item["rcpt_tos"] = json.loads(item["rcpt_tos"] or "[]")
+    return item
 
 
 class SpoolQueries(StoreBase):
@@ -118,3 +127,62 @@ class SpoolQueries(StoreBase):
                           " WHERE id = ? AND state = 'quarantined'", (spool_id,))
             if cur.rowcount != 1:
                 raise NotFoundError(f"no quarantined message {spool_id}")
+
+    # -- for operators (mailgate.store.ops) -------------------------------------------
+
+    def spool_row(self, spool_id: int) -> dict[str, Any]:
+        """One spool row without its raw bytes."""
+        row = self._x(f"SELECT {', '.join(_SPOOL_COLUMNS)} FROM spool WHERE id = ?",
+                      (spool_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no spool row {spool_id}")
+        return _spool_dict(row)
+
+    def spool_rows_of_message(self, message_id: str) -> list[dict[str, Any]]:
+        """Every delivery of a Message-ID (the first one and any duplicates), oldest first."""
+        cur = self._x(f"SELECT {', '.join(_SPOOL_COLUMNS)} FROM spool WHERE message_id = ?"
+                      " ORDER BY id", (message_id,))
+        return [_spool_dict(r) for r in cur.fetchall()]
+
+    def quarantine_delete(self, spool_id: int) -> dict[str, Any]:
+        """Delete one quarantined spool row for good; return what it was. Opens a transaction."""
+        with self.transaction():
+            row = self.spool_row(spool_id)
+            if row["state"] != "quarantined":
+                raise NotFoundError(f"spool {spool_id} is not quarantined (state {row['state']})")
+            self._x("DELETE FROM spool WHERE id = ? AND state = 'quarantined'", (spool_id,))
+        return row
+
+    def spool_set_message_id(self, spool_id: int, message_id: str) -> None:
+        """Note a row's Message-ID before processing (an import: a re-run skips it)."""
+        self._x("UPDATE spool SET message_id = ? WHERE id = ?", (message_id, spool_id))
+
+    def spooled_message_ids(self, message_ids: Sequence[str]) -> set[str]:
+        """Which of ``message_ids`` a spool row already carries (in chunks of 500)."""
+        found: set[str] = set()
+        for chunk in chunked(message_ids):
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._x(
+                f"SELECT message_id FROM spool WHERE message_id IN ({marks})", chunk))
+        return found
+
+    def spool_has_raw(self, raw: bytes) -> bool:
+        """True if these exact bytes are in the spool (for mail without a usable Message-ID)."""
+        row = self._x("SELECT 1 FROM spool WHERE size = ? AND raw = ? LIMIT 1",
+                      (len(raw), raw)).fetchone()
+        return row is not None
+
+    def spool_counts_by_channel(self) -> list[tuple[str, str, int]]:
+        """(channel, state, rows) for every pair present (the metrics)."""
+        return [tuple(r) for r in self._x("SELECT channel, state, COUNT(*) FROM spool"
+                                          " GROUP BY channel, state").fetchall()]
+
+    def spool_backlog(self) -> dict[str, int]:
+        """Rows ``new`` and ``quarantined`` (an index range: cheap enough for /healthz)."""
+        return dict(self._x("SELECT state, COUNT(*) FROM spool"
+                            " WHERE state IN ('new', 'quarantined') GROUP BY state").fetchall())
+
+    def oldest_new_spool(self) -> datetime | None:
+        """When the oldest mail still waiting for processing was received."""
+        value = self._x("SELECT MIN(received_at) FROM spool WHERE state = 'new'").fetchone()[0]
+        return from_db(value) if value else None

@@ -171,3 +171,39 @@ class TicketQueries(StoreBase):
         if row is None:
             raise NotFoundError(f"no ticket with id {ticket_id}")
         return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    # -- for operators and copies (mailgate.store.ops, mailgate.store.copy) -------------
+
+    def ticket_settings(self, ticket_id: int) -> dict[str, Any]:
+        """What classification decided for a ticket: level, queue, category, priority, dues
+        (instants as stored text, ``fields`` parsed)."""
+        cur = self._x("SELECT reference, status, subject, requester, sla_level, queue,"
+                      " category, priority, assignee, first_response_due, resolution_due,"
+                      " fields FROM tickets WHERE id = ?", (ticket_id,))
+        row = cur.fetchone()
+        if row is None:
+            raise NotFoundError(f"no ticket with id {ticket_id}")
+        item = dict(zip([d[0] for d in cur.description], row, strict=True))
+        item["fields"] = json.loads(item.get("fields") or "{}")
+        return item
+
+    def ticket_counts(self) -> dict[str, int]:
+        """Tickets per status (the metrics)."""
+        return dict(self._x("SELECT status, COUNT(*) FROM tickets GROUP BY status").fetchall())
+
+    def merged_ticket_count(self) -> int:
+        """Tickets merged into another."""
+        return int(self._x("SELECT COUNT(*) FROM tickets WHERE merged_into IS NOT NULL"
+                           ).fetchone()[0])
+
+    def ticket_merges(self) -> list[tuple[int, int]]:
+        """(ticket id, merged into) of every merged ticket, by id."""
+        return [(r[0], r[1]) for r in self._x(
+            "SELECT id, merged_into FROM tickets WHERE merged_into IS NOT NULL"
+            " ORDER BY id").fetchall()]
+
+    def set_ticket_merges(self, merges: Sequence[tuple[int, int]]) -> None:
+        """Set ``merged_into`` of (ticket id, merged into) pairs at once (a copy's last pass:
+        a ticket may be merged into a later one); inside the caller's transaction."""
+        self._many("UPDATE tickets SET merged_into = ? WHERE id = ?",
+                   [(into, ticket_id) for ticket_id, into in merges])

@@ -12,9 +12,12 @@ from mailgate.errors import NotFoundError
 from mailgate.store.base import StoreBase
 from mailgate.store.rows import Ticket
 
+# Every column of ``tickets``: a Ticket is read whole, by one query.
 _TICKET_COLUMNS = (
     "id, reference, status, subject, requester, requester_name, sla_level, "
-    "first_response_due, merged_into, created_at, updated_at, closed_at"
+    "first_response_due, merged_into, created_at, updated_at, closed_at, "
+    "first_response_at, resolution_due, queue, category, priority, assignee, language, "
+    "correlation_key, time_spent, fields"
 )
 
 
@@ -24,14 +27,35 @@ _TICKET_FIELDS = frozenset({
     "resolution_due", "assignee", "priority", "category", "queue", "merged_into", "language",
     "correlation_key"})
 
+# Those of them that hold an instant (read back as an aware datetime).
+_TICKET_INSTANTS = frozenset({"first_response_due", "first_response_at", "closed_at",
+                              "resolution_due"})
+
+
+def _fields(text: str | None) -> dict[str, Any]:
+    """The custom fields column parsed (most tickets have none: no JSON parse then)."""
+    return json.loads(text) if text and text != "{}" else {}
+
 
 def _ticket(row: Sequence[Any]) -> Ticket:
     return Ticket(
         id=row[0], reference=row[1], status=row[2], subject=row[3], requester=row[4],
         requester_name=row[5], sla_level=row[6], first_response_due=from_db(row[7]),
         merged_into=row[8], created_at=from_db(row[9]), updated_at=from_db(row[10]),
-        closed_at=from_db(row[11]),
+        closed_at=from_db(row[11]), first_response_at=from_db(row[12]),
+        resolution_due=from_db(row[13]), queue=row[14], category=row[15], priority=row[16],
+        assignee=row[17], language=row[18], correlation_key=row[19], time_spent=row[20],
+        fields=_fields(row[21]),
     )
+
+
+def _written(ticket_id: int, reference: str, values: dict[str, Any], now: datetime) -> Ticket:
+    """The Ticket a new row reads back as, from the values its INSERT wrote (``values``:
+    the columns given, instants already as stored text); the rest are the defaults."""
+    at = now.astimezone(UTC)
+    read = {k: from_db(v) if k in _TICKET_INSTANTS else v for k, v in values.items()}
+    return Ticket(id=ticket_id, reference=reference, created_at=at, updated_at=at,
+                  **{"merged_into": None, "closed_at": None, **read})
 
 
 class TicketQueries(StoreBase):
@@ -65,11 +89,10 @@ class TicketQueries(StoreBase):
             assert inserted is not None
             ticket_id, reference = inserted, reference_of(inserted)
             self._x("UPDATE tickets SET reference = ? WHERE id = ?", (reference, ticket_id))
-        due, at = first_response_due, now.astimezone(UTC)  # as from_db reads them back
-        return Ticket(id=ticket_id, reference=reference, status=status, subject=subject,
-                      requester=requester, requester_name=requester_name, sla_level=sla_level,
-                      first_response_due=due.astimezone(UTC) if due else None,
-                      merged_into=None, created_at=at, updated_at=at, closed_at=None)
+        return _written(ticket_id, reference, {
+            "status": status, "subject": subject, "requester": requester,
+            "requester_name": requester_name, "sla_level": sla_level,
+            "first_response_due": to_db(first_response_due), **extra}, now)
 
     def ticket(self, ticket_id: int) -> Ticket:
         """The ticket; inside a transaction it stays locked to it (see the module docstring)."""

@@ -53,9 +53,18 @@ def _written(ticket_id: int, reference: str, values: dict[str, Any], now: dateti
     """The Ticket a new row reads back as, from the values its INSERT wrote (``values``:
     the columns given, instants already as stored text); the rest are the defaults."""
     at = now.astimezone(UTC)
-    read = {k: from_db(v) if k in _TICKET_INSTANTS else v for k, v in values.items()}
-    return Ticket(id=ticket_id, reference=reference, created_at=at, updated_at=at,
-                  **{"merged_into": None, "closed_at": None, **read})
+    v: dict[str, Any] = {k: from_db(x) if k in _TICKET_INSTANTS else x
+                         for k, x in values.items()}
+    return Ticket(
+        id=ticket_id, reference=reference, status=v["status"], subject=v["subject"],
+        requester=v["requester"], requester_name=v["requester_name"], sla_level=v["sla_level"],
+        first_response_due=v["first_response_due"], merged_into=v.get("merged_into"),
+        created_at=at, updated_at=at, closed_at=v.get("closed_at"),
+        first_response_at=v.get("first_response_at"), resolution_due=v.get("resolution_due"),
+        queue=v.get("queue"), category=v.get("category"), priority=v.get("priority"),
+        assignee=v.get("assignee"), language=v.get("language"),
+        correlation_key=v.get("correlation_key"),
+    )
 
 
 class TicketQueries(StoreBase):

@@ -12,7 +12,6 @@ import pytest
 import structlog
 
 from mailgate import clock
-from mailgate.clock import to_db
 from mailgate.config import ImapAccount
 from mailgate.daemon import StoreCursors
 from mailgate.errors import TransientError
@@ -487,8 +486,8 @@ def test_lost_lease_stops_reading_and_logs_out(dovecot, make_fetcher, lease_db):
     try:
         assert events.wait_for("imap_connected")
         assert states.snapshot()["support"]["lease_holder"] == "node-a"
-        later = clock.now() + timedelta(hours=1)  # node x takes the lease as if it had expired
-        thief._store()._x("UPDATE imap_leases SET lease_until = ?", (to_db(clock.now()),))
+        # node x takes the lease as if it had expired: its "now" lies past node a's lease
+        later = clock.now() + timedelta(hours=1)
         assert thief._store().imap_lease_take("support", "node-x", later, later) == "node-x"
         assert events.wait_for("imap_standby", timeout=5)
         assert [(r["event"], r.get("holder"), r.get("reason")) for r in events.records

@@ -206,9 +206,10 @@ class MailFlow:
 def ack_text(running: RunningDaemon, spool_id: int) -> str:
     store = running.store()
     try:
-        ticket_id = store._x("SELECT ticket_id FROM spool WHERE id = ?", (spool_id,)).fetchone()[0]
-        raw = store._x("SELECT raw FROM outbox WHERE ticket_id = ? AND kind = 'ack'",
-                       (ticket_id,)).fetchone()[0]
+        reference = store.ticket(store.spool_row(spool_id)["ticket_id"]).reference
+        ack = next(row for row in store.outbox(("pending", "sent", "failed", "cancelled"))
+                   if row["ticket"] == reference and row["kind"] == "ack")
+        raw = store.outbox_raw(ack["id"])
     finally:
         store.close()
     return bytes(raw).decode("utf-8", "replace")
@@ -372,7 +373,7 @@ def test_explain_shows_decisions_and_changes_nothing(daemon: RunningDaemon,
 
     def counts() -> tuple[int, ...]:
         with closing(open_store(load_config(config_path), migrate=False)) as store:
-            return tuple(store._x(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            return tuple(store.row_count(t)
                          for t in ("tickets", "messages", "events", "outbox", "spool"))
 
     before = counts()
@@ -477,8 +478,8 @@ def test_import_mbox_is_resumable_and_sends_no_acks(config_path: Path, tmp_path:
     assert len(run_json("tickets", *cfg)) == 3
     assert run_json("outbox", *cfg) == []  # nothing pending: acks were cancelled
     with closing(open_store(load_config(config_path), migrate=False)) as store:
-        states = store._x("SELECT DISTINCT state FROM outbox").fetchall()
-    assert [tuple(r) for r in states] == [("cancelled",)]
+        states = {state for _kind, state, _count in store.outbox_counts_by_kind()}
+    assert states == {"cancelled"}
     assert "no such mbox" in one_line_error(run("import", *cfg, str(tmp_path / "none.mbox")))
 
 

@@ -8,6 +8,7 @@ expire because the test says "later", not because it waited).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +21,7 @@ import pytest
 from mailgate import clock
 from mailgate.clock import from_db
 from mailgate.errors import SchemaError, StoreError
-from mailgate.store import DuplicateMessageError, IntegrityViolation, Store
+from mailgate.store import DuplicateMessageError, IntegrityViolation, Store, Ticket
 from mailgate.store import schema as schema_module
 from tests.conftest import sqlite_only
 from tests.pgserver import PgServer
@@ -205,6 +206,11 @@ def test_new_ticket_is_written_whole_and_returned_as_read_back(open_db: Opener) 
     assert (record["category"], record["priority"], record["queue"], record["language"]) == \
         ("incident", "high", "ops", "sv")
     assert from_db(record["resolution_due"]) == due + timedelta(days=1)
+    assert (made.category, made.priority, made.queue, made.language, made.resolution_due,
+            made.assignee, made.fields, made.time_spent) == \
+        ("incident", "high", "ops", "sv", due + timedelta(days=1), None, {}, 0)
+    assert set(record) == {f.name for f in dataclasses.fields(Ticket)}  # every column typed
+    assert hash(made) == hash(store.ticket(made.id))
     with pytest.raises(RuntimeError), store.transaction():
         store.create_ticket(reference_of=REF, status="open", subject="rolled back",
                             requester="a@example.org", requester_name=None, sla_level=None,
@@ -314,6 +320,8 @@ def test_participants_attachments_and_fields(open_db: Opener) -> None:
     assert store.is_participant(ticket_id, "BOB@example.org")
     assert [a["filename"] for a in store.attachments(row)] == ["a.bin", "b.bin"]
     assert store.ticket_record(ticket_id)["fields"] == '{"version": "8.3.1"}'
+    ticket = store.ticket(ticket_id)
+    assert (ticket.fields, ticket.time_spent) == ({"version": "8.3.1"}, 15)
     assert store.messages(ticket_id)[0]["body_text"].startswith("nul")
 
 
@@ -337,6 +345,7 @@ def test_alert_key_decided_by_one_node_at_a_time(open_db: Opener) -> None:
         a.touch_ticket(ticket.id, now, correlation_key="disk:web1")
     thread.join(10)
     assert out.get("result") == ticket.id, out
+    assert a.ticket(ticket.id).correlation_key == "disk:web1"
 
 
 # -- outbox -----------------------------------------------------------------------------------

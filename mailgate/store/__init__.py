@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailgate.store.base import DuplicateMessageError, IntegrityViolation, Store
+from mailgate.store.base import DuplicateMessageError, IntegrityViolation
+from mailgate.store.facade import Store
 from mailgate.store.rows import OutboxItem, SpoolItem, Ticket
+from mailgate.store.sqlite import SqliteStore  # registers the opener Store.open uses
 
 if TYPE_CHECKING:
     from mailgate.config import Config
@@ -25,8 +27,6 @@ def open_store(config: Config, *, migrate: bool = True, busy_timeout: float | No
     timeout = config.store.busy_timeout.total_seconds() if busy_timeout is None \
         else busy_timeout
     if config.store.backend == "sqlite":
-        from mailgate.store.sqlite import SqliteStore
-
         return SqliteStore.open_path(config.database_path, busy_timeout=timeout,
                                      migrate=migrate)
     from mailgate.store.postgres import PgStore

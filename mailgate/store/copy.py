@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailgate.errors import MailgateError
-from mailgate.store import schema
-from mailgate.store.base import Store
+from mailgate.store.facade import Store
+from mailgate.store.schema import LATEST
 
 # (table, primary key, rows per batch) in an order that satisfies the foreign keys.
 TABLES: list[tuple[str, tuple[str, ...], int]] = [
@@ -64,19 +64,9 @@ class CopyReport:
         return self.source == self.target
 
 
-def _count(store: Store, table: str) -> int:
-    return int(store._x(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-
-
-def _columns(store: Store, table: str) -> list[str]:
-    cur = store._x(f"SELECT * FROM {table} LIMIT 1")
-    cur.fetchall()
-    return [d[0] for d in cur.description]
-
-
 def source_counts(source: Store) -> dict[str, int]:
     """Rows per table in ``source`` (the totals of a progress display)."""
-    return {table: _count(source, table) for table, _key, _batch in TABLES}
+    return {table: source.row_count(table) for table, _key, _batch in TABLES}
 
 
 def copy_database(source: Store, target: Store, *,
@@ -84,9 +74,9 @@ def copy_database(source: Store, target: Store, *,
     """Copy every row of ``source`` missing from ``target``; verify the counts."""
     for name, store in (("source", source), ("target", target)):
         version = store.schema_version()
-        if version != schema.LATEST:
+        if version != LATEST:
             raise CopyError(f"the {name} database is at schema version {version}, not "
-                            f"{schema.LATEST}: run `mailgate db migrate` on it first")
+                            f"{LATEST}: run `mailgate db migrate` on it first")
     report = CopyReport()
     with source.transaction():  # one snapshot of the source (SQLite: no writer meanwhile)
         known = set(source.tables()) - {"schema_migrations"}
@@ -95,7 +85,7 @@ def copy_database(source: Store, target: Store, *,
             raise CopyError(f"do not know how to copy table(s) {', '.join(sorted(missing))}")
         report.source = source_counts(source)
         for table, key, batch in TABLES:
-            columns = _columns(source, table)
+            columns = source.table_columns(table)
             if table == "tickets":  # merged_into may point forwards: set in a later pass
                 columns = [c for c in columns if c != "merged_into"]
             report.copied[table] = _copy_table(source, target, table, columns, key, batch,
@@ -103,42 +93,32 @@ def copy_database(source: Store, target: Store, *,
         _copy_merges(source, target)
         for table, key, _batch in TABLES:
             if key == ("id",):
-                target._sync_sequence(table)
-    report.target = {table: _count(target, table) for table, _key, _batch in TABLES}
+                target.sync_id_sequence(table)
+    report.target = {table: target.row_count(table) for table, _key, _batch in TABLES}
     return report
 
 
 def _copy_table(source: Store, target: Store, table: str, columns: list[str],
                 key: tuple[str, ...], batch: int, progress: Progress) -> int:
-    names = ", ".join(columns)
-    insert = (f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
-              " ON CONFLICT DO NOTHING")
-    order = ", ".join(key)
     at = [columns.index(k) for k in key]
     after: tuple[object, ...] | None = None
     if key == ("id",):  # resume after what an earlier run copied
-        last = int(target._x(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0])
+        last = target.max_id(table)
         after = (last,)
-        progress(table, int(source._x(f"SELECT COUNT(*) FROM {table} WHERE id <= ?",
-                                      (last,)).fetchone()[0]))
+        progress(table, source.row_count(table, up_to_id=last))
     # Others start over: re-inserting a row that is there already changes nothing.
     copied = 0
     while True:
-        where = "" if after is None else \
-            f" WHERE ({order}) > ({', '.join('?' * len(key))})"
-        rows = source._x(f"SELECT {names} FROM {table}{where} ORDER BY {order} LIMIT ?",
-                         (*(after or ()), batch)).fetchall()
+        rows = source.rows_after(table, columns, key, after, batch)
         if not rows:
             return copied
         with target.transaction():
-            copied += target._many(insert, [tuple(r) for r in rows])
+            copied += target.insert_rows(table, columns, rows)
         after = tuple(rows[-1][i] for i in at)
         progress(table, len(rows))
 
 
 def _copy_merges(source: Store, target: Store) -> None:
-    merges = source._x("SELECT id, merged_into FROM tickets WHERE merged_into IS NOT NULL"
-                       " ORDER BY id").fetchall()
+    merges = source.ticket_merges()
     with target.transaction():
-        target._many("UPDATE tickets SET merged_into = ? WHERE id = ?",
-                     [(into, ticket_id) for ticket_id, into in merges])
+        target.set_ticket_merges(merges)

@@ -42,7 +42,8 @@ from psycopg import pq
 from psycopg_pool import ConnectionPool
 
 from mailgate.errors import StoreError
-from mailgate.store.base import Cursor, Store
+from mailgate.store.base import Cursor
+from mailgate.store.facade import Store
 
 IDLE_IN_TX_MS = 60_000  # our transactions never sit idle for long
 # Detect a dead server or network instead of waiting on a half-open connection for the

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,13 @@ class SpoolItem:
 
 @dataclass(frozen=True)
 class Ticket:
+    """A ticket: every column of ``tickets``, read by one query (``Store.ticket``).
+
+    The fields after ``closed_at`` have defaults so that older constructors still work.
+    Instants are aware (UTC); ``fields`` is the custom fields column parsed from its JSON
+    text (``{}`` when none), left out of the hash as a dict cannot be hashed.
+    """
+
     id: int
     reference: str
     status: str
@@ -34,6 +43,16 @@ class Ticket:
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    first_response_at: datetime | None = None
+    resolution_due: datetime | None = None
+    queue: str | None = None
+    category: str | None = None
+    priority: str | None = None
+    assignee: str | None = None
+    language: str | None = None
+    correlation_key: str | None = None
+    time_spent: int = 0  # minutes logged
+    fields: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ its commit is on disk (the log is fsynced right after COMMIT, see
 block the writers. ``BEGIN IMMEDIATE``
 takes the write lock up front; a lock held longer than ``busy_timeout`` is a
 ``StoreError`` (451 / exit 75). With one writer at a time, claims need no row
-locks and the shared code in :mod:`mailgate.store.base` runs as it is.
+locks and the shared queries (the groups of :class:`~mailgate.store.facade.Store`)
+run as they are.
 
 Waiting for the write lock: SQLite's own busy handler sleeps 1, 2, 5, 10, 15,
 20, 25 ... ms between tries, so a writer arriving just after another took the
@@ -30,7 +31,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mailgate.errors import StoreError
-from mailgate.store.base import Cursor, Store
+from mailgate.store.base import Cursor
+from mailgate.store.facade import Store, register_sqlite
 
 
 def _set_wal(conn: sqlite3.Connection, busy_timeout: float) -> bool:
@@ -214,3 +216,6 @@ class SqliteStore(Store):
 
     def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         return self._conn.executemany(sql, rows).rowcount
+
+
+register_sqlite(SqliteStore.open_path)

@@ -1,0 +1,217 @@
+"""Message queries: a ticket's messages, attachments, participants and events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from mailgate.clock import to_db
+from mailgate.store.base import DuplicateMessageError, StoreBase, chunked
+
+# how a reply was threaded onto its ticket, from the detail of its ``threaded`` event
+_THREAD_METHOD = (
+    "CASE WHEN detail LIKE '%subject tag%' THEN 'tag'"
+    " WHEN detail LIKE '%in-reply-to%' THEN 'in-reply-to'"
+    " WHEN detail LIKE '%references%' THEN 'references' ELSE 'other' END"
+)
+
+
+class MessageQueries(StoreBase):
+    """``messages`` (unique Message-IDs), ``attachments``/``blobs``, ``participants``,
+    ``events``: the rows that hang off one ticket."""
+
+    def ticket_of_message_ids(self, message_ids: Sequence[str]) -> tuple[int, str] | None:
+        """The ticket holding the most recent of ``message_ids`` (ours or theirs)."""
+        if not message_ids:
+            return None
+        marks = ",".join("?" * len(message_ids))
+        row = self._x(
+            f"SELECT ticket_id, message_id FROM messages WHERE message_id IN ({marks})"
+            f" ORDER BY id DESC LIMIT 1", list(message_ids),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def message_exists(self, message_id: str) -> tuple[int, str] | None:
+        """(ticket id, direction) of a stored message with this Message-ID, else None."""
+        row = self._x("SELECT ticket_id, direction FROM messages WHERE message_id = ?",
+                      (message_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def add_message(self, *, ticket_id: int, message_id: str, direction: str, kind: str,
+                    now: datetime, spool_id: int | None = None, outbox_id: int | None = None,
+                    from_addr: str | None = None, from_name: str | None = None,
+                    to_addrs: Sequence[str] = (), cc_addrs: Sequence[str] = (),
+                    date: datetime | None = None, subject: str | None = None,
+                    body_text: str | None = None, in_reply_to: str | None = None) -> int:
+        """Store one message of a ticket; raises DuplicateMessageError on a replay."""
+        # ON CONFLICT instead of catching the violation: on PostgreSQL a violation aborts
+        # the whole transaction. A concurrent insert of the same Message-ID by another
+        # node makes this one wait for that node's commit, then insert nothing.
+        row = self._insert(
+            "INSERT INTO messages (ticket_id, message_id, direction, kind, spool_id,"
+            " outbox_id, from_addr, from_name, to_addrs, cc_addrs, date, subject,"
+            " body_text, in_reply_to, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (message_id) DO NOTHING RETURNING id",
+            (ticket_id, message_id, direction, kind, spool_id, outbox_id, from_addr,
+             from_name, json.dumps(list(to_addrs)), json.dumps(list(cc_addrs)),
+             to_db(date), subject, body_text, in_reply_to, to_db(now)),
+        )
+        if row is None:
+            raise DuplicateMessageError(message_id)
+        return row
+
+    def add_attachment(self, *, message_row: int, filename: str, content_type: str,
+                       data: bytes, sha256: str) -> None:
+        """Keep an attachment content-addressed: equal files are stored once."""
+        self._x("INSERT INTO blobs (sha256, data) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (sha256, data))
+        self._x("INSERT INTO attachments (message_row, filename, content_type, size, sha256)"
+                " VALUES (?, ?, ?, ?, ?)", (message_row, filename, content_type, len(data),
+                                            sha256))
+
+    def add_participant(self, ticket_id: int, address: str, name: str | None, role: str,
+                        now: datetime) -> bool:
+        """Add an address to a ticket; False if it was already there."""
+        cur = self._x(
+            "INSERT INTO participants (ticket_id, address, name, role, added_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (ticket_id, address.lower(), name, role, to_db(now)),
+        )
+        return cur.rowcount == 1
+
+    def remove_participant(self, ticket_id: int, address: str) -> bool:
+        cur = self._x("DELETE FROM participants WHERE ticket_id = ? AND address = ?"
+                      " AND role != 'requester'", (ticket_id, address.lower()))
+        return cur.rowcount == 1
+
+    def participants(self, ticket_id: int) -> list[dict[str, Any]]:
+        cur = self._x("SELECT address, name, role FROM participants WHERE ticket_id = ?"
+                      " ORDER BY added_at, address", (ticket_id,))
+        return [{"address": a, "name": n, "role": r} for a, n, r in cur]
+
+    def add_event(self, ticket_id: int, kind: str, *, actor: str, now: datetime,
+                  detail: str = "", message_id: str | None = None) -> None:
+        self._x("INSERT INTO events (ticket_id, at, actor, kind, detail, message_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (ticket_id, to_db(now), actor, kind, detail, message_id))
+
+    def thread_ids(self, ticket_id: int, limit: int = 20) -> list[str]:
+        """The ticket's latest Message-IDs, oldest first (for References)."""
+        rows = self._x("SELECT message_id FROM messages WHERE ticket_id = ?"
+                       " ORDER BY id DESC LIMIT ?", (ticket_id, limit)).fetchall()
+        return [r[0] for r in reversed(rows)]
+
+    def latest_inbound(self, ticket_id: int, exclude: Sequence[str] = ()) -> str | None:
+        """Message-ID of the ticket's newest incoming customer message."""
+        for message_id, from_addr in self._x(
+                "SELECT message_id, from_addr FROM messages WHERE ticket_id = ?"
+                " AND direction = 'in' AND kind = 'customer' ORDER BY id DESC LIMIT 20",
+                (ticket_id,)):
+            if from_addr not in exclude:
+                return str(message_id)
+        return None
+
+    def is_participant(self, ticket_id: int, address: str) -> bool:
+        row = self._x("SELECT 1 FROM participants WHERE ticket_id = ? AND address = ?",
+                      (ticket_id, address.lower())).fetchone()
+        return row is not None
+
+    def messages(self, ticket_id: int) -> list[dict[str, Any]]:
+        cur = self._x(
+            "SELECT id, message_id, direction, kind, from_addr, from_name, to_addrs, cc_addrs,"
+            " date, subject, body_text, spool_id, outbox_id, created_at FROM messages"
+            " WHERE ticket_id = ? ORDER BY id", (ticket_id,),
+        )
+        keys = [d[0] for d in cur.description]
+        out = []
+        for r in cur.fetchall():
+            item = dict(zip(keys, r, strict=True))
+            item["to_addrs"] = json.loads(item["to_addrs"])
+            item["cc_addrs"] = json.loads(item["cc_addrs"])
+            out.append(item)
+        return out
+
+    def attachments(self, message_row: int) -> list[dict[str, Any]]:
+        cur = self._x("SELECT filename, content_type, size, sha256 FROM attachments"
+                      " WHERE message_row = ? ORDER BY id", (message_row,))
+        return [{"filename": f, "content_type": c, "size": s, "sha256": h} for f, c, s, h in cur]
+
+    def events(self, ticket_id: int) -> list[dict[str, Any]]:
+        cur = self._x("SELECT at, actor, kind, detail, message_id FROM events"
+                      " WHERE ticket_id = ? ORDER BY id", (ticket_id,))
+        return [{"at": a, "actor": ac, "kind": k, "detail": d, "message_id": m}
+                for a, ac, k, d, m in cur]
+
+    # -- for operators (mailgate.store.ops) -------------------------------------------
+
+    def stored_message(self, message_id: str) -> dict[str, Any] | None:
+        """The ticket message with this Message-ID, with its ticket's reference and status."""
+        cur = self._x(
+            "SELECT m.id, m.ticket_id, t.reference, t.status, t.subject, m.direction, m.kind,"
+            " m.from_addr, m.subject, m.date, m.in_reply_to, m.spool_id, m.outbox_id,"
+            " m.created_at FROM messages m JOIN tickets t ON t.id = m.ticket_id"
+            " WHERE m.message_id = ?", (message_id,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        keys = ("row", "ticket_id", "reference", "ticket_status", "ticket_subject",
+                "direction", "kind", "from", "subject", "date", "in_reply_to", "spool_id",
+                "outbox_id", "stored_at")
+        return dict(zip(keys, row, strict=True))
+
+    def stored_message_ids(self, message_ids: Sequence[str]) -> set[str]:
+        """Which of ``message_ids`` a ticket already holds (in chunks of 500)."""
+        found: set[str] = set()
+        for chunk in chunked(message_ids):
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._x(
+                f"SELECT message_id FROM messages WHERE message_id IN ({marks})", chunk))
+        return found
+
+    def first_inbound_raw(self, ticket_id: int) -> bytes | None:
+        """Raw bytes of a ticket's first incoming message (for template previews)."""
+        row = self._x("SELECT s.raw FROM messages m JOIN spool s ON s.id = m.spool_id"
+                      " WHERE m.ticket_id = ? AND m.direction = 'in' ORDER BY m.id LIMIT 1",
+                      (ticket_id,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def events_of_messages(self, ticket_id: int,
+                           message_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Events of a ticket that carry one of ``message_ids``, in order."""
+        if not message_ids:
+            return []
+        marks = ",".join("?" * len(message_ids))
+        cur = self._x(f"SELECT at, actor, kind, detail, message_id FROM events"
+                      f" WHERE ticket_id = ? AND message_id IN ({marks}) ORDER BY id",
+                      (ticket_id, *message_ids))
+        return [{"at": a, "actor": ac, "kind": k, "detail": d, "message_id": m}
+                for a, ac, k, d, m in cur.fetchall()]
+
+    def last_event_id(self) -> int:
+        """The largest event id now (0 for none): what a dry run writes lies above it."""
+        return int(self._x("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+
+    def events_since(self, event_id: int) -> list[dict[str, Any]]:
+        """Events above ``event_id`` of every ticket, with the ticket's reference."""
+        cur = self._x("SELECT e.at, e.actor, e.kind, e.detail, e.message_id, t.reference"
+                      " FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE e.id > ?"
+                      " ORDER BY e.id", (event_id,))
+        return [{"at": a, "actor": ac, "kind": k, "detail": d, "message_id": m, "ticket": ref}
+                for a, ac, k, d, m, ref in cur.fetchall()]
+
+    def event_counts(self) -> dict[str, int]:
+        """Events per kind, over all tickets (the metrics)."""
+        return dict(self._x("SELECT kind, COUNT(*) FROM events GROUP BY kind").fetchall())
+
+    def threaded_counts(self) -> dict[str, int]:
+        """Replies threaded onto a ticket, per method (tag, in-reply-to, references)."""
+        return dict(self._x(f"SELECT {_THREAD_METHOD}, COUNT(*) FROM events"
+                            f" WHERE kind = 'threaded' GROUP BY 1").fetchall())
+
+    def reopen_count(self) -> int:
+        """How often a closed ticket was opened again."""
+        return int(self._x("SELECT COUNT(*) FROM events WHERE kind = 'status_changed'"
+                           " AND detail LIKE 'closed -> %'").fetchone()[0])

@@ -65,7 +65,7 @@ from mailgate.intake.smtp import Listener
 from mailgate.outbound import Sender
 from mailgate.pipeline import Pipeline
 from mailgate.processor import Processor, dead_claimants, node_name
-from mailgate.render import Renderer
+from mailgate.render import Renderer, freeze_templates
 from mailgate.spooler import Spooler
 from mailgate.store import Store, open_store, ops
 from mailgate.workers import WorkerProcesses
@@ -99,25 +99,6 @@ class ReloadResult:
     recomputed_clocks: int = 0
     pid: int = field(default_factory=os.getpid)
     generation: int = 0
-
-
-def freeze_templates(renderer: Renderer) -> Renderer:
-    """Serve templates from a snapshot of their folder taken now.
-
-    Jinja's file loader re-reads a template whose file changed, so an edit would
-    take effect mid-flight, unchecked (a typo would quarantine mail). With the
-    snapshot, edits take effect at the next reload, after validation.
-    """
-    sources = {}
-    for path in sorted(renderer.directory.rglob("*")):
-        if path.is_file():
-            try:
-                sources[path.relative_to(renderer.directory).as_posix()] = \
-                    path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue  # not a template
-    renderer.freeze(sources)
-    return renderer
 
 
 def restart_needed(old: Config, new: Config) -> list[str]:

@@ -29,11 +29,10 @@ from load import make_mail  # noqa: E402
 from server import ROOT, config_text  # noqa: E402
 
 from mailgate.config import load_config  # noqa: E402
-from mailgate.daemon import freeze_templates  # noqa: E402
 from mailgate.logs import configure_logging  # noqa: E402
 from mailgate.pipeline import Pipeline  # noqa: E402
 from mailgate.processor import Processor  # noqa: E402
-from mailgate.render import Renderer  # noqa: E402
+from mailgate.render import Renderer, freeze_templates  # noqa: E402
 from mailgate.store import open_store  # noqa: E402
 
 

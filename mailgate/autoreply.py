@@ -324,6 +324,18 @@ def _parse_bounce(msg: Message, mail_from: str | None,
     if not _ctype(msg).startswith("multipart/report") and \
             not _robot_hint(msg, mail_from, hints):
         return None  # neither a report nor from a robot: no walk over a customer's parts
+    blocks, original, text = _report_parts(msg)
+    if original is None:
+        match = _QUOTED_ID.search(text)
+        original = (match.group(1) if match else None) or _norm_id(_get(msg, "In-Reply-To")) \
+            or _norm_id(_get(msg, "References"), last=True)
+    recipients = [b for b in blocks if "final-recipient" in b or "original-recipient" in b]
+    return _dsn_bounce(original, recipients) if recipients \
+        else _freeform_bounce(msg, mail_from, original, text)
+
+
+def _report_parts(msg: Message) -> tuple[list[dict[str, str]], str | None, str]:
+    """One walk over the parts for status blocks, the bounced Message-ID and plain text."""
     blocks: list[dict[str, str]] = []
     original: str | None = None
     texts: list[str] = []
@@ -344,38 +356,37 @@ def _parse_bounce(msg: Message, mail_from: str | None,
         elif ctype == "text/plain" and size < _SCAN_LIMIT:
             texts.append(_text(part)[: _SCAN_LIMIT - size])
             size += len(texts[-1])
-    text = "\n".join(texts)
-    if original is None:
-        match = _QUOTED_ID.search(text)
-        original = (match.group(1) if match else None) or _norm_id(_get(msg, "In-Reply-To")) \
-            or _norm_id(_get(msg, "References"), last=True)
+    return blocks, original, "\n".join(texts)
 
-    recipients = [b for b in blocks if "final-recipient" in b or "original-recipient" in b]
-    if recipients:
-        failed = [b for b in recipients if b.get("action", "").lower().startswith("failed")]
-        chosen = failed or [b for b in recipients if b.get("action", "").lower() == "delayed"]
-        if not chosen:
-            chosen = [b for b in recipients
-                      if not b.get("action") and b.get("status", "").startswith(("4", "5"))]
-        if not chosen:
-            return None  # success notification (delivered, relayed, expanded)
-        first = chosen[0]
-        diagnostic = re.sub(r"^[A-Za-z-]{1,20}[ \t]*;[ \t]*", "", first.get("diagnostic-code", ""))
-        status_m = _STATUS.search(first.get("status", "")) or _STATUS.search(diagnostic)
-        status = status_m.group(1) if status_m else None
-        action = (first.get("action", "").split() or [None])[0]
-        action = action.lower() if action else ("failed" if status and status[0] == "5" else None)
-        permanent = action == "failed" if action else bool(status and status[0] == "5")
-        return Bounce(original, tuple(dict.fromkeys(filter(None, map(_recipient, chosen)))),
-                      status, action, _clip(diagnostic, 500) or None, permanent)
 
-    # Non-standard bounces: a marker plus a robot hint.
+def _dsn_bounce(original: str | None, recipients: list[dict[str, str]]) -> Bounce | None:
+    """From the per-recipient blocks of a report; None for a success notification."""
+    failed = [b for b in recipients if b.get("action", "").lower().startswith("failed")]
+    chosen = failed or [b for b in recipients if b.get("action", "").lower() == "delayed"]
+    if not chosen:
+        chosen = [b for b in recipients
+                  if not b.get("action") and b.get("status", "").startswith(("4", "5"))]
+    if not chosen:
+        return None  # success notification (delivered, relayed, expanded)
+    first = chosen[0]
+    diagnostic = re.sub(r"^[A-Za-z-]{1,20}[ \t]*;[ \t]*", "", first.get("diagnostic-code", ""))
+    status_m = _STATUS.search(first.get("status", "")) or _STATUS.search(diagnostic)
+    status = status_m.group(1) if status_m else None
+    action = (first.get("action", "").split() or [None])[0]
+    action = action.lower() if action else ("failed" if status and status[0] == "5" else None)
+    permanent = action == "failed" if action else bool(status and status[0] == "5")
+    return Bounce(original, tuple(dict.fromkeys(filter(None, map(_recipient, chosen)))),
+                  status, action, _clip(diagnostic, 500) or None, permanent)
+
+
+def _freeform_bounce(msg: Message, mail_from: str | None, original: str | None,
+                     text: str) -> Bounce | None:
+    """Non-standard bounces: a marker in subject or text, plus a robot hint."""
     subject = _subject(msg)
     marker = _COPY_MARKER.search(text)
     head = text[: marker.start()] if marker else text
-    if not (_BOUNCE_SUBJECT.match(subject) or _BOUNCE_BODY.search(head)):
-        return None
-    if not _robot_hint(msg, mail_from):
+    if not (_BOUNCE_SUBJECT.match(subject) or _BOUNCE_BODY.search(head)) \
+            or not _robot_hint(msg, mail_from):
         return None
     diagnostic = status = None
     for line in head.splitlines()[:2000]:

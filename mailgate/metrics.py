@@ -94,76 +94,88 @@ class DatabaseCollector:
 
     def _from_database(self, data: dict[str, Any]) -> Iterator[Metric]:
         now = clock.now()
-        received = CounterMetricFamily("mailgate_messages_received",
-                                       "Messages accepted into the spool, by channel.",
-                                       labels=["channel"])
-        spool = GaugeMetricFamily("mailgate_spool_messages",
-                                  "Spool rows by state (new = waiting to be processed).",
-                                  labels=["state"])
-        by_channel: dict[str, int] = {}
-        by_state: dict[str, int] = {"new": 0, "done": 0, "duplicate": 0, "quarantined": 0}
-        for channel, state, count in data["spool"]:
-            by_channel[channel] = by_channel.get(channel, 0) + count
-            by_state[state] = by_state.get(state, 0) + count
-        for channel, count in sorted(by_channel.items()):
-            received.add_metric([channel], count)
-        for state, count in sorted(by_state.items()):
-            spool.add_metric([state], count)
-        yield received
-        yield spool
-        yield GaugeMetricFamily("mailgate_quarantine_size",
-                                "Messages in quarantine (mailgate quarantine list).",
-                                value=by_state.get("quarantined", 0))
-        yield GaugeMetricFamily("mailgate_messages_duplicate",
-                                "Deliveries recognised as duplicates (stored once).",
-                                value=by_state.get("duplicate", 0))
-        yield _age("mailgate_spool_oldest_new_age_seconds",
-                   "Age of the oldest message waiting to be processed (0 if none).",
-                   data["oldest_new_spool"], now)
+        yield from _spool_metrics(data, now)
+        yield from _ticket_metrics(data)
+        yield from _outbox_metrics(data, now)
 
-        events = data["events"]
-        for kind, name, text in EVENT_COUNTERS:
-            yield CounterMetricFamily(name, text, value=events.get(kind, 0))
-        threaded = CounterMetricFamily("mailgate_messages_threaded",
-                                       "Replies joined to an existing ticket, by method.",
-                                       labels=["method"])
-        methods = {"tag": 0, "in-reply-to": 0, "references": 0, **data["threaded"]}
-        for method, count in sorted(methods.items()):
-            threaded.add_metric([method], count)
-        yield threaded
-        yield CounterMetricFamily("mailgate_tickets_merged", "Tickets merged into another.",
-                                  value=data["merged_tickets"])
-        yield CounterMetricFamily("mailgate_tickets_reopened",
-                                  "Closed tickets reopened (by a reply or by hand).",
-                                  value=data["reopens"])
-        all_events = CounterMetricFamily("mailgate_ticket_events",
-                                         "Every ticket event, by kind.", labels=["kind"])
-        for kind, count in sorted(events.items()):
-            all_events.add_metric([kind], count)
-        yield all_events
-        tickets = GaugeMetricFamily("mailgate_tickets", "Tickets by status.",
-                                    labels=["status"])
-        for status, count in sorted(data["tickets_by_status"].items()):
-            tickets.add_metric([status], count)
-        yield tickets
+def _spool_metrics(data: dict[str, Any], now: datetime) -> Iterator[Metric]:
+    """Spool rows: what was received, by channel and by state."""
+    received = CounterMetricFamily("mailgate_messages_received",
+                                   "Messages accepted into the spool, by channel.",
+                                   labels=["channel"])
+    spool = GaugeMetricFamily("mailgate_spool_messages",
+                              "Spool rows by state (new = waiting to be processed).",
+                              labels=["state"])
+    by_channel: dict[str, int] = {}
+    by_state: dict[str, int] = {"new": 0, "done": 0, "duplicate": 0, "quarantined": 0}
+    for channel, state, count in data["spool"]:
+        by_channel[channel] = by_channel.get(channel, 0) + count
+        by_state[state] = by_state.get(state, 0) + count
+    for channel, count in sorted(by_channel.items()):
+        received.add_metric([channel], count)
+    for state, count in sorted(by_state.items()):
+        spool.add_metric([state], count)
+    yield received
+    yield spool
+    yield GaugeMetricFamily("mailgate_quarantine_size",
+                            "Messages in quarantine (mailgate quarantine list).",
+                            value=by_state.get("quarantined", 0))
+    yield GaugeMetricFamily("mailgate_messages_duplicate",
+                            "Deliveries recognised as duplicates (stored once).",
+                            value=by_state.get("duplicate", 0))
+    yield _age("mailgate_spool_oldest_new_age_seconds",
+               "Age of the oldest message waiting to be processed (0 if none).",
+               data["oldest_new_spool"], now)
 
-        outbox_state: dict[str, int] = {"pending": 0, "sent": 0, "failed": 0}
-        outbox = GaugeMetricFamily("mailgate_outbox_messages", "Outgoing mail by kind and state.",
-                                   labels=["kind", "state"])
-        for kind, state, count in sorted(data["outbox"]):
-            outbox.add_metric([kind, state], count)
-            outbox_state[state] = outbox_state.get(state, 0) + count
-        yield outbox
-        yield CounterMetricFamily("mailgate_outbound_sent", "Outgoing mail delivered.",
-                                  value=outbox_state["sent"])
-        yield CounterMetricFamily("mailgate_outbound_failed",
-                                  "Outgoing mail given up on (5xx or too old).",
-                                  value=outbox_state["failed"])
-        yield GaugeMetricFamily("mailgate_outbound_backlog", "Outgoing mail waiting to be sent.",
-                                value=outbox_state["pending"])
-        yield _age("mailgate_outbound_oldest_pending_age_seconds",
-                   "Age of the oldest outgoing mail waiting to be sent (0 if none).",
-                   data["oldest_pending_outbox"], now)
+
+def _ticket_metrics(data: dict[str, Any]) -> Iterator[Metric]:
+    """Ticket events and tickets: the counters of what the pipeline did."""
+    events = data["events"]
+    for kind, name, text in EVENT_COUNTERS:
+        yield CounterMetricFamily(name, text, value=events.get(kind, 0))
+    threaded = CounterMetricFamily("mailgate_messages_threaded",
+                                   "Replies joined to an existing ticket, by method.",
+                                   labels=["method"])
+    methods = {"tag": 0, "in-reply-to": 0, "references": 0, **data["threaded"]}
+    for method, count in sorted(methods.items()):
+        threaded.add_metric([method], count)
+    yield threaded
+    yield CounterMetricFamily("mailgate_tickets_merged", "Tickets merged into another.",
+                              value=data["merged_tickets"])
+    yield CounterMetricFamily("mailgate_tickets_reopened",
+                              "Closed tickets reopened (by a reply or by hand).",
+                              value=data["reopens"])
+    all_events = CounterMetricFamily("mailgate_ticket_events",
+                                     "Every ticket event, by kind.", labels=["kind"])
+    for kind, count in sorted(events.items()):
+        all_events.add_metric([kind], count)
+    yield all_events
+    tickets = GaugeMetricFamily("mailgate_tickets", "Tickets by status.",
+                                labels=["status"])
+    for status, count in sorted(data["tickets_by_status"].items()):
+        tickets.add_metric([status], count)
+    yield tickets
+
+
+def _outbox_metrics(data: dict[str, Any], now: datetime) -> Iterator[Metric]:
+    """Outgoing mail: by kind and state, and how far the sender is behind."""
+    outbox_state: dict[str, int] = {"pending": 0, "sent": 0, "failed": 0}
+    outbox = GaugeMetricFamily("mailgate_outbox_messages", "Outgoing mail by kind and state.",
+                               labels=["kind", "state"])
+    for kind, state, count in sorted(data["outbox"]):
+        outbox.add_metric([kind, state], count)
+        outbox_state[state] = outbox_state.get(state, 0) + count
+    yield outbox
+    yield CounterMetricFamily("mailgate_outbound_sent", "Outgoing mail delivered.",
+                              value=outbox_state["sent"])
+    yield CounterMetricFamily("mailgate_outbound_failed",
+                              "Outgoing mail given up on (5xx or too old).",
+                              value=outbox_state["failed"])
+    yield GaugeMetricFamily("mailgate_outbound_backlog", "Outgoing mail waiting to be sent.",
+                            value=outbox_state["pending"])
+    yield _age("mailgate_outbound_oldest_pending_age_seconds",
+               "Age of the oldest outgoing mail waiting to be sent (0 if none).",
+               data["oldest_pending_outbox"], now)
 
 
 def _age(name: str, text: str, since: datetime | None, now: datetime) -> GaugeMetricFamily:

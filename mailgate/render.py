@@ -119,6 +119,25 @@ class Renderer:
         return problems
 
 
+def freeze_templates(renderer: Renderer) -> Renderer:
+    """Serve templates from a snapshot of their folder taken now.
+
+    Jinja's file loader re-reads a template whose file changed, so an edit would
+    take effect mid-flight, unchecked (a typo would quarantine mail). With the
+    snapshot, edits take effect at the next reload, after validation.
+    """
+    sources = {}
+    for path in sorted(renderer.directory.rglob("*")):
+        if path.is_file():
+            try:
+                sources[path.relative_to(renderer.directory).as_posix()] = \
+                    path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue  # not a template
+    renderer.freeze(sources)
+    return renderer
+
+
 def _template_line(exc: BaseException, path: Path) -> int | None:
     """The template line of a render-time error (Jinja puts template frames in tracebacks)."""
     line = None

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mailgate import bizcal
-from mailgate.config import Config, SlaLevel, Target
+from mailgate.config import Config, Rule, SlaLevel, Target
 from mailgate.message import Inbound, header
 
 _STATED = re.compile(
@@ -118,30 +118,9 @@ def classify(config: Config, inbound: Inbound, rcpt_tos: list[str] | None = None
     chosen = None
     reasons: list[str] = []
     for rule in sla.rules:
-        why = []
-        if rule.from_addresses:
-            hit = address_matches(rule.from_addresses, [inbound.from_addr])
-            if not hit:
-                continue
-            why.append(f"sender {hit}")
-        if rule.to_addresses:
-            hit = address_matches(rule.to_addresses, recipients)
-            if not hit:
-                continue
-            why.append(f"sent to {hit}")
-        if rule.keywords:
-            hit = _keyword(rule.keywords, text)
-            if not hit:
-                continue
-            why.append(f"keyword {hit!r}")
-        if rule.stated_priority:
-            if stated not in rule.stated_priority:
-                continue
-            why.append(f"stated priority {stated}")
-        if rule.importance:
-            if header_importance not in rule.importance:
-                continue
-            why.append(f"importance {header_importance}")
+        why = _rule_matches(rule, inbound, recipients, text, stated, header_importance)
+        if why is None:
+            continue
         chosen = rule
         reasons.append(f"rule {rule.name!r} matched: {', '.join(why) or 'always'}")
         break
@@ -167,6 +146,36 @@ def classify(config: Config, inbound: Inbound, rcpt_tos: list[str] | None = None
         rule=chosen.name if chosen else None,
         reasons=tuple(reasons),
     )
+
+
+def _rule_matches(rule: Rule, inbound: Inbound, recipients: list[str], text: str,
+                  stated: str | None, header_importance: str | None) -> list[str] | None:
+    """Why ``rule`` matches (every condition it sets must hold), or None when it does not."""
+    why = []
+    if rule.from_addresses:
+        hit = address_matches(rule.from_addresses, [inbound.from_addr])
+        if not hit:
+            return None
+        why.append(f"sender {hit}")
+    if rule.to_addresses:
+        hit = address_matches(rule.to_addresses, recipients)
+        if not hit:
+            return None
+        why.append(f"sent to {hit}")
+    if rule.keywords:
+        hit = _keyword(rule.keywords, text)
+        if not hit:
+            return None
+        why.append(f"keyword {hit!r}")
+    if rule.stated_priority:
+        if stated not in rule.stated_priority:
+            return None
+        why.append(f"stated priority {stated}")
+    if rule.importance:
+        if header_importance not in rule.importance:
+            return None
+        why.append(f"importance {header_importance}")
+    return why
 
 
 def extract_fields(config: Config, inbound: Inbound) -> dict[str, str]:

@@ -245,6 +245,15 @@ def _die_with_parent(parent: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of one worker process (started by ``WorkerProcesses``, not by people)."""
+    args = _parser().parse_args(argv)
+    _die_with_parent(args.parent)
+    if args.role == "sender":
+        return _sender_main(args)
+    return _processor_main(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The arguments ``WorkerProcesses._spawn`` passes; not meant for people."""
     parser = argparse.ArgumentParser(prog="python -m mailgate.workers")
     parser.add_argument("--config", required=True)
     parser.add_argument("--base-dir", required=True)
@@ -253,15 +262,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--done-fd", type=int, required=True)
     parser.add_argument("--node")
     parser.add_argument("--role", choices=("processor", "sender"), default="processor")
-    args = parser.parse_args(argv)
-    _die_with_parent(args.parent)
-    if args.role == "sender":
-        return _sender_main(args)
+    return parser
 
-    from mailgate.daemon import freeze_templates
+
+def _processor_main(args: argparse.Namespace) -> int:
+    """The processor child: ``Processor.run`` in this thread, woken through the pipe."""
     from mailgate.pipeline import Pipeline
     from mailgate.processor import Processor
-    from mailgate.render import Renderer
+    from mailgate.render import Renderer, freeze_templates
     from mailgate.store import open_store
 
     config, node = _setup(args)
@@ -287,19 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop_now)
-
-    def listen() -> None:
-        while True:
-            try:
-                data = os.read(args.wake_fd, 512)
-            except OSError:
-                data = b""
-            if not data:  # the daemon closed the pipe (stopping) or died
-                stop_now()
-                return
-            processor.wake.set()
-
-    threading.Thread(target=listen, name="mailgate-wake", daemon=True).start()
+    threading.Thread(target=_listen, args=(args.wake_fd, processor.wake, stop_now),
+                     name="mailgate-wake", daemon=True).start()
     started = time.monotonic()
     try:
         processor.run(stop)
@@ -309,6 +306,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         store.close()
     log.info("processor_stopped", seconds=round(time.monotonic() - started, 1))
     return 0
+
+
+def _listen(wake_fd: int, wake: threading.Event, stop_now: Callable[[], None]) -> None:
+    """The wake pipe's reader thread: a byte wakes the processor, EOF stops it."""
+    while True:
+        try:
+            data = os.read(wake_fd, 512)
+        except OSError:
+            data = b""
+        if not data:  # the daemon closed the pipe (stopping) or died
+            stop_now()
+            return
+        wake.set()
 
 
 def _setup(args: argparse.Namespace) -> tuple[Any, str]:

@@ -195,7 +195,7 @@ def test_same_message_at_two_nodes_at_once_is_stored_once(cluster: Cluster,
 # -- one IMAP account configured on both nodes ---------------------------------------------------
 
 IMAP_LEASE = 2.0  # seconds: short, so that the takeover is quick to watch
-LEASE_RETRY = IMAP_LEASE / 3  # a standby node's attempts (imap.LEASE_RETRY_MAX caps it at 5 s)
+LEASE_RETRY = IMAP_LEASE / 3  # a standby node's attempts (LEASE_RETRY_MAX caps it at 5 s)
 
 
 def imap_account(server: DovecotServer, password_file: Path) -> dict[str, Any]:

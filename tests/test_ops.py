@@ -501,8 +501,7 @@ def test_systemd_unit_reloads_with_sighup() -> None:
 def test_template_added_after_start_waits_for_reload(config_path: Path) -> None:
     """A language variant dropped into the template folder of a running daemon is not used
     (nor does it break the mail that asks for that language) until a reload checks it."""
-    from mailgate.daemon import freeze_templates
-    from mailgate.render import Renderer, sample_context
+    from mailgate.render import Renderer, freeze_templates, sample_context
 
     folder = config_path.parent / "templates"
     running = freeze_templates(Renderer(folder))

@@ -36,37 +36,36 @@ Why it works this way:
   connection failure: another node may reach the server when this one cannot.
   Mail a holder had accepted but not yet flagged when it lost the lease is
   fetched again by the next holder and recorded as a duplicate, as after a crash.
+
+The lease itself is in mailgate/intake/imap_lease.py, the IMAP conversation (connect,
+login, IDLE) in mailgate/intake/imap_client.py; this module keeps the bookkeeping.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
-import shlex
-import ssl
-import subprocess
 import threading
 import time
-from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
-from imapclient import IMAPClient, SocketTimeout
+from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from mailgate.config import ImapAccount
-from mailgate.errors import ConfigError, TransientError
+from mailgate.errors import TransientError
 from mailgate.intake import Acceptor
+from mailgate.intake.imap_client import connect, idle_until, shutdown
+from mailgate.intake.imap_lease import AccountLease, LeaseLost, LeaseStore, why
+
+__all__ = ["CursorStore", "ImapFetcher", "LeaseLost", "LeaseStore"]
 
 SEEN = b"\\Seen"
 OUTCOME_TIMEOUT = 2.0  # how long a batch waits for the processor's verdicts
 BACKOFF_INITIAL, BACKOFF_MAX = 1.0, 300.0  # reconnects
 STALL_RETRY = 10.0  # after a TransientError from the spool
 FAILED_RETRY_INITIAL, FAILED_RETRY_MAX = 60.0, 3600.0  # messages accept() choked on
-IDLE_CHECK = 1.0  # seconds between looks at the stop event while in IDLE
 IDLE_MAX = 29 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes
-LEASE_RETRY_MAX = 5.0  # seconds between a standby node's attempts to take the lease
 CONNECTION_ERRORS = (IMAPClientError, OSError)
 
 
@@ -79,26 +78,6 @@ class CursorStore(Protocol):
 
     def set_imap_cursor(self, account: str, folder: str, uidvalidity: int, last_uid: int) -> None:
         ...
-
-
-class LeaseStore(Protocol):
-    """Which node reads which account: a lease in the store shared by the nodes."""
-
-    def take_imap_lease(self, account: str, node: str, seconds: float) -> str | None:
-        """Take or renew the lease for ``seconds`` if free, expired or ``node``'s; return
-        the holder afterwards (``node`` when it is ours)."""
-        ...
-
-    def release_imap_lease(self, account: str, node: str) -> None:
-        ...
-
-
-class LeaseLost(Exception):
-    """The account's lease is another node's now, or could not be renewed: stop reading."""
-
-    def __init__(self, message: str, holder: str | None = None) -> None:
-        super().__init__(message)
-        self.holder = holder
 
 
 class ImapFetcher:
@@ -135,10 +114,9 @@ class ImapFetcher:
         self._folders: set[str] = set()
         self._retry: dict[int, tuple[int, float]] = {}  # uid -> (failures, due on monotonic)
         self._stalled = False
-        self._leases, self.node = leases, node
-        self._lease = account.lease.total_seconds()
-        self._renewed: float | None = None  # monotonic start of the last renewal; None: not ours
-        self._standby_for: str | None = None  # the holder last reported while waiting
+        self.node = node
+        self.lease = AccountLease(leases, account.name, node, account.lease.total_seconds(),
+                                  self._log)
 
     # -- public ------------------------------------------------------------
 
@@ -149,7 +127,7 @@ class ImapFetcher:
         call reconnects). With a lease store, :class:`LeaseLost` is raised when the
         lease is not (or no longer) ours; the connection is then left to :meth:`close`.
         """
-        self._keep_lease()
+        self.lease.keep()
         client = self._client or self._connect()
         total = 0
         try:
@@ -173,7 +151,7 @@ class ImapFetcher:
         """
         backoff = 0.0
         try:
-            while self._await_lease(stop):
+            while self.lease.wait(stop):
                 try:
                     self.run_once()
                     self._wait(stop)
@@ -186,14 +164,14 @@ class ImapFetcher:
                     self._drop(exc)
                     if not isinstance(exc, CONNECTION_ERRORS):
                         self._log.error("imap_round_failed", exc_info=exc)
-                    self._release_lease("connection failed")
+                    self.lease.release("connection failed")
                     backoff = min(BACKOFF_MAX, max(BACKOFF_INITIAL, backoff * 2))
                     delay = round(random.uniform(backoff / 2, backoff), 1)
                     self._log.info("imap_reconnect_scheduled", in_seconds=delay)
                     stop.wait(delay)
         finally:
             self.close()
-            self._release_lease("stopped")
+            self.lease.release("stopped")
 
     def close(self, reason: str = "closed") -> None:
         """Log out (best effort) and forget the connection."""
@@ -202,131 +180,21 @@ class ImapFetcher:
             try:
                 client.logout()
             except Exception:
-                _shutdown(client)
+                shutdown(client)
             self._log.info("imap_disconnected", reason=reason)
-
-    # -- the lease ---------------------------------------------------------
-
-    def _take_lease(self) -> str | None:
-        """Ask the store once; the holder afterwards. Store errors propagate."""
-        assert self._leases is not None
-        began = time.monotonic()
-        holder = self._leases.take_imap_lease(self.account.name, self.node, self._lease)
-        if holder == self.node:
-            if self._renewed is None:
-                self._log.info("imap_lease_acquired", holder=self.node,
-                               lease_seconds=self._lease)
-            self._renewed, self._standby_for = began, None
-        else:
-            self._renewed = None
-        return holder
-
-    def _renewal_in(self) -> float:
-        """Seconds until the lease is due for renewal (infinite without a lease store)."""
-        if self._leases is None:
-            return float("inf")
-        if self._renewed is None:
-            return 0.0
-        return max(0.0, self._renewed + self._lease / 3 - time.monotonic())
-
-    def _keep_lease(self) -> None:
-        """Renew the lease when a third of it has passed; LeaseLost if it is not ours."""
-        if self._renewal_in() > 0:
-            return
-        try:
-            holder = self._take_lease()
-        except Exception as exc:
-            self._renewed = None  # we cannot know that no one else has it now
-            raise LeaseLost(f"the lease could not be renewed: {_why(exc)}") from exc
-        if holder != self.node:
-            raise LeaseLost(f"the lease is held by {holder}", holder)
-
-    def _await_lease(self, stop: threading.Event) -> bool:
-        """Return once the lease is ours (True), or when ``stop`` is set (False)."""
-        if self._leases is None or self._renewed is not None:
-            return not stop.is_set()
-        retry = min(LEASE_RETRY_MAX, self._lease / 3)
-        while not stop.is_set():
-            try:
-                holder = self._take_lease()
-            except Exception as exc:
-                self._log.warning("imap_lease_unavailable", reason=_why(exc), retry_in=retry)
-                self._standby_for = None
-                stop.wait(retry)
-                continue
-            if holder == self.node:
-                return True
-            if holder != self._standby_for:
-                self._standby_for = holder
-                self._log.info("imap_standby", holder=holder, retry_in=round(retry, 2))
-            stop.wait(retry)
-        return False
-
-    def _release_lease(self, why: str) -> None:
-        """Give the lease back, if ours, so another node may take it at once (best effort)."""
-        if self._leases is None or self._renewed is None:
-            return
-        self._renewed = None
-        try:
-            self._leases.release_imap_lease(self.account.name, self.node)
-        except Exception as exc:  # it runs out by itself
-            self._log.warning("imap_lease_not_released", reason=_why(exc))
-            return
-        self._log.info("imap_lease_released", holder=None, why=why)
 
     # -- connection --------------------------------------------------------
 
     def _connect(self) -> IMAPClient:
-        acc = self.account
-        implicit = acc.security == "tls"
-        context = ssl.create_default_context()
-        port = acc.port or (993 if implicit else 143)
-        try:
-            client = IMAPClient(acc.host, port, ssl=implicit, ssl_context=context,
-                                timeout=SocketTimeout(connect=30, read=120))
-            try:
-                if acc.security == "starttls":
-                    client.starttls(context)
-                if acc.oauth2_token_command or acc.oauth2_token_file:
-                    client.oauth2_login(acc.username, self._credential())
-                else:
-                    client.login(acc.username, self._credential())
-                self._caps = frozenset(bytes(c).upper() for c in client.capabilities())
-                client.select_folder(acc.folder)
-            except BaseException:
-                _shutdown(client)
-                raise
-        except Exception as exc:
-            self._log.warning("imap_connect_failed", host=acc.host, port=port, reason=_why(exc))
-            raise
-        self._client, self._folders = client, {acc.folder}
-        self._log.info("imap_connected", host=acc.host, port=port, security=acc.security,
-                       idle=b"IDLE" in self._caps, move=b"MOVE" in self._caps)
+        client, self._caps = connect(self.account, self._secret, self._log)
+        self._client, self._folders = client, {self.account.folder}
         return client
-
-    def _credential(self) -> str:
-        acc = self.account
-        if self._secret is not None:
-            return self._secret
-        if acc.password_env:
-            value = os.environ.get(acc.password_env)
-            if value is None:
-                raise ConfigError(f"imap account {acc.name!r}: ${acc.password_env} is not set")
-            return value
-        if acc.password_file:
-            return Path(acc.password_file).read_text().rstrip("\r\n")
-        if acc.oauth2_token_file:
-            return Path(acc.oauth2_token_file).read_text().strip()
-        assert acc.oauth2_token_command is not None  # the config validator wants exactly one
-        done = subprocess.run(shlex.split(acc.oauth2_token_command), capture_output=True,
-                              text=True, timeout=60, check=True)
-        return done.stdout.strip()
 
     def _drop(self, reason: BaseException) -> None:
         client, self._client = self._client, None
         if client is not None:
-            _shutdown(client)
-            self._log.warning("imap_disconnected", reason=_why(reason))
+            shutdown(client)
+            self._log.warning("imap_disconnected", reason=why(reason))
 
     # -- one round ---------------------------------------------------------
 
@@ -334,7 +202,7 @@ class ImapFetcher:
         """One SELECT + SEARCH + processing; returns (accepted, whether to search again)."""
         acc = self.account
         self._stalled = False
-        self._keep_lease()
+        self.lease.keep()
         validity = int(client.select_folder(acc.folder)[b"UIDVALIDITY"])
         known, last = self._cursors.imap_cursor(acc.name, acc.folder)
         if known is not None and known != validity:
@@ -373,7 +241,7 @@ class ImapFetcher:
             taken = self._accept_batch(client, validity, uids[start:start + acc.batch_size])
             deadline = time.monotonic() + self._outcome_timeout  # one wait for the whole batch
             for offset, (uid, spool_id) in enumerate(taken):
-                self._keep_lease()  # no flag or cursor move once another node reads
+                self.lease.keep()  # no flag or cursor move once another node reads
                 if spool_id is not None:
                     self._acknowledge(client, uid, spool_id, deadline)
                     count += 1
@@ -397,7 +265,7 @@ class ImapFetcher:
                 taken.append((uid, None))
                 continue
             source = f"imap:{acc.name}/{acc.folder};UIDVALIDITY={validity}/;UID={uid}"
-            self._keep_lease()
+            self.lease.keep()
             try:
                 spool_id = self._acceptor.accept(raw, channel="imap", source=source)
             except TransientError as exc:
@@ -477,46 +345,7 @@ class ImapFetcher:
             due = min(at for _, at in self._retry.values()) - time.monotonic()
             limit = min(limit, max(due, 0.0))
         if idle and client is not None:
-            self._idle(client, stop, limit)
+            idle_until(client, stop, limit, self.lease, self._log)
         else:
-            self._sleep(stop, limit)
+            self.lease.sleep(stop, limit)
 
-    def _sleep(self, stop: threading.Event, seconds: float) -> None:
-        """``stop.wait(seconds)``, cut into slices so that the lease is renewed on time."""
-        deadline = time.monotonic() + seconds
-        while not stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            stop.wait(min(left, self._renewal_in()))
-            self._keep_lease()
-
-    def _idle(self, client: IMAPClient, stop: threading.Event, timeout: float) -> None:
-        """IDLE until new mail, ``timeout`` (the re-issue point), ``stop`` or a dead server."""
-        deadline = time.monotonic() + timeout
-        client.idle()
-        self._log.debug("imap_idle_started", timeout=timeout)
-        try:
-            while not stop.is_set():
-                self._keep_lease()  # LeaseLost ends IDLE (DONE below) and the reading
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                wait = min(IDLE_CHECK, left, self._renewal_in())
-                began = time.monotonic()
-                responses = client.idle_check(timeout=wait)
-                if any(r[:1] == (b"BYE",) or r[1:2] == (b"EXISTS",) for r in responses):
-                    break
-                if not responses and time.monotonic() - began < wait / 2:
-                    break  # readable but no line: EOF; DONE will raise if the server is gone
-        finally:
-            client.idle_done()
-
-
-def _shutdown(client: IMAPClient) -> None:
-    with contextlib.suppress(Exception):  # the socket may already be gone
-        client.shutdown()
-
-
-def _why(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

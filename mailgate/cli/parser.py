@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import argparse
 
+import mailgate.cli.config_cmds as config_cmds
+import mailgate.cli.db as db
+import mailgate.cli.inspect_cmds as inspect_cmds
+import mailgate.cli.queues as queues
+import mailgate.cli.serve as serve
+import mailgate.cli.tickets as tickets
 from mailgate import __version__
-from mailgate.cli import config_cmds, db, inspect_cmds, queues, serve, tickets
 from mailgate.cli.common import Command
 
 EXAMPLES = """\

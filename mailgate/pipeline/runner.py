@@ -9,8 +9,8 @@ from datetime import datetime
 
 from mailgate.config import Config
 from mailgate.message import Inbound
-from mailgate.pipeline import facts as facts_of
 from mailgate.pipeline.context import Context, MessageFacts, Outcome, Threading
+from mailgate.pipeline.facts import prepare as prepare_facts
 from mailgate.pipeline.services import Services
 from mailgate.pipeline.steps import DECIDING, WRITING, Step
 from mailgate.pipeline.steps.thread import find_ticket
@@ -34,7 +34,7 @@ class Pipeline:
                 now: datetime | None = None) -> MessageFacts:
         """The store-free facts of a message (see ``pipeline.facts``), before the
         transaction begins."""
-        return facts_of.prepare(self.services, item, inbound, now)
+        return prepare_facts(self.services, item, inbound, now)
 
     def thread(self, store: Store, inbound: Inbound) -> Threading:
         """The ticket ``inbound`` threads to (the thread step alone, for benchmarks)."""

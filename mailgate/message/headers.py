@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
 from email.utils import formataddr, getaddresses
 from typing import Any
 
 from mailgate.message.fastpath import (
-    _REGISTRY,
-    _SHARED_MIME,
-    _SHARED_MIME_CHARS,
-    _SHARED_MIME_MAX,
     _SIMPLE_MAILBOX,
     _SIMPLE_VALUE,
-    _Registry,
     _SimpleAddressHeader,
     _SimpleHeader,
 )
@@ -56,7 +52,7 @@ class _HeaderCache:
     """
 
     def __init__(self) -> None:
-        self.registry = _REGISTRY
+        self.registry = HeaderRegistry()
         self.cache: dict[tuple[str, str], Any] = {}
 
     def __call__(self, name: str, value: Any) -> Any:
@@ -77,14 +73,6 @@ class _HeaderCache:
                     found = _SimpleHeader(name, value)
                 elif mailbox is not None:
                     found = _SimpleAddressHeader.of(name, value, mailbox)
-                elif lower in _MIME_FIELDS and len(value) <= _SHARED_MIME_CHARS and \
-                        self.registry is _REGISTRY:
-                    found = _SHARED_MIME.get(key)
-                    if found is None:
-                        found = self.registry(name, value)
-                        if len(_SHARED_MIME) >= _SHARED_MIME_MAX:
-                            _SHARED_MIME.clear()
-                        _SHARED_MIME[key] = found
                 else:
                     if address and len(value) > _ADDRESS_FAST_PATH:
                         value = _normalized_addresses(value)
@@ -101,8 +89,6 @@ class _HeaderCache:
         return self.registry[name]
 
     def map_to_type(self, name: str, cls: Any) -> None:
-        if self.registry is _REGISTRY:  # not the shared one: this message's own mapping
-            self.registry = _Registry()
         self.registry.map_to_type(name, cls)
 
 

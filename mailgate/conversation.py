@@ -18,7 +18,6 @@ Runs inside the caller's transaction.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,17 +31,15 @@ from mailgate.refs import TagFormat
 from mailgate.store import Store, Ticket
 
 
-def ticket_context(store: Store, ticket: Ticket,
-                   record: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The ``ticket`` variable of templates (``record``: the ticket's row, if just read)."""
-    record = record or store.ticket_record(ticket.id)
+def ticket_context(ticket: Ticket) -> dict[str, Any]:
+    """The ``ticket`` variable of templates, from the ticket as last read or written."""
     return {
-        "reference": ticket.reference, "subject": ticket.subject, "status": record["status"],
-        "sla_level": record["sla_level"], "requester": ticket.requester,
-        "requester_name": ticket.requester_name, "priority": record["priority"],
-        "category": record["category"], "assignee": record["assignee"],
+        "reference": ticket.reference, "subject": ticket.subject, "status": ticket.status,
+        "sla_level": ticket.sla_level, "requester": ticket.requester,
+        "requester_name": ticket.requester_name, "priority": ticket.priority,
+        "category": ticket.category, "assignee": ticket.assignee,
         "first_response_due": ticket.first_response_due, "created_at": ticket.created_at,
-        "fields": json.loads(record.get("fields") or "{}"),
+        "fields": dict(ticket.fields),
     }
 
 
@@ -52,11 +49,10 @@ class Conversation:
         self.mailer = mailer
         self.tags = tags
 
-    def _base(self, store: Store, ticket: Ticket,
-              record: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _base(self, ticket: Ticket) -> dict[str, Any]:
         return {"gateway": {"name": self.config.gateway.name,
                             "address": self.config.support_address},
-                "ticket": ticket_context(store, ticket, record)}
+                "ticket": ticket_context(ticket)}
 
     def _subject(self, ticket: Ticket) -> str:
         return self.tags.tagged_subject(ticket.id, ticket.subject)
@@ -66,17 +62,16 @@ class Conversation:
     def customer_reply(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
                        *, notify: bool = True) -> None:
         if notify:
-            self.notify_team(store, store.ticket(ticket.id), inbound, now, "reply")
+            self.notify_team(store, ticket, inbound, now, "reply")
 
     def notify_team(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
-                    what: str, *, record: dict[str, Any] | None = None) -> None:
+                    what: str) -> None:
         """Tell the assignee (else the team address) about a new ticket or reply
-        (``record``: the ticket's row, if the caller has just read it)."""
-        record = record or store.ticket_record(ticket.id)
-        to = record["assignee"] or self.config.team.address
+        (``ticket`` as it stands now: no read of the row again)."""
+        to = ticket.assignee or self.config.team.address
         if not to:
             return
-        context = self._base(store, ticket, record) | {
+        context = self._base(ticket) | {
             "what": what,
             "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
                         "subject": inbound.subject, "text": new_text(inbound.text)},
@@ -103,14 +98,15 @@ class Conversation:
         if errors:
             store.add_event(ticket.id, "command_rejected", actor=inbound.from_addr, now=now,
                             message_id=inbound.message_id, detail="; ".join(errors))
-            context = self._base(store, ticket) | {"errors": errors,
+            context = self._base(ticket) | {"errors": errors,
                                                    "subject": inbound.subject}
             self.mailer.queue(store, ticket, kind="command_error", template="command_error",
                               context=context, to=[(inbound.from_name, inbound.from_addr)],
                               subject=f"Re: {inbound.subject}", now=now,
                               in_reply_to=inbound.message_id)
             return "rejected"
-        ticket = store.ticket(ticket.id)
+        if parsed.commands:  # they changed the ticket: read it as it is now
+            ticket = store.ticket(ticket.id)
         if parsed.is_note:
             store.add_event(ticket.id, "note", actor=inbound.from_addr, now=now,
                             message_id=inbound.message_id, detail="internal note")
@@ -138,7 +134,7 @@ class Conversation:
         people = [(p["name"], p["address"]) for p in store.participants(ticket.id)
                   if not self.config.team.is_engineer(p["address"])
                   and not self.config.accepts(p["address"])]
-        context = self._base(store, ticket) | {"engineer": {"name": engineer},
+        context = self._base(ticket) | {"engineer": {"name": engineer},
                                                "text": text}
         reply_to = inbound.from_addr if self.config.team.reveal_engineer_address else None
         outbox_id = self.mailer.queue(
@@ -146,14 +142,13 @@ class Conversation:
             subject=self._subject(ticket), now=now,
             in_reply_to=store.latest_inbound(ticket.id), references=store.thread_ids(ticket.id),
             from_name=f"{engineer} ({self.config.gateway.name})", auto_submitted=None,
-            reply_to=reply_to, language=store.ticket_record(ticket.id)["language"],
+            reply_to=reply_to, language=ticket.language,
         )
         store.add_event(ticket.id, "replied", actor=inbound.from_addr, now=now,
                         message_id=inbound.message_id,
                         detail=f"public reply relayed to {', '.join(a for _, a in people)}"
                         if outbox_id else "public reply recorded; no customer to relay to")
-        record = store.ticket_record(ticket.id)
-        if record["first_response_at"] is None:
+        if ticket.first_response_at is None:
             store.touch_ticket(ticket.id, now, first_response_at=now)
             clocks.stop(self.config, store, ticket.id, "first_response", now,
                         f"first public reply by {inbound.from_addr}")

@@ -27,7 +27,7 @@ def set_status(config: Config, store: Store, ticket: Ticket, status: str, *, act
     store.touch_ticket(ticket.id, now, status=status,
                        closed_at=now if status == "closed" else None)
     store.add_event(ticket.id, "status_changed", actor=actor, now=now, message_id=message_id,
-                    detail=f"{old} -> {status}: {why}")
+                    detail=f"{old} -> {status}: {why}", from_status=old)
     clocks.on_status_change(config, store, ticket.id, ticket.sla_level or
                             config.sla.default_level, old, status, now)
     return True

@@ -109,6 +109,11 @@ def print_trace(story: dict[str, Any]) -> None:
         print(f"ticket {ticket['reference']}  [{ticket['status']}]  {ticket['subject']}")
     elif story["deliveries"]:
         print("no ticket (not processed yet, quarantined, or processing failed)")
+    decisions = (story["message"] or {}).get("decisions") or []
+    if decisions:
+        print("steps:")
+        for d in decisions:
+            print(f"  {d['step']:<18} {d['decided']}")
     if story["events"]:
         print("events:")
         for e in story["events"]:

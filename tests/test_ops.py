@@ -353,6 +353,8 @@ def test_assign_merge_and_trace(daemon: RunningDaemon, config_path: Path) -> Non
     assert story["ticket"]["reference"] == "SUP-000001"
     assert [e["kind"] for e in story["events"]][:1] == ["created"]
     assert "acknowledged" in [e["kind"] for e in story["events"]]
+    assert story["message"]["threaded_by"] == "none"  # what the steps decided, kept
+    assert [d["step"] for d in story["message"]["decisions"]] == ["thread", "identify"]
     [answer] = story["answers"]
     assert answer["kind"] == "ack" and answer["state"] == "sent" and answer["last_error"] is None
     assert run_json("trace", *cfg, str(spool_id))["message_id"] == "<trace-1@example.org>"
@@ -360,6 +362,7 @@ def test_assign_merge_and_trace(daemon: RunningDaemon, config_path: Path) -> Non
     eml.write_bytes(first.as_bytes())
     text = run("trace", *cfg, str(eml)).stdout.decode()
     assert "received" in text and "SUP-000001" in text and "ack to tracy@example.org" in text
+    assert "steps:\n  thread             no ticket cited\n  identify" in text
     assert "no message <nowhere@example.org>" in one_line_error(
         run("trace", *cfg, "<nowhere@example.org>"))
 

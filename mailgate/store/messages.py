@@ -10,13 +10,6 @@ from typing import Any
 from mailgate.clock import to_db
 from mailgate.store.base import DuplicateMessageError, StoreBase, chunked
 
-# how a reply was threaded onto its ticket, from the detail of its ``threaded`` event
-_THREAD_METHOD = (
-    "CASE WHEN detail LIKE '%subject tag%' THEN 'tag'"
-    " WHEN detail LIKE '%in-reply-to%' THEN 'in-reply-to'"
-    " WHEN detail LIKE '%references%' THEN 'references' ELSE 'other' END"
-)
-
 
 class MessageQueries(StoreBase):
     """``messages`` (unique Message-IDs), ``attachments``/``blobs``, ``participants``,
@@ -44,20 +37,24 @@ class MessageQueries(StoreBase):
                     from_addr: str | None = None, from_name: str | None = None,
                     to_addrs: Sequence[str] = (), cc_addrs: Sequence[str] = (),
                     date: datetime | None = None, subject: str | None = None,
-                    body_text: str | None = None, in_reply_to: str | None = None) -> int:
-        """Store one message of a ticket; raises DuplicateMessageError on a replay."""
+                    body_text: str | None = None, in_reply_to: str | None = None,
+                    threaded_by: str | None = None, decisions: str | None = None) -> int:
+        """Store one message of a ticket; raises DuplicateMessageError on a replay.
+
+        ``threaded_by`` and ``decisions`` (JSON) say how the pipeline placed it."""
         # ON CONFLICT instead of catching the violation: on PostgreSQL a violation aborts
         # the whole transaction. A concurrent insert of the same Message-ID by another
         # node makes this one wait for that node's commit, then insert nothing.
         row = self._insert(
             "INSERT INTO messages (ticket_id, message_id, direction, kind, spool_id,"
             " outbox_id, from_addr, from_name, to_addrs, cc_addrs, date, subject,"
-            " body_text, in_reply_to, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " body_text, in_reply_to, created_at, threaded_by, decisions)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (message_id) DO NOTHING RETURNING id",
             (ticket_id, message_id, direction, kind, spool_id, outbox_id, from_addr,
              from_name, json.dumps(list(to_addrs)), json.dumps(list(cc_addrs)),
-             to_db(date), subject, body_text, in_reply_to, to_db(now)),
+             to_db(date), subject, body_text, in_reply_to, to_db(now), threaded_by,
+             decisions),
         )
         if row is None:
             raise DuplicateMessageError(message_id)
@@ -93,10 +90,12 @@ class MessageQueries(StoreBase):
         return [{"address": a, "name": n, "role": r} for a, n, r in cur]
 
     def add_event(self, ticket_id: int, kind: str, *, actor: str, now: datetime,
-                  detail: str = "", message_id: str | None = None) -> None:
-        self._x("INSERT INTO events (ticket_id, at, actor, kind, detail, message_id)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (ticket_id, to_db(now), actor, kind, detail, message_id))
+                  detail: str = "", message_id: str | None = None,
+                  from_status: str | None = None) -> None:
+        """One line of the ticket's history (``from_status``: a status change's old one)."""
+        self._x("INSERT INTO events (ticket_id, at, actor, kind, detail, message_id,"
+                " from_status) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (ticket_id, to_db(now), actor, kind, detail, message_id, from_status))
 
     def thread_ids(self, ticket_id: int, limit: int = 20) -> list[str]:
         """The ticket's latest Message-IDs, oldest first (for References)."""
@@ -152,15 +151,19 @@ class MessageQueries(StoreBase):
         cur = self._x(
             "SELECT m.id, m.ticket_id, t.reference, t.status, t.subject, m.direction, m.kind,"
             " m.from_addr, m.subject, m.date, m.in_reply_to, m.spool_id, m.outbox_id,"
-            " m.created_at FROM messages m JOIN tickets t ON t.id = m.ticket_id"
+            " m.created_at, m.threaded_by, m.decisions"
+            " FROM messages m JOIN tickets t ON t.id = m.ticket_id"
             " WHERE m.message_id = ?", (message_id,))
         row = cur.fetchone()
         if row is None:
             return None
         keys = ("row", "ticket_id", "reference", "ticket_status", "ticket_subject",
                 "direction", "kind", "from", "subject", "date", "in_reply_to", "spool_id",
-                "outbox_id", "stored_at")
-        return dict(zip(keys, row, strict=True))
+                "outbox_id", "stored_at", "threaded_by", "decisions")
+        found = dict(zip(keys, row, strict=True))
+        found["decisions"] = [{"step": step, "decided": what} for step, what
+                              in json.loads(found["decisions"] or "[]")]
+        return found
 
     def stored_message_ids(self, message_ids: Sequence[str]) -> set[str]:
         """Which of ``message_ids`` a ticket already holds (in chunks of 500)."""
@@ -208,10 +211,11 @@ class MessageQueries(StoreBase):
 
     def threaded_counts(self) -> dict[str, int]:
         """Replies threaded onto a ticket, per method (tag, in-reply-to, references)."""
-        return dict(self._x(f"SELECT {_THREAD_METHOD}, COUNT(*) FROM events"
-                            f" WHERE kind = 'threaded' GROUP BY 1").fetchall())
+        return dict(self._x("SELECT threaded_by, COUNT(*) FROM messages WHERE threaded_by IN"
+                            " ('tag', 'in-reply-to', 'references', 'token')"
+                            " GROUP BY threaded_by").fetchall())
 
     def reopen_count(self) -> int:
         """How often a closed ticket was opened again."""
-        return int(self._x("SELECT COUNT(*) FROM events WHERE kind = 'status_changed'"
-                           " AND detail LIKE 'closed -> %'").fetchone()[0])
+        return int(self._x("SELECT COUNT(*) FROM events WHERE from_status = 'closed'"
+                           " AND kind = 'status_changed'").fetchone()[0])

@@ -26,6 +26,10 @@ DIALECTS = {
                    "real": "DOUBLE PRECISION"},
 }
 
+# The statuses there were when migration 8 was written (a migration never changes).
+_STATUSES_OF_8 = ("open", "in_progress", "awaiting_reply", "on_hold", "planned", "acceptance",
+                  "waiting_for_deploy", "closed")
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
         1,
@@ -240,6 +244,33 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 acquired_at TEXT,
                 renewed_at TEXT
             )""",
+        ],
+    ),
+    (
+        8,
+        "what the pipeline decided, in columns: metrics read no event text",
+        [
+            # How an incoming message found its ticket (tag, in-reply-to, references,
+            # token, alert, duplicate, bounce; none for a new ticket) and which step
+            # decided what (JSON [[step, decision], ...]), written with the message.
+            "ALTER TABLE messages ADD COLUMN threaded_by TEXT",
+            "ALTER TABLE messages ADD COLUMN decisions TEXT",
+            # The status a status change left (the reopen count is from_status = closed).
+            "ALTER TABLE events ADD COLUMN from_status TEXT",
+            # Earlier rows: the same facts, read once from the event text they were in.
+            """UPDATE messages SET threaded_by = (
+                SELECT CASE WHEN e.detail LIKE '%subject tag%' THEN 'tag'
+                            WHEN e.detail LIKE '%in-reply-to%' THEN 'in-reply-to'
+                            WHEN e.detail LIKE '%references%' THEN 'references'
+                            WHEN e.detail LIKE '%reply address token%' THEN 'token' END
+                FROM events e WHERE e.ticket_id = messages.ticket_id
+                AND e.message_id = messages.message_id AND e.kind = 'threaded' LIMIT 1)
+            WHERE direction = 'in'""",
+            "UPDATE events SET from_status = CASE "
+            + " ".join(f"WHEN detail LIKE '{x} -> %' THEN '{x}'" for x in _STATUSES_OF_8)
+            + " END WHERE kind = 'status_changed'",
+            "CREATE INDEX messages_threaded ON messages (threaded_by)",
+            "CREATE INDEX events_from_status ON events (from_status)",
         ],
     ),
 ]

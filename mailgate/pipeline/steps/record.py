@@ -8,6 +8,9 @@ Runs inside the message's savepoint: all or nothing.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 from mailgate import clocks, desk
 from mailgate.pipeline.context import Context, Outcome
 from mailgate.pipeline.facts import classify
@@ -100,6 +103,7 @@ def create(services: Services, store: Store, ctx: Context) -> Ticket:
     )
     if decided.fields:
         store.set_ticket_fields(ticket.id, decided.fields, now)
+        ticket = replace(ticket, fields=dict(decided.fields))
     store.add_event(ticket.id, "created", actor=ticket.requester, now=now,
                     message_id=inbound.message_id,
                     detail=f"new ticket via {ctx.item.channel}; {'; '.join(decided.reasons)}")
@@ -127,6 +131,8 @@ def store_message(store: Store, ctx: Context, ticket: Ticket, kind: str) -> None
         to_addrs=[a for _, a in inbound.to], cc_addrs=[a for _, a in inbound.cc],
         date=inbound.date, subject=inbound.subject, body_text=inbound.text,
         in_reply_to=inbound.in_reply_to[0] if inbound.in_reply_to else None,
+        threaded_by=ctx.outcome.method if ctx.outcome else None,
+        decisions=json.dumps(ctx.trace, ensure_ascii=False) if ctx.trace else None,
     )
     for attachment in inbound.attachments:
         store.add_attachment(message_row=row, filename=attachment.filename,
@@ -169,12 +175,14 @@ def _after(services: Services, store: Store, ctx: Context, ticket: Ticket) -> No
         desk.set_status(services.config, store, ticket, "open", actor=who, now=now,
                         why=f"{ctx.role} replied to the {was} ticket (conversation.on_reply)",
                         message_id=mid)
+        ctx.ticket = store.ticket(ticket.id)  # status, clocks and deadlines moved
 
 
 def _record_bounce(services: Services, store: Store, ctx: Context) -> None:
     assert ctx.bounce is not None
     ticket, report = ctx.bounce
     ctx.ticket = ticket
+    ctx.outcome = _done(ctx, ticket, "bounce", "bounce")
     store_message(store, ctx, ticket, "bounce")
     detail = (f"{'failed' if report.permanent else 'delayed'} delivery of "
               f"{report.original_message_id} to {', '.join(report.recipients) or 'unknown'}: "
@@ -182,5 +190,4 @@ def _record_bounce(services: Services, store: Store, ctx: Context) -> None:
     store.add_event(ticket.id, "delivery_failed" if report.permanent else "delivery_delayed",
                     actor="mailgate", now=ctx.now, message_id=ctx.inbound.message_id,
                     detail=detail)
-    ctx.outcome = _done(ctx, ticket, "bounce", "bounce")
 

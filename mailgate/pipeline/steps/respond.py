@@ -41,7 +41,7 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
     else:
         was = ctx.threaded.status if ctx.threaded else None
         reopened = route is not None and route.action == "reopen"
-        conversation.customer_reply(store, store.ticket(ticket.id), ctx.inbound, ctx.now,
+        conversation.customer_reply(store, ticket, ctx.inbound, ctx.now,
                                     notify=reopened or was != "closed")
 
 
@@ -49,11 +49,10 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
             template: str = "ack") -> None:
     """The acknowledgement (or 'joined your open ticket' notice) and the team's notice."""
     config, inbound, now = services.config, ctx.inbound, ctx.now
-    record = store.ticket_record(ticket.id)
-    level_name = record["sla_level"] or config.sla.default_level
+    level_name = ticket.sla_level or config.sla.default_level
     level = sla.level_of(config, level_name)
     calendar = config.sla.calendar(level.calendar)
-    ticket_vars = ticket_context(store, ticket, record) | {
+    ticket_vars = ticket_context(ticket) | {
         "sla_description": level.description,
         "first_response_due": sla.local(config, level_name, ticket.first_response_due),
     }
@@ -76,11 +75,10 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
                                    context=context, to=[recipient], subject=subject, now=now,
                                    in_reply_to=inbound.message_id,
                                    references=[*inbound.references, inbound.message_id],
-                                   language=record["language"])
+                                   language=ticket.language)
     if queued:
         store.add_event(ticket.id, "acknowledged", actor="mailgate", now=now,
                         message_id=inbound.message_id,
                         detail=f"{template} queued to {recipient[1]}")
     services.conversation.notify_team(store, ticket, inbound, now,
-                                      "new" if template == "ack" else "duplicate",
-                                      record=record)  # the queued mail left the row as it was
+                                      "new" if template == "ack" else "duplicate")

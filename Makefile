@@ -24,6 +24,7 @@ test: install
 		&& ! command -v pg_ctl >/dev/null 2>&1; then \
 		apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; fi
 	$(BIN)/ruff check mailgate tests $(wildcard bench)
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 bench: install

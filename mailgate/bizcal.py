@@ -306,7 +306,9 @@ def _interval(text: str, where: str) -> Interval:
 def _dates(values: Iterable[date | str], where: str) -> frozenset[date]:
     out = set()
     for value in values:
-        if isinstance(value, date) and not isinstance(value, datetime):
+        if isinstance(value, datetime):  # a date, to Python, but not a calendar day
+            raise ValueError(f"{where}: {value!r} is not a date (YYYY-MM-DD)")
+        if isinstance(value, date):
             out.add(value)
             continue
         try:

@@ -8,6 +8,7 @@ every backend, read well in ``sqlite3``, and freezegun controls them in tests.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 
 def now() -> datetime:
@@ -31,6 +32,18 @@ def to_db(value: datetime | None) -> str | None:
 
 
 _LAST_DB: tuple[datetime | None, str] = (None, "")
+
+
+@overload
+def from_db(value: str) -> datetime: ...
+
+
+@overload
+def from_db(value: None) -> None: ...
+
+
+@overload
+def from_db(value: str | None) -> datetime | None: ...
 
 
 def from_db(value: str | None) -> datetime | None:

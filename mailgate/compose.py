@@ -69,7 +69,9 @@ _WORD_BYTES = 45  # UTF-8 bytes per encoded-word: 60 base64 characters, 72 with 
 
 def _encoded_words(text: str) -> list[str]:
     """``text`` as RFC 2047 encoded-words of at most 75 characters, split between characters."""
-    words, chunk, size = [], [], 0
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
     for char in text:
         width = len(char.encode("utf-8", "replace"))
         if size + width > _WORD_BYTES:

@@ -187,7 +187,7 @@ def build_registry(snapshot: Callable[[], dict[str, Any]],
                    local: Callable[[], dict[str, Any]] = dict) -> CollectorRegistry:
     """A registry of our collector plus the standard process metrics (CPU, memory, fds)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector(snapshot, local))  # type: ignore[arg-type]
+    registry.register(DatabaseCollector(snapshot, local))
     ProcessCollector(registry=registry)
     return registry
 

@@ -105,7 +105,7 @@ def _flush(folder: Path, *, entries_only: bool = False) -> None:
 
 def _load_syncfs() -> Callable[[int], int] | None:
     with suppress(Exception):
-        return ctypes.CDLL(None, use_errno=True).syncfs  # type: ignore[no-any-return]
+        return ctypes.CDLL(None, use_errno=True).syncfs
     return None
 
 

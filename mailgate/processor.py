@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 
@@ -31,7 +32,7 @@ from mailgate import clock
 from mailgate.config import Config
 from mailgate.errors import TransientError
 from mailgate.message import Inbound, ParseError, parse
-from mailgate.pipeline import Facts, Outcome, Pipeline, Quarantine
+from mailgate.pipeline import Facts, Outcome, Quarantine
 from mailgate.store import DuplicateMessageError, SpoolItem, Store
 
 log = structlog.get_logger("mailgate.processor")
@@ -78,10 +79,21 @@ def dead_claimants(config: Config, claimants: set[str]) -> list[str]:
     return dead
 
 
+class Handler(Protocol):
+    """What the processor asks of a pipeline: ``Pipeline``, or a wrapper of one (the
+    import command's holds the mail it would send)."""
+
+    def prepare(self, item: SpoolItem, inbound: Inbound,
+                now: datetime | None = None) -> Facts: ...
+
+    def handle(self, store: Store, item: SpoolItem, inbound: Inbound, now: datetime,
+               facts: Facts | None = None) -> Outcome: ...
+
+
 class Processor:
     """Drains the spool; ``run`` is the thread body, ``drain`` the synchronous form."""
 
-    def __init__(self, config: Config, store: Store, pipeline: Pipeline, *,
+    def __init__(self, config: Config, store: Store, pipeline: Handler, *,
                  node: str | None = None,
                  on_outbox: Callable[[], None] = lambda: None,
                  on_processed: Callable[[], None] = lambda: None) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -167,10 +167,10 @@ class Spooler:
             ]
 
 
-def _settle(jobs: list[_Job], results: list[int] | list[Exception]) -> None:
+def _settle(jobs: list[_Job], results: Sequence[int | Exception]) -> None:
     """Answer every job of a group: thread callers through their Future, asyncio callers
     in one call on each event loop (one wake-up of the loop, not one per message)."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, object]]] = {}
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, int | Exception]]] = {}
     for job, result in zip(jobs, results, strict=True):
         if job.loop is not None:
             by_loop.setdefault(job.loop, []).append((job, result))
@@ -183,7 +183,7 @@ def _settle(jobs: list[_Job], results: list[int] | list[Exception]) -> None:
             loop.call_soon_threadsafe(_settle_waiters, settled)
 
 
-def _settle_waiters(settled: list[tuple[_Job, object]]) -> None:
+def _settle_waiters(settled: list[tuple[_Job, int | Exception]]) -> None:
     for job, result in settled:
         waiter = job.waiter
         if waiter is None or waiter.done():  # the SMTP session went away meanwhile
@@ -191,4 +191,4 @@ def _settle_waiters(settled: list[tuple[_Job, object]]) -> None:
         if isinstance(result, BaseException):
             waiter.set_exception(result)
         else:
-            waiter.set_result(result)  # type: ignore[arg-type]
+            waiter.set_result(result)

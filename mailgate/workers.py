@@ -49,7 +49,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -87,7 +86,7 @@ class WorkerProcesses:
     """The daemon's side: start, wake, watch, restart and stop the worker processes of
     one ``role`` (``processor``, or ``sender``)."""
 
-    def __init__(self, config_source: str, base_dir: Path, node: str, count: int, *,
+    def __init__(self, config_source: str, base_dir: str, node: str, count: int, *,
                  on_outbox: Callable[[], None], on_processed: Callable[[], None],
                  release: Callable[[list[str]], None], role: str = "processor") -> None:
         self.role = role

@@ -19,8 +19,12 @@ from mailgate.errors import MailgateError, NotFoundError
 
 if TYPE_CHECKING:
     import mailbox
+    from datetime import datetime
 
-    from mailgate.store import Store
+    from mailgate.message import Inbound
+    from mailgate.pipeline import Facts, Outcome, Pipeline
+    from mailgate.processor import Processor
+    from mailgate.store import SpoolItem, Store
     from mailgate.store.copy import CopyReport
 
 BATCH = 200  # messages an import spools per transaction
@@ -143,7 +147,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     processor = None if args.no_process else _import_processor(config, store, ack=args.ack)
     keys = list(box.keys())
     label = f"import:{source.name}"
-    counts = {"found": len(keys), "imported": 0, "skipped": 0, "too_large": 0}
+    counts: dict[str, int | list[int]] = {"found": len(keys), "imported": 0, "skipped": 0,
+                                          "too_large": 0}
     imported: list[int] = []
     progress, task = _progress(len(keys), f"importing {source.name}")
     try:
@@ -240,13 +245,14 @@ def _progress_bars(*, counts: bool = False) -> Any:
 class _HoldAcks:
     """Pipeline wrapper for imports: mail it would send is cancelled in the same transaction."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Pipeline) -> None:
         self.inner = inner
 
-    def prepare(self, item: Any, inbound: Any, now: Any = None) -> Any:
+    def prepare(self, item: SpoolItem, inbound: Inbound, now: datetime | None = None) -> Facts:
         return self.inner.prepare(item, inbound, now)
 
-    def handle(self, store: Any, item: Any, inbound: Any, now: Any, facts: Any = None) -> Any:
+    def handle(self, store: Store, item: SpoolItem, inbound: Inbound, now: datetime,
+               facts: Facts | None = None) -> Outcome:
         from mailgate.store import ops
 
         mark = ops.high_water(store)["outbox"]  # we hold the write lock: rows above are ours
@@ -257,13 +263,13 @@ class _HoldAcks:
         return outcome
 
 
-def _import_processor(config: Config, store: Any, *, ack: bool) -> Any:
+def _import_processor(config: Config, store: Store, *, ack: bool) -> Processor:
     """A processor for imported mail, built before anything is spooled (config errors first)."""
     from mailgate.pipeline import Pipeline
     from mailgate.processor import Processor
     from mailgate.render import Renderer
 
-    pipeline: Any = Pipeline(config, Renderer(config.path(config.templates.directory)))
+    pipeline = Pipeline(config, Renderer(config.path(config.templates.directory)))
     return Processor(config, store, pipeline if ack else _HoldAcks(pipeline))
 
 

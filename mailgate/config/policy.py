@@ -15,6 +15,15 @@ from pydantic import Field, field_validator, model_validator
 from mailgate.config.fields import STATUSES, Address, Duration, Section
 
 Role = Literal["requester", "participant", "engineer", "stranger"]
+ReplyAction = Literal["reopen", "keep", "new"]
+
+
+def _default_on_reply() -> dict[str, dict[Role, ReplyAction]]:
+    return {
+        "closed": {"requester": "reopen", "participant": "reopen", "engineer": "keep",
+                   "stranger": "new"},
+        "awaiting_reply": {"requester": "reopen", "participant": "reopen"},
+    }
 
 
 class AlertRule(Section):
@@ -48,12 +57,7 @@ class ConversationSection(Section):
     """How replies, reopens, duplicates and strangers are treated (the seeds' rules)."""
 
     reopen_window: Duration = timedelta(days=30)
-    on_reply: dict[str, dict[Role, Literal["reopen", "keep", "new"]]] = Field(
-        default_factory=lambda: {
-            "closed": {"requester": "reopen", "participant": "reopen", "engineer": "keep",
-                       "stranger": "new"},
-            "awaiting_reply": {"requester": "reopen", "participant": "reopen"},
-        })
+    on_reply: dict[str, dict[Role, ReplyAction]] = Field(default_factory=_default_on_reply)
     notify_on_thanks: bool = False
     stranger_policy: Literal["new_linked", "quarantine", "accept"] = "new_linked"
     duplicate_scope: Literal["sender", "domain", "off"] = "sender"

@@ -15,14 +15,22 @@ from mailgate.bizcal import WEEKDAYS
 from mailgate.bizcal import Calendar as BizCalendar
 from mailgate.config.fields import STATUSES, Address, Duration, Section, Target, TargetField
 
+Notify = Literal["team", "escalation", "assignee"]
+
+
+def _all_day() -> dict[str, list[str] | str]:
+    return {d: ["00:00-24:00"] for d in WEEKDAYS}
+
+
+def _notify_team() -> list[Notify]:
+    return ["team"]
+
 
 class CalendarSpec(Section):
     """Working time of a desk: zone, weekly hours, holidays, exceptions (see bizcal)."""
 
     timezone: str = "UTC"
-    hours: dict[str, list[str] | str] = Field(
-        default_factory=lambda: {d: ["00:00-24:00"] for d in WEEKDAYS}
-    )
+    hours: dict[str, list[str] | str] = Field(default_factory=_all_day)
     holidays_country: str | None = None
     holidays_subdiv: str | None = None
     closed_dates: list[str] = Field(default_factory=list)
@@ -52,8 +60,7 @@ class SlaLevel(Section):
     resolution: TargetField | None = None
     reminders: list[float] = Field(default_factory=lambda: [0.75, 1.0])
     repeat_after_breach: Duration | None = None
-    notify: list[Literal["team", "escalation", "assignee"]] = Field(
-        default_factory=lambda: ["team"])
+    notify: list[Notify] = Field(default_factory=_notify_team)
     description: str = ""
 
     @field_validator("reminders")

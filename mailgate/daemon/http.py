@@ -117,7 +117,8 @@ class HttpEndpoint:
             return {"enabled": False, "up": False}
         server = self.listener.server
         up = server is not None and server.is_serving()
-        address = server.sockets[0].getsockname() if up and server.sockets else (None, None)
+        sockets = server.sockets if server is not None and up else ()
+        address = sockets[0].getsockname() if sockets else (None, None)
         return {"enabled": True, "up": up, "host": address[0], "port": address[1]}
 
     def _processor_up(self) -> bool:

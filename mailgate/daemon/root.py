@@ -34,7 +34,6 @@ import threading
 from collections.abc import Callable
 from contextlib import closing, suppress
 from functools import partial
-from typing import Any
 
 import structlog
 
@@ -163,7 +162,7 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         await self._shutdown(sender_task)
         log.info("daemon_stopped")
 
-    async def _start(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any]:
+    async def _start(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[object]:
         """Start the components, intake last but reminders; the sender's task."""
         self.spooler.start()
         worker = threading.Thread(target=self._run_processor, name="mailgate-processor",
@@ -174,6 +173,8 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
             self.workers.start(loop)
         self._threads.extend(start_fetchers(self.config, self.spooler, self.open_db,
                                             self.imap_states, self.node, self.stop_threads))
+        # what the sender's task returns is never used: it is only awaited at shutdown
+        sender_task: asyncio.Task[object]
         if self.sender_worker is not None:
             self.sender_worker.start(loop)
             sender_task = asyncio.create_task(self.stopping.wait())
@@ -188,7 +189,7 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         await self.run_reminders()  # catch up on what fell due while we were down
         return sender_task
 
-    async def _shutdown(self, sender_task: asyncio.Task[Any]) -> None:
+    async def _shutdown(self, sender_task: asyncio.Task[object]) -> None:
         """Stop intake first, then drain: spool writer, processors, sender; close the rest."""
         for task in list(self._tasks):  # a reload in progress finishes first
             with suppress(Exception):

@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -68,7 +68,7 @@ class ReminderSchedule:
             self._reminder_store = self.open_db()
         return self._reminder_store
 
-    def _reminder_pass(self) -> tuple[int, object]:
+    def _reminder_pass(self) -> tuple[int, datetime | None]:
         store = self._reminder_db()
         queued = reminders.fire_due(self.config, store, self.renderer, self.node, clock.now())
         return queued, store.next_reminder_at()
@@ -89,10 +89,10 @@ class ReminderSchedule:
         self._schedule_next(next_at)
         return queued
 
-    def _schedule_next(self, next_at: object) -> None:
+    def _schedule_next(self, next_at: datetime | None) -> None:
         if next_at is None or not self.scheduler.running:
             return
-        run_at = max(next_at, clock.now())  # type: ignore[type-var]
+        run_at = max(next_at, clock.now())
         self.scheduler.add_job(self.run_reminders, DateTrigger(run_date=run_at), id="sla-next",
                                replace_existing=True, misfire_grace_time=None)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import html as htmllib
 import re
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 
 import html2text
 
@@ -79,7 +79,7 @@ def html_to_text(html: str, budget: int = MAX_HTML_CHARS) -> str:
     return converter.handle(html).strip()
 
 
-def _charset(part: EmailMessage) -> str | None:
+def _charset(part: MIMEPart) -> str | None:
     """The part's charset as a usable codec name, or None (unknown, broken or too slow)."""
     try:
         name = part.get_content_charset()
@@ -93,7 +93,7 @@ def _charset(part: EmailMessage) -> str | None:
     return codec
 
 
-def _decoded(part: EmailMessage) -> str:
+def _decoded(part: MIMEPart) -> str:
     """A text part's content: declared charset, else UTF-8, else Windows-1252; never raises."""
     try:
         payload = part.get_payload(decode=True)
@@ -121,7 +121,7 @@ def _decoded(part: EmailMessage) -> str:
     return _body_text(_NEWLINES.sub("\n", text[:MAX_TEXT_CHARS]))
 
 
-def _content_type(part: EmailMessage) -> str:
+def _content_type(part: MIMEPart) -> str:
     try:
         ctype = part.get_content_type()
     except Exception:
@@ -136,7 +136,7 @@ def _walk(msg: EmailMessage) -> tuple[str, list[Attachment]]:
     attachments: list[Attachment] = []
     count = 0
 
-    def visit(part: EmailMessage, depth: int) -> None:
+    def visit(part: MIMEPart, depth: int) -> None:
         nonlocal count
         count += 1
         if count > MAX_PARTS:
@@ -155,7 +155,8 @@ def _walk(msg: EmailMessage) -> tuple[str, list[Attachment]]:
             filename = None
         if disposition == "attachment" or filename or not ctype.startswith("text/"):
             try:
-                data = part.get_payload(decode=True) or b""
+                payload = part.get_payload(decode=True)  # bytes: the part is not multipart
+                data = payload if isinstance(payload, bytes) else b""
             except Exception:
                 data = str(part.get_payload()).encode("utf-8", "surrogateescape")
             name = safe_filename(filename or f"part-{count}")

@@ -44,7 +44,7 @@ class ParseError(MailgateError):
 class _Parser(BytesFeedParser):
     """The standard feed parser with our limits enforced while it runs."""
 
-    def __init__(self, pol: policy.EmailPolicy) -> None:
+    def __init__(self, pol: policy.Policy) -> None:  # any policy; ours is an EmailPolicy
         super().__init__(policy=pol)
         self.parts = 0
         self.decoding = 0.0  # seconds spent decoding header fields so far
@@ -123,4 +123,6 @@ def _parse_bytes(raw: bytes) -> EmailMessage:
         if work > MAX_LINE_WORK:
             raise ParseError(f"too much parsing work: more than {MAX_LINE_WORK:,} line reads"
                              f" (lines x nested multipart boundaries)")
+    # the stub types an untyped-factory parser's result as Message; it is the policy's
+    # message_factory, our _Message (an EmailMessage)
     return parser.close()  # type: ignore[return-value]

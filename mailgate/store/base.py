@@ -62,8 +62,11 @@ class IntegrityViolation(Exception):
 class Cursor(Protocol):
     """What both drivers' cursors offer (DB-API)."""
 
-    rowcount: int
-    description: Any
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def description(self) -> Any: ...
 
     def fetchone(self) -> Any: ...
 

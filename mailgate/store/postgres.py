@@ -258,8 +258,8 @@ class PgStore(Store):
     def _execute(self, sql: str, params: Sequence[Any]) -> Cursor:
         conn = self._connection()
         if not params:  # BEGIN, COMMIT, SAVEPOINT...: never as prepared statements
-            return conn.execute(sql, prepare=False)  # type: ignore[arg-type]
-        return conn.execute(translate(sql), [_clean(p) for p in params])  # type: ignore[arg-type]
+            return conn.execute(sql, prepare=False)
+        return conn.execute(translate(sql), [_clean(p) for p in params])
 
     def _classify(self, exc: BaseException) -> str | None:
         if isinstance(exc, psycopg.IntegrityError):

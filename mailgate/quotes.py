@@ -72,7 +72,13 @@ _SEPARATOR = re.compile(
     r"^[\s*_>]*-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine"
     r"|mensaje original|oorspronkelijk bericht|ursprungligt meddelande|originalmeddelande"
     r"|исходное сообщение|пересылаемое сообщение|forwarded message|weitergeleitete nachricht"
-    r"|vidarebefordrat meddelande|message transféré|mensaje reenviado|doorgestuurd bericht)"
+    r"|vidarebefordrat meddelande|message transféré|mensaje reenviado|doorgestuurd bericht"
+    r"|messaggio originale|mensagem original|oprindelig meddelelse|opprinnelig melding"
+    r"|alkuperäinen viesti|wiadomość oryginalna|původní zpráva|původní e-mail"
+    r"|оригінальне повідомлення|вихідне повідомлення|orijinal mesaj|özgün ileti"
+    r"|الرسالة الأصلية|元のメッセージ|原始邮件|原始郵件|원본 메시지|messaggio inoltrato"
+    r"|mensagem encaminhada|videresendt meddelelse|videresendt melding|välitetty viesti"
+    r"|przekazana wiadomość|přeposlaná zpráva|переслане повідомлення|iletilen mesaj)"
     r"\s*-{2,}[\s*_]*$"
     r"|^\s*(?:begin forwarded message|anfang der weitergeleiteten nachricht|début du message"
     r" réexpédié|inicio del mensaje reenviado|begin doorgestuurd bericht|vidarebefordrat brev"
@@ -115,17 +121,24 @@ _DISCLAIMER_FAMILIES = [
     re.compile(p, _I)
     for p in (
         r"confidential|privileged|konfidentiell|sekretess|vertraulich|vertrouwelijk"
-        r"|confidentiel|confidencial|конфиденциальн",
+        r"|confidentiel|confidencial|конфиденциальн|riservat|confidenzial|fortrolig"
+        r"|luottamuksellinen|poufn|důvěrn|конфіденційн|gizli|機密|机密|保密|기밀|سري",
         r"recipient|addressee|mottagare|empfänger|geadresseerde|ontvanger|destinataire"
-        r"|destinatario|адресат|получател",
+        r"|destinatario|адресат|получател|destinatário|modtager|mottaker|vastaanottaja"
+        r"|adresat|adresát|одержувач|alıcı|受信|宛先|收件人|수신자|المستلم|المرسل إليه",
         r"delete|destroy|notify|prohibited|unauthori[sz]ed|radera|förstör|löschen|vernichten"
-        r"|verwijder|supprimer|détruire|eliminar|destruir|удалит|уничтож|запрещ",
+        r"|verwijder|supprimer|détruire|eliminar|destruir|удалит|уничтож|запрещ|eliminare"
+        r"|cancellare|apagar|elimine|slet|poista|usuń|smaž|smazat|видаліть|знищ|sil|削除"
+        r"|破棄|删除|삭제|파기|حذف|إتلاف",
     )
 ]
 _MAIL_REFERENCE = re.compile(
-    r"e-?mail|message|meddelande|e-?post|nachricht|bericht|courriel|mensaje|correo|сообщени|письм",
+    r"e-?mail|message|meddelande|e-?post|nachricht|bericht|courriel|mensaje|correo|сообщени|письм"
+    r"|messaggio|mensagem|besked|melding|viesti|wiadomo|zpráv|повідомлен|лист|ileti|posta"
+    r"|メール|邮件|郵件|메일|رسالة|البريد",
     _I,
 )
+_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
 _ENVIRONMENT = re.compile(
     r"before printing|innan du skriver ut|vor dem ausdrucken|voordat u .{0,20}print|avant"
     r" d'imprimer|antes de imprimir|прежде чем распечатать",
@@ -155,7 +168,8 @@ def new_text(body: str) -> str:
 def _new_text(body: str) -> str:
     try:
         text = body[:MAX_INPUT].replace("\r\n", "\n").replace("\r", "\n")
-        text = text.translate({0x200B: None, 0xFEFF: None, 0x00A0: 0x20, 0x2028: 0x0A})
+        text = text.translate({0x200B: None, 0xFEFF: None, 0x200E: None, 0x200F: None,
+                               0x00A0: 0x20, 0x2028: 0x0A})
         lines = [line.rstrip() for line in text.split("\n")]
         lines = _cut_history(lines)
         lines = [line for line in lines if not _QUOTED.match(line)]
@@ -207,7 +221,7 @@ def _header_span(lines: list[str], i: int, budget: list[int]) -> int:
     if _RULE.match(line):
         nxt = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
         fields = _field_block(lines, nxt) if nxt is not None else 0
-        return nxt - i + fields if fields else 0
+        return nxt - i + fields if nxt is not None and fields else 0
     fields = _field_block(lines, i)
     if fields:
         return fields
@@ -221,11 +235,21 @@ def _header_span(lines: list[str], i: int, budget: list[int]) -> int:
 
 
 def _is_wrote(line: str) -> bool:
-    """True for a validated "On <date>, <name> wrote:" style line in any supported language."""
-    return _has_date_or_address(line) and any(p.match(line) for p in _WROTE)
+    """True for a validated "On <date>, <name> wrote:" style line in any supported language,
+    or in any language at all when it carries an address, a time and a date and ends with
+    a colon (how every client writes it: "…于2024年8月9日周五 09:29写道：", "… tarihinde
+    şunu yazdı:", "… kirjoitti:")."""
+    if _has_date_or_address(line) and any(p.match(line) for p in _WROTE):
+        return True
+    return line.endswith((":", "：")) and "@" in line and _TIME.search(line) is not None \
+        and _DATE.search(line) is not None
 
 
 _DATE_OR_ADDRESS = re.compile(r"\b\d{1,2}[:.]\d{2}\b|@")
+_TIME = re.compile(r"(?<!\d)\d{1,2}[:.]\d{2}(?!\d)")
+_DATE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|(?<!\d)\d{1,2}[./]\d{1,2}[./]\d{2,4}(?!\d)")
+# any "Label: value" line, whatever the language of the label ("差出人:", "Od:", "Kimden:")
+_ANY_FIELD = re.compile(r"^[*_ ]*([^\W\d_][^:：]{0,24}?)[*_ ]*[:：]\s*(\S.*)$")
 
 
 def _has_date_or_address(text: str) -> bool:
@@ -244,6 +268,23 @@ def _field_block(lines: list[str], i: int) -> int:
         names.append(m.group(1).casefold())
         j += 1
     if len(set(names)) >= 2 and names[0] in _FROM_FIELDS:
+        return j - i
+    return _any_field_block(lines, i)
+
+
+def _any_field_block(lines: list[str], i: int) -> int:
+    """A header block in any language: three or more "Label: value" lines, the first
+    value an address, one of them a date with a time (a signature has no time)."""
+    values: list[str] = []
+    j = i
+    while j < len(lines) and len(values) < 12:
+        m = _ANY_FIELD.match(lines[j].strip()) if len(lines[j]) <= _MAX_HEADER_LINE else None
+        if not m:
+            break
+        values.append(m.group(2))
+        j += 1
+    if len(values) >= 3 and "@" in values[0] and any(
+            _TIME.search(v) and _DATE.search(v) for v in values):
         return j - i
     return 0
 
@@ -310,7 +351,7 @@ def _is_disclaimer(text: str) -> bool:
         return False
     if _ENVIRONMENT.search(text) and len(text) < 200:
         return True
-    if len(text) < 60:
+    if len(text) < (25 if _CJK.search(text) else 60):
         return False
     if not _MAIL_REFERENCE.search(text):  # it speaks of "this e-mail", not of the customer's data
         return False

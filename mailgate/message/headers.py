@@ -154,7 +154,7 @@ def addresses(msg: EmailMessage, name: str, defects: list[str] | None = None,
                 pairs.extend((a.display_name, a.addr_spec) for a in found)
         except Exception:
             continue
-    out = []
+    out: list[tuple[str, str]] = []
     for display, addr in pairs:
         addr = unescape(addr).strip().lower()
         if "@" in addr and not addr.startswith("@") and plausible_address(addr):

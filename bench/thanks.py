@@ -1,84 +1,105 @@
-"""Score the thanks-only classifier on the labelled reply set, per language.
+"""Score the thank-you step on labelled replies to closed tickets, per language.
 
-Why: a substantive reply classed as "thanks" silently keeps a ticket closed,
-so the figure to watch is precision of the thanks class (false positives are
-listed by name); recall says how many needless reopens remain. Runs the whole
-pipeline ``classify(new_text(body))`` on full reply bodies.
+A reply labelled ``thanks`` should keep the ticket closed (recall: "thanks kept
+closed"); a ``substantive`` one must reopen it, so every substantive reply kept
+closed is a lost reopen, silent, and listed by id. Each reply is a whole
+message (``eml``) run exactly as the pipeline runs it: parsed once, then the
+reply-understanding step (``mailgate.replies.understand``).
 
-Usage (from the repo root): ``.venv/bin/python bench/thanks.py [labelled.jsonl]``.
+The default set is the evaluation part (``tests/data/replies/eval``), written
+without seeing the detector and never used for tuning; ``--part tune`` scores
+the tuning part. With ``--show`` it lists wrong verdicts with their reasons:
+only ever use that on the tuning part.
+
+Usage (from the repo root): ``.venv/bin/python bench/thanks.py [--part eval|tune] [--show]``.
 Prints a table and, last, one JSON line with the totals.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mailgate.gratitude import GratitudeDetector  # noqa: E402
-from mailgate.quotes import new_text  # noqa: E402
+from mailgate.message import parse  # noqa: E402
+from mailgate.replies import Understanding, understand  # noqa: E402
 
-DEFAULT_SET = ROOT / "tests" / "data" / "thanks" / "labelled.jsonl"
+SETS = ROOT / "tests" / "data" / "replies"
 
 
-def score(rows: list[dict]) -> dict:
-    """Counts for the "thanks" class: tp, fp, fn, n, plus the false positives themselves."""
-    detector = GratitudeDetector.load()
-    stats: dict[str, dict] = defaultdict(lambda: {"n": 0, "tp": 0, "fp": 0, "fn": 0, "fps": []})
+def load(part: str) -> list[dict[str, Any]]:
+    """Every labelled reply of one part, all languages."""
+    rows = []
+    for path in sorted((SETS / part).glob("*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+    return rows
+
+
+def score(rows: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], float]:
+    """Per language: replies, thanks, thanks kept closed, substantive kept closed (ids);
+    and the CPU seconds the step took (parsing excluded)."""
+    understanding = Understanding.load()
+    stats: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"n": 0, "thanks": 0, "kept": 0, "wrong": [], "missed": []})
+    spent = 0.0
     for row in rows:
-        verdict = detector.classify(new_text(row["body"]))
+        inbound = parse(row["eml"].encode("utf-8"))
+        started = time.process_time()
+        verdict = understand(understanding, inbound)
+        spent += time.process_time() - started
         for key in (row["lang"], "all"):
             s = stats[key]
             s["n"] += 1
-            if verdict.thanks_only and row["label"] == "thanks":
-                s["tp"] += 1
+            if row["label"] == "thanks":
+                s["thanks"] += 1
+                s["kept"] += verdict.thanks_only
+                if not verdict.thanks_only:
+                    s["missed"].append((row["id"], verdict.reason))
             elif verdict.thanks_only:
-                s["fp"] += 1
-                if key != "all":
-                    s["fps"].append(f"[{row['style']}] {row['body'][:60]!r}: {verdict.reason}")
-            elif row["label"] == "thanks":
-                s["fn"] += 1
-    return stats
-
-
-def ratio(num: int, den: int) -> float:
-    """num/den, 1.0 when there is nothing to get wrong."""
-    return num / den if den else 1.0
+                s["wrong"].append((row["id"], verdict.reason))
+    return stats, spent
 
 
 def main(argv: list[str]) -> int:
-    """Print the per-language table and the JSON totals line; exit 1 on any false positive."""
-    path = Path(argv[1]) if len(argv) > 1 else DEFAULT_SET
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    start = time.perf_counter()
-    stats = score(rows)
-    elapsed = time.perf_counter() - start
-    print(f"{'lang':<5} {'n':>4} {'thanks':>6} {'prec':>6} {'recall':>6} {'fp':>3} {'fn':>3}")
+    """Print the per-language table and the JSON totals line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("eval", "tune"), default="eval")
+    parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
+    args = parser.parse_args(argv[1:])
+    if args.show and args.part != "tune":
+        parser.error("--show lists what to tune on: only with --part tune")
+    rows = load(args.part)
+    stats, spent = score(rows)
+    print(f"{args.part} part: {len(rows)} replies")
+    print(f"{'lang':<5} {'n':>4} {'thanks':>6} {'kept closed':>11} {'substantive kept closed':>24}")
     for lang in [*sorted(k for k in stats if k != "all"), "all"]:
         s = stats[lang]
-        precision = ratio(s["tp"], s["tp"] + s["fp"])
-        recall = ratio(s["tp"], s["tp"] + s["fn"])
-        print(f"{lang:<5} {s['n']:>4} {s['tp'] + s['fn']:>6} {precision:>6.3f} {recall:>6.3f} "
-              f"{s['fp']:>3} {s['fn']:>3}")
-        for fp in s["fps"]:
-            print(f"      FALSE POSITIVE {fp}")
+        recall = s["kept"] / s["thanks"] if s["thanks"] else 1.0
+        print(f"{lang:<5} {s['n']:>4} {s['thanks']:>6} {recall:>10.1%} {len(s['wrong']):>24}")
+        for rid, reason in s["wrong"] if lang != "all" else []:
+            print(f"      SUBSTANTIVE KEPT CLOSED {rid}: {reason}")
+        if args.show and lang != "all":
+            for rid, reason in s["missed"]:
+                print(f"      thanks reopened {rid}: {reason}")
     total = stats["all"]
+    worst = min((stats[k]["kept"] / stats[k]["thanks"], k) for k in stats
+                if k != "all" and stats[k]["thanks"])
     print(json.dumps({
-        "set": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
-        "n": total["n"],
-        "thanks": total["tp"] + total["fn"],
-        "precision": round(ratio(total["tp"], total["tp"] + total["fp"]), 4),
-        "recall": round(ratio(total["tp"], total["tp"] + total["fn"]), 4),
-        "false_positives": total["fp"],
-        "false_negatives": total["fn"],
-        "ms_per_message": round(1000 * elapsed / max(1, total["n"]), 3),
+        "part": args.part, "replies": total["n"], "thanks": total["thanks"],
+        "thanks_kept_closed": round(total["kept"] / max(1, total["thanks"]), 4),
+        "substantive_kept_closed": len(total["wrong"]),
+        "worst_language": worst[1], "worst_language_kept_closed": round(worst[0], 4),
+        "cpu_ms_per_reply": round(1000 * spent / max(1, total["n"]), 3),
     }))
-    return 1 if total["fp"] else 0
+    return 0
 
 
 if __name__ == "__main__":

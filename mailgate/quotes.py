@@ -10,7 +10,7 @@ forms; Outlook "-----Original Message-----" and "From:/Sent:" blocks,
 forwarded-message markers), the ``-- `` signature and everything after it,
 mobile footers ("Sent from my iPhone" and translations) and trailing
 confidentiality disclaimers. Closing formulas and the sender's name are left
-in place: the gratitude classifier deals with those.
+in place: the thank-you step (``mailgate.replies``) deals with those.
 
 ``mailparser_reply`` is used for what it does well: its per-language header
 regexes (en, de, fr, es, nl, sv; it has no Russian) are a second opinion on
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 
 MAX_INPUT = 200_000
 #: Languages asked of mailparser_reply; unsupported ones (ru) are dropped by it.
@@ -128,13 +129,15 @@ _DISCLAIMER_FAMILIES = [
         r"|adresat|adresát|одержувач|alıcı|受信|宛先|收件人|수신자|المستلم|المرسل إليه",
         r"delete|destroy|notify|prohibited|unauthori[sz]ed|radera|förstör|löschen|vernichten"
         r"|verwijder|supprimer|détruire|eliminar|destruir|удалит|уничтож|запрещ|eliminare"
+        r"|liable|liability|responsib|haftung|haftet|verantwortlich|responsab|aansprakelijk"
+        r"|vastuu|odpowiedzialn|odpovědn|ответственн|відповідальн|sorumlu|مسؤول|責任|责任|책임"
         r"|cancellare|apagar|elimine|slet|poista|usuń|smaž|smazat|видаліть|знищ|sil|削除"
         r"|破棄|删除|삭제|파기|حذف|إتلاف",
     )
 ]
 _MAIL_REFERENCE = re.compile(
     r"e-?mail|message|meddelande|e-?post|nachricht|bericht|courriel|mensaje|correo|сообщени|письм"
-    r"|messaggio|mensagem|besked|melding|viesti|wiadomo|zpráv|повідомлен|лист|ileti|posta"
+    r"|messaggio|mensagem|besked|melding|viesti|wiadomo|zpráv|повідомлен|лист|ileti|posta|mesaj"
     r"|メール|邮件|郵件|메일|رسالة|البريد",
     _I,
 )
@@ -166,27 +169,82 @@ def new_text(body: str) -> str:
 
 @functools.lru_cache(maxsize=16)
 def _new_text(body: str) -> str:
+    return reply_parts(body).text
+
+
+@dataclass(frozen=True)
+class ReplyParts:
+    """A reply cut into what the customer wrote now (``text``), what stands below its
+    ``-- `` line (``signature``: usually a signature, sometimes a "P.S."), and text
+    written below the quoted history after a rule or a "P.S." (``late``)."""
+
+    text: str
+    signature: str = ""
+    late: str = ""
+
+
+@functools.lru_cache(maxsize=16)
+def reply_parts(body: str) -> ReplyParts:
+    """The parts of a reply ``body`` (never raises; see ``ReplyParts``)."""
     try:
-        text = body[:MAX_INPUT].replace("\r\n", "\n").replace("\r", "\n")
+        text = str(body or "")[:MAX_INPUT].replace("\r\n", "\n").replace("\r", "\n")
         text = text.translate({0x200B: None, 0xFEFF: None, 0x200E: None, 0x200F: None,
                                0x00A0: 0x20, 0x2028: 0x0A})
         lines = [line.rstrip() for line in text.split("\n")]
-        lines = _cut_history(lines)
-        lines = [line for line in lines if not _QUOTED.match(line)]
-        lines = _strip_signature(lines)
-        lines = _strip_disclaimers(lines)
-        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+        kept, history = _cut_history(lines)
+        kept = [line for line in kept if not _QUOTED.match(line)]
+        signature: list[str] = []
+        for k, line in enumerate(kept):
+            if _SIG_DELIM.match(line):
+                kept, signature = kept[:k], kept[k + 1:]
+                break
+        kept = _strip_disclaimers(_strip_signature(kept))
+        return ReplyParts(_joined(kept), _joined(_strip_disclaimers(signature)),
+                          _joined(_late_text(history)))
     except Exception:  # pragma: no cover - defensive: a classifier input is better than a crash
         try:
-            return "\n".join(
+            return ReplyParts("\n".join(
                 line for line in str(body)[:MAX_INPUT].splitlines() if not _QUOTED.match(line)
-            ).strip()
+            ).strip())
         except Exception:
-            return ""
+            return ReplyParts("")
 
 
-def _cut_history(lines: list[str]) -> list[str]:
-    """Drop history: skip a header followed by quoted lines, cut at one followed by plain text."""
+def _joined(lines: list[str]) -> str:
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+_AFTERTHOUGHT = re.compile(
+    r"^\s*(?:p\.?\s?p?\.?\s?s\b\.?|n\.\s?b\.|nachtrag|update|addendum|tillägg|tilføjelse"
+    r"|tillegg|aanvulling|post-scriptum|posdata|p\.\s?d\.|obs\.|追伸|追記|补充|추신|ملاحظة"
+    r"|dopln|uzupełnienie|lisäys|доповнення|дополнение|ek olarak|mise à jour|complément"
+    r"|actualización|aggiornamento|atualização|uppdatering|opdatering|oppdatering|päivitys"
+    r"|aktualizacja|aktualizace|обновление|оновлення|güncelleme|تحديث|更新|추가|업데이트)",
+    re.IGNORECASE)
+
+
+def _late_text(history: list[str]) -> list[str]:
+    """Unquoted text below the quoted history that the customer wrote there: after a bare
+    rule that no header block follows, or from an afterthought marker ("P.S.") on."""
+    for k, line in enumerate(history):
+        if _QUOTED.match(line):
+            continue
+        if _AFTERTHOUGHT.match(line):
+            return [x for x in history[k:] if not _QUOTED.match(x)]
+        if _RULE_SHORT.match(line):
+            nxt = next((j for j in range(k + 1, len(history)) if history[j].strip()), None)
+            if nxt is not None and not _field_block(history, nxt) and \
+                    not _SEPARATOR.match(history[nxt].strip()) and not _is_wrote(history[nxt]):
+                return [x for x in history[nxt:] if not _QUOTED.match(x)]
+    return []
+
+
+_RULE_SHORT = re.compile(r"^\s*[-_=*]{3,}\s*$")
+
+
+def _cut_history(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Drop history: skip a header followed by quoted lines, cut at one followed by plain
+    text; return the lines kept and the history cut away."""
     budget = [_MAX_LIBRARY_CALLS]
     out: list[str] = []
     i = 0
@@ -206,9 +264,9 @@ def _cut_history(lines: list[str]) -> list[str]:
             continue
         nxt = next((j for j in range(i + span, len(lines)) if lines[j].strip()), None)
         if nxt is None or not _QUOTED.match(lines[nxt]):
-            break  # Outlook style: unquoted history follows the header
+            return out, lines[i:]  # Outlook style: unquoted history follows the header
         i += span  # Gmail style: quoted history follows; keep scanning for bottom-posted text
-    return out
+    return out, []
 
 
 def _header_span(lines: list[str], i: int, budget: list[int]) -> int:

@@ -15,8 +15,16 @@ from pathlib import Path
 
 from mailgate import clock
 from mailgate.cli.common import EX_CONFIG, EX_OK, AddCommand, load, print_json
-from mailgate.config import load_config
+from mailgate.config import Config, load_config
 from mailgate.errors import ConfigError, MailgateError, NotFoundError, TransientError
+
+
+def check_gratitude_file(config: Config) -> None:
+    """Load ``[conversation] gratitude_file`` as the daemon will (a typo names file and key)."""
+    if config.conversation.gratitude_file:
+        from mailgate.replies import Understanding
+
+        Understanding.load(config.path(config.conversation.gratitude_file))
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -27,6 +35,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     problems = Renderer(config.path(config.templates.directory)).check()
     if problems:
         raise ConfigError("\n".join(["templates have errors:", *problems]))
+    check_gratitude_file(config)
     print(f"{config.source}: OK ({len(config.sla.levels)} SLA level(s), "
           f"templates in {config.path(config.templates.directory)})")
     return EX_OK
@@ -44,6 +53,7 @@ def cmd_reload(args: argparse.Namespace) -> int:
     problems = Renderer(config.path(config.templates.directory)).check()
     if problems:
         raise ConfigError("; ".join(["not reloaded, templates have errors", *problems]))
+    check_gratitude_file(config)
     path = health.pid_file(config)
     try:
         pid = int(path.read_text().strip())

@@ -59,6 +59,7 @@ class ConversationSection(Section):
     reopen_window: Duration = timedelta(days=30)
     on_reply: dict[str, dict[Role, ReplyAction]] = Field(default_factory=_default_on_reply)
     notify_on_thanks: bool = False
+    gratitude_file: str | None = None  # admin lexicon added to mailgate/data/replies.toml
     stranger_policy: Literal["new_linked", "quarantine", "accept"] = "new_linked"
     duplicate_scope: Literal["sender", "domain", "off"] = "sender"
     duplicate_window: Duration = timedelta(days=3)

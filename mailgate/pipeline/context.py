@@ -76,13 +76,14 @@ class Route:
     """What a message does to the ticket it threads to (or why it opens a new one).
 
     ``action``: "append" (joins as a reply), "reopen" (joins and reopens a closed
-    ticket), "thanks" (joins, the closed ticket stays closed), "new" (a new ticket;
+    ticket), "thanks" (joins, the ticket keeps its status), "new" (a new ticket;
     ``link`` is the cited ticket and why it was not joined), "automatic" (recorded
     only)."""
 
     action: str
     reason: str = ""
     link: tuple[Ticket, str] | None = None
+    passes: bool = False  # a thank-you with files or new people: the team gets the mail
 
 
 @dataclass

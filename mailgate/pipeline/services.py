@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from mailgate.config import Config
 from mailgate.conversation import Conversation
-from mailgate.gratitude import GratitudeDetector
 from mailgate.mailer import Mailer
 from mailgate.refs import TagFormat
 from mailgate.render import Renderer
+from mailgate.replies import Understanding
 
 
 class Services:
@@ -20,4 +20,5 @@ class Services:
         self.own_addresses = frozenset([*config.gateway.addresses, config.support_address])
         self.mailer = Mailer(config, renderer)
         self.conversation = Conversation(config, self.mailer, self.tags)
-        self.gratitude = GratitudeDetector.load()
+        extra = config.conversation.gratitude_file
+        self.understanding = Understanding.load(config.path(extra) if extra else None)

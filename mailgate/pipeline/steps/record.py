@@ -168,8 +168,9 @@ def _after(services: Services, store: Store, ctx: Context, ticket: Ticket) -> No
             or ctx.outcome.action != "appended":
         return
     elif route.action == "thanks":
+        was = ctx.threaded.status if ctx.threaded else ticket.status
         store.add_event(ticket.id, "thanks_suppressed", actor=who, now=now, message_id=mid,
-                        detail=f"reply to a closed ticket not reopened: {route.reason}")
+                        detail=f"thank-you, the {was} ticket keeps its status: {route.reason}")
     elif route.action == "reopen":
         was = ctx.threaded.status if ctx.threaded else ticket.status
         desk.set_status(services.config, store, ticket, "open", actor=who, now=now,

@@ -36,7 +36,7 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
         conversation.engineer_reply(store, ticket, ctx.inbound, ctx.now,
                                     token_ok=ctx.threading.method == "token")
     elif route is not None and route.action == "thanks":
-        if services.config.conversation.notify_on_thanks:
+        if services.config.conversation.notify_on_thanks or route.passes:
             conversation.notify_team(store, ticket, ctx.inbound, ctx.now, "thanks")
     else:
         was = ctx.threaded.status if ctx.threaded else None

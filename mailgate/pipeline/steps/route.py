@@ -5,8 +5,9 @@ A stranger citing a ticket follows ``[conversation] stranger_policy``
 reply follows ``conversation.on_reply`` for the ticket's status and their
 role: keep, reopen, or a new linked ticket; a closed ticket is never
 reopened after ``reopen_window``, and a reply that says nothing but thank
-you does not reopen it (seed 000). Automatic mail joins its ticket and
-changes nothing.
+you (``mailgate.replies``) changes no status and opens nothing, even after the
+window (seed 000); one that carries files or new people is passed to the team.
+Automatic mail joins its ticket and changes nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from mailgate.conversation import within
 from mailgate.pipeline.context import Context, Quarantine, Route
 from mailgate.pipeline.services import Services
+from mailgate.replies import understand
 from mailgate.store import Store, Ticket
 
 
@@ -47,16 +49,33 @@ def _reply(services: Services, ctx: Context, ticket: Ticket) -> Route:
     settings = services.config.conversation
     action = settings.reply_action(ticket.status, ctx.role)
     reason = f"conversation.on_reply[{ticket.status}][{ctx.role}] = {action}"
-    if ticket.status == "closed" and not within(settings.reopen_window, ticket.closed_at,
-                                                ctx.now):
+    late = ticket.status == "closed" and not within(settings.reopen_window, ticket.closed_at,
+                                                    ctx.now)
+    if late:
         action, reason = "new", f"closed longer than reopen_window ({settings.reopen_window})"
-    if action == "reopen" and ticket.status == "closed":
-        verdict = services.gratitude.classify(ctx.facts.text)
-        if verdict.thanks_only:
-            return Route("thanks", verdict.reason)
+    if action in ("reopen", "new") and ctx.role != "engineer":
+        verdict = understand(services.understanding, ctx.inbound)
+        if verdict.thanks_only:  # keeps its status; after the window, opens nothing either
+            extra = _extra(services, ctx)
+            after = "; after reopen_window, recorded on the closed ticket" if late else ""
+            return Route("thanks", f"{verdict.reason}{after}{extra}", passes=bool(extra))
     if action == "new":
         closed = f"closed {ticket.closed_at:%Y-%m-%d}, " if ticket.closed_at else ""
         return Route("new", reason, link=(ticket, f"reply to {ticket.reference} "
                                                   f"({ticket.status}, {closed}"
                                                   "conversation.on_reply / reopen_window)"))
     return Route("reopen" if action == "reopen" else "append", reason)
+
+
+def _extra(services: Services, ctx: Context) -> str:
+    """What a thank-you carries besides thanks: files, or people not on the ticket yet (the
+    team gets such a mail; the ticket still keeps its status)."""
+    files = len(ctx.inbound.attachments)
+    config, view = services.config, ctx.view
+    new = [a for _, a in [*ctx.inbound.to, *ctx.inbound.cc]
+           if a not in services.own_addresses and not config.accepts(a)
+           and not config.team.is_engineer(a) and (view is None or not view.has_participant(a))
+           and (view is None or a != view.ticket.requester)]
+    said = [f"{files} attachment(s)" if files else "", f"new recipient(s) {', '.join(new)}"
+            if new else ""]
+    return "".join(f"; with {x}" for x in said if x)

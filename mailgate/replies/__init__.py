@@ -1,0 +1,316 @@
+"""Is a reply to a closed ticket only a thank-you? Read its structure, then its clauses.
+
+Why: a reply that only thanks must not reopen a ticket (seed 000), and a reply
+that asks for anything must. Recall comes from the shape of a reply, not from a
+list of sentences:
+
+1. **Where the new text is** (``mailgate.quotes.reply_parts``): quoted history
+   (attribution lines and header blocks in any language), the ``-- `` signature
+   and disclaimers are cut away; text the customer wrote *below* the signature or
+   the quoted history (a "P.S.", a line after a rule) is kept as such.
+2. **Zones of the new text**: a greeting line ("Hallo Anna,"), the body, a
+   closing formula after which only the signature follows (names, titles,
+   company, phone numbers, addresses, notices). A line with a phone number, a
+   web or mail address, or a rule starts the signature too.
+3. **Clauses** of the body (split at . ! ? ; , and line ends, 。！？ too), each
+   read with the lexicon (``lexicon.py``): a question mark, a contrast ("but"),
+   a request ("please", "could you"), a problem that is not negated ("error",
+   but not "no more errors"), a negated success ("doesn't work"), or "again"
+   without a success make the reply substantive. Clauses of gratitude,
+   success, apology, closings, pleasantries and greetings are harmless; other
+   words are unknown, and only a few are tolerated (a name, "the export").
+4. **Verdict**: thanks-only when no clause is substantive, one says thanks or
+   that it works, and little is unknown. Anything else, including text in the
+   signature that asks something, is substantive: when unsure, reopen.
+
+``Verdict.reason`` names the clause that decided, for the ticket's event and
+``mailgate explain``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mailgate.message import Inbound
+from mailgate.quotes import ReplyParts, reply_parts
+from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
+
+MAX_TEXT = 3000  # new text longer than this is never a bare thank-you
+UNKNOWN_WORDS = 12  # words the lexicon does not know, tolerated in all
+UNKNOWN_IN_CLAUSE = 7  # ... in a clause that thanks, says it works or apologises
+UNKNOWN_ELSEWHERE = 4  # ... in a sentence with none of those (a name, "Anna Berg, ACME")
+_CLAUSE = re.compile(r"[.!;,。！；，、…\n]+|:(?=\s|$)|(?<=[?？؟])|\s[-–—]\s")
+_SENTENCE = re.compile(r"[.!。！\n]+(?=\s|$)|(?<=[?？؟])")
+_QUESTION = re.compile(r"[?？؟]")
+_CONTACT = re.compile(r"(?:\+?\d[\d ()./-]{6,}\d)|https?://|www\.|[\w.+-]+@[\w-]+\.[\w.]+"
+                      r"|\b(?:tel|fax|mob|phone|tlf|puh|тел)\b", re.IGNORECASE)
+_DEVICE = re.compile(r"\b(?:iphone|ipad|android|galaxy|huawei|xiaomi|samsung|outlook for|"
+                     r"blackberry|mobile|smartphone)\b", re.IGNORECASE)
+_RULE = re.compile(r"^\s*[-_=*~━─═#+.]{3,}\s*$")
+_NUMBER = re.compile(r"^\d+$")
+_JOINED_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0600-\u06ff]")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the reply says: thanks only, or substantive; ``reason`` says why."""
+
+    thanks_only: bool
+    reason: str
+    matched: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One clause as read: the categories it holds, its unknown words, and what its
+    negations bind to (the nearest problem or success word: "no more errors" is a
+    negated problem, "doesn't work" a negated success, "no worries" neither)."""
+
+    text: str
+    categories: frozenset[str]
+    unknown: int
+    question: bool
+    negated: frozenset[str] = frozenset()  # "problem" and/or "solved" under a negation
+    free_negation: bool = False  # a negation that binds to neither
+    anchored: bool = False  # its sentence thanks, says it works, apologises or greets
+    resolved: bool = False  # a word saying a problem was resolved ("gelöst", "fixed")
+
+
+class Understanding:
+    """The loaded lexicon; one per pipeline (reloaded with the config)."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+
+    @classmethod
+    def load(cls, extra_file: str | Path | None = None) -> Understanding:
+        return cls(Lexicon(load_tables(extra_file)))
+
+    def clause(self, text: str, names: frozenset[str] = frozenset()) -> Clause:
+        """Read one clause; the sender's own ``names`` are names, not words ("Tom" is no
+        Swedish "empty")."""
+        folded = fold(text)
+        hits, words = self.lexicon.hits(folded)
+        if names:
+            hits = [h for h in hits if folded[h.start:h.end] not in names]
+        first = next((h for h in hits if h.category == "interrogative"), None)
+        asks = first is not None and not folded[:first.start].strip(" \t'\"«»„“”-")
+        hits = [h for h in hits if h.category != "interrogative" or (h is first and asks)]
+        categories = frozenset(h.category for h in hits)
+        negated, free = _bind_negations(hits)
+        covered = [(h.start, h.end) for h in hits]
+        unknown = sum(1 for s, e in words if not _NUMBER.match(folded[s:e])
+                      and not any(cs <= s and e <= ce for cs, ce in covered))
+        if _JOINED_CHARS.search(folded):
+            rest = "".join(ch for i, ch in enumerate(folded) if _JOINED_CHARS.match(ch)
+                           and not any(cs <= i < ce for cs, ce in covered))
+            unknown = unknown - _joined_words(folded, covered) + len(rest) // 3
+        resolved = any(h.category == "solved" and folded[h.start:h.end].startswith(_RESOLUTION)
+                       for h in hits)
+        return Clause(text.strip(), categories, max(0, unknown),
+                      bool(_QUESTION.search(text)) or asks, negated, free, resolved=resolved)
+
+
+def _bind_negations(hits: list[Hit]) -> tuple[frozenset[str], bool]:
+    """What each negation (or "gone") in a clause applies to: the nearest problem or
+    success word within a few words either side."""
+    targets = [h for h in hits if h.category in ("problem", "solved")]
+    negated: set[str] = set()
+    free = False
+    for hit in hits:
+        if hit.category not in ("negation", "gone"):
+            continue
+        # what follows a negation is what it negates ("without errors", "keine Fehler",
+        # "doesn't work"); with nothing after it, what precedes ("funktioniert nicht")
+        after = [t for t in targets if t.start >= hit.end and _gap(hit, t) <= _NEAR]
+        before = [t for t in targets if t.end <= hit.start and _gap(hit, t) <= _NEAR]
+        if hit.postfix:  # Japanese and Korean negate what stands before: "エラーなく"
+            after, before = before, after
+        near = min(after, key=lambda t: _gap(hit, t)) if after else \
+            min(before, key=lambda t: _gap(hit, t)) if before else None
+        if near is not None:
+            negated.add(near.category if hit.category == "negation" or
+                        near.category == "problem" else "")
+        elif hit.category == "negation":
+            free = True
+    return frozenset(negated - {""}), free
+
+
+_NEAR = 24  # characters between a negation and the word it negates
+# success words that say a problem was resolved (a problem word beside them is over);
+# "works", "loads" do not ("loads slowly" is a problem)
+_RESOLUTION = ("solv", "resolv", "fixed", "fix ", "sorted", "gelöst", "behoben", "erledigt",
+               "résolu", "réglé", "corrigé", "resuelt", "solucionad", "arreglad", "risolt",
+               "sistemat", "resolvid", "corrigid", "opgelost", "verholpen", "löst", "åtgärd",
+               "fikset", "løst", "ratke", "ratkaist", "korjat", "rozwiązan", "naprawion",
+               "vyřešen", "opraven", "решен", "решён", "исправлен", "устранен", "вирішен",
+               "виправлен", "усунен", "çözül", "giderildi", "düzeldi", "halloldu", "تم الحل",
+               "تم حل", "انحل", "تم إصلاح", "تم اصلاح", "解決", "解消", "復旧", "解决", "修复",
+               "修好", "해결", "복구")
+
+
+def _gap(a: Hit, b: Hit) -> int:
+    return max(0, b.start - a.end, a.start - b.end)
+
+
+def _joined_words(folded: str, covered: list[tuple[int, int]]) -> int:
+    """Words of joined scripts counted by the word splitter (they are counted by
+    characters instead)."""
+    count = 0
+    for m in re.finditer(r"[^\W_]+", folded):
+        if _JOINED_CHARS.search(m.group()) and not any(
+                cs <= m.start() and m.end() <= ce for cs, ce in covered):
+            count += 1
+    return count
+
+
+def substantive_reason(clause: Clause) -> str | None:
+    """Why this clause asks for something, or None if it does not."""
+    c, negated = clause.categories, clause.negated
+    if clause.question:
+        return "a question"
+    if "contrast" in c:
+        return "a 'but' or 'still'"
+    if "request" in c:
+        return "a request"
+    if "solved" in negated:
+        return "a negated success"
+    live_problem = "problem" in c and "problem" not in negated
+    if live_problem and (not clause.resolved or "again" in c):
+        return "a problem"  # "the problem is solved" is not one; "loads slowly" is
+    if "again" in c and "solved" not in c and not clause.anchored:
+        return "'again' without a success"
+    if "gone" in c and not c & {"problem", "solved", "negation"}:
+        return "something gone"  # "the VPN is gone again", not "no errors any more"
+    if clause.free_negation and clause.unknown and "gone" not in c:
+        return "a negation"  # "no X anymore" says X is over, whatever X is
+    return None
+
+
+def understand(understanding: Understanding, inbound: Inbound) -> Verdict:
+    """Read the reply ``inbound`` (see the module docstring)."""
+    return judge(understanding, reply_parts(inbound.text), inbound.from_name)
+
+
+def judge(understanding: Understanding, parts: ReplyParts,
+          sender_name: str | None = None) -> Verdict:
+    """The verdict on a reply's parts (its new text, signature and late text)."""
+    if len(parts.text) > MAX_TEXT:
+        return Verdict(False, f"long new text ({len(parts.text)} characters)")
+    names = frozenset(fold(w) for w in re.findall(r"[^\W\d_]+", sender_name or ""))
+    read = _read_body(understanding, parts.text, names)
+    if isinstance(read, Verdict):
+        return read
+    for zone, text in (("signature", parts.signature), ("text below the quote", parts.late)):
+        late = _read_late(understanding, text, names, zone)
+        if isinstance(late, Verdict):
+            return late
+        read += late
+    return _verdict(read)
+
+
+def _read_body(understanding: Understanding, text: str,
+               names: frozenset[str]) -> list[Clause] | Verdict:
+    """The clauses of the body, up to the signature; a verdict if one is substantive."""
+    clauses: list[Clause] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        signature = clauses and (_RULE.match(line) or _CONTACT.search(line) or (
+            _DEVICE.search(line) and len(line.split()) <= 8))
+        line_clauses: list[Clause] = []
+        for sentence in _SENTENCE.split(line):
+            said = [understanding.clause(c, names) for c in _CLAUSE.split(sentence)
+                    if c.strip()]
+            anchored = any(c.categories & _ANCHORS for c in said)
+            said = [replace(c, anchored=anchored) for c in said]
+            for clause in said:
+                why = substantive_reason(clause)
+                if why:
+                    return Verdict(False, f"{why}: {clause.text[:80]!r}")
+            line_clauses += [_without_names(c, names) if anchored else
+                             _unanchored(_without_names(c, names)) for c in said]
+        if signature:
+            break  # the signature: name, company, phone, notices
+        clauses += line_clauses
+        if line_clauses and all("closing" in c.categories or c.unknown == 0
+                                for c in line_clauses) and any(
+                "closing" in c.categories for c in line_clauses):
+            break  # a closing formula: what follows is the signature
+    return clauses
+
+
+def _read_late(understanding: Understanding, text: str, names: frozenset[str],
+               zone: str) -> list[Clause] | Verdict:
+    """Text below the signature or the quoted history: only a question, a request or a
+    problem counts (a signature's own words are unknown, not a reason to reopen), and an
+    afterthought marker ("P.S.", "Nachtrag") makes what follows count in full."""
+    clauses: list[Clause] = []
+    afterthought = False
+    for line in text.splitlines():
+        for raw in _CLAUSE.split(line):
+            if not raw.strip():
+                continue
+            clause = understanding.clause(raw, names)
+            afterthought = afterthought or "afterthought" in clause.categories
+            why = substantive_reason(clause)
+            sentence = len(clause.text.split()) >= 4 or bool(_JOINED_CHARS.search(clause.text))
+            counts = afterthought or clause.question or "contrast" in clause.categories or (
+                sentence and clause.categories & {"request", "problem"})
+            if why and counts and not _looks_like_notice(clause):
+                return Verdict(False, f"{why} in the {zone}: {clause.text[:80]!r}")
+            if afterthought:
+                clauses.append(_without_names(clause, names))
+    return clauses
+
+
+def _looks_like_notice(clause: Clause) -> bool:
+    """A long clause with no question in a signature: a legal or print notice."""
+    return not clause.question and clause.unknown >= 8
+
+
+_ANCHORS = frozenset({"gratitude", "solved", "apology", "closing", "greeting"})
+
+
+def _unanchored(clause: Clause) -> Clause:
+    """A sentence with no thanks, success, apology, greeting or closing in it: every
+    word counts as content (its "the", "is" too), so a sentence of news is not taken
+    for a pleasantry."""
+    words = len(re.findall(r"[^\W\d_]+", clause.text))
+    if _JOINED_CHARS.search(clause.text):
+        words = max(words, len(_JOINED_CHARS.findall(clause.text)) // 3)
+    return replace(clause, unknown=max(clause.unknown, words))
+
+
+def _without_names(clause: Clause, names: frozenset[str]) -> Clause:
+    """The sender's own name is not unknown content."""
+    if not names or not clause.unknown:
+        return clause
+    own = sum(1 for w in re.findall(r"[^\W\d_]+", fold(clause.text)) if w in names)
+    return replace(clause, unknown=max(0, clause.unknown - own))
+
+
+def _verdict(clauses: list[Clause]) -> Verdict:
+    thanked = [c for c in clauses if c.categories & {"gratitude", "solved"}]
+    if not any(re.search(r"[^\W\d_]", c.text) for c in thanked):  # "👍" or "ok" alone
+        return Verdict(False, "no word of thanks in the new text")
+    if len(thanked) == 1 and "gratitude" not in thanked[0].categories and \
+            len(thanked[0].text.split()) < 2:
+        return Verdict(False, f"a bare {thanked[0].text!r} is no thank-you")
+    if not thanked:
+        return Verdict(False, "no thanks and no 'it works' in the new text")
+    unknown = sum(c.unknown for c in clauses)
+    busy = next((c for c in clauses if c.unknown > (
+        UNKNOWN_IN_CLAUSE if c.categories & _ANCHORS else UNKNOWN_ELSEWHERE)), None)
+    if busy is not None:
+        return Verdict(False, f"more than thanks: {busy.text[:80]!r}")
+    if unknown > UNKNOWN_WORDS:
+        return Verdict(False, f"{unknown} words that are neither thanks nor pleasantries")
+    said = sorted({k for c in clauses for k in c.categories & HARMLESS})
+    return Verdict(True, f"only {', '.join(said)}: {thanked[0].text[:60]!r}",
+                   tuple(c.text for c in thanked))
+
+
+__all__ = ["Understanding", "Verdict", "judge", "understand"]

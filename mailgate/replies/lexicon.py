@@ -1,0 +1,176 @@
+"""The words of the thank-you step: what a clause says, in any of the desk's languages.
+
+Loaded from ``mailgate/data/replies.toml`` (the format is documented there) plus
+an admin file. Latin, Cyrillic and Greek entries match whole words through a
+token index (a dict lookup per word, wildcards by prefix bucket), so the cost
+does not grow with the size of the lexicon; Chinese, Japanese, Korean and
+Arabic entries, written without spaces between words or with attached
+particles, match inside the text with one compiled pattern per script group.
+Where matches overlap the longest wins, then the category listed first in
+``CATEGORIES`` (a cue over a harmless word).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mailgate.errors import ConfigError
+
+#: cues first: where the same words are both, they count as a cue
+CATEGORIES = ("contrast", "request", "interrogative", "problem", "again", "negation",
+              "afterthought", "gone", "solved", "gratitude", "apology", "closing", "pleasantry",
+              "greeting")
+HARMLESS = frozenset({"gratitude", "apology", "closing", "pleasantry", "greeting", "solved",
+                      "gone"})
+_RANK = {name: i for i, name in enumerate(CATEGORIES)}
+_WORD = re.compile(r"[^\W_]+")
+_JOINED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+                     r"\u1100-\u11ff\u0600-\u06ff\U0001f300-\U0001faff\u2600-\u27bf]")
+_POSTFIX = frozenset({"ない", "ません", "なく", "ず", "ぬ", "なかった", "않", "없"})
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_ARABIC_PREFIX = r"(?:[\u0648\u0641\u0628\u0644\u0643]|\u0627\u0644|\u0648\u0627\u0644" \
+                 r"|\u0628\u0627\u0644|\u0644\u0644)?"
+
+
+def fold(text: str) -> str:
+    """Casefold and NFKC, "ё" as "е", "n't" as " not". Accents are kept: dropping them
+    would make Spanish "más" the Portuguese "mas" (but) and "só" the English "so"."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return text.replace("’", "'").replace("ё", "е").replace("n't", " not")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One lexicon match in a clause: where, how long, what it says."""
+
+    start: int
+    end: int
+    category: str
+    words: int  # words (or, in joined scripts, characters / 3) it covers
+    postfix: bool = False  # a negation written after what it negates (Japanese, Korean)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    parts: tuple[str, ...]  # folded words; "x*" prefix, "*x" suffix
+    category: str
+
+
+def _part_matches(part: str, word: str) -> bool:
+    if part.endswith("*") and len(part) > 1:
+        return word.startswith(part[:-1])
+    if part.startswith("*") and len(part) > 1:
+        return word.endswith(part[1:])
+    return word == part
+
+
+class Lexicon:
+    """Compiled lists; ``hits`` finds what a (folded) clause says."""
+
+    def __init__(self, tables: dict[str, dict[str, list[str]]]) -> None:
+        self.exact: dict[str, list[_Entry]] = defaultdict(list)
+        self.prefixed: dict[str, list[_Entry]] = defaultdict(list)
+        self.suffixed: list[_Entry] = []
+        joined: dict[str, dict[str, str]] = {"arabic": {}, "other": {}}
+        for table in tables.values():
+            for category, entries in table.items():
+                if category not in _RANK:
+                    continue
+                for entry in entries:
+                    self._add(fold(entry).strip(), category, joined)
+        self.joined = {group: self._pattern(found, group) for group, found in joined.items()}
+        self.categories = {c: _RANK[c] for c in CATEGORIES}
+
+    def _add(self, text: str, category: str, joined: dict[str, dict[str, str]]) -> None:
+        if not text:
+            return
+        if _JOINED.search(text):
+            group = "arabic" if _ARABIC.search(text) else "other"
+            old = joined[group].get(text)
+            if old is None or _RANK[category] < _RANK[old]:
+                joined[group][text] = category
+            return
+        words = re.findall(r"\*?[^\W_]+\*?", text)
+        if not words:
+            return
+        entry = _Entry(tuple(words), category)
+        first = words[0]
+        if first.startswith("*") and len(first) > 1:
+            self.suffixed.append(entry)
+        elif first.endswith("*") and len(first) > 1:
+            self.prefixed[first[:2]].append(entry)
+        else:
+            self.exact[first].append(entry)
+
+    @staticmethod
+    def _pattern(found: dict[str, str], group: str) -> tuple[re.Pattern[str], dict[str, str]]:
+        plain = {k.rstrip("*"): v for k, v in found.items()}
+        alternatives = "|".join(re.escape(k) for k in sorted(plain, key=len, reverse=True))
+        if group == "arabic":
+            pattern = f"(?<!\\w){_ARABIC_PREFIX}({alternatives})(?!\\w)"
+        else:
+            pattern = f"({alternatives})"
+        return re.compile(pattern or "(?!)"), plain
+
+    def hits(self, clause: str) -> tuple[list[Hit], list[tuple[int, int]]]:
+        """Non-overlapping matches in ``clause`` (folded), and the spans of all its words."""
+        words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(clause)]
+        found: list[Hit] = []
+        for i, (start, _end, word) in enumerate(words):
+            for entry in self._candidates(word):
+                n = len(entry.parts)
+                if i + n <= len(words) and all(
+                        _part_matches(p, words[i + k][2]) for k, p in enumerate(entry.parts)):
+                    found.append(Hit(start, words[i + n - 1][1], entry.category, n))
+        if _JOINED.search(clause):
+            for pattern, table in self.joined.values():
+                for m in pattern.finditer(clause):
+                    text = m.group(1)
+                    found.append(Hit(m.start(1), m.end(1), table[text], max(1, len(text) // 3),
+                                     text in _POSTFIX))
+        return _resolve(found), [(s, e) for s, e, _ in words]
+
+    def _candidates(self, word: str) -> list[_Entry]:
+        return [*self.exact.get(word, ()), *self.prefixed.get(word[:2], ()),
+                *(e for e in self.suffixed if _part_matches(e.parts[0], word))]
+
+
+def _resolve(found: list[Hit]) -> list[Hit]:
+    """Longest first, then the category ranked first; no two hits overlap."""
+    found.sort(key=lambda h: (-(h.end - h.start), _RANK[h.category], h.start))
+    taken: list[Hit] = []
+    for hit in found:
+        if all(hit.end <= t.start or hit.start >= t.end for t in taken):
+            taken.append(hit)
+    return sorted(taken, key=lambda h: h.start)
+
+
+def load_tables(extra_file: str | Path | None = None) -> dict[str, dict[str, list[str]]]:
+    """The packaged lists, with an admin file's lists added (a typo names file and key)."""
+    text = resources.files("mailgate.data").joinpath("replies.toml").read_text("utf-8")
+    tables: dict[str, dict[str, list[str]]] = tomllib.loads(text)
+    if extra_file is None:
+        return tables
+    path = Path(extra_file)
+    try:
+        extra: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the gratitude file: {exc}") from None
+    for language, table in extra.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{language}] must be a table of lists")
+        for key, values in table.items():
+            if key not in _RANK:
+                raise ConfigError(f"{path}: [{language}] {key}: unknown list; one of "
+                                  f"{', '.join(CATEGORIES)}")
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise ConfigError(f"{path}: [{language}] {key}: must be a list of strings")
+            tables.setdefault(language, {}).setdefault(key, []).extend(values)
+    return tables

@@ -15,7 +15,6 @@ Postfix, OTRS, RT and Zammad learned from real traffic. Decisions:
   report with a failed or delayed recipient is a bounce by itself. A report whose
   recipients were all delivered is no bounce, but still automatic.
 * Recipients prefer Original-Recipient (the address we wrote to) to Final-Recipient.
-
 Hostile input: header access under ``policy.default`` can raise on malformed
 values, so every access is guarded and a failure reads as "absent"; regexes use
 bounded repeats only; bodies are scanned over at most 64 KB in 100 parts.
@@ -396,6 +395,6 @@ def _freeform_bounce(msg: Message, mail_from: str | None, original: str | None,
             diagnostic, status = _clip(line.strip(), 500), found.group(1)
             break
     delayed = bool(_DELAY.search(subject) or _DELAY.search(head))
-    found_rcpts = dict.fromkeys(m.group(1) for m in _RECIPIENT_LINE.finditer(head))
-    return Bounce(original, tuple(found_rcpts), status, "delayed" if delayed else "failed",
+    rcpts = tuple(dict.fromkeys(m.group(1) for m in _RECIPIENT_LINE.finditer(head)))
+    return Bounce(original, rcpts, status, "delayed" if delayed else "failed",
                   diagnostic, not delayed)

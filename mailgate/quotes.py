@@ -33,6 +33,8 @@ import functools
 import re
 from dataclasses import dataclass
 
+from mailgate.footers import RULE, SIG_DELIM, strip_disclaimers, strip_signature
+
 MAX_INPUT = 200_000
 #: Languages asked of mailparser_reply; unsupported ones (ru) are dropped by it.
 LANGUAGES = ("en", "de", "fr", "es", "nl", "sv", "ru")
@@ -91,63 +93,6 @@ _SEPARATOR = re.compile(
 # attribution ("On", "Am", a date...) whose second line holds them: every other line is
 # skipped without the header tests (most lines of a message; a third of its processing).
 _MAYBE_HEADER = re.compile(r"[:：\-_=—*@0-9]")
-_RULE = re.compile(r"^\s*(?:[_\-—=]{10,}|(?:\* ?){3,})\s*$")  # Outlook line, html2text <hr>
-_SIG_DELIM = re.compile(r"^\\?--\s*$")  # html2text escapes it as \--
-_FOOTER = re.compile(
-    r"^\s*(?:sent from my|sent from|sent with|get outlook for|skickat från min|skickat från"
-    r"|hämta outlook för|отправлено с|отправлено из|verzonden vanaf mijn|verzonden met"
-    r"|outlook voor|gesendet von meinem|gesendet mit|von meinem|outlook für|envoyé de mon"
-    r"|envoyé depuis|télécharger outlook pour|enviado desde mi|enviado con|obtener outlook para)"
-    r" ([\w.+-]+(?: [\w.+-]+){0,3}?)(?: (?:gesendet|downloaden|beziehen))?"
-    r"\s*(?:<[^>\s]*>|\[[^\]\s]*\])?\s*$",
-    _I,
-)
-#: lowercase words a device name may contain; any other word must be capitalised or have a digit,
-#: so "Sent from my phone laptop still broken" is not a footer
-_DEVICE_WORDS = {
-    "my", "for", "the", "mail", "iphone", "ipad", "phone", "smartphone", "mobile", "device",
-    "tablet", "android", "ios", "windows", "outlook", "gmail", "yahoo", "mein", "meinem", "mijn",
-    "min", "mi", "mon", "för", "für", "voor", "para", "pour", "телефона", "устройства",
-    "mobiltelefon", "telefoon", "telefon", "handy", "móvil", "teléfono", "téléphone", "portable",
-    "de", "el", "la", "le", "van", "galaxy", "samsung", "huawei", "blackberry", "protonmail",
-}
-_DISCLAIMER_LABEL = re.compile(
-    r"^[\s*_]*(?:confidentiality notice|confidentiality|disclaimer|important notice|"
-    r"sekretess|konfidentialitet|vertraulichkeitshinweis|haftungsausschluss|vertrouwelijkheid|"
-    r"avis de confidentialité|aviso de confidencialidad|aviso legal|конфиденциальность|"
-    r"дисклеймер|уведомление о конфиденциальности)\b",
-    _I,
-)
-_DISCLAIMER_FAMILIES = [
-    re.compile(p, _I)
-    for p in (
-        r"confidential|privileged|konfidentiell|sekretess|vertraulich|vertrouwelijk"
-        r"|confidentiel|confidencial|конфиденциальн|riservat|confidenzial|fortrolig"
-        r"|luottamuksellinen|poufn|důvěrn|конфіденційн|gizli|機密|机密|保密|기밀|سري",
-        r"recipient|addressee|mottagare|empfänger|geadresseerde|ontvanger|destinataire"
-        r"|destinatario|адресат|получател|destinatário|modtager|mottaker|vastaanottaja"
-        r"|adresat|adresát|одержувач|alıcı|受信|宛先|收件人|수신자|المستلم|المرسل إليه",
-        r"delete|destroy|notify|prohibited|unauthori[sz]ed|radera|förstör|löschen|vernichten"
-        r"|verwijder|supprimer|détruire|eliminar|destruir|удалит|уничтож|запрещ|eliminare"
-        r"|liable|liability|responsib|haftung|haftet|verantwortlich|responsab|aansprakelijk"
-        r"|vastuu|odpowiedzialn|odpovědn|ответственн|відповідальн|sorumlu|مسؤول|責任|责任|책임"
-        r"|cancellare|apagar|elimine|slet|poista|usuń|smaž|smazat|видаліть|знищ|sil|削除"
-        r"|破棄|删除|삭제|파기|حذف|إتلاف",
-    )
-]
-_MAIL_REFERENCE = re.compile(
-    r"e-?mail|message|meddelande|e-?post|nachricht|bericht|courriel|mensaje|correo|сообщени|письм"
-    r"|messaggio|mensagem|besked|melding|viesti|wiadomo|zpráv|повідомлен|лист|ileti|posta|mesaj"
-    r"|メール|邮件|郵件|메일|رسالة|البريد",
-    _I,
-)
-_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
-_ENVIRONMENT = re.compile(
-    r"before printing|innan du skriver ut|vor dem ausdrucken|voordat u .{0,20}print|avant"
-    r" d'imprimer|antes de imprimir|прежде чем распечатать",
-    _I,
-)
-
 try:  # the library is a declared dependency, but quote stripping must survive without it
     from mailparser_reply.parser import EmailMessage
 
@@ -195,11 +140,11 @@ def reply_parts(body: str) -> ReplyParts:
         kept = [line for line in kept if not _QUOTED.match(line)]
         signature: list[str] = []
         for k, line in enumerate(kept):
-            if _SIG_DELIM.match(line):
+            if SIG_DELIM.match(line):
                 kept, signature = kept[:k], kept[k + 1:]
                 break
-        kept = _strip_disclaimers(_strip_signature(kept))
-        return ReplyParts(_joined(kept), _joined(_strip_disclaimers(signature)),
+        kept = strip_disclaimers(strip_signature(kept))
+        return ReplyParts(_joined(kept), _joined(strip_disclaimers(signature)),
                           _joined(_late_text(history)))
     except Exception:  # pragma: no cover - defensive: a classifier input is better than a crash
         try:
@@ -276,7 +221,7 @@ def _header_span(lines: list[str], i: int, budget: list[int]) -> int:
         return 0
     if _SEPARATOR.match(line):
         return 1
-    if _RULE.match(line):
+    if RULE.match(line):
         nxt = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
         fields = _field_block(lines, nxt) if nxt is not None else 0
         return nxt - i + fields if nxt is not None and fields else 0
@@ -367,51 +312,3 @@ def _library_span(lines: list[str], i: int, budget: list[int]) -> int:
     if not window or begins >= len(window[0]):  # the header must start on this very line
         return 0
     return max(1, found.strip("\n").count("\n") + 1)
-
-
-def _strip_signature(lines: list[str]) -> list[str]:
-    """Cut at the "-- " delimiter; drop mobile/client footer lines."""
-    for k, line in enumerate(lines):
-        if _SIG_DELIM.match(line):
-            lines = lines[:k]
-            break
-    lines = [line for line in lines if not _is_footer(line)]
-    while lines and (not lines[-1].strip() or _RULE.match(lines[-1])):
-        lines.pop()
-    return lines
-
-
-def _is_footer(line: str) -> bool:
-    """A client footer such as "Sent from my iPhone" or "Get Outlook for iOS<https://…>"."""
-    m = _FOOTER.match(line) if len(line) <= 120 else None
-    return m is not None and all(
-        w[0].isupper() or any(c.isdigit() for c in w) or w.casefold() in _DEVICE_WORDS
-        for w in m.group(1).split())
-
-
-def _strip_disclaimers(lines: list[str]) -> list[str]:
-    """Drop trailing paragraphs that read like a confidentiality or print-saving notice."""
-    paragraphs: list[list[str]] = [[]]
-    for line in lines:
-        if line.strip():
-            paragraphs[-1].append(line)
-        elif paragraphs[-1]:
-            paragraphs.append([])
-    if not paragraphs[-1]:
-        paragraphs.pop()
-    while paragraphs and _is_disclaimer(" ".join(paragraphs[-1])):
-        paragraphs.pop()
-    return [line for k, p in enumerate(paragraphs) for line in ([""] if k else []) + p]
-
-
-def _is_disclaimer(text: str) -> bool:
-    if len(text) > 5000:
-        return False
-    if _ENVIRONMENT.search(text) and len(text) < 200:
-        return True
-    if len(text) < (25 if _CJK.search(text) else 60):
-        return False
-    if not _MAIL_REFERENCE.search(text):  # it speaks of "this e-mail", not of the customer's data
-        return False
-    families = sum(1 for p in _DISCLAIMER_FAMILIES if p.search(text))
-    return families >= 2 or (families >= 1 and bool(_DISCLAIMER_LABEL.match(text)))

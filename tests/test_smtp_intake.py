@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import smtplib
 import sqlite3
 from email import policy
 from pathlib import Path
 
+from aiosmtpd.smtp import SMTP
+
 from mailgate.config import load_config
+from mailgate.intake.smtp import Connection
 from tests.conftest import RunningDaemon, make_mail, sqlite_only
 
 
@@ -139,8 +143,22 @@ def test_esmtp_extensions_advertised(daemon: RunningDaemon) -> None:
         assert "smtputf8" in client.esmtp_features
 
 
-def test_listener_answers_help_with_its_commands(daemon: RunningDaemon) -> None:
-    """HELP over the wire lists the commands an MTA needs."""
+def test_listener_knows_the_same_commands_as_stock_aiosmtpd(daemon: RunningDaemon) -> None:
+    """The per-connection protocol (built faster, see intake.smtp.Connection) has stock
+    aiosmtpd's commands, AUTH mechanisms and hooks; HELP over the wire lists them."""
+    arguments = ["<a@example.org>", "<a@example.org> SIZE=4096 BODY=8BITMIME", "a@example.org",
+                 "<>", "", "<\"quoted local\"@example.org>", "<@relay.example:a@example.org>",
+                 "<a@[192.0.2.1]>", "<broken", "no-at-sign", "<" + "x" * 80 + "@example.org>",
+                 "<a@example.org", "  <a@example.org>  X=1", "<a@b@c>", "<ünï@例え.jp>"]
+
+    async def tables() -> list[tuple[list[str], list[str], list[str], list[object]]]:
+        handler = daemon.daemon.listener.handler
+        return [(sorted(p._smtp_methods), sorted(p._auth_methods), sorted(p._handle_hooks),
+                 [p._getaddr(a) for a in arguments])
+                for p in (SMTP(handler, hostname="x"), Connection(handler, hostname="x"))]
+
+    stock, ours = asyncio.run(tables())
+    assert ours == stock and "DATA" in ours[0] and ours[2] == ["DATA", "RCPT"]
     with smtplib.SMTP("127.0.0.1", daemon.port) as client:
         code, text = client.docmd("HELP")
     assert code == 250 and all(c in text.decode() for c in ("EHLO", "MAIL", "RCPT", "DATA"))

@@ -159,7 +159,7 @@ def _joined(lines: list[str]) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-_AFTERTHOUGHT = re.compile(
+AFTERTHOUGHT = re.compile(
     r"^\s*(?:p\.?\s?p?\.?\s?s\b\.?|n\.\s?b\.|nachtrag|update|addendum|tillägg|tilføjelse"
     r"|tillegg|aanvulling|post-scriptum|posdata|p\.\s?d\.|obs\.|追伸|追記|补充|추신|ملاحظة"
     r"|dopln|uzupełnienie|lisäys|доповнення|дополнение|ek olarak|mise à jour|complément"
@@ -174,7 +174,7 @@ def _late_text(history: list[str]) -> list[str]:
     for k, line in enumerate(history):
         if _QUOTED.match(line):
             continue
-        if _AFTERTHOUGHT.match(line):
+        if AFTERTHOUGHT.match(line):
             return [x for x in history[k:] if not _QUOTED.match(x)]
         if _RULE_SHORT.match(line):
             nxt = next((j for j in range(k + 1, len(history)) if history[j].strip()), None)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mailgate.message import Inbound
-from mailgate.quotes import ReplyParts, reply_parts
+from mailgate.quotes import AFTERTHOUGHT, ReplyParts, reply_parts
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 
 MAX_TEXT = 3000  # new text longer than this is never a bare thank-you
@@ -218,7 +218,8 @@ def _read_body(understanding: Understanding, text: str,
     for line in text.splitlines():
         if not line.strip():
             continue
-        signature = clauses and (_RULE.match(line) or _CONTACT.search(line) or (
+        short = len(line.split()) <= 6 and len(_JOINED_CHARS.findall(line)) <= 20
+        signature = clauses and (_RULE.match(line) or (_CONTACT.search(line) and short) or (
             _DEVICE.search(line) and len(line.split()) <= 8))
         line_clauses: list[Clause] = []
         for sentence in _SENTENCE.split(line):
@@ -249,7 +250,13 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
     afterthought marker ("P.S.", "Nachtrag") makes what follows count in full."""
     clauses: list[Clause] = []
     afterthought = False
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for k, line in enumerate(lines):
+        if AFTERTHOUGHT.match(line):  # "P.S. ...": from here on, read as the body is
+            body = _read_body(understanding, "\n".join(lines[k:]), names)
+            if isinstance(body, Verdict):
+                return Verdict(False, f"{body.reason} (in the {zone})")
+            return clauses + [replace(c, anchored=True) for c in body]
         for raw in _CLAUSE.split(line):
             if not raw.strip():
                 continue

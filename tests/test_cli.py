@@ -99,6 +99,20 @@ def test_check_config_catches_template_syntax_error(config_path: Path) -> None:
     assert result.returncode == 78 and b"ack.html.j2" in result.stderr
 
 
+def test_check_config_loads_the_gratitude_file(config_path: Path) -> None:
+    """The admin's thank-you words are loaded by check-config: a typo names file and list."""
+    from tests.configs import update_config
+
+    words = config_path.parent / "gratitude.toml"
+    words.write_text('[sv]\ngratitude = ["tackar och bugar"]\n', encoding="utf-8")
+    update_config(config_path, {"conversation": {"gratitude_file": "gratitude.toml"}})
+    assert run("check-config", "-c", str(config_path)).returncode == 0
+    words.write_text('[sv]\ngratitud = ["tackar och bugar"]\n', encoding="utf-8")
+    result = run("check-config", "-c", str(config_path))
+    assert result.returncode == 78
+    assert b"gratitude.toml" in result.stderr and b"[sv] gratitud: unknown list" in result.stderr
+
+
 def test_check_config_names_bad_key(tmp_path: Path) -> None:
     """check-config on a config with a typo names the key and file in one error, no traceback."""
     bad = tmp_path / "m.toml"

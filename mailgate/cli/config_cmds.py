@@ -19,23 +19,25 @@ from mailgate.config import Config, load_config
 from mailgate.errors import ConfigError, MailgateError, NotFoundError, TransientError
 
 
-def check_gratitude_file(config: Config) -> None:
-    """Load ``[conversation] gratitude_file`` as the daemon will (a typo names file and key)."""
-    if config.conversation.gratitude_file:
-        from mailgate.replies import Understanding
-
-        Understanding.load(config.path(config.conversation.gratitude_file))
-
-
-def cmd_check_config(args: argparse.Namespace) -> int:
-    """Load the config and render every template; one line of success, else the errors."""
+def checked(args: argparse.Namespace, templates_failed: str, sep: str) -> Config:
+    """The config, with its templates rendered and ``[conversation] gratitude_file``
+    loaded as the daemon will load them (a typo names the file and the key)."""
     from mailgate.render import Renderer
 
     config = load(args)
     problems = Renderer(config.path(config.templates.directory)).check()
     if problems:
-        raise ConfigError("\n".join(["templates have errors:", *problems]))
-    check_gratitude_file(config)
+        raise ConfigError(sep.join([templates_failed, *problems]))
+    if config.conversation.gratitude_file:
+        from mailgate.replies import Understanding
+
+        Understanding.load(config.path(config.conversation.gratitude_file))
+    return config
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Load the config and render every template; one line of success, else the errors."""
+    config = checked(args, "templates have errors:", "\n")
     print(f"{config.source}: OK ({len(config.sla.levels)} SLA level(s), "
           f"templates in {config.path(config.templates.directory)})")
     return EX_OK
@@ -47,13 +49,8 @@ def cmd_reload(args: argparse.Namespace) -> int:
     import time
 
     from mailgate import health
-    from mailgate.render import Renderer
 
-    config = load(args)
-    problems = Renderer(config.path(config.templates.directory)).check()
-    if problems:
-        raise ConfigError("; ".join(["not reloaded, templates have errors", *problems]))
-    check_gratitude_file(config)
+    config = checked(args, "not reloaded, templates have errors", "; ")
     path = health.pid_file(config)
     try:
         pid = int(path.read_text().strip())

@@ -225,7 +225,7 @@ def _read_body(understanding: Understanding, text: str,
         for sentence in _SENTENCE.split(line):
             said = [understanding.clause(c, names) for c in _CLAUSE.split(sentence)
                     if c.strip()]
-            anchored = any(c.categories & _ANCHORS for c in said)
+            anchored = any(c.categories & _ANCHORS or _over(c) for c in said)
             said = [replace(c, anchored=anchored) for c in said]
             for clause in said:
                 why = substantive_reason(clause)
@@ -281,6 +281,11 @@ def _looks_like_notice(clause: Clause) -> bool:
 _ANCHORS = frozenset({"gratitude", "solved", "apology", "closing", "greeting"})
 
 
+def _over(clause: Clause) -> bool:
+    """ "no more errors", "keine X mehr": a problem (named or not) is over."""
+    return "problem" in clause.negated or (clause.free_negation and "gone" in clause.categories)
+
+
 def _unanchored(clause: Clause) -> Clause:
     """A sentence with no thanks, success, apology, greeting or closing in it: every
     word counts as content (its "the", "is" too), so a sentence of news is not taken
@@ -300,7 +305,7 @@ def _without_names(clause: Clause, names: frozenset[str]) -> Clause:
 
 
 def _verdict(clauses: list[Clause]) -> Verdict:
-    thanked = [c for c in clauses if c.categories & {"gratitude", "solved"}]
+    thanked = [c for c in clauses if c.categories & {"gratitude", "solved"} or _over(c)]
     if not any(re.search(r"[^\W\d_]", c.text) for c in thanked):  # "👍" or "ok" alone
         return Verdict(False, "no word of thanks in the new text")
     if len(thanked) == 1 and "gratitude" not in thanked[0].categories and \

@@ -59,6 +59,7 @@ def _reply(services: Services, ctx: Context, ticket: Ticket) -> Route:
             extra = _extra(services, ctx)
             after = "; after reopen_window, recorded on the closed ticket" if late else ""
             return Route("thanks", f"{verdict.reason}{after}{extra}", passes=bool(extra))
+        reason += f"; not a bare thank-you: {verdict.reason}"
     if action == "new":
         closed = f"closed {ticket.closed_at:%Y-%m-%d}, " if ticket.closed_at else ""
         return Route("new", reason, link=(ticket, f"reply to {ticket.reference} "

@@ -18,8 +18,6 @@ the next round.
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from typing import Protocol
 import structlog
 
 from mailgate import clock
+from mailgate.claimants import process_name
 from mailgate.config import Config
 from mailgate.errors import TransientError
 from mailgate.message import Inbound, ParseError, parse
@@ -54,29 +53,9 @@ class Prepared:
 
 
 def node_name(config: Config) -> str:
-    """A name for this daemon in lease columns: configured, else host and pid."""
-    return config.gateway.node_name or f"{socket.gethostname()}:{os.getpid()}"
-
-
-def dead_claimants(config: Config, claimants: set[str]) -> list[str]:
-    """Claimants that are certainly dead: a previous run under our fixed node name, or a
-    ``host:pid`` of this host whose process is gone. Their work need not wait for the lease."""
-    if config.gateway.node_name:  # ours, and our processor processes' ("<name>/p<i>")
-        name = config.gateway.node_name
-        return [c for c in claimants if c == name or c.startswith(f"{name}/p")]
-    host = socket.gethostname()
-    dead = []
-    for claimant in claimants:
-        name, _, pid = claimant.rpartition(":")
-        if name != host or not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            dead.append(claimant)
-        except PermissionError:
-            continue  # alive, someone else's
-    return dead
+    """A name for this daemon in claim columns: configured, else this process's exact name
+    (``mailgate.claimants``)."""
+    return config.gateway.node_name or process_name()
 
 
 class Handler(Protocol):

@@ -9,7 +9,8 @@ of the daemon, which tests that freeze the clock need).
 
 Each child is ``python -m mailgate.workers``: it loads the same config file,
 opens its own store connection and claims spool rows with the same leases as
-any processor, under its own node name (``host:pid``, or
+any processor, under its own exact name (``host:pid:boot:start``, see
+``mailgate.claimants``, or
 ``<gateway.node_name>/p<i>``), so children never process one row twice and a
 dead child's claims are released like any dead node's. Two pipes connect a
 child to the daemon: the daemon writes a byte to the *wake* pipe after each
@@ -18,7 +19,7 @@ outgoing mail (the sender and the SLA planner wake up) and ``p`` after each
 batch (IMAP intake waits for outcomes).
 
 The outbox sender runs the same way, as one more child (``--role sender``, node
-``host:pid`` or ``<gateway.node_name>/s0``) started with the processors, at a lower
+``host:pid:boot:start`` or ``<gateway.node_name>/s0``) started with the processors, at a lower
 CPU priority (``SENDER_NICE``): when the cores are all busy, a burst of mail is
 accepted, threaded and acknowledged (queued) first, and the queued mail goes out
 with the CPU time intake and processing leave, catching up as soon as the burst
@@ -52,6 +53,8 @@ from contextlib import suppress
 from typing import Any
 
 import structlog
+
+from mailgate.claimants import process_name
 
 log = structlog.get_logger("mailgate.workers")
 
@@ -115,7 +118,7 @@ class WorkerProcesses:
     def _child_node(self, index: int, pid: int) -> str:
         if self.node_fixed:
             return f"{self.node}/{self.role[0]}{index}"
-        return f"{self.node.rpartition(':')[0]}:{pid}"
+        return process_name(pid)  # what the child calls itself (mailgate.claimants)
 
     node_fixed = False  # set by the daemon when gateway.node_name is configured
 

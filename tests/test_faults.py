@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from mailgate import clock
+from mailgate.claimants import process_name
 from mailgate.config import load_config
 from mailgate.logs import configure_logging
 from mailgate.store import Store
@@ -180,7 +181,7 @@ def slow_mail(n: int) -> bytes:
 def claimed_by(db: Path, proc: DaemonProcess, spool_id: int | None = None) -> int:
     """How many unfinished spool rows (or whether row ``spool_id``) the daemon (or one of
     its processor processes) has claimed."""
-    names = [f"{socket.gethostname()}:{pid}" for pid in proc.pids()]
+    names = [process_name(pid) for pid in proc.pids()]
     sql = (f"SELECT COUNT(*) FROM spool WHERE state = 'new' AND claimed_by IN"
            f" ({','.join('?' * len(names))})")
     params: tuple[object, ...] = tuple(names)
@@ -665,7 +666,7 @@ def test_ingest_beside_a_running_daemon_hands_the_mail_to_it(
     lines = [json.loads(x) for x in proc.log(tail=None).splitlines()
              if '"message_processed"' in x]
     [worker] = proc.children("processor")
-    assert [line["node"].rpartition(":")[2] for line in lines] == [str(worker)], lines
+    assert [line["node"].split(":")[1] for line in lines] == [str(worker)], lines
     assert proc.running and proc.terminate()[0] == 0
 
 

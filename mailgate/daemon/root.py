@@ -38,6 +38,7 @@ from functools import partial
 import structlog
 
 from mailgate import health
+from mailgate.claimants import dead_claimants
 from mailgate.config import Config
 from mailgate.daemon.fetchers import start_fetchers
 from mailgate.daemon.http import HttpEndpoint
@@ -47,7 +48,7 @@ from mailgate.daemon.schedule import ReminderSchedule
 from mailgate.intake.smtp import Listener
 from mailgate.outbound import Sender
 from mailgate.pipeline import Pipeline
-from mailgate.processor import Processor, dead_claimants, node_name
+from mailgate.processor import Processor, node_name
 from mailgate.render import Renderer, freeze_templates
 from mailgate.spooler import Spooler
 from mailgate.store import Store, open_store
@@ -88,7 +89,7 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         """Create or upgrade the schema; free the claims of this host's crashed predecessors."""
         config = self.config
         with closing(open_store(config, application_name=f"mailgate {self.node}")) as store:
-            dead = dead_claimants(config, store.claimants())
+            dead = dead_claimants(store.claimants(), config.gateway.node_name)
             if dead:  # a crashed predecessor's work is ours now, not after its lease
                 log.info("dead_claims_released", nodes=dead,
                          rows=store.release_claims(dead))

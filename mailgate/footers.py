@@ -51,7 +51,7 @@ _DISCLAIMER_FAMILIES = [
         r"|verwijder|supprimer|détruire|eliminar|destruir|удалит|уничтож|запрещ|eliminare"
         r"|liable|liability|responsib|haftung|haftet|verantwortlich|responsab|aansprakelijk"
         r"|vastuu|odpowiedzialn|odpovědn|ответственн|відповідальн|sorumlu|مسؤول|責任|责任|책임"
-        r"|cancellare|apagar|elimine|slet|poista|usuń|smaž|smazat|видаліть|знищ|sil|削除"
+        r"|cancellare|apagar|elimine|slet|poista|usuń|smaž|smazat|znič|видаліть|знищ|sil|削除"
         r"|破棄|删除|삭제|파기|حذف|إتلاف",
     )
 ]
@@ -67,6 +67,11 @@ _ENVIRONMENT = re.compile(
     r" d'imprimer|antes de imprimir|прежде чем распечатать",
     _I,
 )
+# "Think of the environment before you print" in any wording: both words in one short line
+_GREEN = re.compile(r"environment|umwelt|miljø|miljö|milieu|ambiente|environnement|środowisk"
+                    r"|prostředí|окружающ|довкілл|çevre|البيئة|環境|环境|환경|ympäristö", _I)
+_PRINT = re.compile(r"print|druck|imprim|stamp|skriv|tulost|drukuj|tisk|печат|друк|yazd"
+                    r"|طباع|印刷|打印|인쇄", _I)
 
 
 
@@ -108,7 +113,8 @@ def strip_disclaimers(lines: list[str]) -> list[str]:
 def _is_disclaimer(text: str) -> bool:
     if len(text) > 5000:
         return False
-    if _ENVIRONMENT.search(text) and len(text) < 200:
+    if (_ENVIRONMENT.search(text) or (_GREEN.search(text) and _PRINT.search(text))) \
+            and len(text) < 200:
         return True
     if len(text) < (25 if _CJK.search(text) else 60):
         return False
@@ -116,3 +122,18 @@ def _is_disclaimer(text: str) -> bool:
         return False
     families = sum(1 for p in _DISCLAIMER_FAMILIES if p.search(text))
     return families >= 2 or (families >= 1 and bool(_DISCLAIMER_LABEL.match(text)))
+
+
+def without_notices(lines: list[str]) -> list[str]:
+    """``lines`` without the paragraphs that read like a confidentiality or print notice,
+    wherever they stand (in a signature block they are often followed by more lines)."""
+    out: list[str] = []
+    paragraph: list[str] = []
+    for line in [*lines, ""]:
+        if line.strip():
+            paragraph.append(line)
+            continue
+        if paragraph and not _is_disclaimer(" ".join(paragraph)):
+            out += [*paragraph, ""]
+        paragraph = []
+    return out

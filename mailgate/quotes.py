@@ -230,6 +230,8 @@ def _header_span(lines: list[str], i: int, budget: list[int]) -> int:
         return fields
     if _is_wrote(line):
         return 1
+    if _is_any_wrote(line) and _quoted_next(lines, i):
+        return 1  # in a language without a pattern: only above quoted lines
     if i + 1 < len(lines) and _HEADER_START.match(line) and not line.endswith((".", "!", "?")):
         joined = f"{line} {lines[i + 1].strip()}"
         if len(joined) <= _MAX_HEADER_LINE and _is_wrote(joined):
@@ -238,14 +240,22 @@ def _header_span(lines: list[str], i: int, budget: list[int]) -> int:
 
 
 def _is_wrote(line: str) -> bool:
-    """True for a validated "On <date>, <name> wrote:" style line in any supported language,
-    or in any language at all when it carries an address, a time and a date and ends with
-    a colon (how every client writes it: "…于2024年8月9日周五 09:29写道：", "… tarihinde
-    şunu yazdı:", "… kirjoitti:")."""
-    if _has_date_or_address(line) and any(p.match(line) for p in _WROTE):
-        return True
+    """True for a validated "On <date>, <name> wrote:" style line in a supported language."""
+    return _has_date_or_address(line) and any(p.match(line) for p in _WROTE)
+
+
+def _is_any_wrote(line: str) -> bool:
+    """An attribution line in any language: an address, a time and a date, then a colon
+    ("…于2024年8月9日周五 09:29写道：", "… tarihinde şunu yazdı:"). A customer can write
+    such a line too ("Since 12.03.2024 10:15 anna@x gets this:"), so it counts only
+    above quoted lines."""
     return line.endswith((":", "：")) and "@" in line and _TIME.search(line) is not None \
         and _DATE.search(line) is not None
+
+
+def _quoted_next(lines: list[str], i: int) -> bool:
+    nxt = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
+    return nxt is not None and bool(_QUOTED.match(lines[nxt]))
 
 
 _DATE_OR_ADDRESS = re.compile(r"\b\d{1,2}[:.]\d{2}\b|@")
@@ -272,7 +282,8 @@ def _field_block(lines: list[str], i: int) -> int:
         j += 1
     if len(set(names)) >= 2 and names[0] in _FROM_FIELDS:
         return j - i
-    return _any_field_block(lines, i)
+    fresh = i == 0 or not lines[i - 1].strip() or bool(RULE.match(lines[i - 1]))
+    return _any_field_block(lines, i) if fresh else 0  # a header block starts a paragraph
 
 
 def _any_field_block(lines: list[str], i: int) -> int:

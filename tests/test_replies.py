@@ -82,6 +82,22 @@ SUBSTANTIVE = [
     ("es", "gracias pero sigue sin funcionar"),
     ("es", "Gracias. ¿Y la factura de abril?"),
     ("en", "The export broke again."),
+    # found by a review of the structural reader (each was once read as a thank-you)
+    ("en", "Thanks. The scanner stopped working."),
+    ("de", "Danke. Der Drucker funktioniert nicht mehr."),
+    ("en", "Thanks, the crashes are gone and now the export fails every time."),
+    ("en", "Thanks, it works!\nBest regards\nAnna\n\nP.S. Could you also reset my password?"),
+    ("en", "Works on the laptop, the desktop shows a black screen."),
+    ("en", "Thanks. Screen flickers."),
+    ("en", "Thanks, works. Nobody in accounting can log in."),
+    ("en", "Thanks. My workstation shows a black screen."),
+    ("en", "Thanks, works on my PC.\nUser: anna@example.com\nTime: 12.03.2024 10:15\n"
+           "Error: access denied on the share"),
+    ("en", "Thanks, works for me.\nSince 12.03.2024 10:15 anna@example.com gets this:\n"
+           "Access denied (0x5), please check"),
+    ("ru", "Спасибо. Принтер больше не работает."),
+    ("it", "Grazie. La stampante non funziona più."),
+    ("en", "Thanks. Printer is fixed and now the scanner shows an error."),
 ]
 
 

@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mailgate.footers import without_notices
 from mailgate.message import Inbound
 from mailgate.quotes import AFTERTHOUGHT, ReplyParts, reply_parts
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
@@ -47,9 +48,10 @@ _QUESTION = re.compile(r"[?？؟]")
 _CONTACT = re.compile(r"(?:\+?\d[\d ()./-]{6,}\d)|https?://|www\.|[\w.+-]+@[\w-]+\.[\w.]+"
                       r"|\b(?:tel|fax|mob|phone|tlf|puh|тел)\b", re.IGNORECASE)
 _DEVICE = re.compile(r"\b(?:iphone|ipad|android|galaxy|huawei|xiaomi|samsung|outlook for|"
-                     r"blackberry|mobile|smartphone)\b", re.IGNORECASE)
+                     r"blackberry|smartphone)", re.IGNORECASE)  # "iPhonu", "iPhonesta" too
 _RULE = re.compile(r"^\s*[-_=*~━─═#+.]{3,}\s*$")
 _NUMBER = re.compile(r"^\d+$")
+_CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)")
 _JOINED_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0600-\u06ff]")
 
 
@@ -75,7 +77,7 @@ class Clause:
     negated: frozenset[str] = frozenset()  # "problem" and/or "solved" under a negation
     free_negation: bool = False  # a negation that binds to neither
     anchored: bool = False  # its sentence thanks, says it works, apologises or greets
-    resolved: bool = False  # a word saying a problem was resolved ("gelöst", "fixed")
+    live_problems: int = 0  # problem words no negation or resolution word cancels
 
 
 class Understanding:
@@ -96,10 +98,11 @@ class Understanding:
         if names:
             hits = [h for h in hits if folded[h.start:h.end] not in names]
         first = next((h for h in hits if h.category == "interrogative"), None)
-        asks = first is not None and not folded[:first.start].strip(" \t'\"«»„“”-")
+        asks = first is not None and not folded[:first.start].strip(" \t'\"«»„“”-") \
+            and len(words) >= 2
         hits = [h for h in hits if h.category != "interrogative" or (h is first and asks)]
         categories = frozenset(h.category for h in hits)
-        negated, free = _bind_negations(hits)
+        negated, free, live = _bind_negations(hits, folded)
         covered = [(h.start, h.end) for h in hits]
         unknown = sum(1 for s, e in words if not _NUMBER.match(folded[s:e])
                       and not any(cs <= s and e <= ce for cs, ce in covered))
@@ -107,39 +110,51 @@ class Understanding:
             rest = "".join(ch for i, ch in enumerate(folded) if _JOINED_CHARS.match(ch)
                            and not any(cs <= i < ce for cs, ce in covered))
             unknown = unknown - _joined_words(folded, covered) + len(rest) // 3
-        resolved = any(h.category == "solved" and folded[h.start:h.end].startswith(_RESOLUTION)
-                       for h in hits)
         return Clause(text.strip(), categories, max(0, unknown),
-                      bool(_QUESTION.search(text)) or asks, negated, free, resolved=resolved)
+                      bool(_QUESTION.search(text)) or asks, negated, free, live_problems=live)
 
 
-def _bind_negations(hits: list[Hit]) -> tuple[frozenset[str], bool]:
-    """What each negation (or "gone") in a clause applies to: the nearest problem or
-    success word within a few words either side."""
-    targets = [h for h in hits if h.category in ("problem", "solved")]
+def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool, int]:
+    """What each negation, "gone" or resolution word in a clause applies to: the nearest
+    problem or success word within a few words (what follows first: "without errors",
+    "doesn't work"; else what precedes: "funktioniert nicht"). Returns what was negated
+    ("solved": "doesn't work", "stopped working"; "problem": "no more errors"), whether
+    a negation bound to nothing, and how many problem words stay unbound (live)."""
+    problems = [h for h in hits if h.category == "problem"]
+    successes = [h for h in hits if h.category == "solved"]
+    bound: set[int] = set()  # ids of problem hits a negation or a resolution cancels
     negated: set[str] = set()
     free = False
+    again = any(h.category == "again" for h in hits)  # "broke again after the fix"
     for hit in hits:
-        if hit.category not in ("negation", "gone"):
+        resolution = not again and hit.category == "solved" and folded[
+            hit.start:hit.end].startswith(_RESOLUTION)
+        if hit.category not in ("negation", "gone") and not resolution:
             continue
-        # what follows a negation is what it negates ("without errors", "keine Fehler",
-        # "doesn't work"); with nothing after it, what precedes ("funktioniert nicht")
-        after = [t for t in targets if t.start >= hit.end and _gap(hit, t) <= _NEAR]
-        before = [t for t in targets if t.end <= hit.start and _gap(hit, t) <= _NEAR]
-        if hit.postfix:  # Japanese and Korean negate what stands before: "エラーなく"
-            after, before = before, after
-        near = min(after, key=lambda t: _gap(hit, t)) if after else \
-            min(before, key=lambda t: _gap(hit, t)) if before else None
-        if near is not None:
-            negated.add(near.category if hit.category == "negation" or
-                        near.category == "problem" else "")
-        elif hit.category == "negation":
-            free = True
-    return frozenset(negated - {""}), free
+        targets = problems if resolution else problems + successes
+        near = _nearest(hit, [t for t in targets if id(t) not in bound and t is not hit])
+        if near is None:
+            free = free or hit.category == "negation"
+        elif near.category == "problem":
+            bound.add(id(near))
+            if not resolution:
+                negated.add("problem")
+        else:
+            negated.add("solved")  # "doesn't work", "works no longer", "stopped working"
+    return frozenset(negated), free, sum(1 for p in problems if id(p) not in bound)
+
+
+def _nearest(hit: Hit, targets: list[Hit]) -> Hit | None:
+    after = [t for t in targets if t.start >= hit.end and _gap(hit, t) <= _NEAR]
+    before = [t for t in targets if t.end <= hit.start and _gap(hit, t) <= _NEAR]
+    if hit.postfix:  # Japanese and Korean negate what stands before: "エラーなく"
+        after, before = before, after
+    pool = after or before
+    return min(pool, key=lambda t: _gap(hit, t)) if pool else None
 
 
 _NEAR = 24  # characters between a negation and the word it negates
-# success words that say a problem was resolved (a problem word beside them is over);
+# success words that say a problem was resolved (the problem word beside them is over);
 # "works", "loads" do not ("loads slowly" is a problem)
 _RESOLUTION = ("solv", "resolv", "fixed", "fix ", "sorted", "gelöst", "behoben", "erledigt",
                "résolu", "réglé", "corrigé", "resuelt", "solucionad", "arreglad", "risolt",
@@ -177,9 +192,10 @@ def substantive_reason(clause: Clause) -> str | None:
         return "a request"
     if "solved" in negated:
         return "a negated success"
-    live_problem = "problem" in c and "problem" not in negated
-    if live_problem and (not clause.resolved or "again" in c):
+    if clause.live_problems:
         return "a problem"  # "the problem is solved" is not one; "loads slowly" is
+    if "qualifier" in c and ("solved" in c or not c & {"gratitude", "apology", "greeting"}):
+        return "a partial success"  # "worked yesterday", "works until a reboot"
     if "again" in c and "solved" not in c and not clause.anchored:
         return "'again' without a success"
     if "gone" in c and not c & {"problem", "solved", "negation"}:
@@ -213,34 +229,54 @@ def judge(understanding: Understanding, parts: ReplyParts,
 
 def _read_body(understanding: Understanding, text: str,
                names: frozenset[str]) -> list[Clause] | Verdict:
-    """The clauses of the body, up to the signature; a verdict if one is substantive."""
+    """The clauses of the body, up to the signature (after a closing formula, a rule, a
+    short contact or device line), which is read as ``_read_late`` reads: a question, a
+    request, a problem or a "P.S." there still counts. A verdict if one is substantive."""
     clauses: list[Clause] = []
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for k, line in enumerate(lines):
         if not line.strip():
             continue
-        short = len(line.split()) <= 6 and len(_JOINED_CHARS.findall(line)) <= 20
-        signature = clauses and (_RULE.match(line) or (_CONTACT.search(line) and short) or (
-            _DEVICE.search(line) and len(line.split()) <= 8))
+        short = len(line.split()) <= 6 and len(_JOINED_CHARS.findall(line)) <= 20 and \
+            not _CLOCK.search(line)  # "since 10:15 anna@x gets this:" is no contact line
+        if clauses and (_RULE.match(line) or (_CONTACT.search(line) and short) or (
+                _DEVICE.search(line) and len(line.split()) <= 8)):
+            return _with_rest(clauses, understanding, lines[k:], names)
         line_clauses: list[Clause] = []
         for sentence in _SENTENCE.split(line):
             said = [understanding.clause(c, names) for c in _CLAUSE.split(sentence)
                     if c.strip()]
-            anchored = any(c.categories & _ANCHORS or _over(c) for c in said)
+            anchored = any(_own_anchor(c) for c in said)
             said = [replace(c, anchored=anchored) for c in said]
             for clause in said:
                 why = substantive_reason(clause)
                 if why:
                     return Verdict(False, f"{why}: {clause.text[:80]!r}")
-            line_clauses += [_without_names(c, names) if anchored else
+            # a clause counts as thanks only by its own words: "works on the laptop, the
+            # desktop shows a black screen" lends the second clause nothing
+            line_clauses += [_without_names(c, names) if _own_anchor(c) else
                              _unanchored(_without_names(c, names)) for c in said]
-        if signature:
-            break  # the signature: name, company, phone, notices
         clauses += line_clauses
         if line_clauses and all("closing" in c.categories or c.unknown == 0
                                 for c in line_clauses) and any(
                 "closing" in c.categories for c in line_clauses):
-            break  # a closing formula: what follows is the signature
+            return _with_rest(clauses, understanding, lines[k + 1:], names)
     return clauses
+
+
+def _with_rest(clauses: list[Clause], understanding: Understanding, rest: list[str],
+               names: frozenset[str]) -> list[Clause] | Verdict:
+    """The body's clauses, and what the signature below them says (its legal notices
+    left out: they speak of errors and ask to notify the sender)."""
+    late = _read_late(understanding, "\n".join(without_notices(rest)), names, "signature")
+    return late if isinstance(late, Verdict) else clauses + late
+
+
+def _own_anchor(clause: Clause) -> bool:
+    """The clause itself thanks, says it works, apologises, greets or closes (or is a
+    pleasantry with nothing else in it: "Have a good evening")."""
+    return bool(clause.categories & _ANCHORS) or _over(clause) or (
+        "pleasantry" in clause.categories and clause.unknown <= 1)
 
 
 def _read_late(understanding: Understanding, text: str, names: frozenset[str],
@@ -263,7 +299,10 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
             clause = understanding.clause(raw, names)
             afterthought = afterthought or "afterthought" in clause.categories
             why = substantive_reason(clause)
-            sentence = len(clause.text.split()) >= 4 or bool(_JOINED_CHARS.search(clause.text))
+            # a signature's lines name people, firms and places; a sentence that asks for
+            # something or reports a problem there is rare, and it counts
+            sentence = len(clause.text.split()) >= 5 or len(_JOINED_CHARS.findall(
+                clause.text)) >= 8
             counts = afterthought or clause.question or "contrast" in clause.categories or (
                 sentence and clause.categories & {"request", "problem"})
             if why and counts and not _looks_like_notice(clause):
@@ -279,6 +318,23 @@ def _looks_like_notice(clause: Clause) -> bool:
 
 
 _ANCHORS = frozenset({"gratitude", "solved", "apology", "closing", "greeting"})
+
+
+def _name_like(text: str) -> bool:
+    """A name or a sign-off line ("Karin", "/Erik", "Jan de Vries", "鈴木"), not a
+    sentence: at most three words, each capitalised (but name particles); in scripts
+    without capitals, at most two words or six characters."""
+    words = re.findall(r"[^\W\d_]+", text)
+    if len(words) > 3:
+        return False
+    joined = _JOINED_CHARS.findall(text)
+    if joined:
+        return len(joined) <= 6 and len(words) <= 2
+    return all(w[0].isupper() or w in _PARTICLES for w in words)
+
+
+_PARTICLES = frozenset({"de", "van", "von", "der", "den", "la", "le", "du", "da", "di", "del",
+                        "dos", "af", "bin", "al", "ter", "ten", "zu"})
 
 
 def _over(clause: Clause) -> bool:
@@ -315,7 +371,8 @@ def _verdict(clauses: list[Clause]) -> Verdict:
         return Verdict(False, "no thanks and no 'it works' in the new text")
     unknown = sum(c.unknown for c in clauses)
     busy = next((c for c in clauses if c.unknown > (
-        UNKNOWN_IN_CLAUSE if c.categories & _ANCHORS else UNKNOWN_ELSEWHERE)), None)
+        UNKNOWN_IN_CLAUSE if _own_anchor(c) else UNKNOWN_ELSEWHERE) or (
+        not _own_anchor(c) and not _name_like(c.text))), None)
     if busy is not None:
         return Verdict(False, f"more than thanks: {busy.text[:80]!r}")
     if unknown > UNKNOWN_WORDS:

@@ -24,9 +24,9 @@ from typing import Any
 from mailgate.errors import ConfigError
 
 #: cues first: where the same words are both, they count as a cue
-CATEGORIES = ("contrast", "request", "interrogative", "problem", "again", "negation",
-              "afterthought", "gone", "solved", "gratitude", "apology", "closing", "pleasantry",
-              "greeting")
+CATEGORIES = ("contrast", "request", "interrogative", "problem", "again", "qualifier",
+              "negation", "afterthought", "gone", "solved", "gratitude", "apology", "closing",
+              "pleasantry", "greeting")
 HARMLESS = frozenset({"gratitude", "apology", "closing", "pleasantry", "greeting", "solved",
                       "gone"})
 _RANK = {name: i for i, name in enumerate(CATEGORIES)}

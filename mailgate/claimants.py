@@ -34,13 +34,15 @@ def _boot_id() -> str:
 
 
 def _start_ticks(pid: int) -> str | None:
-    """The start time of process ``pid`` in clock ticks since boot; None if it is gone."""
+    """The start time of process ``pid`` in clock ticks since boot; None if it is gone (a
+    zombie, killed but not yet reaped, is gone: it holds no claim it could still use)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # the command name (field 2) may hold spaces and parentheses: fields count from the last ")"
-    return stat.rpartition(")")[2].split()[19]
+    fields = stat.rpartition(")")[2].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def process_name(pid: int | None = None) -> str:

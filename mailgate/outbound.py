@@ -13,8 +13,12 @@ Mail of one ticket is never overtaken by a later mail of the same ticket.
 
 A claimed batch holds at most one mail per ticket, so its mails go out
 together: written to the folder in one pass (each file fsynced, the folder
-once), or handed to the smarthost over up to ``SMTP_CONCURRENCY`` connections
-at a time; their results are then recorded in one transaction.
+once; their results then recorded in one transaction: a file named by its
+outbox id is overwritten by a repeat, never duplicated), or handed to the
+smarthost over up to ``SMTP_CONCURRENCY`` connections at a time, each mail's
+result recorded (durably) as soon as the smarthost answered it: a kill can then
+repeat at most the mails whose ``250`` was in flight, one per open connection.
+A result the store could not take is kept and recorded first next round.
 """
 
 from __future__ import annotations
@@ -215,7 +219,8 @@ class Sender:
 
     async def send_batch(self, batch: list[OutboxItem],
                          ) -> list[tuple[OutboxItem, str, str | None, datetime | None]]:
-        """Hand a claimed batch over (at most one mail per ticket); the results to record."""
+        """Hand a claimed batch over (at most one mail per ticket); the results still to
+        record (a smarthost's are recorded as each arrives)."""
         raws = await self._db(Store.outbox_raws, [item.id for item in batch])
         gone = [item for item in batch if item.id not in raws]  # deleted meanwhile
         batch = [item for item in batch if item.id in raws]
@@ -229,19 +234,24 @@ class Sender:
                               for item in batch]
         gate = asyncio.Semaphore(SMTP_CONCURRENCY)
 
-        async def one(item: OutboxItem) -> tuple[OutboxItem, str, str | None, datetime | None]:
+        async def one(item: OutboxItem) -> list[tuple[OutboxItem, str, str | None,
+                                                      datetime | None]]:
             async with gate:
                 try:
                     await self.deliver(item, raws[item.id])
                 except Exception as exc:
-                    return self._result(item, exc)
-                return self._result(item, None)
+                    result = self._result(item, exc)
+                else:
+                    result = self._result(item, None)
+                try:  # on record before this connection takes the next mail
+                    await self._db(_record_all, [result])
+                except Exception as exc:  # the store is down: drain records it later
+                    log.warning("outbox_result_unrecorded", outbox_id=item.id, error=str(exc))
+                    return [result]
+                return []
 
-        return results + list(await asyncio.gather(*(one(item) for item in batch)))
-
-    async def send_one(self, item: OutboxItem) -> tuple[str, str | None, datetime | None]:
-        """Try to hand one mail over; return (state, error, retry_at) to record."""
-        return (await self.send_batch([item]))[0][1:]
+        unrecorded = await asyncio.gather(*(one(item) for item in batch))
+        return results + [r for rs in unrecorded for r in rs]
 
     def _result(self, item: OutboxItem, exc: BaseException | None,
                 ) -> tuple[OutboxItem, str, str | None, datetime | None]:

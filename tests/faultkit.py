@@ -389,11 +389,13 @@ class RelayHandler:
     """451 for the first ``fail_first`` DATA commands, 550 for ``reject`` recipients.
 
     With ``hold`` given, the first DATA waits (``arrived`` is set) until ``hold`` is set
-    before answering 250: the test decides what happens while the sender waits.
+    before answering 250: the test decides what happens while the sender waits. With
+    ``delay``, every DATA takes that long (a slow smarthost widens the window a kill hits).
     """
 
     def __init__(self, fail_first: int = 0, reject: frozenset[str] = frozenset(),
-                 hold: threading.Event | None = None) -> None:
+                 hold: threading.Event | None = None, delay: float = 0.0) -> None:
+        self.delay = delay  # seconds each DATA takes before its answer
         self.fail_first = fail_first
         self.reject = reject
         self.hold = hold
@@ -410,6 +412,8 @@ class RelayHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.hold is not None and not self.arrived.is_set():
             self.arrived.set()
             await asyncio.get_running_loop().run_in_executor(None, self.hold.wait, 30)

@@ -31,6 +31,7 @@ from mailgate import clock
 from mailgate.claimants import process_name
 from mailgate.config import load_config
 from mailgate.logs import configure_logging
+from mailgate.outbound import SMTP_CONCURRENCY
 from mailgate.store import Store
 from mailgate.store.sqlite import SqliteStore
 from tests.conftest import RunningDaemon, make_mail, sqlite_only
@@ -642,6 +643,38 @@ def test_killed_sender_process_is_replaced_and_every_ack_written_once(
     assert replied == sorted(mails)
     assert "sender_died" in proc.log(tail=None)
     assert proc.terminate()[0] == 0
+
+
+def test_kill_while_sending_repeats_at_most_one_mail_per_connection(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """kill -9 of the daemon while its sender hands acknowledgements to a slow smarthost
+    (50 ms a DATA): restarted at once, with the default 5-minute lease, it frees the dead
+    sender's claims and every ack reaches the smarthost within 10 s; the ones that reached
+    it twice are at most the smarthost connections open at the kill (4)."""
+    relay_port = free_port()
+    handler = RelayHandler(delay=0.05)
+    with Relay(relay_port, handler):
+        proc = subprocess_daemon(daemons, tmp_path, {"outbound": {
+            "mode": "smtp", "host": "127.0.0.1", "port": relay_port, "timeout": "5s"}})
+        proc.start()
+        mails = numbered_mails("slow", 60)
+        for raw in mails.values():
+            assert send_once(proc.port, raw) == 250
+        wait_until(lambda: len(handler.delivered()) >= 12, 30, interval=0.01,
+                   message="the smarthost got too few acks before the kill")
+        proc.kill()
+        proc.start()
+        db = db_of(tmp_path)
+        acks = {r[0] for r in query(db, "SELECT message_id FROM outbox WHERE kind = 'ack'")}
+        assert len(acks) == len(mails)
+        wait_until(lambda: {d.message_id for d in handler.delivered()} >= acks, 10,
+                   interval=0.05, message=lambda: "acks still missing after the restart: "
+                   f"{query(db, 'SELECT state, claimed_by, COUNT(*) FROM outbox GROUP BY 1, 2')}"
+                   f"\n{proc.log(tail=3000)}")
+        twice = [m for m, n in Counter(d.message_id for d in handler.delivered()).items()
+                 if n > 1]
+        assert len(twice) <= SMTP_CONCURRENCY, twice
+        assert proc.terminate()[0] == 0
 
 
 def test_ingest_beside_a_running_daemon_hands_the_mail_to_it(

@@ -69,6 +69,7 @@ class Threading:
     ticket: Ticket | None
     method: str  # "token", "tag", "in-reply-to", "references", "alert" or "none"
     detail: str = ""
+    merged_from: int | None = None  # the cited ticket, when it was merged into ``ticket``
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ Automatic mail joins its ticket and changes nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mailgate.conversation import within
-from mailgate.pipeline.context import Context, Quarantine, Route
+from mailgate.pipeline.context import Context, Quarantine, Route, TicketView
 from mailgate.pipeline.services import Services
 from mailgate.replies import understand
 from mailgate.store import Store, Ticket
@@ -30,8 +32,20 @@ def route(services: Services, store: Store, ctx: Context) -> None:
         ctx.route = _stranger(services, ticket, ctx.facts.sender)
     else:
         ctx.route = _reply(services, ctx, ticket)
+        if ctx.route.action == "thanks" and ctx.threading.merged_from is not None:
+            _to_merged(store, ctx, ctx.threading.merged_from)
     if ticket is not None:
         ctx.decide("route", f"{ctx.route.action}: {ctx.route.reason}".rstrip(": "))
+
+
+def _to_merged(store: Store, ctx: Context, number: int) -> None:
+    """A thank-you citing a ticket that was merged away is recorded on that ticket: it
+    tells the open survivor's team nothing."""
+    cited = store.ticket(number)
+    ctx.threading = replace(ctx.threading, ticket=cited,
+                            detail=f"{ctx.threading.detail}; a thank-you: recorded on "
+                                   f"{cited.reference}")
+    ctx.view = TicketView(store, cited)
 
 
 def _stranger(services: Services, cited: Ticket, who: str) -> Route:
@@ -53,7 +67,8 @@ def _reply(services: Services, ctx: Context, ticket: Ticket) -> Route:
                                                     ctx.now)
     if late:
         action, reason = "new", f"closed longer than reopen_window ({settings.reopen_window})"
-    if action in ("reopen", "new") and ctx.role != "engineer":
+    merged = ctx.threading.merged_from is not None  # cites a ticket merged into this one
+    if (action in ("reopen", "new") or merged) and ctx.role != "engineer":
         verdict = understand(services.understanding, ctx.inbound)
         if verdict.thanks_only:  # keeps its status; after the window, opens nothing either
             extra = _extra(services, ctx)

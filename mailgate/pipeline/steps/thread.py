@@ -29,7 +29,8 @@ def find_ticket(store: Store, tags: TagFormat, inbound: Inbound,
         ticket = store.live_ticket(number)
         if ticket is not None:
             via = "" if ticket.id == number else f" (merged into {ticket.reference})"
-            return Threading(ticket, "tag", f"subject tag [{tags.reference(number)}]{via}")
+            return Threading(ticket, "tag", f"subject tag [{tags.reference(number)}]{via}",
+                             merged_from=number if ticket.id != number else None)
     for method, ids in (("in-reply-to", inbound.in_reply_to),
                         ("references", list(reversed(inbound.references)))):
         found = store.ticket_of_message_ids(ids)

@@ -148,6 +148,7 @@ class Sender:
         self._store: Store | None = None
         self._held: list[OutboxItem] = []
         self._unrecorded: list[tuple[OutboxItem, str, str | None, datetime | None]] = []
+        self._recorded: set[int] = set()  # outbox ids of this batch already on record
 
     def _open(self) -> Store:
         """The sender's connection. In folder mode, when the folder's ``syncfs`` covers the
@@ -206,10 +207,11 @@ class Sender:
                 if not self._held:
                     return count
             batch, self._held = self._held, []
+            self._recorded = set()
             try:
                 results = await self.send_batch(batch)
-            except BaseException:
-                self._held = batch  # nothing of it was recorded: send it again first
+            except BaseException:  # what was not recorded yet is sent again first
+                self._held = [item for item in batch if item.id not in self._recorded]
                 raise
             self._unrecorded = results
             await self._db(_record_all, list(results))
@@ -248,6 +250,7 @@ class Sender:
                 except Exception as exc:  # the store is down: drain records it later
                     log.warning("outbox_result_unrecorded", outbox_id=item.id, error=str(exc))
                     return [result]
+                self._recorded.add(item.id)
                 return []
 
         unrecorded = await asyncio.gather(*(one(item) for item in batch))

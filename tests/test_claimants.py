@@ -21,7 +21,8 @@ def test_a_fixed_node_name_frees_its_predecessor_and_all_its_children() -> None:
 def test_exact_names_tell_a_live_process_from_a_dead_or_reused_pid() -> None:
     """A live process's exact name is alive; the same pid with another start time (a reused
     pid) or another boot is dead; a process that exited is dead; another host waits."""
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)  # alive until we close its stdin
     try:
         alive = process_name(child.pid)
         host, pid, boot, start = alive.split(":")
@@ -31,8 +32,9 @@ def test_exact_names_tell_a_live_process_from_a_dead_or_reused_pid() -> None:
         assert not is_dead(f"elsewhere.example:{pid}:{boot}:{start}")
         assert not is_dead(process_name())  # this very process
     finally:
-        child.kill()
-        child.wait()
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(10)
     assert is_dead(alive)
     assert not is_dead(f"{socket.gethostname()}:{os.getpid()}")  # older form, alive
 

@@ -220,7 +220,7 @@ def judge(understanding: Understanding, parts: ReplyParts,
     if isinstance(read, Verdict):
         return read
     for zone, text in (("signature", parts.signature), ("text below the quote", parts.late)):
-        late = _read_late(understanding, text, names, zone)
+        late = _read_late(understanding, text[:MAX_TEXT], names, zone)  # bounded work
         if isinstance(late, Verdict):
             return late
         read += late

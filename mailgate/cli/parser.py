@@ -2,6 +2,8 @@
 
 Each group module adds its own commands; this module owns what they share
 (``-c``, the help layout) and the order ``mailgate --help`` lists them in.
+The global option ``-c`` is accepted before the command (``mailgate -c FILE
+tickets``) and after it (``mailgate tickets -c FILE``); after it wins.
 """
 
 from __future__ import annotations
@@ -41,9 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mailgate {__version__}")
+    config_help = ("config file (default: $MAILGATE_CONFIG, ./mailgate.toml, else the "
+                   "embedded defaults); before or after the command")
+    parser.add_argument("-c", "--config", help=config_help)
+    # After the command too: SUPPRESS keeps a -c given before it unless one comes after.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-c", "--config", help="config file (default: $MAILGATE_CONFIG, "
-                        "./mailgate.toml, else the embedded defaults)")
+    common.add_argument("-c", "--config", default=argparse.SUPPRESS, help=config_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Command, help_text: str, example: str) -> argparse.ArgumentParser:

@@ -3,22 +3,35 @@
 ``open_store(config)`` opens the database ``[store] url`` names: SQLite (the
 embedded default) or PostgreSQL (several nodes on one database). Both are a
 :class:`Store` with the same methods; ``Store.open(path)`` opens an SQLite file.
+
+The names below are imported on first use (PEP 562), so that ``mailgate ingest``
+can import ``mailgate.store.lite`` without the query groups (see that module).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from mailgate.store.base import DuplicateMessageError, IntegrityViolation
-from mailgate.store.facade import Store
-from mailgate.store.rows import OutboxItem, SpoolItem, Ticket
-from mailgate.store.sqlite import SqliteStore  # registers the opener Store.open uses
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mailgate.config import Config
+    from mailgate.store.base import DuplicateMessageError, IntegrityViolation
+    from mailgate.store.facade import Store
+    from mailgate.store.rows import OutboxItem, SpoolItem, Ticket
 
 __all__ = ["DuplicateMessageError", "IntegrityViolation", "OutboxItem", "SpoolItem", "Store",
            "Ticket", "open_store"]
+
+_HOMES = {"DuplicateMessageError": "base", "IntegrityViolation": "base", "Store": "facade",
+          "OutboxItem": "rows", "SpoolItem": "rows", "Ticket": "rows"}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    importlib.import_module("mailgate.store.sqlite")  # registers the opener Store.open uses
+    return getattr(importlib.import_module(f"mailgate.store.{home}"), name)
 
 
 def open_store(config: Config, *, migrate: bool = True, busy_timeout: float | None = None,
@@ -27,6 +40,8 @@ def open_store(config: Config, *, migrate: bool = True, busy_timeout: float | No
     timeout = config.store.busy_timeout.total_seconds() if busy_timeout is None \
         else busy_timeout
     if config.store.backend == "sqlite":
+        from mailgate.store.sqlite import SqliteStore
+
         return SqliteStore.open_path(config.database_path, busy_timeout=timeout,
                                      migrate=migrate)
     from mailgate.store.postgres import PgStore

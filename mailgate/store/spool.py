@@ -10,6 +10,7 @@ from typing import Any
 from mailgate.clock import from_db, to_db
 from mailgate.errors import NotFoundError
 from mailgate.store.base import StoreBase, chunked
+from mailgate.store.lite import SPOOL_INSERT
 from mailgate.store.rows import SpoolItem
 
 _SPOOL_COLUMNS = ("id", "received_at", "channel", "source", "mail_from", "rcpt_tos", "size",
@@ -32,8 +33,7 @@ class SpoolQueries(StoreBase):
     ) -> int:
         """Append one raw message to the spool (inside a transaction)."""
         spool_id = self._insert(
-            "INSERT INTO spool (received_at, channel, source, mail_from, rcpt_tos, raw, size,"
-            " state, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            SPOOL_INSERT,
             (to_db(received_at), channel, source, mail_from, json.dumps(list(rcpt_tos)),
              raw, len(raw), state, reason),
         )

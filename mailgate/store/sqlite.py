@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 from mailgate.errors import StoreError
 from mailgate.store.base import Cursor
 from mailgate.store.facade import Store, register_sqlite
+from mailgate.store.lite import begin_immediate
 
 
 def _set_wal(conn: sqlite3.Connection, busy_timeout: float) -> bool:
@@ -55,7 +56,6 @@ class SqliteStore(Store):
 
     dialect: ClassVar[str] = "sqlite"
     BEGIN: ClassVar[str] = "BEGIN IMMEDIATE"
-    _POLL = (0.0001, 0.00025)  # first and longest wait between two tries of BEGIN IMMEDIATE
     _YIELD = (0.0001, 0.005)  # a long writer's step and longest pause while others wait
 
     def __init__(self, conn: sqlite3.Connection, path: Path, busy_timeout: float = 5.0,
@@ -74,25 +74,9 @@ class SqliteStore(Store):
         with a shared lock on ``<db>-writers`` held while waiting, so that a long writer
         between two transactions (``writer_turn``) sees someone is waiting."""
         self._changes_at_begin = self._conn.total_changes
-        self._conn.execute("PRAGMA busy_timeout = 0")
-        waiting = False
         try:
-            deadline = time.monotonic() + self.busy_timeout
-            delay = self._POLL[0]
-            while True:
-                try:
-                    self._conn.execute(self.BEGIN)
-                    return
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() + delay > deadline:
-                        raise
-                if not waiting:
-                    waiting = self._flock(fcntl.LOCK_SH)
-                time.sleep(delay)
-                delay = min(delay * 1.5, self._POLL[1])
+            begin_immediate(self._conn, self.busy_timeout, self._flock)
         finally:
-            if waiting:
-                self._flock(fcntl.LOCK_UN)
             self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     def writer_turn(self) -> None:

@@ -1,0 +1,123 @@
+"""SQLite with the standard library alone: what ``mailgate ingest`` needs to spool a mail.
+
+``mailgate ingest`` runs once per mail under an MTA's pipe; beside a running
+daemon all it has to do is append the raw bytes to the spool durably and wake
+the daemon. The full store (``Store``, its query groups, the migrations) costs
+tens of milliseconds to import; this module imports only ``sqlite3`` and
+shares with the SQLite backend the two pieces that matter here: the spool's
+INSERT and the way ``BEGIN IMMEDIATE`` waits for the write lock.
+
+It never creates, migrates or repairs a database: a file that is missing, not
+in WAL mode, or not at this code's schema version raises :class:`NotQuick`
+and the caller takes the full path (``open_store``), which does all that and
+reports what is wrong. Durability: ``synchronous = FULL`` in WAL mode, so the
+log is fsynced inside COMMIT and the caller exits 0 only after that.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from urllib.parse import quote
+
+from mailgate.errors import StoreError
+
+SPOOL_INSERT = (
+    "INSERT INTO spool (received_at, channel, source, mail_from, rcpt_tos, raw, size,"
+    " state, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+POLL = (0.0001, 0.00025)  # first and longest wait between two tries of BEGIN IMMEDIATE
+
+
+class NotQuick(Exception):
+    """This database is not one the quick path may write to; use the full store."""
+
+
+def begin_immediate(conn: sqlite3.Connection, busy_timeout: float,
+                    flock: Callable[[int], bool]) -> None:
+    """``BEGIN IMMEDIATE``, retried every 0.1-0.25 ms up to ``busy_timeout`` (SQLite's own
+    busy handler sleeps up to 25 ms between tries), with ``flock(LOCK_SH)`` on
+    ``<db>-writers`` held while waiting, so that a long writer (the processor) between two
+    transactions sees someone waits and lets it in. The caller sets the busy timeout."""
+    conn.execute("PRAGMA busy_timeout = 0")
+    waiting = False
+    try:
+        deadline = time.monotonic() + busy_timeout
+        delay = POLL[0]
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+            if not waiting:
+                waiting = flock(fcntl.LOCK_SH)
+            time.sleep(delay)
+            delay = min(delay * 1.5, POLL[1])
+    finally:
+        if waiting:
+            flock(fcntl.LOCK_UN)
+
+
+def append_spool(path: str, raw: bytes, *, schema_version: int, received_at: str,
+                 channel: str, source: str | None, mail_from: str | None,
+                 rcpt_tos: Iterable[str], busy_timeout: float) -> int:
+    """Append one raw message to the spool of the SQLite database at ``path`` and return its
+    id once the commit is on disk. ``NotQuick`` if the database is not ready for this path
+    (nothing written); ``StoreError`` if the write failed (nothing written either)."""
+    try:
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, isolation_level=None,
+                               timeout=busy_timeout)
+    except sqlite3.Error as exc:  # (no such file: never created here)
+        raise NotQuick(f"cannot open {path}: {exc}") from exc
+    lock_fd: list[int] = []
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        _check_ready(conn, schema_version)
+        conn.execute("PRAGMA synchronous = FULL")  # WAL: the log is fsynced in COMMIT
+        begin_immediate(conn, busy_timeout, lambda op: _flock(f"{path}-writers", lock_fd, op))
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        try:
+            row = conn.execute(SPOOL_INSERT, (
+                received_at, channel, source, mail_from, json.dumps(list(rcpt_tos)), raw,
+                len(raw), "new", None)).fetchone()
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return int(row[0])
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot write to {path}: {exc}") from exc
+    finally:
+        conn.close()
+        for fd in lock_fd:
+            os.close(fd)
+
+
+def _check_ready(conn: sqlite3.Connection, schema_version: int) -> None:
+    mode = conn.execute("PRAGMA journal_mode").fetchone()
+    if not mode or str(mode[0]).lower() != "wal":
+        raise NotQuick("the database is not in WAL mode")
+    try:
+        found = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    except sqlite3.OperationalError as exc:  # (no such table: a database never migrated)
+        raise NotQuick(str(exc)) from exc
+    if not found or found[0] != schema_version:
+        raise NotQuick(f"schema version {found and found[0]}, not {schema_version}")
+
+
+def _flock(path: str, fds: list[int], operation: int) -> bool:
+    """flock ``path`` (opened once, kept in ``fds``); False if it cannot be used."""
+    try:
+        if not fds:
+            fds.append(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        fcntl.flock(fds[0], operation)
+        return True
+    except OSError:
+        return False

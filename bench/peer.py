@@ -153,6 +153,10 @@ def peer(work: Path, messages: int, tag: str) -> dict[str, Any]:
         out["mailgate_ingest_daemon_acks"] = counts["outbox"]
     finally:
         mg.stop()
+    roundup = out["roundup_pipe_msgs_per_s"]
+    out["ingest_vs_roundup_pipe"] = round(out["mailgate_ingest_msgs_per_s"] / roundup, 1)
+    out["ingest_daemon_vs_roundup_pipe"] = round(
+        out["mailgate_ingest_daemon_msgs_per_s"] / roundup, 1)
 
     mg = Mailgate(work / "mailgate-smtp")
     try:

@@ -213,10 +213,12 @@ def summary(results: dict[str, Any]) -> str:
             ("roundup-mailgw mailbox, one process, msgs/s", p["roundup_mbox_msgs_per_s"],
              f"{p['roundup_mbox_issues']} issues, {p['roundup_mbox_mails']} mails"),
             ("mailgate ingest, a process per mail, msgs/s", p["mailgate_ingest_msgs_per_s"],
-             f"{p['mailgate_ingest_tickets']} tickets, {p['mailgate_ingest_acks']} acks"),
+             f"{p['mailgate_ingest_tickets']} tickets, {p['mailgate_ingest_acks']} acks; "
+             f"{p['ingest_vs_roundup_pipe']} x roundup-mailgw's pipe"),
             ("... beside a running daemon, msgs/s", p["mailgate_ingest_daemon_msgs_per_s"],
              f"{p['mailgate_ingest_daemon_tickets']} tickets, "
-             f"{p['mailgate_ingest_daemon_acks']} acks (daemon processes)"),
+             f"{p['mailgate_ingest_daemon_acks']} acks (daemon processes); "
+             f"{p['ingest_daemon_vs_roundup_pipe']} x roundup-mailgw's pipe"),
             ("mailgate serve, SMTP 8 sessions, msgs/s", p["mailgate_smtp_msgs_per_s"],
              f"{p['mailgate_smtp_tickets']} tickets, {p['mailgate_smtp_acks']} acks"),
         ]))

@@ -1,7 +1,7 @@
 """What every command shares: exit codes, finding and loading the config, output.
 
-Kept light on purpose: every command imports it, and ``ingest`` runs once per
-mail under an MTA, so anything heavy is imported inside the function using it.
+Kept light on purpose: every command imports it (``mailgate --help`` too), so
+anything heavy, the config models included, is imported inside the function using it.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mailgate.config import Config, load_config
+if TYPE_CHECKING:
+    from mailgate.config import Config
 
 EX_OK, EX_USAGE, EX_DATAERR, EX_SOFTWARE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 65, 70, 75, 78
 
@@ -34,6 +35,8 @@ def config_path(arg: str | None) -> str | None:
 
 def load(args: argparse.Namespace) -> Config:
     """The config the command line names (see ``config_path``)."""
+    from mailgate.config import load_config
+
     return load_config(config_path(args.config))
 
 

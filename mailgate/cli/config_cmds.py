@@ -12,11 +12,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailgate import clock
 from mailgate.cli.common import EX_CONFIG, EX_OK, AddCommand, load, print_json
-from mailgate.config import Config, load_config
 from mailgate.errors import ConfigError, MailgateError, NotFoundError, TransientError
+
+if TYPE_CHECKING:
+    from mailgate.config import Config
 
 
 def checked(args: argparse.Namespace, templates_failed: str, sep: str) -> Config:
@@ -172,6 +175,8 @@ def _write_checked(root: Path, folder: Path, config_file: Path, text: str) -> No
         written.append(folder / "templates")
         shutil.copytree(root / "config" / "sla-presets", folder / "sla-presets")
         written.append(folder / "sla-presets")
+        from mailgate.config import load_config
+
         config = load_config(config_file)
         problems = Renderer(config.path(config.templates.directory)).check()
         if problems:

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from mailgate import clock
 from mailgate.cli.common import EX_OK, AddCommand, cli_store, load, print_json, table
-from mailgate.config import Config
 from mailgate.errors import MailgateError, NotFoundError
 
 if TYPE_CHECKING:
     import mailbox
     from datetime import datetime
 
+    from mailgate.config import Config
     from mailgate.message import Inbound
     from mailgate.pipeline import Facts, Outcome, Pipeline
     from mailgate.processor import Processor

@@ -17,10 +17,12 @@ commands that need them, to keep the read commands quick to start too.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # (typing.TYPE_CHECKING without importing typing: see cli.ingest)
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
     from mailgate.cli.parser import build_parser
 
 __all__ = ["build_parser", "main", "split_verb"]

@@ -11,9 +11,11 @@ can import ``mailgate.store.lite`` without the query groups (see that module).
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # (without importing typing: ``mailgate ingest`` pays every import)
 if TYPE_CHECKING:
+    from typing import Any
+
     from mailgate.config import Config
     from mailgate.store.base import DuplicateMessageError, IntegrityViolation
     from mailgate.store.facade import Store

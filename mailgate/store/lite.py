@@ -21,10 +21,12 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
-from urllib.parse import quote
 
 from mailgate.errors import StoreError
+
+TYPE_CHECKING = False  # (without importing typing, as mailgate.cli.ingest)
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 SPOOL_INSERT = (
     "INSERT INTO spool (received_at, channel, source, mail_from, rcpt_tos, raw, size,"
@@ -71,7 +73,8 @@ def append_spool(path: str, raw: bytes, *, schema_version: int, received_at: str
     id once the commit is on disk. ``NotQuick`` if the database is not ready for this path
     (nothing written); ``StoreError`` if the write failed (nothing written either)."""
     try:
-        conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, isolation_level=None,
+        uri = path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+        conn = sqlite3.connect(f"file:{uri}?mode=rw", uri=True, isolation_level=None,
                                timeout=busy_timeout)
     except sqlite3.Error as exc:  # (no such file: never created here)
         raise NotQuick(f"cannot open {path}: {exc}") from exc

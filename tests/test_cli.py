@@ -169,3 +169,19 @@ def test_help_has_examples() -> None:
     """`mailgate --help` and a command's help show examples."""
     assert b"examples:" in run("--help").stdout
     assert b"example:" in run("ingest", "--help").stdout
+
+
+def test_config_option_before_or_after_the_command(config_path: Path, tmp_path: Path) -> None:
+    """`mailgate -c FILE tickets` and `mailgate tickets -c FILE` read the same config; given
+    both ways, the one after the command wins."""
+    assert run("ingest", "-c", str(config_path), stdin=make_mail("Either way").as_bytes(),
+               ).returncode == 0
+    before = run("-c", str(config_path), "tickets", "--json", cwd=tmp_path)
+    after = run("tickets", "--json", "-c", str(config_path), cwd=tmp_path)
+    assert before.returncode == after.returncode == 0, before.stderr + after.stderr
+    assert [t["subject"] for t in json.loads(before.stdout)] == ["Either way"]
+    assert json.loads(after.stdout) == json.loads(before.stdout)
+    missing = str(tmp_path / "nowhere.toml")
+    assert run("-c", missing, "tickets", "-c", str(config_path)).returncode == 0
+    overridden = run("-c", str(config_path), "tickets", "-c", missing)
+    assert overridden.returncode != 0 and b"nowhere.toml" in overridden.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -192,3 +193,25 @@ def test_the_quick_path_defaults_are_the_config_models_defaults() -> None:
     assert StoreSection().busy_timeout.total_seconds() == DEFAULT_BUSY_TIMEOUT
     assert SmtpSection().max_message_size == DEFAULT_MAX_MESSAGE_SIZE
     assert health.pid_file(load_config(None)).name == PID_NAME
+
+
+@sqlite_only
+def test_beside_a_daemon_a_locked_database_defers(tmp_path: Path,
+                                                  daemon_proc: DaemonProcess) -> None:
+    """The quick path waits ``busy_timeout`` for the write lock, then exits 75 (retry) with
+    one line, and nothing is stored."""
+    daemon_proc.start()
+    blocker = sqlite3.connect(tmp_path / "var" / "mailgate.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        result = subprocess.run(pipe_argv(daemon_proc.config_path, "customer@example.org",
+                                          ["support@example.com"]),
+                                input=make_mail().as_bytes(), capture_output=True, timeout=60,
+                                env=ENV)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert result.returncode == 75
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith("mailgate ingest: message not stored, retry later")
+    assert spool_rows(tmp_path) == []

@@ -58,8 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     verb, rest = split_verb(argv)
     if verb == "ingest":
-        from mailgate.cli.ingest import main as ingest
-
+        try:
+            from mailgate.cli.ingest import main as ingest
+        except Exception as exc:  # a broken install: Postfix bounces any code but 0 or 75
+            print(f"mailgate ingest: cannot start, retry later: {exc}", file=sys.stderr)
+            return 75
         return ingest(rest)
     return _run(argv)
 

@@ -185,3 +185,21 @@ def test_config_option_before_or_after_the_command(config_path: Path, tmp_path: 
     assert run("-c", missing, "tickets", "-c", str(config_path)).returncode == 0
     overridden = run("-c", str(config_path), "tickets", "-c", missing)
     assert overridden.returncode != 0 and b"nowhere.toml" in overridden.stderr
+
+
+@sqlite_only
+def test_tickets_reads_the_database_without_the_config_models(config_path: Path) -> None:
+    """A read command on a plain SQLite config opens the database without building the
+    config models (most of its start-up); a typo in [store] still gets the models' error."""
+    assert run("ingest", "-c", str(config_path), stdin=make_mail("Quick read").as_bytes(),
+               ).returncode == 0
+    probe = ("import sys\nfrom mailgate.cli import main\ncode = main(sys.argv[1:])\n"
+             "print(code, sorted(m for m in sys.modules if m.startswith(('pydantic', "
+             "'mailgate.config'))), file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", probe, "tickets", "--json", "-c",
+                             str(config_path)], capture_output=True, timeout=60, env=ENV)
+    assert [t["subject"] for t in json.loads(result.stdout)] == ["Quick read"]
+    assert result.stderr.decode().strip() == "0 []"
+    config_path.write_text(config_path.read_text().replace("busy_timeout", "busy_timout"))
+    typo = run("tickets", "-c", str(config_path))
+    assert typo.returncode == 78 and b"store.busy_timout" in typo.stderr

@@ -24,6 +24,7 @@ from mailgate.cli.ingest import (
     DEFAULT_MAX_MESSAGE_SIZE,
     DEFAULT_STORE_URL,
     PID_NAME,
+    STORE_KEYS,
     parse_args,
 )
 from mailgate.config import SmtpSection, StoreSection, load_config
@@ -193,6 +194,7 @@ def test_the_quick_path_defaults_are_the_config_models_defaults() -> None:
     assert StoreSection().busy_timeout.total_seconds() == DEFAULT_BUSY_TIMEOUT
     assert SmtpSection().max_message_size == DEFAULT_MAX_MESSAGE_SIZE
     assert health.pid_file(load_config(None)).name == PID_NAME
+    assert set(StoreSection.model_fields) == STORE_KEYS
 
 
 @sqlite_only

@@ -47,6 +47,27 @@ def cli_store(config: Config) -> Any:
     return open_store(config, application_name="mailgate cli")
 
 
+def read_store(args: argparse.Namespace) -> Any:
+    """The store for a command that only reads tickets (``tickets``, ``show``).
+
+    Building the config models is most of such a command's start-up, and all it needs
+    is the database. When the config file's ``[store]`` is plain (ingest's quick reader:
+    an ``sqlite:///`` URL, only known keys) and the database exists, the store is opened
+    from that alone; otherwise (no file, PostgreSQL, anything unusual, no database yet)
+    the whole config is loaded and validated first, as by every other command. A mistake
+    elsewhere in the file is reported by the commands that use it (and check-config).
+    """
+    from mailgate.cli.ingest import quick_settings
+
+    path = config_path(args.config)
+    quick = quick_settings(path) if path else None
+    if quick is None or not os.path.isfile(quick.database):
+        return cli_store(load(args))
+    from mailgate.store.sqlite import SqliteStore
+
+    return SqliteStore.open_path(quick.database, busy_timeout=quick.busy_timeout)
+
+
 def print_json(data: Any) -> None:
     """``--json`` output: indented, non-ASCII kept, dates and the like as strings."""
     json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)

@@ -54,6 +54,7 @@ DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024
 DEFAULT_BUSY_TIMEOUT = 5.0
 PID_NAME = "mailgate.pid"  # in the state folder (mailgate.health.pid_file)
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
+STORE_KEYS = {"url", "busy_timeout", "password_env", "password_file", "state_dir"}
 USAGE = "usage: mailgate ingest [-c CONFIG] [-f SENDER] [-r RECIPIENT ...] < message"
 
 
@@ -196,7 +197,8 @@ def quick_settings(path: str) -> Quick | None:
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return None
     store, smtp = data.get("store", {}), data.get("smtp", {})
-    if not isinstance(store, dict) or not isinstance(smtp, dict):
+    if not isinstance(store, dict) or not isinstance(smtp, dict) or \
+            not set(store) <= STORE_KEYS:  # (a typo in [store]: the models name it)
         return None
     url = store.get("url", DEFAULT_STORE_URL)
     state_dir = store.get("state_dir")

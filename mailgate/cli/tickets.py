@@ -11,7 +11,15 @@ import argparse
 import os
 
 from mailgate import clock
-from mailgate.cli.common import EX_OK, AddCommand, cli_store, load, print_json, table
+from mailgate.cli.common import (
+    EX_OK,
+    AddCommand,
+    cli_store,
+    load,
+    print_json,
+    read_store,
+    table,
+)
 from mailgate.errors import MailgateError
 
 
@@ -19,7 +27,7 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     """List tickets (``--status`` for one status) as a table, or ``--json`` for scripts."""
     from mailgate.views import ticket_summary
 
-    store = cli_store(load(args))
+    store = read_store(args)
     rows = [ticket_summary(r) for r in store.tickets(args.status, args.limit)]
     if args.json:
         print_json(rows)
@@ -34,7 +42,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     """One ticket with its messages and events, for a reader or ``--json``."""
     from mailgate.views import ticket_detail
 
-    store = cli_store(load(args))
+    store = read_store(args)
     detail = ticket_detail(store, store.ticket_by_reference(args.reference))
     if args.json:
         print_json(detail)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mailgate import health
+from mailgate import clock, health
 from mailgate.cli.ingest import (
     DEFAULT_BUSY_TIMEOUT,
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -176,6 +176,9 @@ def test_beside_a_daemon_ingest_loads_no_config_models_nor_pipeline(
                             capture_output=True, timeout=60, env=ENV, text=False)
     assert result.stdout.decode().strip() == "0 []", result.stderr
     assert [row[1:] for row in spool_rows(tmp_path)] in ([([], "new")], [([], "done")])
+    # the instant is written in the store's one text form (it sorts as text)
+    [(received_at,)] = query(tmp_path / "var" / "mailgate.db", "SELECT received_at FROM spool")
+    assert clock.to_db(clock.from_db(received_at)) == received_at
 
 
 def test_recipients_as_postfix_and_people_write_them() -> None:

@@ -37,7 +37,7 @@ from intake import latency, memory, throughput  # noqa: E402
 from nodes import postgres, summary_lines  # noqa: E402
 from peer import Skipped, peer  # noqa: E402
 from scale import store_scale  # noqa: E402
-from server import OUT, ROOT  # noqa: E402
+from server import OUT, ROOT, compile_tree  # noqa: E402
 
 SECTIONS = ("throughput", "latency", "store", "memory", "peer", "postgres")
 FLOOR, AIM = 0.35, 0.6
@@ -271,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     work = OUT / f"run-{tag}"
     work.mkdir()
     env = _environment()
+    compile_tree()
     print(f"mailgate bench ({'quick' if args.quick else 'full'}): {', '.join(only)}; "
           f"{env['cpus']} CPUs, load {env['loadavg_at_start']:.2f}, commit {env['commit']}"
           + (f" + {env['mailgate_files_changed_since_commit']} changed file(s) in mailgate/"

@@ -49,6 +49,16 @@ CONFIG: dict[str, Any] = {
 }
 
 
+def compile_tree() -> None:
+    """Byte-compile ``mailgate/`` as an installed package is (pip compiles at install time).
+    Where ``PYTHONDONTWRITEBYTECODE`` is set, every short-lived process (``ingest``, one per
+    mail; the CLI) would otherwise compile each module it imports from source, every time,
+    while the peer's packages, installed by pip, come compiled."""
+    import compileall
+
+    compileall.compile_dir(ROOT / "mailgate", quiet=1)
+
+
 def config_text(port: int, max_size: int, store: dict[str, Any]) -> str:
     """The benchmark daemon's config: ``CONFIG`` listening on ``port``, ``store`` its
     ``[store]`` table."""

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from load import make_mail
-from server import BIN, Mailgate
+from server import BIN, Mailgate, compile_tree
 
 
 def timed(runs: int, once: Callable[[int], None]) -> tuple[float, float]:
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args(argv)
+    compile_tree()
     mailgate = str(BIN / "mailgate")
     rows: list[tuple[str, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="mailgate-startup-") as tmp:

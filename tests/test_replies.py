@@ -14,7 +14,7 @@ import pytest
 
 from mailgate.errors import ConfigError
 from mailgate.quotes import MAX_INPUT, new_text, reply_parts
-from mailgate.replies import Understanding, Verdict, judge
+from mailgate.replies import Understanding, Verdict, judge, unseen_history
 
 LABELLED = Path(__file__).parent / "data" / "thanks" / "labelled.jsonl"
 GMAIL = "On Mon, 3 Jun 2024 at 10:15, Acme Support <support@acme.example> wrote:"
@@ -359,3 +359,18 @@ def test_labelled_set_floor(detector: Detector) -> None:
             false_thanks.append((row["lang"], row["style"], row["body"][:80], verdict.reason))
     assert false_thanks == []
     assert hits / thanks >= 0.9
+
+
+def test_unseen_history_keeps_only_words_no_ticket_message_holds() -> None:
+    """History lines the ticket's messages hold (rewrapped or not), header fields and
+    attribution lines are not new; a remark written into the history is."""
+    known = ["Hi,\n\nSince this morning the monthly export to Excel fails with\n"
+             '"Access denied (0x80070005)". Nothing changed on our side.\n\nKarin Lund']
+    history = ("________________________________\nFrom: Karin Lund <karin@acme.se>\n"
+               "Sent: Monday, 2 March 2026 08:58\nSubject: Export fails\n\n"
+               "Since this morning the monthly export to Excel fails with \"Access denied\n"
+               '(0x80070005)". Nothing changed on our side.\n\nKarin Lund\n\n'
+               "On Mon, 2 Mar 2026 at 16:20, Anna wrote:\n"
+               "The invoice should go to our new address now.")
+    assert unseen_history(history, known) == "The invoice should go to our new address now."
+    assert unseen_history(history, []) == ""  # no ticket to compare with: nothing is unseen

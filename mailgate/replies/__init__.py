@@ -30,6 +30,7 @@ list of sentences:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -213,14 +214,46 @@ def substantive_reason(clause: Clause) -> str | None:
     return None
 
 
-def understand(understanding: Understanding, inbound: Inbound) -> Verdict:
-    """Read the reply ``inbound`` (see the module docstring)."""
-    return judge(understanding, reply_parts(inbound.text), inbound.from_name)
+def understand(understanding: Understanding, inbound: Inbound,
+               known: Sequence[str] = ()) -> Verdict:
+    """Read the reply ``inbound`` (see the module docstring); ``known`` are the texts of
+    the ticket's stored messages, which its quoted history should hold."""
+    parts = reply_parts(inbound.text)
+    return judge(understanding, parts, inbound.from_name, unseen_history(parts.history, known))
+
+
+_FIELD = re.compile(r"^[\w\-. ]{1,25}\s?[:：]\s")  # "Von: ...", "Sent: ...", "差出人: ..."
+_MAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[^\W_]+", fold(text)))
+
+
+def unseen_history(history: str, known: Sequence[str]) -> str:
+    """The lines of a reply's quoted history that none of the ticket's messages holds:
+    words the customer wrote into or below an unmarked history block (Outlook's
+    "Original Message" style), which the cut would otherwise throw away with it.
+    Header fields, attribution lines and short lines (names, greetings) are left out;
+    empty when nothing is ``known`` (no ticket to compare with)."""
+    if not known or not history:
+        return ""
+    corpus = _norm(" ".join(known))
+    unseen = []
+    for line in history.splitlines()[:400]:
+        text = line.lstrip(" >").strip()
+        norm = _norm(text)
+        if len(norm) < 12 or _FIELD.match(text) or text.endswith((":", "：")) or \
+                _MAIL.search(text) or norm in corpus:
+            continue
+        unseen.append(text)
+    return "\n".join(unseen)
 
 
 def judge(understanding: Understanding, parts: ReplyParts,
-          sender_name: str | None = None) -> Verdict:
-    """The verdict on a reply's parts (its new text, signature and late text)."""
+          sender_name: str | None = None, unseen: str = "") -> Verdict:
+    """The verdict on a reply's parts (its new text, signature and late text) and on
+    ``unseen`` lines of its quoted history (see ``unseen_history``)."""
     if len(parts.text) > MAX_TEXT:
         return Verdict(False, f"long new text ({len(parts.text)} characters)")
     names = frozenset(fold(w) for w in re.findall(r"[^\W\d_]+", sender_name or ""))
@@ -232,6 +265,12 @@ def judge(understanding: Understanding, parts: ReplyParts,
         if isinstance(late, Verdict):
             return late
         read += late
+    if unseen:  # words in the history that the ticket never saw: read as strictly as the body
+        inside = _read_body(understanding, unseen[:MAX_TEXT], names)
+        if isinstance(inside, Verdict):
+            return Verdict(False, f"{inside.reason} (in the quoted history, in no message"
+                                  " of the ticket)")
+        read += inside
     return _verdict(read)
 
 
@@ -428,4 +467,4 @@ def _verdict(clauses: list[Clause]) -> Verdict:
                    tuple(c.text for c in thanked))
 
 
-__all__ = ["Understanding", "Verdict", "judge", "understand"]
+__all__ = ["Understanding", "Verdict", "judge", "understand", "unseen_history"]

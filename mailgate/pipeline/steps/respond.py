@@ -10,7 +10,7 @@ and a correlated alert are never answered.
 
 from __future__ import annotations
 
-from mailgate import sla
+from mailgate import locales, sla
 from mailgate.conversation import ticket_context
 from mailgate.pipeline.context import Context
 from mailgate.pipeline.services import Services
@@ -52,6 +52,8 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
     level_name = ticket.sla_level or config.sla.default_level
     level = sla.level_of(config, level_name)
     calendar = config.sla.calendar(level.calendar)
+    lang = services.renderer.language_of(template, ticket.language)  # the SLA in its words
+    resolution = level.resolution
     ticket_vars = ticket_context(ticket) | {
         "sla_description": level.description,
         "first_response_due": sla.local(config, level_name, ticket.first_response_due),
@@ -61,8 +63,10 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
         "ticket": ticket_vars,
         "sla": {
             "level": level_name, "description": level.description,
-            "first_response": level.first_response.text,
-            "resolution": level.resolution.text if level.resolution else None,
+            "first_response": locales.working_time(level.first_response, lang),
+            "first_response_within": locales.within(level.first_response, lang),
+            "resolution": locales.working_time(resolution, lang) if resolution else None,
+            "resolution_within": locales.within(resolution, lang) if resolution else None,
             "timezone": str(calendar.tz), "calendar": calendar.name,
             "working_time_only": calendar.name != "24x7",
         },

@@ -6,20 +6,27 @@ still holds (a reply, pause, close or level change rewrites the plan, and a
 stale row is dropped), queues the reminder mail in the outbox, and marks the
 row sent in the same transaction. After a restart, every reminder whose time
 passed while the daemon was down is due at once and fires once.
+
+Auto-close rows (kind ``auto_close``, planned by ``mailgate.autoclose``) share
+the table and the claim: at point 0.5 the customer is reminded that the ticket
+will close, at 1.0 it is closed (with the resolved mail). A reminder whose
+close is due too (the daemon was down) is dropped: the close speaks for it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
-from mailgate import clocks, sla
+from mailgate import autoclose, clocks, desk, resolution, sla
 from mailgate.compose import compose, new_message_id
 from mailgate.config import Config
+from mailgate.mailer import Mailer
 from mailgate.refs import TagFormat
 from mailgate.render import Renderer
-from mailgate.store import Store
+from mailgate.store import Store, Ticket
 
 log = structlog.get_logger("mailgate.reminders")
 
@@ -44,6 +51,10 @@ def fire_due(config: Config, store: Store, renderer: Renderer, node: str,
     queued = 0
     tags = TagFormat(config.gateway.reference_prefix, config.gateway.reference_width)
     for row in store.claim_reminders(node, now, now + timedelta(minutes=2)):
+        if row["kind"] == autoclose.KIND:
+            with store.transaction():
+                queued += fire_auto_close(config, store, renderer, row, now)
+            continue
         with store.transaction():
             clock = store.clock(row["ticket_id"], row["kind"])
             if clock is None or clock["state"] != "running" or clock["due_at"] != row["due_at"]:
@@ -93,3 +104,39 @@ def fire_due(config: Config, store: Store, renderer: Renderer, node: str,
             log.info("sla_reminder_queued", ticket=ticket.reference, clock=row["kind"],
                      point=row["point"])
     return queued
+
+
+def fire_auto_close(config: Config, store: Store, renderer: Renderer, row: dict[str, Any],
+                    now: datetime) -> int:
+    """Remind the customer (point 0.5) or close the ticket (1.0); the mails queued."""
+    ticket = store.ticket(row["ticket_id"])  # locked first: the lock order
+    remind = row["point"] < autoclose.CLOSE
+    stale = (ticket.status != "awaiting_reply" or not config.conversation.auto_close_after
+             or (remind and row["due_at"] <= now))
+    if not store.finish_reminder(row["id"], "dropped" if stale else "sent", now) or stale:
+        return 0
+    mailer = Mailer(config, renderer)
+    if remind:
+        return _waiting(config, store, mailer, ticket, row["due_at"], now)
+    desk.set_status(config, store, ticket, "closed", actor="mailgate", now=now,
+                    why=f"no reply from the customer within {autoclose.describe(config)}")
+    store.add_event(ticket.id, "auto_closed", actor="mailgate", now=now,
+                    detail=f"closed after {autoclose.describe(config)} awaiting the reply")
+    log.info("auto_closed", ticket=ticket.reference)
+    sent = resolution.send_resolved(config, store, mailer, store.ticket(ticket.id), now,
+                                    auto=True)
+    return 1 if sent else 0
+
+
+def _waiting(config: Config, store: Store, mailer: Mailer, ticket: Ticket,
+             close_at: datetime, now: datetime) -> int:
+    """The customer's reminder: the ticket closes at ``close_at`` unless they answer."""
+    level = ticket.sla_level or config.sla.default_level
+    context = resolution.base_context(config, ticket) | {
+        "close_at": sla.local(config, level, close_at)}
+    sent = resolution.queue_to_customers(config, store, mailer, ticket, "waiting", context, now)
+    store.add_event(ticket.id, "auto_close_reminder", actor="mailgate", now=now,
+                    detail=f"the customer was reminded that the ticket closes at "
+                           f"{close_at:%Y-%m-%d %H:%M} UTC" if sent else
+                           "no customer to remind of the auto-close")
+    return 1 if sent else 0

@@ -10,7 +10,7 @@ and a correlated alert are never answered.
 
 from __future__ import annotations
 
-from mailgate import locales, sla
+from mailgate import locales, resolution, sla
 from mailgate.conversation import ticket_context
 from mailgate.pipeline.context import Context
 from mailgate.pipeline.services import Services
@@ -35,6 +35,11 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
     elif ctx.role == "engineer":
         conversation.engineer_reply(store, ticket, ctx.inbound, ctx.now,
                                     token_ok=ctx.threading.method == "token")
+        closed = store.ticket(ticket.id)
+        if ticket.status != "closed" and closed.status == "closed":  # by #close or #status
+            resolution.send_resolved(services.config, store, services.mailer, closed, ctx.now)
+    elif route is not None and route.action == "rating":
+        return  # recorded on the ticket, counted by `mailgate sla` and /metrics
     elif route is not None and route.action == "thanks":
         if services.config.conversation.notify_on_thanks or route.passes:
             conversation.notify_team(store, ticket, ctx.inbound, ctx.now, "thanks")

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from freezegun import freeze_time
@@ -13,7 +21,8 @@ from mailgate.logs import configure_logging
 from mailgate.render import Renderer, sample_context
 from tests.configs import ROOT, merge, write_config
 from tests.conftest import RunningDaemon, make_mail
-from tests.test_conversation import TEAM, body, deliver, mails
+from tests.test_conversation import CUSTOMER, TEAM, body, deliver, mails, reply
+from tests.test_ops import scrape
 from tests.test_sla import REAL_TIME, SLA
 
 GERMAN = ("Guten Tag,\n\nseit heute Morgen druckt der Drucker im dritten Stock nur leere "
@@ -81,3 +90,200 @@ def test_every_shipped_template_renders_in_every_language() -> None:
         for language in locales.LANGUAGES:
             assert renderer.language_of(name, language) == language, (name, language)
             assert renderer.render(name, sample_context(), language).text.strip()
+
+
+# -- auto-close ----------------------------------------------------------------------------
+
+AUTO_CLOSE = merge(TEAM, {"conversation": {"auto_close_after": "7d",
+                                           "resolved_mail": "notice"}})
+
+
+def _to_awaiting_reply(daemon: RunningDaemon, customer: str) -> None:
+    """A German customer's request, then the engineer's question with #status awaiting_reply."""
+    deliver(daemon, make_mail("Drucker druckt leere Seiten", body=GERMAN, sender=customer))
+    deliver(daemon, make_mail("Re: [SUP-000001] Drucker druckt leere Seiten",
+                              sender="Alice <alice@example.com>",
+                              body="#status awaiting_reply\n\nKönnen Sie uns bitte das "
+                                   "Protokoll des Druckers schicken?\n"))
+
+
+def test_auto_close_reminds_at_half_and_closes_across_a_restart(tmp_path: Path) -> None:
+    """awaiting_reply for 7 days: at 3.5 days the customer is reminded (in German, with the
+    close date); the close falls due while the daemon is down and happens once at start,
+    with the auto-close notice."""
+    config = load_config(write_config(tmp_path, AUTO_CLOSE))
+    configure_logging(config.logging)
+    customer = "Jörg Weber <joerg@example.de>"
+    with freeze_time("2026-03-02 09:00:00", ignore=REAL_TIME) as frozen:  # a Monday
+        daemon = RunningDaemon(config).start()
+        try:
+            _to_awaiting_reply(daemon, customer)
+            assert daemon.store().ticket(1).status == "awaiting_reply"
+            frozen.move_to("2026-03-05 20:00:00")  # 3.46 days: nothing yet
+            assert daemon.run_reminders() == 0
+            frozen.move_to("2026-03-05 21:30:00")  # past half of the 7 days
+            assert daemon.run_reminders() == 1
+            daemon.wait_outbox_idle()
+        finally:
+            daemon.stop()
+        [waiting] = [m for m in mails(daemon, "joerg@example.de")
+                     if "warten noch auf Ihre Antwort" in body(m)]
+        assert "schließen wir das Ticket am Montag, 9. März 2026, 09:00 Uhr UTC" \
+            in body(waiting)
+        assert waiting["Auto-Submitted"] == "auto-generated"
+        assert waiting["Subject"] == "[SUP-000001] Drucker druckt leere Seiten"
+        frozen.move_to("2026-03-10 08:00:00")  # the close fell due while the daemon was down
+        daemon = RunningDaemon(config).start()  # its startup pass closes the ticket
+        try:
+            assert daemon.run_reminders() == 0  # once
+            daemon.wait_outbox_idle()
+            store = daemon.store()
+            assert store.ticket(1).status == "closed"
+            kinds = [e["kind"] for e in store.events(1)]
+        finally:
+            daemon.stop()
+    assert kinds.count("auto_close_reminder") == 1 and kinds.count("auto_closed") == 1
+    [closed] = [m for m in mails(daemon, "joerg@example.de") if "geschlossen" in body(m)]
+    assert "da wir nichts mehr von Ihnen gehört haben, haben wir Ticket SUP-000001" \
+        in body(closed)
+    assert "Bewertung" not in body(closed) and "mailto:" not in body(closed)  # a notice
+
+
+@pytest.mark.parametrize(("on_reply", "status"), [
+    ("reopen", "open"),  # the default policy: the reply reopens the ticket
+    ("keep", "awaiting_reply"),  # the status stays, the auto-close is cancelled all the same
+])
+def test_customer_reply_cancels_the_auto_close(tmp_path: Path, on_reply: str,
+                                               status: str) -> None:
+    """The customer answers before the reminder: no reminder and no close follow."""
+    policy = {"conversation": {"on_reply": {"awaiting_reply": {"requester": on_reply}}}}
+    config = load_config(write_config(tmp_path, merge(AUTO_CLOSE, policy)))
+    configure_logging(config.logging)
+    with freeze_time("2026-03-02 09:00:00", ignore=REAL_TIME) as frozen:
+        daemon = RunningDaemon(config).start()
+        try:
+            _to_awaiting_reply(daemon, "Jörg Weber <joerg@example.de>")
+            planned = [r["kind"] for r in daemon.store().reminders(1) if r["state"] == "pending"]
+            assert planned.count("auto_close") == 2
+            frozen.move_to("2026-03-03 10:00:00")
+            deliver(daemon, make_mail("Re: [SUP-000001] Drucker druckt leere Seiten",
+                                      sender="Jörg Weber <joerg@example.de>",
+                                      body="Das Protokoll hängt an. Was sehen Sie darin?\n"))
+            frozen.move_to("2026-03-12 10:00:00")
+            assert daemon.run_reminders() == 0
+            store = daemon.store()
+            assert store.ticket(1).status == status
+            assert not [r for r in store.reminders(1) if r["kind"] == "auto_close"]
+        finally:
+            daemon.stop()
+    assert not [m for m in mails(daemon, "joerg@example.de") if "warten noch" in body(m)]
+
+
+def test_auto_close_setting_is_checked() -> None:
+    """A malformed period names the key; "5wd" counts working days; off by default."""
+    from mailgate.config.policy import ConversationSection
+
+    assert ConversationSection().auto_close_after is None
+    assert ConversationSection(auto_close_after="5wd").auto_close_days() == 5
+    with pytest.raises(ValueError, match="auto_close_after"):
+        ConversationSection(auto_close_after="soon")
+
+
+# -- the resolved mail and the satisfaction vote ------------------------------------------
+
+RATING = merge(TEAM, {"conversation": {"resolved_mail": "rating"},
+                      "security": {"token_secret_env": "MAILGATE_TEST_RATING_SECRET"},
+                      "http": {"enabled": True, "host": "127.0.0.1", "port": 0}})
+
+
+@pytest.fixture
+def rating_desk(tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[RunningDaemon, Path]]:
+    monkeypatch.setenv("MAILGATE_TEST_RATING_SECRET", "rating-secret-for-tests")
+    path = write_config(tmp_path, RATING)
+    config = load_config(path)
+    configure_logging(config.logging)
+    running = RunningDaemon(config).start()
+    yield running, path
+    running.stop()
+
+
+def _resolved(daemon: RunningDaemon, number: int, customer: str) -> EmailMessage:
+    """Ticket ``number`` from ``customer``, closed by Alice's #close; its resolved mail."""
+    address = customer.split("<")[1].rstrip(">")
+    subject = f"Printer {number} prints blank pages"
+    deliver(daemon, make_mail(subject, sender=customer))
+    deliver(daemon, make_mail(f"Re: [SUP-{number:06d}] {subject}",
+                              sender="Alice <alice@example.com>",
+                              body="#close\n\nThe toner cartridge was faulty; we replaced it.\n"))
+    [resolved] = [m for m in mails(daemon, address) if "as resolved" in body(m)]
+    return resolved
+
+
+def _cli(path: Path, *args: str) -> Any:
+    result = subprocess.run([sys.executable, "-m", "mailgate", *args, "-c", str(path),
+                             "--json"], capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    return json.loads(result.stdout)
+
+
+def test_rating_reply_and_link_are_recorded_and_counted(rating_desk: Any) -> None:
+    """A customer answers the resolved mail with "5"; a colleague clicks the "2" link of
+    another ticket. Both tickets stay closed, nobody is notified, each shows its rating, and
+    `mailgate sla` and /metrics count them."""
+    daemon, path = rating_desk
+    first = _resolved(daemon, 1, CUSTOMER)
+    text = body(first)
+    assert "Reply with a number from 1 (bad) to 5 (excellent)" in text
+    assert first["Auto-Submitted"] == "auto-generated"
+    deliver(daemon, reply(first, "5"))
+    second = _resolved(daemon, 2, "Dana Doe <dana@example.org>")
+    link = next(line for line in body(second).splitlines() if line.strip().startswith("2 ("))
+    query = parse_qs(urlsplit(link.split(": ", 1)[1]).query)
+    assert re.search(r"\[r2-[a-z2-7]{8}\]$", query["subject"][0])
+    team_before = len(mails(daemon, "team@example.com"))
+    deliver(daemon, make_mail(query["subject"][0], body=query["body"][0],
+                              sender="Boss <boss@example.org>"))
+    assert len(mails(daemon, "team@example.com")) == team_before
+    store = daemon.store()
+    assert [store.ticket(n).status for n in (1, 2)] == ["closed", "closed"]
+    shown = _cli(path, "show", "SUP-000001")
+    assert shown["rating"]["rating"] == 5 and shown["rating"]["how"] == "digit"
+    assert _cli(path, "show", "SUP-000002")["rating"]["how"] == "token"
+    assert _cli(path, "sla")["satisfaction"] == {
+        "requested": 2, "rated": 2, "average": 3.5,
+        "counts": {"1": 0, "2": 1, "3": 0, "4": 0, "5": 1}}
+    metrics = scrape(daemon.daemon.http.port)
+    assert metrics[("mailgate_ticket_ratings", (("rating", "5"),))] == 1
+    assert metrics[("mailgate_ticket_ratings", (("rating", "2"),))] == 1
+    assert metrics[("mailgate_ratings_received_total", ())] == 2
+
+
+def test_rating_with_a_question_is_recorded_and_reopens(rating_desk: Any) -> None:
+    """"3" and a question: the rating counts, and the ticket reopens as any question does;
+    the team hears of it."""
+    daemon, _ = rating_desk
+    resolved = _resolved(daemon, 1, CUSTOMER)
+    team_before = len(mails(daemon, "team@example.com"))
+    deliver(daemon, reply(resolved, "3\n\nIt prints again, but why does it take ten "
+                                    "minutes per page now?"))
+    store = daemon.store()
+    assert store.ticket(1).status == "open"
+    assert store.rating(1)["rating"] == 3  # type: ignore[index]
+    assert len(mails(daemon, "team@example.com")) == team_before + 1
+
+
+def test_a_bare_digit_without_a_rating_request_is_an_ordinary_reply(tmp_path: Path) -> None:
+    """With resolved_mail = "notice" nothing asks for a rating: "5" reopens as before."""
+    config = load_config(write_config(tmp_path, merge(TEAM, {
+        "conversation": {"resolved_mail": "notice"}})))
+    configure_logging(config.logging)
+    daemon = RunningDaemon(config).start()
+    try:
+        resolved = _resolved(daemon, 1, CUSTOMER)
+        assert "mailto:" not in body(resolved) and "1 (bad)" not in body(resolved)
+        deliver(daemon, reply(resolved, "5"))
+        store = daemon.store()
+        assert store.ticket(1).status == "open" and store.rating(1) is None
+    finally:
+        daemon.stop()

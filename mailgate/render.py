@@ -27,6 +27,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mailgate import locales
+from mailgate.config import Config
 from mailgate.errors import ConfigError
 
 # Every kind of mail mailgate sends, and whether its text template must exist.
@@ -123,10 +124,11 @@ class Renderer:
         context = context | {"lang": _language(text)}
         return Rendered(text.render(context), html.render(context) if html else None)
 
-    def check(self) -> list[str]:
-        """Render every template with sample data; return one line per problem."""
+    def check(self, needed: tuple[str, ...] = ()) -> list[str]:
+        """Render every template with sample data; return one line per problem (``needed``:
+        optional kinds the config sends, see ``needed_templates``)."""
         problems = []
-        for name in TEMPLATES:
+        for name in (*TEMPLATES, *needed):
             if not (self.directory / f"{name}.txt.j2").exists():
                 problems.append(f"{self.directory}/{name}.txt.j2: missing")
         for path in sorted(self.directory.glob("*.j2")):
@@ -138,6 +140,15 @@ class Renderer:
                 where = f"{path}:{line}" if line else str(path)
                 problems.append(f"{where}: {type(exc).__name__}: {exc}")
         return problems
+
+
+def needed_templates(config: Config) -> tuple[str, ...]:
+    """The optional templates ``config`` sends: ``waiting`` with auto-close, ``resolved``
+    with auto-close or a resolved mail."""
+    settings = config.conversation
+    if settings.auto_close_after:
+        return OPTIONAL
+    return ("resolved",) if settings.resolved_mail != "off" else ()
 
 
 def _language(template: Template) -> str:

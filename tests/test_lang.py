@@ -19,7 +19,7 @@ from mailgate import locales
 from mailgate.config import Target, load_config
 from mailgate.logs import configure_logging
 from mailgate.render import Renderer, sample_context
-from tests.configs import ROOT, merge, write_config
+from tests.configs import ROOT, merge, update_config, write_config
 from tests.conftest import RunningDaemon, make_mail
 from tests.test_conversation import CUSTOMER, TEAM, body, deliver, mails, reply
 from tests.test_ops import scrape
@@ -287,3 +287,17 @@ def test_a_bare_digit_without_a_rating_request_is_an_ordinary_reply(tmp_path: Pa
         assert store.ticket(1).status == "open" and store.rating(1) is None
     finally:
         daemon.stop()
+
+
+def test_check_config_wants_the_templates_the_settings_send(tmp_path: Path) -> None:
+    """With resolved_mail on, a template folder without resolved.txt.j2 fails check-config
+    (else closing a ticket would fail at run time); without the setting it passes."""
+    path = write_config(tmp_path, TEAM)
+    (tmp_path / "templates" / "resolved.txt.j2").unlink()
+    ok = subprocess.run([sys.executable, "-m", "mailgate", "check-config", "-c", str(path)],
+                        capture_output=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr.decode()
+    update_config(path, {"conversation": {"resolved_mail": "notice"}})
+    bad = subprocess.run([sys.executable, "-m", "mailgate", "check-config", "-c", str(path)],
+                         capture_output=True, timeout=60)
+    assert bad.returncode == 78 and b"resolved.txt.j2: missing" in bad.stderr

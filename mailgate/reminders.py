@@ -51,59 +51,64 @@ def fire_due(config: Config, store: Store, renderer: Renderer, node: str,
     queued = 0
     tags = TagFormat(config.gateway.reference_prefix, config.gateway.reference_width)
     for row in store.claim_reminders(node, now, now + timedelta(minutes=2)):
-        if row["kind"] == autoclose.KIND:
-            with store.transaction():
-                queued += fire_auto_close(config, store, renderer, row, now)
-            continue
         with store.transaction():
-            clock = store.clock(row["ticket_id"], row["kind"])
-            if clock is None or clock["state"] != "running" or clock["due_at"] != row["due_at"]:
-                store.finish_reminder(row["id"], "dropped", now)
-                continue
-            if not store.finish_reminder(row["id"], "sent", now):
-                continue
-            ticket = store.ticket(row["ticket_id"])
-            level = ticket.sla_level or config.sla.default_level
-            spec = sla.level_of(config, level)
-            if row["point"] >= 1:
-                clocks.mark_breached(store, ticket.id, row["kind"], now)
-                if spec.repeat_after_breach:
-                    store.add_reminder(ticket.id, row["kind"], row["point"] + 1,
-                                       now + spec.repeat_after_breach, row["due_at"])
-            to = recipients(config, store, ticket.id)
-            store.add_event(ticket.id, "sla_reminder", actor="mailgate", now=now,
-                            detail=f"{row['kind'].replace('_', ' ')} at "
-                                   f"{min(row['point'], 1.0):.0%} of target"
-                                   f"{' (repeat)' if row['point'] > 1 else ''}; "
-                                   f"to {', '.join(to) or 'nobody configured'}")
-            if not to:
-                continue
-            overdue = max(now - row["due_at"], timedelta(0))
-            context = {
-                "gateway": {"name": config.gateway.name, "address": config.support_address},
-                "ticket": {"reference": ticket.reference, "subject": ticket.subject,
-                           "status": ticket.status, "requester": ticket.requester},
-                "sla": {"level": level, "clock": row["kind"].replace("_", " "),
-                        "due": sla.local(config, level, row["due_at"]),
-                        "point": min(row["point"], 1.0), "breached": row["point"] >= 1,
-                        "overdue": str(overdue).split(".")[0]},
-            }
-            rendered = renderer.render("reminder", context)
-            message_id = new_message_id(config.support_address.rpartition("@")[2])
-            state = "breached" if row["point"] >= 1 else f"{row['point']:.0%} of target"
-            subject = f"{tags.tag(ticket.id)} SLA {row['kind'].replace('_', ' ')} {state}: " \
-                      f"{ticket.subject}"
-            raw = compose(from_addr=config.support_address, from_name=config.gateway.name,
-                          to=[(None, a) for a in to], subject=subject, text=rendered.text,
-                          html=rendered.html, message_id=message_id, date=now,
-                          loop_id=config.support_address, auto_submitted="auto-generated")
-            store.outbox_add(ticket_id=ticket.id, message_id=message_id, kind="reminder",
-                             mail_from=config.support_address, rcpt_tos=to, raw=raw, now=now)
-            store.record_auto_replies(to, now)  # counted by the loop cap, as mailer's are
-            queued += 1
-            log.info("sla_reminder_queued", ticket=ticket.reference, clock=row["kind"],
-                     point=row["point"])
+            if row["kind"] == autoclose.KIND:
+                queued += fire_auto_close(config, store, renderer, row, now)
+            else:
+                queued += _fire_sla(config, store, renderer, tags, row, now)
     return queued
+
+
+def _fire_sla(config: Config, store: Store, renderer: Renderer, tags: TagFormat,
+              row: dict[str, Any], now: datetime) -> int:
+    """One SLA reminder: the team's mail, the breach at 100%; the mails queued."""
+    clock = store.clock(row["ticket_id"], row["kind"])
+    if clock is None or clock["state"] != "running" or clock["due_at"] != row["due_at"]:
+        store.finish_reminder(row["id"], "dropped", now)
+        return 0
+    if not store.finish_reminder(row["id"], "sent", now):
+        return 0
+    ticket = store.ticket(row["ticket_id"])
+    level = ticket.sla_level or config.sla.default_level
+    spec = sla.level_of(config, level)
+    if row["point"] >= 1:
+        clocks.mark_breached(store, ticket.id, row["kind"], now)
+        if spec.repeat_after_breach:
+            store.add_reminder(ticket.id, row["kind"], row["point"] + 1,
+                               now + spec.repeat_after_breach, row["due_at"])
+    to = recipients(config, store, ticket.id)
+    store.add_event(ticket.id, "sla_reminder", actor="mailgate", now=now,
+                    detail=f"{row['kind'].replace('_', ' ')} at "
+                           f"{min(row['point'], 1.0):.0%} of target"
+                           f"{' (repeat)' if row['point'] > 1 else ''}; "
+                           f"to {', '.join(to) or 'nobody configured'}")
+    if not to:
+        return 0
+    overdue = max(now - row["due_at"], timedelta(0))
+    context = {
+        "gateway": {"name": config.gateway.name, "address": config.support_address},
+        "ticket": {"reference": ticket.reference, "subject": ticket.subject,
+                   "status": ticket.status, "requester": ticket.requester},
+        "sla": {"level": level, "clock": row["kind"].replace("_", " "),
+                "due": sla.local(config, level, row["due_at"]),
+                "point": min(row["point"], 1.0), "breached": row["point"] >= 1,
+                "overdue": str(overdue).split(".")[0]},
+    }
+    rendered = renderer.render("reminder", context)
+    message_id = new_message_id(config.support_address.rpartition("@")[2])
+    state = "breached" if row["point"] >= 1 else f"{row['point']:.0%} of target"
+    subject = f"{tags.tag(ticket.id)} SLA {row['kind'].replace('_', ' ')} {state}: " \
+              f"{ticket.subject}"
+    raw = compose(from_addr=config.support_address, from_name=config.gateway.name,
+                  to=[(None, a) for a in to], subject=subject, text=rendered.text,
+                  html=rendered.html, message_id=message_id, date=now,
+                  loop_id=config.support_address, auto_submitted="auto-generated")
+    store.outbox_add(ticket_id=ticket.id, message_id=message_id, kind="reminder",
+                     mail_from=config.support_address, rcpt_tos=to, raw=raw, now=now)
+    store.record_auto_replies(to, now)  # counted by the loop cap, as mailer's are
+    log.info("sla_reminder_queued", ticket=ticket.reference, clock=row["kind"],
+             point=row["point"])
+    return 1
 
 
 def fire_auto_close(config: Config, store: Store, renderer: Renderer, row: dict[str, Any],

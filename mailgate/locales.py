@@ -87,12 +87,13 @@ RU_GENITIVE = {"m": ("рабочей минуты", "рабочих минут")
                "wd": ("рабочего дня", "рабочих дней")}
 
 # Rating words: the label shown for 1-5 first, then other words a customer may answer with.
+# No "ok": "OK, thanks" acknowledges the mail, it does not rate it.
 RATINGS = {
-    "en": {5: "excellent|great|perfect", 4: "good", 3: "okay|ok|average", 2: "poor",
+    "en": {5: "excellent|great|perfect", 4: "good", 3: "fair|average", 2: "poor",
            1: "bad|very poor|terrible"},
-    "de": {5: "ausgezeichnet|sehr gut|super|perfekt", 4: "gut", 3: "geht so|befriedigend|ok",
-           2: "schlecht", 1: "sehr schlecht|ungenügend"},
-    "fr": {5: "excellent|parfait|très bien", 4: "bien|bon", 3: "correct|moyen|ok",
+    "de": {5: "ausgezeichnet|sehr gut|super|perfekt", 4: "gut",
+           3: "geht so|befriedigend|mittelmäßig", 2: "schlecht", 1: "sehr schlecht|ungenügend"},
+    "fr": {5: "excellent|parfait|très bien", 4: "bien|bon", 3: "correct|moyen|passable",
            2: "insuffisant|mauvais", 1: "très mauvais|nul"},
     "es": {5: "excelente|perfecto|muy bien", 4: "bueno|bien", 3: "regular|aceptable",
            2: "malo|mal", 1: "muy malo|pésimo"},
@@ -100,7 +101,7 @@ RATINGS = {
            2: "scarso|insufficiente", 1: "pessimo"},
     "nl": {5: "uitstekend|perfect|prima", 4: "goed", 3: "redelijk|voldoende", 2: "matig",
            1: "slecht"},
-    "sv": {5: "utmärkt|toppen|perfekt", 4: "bra", 3: "godkänt|okej|ok", 2: "dåligt",
+    "sv": {5: "utmärkt|toppen|perfekt", 4: "bra", 3: "godkänt|medel", 2: "dåligt",
            1: "mycket dåligt|uselt"},
     "ru": {5: "отлично|превосходно", 4: "хорошо", 3: "удовлетворительно|нормально",
            2: "плохо", 1: "очень плохо|ужасно"},

@@ -219,7 +219,7 @@ def sample_context() -> dict[str, Any]:
         "rating": {"asked": True, "links": [
             {"value": n, "label": label, "mailto": f"mailto:support@example.com?subject="
              f"%5BSUP-000123%5D%20{n}&body={n}"}
-            for n, label in ((5, "excellent"), (4, "good"), (3, "okay"), (2, "poor"),
+            for n, label in ((5, "excellent"), (4, "good"), (3, "fair"), (2, "poor"),
                              (1, "bad"))]},
         "engineer": {"name": "Alice"},
         "text": "We replaced the toner; please try again.",

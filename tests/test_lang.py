@@ -337,3 +337,38 @@ def test_check_config_wants_the_templates_the_settings_send(tmp_path: Path) -> N
     bad = subprocess.run([sys.executable, "-m", "mailgate", "check-config", "-c", str(path)],
                          capture_output=True, timeout=60)
     assert bad.returncode == 78 and b"resolved.txt.j2: missing" in bad.stderr
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("Guten Tag, der Drucker druckt nicht. Bitte helfen Sie uns, danke.", "de"),
+    ("Bonjour, nous ne pouvons pas imprimer depuis ce matin. Merci pour votre aide.", "fr"),
+    ("Hola, no podemos imprimir desde esta mañana. Gracias por su ayuda.", "es"),
+    ("Buongiorno, la stampante non funziona e abbiamo bisogno di aiuto. Grazie.", "it"),
+])
+def test_languages_told_from_the_text(text: str, language: str) -> None:
+    """The first mail's words pick German, French, Spanish and Italian."""
+    from mailgate.language import detect
+
+    assert detect(text) == language
+
+
+@pytest.mark.parametrize(("text", "value", "rest"), [
+    ("5", 5, ""), ("4 - thanks!", 4, "thanks!"), ("Rating: 3", 3, ""), ("5/5", 5, ""),
+    ("sehr gut, danke", 5, "danke"), ("Отлично!", 5, ""), ("2\nIt is slow again.", 2,
+                                                            "It is slow again."),
+])
+def test_rating_read_from_the_first_line(text: str, value: int, rest: str) -> None:
+    """A digit or a rating word in any shipped language, and what follows it."""
+    from mailgate.satisfaction import read
+
+    found = read(text, "de")
+    assert found is not None and (found.value, found.rest) == (value, rest)
+
+
+@pytest.mark.parametrize("text", ["3 printers are broken", "OK, thanks", "Good morning, "
+                                  "the printer is off", "Thanks a lot!"])
+def test_no_rating_in_ordinary_replies(text: str) -> None:
+    """A number that counts something, an acknowledgement or a greeting is no rating."""
+    from mailgate.satisfaction import read
+
+    assert read(text, "en") is None

@@ -50,7 +50,7 @@ DATES = {
     "es": "{weekday}, {day} de {month} de {year}, {hh}:{mm} {tz}",
     "it": "{weekday} {day} {month} {year}, ore {hh}:{mm} {tz}",
     "nl": "{weekday} {day} {month} {year}, {hh}:{mm} uur {tz}",
-    "sv": "{weekday} {day} {month} {year} kl. {hh}.{mm} {tz}",
+    "sv": "{weekday} den {day} {month} {year} kl. {hh}.{mm} {tz}",
     "ru": "{day} {month} {year} г. ({weekday}), {hh}:{mm} {tz}",  # fits "не позднее ..."
 }
 FIRST_DAY = {"fr": "1er", "it": "1º"}  # "lundi 1er mars", "lunedì 1º marzo"

@@ -54,6 +54,8 @@ DATES = {
     "ru": "{day} {month} {year} г. ({weekday}), {hh}:{mm} {tz}",  # fits "не позднее ..."
 }
 FIRST_DAY = {"fr": "1er", "it": "1º"}  # "lundi 1er mars", "lunedì 1º marzo"
+_WEEKDAYS = {lang: names.split() for lang, names in WEEKDAYS.items()}
+_MONTHS = {lang: names.split() for lang, names in MONTHS.items()}
 
 # (singular, plural) per unit; German "within" takes the dative ("innerhalb von 3 Arbeitstagen").
 UNITS = {
@@ -162,9 +164,9 @@ def when(value: datetime, language: str | None) -> str:
     lang = supported(language)
     day = FIRST_DAY.get(lang, "1") if value.day == 1 else str(value.day)
     return DATES[lang].format(
-        weekday=WEEKDAYS[lang].split()[value.weekday()], day=day,
-        month=MONTHS[lang].split()[value.month - 1], year=value.year,
-        hh=f"{value.hour:02d}", mm=f"{value.minute:02d}", tz=value.strftime("%Z")).strip()
+        weekday=_WEEKDAYS[lang][value.weekday()], day=day, month=_MONTHS[lang][value.month - 1],
+        year=value.year, hh=f"{value.hour:02d}", mm=f"{value.minute:02d}",
+        tz=value.tzname() or "").strip()
 
 
 def rating_words(language: str | None) -> dict[int, list[str]]:

@@ -21,6 +21,7 @@ from mailgate.logs import configure_logging
 from mailgate.render import Renderer, sample_context
 from tests.configs import ROOT, merge, update_config, write_config
 from tests.conftest import RunningDaemon, make_mail
+from tests.support import wait_until
 from tests.test_conversation import CUSTOMER, TEAM, body, deliver, mails, reply
 from tests.test_ops import scrape
 from tests.test_sla import REAL_TIME, SLA
@@ -372,3 +373,26 @@ def test_no_rating_in_ordinary_replies(text: str) -> None:
     from mailgate.satisfaction import read
 
     assert read(text, "en") is None
+
+
+def test_cli_close_sends_the_resolved_mail_in_the_customer_s_language(tmp_path: Path) -> None:
+    """`mailgate close` asks the German customer for a rating in German (their words as the
+    link labels); the running daemon sends it."""
+    path = write_config(tmp_path, merge(TEAM, {"conversation": {"resolved_mail": "rating"}}))
+    config = load_config(path)
+    configure_logging(config.logging)
+    daemon = RunningDaemon(config).start()
+    try:
+        deliver(daemon, make_mail("Drucker druckt leere Seiten", body=GERMAN,
+                                  sender="Jörg Weber <joerg@example.de>"))
+        result = subprocess.run([sys.executable, "-m", "mailgate", "close", "SUP-000001",
+                                 "-c", str(path)], capture_output=True, timeout=60)
+        assert result.returncode == 0, result.stderr.decode()
+        resolved = wait_until(lambda: [m for m in mails(daemon, "joerg@example.de")
+                                       if "als gelöst markiert" in body(m)])
+    finally:
+        daemon.stop()
+    text = body(resolved[0]).replace("\r\n", "\n")
+    assert "Antworten Sie mit einer Zahl von\n1 (sehr schlecht) bis 5 (ausgezeichnet)" in text
+    assert "  5 (ausgezeichnet): mailto:support@example.com?subject=" in text
+    assert "[r5-" not in text  # no token secret configured: unsigned links

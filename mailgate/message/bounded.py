@@ -95,12 +95,15 @@ class _Parser(BytesFeedParser):
         lower = name.lower()
         limit = (MAX_MIME_FIELD_BYTES if lower in _MIME_FIELDS else
                  MAX_SHORT_FIELD_BYTES if lower in _SHORT_FIELDS else MAX_FIELD_BYTES)
-        size = sum(map(len, field))
-        if size <= limit:
-            return field
         end = "\r\n" if field[-1].endswith("\r\n") else "\n"
-        cut = (_cut_ids(name, "".join(field).partition(":")[2].split(), limit, end)
-               if lower in _ID_LISTS else _cut_lines(field, limit, end))
+        # the limit is on the value, as the parser hands it over: after "Name:", before
+        # the last line end
+        room = limit + field[0].index(":") + 1 + len(end) if ":" in field[0] else limit
+        size = sum(map(len, field))
+        if size <= room:
+            return field
+        cut = (_cut_ids(name, "".join(field).partition(":")[2].split(), room, end)
+               if lower in _ID_LISTS else _cut_lines(field, room, end))
         self.cut.append(f"{clean_text(name, 40)}{where} ({size} bytes -> "
                         f"{sum(map(len, cut))})")
         return cut
@@ -153,7 +156,7 @@ def _cut_lines(field: list[str], limit: int, end: str) -> list[str]:
 def _cut_ids(name: str, ids: list[str], limit: int, end: str) -> list[str]:
     """``References``/``In-Reply-To`` cut to the first id and as many of the last as fit,
     one per line."""
-    head = f"{name}: {ids[0] if ids else ''}{end}"
+    head = f"{name}: {ids[0] if ids else ''}"[:limit - len(end)] + end
     tail: list[str] = []
     size = len(head)
     for ident in reversed(ids[1:]):
@@ -162,7 +165,7 @@ def _cut_ids(name: str, ids: list[str], limit: int, end: str) -> list[str]:
             break
         tail.append(line)
         size += len(line)
-    return [head[:limit], *reversed(tail)]
+    return [head, *reversed(tail)]
 
 
 def _lines(chunk: bytes) -> int:

@@ -229,10 +229,15 @@ def _content(text: str, html: str | None) -> tuple[bytes, bytes]:
 
 
 def _file_part(attachment: Attachment) -> bytes:
-    """One file as a MIME part (headers, blank line, base64 body), built by ``email``."""
+    """One file as a MIME part: its headers built by ``email`` (name, disposition, id), the
+    body base64 in lines of 76 by ``binascii`` (the ``email`` package's encoder costs
+    three times as much: 0.4 s of CPU for 10 MB, in the processor's transaction)."""
     part = MIMEPart(policy=_FILE_POLICY)
-    _set_file(part, attachment)
-    return part.as_bytes().rstrip(b"\r\n")
+    _set_file(part, Attachment(attachment.filename, attachment.content_type, b"",
+                               attachment.content_id, attachment.inline))
+    head = part.as_bytes().split(b"\r\n\r\n", 1)[0]
+    body = base64.encodebytes(attachment.data).replace(b"\n", b"\r\n")
+    return head + b"\r\n\r\n" + body.rstrip(b"\r\n")
 
 
 def _set_file(part: MIMEPart, attachment: Attachment) -> None:

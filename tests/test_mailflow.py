@@ -169,3 +169,37 @@ def test_thanks_with_a_file_stays_closed_and_the_team_gets_the_file(desk: Runnin
     notices = mails(desk, "team@example.com")
     assert len(notices) == 2
     assert files_of(notices[-1])["working.png"].get_content() == PNG
+
+
+def test_both_composers_pass_files_on_alike() -> None:
+    """The fast writer and the ``email`` API (SMTPUTF8 addresses) carry the same files:
+    bytes, names (RFC 2231 when not ASCII), disposition and Content-ID, with Cc: kept."""
+    from datetime import UTC, datetime
+    from email import message_from_bytes, policy
+
+    from mailgate.compose import compose, compose_email_api
+    from mailgate.message import Attachment
+
+    sent = [Attachment("screen shot.png", "image/png", PNG, "<shot@x.example>", True),
+            Attachment("Relatório " + "x" * 150 + ".pdf", "application/pdf", b"%PDF" * 9000),
+            Attachment("forwarded.eml", "message/rfc822", b"Subject: hi\r\n\r\nbody\r\n"),
+            Attachment("empty.txt", "text/plain", b"")]
+    common = dict(from_addr="support@example.com", from_name="Alice (Support)",
+                  to=[("Casey", "customer@example.org")], cc=[("Tech", "tech@example.org")],
+                  subject="[SUP-000001] Files", text="See the files.\n", html="<p>See</p>",
+                  message_id="<m@example.com>", date=datetime(2026, 1, 5, tzinfo=UTC),
+                  loop_id="support@example.com", attachments=sent)
+    for build in (compose, compose_email_api):
+        raw = build(**common)  # type: ignore[arg-type]
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+        msg = message_from_bytes(raw, policy=policy.default)
+        assert [a.addr_spec for a in msg["Cc"].addresses] == ["tech@example.org"]
+        assert msg.get_body(("plain",)).get_content().strip() == "See the files."
+        got = list(msg.iter_attachments())
+        assert [p.get_filename() for p in got] == [a.filename for a in sent]
+        assert [p.get_content_disposition() for p in got] == ["inline", "attachment",
+                                                              "attachment", "attachment"]
+        assert got[0]["Content-ID"] == "<shot@x.example>"
+        assert got[2].get_content_type() == "application/octet-stream"  # not base64-able
+        for part, attachment in zip(got, sent, strict=True):
+            assert part.get_payload(decode=True) == attachment.data, build.__name__

@@ -57,9 +57,9 @@ def files_of(msg: EmailMessage) -> dict[str, EmailMessage]:
     return {str(p.get_filename()): p for p in msg.walk() if p.get_filename()}
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "mailgate", *args], capture_output=True,
-                          timeout=60, env=ENV)
+                          timeout=60, env=ENV, cwd=cwd)
 
 
 def test_screenshot_travels_inline_in_the_notification(desk: RunningDaemon,
@@ -83,6 +83,16 @@ def test_screenshot_travels_inline_in_the_notification(desk: RunningDaemon,
     assert out.read_bytes() == PROGRAM
     missing = run_cli("attachment", "-c", str(tmp_path / "mailgate.toml"), "SUP-000001", "3")
     assert missing.returncode != 0 and b"has 2 attachment(s); no number 3" in missing.stderr
+    piped = run_cli("attachment", "-c", str(tmp_path / "mailgate.toml"), "SUP-000001", "1",
+                    "-o", "-")
+    assert piped.returncode == 0 and piped.stdout == PNG
+    here = tmp_path / "downloads"
+    here.mkdir()
+    config = str(tmp_path / "mailgate.toml")
+    assert run_cli("attachment", "-c", config, "SUP-000001", "1", cwd=here).returncode == 0
+    assert (here / "error.png").read_bytes() == PNG  # its stored name, in the current folder
+    again = run_cli("attachment", "-c", config, "SUP-000001", "1", cwd=here)
+    assert again.returncode != 0 and b"exists" in again.stderr  # never overwritten
 
 
 def test_files_over_the_limit_are_listed_not_attached(tmp_path: Path) -> None:

@@ -97,3 +97,32 @@ def test_huge_headers_make_a_ticket_with_the_field_cut(daemon: RunningDaemon) ->
     assert ticket["subject"] == "Big headers"
     [cut] = [e["detail"] for e in store.events(1) if e["kind"] == "headers_cut"]
     assert "References (" in cut and "X-Trace (" in cut
+
+
+def test_mail_we_send_about_it_keeps_to_998_octet_lines(tmp_path: Path) -> None:
+    """The acknowledgement (998-character subject, tagged) and the team's notification (the
+    5,000-character line in its text) go out with no line over RFC 5322's 998 octets: the
+    subject folded, the text quoted-printable, the long line whole once decoded."""
+    from email import message_from_bytes
+
+    from mailgate.logs import configure_logging
+    from tests.configs import write_config
+
+    config = load_config(write_config(tmp_path, {"team": {"address": "team@example.com"}}))
+    configure_logging(config.logging)
+    running = RunningDaemon(config).start()
+    try:
+        code, text = running.send(long_mail())
+        assert code == 250, text
+        assert running.wait_processed(int(text.decode().rsplit(" ", 1)[1])) == "done"
+        running.wait_outbox_idle()
+        sent = [p.read_bytes() for p in sorted(running.outbox_dir.glob("*.eml"))]
+    finally:
+        running.stop()
+    assert len(sent) == 2
+    for raw in sent:
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    parsed = [message_from_bytes(raw, policy=policy.default) for raw in sent]
+    [notice] = [m for m in parsed if "team@example.com" in str(m["To"])]
+    assert LONG_LINE in notice.get_body(("plain",)).get_content()
+    assert all(str(m["Subject"]).startswith("[SUP-000001] Export fails") for m in parsed)

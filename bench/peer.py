@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from load import Mail, make_mail, run_closed
-from server import BIN, OUT, Mailgate
+from server import OUT, Mailgate, installed_mailgate
 
 ROUNDUP = "roundup==2.6.0"
 VENV = OUT / "roundup-venv"
@@ -175,6 +175,6 @@ def peer(work: Path, messages: int, tag: str) -> dict[str, Any]:
 def _ingest_each(mg: Mailgate, mails: list[Mail]) -> None:
     """Pipe each mail to its own `mailgate ingest` process, as an MTA's pipe transport does."""
     for mail in mails:
-        subprocess.run([str(BIN / "mailgate"), "ingest", "-c", str(mg.config), "-f",
+        subprocess.run([str(installed_mailgate()), "ingest", "-c", str(mg.config), "-f",
                         mail.mail_from, "-r", mail.rcpt], input=mail.data, check=True,
                        capture_output=True, timeout=120)

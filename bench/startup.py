@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from load import make_mail
-from server import BIN, Mailgate, compile_tree
+from server import Mailgate, compile_tree, installed_mailgate
 
 
 def timed(runs: int, once: Callable[[int], None]) -> tuple[float, float]:
@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args(argv)
     compile_tree()
-    mailgate = str(BIN / "mailgate")
+    mailgate = str(installed_mailgate())
+    python = str(installed_mailgate().parent / "python")
     rows: list[tuple[str, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="mailgate-startup-") as tmp:
         mg = Mailgate(Path(tmp) / "mg")
@@ -53,8 +54,10 @@ def main(argv: list[str] | None = None) -> int:
             def run(*cmd: str, data: bytes | None = None) -> None:
                 subprocess.run(cmd, input=data, check=True, capture_output=True, timeout=60)
 
-            rows.append(("python -c pass", *timed(args.runs, lambda i: run(
+            rows.append(("python -c pass (the checkout's venv)", *timed(args.runs, lambda i: run(
                 sys.executable, "-c", "pass"))))
+            rows.append(("python -c pass", *timed(args.runs, lambda i: run(
+                python, "-c", "pass"))))
             mails = [make_mail("startup", i) for i in range(args.runs)]
             rows.append(("mailgate ingest (beside the daemon)", *timed(args.runs, lambda i: run(
                 mailgate, "ingest", "-c", config, "-f", mails[i].mail_from, "-r",

@@ -65,14 +65,15 @@ class Conversation:
             self.notify_team(store, ticket, inbound, now, "reply")
 
     def notify_team(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
-                    what: str) -> None:
+                    what: str, *, reason: str = "") -> None:
         """Tell the assignee (else the team address) about a new ticket or reply
-        (``ticket`` as it stands now: no read of the row again)."""
+        (``ticket`` as it stands now: no read of the row again). Its Reply-To is the
+        per-engineer reply address: an answer sent there proves it is the engineer's."""
         to = ticket.assignee or self.config.team.address
         if not to:
             return
         context = self._base(ticket) | {
-            "what": what,
+            "what": what, "reason": reason,
             "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
                         "subject": inbound.subject, "text": new_text(inbound.text)},
         }
@@ -80,7 +81,9 @@ class Conversation:
                           context=context, to=[(None, to)], subject=self._subject(ticket),
                           now=now, in_reply_to=inbound.message_id,
                           references=store.thread_ids(ticket.id),
-                          auto_submitted="auto-generated")
+                          auto_submitted="auto-generated",
+                          reply_to=security.engineer_reply_address(
+                              self.config, ticket.id, ticket.reference, to))
 
     # -- engineers -------------------------------------------------------------------
 

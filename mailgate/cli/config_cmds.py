@@ -38,6 +38,10 @@ def checked(args: argparse.Namespace, templates_failed: str, sep: str) -> Config
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Load the config and render every template; one line of success, else the errors."""
     config = checked(args, "templates have errors:", "\n")
+    from mailgate.identity import config_warnings
+
+    for warning in config_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{config.source}: OK ({len(config.sla.levels)} SLA level(s), "
           f"templates in {config.path(config.templates.directory)})")
     return EX_OK

@@ -43,6 +43,7 @@ class Inbound:
     attachments: list[Attachment]
     msg: EmailMessage = field(repr=False)
     defects: list[str] = field(default_factory=list)
+    raw: bytes = field(default=b"", repr=False)  # as received: what a DKIM signature signed
 
 
 def parse(raw: bytes) -> Inbound:
@@ -117,4 +118,5 @@ def _parse(raw: bytes) -> Inbound:
         attachments=attachments,
         msg=msg,
         defects=defects,
+        raw=raw,
     )

@@ -41,6 +41,7 @@ DnsLookup = Callable[..., bytes | None]
 dns_lookup: DnsLookup | None = None
 
 MAX_SIGNATURES = 3
+TOKEN_PROOF = "the per-engineer reply address"
 _ADDRESS_IN_NAME = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+")
 _ROUTE = re.compile(r"<\s*@[^<>]*:")
 # Latin look-alikes of other scripts' letters (the common ones of Unicode's confusables):
@@ -74,7 +75,7 @@ def examine(config: Config, msg: EmailMessage, raw: bytes, sender: str,
     domain = sender.rpartition("@")[2]
     proof = security.trusted_pass(config, msg, domain)
     if proof is None and token_ticket is not None:
-        proof = "the per-engineer reply address"
+        proof = TOKEN_PROOF
     if proof is None and verify and config.security.verify_dkim:
         proof = verified_dkim(msg, raw, domain)
     if proof is None and config.security.trust_from_header:

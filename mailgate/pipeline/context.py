@@ -130,6 +130,7 @@ class Context:
     view: TicketView | None = None
     role: str = "requester"  # identify
     joins_by_token: bool = False  # identify: a stranger holding the reply address
+    proof: str | None = None  # identify: how an engineer proved the mail is theirs
     route: Route | None = None
     alert: Alert | None = None
     repeat_of: tuple[Ticket, str] | None = None

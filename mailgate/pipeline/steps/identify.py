@@ -14,7 +14,7 @@ mail (an engineer's out-of-office) needs no proof: it changes nothing.
 
 from __future__ import annotations
 
-from mailgate.identity import Identity
+from mailgate.identity import TOKEN_PROOF, Identity
 from mailgate.pipeline.context import Context, Quarantine
 from mailgate.pipeline.services import Services
 from mailgate.store import Store
@@ -47,16 +47,17 @@ def identify(services: Services, store: Store, ctx: Context) -> None:
     else:
         ctx.role = "stranger"
     how = " (by the reply-token address)" if ctx.joins_by_token else ""
-    shown = proof(ctx, found) if ctx.role == "engineer" and view is not None else None
+    if ctx.role == "engineer" and view is not None:
+        ctx.proof = proof(ctx, found)
     ctx.decide("identify", f"{who} is the {ctx.role}{how}"
-                           + (f" (proven by {shown})" if shown else ""))
+                           + (f" (proven by {ctx.proof})" if ctx.proof else ""))
 
 
 def proof(ctx: Context, found: Identity) -> str | None:
     """How an engineer proved the mail is theirs, for the ticket it threads to."""
     if found.proof is None:
         return None
-    if found.token_ticket is None or found.proof != "the per-engineer reply address":
+    if found.proof != TOKEN_PROOF:
         return found.proof
     cited = (ctx.threaded.id if ctx.threaded else None, ctx.threading.merged_from)
     return found.proof if found.token_ticket in cited else None

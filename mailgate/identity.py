@@ -34,7 +34,7 @@ import dkim
 
 from mailgate import security
 from mailgate.config import Config
-from mailgate.message import header
+from mailgate.message import addresses, header
 
 DnsLookup = Callable[..., bytes | None]
 # The DKIM key lookup: None is dkimpy's own (dnspython). Tests put a local key here.
@@ -112,7 +112,9 @@ def forgery(config: Config, msg: EmailMessage, sender: str) -> str | None:
     raw_from = froms[0] if froms else ""
     if _ROUTE.search(raw_from) or _ROUTE.search(" ".join(_all(msg, "Sender"))):
         return "a route address (<@host:address>) in From or Sender"
-    for found in _ADDRESS_IN_NAME.findall(_display_part(raw_from)):
+    # as written and as decoded: an RFC 2047 encoded display name hides it from the first
+    names = " ".join([_display_part(raw_from), *(n for n, _ in addresses(msg, "From"))])
+    for found in _ADDRESS_IN_NAME.findall(names):
         claimed = found.strip(".").lower()
         if claimed != sender and _protected_address(config, claimed):
             return f"the display name claims {claimed} but the address is {sender or 'none'}"

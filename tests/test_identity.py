@@ -260,3 +260,98 @@ def test_check_config_warns_without_proof(tmp_path: Path) -> None:
     assert "no proof of engineers configured" in said["plain"].stderr
     assert "UNSAFE" in said["lab"].stderr
     assert "warning" not in said["good"].stderr
+
+
+def test_import_holds_a_forged_engineer_and_tells_nobody(tmp_path: Path) -> None:
+    """`mailgate import` of old mail: the forged engineer reply is quarantined like live mail,
+    and the team's notice of it is cancelled with the acknowledgements (nothing is sent)."""
+    import json
+    import mailbox
+
+    from mailgate.store import open_store
+
+    path = write_config(tmp_path, DESK)
+    box = mailbox.mbox(tmp_path / "old.mbox")
+    box.add(make_mail("VPN drops", sender=CUSTOMER, message_id="<old-1@example.org>").as_bytes())
+    box.add(make_mail("Re: [SUP-000001] VPN drops", sender="alice@example.com", body=PHISH,
+                      message_id="<old-2@evil.example>").as_bytes())
+    box.flush()
+    box.close()
+    result = subprocess.run([sys.executable, "-m", "mailgate", "import", "-c", str(path),
+                             str(tmp_path / "old.mbox"), "--json"], capture_output=True)
+    assert result.returncode == 0, result.stderr.decode()
+    assert json.loads(result.stdout)["found"] == 2
+    store = open_store(load_config(path), migrate=False)
+    try:
+        [held] = store.quarantine()
+        assert "unauthenticated engineer" in held["reason"]
+        assert {state for _kind, state, _n in store.outbox_counts_by_kind()} == {"cancelled"}
+        assert "mail_held" in [e["kind"] for e in store.events(1)]
+    finally:
+        store.close()
+
+
+# -- the decisions themselves, without a daemon ----------------------------------------------
+
+
+@pytest.fixture
+def desk_config(tmp_path: Path) -> Any:
+    return load_config(write_config(tmp_path, DESK, {"team": {"domains": ["ops.example.com"]}}))
+
+
+@pytest.mark.parametrize(("domain", "imitated"), [
+    ("exаmple.com", "example.com"),  # Cyrillic а, as UTF-8
+    ("xn--exmple-4nf.com", "example.com"),  # the same, as punycode
+    ("exαmple.com", "example.com"),  # Greek alpha
+    ("exämple.com", "example.com"),  # an accent
+    ("οps.example.com", "ops.example.com"),  # an engineers' domain, Greek omicron
+    ("example.com", None), ("bücher.de", None), ("examp1e.com", None),
+])
+def test_homoglyph(desk_config: Any, domain: str, imitated: str | None) -> None:
+    """Other scripts' look-alike letters of our domains are caught; real or unrelated
+    domains are not (ASCII look-alikes such as examp1e.com are out of scope)."""
+    assert identity.homoglyph(desk_config, domain) == imitated
+
+
+def test_encoded_display_name_is_read_decoded(desk_config: Any) -> None:
+    """An engineer's address hidden in an RFC 2047 display name is still a forgery."""
+    from mailgate.message import parse
+
+    raw = raw_mail([("From", "=?utf-8?b?YWxpY2VAZXhhbXBsZS5jb20=?= <alice@evil.example>"),
+                    ("Subject", "Hi")])
+    inbound = parse(raw)
+    assert "display name claims alice@example.com" in (
+        identity.forgery(desk_config, inbound.msg, inbound.from_addr) or "")
+
+
+@pytest.mark.parametrize(("results", "proven"), [
+    (["mx.example.com; dkim=pass header.i=@example.com"], True),
+    (["mx.example.com; dmarc=pass (p=reject) header.from=example.com"], True),
+    (["mx.example.com; dkim=pass header.d=example.com.evil.example"], False),
+    (["mx.example.com; spf=pass smtp.mailfrom=example.com"], False),  # SPF: no proof
+    (["mx.example.com; dkim=fail header.d=example.com",  # the topmost result decides
+      "mx.example.com; dkim=pass header.d=example.com"], False),
+    (["MX.Example.COM; DKIM=Pass header.d=Example.com"], True),
+])
+def test_trusted_pass(desk_config: Any, results: list[str], proven: bool) -> None:
+    """What counts as our MTA's proof for alice@example.com."""
+    from mailgate import security
+    from mailgate.message import parse
+
+    raw = raw_mail([("From", "alice@example.com"), ("Subject", "Hi"),
+                    *(("Authentication-Results", r) for r in results)])
+    assert (security.trusted_pass(desk_config, parse(raw).msg, "example.com") is not None) \
+        is proven
+
+
+def test_dkim_signature_of_a_parent_domain_aligns(desk_config: Any, test_key: bytes) -> None:
+    """d=example.com signs for bob@ops.example.com; a body-length limit (l=) proves nothing."""
+    from mailgate.message import parse
+
+    good = parse(_signed(test_key, "bob@ops.example.com", "Done.\n"))
+    assert identity.verified_dkim(good.msg, good.raw, "ops.example.com")
+    raw = raw_mail(_reply_headers("bob@ops.example.com"), "Done.\n")
+    limited = dkim.sign(raw, b"test", b"example.com", test_key, length=True,
+                        include_headers=[b"from", b"subject"]) + raw
+    parsed = parse(limited)
+    assert identity.verified_dkim(parsed.msg, parsed.raw, "ops.example.com") is None

@@ -19,6 +19,7 @@ from mailgate.errors import MailgateError, NotFoundError
 
 if TYPE_CHECKING:
     import mailbox
+    from collections.abc import Callable
     from datetime import datetime
 
     from mailgate.message import Inbound
@@ -253,14 +254,32 @@ class _HoldAcks:
 
     def handle(self, store: Store, item: SpoolItem, inbound: Inbound, now: datetime,
                facts: Facts | None = None) -> Outcome:
+        from mailgate.pipeline import Quarantine
         from mailgate.store import ops
 
         mark = ops.high_water(store)["outbox"]  # we hold the write lock: rows above are ours
-        outcome = self.inner.handle(store, item, inbound, now, facts)
+        try:
+            outcome = self.inner.handle(store, item, inbound, now, facts)
+        except Quarantine as exc:  # the team's notice of a held mail is held too
+            if exc.notice is not None:
+                exc.notice = _held_notice(exc.notice)
+            raise
         ops.hold_outbox(store, [row["id"] for row in ops.outbox_since(store, mark)],
                         "not sent: imported by `mailgate import`")
         outcome.outbox_ids = []
         return outcome
+
+
+def _held_notice(notice: Callable[[Store], None]) -> Callable[[Store], None]:
+    """``notice``, its mail cancelled in the same transaction (an import tells nobody)."""
+    from mailgate.store import ops
+
+    def held(store: Store) -> None:
+        mark = ops.high_water(store)["outbox"]
+        notice(store)
+        ops.hold_outbox(store, [row["id"] for row in ops.outbox_since(store, mark)],
+                        "not sent: imported by `mailgate import`")
+    return held
 
 
 def _import_processor(config: Config, store: Store, *, ack: bool) -> Processor:

@@ -34,7 +34,7 @@ import dkim
 
 from mailgate import security
 from mailgate.config import Config
-from mailgate.message import addresses, header
+from mailgate.message import Inbound, header
 
 DnsLookup = Callable[..., bytes | None]
 # The DKIM key lookup: None is dkimpy's own (dnspython). Tests put a local key here.
@@ -65,19 +65,20 @@ class Identity:
     untrusted: tuple[str, ...] = ()  # authserv-ids of Authentication-Results ignored
 
 
-def examine(config: Config, msg: EmailMessage, raw: bytes, sender: str,
-            recipients: list[str], *, verify: bool = True) -> Identity:
-    """The proof and the forgeries of one mail from ``sender`` (its From address)."""
-    spoof = forgery(config, msg, sender)
+def examine(config: Config, inbound: Inbound, rcpt_tos: list[str]) -> Identity:
+    """The proof and the forgeries of one mail (``rcpt_tos``: its envelope recipients)."""
+    msg, sender = inbound.msg, inbound.from_addr
+    spoof = forgery(config, inbound)
     if not config.team.is_engineer(sender):
         return Identity(spoof=spoof)
-    token_ticket = security.ticket_of_engineer_token(config, sender, recipients)
+    token_ticket = security.ticket_of_engineer_token(config, sender,
+                                                     security.recipients(msg, rcpt_tos))
     domain = sender.rpartition("@")[2]
     proof = security.trusted_pass(config, msg, domain)
     if proof is None and token_ticket is not None:
         proof = TOKEN_PROOF
-    if proof is None and verify and config.security.verify_dkim:
-        proof = verified_dkim(msg, raw, domain)
+    if proof is None and config.security.verify_dkim:
+        proof = verified_dkim(msg, inbound.raw, domain)
     if proof is None and config.security.trust_from_header:
         proof = "the From header (security.trust_from_header, unsafe)"
     return Identity(proof, spoof, token_ticket, tuple(security.untrusted_results(config, msg)))
@@ -104,17 +105,23 @@ def config_warnings(config: Config) -> list[str]:
     return found
 
 
-def forgery(config: Config, msg: EmailMessage, sender: str) -> str | None:
+def forgery(config: Config, inbound: Inbound) -> str | None:
     """Why the author's address is forged, or None."""
-    froms = _all(msg, "From")
+    msg, sender = inbound.msg, inbound.from_addr
+    froms: list[str] = []
+    senders: list[str] = []
+    for name, value in msg.raw_items():  # one pass over the header
+        lower = name.lower()
+        if lower in ("from", "sender"):
+            (froms if lower == "from" else senders).append(str(value))
     if len(froms) > 1:
         return "several From headers"
     raw_from = froms[0] if froms else ""
-    if _ROUTE.search(raw_from) or _ROUTE.search(" ".join(_all(msg, "Sender"))):
+    if _ROUTE.search(raw_from) or _ROUTE.search(" ".join(senders)):
         return "a route address (<@host:address>) in From or Sender"
     # as written and as decoded: an RFC 2047 encoded display name hides it from the first
-    names = " ".join([_display_part(raw_from), *(n for n, _ in addresses(msg, "From"))])
-    for found in _ADDRESS_IN_NAME.findall(names):
+    names = f"{_display_part(raw_from)} {inbound.from_name or ''}"
+    for found in _ADDRESS_IN_NAME.findall(names) if "@" in names else ():
         claimed = found.strip(".").lower()
         if claimed != sender and _protected_address(config, claimed):
             return f"the display name claims {claimed} but the address is {sender or 'none'}"

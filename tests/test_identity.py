@@ -321,7 +321,7 @@ def test_encoded_display_name_is_read_decoded(desk_config: Any) -> None:
                     ("Subject", "Hi")])
     inbound = parse(raw)
     assert "display name claims alice@example.com" in (
-        identity.forgery(desk_config, inbound.msg, inbound.from_addr) or "")
+        identity.forgery(desk_config, inbound) or "")
 
 
 @pytest.mark.parametrize(("results", "proven"), [

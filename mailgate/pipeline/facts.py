@@ -37,14 +37,13 @@ def prepare(services: Services, item: SpoolItem, inbound: Inbound,
     # the subject as written: clean_text drops zero-width characters, which in a tag
     # make it no reference (mailgate.refs)
     numbers = tuple(services.tags.find_numbers(header(inbound.msg, "Subject")))
-    sent_to = security.recipients(inbound.msg, item.rcpt_tos)
-    token = security.ticket_of_token(config, sent_to) if config.security.reply_tokens else None
+    token = security.ticket_of_token(config, security.recipients(inbound.msg, item.rcpt_tos)) \
+        if config.security.reply_tokens else None
     sender = inbound.from_addr or "unknown"
     seen = [sender, *(a for _, a in [*inbound.to, *inbound.cc])]
     found = lists.mailing_list(inbound.msg, seen)
     base = MessageFacts(automatic, language, text, sender, numbers, token,
-                        identity=identity.examine(config, inbound.msg, inbound.raw, sender,
-                                                  sent_to),
+                        identity=identity.examine(config, inbound, item.rcpt_tos),
                         mailing_list=found.name if found else None,
                         list_addresses=found.addresses if found else frozenset())
     if now is None or inbound.in_reply_to or inbound.references or numbers:

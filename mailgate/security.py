@@ -115,28 +115,29 @@ def trusted_pass(config: Config, msg: EmailMessage, author_domain: str) -> str |
 
     Read from the top down; only the headers of a trusted authserv-id count, and only
     those above the first header another server wrote (it was there before our MTA got
-    the mail). Per method, the topmost result for the domain decides (a lower header
-    claiming ``pass`` under our name was forged or stale)."""
+    the mail). Per method, only the topmost header that reports it counts: a lower header
+    claiming ``pass`` under our name was forged or is stale, even when ours says ``none``."""
     trusted = {t.lower() for t in config.security.trusted_authserv_ids}
     try:
         values = [str(v) for v in msg.get_all("Authentication-Results") or []]
     except Exception:
         return None
-    decided: dict[str, str] = {}
+    decided: set[str] = set()
     for value in values[:20]:
         authserv = _authserv(value)
         if authserv not in trusted:
             break
+        reported = set()
         for method, result, rest in _PROOF.findall(_COMMENT.sub(" ", value)):
+            method = method.lower()
+            reported.add(method)
             found = _PROOF_DOMAIN.search(rest)
             domain = found[1].rpartition("@")[2] if found else ""
-            method = method.lower()
             ok = aligned(domain, author_domain) if method == "dkim" else \
                 domain.lower() == author_domain.lower()
-            if ok and method not in decided:
-                decided[method] = result.lower()
-                if result.lower() == "pass":
-                    return f"{method}=pass for {domain} from {authserv}"
+            if ok and method not in decided and result.lower() == "pass":
+                return f"{method}=pass for {domain} from {authserv}"
+        decided |= reported
     return None
 
 

@@ -332,6 +332,10 @@ def test_encoded_display_name_is_read_decoded(desk_config: Any) -> None:
     (["mx.example.com; dkim=fail header.d=example.com",  # the topmost result decides
       "mx.example.com; dkim=pass header.d=example.com"], False),
     (["MX.Example.COM; DKIM=Pass header.d=Example.com"], True),
+    (["mx.example.com; dkim=none",  # ours found no signature: a lower "pass" is forged
+      "mx.example.com; dkim=pass header.d=example.com"], False),
+    (["mx.example.com; dkim=pass header.d=mailer.example; dkim=pass header.d=example.com"],
+     True),  # one header, several signatures
 ])
 def test_trusted_pass(desk_config: Any, results: list[str], proven: bool) -> None:
     """What counts as our MTA's proof for alice@example.com."""

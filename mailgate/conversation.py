@@ -106,7 +106,9 @@ class Conversation:
             self.mailer.queue(store, ticket, kind="command_error", template="command_error",
                               context=context, to=[(inbound.from_name, inbound.from_addr)],
                               subject=f"Re: {inbound.subject}", now=now,
-                              in_reply_to=inbound.message_id)
+                              in_reply_to=inbound.message_id,
+                              reply_to=security.engineer_reply_address(
+                                  self.config, ticket.id, ticket.reference, inbound.from_addr))
             return "rejected"
         if parsed.commands:  # they changed the ticket: read it as it is now
             ticket = store.ticket(ticket.id)

@@ -123,6 +123,9 @@ def test_invalid_command_relays_nothing_and_answers_engineer(desk: RunningDaemon
     assert "#stauts" in body(error) and "nothing was" in body(error).replace("\n", " ")
     assert desk.store().ticket(1).status == "open"  # #close was not applied either
     assert not [m for m in mails(desk, "customer@example.org") if "Fixed it" in body(m)]
+    # answering the error with the corrected command is the engineer's again (its Reply-To)
+    deliver(desk, reply(error, "#status on_hold", sender="alice@example.com"))
+    assert desk.store().ticket(1).status == "on_hold"
 
 
 def test_note_is_internal(desk: RunningDaemon) -> None:

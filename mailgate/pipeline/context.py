@@ -67,12 +67,20 @@ class TicketView:
         self.ticket = ticket
         self._store = store
         self._participants: frozenset[str] | None = None
+        self._texts: list[str] | None = None
 
     def has_participant(self, address: str) -> bool:
         if self._participants is None:
             self._participants = frozenset(
                 p["address"] for p in self._store.participants(self.ticket.id))
         return address in self._participants
+
+    def texts(self) -> list[str]:
+        """The texts of the ticket's messages (read on first use: only a reply that may
+        be a bare thank-you needs them, to tell its quoted history from new words)."""
+        if self._texts is None:
+            self._texts = self._store.message_texts(self.ticket.id)
+        return self._texts
 
 
 @dataclass(frozen=True)

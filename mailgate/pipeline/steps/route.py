@@ -69,7 +69,8 @@ def _reply(services: Services, ctx: Context, ticket: Ticket) -> Route:
         action, reason = "new", f"closed longer than reopen_window ({settings.reopen_window})"
     merged = ctx.threading.merged_from is not None  # cites a ticket merged into this one
     if (action in ("reopen", "new") or merged) and ctx.role != "engineer":
-        verdict = understand(services.understanding, ctx.inbound)
+        verdict = understand(services.understanding, ctx.inbound,
+                             ctx.view.texts() if ctx.view is not None else ())
         if verdict.thanks_only:  # keeps its status; after the window, opens nothing either
             extra = _extra(services, ctx)
             after = "; after reopen_window, recorded on the closed ticket" if late else ""

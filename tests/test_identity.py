@@ -115,6 +115,18 @@ def test_spoof_is_held_and_relays_nothing(desk: RunningDaemon, name: str) -> Non
     assert "mail_held" in [e["kind"] for e in store.events(1)]
 
 
+def test_engineer_gets_held_text_through_by_answering_the_notice(desk: RunningDaemon) -> None:
+    """Alice's own mail without proof is held; answering the HELD notice (its Reply-To is her
+    per-engineer address) relays it."""
+    _customer_ticket(desk)
+    deliver(desk, make_mail("Re: [SUP-000001] VPN drops", sender="alice@example.com",
+                            body="Update the client to 5.2.\n"), expect=("quarantined",))
+    held_notice = mails(desk, "team@example.com")[-1]
+    assert "HELD" in body(held_notice)
+    deliver(desk, reply(held_notice, "Update the client to 5.2.", sender="alice@example.com"))
+    assert any("5.2" in body(m) for m in mails(desk, "customer@example.org"))
+
+
 def test_authenticated_engineer_is_relayed(desk: RunningDaemon) -> None:
     """Our MTA's DKIM pass for the engineer's domain: relayed, first response met."""
     _customer_ticket(desk)

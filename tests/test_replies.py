@@ -374,3 +374,18 @@ def test_unseen_history_keeps_only_words_no_ticket_message_holds() -> None:
                "The invoice should go to our new address now.")
     assert unseen_history(history, known) == "The invoice should go to our new address now."
     assert unseen_history(history, []) == ""  # no ticket to compare with: nothing is unseen
+
+
+@pytest.mark.parametrize("text", [
+    "Спасибо, почта снова приходит и Outlook с тех пор ни разу не упал.",
+    "Díky, maily zase chodí a Outlook od té doby ani jednou nespadl.",
+    "Dzięki, wszystko działa, a Outlook od tamtej pory ani razu się nie wysypał.",
+    "Teşekkürler, e-postalar geliyor ve Outlook o zamandan beri bir kez bile çökmedi.",
+])
+def test_negative_concord_is_one_negation(detector: Detector, text: str) -> None:
+    """"not once did it crash" said with two negations (Slavic, Turkish) is a success."""
+    assert detector.classify(text).thanks_only, text
+
+
+def test_concord_does_not_hide_a_real_negated_success(detector: Detector) -> None:
+    assert not detector.classify("Спасибо, но ничего не работает.").thanks_only

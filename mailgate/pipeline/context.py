@@ -98,7 +98,8 @@ class Route:
     """What a message does to the ticket it threads to (or why it opens a new one).
 
     ``action``: "append" (joins as a reply), "reopen" (joins and reopens a closed
-    ticket), "thanks" (joins, the ticket keeps its status), "new" (a new ticket;
+    ticket), "thanks" (joins, the ticket keeps its status), "rating" (a satisfaction
+    rating and nothing more: joins, the ticket keeps its status), "new" (a new ticket;
     ``link`` is the cited ticket and why it was not joined), "automatic" (recorded
     only)."""
 
@@ -106,6 +107,20 @@ class Route:
     reason: str = ""
     link: tuple[Ticket, str] | None = None
     passes: bool = False  # a thank-you with files or new people: the team gets the mail
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A satisfaction rating the message gives its ticket (the ``rate`` step).
+
+    ``how``: "token" (a signed mailto link), "digit" or "word" (a reply). ``only``:
+    nothing else in the reply asks for anything (it keeps the ticket's status);
+    ``reason`` says what the rest of the reply is."""
+
+    value: int
+    how: str
+    only: bool
+    reason: str = ""
 
 
 @dataclass
@@ -139,6 +154,7 @@ class Context:
     role: str = "requester"  # identify
     joins_by_token: bool = False  # identify: a stranger holding the reply address
     proof: str | None = None  # identify: how an engineer proved the mail is theirs
+    rating: Rating | None = None  # rate
     route: Route | None = None
     alert: Alert | None = None
     repeat_of: tuple[Ticket, str] | None = None

@@ -127,6 +127,19 @@ def test_engineer_gets_held_text_through_by_answering_the_notice(desk: RunningDa
     assert any("5.2" in body(m) for m in mails(desk, "customer@example.org"))
 
 
+def test_held_mail_passes_no_file_on(desk: RunningDaemon) -> None:
+    """A forged engineer's attachment reaches nobody: the HELD notice carries no file."""
+    _customer_ticket(desk)
+    forged = make_mail("Re: [SUP-000001] VPN drops", sender="alice@example.com", body=PHISH)
+    forged.add_attachment(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, maintype="image",
+                          subtype="png", filename="new-bank-account.png")
+    deliver(desk, forged, expect=("quarantined",))
+    held_notice = mails(desk, "team@example.com")[-1]
+    assert "HELD" in body(held_notice)
+    assert [part.get_filename() for part in held_notice.iter_attachments()] == []
+    assert all(not list(m.iter_attachments()) for m in mails(desk, "customer@example.org"))
+
+
 def test_authenticated_engineer_is_relayed(desk: RunningDaemon) -> None:
     """Our MTA's DKIM pass for the engineer's domain: relayed, first response met."""
     _customer_ticket(desk)

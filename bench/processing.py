@@ -51,7 +51,7 @@ def main() -> None:
         store = open_store(config)
         store.relax_durability()  # as the processor processes open theirs
         pipeline = Pipeline(config, freeze_templates(  # as the processor processes do
-            Renderer(config.path(config.templates.directory))))
+            Renderer(config.templates_dir)))
         processor = Processor(config, store, pipeline)
         warm = 50
         with store.transaction():

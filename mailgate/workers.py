@@ -287,7 +287,7 @@ def _processor_main(args: argparse.Namespace) -> int:
 
     store = open_store(config, migrate=False, application_name=f"mailgate {node}")
     store.relax_durability()  # it writes only what follows from durable spool rows
-    renderer = freeze_templates(Renderer(config.path(config.templates.directory)))
+    renderer = freeze_templates(Renderer(config.templates_dir))
     processor = Processor(config, store, Pipeline(config, renderer), node=node,
                           on_outbox=lambda: tell(OUTBOX), on_processed=lambda: tell(PROCESSED))
 

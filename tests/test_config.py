@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from mailgate.config import Config, load_config
+from mailgate.defaults import EXAMPLE_CONFIG
 from mailgate.errors import ConfigError
-from tests.configs import ROOT
 
 
 def load_text(tmp_path: Path, text: str) -> Config:
@@ -99,7 +99,7 @@ def test_imap_lease_is_bounded(tmp_path: Path) -> None:
 
 def test_example_config_is_the_defaults() -> None:
     """mailgate.toml.example loads, and every value it shows is the built-in default."""
-    example = load_config(ROOT / "mailgate.toml.example")
+    example = load_config(EXAMPLE_CONFIG)
     defaults = Config()
     skip = {"source", "base_dir"}
     assert example.model_dump(exclude=skip) == defaults.model_dump(exclude=skip)
@@ -107,7 +107,7 @@ def test_example_config_is_the_defaults() -> None:
 
 def test_example_config_documents_every_key() -> None:
     """Every key of every section appears in mailgate.toml.example."""
-    text = (ROOT / "mailgate.toml.example").read_text()
+    text = EXAMPLE_CONFIG.read_text()
     from mailgate.config import ImapAccount
 
     sections = {name: field.annotation for name, field in Config.model_fields.items()

@@ -269,7 +269,7 @@ def _import_processor(config: Config, store: Store, *, ack: bool) -> Processor:
     from mailgate.processor import Processor
     from mailgate.render import Renderer
 
-    pipeline = Pipeline(config, Renderer(config.path(config.templates.directory)))
+    pipeline = Pipeline(config, Renderer(config.templates_dir))
     return Processor(config, store, pipeline if ack else _HoldAcks(pipeline))
 
 

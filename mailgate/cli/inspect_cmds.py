@@ -55,7 +55,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
 
     config = load(args)
     if args.action == "list":
-        renderer = Renderer(config.path(config.templates.directory))
+        renderer = Renderer(config.templates_dir)
         rows = []
         for path in sorted(renderer.directory.glob("*.j2")):
             name = path.name.removesuffix(".j2")

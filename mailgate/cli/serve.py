@@ -74,7 +74,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     try:
         processor = Processor(config, store, Pipeline(config, Renderer(
-            config.path(config.templates.directory))))
+            config.templates_dir)))
         processor.drain(only=spool_id)
     except Exception as exc:
         print(f"mailgate ingest: stored as spool {spool_id}; processing deferred: {exc}",

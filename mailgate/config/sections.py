@@ -167,7 +167,8 @@ class ImapAccount(Section):
 
 
 class TemplatesSection(Section):
-    directory: str = "templates"
+    # empty: the templates shipped inside the package (mailgate/defaults/templates)
+    directory: str = ""
     language: str = "en"
 
 

@@ -98,7 +98,7 @@ def load_candidate(config: Config) -> tuple[Config, Renderer, Pipeline]:
     """Load and validate ``config``'s file and templates again, as ``check-config`` does."""
     source = config.source
     new = Config(base_dir=config.base_dir) if source == "(defaults)" else load_config(source)
-    folder = new.path(new.templates.directory)
+    folder = new.templates_dir
     renderer = freeze_templates(Renderer(folder))
     problems = renderer.check()  # the snapshot that will be used is what gets checked
     if problems:  # the files on disk name file and line more precisely

@@ -68,7 +68,7 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         self.open_db: Callable[[], Store] = partial(
             open_store, config, migrate=False, application_name=f"mailgate {self.node}")
         self._prepare_store()
-        self.renderer = freeze_templates(Renderer(config.path(config.templates.directory)))
+        self.renderer = freeze_templates(Renderer(config.templates_dir))
         self.pipeline = Pipeline(config, self.renderer)
         self.stop_threads = threading.Event()
         self.sender = Sender(config, self.open_db, self.node)

@@ -56,7 +56,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     configure_logging(config.logging)
     try:
-        store = cli_store(config)
+        store = cli_store(config, create=True)  # an intake, like serve: it may create
         with store.transaction():
             spool_id = store.spool_add(raw, channel="pipe", received_at=clock.now(),
                                        source="pipe:stdin", mail_from=args.sender,

@@ -134,7 +134,7 @@ def test_healthz_reports_listener_database_and_outbox(daemon: RunningDaemon) -> 
     report = json.loads(body)
     assert status == 200 and report["status"] == "ok", report
     assert report["listener"] == {"enabled": True, "up": True, "host": "127.0.0.1",
-                                  "port": daemon.port}
+                                  "port": daemon.port, "refusing": False, "last_451": None}
     assert report["database"]["ok"] and report["processor"]["up"]
     assert report["database"]["outbox_oldest_pending_age_seconds"] == 0
     on_loop(daemon, daemon.daemon.listener.stop())

@@ -192,6 +192,9 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
 
     async def _shutdown(self, sender_task: asyncio.Task[object]) -> None:
         """Stop intake first, then drain: spool writer, processors, sender; close the rest."""
+        for workers in (self.workers, self.sender_worker):
+            if workers is not None:
+                workers.closing = True  # a restart under way stops its children only
         for task in list(self._tasks):  # a reload in progress finishes first
             with suppress(Exception):
                 await task

@@ -169,7 +169,7 @@ class Listener:
             data_size_limit=smtp.max_message_size,
             enable_SMTPUTF8=True,
             decode_data=False,
-            hostname=smtp.hostname,
+            hostname=smtp.host_name(),
             ident="mailgate ESMTP",
             timeout=smtp.timeout.total_seconds(),
         )

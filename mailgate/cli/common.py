@@ -51,7 +51,10 @@ def cli_store(config: Config, *, create: bool = False, migrate: bool = True) -> 
     store = open_store(config, migrate=False, application_name="mailgate cli")
     try:
         if not create and store.schema_version() == 0:
-            raise ConfigError(_no_database(config, "the database of store.url (no schema)"))
+            from mailgate.store.postgres import redact
+
+            raise ConfigError(_no_database(
+                config, f"in {redact(config.store.url)} (it has no mailgate tables)"))
         if migrate:
             store.migrate()
     except BaseException:
@@ -63,11 +66,11 @@ def cli_store(config: Config, *, create: bool = False, migrate: bool = True) -> 
 def require_database_file(config: Config) -> None:
     """A ConfigError naming the path when the config's SQLite file does not exist."""
     if config.store.backend == "sqlite" and not config.database_path.exists():
-        raise ConfigError(_no_database(config, str(config.database_path)))
+        raise ConfigError(_no_database(config, f"at {config.database_path}"))
 
 
 def _no_database(config: Config, where: str) -> str:
-    return (f"no mailgate database at {where} (config: {config.source}); not creating one: "
+    return (f"no mailgate database {where} (config: {config.source}); not creating one: "
             "check -c / $MAILGATE_CONFIG, or create it with `mailgate db migrate` or "
             "`mailgate serve`")
 

@@ -228,6 +228,33 @@ def test_disclaimer_is_dropped() -> None:
     assert new_text(body) == "Thanks, works now."
 
 
+@pytest.mark.parametrize("footer", [
+    "Odesláno z iPhonu", "发自我的华为手机", "iPhoneから送信", "내 iPhone에서 보냄",
+    "Wysłane z mojego iPhone'a", "Inviato da iPhone", "Enviado do meu iPhone",
+    "Sendt fra min iPhone", "Lähetetty iPhonesta", "iPhone'umdan gönderildi",
+    "أرسلت من iPhone", "Надіслано з iPhone"])
+def test_mobile_footers_of_more_languages_are_dropped(footer: str) -> None:
+    assert new_text(f"Thanks!\n\n{footer}\n\n> {GMAIL}\n> broken") == "Thanks!"
+
+
+@pytest.mark.parametrize("notice", [
+    "KONFIDENSIELT: Har du mottatt denne meldingen ved en feil, ber vi deg varsle avsender og"
+    " slette den.",
+    "AVISO DE CONFIDENCIALIDADE: Esta mensagem é confidencial. Se a recebeu por erro, queira"
+    " informar o remetente e eliminá-la.",
+    "KONFIDENTIALITET: Har du fått detta mejl av misstag, meddela avsändaren och radera det."
+    " Vi ansvarar inte för fel i överföringen.",
+])
+def test_disclaimers_naming_the_sender_or_an_error_are_dropped(notice: str) -> None:
+    """'If you received this in error, tell the sender and delete it' in any wording."""
+    assert new_text(f"Takk, det virker.\n\n{notice}") == "Takk, det virker."
+
+
+def test_turkish_dotted_capital_i_reads_as_i(detector: Detector) -> None:
+    """"İyi akşamlar" (good evening) is a pleasantry although "İ" casefolds to two chars."""
+    assert detector.classify("Çok teşekkürler, sorun çözüldü. İyi akşamlar!").thanks_only
+
+
 def test_footer_and_disclaimer_lookalikes_are_kept() -> None:
     """Customer sentences resembling a footer or a disclaimer are new text, not boilerplate."""
     footer = "Thanks!\n\nSent from my phone laptop still broken"

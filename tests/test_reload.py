@@ -52,7 +52,7 @@ def events(proc: DaemonProcess) -> list[str]:
     """The daemon's log events, in order."""
     found = []
     for line in proc.log(tail=None).splitlines():
-        if line.startswith("{"):
+        if line.startswith("{") and line.endswith("}"):  # not a line still being written
             found.append(json.loads(line).get("event", ""))
     return found
 
@@ -87,7 +87,7 @@ def test_sighups_in_a_row_leave_one_processor_and_one_sender(daemon: DaemonProce
                                                           f"{daemon.log()}")
     children = daemon.pids()[1:]
     assert len(children) == 2 and not set(children) & before, (children, before)
-    assert events(daemon).count("reload_done") in (2, 3)  # the second SIGHUP may be merged
+    assert 1 <= events(daemon).count("reload_done") <= 3  # SIGHUPs while one waits merge
     assert send_once(daemon.port, *numbered_mails("after-reloads", 1).values()) == 250
 
 

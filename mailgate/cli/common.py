@@ -41,9 +41,11 @@ def load(args: argparse.Namespace) -> Config:
 def cli_store(config: Config, *, create: bool = False, migrate: bool = True) -> Any:
     """The store, named as the command line's in PostgreSQL's pg_stat_activity.
 
-    Only ``serve``, ``init`` and ``db migrate`` create a database (``create``): anywhere
-    else a missing one is a wrong config or folder (a relative ``sqlite:///var/...`` read
-    from elsewhere), and creating it would show an empty desk and leave a stray file."""
+    Only the intakes (``ingest``, ``import``) pass ``create`` (``serve`` and ``db
+    migrate`` open the store themselves): anywhere else a missing database is a wrong
+    config or folder (a relative ``sqlite:///var/...`` read from elsewhere), and creating
+    it would show an empty desk and leave a stray file. No SQLite file is ever created as
+    another user than its folder's owner (``store.sqlite.check_owner``)."""
     from mailgate.store import open_store
 
     if not create:

@@ -79,7 +79,7 @@ def make_desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         config = load_config(write_config(tmp_path, GOLDEN_CONFIG, tomllib.loads(extra)))
         store = open_store(config)
         made.append(store)
-        renderer = Renderer(config.path(config.templates.directory))
+        renderer = Renderer(config.templates_dir)
         return Desk(config, store, Pipeline(config, renderer), {})
 
     yield make

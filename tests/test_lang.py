@@ -17,9 +17,10 @@ from freezegun import freeze_time
 
 from mailgate import autoclose, locales
 from mailgate.config import Target, load_config
+from mailgate.defaults import TEMPLATES
 from mailgate.logs import configure_logging
 from mailgate.render import Renderer, sample_context
-from tests.configs import ROOT, merge, update_config, write_config
+from tests.configs import merge, update_config, write_config
 from tests.conftest import RunningDaemon, make_mail
 from tests.support import wait_until
 from tests.test_conversation import CUSTOMER, OUR_MTA_PASS, TEAM, body, deliver, mails, reply
@@ -85,7 +86,7 @@ def test_russian_counts_and_french_first_of_month() -> None:
 
 def test_every_shipped_template_renders_in_every_language() -> None:
     """Each customer-facing mail exists in the eight languages and renders without error."""
-    renderer = Renderer(ROOT / "templates")
+    renderer = Renderer(TEMPLATES)
     assert renderer.check() == []
     for name in ("ack", "merged", "relay", "waiting", "resolved"):
         for language in locales.LANGUAGES:

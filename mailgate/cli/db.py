@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailgate import clock
-from mailgate.cli.common import EX_OK, AddCommand, cli_store, load, print_json, table
+from mailgate.cli.common import (
+    EX_OK,
+    AddCommand,
+    cli_store,
+    load,
+    print_json,
+    require_database_file,
+    table,
+)
 from mailgate.config import Config
 from mailgate.errors import MailgateError, NotFoundError
 
@@ -38,6 +46,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     from mailgate.store import open_store, schema
 
     config = load(args)
+    if args.action != "migrate":
+        require_database_file(config)
     store = open_store(config, migrate=False, application_name="mailgate db")
     try:
         before = store.schema_version()
@@ -74,8 +84,7 @@ def cmd_db_copy(args: argparse.Namespace) -> int:
                             "(either may default to the config's store.url)")
     if source_url == target_url:
         raise MailgateError("--from and --to name the same database")
-    source = open_store(_with_url(config, source_url, args.source),
-                        application_name="mailgate db copy")
+    source = cli_store(_with_url(config, source_url, args.source))
     target = open_store(_with_url(config, target_url, args.target),
                         application_name="mailgate db copy")
     try:
@@ -144,7 +153,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     configure_logging(config.logging)
     source = Path(args.source)
     box = _open_mailbox(source)
-    store = cli_store(config)
+    store = cli_store(config, create=True)  # an intake, like ingest: it may create
     processor = None if args.no_process else _import_processor(config, store, ack=args.ack)
     keys = list(box.keys())
     label = f"import:{source.name}"
@@ -288,7 +297,7 @@ def _import_processor(config: Config, store: Store, *, ack: bool) -> Processor:
     from mailgate.processor import Processor
     from mailgate.render import Renderer
 
-    pipeline = Pipeline(config, Renderer(config.path(config.templates.directory)))
+    pipeline = Pipeline(config, Renderer(config.templates_dir))
     return Processor(config, store, pipeline if ack else _HoldAcks(pipeline))
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailgate.errors import ConfigError
+
 if TYPE_CHECKING:
     from mailgate.config import Config
 
@@ -40,11 +42,43 @@ def load(args: argparse.Namespace) -> Config:
     return load_config(config_path(args.config))
 
 
-def cli_store(config: Config) -> Any:
-    """The store, named as the command line's in PostgreSQL's pg_stat_activity."""
+def cli_store(config: Config, *, create: bool = False, migrate: bool = True) -> Any:
+    """The store, named as the command line's in PostgreSQL's pg_stat_activity.
+
+    Only the intakes (``ingest``, ``import``) pass ``create`` (``serve`` and ``db
+    migrate`` open the store themselves): anywhere else a missing database is a wrong
+    config or folder (a relative ``sqlite:///var/...`` read from elsewhere), and creating
+    it would show an empty desk and leave a stray file. No SQLite file is ever created as
+    another user than its folder's owner (``store.sqlite.check_owner``)."""
     from mailgate.store import open_store
 
-    return open_store(config, application_name="mailgate cli")
+    if not create:
+        require_database_file(config)
+    store = open_store(config, migrate=False, application_name="mailgate cli")
+    try:
+        if not create and store.schema_version() == 0:
+            from mailgate.store.postgres import redact
+
+            raise ConfigError(_no_database(
+                config, f"in {redact(config.store.url)} (it has no mailgate tables)"))
+        if migrate:
+            store.migrate()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def require_database_file(config: Config) -> None:
+    """A ConfigError naming the path when the config's SQLite file does not exist."""
+    if config.store.backend == "sqlite" and not config.database_path.exists():
+        raise ConfigError(_no_database(config, f"at {config.database_path}"))
+
+
+def _no_database(config: Config, where: str) -> str:
+    return (f"no mailgate database {where} (config: {config.source}); not creating one: "
+            "check -c / $MAILGATE_CONFIG, or create it with `mailgate db migrate` or "
+            "`mailgate serve`")
 
 
 def read_store(args: argparse.Namespace) -> Any:
@@ -62,10 +96,22 @@ def read_store(args: argparse.Namespace) -> Any:
     path = config_path(args.config)
     quick = quick_settings(path) if path else None
     if quick is None or not os.path.isfile(quick.database):
-        return cli_store(load(args))
+        return cli_store(load(args))  # (which refuses to create a missing database)
     from mailgate.store.sqlite import SqliteStore
 
-    return SqliteStore.open_path(quick.database, busy_timeout=quick.busy_timeout)
+    store = SqliteStore.open_path(quick.database, busy_timeout=quick.busy_timeout,
+                                  migrate=False)
+    try:
+        empty = store.schema_version() == 0
+        if not empty:
+            store.migrate()
+    except BaseException:
+        store.close()
+        raise
+    if empty:  # a file without mailgate's tables: the validating path refuses and says why
+        store.close()
+        return cli_store(load(args))
+    return store
 
 
 def print_json(data: Any) -> None:

@@ -279,10 +279,10 @@ def ingest_full(args: Args, path: str | None, raw: bytes | None = None) -> int:
         print(f"mailgate ingest: {refused}", file=sys.stderr)
         return EX_DATAERR
     from mailgate import clock
-    from mailgate.store import open_store
+    from mailgate.cli.common import cli_store
 
     try:
-        store = open_store(config, application_name="mailgate ingest")
+        store = cli_store(config, create=True)  # an intake, like serve: it may create
         with store.transaction():
             spool_id = store.spool_add(raw, channel="pipe", received_at=clock.now(),
                                        source="pipe:stdin", mail_from=args.sender,
@@ -311,8 +311,7 @@ def _process_here(config: Any, store: Any, spool_id: int) -> None:
         from mailgate.processor import Processor
         from mailgate.render import Renderer
 
-        processor = Processor(config, store, Pipeline(config, Renderer(
-            config.path(config.templates.directory))))
+        processor = Processor(config, store, Pipeline(config, Renderer(config.templates_dir)))
         processor.drain(only=spool_id)
     except Exception as exc:
         print(f"mailgate ingest: stored, processing deferred: {exc}", file=sys.stderr)

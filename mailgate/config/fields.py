@@ -15,10 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-STATUSES = (
-    "open", "in_progress", "awaiting_reply", "on_hold", "planned", "acceptance",
-    "waiting_for_deploy", "closed",
-)
+from mailgate.statuses import STATUSES as STATUSES  # re-exported (mailgate.config too)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -3,7 +3,8 @@
 The database holds the plan (``reminders``); the scheduler only decides when
 to look at it: a job at the next planned reminder (``sla-next``) and a
 periodic sweep (``sla-sweep``), and a sweep at startup fires, once, every
-reminder that fell due while the daemon was down. Passes run on a thread of
+reminder that fell due while the daemon was down. The same thread runs the
+hourly retention pass of ``[store] keep_raw_for`` (``raw-purge``). Passes run on a thread of
 their own (``mailgate-sla``) with their own store connection, so the event
 loop never waits for the database.
 """
@@ -24,13 +25,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from mailgate import clock, reminders
+from mailgate import clock, privacy, reminders
 from mailgate.config import Config
 from mailgate.render import Renderer
 from mailgate.store import Store
 
 log = structlog.get_logger("mailgate.daemon")
 ARM_DELAY = 5.0  # seconds: new reminders are looked at within this time
+PURGE_EVERY = 3600  # seconds between two passes of [store] keep_raw_for (and at startup)
 
 
 class ReminderSchedule:
@@ -55,6 +57,10 @@ class ReminderSchedule:
         self.scheduler.add_job(self.run_reminders, id="sla-sweep", trigger=IntervalTrigger(
                                seconds=self.config.processing.reminder_sweep.total_seconds(),
                                timezone=UTC), misfire_grace_time=None, coalesce=True)
+        self.scheduler.add_job(self.run_purge, id="raw-purge", trigger=IntervalTrigger(
+                               seconds=PURGE_EVERY, timezone=UTC),
+                               next_run_time=clock.now() + timedelta(seconds=ARM_DELAY),
+                               misfire_grace_time=None, coalesce=True)
 
     def _close_schedule(self) -> None:
         """After the scheduler stopped: end the SLA thread and close its connection."""
@@ -88,6 +94,26 @@ class ReminderSchedule:
             self._wake_sender()
         self._schedule_next(next_at)
         return queued
+
+    def _purge_pass(self) -> dict[str, int] | None:
+        keep = self.config.store.keep_raw_for  # read each time: a reload may change it
+        if keep is None:
+            return None
+        return privacy.purge_raw(self._reminder_db(), keep, clock.now())
+
+    async def run_purge(self) -> None:
+        """Purge raw mail of tickets closed longer than ``keep_raw_for`` (hourly). Every
+        node runs it: each ticket is purged under its lock, once, so nodes share the work."""
+        loop = asyncio.get_running_loop()
+        try:
+            totals = await loop.run_in_executor(self._reminder_executor, self._purge_pass)
+        except asyncio.CancelledError:
+            return
+        except Exception:
+            log.exception("raw_purge_failed")
+            return
+        if totals and totals["tickets"]:
+            log.info("raw_purged", **totals)
 
     def _schedule_next(self, next_at: datetime | None) -> None:
         if next_at is None or not self.scheduler.running:

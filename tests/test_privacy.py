@@ -1,0 +1,228 @@
+"""A person's data: ``mailgate export``, ``mailgate erase`` and ``[store] keep_raw_for``,
+on SQLite and on PostgreSQL.
+
+The mail comes in over SMTP to a real daemon; the commands run as a user runs them
+(``mailgate.cli.main``); what is left is checked by reading every column of every table
+and every file of the outbox folder, as an auditor would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailgate.cli import main
+from mailgate.config import load_config
+from mailgate.logs import configure_logging
+from mailgate.store import Store, open_store
+from tests.configs import write_config
+from tests.conftest import RunningDaemon, make_mail
+
+ALICE = "Alice Andersson <alice.andersson@example.se>"
+ALICE_ADDRESS = "alice.andersson@example.se"
+ALICE_WORD = "zanzibarquokka"  # in every mail Alice writes, nowhere else
+BOB = "Bob de Vries <bob@example.nl>"
+CAROL = "Carol Schmidt <carol@example.de>"
+PDF = b"%PDF-1.4 alice's signed contract " + os.urandom(3000)
+PHOTO = b"\x89PNG\r\n\x1a\n" + os.urandom(5000)
+BOB_FILE = b"bob's log file " + os.urandom(2000)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def config_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A config on a fresh database of the backend under test."""
+    if request.param == "sqlite":
+        return write_config(tmp_path, {"store": {"url": "sqlite:///var/mailgate.db"}})
+    server = request.getfixturevalue("pg_server")
+    return write_config(tmp_path, {"store": {"url": server.database(),
+                                             "password_file": str(server.password_file)}})
+
+
+@pytest.fixture
+def desk(config_path: Path) -> Iterator[RunningDaemon]:
+    config = load_config(config_path)
+    configure_logging(config.logging)
+    running = RunningDaemon(config).start()
+    yield running
+    if running.thread.is_alive():  # a test may stop it to work on the database alone
+        running.stop()
+
+
+def deliver(desk: RunningDaemon, msg: EmailMessage, mail_from: str) -> None:
+    code, text = desk.send(msg, mail_from=mail_from)
+    assert code == 250, text
+    assert desk.wait_processed(int(text.decode().rsplit(" ", 1)[1])) in ("done", "quarantined")
+    desk.wait_outbox_idle()
+
+
+def with_file(msg: EmailMessage, data: bytes, name: str, mime: str) -> EmailMessage:
+    maintype, subtype = mime.split("/")
+    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg
+
+
+def alice_history(desk: RunningDaemon) -> None:
+    """Alice opens two tickets (three files), replies on one, is in Cc of Carol's ticket and
+    has a mail in quarantine; Bob has a ticket of his own with a file."""
+    deliver(desk, with_file(make_mail("VPN drops every hour", sender=ALICE,
+                                      body=f"Hello, the VPN drops. {ALICE_WORD}\n"),
+                            PDF, "contract-alice.pdf", "application/pdf"), ALICE_ADDRESS)
+    deliver(desk, with_file(with_file(
+        make_mail("Printer jams", sender=ALICE, body=f"Paper jam again. {ALICE_WORD}\n"),
+        PHOTO, "jam.png", "image/png"), PDF, "contract-again.pdf", "application/pdf"),
+        ALICE_ADDRESS)
+    deliver(desk, make_mail("Re: [SUP-000001] VPN drops every hour", sender=ALICE,
+                            body=f"Still dropping. {ALICE_WORD} again\n"), ALICE_ADDRESS)
+    deliver(desk, with_file(make_mail("Disk full", sender=BOB, body="bobsdiskword full\n"),
+                            BOB_FILE, "df.txt", "text/plain"), "bob@example.nl")
+    deliver(desk, make_mail("Shared drive", sender=CAROL, body="carolsdriveword broken\n",
+                            Cc=ALICE), "carol@example.de")
+    deliver(desk, make_mail("Cheap pills", sender=ALICE, body=f"spam {ALICE_WORD}\n",
+                            X_Spam_Flag="YES"), ALICE_ADDRESS)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+Dump = dict[str, list[dict[str, Any]]]
+
+
+def everything(store: Store) -> Dump:
+    """Every row of every table of the database, every column."""
+    dump = {}
+    for table in store.tables():
+        columns = store.table_columns(table)
+        dump[table] = [dict(zip(columns, row, strict=True)) for row in
+                       store.rows_after(table, columns, columns, None, 1_000_000)]
+    return dump
+
+
+def mentions(dump: Dump, needle: str) -> list[str]:
+    """Where ``needle`` (any case) is found: ``table.column: value`` for each match."""
+    word = needle.lower()
+    found = []
+    for table, rows in dump.items():
+        for row in rows:
+            for column, value in row.items():
+                text = bytes(value).decode("latin-1") if isinstance(value, bytes | memoryview) \
+                    else str(value)
+                if word in text.lower():
+                    found.append(f"{table}.{column}: {text[:80]}")
+    return found
+
+
+def blob_mentions(dump: Dump, data: bytes) -> bool:
+    return any(isinstance(v, bytes | memoryview) and data in bytes(v)
+               for rows in dump.values() for row in rows for v in row.values())
+
+
+def test_export_then_erase_a_customer(desk: RunningDaemon, config_path: Path,
+                                      capsys: pytest.CaptureFixture[str],
+                                      tmp_path: Path) -> None:
+    """The export holds every mail of Alice's byte for byte, every file and every mail we
+    sent her; after the erase nothing of hers is anywhere, Bob's data is as it was."""
+    alice_history(desk)
+    desk.stop()
+    store = open_store(load_config(config_path), migrate=False)
+    bob_before = everything(store)
+    assert mentions(bob_before, ALICE_ADDRESS) and mentions(bob_before, ALICE_WORD)
+    assert blob_mentions(bob_before, PDF) and blob_mentions(bob_before, PHOTO)
+    acks_to_alice = {p.name: p.read_bytes() for p in desk.outbox_dir.glob("*.eml")
+                     if ALICE_ADDRESS in p.read_text(errors="replace")}
+    assert len(acks_to_alice) == 2  # the two acknowledgements (Carol's has her in no To)
+
+    code, out = cli(capsys, "export", "-c", str(config_path), "--customer",
+                    "Alice.Andersson@Example.SE", "-o", str(tmp_path / "alice.zip"))
+    assert code == 0, out
+    with zipfile.ZipFile(tmp_path / "alice.zip") as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    index = json.loads(files["index.json"])
+    assert index["customer"] == ALICE_ADDRESS
+    by_ref = {t["reference"]: t for t in index["tickets"]}
+    assert sorted(by_ref) == ["SUP-000001", "SUP-000002", "SUP-000004"]
+    assert by_ref["SUP-000004"]["role"] == "participant"
+    assert by_ref["SUP-000001"]["role"] == by_ref["SUP-000002"]["role"] == "requester"
+    written = [m for t in index["tickets"] for m in t["messages"] if m["direction"] == "in"]
+    assert len(written) == 3  # everything she wrote that made a ticket message
+    for item in written:
+        mail = message_from_bytes(files[item["file"]], policy=policy.default)
+        assert mail["Message-ID"] == item["message_id"]
+        assert ALICE_WORD in mail.get_body().get_content()
+    exported_files = {a["filename"]: files[a["file"]] for item in written
+                      for a in item["attachments"]}
+    assert exported_files == {"contract-alice.pdf": PDF, "jam.png": PHOTO,
+                              "contract-again.pdf": PDF}
+    sent = {m["file"]: m for t in index["tickets"] for m in t["messages"]
+            if m["direction"] == "out"}
+    assert sorted(files[name] for name in sent) == sorted(acks_to_alice.values())
+    [held] = index["quarantined"]
+    assert ALICE_WORD.encode() in files[held["file"]]
+    assert "bob@example.nl" not in files["index.json"].decode()
+    assert not any(BOB_FILE in data for data in files.values())
+
+    folder_export = tmp_path / "alice-folder"
+    assert cli(capsys, "export", "-c", str(config_path), "--customer", ALICE_ADDRESS,
+               "-o", str(folder_export))[0] == 0
+    again = json.loads((folder_export / "index.json").read_text())
+    assert again["tickets"] == index["tickets"]
+    assert (folder_export / "index.json").stat().st_mode & 0o077 == 0  # owner only
+
+    code, out = cli(capsys, "erase", "-c", str(config_path), "--customer", ALICE_ADDRESS)
+    assert code == 0 and "would erase" in out and "SUP-000001" in out and "--yes" in out
+    assert everything(store) == bob_before  # without --yes nothing changed
+
+    code, out = cli(capsys, "erase", "-c", str(config_path), "--customer", ALICE_ADDRESS,
+                    "--yes")
+    assert code == 0, out
+    after = everything(store)
+    assert mentions(after, ALICE_ADDRESS) == []
+    assert mentions(after, ALICE_WORD) == []
+    assert mentions(after, "Andersson") == []
+    assert not blob_mentions(after, PDF) and not blob_mentions(after, PHOTO)
+    for path in desk.outbox_dir.glob("*.eml"):
+        text = path.read_bytes().lower()
+        assert ALICE_ADDRESS.encode() not in text and ALICE_WORD.encode() not in text
+    assert set(acks_to_alice).isdisjoint(p.name for p in desk.outbox_dir.glob("*.eml"))
+
+    # Bob's ticket, mail, file and acknowledgement are as they were
+    bob_rows = mentions(bob_before, "bob@example.nl")
+    assert bob_rows and mentions(after, "bob@example.nl") == bob_rows
+    assert blob_mentions(after, BOB_FILE)
+    bob = store.ticket_by_reference("SUP-000003")
+    assert bob.requester == "bob@example.nl" and bob.subject == "Disk full"
+    # Carol's ticket keeps her text; Alice was only in its Cc
+    [carol_mail] = [m for m in store.messages(4) if m["direction"] == "in"]
+    assert "carolsdriveword" in carol_mail["body_text"] and carol_mail["cc_addrs"] == []
+
+    # Alice's tickets are anonymised skeletons that keep their SLA figures
+    skeleton = store.ticket_record(1)
+    [was] = [t for t in bob_before["tickets"] if t["id"] == 1]
+    assert skeleton["subject"] == "[erased]" and skeleton["requester"] == "erased@erased.invalid"
+    kept = ("reference", "status", "sla_level", "first_response_due", "resolution_due",
+            "created_at", "closed_at", "queue", "priority")
+    assert {k: skeleton[k] for k in kept} == {k: was[k] for k in kept}
+    assert after["sla_clocks"] == bob_before["sla_clocks"]
+    assert "erased" in [e["kind"] for e in store.events(1)]
+
+    code, out = cli(capsys, "erase", "-c", str(config_path), "--customer", ALICE_ADDRESS,
+                    "--yes")
+    assert code == 0 and "erased before" in out  # idempotent
+    code, out = cli(capsys, "export", "-c", str(config_path), "--customer", ALICE_ADDRESS,
+                    "-o", str(tmp_path / "gone.zip"))
+    assert code == 1 and "erased on" in out
+    code, out = cli(capsys, "erase", "-c", str(config_path), "--customer",
+                    "alice.anderson@example.se", "--yes")
+    assert code == 1 and "typo" in out
+    store.close()
+

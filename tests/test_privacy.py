@@ -8,6 +8,7 @@ and every file of the outbox folder, as an auditor would.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import zipfile
@@ -18,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from freezegun import freeze_time
 
 from mailgate.cli import main
 from mailgate.config import load_config
 from mailgate.logs import configure_logging
 from mailgate.store import Store, open_store
-from tests.configs import write_config
+from tests.configs import update_config, write_config
 from tests.conftest import RunningDaemon, make_mail
+from tests.test_sla import REAL_TIME
 
 ALICE = "Alice Andersson <alice.andersson@example.se>"
 ALICE_ADDRESS = "alice.andersson@example.se"
@@ -226,3 +229,83 @@ def test_export_then_erase_a_customer(desk: RunningDaemon, config_path: Path,
     assert code == 1 and "typo" in out
     store.close()
 
+
+
+@pytest.fixture
+def retention_desk(config_path: Path) -> Iterator[RunningDaemon]:
+    """A desk that keeps raw mail of closed tickets for 180 days."""
+    update_config(config_path, {"store": {"keep_raw_for": "180d"}})
+    config = load_config(config_path)
+    configure_logging(config.logging)
+    running = RunningDaemon(config).start()
+    yield running
+    running.stop()
+
+
+def raw_kept(store: Store, ticket_id: int) -> tuple[bool, bool]:
+    """(the ticket's first mail still has its raw bytes, its attachment still has its bytes)"""
+    [first, *_] = [m for m in store.messages(ticket_id) if m["direction"] == "in"]
+    [attachment] = store.attachments(first["id"])
+    data = store.blob(attachment["sha256"]) if attachment["sha256"] else None
+    return bool(store.spool_raw(first["spool_id"])), data is not None
+
+
+def test_keep_raw_for_purges_only_tickets_closed_long_enough(
+        retention_desk: RunningDaemon, config_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Closed 186 days ago: raw mail and files go, texts stay; closed 20 days ago or still
+    open: all kept. Purging twice changes nothing more; the daemon's hourly pass purges
+    the second ticket once it is old enough."""
+    cfg = str(config_path)
+    with freeze_time("2026-01-05 09:00:00", ignore=REAL_TIME) as frozen:
+        for n, subject in enumerate(("Old case", "Recent case", "Open case")):
+            deliver(retention_desk, with_file(make_mail(subject, body=f"text {subject}\n"),
+                                              os.urandom(100) + bytes([n]), f"f{n}.bin",
+                                              "application/octet-stream"),
+                    "customer@example.org")
+        assert cli(capsys, "close", "-c", cfg, "SUP-000001")[0] == 0
+        frozen.move_to("2026-06-20 09:00:00")
+        assert cli(capsys, "close", "-c", cfg, "SUP-000002")[0] == 0
+        frozen.move_to("2026-07-10 09:00:00")  # 186 and 20 days after the closes
+        store = retention_desk.store()
+        before = everything(store)
+        code, out = cli(capsys, "purge", "-c", cfg, "--dry-run")
+        assert code == 0 and "would purge 1 tickets" in out
+        assert everything(store) == before
+        code, out = cli(capsys, "purge", "-c", cfg)
+        assert code == 0 and "purged 1 tickets" in out, out
+        assert raw_kept(store, 1) == (False, False)
+        assert raw_kept(store, 2) == raw_kept(store, 3) == (True, True)
+        [old_mail] = [m for m in store.messages(1) if m["direction"] == "in"]
+        assert old_mail["body_text"] == "text Old case"  # the text stays readable
+        assert [o for o in store.outbox_of_ticket(1)] and \
+            all(not store.outbox_raw(o["id"]) for o in store.outbox_of_ticket(1))
+        assert [e["kind"] for e in store.events(1)].count("raw_purged") == 1
+        code, out = cli(capsys, "purge", "-c", cfg)
+        assert code == 0 and "purged 0 tickets" in out  # idempotent
+        assert [e["kind"] for e in store.events(1)].count("raw_purged") == 1
+
+        frozen.move_to("2026-12-20 09:00:00")  # the second is now 183 days closed
+        assert retention_desk.daemon.loop is not None
+        asyncio.run_coroutine_threadsafe(retention_desk.daemon.run_purge(),
+                                         retention_desk.daemon.loop).result(30)
+        assert raw_kept(store, 2) == (False, False)
+        assert raw_kept(store, 3) == (True, True)
+        store.close()
+
+
+def test_typos_are_refused(config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A wrong duration names the key and the file; a malformed or unknown address exits
+    non-zero and says so; purge without keep_raw_for says which key to set."""
+    cfg = str(config_path)
+    code, out = cli(capsys, "purge", "-c", cfg)
+    assert code == 64 and "store.keep_raw_for is off" in out and cfg in out
+    code, out = cli(capsys, "purge", "-c", cfg, "--older-than", "half a year")
+    assert code == 64 and "--older-than" in out
+    code, out = cli(capsys, "erase", "-c", cfg, "--customer", "nobody@example.org")
+    assert code == 1 and "nothing of nobody@example.org is stored" in out
+    code, out = cli(capsys, "export", "-c", cfg, "--customer", "not-an-address")
+    assert code == 64 and "not an email address" in out
+    update_config(config_path, {"store": {"keep_raw_for": "180 days"}})
+    code, out = cli(capsys, "purge", "-c", cfg)
+    assert code == 78 and "store.keep_raw_for" in out and cfg in out

@@ -32,7 +32,7 @@ from mailgate.store import Store
 
 log = structlog.get_logger("mailgate.daemon")
 ARM_DELAY = 5.0  # seconds: new reminders are looked at within this time
-PURGE_EVERY = 3600  # seconds between two passes of [store] keep_raw_for (and at startup)
+PURGE_EVERY = 3600  # seconds between two passes of [store] keep_raw_for (the first after one)
 
 
 class ReminderSchedule:
@@ -59,7 +59,6 @@ class ReminderSchedule:
                                timezone=UTC), misfire_grace_time=None, coalesce=True)
         self.scheduler.add_job(self.run_purge, id="raw-purge", trigger=IntervalTrigger(
                                seconds=PURGE_EVERY, timezone=UTC),
-                               next_run_time=clock.now() + timedelta(seconds=ARM_DELAY),
                                misfire_grace_time=None, coalesce=True)
 
     def _close_schedule(self) -> None:

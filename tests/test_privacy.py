@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import zipfile
 from collections.abc import Iterator
 from email import message_from_bytes, policy
@@ -21,12 +22,14 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 
+from mailgate import clock
 from mailgate.cli import main
 from mailgate.config import load_config
 from mailgate.logs import configure_logging
 from mailgate.store import Store, open_store
 from tests.configs import update_config, write_config
 from tests.conftest import RunningDaemon, make_mail
+from tests.support import wait_until
 from tests.test_sla import REAL_TIME
 
 ALICE = "Alice Andersson <alice.andersson@example.se>"
@@ -309,3 +312,66 @@ def test_typos_are_refused(config_path: Path, capsys: pytest.CaptureFixture[str]
     update_config(config_path, {"store": {"keep_raw_for": "180 days"}})
     code, out = cli(capsys, "purge", "-c", cfg)
     assert code == 78 and "store.keep_raw_for" in out and cfg in out
+
+
+def test_mail_waiting_in_the_spool_is_kept_and_reported(
+        desk: RunningDaemon, config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Mail of hers accepted but not processed yet (the processor is down) is not erased
+    unread: the erasure says so and exits 75; once processed, a second run erases it."""
+    cfg = str(config_path)
+    alice_history(desk)
+    desk.stop()
+    late = make_mail("One more thing", sender=ALICE, body=f"late {ALICE_WORD}\n").as_bytes()
+    store = open_store(load_config(config_path), migrate=False)
+    with store.transaction():  # what the listener does while no processor runs
+        waiting = store.spool_add(late, channel="smtp", received_at=clock.now(),
+                                  mail_from=ALICE_ADDRESS, rcpt_tos=["support@example.com"])
+    code, out = cli(capsys, "erase", "-c", cfg, "--customer", ALICE_ADDRESS, "--yes")
+    assert code == 75 and "waiting in the spool" in out and str(waiting) in out
+    assert store.spool_raw(waiting) == late  # accepted mail is never dropped unread
+
+    again = RunningDaemon(load_config(config_path)).start()
+    try:
+        assert again.wait_processed(waiting) == "done"
+        again.wait_outbox_idle()
+    finally:
+        again.stop()
+    code, out = cli(capsys, "erase", "-c", cfg, "--customer", ALICE_ADDRESS, "--yes")
+    assert code == 0, out
+    after = everything(store)
+    assert mentions(after, ALICE_ADDRESS) == [] and mentions(after, ALICE_WORD) == []
+    store.close()
+
+
+def test_erase_waits_for_a_reply_another_node_is_recording(
+        tmp_path: Path, pg_server: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """PostgreSQL, two nodes: while one node records a reply of hers (the ticket locked),
+    the erasure of that ticket waits for its commit, then erases the reply too."""
+    url = pg_server.database()
+    config_path = write_config(tmp_path, {"store": {
+        "url": url, "password_file": str(pg_server.password_file), "busy_timeout": "20s"}})
+    running = RunningDaemon(load_config(config_path)).start()
+    try:
+        deliver(running, make_mail("VPN drops", sender=ALICE, body=f"{ALICE_WORD}\n"),
+                ALICE_ADDRESS)
+    finally:
+        running.stop()
+    node = open_store(load_config(config_path), migrate=False)
+    result: dict[str, Any] = {}
+    with node.transaction():
+        node.ticket(1)  # locked, as the record step locks it
+        node.add_message(ticket_id=1, message_id="<late@example.se>", direction="in",
+                         kind="customer", now=clock.now(), from_addr=ALICE_ADDRESS,
+                         body_text=f"a late reply {ALICE_WORD}")
+        eraser = threading.Thread(target=lambda: result.update(code=main(
+            ["erase", "-c", str(config_path), "--customer", ALICE_ADDRESS, "--yes"])))
+        eraser.start()
+        wait_until(lambda: pg_server.query(
+            url, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'mailgate cli'"
+                 " AND wait_event_type = 'Lock'"), message="the erasure never waited")
+    eraser.join(30)
+    assert result == {"code": 0}
+    capsys.readouterr()
+    after = everything(node)
+    assert mentions(after, ALICE_ADDRESS) == [] and mentions(after, ALICE_WORD) == []
+    node.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -183,6 +184,13 @@ def test_export_then_erase_a_customer(desk: RunningDaemon, config_path: Path,
     again = json.loads((folder_export / "index.json").read_text())
     assert again["tickets"] == index["tickets"]
     assert (folder_export / "index.json").stat().st_mode & 0o077 == 0  # owner only
+    assert cli(capsys, "export", "-c", str(config_path), "--customer", ALICE_ADDRESS,
+               "-o", str(tmp_path / "alice.tar.gz"))[0] == 0
+    with tarfile.open(tmp_path / "alice.tar.gz") as tar:
+        tarred = {m.name: tar.extractfile(m).read() for m in tar.getmembers()  # type: ignore[union-attr]
+                  if m.isfile()}
+    assert json.loads(tarred.pop("index.json"))["tickets"] == index["tickets"]
+    assert tarred == {k: v for k, v in files.items() if k != "index.json"}
 
     code, out = cli(capsys, "erase", "-c", str(config_path), "--customer", ALICE_ADDRESS)
     assert code == 0 and "would erase" in out and "SUP-000001" in out and "--yes" in out

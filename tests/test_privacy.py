@@ -15,6 +15,7 @@ import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -27,6 +28,7 @@ from mailgate import clock
 from mailgate.cli import main
 from mailgate.config import load_config
 from mailgate.logs import configure_logging
+from mailgate.outbound import Sender, outbox_file_name
 from mailgate.store import Store, open_store
 from tests.configs import update_config, write_config
 from tests.conftest import RunningDaemon, make_mail
@@ -383,3 +385,34 @@ def test_erase_waits_for_a_reply_another_node_is_recording(
     after = everything(node)
     assert mentions(after, ALICE_ADDRESS) == [] and mentions(after, ALICE_WORD) == []
     node.close()
+
+
+def test_mail_erased_after_a_sender_claimed_it_is_not_sent(
+        desk: RunningDaemon, config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A node had taken mail to her from the outbox when the erasure ran: it finds the
+    bytes gone and cancels the mail; no file is written and no event names her."""
+    deliver(desk, make_mail("VPN drops", sender=ALICE, body=f"{ALICE_WORD}\n"), ALICE_ADDRESS)
+    desk.stop()
+    config = load_config(config_path)
+    store = open_store(config, migrate=False)
+    with store.transaction():
+        late = store.outbox_add(ticket_id=1, message_id="<late@example.com>", kind="relay",
+                                mail_from="support@example.com", rcpt_tos=[ALICE_ADDRESS],
+                                raw=f"To: {ALICE_ADDRESS}\r\n\r\n{ALICE_WORD}\r\n".encode(),
+                                now=clock.now())
+    now = clock.now()
+    claimed = store.outbox_claim("other-node", now, now + timedelta(minutes=5), 10)
+    assert [item.id for item in claimed] == [late]
+    assert cli(capsys, "erase", "-c", str(config_path), "--customer", ALICE_ADDRESS,
+               "--yes")[0] == 0
+    sender = Sender(config, lambda: open_store(config, migrate=False), "other-node")
+    sender._held = claimed  # what that node's sender holds when it goes on
+    try:
+        asyncio.run(sender.drain())
+    finally:
+        sender.close()
+    assert not (desk.outbox_dir / outbox_file_name(late)).exists()
+    assert [row["id"] for row in store.outbox(("cancelled",))] == [late]
+    after = everything(store)
+    assert mentions(after, ALICE_ADDRESS) == [] and mentions(after, ALICE_WORD) == []
+    store.close()

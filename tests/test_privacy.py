@@ -267,14 +267,15 @@ def test_keep_raw_for_purges_only_tickets_closed_long_enough(
         retention_desk: RunningDaemon, config_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     """Closed 186 days ago: raw mail and files go, texts stay; closed 20 days ago or still
-    open: all kept. Purging twice changes nothing more; the daemon's hourly pass purges
-    the second ticket once it is old enough."""
+    open: all kept (the same file on the open ticket too). Purging twice changes nothing
+    more; the daemon's hourly pass purges the second ticket once it is old enough."""
     cfg = str(config_path)
     with freeze_time("2026-01-05 09:00:00", ignore=REAL_TIME) as frozen:
-        for n, subject in enumerate(("Old case", "Recent case", "Open case")):
+        shared, recent = os.urandom(100), os.urandom(100)  # the open case has the old file
+        for n, (subject, data) in enumerate((("Old case", shared), ("Recent case", recent),
+                                             ("Open case", shared))):
             deliver(retention_desk, with_file(make_mail(subject, body=f"text {subject}\n"),
-                                              os.urandom(100) + bytes([n]), f"f{n}.bin",
-                                              "application/octet-stream"),
+                                              data, f"f{n}.bin", "application/octet-stream"),
                     "customer@example.org")
         assert cli(capsys, "close", "-c", cfg, "SUP-000001")[0] == 0
         frozen.move_to("2026-06-20 09:00:00")
@@ -415,4 +416,24 @@ def test_mail_erased_after_a_sender_claimed_it_is_not_sent(
     assert [row["id"] for row in store.outbox(("cancelled",))] == [late]
     after = everything(store)
     assert mentions(after, ALICE_ADDRESS) == [] and mentions(after, ALICE_WORD) == []
+    store.close()
+
+
+def test_a_file_someone_else_sent_too_stays_theirs(
+        desk: RunningDaemon, config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Files are stored once per content: Bob sent the same file as Alice, so after her
+    erasure his attachment still has its bytes; hers is unlinked."""
+    deliver(desk, with_file(make_mail("Form", sender=ALICE, body="a\n"), PDF, "form.pdf",
+                            "application/pdf"), ALICE_ADDRESS)
+    deliver(desk, with_file(make_mail("Form", sender=BOB, body="b\n"), PDF, "same.pdf",
+                            "application/pdf"), "bob@example.nl")
+    desk.stop()
+    assert cli(capsys, "erase", "-c", str(config_path), "--customer", ALICE_ADDRESS,
+               "--yes")[0] == 0
+    store = open_store(load_config(config_path), migrate=False)
+    [alice_mail] = [m for m in store.messages(1) if m["direction"] == "in"]
+    [bob_mail] = [m for m in store.messages(2) if m["direction"] == "in"]
+    assert store.attachments(alice_mail["id"])[0]["sha256"] == ""
+    [bobs] = store.attachments(bob_mail["id"])
+    assert bobs["filename"] == "same.pdf" and store.blob(bobs["sha256"]) == PDF
     store.close()

@@ -64,9 +64,14 @@ class Scrubber:
         return self._names.sub(ERASED_TEXT, value) if self._names else value
 
     def raw(self, value: bytes) -> bytes:
+        """The address replaced everywhere ("@" survives every transfer encoding as is);
+        the names only in the header block, where encoded content cannot match them."""
         value = self._bytes.sub(ERASED_ADDRESS.encode(), value)
-        return self._name_bytes.sub(ERASED_TEXT.encode(), value) if self._name_bytes \
-            else value
+        if self._name_bytes is None:
+            return value
+        end = min((i for i in (value.find(b"\r\n\r\n"), value.find(b"\n\n")) if i >= 0),
+                  default=len(value))
+        return self._name_bytes.sub(ERASED_TEXT.encode(), value[:end]) + value[end:]
 
     def found_in(self, value: bytes) -> bool:
         return self._bytes.search(value) is not None
@@ -249,7 +254,7 @@ class PrivacyQueries(StoreBase):
             new_mid = mid if scrub.address not in mid.lower() else \
                 f"<erased.{row_id}@erased.invalid>"
             if whole or theirs:
-                own.add(mid)
+                own.update((mid, new_mid))
                 self._x("UPDATE messages SET from_addr = ?, from_name = ?, to_addrs = ?,"
                         " cc_addrs = ?, subject = NULL, body_text = NULL, decisions = NULL"
                         " WHERE id = ?",

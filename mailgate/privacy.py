@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from mailgate.config import Config
 from mailgate.errors import MailgateError, NotFoundError
@@ -175,11 +175,13 @@ def _safe(name: str) -> str:
 class _FolderSink:
     def __init__(self, root: Path) -> None:
         self.root = root
+        root.mkdir(mode=0o700)
 
     def add(self, name: str, data: bytes) -> None:
         path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        for folder in reversed(path.relative_to(self.root).parents[:-1]):
+            (self.root / folder).mkdir(mode=0o700, exist_ok=True)
+        with _private(path) as out:
             out.write(data)
 
 
@@ -206,28 +208,31 @@ class _TarSink:
 @contextmanager
 def _sink(target: Path) -> Iterator[Sink]:
     """Write beside ``target`` and put it in place at the end: a failed export leaves no
-    half export, and a second export of the same person replaces the first."""
+    half export, and a second export of the same person replaces the first. Personal
+    data: every file and folder is readable by the owner only."""
     _check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    old_umask = os.umask(0o077)  # personal data: readable by the owner only
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))  # mode 0700
     try:
-        work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
-        try:
-            if target.name.endswith(".zip"):
-                with zipfile.ZipFile(work / "export.zip", "w") as archive:
-                    yield _ZipSink(archive)
-                _replace(work / "export.zip", target)
-            elif target.name.endswith((".tar.gz", ".tgz")):
-                with tarfile.open(work / "export.tar.gz", "w:gz") as tar:
-                    yield _TarSink(tar, datetime.now().timestamp())
-                _replace(work / "export.tar.gz", target)
-            else:
-                yield _FolderSink(work / "export")
-                _replace(work / "export", target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        if target.name.endswith(".zip"):
+            with _private(work / "export.zip") as out, zipfile.ZipFile(out, "w") as archive:
+                yield _ZipSink(archive)
+            _replace(work / "export.zip", target)
+        elif target.name.endswith((".tar.gz", ".tgz")):
+            with _private(work / "export.tar.gz") as out, \
+                    tarfile.open(fileobj=out, mode="w:gz") as tar:
+                yield _TarSink(tar, datetime.now().timestamp())
+            _replace(work / "export.tar.gz", target)
+        else:
+            yield _FolderSink(work / "export")
+            _replace(work / "export", target)
     finally:
-        os.umask(old_umask)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _private(path: Path) -> BinaryIO:
+    """A new file only its owner can read."""
+    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 
 def _check_replaceable(target: Path) -> None:

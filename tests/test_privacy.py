@@ -185,7 +185,8 @@ def test_export_then_erase_a_customer(desk: RunningDaemon, config_path: Path,
                "-o", str(folder_export))[0] == 0
     again = json.loads((folder_export / "index.json").read_text())
     assert again["tickets"] == index["tickets"]
-    assert (folder_export / "index.json").stat().st_mode & 0o077 == 0  # owner only
+    private = [folder_export, *folder_export.rglob("*"), tmp_path / "alice.zip"]
+    assert all(p.stat().st_mode & 0o077 == 0 for p in private)  # the owner's only
     assert cli(capsys, "export", "-c", str(config_path), "--customer", ALICE_ADDRESS,
                "-o", str(tmp_path / "alice.tar.gz"))[0] == 0
     with tarfile.open(tmp_path / "alice.tar.gz") as tar:

@@ -11,6 +11,7 @@ passed while the daemon was down is due at once and fires once.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -40,10 +41,24 @@ def recipients(config: Config, store: Store, ticket_id: int) -> list[str]:
 
 def fire_due(config: Config, store: Store, renderer: Renderer, node: str,
              now: datetime) -> int:
-    """Send every reminder due at ``now``; return how many mails were queued."""
+    """Send every reminder due at ``now``, a claimed batch at a time until none is left (a
+    backlog after downtime goes out in one pass, not a batch per sweep); return how many
+    mails were queued."""
+    queued = 0
+    seen: set[int] = set()
+    while batch := [r for r in store.claim_reminders(node, now, now + timedelta(minutes=2))
+                    if r["id"] not in seen]:
+        seen.update(r["id"] for r in batch)
+        queued += _fire_batch(config, store, renderer, batch, now)
+    return queued
+
+
+def _fire_batch(config: Config, store: Store, renderer: Renderer,
+                batch: list[dict[str, Any]], now: datetime) -> int:
+    """Fire claimed reminders, each in its own transaction with its mail."""
     queued = 0
     tags = TagFormat(config.gateway.reference_prefix, config.gateway.reference_width)
-    for row in store.claim_reminders(node, now, now + timedelta(minutes=2)):
+    for row in batch:
         with store.transaction():
             clock = store.clock(row["ticket_id"], row["kind"])
             if clock is None or clock["state"] != "running" or clock["due_at"] != row["due_at"]:

@@ -37,7 +37,7 @@ from mailgate.store import Store
 
 EXPORT_FORMAT = "mailgate-export/1"
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
-PURGE_BATCH = 100  # tickets looked up at a time (each is purged in its own transaction)
+PURGE_SPAN = 1000  # ticket ids looked at per query (each is purged in its own transaction)
 
 
 def person_address(text: str) -> str:
@@ -358,9 +358,9 @@ def purge_raw(store: Store, keep_for: Any, now: datetime, *, actor: str = "mailg
     so two nodes running it at once only share the work. ``dry_run``: count, change nothing."""
     cutoff = now - keep_for
     totals = {"tickets": 0, "raw": 0, "attachments": 0, "blobs": 0}
-    after = 0
-    while batch := store.tickets_with_raw_closed_before(cutoff, after, PURGE_BATCH):
-        after = batch[-1]
+    last = store.last_ticket_id()
+    for after in range(0, last, PURGE_SPAN):
+        batch = store.tickets_with_raw_closed_before(cutoff, after, PURGE_SPAN)
         if dry_run:
             totals["tickets"] += len(batch)
             continue

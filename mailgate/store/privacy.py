@@ -372,19 +372,24 @@ class PrivacyQueries(StoreBase):
     # -- retention ([store] keep_raw_for) ------------------------------------------------
 
     def tickets_with_raw_closed_before(self, cutoff: datetime, after: int,
-                                       limit: int) -> list[int]:
-        """Closed tickets above id ``after``, closed before ``cutoff``, that still hold raw
-        bytes or attachments (by id: one batch of a scan)."""
+                                       span: int) -> list[int]:
+        """Tickets with an id in (``after``, ``after + span``], closed before ``cutoff``,
+        that still hold raw bytes or attachments: one step of a scan by id, so each query
+        reads at most ``span`` tickets through the primary key, however many match."""
         return [int(r[0]) for r in self._x(
-            "SELECT t.id FROM tickets t WHERE t.status = 'closed' AND t.closed_at < ?"
-            " AND t.id > ? AND ("
+            "SELECT t.id FROM tickets t WHERE t.id > ? AND t.id <= ? AND t.status = 'closed'"
+            " AND t.closed_at < ? AND ("
             " EXISTS (SELECT 1 FROM messages m JOIN spool s ON s.id = m.spool_id"
             "   WHERE m.ticket_id = t.id AND length(s.raw) > 0)"
             " OR EXISTS (SELECT 1 FROM outbox o WHERE o.ticket_id = t.id"
             "   AND o.state != 'pending' AND length(o.raw) > 0)"
             " OR EXISTS (SELECT 1 FROM attachments a JOIN messages m ON m.id = a.message_row"
             "   WHERE m.ticket_id = t.id AND a.sha256 != ''))"
-            " ORDER BY t.id LIMIT ?", (to_db(cutoff), after, limit)).fetchall()]
+            " ORDER BY t.id", (after, after + span, to_db(cutoff))).fetchall()]
+
+    def last_ticket_id(self) -> int:
+        """The largest ticket id (0 for none): where a scan by id ends."""
+        return int(self._x("SELECT COALESCE(MAX(id), 0) FROM tickets").fetchone()[0])
 
     def purge_ticket_raw(self, ticket_id: int, cutoff: datetime) -> dict[str, int] | None:
         """Empty the raw bytes (spool and sent outbox mail) and unlink the attachments of

@@ -22,11 +22,12 @@ import re
 import shutil
 import tarfile
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -351,29 +352,47 @@ def _fix_folder(config: Config, erased: list[int], redacted: dict[int, bytes]) -
 # -- retention ---------------------------------------------------------------------------
 
 
-def purge_raw(store: Store, keep_for: Any, now: datetime, *, actor: str = "mailgate",
-              dry_run: bool = False) -> dict[str, int]:
-    """Empty the raw bytes and attachments of tickets closed more than ``keep_for``
-    (a timedelta) ago, one ticket per transaction with a ``raw_purged`` event. Idempotent,
-    so two nodes running it at once only share the work. ``dry_run``: count, change nothing."""
+@dataclass
+class PurgeResult:
+    tickets: int = 0
+    raw: int = 0
+    attachments: int = 0
+    blobs: int = 0
+    #: the ticket id to go on after when the time budget ran out (None: scan complete)
+    resume_after: int | None = None
+
+
+def purge_raw(store: Store, keep_for: timedelta, now: datetime, *, actor: str = "mailgate",
+              dry_run: bool = False, after: int = 0,
+              seconds: float | None = None) -> PurgeResult:
+    """Empty the raw bytes and attachments of tickets closed more than ``keep_for`` ago,
+    one ticket per transaction with a ``raw_purged`` event, scanning ticket ids above
+    ``after``; with ``seconds``, stop after about that long and say where to go on (the
+    daemon's pass must not keep its thread from the SLA reminders). Idempotent, so two
+    nodes running it at once only share the work. ``dry_run``: count, change nothing."""
     cutoff = now - keep_for
-    totals = {"tickets": 0, "raw": 0, "attachments": 0, "blobs": 0}
+    result = PurgeResult()
+    deadline = None if seconds is None else time.monotonic() + seconds
     last = store.last_ticket_id()
-    for after in range(0, last, PURGE_SPAN):
-        batch = store.tickets_with_raw_closed_before(cutoff, after, PURGE_SPAN)
+    for start in range(after, last, PURGE_SPAN):
+        if deadline is not None and time.monotonic() > deadline:
+            result.resume_after = start
+            break
+        batch = store.tickets_with_raw_closed_before(cutoff, start, PURGE_SPAN)
         if dry_run:
-            totals["tickets"] += len(batch)
+            result.tickets += len(batch)
             continue
         for ticket_id in batch:
             done = _purge_one(store, ticket_id, cutoff, keep_for, actor, now)
             if done is not None:
-                totals["tickets"] += 1
-                for key in ("raw", "attachments", "blobs"):
-                    totals[key] += done[key]
-    return totals
+                result.tickets += 1
+                result.raw += done["raw"]
+                result.attachments += done["attachments"]
+                result.blobs += done["blobs"]
+    return result
 
 
-def _purge_one(store: Store, ticket_id: int, cutoff: datetime, keep_for: Any, actor: str,
+def _purge_one(store: Store, ticket_id: int, cutoff: datetime, keep_for: timedelta, actor: str,
                now: datetime) -> dict[str, int] | None:
     with store.transaction():
         done = store.purge_ticket_raw(ticket_id, cutoff)

@@ -108,14 +108,14 @@ def cmd_purge(args: argparse.Namespace) -> int:
     else:
         keep = config.store.keep_raw_for
     store = cli_store(config)
-    totals = privacy.purge_raw(store, keep, clock.now(), actor=f"cli:{_user()}",
-                               dry_run=args.dry_run)
+    done = privacy.purge_raw(store, keep, clock.now(), actor=f"cli:{_user()}",
+                             dry_run=args.dry_run)
     if args.dry_run:
-        print(f"would purge {totals['tickets']} tickets closed before "
+        print(f"would purge {done.tickets} tickets closed before "
               f"{datetime.now(UTC) - keep:%Y-%m-%d %H:%M} UTC; nothing changed")
     else:
-        print(f"purged {totals['tickets']} tickets: {totals['raw']} raw mails, "
-              f"{totals['attachments']} attachments ({totals['blobs']} files deleted)")
+        print(f"purged {done.tickets} tickets: {done.raw} raw mails, "
+              f"{done.attachments} attachments ({done.blobs} files deleted)")
     return EX_OK
 
 

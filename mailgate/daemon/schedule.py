@@ -33,6 +33,7 @@ from mailgate.store import Store
 log = structlog.get_logger("mailgate.daemon")
 ARM_DELAY = 5.0  # seconds: new reminders are looked at within this time
 PURGE_EVERY = 3600  # seconds between two passes of [store] keep_raw_for (the first after one)
+PURGE_BUDGET = 10.0  # seconds a pass may hold the SLA thread
 
 
 class ReminderSchedule:
@@ -50,6 +51,7 @@ class ReminderSchedule:
         self._reminder_executor = ThreadPoolExecutor(1, thread_name_prefix="mailgate-sla")
         self._reminder_store: Store | None = None
         self._armed_at = float("-inf")
+        self._purge_after = 0  # where the next retention pass starts (a ticket id)
 
     def _start_schedule(self) -> None:
         """Start the scheduler with the periodic sweep (on the daemon's loop)."""
@@ -94,25 +96,36 @@ class ReminderSchedule:
         self._schedule_next(next_at)
         return queued
 
-    def _purge_pass(self) -> dict[str, int] | None:
+    def _purge_pass(self) -> privacy.PurgeResult | None:
         keep = self.config.store.keep_raw_for  # read each time: a reload may change it
         if keep is None:
             return None
-        return privacy.purge_raw(self._reminder_db(), keep, clock.now())
+        return privacy.purge_raw(self._reminder_db(), keep, clock.now(),
+                                 after=self._purge_after, seconds=PURGE_BUDGET)
 
     async def run_purge(self) -> None:
         """Purge raw mail of tickets closed longer than ``keep_raw_for`` (hourly). Every
-        node runs it: each ticket is purged under its lock, once, so nodes share the work."""
+        node runs it: each ticket is purged under its lock, once, so nodes share the work.
+        A pass runs on the SLA thread for at most PURGE_BUDGET seconds; a backlog (the first
+        pass on a large database) goes on PURGE_BUDGET * 3 seconds later, where it stopped."""
         loop = asyncio.get_running_loop()
         try:
-            totals = await loop.run_in_executor(self._reminder_executor, self._purge_pass)
+            done = await loop.run_in_executor(self._reminder_executor, self._purge_pass)
         except asyncio.CancelledError:
             return
         except Exception:
             log.exception("raw_purge_failed")
             return
-        if totals and totals["tickets"]:
-            log.info("raw_purged", **totals)
+        if done is None:
+            return
+        if done.tickets:
+            log.info("raw_purged", tickets=done.tickets, raw=done.raw,
+                     attachments=done.attachments, more=done.resume_after is not None)
+        self._purge_after = done.resume_after or 0
+        if done.resume_after is not None and self.scheduler.running:
+            self.scheduler.add_job(self.run_purge, DateTrigger(
+                run_date=clock.now() + timedelta(seconds=PURGE_BUDGET * 3)),
+                id="raw-purge-more", replace_existing=True, misfire_grace_time=None)
 
     def _schedule_next(self, next_at: datetime | None) -> None:
         if next_at is None or not self.scheduler.running:

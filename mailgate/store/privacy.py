@@ -26,7 +26,7 @@ from typing import Any
 
 from mailgate.clock import to_db
 from mailgate.errors import NotFoundError
-from mailgate.store.base import StoreBase
+from mailgate.store.base import StoreBase, chunked
 
 #: what an erased address reads as (the ``.invalid`` top-level domain never resolves)
 ERASED_ADDRESS = "erased@erased.invalid"
@@ -300,10 +300,11 @@ class PrivacyQueries(StoreBase):
     def _erase_spool(self, ticket_id: int, scrub: Scrubber, whole: bool, own: set[str],
                      done: ErasedTicket) -> None:
         """The raw mail of the ticket's messages (and of their duplicate deliveries)."""
-        rows = self._x(
-            "SELECT id, mail_from, message_id, raw FROM spool WHERE state != 'new' AND"
-            " (ticket_id = ? OR id IN (SELECT spool_id FROM messages WHERE ticket_id = ?))",
-            (ticket_id, ticket_id)).fetchall()
+        rows = []
+        for chunk in chunked(self._spool_ids(ticket_id)):
+            rows += self._x(f"SELECT id, mail_from, message_id, raw FROM spool WHERE id IN"
+                            f" ({','.join('?' * len(chunk))}) AND state != 'new'",
+                            chunk).fetchall()
         for spool_id, mail_from, mid, raw in rows:
             raw = bytes(raw)
             if whole or mid in own or (mail_from or "").lower() == scrub.address:
@@ -312,6 +313,17 @@ class PrivacyQueries(StoreBase):
                 done.raw += bool(raw)
             elif scrub.found_in(raw):
                 self._x("UPDATE spool SET raw = ? WHERE id = ?", (scrub.raw(raw), spool_id))
+
+    def _spool_ids(self, ticket_id: int) -> list[int]:
+        """The spool rows of a ticket's messages and of their duplicate deliveries (same
+        Message-ID), by the two indexed paths (``spool.ticket_id`` has no index)."""
+        ids = [int(r[0]) for r in self._x(
+            "SELECT spool_id FROM messages WHERE ticket_id = ? AND spool_id IS NOT NULL",
+            (ticket_id,)).fetchall()]
+        ids += [int(r[0]) for r in self._x(
+            "SELECT s.id FROM spool s JOIN messages m ON s.message_id = m.message_id"
+            " WHERE m.ticket_id = ? AND m.direction = 'in'", (ticket_id,)).fetchall()]
+        return sorted(set(ids))
 
     def _erase_outbox(self, ticket_id: int, scrub: Scrubber, whole: bool,
                       done: ErasedTicket) -> None:
@@ -400,10 +412,11 @@ class PrivacyQueries(StoreBase):
         if ticket["status"] != "closed" or not ticket["closed_at"] \
                 or ticket["closed_at"] >= to_db(cutoff):
             return None
-        spool = self._x(
-            "UPDATE spool SET raw = ? WHERE length(raw) > 0 AND state != 'new' AND"
-            " (ticket_id = ? OR id IN (SELECT spool_id FROM messages WHERE ticket_id = ?))",
-            (b"", ticket_id, ticket_id)).rowcount
+        spool = 0
+        for chunk in chunked(self._spool_ids(ticket_id)):
+            spool += self._x(f"UPDATE spool SET raw = ? WHERE id IN"
+                             f" ({','.join('?' * len(chunk))}) AND length(raw) > 0"
+                             f" AND state != 'new'", (b"", *chunk)).rowcount
         outbox = self._x("UPDATE outbox SET raw = ? WHERE ticket_id = ? AND state != 'pending'"
                          " AND length(raw) > 0", (b"", ticket_id)).rowcount
         shas = [r[0] for r in self._x(

@@ -30,6 +30,9 @@ def ticket_detail(store: Store, ticket: Ticket) -> dict[str, Any]:
     """``mailgate show --json``: the ticket, its participants, messages and events."""
     record = store.ticket_record(ticket.id)
     messages = []
+    numbered: dict[str, list[dict[str, Any]]] = {}
+    for a in store.ticket_attachments(ticket.id):  # numbered as `mailgate attachment` takes
+        numbered.setdefault(a.pop("message_id"), []).append(a)
     for m in store.messages(ticket.id):
         messages.append({
             "message_id": m["message_id"],
@@ -42,7 +45,7 @@ def ticket_detail(store: Store, ticket: Ticket) -> dict[str, Any]:
             "date": m["date"],
             "subject": m["subject"],
             "text": m["body_text"],
-            "attachments": store.attachments(m["id"]),
+            "attachments": numbered.get(m["message_id"], []),
             "received_at": m["created_at"],
         })
     merged_into = None
@@ -68,6 +71,16 @@ def ticket_detail(store: Store, ticket: Ticket) -> dict[str, Any]:
         "created_at": record["created_at"],
         "updated_at": record["updated_at"],
         "closed_at": record["closed_at"],
+        "rating": _rating(store, ticket.id),
         "messages": messages,
         "events": store.events(ticket.id),
     }
+
+
+def _rating(store: Store, ticket_id: int) -> dict[str, Any] | None:
+    """``{rating, rated_at, how}`` of a rated ticket (``how``: token, digit or word)."""
+    found = store.rating(ticket_id)
+    if found is None:
+        return None
+    return {"rating": found["rating"], "rated_at": found["rated_at"].isoformat(),
+            "how": found["how"]}

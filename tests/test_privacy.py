@@ -43,16 +43,18 @@ CAROL = "Carol Schmidt <carol@example.de>"
 PDF = b"%PDF-1.4 alice's signed contract " + os.urandom(3000)
 PHOTO = b"\x89PNG\r\n\x1a\n" + os.urandom(5000)
 BOB_FILE = b"bob's log file " + os.urandom(2000)
+NOTES = b"alice's notes " + os.urandom(1000)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def config_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    """A config on a fresh database of the backend under test."""
+    """A config on a fresh database of the backend under test; the team is told of mail."""
+    team = {"team": {"address": "team@example.com"}}
     if request.param == "sqlite":
-        return write_config(tmp_path, {"store": {"url": "sqlite:///var/mailgate.db"}})
+        return write_config(tmp_path, team, {"store": {"url": "sqlite:///var/mailgate.db"}})
     server = request.getfixturevalue("pg_server")
-    return write_config(tmp_path, {"store": {"url": server.database(),
-                                             "password_file": str(server.password_file)}})
+    return write_config(tmp_path, team, {"store": {
+        "url": server.database(), "password_file": str(server.password_file)}})
 
 
 @pytest.fixture
@@ -80,7 +82,8 @@ def with_file(msg: EmailMessage, data: bytes, name: str, mime: str) -> EmailMess
 
 def alice_history(desk: RunningDaemon) -> None:
     """Alice opens two tickets (three files), replies on one, is in Cc of Carol's ticket and
-    has a mail in quarantine; Bob has a ticket of his own with a file."""
+    answers there (a file), and has a mail in quarantine; Bob has a ticket of his own with a
+    file. The team is told of every mail, with its files."""
     deliver(desk, with_file(make_mail("VPN drops every hour", sender=ALICE,
                                       body=f"Hello, the VPN drops. {ALICE_WORD}\n"),
                             PDF, "contract-alice.pdf", "application/pdf"), ALICE_ADDRESS)
@@ -94,6 +97,9 @@ def alice_history(desk: RunningDaemon) -> None:
                             BOB_FILE, "df.txt", "text/plain"), "bob@example.nl")
     deliver(desk, make_mail("Shared drive", sender=CAROL, body="carolsdriveword broken\n",
                             Cc=ALICE), "carol@example.de")
+    deliver(desk, with_file(make_mail("Re: [SUP-000004] Shared drive", sender=ALICE,
+                                      body=f"Same here. {ALICE_WORD}\n"),
+                            NOTES, "notes.txt", "text/plain"), ALICE_ADDRESS)
     deliver(desk, make_mail("Cheap pills", sender=ALICE, body=f"spam {ALICE_WORD}\n",
                             X_Spam_Flag="YES"), ALICE_ADDRESS)
 
@@ -148,8 +154,10 @@ def test_export_then_erase_a_customer(desk: RunningDaemon, config_path: Path,
     assert mentions(bob_before, ALICE_ADDRESS) and mentions(bob_before, ALICE_WORD)
     assert blob_mentions(bob_before, PDF) and blob_mentions(bob_before, PHOTO)
     acks_to_alice = {p.name: p.read_bytes() for p in desk.outbox_dir.glob("*.eml")
-                     if ALICE_ADDRESS in p.read_text(errors="replace")}
+                     if ALICE_ADDRESS in str(message_from_bytes(p.read_bytes())["To"])}
     assert len(acks_to_alice) == 2  # the two acknowledgements (Carol's has her in no To)
+    notices = [p for p in desk.outbox_dir.glob("*.eml") if ALICE_WORD in p.read_text()]
+    assert len(notices) == 4  # the team's notices of her four mails
 
     code, out = cli(capsys, "export", "-c", str(config_path), "--customer",
                     "Alice.Andersson@Example.SE", "-o", str(tmp_path / "alice.zip"))
@@ -163,7 +171,7 @@ def test_export_then_erase_a_customer(desk: RunningDaemon, config_path: Path,
     assert by_ref["SUP-000004"]["role"] == "participant"
     assert by_ref["SUP-000001"]["role"] == by_ref["SUP-000002"]["role"] == "requester"
     written = [m for t in index["tickets"] for m in t["messages"] if m["direction"] == "in"]
-    assert len(written) == 3  # everything she wrote that made a ticket message
+    assert len(written) == 4  # everything she wrote that made a ticket message
     for item in written:
         mail = message_from_bytes(files[item["file"]], policy=policy.default)
         assert mail["Message-ID"] == item["message_id"]
@@ -171,7 +179,7 @@ def test_export_then_erase_a_customer(desk: RunningDaemon, config_path: Path,
     exported_files = {a["filename"]: files[a["file"]] for item in written
                       for a in item["attachments"]}
     assert exported_files == {"contract-alice.pdf": PDF, "jam.png": PHOTO,
-                              "contract-again.pdf": PDF}
+                              "contract-again.pdf": PDF, "notes.txt": NOTES}
     sent = {m["file"]: m for t in index["tickets"] for m in t["messages"]
             if m["direction"] == "out"}
     assert sorted(files[name] for name in sent) == sorted(acks_to_alice.values())
@@ -206,7 +214,7 @@ def test_export_then_erase_a_customer(desk: RunningDaemon, config_path: Path,
     assert mentions(after, ALICE_ADDRESS) == []
     assert mentions(after, ALICE_WORD) == []
     assert mentions(after, "Andersson") == []
-    assert not blob_mentions(after, PDF) and not blob_mentions(after, PHOTO)
+    assert not any(blob_mentions(after, data) for data in (PDF, PHOTO, NOTES))
     for path in desk.outbox_dir.glob("*.eml"):
         text = path.read_bytes().lower()
         assert ALICE_ADDRESS.encode() not in text and ALICE_WORD.encode() not in text
@@ -218,9 +226,10 @@ def test_export_then_erase_a_customer(desk: RunningDaemon, config_path: Path,
     assert blob_mentions(after, BOB_FILE)
     bob = store.ticket_by_reference("SUP-000003")
     assert bob.requester == "bob@example.nl" and bob.subject == "Disk full"
-    # Carol's ticket keeps her text; Alice was only in its Cc
-    [carol_mail] = [m for m in store.messages(4) if m["direction"] == "in"]
+    # Carol's ticket keeps her text (and the team's notice of it); Alice was in its Cc
+    carol_mail, _alices = [m for m in store.messages(4) if m["direction"] == "in"]
     assert "carolsdriveword" in carol_mail["body_text"] and carol_mail["cc_addrs"] == []
+    assert any(b"carolsdriveword" in p.read_bytes() for p in desk.outbox_dir.glob("*.eml"))
 
     # Alice's tickets are anonymised skeletons that keep their SLA figures
     skeleton = store.ticket_record(1)

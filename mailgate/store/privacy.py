@@ -185,11 +185,6 @@ class PrivacyQueries(StoreBase):
 
     # -- reading for an export -----------------------------------------------------------
 
-    def blob(self, sha256: str) -> bytes | None:
-        """An attachment's bytes (None once purged or erased)."""
-        row = self._x("SELECT data FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
-        return bytes(row[0]) if row else None
-
     def outbox_of_ticket(self, ticket_id: int) -> list[dict[str, Any]]:
         """A ticket's outgoing mail: recipients, state, times (no bytes)."""
         cur = self._x("SELECT id, message_id, kind, rcpt_tos, state, created_at, sent_at"
@@ -223,9 +218,9 @@ class PrivacyQueries(StoreBase):
             return None
         whole = ticket["requester"] == scrub.address
         done = ErasedTicket()
-        own_ids = self._erase_messages(ticket_id, scrub, whole, done)
+        own_ids, own_outbox = self._erase_messages(ticket_id, scrub, whole, done)
         self._erase_spool(ticket_id, scrub, whole, own_ids, done)
-        self._erase_outbox(ticket_id, scrub, whole, done)
+        self._erase_outbox(ticket_id, scrub, whole, own_outbox, done)
         self._erase_events(ticket_id, scrub, whole, done)
         self._x("DELETE FROM participants WHERE ticket_id = ? AND address = ?",
                 (ticket_id, scrub.address))
@@ -241,20 +236,27 @@ class PrivacyQueries(StoreBase):
         return done
 
     def _erase_messages(self, ticket_id: int, scrub: Scrubber, whole: bool,
-                        done: ErasedTicket) -> set[str]:
-        """Messages: theirs (or all, ``whole``) emptied, the rest scrubbed; their ids."""
+                        done: ErasedTicket) -> tuple[set[str], set[int]]:
+        """Messages: theirs (or all, ``whole``) emptied, the rest scrubbed. Theirs: what
+        they wrote, what was sent to them alone, and the team's notice of their mail (it
+        carries their text and files). Their Message-IDs and outbox ids."""
         own: set[str] = set()
+        own_outbox: set[int] = set()
         rows = self._x("SELECT id, message_id, from_addr, from_name, to_addrs, cc_addrs,"
-                       " subject, body_text, decisions FROM messages WHERE ticket_id = ?"
-                       " ORDER BY id", (ticket_id,)).fetchall()
-        for row_id, mid, sender, name, to, cc, subject, body, decisions in rows:
+                       " subject, body_text, decisions, kind, in_reply_to, outbox_id"
+                       " FROM messages WHERE ticket_id = ? ORDER BY id", (ticket_id,)).fetchall()
+        for (row_id, mid, sender, name, to, cc, subject, body, decisions, kind, answers,
+             outbox_id) in rows:
             recipients = json.loads(to or "[]") + json.loads(cc or "[]")
             theirs = sender == scrub.address or (bool(recipients) and set(recipients)
-                                                 <= {scrub.address})
+                                                 <= {scrub.address}) \
+                or (kind == "notification" and answers in own)
             new_mid = mid if scrub.address not in mid.lower() else \
                 f"<erased.{row_id}@erased.invalid>"
             if whole or theirs:
                 own.update((mid, new_mid))
+                if outbox_id is not None:
+                    own_outbox.add(int(outbox_id))
                 self._x("UPDATE messages SET from_addr = ?, from_name = ?, to_addrs = ?,"
                         " cc_addrs = ?, subject = NULL, body_text = NULL, decisions = NULL"
                         " WHERE id = ?",
@@ -270,12 +272,13 @@ class PrivacyQueries(StoreBase):
             if new_mid != mid:
                 self._rename_message_id(mid, new_mid)
             done.messages += 1
-        return own
+        return own, own_outbox
 
     def _rename_message_id(self, old: str, new: str) -> None:
         """A Message-ID that holds the address itself is replaced wherever it is kept."""
         for table, column in (("messages", "message_id"), ("messages", "in_reply_to"),
-                              ("spool", "message_id"), ("events", "message_id")):
+                              ("spool", "message_id"), ("events", "message_id"),
+                              ("ratings", "message_id")):
             self._x(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
 
     def _erase_attachments(self, message_row: int, done: ErasedTicket) -> None:
@@ -325,16 +328,17 @@ class PrivacyQueries(StoreBase):
             " WHERE m.ticket_id = ? AND m.direction = 'in'", (ticket_id,)).fetchall()]
         return sorted(set(ids))
 
-    def _erase_outbox(self, ticket_id: int, scrub: Scrubber, whole: bool,
+    def _erase_outbox(self, ticket_id: int, scrub: Scrubber, whole: bool, own: set[int],
                       done: ErasedTicket) -> None:
-        """Our mail of the ticket: to them only (or all, ``whole``) emptied; mail to them
-        and others loses their address (pending mail still goes to the others)."""
+        """Our mail of the ticket: to them only, or of their messages (``own``), or all
+        (``whole``) emptied; mail to them and others loses their address (pending mail
+        still goes to the others)."""
         rows = self._x("SELECT id, rcpt_tos, raw, state, last_error FROM outbox"
                        " WHERE ticket_id = ?", (ticket_id,)).fetchall()
         for outbox_id, rcpt, raw, state, error in rows:
             raw = bytes(raw)
             others = json.loads(scrub.addresses(rcpt))
-            if whole or not others:
+            if whole or outbox_id in own or not others:
                 self._x("UPDATE outbox SET raw = ?, rcpt_tos = ?, last_error = ?,"
                         " state = CASE WHEN state = 'pending' THEN 'cancelled' ELSE state END,"
                         " claimed_by = CASE WHEN state = 'pending' THEN NULL ELSE claimed_by END"

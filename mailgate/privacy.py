@@ -119,6 +119,7 @@ def _export_ticket(store: Store, sink: Sink, address: str, ticket_id: int, role:
         ticket["merged_into"] = store.ticket(record["merged_into"]).reference
     if role == "requester":
         ticket["participants"] = store.participants(ticket_id)
+        ticket["rating"] = store.rating(ticket_id)
     outbox = {row["id"]: row for row in store.outbox_of_ticket(ticket_id)}
     ticket["messages"] = []
     for n, message in enumerate(store.messages(ticket_id), 1):

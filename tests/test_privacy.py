@@ -322,6 +322,7 @@ def test_typos_are_refused(config_path: Path, capsys: pytest.CaptureFixture[str]
     """A wrong duration names the key and the file; a malformed or unknown address exits
     non-zero and says so; purge without keep_raw_for says which key to set."""
     cfg = str(config_path)
+    assert cli(capsys, "db", "migrate", "-c", cfg)[0] == 0  # an empty desk
     code, out = cli(capsys, "purge", "-c", cfg)
     assert code == 64 and "store.keep_raw_for is off" in out and cfg in out
     code, out = cli(capsys, "purge", "-c", cfg, "--older-than", "half a year")

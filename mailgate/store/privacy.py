@@ -112,7 +112,8 @@ class PrivacyQueries(StoreBase):
 
     def tickets_of_person(self, address: str,
                           only: int | None = None) -> list[tuple[int, str]]:
-        """(ticket id, ``requester`` or ``participant``) of every ticket they appear on
+        """(ticket id, ``requester`` or ``participant``) of every ticket they appear on:
+        requester, participant, sender, To/Cc, recipient of our mail, named by an event
         (or just ticket ``only``, if they do)."""
         address = address.lower()
         quoted = like_pattern(json.dumps(address))
@@ -127,7 +128,10 @@ class PrivacyQueries(StoreBase):
                  " OR to_addrs LIKE ? ESCAPE '\\' OR cc_addrs LIKE ? ESCAPE '\\')",
                  (address, quoted, quoted)),
                 ("SELECT ticket_id FROM outbox WHERE ticket_id IS NOT NULL"
-                 " AND rcpt_tos LIKE ? ESCAPE '\\'", (quoted,))):
+                 " AND rcpt_tos LIKE ? ESCAPE '\\'", (quoted,)),
+                # an event naming them: a held mail of theirs cited the ticket
+                ("SELECT ticket_id FROM events WHERE (lower(actor) = ?"
+                 " OR lower(detail) LIKE ? ESCAPE '\\')", (address, like_pattern(address)))):
             for ticket_id, in self._x(sql + where, (*params, *extra)).fetchall():
                 found.setdefault(int(ticket_id), "participant")
         return sorted(found.items())
@@ -172,9 +176,10 @@ class PrivacyQueries(StoreBase):
         return out
 
     def _loose_outbox_of(self, scrub: Scrubber) -> list[int]:
+        """Our mail on no ticket (the team's notice of a held mail) to them or naming them."""
         return [int(r[0]) for r in self._x(
-            "SELECT id FROM outbox WHERE ticket_id IS NULL AND rcpt_tos LIKE ? ESCAPE '\\'",
-            (like_pattern(json.dumps(scrub.address)),)).fetchall()]
+            "SELECT id, rcpt_tos, raw FROM outbox WHERE ticket_id IS NULL").fetchall()
+            if scrub.address in json.loads(r[1] or "[]") or scrub.found_in(bytes(r[2]))]
 
     def erasure_marks(self, mark: str) -> list[tuple[str, str]]:
         """(ticket reference, when) of earlier erasures recorded with ``mark``."""

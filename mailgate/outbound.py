@@ -225,9 +225,10 @@ class Sender:
         record (a smarthost's are recorded as each arrives)."""
         raws = await self._db(Store.outbox_raws, [item.id for item in batch])
         gone = [item for item in batch if item.id not in raws]  # deleted meanwhile
-        batch = [item for item in batch if item.id in raws]
+        erased = [item for item in batch if raws.get(item.id) == b""]  # mailgate erase
+        batch = [item for item in batch if raws.get(item.id)]
         results = [self._result(item, PermanentDeliveryError("the outbox row is gone"))
-                   for item in gone]
+                   for item in gone] + [(item, "cancelled", "erased", None) for item in erased]
         if self.config.outbound.mode == "folder":
             folder = self.config.path(self.config.outbound.folder)
             failed = await asyncio.to_thread(
@@ -316,7 +317,12 @@ class Sender:
 
 
 def _file_name(item: OutboxItem) -> str:
-    return f"{item.id:08d}.eml"  # the outbox id: a repeat overwrites, never duplicates
+    return outbox_file_name(item.id)
+
+
+def outbox_file_name(outbox_id: int) -> str:
+    """The ``.eml`` name of an outbox row in folder mode (``mailgate.privacy`` erases it)."""
+    return f"{outbox_id:08d}.eml"  # the outbox id: a repeat overwrites, never duplicates
 
 
 def _record_all(store: Store,
@@ -332,7 +338,7 @@ def _record(store: Store, item: OutboxItem, state: str, error: str | None,
     now = clock.now()
     with store.transaction():
         store.outbox_done(item.id, state=state, now=now, error=error, next_attempt_at=retry_at)
-        if item.ticket_id is not None and state != "sent":
+        if item.ticket_id is not None and state in ("failed", "pending"):
             kind = "delivery_failed" if state == "failed" else "delivery_deferred"
             store.add_event(item.ticket_id, kind, actor="mailgate", now=now,
                             message_id=item.message_id,

@@ -13,6 +13,7 @@ import argparse
 import mailgate.cli.config_cmds as config_cmds
 import mailgate.cli.db as db
 import mailgate.cli.inspect_cmds as inspect_cmds
+import mailgate.cli.privacy as privacy
 import mailgate.cli.queues as queues
 import mailgate.cli.serve as serve
 import mailgate.cli.tickets as tickets
@@ -33,6 +34,8 @@ examples:
   mailgate explain message.eml
   mailgate templates preview ack --ticket SUP-000123
   mailgate quarantine list
+  mailgate export --customer alice@example.org -o alice.zip
+  mailgate erase --customer alice@example.org --yes
 """
 
 
@@ -67,4 +70,5 @@ def build_parser() -> argparse.ArgumentParser:
     tickets.register_desk(add)  # assign, merge
     inspect_cmds.register(add)  # trace, explain, templates
     db.register(add)  # db, import
+    privacy.register(add)  # export, erase, purge
     return parser

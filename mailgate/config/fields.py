@@ -37,6 +37,16 @@ def parse_duration(value: Any) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _optional_duration(value: Any) -> timedelta | None:
+    """A duration, or ``"off"`` (or nothing) for none."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("off", "")):
+        return None
+    return parse_duration(value)
+
+
+OptionalDuration = Annotated[timedelta | None, BeforeValidator(_optional_duration)]
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mailgate.config.fields import Address, Duration, Section
+from mailgate.config.fields import Address, Duration, OptionalDuration, Section
 
 
 class GatewaySection(Section):
@@ -71,6 +71,8 @@ class StoreSection(Section):
     ``password_env`` or ``password_file`` (or libpq's own PGPASSWORD / ~/.pgpass), never
     from the URL. ``state_dir`` holds this node's pid and reload-status files (default: the
     SQLite database's folder, or ``var`` next to the config file with PostgreSQL).
+    ``keep_raw_for`` (default off: kept for good) is how long the raw mail and the
+    attachments of a closed ticket are kept after it was closed (``mailgate.privacy``).
     """
 
     url: str = "sqlite:///var/mailgate.db"
@@ -78,6 +80,14 @@ class StoreSection(Section):
     password_env: str | None = None
     password_file: str | None = None
     state_dir: str | None = None
+    keep_raw_for: OptionalDuration = None
+
+    @field_validator("keep_raw_for")
+    @classmethod
+    def _keep_raw_for(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError('must be a positive duration such as "180d", or "off"')
+        return value
 
     @field_validator("url")
     @classmethod

@@ -5,7 +5,7 @@ once in the SQL that SQLite and PostgreSQL share, with ``?`` placeholders.
 :class:`StoreBase` (here) runs statements and transactions and applies the
 migrations; the queries are grouped by table in mixins built on it
 (``spool.py``, ``tickets.py``, ``messages.py``, ``outbox.py``, ``sla.py``,
-``imap.py``, ``claims.py``, ``bulk.py``), composed into ``Store``
+``imap.py``, ``claims.py``, ``bulk.py``, ``privacy.py``), composed into ``Store``
 (``facade.py``). The backends (``sqlite.py``, ``postgres.py``) add only what
 differs: how a connection is made, the placeholder style, how a transaction
 begins, how claims skip rows another node holds, how ids are reserved and how

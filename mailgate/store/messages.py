@@ -62,7 +62,11 @@ class MessageQueries(StoreBase):
 
     def add_attachment(self, *, message_row: int, filename: str, content_type: str,
                        data: bytes, sha256: str) -> None:
-        """Keep an attachment content-addressed: equal files are stored once."""
+        """Keep an attachment content-addressed: equal files are stored once.
+
+        The blob's lock is the one an erasure or a purge takes before it deletes a blob
+        no attachment links to (``PrivacyQueries.drop_unlinked_blobs``)."""
+        self._lock_key(f"blob:{sha256}")
         self._x("INSERT INTO blobs (sha256, data) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (sha256, data))
         self._x("INSERT INTO attachments (message_row, filename, content_type, size, sha256)"
@@ -199,7 +203,7 @@ class MessageQueries(StoreBase):
         row = self._x("SELECT s.raw FROM messages m JOIN spool s ON s.id = m.spool_id"
                       " WHERE m.ticket_id = ? AND m.direction = 'in' ORDER BY m.id LIMIT 1",
                       (ticket_id,)).fetchone()
-        return bytes(row[0]) if row else None
+        return bytes(row[0]) or None if row else None  # empty: purged or erased
 
     def events_of_messages(self, ticket_id: int,
                            message_ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -54,7 +54,10 @@ DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024
 DEFAULT_BUSY_TIMEOUT = 5.0
 PID_NAME = "mailgate.pid"  # in the state folder (mailgate.health.pid_file)
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
-STORE_KEYS = {"url", "busy_timeout", "password_env", "password_file", "state_dir"}
+# every [store] key (a drift guard test holds them equal to the models'); the quick path
+# reads only url, state_dir and busy_timeout (retention, keep_raw_for, is the daemon's)
+STORE_KEYS = {"url", "busy_timeout", "password_env", "password_file", "state_dir",
+              "keep_raw_for"}
 USAGE = "usage: mailgate ingest [-c CONFIG] [-f SENDER] [-r RECIPIENT ...] < message"
 
 

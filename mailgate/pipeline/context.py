@@ -117,6 +117,7 @@ class Context:
     view: TicketView | None = None
     role: str = "requester"  # identify
     joins_by_token: bool = False  # identify: a stranger holding the reply address
+    newcomer: tuple[str, str] | None = None  # identify: (event kind, why) of a new participant
     route: Route | None = None
     alert: Alert | None = None
     repeat_of: tuple[Ticket, str] | None = None

@@ -75,6 +75,10 @@ def _join_or_create(services: Services, store: Store, ctx: Context) -> Ticket:
         return joins
     if ctx.joins_by_token:
         store.add_participant(joins.id, who, ctx.inbound.from_name, "participant", now)
+    if ctx.newcomer is not None and store.add_participant(joins.id, who, ctx.inbound.from_name,
+                                                          "participant", now):
+        store.add_event(joins.id, ctx.newcomer[0], actor=who, now=now, message_id=mid,
+                        detail=ctx.newcomer[1])
     store.add_event(joins.id, "threaded", actor=who, now=now, message_id=mid,
                     detail=f"{ctx.role} reply joined by {threading.detail}")
     ctx.outcome = _done(ctx, joins, "appended", threading.method)

@@ -112,6 +112,7 @@ class Context:
     trace: list[tuple[str, str]] = field(default_factory=list)
     settled: bool = False  # a step decided the rest: no further deciding step runs
     duplicate_of: int | None = None  # dedupe: ticket id of the stored copy
+    reused: tuple[str, int] | None = None  # dedupe: (Message-ID, its ticket) reused by new text
     bounce: tuple[Ticket, Bounce] | None = None  # bounce: the ticket and the report
     threading: Threading = field(default_factory=lambda: Threading(None, "none"))
     view: TicketView | None = None

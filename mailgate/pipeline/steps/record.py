@@ -33,6 +33,12 @@ def record(services: Services, store: Store, ctx: Context) -> None:
     kind = "automatic" if ctx.facts.automatic else \
         ("engineer" if ctx.role == "engineer" else "customer")
     store_message(store, ctx, ticket, kind)
+    if ctx.reused is not None:
+        store.add_event(ticket.id, "message_id_reused", actor=ctx.facts.sender, now=ctx.now,
+                        message_id=ctx.inbound.message_id,
+                        detail=f"Message-ID {ctx.reused[0]} (a message of ticket "
+                               f"{ctx.reused[1]}) reused by a mail with other content; "
+                               f"stored as {ctx.inbound.message_id}")
     if ctx.role != "engineer":
         _participants(services, store, ctx, ticket)
     assert ctx.outcome is not None

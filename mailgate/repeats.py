@@ -222,9 +222,9 @@ def _overlap(a: _Terms, b: _Terms) -> tuple[float, float, list[str]]:
 def compare(first: Mail, second: Mail) -> Verdict:
     """Whether ``second`` reports the problem ``first`` reported, with score and reason."""
     own = own_words(first.sender, second.sender)
-    topic = new_topic(second.text) or new_topic(second.subject)
-    if topic:
-        return Verdict(False, 0.0, f"announces another matter ({topic!r})")
+    other = new_topic(second.text) or new_topic(second.subject)
+    if other:
+        return Verdict(False, 0.0, f"announces another matter ({other!r})")
     a = terms(f"{first.subject}\n{body_of(first.text)}", own)
     b = terms(f"{second.subject}\n{body_of(second.text)}", own)
     small, union, shared = _overlap(a, b)
@@ -237,6 +237,9 @@ def compare(first: Mail, second: Mail) -> Verdict:
         need = min(need, 0.15)
     if not cue and not _phrase(f"{second.subject}\n{second.text}", _words()[5]):
         need += 0.15  # asks for something rather than reporting a problem again
+    topic = terms(second.subject, own).weights
+    if not cue and len(topic) >= 2 and not set(topic) & set(a.weights):
+        need = max(need, 0.5) + 0.2  # its subject names other things, none in the first mail
     if _numbered(a.codes) and _numbered(b.codes) and not codes:
         need += 0.15  # both name codes, none the same: two problems, unless words agree
     if _hours(first, second) > 12:

@@ -145,10 +145,10 @@ def _add(found: _Terms, raw: str, own: frozenset[str], stop: frozenset[str],
     if kind < IDENT and any(part in own for part in re.split(r"[.@]", token)):
         return
     if kind >= IDENT:
-        found.add(token, kind)
         label = token.split(".")[0]
         if _HOST.match(token) and any(c.isdigit() or c == "-" for c in label):
-            found.add(label, IDENT)  # db01.example.com meets db01
+            token = label  # db01.example.com meets db01
+        found.add(token, kind)
     elif kind == NAME:
         found.add(token[:STEM + 1], NAME)
     elif kind == WORD and token not in stop and stem(token) not in stop_stems:
@@ -230,7 +230,7 @@ def compare(first: Mail, second: Mail) -> Verdict:
     small, union, shared = _overlap(a, b)
     score = (small + union) / 2
     codes, idents = a.codes & b.codes, a.idents & b.idents
-    words = [t for t in shared if t not in idents]
+    words = [t for t in shared if a.weights[t] == WORD]
     need = 0.25 if codes else 0.35 if idents and words else 0.5
     cue = follow_up(f"{second.subject}\n{body_of(second.text)}")
     if cue and (idents or len(words) >= 2):

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -55,10 +55,16 @@ def _raw(mail: dict[str, Any], number: int) -> bytes:
     msg["From"] = mail["from"]
     msg["To"] = "support@example.com"
     msg["Subject"] = mail["subject"]
-    msg["Date"] = format_datetime(datetime.fromisoformat(mail["date"]))
+    msg["Date"] = format_datetime(_when(mail))
     msg["Message-ID"] = f"<pair-{number}@bench.invalid>"
     msg.set_content(mail["body"])
     return msg.as_bytes()
+
+
+def _when(mail: dict[str, Any]) -> datetime:
+    """The mail's date, UTC when it names no offset."""
+    when = datetime.fromisoformat(mail["date"])
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def run_pair(folder: Path, scope: str, row: dict[str, Any]) -> tuple[bool, str, float]:
@@ -73,7 +79,7 @@ def run_pair(folder: Path, scope: str, row: dict[str, Any]) -> tuple[bool, str, 
         for number, mail in enumerate((row["first"], row["second"]), start=1):
             raw = _raw(mail, number)
             inbound = parse(raw)
-            now = datetime.fromisoformat(mail["date"])
+            now = _when(mail)
             item = SpoolItem(id=number, received_at=now, channel="smtp", source="smtp",
                              mail_from=inbound.from_addr, rcpt_tos=[config.support_address],
                              size=len(raw), attempts=1)

@@ -38,6 +38,9 @@ from importlib import resources
 _TOKEN = re.compile(r"[^\W_](?:[\w.\-]*[^\W_])?")
 _TIME = re.compile(r"^\d{1,2}[:.h]\d{2}$|^\d{1,2}(am|pm|uhr)$")
 _DATE = re.compile(r"^\d{1,2}[./-]\d{1,2}([./-]\d{2,4})?$|^(19|20)\d\d([./-]\d{1,2})*$")
+_REPLY = re.compile(r"^\s*(re|aw|sv|vs|antw|ang|odp|ha|ответ|fw|fwd|wg|tr|rv|vb|doorst)\s*:",
+                    re.IGNORECASE)
+_PHONE = re.compile(r"\+?\d[\d ()/-]{7,}\d")
 _HOST = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+\.[a-z]{2,6}$")
 STEM = 5
 CODE, IDENT, NAME, WORD = 4.0, 2.5, 1.5, 1.0
@@ -108,7 +111,10 @@ def body_of(text: str) -> str:
     """The text above the first closing formula (the signature is not the problem)."""
     closings = _words()[2]
     kept: list[str] = []
-    for line in text.splitlines():
+    lines = _PHONE.sub(" ", text).splitlines()
+    while lines and (not lines[0].strip() or _greeting(lines[0])):
+        lines.pop(0)
+    for line in lines:
         low = line.strip().casefold()
         if kept and low and len(low) < 40 and low.startswith(closings):
             break
@@ -116,6 +122,13 @@ def body_of(text: str) -> str:
     while kept and (not kept[-1].strip() or _signed(kept[-1])):
         kept.pop()
     return "\n".join(kept)
+
+
+def _greeting(line: str) -> bool:
+    """A first line such as "Hi team," or "Guten Tag!": no part of the problem."""
+    words = line.split()
+    return 0 < len(words) <= 4 and line.rstrip().endswith((",", "!")) and \
+        not any(c.isdigit() for c in line)
 
 
 def _signed(line: str) -> bool:
@@ -229,25 +242,47 @@ def compare(first: Mail, second: Mail) -> Verdict:
     b = terms(f"{second.subject}\n{body_of(second.text)}", own)
     small, union, shared = _overlap(a, b)
     score = (small + union) / 2
-    codes, idents = a.codes & b.codes, a.idents & b.idents
-    words = [t for t in shared if a.weights[t] == WORD]
-    need = 0.25 if codes else 0.35 if idents and words else 0.5
-    cue = follow_up(f"{second.subject}\n{body_of(second.text)}")
-    if cue and (idents or len(words) >= 2):
-        need = min(need, 0.15)
-    if not cue and not _phrase(f"{second.subject}\n{second.text}", _words()[5]):
-        need += 0.15  # asks for something rather than reporting a problem again
-    topic = terms(second.subject, own).weights
-    if not cue and len(topic) >= 2 and not set(topic) & set(a.weights):
-        need = max(need, 0.5) + 0.2  # its subject names other things, none in the first mail
-    if _numbered(a.codes) and _numbered(b.codes) and not codes:
-        need += 0.15  # both name codes, none the same: two problems, unless words agree
-    if _hours(first, second) > 12:
-        need += 0.05
-    same = score >= need and (bool(idents) or len(shared) >= (2 if cue else 3))
-    return Verdict(same, score, f"score {score:.2f} (needs {need:.2f}); shared: "
+    cue = follow_up(f"{second.subject}\n{body_of(second.text)}") or \
+        ("a reply or forward of an earlier mail" if _REPLY.match(second.subject) else None)
+    need, why = _need(first, second, a, b, cue, own)
+    idents = a.idents & b.idents
+    close = cue or about(terms(second.subject, own), a)
+    same = score >= need and (bool(idents) or len(shared) >= (2 if close else 3))
+    return Verdict(same, score, f"score {score:.2f} (needs {need:.2f}{why}); shared: "
                                 f"{', '.join(shared[:6]) or 'nothing'}"
                                 f"{f'; follows up ({cue!r})' if cue else ''}")
+
+
+def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
+          own: frozenset[str]) -> tuple[float, str]:
+    """The score the pair needs, and what moved it from the plain 0.5."""
+    shared = set(a.weights) & set(b.weights)
+    codes, idents = a.codes & b.codes, a.idents & b.idents
+    words = [t for t in shared if a.weights[t] == WORD]
+    need, why = (0.25, ", a shared code") if codes else \
+        (0.35, ", a shared identifier") if idents and words else (0.5, "")
+    topic = terms(second.subject, own)
+    reports = _phrase(f"{second.subject}\n{second.text}", _words()[5])
+    if cue and (idents or len(shared) >= 2):
+        need, why = min(need, 0.15), f"{why}, a follow-up"
+    elif reports and about(topic, a):
+        need, why = min(need, 0.2), f"{why}, its subject is what the first mail is about"
+    if not cue and not reports:
+        need, why = need + 0.15, f"{why}, reports no problem"
+    if not cue and len(topic.weights) >= 2 and not set(topic.weights) & set(a.weights):
+        need, why = max(need, 0.5) + 0.2, f"{why}, its subject is about other things"
+    if _numbered(a.codes) and _numbered(b.codes) and not codes:
+        need, why = need + 0.15, f"{why}, other codes"
+    if _hours(first, second) > 12:
+        need, why = need + 0.05, f"{why}, hours apart"
+    return need, why
+
+
+def about(subject: _Terms, first: _Terms) -> bool:
+    """Whether a subject names only what the first mail is about (an identifier of it, or
+    two words or more, all found in it)."""
+    return bool(subject.weights) and set(subject.weights) <= set(first.weights) and \
+        (bool(subject.idents) or len(subject.weights) >= 2)
 
 
 def _numbered(codes: set[str]) -> bool:

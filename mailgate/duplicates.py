@@ -8,8 +8,8 @@ organisation's domain: never a public mail domain such as gmail.com, see
 strictest first:
 
 - its normalised subject equals that ticket's, and the subject names
-  something (an identifier or two content words: "Problem since this morning"
-  names nothing);
+  something (an identifier or two content words, one for a "Re:" of it:
+  "Problem since this morning" names nothing);
 - its new text is at least ``duplicate_similarity`` alike (Jaccard similarity
   of word pairs: the same mail sent again);
 - ``mailgate.repeats.compare`` finds it reports the same problem in other
@@ -30,7 +30,7 @@ from mailgate.domains import organisation
 from mailgate.message import Inbound
 from mailgate.quotes import new_text
 from mailgate.refs import normalize_subject
-from mailgate.repeats import Mail, compare, own_words, terms
+from mailgate.repeats import Mail, compare, is_reply, own_words, terms
 from mailgate.store import Store, Ticket
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -92,7 +92,7 @@ def _repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
     key = subject_key(mail.subject)
     if key not in VAGUE and key == subject_key(first.subject):
         named = terms(first.subject, own_words(first.sender, mail.sender))
-        if named.idents or len(named.weights) >= 2:
+        if named.idents or len(named.weights) >= (1 if is_reply(mail.subject) else 2):
             return 2.0, f"same subject ({key!r})"
     alike = similarity(mail.text, first.text)
     if alike >= threshold:

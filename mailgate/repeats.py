@@ -243,7 +243,7 @@ def compare(first: Mail, second: Mail) -> Verdict:
     small, union, shared = _overlap(a, b)
     score = (small + union) / 2
     cue = follow_up(f"{second.subject}\n{body_of(second.text)}") or \
-        ("a reply or forward of an earlier mail" if _REPLY.match(second.subject) else None)
+        ("a reply or forward of an earlier mail" if is_reply(second.subject) else None)
     need, why = _need(first, second, a, b, cue, own)
     idents = a.idents & b.idents
     close = cue or about(terms(second.subject, own), a)
@@ -276,6 +276,11 @@ def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
     if _hours(first, second) > 12:
         need, why = need + 0.05, f"{why}, hours apart"
     return need, why
+
+
+def is_reply(subject: str) -> bool:
+    """A "Re:"/"Fwd:" subject (in several languages): the sender answers or forwards a mail."""
+    return bool(_REPLY.match(subject))
 
 
 def about(subject: _Terms, first: _Terms) -> bool:

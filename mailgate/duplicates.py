@@ -8,8 +8,8 @@ organisation's domain: never a public mail domain such as gmail.com, see
 strictest first:
 
 - its normalised subject equals that ticket's, and the subject names
-  something (an identifier or two content words, one for a "Re:" of it:
-  "Problem since this morning" names nothing);
+  something (a content word or an identifier: "Problem since this morning"
+  names nothing);
 - its new text is at least ``duplicate_similarity`` alike (Jaccard similarity
   of word pairs: the same mail sent again);
 - ``mailgate.repeats.compare`` finds it reports the same problem in other
@@ -30,7 +30,7 @@ from mailgate.domains import organisation
 from mailgate.message import Inbound
 from mailgate.quotes import new_text
 from mailgate.refs import normalize_subject
-from mailgate.repeats import Mail, compare, is_reply, own_words, terms
+from mailgate.repeats import Mail, compare, own_words, terms
 from mailgate.store import Store, Ticket
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -90,10 +90,9 @@ def _repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
     first = Mail(candidate["requester"], candidate["subject"], new_text(candidate["text"]),
                  candidate["created_at"])
     key = subject_key(mail.subject)
-    if key not in VAGUE and key == subject_key(first.subject):
-        named = terms(first.subject, own_words(first.sender, mail.sender))
-        if named.idents or len(named.weights) >= (1 if is_reply(mail.subject) else 2):
-            return 2.0, f"same subject ({key!r})"
+    if key not in VAGUE and key == subject_key(first.subject) and \
+            terms(first.subject, own_words(first.sender, mail.sender)).weights:
+        return 2.0, f"same subject ({key!r})"
     alike = similarity(mail.text, first.text)
     if alike >= threshold:
         return 1.0 + alike, f"text {alike:.0%} alike"

@@ -72,7 +72,8 @@ def find_duplicate(config: Config, store: Store, inbound: Inbound,
         since=now - settings.duplicate_window)
     if not candidates:
         return None
-    mail = Mail(inbound.from_addr, inbound.subject, new_text(inbound.text), now)
+    mail = Mail(inbound.from_addr, inbound.subject, new_text(inbound.text), now,
+                cites=bool(inbound.in_reply_to or inbound.references))
     best: tuple[float, int, str] | None = None
     for candidate in candidates:
         found = _repeats(settings.duplicate_similarity, candidate, mail)

@@ -7,21 +7,24 @@ names, IDs and numbers, and a few content words of the symptom. What two
 different problems of one person share is the generic part: greetings, "not
 working since this morning", "urgent", the company's name. So the comparison:
 
-- drops signatures (from a closing formula on), the senders' own names and
-  domains, and the generic words of ``mailgate/data/repeat_words.toml``;
-- weighs what is left: identifiers (a token with a digit, a host name) 3,
-  product names and acronyms (``VPN``, ``DATEV``) 1.5, content words 1 (compared
-  by their first five letters, so "printer" meets "prints" and "Drucker" meets
-  "Druckers");
-- scores the weight both mails share against the smaller mail's weight
-  (a short reminder is all repeat) and against both (a long pair must share
-  much), subject and text separately;
-- never merges a mail that announces another matter ("separate issue") or
-  that names other identifiers of the kind the first one names and none of
-  its own unless the words agree strongly.
+- drops greeting lines, signatures (from a closing formula on, trailing name
+  lines), phone numbers, the senders' own names and domains, and the generic
+  words of ``mailgate/data/repeat_words.toml`` (en, de, nl, sv, ru, fr, es);
+- weighs what is left: codes (four digits or more, ``RFC_ERROR``) 4, other
+  identifiers (a token with a digit, a host name) 2.5, product names and
+  acronyms (``VPN``, ``TextLink``) 1.5, content words 1, compared by a crude
+  stem (an ending cut, then five letters: "printer" meets "prints");
+- scores the weight both mails share, half against the smaller mail (a short
+  reminder is all repeat) and half against both (a long pair must share much);
+- asks 0.5 of that score, less with a shared code or identifier, much less for
+  a follow-up ("still", "any news?", a "Re:"/"Fwd:" subject without references)
+  or a subject that names only what the first mail is about; more when the
+  second mail reports no problem (it asks for something), when its subject
+  names other things, or when both name different codes; never a merge when
+  it announces another matter ("separate issue").
 
-A false merge is worse than a missed one: the rule is strict, and every
-verdict carries its score and the shared terms that decided it. Tuned on
+A false merge is worse than a missed one: the bar is high, and every verdict
+carries its score, what moved the bar and the shared terms. Tuned on
 ``tests/data/repeats/tune.jsonl``; measured on the evaluation part by
 ``bench/repeats.py``.
 """
@@ -62,6 +65,7 @@ class Mail:
     subject: str
     text: str
     at: datetime | None = None
+    cites: bool = False  # has In-Reply-To/References (to a mail we do not know)
 
 
 @dataclass(frozen=True)
@@ -243,7 +247,8 @@ def compare(first: Mail, second: Mail) -> Verdict:
     small, union, shared = _overlap(a, b)
     score = (small + union) / 2
     cue = follow_up(f"{second.subject}\n{body_of(second.text)}") or \
-        ("a reply or forward of an earlier mail" if is_reply(second.subject) else None)
+        ("a reply or forward of an earlier mail"
+         if is_reply(second.subject) and not second.cites else None)
     need, why = _need(first, second, a, b, cue, own)
     idents = a.idents & b.idents
     close = cue or about(terms(second.subject, own), a)

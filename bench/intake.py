@@ -42,13 +42,14 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
 
 
-def _sink_run(folder: Path, messages: int, tag: str, out: dict[str, Any]) -> None:
+def _sink_run(folder: Path, messages: int, tag: str, out: dict[str, Any],
+              persistent: bool) -> None:
     sink = Sink(folder)
     try:
         _warm(sink.port, f"{tag}w")
         mails = [make_mail(tag, i) for i in range(messages)]
         cpu0, client0 = cpu_seconds(sink.pid), time.process_time()
-        run = asyncio.run(run_closed(HOST, sink.port, mails, SESSIONS))
+        run = asyncio.run(run_closed(HOST, sink.port, mails, SESSIONS, persistent))
         out.setdefault("sink_runs_msgs_per_s", []).append(round(messages / run.seconds, 1))
         out.setdefault("sink_runs_cpu_s", []).append(round(cpu_seconds(sink.pid) - cpu0, 2))
         out["client_cpu_s_sink"] = round(time.process_time() - client0, 2)
@@ -58,10 +59,20 @@ def _sink_run(folder: Path, messages: int, tag: str, out: dict[str, Any]) -> Non
 
 
 def throughput(work: Path, messages: int, tag: str) -> dict[str, Any]:
-    """Distinct 4 KB mails over 8 sessions, a new connection per mail: sink vs mailgate."""
+    """Both client modes: a new connection per mail (the figures at the top level) and 8
+    kept connections (under ``persistent``), each against the sink in the same run."""
+    out = throughput_mode(work / "per-mail", messages, tag, persistent=False)
+    out["persistent"] = throughput_mode(work / "persistent", messages, f"{tag}p",
+                                        persistent=True)
+    return out
+
+
+def throughput_mode(work: Path, messages: int, tag: str, persistent: bool) -> dict[str, Any]:
+    """Distinct 4 KB mails over 8 sessions, a new connection per mail or kept connections:
+    sink vs mailgate, counted to the last 250, the spool drained, the last ack written."""
     out: dict[str, Any] = {"messages": messages, "sessions": SESSIONS, "size": 4096,
-                           "connection_per_mail": True}
-    _sink_run(work / "sink-before", messages, f"{tag}-s1", out)
+                           "connection_per_mail": not persistent}
+    _sink_run(work / "sink-before", messages, f"{tag}-s1", out, persistent)
     mg = Mailgate(work / "mailgate")
     try:
         _warm(mg.port, f"{tag}-mw")
@@ -74,7 +85,7 @@ def throughput(work: Path, messages: int, tag: str) -> dict[str, Any]:
         own0 = cpu_seconds(mg.pid, with_children=False)
         senders = [p for p in children(mg.pid) if role_of(p) == "sender"]
         sender0 = cpu_of(senders)
-        run = asyncio.run(run_closed(HOST, mg.port, mails, SESSIONS))
+        run = asyncio.run(run_closed(HOST, mg.port, mails, SESSIONS, persistent))
         client_cpu = time.process_time() - client0
         drained = mg.wait_drained(spool_from=before)
         counts = mg.counts()
@@ -104,12 +115,14 @@ def throughput(work: Path, messages: int, tag: str) -> dict[str, Any]:
             out["first_error"] = run.errors[0].error
     finally:
         mg.stop()
-    _sink_run(work / "sink-after", messages, f"{tag}-s2", out)
+    _sink_run(work / "sink-after", messages, f"{tag}-s2", out, persistent)
     # The sink is measured before and after mailgate; the better run is the ceiling (a
     # burst of foreign load on the machine can only make a run slower).
     out["sink_msgs_per_s"] = max(out["sink_runs_msgs_per_s"])
     out["sink_cpu_ms_per_msg"] = round(min(out["sink_runs_cpu_s"]) / messages * 1000, 3)
     out["ratio"] = round(out["mailgate_msgs_per_s"] / out["sink_msgs_per_s"], 3)
+    out["ratio_acks_written"] = round(out["mailgate_with_acks_written_msgs_per_s"]
+                                      / out["sink_msgs_per_s"], 3)
     # CPU cost per mail, sink over mailgate: much less sensitive to other load than rates.
     out["cpu_ratio"] = round(out["sink_cpu_ms_per_msg"] / out["mailgate_cpu_ms_per_msg"], 3)
     out["intake_ratio"] = round(out["mailgate_intake_msgs_per_s"] / out["sink_msgs_per_s"], 3)

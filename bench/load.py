@@ -194,17 +194,73 @@ class Run:
         return self.finished - self.started
 
 
+class Session:
+    """One SMTP connection kept open for many mails, as an MTA's connection cache does
+    (Postfix ``smtp_connection_cache_on_demand``): EHLO once, then MAIL/RCPT/DATA per mail."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.streams is None:
+            reader, writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+            code, text = await _reply(reader)
+            if code != 220:
+                raise RuntimeError(f"greeting {text}")
+            await _command(reader, writer, b"EHLO bench.example.org\r\n", 250)
+            self.streams = reader, writer
+        return self.streams
+
+    async def send(self, mail: Mail, timeout: float = 120.0) -> Result:
+        """One mail on this connection (opened again after an error); never raises."""
+        try:
+            return await asyncio.wait_for(self._send(mail), timeout)
+        except Exception as exc:
+            await self.close()
+            return Result(mail.key, 0, "", 0.0, time.time(), f"{type(exc).__name__}: {exc}")
+
+    async def _send(self, mail: Mail) -> Result:
+        reader, writer = await self._open()
+        await _command(reader, writer, f"MAIL FROM:<{mail.mail_from}>\r\n".encode(), 250)
+        await _command(reader, writer, f"RCPT TO:<{mail.rcpt}>\r\n".encode(), 250)
+        await _command(reader, writer, b"DATA\r\n", 354)
+        writer.write(dot_stuff(mail.data))
+        await writer.drain()
+        start = time.perf_counter()
+        code, text = await _reply(reader)
+        return Result(mail.key, code, text, time.perf_counter() - start, time.time(),
+                      None if code == 250 else f"DATA -> {text}")
+
+    async def close(self) -> None:
+        if self.streams is None:
+            return
+        _reader, writer = self.streams
+        self.streams = None
+        with contextlib.suppress(Exception):
+            writer.write(b"QUIT\r\n")
+            writer.close()
+            await writer.wait_closed()
+
+
 async def run_closed(host: str, port: int | Sequence[int], mails: list[Mail], sessions: int,
-                     ) -> Run:
-    """Send ``mails`` over ``sessions`` concurrent sessions, back to back. Given several
-    ports (several servers), session i always talks to ``port[i % len(port)]``."""
+                     persistent: bool = False) -> Run:
+    """Send ``mails`` over ``sessions`` concurrent sessions, back to back: a new connection
+    per mail, or (``persistent``) one kept connection per session. Given several ports
+    (several servers), session i always talks to ``port[i % len(port)]``."""
     run = Run()
     pending = iter(mails)
     ports = [port] if isinstance(port, int) else list(port)
 
     async def worker(target: int) -> None:
+        if not persistent:
+            for mail in pending:
+                run.results.append(await send(host, target, mail))
+            return
+        session = Session(host, target)
         for mail in pending:
-            run.results.append(await send(host, target, mail))
+            run.results.append(await session.send(mail))
+        await session.close()
 
     run.started = time.perf_counter()
     await asyncio.gather(*(worker(ports[i % len(ports)]) for i in range(sessions)))

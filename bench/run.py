@@ -119,33 +119,44 @@ def _verdict(ratio: float) -> str:
     return f"BELOW THE FLOOR {FLOOR}"
 
 
+def _throughput_lines(t: dict[str, Any], title: str) -> list[str]:
+    """The table of one client mode of the throughput section."""
+    lines: list[str] = []
+    lines.append(f"{title} ({t['messages']:,} distinct 4 KB mails, {t['sessions']} "
+                 + ("sessions, a new connection per mail)" if t["connection_per_mail"]
+                    else "kept connections, many mails each)"))
+    lines.append(_table([
+        ("no-op aiosmtpd sink, msgs/s", t["sink_msgs_per_s"],
+         "best of 2 runs: " + " / ".join(_fmt(v) for v in t["sink_runs_msgs_per_s"])),
+        ("mailgate end to end, msgs/s", t["mailgate_msgs_per_s"],
+         "250 + ticket + ack queued, spool drained"),
+        ("ratio mailgate / sink", t["ratio"], _verdict(t["ratio"])),
+        ("mailgate intake only (last 250), msgs/s", t["mailgate_intake_msgs_per_s"],
+         f"ratio {t['intake_ratio']}"),
+        ("mailgate incl. acks written, msgs/s", t["mailgate_with_acks_written_msgs_per_s"],
+         f"ratio {t.get('ratio_acks_written', '-')}"),
+        ("mailgate CPU per mail, ms", t["mailgate_cpu_ms_per_msg"],
+         f"{t['mailgate_cpu_s']} s CPU for the run: daemon "
+         f"{t['mailgate_daemon_cpu_ms_per_msg']} + processors "
+         f"{t['mailgate_processors_cpu_ms_per_msg']} + sender "
+         f"{t.get('mailgate_sender_cpu_ms_per_msg', 0)} ms/mail"),
+        ("CPU per mail, sink / mailgate", t["cpu_ratio"],
+         f"sink {t['sink_cpu_ms_per_msg']} ms/mail; steadier than the rates on a busy box"),
+        ("mailgate peak RSS, MiB", t["mailgate_peak_rss_mib"], ""),
+        ("errors / quarantined", f"{t['mailgate_errors']} / {t['mailgate_quarantined']}",
+         f"acks queued {t['mailgate_acks_queued']:,}"),
+    ]))
+    return lines
+
+
 def summary(results: dict[str, Any]) -> str:
     lines = []
     t = results.get("throughput")
     if t and "ratio" in t:
-        lines.append(f"1. Intake throughput ({t['messages']:,} distinct 4 KB mails, "
-                     f"{t['sessions']} sessions, a new connection per mail)")
-        lines.append(_table([
-            ("no-op aiosmtpd sink, msgs/s", t["sink_msgs_per_s"],
-             "best of 2 runs: " + " / ".join(_fmt(v) for v in t["sink_runs_msgs_per_s"])),
-            ("mailgate end to end, msgs/s", t["mailgate_msgs_per_s"],
-             "250 + ticket + ack queued, spool drained"),
-            ("ratio mailgate / sink", t["ratio"], _verdict(t["ratio"])),
-            ("mailgate intake only (last 250), msgs/s", t["mailgate_intake_msgs_per_s"],
-             f"ratio {t['intake_ratio']}"),
-            ("mailgate incl. acks written, msgs/s", t["mailgate_with_acks_written_msgs_per_s"],
-             ""),
-            ("mailgate CPU per mail, ms", t["mailgate_cpu_ms_per_msg"],
-             f"{t['mailgate_cpu_s']} s CPU for the run: daemon "
-             f"{t['mailgate_daemon_cpu_ms_per_msg']} + processors "
-             f"{t['mailgate_processors_cpu_ms_per_msg']} + sender "
-             f"{t.get('mailgate_sender_cpu_ms_per_msg', 0)} ms/mail"),
-            ("CPU per mail, sink / mailgate", t["cpu_ratio"],
-             f"sink {t['sink_cpu_ms_per_msg']} ms/mail; steadier than the rates on a busy box"),
-            ("mailgate peak RSS, MiB", t["mailgate_peak_rss_mib"], ""),
-            ("errors / quarantined", f"{t['mailgate_errors']} / {t['mailgate_quarantined']}",
-             f"acks queued {t['mailgate_acks_queued']:,}"),
-        ]))
+        lines += _throughput_lines(t, "1. Intake throughput")
+    p = (t or {}).get("persistent")
+    if p and "ratio" in p:
+        lines += _throughput_lines(p, "1b. The same with kept connections")
     lat = results.get("latency")
     for run in (lat or {}).get("runs", []):
         aim = run["rate"] == 100

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from mailgate import clocks
+from mailgate import autoclose, clocks
 from mailgate.config import STATUSES, Config
 from mailgate.errors import MailgateError
 from mailgate.store import Store, Ticket
@@ -30,6 +30,10 @@ def set_status(config: Config, store: Store, ticket: Ticket, status: str, *, act
                     detail=f"{old} -> {status}: {why}", from_status=old)
     clocks.on_status_change(config, store, ticket.id, ticket.sla_level or
                             config.sla.default_level, old, status, now)
+    if status == "awaiting_reply":
+        autoclose.plan(config, store, ticket, now)
+    elif old == "awaiting_reply":
+        autoclose.cancel(store, ticket.id)
     return True
 
 

@@ -17,8 +17,11 @@ _FOOTER = re.compile(
     r"^\s*(?:sent from my|sent from|sent with|get outlook for|skickat från min|skickat från"
     r"|hämta outlook för|отправлено с|отправлено из|verzonden vanaf mijn|verzonden met"
     r"|outlook voor|gesendet von meinem|gesendet mit|von meinem|outlook für|envoyé de mon"
-    r"|envoyé depuis|télécharger outlook pour|enviado desde mi|enviado con|obtener outlook para)"
-    r" ([\w.+-]+(?: [\w.+-]+){0,3}?)(?: (?:gesendet|downloaden|beziehen))?"
+    r"|envoyé depuis|télécharger outlook pour|enviado desde mi|enviado con|obtener outlook para"
+    r"|inviato da|inviato dal mio|enviado do meu|enviado a partir do meu|sendt fra min|sendt fra"
+    r"|lähetetty laitteesta|lähetetty|wysłane z|wysłano z|odesláno z|odesláno ze"
+    r"|надіслано з|отправлено с моего|gönderildi|发自我的|發自我的|来自我的)"
+    r" ([\w.+'-]+(?: [\w.+'-]+){0,3}?)(?: (?:gesendet|downloaden|beziehen))?"
     r"\s*(?:<[^>\s]*>|\[[^\]\s]*\])?\s*$",
     _I,
 )
@@ -30,11 +33,15 @@ _DEVICE_WORDS = {
     "min", "mi", "mon", "för", "für", "voor", "para", "pour", "телефона", "устройства",
     "mobiltelefon", "telefoon", "telefon", "handy", "móvil", "teléfono", "téléphone", "portable",
     "de", "el", "la", "le", "van", "galaxy", "samsung", "huawei", "blackberry", "protonmail",
+    "meu", "mio", "dal", "do", "z", "ze", "з", "mého", "mojego", "laitteesta", "iphonu",
+    "iphonea", "iphone'a", "telefonu", "smartfona", "androidu", "iphonesta", "puhelimesta",
+    "androidista",
 }
 _DISCLAIMER_LABEL = re.compile(
     r"^[\s*_]*(?:confidentiality notice|confidentiality|disclaimer|important notice|"
     r"sekretess|konfidentialitet|vertraulichkeitshinweis|haftungsausschluss|vertrouwelijkheid|"
-    r"avis de confidentialité|aviso de confidencialidad|aviso legal|конфиденциальность|"
+    r"avis de confidentialité|aviso de confidencialidade?|aviso legal|конфиденциальность|"
+    r"konfidensielt|fortroligt|fortrolighed|luottamuksellinen|poufne|důvěrné|riservatezza|"
     r"дисклеймер|уведомление о конфиденциальности)\b",
     _I,
 )
@@ -46,18 +53,27 @@ _DISCLAIMER_FAMILIES = [
         r"|luottamuksellinen|poufn|důvěrn|конфіденційн|gizli|機密|机密|保密|기밀|سري",
         r"recipient|addressee|mottagare|empfänger|geadresseerde|ontvanger|destinataire"
         r"|destinatario|адресат|получател|destinatário|modtager|mottaker|vastaanottaja"
-        r"|adresat|adresát|одержувач|alıcı|受信|宛先|收件人|수신자|المستلم|المرسل إليه",
+        r"|adresat|adresát|одержувач|alıcı|受信|宛先|收件人|수신자|المستلم|المرسل إليه"
+        r"|sender|avsender|avsändare|absender|afzender|expéditeur|remitente|remetente|mittente"
+        r"|отправител|відправник|nadawc|odesílatel|gönderen|lähettäjä|afsender|送信者|发件人"
+        r"|발신자|المرسل",
         r"delete|destroy|notify|prohibited|unauthori[sz]ed|radera|förstör|löschen|vernichten"
         r"|verwijder|supprimer|détruire|eliminar|destruir|удалит|уничтож|запрещ|eliminare"
         r"|liable|liability|responsib|haftung|haftet|verantwortlich|responsab|aansprakelijk"
         r"|vastuu|odpowiedzialn|odpovědn|ответственн|відповідальн|sorumlu|مسؤول|責任|责任|책임"
         r"|cancellare|apagar|elimine|slet|poista|usuń|smaž|smazat|znič|видаліть|знищ|sil|削除"
-        r"|破棄|删除|삭제|파기|حذف|إتلاف",
+        r"|破棄|删除|삭제|파기|حذف|إتلاف|elimin|varsle|underrett",
+        # "if you received it in error": the sentence every disclaimer has
+        r"in error|by mistake|erroneous|av misstag|ved en feil|ved en fejl|irrtümlich|fälschlich"
+        r"|per errore|par erreur|por error|por erro|по ошибке|ошибочно|помилково|omyłkowo"
+        r"|omylem|yanlışlıkla|hatalı olarak|virheellisesti|erehdyksessä|abusivement|onterecht"
+        r"|per vergissing|誤って|誤送信|错误地|误发|잘못 전송|잘못 수신|عن طريق الخطأ|بالخطأ",
     )
 ]
 _MAIL_REFERENCE = re.compile(
     r"e-?mail|message|meddelande|e-?post|nachricht|bericht|courriel|mensaje|correo|сообщени|письм"
     r"|messaggio|mensagem|besked|melding|viesti|wiadomo|zpráv|повідомлен|лист|ileti|posta|mesaj"
+    r"|mejl|mail|korrespondan|communication|kommunikation"
     r"|メール|邮件|郵件|메일|رسالة|البريد",
     _I,
 )
@@ -87,8 +103,18 @@ def strip_signature(lines: list[str]) -> list[str]:
     return lines
 
 
+_JOINED_FOOTER = re.compile(
+    r"^\s*(?:(?:发自我的|發自我的|来自我的)\s*\w+(?:\s?\w+)?(?:手机|手機|平板)?|iphoneから送信"
+    r"|android(?:から|で)送信|.{0,20}から送信|내 \w+에서 보냄|\w+에서 보냄|"
+    r"iphone'?(?:umdan|dan|den) gönderildi|\w+ cihazımdan gönderildi|أُ?رسلت من \w+(?: \w+)?)\s*$",
+    _I,
+)
+
+
 def _is_footer(line: str) -> bool:
     """A client footer such as "Sent from my iPhone" or "Get Outlook for iOS<https://…>"."""
+    if len(line) <= 60 and _JOINED_FOOTER.match(line):
+        return True
     m = _FOOTER.match(line) if len(line) <= 120 else None
     return m is not None and all(
         w[0].isupper() or any(c.isdigit() for c in w) or w.casefold() in _DEVICE_WORDS

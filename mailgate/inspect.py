@@ -295,7 +295,7 @@ def _compose_sample(config: Config, renderer: Any, name: str, ticket: Ticket | N
                     store: Store | None, now: datetime) -> bytes:
     from jinja2 import TemplateError
 
-    from mailgate import sla
+    from mailgate import locales, sla
     from mailgate.compose import compose, new_message_id
     from mailgate.refs import TagFormat
     from mailgate.render import sample_context
@@ -316,6 +316,8 @@ def _compose_sample(config: Config, renderer: Any, name: str, ticket: Ticket | N
     context["sla"].update(
         level=level, description=spec.description, first_response=spec.first_response.text,
         resolution=spec.resolution.text if spec.resolution else None,
+        first_response_within=locales.within(spec.first_response, "en"),
+        resolution_within=locales.within(spec.resolution, "en") if spec.resolution else None,
         timezone=str(calendar.tz), calendar=calendar.name,
         working_time_only=calendar.name != "24x7", due=sla.local(config, level, due or now))
     if ticket is not None:

@@ -23,6 +23,7 @@ COMMON = {
     "de": "der die das und ist nicht wir ich habe ein eine mit für auf bitte danke",
     "fr": "le la les et est pas nous je une des pour avec sur merci bonjour votre",
     "es": "el la los las y es no nosotros yo una para con por gracias hola su",
+    "it": "il gli è non sono che della abbiamo ho con per grazie buongiorno cordiali saluti",
 }
 _SETS = {lang: frozenset(words.split()) for lang, words in COMMON.items()}
 

@@ -25,7 +25,8 @@ from mailgate.store import Store, Ticket
 
 log = structlog.get_logger("mailgate.mailer")
 
-AUTOMATIC_KINDS = ("ack", "merged", "notification", "command_error", "reminder")
+AUTOMATIC_KINDS = ("ack", "merged", "notification", "command_error", "reminder", "waiting",
+                   "resolved")
 PRUNE_EVERY = 1000  # automatic mails between two deletions of counts older than the window
 
 

@@ -37,6 +37,11 @@ EVENT_COUNTERS = (
      "Automatic mail (bounces, out-of-office, lists) recorded without an answer."),
     ("sla_reminder", "mailgate_sla_reminders", "SLA reminders fired."),
     ("sla_breached", "mailgate_sla_breaches", "SLA deadlines breached."),
+    ("rating_requested", "mailgate_ratings_requested",
+     "Resolved mails that asked the customer for a satisfaction rating."),
+    ("rated", "mailgate_ratings_received", "Satisfaction ratings received (each counts)."),
+    ("auto_closed", "mailgate_tickets_auto_closed",
+     "Tickets closed by auto-close after waiting for the customer's reply."),
     ("delivery_deferred", "mailgate_outbound_deferrals",
      "Temporary delivery failures of outgoing mail (each retry counts)."),
 )
@@ -155,6 +160,12 @@ def _ticket_metrics(data: dict[str, Any]) -> Iterator[Metric]:
     for status, count in sorted(data["tickets_by_status"].items()):
         tickets.add_metric([status], count)
     yield tickets
+    rated = GaugeMetricFamily("mailgate_ticket_ratings",
+                              "Rated tickets by their latest satisfaction rating (1-5).",
+                              labels=["rating"])
+    for value, count in sorted(data.get("ratings", {}).items()):
+        rated.add_metric([str(value)], count)
+    yield rated
 
 
 def _outbox_metrics(data: dict[str, Any], now: datetime) -> Iterator[Metric]:

@@ -216,7 +216,7 @@ class Sender:
             self._unrecorded = results
             await self._db(_record_all, list(results))
             self._unrecorded.clear()
-            count += len(results)
+            count += len(batch)
         return count
 
     async def send_batch(self, batch: list[OutboxItem],

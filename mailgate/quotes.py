@@ -120,12 +120,14 @@ def _new_text(body: str) -> str:
 @dataclass(frozen=True)
 class ReplyParts:
     """A reply cut into what the customer wrote now (``text``), what stands below its
-    ``-- `` line (``signature``: usually a signature, sometimes a "P.S."), and text
-    written below the quoted history after a rule or a "P.S." (``late``)."""
+    ``-- `` line (``signature``: usually a signature, sometimes a "P.S."), text written
+    below the quoted history after a rule or a "P.S." (``late``), and the history itself
+    (``history``: what the ticket's stored messages can tell apart from new words)."""
 
     text: str
     signature: str = ""
     late: str = ""
+    history: str = ""  # the quoted history cut away (quote marks kept), for comparison
 
 
 @functools.lru_cache(maxsize=16)
@@ -145,7 +147,7 @@ def reply_parts(body: str) -> ReplyParts:
                 break
         kept = strip_disclaimers(strip_signature(kept))
         return ReplyParts(_joined(kept), _joined(strip_disclaimers(signature)),
-                          _joined(_late_text(history)))
+                          _joined(_late_text(history)), "\n".join(history))
     except Exception:  # pragma: no cover - defensive: a classifier input is better than a crash
         try:
             return ReplyParts("\n".join(

@@ -21,13 +21,20 @@ from jinja2 import (
     Template,
     TemplateError,
     TemplateNotFound,
+    pass_context,
 )
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from mailgate import locales
+from mailgate.config import Config
 from mailgate.errors import ConfigError
 
 # Every kind of mail mailgate sends, and whether its text template must exist.
 TEMPLATES = ("ack", "merged", "notification", "relay", "command_error", "reminder")
+# Sent only when a setting asks for them (auto-close, the resolved mail); a folder made
+# before they existed still passes ``check``.
+OPTIONAL = ("waiting", "resolved")
 
 
 @dataclass(frozen=True)
@@ -36,10 +43,14 @@ class Rendered:
     html: str | None
 
 
-def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+@pass_context
+def _when(context: Context, value: datetime | None, fmt: str | None = None) -> str:
+    """An instant in the words of the template's language (``lang``), or by ``fmt``."""
     if value is None:
         return ""
-    return value.strftime(fmt)
+    if fmt:
+        return value.strftime(fmt)
+    return locales.when(value, context.get("lang"))
 
 
 class Renderer:
@@ -71,6 +82,11 @@ class Renderer:
             self.env.cache.clear()
         self._chosen = {}
 
+    def language_of(self, name: str, language: str | None) -> str:
+        """The language ``name`` is written in for a customer of ``language``: theirs when
+        its variant exists, else the default templates' (English)."""
+        return _language(self._templates(name, language)[0])
+
     def _choose(self, name: str, language: str | None) -> tuple[Template, Template | None]:
         base, template = name, None
         if language:  # asked of the loader: a running daemon's is a snapshot of the folder
@@ -86,37 +102,59 @@ class Renderer:
             html = None
         return text, html
 
+    def _templates(self, name: str, language: str | None) -> tuple[Template, Template | None]:
+        """The (text, html) templates of ``name`` for ``language``, remembered once frozen."""
+        if self._chosen is None:
+            return self._choose(name, language)
+        key = (name, language)
+        chosen = self._chosen.get(key)
+        if chosen is None:
+            chosen = self._chosen[key] = self._choose(name, language)
+        return chosen
+
     def render(self, name: str, context: dict[str, Any],
                language: str | None = None) -> Rendered:
         """Render ``name`` (e.g. ``"ack"``) to text and, if a template exists, HTML.
 
         With ``language``, ``NAME.LANG.txt.j2`` is used when it exists (its HTML part
         likewise ``NAME.LANG.html.j2``, else none), else the default ``NAME.txt.j2``.
+        The template sees ``lang``, the language it is written in (dates follow it).
         """
-        if self._chosen is None:
-            text, html = self._choose(name, language)
-        else:
-            key = (name, language)
-            chosen = self._chosen.get(key)
-            if chosen is None:
-                chosen = self._chosen[key] = self._choose(name, language)
-            text, html = chosen
+        text, html = self._templates(name, language)
+        context = context | {"lang": _language(text)}
         return Rendered(text.render(context), html.render(context) if html else None)
 
-    def check(self) -> list[str]:
-        """Render every template with sample data; return one line per problem."""
+    def check(self, needed: tuple[str, ...] = ()) -> list[str]:
+        """Render every template with sample data; return one line per problem (``needed``:
+        optional kinds the config sends, see ``needed_templates``)."""
         problems = []
-        for name in TEMPLATES:
+        for name in (*TEMPLATES, *needed):
             if not (self.directory / f"{name}.txt.j2").exists():
                 problems.append(f"{self.directory}/{name}.txt.j2: missing")
         for path in sorted(self.directory.glob("*.j2")):
             try:
-                self.env.get_template(path.name).render(sample_context())
+                template = self.env.get_template(path.name)
+                template.render(sample_context() | {"lang": _language(template)})
             except TemplateError as exc:
                 line = getattr(exc, "lineno", None) or _template_line(exc, path)
                 where = f"{path}:{line}" if line else str(path)
                 problems.append(f"{where}: {type(exc).__name__}: {exc}")
         return problems
+
+
+def needed_templates(config: Config) -> tuple[str, ...]:
+    """The optional templates ``config`` sends: ``waiting`` with auto-close, ``resolved``
+    with auto-close or a resolved mail."""
+    settings = config.conversation
+    if settings.auto_close_after:
+        return OPTIONAL
+    return ("resolved",) if settings.resolved_mail != "off" else ()
+
+
+def _language(template: Template) -> str:
+    """``de`` of ``ack.de.txt.j2``; the default ``ack.txt.j2`` is English."""
+    parts = (template.name or "").split(".")
+    return parts[1] if len(parts) == 4 else "en"
 
 
 def freeze_templates(renderer: Renderer) -> Renderer:
@@ -169,11 +207,20 @@ def sample_context() -> dict[str, Any]:
         "sla": {
             "level": "standard", "description": "Standard support",
             "first_response": "8 working hours", "resolution": "40 working hours",
+            "first_response_within": "within 8 working hours",
+            "resolution_within": "within 40 working hours",
             "timezone": "Europe/Moscow", "calendar": "moscow", "working_time_only": True,
             "clock": "first response", "due": opened + timedelta(hours=8), "point": 0.75,
             "breached": False, "overdue": "0:00:00",
         },
         "what": "new",
+        "close_at": opened + timedelta(days=7),  # waiting: when auto-close will close it
+        "auto": False,  # resolved: closed by auto-close rather than by a person
+        "rating": {"asked": True, "links": [
+            {"value": n, "label": label, "mailto": f"mailto:support@example.com?subject="
+             f"%5BSUP-000123%5D%20{n}&body={n}"}
+            for n, label in ((5, "excellent"), (4, "good"), (3, "fair"), (2, "poor"),
+                             (1, "bad"))]},
         "engineer": {"name": "Alice"},
         "text": "We replaced the toner; please try again.",
         "errors": ["unknown command #stauts"],

@@ -129,3 +129,9 @@ def recipients(msg: EmailMessage, rcpt_tos: list[str]) -> list[str]:
         found.extend(a.strip("<> ").lower() for a in re.findall(r"[^\s,<>\"]+@[^\s,<>\"]+",
                                                                    value))
     return found
+
+
+def signed_token(config: Config, purpose: str) -> str:
+    """An 8-character HMAC of ``purpose`` under the token secret (rating links use it)."""
+    digest = hmac.new(_secret(config), purpose.encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode().lower()[:8]

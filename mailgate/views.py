@@ -68,6 +68,16 @@ def ticket_detail(store: Store, ticket: Ticket) -> dict[str, Any]:
         "created_at": record["created_at"],
         "updated_at": record["updated_at"],
         "closed_at": record["closed_at"],
+        "rating": _rating(store, ticket.id),
         "messages": messages,
         "events": store.events(ticket.id),
     }
+
+
+def _rating(store: Store, ticket_id: int) -> dict[str, Any] | None:
+    """``{rating, rated_at, how}`` of a rated ticket (``how``: token, digit or word)."""
+    found = store.rating(ticket_id)
+    if found is None:
+        return None
+    return {"rating": found["rating"], "rated_at": found["rated_at"].isoformat(),
+            "how": found["how"]}

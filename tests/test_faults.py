@@ -8,6 +8,7 @@ nothing accepted is lost, nothing is duplicated, the daemon recovers by itself.
 
 from __future__ import annotations
 
+import email
 import json
 import os
 import random
@@ -675,6 +676,87 @@ def test_kill_while_sending_repeats_at_most_one_mail_per_connection(
                  if n > 1]
         assert len(twice) <= SMTP_CONCURRENCY, twice
         assert proc.terminate()[0] == 0
+
+
+def test_killed_processor_delays_no_ack_and_repeats_none(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """kill -9 of the processor process alone while acks go to a slow smarthost (50 ms a
+    DATA): its claimed mail is taken up by the replacement at once (not after the 5-minute
+    lease), every ack reaches the smarthost within 10 s, and none twice (the sender, which
+    holds the outbox claims, lives on)."""
+    relay_port = free_port()
+    handler = RelayHandler(delay=0.05)
+    with Relay(relay_port, handler):
+        proc = subprocess_daemon(daemons, tmp_path, {"outbound": {
+            "mode": "smtp", "host": "127.0.0.1", "port": relay_port, "timeout": "5s"}})
+        db = db_of(tmp_path)
+        mails = numbered_mails("proc", 30)
+        [first, *_] = spool_directly(db, [slow_mail(1), *mails.values()])
+        proc.start()
+        wait_until(lambda: claimed_by(db, proc, first), 10, interval=0.005,
+                   message="no processor process claimed the first mail")
+        [worker] = processor_pids(proc)
+        os.kill(worker, signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_until(lambda: len({d.message_id for d in handler.delivered()}) == len(mails) + 1,
+                   10, interval=0.05, message=lambda: "acks missing 10 s after the kill: "
+                   f"{backlog(db)}\n{proc.log(tail=3000)}")
+        assert time.monotonic() - killed_at < 10
+        acks = {r[0] for r in query(db, "SELECT message_id FROM outbox WHERE kind = 'ack'")}
+        delivered = Counter(d.message_id for d in handler.delivered())
+        assert set(delivered) == acks
+        assert [m for m, n in delivered.items() if n > 1] == []
+        assert proc.terminate()[0] == 0
+
+
+REMINDER_SLA = {"sla": {"team_address": "team@example.com", "default_level": "standard",
+                        "levels": {"standard": {"first_response": "1h",
+                                                "reminders": [0.5, 1.0]}}}}
+
+
+def subject_of(raw: bytes) -> str:
+    return str(email.message_from_bytes(raw, policy=policy.default)["Subject"])
+
+
+def reminder_states(db: Path) -> dict[str, int]:
+    return dict(query(db, "SELECT CASE WHEN state = 'pending' AND claimed_by IS NOT NULL"
+                          " THEN 'claimed' ELSE state END, COUNT(*) FROM reminders GROUP BY 1"))
+
+
+def test_kill_while_reminders_fire_sends_each_once_soon_after_restart(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """kill -9 of the daemon while it fires a backlog of SLA reminders (due while it was
+    down): restarted at once, it frees its predecessor's claims (held for 2 minutes
+    otherwise), every reminder is sent within 10 s, and each exactly once (a reminder is
+    queued and marked sent in one transaction)."""
+    proc = subprocess_daemon(daemons, tmp_path, REMINDER_SLA)
+    db = db_of(tmp_path)
+    spool_directly(db, list(numbered_mails("sla", 150).values()))
+    proc.start()
+    wait_drained(proc, 60)
+    assert proc.terminate()[0] == 0
+    with sqlite3.connect(db) as con:  # the daemon was down for the whole first response
+        con.execute("UPDATE reminders SET fire_at = '2000-01-01T00:00:00.000000+00:00'"
+                    " WHERE state = 'pending'")
+    total = sum(reminder_states(db).values())
+    assert total == 300
+    for _attempt in range(5):  # until the kill catches claimed, unsent reminders
+        proc.start()
+        wait_until(lambda: reminder_states(db).get("sent", 0) > 0, 10, interval=0.002,
+                   message=lambda: f"no reminder fired: {reminder_states(db)}")
+        proc.kill()
+        if reminder_states(db).get("claimed"):
+            break
+    states = reminder_states(db)
+    assert states.get("claimed") and states["sent"] < total, states
+    proc.start()
+    wait_until(lambda: reminder_states(db).get("sent") == total, 10, interval=0.05,
+               message=lambda: f"reminders unsent 10 s after the restart: {reminder_states(db)}"
+               f"\n{proc.log(tail=6000)}")
+    sent = Counter((ticket, "breached" in str(subject_of(bytes(raw)))) for ticket, raw in
+                   query(db, "SELECT ticket_id, raw FROM outbox WHERE kind = 'reminder'"))
+    assert len(sent) == total // 2 * 2 and set(sent.values()) == {1}  # 50 % and 100 %, once
+    assert proc.terminate()[0] == 0
 
 
 def test_ingest_beside_a_running_daemon_hands_the_mail_to_it(

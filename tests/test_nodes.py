@@ -9,15 +9,24 @@ with the same IMAP account (a real Dovecot) take turns reading it, one at a time
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mailgate import clock
+from mailgate.claimants import process_name
+from mailgate.config import load_config
+from mailgate.store import open_store
 from tests.configs import merge
 from tests.faultkit import (
     DaemonProcess,
@@ -298,3 +307,50 @@ def test_shared_imap_account_is_read_by_one_node_and_taken_over_after_a_kill(
     assert b.terminate()[0] == 0
     assert holder() is None  # given back at the clean stop
     cluster.assert_each_once(mails)
+
+
+# -- claims after a crash --------------------------------------------------------------------
+
+
+def test_a_node_frees_only_claims_of_its_own_hosts_dead_processes(cluster: Cluster) -> None:
+    """When node a starts, and again when its processor dies, it frees the claim of a dead
+    process of this host at once; node b's claim (alive) and another host's claim stay
+    theirs, and the other host's mail is processed only once its lease has run out."""
+    a, b = cluster.node("a", {"logging": {"level": "info"}}), cluster.node("b")
+    b.start()
+    mails = numbered_mails("claims", 3)
+    with closing(open_store(load_config(a.config_path))) as store, store.transaction():
+        ids = [store.spool_add(raw, channel="smtp", received_at=clock.now(),
+                               mail_from="customer@example.org", rcpt_tos=["support@example.com"],
+                               state="held") for raw in mails.values()]
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    elsewhere = "elsewhere.example:4242:0badb007:12345"
+    claimants = {ids[0]: elsewhere, ids[1]: process_name(gone.pid),
+                 ids[2]: process_name(b.pids()[0])}
+    lease_end = clock.now() + timedelta(seconds=12)
+    for spool_id, name in claimants.items():  # all three at once: node b must not take them
+        cluster.query("UPDATE spool SET state = 'new', claimed_by = %s, lease_until = %s"
+                      " WHERE id = %s", (name, clock.to_db(lease_end), spool_id))
+
+    def spool(spool_id: int) -> tuple[str, str | None, str | None]:
+        [row] = cluster.query("SELECT state, claimed_by, processed_at FROM spool WHERE id = %s",
+                              (spool_id,))
+        return row
+
+    a.start()
+    wait_until(lambda: spool(ids[1])[0] == "done", 10, message=lambda: cluster.backlog())
+    [worker] = a.children("processor")
+    os.kill(worker, signal.SIGKILL)
+    wait_until(lambda: a.children("processor") not in ([], [worker]), 10,
+               message="node a started no new processor")
+    wait_until(lambda: a.log(None).count('"dead_claims_released"') == 2, 10,
+               message=lambda: a.log())  # at the start, and when the processor died
+    assert clock.now() < lease_end, "too slow to tell an early release from a lease's end"
+    assert spool(ids[0])[:2] == ("new", elsewhere)
+    assert spool(ids[2])[:2] == ("new", claimants[ids[2]])
+    wait_until(lambda: spool(ids[0])[0] == "done", 30, message=lambda: cluster.backlog())
+    processed_at = spool(ids[0])[2]
+    assert processed_at is not None and clock.from_db(processed_at) >= lease_end
+    for node in (a, b):
+        assert node.terminate()[0] == 0

@@ -508,8 +508,8 @@ def test_template_added_after_start_waits_for_reload(config_path: Path) -> None:
 
     folder = config_path.parent / "templates"
     running = freeze_templates(Renderer(folder))
-    (folder / "ack.de.txt.j2").write_text("Danke {{ ticket.reference }}\n", encoding="utf-8")
-    rendered = running.render("ack", sample_context(), language="de")
+    (folder / "ack.pt.txt.j2").write_text("Obrigado {{ ticket.reference }}\n", encoding="utf-8")
+    rendered = running.render("ack", sample_context(), language="pt")
     assert rendered.text == Renderer(folder).render("ack", sample_context()).text
-    assert Renderer(folder).render("ack", sample_context(), language="de").text.startswith(
-        "Danke")
+    assert Renderer(folder).render("ack", sample_context(), language="pt").text.startswith(
+        "Obrigado")

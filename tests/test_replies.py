@@ -14,7 +14,7 @@ import pytest
 
 from mailgate.errors import ConfigError
 from mailgate.quotes import MAX_INPUT, new_text, reply_parts
-from mailgate.replies import Understanding, Verdict, judge
+from mailgate.replies import Understanding, Verdict, judge, unseen_history
 
 LABELLED = Path(__file__).parent / "data" / "thanks" / "labelled.jsonl"
 GMAIL = "On Mon, 3 Jun 2024 at 10:15, Acme Support <support@acme.example> wrote:"
@@ -228,6 +228,55 @@ def test_disclaimer_is_dropped() -> None:
     assert new_text(body) == "Thanks, works now."
 
 
+@pytest.mark.parametrize("footer", [
+    "Odesláno z iPhonu", "发自我的华为手机", "iPhoneから送信", "내 iPhone에서 보냄",
+    "Wysłane z mojego iPhone'a", "Inviato da iPhone", "Enviado do meu iPhone",
+    "Sendt fra min iPhone", "Lähetetty iPhonesta", "iPhone'umdan gönderildi",
+    "أرسلت من iPhone", "Надіслано з iPhone"])
+def test_mobile_footers_of_more_languages_are_dropped(footer: str) -> None:
+    assert new_text(f"Thanks!\n\n{footer}\n\n> {GMAIL}\n> broken") == "Thanks!"
+
+
+@pytest.mark.parametrize("notice", [
+    "KONFIDENSIELT: Har du mottatt denne meldingen ved en feil, ber vi deg varsle avsender og"
+    " slette den.",
+    "AVISO DE CONFIDENCIALIDADE: Esta mensagem é confidencial. Se a recebeu por erro, queira"
+    " informar o remetente e eliminá-la.",
+    "KONFIDENTIALITET: Har du fått detta mejl av misstag, meddela avsändaren och radera det."
+    " Vi ansvarar inte för fel i överföringen.",
+])
+def test_disclaimers_naming_the_sender_or_an_error_are_dropped(notice: str) -> None:
+    """'If you received this in error, tell the sender and delete it' in any wording."""
+    assert new_text(f"Takk, det virker.\n\n{notice}") == "Takk, det virker."
+
+
+@pytest.mark.parametrize("text", [
+    "ITサポートセンター御中\n\n鈴木建設株式会社の鈴木です。\n"
+    "VPN、無事に接続できるようになりました。ありがとうございました。",
+    "김대리님 안녕하세요.\n\nVPN 이제 정상적으로 접속됩니다. 감사합니다.\n\n"
+    "이서연 대리 | 경영지원팀\n이서연 세무회계",
+    "谢谢，问题已经解决了！\n\n陈静\n陈静会计事务所\n地址：上海市浦东新区张江路88号5楼",
+    "Dziękuję, działa!\n\nAnna Nowak\nBiuro Rachunkowe Nowak\n"
+    "NIP 123-456-78-90 | KRS 0000123456 | Kapitał zakładowy 50 000 zł",
+])
+def test_signature_lines_of_firms_titles_and_registers_are_not_content(
+        detector: Detector, text: str) -> None:
+    """A firm, a title, an address, a register number or "X社のYです" is who writes."""
+    assert detector.classify(text).thanks_only, text
+
+
+def test_a_tax_number_inside_a_sentence_is_content(detector: Detector) -> None:
+    """Only a register line of a signature is skipped, not a request that quotes one."""
+    text = ("Добрый день,\n\nспасибо за ответ.\n\nКорректировочный счёт выставлен не на ту "
+            "организацию. Нужно на ООО «СтройИнвест», ИНН 5260123456.\n\nС уважением,\nЕлена")
+    assert not detector.classify(text).thanks_only
+
+
+def test_turkish_dotted_capital_i_reads_as_i(detector: Detector) -> None:
+    """"İyi akşamlar" (good evening) is a pleasantry although "İ" casefolds to two chars."""
+    assert detector.classify("Çok teşekkürler, sorun çözüldü. İyi akşamlar!").thanks_only
+
+
 def test_footer_and_disclaimer_lookalikes_are_kept() -> None:
     """Customer sentences resembling a footer or a disclaimer are new text, not boilerplate."""
     footer = "Thanks!\n\nSent from my phone laptop still broken"
@@ -310,3 +359,18 @@ def test_labelled_set_floor(detector: Detector) -> None:
             false_thanks.append((row["lang"], row["style"], row["body"][:80], verdict.reason))
     assert false_thanks == []
     assert hits / thanks >= 0.9
+
+
+def test_unseen_history_keeps_only_words_no_ticket_message_holds() -> None:
+    """History lines the ticket's messages hold (rewrapped or not), header fields and
+    attribution lines are not new; a remark written into the history is."""
+    known = ["Hi,\n\nSince this morning the monthly export to Excel fails with\n"
+             '"Access denied (0x80070005)". Nothing changed on our side.\n\nKarin Lund']
+    history = ("________________________________\nFrom: Karin Lund <karin@acme.se>\n"
+               "Sent: Monday, 2 March 2026 08:58\nSubject: Export fails\n\n"
+               "Since this morning the monthly export to Excel fails with \"Access denied\n"
+               '(0x80070005)". Nothing changed on our side.\n\nKarin Lund\n\n'
+               "On Mon, 2 Mar 2026 at 16:20, Anna wrote:\n"
+               "The invoice should go to our new address now.")
+    assert unseen_history(history, known) == "The invoice should go to our new address now."
+    assert unseen_history(history, []) == ""  # no ticket to compare with: nothing is unseen

@@ -129,7 +129,7 @@ def test_ack_states_business_deadline_in_calendar_zone(sla_config_path: Path) ->
         finally:
             daemon.stop()
     body = ack.get_body(("plain",)).get_content()
-    assert "within 8 working hours, by 2026-03-16 12:30 MSK" in body
+    assert "within 8 working hours, by Monday 16 March 2026, 12:30 MSK" in body
     assert "only our working hours count" in body and "Europe/Moscow" in body
 
 

@@ -420,6 +420,24 @@ def test_reminders_are_claimed_once_across_nodes(open_db: Opener) -> None:
     assert b.next_reminder_at() is not None
 
 
+def test_a_new_rating_replaces_the_ticket_s_rating(open_db: Opener) -> None:
+    """The latest rating of a ticket counts (an upsert on both backends); counts per rating
+    and the tickets asked come back for the report."""
+    store = open_db()
+    first, second = new_ticket(store), new_ticket(store, "Scanner jams")
+    now = clock.now()
+    with store.transaction():
+        for ticket_id in (first, second):
+            store.add_event(ticket_id, "rating_requested", actor="mailgate", now=now)
+        store.set_rating(first, 2, how="digit", now=now, message_id="<a@x>")
+        store.set_rating(first, 4, how="token", now=now + timedelta(minutes=5))
+    assert store.rating(first)["rating"] == 4  # type: ignore[index]
+    assert store.rating(first)["how"] == "token"  # type: ignore[index]
+    assert store.rating(second) is None and store.rating_requested(second)
+    assert store.rating_counts() == {1: 0, 2: 0, 3: 0, 4: 1, 5: 0}
+    assert store.ratings_requested() == 2
+
+
 def test_clock_values_read_back_exactly(open_db: Opener) -> None:
     """SLA clock instants and paused seconds come back as they were saved."""
     store = open_db()

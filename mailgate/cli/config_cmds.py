@@ -22,10 +22,10 @@ from mailgate.errors import ConfigError, MailgateError, NotFoundError, Transient
 def checked(args: argparse.Namespace, templates_failed: str, sep: str) -> Config:
     """The config, with its templates rendered and ``[conversation] gratitude_file``
     loaded as the daemon will load them (a typo names the file and the key)."""
-    from mailgate.render import Renderer
+    from mailgate.render import Renderer, needed_templates
 
     config = load(args)
-    problems = Renderer(config.path(config.templates.directory)).check()
+    problems = Renderer(config.path(config.templates.directory)).check(needed_templates(config))
     if problems:
         raise ConfigError(sep.join([templates_failed, *problems]))
     if config.conversation.gratitude_file:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from datetime import datetime
+from typing import Any
 
 from mailgate import clock
 from mailgate.cli.common import EX_OK, AddCommand, cli_store, load, print_json, table
+from mailgate.config import Config
 from mailgate.errors import MailgateError
+from mailgate.store import Store
 
 
 def cmd_tickets(args: argparse.Namespace) -> int:
@@ -42,6 +46,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"{detail['reference']}  [{detail['status']}]  {detail['subject']}")
     print(f"requester: {detail['requester']}   SLA: {detail['sla_level']}   "
           f"first response due: {detail['first_response_due']}")
+    if detail["rating"]:
+        print(f"rating: {detail['rating']['rating']} of 5 ({detail['rating']['how']}, "
+              f"{detail['rating']['rated_at'][:16]})")
     if detail["participants"]:
         print("participants: " + ", ".join(p["address"] for p in detail["participants"]))
     for m in detail["messages"]:
@@ -65,12 +72,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     status = {"close": "closed", "reopen": "open"}.get(args.command, getattr(args, "status", ""))
     with store.transaction():
         ticket = store.ticket_by_reference(args.reference)
+        now = clock.now()
         changed = desk.set_status(config, store, ticket, status, actor=f"cli:{_user()}",
-                                  why=args.reason or "changed from the command line",
-                                  now=clock.now())
+                                  why=args.reason or "changed from the command line", now=now)
+        if changed and status == "closed":
+            _resolved_mail(config, store, ticket.id, now)
     print(f"{ticket.reference}: {ticket.status} -> {status}" if changed
           else f"{ticket.reference} is already {status}")
     return EX_OK
+
+
+def _resolved_mail(config: Config, store: Store, ticket_id: int, now: datetime) -> None:
+    """The resolved mail (``[conversation] resolved_mail``), queued as a mail command would."""
+    from mailgate import resolution
+    from mailgate.mailer import Mailer
+    from mailgate.render import Renderer
+
+    mailer = Mailer(config, Renderer(config.path(config.templates.directory)))
+    resolution.send_resolved(config, store, mailer, store.ticket(ticket_id), now)
 
 
 def _user() -> str:
@@ -88,8 +107,9 @@ def cmd_sla(args: argparse.Namespace) -> int:
     store = cli_store(config)
     report = store.sla_report(clock.now())
     upcoming = [r for r in store.reminders() if r["state"] == "pending"][:args.limit]
+    ratings = _satisfaction(store)
     if args.json:
-        print_json({"levels": report, "next_reminders": upcoming})
+        print_json({"levels": report, "next_reminders": upcoming, "satisfaction": ratings})
         return EX_OK
     table("SLA by level", ["level", "clock", "met", "breached", "running", "overdue now"],
           [[r["level"], r["kind"], r["met"], r["breached"], r["running"], r["overdue"]]
@@ -97,7 +117,20 @@ def cmd_sla(args: argparse.Namespace) -> int:
     table("Next reminders", ["ticket", "clock", "point", "fires at", "due"],
           [[r["ticket"], r["kind"], f"{min(r['point'], 1):.0%}", r["fire_at"][:16],
             r["due_at"][:16]] for r in upcoming])
+    table("Satisfaction", ["asked", "rated", "average", *map(str, range(1, 6))],
+          [[ratings["requested"], ratings["rated"], ratings["average"] or "-",
+            *ratings["counts"].values()]])
     return EX_OK
+
+
+def _satisfaction(store: Store) -> dict[str, Any]:
+    """Tickets asked for a rating, rated, the average and the count per rating (latest
+    rating of each ticket)."""
+    counts = store.rating_counts()
+    rated = sum(counts.values())
+    average = round(sum(v * n for v, n in counts.items()) / rated, 2) if rated else None
+    return {"requested": store.ratings_requested(), "rated": rated, "average": average,
+            "counts": {str(v): n for v, n in counts.items()}}
 
 
 def cmd_assign(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mailgate.config.fields import STATUSES, Address, Duration, Section
+from mailgate.config.fields import STATUSES, Address, Duration, Section, parse_duration
 
 Role = Literal["requester", "participant", "engineer", "stranger"]
 ReplyAction = Literal["reopen", "keep", "new"]
@@ -70,6 +70,27 @@ class ConversationSection(Section):
     auto_reply_cap: int = Field(default=20, ge=0)
     auto_reply_cap_window: Duration = timedelta(hours=1)
     alerts: list[AlertRule] = Field(default_factory=list)
+    # Close a ticket left awaiting_reply this long ("7d", "36h"; "5wd": working days of the
+    # ticket's SLA calendar); the customer is reminded at half of it. Off by default.
+    auto_close_after: str | None = None
+    # On close: "off" (nothing to the customer), "notice" (the resolved mail), "rating"
+    # (the resolved mail asking for a 1-5 rating).
+    resolved_mail: Literal["off", "notice", "rating"] = "off"
+
+    @field_validator("auto_close_after")
+    @classmethod
+    def _auto_close(cls, value: str | None) -> str | None:
+        if value is None or not value.strip() or value.strip() in ("0", "off"):
+            return None
+        working_days = re.fullmatch(r"\s*[1-9]\d{0,2}\s*wd\s*", value)
+        if not working_days and parse_duration(value) <= timedelta(0):  # raises if malformed
+            raise ValueError("expected a positive period such as '7d' or '5wd'")
+        return value.strip()
+
+    def auto_close_days(self) -> int | None:
+        """Working days of ``auto_close_after`` ("5wd"), None for wall-clock time."""
+        value = self.auto_close_after
+        return int(value[:-2]) if value and value.endswith("wd") else None
 
     @field_validator("on_reply")
     @classmethod

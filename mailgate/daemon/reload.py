@@ -33,7 +33,7 @@ from mailgate import clock, clocks, health
 from mailgate.config import Config, load_config
 from mailgate.errors import ConfigError
 from mailgate.pipeline import Pipeline
-from mailgate.render import Renderer, freeze_templates
+from mailgate.render import Renderer, freeze_templates, needed_templates
 from mailgate.store import Store, ops
 
 if TYPE_CHECKING:
@@ -100,9 +100,10 @@ def load_candidate(config: Config) -> tuple[Config, Renderer, Pipeline]:
     new = Config(base_dir=config.base_dir) if source == "(defaults)" else load_config(source)
     folder = new.path(new.templates.directory)
     renderer = freeze_templates(Renderer(folder))
-    problems = renderer.check()  # the snapshot that will be used is what gets checked
+    needed = needed_templates(new)
+    problems = renderer.check(needed)  # the snapshot that will be used is what gets checked
     if problems:  # the files on disk name file and line more precisely
-        problems = Renderer(folder).check() or problems
+        problems = Renderer(folder).check(needed) or problems
         raise ConfigError("; ".join(["templates have errors", *problems]))
     return new, renderer, Pipeline(new, renderer)
 

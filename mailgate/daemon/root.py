@@ -138,9 +138,12 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
             self.sender.wake.set()
 
     def _release_claims(self, nodes: list[str]) -> None:
-        """A worker process died: its claims are free now, not after their lease."""
+        """A worker process died: its claims, and those of any other dead process of this
+        host, are free now, not after their lease."""
         with suppress(Exception), closing(self.open_db()) as store:
-            log.info("dead_claims_released", nodes=nodes, rows=store.release_claims(nodes))
+            dead = sorted({*nodes, *dead_claimants(store.claimants(),
+                                                   self.config.gateway.node_name)})
+            log.info("dead_claims_released", nodes=dead, rows=store.release_claims(dead))
 
     # -- running -----------------------------------------------------------------------
 

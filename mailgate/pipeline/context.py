@@ -54,12 +54,20 @@ class TicketView:
         self.ticket = ticket
         self._store = store
         self._participants: frozenset[str] | None = None
+        self._texts: list[str] | None = None
 
     def has_participant(self, address: str) -> bool:
         if self._participants is None:
             self._participants = frozenset(
                 p["address"] for p in self._store.participants(self.ticket.id))
         return address in self._participants
+
+    def texts(self) -> list[str]:
+        """The texts of the ticket's messages (read on first use: only a reply that may
+        be a bare thank-you needs them, to tell its quoted history from new words)."""
+        if self._texts is None:
+            self._texts = self._store.message_texts(self.ticket.id)
+        return self._texts
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,8 @@ class Route:
     """What a message does to the ticket it threads to (or why it opens a new one).
 
     ``action``: "append" (joins as a reply), "reopen" (joins and reopens a closed
-    ticket), "thanks" (joins, the ticket keeps its status), "new" (a new ticket;
+    ticket), "thanks" (joins, the ticket keeps its status), "rating" (a satisfaction
+    rating and nothing more: joins, the ticket keeps its status), "new" (a new ticket;
     ``link`` is the cited ticket and why it was not joined), "automatic" (recorded
     only)."""
 
@@ -85,6 +94,20 @@ class Route:
     reason: str = ""
     link: tuple[Ticket, str] | None = None
     passes: bool = False  # a thank-you with files or new people: the team gets the mail
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A satisfaction rating the message gives its ticket (the ``rate`` step).
+
+    ``how``: "token" (a signed mailto link), "digit" or "word" (a reply). ``only``:
+    nothing else in the reply asks for anything (it keeps the ticket's status);
+    ``reason`` says what the rest of the reply is."""
+
+    value: int
+    how: str
+    only: bool
+    reason: str = ""
 
 
 @dataclass
@@ -119,6 +142,7 @@ class Context:
     role: str = "requester"  # identify
     joins_by_token: bool = False  # identify: a stranger holding the reply address
     newcomer: tuple[str, str] | None = None  # identify: (event kind, why) of a new participant
+    rating: Rating | None = None  # rate
     route: Route | None = None
     alert: Alert | None = None
     repeat_of: tuple[Ticket, str] | None = None

@@ -30,6 +30,7 @@ list of sentences:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -49,6 +50,14 @@ _CONTACT = re.compile(r"(?:\+?\d[\d ()./-]{6,}\d)|https?://|www\.|[\w.+-]+@[\w-]
                       r"|\b(?:tel|fax|mob|phone|tlf|puh|тел)\b", re.IGNORECASE)
 _DEVICE = re.compile(r"\b(?:iphone|ipad|android|galaxy|huawei|xiaomi|samsung|outlook for|"
                      r"blackberry|smartphone)", re.IGNORECASE)  # "iPhonu", "iPhonesta" too
+#: a company register, tax or VAT number: a signature's line, never the customer's words
+_REGISTER = re.compile(
+    r"\b(?:NIP|KRS|REGON|HRB|HRA|KvK|Org\.?\s?nr|CVR|Y-tunnus|IČO|DIČ|ИНН|ОГРН|КПП|ЄДРПОУ"
+    r"|USt-IdNr|Amtsgericht|Handelsregister|Geschäftsführer(?:in)?|P\.\s?IVA|CIF|NIF|SIRET|RCS"
+    r"|Vergi\s?No|Mersis|VAT\s?(?:No|Reg)|Company\s?(?:No|Reg)|Registered in)\b")
+#: a postal address in CJK and Korean writing: a number with a street, block or floor word
+_ADDRESS = re.compile(r"\d+\s?(?:号|號|楼|樓|室|丁目|番地|番|階|번지|층|호|길|로)"
+                      r"|(?:地址|住所|주소)\s?[:：]")
 _RULE = re.compile(r"^\s*[-_=*~━─═#+.]{3,}\s*$")
 _NUMBER = re.compile(r"^\d+$")
 _CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)")
@@ -205,14 +214,46 @@ def substantive_reason(clause: Clause) -> str | None:
     return None
 
 
-def understand(understanding: Understanding, inbound: Inbound) -> Verdict:
-    """Read the reply ``inbound`` (see the module docstring)."""
-    return judge(understanding, reply_parts(inbound.text), inbound.from_name)
+def understand(understanding: Understanding, inbound: Inbound,
+               known: Sequence[str] = ()) -> Verdict:
+    """Read the reply ``inbound`` (see the module docstring); ``known`` are the texts of
+    the ticket's stored messages, which its quoted history should hold."""
+    parts = reply_parts(inbound.text)
+    return judge(understanding, parts, inbound.from_name, unseen_history(parts.history, known))
+
+
+_FIELD = re.compile(r"^[\w\-. ]{1,25}\s?[:：]\s")  # "Von: ...", "Sent: ...", "差出人: ..."
+_MAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[^\W_]+", fold(text)))
+
+
+def unseen_history(history: str, known: Sequence[str]) -> str:
+    """The lines of a reply's quoted history that none of the ticket's messages holds:
+    words the customer wrote into or below an unmarked history block (Outlook's
+    "Original Message" style), which the cut would otherwise throw away with it.
+    Header fields, attribution lines and short lines (names, greetings) are left out;
+    empty when nothing is ``known`` (no ticket to compare with)."""
+    if not known or not history:
+        return ""
+    corpus = _norm(" ".join(known))
+    unseen = []
+    for line in history.splitlines()[:400]:
+        text = line.lstrip(" >").strip()
+        norm = _norm(text)
+        if len(norm) < 12 or _FIELD.match(text) or text.endswith((":", "：")) or \
+                _MAIL.search(text) or norm in corpus:
+            continue
+        unseen.append(text)
+    return "\n".join(unseen)
 
 
 def judge(understanding: Understanding, parts: ReplyParts,
-          sender_name: str | None = None) -> Verdict:
-    """The verdict on a reply's parts (its new text, signature and late text)."""
+          sender_name: str | None = None, unseen: str = "") -> Verdict:
+    """The verdict on a reply's parts (its new text, signature and late text) and on
+    ``unseen`` lines of its quoted history (see ``unseen_history``)."""
     if len(parts.text) > MAX_TEXT:
         return Verdict(False, f"long new text ({len(parts.text)} characters)")
     names = frozenset(fold(w) for w in re.findall(r"[^\W\d_]+", sender_name or ""))
@@ -224,6 +265,12 @@ def judge(understanding: Understanding, parts: ReplyParts,
         if isinstance(late, Verdict):
             return late
         read += late
+    if unseen:  # words in the history that the ticket never saw: read as strictly as the body
+        inside = _read_body(understanding, unseen[:MAX_TEXT], names)
+        if isinstance(inside, Verdict):
+            return Verdict(False, f"{inside.reason} (in the quoted history, in no message"
+                                  " of the ticket)")
+        read += inside
     return _verdict(read)
 
 
@@ -239,7 +286,8 @@ def _read_body(understanding: Understanding, text: str,
             continue
         short = len(line.split()) <= 6 and len(_JOINED_CHARS.findall(line)) <= 20 and \
             not _CLOCK.search(line)  # "since 10:15 anna@x gets this:" is no contact line
-        if clauses and (_RULE.match(line) or (_CONTACT.search(line) and short) or (
+        if clauses and (_RULE.match(line) or (_CONTACT.search(line) and short) or
+                        _register_line(line) or (_ADDRESS.search(line) and short) or (
                 _DEVICE.search(line) and len(line.split()) <= 8)):
             return _with_rest(clauses, understanding, lines[k:], names)
         line_clauses: list[Clause] = []
@@ -293,6 +341,8 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
             if isinstance(body, Verdict):
                 return Verdict(False, f"{body.reason} (in the {zone})")
             return clauses + [replace(c, anchored=True) for c in body]
+        if _register_line(line) and not afterthought:  # "NIP ... | KRS ...": the firm's
+            continue
         for raw in _CLAUSE.split(line):
             if not raw.strip():
                 continue
@@ -312,6 +362,14 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
     return clauses
 
 
+def _register_line(line: str) -> bool:
+    """A signature's register line ("NIP 123 | KRS 456", "Amtsgericht München HRB 998877"),
+    not a sentence that quotes a tax number ("Please bill ООО «X», ИНН 5260123456.")."""
+    found = _REGISTER.search(line)
+    return found is not None and not re.search(r"[.!?。]\s*$", line) and (
+        found.start() == len(line) - len(line.lstrip()) or bool(re.search(r"[|/]", line)))
+
+
 def _looks_like_notice(clause: Clause) -> bool:
     """A long clause with no question in a signature: a legal or print notice."""
     return not clause.question and clause.unknown >= 8
@@ -329,8 +387,35 @@ def _name_like(text: str) -> bool:
         return False
     joined = _JOINED_CHARS.findall(text)
     if joined:
-        return len(joined) <= 6 and len(words) <= 2
+        return (len(joined) <= 6 and len(words) <= 2) or _org_line(text) or \
+            bool(_SELF_INTRO.match(text.strip()))
     return all(w[0].isupper() or w in _PARTICLES for w in words)
+
+
+#: how a line of a signature or an address line ends in Japanese, Chinese and Korean mail: a
+#: firm, a department, a title or an honorific ("鈴木建設株式会社", "ITサポートセンター御中",
+#: "이서연 대리 | 경영지원팀", "陈静会计事务所")
+_ORG_END = re.compile(
+    r"(?:株式会社|有限会社|合同会社|御中|様|さま|殿|センター|部|課|室|チーム|グループ|クリニック"
+    r"|事務所|医院|歯科|店|有限公司|公司|集团|事务所|门诊部|诊所|医院|中心|部门|经理|主管|总监"
+    r"|主任|先生|女士|老师|님|대리|과장|차장|부장|팀장|사원|주임|실장|원장|팀|센터|주식회사|㈜"
+    r"|병원|치과|사무소|의원|회계|세무|법인|상사|건설|산업)$")
+#: "鈴木建設株式会社の鈴木です", "이서연입니다", "我是陈静": a writer introducing themself
+_SELF_INTRO = re.compile(r"^(?:[^\s。、]{1,24}の[^\s。、]{1,8}(?:です|でございます)"
+                         r"|[^\s]{1,12}(?:\s[^\s]{1,12})?입니다|我是[^\s，。]{1,16})[。.]?$")
+_ORG_START = re.compile(r"^(?:株式会社|有限会社|\(주\)|㈜|주식회사)")
+
+
+def _org_line(text: str) -> bool:
+    """A short line whose every part (split at "|", "/", "·") names a firm, a department
+    or a person with a title; never a sentence (no sentence mark, no question)."""
+    if re.search(r"[?？؟!！。.]\s*\S", text) or len(text) > 60:
+        return False
+    parts = [p.strip(" ,、，") for p in re.split(r"[|/·｜]", text) if p.strip(" ,、，")]
+    return bool(parts) and all(
+        len(_JOINED_CHARS.findall(p)) <= 16 and (_ORG_END.search(p) or _ORG_START.search(p)
+                                                 or len(_JOINED_CHARS.findall(p)) <= 4)
+        for p in parts)
 
 
 _PARTICLES = frozenset({"de", "van", "von", "der", "den", "la", "le", "du", "da", "di", "del",
@@ -382,4 +467,4 @@ def _verdict(clauses: list[Clause]) -> Verdict:
                    tuple(c.text for c in thanked))
 
 
-__all__ = ["Understanding", "Verdict", "judge", "understand"]
+__all__ = ["Understanding", "Verdict", "judge", "understand", "unseen_history"]

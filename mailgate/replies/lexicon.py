@@ -40,10 +40,12 @@ _ARABIC_PREFIX = r"(?:[\u0648\u0641\u0628\u0644\u0643]|\u0627\u0644|\u0648\u0627
 
 
 def fold(text: str) -> str:
-    """Casefold and NFKC, "ё" as "е", "n't" as " not". Accents are kept: dropping them
-    would make Spanish "más" the Portuguese "mas" (but) and "só" the English "so"."""
+    """Casefold and NFKC, "ё" as "е", "n't" as " not", Turkish dotted "İ" as "i". Accents
+    are kept: dropping them would make Spanish "más" the Portuguese "mas" (but) and "só"
+    the English "so"."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    return text.replace("’", "'").replace("ё", "е").replace("n't", " not")
+    # Turkish "İ" casefolds to "i" + a combining dot: "İyi akşamlar" must read as "iyi"
+    return text.replace("’", "'").replace("ё", "е").replace("n't", " not").replace("i\u0307", "i")
 
 
 @dataclass(frozen=True)

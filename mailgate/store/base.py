@@ -98,6 +98,9 @@ class StoreBase:
     SKIP_LOCKED: ClassVar[str] = ""
     #: appended to a ticket read inside a transaction
     LOCK_ROW: ClassVar[str] = ""
+    #: statements this connection sent (BEGIN and COMMIT included): the benchmark's count
+    #: of round trips per mail
+    statements: int = 0
 
     def __init__(self) -> None:
         self._depth = 0
@@ -224,6 +227,7 @@ class StoreBase:
                 self._depth -= 1
             return
         self._before_transaction()
+        self.statements += 1
         try:
             self._begin()
         except Exception as exc:
@@ -272,6 +276,7 @@ class StoreBase:
     def _x(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         """Run one statement; a constraint violation is ``IntegrityViolation``, any other
         driver error ``StoreError``."""
+        self.statements += 1
         try:
             return self._execute(sql, params)
         except Exception as exc:

@@ -37,6 +37,7 @@ TABLES: list[tuple[str, tuple[str, ...], int]] = [
     ("sla_clocks", ("ticket_id", "kind"), 500),
     ("reminders", ("id",), 1000),
     ("auto_replies", ("id",), 5000),
+    ("ratings", ("ticket_id",), 1000),
 ]
 
 # Not copied: who reads which IMAP account now. A lease is held by a running node and

@@ -17,6 +17,7 @@ from mailgate.store.claims import ClaimQueries
 from mailgate.store.imap import ImapQueries
 from mailgate.store.messages import MessageQueries
 from mailgate.store.outbox import OutboxQueries
+from mailgate.store.ratings import RatingQueries
 from mailgate.store.sla import SlaQueries
 from mailgate.store.spool import SpoolQueries
 from mailgate.store.tickets import TicketQueries
@@ -31,7 +32,7 @@ def register_sqlite(opener: Callable[..., Store]) -> None:
 
 
 class Store(SpoolQueries, TicketQueries, MessageQueries, OutboxQueries, SlaQueries,
-            ImapQueries, ClaimQueries, BulkQueries):
+            ImapQueries, ClaimQueries, BulkQueries, RatingQueries):
     """Typed access to the database; see :mod:`mailgate.store.base` for the rules.
 
     ``Store.open(path)`` opens an SQLite database (the embedded default);

@@ -140,6 +140,12 @@ class MessageQueries(StoreBase):
                 return str(message_id)
         return None
 
+    def message_texts(self, ticket_id: int, limit: int = 50) -> list[str]:
+        """The texts of the ticket's latest messages, both ways (what a reply may quote)."""
+        return [str(r[0]) for r in self._x(
+            "SELECT body_text FROM messages WHERE ticket_id = ? AND body_text IS NOT NULL"
+            " ORDER BY id DESC LIMIT ?", (ticket_id, limit))]
+
     def is_participant(self, ticket_id: int, address: str) -> bool:
         row = self._x("SELECT 1 FROM participants WHERE ticket_id = ? AND address = ?",
                       (ticket_id, address.lower())).fetchone()

@@ -102,6 +102,7 @@ def metrics_snapshot(store: Store) -> dict[str, Any]:
         "oldest_pending_outbox": store.oldest_pending_outbox(),
         "oldest_new_spool": store.oldest_new_spool(),
         "imap_leases": _leases(store),
+        "ratings": store.rating_counts(),
     }
 
 

@@ -273,6 +273,22 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX events_from_status ON events (from_status)",
         ],
     ),
+    (
+        9,
+        "satisfaction ratings: the latest one per ticket",
+        [
+            # One row per rated ticket (a new rating replaces it; the events keep each one).
+            # ``how``: token (a signed mailto link), digit or word (a reply).
+            """CREATE TABLE ratings (
+                ticket_id INTEGER NOT NULL PRIMARY KEY REFERENCES tickets (id),
+                rating INTEGER NOT NULL,
+                rated_at TEXT NOT NULL,
+                how TEXT NOT NULL,
+                message_id TEXT
+            )""",
+            "CREATE INDEX ratings_rating ON ratings (rating)",
+        ],
+    ),
 ]
 
 

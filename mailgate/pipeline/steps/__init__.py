@@ -20,6 +20,7 @@ from mailgate.pipeline.steps.alert import alert
 from mailgate.pipeline.steps.bounce import bounce
 from mailgate.pipeline.steps.dedupe import dedupe
 from mailgate.pipeline.steps.identify import identify
+from mailgate.pipeline.steps.rate import rate
 from mailgate.pipeline.steps.record import record
 from mailgate.pipeline.steps.repeat import repeat
 from mailgate.pipeline.steps.respond import respond
@@ -29,7 +30,8 @@ from mailgate.store import Store
 
 Step = Callable[[Services, Store, Context], None]
 
-DECIDING: tuple[Step, ...] = (dedupe, bounce, admission, thread, identify, route, alert, repeat)
+DECIDING: tuple[Step, ...] = (dedupe, bounce, admission, thread, identify, rate, route, alert,
+                              repeat)
 WRITING: tuple[Step, ...] = (record, respond)
 STEPS: tuple[Step, ...] = DECIDING + WRITING
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from mailgate import clocks, desk
+from mailgate import autoclose, clocks, desk
 from mailgate.pipeline.context import Context, Outcome
 from mailgate.pipeline.facts import classify
 from mailgate.pipeline.services import Services
@@ -41,6 +41,8 @@ def record(services: Services, store: Store, ctx: Context) -> None:
                                f"stored as {ctx.inbound.message_id}")
     if ctx.role != "engineer":
         _participants(services, store, ctx, ticket)
+    if ctx.rating is not None:
+        _rating(store, ctx, ticket)
     assert ctx.outcome is not None
     if ctx.outcome.action != "created" or ctx.repeat_of is not None:
         store.touch_ticket(ticket.id, ctx.now)  # a new ticket was written at ``now``
@@ -174,10 +176,13 @@ def _after(services: Services, store: Store, ctx: Context, ticket: Ticket) -> No
         store.add_event(ticket.id, "automatic_mail", actor="mailgate", now=now,
                         message_id=mid,
                         detail=f"recorded, nothing reopened, nobody answered: {automatic.reason}")
-    elif route is None or ctx.role == "engineer" or ctx.outcome is None \
+        return
+    if route is None or ctx.role == "engineer" or ctx.outcome is None \
             or ctx.outcome.action != "appended":
         return
-    elif route.action == "thanks":
+    if ticket.status == "awaiting_reply" and ctx.role in ("requester", "participant"):
+        autoclose.cancel(store, ticket.id)  # they answered: no reminder, no auto-close
+    if route.action == "thanks":
         was = ctx.threaded.status if ctx.threaded else ticket.status
         store.add_event(ticket.id, "thanks_suppressed", actor=who, now=now, message_id=mid,
                         detail=f"thank-you, the {was} ticket keeps its status: {route.reason}")
@@ -187,6 +192,17 @@ def _after(services: Services, store: Store, ctx: Context, ticket: Ticket) -> No
                         why=f"{ctx.role} replied to the {was} ticket (conversation.on_reply)",
                         message_id=mid)
         ctx.ticket = store.ticket(ticket.id)  # status, clocks and deadlines moved
+
+
+def _rating(store: Store, ctx: Context, ticket: Ticket) -> None:
+    """The rating the rate step found: the ticket's rating from now on, and an event."""
+    assert ctx.rating is not None
+    rating = ctx.rating
+    store.set_rating(ticket.id, rating.value, how=rating.how, now=ctx.now,
+                     message_id=ctx.inbound.message_id)
+    store.add_event(ticket.id, "rated", actor=ctx.facts.sender, now=ctx.now,
+                    message_id=ctx.inbound.message_id,
+                    detail=f"rating {rating.value} of 5 (by {rating.how}); {rating.reason}")
 
 
 def _record_bounce(services: Services, store: Store, ctx: Context) -> None:

@@ -10,7 +10,7 @@ and a correlated alert are never answered.
 
 from __future__ import annotations
 
-from mailgate import sla
+from mailgate import locales, resolution, sla
 from mailgate.conversation import ticket_context
 from mailgate.pipeline.context import Context
 from mailgate.pipeline.services import Services
@@ -35,6 +35,11 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
     elif ctx.role == "engineer":
         conversation.engineer_reply(store, ticket, ctx.inbound, ctx.now,
                                     token_ok=ctx.threading.method == "token")
+        closed = store.ticket(ticket.id)
+        if ticket.status != "closed" and closed.status == "closed":  # by #close or #status
+            resolution.send_resolved(services.config, store, services.mailer, closed, ctx.now)
+    elif route is not None and route.action == "rating":
+        return  # recorded on the ticket, counted by `mailgate sla` and /metrics
     elif route is not None and route.action == "thanks":
         if services.config.conversation.notify_on_thanks or route.passes:
             conversation.notify_team(store, ticket, ctx.inbound, ctx.now, "thanks")
@@ -52,6 +57,8 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
     level_name = ticket.sla_level or config.sla.default_level
     level = sla.level_of(config, level_name)
     calendar = config.sla.calendar(level.calendar)
+    lang = services.renderer.language_of(template, ticket.language)  # the SLA in its words
+    resolution = level.resolution
     ticket_vars = ticket_context(ticket) | {
         "sla_description": level.description,
         "first_response_due": sla.local(config, level_name, ticket.first_response_due),
@@ -61,8 +68,10 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
         "ticket": ticket_vars,
         "sla": {
             "level": level_name, "description": level.description,
-            "first_response": level.first_response.text,
-            "resolution": level.resolution.text if level.resolution else None,
+            "first_response": locales.working_time(level.first_response, lang),
+            "first_response_within": locales.within(level.first_response, lang),
+            "resolution": locales.working_time(resolution, lang) if resolution else None,
+            "resolution_within": locales.within(resolution, lang) if resolution else None,
             "timezone": str(calendar.tz), "calendar": calendar.name,
             "working_time_only": calendar.name != "24x7",
         },

@@ -7,7 +7,8 @@ role: keep, reopen, or a new linked ticket; a closed ticket is never
 reopened after ``reopen_window``, and a reply that says nothing but thank
 you (``mailgate.replies``) changes no status and opens nothing, even after the
 window (seed 000); one that carries files or new people is passed to the team.
-Automatic mail joins its ticket and changes nothing.
+Automatic mail joins its ticket and changes nothing; so does a satisfaction
+rating that says nothing more (the ``rate`` step).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def route(services: Services, store: Store, ctx: Context) -> None:
         ctx.route = Route("new")
     elif ctx.facts.automatic is not None:
         ctx.route = Route("automatic", ctx.facts.automatic.reason)
+    elif ctx.rating is not None and ctx.rating.only:  # the rate step: a rating, nothing more
+        ctx.route = Route("rating", f"a rating of {ctx.rating.value}; {ctx.rating.reason}")
     elif ctx.role == "stranger":
         ctx.route = _stranger(services, ticket, ctx.facts.sender)
     else:
@@ -69,7 +72,8 @@ def _reply(services: Services, ctx: Context, ticket: Ticket) -> Route:
         action, reason = "new", f"closed longer than reopen_window ({settings.reopen_window})"
     merged = ctx.threading.merged_from is not None  # cites a ticket merged into this one
     if (action in ("reopen", "new") or merged) and ctx.role != "engineer":
-        verdict = understand(services.understanding, ctx.inbound)
+        verdict = understand(services.understanding, ctx.inbound,
+                             ctx.view.texts() if ctx.view is not None else ())
         if verdict.thanks_only:  # keeps its status; after the window, opens nothing either
             extra = _extra(services, ctx)
             after = "; after reopen_window, recorded on the closed ticket" if late else ""

@@ -150,29 +150,11 @@ async def send(host: str, port: int, mail: Mail, timeout: float = 120.0) -> Resu
 
 
 async def _send(host: str, port: int, mail: Mail) -> Result:
-    reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+    session = Session(host, port)
     try:
-        code, text = await _reply(reader)
-        if code != 220:
-            raise RuntimeError(f"greeting {text}")
-        await _command(reader, writer, b"EHLO bench.example.org\r\n", 250)
-        await _command(reader, writer, f"MAIL FROM:<{mail.mail_from}>\r\n".encode(), 250)
-        await _command(reader, writer, f"RCPT TO:<{mail.rcpt}>\r\n".encode(), 250)
-        await _command(reader, writer, b"DATA\r\n", 354)
-        writer.write(dot_stuff(mail.data))
-        await writer.drain()
-        start = time.perf_counter()
-        code, text = await _reply(reader)
-        elapsed = time.perf_counter() - start
-        wall = time.time()
-        writer.write(b"QUIT\r\n")
-        await _reply(reader)
-        return Result(mail.key, code, text, elapsed, wall,
-                      None if code == 250 else f"DATA -> {text}")
+        return await session.transaction(mail)
     finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await writer.wait_closed()
+        await session.close(wait=True)
 
 
 @dataclass
@@ -215,12 +197,13 @@ class Session:
     async def send(self, mail: Mail, timeout: float = 120.0) -> Result:
         """One mail on this connection (opened again after an error); never raises."""
         try:
-            return await asyncio.wait_for(self._send(mail), timeout)
+            return await asyncio.wait_for(self.transaction(mail), timeout)
         except Exception as exc:
             await self.close()
             return Result(mail.key, 0, "", 0.0, time.time(), f"{type(exc).__name__}: {exc}")
 
-    async def _send(self, mail: Mail) -> Result:
+    async def transaction(self, mail: Mail) -> Result:
+        """MAIL, RCPT, DATA: the time from the end of DATA to its reply is measured."""
         reader, writer = await self._open()
         await _command(reader, writer, f"MAIL FROM:<{mail.mail_from}>\r\n".encode(), 250)
         await _command(reader, writer, f"RCPT TO:<{mail.rcpt}>\r\n".encode(), 250)
@@ -232,13 +215,16 @@ class Session:
         return Result(mail.key, code, text, time.perf_counter() - start, time.time(),
                       None if code == 250 else f"DATA -> {text}")
 
-    async def close(self) -> None:
+    async def close(self, wait: bool = False) -> None:
+        """QUIT (``wait``: for its reply too, as a per-mail session does) and close."""
         if self.streams is None:
             return
-        _reader, writer = self.streams
+        reader, writer = self.streams
         self.streams = None
         with contextlib.suppress(Exception):
             writer.write(b"QUIT\r\n")
+            if wait:
+                await _reply(reader)
             writer.close()
             await writer.wait_closed()
 

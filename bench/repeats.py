@@ -27,7 +27,7 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mailgate.config import load_config  # noqa: E402
+from mailgate.domains import organisation  # noqa: E402
 from mailgate.message import parse  # noqa: E402
 from mailgate.pipeline import Pipeline  # noqa: E402
 from mailgate.render import Renderer  # noqa: E402
@@ -67,6 +68,14 @@ def _when(mail: dict[str, Any]) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def in_scope(scope: str, row: dict[str, Any]) -> bool:
+    """Whether the second mail is compared with the first at all: the same sender, or (domain
+    scope) the same organisation domain."""
+    first, second = (parseaddr(row[k]["from"])[1].lower() for k in ("first", "second"))
+    return first == second or (scope == "domain" and organisation(first) is not None
+                               and organisation(first) == organisation(second))
+
+
 def run_pair(folder: Path, scope: str, row: dict[str, Any]) -> tuple[bool, str, float]:
     """(merged?, the repeat step's decision, CPU seconds) for one pair, in a fresh store."""
     for old in folder.glob("var/mailgate.db*"):
@@ -97,7 +106,8 @@ def run_pair(folder: Path, scope: str, row: dict[str, Any]) -> tuple[bool, str, 
 def score(rows: list[dict[str, Any]], scope: str,
           ) -> tuple[dict[str, dict[str, Any]], float]:
     stats: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"n": 0, "same": 0, "merged": 0, "false": 0, "missed": [], "wrong": []})
+        lambda: {"n": 0, "same": 0, "scoped": 0, "merged": 0, "false": 0, "missed": [],
+                 "wrong": []})
     spent = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for row in rows:
@@ -106,6 +116,7 @@ def score(rows: list[dict[str, Any]], scope: str,
             for key in (f"class {row['class']}", f"lang {row['lang']}", "all"):
                 s = stats[key]
                 s["n"] += 1
+                s["scoped"] += row["same_problem"] and in_scope(scope, row)
                 if row["same_problem"]:
                     s["same"] += 1
                     s["merged"] += merged
@@ -135,11 +146,13 @@ def main(argv: list[str]) -> int:
         parser.error("--show lists what to tune on: never on the evaluation part")
     rows = load(args.part)
     stats, spent = score(rows, args.scope)
-    print(f"{'':24} {'pairs':>6} {'same':>6} {'recall':>8} {'false merges':>13}")
+    print(f"{'':24} {'pairs':>6} {'same':>6} {'in scope':>9} {'recall':>8} "
+          f"{'false merges':>13}")
     for key in sorted(stats, key=lambda k: (k == "all", k)):
         s = stats[key]
         recall = f"{s['merged'] / s['same']:.1%}" if s["same"] else "-"
-        print(f"{key:24} {s['n']:>6} {s['same']:>6} {recall:>8} {s['false']:>13}")
+        print(f"{key:24} {s['n']:>6} {s['same']:>6} {s['scoped']:>9} {recall:>8} "
+              f"{s['false']:>13}")
     if args.show:
         for key in ("missed", "wrong"):
             for pid, why in stats["all"][key]:

@@ -11,6 +11,12 @@ an acknowledgement); mail with an address that is not plain ASCII (SMTPUTF8) or
 not a simple ``local@domain`` is still built through the ``email`` API, whose
 output the fast path is tested against.
 
+Files passed on (``attachments``) make the mail ``multipart/mixed``: the text (or
+its HTML alternative) first, then each file base64-encoded, with its sanitised
+name (RFC 2231 when not ASCII), ``inline`` or ``attachment`` as it came, and
+its ``Content-ID`` kept, so a screenshot shown in the customer's text stays
+inline for the engineer.
+
 Automatic mail carries ``Auto-Submitted: auto-replied`` and
 ``X-Auto-Response-Suppress: All`` (RFC 3834 and Microsoft's equivalent), and
 everything we send carries ``X-Mailgate-Loop`` so our own mail coming back is
@@ -29,16 +35,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from email import policy
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
+from typing import cast
 
-from mailgate.message import clean_text
+from mailgate.message import Attachment, clean_text
 
 LOOP_HEADER = "X-Mailgate-Loop"
 # Lines up to RFC 5322's hard limit: CPython 3.11 folds an address list badly at 78
 # (a comma after an encoded display name is encoded, and the next recipient is lost).
 _POLICY = policy.SMTP.clone(max_line_length=998)
 _POLICY_UTF8 = policy.SMTPUTF8.clone(max_line_length=998)
+_FILE_POLICY = policy.SMTP  # base64 in lines of 76, a long file name folded (RFC 2231)
 _MSG_ID = re.compile(r"^<[\x21-\x3b\x3d\x3f-\x7e]{1,900}>$")  # no <, >, space, control
 
 
@@ -161,18 +169,20 @@ def compose(
     references: Sequence[str] = (),
     reply_to: str | None = None,
     auto_submitted: str | None = "auto-replied",
+    cc: Sequence[tuple[str | None, str]] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> bytes:
     """The wire bytes (CRLF line ends) of one outgoing message."""
-    addresses = [from_addr, *(a for _, a in to), *([reply_to] if reply_to else [])]
+    addresses = [from_addr, *(a for _, a in [*to, *cc]), *([reply_to] if reply_to else [])]
     if not all(_PLAIN_ADDRESS.match(a) for a in addresses):
         return compose_email_api(
             from_addr=from_addr, from_name=from_name, to=to, subject=subject, text=text,
             html=html, message_id=message_id, date=date, loop_id=loop_id,
             in_reply_to=in_reply_to, references=references, reply_to=reply_to,
-            auto_submitted=auto_submitted)
-    recipients = [w for i, (n, a) in enumerate(to) for w in _mailbox(n, a, i < len(to) - 1)]
+            auto_submitted=auto_submitted, cc=cc, attachments=attachments)
     head = [_fold("From", _mailbox(from_name, from_addr)),
-            _fold("To", recipients) if to else "",
+            _fold("To", _mailboxes(to)) if to else "",
+            _fold("Cc", _mailboxes(cc)) if cc else "",
             _fold("Reply-To", _mailbox(from_name, reply_to)) if reply_to else "",
             _fold("Subject", _text_words(clean_text(subject))),
             f"Date: {format_datetime(date)}\r\n",
@@ -187,17 +197,58 @@ def compose(
                     "X-Auto-Response-Suppress: All\r\n")
     head.append(_fold(LOOP_HEADER, [clean_text(loop_id)]))
     top = "".join(head).encode("ascii")
+    content_head, content = _content(text, html)
+    if attachments:
+        content_head, content = _multipart("mixed", [
+            content_head + b"\r\n" + content, *(_file_part(a) for a in attachments)])
+    return top + content_head + b"MIME-Version: 1.0\r\n\r\n" + content
+
+
+def _mailboxes(people: Sequence[tuple[str | None, str]]) -> list[str]:
+    """An address list as words to fold between."""
+    return [w for i, (n, a) in enumerate(people) for w in _mailbox(n, a, i < len(people) - 1)]
+
+
+def _multipart(subtype: str, parts: Sequence[bytes]) -> tuple[bytes, bytes]:
+    """(Content-Type line, body) of a multipart of ``parts`` (each: headers CRLF body)."""
+    boundary = f"===============mailgate{uuid.uuid4().hex}=="
+    head = f'Content-Type: multipart/{subtype}; boundary="{boundary}"\r\n'.encode("ascii")
+    body = b"".join(f"--{boundary}\r\n".encode("ascii") + part + b"\r\n" for part in parts)
+    # the CRLF before each delimiter is the delimiter's, not the part's
+    return head, body + f"--{boundary}--\r\n".encode("ascii")
+
+
+def _content(text: str, html: str | None) -> tuple[bytes, bytes]:
+    """(content headers, body) of the text, with its HTML alternative if any."""
     part_head, body = _text_part(text, "plain")
     if html is None:
-        return top + part_head + b"MIME-Version: 1.0\r\n\r\n" + body
-    boundary = f"===============mailgate{uuid.uuid4().hex}=="
+        return part_head, body
     html_head, html_body = _text_part(html, "html")
-    return (top + f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'
-            "MIME-Version: 1.0\r\n\r\n".encode("ascii")
-            + f"--{boundary}\r\n".encode("ascii") + part_head + b"\r\n" + body
-            + f"\r\n--{boundary}\r\n".encode("ascii") + html_head + b"\r\n" + html_body
-            + f"\r\n--{boundary}--\r\n".encode("ascii"))  # the CRLF before -- is the
-    # delimiter's, not the part's
+    return _multipart("alternative", [part_head + b"\r\n" + body,
+                                      html_head + b"\r\n" + html_body])
+
+
+def _file_part(attachment: Attachment) -> bytes:
+    """One file as a MIME part: its headers built by ``email`` (name, disposition, id), the
+    body base64 in lines of 76 by ``binascii`` (the ``email`` package's encoder costs
+    three times as much: 0.4 s of CPU for 10 MB, in the processor's transaction)."""
+    part = MIMEPart(policy=_FILE_POLICY)
+    _set_file(part, Attachment(attachment.filename, attachment.content_type, b"",
+                               attachment.content_id, attachment.inline))
+    head = part.as_bytes().split(b"\r\n\r\n", 1)[0]
+    body = base64.encodebytes(attachment.data).replace(b"\n", b"\r\n")
+    return head + b"\r\n\r\n" + body.rstrip(b"\r\n")
+
+
+def _set_file(part: MIMEPart, attachment: Attachment) -> None:
+    maintype, _, subtype = attachment.content_type.partition("/")
+    if maintype in ("multipart", "message") or not subtype:  # not valid with base64
+        maintype, subtype = "application", "octet-stream"
+    cid = safe_ids([attachment.content_id])[:1]
+    part.set_content(attachment.data, maintype=maintype, subtype=subtype,
+                     disposition="inline" if attachment.inline else "attachment",
+                     filename=clean_text(attachment.filename, 200) or "attachment",
+                     cid=cid[0] if cid else None)
 
 
 def compose_email_api(
@@ -215,12 +266,16 @@ def compose_email_api(
     references: Sequence[str] = (),
     reply_to: str | None = None,
     auto_submitted: str | None = "auto-replied",
+    cc: Sequence[tuple[str | None, str]] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> bytes:
     """``compose`` through ``EmailMessage``: for SMTPUTF8 or unusual addresses."""
-    addresses = [from_addr, *(a for _, a in to), *([reply_to] if reply_to else [])]
+    addresses = [from_addr, *(a for _, a in [*to, *cc]), *([reply_to] if reply_to else [])]
     msg = EmailMessage(policy=_POLICY if all(a.isascii() for a in addresses) else _POLICY_UTF8)
     msg["From"] = _address(from_name, from_addr)
     msg["To"] = [_address(n, a) for n, a in to]
+    if cc:
+        msg["Cc"] = [_address(n, a) for n, a in cc]
     if reply_to:
         msg["Reply-To"] = _address(from_name, reply_to)
     msg["Subject"] = clean_text(subject)
@@ -238,4 +293,10 @@ def compose_email_api(
     msg.set_content(text)
     if html is not None:
         msg.add_alternative(html, subtype="html")
+    for attachment in attachments:
+        part = MIMEPart(policy=_FILE_POLICY)  # base64 lines of 76, as RFC 2045 wants
+        _set_file(part, attachment)
+        if msg.get_content_type() != "multipart/mixed":
+            msg.make_mixed()
+        msg.attach(cast(EmailMessage, part))  # typeshed wants the subclass; any part does
     return msg.as_bytes()

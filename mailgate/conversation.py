@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from mailgate import clocks, commands, desk, security
+from mailgate import clocks, commands, desk, files, security
 from mailgate.config import Config
 from mailgate.errors import MailgateError, NotFoundError
 from mailgate.mailer import Mailer
@@ -71,16 +71,27 @@ class Conversation:
         to = ticket.assignee or self.config.team.address
         if not to:
             return
+        chosen = self._files(store, ticket, inbound) if what != "bounce" else None
         context = self._base(ticket) | {
             "what": what,
             "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
                         "subject": inbound.subject, "text": new_text(inbound.text)},
+            "files": [f.as_dict() for f in chosen.listed] if chosen else [],
         }
         self.mailer.queue(store, ticket, kind="notification", template="notification",
                           context=context, to=[(None, to)], subject=self._subject(ticket),
                           now=now, in_reply_to=inbound.message_id,
                           references=store.thread_ids(ticket.id),
-                          auto_submitted="auto-generated")
+                          auto_submitted="auto-generated",
+                          attachments=chosen.attached if chosen else ())
+
+    def _files(self, store: Store, ticket: Ticket, inbound: Inbound) -> files.Selection:
+        """The mail's files to pass on, numbered as stored on ``ticket``."""
+        if not inbound.attachments:
+            return files.Selection([], [])
+        numbers = [a["number"] for a in store.ticket_attachments(ticket.id)
+                   if a["message_id"] == inbound.message_id]
+        return files.select(self.config, inbound.attachments, numbers)
 
     # -- engineers -------------------------------------------------------------------
 
@@ -111,6 +122,7 @@ class Conversation:
             store.add_event(ticket.id, "note", actor=inbound.from_addr, now=now,
                             message_id=inbound.message_id, detail="internal note")
             return "note"
+        self._cc_joins(store, ticket, inbound, now)
         if not parsed.text:
             return "commands"
         self._relay(store, ticket, inbound, parsed.text, now)
@@ -128,26 +140,46 @@ class Conversation:
                   "auth_or_token": "a DKIM/SPF pass or the ticket's reply address"}[need]
         return f"commands are accepted only with {wanted} (security.commands_require)"
 
+    def _cc_joins(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime) -> None:
+        """A customer-side address in an engineer's ``Cc:`` joins the ticket (the caller
+        has decided the mail is an engineer's: the identify step's role)."""
+        team = self.config.team
+        for name, address in inbound.cc:
+            if (self.config.accepts(address) or team.is_engineer(address)
+                    or address == (team.address or "").lower()):
+                continue
+            desk.add_participant(store, ticket, address, actor=inbound.from_addr, now=now,
+                                 name=name or None, message_id=inbound.message_id)
+
     def _relay(self, store: Store, ticket: Ticket, inbound: Inbound, text: str,
                now: datetime) -> None:
         engineer = self._name(inbound)
         people = [(p["name"], p["address"]) for p in store.participants(ticket.id)
                   if not self.config.team.is_engineer(p["address"])
                   and not self.config.accepts(p["address"])]
-        context = self._base(ticket) | {"engineer": {"name": engineer},
-                                               "text": text}
+        # the requester in To:, everyone else in Cc: (as a person answering by hand does)
+        to = [p for p in people if p[1] == ticket.requester] or people[:1]
+        cc = [p for p in people if p not in to]
+        chosen = self._files(store, ticket, inbound)
+        context = self._base(ticket) | {"engineer": {"name": engineer}, "text": text,
+                                        "files": [f.as_dict() for f in chosen.listed]}
         reply_to = inbound.from_addr if self.config.team.reveal_engineer_address else None
         outbox_id = self.mailer.queue(
-            store, ticket, kind="relay", template="relay", context=context, to=people,
+            store, ticket, kind="relay", template="relay", context=context, to=to, cc=cc,
             subject=self._subject(ticket), now=now,
             in_reply_to=store.latest_inbound(ticket.id), references=store.thread_ids(ticket.id),
             from_name=f"{engineer} ({self.config.gateway.name})", auto_submitted=None,
-            reply_to=reply_to, language=ticket.language,
+            reply_to=reply_to, language=ticket.language, attachments=chosen.attached,
         )
         store.add_event(ticket.id, "replied", actor=inbound.from_addr, now=now,
                         message_id=inbound.message_id,
                         detail=f"public reply relayed to {', '.join(a for _, a in people)}"
                         if outbox_id else "public reply recorded; no customer to relay to")
+        if outbox_id and chosen.withheld:
+            store.add_event(ticket.id, "attachments_withheld", actor="mailgate", now=now,
+                            message_id=inbound.message_id, detail="; ".join(
+                                f"{f.filename} ({f.size} bytes, number {f.number}): {f.why}"
+                                for f in chosen.withheld))
         if ticket.first_response_at is None:
             store.touch_ticket(ticket.id, now, first_response_at=now)
             clocks.stop(self.config, store, ticket.id, "first_response", now,

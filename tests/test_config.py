@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,17 @@ def test_store_url_forms(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="at most one of password_env, password_file"):
         load_text(tmp_path, '[store]\nurl = "postgresql://mg@db1/mg"\npassword_env = "A"\n'
                             'password_file = "pw"\n')
+
+
+def test_example_lists_the_default_blocked_files() -> None:
+    """The example config shows the real defaults of the file lists (copying it changes
+    nothing), and a content type without a slash is refused naming the key."""
+    from mailgate.config.sections import OutboundSection
+
+    example = tomllib.loads((ROOT / "mailgate.toml.example").read_text())["outbound"]
+    defaults = OutboundSection()
+    assert example["blocked_extensions"] == defaults.blocked_extensions
+    assert example["blocked_types"] == defaults.blocked_types
+    assert example["max_attachment_bytes"] == defaults.max_attachment_bytes
+    with pytest.raises(ValueError, match="blocked_types"):
+        OutboundSection(blocked_types=["exe"])

@@ -34,7 +34,7 @@ from mailgate.render import Renderer
 from mailgate.store import SpoolItem, Store, open_store
 from tests.configs import write_config
 from tests.conftest import RunningDaemon, make_mail
-from tests.hostile import Case, automatic, broken, corpus, limits, mail, smtp_reply
+from tests.hostile import Case, automatic, broken, corpus, cut, limits, mail, smtp_reply
 
 MAX_SIZE = 30_000_000
 OUR_HEADERS = {"From", "To", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To",
@@ -67,6 +67,32 @@ def test_limit_quarantines_with_its_reason_quickly(case: Case) -> None:
         parse(case.raw)
     assert time.thread_time() - started < 1.0
     assert case.reason in str(refused.value)
+
+
+@pytest.mark.parametrize("case", list(cut()), ids=lambda c: c.name)
+def test_long_field_is_cut_for_processing_not_quarantined(case: Case) -> None:
+    """A field only longer than its limit is cut to it (noted), quickly; the mail parses."""
+    started = time.thread_time()
+    inbound = parse(case.raw)
+    assert time.thread_time() - started < 1.0
+    assert case.reason in ", ".join(inbound.cut_fields), inbound.cut_fields
+    assert inbound.from_addr == f"{case.name}@hostile.example"
+    assert inbound.message_id == f"<{case.name}@hostile.example>"
+
+
+def test_references_cut_keeps_the_first_and_the_last_ids() -> None:
+    """Thousands of References: the root and the latest ids are kept, so it still threads."""
+    [case] = [c for c in cut() if c.name == "references-3000"]
+    refs = parse(case.raw).references
+    assert refs[0] == "<ref-0@lists.example>" and refs[-1] == "<ref-2999@lists.example>"
+    assert len(refs) == 100  # the parser keeps at most 100 ids, first and last
+
+
+def test_byte_order_mark_before_the_first_header_is_skipped() -> None:
+    raw, _ = mail("bom", subject=b"With a BOM")
+    inbound = parse(b"\xef\xbb\xbf" + raw)
+    assert (inbound.subject, inbound.from_addr) == ("With a BOM", "bom@hostile.example")
+    assert inbound.message_id == "<bom@hostile.example>"
 
 
 @pytest.mark.parametrize("case", BROKEN + list(automatic()), ids=lambda c: c.name)

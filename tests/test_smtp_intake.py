@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiosmtpd.smtp import SMTP
 
+from mailgate import clock, locales
 from mailgate.config import load_config
 from mailgate.intake.smtp import Connection
 from tests.conftest import RunningDaemon, make_mail, sqlite_only
@@ -48,7 +49,8 @@ def test_new_mail_becomes_ticket_and_is_acknowledged(daemon: RunningDaemon) -> N
     assert ack["X-Auto-Response-Suppress"] == "All"
     body = ack.get_body(("plain",)).get_content()
     assert "SUP-000001" in body and "standard" in body
-    assert ticket["first_response_due"][:16].replace("T", " ") in body
+    due = clock.from_db(ticket["first_response_due"])  # the default level: 8 h, 24x7, UTC
+    assert f"within 8 working hours, by {locales.when(due, 'en')}" in body
     assert ack.get_body(("html",)) is not None
 
 

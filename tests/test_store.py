@@ -325,6 +325,27 @@ def test_participants_attachments_and_fields(open_db: Opener) -> None:
     assert store.messages(ticket_id)[0]["body_text"].startswith("nul")
 
 
+def test_ticket_attachments_are_numbered_across_its_messages(open_db: Opener) -> None:
+    """Files are numbered in the order of the ticket's messages (``mailgate attachment REF
+    N``), and their bytes read back exactly."""
+    store = open_db()
+    ticket_id = new_ticket(store)
+    now = clock.now()
+    with store.transaction():
+        for mid, names in (("<first@x>", ["a.png", "b.pdf"]), ("<second@x>", ["c.log"])):
+            row = store.add_message(ticket_id=ticket_id, message_id=mid, direction="in",
+                                    kind="customer", now=now)
+            for name in names:
+                data = name.encode() + b"\x00\xff"
+                store.add_attachment(message_row=row, filename=name, content_type="x/y",
+                                     data=data, sha256=f"sha-{name}")
+    found = store.ticket_attachments(ticket_id)
+    assert [(a["number"], a["filename"], a["message_id"]) for a in found] == [
+        (1, "a.png", "<first@x>"), (2, "b.pdf", "<first@x>"), (3, "c.log", "<second@x>")]
+    assert store.blob(found[2]["sha256"]) == b"c.log\x00\xff"
+    assert store.blob("no-such-hash") is None
+
+
 def test_alert_key_decided_by_one_node_at_a_time(open_db: Opener) -> None:
     """Two nodes asking for the open ticket of one alert key at once: the second waits."""
     a, b = open_db(), open_db()

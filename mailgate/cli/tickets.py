@@ -56,10 +56,43 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"\n{arrow} {m['date'] or m['received_at']}  {m['from']}  ({m['kind']})")
         print(f"   {m['subject']}")
         for a in m["attachments"]:
-            print(f"   attachment: {a['filename']} ({a['content_type']}, {a['size']} bytes)")
+            print(f"   attachment {a['number']}: {a['filename']} ({a['content_type']}, "
+                  f"{a['size']} bytes)")
     print("\nevents:")
     for e in detail["events"]:
         print(f"  {e['at'][:19]}  {e['kind']:<18} {e['actor']}: {e['detail']}")
+    return EX_OK
+
+
+def cmd_attachment(args: argparse.Namespace) -> int:
+    """Write file N of a ticket (numbered as ``show`` and the notifications list them) to
+    ``-o FILE``, ``-o -`` (stdout), or by default its stored name in the current folder."""
+    import sys
+    from pathlib import Path
+
+    store = cli_store(load(args))
+    ticket = store.ticket_by_reference(args.reference)
+    found = store.ticket_attachments(ticket.id)
+    if not 1 <= args.number <= len(found):
+        raise MailgateError(f"{ticket.reference} has {len(found)} attachment(s); "
+                            f"no number {args.number}")
+    wanted = found[args.number - 1]
+    data = store.blob(wanted["sha256"])
+    if data is None:
+        raise MailgateError(f"the bytes of attachment {args.number} are missing")
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return EX_OK
+    target = Path(args.output or wanted["filename"])
+    try:
+        with open(target, "wb" if args.output else "xb") as out:
+            out.write(data)
+    except FileExistsError as exc:
+        raise MailgateError(f"{target} exists; name another with -o FILE") from exc
+    except OSError as exc:
+        raise MailgateError(f"cannot write {target}: {exc.strerror}") from exc
+    print(f"{target}: {len(data)} bytes ({wanted['content_type']})", file=sys.stderr)
     return EX_OK
 
 
@@ -176,7 +209,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def register(add: AddCommand) -> None:
-    """Add ``tickets``, ``show``, ``status``, ``close``, ``reopen`` and ``sla``."""
+    """Add ``tickets``, ``show``, ``attachment``, ``status``, ``close``, ``reopen``, ``sla``."""
     p = add("tickets", cmd_tickets, "list tickets", "mailgate tickets --status open --json")
     p.add_argument("--status", help="only tickets in this status")
     p.add_argument("--limit", type=int, default=200)
@@ -185,6 +218,14 @@ def register(add: AddCommand) -> None:
             "mailgate show SUP-000123 --json")
     p.add_argument("reference")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = add("attachment", cmd_attachment, "save file N of a ticket (numbered as in show)",
+            "mailgate attachment SUP-000123 2 -o screenshot.png\n"
+            "  mailgate attachment SUP-000123 3 -o - | less")
+    p.add_argument("reference")
+    p.add_argument("number", type=int, help="the file's number on the ticket (see show)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="where to write it; '-' for stdout (default: its name, here, "
+                        "never overwriting)")
     p = add("status", cmd_status, "set a ticket's status (events and SLA clocks follow)",
             "mailgate status SUP-000123 on_hold --reason 'waiting for the vendor'")
     p.add_argument("reference")

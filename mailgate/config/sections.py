@@ -99,6 +99,26 @@ class StoreSection(Section):
         return "sqlite" if self.url.startswith("sqlite:") else "postgresql"
 
 
+BLOCKED_EXTENSIONS = (
+    "exe", "com", "scr", "pif", "cpl", "msi", "msp", "mst", "dll", "sys", "bat", "cmd", "vb",
+    "vbs", "vbe", "js", "jse", "wsf", "wsh", "wsc", "ps1", "psm1", "psd1", "hta", "jar",
+    "lnk", "reg", "inf", "scf", "application", "appref-ms", "gadget", "msc", "sh", "bash",
+    "csh", "ksh", "command", "app", "apk", "elf", "run", "iso", "img", "vhd", "vhdx",
+    "docm", "xlsm", "pptm", "dotm", "xltm", "xlam", "ppam", "sldm")
+BLOCKED_TYPES = (
+    "application/x-msdownload", "application/x-msdos-program", "application/x-dosexec",
+    "application/x-executable", "application/x-elf", "application/x-sharedlib",
+    "application/vnd.microsoft.portable-executable", "application/x-ms-installer",
+    "application/x-msi", "application/x-bat", "application/x-sh", "application/x-csh",
+    "application/x-shellscript", "text/x-shellscript", "application/javascript",
+    "application/x-javascript", "text/javascript", "text/vbscript", "application/hta",
+    "application/java-archive", "application/x-java-archive", "application/x-apple-diskimage",
+    "application/vnd.android.package-archive",
+    "application/vnd.ms-word.document.macroenabled.12",
+    "application/vnd.ms-excel.sheet.macroenabled.12",
+    "application/vnd.ms-powerpoint.presentation.macroenabled.12")
+
+
 class OutboundSection(Section):
     """How outgoing mail leaves: written to a folder (default) or sent to a smarthost."""
 
@@ -117,6 +137,26 @@ class OutboundSection(Section):
     retry_max: Duration = timedelta(hours=1)
     give_up_after: Duration = timedelta(days=2)
     lease: Duration = timedelta(minutes=5)
+    # Files passed on with notifications and relays, at most this many bytes per mail (before
+    # base64's third more); the rest are listed with name and size (``mailgate attachment``).
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    # Never passed on (by name extension, case-insensitive, or by content type); still
+    # stored and listed. Executables and scripts that run on a click.
+    blocked_extensions: list[str] = Field(default_factory=lambda: list(BLOCKED_EXTENSIONS))
+    blocked_types: list[str] = Field(default_factory=lambda: list(BLOCKED_TYPES))
+
+    @field_validator("blocked_extensions")
+    @classmethod
+    def _extensions(cls, value: list[str]) -> list[str]:
+        return [v.strip().lower().lstrip(".") for v in value if v.strip().strip(".")]
+
+    @field_validator("blocked_types")
+    @classmethod
+    def _types(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if "/" not in v]
+        if bad:
+            raise ValueError(f"not a content type (type/subtype): {', '.join(bad)}")
+        return [v.strip().lower() for v in value]
 
 
 class ImapAccount(Section):

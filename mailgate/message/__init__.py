@@ -12,11 +12,13 @@ Hostile input is contained, in bounded time:
 * Limits, each a ``ParseError`` (quarantine) with a reason naming it, enforced
   *while* the feed parser runs (a subclass hooks its header and new-part
   steps), so a hostile message costs at most the work up to the limit:
-  header block size and field count, length of one field (shorter for
-  ``Content-Type``/``Content-Disposition``, whose parameters the ``email``
-  package re-parses on every ``get_param``), MIME part count and nesting depth,
-  and the line work of the parser (lines read times the multipart boundaries
-  each line is matched against: the feed parser's cost grows with both).
+  header block size and field count, MIME part count and nesting depth, and the
+  line work of the parser (lines read times the multipart boundaries each line
+  is matched against: the feed parser's cost grows with both). The length of
+  one field (shorter for ``Content-Type``/``Content-Disposition``, whose
+  parameters the ``email`` package re-parses on every ``get_param``) is not a
+  reason to refuse legal mail: a longer field is cut to it for processing
+  (``Inbound.cut_fields``), before the block size is counted.
 * Header fields are decoded once and cached (``policy.default`` would parse a
   field again on every access, and its parser is super-linear on some
   inputs: thousands of encoded-words or addresses); every field of every part

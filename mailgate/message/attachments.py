@@ -23,6 +23,10 @@ class Attachment:
     filename: str
     content_type: str
     data: bytes
+    # an inline part (a screenshot in the text) and its ``<Content-ID>`` (plain ASCII
+    # token or None), so mail that passes it on keeps it inline and its ``cid:`` working
+    content_id: str | None = None
+    inline: bool = False
 
     @property
     def sha256(self) -> str:

@@ -16,6 +16,7 @@ import html2text
 
 from mailgate.message.attachments import Attachment, safe_filename
 from mailgate.message.bounded import MAX_DEPTH, MAX_PARTS, ParseError
+from mailgate.message.headers import header, message_ids
 from mailgate.message.text import _NEWLINES, _body_text
 
 MAX_TEXT_CHARS = 1_000_000
@@ -160,7 +161,9 @@ def _walk(msg: EmailMessage) -> tuple[str, list[Attachment]]:
             except Exception:
                 data = str(part.get_payload()).encode("utf-8", "surrogateescape")
             name = safe_filename(filename or f"part-{count}")
-            attachments.append(Attachment(name, ctype, data))
+            cid = message_ids(header(part, "Content-ID"))  # type: ignore[arg-type]
+            inline = disposition == "inline" or (disposition is None and bool(cid))
+            attachments.append(Attachment(name, ctype, data, cid[0] if cid else None, inline))
         elif ctype == "text/html":
             html.append(_decoded(part))
         else:

@@ -122,9 +122,13 @@ def message_ids(value: str) -> list[str]:
 
     Tokens holding ``=?`` are skipped: we copy these ids into the headers of our
     replies, where the ``email`` package would decode an encoded-word in them
-    (see ``clean_text``); real ids never contain one.
+    (see ``clean_text``); real ids never contain one. Of more than 100, the first and the
+    last 99 are kept (the thread's root and its latest mails, RFC 5322 3.6.4).
     """
-    return [i for i in _MSGID.findall(value or "")[:100] if "=?" not in i]
+    found = _MSGID.findall(value or "")
+    if len(found) > 100:
+        found = found[:1] + found[-99:]
+    return [i for i in found if "=?" not in i]
 
 
 def plausible_address(addr: str) -> bool:

@@ -43,6 +43,7 @@ class Inbound:
     attachments: list[Attachment]
     msg: EmailMessage = field(repr=False)
     defects: list[str] = field(default_factory=list)
+    cut_fields: list[str] = field(default_factory=list)  # "Name (N bytes -> M)", see bounded
 
 
 def parse(raw: bytes) -> Inbound:
@@ -63,7 +64,7 @@ def parse(raw: bytes) -> Inbound:
 
 def _parse(raw: bytes) -> Inbound:
     try:
-        msg = _parse_bytes(raw)
+        msg, cut = _parse_bytes(raw)
     except ParseError:
         raise
     except Exception as exc:
@@ -117,4 +118,5 @@ def _parse(raw: bytes) -> Inbound:
         attachments=attachments,
         msg=msg,
         defects=defects,
+        cut_fields=cut,
     )

@@ -140,6 +140,8 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
             hit.start:hit.end].startswith(_RESOLUTION)
         if hit.category not in ("negation", "gone") and not resolution:
             continue
+        if hit.category == "negation" and _concord(hit, hits, folded):
+            continue
         targets = problems if resolution else problems + successes
         near = _nearest(hit, [t for t in targets if id(t) not in bound and t is not hit])
         if near is None:
@@ -151,6 +153,22 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
         else:
             negated.add("solved")  # "doesn't work", "works no longer", "stopped working"
     return frozenset(negated), free, sum(1 for p in problems if id(p) not in bound)
+
+
+_NEGATED_FORM = re.compile(r"^(?:ne|не|nie|ні|ni)\w{3,}|\w{3,}(?:m[ae]d[ıi]|m[ıiuü]yor)\w*$")
+
+
+def _concord(hit: Hit, hits: list[Hit], folded: str) -> bool:
+    """A negation that only strengthens the next one (negative concord: "ни разу не
+    упал", "ani razu się nie wysypał", "ani jednou nespadl", "bir kez bile çökmedi"): the
+    later negation, or a success word that is itself a negated problem verb, decides."""
+    for other in hits:
+        if other is hit or other.start < hit.end or _gap(hit, other) > _NEAR:
+            continue
+        if other.category == "negation" or (other.category == "solved" and _NEGATED_FORM.match(
+                folded[other.start:other.end])):
+            return True
+    return False
 
 
 def _nearest(hit: Hit, targets: list[Hit]) -> Hit | None:

@@ -57,6 +57,7 @@ class Hit:
     category: str
     words: int  # words (or, in joined scripts, characters / 3) it covers
     postfix: bool = False  # a negation written after what it negates (Japanese, Korean)
+    wild: bool = False  # matched by an entry with "*": a listed whole word wins over it
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ class Lexicon:
                 n = len(entry.parts)
                 if i + n <= len(words) and all(
                         _part_matches(p, words[i + k][2]) for k, p in enumerate(entry.parts)):
-                    found.append(Hit(start, words[i + n - 1][1], entry.category, n))
+                    found.append(Hit(start, words[i + n - 1][1], entry.category, n,
+                                     wild=any("*" in part for part in entry.parts)))
         if _JOINED.search(clause):
             for pattern, table in self.joined.values():
                 for m in pattern.finditer(clause):
@@ -145,8 +147,9 @@ class Lexicon:
 
 
 def _resolve(found: list[Hit]) -> list[Hit]:
-    """Longest first, then the category ranked first; no two hits overlap."""
-    found.sort(key=lambda h: (-(h.end - h.start), _RANK[h.category], h.start))
+    """Longest first, then a listed word before a wildcard's match ("çökmedi", a success,
+    before "*medi", a negation), then the category ranked first; no two hits overlap."""
+    found.sort(key=lambda h: (-(h.end - h.start), h.wild, _RANK[h.category], h.start))
     taken: list[Hit] = []
     for hit in found:
         if all(hit.end <= t.start or hit.start >= t.end for t in taken):

@@ -171,6 +171,20 @@ class MessageQueries(StoreBase):
                       " WHERE message_row = ? ORDER BY id", (message_row,))
         return [{"filename": f, "content_type": c, "size": s, "sha256": h} for f, c, s, h in cur]
 
+    def ticket_attachments(self, ticket_id: int) -> list[dict[str, Any]]:
+        """Every file of a ticket's messages, in order, numbered from 1 (the ``N`` of
+        ``mailgate attachment REF N``), with the Message-ID of the mail it came in."""
+        cur = self._x("SELECT a.filename, a.content_type, a.size, a.sha256, m.message_id"
+                      " FROM attachments a JOIN messages m ON m.id = a.message_row"
+                      " WHERE m.ticket_id = ? ORDER BY m.id, a.id", (ticket_id,))
+        return [{"number": i, "filename": f, "content_type": c, "size": s, "sha256": h,
+                 "message_id": m} for i, (f, c, s, h, m) in enumerate(cur.fetchall(), 1)]
+
+    def blob(self, sha256: str) -> bytes | None:
+        """The bytes of a stored attachment."""
+        row = self._x("SELECT data FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
+        return bytes(row[0]) if row else None
+
     def events(self, ticket_id: int) -> list[dict[str, Any]]:
         cur = self._x("SELECT at, actor, kind, detail, message_id FROM events"
                       " WHERE ticket_id = ? ORDER BY id", (ticket_id,))

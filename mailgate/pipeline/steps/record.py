@@ -150,6 +150,11 @@ def store_message(store: Store, ctx: Context, ticket: Ticket, kind: str) -> None
         store.add_attachment(message_row=row, filename=attachment.filename,
                              content_type=attachment.content_type, data=attachment.data,
                              sha256=attachment.sha256)
+    if inbound.cut_fields:
+        store.add_event(ticket.id, "headers_cut", actor="mailgate", now=ctx.now,
+                        message_id=inbound.message_id,
+                        detail="header fields cut for processing, the raw message keeps "
+                               f"them whole: {', '.join(inbound.cut_fields)}")
 
 
 def _participants(services: Services, store: Store, ctx: Context, ticket: Ticket) -> None:

@@ -10,18 +10,20 @@ working since this morning", "urgent", the company's name. So the comparison:
 - drops greeting lines, signatures (from a closing formula on, trailing name
   lines), phone numbers, the senders' own names and domains, and the generic
   words of ``mailgate/data/repeat_words.toml`` (en, de, nl, sv, ru, fr, es);
-- weighs what is left: codes (four digits or more, ``RFC_ERROR``) 4, other
-  identifiers (a token with a digit, a host name) 2.5, product names and
-  acronyms (``VPN``, ``TextLink``) 1.5, content words 1, compared by a crude
-  stem (an ending cut, then five letters: "printer" meets "prints");
+- weighs what is left: codes (letters and four digits or more, ``RFC_ERROR``)
+  4, other identifiers (a number, a token with a digit, a host name) 2.5,
+  product names and acronyms (``VPN``, ``TextLink``) 1.5, content words 1,
+  compared by a crude stem (an ending cut, then five letters: "printer" meets
+  "prints");
 - scores the weight both mails share, half against the smaller mail (a short
   reminder is all repeat) and half against both (a long pair must share much);
 - asks 0.5 of that score, less with a shared code or identifier, much less for
-  a follow-up ("still", "any news?", a "Re:"/"Fwd:" subject without references)
-  or a subject that names only what the first mail is about; more when the
-  second mail reports no problem (it asks for something), when its subject
-  names other things, or when both name different codes; never a merge when
-  it announces another matter ("separate issue").
+  a follow-up ("still", "any news?", a "Re:"/"Fwd:" subject without references,
+  a colleague's "for me too") or a subject that names only what the first mail
+  is about; more when the second mail reports no problem (it asks for
+  something), when its subject names other things, or when both name
+  different numbers (two orders, two error codes); never a merge when it
+  announces another matter ("separate issue").
 
 A false merge is worse than a missed one: the bar is high, and every verdict
 carries its score, what moved the bar and the shared terms. Tuned on
@@ -97,18 +99,19 @@ class _Terms:
 
 @cache
 def _words() -> tuple[frozenset[str], frozenset[str], tuple[str, ...], tuple[str, ...],
-                     tuple[str, ...], tuple[str, ...]]:
-    """Stop words (whole and stemmed), closings, new-topic, follow-up, problem phrases."""
+                     tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Stop words (whole and stemmed), closings, new-topic, follow-up, problem and
+    same-here phrases."""
     text = resources.files("mailgate.data").joinpath("repeat_words.toml").read_text("utf-8")
     data = tomllib.loads(text)
     stop = frozenset(w for lang in data["stop"].values() for w in lang.split())
     closings = tuple(line.strip() for line in data["closings"]["all"].splitlines()
                      if line.strip())
-    topics, follow, problem = (
+    topics, follow, problem, same = (
         tuple(line.strip() for line in data[key]["all"].splitlines() if line.strip())
-        for key in ("new_topic", "follow_up", "problem"))
+        for key in ("new_topic", "follow_up", "problem", "same_here"))
     return (stop, frozenset(stem(w) for w in stop if len(w) >= 4), closings, topics, follow,
-            problem)
+            problem, same)
 
 
 def body_of(text: str) -> str:
@@ -187,6 +190,8 @@ def _kind(raw: str, token: str) -> float:
             return 0.0
         if len(token) < 3:
             return 0.0
+        if not any(c.isalpha() for c in token):
+            return IDENT  # an order, invoice or customer number: a thing, not a symptom
         return CODE if sum(c.isdigit() for c in token) >= 4 else IDENT
     if _HOST.match(token):
         return IDENT
@@ -246,9 +251,12 @@ def compare(first: Mail, second: Mail) -> Verdict:
     b = terms(f"{second.subject}\n{body_of(second.text)}", own)
     small, union, shared = _overlap(a, b)
     score = (small + union) / 2
-    cue = follow_up(f"{second.subject}\n{body_of(second.text)}") or \
+    said = f"{second.subject}\n{body_of(second.text)}"
+    cue = follow_up(said) or \
         ("a reply or forward of an earlier mail"
          if is_reply(second.subject) and not second.cites else None)
+    if cue is None and first.sender.casefold() != second.sender.casefold():
+        cue = _phrase(said, _words()[6])  # a colleague: "for me too"
     need, why = _need(first, second, a, b, cue, own)
     idents = a.idents & b.idents
     close = cue or about(terms(second.subject, own), a)
@@ -276,8 +284,8 @@ def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
         need, why = need + 0.15, f"{why}, reports no problem"
     if not cue and len(topic.weights) >= 2 and not set(topic.weights) & set(a.weights):
         need, why = max(need, 0.5) + 0.2, f"{why}, its subject is about other things"
-    if _numbered(a.codes) and _numbered(b.codes) and not codes:
-        need, why = need + 0.15, f"{why}, other codes"
+    if _numbered(a.idents) and _numbered(b.idents) and not idents:
+        need, why = need + 0.15, f"{why}, other numbers"
     if _hours(first, second) > 12:
         need, why = need + 0.05, f"{why}, hours apart"
     return need, why
@@ -295,9 +303,9 @@ def about(subject: _Terms, first: _Terms) -> bool:
         (bool(subject.idents) or len(subject.weights) >= 2)
 
 
-def _numbered(codes: set[str]) -> bool:
-    """Codes with four digits or more: error numbers, invoice and order numbers."""
-    return any(sum(c.isdigit() for c in code) >= 4 for code in codes)
+def _numbered(idents: set[str]) -> bool:
+    """Identifiers with four digits or more: error codes, invoice and order numbers."""
+    return any(sum(c.isdigit() for c in ident) >= 4 for ident in idents)
 
 
 def _hours(first: Mail, second: Mail) -> float:

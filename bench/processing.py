@@ -30,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from load import make_mail  # noqa: E402
 from nodes import start_postgres  # noqa: E402
-from server import ROOT, config_text  # noqa: E402
+from server import config_text  # noqa: E402
 
 from mailgate.config import load_config  # noqa: E402
+from mailgate.defaults import TEMPLATES  # noqa: E402
 from mailgate.logs import configure_logging  # noqa: E402
 from mailgate.pipeline import Pipeline  # noqa: E402
 from mailgate.processor import Processor  # noqa: E402
@@ -58,7 +59,7 @@ def main() -> None:
 def run(args: argparse.Namespace, server: Any) -> None:
     with tempfile.TemporaryDirectory(prefix="mailgate-processing-") as tmp:
         folder = Path(tmp)
-        shutil.copytree(ROOT / "templates", folder / "templates")
+        shutil.copytree(TEMPLATES, folder / "templates")
         path = folder / "mailgate.toml"
         store_table = {"url": f"sqlite:///{folder / 'db.sqlite'}"} if server is None else \
             {"url": server.database(), "password_file": str(server.password_file)}
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace, server: Any) -> None:
         store = open_store(config)
         store.relax_durability()  # as the processor processes open theirs
         pipeline = Pipeline(config, freeze_templates(  # as the processor processes do
-            Renderer(config.path(config.templates.directory))))
+            Renderer(config.templates_dir)))
         processor = Processor(config, store, pipeline)
         warm = 50
         with store.transaction():

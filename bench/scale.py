@@ -110,7 +110,7 @@ def measure(work: Path, tickets: int, lookups: int, processed: int, smtp: int,
 
     store = Store.open(db, migrate=False)
     try:
-        pipeline = Pipeline(config, Renderer(config.path(config.templates.directory)))
+        pipeline = Pipeline(config, Renderer(config.templates_dir))
         for how in ("tag", "references", "new"):
             cases, refused = [], 0
             for i in range(lookups):

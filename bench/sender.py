@@ -28,6 +28,7 @@ from server import CONFIG, ROOT, child_env
 
 from mailgate import clock
 from mailgate.config import load_config
+from mailgate.defaults import TEMPLATES
 from mailgate.logs import configure_logging
 from mailgate.outbound import Sender, _record_all
 from mailgate.store import Store, open_store
@@ -73,7 +74,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="mailgate-sender-") as tmp:
             folder = Path(tmp)
-            shutil.copytree(ROOT / "templates", folder / "templates")
+            shutil.copytree(TEMPLATES, folder / "templates")
             path = folder / "mailgate.toml"
             path.write_text(toml_text(merge(CONFIG, {
                 "store": {"url": f"sqlite:///{folder / 'db.sqlite'}"},

@@ -30,6 +30,7 @@ BIN = Path(sys.executable).parent
 if str(ROOT) not in sys.path:  # tests/ is not installed; appended, so it shadows nothing
     sys.path.append(str(ROOT))
 
+from mailgate.defaults import TEMPLATES  # noqa: E402
 from tests.configs import merge, toml_text  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
@@ -148,7 +149,7 @@ class Mailgate(Process):
         self.db = db or folder / "mailgate.db"
         self.outbox = folder / "outbox"
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(ROOT / "templates", folder / "templates", dirs_exist_ok=True)
+        shutil.copytree(TEMPLATES, folder / "templates", dirs_exist_ok=True)
         self.config = folder / "mailgate.toml"
         store = store or {"url": f"sqlite:///{self.db.resolve()}"}
         self.config.write_text(config_text(self.port, max_size, store), encoding="utf-8")

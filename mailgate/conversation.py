@@ -65,15 +65,17 @@ class Conversation:
             self.notify_team(store, ticket, inbound, now, "reply")
 
     def notify_team(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
-                    what: str) -> None:
+                    what: str, *, reason: str = "") -> None:
         """Tell the assignee (else the team address) about a new ticket or reply
-        (``ticket`` as it stands now: no read of the row again)."""
+        (``ticket`` as it stands now: no read of the row again). Its Reply-To is the
+        per-engineer reply address: an answer sent there proves it is the engineer's."""
         to = ticket.assignee or self.config.team.address
         if not to:
             return
-        chosen = self._files(store, ticket, inbound) if what != "bounce" else None
+        # a held mail's files are not stored, nor passed on (it may be a forger's)
+        chosen = self._files(store, ticket, inbound) if what not in ("bounce", "held") else None
         context = self._base(ticket) | {
-            "what": what,
+            "what": what, "reason": reason,
             "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
                         "subject": inbound.subject, "text": new_text(inbound.text)},
             "files": [f.as_dict() for f in chosen.listed] if chosen else [],
@@ -83,7 +85,9 @@ class Conversation:
                           now=now, in_reply_to=inbound.message_id,
                           references=store.thread_ids(ticket.id),
                           auto_submitted="auto-generated",
-                          attachments=chosen.attached if chosen else ())
+                          attachments=chosen.attached if chosen else (),
+                          reply_to=security.engineer_reply_address(
+                              self.config, ticket.id, ticket.reference, to))
 
     def _files(self, store: Store, ticket: Ticket, inbound: Inbound) -> files.Selection:
         """The mail's files to pass on, numbered as stored on ``ticket``."""
@@ -114,7 +118,9 @@ class Conversation:
             self.mailer.queue(store, ticket, kind="command_error", template="command_error",
                               context=context, to=[(inbound.from_name, inbound.from_addr)],
                               subject=f"Re: {inbound.subject}", now=now,
-                              in_reply_to=inbound.message_id)
+                              in_reply_to=inbound.message_id,
+                              reply_to=security.engineer_reply_address(
+                                  self.config, ticket.id, ticket.reference, inbound.from_addr))
             return "rejected"
         if parsed.commands:  # they changed the ticket: read it as it is now
             ticket = store.ticket(ticket.id)

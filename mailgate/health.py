@@ -11,7 +11,10 @@ can fix: the SMTP listener not serving, the database not answering, the
 processor thread dead, or the daemon stopping (so a load balancer drains it).
 IMAP servers being unreachable and mail waiting in the outbox are reported
 (``"status": "degraded"``, still 200): they are remote troubles, and
-restarting mailgate would not cure them.
+restarting mailgate would not cure them. So are a failed config reload (until a
+reload succeeds: the old config is in force) and an SMTP ``451`` (until the next
+``250``; ``listener.last_451`` keeps its time, cause and client), which name their
+cause for the admin where the client only sees a generic reply.
 
 IMAP state comes from the fetchers' own log calls: each fetcher gets a logger
 that notes its last connection event before passing it on, so the fetcher
@@ -197,6 +200,12 @@ def health_report(*, stopping: bool, listener: dict[str, Any], processor_up: boo
         failures.append("spool processor is not running")
     warnings = [f"IMAP account {name}: {entry['state']}" for name, entry in sorted(imap.items())
                 if not entry.get("connected") and entry.get("state") not in IMAP_STANDBY]
+    if listener.get("refusing") and listener.get("last_451"):  # until the next 250
+        refusal = listener["last_451"]
+        warnings.append(f"SMTP intake answered 451 at {refusal['at']}: {refusal['cause']}")
+    if reload is not None and not reload.get("ok", True):  # until a reload succeeds
+        warnings.append(f"last config reload failed, the previous config stays in force: "
+                        f"{reload.get('error')}")
     if not sender_up:  # mail is still taken in and queued; it goes out once it is back
         warnings.append("outbox sender is not running (restarting)")
     outbox_age = database.pop("oldest_pending_outbox", None)

@@ -137,7 +137,7 @@ def _pipeline(config: Config) -> Any:
     from mailgate.pipeline import Pipeline
     from mailgate.render import Renderer
 
-    return Pipeline(config, Renderer(config.path(config.templates.directory)))
+    return Pipeline(config, Renderer(config.templates_dir))
 
 
 def explain(config: Config, store: Store, raw: bytes, *, mail_from: str | None = None,
@@ -250,7 +250,7 @@ def preview(config: Config, store: Store | None, name: str,
     from mailgate.render import TEMPLATES, Renderer
 
     now = now or clock.now()
-    renderer = Renderer(config.path(config.templates.directory))
+    renderer = Renderer(config.templates_dir)
     if not (renderer.directory / f"{name}.txt.j2").exists():
         have = sorted(p.name.removesuffix(".txt.j2") for p in renderer.directory.glob("*.txt.j2"))
         raise NotFoundError(f"no template {name!r} in {renderer.directory} "

@@ -125,9 +125,10 @@ def _spool_metrics(data: dict[str, Any], now: datetime) -> Iterator[Metric]:
     yield GaugeMetricFamily("mailgate_quarantine_size",
                             "Messages in quarantine (mailgate quarantine list).",
                             value=by_state.get("quarantined", 0))
-    yield GaugeMetricFamily("mailgate_messages_duplicate",
-                            "Deliveries recognised as duplicates (stored once).",
-                            value=by_state.get("duplicate", 0))
+    # a cumulative count: a counter (``_total``), not a gauge
+    yield CounterMetricFamily("mailgate_messages_duplicate",
+                              "Deliveries recognised as duplicates (stored once).",
+                              value=by_state.get("duplicate", 0))
     yield _age("mailgate_spool_oldest_new_age_seconds",
                "Age of the oldest message waiting to be processed (0 if none).",
                data["oldest_new_spool"], now)

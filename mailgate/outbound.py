@@ -284,8 +284,8 @@ class Sender:
         try:
             errors, _response = await aiosmtplib.send(
                 raw, sender=item.mail_from, recipients=item.rcpt_tos, hostname=out.host,
-                port=out.port, use_tls=out.security == "tls",
-                start_tls=out.security == "starttls",
+                port=out.port, local_hostname=self.config.smtp.host_name(),
+                use_tls=out.security == "tls", start_tls=out.security == "starttls",
                 username=out.username, password=smarthost_password(self.config),
                 timeout=out.timeout.total_seconds(),
                 mail_options=[] if all(r.isascii() for r in [item.mail_from, *item.rcpt_tos])

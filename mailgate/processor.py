@@ -84,6 +84,7 @@ class Processor:
         self.on_processed = on_processed
         self.wake = threading.Event()
         self._held: list[SpoolItem] = []
+        self._noticed = False  # a quarantine queued a notice: wake the sender
 
     def drain(self, limit: int | None = None, only: int | None = None,
               stop: threading.Event | None = None) -> int:
@@ -124,7 +125,8 @@ class Processor:
         with self.store.transaction():
             for prepared in group:
                 outcome = self.process(prepared.item, prepared)
-                queued = queued or bool(outcome and outcome.outbox_ids)
+                queued = queued or bool(outcome and outcome.outbox_ids) or self._noticed
+                self._noticed = False
         del self._held[:len(group)]
         if queued:
             self.on_outbox()
@@ -206,7 +208,7 @@ class Processor:
         except TransientError:
             raise
         except Quarantine as exc:  # a policy decision, not a failure
-            self._quarantine(item, inbound.message_id, str(exc))
+            self._quarantine(item, inbound.message_id, str(exc), exc.notice)
             return None
         except Exception as exc:
             log.exception("message_failed")
@@ -219,10 +221,22 @@ class Processor:
                      threaded_by=outcome.method, queued=len(outcome.outbox_ids))
         return outcome
 
-    def _quarantine(self, item: SpoolItem, message_id: str | None, reason: str) -> None:
+    def _quarantine(self, item: SpoolItem, message_id: str | None, reason: str,
+                    notice: Callable[[Store], None] | None = None) -> None:
+        """Hold the message; ``notice`` (the policy's mail to the team) is queued with the
+        hold, and its failure never loses the hold."""
         with self.store.transaction():
             self.store.spool_finish(item.id, state="quarantined", now=clock.now(),
                                     message_id=message_id, reason=reason)
+            if notice is not None:
+                try:
+                    with self.store.savepoint("notice"):
+                        notice(self.store)
+                    self._noticed = True
+                except TransientError:
+                    raise
+                except Exception:
+                    log.exception("quarantine_notice_failed")
         log.warning("message_quarantined", reason=reason)
 
     def release(self) -> None:

@@ -41,8 +41,12 @@ class TagFormat:
         return _patterns(self.prefix)
 
     def find_numbers(self, subject: str) -> list[int]:
-        """Ticket numbers tagged in ``subject``, in order of appearance."""
-        return [int(m) for m in self._pattern.findall(subject or "")[:10]]
+        """Ticket numbers tagged in ``subject``, in order of appearance.
+
+        Only ASCII digits, and never 0: ``[SUP-٣]``, ``[SUP-0]`` or ``[SUP--5]`` cite
+        nothing. Give the subject as the mail wrote it (before ``clean_text`` removes
+        zero-width characters): a tag with one inside is no reference either."""
+        return [n for n in (int(m) for m in self._pattern.findall(subject or "")[:10]) if n > 0]
 
     def strip_tags(self, subject: str) -> str:
         return " ".join(self._pattern.sub(" ", subject or "").split())
@@ -60,8 +64,11 @@ def _patterns(prefix: str) -> re.Pattern[str]:
     pattern = _cache.get(prefix)
     if pattern is None:
         # [SUP-000123], [ sup 123 ], [SUP#123], [SUP_000123]; digits capped to avoid abuse.
+        # ASCII digits and spaces only (re.ASCII): no other script's digits, no zero-width
+        # or other look-alike characters inside a tag.
         pattern = re.compile(
-            r"\[\s*" + re.escape(prefix) + r"\s*[-#_:]?\s*0*(\d{1,12})\s*\]", re.IGNORECASE
+            r"\[\s*" + re.escape(prefix) + r"\s*[-#_:]?\s*0*([0-9]{1,12})\s*\]",
+            re.IGNORECASE | re.ASCII,
         )
         _cache[prefix] = pattern
     return pattern

@@ -12,6 +12,14 @@
   under the admin's secret. A reply to that address proves its sender
   received our mail, so it joins the ticket as a participant; a stranger who
   merely guesses a ticket number cannot.
+- **Engineer reply tokens**: our notifications to engineers ask for replies at
+  ``support+sup-000123.<16 letters>@example.com``, an HMAC of the ticket and the
+  notified address (an engineer, or the team address). A reply from an engineer
+  to that address proves they got our notification: it is one of the proofs an
+  engineer's mail needs (``mailgate.identity``). The secret is the configured
+  one, else a random one generated once in the state folder.
+- **Engineer results**: a DKIM or DMARC pass for the engineer's domain, read
+  only from the topmost ``Authentication-Results`` of a trusted authserv-id.
 """
 
 from __future__ import annotations
@@ -21,15 +29,24 @@ import hashlib
 import hmac
 import os
 import re
+import secrets
 from email.message import EmailMessage
+from pathlib import Path
 
 from mailgate.config import Config
 from mailgate.errors import ConfigError
 from mailgate.message import header
 
 _RESULT = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
-_TOKEN = re.compile(r"^(?P<base>[^+@]+)\+(?P<prefix>[A-Za-z][A-Za-z0-9]*)-?(?P<number>\d+)"
-                    r"\.(?P<token>[a-z2-7]{8})@(?P<domain>.+)$", re.IGNORECASE)
+_TOKEN = re.compile(r"^(?P<base>[^+@]+)\+(?P<prefix>[A-Za-z][A-Za-z0-9]*)-?(?P<number>[0-9]+)"
+                    r"\.(?P<token>[a-z2-7]{8})@(?P<domain>.+)$", re.IGNORECASE | re.ASCII)
+_ENGINEER_TOKEN = re.compile(r"^[^+@]+\+(?P<prefix>[A-Za-z][A-Za-z0-9]*)-?(?P<number>[0-9]{1,12})"
+                             r"\.(?P<token>[a-z2-7]{16})@[^@]+$", re.IGNORECASE | re.ASCII)
+_PROOF = re.compile(r"\b(dkim|dmarc)\s*=\s*([a-z]+)\b([^;]*)", re.IGNORECASE)
+_PROOF_DOMAIN = re.compile(r"\bheader\.(?:d|i|from)\s*=\s*\"?([^\s;\"()]+)", re.IGNORECASE)
+_COMMENT = re.compile(r"\([^()]*\)")
+SECRET_FILE = "reply-token.secret"
+_stored: dict[Path, bytes] = {}
 
 
 def spam_reason(config: Config, msg: EmailMessage) -> str | None:
@@ -81,6 +98,59 @@ def authenticated(config: Config, msg: EmailMessage) -> bool:
     return results.get("dkim") == "pass" or results.get("spf") == "pass"
 
 
+def _authserv(value: str) -> str:
+    """The authserv-id of an ``Authentication-Results`` value ('' for an empty one)."""
+    first = value.split(";", 1)[0].strip()
+    return first.split()[0].lower() if first else ""
+
+
+def aligned(domain: str, author_domain: str) -> bool:
+    """Is a signing domain the author's domain or a parent of it (relaxed alignment)?"""
+    domain, author_domain = domain.lower().rstrip("."), author_domain.lower().rstrip(".")
+    return bool(domain) and (author_domain == domain or author_domain.endswith("." + domain))
+
+
+def trusted_pass(config: Config, msg: EmailMessage, author_domain: str) -> str | None:
+    """A DKIM or DMARC pass for ``author_domain`` stamped by our own MTA, or None.
+
+    Read from the top down; only the headers of a trusted authserv-id count, and only
+    those above the first header another server wrote (it was there before our MTA got
+    the mail). Per method, only the topmost header that reports it counts: a lower header
+    claiming ``pass`` under our name was forged or is stale, even when ours says ``none``."""
+    trusted = {t.lower() for t in config.security.trusted_authserv_ids}
+    try:
+        values = [str(v) for v in msg.get_all("Authentication-Results") or []]
+    except Exception:
+        return None
+    decided: set[str] = set()
+    for value in values[:20]:
+        authserv = _authserv(value)
+        if authserv not in trusted:
+            break
+        reported = set()
+        for method, result, rest in _PROOF.findall(_COMMENT.sub(" ", value)):
+            method = method.lower()
+            reported.add(method)
+            found = _PROOF_DOMAIN.search(rest)
+            domain = found[1].rpartition("@")[2] if found else ""
+            ok = aligned(domain, author_domain) if method == "dkim" else \
+                domain.lower() == author_domain.lower()
+            if ok and method not in decided and result.lower() == "pass":
+                return f"{method}=pass for {domain} from {authserv}"
+        decided |= reported
+    return None
+
+
+def untrusted_results(config: Config, msg: EmailMessage) -> list[str]:
+    """Authserv-ids of ``Authentication-Results`` headers we do not trust (for reasons)."""
+    trusted = {t.lower() for t in config.security.trusted_authserv_ids}
+    try:
+        values = [str(v) for v in msg.get_all("Authentication-Results") or []]
+    except Exception:
+        return []
+    return [a for a in (_authserv(v) for v in values[:20]) if a and a not in trusted]
+
+
 def _secret(config: Config) -> bytes:
     sec = config.security
     if sec.token_secret_env:
@@ -90,7 +160,37 @@ def _secret(config: Config) -> bytes:
         return value.encode()
     if sec.token_secret_file:
         return config.path(sec.token_secret_file).read_bytes().strip()
-    raise ConfigError("security.reply_tokens needs token_secret_env or token_secret_file")
+    return stored_secret(config.state_dir / SECRET_FILE)
+
+
+def stored_secret(path: Path) -> bytes:
+    """The random secret kept in ``path``, made (mode 0600) the first time it is needed.
+
+    Several processes may ask at once: each writes a candidate, and the first one linked
+    into place is everybody's."""
+    found = _stored.get(path)
+    if found:
+        return found
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, secrets.token_urlsafe(32).encode() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink()
+    value = path.read_bytes().strip()
+    if not value:
+        raise ConfigError(f"the reply-token secret {path} is empty")
+    _stored[path] = value
+    return value
 
 
 def token(config: Config, ticket_id: int) -> str:
@@ -117,6 +217,36 @@ def ticket_of_token(config: Config, addresses: list[str]) -> int | None:
             continue
         number = int(match["number"])
         if hmac.compare_digest(match["token"], token(config, number)):
+            return number
+    return None
+
+
+def engineer_token(config: Config, ticket_id: int, address: str) -> str:
+    """The per-engineer token: an HMAC of the ticket and the notified address."""
+    text = f"engineer:{ticket_id}:{address.strip().lower()}".encode()
+    digest = hmac.new(_secret(config), text, hashlib.sha256).digest()
+    return base64.b32encode(digest).decode().lower()[:16]
+
+
+def engineer_reply_address(config: Config, ticket_id: int, reference: str,
+                           recipient: str) -> str:
+    """Where the engineer (or team address) ``recipient`` answers a notification."""
+    local, _, domain = config.support_address.rpartition("@")
+    return f"{local}+{reference.lower()}.{engineer_token(config, ticket_id, recipient)}@{domain}"
+
+
+def ticket_of_engineer_token(config: Config, sender: str, addresses: list[str]) -> int | None:
+    """The ticket a per-engineer reply address among ``addresses`` names, if it is valid
+    for ``sender`` (or for the team address, which notifies every engineer)."""
+    holders = [sender, *([config.team.address] if config.team.address else [])]
+    for address in addresses:
+        match = _ENGINEER_TOKEN.match(address.strip().lower())
+        if not match or match["prefix"].upper() != config.gateway.reference_prefix \
+                or not config.accepts(address):
+            continue
+        number = int(match["number"])
+        if any(hmac.compare_digest(match["token"], engineer_token(config, number, h))
+               for h in holders):
             return number
     return None
 

@@ -105,6 +105,12 @@ class WorkerProcesses:
         self.stopped = False
         self._backoff = RESTART_BACKOFF[0]
         self._lock = threading.Lock()  # wake() runs on the spooler's thread
+        # restarts (one per reload) run one at a time; requests made while one waits are
+        # merged into it (see restart)
+        self._restart_lock = asyncio.Lock()
+        self._restarts_asked = 0
+        self._restarts_begun = 0
+        self.closing = False  # the daemon is shutting down: a restart only stops
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -124,6 +130,9 @@ class WorkerProcesses:
 
     def _spawn(self, index: int) -> None:
         assert self.loop is not None
+        running = self.children.get(index)
+        if running is not None and running.proc.poll() is None:
+            return  # never a second child in one slot: the first would run untracked
         wake_r, wake_w = os.pipe()
         done_r, done_w = os.pipe()
         os.set_blocking(wake_w, False)  # a full pipe already means "wake up"
@@ -164,11 +173,27 @@ class WorkerProcesses:
             self._forget(child)
 
     async def restart(self, count: int) -> None:
-        """Stop the children and start ``count`` new ones (after a reload)."""
-        await self.stop()
-        self.count = count
-        assert self.loop is not None
-        self.start(self.loop)
+        """Stop the children and start ``count`` new ones (after a reload).
+
+        One restart at a time: two reloads in a row must not each start a set of
+        children, the second set replacing the first in ``children`` while both run. A
+        request made while another restart waits for its turn is merged into it: that
+        one has not started its children yet, so they read the newest files anyway."""
+        self._restarts_asked += 1
+        asked = self._restarts_asked
+        async with self._restart_lock:
+            if self._restarts_begun >= asked:
+                return  # a restart that began after this request covers it
+            self._restarts_begun = self._restarts_asked
+            await self.stop()
+            if self.closing:
+                return  # no new children for the shutdown to stop again
+            self.count = count
+            assert self.loop is not None
+            self.start(self.loop)
+            with self._lock:
+                pids = sorted(c.proc.pid for c in self.children.values())
+            log.info(f"{self.role}_restarted", processes=pids)
 
     def alive(self) -> bool:
         with self._lock:
@@ -287,7 +312,7 @@ def _processor_main(args: argparse.Namespace) -> int:
 
     store = open_store(config, migrate=False, application_name=f"mailgate {node}")
     store.relax_durability()  # it writes only what follows from durable spool rows
-    renderer = freeze_templates(Renderer(config.path(config.templates.directory)))
+    renderer = freeze_templates(Renderer(config.templates_dir))
     processor = Processor(config, store, Pipeline(config, renderer), node=node,
                           on_outbox=lambda: tell(OUTBOX), on_processed=lambda: tell(PROCESSED))
 

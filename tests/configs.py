@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mailgate.defaults import TEMPLATES
+
 ROOT = Path(__file__).resolve().parent.parent
 
 Table = dict[str, Any]
@@ -98,7 +100,7 @@ def build_config(*overrides: Mapping[str, Any]) -> Table:
 def write_config(folder: Path, *overrides: Mapping[str, Any]) -> Path:
     """``folder/mailgate.toml`` from ``build_config(*overrides)``, with the default templates
     copied into ``folder/templates``."""
-    shutil.copytree(ROOT / "templates", folder / "templates", dirs_exist_ok=True)
+    shutil.copytree(TEMPLATES, folder / "templates", dirs_exist_ok=True)
     path = folder / "mailgate.toml"
     path.write_text(toml_text(build_config(*overrides)), encoding="utf-8")
     return path

@@ -383,6 +383,7 @@ class Delivery:
     message_id: str
     rcpt_tos: list[str]
     raw: bytes
+    ehlo: str = ""  # the name the client gave in EHLO/HELO
 
 
 class RelayHandler:
@@ -422,7 +423,8 @@ class RelayHandler:
             if self.data_attempts <= self.fail_first:
                 return "451 4.3.0 Smarthost busy, try again later"
             raw = bytes(envelope.original_content or b"")
-            self.deliveries.append(Delivery(message_id_of(raw), list(envelope.rcpt_tos), raw))
+            self.deliveries.append(Delivery(message_id_of(raw), list(envelope.rcpt_tos), raw,
+                                            session.host_name or ""))
         return "250 2.0.0 OK"
 
     def delivered(self) -> list[Delivery]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import make_mail, sqlite_only
 
@@ -125,6 +128,7 @@ def test_check_config_names_bad_key(tmp_path: Path) -> None:
 
 def test_show_unknown_ticket_is_one_line_error(config_path: Path) -> None:
     """Asking for a ticket that does not exist exits 1 with one line, no traceback."""
+    assert run("db", "migrate", "-c", str(config_path)).returncode == 0
     result = run("show", "-c", str(config_path), "SUP-999999")
     assert result.returncode == 1
     assert result.stderr.decode().strip() == "mailgate: no ticket SUP-999999"
@@ -169,3 +173,77 @@ def test_help_has_examples() -> None:
     """`mailgate --help` and a command's help show examples."""
     assert b"examples:" in run("--help").stdout
     assert b"example:" in run("ingest", "--help").stdout
+
+
+def test_read_commands_refuse_to_create_a_database(tmp_path: Path) -> None:
+    """Run with a config whose database does not exist (here: another folder, no config: the
+    embedded default's relative var/mailgate.db), a command names the path and creates
+    nothing; db migrate then creates it and the same command works."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for argv in (["tickets"], ["show", "SUP-000001"], ["outbox"], ["quarantine", "list"],
+                 ["sla"], ["db", "status"], ["close", "SUP-000001"]):
+        result = run(*argv, cwd=elsewhere)
+        assert result.returncode == 78, (argv, result.stderr)
+        assert f"no mailgate database at {elsewhere / 'var' / 'mailgate.db'}" in \
+            result.stderr.decode(), argv
+    assert not (elsewhere / "var").exists()
+    assert run("db", "migrate", cwd=elsewhere).returncode == 0
+    assert run("tickets", cwd=elsewhere).returncode == 0
+
+
+def test_tickets_says_when_the_list_was_cut(config_path: Path) -> None:
+    """--limit cuts the list, newest first, and stderr says how many there are in all;
+    stdout stays the list (JSON here). An uncut list says nothing."""
+    cfg = ["-c", str(config_path)]
+    for n in range(3):
+        assert run("ingest", *cfg, stdin=make_mail(f"Cut {n}", message_id=f"<cut-{n}@example.org>")
+                   .as_bytes()).returncode == 0
+    cut = run("tickets", *cfg, "--limit", "2", "--json")
+    assert cut.returncode == 0
+    assert [r["subject"] for r in json.loads(cut.stdout)] == ["Cut 2", "Cut 1"]
+    assert "showing the newest 2 of 3 tickets; use --limit 3" in cut.stderr.decode()
+    whole = run("tickets", *cfg, "--limit", "3", "--json")
+    assert len(json.loads(whole.stdout)) == 3
+    assert whole.stderr == b""
+    assert "--limit" in run("tickets", "--help").stdout.decode()
+
+
+def test_invalid_status_filter_lists_the_valid_ones(config_path: Path) -> None:
+    """tickets --status bogus exits non-zero naming the valid statuses (not an empty list)."""
+    assert run("db", "migrate", "-c", str(config_path)).returncode == 0
+    result = run("tickets", "-c", str(config_path), "--status", "bogus")
+    assert result.returncode == 64
+    assert result.stdout == b""
+    assert "unknown status 'bogus'; one of open, in_progress, awaiting_reply" in \
+        result.stderr.decode()
+
+
+def test_templates_alone_lists(config_path: Path) -> None:
+    """`mailgate templates` with no action lists the templates, as `templates list` does."""
+    alone = run("templates", "-c", str(config_path))
+    assert alone.returncode == 0, alone.stderr
+    assert alone.stdout == run("templates", "list", "-c", str(config_path)).stdout
+    assert b"ack\ttxt\t" in alone.stdout
+
+
+@sqlite_only
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to own a folder by another user")
+def test_root_does_not_create_the_database_in_the_daemon_users_folder(config_path: Path,
+                                                                       ) -> None:
+    """Root running a command on a state folder owned by the daemon's user (here nobody)
+    refuses to create the database there, saying whose folder it is, instead of leaving
+    a root-owned file the daemon cannot write; `db migrate`, meant to create, too."""
+    state = config_path.parent / "var"
+    state.mkdir(exist_ok=True)
+    os.chown(state, 65534, 65534)
+    for argv in (["db", "migrate"], ["ingest", "-f", "customer@example.org"]):
+        result = run(*argv, "-c", str(config_path), stdin=make_mail("As root").as_bytes())
+        assert result.returncode in (75, 78), (argv, result.stderr)
+        error = result.stderr.decode()
+        assert f"refusing to create {state / 'mailgate.db'} as root: its folder {state} " \
+               f"belongs to {pwd.getpwuid(65534).pw_name}" in error, error
+    assert list(state.iterdir()) == []
+    os.chown(state, 0, 0)
+    assert run("db", "migrate", "-c", str(config_path)).returncode == 0
+    assert (state / "mailgate.db").stat().st_uid == 0

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mailgate.config import Config, load_config
+from mailgate.defaults import EXAMPLE_CONFIG
 from mailgate.errors import ConfigError
-from tests.configs import ROOT
 
 
 def load_text(tmp_path: Path, text: str) -> Config:
@@ -100,7 +100,7 @@ def test_imap_lease_is_bounded(tmp_path: Path) -> None:
 
 def test_example_config_is_the_defaults() -> None:
     """mailgate.toml.example loads, and every value it shows is the built-in default."""
-    example = load_config(ROOT / "mailgate.toml.example")
+    example = load_config(EXAMPLE_CONFIG)
     defaults = Config()
     skip = {"source", "base_dir"}
     assert example.model_dump(exclude=skip) == defaults.model_dump(exclude=skip)
@@ -108,7 +108,7 @@ def test_example_config_is_the_defaults() -> None:
 
 def test_example_config_documents_every_key() -> None:
     """Every key of every section appears in mailgate.toml.example."""
-    text = (ROOT / "mailgate.toml.example").read_text()
+    text = EXAMPLE_CONFIG.read_text()
     from mailgate.config import ImapAccount
 
     sections = {name: field.annotation for name, field in Config.model_fields.items()
@@ -156,7 +156,7 @@ def test_example_lists_the_default_blocked_files() -> None:
     nothing), and a content type without a slash is refused naming the key."""
     from mailgate.config.sections import OutboundSection
 
-    example = tomllib.loads((ROOT / "mailgate.toml.example").read_text())["outbound"]
+    example = tomllib.loads(EXAMPLE_CONFIG.read_text())["outbound"]
     defaults = OutboundSection()
     assert example["blocked_extensions"] == defaults.blocked_extensions
     assert example["blocked_types"] == defaults.blocked_types

@@ -21,7 +21,10 @@ TEAM = {
     "team": {"address": "team@example.com",
              "engineers": {"alice": "alice@example.com", "bob": "bob@example.com"}},
     "conversation": {"reopen_window": "30d", "auto_reply_cap": 3},
+    "security": {"trusted_authserv_ids": ["mx.example.com"]},  # our MTA (tests/test_identity.py)
 }
+# What our MTA stamps on an engineer's mail it verified: the proof an engineer's mail needs.
+OUR_MTA_PASS = "mx.example.com; dkim=pass header.d=example.com"
 
 CUSTOMER = "Casey Customer <customer@example.org>"
 
@@ -61,9 +64,13 @@ def events(daemon: RunningDaemon, ticket: int = 1) -> list[str]:
 
 
 def reply(to: EmailMessage, text: str, *, sender: str = CUSTOMER, **headers: str) -> EmailMessage:
-    """A reply as a mail client makes it: Re: subject, In-Reply-To, quoted history."""
+    """A reply as a mail client makes it: to the Reply-To, Re: subject, In-Reply-To, quoted
+    history (an engineer answering a notification proves it is theirs by its per-engineer
+    Reply-To)."""
     quoted = "\n".join("> " + line for line in body(to).splitlines())
-    return make_mail(f"Re: {to['Subject']}", sender=sender, In_Reply_To=to["Message-ID"],
+    address = to["Reply-To"].addresses[0].addr_spec if to["Reply-To"] else "support@example.com"
+    return make_mail(f"Re: {to['Subject']}", sender=sender, to=address,
+                     In_Reply_To=to["Message-ID"],
                      References=to["Message-ID"], body=f"{text}\n\nOn Mon, Jan 5, 2026 at "
                      f"9:30 AM Support <support@example.com> wrote:\n{quoted}\n", **headers)
 
@@ -76,7 +83,8 @@ def test_full_conversation(desk: RunningDaemon) -> None:
     assert len(mails(desk, "customer@example.org")) == 1  # the acknowledgement
     [notice] = mails(desk, "team@example.com")
     assert notice["Subject"] == "[SUP-000001] VPN drops every hour"
-    assert notice["Reply-To"].addresses[0].addr_spec == "support@example.com"
+    # answers come back here, to the address only a notified engineer knows
+    assert notice["Reply-To"].addresses[0].addr_spec.startswith("support+sup-000001.")
     assert body(notice).startswith("Hello, the printer is broken.")  # the new text on top
 
     engineer = reply(notice, "#priority high\n#assign bob\n\nPlease send us the VPN log.",
@@ -118,6 +126,9 @@ def test_invalid_command_relays_nothing_and_answers_engineer(desk: RunningDaemon
     assert "#stauts" in body(error) and "nothing was" in body(error).replace("\n", " ")
     assert desk.store().ticket(1).status == "open"  # #close was not applied either
     assert not [m for m in mails(desk, "customer@example.org") if "Fixed it" in body(m)]
+    # answering the error with the corrected command is the engineer's again (its Reply-To)
+    deliver(desk, reply(error, "#status on_hold", sender="alice@example.com"))
+    assert desk.store().ticket(1).status == "on_hold"
 
 
 def test_note_is_internal(desk: RunningDaemon) -> None:

@@ -31,6 +31,7 @@ import pytest
 from mailgate import clock
 from mailgate.claimants import process_name
 from mailgate.config import load_config
+from mailgate.defaults import TEMPLATES
 from mailgate.logs import configure_logging
 from mailgate.outbound import SMTP_CONCURRENCY
 from mailgate.store import Store
@@ -809,7 +810,7 @@ def test_quickstart_serve_without_a_config_file(tmp_path: Path) -> None:
     its processor process starts too, and a mail gets a ticket and an acknowledgement file."""
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", 8025)) != 0, "port 8025 is taken: cannot test"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "templates", tmp_path / "templates")
+    shutil.copytree(TEMPLATES, tmp_path / "templates")
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "-m", "mailgate", "serve"], cwd=tmp_path,
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)

@@ -24,7 +24,11 @@ adding a folder. Keys of ``case.toml``:
 An ``.eml`` may say ``{{sent:N:KIND}}``: the Message-ID of the first mail of
 that kind queued for the N-th mail of the case (to write a reply to it), and
 ``{{reply:N}}`` the reply-token address of ticket N (with ``reply_tokens`` on; the
-secret is in ``GOLDEN_TOKEN_SECRET``).
+secret is in ``GOLDEN_TOKEN_SECRET``), ``{{engineer:N:ADDRESS}}`` the per-engineer reply
+address of ticket N that a notification to ADDRESS carries. The desk trusts the
+``Authentication-Results`` of ``mx.example.com``: an engineer's mail gives proof with
+``Authentication-Results: mx.example.com; dkim=pass header.d=example.com``. A held
+(``quarantined``) mail reports ``sent`` and ``events`` too: the team's notice.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from mailgate.config import Config, load_config
 from mailgate.message import parse
 from mailgate.pipeline import Pipeline, Quarantine
 from mailgate.render import Renderer
-from mailgate.security import reply_address
+from mailgate.security import engineer_reply_address, reply_address
 from mailgate.store import SpoolItem, Store, open_store
 from mailgate.store.ops import events_since, high_water, outbox_since
 from tests.configs import write_config
@@ -52,7 +56,8 @@ CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "case.toml").is_file())
 START = datetime.fromisoformat("2026-03-02T09:00:00+01:00")  # a Monday, working hours
 
 GOLDEN_CONFIG = {"team": {"address": "team@example.com",
-                           "engineers": {"anna": "anna@example.com", "bo": "bo@example.com"}}}
+                           "engineers": {"anna": "anna@example.com", "bo": "bo@example.com"}},
+                 "security": {"trusted_authserv_ids": ["mx.example.com"]}}
 
 
 @dataclass
@@ -74,7 +79,7 @@ def make_desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         config = load_config(write_config(tmp_path, GOLDEN_CONFIG, tomllib.loads(extra)))
         store = open_store(config)
         made.append(store)
-        renderer = Renderer(config.path(config.templates.directory))
+        renderer = Renderer(config.templates_dir)
         return Desk(config, store, Pipeline(config, renderer), {})
 
     yield make
@@ -116,8 +121,15 @@ def _run(gate: Desk, number: int, raw: bytes, mail_from: str | None,
             with store.savepoint("message"):
                 outcome = gate.pipeline.handle(store, item, inbound, now,
                                                gate.pipeline.prepare(item, inbound, now))
-        except Quarantine as exc:
-            return {"action": "quarantined", "reason": str(exc)}
+        except Quarantine as exc:  # held; the team's notice queued as the processor does
+            if exc.notice is not None:
+                with store.savepoint("notice"):
+                    exc.notice(store)
+            held = outbox_since(store, before["outbox"])
+            gate.sent[number] = held
+            return {"action": "quarantined", "reason": str(exc),
+                    "sent": [row["kind"] for row in held],
+                    "events": [e["kind"] for e in events_since(store, before["events"])]}
         sent = outbox_since(store, before["outbox"])
     gate.sent[number] = sent
     got: dict[str, Any] = {"action": outcome.action, "method": outcome.method,
@@ -175,6 +187,13 @@ def _substitute(raw: bytes, gate: Desk) -> bytes:
         number, _, tail = rest.partition(b"}}")
         ticket = int(number)
         address = reply_address(gate.config, ticket, gate.pipeline.tags.reference(ticket))
+        raw = head + address.encode() + tail
+    while b"{{engineer:" in raw:
+        head, _, rest = raw.partition(b"{{engineer:")
+        spec, _, tail = rest.partition(b"}}")
+        number, recipient = spec.decode().split(":")
+        address = engineer_reply_address(gate.config, int(number),
+                                         gate.pipeline.tags.reference(int(number)), recipient)
         raw = head + address.encode() + tail
     while b"{{sent:" in raw:
         head, _, rest = raw.partition(b"{{sent:")

@@ -257,7 +257,7 @@ def test_html_is_still_converted_nicely() -> None:
 def processor(tmp_path: Path) -> Iterator[tuple[Processor, Store]]:
     config = load_config(write_config(tmp_path))
     store = open_store(config)
-    pipeline = Pipeline(config, Renderer(config.path(config.templates.directory)))
+    pipeline = Pipeline(config, Renderer(config.templates_dir))
     yield Processor(config, store, pipeline), store
     store.close()
 

@@ -17,12 +17,13 @@ from freezegun import freeze_time
 
 from mailgate import autoclose, locales
 from mailgate.config import Target, load_config
+from mailgate.defaults import TEMPLATES
 from mailgate.logs import configure_logging
 from mailgate.render import Renderer, sample_context
-from tests.configs import ROOT, merge, update_config, write_config
+from tests.configs import merge, update_config, write_config
 from tests.conftest import RunningDaemon, make_mail
 from tests.support import wait_until
-from tests.test_conversation import CUSTOMER, TEAM, body, deliver, mails, reply
+from tests.test_conversation import CUSTOMER, OUR_MTA_PASS, TEAM, body, deliver, mails, reply
 from tests.test_ops import scrape
 from tests.test_sla import REAL_TIME, SLA
 
@@ -85,7 +86,7 @@ def test_russian_counts_and_french_first_of_month() -> None:
 
 def test_every_shipped_template_renders_in_every_language() -> None:
     """Each customer-facing mail exists in the eight languages and renders without error."""
-    renderer = Renderer(ROOT / "templates")
+    renderer = Renderer(TEMPLATES)
     assert renderer.check() == []
     for name in ("ack", "merged", "relay", "waiting", "resolved"):
         for language in locales.LANGUAGES:
@@ -104,6 +105,7 @@ def _to_awaiting_reply(daemon: RunningDaemon, customer: str) -> None:
     deliver(daemon, make_mail("Drucker druckt leere Seiten", body=GERMAN, sender=customer))
     deliver(daemon, make_mail("Re: [SUP-000001] Drucker druckt leere Seiten",
                               sender="Alice <alice@example.com>",
+                              Authentication_Results=OUR_MTA_PASS,
                               body="#status awaiting_reply\n\nKönnen Sie uns bitte das "
                                    "Protokoll des Druckers schicken?\n"))
 
@@ -252,6 +254,7 @@ def _resolved(daemon: RunningDaemon, number: int, customer: str) -> EmailMessage
     deliver(daemon, make_mail(subject, sender=customer))
     deliver(daemon, make_mail(f"Re: [SUP-{number:06d}] {subject}",
                               sender="Alice <alice@example.com>",
+                              Authentication_Results=OUR_MTA_PASS,
                               body="#close\n\nThe toner cartridge was faulty; we replaced it.\n"))
     [resolved] = [m for m in mails(daemon, address) if "as resolved" in body(m)]
     return resolved

@@ -112,12 +112,15 @@ def test_metrics_counters_move_as_mail_flows(daemon: RunningDaemon) -> None:
     before = scrape(port)
     assert before[("mailgate_tickets_created_total", ())] == 0
     assert before[("mailgate_database_up", ())] == 1
-    deliver(daemon, mail("Metrics one", "mia"))
+    first = mail("Metrics one", "mia")
+    deliver(daemon, first)
     deliver(daemon, mail("Re: [SUP-000001] Metrics one", "mia"))
     deliver(daemon, mail("Out of office", "otto", Auto_Submitted="auto-replied"))
+    deliver(daemon, first)  # the same Message-ID again: a duplicate
     daemon.wait_outbox_idle()
     after = scrape(port)
-    assert after[("mailgate_messages_received_total", (("channel", "smtp"),))] == 3
+    assert after[("mailgate_messages_duplicate_total", ())] == 1
+    assert after[("mailgate_messages_received_total", (("channel", "smtp"),))] == 4
     assert after[("mailgate_tickets_created_total", ())] == 2
     assert after[("mailgate_messages_threaded_total", (("method", "tag"),))] == 1
     assert after[("mailgate_automatic_mail_total", ())] == 1
@@ -127,6 +130,24 @@ def test_metrics_counters_move_as_mail_flows(daemon: RunningDaemon) -> None:
     assert get(port, "/nope")[0] == 404
 
 
+def test_metric_names_follow_the_prometheus_conventions(daemon: RunningDaemon) -> None:
+    """Counters end in _total, nothing else does; durations and ages are in seconds."""
+    status, body = get(daemon.daemon.http.port, "/metrics")  # type: ignore[union-attr]
+    assert status == 200
+    families = list(text_string_to_metric_families(body.decode()))
+    assert {f.type for f in families} <= {"counter", "gauge"}
+    for family in families:
+        for sample in family.samples:
+            if family.type == "counter":
+                assert sample.name.endswith(("_total", "_created")), sample.name
+            else:
+                assert not sample.name.endswith("_total"), (family.type, sample.name)
+            if "_age" in sample.name or "_time" in sample.name:
+                assert sample.name.endswith(("_seconds", "_seconds_total")), sample.name
+    assert any(f.name == "mailgate_messages_duplicate" and f.type == "counter"
+               for f in families)
+
+
 def test_healthz_reports_listener_database_and_outbox(daemon: RunningDaemon) -> None:
     """/healthz is 200 with the listener up and the database reachable, 503 once SMTP is down."""
     port = daemon.daemon.http.port  # type: ignore[union-attr]
@@ -134,7 +155,7 @@ def test_healthz_reports_listener_database_and_outbox(daemon: RunningDaemon) -> 
     report = json.loads(body)
     assert status == 200 and report["status"] == "ok", report
     assert report["listener"] == {"enabled": True, "up": True, "host": "127.0.0.1",
-                                  "port": daemon.port}
+                                  "port": daemon.port, "refusing": False, "last_451": None}
     assert report["database"]["ok"] and report["processor"]["up"]
     assert report["database"]["outbox_oldest_pending_age_seconds"] == 0
     on_loop(daemon, daemon.daemon.listener.stop())
@@ -350,6 +371,7 @@ def test_assign_merge_and_trace(daemon: RunningDaemon, config_path: Path) -> Non
     assert [(d["channel"], d["state"]) for d in story["deliveries"]] == [
         ("smtp", "done"), ("smtp", "duplicate")]
     assert story["deliveries"][0]["mail_from"] == "customer@example.org"  # the envelope
+    assert re.fullmatch(r"smtp:127\.0\.0\.1:\d+", story["deliveries"][0]["source"])
     assert story["ticket"]["reference"] == "SUP-000001"
     assert [e["kind"] for e in story["events"]][:1] == ["created"]
     assert "acknowledged" in [e["kind"] for e in story["events"]]

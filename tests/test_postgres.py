@@ -144,6 +144,9 @@ def test_password_from_environment(tmp_path: Path, pg_server: PgServer, pg_url: 
                                    capsys: pytest.CaptureFixture[str]) -> None:
     """The database password can come from an environment variable; a missing one is named."""
     config = str(pg_config(tmp_path, pg_server, pg_url, password_env=PASSWORD_ENV))
+    code, _out, err = cli(capsys, "tickets", "-c", config)  # an empty database: no schema yet
+    assert code == 78 and "(it has no mailgate tables)" in err, err
+    assert cli(capsys, "db", "migrate", "-c", config)[0] == 0
     assert cli(capsys, "tickets", "-c", config, "--json")[:2] == (0, "[]\n")
     monkeypatch.delenv(PASSWORD_ENV)
     code, _out, err = cli(capsys, "tickets", "-c", config)

@@ -133,6 +133,15 @@ def test_addressed_on_ticket(store: Store) -> None:
     assert store.addressed_on_ticket(ticket_id, "per@acme.se")
     assert not store.addressed_on_ticket(ticket_id, "bot@else.example")
     assert not store.addressed_on_ticket(ticket_id, "mallory@other.example")
+    later = now + timedelta(minutes=5)
+    with store.transaction():  # an engineer's "#cc -per@acme.se": earlier mail counts no more
+        store.add_event(ticket_id, "participant_removed", actor="anna@example.com",
+                        now=later, detail="per@acme.se removed")
+    assert not store.addressed_on_ticket(ticket_id, "per@acme.se")
+    with store.transaction():
+        store.add_message(ticket_id=ticket_id, message_id="<o2@x>", direction="out",
+                          kind="reply", now=later + timedelta(minutes=1), to_addrs=["per@acme.se"])
+    assert store.addressed_on_ticket(ticket_id, "per@acme.se")
 
 
 def test_message_content(store: Store) -> None:

@@ -12,7 +12,7 @@ from mailgate.config import load_config
 from mailgate.logs import configure_logging
 from tests.configs import write_config
 from tests.conftest import RunningDaemon, make_mail
-from tests.test_conversation import CUSTOMER, body, deliver, events, mails, reply
+from tests.test_conversation import CUSTOMER, body, deliver, mails, reply
 
 SECURE = {
     "team": {"address": "team@example.com", "engineers": {"alice": "alice@example.com"}},
@@ -85,15 +85,16 @@ def test_guessed_tag_without_token_does_not_hijack(secure: RunningDaemon) -> Non
 
 
 def test_forged_engineer_cannot_command(secure: RunningDaemon) -> None:
-    """#close from an engineer's address without DKIM/SPF pass or token is refused and told."""
+    """#close from an engineer's address without DKIM/DMARC pass or token is held: the
+    ticket stays open, the forger gets no answer, the team is told."""
     deliver(secure, make_mail("Server down", sender=CUSTOMER))
     forged = make_mail("Re: [SUP-000001] Server down", sender="alice@example.com",
                        body="#close\n")
-    deliver(secure, forged)
+    deliver(secure, forged, expect=("quarantined",))
     assert secure.store().ticket(1).status == "open"
-    assert "command_rejected" in events(secure)
-    [answer] = mails(secure, "alice@example.com")
-    assert "commands_require" in body(answer)
+    assert "unauthenticated engineer" in secure.store().quarantine()[0]["reason"]
+    assert mails(secure, "alice@example.com") == []
+    assert "HELD" in body(mails(secure, "team@example.com")[-1])
 
 
 def test_authenticated_engineer_commands_apply(secure: RunningDaemon) -> None:

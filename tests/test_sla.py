@@ -14,10 +14,11 @@ from freezegun import freeze_time
 
 from mailgate import clock
 from mailgate.config import load_config
+from mailgate.defaults import SLA_PRESETS
 from mailgate.logs import configure_logging
 from mailgate.message import parse
 from mailgate.sla import classify
-from tests.configs import ROOT, write_config
+from tests.configs import write_config
 from tests.conftest import RunningDaemon, make_mail
 
 # Threads of the daemon keep real monotonic time; only wall-clock "now" is frozen.
@@ -79,7 +80,7 @@ def test_keyword_rule_and_stated_priority(sla_config_path: Path) -> None:
 
 def test_preset_loads_and_passes_check_config(tmp_path: Path) -> None:
     """The shipped Russian-vendor SLA preset is a valid config with its four levels and 24x7."""
-    preset = ROOT / "config" / "sla-presets" / "russian-vendor.toml"
+    preset = SLA_PRESETS / "russian-vendor.toml"
     config = load_config(preset)
     assert {"consultation", "standard", "urgent", "development", "critical-24x7"} <= set(
         config.sla.levels)

@@ -702,7 +702,7 @@ def test_processing_reads_and_writes_through_indexes_only(tmp_path: Path) -> Non
     SqliteStore._execute = planned  # type: ignore[method-assign]
     try:
         processor = Processor(config, store, Pipeline(config, Renderer(
-            config.path(config.templates.directory))))
+            config.templates_dir)))
         first = make_mail("Printer prints blank pages", message_id="<first@example.org>")
         mails = [first,
                  make_mail("[SUP-000001] still broken", message_id="<tag@example.org>"),

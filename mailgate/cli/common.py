@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mailgate.config import Config, load_config
+from mailgate.errors import ConfigError
 
 EX_OK, EX_USAGE, EX_DATAERR, EX_SOFTWARE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 65, 70, 75, 78
 
@@ -37,11 +38,43 @@ def load(args: argparse.Namespace) -> Config:
     return load_config(config_path(args.config))
 
 
-def cli_store(config: Config) -> Any:
-    """The store, named as the command line's in PostgreSQL's pg_stat_activity."""
+def cli_store(config: Config, *, create: bool = False, migrate: bool = True) -> Any:
+    """The store, named as the command line's in PostgreSQL's pg_stat_activity.
+
+    Only the intakes (``ingest``, ``import``) pass ``create`` (``serve`` and ``db
+    migrate`` open the store themselves): anywhere else a missing database is a wrong
+    config or folder (a relative ``sqlite:///var/...`` read from elsewhere), and creating
+    it would show an empty desk and leave a stray file. No SQLite file is ever created as
+    another user than its folder's owner (``store.sqlite.check_owner``)."""
     from mailgate.store import open_store
 
-    return open_store(config, application_name="mailgate cli")
+    if not create:
+        require_database_file(config)
+    store = open_store(config, migrate=False, application_name="mailgate cli")
+    try:
+        if not create and store.schema_version() == 0:
+            from mailgate.store.postgres import redact
+
+            raise ConfigError(_no_database(
+                config, f"in {redact(config.store.url)} (it has no mailgate tables)"))
+        if migrate:
+            store.migrate()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def require_database_file(config: Config) -> None:
+    """A ConfigError naming the path when the config's SQLite file does not exist."""
+    if config.store.backend == "sqlite" and not config.database_path.exists():
+        raise ConfigError(_no_database(config, f"at {config.database_path}"))
+
+
+def _no_database(config: Config, where: str) -> str:
+    return (f"no mailgate database {where} (config: {config.source}); not creating one: "
+            "check -c / $MAILGATE_CONFIG, or create it with `mailgate db migrate` or "
+            "`mailgate serve`")
 
 
 def print_json(data: Any) -> None:

@@ -25,7 +25,7 @@ def checked(args: argparse.Namespace, templates_failed: str, sep: str) -> Config
     from mailgate.render import Renderer, needed_templates
 
     config = load(args)
-    problems = Renderer(config.path(config.templates.directory)).check(needed_templates(config))
+    problems = Renderer(config.templates_dir).check(needed_templates(config))
     if problems:
         raise ConfigError(sep.join([templates_failed, *problems]))
     if config.conversation.gratitude_file:
@@ -38,8 +38,12 @@ def checked(args: argparse.Namespace, templates_failed: str, sep: str) -> Config
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Load the config and render every template; one line of success, else the errors."""
     config = checked(args, "templates have errors:", "\n")
+    from mailgate.identity import config_warnings
+
+    for warning in config_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{config.source}: OK ({len(config.sla.levels)} SLA level(s), "
-          f"templates in {config.path(config.templates.directory)})")
+          f"templates in {config.templates_dir})")
     return EX_OK
 
 
@@ -99,19 +103,8 @@ def cmd_reload(args: argparse.Namespace) -> int:
     return EX_OK
 
 
-def _source_root() -> Path:
-    import mailgate
-
-    root = Path(mailgate.__file__).resolve().parent.parent
-    if not (root / "mailgate.toml.example").is_file():
-        raise MailgateError(f"example files not found next to {root}; run `mailgate init` from "
-                            "an installation of the source tree")
-    return root
-
-
 def cmd_init(args: argparse.Namespace) -> int:
     """Write a working config, the templates and the SLA presets into DIR."""
-    root = _source_root()
     folder = Path(args.dir)
     config_file = folder / "mailgate.toml"
     targets = [config_file, folder / "templates", folder / "sla-presets"]
@@ -120,8 +113,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise MailgateError(f"refusing to overwrite {', '.join(taken)}")
     if folder.exists() and not folder.is_dir():
         raise MailgateError(f"{folder} is not a folder")
-    text = _config_text(root, args.address, args.state)
-    _write_checked(root, folder, config_file, text)
+    text = _config_text(args.address, args.state)
+    _write_checked(folder, config_file, text)
     shown = str(config_file)
     print(f"wrote {shown}, {folder / 'templates'}/ and {folder / 'sla-presets'}/")
     print(f"""
@@ -139,9 +132,13 @@ next:
     return EX_OK
 
 
-def _config_text(root: Path, addresses: list[str] | None, state_dir: str | None) -> str:
-    """The example config with the given addresses and state folder put in."""
-    text = (root / "mailgate.toml.example").read_text(encoding="utf-8")
+def _config_text(addresses: list[str] | None, state_dir: str | None) -> str:
+    """The example config with the given addresses and state folder put in, and the
+    templates read from the copy next to it."""
+    from mailgate.defaults import EXAMPLE_CONFIG
+
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    text = text.replace('directory = ""', 'directory = "templates"', 1)
     if addresses:
         old = 'addresses = ["support@localhost"]'
         text = text.replace(old, f"addresses = {json.dumps(addresses)}", 1)
@@ -156,11 +153,12 @@ def _config_text(root: Path, addresses: list[str] | None, state_dir: str | None)
             " default.\n" + text)
 
 
-def _write_checked(root: Path, folder: Path, config_file: Path, text: str) -> None:
+def _write_checked(folder: Path, config_file: Path, text: str) -> None:
     """Write the config and copy the templates and presets; all or nothing: if anything
     fails, the config included, what was written is removed again."""
     import shutil
 
+    from mailgate.defaults import SLA_PRESETS, TEMPLATES
     from mailgate.render import Renderer
 
     written: list[Path] = []
@@ -168,12 +166,12 @@ def _write_checked(root: Path, folder: Path, config_file: Path, text: str) -> No
         folder.mkdir(parents=True, exist_ok=True)
         config_file.write_text(text, encoding="utf-8")
         written.append(config_file)
-        shutil.copytree(root / "templates", folder / "templates")
+        shutil.copytree(TEMPLATES, folder / "templates")
         written.append(folder / "templates")
-        shutil.copytree(root / "config" / "sla-presets", folder / "sla-presets")
+        shutil.copytree(SLA_PRESETS, folder / "sla-presets")
         written.append(folder / "sla-presets")
         config = load_config(config_file)
-        problems = Renderer(config.path(config.templates.directory)).check()
+        problems = Renderer(config.templates_dir).check()
         if problems:
             raise ConfigError("; ".join(problems))
     except BaseException:

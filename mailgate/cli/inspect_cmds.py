@@ -55,7 +55,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
 
     config = load(args)
     if args.action == "list":
-        renderer = Renderer(config.path(config.templates.directory))
+        renderer = Renderer(config.templates_dir)
         rows = []
         for path in sorted(renderer.directory.glob("*.j2")):
             name = path.name.removesuffix(".j2")
@@ -109,7 +109,8 @@ def register(add: AddCommand) -> None:
     p = add("templates", cmd_templates, "list templates, or preview one exactly as it would be "
             "sent (headers included)",
             "mailgate templates preview ack --ticket SUP-000123\n  mailgate templates list")
-    p.add_argument("action", choices=["list", "preview"])
+    p.add_argument("action", nargs="?", choices=["list", "preview"], default="list",
+                   help="list (the default) or preview NAME")
     p.add_argument("name", nargs="?", help="template name: ack, reminder, ...")
     p.add_argument("--ticket", metavar="REF", help="use this ticket's data (default: samples)")
     p.add_argument("--html", action="store_true", help="print the HTML part too")

@@ -56,7 +56,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     configure_logging(config.logging)
     try:
-        store = cli_store(config)
+        store = cli_store(config, create=True)  # an intake, like serve: it may create
         with store.transaction():
             spool_id = store.spool_add(raw, channel="pipe", received_at=clock.now(),
                                        source="pipe:stdin", mail_from=args.sender,
@@ -74,7 +74,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     try:
         processor = Processor(config, store, Pipeline(config, Renderer(
-            config.path(config.templates.directory))))
+            config.templates_dir)))
         processor.drain(only=spool_id)
     except Exception as exc:
         print(f"mailgate ingest: stored as spool {spool_id}; processing deferred: {exc}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -20,11 +21,23 @@ from mailgate.store import Store
 
 
 def cmd_tickets(args: argparse.Namespace) -> int:
-    """List tickets (``--status`` for one status) as a table, or ``--json`` for scripts."""
+    """List tickets (``--status`` for one status) as a table, or ``--json`` for scripts;
+    when ``--limit`` cut the list, say so on stderr (stdout stays the list)."""
+    from mailgate.config import STATUSES
     from mailgate.views import ticket_summary
 
+    if args.status is not None and args.status not in STATUSES:
+        raise MailgateError(f"unknown status {args.status!r}; one of {', '.join(STATUSES)}")
+    if args.limit < 1:
+        raise MailgateError("--limit must be 1 or more")
     store = cli_store(load(args))
     rows = [ticket_summary(r) for r in store.tickets(args.status, args.limit)]
+    if len(rows) == args.limit:
+        counts = store.ticket_counts()
+        total = counts.get(args.status, 0) if args.status else sum(counts.values())
+        if total > len(rows):
+            print(f"showing the newest {len(rows)} of {total} tickets; use --limit {total} "
+                  "for all", file=sys.stderr)
     if args.json:
         print_json(rows)
         return EX_OK
@@ -121,7 +134,7 @@ def _resolved_mail(config: Config, store: Store, ticket_id: int, now: datetime) 
     from mailgate.mailer import Mailer
     from mailgate.render import Renderer
 
-    mailer = Mailer(config, Renderer(config.path(config.templates.directory)))
+    mailer = Mailer(config, Renderer(config.templates_dir))
     resolution.send_resolved(config, store, mailer, store.ticket(ticket_id), now)
 
 
@@ -211,8 +224,11 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def register(add: AddCommand) -> None:
     """Add ``tickets``, ``show``, ``attachment``, ``status``, ``close``, ``reopen``, ``sla``."""
     p = add("tickets", cmd_tickets, "list tickets", "mailgate tickets --status open --json")
-    p.add_argument("--status", help="only tickets in this status")
-    p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--status", help="only tickets in this status (open, in_progress, "
+                   "awaiting_reply, on_hold, planned, acceptance, waiting_for_deploy, closed)")
+    p.add_argument("--limit", type=int, default=200,
+                   help="show at most this many, newest first (default 200; a cut list is "
+                        "said on stderr)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = add("show", cmd_show, "show one ticket with its messages and events",
             "mailgate show SUP-000123 --json")

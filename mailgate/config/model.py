@@ -55,6 +55,17 @@ class Config(Section):
         return p if p.is_absolute() else Path(self.base_dir) / p
 
     @property
+    def templates_dir(self) -> Path:
+        """The templates folder: ``[templates] directory``, else (empty, the default) the
+        templates that come with mailgate, so a config without templates of its own works
+        from any installation."""
+        if not self.templates.directory:
+            from mailgate.defaults import TEMPLATES
+
+            return TEMPLATES
+        return self.path(self.templates.directory)
+
+    @property
     def database_path(self) -> Path:
         """The SQLite database file (a ConfigError for a PostgreSQL store)."""
         if self.store.backend != "sqlite":

@@ -122,6 +122,10 @@ class SecuritySection(Section):
     require_auth: list[Literal["spf", "dkim", "dmarc"]] = Field(default_factory=list)
     commands_require: Literal["engineer", "auth", "token", "auth_or_token"] = "engineer"
     reply_tokens: bool = False
+    # An engineer's mail acts as theirs only with proof (mailgate.identity); this lab
+    # convenience believes the From header instead: UNSAFE, anyone can write it.
+    trust_from_header: bool = False
+    verify_dkim: bool = True  # mailgate checks an engineer's DKIM signature itself (DNS)
     token_secret_env: str | None = None
     token_secret_file: str | None = None
 

@@ -6,6 +6,7 @@ What a node needs to receive, keep and send mail; the ticket-handling policy
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 from typing import Literal
@@ -44,9 +45,22 @@ class SmtpSection(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8025, ge=0, le=65535)
-    hostname: str = "localhost"
+    # our name in the listener's greeting and in EHLO to the smarthost; "": the FQDN
+    hostname: str = ""
     max_message_size: int = Field(default=25 * 1024 * 1024, ge=1024)
     timeout: Duration = timedelta(minutes=5)
+
+    def host_name(self) -> str:
+        """``hostname``, else this machine's fully-qualified name (looked up once: with a
+        slow resolver ``getfqdn`` takes seconds, not to be paid per connection)."""
+        return self.hostname or _fqdn()
+
+
+@functools.cache
+def _fqdn() -> str:
+    import socket
+
+    return socket.getfqdn()
 
 
 class StoreSection(Section):
@@ -207,7 +221,8 @@ class ImapAccount(Section):
 
 
 class TemplatesSection(Section):
-    directory: str = "templates"
+    # empty: the templates shipped inside the package (mailgate/defaults/templates)
+    directory: str = ""
     language: str = "en"
 
 

@@ -84,6 +84,8 @@ class Rule(Section):
     category: str | None = None
     priority: str | None = None
     queue: str | None = None
+    # Mail from a mailing list opens no SLA clock unless the rule that matched it says so.
+    mailing_lists: bool = False
 
 
 class FieldPattern(Section):

@@ -119,7 +119,9 @@ class HttpEndpoint:
         up = server is not None and server.is_serving()
         sockets = server.sockets if server is not None and up else ()
         address = sockets[0].getsockname() if sockets else (None, None)
-        return {"enabled": True, "up": up, "host": address[0], "port": address[1]}
+        handler = self.listener.handler
+        return {"enabled": True, "up": up, "host": address[0], "port": address[1],
+                "refusing": handler.refusing, "last_451": handler.last_refusal}
 
     def _processor_up(self) -> bool:
         if self.workers is not None:

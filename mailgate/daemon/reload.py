@@ -8,8 +8,12 @@ the new config; processor processes finish their message and are started
 again on the validated files. The listener keeps running throughout (no mail
 is refused); it takes the new recipient policy and size limit for new
 sessions, but a changed address, database, IMAP account list, HTTP endpoint
-or node name needs a restart (logged as ``reload_restart_needed``). An
-invalid file is logged with its error and the old config stays in force.
+or node name needs a restart (logged as ``reload_restart_needed``, compared with what
+the daemon started with, so reloading the same changed file again still says so). An
+invalid file is logged with its error and the old config stays in force (``/healthz``
+says ``degraded`` until a reload succeeds). One reload runs at a time: a SIGHUP
+during one queues one more, and SIGHUPs while that one waits are merged into it;
+worker processes are restarted one set at a time (``WorkerProcesses.restart``).
 When the SLA section changed, the deadlines and reminder plans of open
 tickets are recomputed (in batches of a few tickets per transaction, so
 intake never waits long for the write lock). The outcome of each reload is
@@ -75,7 +79,8 @@ class ReloadResult:
 
 
 def restart_needed(old: Config, new: Config) -> list[str]:
-    """The changed keys that only take effect after a restart."""
+    """The keys whose value in ``new`` differs from the one running (``old``: the config
+    the daemon started with), which only a restart puts in force."""
     changed = []
     for section, keys in RESTART_KEYS:
         before, after = getattr(old, section), getattr(new, section)
@@ -98,7 +103,7 @@ def load_candidate(config: Config) -> tuple[Config, Renderer, Pipeline]:
     """Load and validate ``config``'s file and templates again, as ``check-config`` does."""
     source = config.source
     new = Config(base_dir=config.base_dir) if source == "(defaults)" else load_config(source)
-    folder = new.path(new.templates.directory)
+    folder = new.templates_dir
     renderer = freeze_templates(Renderer(folder))
     needed = needed_templates(new)
     problems = renderer.check(needed)  # the snapshot that will be used is what gets checked
@@ -127,12 +132,23 @@ class Reloading:
 
     def _init_reload(self) -> None:
         self._reload_lock: asyncio.Lock | None = None
+        self._reload_waiting = False  # a SIGHUP's reload waits for the one running
         self._tasks: set[asyncio.Task[Any]] = set()
         self.last_reload: ReloadResult | None = None
+        # what the listener, store, IMAP threads, HTTP endpoint and worker count run with:
+        # the restart-needed list compares a new file with this, not with the last reload
+        self.started_config = self.config
         self.reloads = {"success": 0, "failure": 0}
 
     def _on_sighup(self) -> None:
+        """One reload at a time: a SIGHUP while one runs queues one more (the files may
+        have changed after the running one read them); further SIGHUPs while that one
+        still waits are merged into it, as it has not read the files yet."""
+        if self._reload_waiting:
+            log.info("reload_requested", signal="SIGHUP", merged=True)
+            return
         log.info("reload_requested", signal="SIGHUP")
+        self._reload_waiting = True
         self._spawn(self.reload())
 
     def _spawn(self, coro: Any) -> None:
@@ -149,6 +165,7 @@ class Reloading:
         if self._reload_lock is None:
             self._reload_lock = asyncio.Lock()
         async with self._reload_lock:
+            self._reload_waiting = False  # from here on the files are read afresh
             old = self.config
             try:
                 new, renderer, pipeline = await asyncio.to_thread(self._load_candidate)
@@ -160,7 +177,7 @@ class Reloading:
                           kept="the running configuration stays in force")
                 return await self._finish_reload(result)
             result = ReloadResult(ok=True, config=new.source,
-                                  restart_needed=restart_needed(old, new),
+                                  restart_needed=restart_needed(self.started_config, new),
                                   sla_changed=_dump(old.sla) != _dump(new.sla))
             self._apply(new, renderer, pipeline)
             if result.restart_needed:

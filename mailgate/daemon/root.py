@@ -68,7 +68,7 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         self.open_db: Callable[[], Store] = partial(
             open_store, config, migrate=False, application_name=f"mailgate {self.node}")
         self._prepare_store()
-        self.renderer = freeze_templates(Renderer(config.path(config.templates.directory)))
+        self.renderer = freeze_templates(Renderer(config.templates_dir))
         self.pipeline = Pipeline(config, self.renderer)
         self.stop_threads = threading.Event()
         self.sender = Sender(config, self.open_db, self.node)
@@ -195,6 +195,9 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
 
     async def _shutdown(self, sender_task: asyncio.Task[object]) -> None:
         """Stop intake first, then drain: spool writer, processors, sender; close the rest."""
+        for workers in (self.workers, self.sender_worker):
+            if workers is not None:
+                workers.closing = True  # a restart under way stops its children only
         for task in list(self._tasks):  # a reload in progress finishes first
             with suppress(Exception):
                 await task

@@ -27,6 +27,7 @@ from typing import Any
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from mailgate import clock
 from mailgate.config import Config
 from mailgate.errors import TransientError
 from mailgate.spooler import Spooler
@@ -36,6 +37,15 @@ log = structlog.get_logger("mailgate.smtp")
 ERR_451 = "451 4.3.0 Temporary failure storing the message, please retry"
 ERR_550 = "550 5.1.1 Recipient not accepted: this gateway does not relay"
 ERR_421 = "421 4.3.2 Service shutting down, please retry"
+
+
+def peer_text(peer: Any) -> str:
+    """The client's address as ``host:port`` (``[v6]:port``), as stored in the spool's
+    ``source`` and logged; anything else (a Unix socket) as it is."""
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host, port = str(peer[0]), peer[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return str(peer)
 
 
 def _hook_names(obj: object, prefixes: tuple[str, ...]) -> list[str]:
@@ -103,13 +113,16 @@ class Handler:
         self.in_flight = 0
         self.idle = asyncio.Event()
         self.idle.set()
+        # the last 451 (when, why, to whom) and whether the last DATA got one: /healthz
+        self.last_refusal: dict[str, str] | None = None
+        self.refusing = False
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
         if not self.accepting:
             return ERR_421
         if not self.config.accepts(address):
-            log.info("recipient_refused", rcpt=address, peer=str(session.peer))
+            log.info("recipient_refused", rcpt=address, peer=peer_text(session.peer))
             return ERR_550
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
@@ -125,21 +138,30 @@ class Handler:
         try:
             spool_id = await self.spooler.put(
                 raw, channel="smtp", mail_from=envelope.mail_from or "",
-                rcpt_tos=list(envelope.rcpt_tos), source=f"smtp:{session.peer}",
+                rcpt_tos=list(envelope.rcpt_tos), source=f"smtp:{peer_text(session.peer)}",
             )
         except TransientError as exc:
-            log.error("message_refused_temporarily", error=str(exc))
-            return ERR_451
-        except Exception:
-            log.exception("message_refused_temporarily")
-            return ERR_451
+            return self._refuse(session, str(exc))
+        except Exception as exc:
+            log.exception("message_store_crashed")
+            return self._refuse(session, f"{type(exc).__name__}: {exc}")
         finally:
             self.in_flight -= 1
             if not self.in_flight:
                 self.idle.set()
+        self.refusing = False
         log.info("message_spooled", spool_id=spool_id, size=len(raw),
                  mail_from=envelope.mail_from)
         return f"250 2.0.0 OK queued as {spool_id}"
+
+    def _refuse(self, session: Session, cause: str) -> str:
+        """Answer 451, naming the cause in the log and (until the next 250) in /healthz;
+        the client gets only the generic text."""
+        peer = peer_text(session.peer)
+        self.last_refusal = {"at": clock.now().isoformat(), "cause": cause, "peer": peer}
+        self.refusing = True
+        log.error("message_refused_temporarily", reply=ERR_451, cause=cause, peer=peer)
+        return ERR_451
 
 
 class Listener:
@@ -159,7 +181,7 @@ class Listener:
             line_length_limit=max(SMTP.line_length_limit, smtp.max_message_size + 3),
             enable_SMTPUTF8=True,
             decode_data=False,
-            hostname=smtp.hostname,
+            hostname=smtp.host_name(),
             ident="mailgate ESMTP",
             timeout=smtp.timeout.total_seconds(),
         )

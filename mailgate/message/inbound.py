@@ -44,6 +44,7 @@ class Inbound:
     msg: EmailMessage = field(repr=False)
     defects: list[str] = field(default_factory=list)
     cut_fields: list[str] = field(default_factory=list)  # "Name (N bytes -> M)", see bounded
+    raw: bytes = field(default=b"", repr=False)  # as received: what a DKIM signature signed
 
 
 def parse(raw: bytes) -> Inbound:
@@ -119,4 +120,5 @@ def _parse(raw: bytes) -> Inbound:
         msg=msg,
         defects=defects,
         cut_fields=cut,
+        raw=raw,
     )

@@ -11,6 +11,7 @@ for the log line, the ticket's event and ``mailgate explain``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -21,12 +22,21 @@ if TYPE_CHECKING:
     from mailgate import clocks, sla
     from mailgate.alerts import Alert
     from mailgate.autoreply import Automatic, Bounce
+    from mailgate.identity import Identity
     from mailgate.message import Inbound
     from mailgate.store import SpoolItem, Store, Ticket
 
 
 class Quarantine(MailgateError):
-    """The policy holds this message for a person to look at (reason in the message)."""
+    """The policy holds this message for a person to look at (reason in the message).
+
+    ``notice``, if given, is called with the store in the transaction that holds the
+    message: it queues the mail that tells the team (the message's own writes are
+    rolled back)."""
+
+    def __init__(self, reason: str, notice: Callable[[Store], None] | None = None) -> None:
+        super().__init__(reason)
+        self.notice = notice
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,9 @@ class MessageFacts:
     now: datetime | None = None
     decided: sla.Classification | None = None
     clocks: list[clocks.Planned] | None = None
+    identity: Identity | None = None  # the author's proof and forgeries (mailgate.identity)
+    mailing_list: str | None = None  # List-Id / List-Post of mail from a mailing list
+    list_addresses: frozenset[str] = frozenset()  # the list's own address(es)
 
 
 class TicketView:
@@ -142,6 +155,7 @@ class Context:
     role: str = "requester"  # identify
     joins_by_token: bool = False  # identify: a stranger holding the reply address
     newcomer: tuple[str, str] | None = None  # identify: (event kind, why) of a new participant
+    proof: str | None = None  # identify: how an engineer proved the mail is theirs
     rating: Rating | None = None  # rate
     route: Route | None = None
     alert: Alert | None = None

@@ -10,10 +10,12 @@ for the instant it is handled at.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from mailgate import clocks, security, sla
+from mailgate import clocks, identity, lists, security, sla
 from mailgate.autoreply import classify_automatic
+from mailgate.config import Config
 from mailgate.language import detect as detect_language
 from mailgate.message import Inbound, header
 from mailgate.pipeline.context import MessageFacts
@@ -32,16 +34,35 @@ def prepare(services: Services, item: SpoolItem, inbound: Inbound,
     text = new_text(inbound.text)
     language = detect_language(text, header(inbound.msg, "Content-Language"),
                                config.templates.language)
-    numbers = tuple(services.tags.find_numbers(inbound.subject))
+    # the subject as written: clean_text drops zero-width characters, which in a tag
+    # make it no reference (mailgate.refs)
+    numbers = tuple(services.tags.find_numbers(header(inbound.msg, "Subject")))
     token = security.ticket_of_token(config, security.recipients(inbound.msg, item.rcpt_tos)) \
         if config.security.reply_tokens else None
-    base = MessageFacts(automatic, language, text, inbound.from_addr or "unknown", numbers,
-                        token)
+    sender = inbound.from_addr or "unknown"
+    seen = [sender, *(a for _, a in [*inbound.to, *inbound.cc])]
+    found = lists.mailing_list(inbound.msg, seen)
+    base = MessageFacts(automatic, language, text, sender, numbers, token,
+                        identity=identity.examine(config, inbound, item.rcpt_tos),
+                        mailing_list=found.name if found else None,
+                        list_addresses=found.addresses if found else frozenset())
     if now is None or inbound.in_reply_to or inbound.references or numbers:
         return base
     decided = classify(services, item, inbound)
-    return MessageFacts(automatic, language, text, base.sender, numbers, token, now, decided,
-                        clocks.plan_start(config, decided.level, now))
+    return replace(base, now=now, decided=decided, clocks=plan(config, base, decided, now))
+
+
+def plan(config: Config, facts: MessageFacts, decided: sla.Classification,
+         now: datetime) -> list[clocks.Planned]:
+    """The SLA clocks a new ticket gets: none for mailing-list mail, unless the rule that
+    classified it says ``mailing_lists = true``."""
+    if facts.mailing_list is not None and not _rule_takes_lists(config, decided.rule):
+        return []
+    return clocks.plan_start(config, decided.level, now)
+
+
+def _rule_takes_lists(config: Config, name: str | None) -> bool:
+    return any(r.name == name and r.mailing_lists for r in config.sla.rules)
 
 
 def classify(services: Services, item: SpoolItem, inbound: Inbound) -> sla.Classification:

@@ -35,13 +35,16 @@ class MessageQueries(StoreBase):
     def addressed_on_ticket(self, ticket_id: int, address: str) -> bool:
         """Whether ``address`` was in To/Cc of a message of the ticket (or of a ticket merged
         into it): our own mail, or a customer's or an engineer's (automatic mail and
-        bounces do not count)."""
+        bounces do not count); since an engineer last removed it (``#cc -``), if ever."""
+        address = address.lower()
+        removed = self._x("SELECT MAX(at) FROM events WHERE ticket_id = ? AND kind ="
+                          " 'participant_removed' AND detail = ?",
+                          (ticket_id, f"{address} removed")).fetchone()[0]
         cur = self._x(
             "SELECT to_addrs, cc_addrs FROM messages WHERE (ticket_id = ? OR ticket_id IN"
             " (SELECT id FROM tickets WHERE merged_into = ?))"
-            " AND (direction = 'out' OR kind IN ('customer', 'engineer'))",
-            (ticket_id, ticket_id))
-        address = address.lower()
+            " AND (direction = 'out' OR kind IN ('customer', 'engineer'))"
+            " AND created_at > ?", (ticket_id, ticket_id, removed or ""))
         return any(address in {a.lower() for a in [*json.loads(to or "[]"),
                                                    *json.loads(cc or "[]")]}
                    for to, cc in cur)

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mailgate.errors import StoreError
+from mailgate.errors import ConfigError, StoreError
 from mailgate.store.base import Cursor
 from mailgate.store.facade import Store, register_sqlite
 
@@ -48,6 +48,40 @@ def _set_wal(conn: sqlite3.Connection, busy_timeout: float) -> bool:
             if "locked" not in str(exc) or time.monotonic() >= deadline:
                 raise
             time.sleep(0.01)
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def check_owner(path: Path) -> None:
+    """Refuse (ConfigError) to create the database, or its ``-wal``/``-shm`` files, as
+    another user than the one owning its folder: a file root creates there (``mailgate
+    tickets`` run with sudo on a fresh state folder) cannot be written by the daemon's
+    user, which would then answer every mail with 451 for ever. Only creating is refused:
+    with all three files present (the daemon running) any user may open them."""
+    euid = os.geteuid()
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the folders that would be created belong to us
+    try:
+        owner = folder.stat().st_uid
+    except OSError:
+        return  # unreadable: opening fails with its own error
+    if owner == euid:
+        return
+    missing = [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if not p.exists()]
+    if missing:
+        name = _user_name(owner)
+        raise ConfigError(
+            f"refusing to create {missing[0]} as {_user_name(euid)}: its folder {folder} "
+            f"belongs to {name}, who could then not write to it; run the command as {name} "
+            f"(sudo -u {name} mailgate ...)")
 
 
 class SqliteStore(Store):
@@ -119,6 +153,7 @@ class SqliteStore(Store):
                   migrate: bool = True) -> SqliteStore:
         """Open (and by default create or upgrade) the database at ``path``."""
         path = Path(path)
+        check_owner(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout,

@@ -1,4 +1,4 @@
-"""Step 5, identify: who wrote, as far as the ticket is concerned.
+"""Step 5, identify: who wrote, as far as the ticket is concerned, and whether to believe it.
 
 ``engineer`` (a team address), ``requester`` (the ticket's requester, or
 anyone writing a new ticket), ``participant`` (a recorded participant; anyone
@@ -7,20 +7,40 @@ a colleague at the requester's or a participant's organisation domain replying
 on the thread, with ``[conversation] colleagues = "organisation"``; or a
 stranger writing to the ticket's reply-token address: holding it proves they
 got our mail) or ``stranger``. Newcomers join the ticket with an event.
+
+A forged author (``mailgate.identity.forgery``) is held. So is an engineer's
+reply to a ticket without proof (``mailgate.identity``: our MTA's DKIM/DMARC
+pass, a DKIM signature mailgate verified, or the per-engineer reply address of
+this ticket): nothing is relayed or obeyed, and the team is told. Automatic
+mail (an engineer's out-of-office) needs no proof: it changes nothing.
 """
 
 from __future__ import annotations
 
 from mailgate.domains import domain_of, organisation
-from mailgate.pipeline.context import Context, TicketView
+from mailgate.identity import TOKEN_PROOF, Identity
+from mailgate.pipeline.context import Context, Quarantine, TicketView
 from mailgate.pipeline.services import Services
 from mailgate.store import Store
 
+NO_PROOF = ("no DKIM/DMARC pass for its domain from a trusted Authentication-Results, no "
+            "DKIM signature mailgate could verify, not sent to the ticket's per-engineer "
+            "reply address")
+
 
 def identify(services: Services, store: Store, ctx: Context) -> None:
-    """Decide the sender's role on the threaded ticket."""
+    """Decide the sender's role on the threaded ticket, or hold a forgery."""
     who, view = ctx.facts.sender, ctx.view
+    found = ctx.facts.identity or Identity()
+    automatic = ctx.facts.automatic is not None
+    if found.spoof and not automatic:
+        hold(services, ctx, f"forged sender: {found.spoof}")
     if services.config.team.is_engineer(who):
+        if view is not None and not automatic and proof(ctx, found) is None:
+            ignored = "".join(f"; Authentication-Results of {a} ignored (not in "
+                              "security.trusted_authserv_ids)" for a in found.untrusted)
+            hold(services, ctx, f"unauthenticated engineer: {who} gave no proof ({NO_PROOF})"
+                                f"{ignored}")
         ctx.role = "engineer"
     elif view is None or who == view.ticket.requester:
         ctx.role = "requester"
@@ -38,7 +58,10 @@ def identify(services: Services, store: Store, ctx: Context) -> None:
         ctx.role = "stranger"
     how = " (by the reply-token address)" if ctx.joins_by_token else \
         f" ({ctx.newcomer[1]})" if ctx.newcomer else ""
-    ctx.decide("identify", f"{who} is the {ctx.role}{how}")
+    if ctx.role == "engineer" and view is not None:
+        ctx.proof = proof(ctx, found)
+    ctx.decide("identify", f"{who} is the {ctx.role}{how}"
+                           + (f" (proven by {ctx.proof})" if ctx.proof else ""))
 
 
 def _colleague(services: Services, store: Store, ctx: Context,
@@ -67,3 +90,30 @@ def _colleague(services: Services, store: Store, ctx: Context,
         return None
     return (f"a colleague at {home}, the organisation of the ticket's people, replied on "
             "the thread (conversation.colleagues = organisation)")
+
+
+def proof(ctx: Context, found: Identity) -> str | None:
+    """How an engineer proved the mail is theirs, for the ticket it threads to."""
+    if found.proof is None:
+        return None
+    if found.proof != TOKEN_PROOF:
+        return found.proof
+    cited = (ctx.threaded.id if ctx.threaded else None, ctx.threading.merged_from)
+    return found.proof if found.token_ticket in cited else None
+
+
+def hold(services: Services, ctx: Context, reason: str) -> None:
+    """Quarantine the mail; the team of the ticket it cites (if any) gets a notice."""
+    ticket = ctx.threaded
+
+    def tell_team(store: Store) -> None:
+        if ticket is None:
+            return
+        store.add_event(ticket.id, "mail_held", actor="mailgate", now=ctx.now,
+                        detail=f"{ctx.inbound.message_id} from {ctx.facts.sender} held: "
+                               f"{reason}"[:1000])
+        services.conversation.notify_team(store, ticket, ctx.inbound, ctx.now, "held",
+                                          reason=reason)
+
+    ctx.decide("identify", f"held: {reason}")
+    raise Quarantine(reason, notice=tell_team)

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from mailgate import autoclose, clocks, desk
 from mailgate.pipeline.context import Context, Outcome
-from mailgate.pipeline.facts import classify
+from mailgate.pipeline.facts import classify, plan
 from mailgate.pipeline.services import Services
 from mailgate.refs import normalize_subject
 from mailgate.store import Store, Ticket
@@ -105,7 +105,7 @@ def create(services: Services, store: Store, ctx: Context) -> Ticket:
                                                                        inbound)
     subject = services.tags.strip_tags(normalize_subject(inbound.subject)) or "(no subject)"
     planned = facts.clocks if ahead and facts.clocks is not None else \
-        clocks.plan_start(config, decided.level, now)
+        plan(config, facts, decided, now)
     ticket = store.create_ticket(  # with its deadlines: one INSERT, no UPDATEs after it
         reference_of=services.tags.reference, status="open", subject=subject,
         requester=facts.sender, requester_name=inbound.from_name,
@@ -130,6 +130,11 @@ def create(services: Services, store: Store, ctx: Context) -> Ticket:
                         detail=f"new ticket {ticket.reference} linked: {why}")
     clocks.start(config, store, ticket.id, decided.level, now, planned,
                  deadlines_written=True)
+    if facts.mailing_list is not None and not planned:
+        store.add_event(ticket.id, "sla_not_started", actor="mailgate", now=now,
+                        message_id=inbound.message_id,
+                        detail=f"mail from the list {facts.mailing_list}: no SLA clock (no "
+                               "sla.rules entry with mailing_lists = true matched)")
     return ticket
 
 
@@ -158,11 +163,17 @@ def store_message(store: Store, ctx: Context, ticket: Ticket, kind: str) -> None
 
 
 def _participants(services: Services, store: Store, ctx: Context, ticket: Ticket) -> None:
-    """The requester and every customer-side address in To/Cc join the ticket."""
+    """The requester and every customer-side address in To/Cc join the ticket; a mailing
+    list never does (its address, nor anyone in To/Cc of a list post: the list's members
+    would get every relay)."""
     inbound, config, now = ctx.inbound, services.config, ctx.now
-    if inbound.from_addr and inbound.from_addr == ticket.requester:
+    listed = ctx.facts.list_addresses
+    if inbound.from_addr and inbound.from_addr == ticket.requester \
+            and inbound.from_addr not in listed:
         store.add_participant(ticket.id, inbound.from_addr, inbound.from_name,
                               "requester", now)
+    if ctx.facts.mailing_list is not None:
+        return
     for name, address in [*inbound.to, *inbound.cc]:
         if (address in services.own_addresses or config.accepts(address)
                 or config.team.is_engineer(address)):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from mailgate import locales, resolution, sla
 from mailgate.conversation import ticket_context
+from mailgate.identity import TOKEN_PROOF
 from mailgate.pipeline.context import Context
 from mailgate.pipeline.services import Services
 from mailgate.store import Store, Ticket
@@ -34,7 +35,8 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
         welcome(services, store, ctx, ticket, template="merged")
     elif ctx.role == "engineer":
         conversation.engineer_reply(store, ticket, ctx.inbound, ctx.now,
-                                    token_ok=ctx.threading.method == "token")
+                                    token_ok=ctx.threading.method == "token"
+                                    or ctx.proof == TOKEN_PROOF)
         closed = store.ticket(ticket.id)
         if ticket.status != "closed" and closed.status == "closed":  # by #close or #status
             resolution.send_resolved(services.config, store, services.mailer, closed, ctx.now)

@@ -1,0 +1,16 @@
+"""The files mailgate ships inside its package, so that a wheel (pip, pipx, a container
+build) has them as a source checkout does: the default templates, the commented example
+config that ``mailgate init`` writes, and the SLA presets.
+
+They are package data of ``mailgate`` (``pyproject.toml``), found next to this module;
+nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FOLDER = Path(__file__).resolve().parent
+TEMPLATES = FOLDER / "templates"
+EXAMPLE_CONFIG = FOLDER / "mailgate.toml.example"
+SLA_PRESETS = FOLDER / "sla-presets"

@@ -1,12 +1,21 @@
 """Recognise a second report of a problem that already has an open ticket.
 
 Customers write again when they get no answer fast enough, or their
-colleague reports the same outage. A new mail is a duplicate of an open
-ticket of the same requester (or, with ``duplicate_scope = "domain"``, of
-the same organisation's domain) opened within ``duplicate_window`` when its
-normalised subject equals that ticket's, or its new text is at least
-``duplicate_similarity`` alike (Jaccard similarity of word pairs). Subjects
-that say nothing ("help", "question", "(no subject)") never match on their own.
+colleague reports the same outage. A new mail repeats an open ticket of the
+same requester (or, with ``duplicate_scope = "domain"``, of the same
+organisation's domain: never a public mail domain such as gmail.com, see
+``mailgate.domains``) opened within ``duplicate_window`` when one of these holds,
+strictest first:
+
+- its normalised subject equals that ticket's, and the subject names
+  something (a content word or an identifier: "Problem since this morning"
+  names nothing);
+- its new text is at least ``duplicate_similarity`` alike (Jaccard similarity
+  of word pairs: the same mail sent again);
+- ``mailgate.repeats.compare`` finds it reports the same problem in other
+  words (shared error codes, host names, IDs, subject and content words).
+
+The reason, with the score, goes into the ticket's ``duplicate_merged`` event.
 """
 
 from __future__ import annotations
@@ -14,11 +23,14 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import datetime
+from typing import Any
 
 from mailgate.config import Config
+from mailgate.domains import organisation
 from mailgate.message import Inbound
 from mailgate.quotes import new_text
 from mailgate.refs import normalize_subject
+from mailgate.repeats import Mail, compare, own_words, terms
 from mailgate.store import Store, Ticket
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -53,18 +65,38 @@ def find_duplicate(config: Config, store: Store, inbound: Inbound,
     settings = config.conversation
     if settings.duplicate_scope == "off" or not inbound.from_addr:
         return None
-    domain = inbound.from_addr.rpartition("@")[2]
+    org = organisation(inbound.from_addr, settings.public_domains)
+    by_domain = settings.duplicate_scope == "domain" and org is not None
     candidates = store.duplicate_candidates(
-        requester=inbound.from_addr if settings.duplicate_scope == "sender" else None,
-        domain=domain, since=now - settings.duplicate_window)
-    key = subject_key(inbound.subject)
-    text = None  # the quote stripper runs only when there is something to compare with
+        requester=None if by_domain else inbound.from_addr, domain=org,
+        since=now - settings.duplicate_window)
+    if not candidates:
+        return None
+    mail = Mail(inbound.from_addr, inbound.subject, new_text(inbound.text), now,
+                cites=bool(inbound.in_reply_to or inbound.references))
+    best: tuple[float, int, str] | None = None
     for candidate in candidates:
-        ticket = store.ticket(candidate["id"])
-        if key not in VAGUE and key == subject_key(candidate["subject"]):
-            return ticket, f"same subject as {ticket.reference} ({key!r})"
-        text = new_text(inbound.text) if text is None else text
-        score = similarity(text, new_text(candidate["text"]))
-        if score >= settings.duplicate_similarity:
-            return ticket, f"text {score:.0%} alike to {ticket.reference}"
-    return None
+        found = _repeats(settings.duplicate_similarity, candidate, mail)
+        if found is not None and (best is None or found[0] > best[0]):
+            best = (found[0], candidate["id"], found[1])
+    if best is None:
+        return None
+    ticket = store.ticket(best[1])
+    return ticket, best[2]
+
+
+def _repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
+             ) -> tuple[float, str] | None:
+    """(score, reason) when ``mail`` repeats the candidate ticket's first mail."""
+    first = Mail(candidate["requester"], candidate["subject"], new_text(candidate["text"]),
+                 candidate["created_at"])
+    key = subject_key(mail.subject)
+    if key not in VAGUE and key == subject_key(first.subject) and \
+            terms(first.subject, own_words(first.sender, mail.sender)).weights:
+        return 2.0, f"same subject ({key!r})"
+    alike = similarity(mail.text, first.text)
+    if alike >= threshold:
+        return 1.0 + alike, f"text {alike:.0%} alike"
+    verdict = compare(first, mail)
+    return (verdict.score, f"same problem, reworded: {verdict.reason}") if verdict.same \
+        else None

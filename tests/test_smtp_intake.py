@@ -107,6 +107,29 @@ def test_duplicate_delivery_is_stored_once_and_still_accepted(daemon: RunningDae
     assert len(sent_mails(daemon)) == 1
 
 
+def test_reused_message_id_with_new_text_is_stored(daemon: RunningDaemon) -> None:
+    """A client reusing a Message-ID for a new mail: the same mail again through another relay
+    (an added Received: line) stays a duplicate; the new text is stored and answered, and the
+    ticket says the id was reused."""
+    first = make_mail("Printer prints blank pages", message_id="<reused@client.example>")
+    accepted(daemon, first)
+    relayed = make_mail("Printer prints blank pages", message_id="<reused@client.example>")
+    relayed["Received"] = "from mx2.example.org by mx.example.com; Mon, 05 Jan 2026 09:31 +0000"
+    accepted(daemon, relayed)
+    other = make_mail("Invoice address for March", message_id="<reused@client.example>",
+                      body="Please send the March invoice to Storgatan 4, Göteborg.\n")
+    accepted(daemon, other)
+    daemon.wait_outbox_idle()
+    store = daemon.store()
+    assert store.spool_counts() == {"done": 2, "duplicate": 1}
+    bodies = [m["body_text"] for t in store.tickets() for m in store.messages(t["id"])
+              if m["direction"] == "in"]
+    assert sorted(b.strip() for b in bodies) == [
+        "Hello, the printer is broken.", "Please send the March invoice to Storgatan 4, Göteborg."]
+    assert "message_id_reused" in [e["kind"] for e in store.events(2)]
+    assert len(sent_mails(daemon)) == 2  # one acknowledgement per mail, none for the relay
+
+
 def test_duplicate_without_message_id_detected_by_content(daemon: RunningDaemon) -> None:
     """A message without Message-ID delivered twice is recognised by its content."""
     msg = make_mail("No id here")

@@ -65,6 +65,8 @@ class ConversationSection(Section):
     duplicate_window: Duration = timedelta(days=3)
     duplicate_similarity: float = Field(default=0.85, gt=0, le=1)
     merge_into: Literal["existing", "newest"] = "existing"
+    colleagues: Literal["organisation", "addressed_only"] = "organisation"
+    public_domains: list[str] = Field(default_factory=list)  # added to the shipped list
     auto_reply_cap: int = Field(default=20, ge=0)
     auto_reply_cap_window: Duration = timedelta(hours=1)
     alerts: list[AlertRule] = Field(default_factory=list)
@@ -97,6 +99,14 @@ class ConversationSection(Section):
         if unknown:
             raise ValueError(f"unknown status(es) {unknown}; one of {', '.join(STATUSES)}")
         return value
+
+    @field_validator("public_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        bad = [d for d in value if "." not in d.strip(". @") or " " in d.strip()]
+        if bad:
+            raise ValueError(f"not mail domains: {bad} (write e.g. 'example-isp.net')")
+        return [d.strip().lower().lstrip("@").rstrip(".") for d in value]
 
     def reply_action(self, status: str, role: str) -> str:
         """What a reply by ``role`` does to a ticket in ``status`` (default: keep)."""

@@ -148,11 +148,13 @@ class Context:
     trace: list[tuple[str, str]] = field(default_factory=list)
     settled: bool = False  # a step decided the rest: no further deciding step runs
     duplicate_of: int | None = None  # dedupe: ticket id of the stored copy
+    reused: tuple[str, int] | None = None  # dedupe: (Message-ID, its ticket) reused by new text
     bounce: tuple[Ticket, Bounce] | None = None  # bounce: the ticket and the report
     threading: Threading = field(default_factory=lambda: Threading(None, "none"))
     view: TicketView | None = None
     role: str = "requester"  # identify
     joins_by_token: bool = False  # identify: a stranger holding the reply address
+    newcomer: tuple[str, str] | None = None  # identify: (event kind, why) of a new participant
     proof: str | None = None  # identify: how an engineer proved the mail is theirs
     rating: Rating | None = None  # rate
     route: Route | None = None

@@ -32,6 +32,36 @@ class MessageQueries(StoreBase):
                       (message_id,)).fetchone()
         return (row[0], row[1]) if row else None
 
+    def addressed_on_ticket(self, ticket_id: int, address: str) -> bool:
+        """Whether ``address`` was in To/Cc of a message of the ticket (or of a ticket merged
+        into it): our own mail, or a customer's or an engineer's (automatic mail and
+        bounces do not count); since an engineer last removed it (``#cc -``), if ever."""
+        address = address.lower()
+        removed = self._x("SELECT MAX(at) FROM events WHERE ticket_id = ? AND kind ="
+                          " 'participant_removed' AND detail = ?",
+                          (ticket_id, f"{address} removed")).fetchone()[0]
+        cur = self._x(
+            "SELECT to_addrs, cc_addrs FROM messages WHERE (ticket_id = ? OR ticket_id IN"
+            " (SELECT id FROM tickets WHERE merged_into = ?))"
+            " AND (direction = 'out' OR kind IN ('customer', 'engineer'))"
+            " AND created_at > ?", (ticket_id, ticket_id, removed or ""))
+        return any(address in {a.lower() for a in [*json.loads(to or "[]"),
+                                                   *json.loads(cc or "[]")]}
+                   for to, cc in cur)
+
+    def message_content(self, message_id: str) -> dict[str, Any] | None:
+        """What a stored message said (sender, subject, text, attachment hashes), to tell a
+        redelivery from another mail reusing its Message-ID."""
+        row = self._x("SELECT id, ticket_id, direction, from_addr, subject, body_text"
+                      " FROM messages WHERE message_id = ?", (message_id,)).fetchone()
+        if row is None:
+            return None
+        files = self._x("SELECT sha256 FROM attachments WHERE message_row = ? ORDER BY id",
+                        (row[0],))
+        return {"ticket_id": row[1], "direction": row[2], "from_addr": row[3] or "",
+                "subject": row[4] or "", "text": row[5] or "",
+                "attachments": [f[0] for f in files]}
+
     def add_message(self, *, ticket_id: int, message_id: str, direction: str, kind: str,
                     now: datetime, spool_id: int | None = None, outbox_id: int | None = None,
                     from_addr: str | None = None, from_name: str | None = None,

@@ -161,11 +161,13 @@ class TicketQueries(StoreBase):
             where, param = "t.requester LIKE ?", f"%@{domain}"
         cur = self._x(
             f"SELECT t.id, t.subject, (SELECT m.body_text FROM messages m WHERE m.ticket_id ="
-            f" t.id AND m.direction = 'in' ORDER BY m.id LIMIT 1) FROM tickets t"
+            f" t.id AND m.direction = 'in' ORDER BY m.id LIMIT 1), t.requester, t.created_at"
+            f" FROM tickets t"
             f" WHERE {where} AND t.status != 'closed' AND t.merged_into IS NULL"
             f" AND t.created_at >= ? ORDER BY t.id DESC LIMIT 20", (param, to_db(since)),
         )
-        return [{"id": i, "subject": s, "text": b or ""} for i, s, b in cur]
+        return [{"id": i, "subject": s, "text": b or "", "requester": r,
+                 "created_at": from_db(c)} for i, s, b, r, c in cur]
 
     def open_ticket_by_key(self, key: str) -> int | None:
         """The open ticket of an alert correlation key, if any.

@@ -33,6 +33,12 @@ def record(services: Services, store: Store, ctx: Context) -> None:
     kind = "automatic" if ctx.facts.automatic else \
         ("engineer" if ctx.role == "engineer" else "customer")
     store_message(store, ctx, ticket, kind)
+    if ctx.reused is not None:
+        store.add_event(ticket.id, "message_id_reused", actor=ctx.facts.sender, now=ctx.now,
+                        message_id=ctx.inbound.message_id,
+                        detail=f"Message-ID {ctx.reused[0]} (a message of ticket "
+                               f"{ctx.reused[1]}) reused by a mail with other content; "
+                               f"stored as {ctx.inbound.message_id}")
     if ctx.role != "engineer":
         _participants(services, store, ctx, ticket)
     if ctx.rating is not None:
@@ -77,6 +83,10 @@ def _join_or_create(services: Services, store: Store, ctx: Context) -> Ticket:
         return joins
     if ctx.joins_by_token:
         store.add_participant(joins.id, who, ctx.inbound.from_name, "participant", now)
+    if ctx.newcomer is not None and store.add_participant(joins.id, who, ctx.inbound.from_name,
+                                                          "participant", now):
+        store.add_event(joins.id, ctx.newcomer[0], actor=who, now=now, message_id=mid,
+                        detail=ctx.newcomer[1])
     store.add_event(joins.id, "threaded", actor=who, now=now, message_id=mid,
                     detail=f"{ctx.role} reply joined by {threading.detail}")
     ctx.outcome = _done(ctx, joins, "appended", threading.method)

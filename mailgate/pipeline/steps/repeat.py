@@ -3,7 +3,10 @@
 Seed 000: multiple reports of the same issue are merged. Only mail that
 would open a new ticket (not automatic, not an alert, not a reply that was
 deliberately split off into a linked ticket) is compared with the sender's
-recent open tickets (``duplicate_scope``, ``duplicate_window``).
+(or, with ``duplicate_scope = "domain"``, the organisation's, never a public
+mail domain's) recent open tickets (``duplicate_window``): the same subject,
+the same text, or the same problem in other words (``mailgate.duplicates``,
+``mailgate.repeats``). The decision carries the score and the shared terms.
 """
 
 from __future__ import annotations

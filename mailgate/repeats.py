@@ -1,0 +1,314 @@
+"""Is a new mail about the same problem as an earlier one? Survives rewording.
+
+A customer who writes again (a shorter mail from the phone, a reminder, a
+colleague reporting the same outage) rarely repeats the words. What a repeat
+keeps is the distinctive part: error codes and strings, host and product
+names, IDs and numbers, and a few content words of the symptom. What two
+different problems of one person share is the generic part: greetings, "not
+working since this morning", "urgent", the company's name. So the comparison:
+
+- drops greeting lines, signatures (from a closing formula on, trailing name
+  lines), phone numbers, the senders' own names and domains, and the generic
+  words of ``mailgate/data/repeat_words.toml`` (en, de, nl, sv, ru, fr, es);
+- weighs what is left: codes (letters and four digits or more, ``RFC_ERROR``)
+  4, other identifiers (a number, a token with a digit, a host name) 2.5,
+  product names and acronyms (``VPN``, ``TextLink``) 1.5, content words 1,
+  compared by a crude stem (an ending cut, then five letters: "printer" meets
+  "prints");
+- scores the weight both mails share, half against the smaller mail (a short
+  reminder is all repeat) and half against both (a long pair must share much);
+- asks 0.5 of that score, less with a shared code or identifier, much less for
+  a follow-up ("still", "any news?", a "Re:"/"Fwd:" subject without references,
+  a colleague's "for me too") or a subject that names only what the first mail
+  is about; more when the second mail reports no problem (it asks for
+  something), when its subject names other things, or when both name
+  different numbers (two orders, two error codes); never a merge when it
+  announces another matter ("separate issue").
+
+A false merge is worse than a missed one: the bar is high, and every verdict
+carries its score, what moved the bar and the shared terms. Tuned on
+``tests/data/repeats/tune.jsonl``; measured on the evaluation part by
+``bench/repeats.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from importlib import resources
+
+_TOKEN = re.compile(r"[^\W_](?:[\w.\-]*[^\W_])?")
+_TIME = re.compile(r"^\d{1,2}[:.h]\d{2}$|^\d{1,2}(am|pm|uhr)$")
+_DATE = re.compile(r"^\d{1,2}[./-]\d{1,2}([./-]\d{2,4})?$|^(19|20)\d\d([./-]\d{1,2})*$")
+_REPLY = re.compile(r"^\s*(re|aw|sv|vs|antw|ang|odp|ha|ответ|fw|fwd|wg|tr|rv|vb|doorst)\s*:",
+                    re.IGNORECASE)
+_PHONE = re.compile(r"\+?\d[\d ()/-]{7,}\d")
+_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+\.[a-z]{2,6}$")
+STEM = 5
+CODE, IDENT, NAME, WORD = 4.0, 2.5, 1.5, 1.0
+#: Endings cut before the first five letters are kept ("signing" meets "sign"), longest
+#: first; only when four letters stay.
+_ENDINGS = tuple(sorted([
+    "ing", "ings", "ed", "es", "s", "er", "ers", "ly", "en", "ern", "e", "ar", "or", "na",
+    "et", "ov", "ами", "ями", "ого", "его", "ому", "ему", "ой", "ей", "ых", "их", "ые", "ие",
+    "ая", "яя", "ую", "ом", "ем", "ах", "ях", "ам", "ям", "ов", "ев", "ы", "и", "а", "я", "у",
+    "ю", "е", "о", "ь", "ть", "ться", "ет", "ют", "ит", "ят", "ла", "ли", "ло"],
+    key=len, reverse=True))
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One mail as the comparison sees it."""
+
+    sender: str
+    subject: str
+    text: str
+    at: datetime | None = None
+    cites: bool = False  # has In-Reply-To/References (to a mail we do not know)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Same problem or not, the score that decided and why (for the ticket's event)."""
+
+    same: bool
+    score: float
+    reason: str
+
+
+@dataclass
+class _Terms:
+    weights: dict[str, float] = field(default_factory=dict)
+    idents: set[str] = field(default_factory=set)
+    codes: set[str] = field(default_factory=set)
+
+    def add(self, term: str, weight: float) -> None:
+        self.weights[term] = max(weight, self.weights.get(term, 0.0))
+        if weight >= IDENT:
+            self.idents.add(term)
+        if weight >= CODE:
+            self.codes.add(term)
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights.values())
+
+
+@cache
+def _words() -> tuple[frozenset[str], frozenset[str], tuple[str, ...], tuple[str, ...],
+                     tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Stop words (whole and stemmed), closings, new-topic, follow-up, problem and
+    same-here phrases."""
+    text = resources.files("mailgate.data").joinpath("repeat_words.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    stop = frozenset(w for lang in data["stop"].values() for w in lang.split())
+    closings = tuple(line.strip() for line in data["closings"]["all"].splitlines()
+                     if line.strip())
+    topics, follow, problem, same = (
+        tuple(line.strip() for line in data[key]["all"].splitlines() if line.strip())
+        for key in ("new_topic", "follow_up", "problem", "same_here"))
+    return (stop, frozenset(stem(w) for w in stop if len(w) >= 4), closings, topics, follow,
+            problem, same)
+
+
+def body_of(text: str) -> str:
+    """The text above the first closing formula (the signature is not the problem)."""
+    closings = _words()[2]
+    kept: list[str] = []
+    lines = _PHONE.sub(" ", text).splitlines()
+    while lines and (not lines[0].strip() or _greeting(lines[0])):
+        lines.pop(0)
+    for line in lines:
+        low = line.strip().casefold()
+        if kept and low and len(low) < 40 and low.startswith(closings):
+            break
+        kept.append(line)
+    while kept and (not kept[-1].strip() or _signed(kept[-1])):
+        kept.pop()
+    return "\n".join(kept)
+
+
+def _greeting(line: str) -> bool:
+    """A first line such as "Hi team," or "Guten Tag!": no part of the problem."""
+    words = line.split()
+    return 0 < len(words) <= 4 and line.rstrip().endswith((",", "!")) and \
+        not any(c.isdigit() for c in line)
+
+
+def _signed(line: str) -> bool:
+    """A short trailing line of capitalised words: a name, a company, a department."""
+    words = line.replace(",", " ").split()
+    return 0 < len(words) <= 4 and all(w[:1].isupper() and w.isalpha() for w in words)
+
+
+def terms(text: str, own: frozenset[str] = frozenset()) -> _Terms:
+    """The weighted terms of a text, without the words in ``own`` (the senders' names)."""
+    stop, stop_stems = _words()[:2]
+    found = _Terms()
+    for whole in _TOKEN.findall(text[:20_000]):
+        parts = [whole] if _kind(whole, whole.casefold()) >= IDENT else \
+            [p for p in re.split(r"[-/:]", whole) if p]
+        for raw in parts:
+            _add(found, raw, own, stop, stop_stems)
+    return found
+
+
+def _add(found: _Terms, raw: str, own: frozenset[str], stop: frozenset[str],
+         stop_stems: frozenset[str]) -> None:
+    token = raw.casefold().strip(".:/-")
+    if not token or token in own:
+        return
+    kind = _kind(raw, token)
+    if kind < IDENT and any(part in own for part in re.split(r"[.@]", token)):
+        return
+    if kind >= IDENT:
+        label = token.split(".")[0]
+        if _HOST.match(token) and any(c.isdigit() or c == "-" for c in label):
+            token = label  # db01.example.com meets db01
+        found.add(token, kind)
+    elif kind == NAME:
+        found.add(token[:STEM + 1], NAME)
+    elif kind == WORD and token not in stop and stem(token) not in stop_stems:
+        found.add(stem(token), WORD)
+
+
+def stem(word: str) -> str:
+    """A crude stem: a common ending cut, then the first five letters."""
+    for ending in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            return word[:-len(ending)][:STEM]
+    return word[:STEM]
+
+
+def _kind(raw: str, token: str) -> float:
+    """IDENT, NAME, WORD, or 0 for a token that says nothing."""
+    if any(c.isdigit() for c in token):
+        if _TIME.match(token) or _DATE.match(token) or (token.isdigit() and len(token) < 3):
+            return 0.0
+        if len(token) < 3:
+            return 0.0
+        if not any(c.isalpha() for c in token):
+            return IDENT  # an order, invoice or customer number: a thing, not a symptom
+        return CODE if sum(c.isdigit() for c in token) >= 4 else IDENT
+    if _HOST.match(token):
+        return IDENT
+    if "_" in token.strip("_") or (raw.isupper() and len(raw) >= 9):
+        return CODE  # RFC_ERROR_COMMUNICATION, ACCESS_DENIED
+    letters = raw.replace("-", "")
+    if letters.isalpha() and 2 <= len(letters) <= 8 and letters.isupper():
+        return NAME  # VPN, DATEV, SAP
+    if letters.isalpha() and any(c.isupper() for c in letters[1:]) and len(letters) >= 4:
+        return NAME  # TextLink, OneDrive
+    return WORD if len(token) >= 4 and token.isalpha() else 0.0
+
+
+def own_words(*senders: str) -> frozenset[str]:
+    """Parts of the senders' addresses: names and company domains are in every mail."""
+    parts: set[str] = set()
+    for sender in senders:
+        local, _, domain = sender.casefold().rpartition("@")
+        parts.update(p for p in re.split(r"[.\-_+]", local) if len(p) > 2)
+        parts.update(p for p in re.split(r"[.\-]", domain) if len(p) > 3)
+        parts.add(domain)
+    return frozenset(parts)
+
+
+def new_topic(text: str) -> str | None:
+    """A phrase announcing another matter, if the text has one."""
+    return _phrase(text, _words()[3])
+
+
+def follow_up(text: str) -> str | None:
+    """A phrase following up an earlier report ("still", "any news"), if the text has one."""
+    return _phrase(text, _words()[4])
+
+
+def _phrase(text: str, phrases: tuple[str, ...]) -> str | None:
+    low = " " + " ".join(re.findall(r"[\w'’-]+", text.casefold())) + " "
+    return next((p.rstrip("*") for p in phrases
+                 if (f" {p[:-1]}" if p.endswith("*") else f" {p} ") in low), None)
+
+
+def _overlap(a: _Terms, b: _Terms) -> tuple[float, float, list[str]]:
+    """(shared weight / smaller total, shared weight / union total, shared terms)."""
+    shared = sorted(set(a.weights) & set(b.weights), key=lambda t: -a.weights[t])
+    weight = sum(min(a.weights[t], b.weights[t]) for t in shared)
+    small = min(a.total, b.total)
+    union = a.total + b.total - weight
+    return (weight / small if small else 0.0, weight / union if union else 0.0, shared)
+
+
+def compare(first: Mail, second: Mail) -> Verdict:
+    """Whether ``second`` reports the problem ``first`` reported, with score and reason."""
+    own = own_words(first.sender, second.sender)
+    other = new_topic(second.text) or new_topic(second.subject)
+    if other:
+        return Verdict(False, 0.0, f"announces another matter ({other!r})")
+    a = terms(f"{first.subject}\n{body_of(first.text)}", own)
+    b = terms(f"{second.subject}\n{body_of(second.text)}", own)
+    small, union, shared = _overlap(a, b)
+    score = (small + union) / 2
+    said = f"{second.subject}\n{body_of(second.text)}"
+    cue = follow_up(said) or \
+        ("a reply or forward of an earlier mail"
+         if is_reply(second.subject) and not second.cites else None)
+    if cue is None and first.sender.casefold() != second.sender.casefold():
+        cue = _phrase(said, _words()[6])  # a colleague: "for me too"
+    need, why = _need(first, second, a, b, cue, own)
+    idents = a.idents & b.idents
+    close = cue or about(terms(second.subject, own), a)
+    same = score >= need and (bool(idents) or len(shared) >= (2 if close else 3))
+    return Verdict(same, score, f"score {score:.2f} (needs {need:.2f}{why}); shared: "
+                                f"{', '.join(shared[:6]) or 'nothing'}"
+                                f"{f'; follows up ({cue!r})' if cue else ''}")
+
+
+def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
+          own: frozenset[str]) -> tuple[float, str]:
+    """The score the pair needs, and what moved it from the plain 0.5."""
+    shared = set(a.weights) & set(b.weights)
+    codes, idents = a.codes & b.codes, a.idents & b.idents
+    words = [t for t in shared if a.weights[t] == WORD]
+    need, why = (0.25, ", a shared code") if codes else \
+        (0.35, ", a shared identifier") if idents and words else (0.5, "")
+    topic = terms(second.subject, own)
+    reports = _phrase(f"{second.subject}\n{second.text}", _words()[5])
+    if cue and (idents or len(shared) >= 2):
+        need, why = min(need, 0.15), f"{why}, a follow-up"
+    elif reports and about(topic, a):
+        need, why = min(need, 0.2), f"{why}, its subject is what the first mail is about"
+    if not cue and not reports:
+        need, why = need + 0.15, f"{why}, reports no problem"
+    if not cue and len(topic.weights) >= 2 and not set(topic.weights) & set(a.weights):
+        need, why = max(need, 0.5) + 0.2, f"{why}, its subject is about other things"
+    if _numbered(a.idents) and _numbered(b.idents) and not idents:
+        need, why = need + 0.15, f"{why}, other numbers"
+    if _hours(first, second) > 12:
+        need, why = need + 0.05, f"{why}, hours apart"
+    return need, why
+
+
+def is_reply(subject: str) -> bool:
+    """A "Re:"/"Fwd:" subject (in several languages): the sender answers or forwards a mail."""
+    return bool(_REPLY.match(subject))
+
+
+def about(subject: _Terms, first: _Terms) -> bool:
+    """Whether a subject names only what the first mail is about (an identifier of it, or
+    two words or more, all found in it)."""
+    return bool(subject.weights) and set(subject.weights) <= set(first.weights) and \
+        (bool(subject.idents) or len(subject.weights) >= 2)
+
+
+def _numbered(idents: set[str]) -> bool:
+    """Identifiers with four digits or more: error codes, invoice and order numbers."""
+    return any(sum(c.isdigit() for c in ident) >= 4 for ident in idents)
+
+
+def _hours(first: Mail, second: Mail) -> float:
+    if first.at is None or second.at is None:
+        return 0.0
+    return abs((second.at - first.at).total_seconds()) / 3600

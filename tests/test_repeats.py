@@ -1,0 +1,159 @@
+"""Repeat reports, public mail domains, colleagues: the pieces below the pipeline steps.
+
+The decisions themselves are golden cases (``repeat-*``, ``colleague-*``,
+``message-id-reused``); here: the comparison's verdicts and reasons, the public
+domain list and its extension by the admin, the config keys, and the two store
+queries (on SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mailgate import clock
+from mailgate.config import load_config
+from mailgate.domains import is_public, organisation
+from mailgate.errors import ConfigError
+from mailgate.repeats import Mail, compare
+from mailgate.store import Store
+from tests.pgserver import PgServer
+
+AT = datetime.fromisoformat("2026-03-02T09:00:00+01:00")
+
+
+def _mail(subject: str, text: str, minutes: int = 0,
+          sender: str = "tom.baker@brightwave.co.uk") -> Mail:
+    return Mail(sender, subject, text, AT + timedelta(minutes=minutes))
+
+
+FIRST = _mail("VPN drops every 10 minutes",
+              "Our VPN connection to vpn2.brightwave.co.uk drops every ten minutes since "
+              "the client update to 5.2.1. The finance team has to log in each time.\n\n"
+              "Best regards,\nTom Baker\nBrightwave Ltd")
+
+
+def test_a_reworded_repeat_is_the_same_problem_with_its_score_and_terms() -> None:
+    """A short reminder in other words joins; the reason names the score and shared terms."""
+    verdict = compare(FIRST, _mail("disconnects on vpn2",
+                                   "Still getting kicked off vpn2 every few minutes.", 40))
+    assert verdict.same
+    assert "score" in verdict.reason and "vpn2" in verdict.reason
+
+
+def test_another_problem_with_the_same_host_is_not() -> None:
+    """Same person, same VPN host, another matter (the certificate): no merge."""
+    verdict = compare(FIRST, _mail("VPN certificate expires next week",
+                                   "The certificate of vpn2.brightwave.co.uk expires on "
+                                   "14 March. Can you renew it in time?", 30))
+    assert not verdict.same
+
+
+def test_a_mail_announcing_another_matter_is_never_merged() -> None:
+    """'Separate issue' wins over any likeness."""
+    verdict = compare(FIRST, _mail("VPN drops every 10 minutes",
+                                   "Separate issue: the VPN client 5.2.1 asks for a licence.",
+                                   20))
+    assert not verdict.same and "another matter" in verdict.reason
+
+
+def test_the_signature_and_the_company_are_no_evidence() -> None:
+    """Two mails sharing only greetings, the closing, the name and 'not working since this
+    morning' are two problems."""
+    first = _mail("Problem since this morning", "Hello, the label printer is not working "
+                  "since this morning, urgent please.\n\nKind regards\nAnna Kerr\nPinecrest")
+    second = _mail("Not working since this morning - urgent", "Hello, urgent: the card "
+                   "terminal is not working since this morning.\n\nKind regards\nAnna Kerr\n"
+                   "Pinecrest", 30)
+    assert not compare(first, second).same
+
+
+def test_public_domains_shipped_and_extended() -> None:
+    """gmail.com and a provider's subdomain are public; an admin's domain is added."""
+    assert is_public("gmail.com") and is_public("mail.yandex.ru")
+    assert not is_public("acme.se")
+    assert is_public("example-isp.net", ["example-isp.net"])
+    assert organisation("Karin.Lund@ACME.se") == "acme.se"
+    assert organisation("someone@gmx.de") is None
+    assert organisation("someone@example-isp.net", ["example-isp.net"]) is None
+
+
+def test_config_keys_are_checked(tmp_path: Path) -> None:
+    """A wrong colleagues value or a public domain that is not one names the key and file."""
+    path = tmp_path / "bad.toml"
+    path.write_text('[conversation]\ncolleagues = "everyone"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"(?s)bad\.toml.*conversation\.colleagues"):
+        load_config(path)
+    path.write_text('[conversation]\npublic_domains = ["localhost"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"conversation\.public_domains"):
+        load_config(path)
+    path.write_text('[conversation]\npublic_domains = ["@Example-ISP.net"]\n',
+                    encoding="utf-8")
+    assert load_config(path).conversation.public_domains == ["example-isp.net"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        opened = Store.open(tmp_path / "mailgate.db", busy_timeout=5)
+    else:
+        from mailgate.store.postgres import PgStore
+
+        server: PgServer = request.getfixturevalue("pg_server")
+        opened = PgStore.open_url(server.database(), password=server.password,
+                                  busy_timeout=5)
+    yield opened
+    opened.close()
+
+
+def _ticket(store: Store) -> int:
+    with store.transaction():
+        ticket = store.create_ticket(reference_of="SUP-{:06d}".format, status="open",
+                                     subject="s", requester="karin@acme.se",
+                                     requester_name=None, sla_level="standard",
+                                     now=clock.now())
+    return ticket.id
+
+
+def test_addressed_on_ticket(store: Store) -> None:
+    """Cc of an engineer's mail and To of our own count; To/Cc of automatic mail do not."""
+    ticket_id, now = _ticket(store), clock.now()
+    with store.transaction():
+        store.add_message(ticket_id=ticket_id, message_id="<e@x>", direction="in",
+                          kind="engineer", now=now, to_addrs=["support@example.com"],
+                          cc_addrs=["Lars@Partner.example"])
+        store.add_message(ticket_id=ticket_id, message_id="<o@x>", direction="out",
+                          kind="reply", now=now, to_addrs=["per@acme.se"])
+        store.add_message(ticket_id=ticket_id, message_id="<a@x>", direction="in",
+                          kind="automatic", now=now, cc_addrs=["bot@else.example"])
+    assert store.addressed_on_ticket(ticket_id, "lars@partner.example")
+    assert store.addressed_on_ticket(ticket_id, "per@acme.se")
+    assert not store.addressed_on_ticket(ticket_id, "bot@else.example")
+    assert not store.addressed_on_ticket(ticket_id, "mallory@other.example")
+    later = now + timedelta(minutes=5)
+    with store.transaction():  # an engineer's "#cc -per@acme.se": earlier mail counts no more
+        store.add_event(ticket_id, "participant_removed", actor="anna@example.com",
+                        now=later, detail="per@acme.se removed")
+    assert not store.addressed_on_ticket(ticket_id, "per@acme.se")
+    with store.transaction():
+        store.add_message(ticket_id=ticket_id, message_id="<o2@x>", direction="out",
+                          kind="reply", now=later + timedelta(minutes=1), to_addrs=["per@acme.se"])
+    assert store.addressed_on_ticket(ticket_id, "per@acme.se")
+
+
+def test_message_content(store: Store) -> None:
+    """What a stored message said, to tell a redelivery from a reused Message-ID."""
+    ticket_id = _ticket(store)
+    with store.transaction():
+        row = store.add_message(ticket_id=ticket_id, message_id="<m@x>", direction="in",
+                                kind="customer", now=clock.now(), from_addr="karin@acme.se",
+                                subject="Export", body_text="It fails.")
+        store.add_attachment(message_row=row, filename="a.txt", content_type="text/plain",
+                             data=b"log", sha256="ab" * 32)
+    assert store.message_content("<m@x>") == {
+        "ticket_id": ticket_id, "direction": "in", "from_addr": "karin@acme.se",
+        "subject": "Export", "text": "It fails.", "attachments": ["ab" * 32]}
+    assert store.message_content("<none@x>") is None

@@ -74,7 +74,8 @@ def score(rows: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], float]
 def main(argv: list[str]) -> int:
     """Print the per-language table and the JSON totals line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("eval2", "eval", "tune", "hard"), default="eval2")
+    parser.add_argument("--part", choices=("eval2", "eval", "tune", "tune2", "hard"),
+                        default="eval2")
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     args = parser.parse_args(argv[1:])
     if args.show and args.part.startswith("eval"):

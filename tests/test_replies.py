@@ -390,3 +390,21 @@ def test_negative_concord_is_one_negation(detector: Detector, text: str) -> None
 
 def test_concord_does_not_hide_a_real_negated_success(detector: Detector) -> None:
     assert not detector.classify("Спасибо, но ничего не работает.").thanks_only
+
+
+def test_signature_starts_at_the_writers_own_name(detector: Detector) -> None:
+    """With no closing formula above it, a line opening with the sender's name starts the
+    signature: its title and firm are who writes, not content."""
+    body = "Thanks, all good now!\n\nDave Kowalczyk | Dispatch Supervisor\nKestrel Freight Ltd"
+    assert judge(detector.understanding, reply_parts(body), "Dave Kowalczyk").thanks_only
+    assert not detector.classify(body).thanks_only  # another sender: the lines are content
+
+
+@pytest.mark.parametrize("text", [
+    "Takk. Utlogget igjen i dag",  # "again" alone is no success, "i dag" no greeting
+    "شكراً. تم قفل الحساب مرة ثانية.",  # "تم" (was) is an auxiliary, not "done"
+    "谢谢！\n\n如果周五前能给我们一份本月的备份报告就太好了。",  # "it would be great if"
+])
+def test_again_auxiliaries_and_polite_conditionals_are_not_thanks(
+        detector: Detector, text: str) -> None:
+    assert not detector.classify(text).thanks_only, text

@@ -305,6 +305,7 @@ def _read_body(understanding: Understanding, text: str,
         short = len(line.split()) <= 6 and len(_JOINED_CHARS.findall(line)) <= 20 and \
             not _CLOCK.search(line)  # "since 10:15 anna@x gets this:" is no contact line
         if clauses and (_RULE.match(line) or (_CONTACT.search(line) and short) or
+                        _signs(line, names) or
                         _register_line(line) or (_ADDRESS.search(line) and short) or (
                 _DEVICE.search(line) and len(line.split()) <= 8)):
             return _with_rest(clauses, understanding, lines[k:], names)
@@ -378,6 +379,16 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
             if afterthought:
                 clauses.append(_without_names(clause, names))
     return clauses
+
+
+def _signs(line: str, names: frozenset[str]) -> bool:
+    """The writer's own name opens the line ("Dave Kowalczyk | Dispatch Supervisor",
+    "ريم السالم"): their signature starts here, even without a closing formula above it."""
+    if not names:
+        return False
+    words = re.findall(r"[^\W\d_]+", fold(line))
+    return 0 < len(words) <= 8 and sum(1 for w in words[:3] if w in names) >= min(
+        2, len(names), len(words)) and words[0] in names
 
 
 def _register_line(line: str) -> bool:

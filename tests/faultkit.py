@@ -209,10 +209,12 @@ def numbered_mails(prefix: str, count: int, *, body: str = "Something is broken.
     mails = {}
     for n in range(count):
         mid = f"<{prefix}-{n:04d}@example.org>"
-        # One sender each: the per-address cap on automatic mail (a loop breaker) would
-        # rightly hold back acknowledgements to a single address sending hundreds of mails.
+        # One sender each (per prefix too): the per-address cap on automatic mail (a loop
+        # breaker) would rightly hold back acknowledgements to a single address sending
+        # hundreds of mails, and two mails of one sender about "problem number 3" within
+        # minutes are rightly one repeat report.
         msg = make_mail(f"{prefix} problem number {n}", message_id=mid, body=body,
-                        sender=f"customer{n}@example.org")
+                        sender=f"customer{n}.{prefix}@example.org")
         mails[mid] = msg.as_bytes(policy=policy.SMTP)
     return mails
 

@@ -129,9 +129,37 @@ def forgery(config: Config, inbound: Inbound) -> str | None:
         other = _sender_address(msg)
         if other and other != sender:
             return f"Sender {other} differs from the engineer's From {sender}"
+        odd = _ambiguous_header(inbound.raw, msg)
+        if odd:
+            return odd
     look_alike = homoglyph(config, sender.rpartition("@")[2])
     if look_alike:
         return f"{sender.rpartition('@')[2]} imitates {look_alike}"
+    return None
+
+
+_BARE_CR = re.compile(rb"\r(?!\n)")
+# fields a message has at most once (RFC 5322 3.6): two copies let a signature cover one
+# while mailgate reads the other (a replayed signed mail with a Subject or Cc put on top)
+_SINGLE = ("subject", "to", "cc", "date", "message-id", "in-reply-to", "references",
+           "reply-to", "sender")
+
+
+def _ambiguous_header(raw: bytes, msg: EmailMessage) -> str | None:
+    """Why the header of an engineer's mail could be read two ways, or None: a bare CR
+    (Python's parser ends a line there, DKIM verifiers and MTAs do not) or a second copy
+    of a field that may appear once."""
+    end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0),
+              default=len(raw))
+    if _BARE_CR.search(raw[:end]):
+        return "a bare CR inside the header (it would be read as two different headers)"
+    seen: set[str] = set()
+    for name, _value in msg.raw_items():
+        lower = name.lower()
+        if lower in _SINGLE:
+            if lower in seen:
+                return f"two {name} headers (a field that may appear only once)"
+            seen.add(lower)
     return None
 
 
@@ -173,11 +201,26 @@ def verified_dkim(msg: EmailMessage, raw: bytes, domain: str) -> str | None:
                 continue  # another domain's, or a body-length limit (text may be added)
             ok = verifier.verify(idx=index, dnsfunc=dns_lookup) if dns_lookup else \
                 verifier.verify(idx=index)
-            if ok:
+            if ok and _covers(verifier, msg, domain):
                 return f"a DKIM signature of {signer} verified by mailgate"
     except Exception:  # a malformed signature or a failed lookup proves nothing
         return None
     return None
+
+
+# the fields an engineer's mail acts through besides From: threading and recipients
+_MUST_SIGN = ("subject", "cc", "in-reply-to", "references")
+
+
+def _covers(verifier: dkim.DKIM, msg: EmailMessage, domain: str) -> bool:
+    """What dkimpy itself verified (not what mailgate's parser numbered) is a signature of
+    ``domain`` over From and over every threading or Cc field the mail has: a signed mail
+    replayed with a Subject or Cc of the attacker's on top proves nothing."""
+    signer = (verifier.domain or b"").decode("ascii", "replace")
+    signed = {bytes(h).lower() for h in verifier.include_headers}
+    present = {name.lower() for name, _value in msg.raw_items()}
+    return security.aligned(signer, domain) and b"from" in signed and all(
+        name.encode() in signed for name in _MUST_SIGN if name in present)
 
 
 def _all(msg: EmailMessage, name: str) -> list[str]:

@@ -35,6 +35,7 @@ from mailgate.config import Config
 from mailgate.errors import MailgateError, NotFoundError
 from mailgate.outbound import outbox_file_name, write_atomically
 from mailgate.store import Store
+from mailgate.store.privacy import mentions
 
 EXPORT_FORMAT = "mailgate-export/1"
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
@@ -129,8 +130,8 @@ def _export_ticket(store: Store, sink: Sink, address: str, ticket_id: int, role:
             ticket["messages"].append(_export_message(store, sink, f"{reference}/{n:04d}",
                                                       message, outbox, result))
     ticket["events"] = [e for e in store.events(ticket_id) if role == "requester"
-                        or address in (e["actor"] or "").lower()
-                        or address in (e["detail"] or "").lower()]
+                        or (e["actor"] or "").lower() == address
+                        or mentions(e["detail"], address)]
     return ticket
 
 

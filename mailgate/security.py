@@ -37,14 +37,14 @@ from mailgate.config import Config
 from mailgate.errors import ConfigError
 from mailgate.message import header
 
-_RESULT = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
 _TOKEN = re.compile(r"^(?P<base>[^+@]+)\+(?P<prefix>[A-Za-z][A-Za-z0-9]*)-?(?P<number>[0-9]+)"
                     r"\.(?P<token>[a-z2-7]{8})@(?P<domain>.+)$", re.IGNORECASE | re.ASCII)
 _ENGINEER_TOKEN = re.compile(r"^[^+@]+\+(?P<prefix>[A-Za-z][A-Za-z0-9]*)-?(?P<number>[0-9]{1,12})"
                              r"\.(?P<token>[a-z2-7]{16})@[^@]+$", re.IGNORECASE | re.ASCII)
-_PROOF = re.compile(r"\b(dkim|dmarc)\s*=\s*([a-z]+)\b([^;]*)", re.IGNORECASE)
-_PROOF_DOMAIN = re.compile(r"\bheader\.(?:d|i|from)\s*=\s*\"?([^\s;\"()]+)", re.IGNORECASE)
 _COMMENT = re.compile(r"\([^()]*\)")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_METHOD = re.compile(r"([A-Za-z][\w-]*)(?:/\d+)?=([A-Za-z]+)")
+_PROPERTY = re.compile(r"[A-Za-z][\w-]*\.[A-Za-z][\w.-]*")
 SECRET_FILE = "reply-token.secret"
 _stored: dict[Path, bytes] = {}
 
@@ -73,11 +73,11 @@ def auth_results(config: Config, msg: EmailMessage) -> dict[str, str]:
     except Exception:
         return results
     for value in values[:20]:
-        authserv = value.split(";", 1)[0].strip().split()[0].lower() if value.strip() else ""
-        if authserv not in trusted:
-            continue
-        for method, result in _RESULT.findall(value):
-            results.setdefault(method.lower(), result.lower())
+        if _authserv(value) not in trusted:
+            break  # written before our MTA got the mail: forged or stale, and all below it
+        for method, result, _props in results_of(value):
+            if method in ("spf", "dkim", "dmarc"):
+                results.setdefault(method, result)
     return results
 
 
@@ -128,17 +128,37 @@ def trusted_pass(config: Config, msg: EmailMessage, author_domain: str) -> str |
         if authserv not in trusted:
             break
         reported = set()
-        for method, result, rest in _PROOF.findall(_COMMENT.sub(" ", value)):
-            method = method.lower()
-            reported.add(method)
-            found = _PROOF_DOMAIN.search(rest)
-            domain = found[1].rpartition("@")[2] if found else ""
+        for method, result, props in results_of(value):
+            if method not in ("dkim", "dmarc") or method in decided:
+                continue
+            reported.add(method)  # the topmost header reporting a method decides it (a
+            # mail may carry several DKIM signatures: any aligned pass there counts)
+            keys = ("header.from",) if method == "dmarc" else ("header.d", "header.i")
+            domain = next((v for k, v in props if k in keys), "").rpartition("@")[2]
             ok = aligned(domain, author_domain) if method == "dkim" else \
                 domain.lower() == author_domain.lower()
-            if ok and method not in decided and result.lower() == "pass":
+            if ok and result == "pass":
                 return f"{method}=pass for {domain} from {authserv}"
         decided |= reported
     return None
+
+
+def results_of(value: str) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """The results of one ``Authentication-Results`` value as RFC 8601 writes them:
+    ``method=result`` opening each ``;``-separated part, then ``ptype.property=value``
+    tokens of that part only; comments and quoted strings are no tokens (a HELO name or a
+    quoted local part that spells "dkim=pass" is a value, never a result)."""
+    text = _QUOTED.sub('""', _COMMENT.sub(" ", value))
+    found = []
+    for part in text.split(";")[1:]:
+        tokens = part.split()
+        head = _METHOD.fullmatch(tokens[0]) if tokens else None
+        if head is None:
+            continue
+        props = [(k.lower(), v.strip('"')) for k, _, v in
+                 (t.partition("=") for t in tokens[1:]) if _PROPERTY.fullmatch(k)]
+        found.append((head[1].lower(), head[2].lower(), props))
+    return found
 
 
 def untrusted_results(config: Config, msg: EmailMessage) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -18,9 +19,10 @@ from typing import Any
 import dkim
 import pytest
 
-from mailgate import identity
+from mailgate import identity, security
 from mailgate.config import load_config
 from mailgate.logs import configure_logging
+from mailgate.message import parse
 from tests.configs import write_config
 from tests.conftest import RunningDaemon, make_mail
 from tests.test_conversation import CUSTOMER, body, deliver, mails, reply
@@ -384,3 +386,70 @@ def test_dkim_signature_of_a_parent_domain_aligns(desk_config: Any, test_key: by
                         include_headers=[b"from", b"subject"]) + raw
     parsed = parse(limited)
     assert identity.verified_dkim(parsed.msg, parsed.raw, "ops.example.com") is None
+
+
+# -- found by a review: a header read two ways, a replayed signature, result parsing ------
+
+
+def test_bare_cr_hiding_a_signature_header_is_held(desk: RunningDaemon, test_key: bytes,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bare CR makes Python's parser see a DKIM-Signature of example.com that DKIM
+    verifiers do not, while the attacker's own valid signature (evil.example) is the one
+    verified: the mail is held, nothing is relayed, no #cc applied."""
+    published = identity.dns_lookup
+    assert published is not None
+    monkeypatch.setattr(identity, "dns_lookup", lambda name, timeout=5, **kw: published(
+        name.replace(b"evil.example", b"example.com"), timeout, **kw))  # the attacker's key
+    _customer_ticket(desk)
+    raw = raw_mail(_reply_headers("alice@example.com"))
+    theirs = dkim.sign(raw, b"test", b"evil.example", test_key,
+                       include_headers=[b"from", b"to", b"subject"])
+    fake = (b"X-Note: hi\rDKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=x; h=from;"
+            b" bh=AAAA; b=AAAA\r\n")
+    deliver(desk, fake + theirs + raw, mail_from="alice@example.com", expect=("quarantined",))
+    [held] = desk.store().quarantine()
+    assert "bare CR" in held["reason"]
+    assert mails(desk, "mallory@evil.example") == []
+    assert not any("password" in body(m) for m in mails(desk, "customer@example.org"))
+
+
+@pytest.mark.parametrize("on_top", [
+    b"Subject: Re: [SUP-000001] VPN drops\r\nCc: mallory@evil.example\r\n",  # a second Subject
+    b"Cc: mallory@evil.example\r\n",  # a Cc the signature does not cover
+])
+def test_replayed_signed_mail_with_headers_put_on_top_is_held(
+        desk: RunningDaemon, test_key: bytes, on_top: bytes) -> None:
+    """A mail Alice once signed and sent elsewhere, replayed with a ticket's Subject or a Cc
+    of the attacker's put on top: the signature does not vouch for those, so it proves
+    nothing; held, and the attacker does not join the ticket."""
+    _customer_ticket(desk)
+    raw = (b"From: Alice <alice@example.com>\r\nTo: mallory@evil.example\r\n"
+           + (b"Subject: Re: [SUP-000001] VPN drops\r\n" if on_top.startswith(b"Cc") else
+              b"Subject: lunch?\r\n")
+           + b"Message-ID: <lunch1@example.com>\r\nDate: Mon, 05 Jan 2026 10:00:00 +0000\r\n"
+             b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nSee you at noon.\r\n")
+    signed = dkim.sign(raw, b"test", b"example.com", test_key,
+                       include_headers=[b"from", b"to", b"subject", b"date", b"message-id"])
+    deliver(desk, on_top + signed + raw, mail_from="alice@example.com",
+            expect=("quarantined",))
+    assert [p["address"] for p in desk.store().participants(1)] == ["customer@example.org"]
+    assert not any("noon" in body(m) for m in mails(desk, "customer@example.org"))
+
+
+@pytest.mark.parametrize("value", [
+    "mx.example.com; dkim=none; spf=none smtp.helo=dkim=pass.header.d=example.com",
+    'mx.example.com; spf=pass smtp.mailfrom="dkim=pass header.d=example.com x"@evil.example;'
+    " dkim=none",
+    "mx.example.com; dkim=none (dkim=pass header.d=example.com)",
+])
+def test_a_pass_spelled_inside_another_value_is_no_result(value: str) -> None:
+    """Only ``method=result`` opening a result counts, and properties only of that result:
+    a HELO name, a quoted local part or a comment spelling "dkim=pass" proves nothing."""
+    config = load_config(write_config(Path(tempfile.mkdtemp()), DESK))
+    msg = parse(f"Authentication-Results: {value}\r\nFrom: alice@example.com\r\n"
+                "Subject: x\r\n\r\nhi\r\n".encode()).msg
+    assert security.trusted_pass(config, msg, "example.com") is None
+    assert security.results_of("mx.example.com; dkim=pass header.d=example.com; dmarc=pass"
+                               " header.from=example.com") == [
+        ("dkim", "pass", [("header.d", "example.com")]),
+        ("dmarc", "pass", [("header.from", "example.com")])]

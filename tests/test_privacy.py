@@ -15,6 +15,7 @@ import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -448,3 +449,34 @@ def test_a_file_someone_else_sent_too_stays_theirs(
     [bobs] = store.attachments(bob_mail["id"])
     assert bobs["filename"] == "same.pdf" and store.blob(bobs["sha256"]) == PDF
     store.close()
+
+
+def test_an_address_inside_another_is_another_person(
+        desk: RunningDaemon, config_path: Path, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    """bob@example.nl is not jimbob@example.nl: Bob's export holds nothing of Jim's, and
+    erasing Bob leaves Jim's tickets, texts, addresses and quarantined mail as they were."""
+    deliver(desk, make_mail("Disk full", sender="Bob <bob@example.nl>", body="bob here\n"),
+            "bob@example.nl")
+    deliver(desk, make_mail("Jim's printer", sender="Jim <jimbob@example.nl>",
+                            body="jimsecretword printer\n"), "jimbob@example.nl")
+    deliver(desk, make_mail("Pills", sender="Jim <jimbob@example.nl>", body="jimspam\n",
+                            X_Spam_Flag="YES"), "jimbob@example.nl")
+    desk.stop()
+    code, out = cli(capsys, "export", "-c", str(config_path), "--customer", "bob@example.nl",
+                    "-o", str(tmp_path / "bob.zip"))
+    assert code == 0, out
+    with zipfile.ZipFile(tmp_path / "bob.zip") as archive:
+        exported = b"".join(archive.read(n) for n in archive.namelist())
+    assert b"bob here" in exported
+    assert b"jimsecretword" not in exported and b"jimspam" not in exported
+    with closing(open_store(load_config(config_path), migrate=False)) as store:
+        before = everything(store)
+    code, out = cli(capsys, "erase", "-c", str(config_path), "--customer", "bob@example.nl",
+                    "--yes")
+    assert code == 0, out
+    with closing(open_store(load_config(config_path), migrate=False)) as store:
+        after = everything(store)
+    assert mentions(after, "jimbob@example.nl") == mentions(before, "jimbob@example.nl")
+    assert mentions(after, "jimerased") == []
+    assert mentions(after, "bob here") == []

@@ -40,6 +40,16 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+_BEFORE = r"(?<![A-Za-z0-9._%+\-])"  # what may not stand before an address ...
+_AFTER = r"(?![A-Za-z0-9\-]|\.[A-Za-z0-9])"  # ... nor after it, for it to be this one
+
+
+def mentions(text: str | None, address: str) -> bool:
+    """``text`` names ``address`` as a whole address (any case)."""
+    return bool(text) and re.search(_BEFORE + re.escape(address) + _AFTER, text or "",
+                                    re.IGNORECASE) is not None
+
+
 class Scrubber:
     """Replaces one address, and the display names it was seen with, in any case, in
     texts and raw bytes (names shorter than ``MIN_NAME`` are left: too many false hits)."""
@@ -48,8 +58,11 @@ class Scrubber:
 
     def __init__(self, address: str, names: Sequence[str] = ()) -> None:
         self.address = address.lower()
-        self._text = re.compile(re.escape(self.address), re.IGNORECASE)
-        self._bytes = re.compile(re.escape(self.address.encode()), re.IGNORECASE)
+        # the whole address only: bob@example.nl is not inside jimbob@example.nl nor
+        # bob@example.nl.example
+        self._text = re.compile(_BEFORE + re.escape(self.address) + _AFTER, re.IGNORECASE)
+        self._bytes = re.compile(_BEFORE.encode() + re.escape(self.address.encode())
+                                 + _AFTER.encode(), re.IGNORECASE)
         kept = sorted({n.strip() for n in names if len(n.strip()) >= self.MIN_NAME},
                       key=len, reverse=True)
         self._names = re.compile("|".join(re.escape(n) for n in kept), re.IGNORECASE) \
@@ -75,6 +88,9 @@ class Scrubber:
 
     def found_in(self, value: bytes) -> bool:
         return self._bytes.search(value) is not None
+
+    def found_in_text(self, value: str | None) -> bool:
+        return bool(value) and self._text.search(value or "") is not None
 
     def addresses(self, encoded: str) -> str:
         """A JSON list of addresses without this one."""
@@ -129,10 +145,16 @@ class PrivacyQueries(StoreBase):
                  (address, quoted, quoted)),
                 ("SELECT ticket_id FROM outbox WHERE ticket_id IS NOT NULL"
                  " AND rcpt_tos LIKE ? ESCAPE '\\'", (quoted,)),
-                # an event naming them: a held mail of theirs cited the ticket
-                ("SELECT ticket_id FROM events WHERE (lower(actor) = ?"
-                 " OR lower(detail) LIKE ? ESCAPE '\\')", (address, like_pattern(address)))):
+                ):
             for ticket_id, in self._x(sql + where, (*params, *extra)).fetchall():
+                found.setdefault(int(ticket_id), "participant")
+        # an event naming them (a held mail of theirs cited the ticket): LIKE finds the
+        # candidates, the whole-address test decides (not "jimbob@x" for "bob@x")
+        for ticket_id, actor, detail in self._x(
+                "SELECT ticket_id, actor, detail FROM events WHERE (lower(actor) = ?"
+                " OR lower(detail) LIKE ? ESCAPE '\\')" + where,
+                (address, like_pattern(address), *extra)).fetchall():
+            if (actor or "").lower() == address or mentions(detail, address):
                 found.setdefault(int(ticket_id), "participant")
         return sorted(found.items())
 

@@ -273,6 +273,16 @@ class StoreBase:
             raise
         self._x(f"RELEASE SAVEPOINT {name}")
 
+    def _message_ids_in(self, table: str, message_ids: Sequence[str]) -> set[str]:
+        """Which of ``message_ids`` rows of ``table`` (spool, messages) carry, 500 at a time."""
+        assert table in ("spool", "messages")
+        found: set[str] = set()
+        for chunk in chunked(message_ids):
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._x(
+                f"SELECT message_id FROM {table} WHERE message_id IN ({marks})", chunk))
+        return found
+
     def _x(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         """Run one statement; a constraint violation is ``IntegrityViolation``, any other
         driver error ``StoreError``."""

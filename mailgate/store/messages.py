@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from mailgate.clock import to_db
-from mailgate.store.base import DuplicateMessageError, StoreBase, chunked
+from mailgate.store.base import DuplicateMessageError, StoreBase
 
 
 class MessageQueries(StoreBase):
@@ -221,12 +221,7 @@ class MessageQueries(StoreBase):
 
     def stored_message_ids(self, message_ids: Sequence[str]) -> set[str]:
         """Which of ``message_ids`` a ticket already holds (in chunks of 500)."""
-        found: set[str] = set()
-        for chunk in chunked(message_ids):
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self._x(
-                f"SELECT message_id FROM messages WHERE message_id IN ({marks})", chunk))
-        return found
+        return self._message_ids_in("messages", message_ids)
 
     def first_inbound_raw(self, ticket_id: int) -> bytes | None:
         """Raw bytes of a ticket's first incoming message (for template previews)."""

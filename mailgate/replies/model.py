@@ -87,14 +87,18 @@ class SentenceModel:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SentenceModel:
+        """The model in ``data``; ValueError if it is not a whole model file."""
         if not data.startswith(MAGIC):
             raise ValueError("not a sentence model file")
         at = len(MAGIC)
-        (size,) = struct.unpack(">I", data[at:at + 4])
-        header = json.loads(data[at + 4:at + 4 + size].decode("utf-8"))
-        weights = array("b")
-        weights.frombytes(data[at + 4 + size:])
-        return cls(header, weights)
+        try:
+            (size,) = struct.unpack(">I", data[at:at + 4])
+            header = json.loads(data[at + 4:at + 4 + size].decode("utf-8"))
+            weights = array("b")
+            weights.frombytes(data[at + 4 + size:])
+            return cls(header, weights)
+        except (struct.error, UnicodeDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"sentence model file: {exc!r}") from None
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> SentenceModel:

@@ -19,12 +19,19 @@ list of sentences:
    without a success make the reply substantive. Clauses of gratitude,
    success, apology, closings, pleasantries and greetings are harmless; other
    words are unknown, and only a few are tolerated (a name, "the export").
-4. **Verdict**: thanks-only when no clause is substantive, one says thanks or
+4. **The sentence judge** (``model.py``): a clause the rules leave open (not
+   anchored by thanks, success, apology or greeting and not a name, or with too
+   many unknown words, or with only a free negation or a time word: "Alla bilar
+   är nedladdade nu", "без зсуву") is harmless when a small classifier trained
+   offline is confident (threshold in its file). It never overrules a question,
+   "but", a request, a live problem, a negated success, "again" or "gone", and
+   does not judge a clause of more than ``JUDGE_WORDS`` words.
+5. **Verdict**: thanks-only when no clause is substantive, one says thanks or
    that it works, and little is unknown. Anything else, including text in the
    signature that asks something, is substantive: when unsure, reopen.
 
-``Verdict.reason`` names the clause that decided, for the ticket's event and
-``mailgate explain``.
+``Verdict.reason`` names the clause that decided (and each clause the judge
+cleared, with its score), for the ticket's event and ``mailgate explain``.
 """
 
 from __future__ import annotations

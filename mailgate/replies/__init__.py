@@ -108,9 +108,11 @@ class Understanding:
 
     @classmethod
     def load(cls, extra_file: str | Path | None = None,
-             model: SentenceModel | None = None) -> Understanding:
-        """The packaged lexicon (plus an admin file) and sentence judge (or ``model``)."""
-        return cls(Lexicon(load_tables(extra_file)), model or _packaged_model())
+             model: SentenceModel | None = None, *, judge: bool = True) -> Understanding:
+        """The packaged lexicon (plus an admin file) and sentence judge (or ``model``;
+        none when not ``judge``: ``[conversation] sentence_judge = false``)."""
+        return cls(Lexicon(load_tables(extra_file)),
+                   (model or _packaged_model()) if judge else None)
 
     def clause(self, text: str, names: frozenset[str] = frozenset()) -> Clause:
         """Read one clause; the sender's own ``names`` are names, not words ("Tom" is no

@@ -98,6 +98,8 @@ SUBSTANTIVE = [
     ("ru", "Спасибо. Принтер больше не работает."),
     ("it", "Grazie. La stampante non funziona più."),
     ("en", "Thanks. Printer is fixed and now the scanner shows an error."),
+    # a closing line with three clauses once made the signature start three lines too late
+    ("de", "Danke, Gruß, LG\nDer Drucker druckt leere Seiten.\nTom"),
 ]
 
 

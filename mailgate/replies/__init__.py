@@ -363,14 +363,14 @@ def _read_body(understanding: Understanding, text: str,
                     if c.strip()]
             anchored = any(_own_anchor(c) for c in said)
             said = [replace(c, anchored=anchored) for c in said]
-            for k, clause in enumerate(said):
+            for i, clause in enumerate(said):
                 why = substantive_reason(clause)
                 soft = why in _SOFT or (why == "a partial success" and "solved" not in
                                         clause.categories)  # "yesterday", no success word
                 if why and not (soft and _judge(understanding, clause)):
                     return Verdict(False, f"{why}: {clause.text[:80]!r}")
                 if why:  # the judge read it as harmless ("Alt ligger i skyen igen")
-                    said[k] = _judged(understanding, clause)
+                    said[i] = _judged(understanding, clause)
             # a clause counts as thanks only by its own words: "works on the laptop, the
             # desktop shows a black screen" lends the second clause nothing
             line_clauses += [_read_alone(understanding, _without_names(c, names))

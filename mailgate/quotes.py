@@ -58,7 +58,7 @@ _WROTE = [
         r"^.{0,120}<[^<>\s]*@[^<>\s]*>\s*(?:wrote|schrieb|skrev|schreef|a\s+écrit|escribió"
         r"|написал\(а\)|написала|написал|пишет)\b.{0,80}" + _VERB_TAIL,
         # address in angle brackets ending the line: Gmail ru/old Gmail/Yandex/any language
-        r"^.{0,200}<[^<>\s]*@[^<>\s]*>\s*(?:\w+\s*){0,2}" + _VERB_TAIL,
+        r"^.{0,200}<[^<>\s]*@[^<>\s]*>\s*(?:\w+(?:\(\w{1,3}\))?\s*){0,2}" + _VERB_TAIL,
     )
 ]
 _HEADER_START = re.compile(
@@ -248,11 +248,11 @@ def _is_wrote(line: str) -> bool:
 
 
 def _is_any_wrote(line: str) -> bool:
-    """An attribution line in any language: an address, a time and a date, then a colon
-    ("…于2024年8月9日周五 09:29写道：", "… tarihinde şunu yazdı:"). A customer can write
-    such a line too ("Since 12.03.2024 10:15 anna@x gets this:"), so it counts only
-    above quoted lines."""
-    return line.endswith((":", "：")) and "@" in line and _TIME.search(line) is not None \
+    """An attribution line in any language: a time and a date (often an address), then a
+    colon ("…于2024年8月9日周五 09:29写道：", "Dne 17. 11. 26 v 08:49 Jan Novák napsal(a):",
+    "17.11.26 10:47, Підтримка пише:"). A customer can write such a line too ("Since
+    12.03.2024 10:15 anna@x gets this:"), so it counts only above quoted lines."""
+    return line.endswith((":", "：")) and _TIME.search(line) is not None \
         and _DATE.search(line) is not None
 
 
@@ -263,7 +263,8 @@ def _quoted_next(lines: list[str], i: int) -> bool:
 
 _DATE_OR_ADDRESS = re.compile(r"\b\d{1,2}[:.]\d{2}\b|@")
 _TIME = re.compile(r"(?<!\d)\d{1,2}[:.]\d{2}(?!\d)")
-_DATE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|(?<!\d)\d{1,2}[./]\d{1,2}[./]\d{2,4}(?!\d)")
+_DATE = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|(?<!\d)\d{1,2}[./]\d{1,2}[./]\d{2,4}(?!\d)"
+                   r"|(?<!\d)\d{1,2}\.\s\d{1,2}\.\s\d{2,4}(?!\d)")  # "17. 11. 26" (cs, sk)
 # any "Label: value" line, whatever the language of the label ("差出人:", "Od:", "Kimden:")
 _ANY_FIELD = re.compile(r"^[*_ ]*([^\W\d_][^:：]{0,24}?)[*_ ]*[:：]\s*(\S.*)$")
 

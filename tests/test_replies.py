@@ -189,6 +189,34 @@ def test_translated_attribution_lines(header: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "header",
+    [
+        "Dne 17. 11. 26 v 08:49 Jan Novák | Podpora IT napsal(a):",
+        "17.11.26 10:47, Підтримка «Дніпро ІТ-Сервіс» пише:",
+        "W dniu 23.11.2026 o 14:42, Dział Wsparcia IT pisze:",
+        "Em 16/11/2026 15:11, Suporte TI Conecta Serviços escreveu:",
+        "30.11.2026 11:22 tarihinde Elif Şahin | Anadolu Bilişim Destek yazdı:",
+        "Tukipalvelu – Saimaa IT Oy kirjoitti 1.12.2026 klo 14.34:",
+        "2026-11-18 오후 1:44에 고객지원센터 (넥스트아이티) 이(가) 쓴 글:",
+        "في 23/11/2026 10:59، كتب نورة الدوسري | فريق الدعم الفني:",
+        "在 2026/11/26 15:18, 技术支持中心（云启信息科技） 写道:",
+    ],
+)
+def test_attribution_lines_without_an_address(header: str) -> None:
+    """Attribution lines with a date and a time but no address, in any language, start
+    the quoted history when quoted lines follow; a sentence shaped like one is kept."""
+    assert new_text(f"Díky!\n\n{header}\n> Chyba 500, nefunguje\n") == "Díky!"
+    body = f"Díky!\n\n{header}\nChyba 500, nefunguje\n"
+    assert "Chyba 500" in new_text(body)
+
+
+def test_outlook_attribution_with_a_polish_verb() -> None:
+    body = ('Dzięki!\n\nDnia 16 października 2024 13:09 "Krzysztof Mazur" '
+            "<support@example.com> napisał(a):\nCzy problem nadal występuje?\n")
+    assert new_text(body) == "Dzięki!"
+
+
+@pytest.mark.parametrize(
     "block",
     [
         "-----Original Message-----\nFrom: Acme Support\nSent: Monday, June 3, 2024 10:15 AM",

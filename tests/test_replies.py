@@ -441,3 +441,33 @@ def test_signature_starts_at_the_writers_own_name(detector: Detector) -> None:
 def test_again_auxiliaries_and_polite_conditionals_are_not_thanks(
         detector: Detector, text: str) -> None:
     assert not detector.classify(text).thanks_only, text
+
+
+@pytest.mark.parametrize(("sender", "body"), [
+    ("Ігор Бойко", "Добрий день.\n\nЗв'язок стабільний. Дякую.\n\nБойко І.П.\n"
+                   "комерційний директор\nТОВ «Агро-Родина»\nПолтавська обл., смт Диканька"),
+    ("Людмила Степаненко", "Добрий день!\n\nЖурнал відкривається. Дякую!\n\nЛ.М. Степаненко\n"
+                           "заступник директора з НВР\nЛіцей №7, м. Вінниця"),
+    ("Людмила Степаненко", "Дякую, урок пройшов як слід!\n\nЛюдмила Миколаївна\n\n"
+                           "заступник директора з НВР\nЛіцей №7, м. Вінниця"),
+    ("Klaus Hoffmann", "Hallo Herr Brückner,\n\nbesten Dank, alles sauber durchgelaufen.\n\n"
+                       "i. A. Klaus Hoffmann\nDisposition / IT-Beauftragter\nHoffmann Logistik"),
+    ("Florian Zeller", "Servus Stefan,\n\npasst, danke dir! Funktioniert tadellos.\n\n"
+                       "LG Florian\n\nFlorian Zeller\nZeller Elektrotechnik GmbH\nFN 345678x"),
+])
+def test_signature_of_initials_patronymics_and_greeting_closings(
+        detector: Detector, sender: str, body: str) -> None:
+    """The writer's name with initials ("Бойко І.П."), with a patronymic, after "i. A."
+    starts the signature; "Servus Stefan," opening a mail greets (it ends nothing)."""
+    assert detector.classify(body, sender).thanks_only, body
+
+
+@pytest.mark.parametrize(("sender", "body"), [
+    ("Ігор Бойко", "Дякую!\n\nБойко І.П.\nПринтер знову не друкує, подивіться будь ласка"),
+    ("Florian Zeller", "Servus Stefan,\n\ndanke dir. Scanner kaputt.\n\nLG Florian"),
+    ("Klaus Hoffmann", "Danke!\n\ni. A. Klaus Hoffmann\nDer Export funktioniert nicht."),
+])
+def test_what_follows_a_signature_name_still_counts(
+        detector: Detector, sender: str, body: str) -> None:
+    """Below the name, a line saying something does not work still reopens."""
+    assert not detector.classify(body, sender).thanks_only, body

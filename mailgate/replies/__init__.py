@@ -375,9 +375,12 @@ def _read_body(understanding: Understanding, text: str,
             # desktop shows a black screen" lends the second clause nothing
             line_clauses += [_read_alone(understanding, _without_names(c, names))
                              for c in said]
+        # "Servus Stefan," / "Ciao Marco," opening the mail greets: a closing word there
+        # does not end the body
+        greets = not clauses and line.rstrip().endswith(",")
         clauses += line_clauses
-        if line_clauses and all("closing" in c.categories or c.unknown == 0
-                                for c in line_clauses) and any(
+        if line_clauses and not greets and all("closing" in c.categories or c.unknown == 0
+                                               for c in line_clauses) and any(
                 "closing" in c.categories for c in line_clauses):
             return _with_rest(clauses, understanding, lines[k + 1:], names)
     return clauses
@@ -476,11 +479,12 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
             afterthought = afterthought or "afterthought" in clause.categories
             why = substantive_reason(clause)
             # a signature's lines name people, firms and places; a sentence that asks for
-            # something or reports a problem there is rare, and it counts
-            sentence = len(clause.text.split()) >= 5 or len(_JOINED_CHARS.findall(
-                clause.text)) >= 8
+            # something, reports a problem or says something does not work there is rare,
+            # and it counts
+            words = max(len(clause.text.split()), len(_JOINED_CHARS.findall(clause.text)) // 2)
             counts = afterthought or clause.question or "contrast" in clause.categories or (
-                sentence and clause.categories & {"request", "problem"})
+                words >= 5 and clause.categories & {"request", "problem"}) or (
+                words >= 3 and "solved" in clause.negated)
             if why and counts and not _looks_like_notice(clause):
                 return Verdict(False, f"{why} in the {zone}: {clause.text[:80]!r}")
             if afterthought:
@@ -490,12 +494,21 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
 
 def _signs(line: str, names: frozenset[str]) -> bool:
     """The writer's own name opens the line ("Dave Kowalczyk | Dispatch Supervisor",
-    "ريم السالم"): their signature starts here, even without a closing formula above it."""
+    "ريم السالم", with initials "Бойко І.П.", after "i. A."): their signature starts here,
+    even without a closing formula above it."""
     if not names:
         return False
     words = re.findall(r"[^\W\d_]+", fold(line))
-    return 0 < len(words) <= 8 and sum(1 for w in words[:3] if w in names) >= min(
-        2, len(names), len(words)) and words[0] in names
+    if words[:2] == ["i", "a"] or words[:2] == ["i", "v"]:  # "i. A. Klaus Hoffmann"
+        words = words[2:]
+    full = [w for w in words if len(w) > 1]  # "Бойко І.П.", "Л.М. Степаненко": initials
+    if not full or len(words) > 8 or full[0] not in names or (
+            words[0] not in names and len(words[0]) > 1):
+        return False
+    named = sum(1 for w in full[:3] if w in names)
+    # a first name and a patronymic or a second first name: "Людмила Миколаївна"
+    return named >= min(2, len(names), len(full)) or (
+        len(full) == 2 and _name_like(line) and not re.search(r"[.!?,]\s*$", line))
 
 
 def _register_line(line: str) -> bool:

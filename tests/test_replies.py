@@ -471,3 +471,24 @@ def test_what_follows_a_signature_name_still_counts(
         detector: Detector, sender: str, body: str) -> None:
     """Below the name, a line saying something does not work still reopens."""
     assert not detector.classify(body, sender).thanks_only, body
+
+
+@pytest.mark.parametrize(("sender", "body"), [
+    ("山本 直子", "サポートデスク\n\n佐藤様\n\nお世話になっております。山本です。\n\n"
+                 "問題なく印刷できるようになりました。ありがとうございました。\n\n"
+                 "今後ともよろしくお願いいたします。"),
+    ("中村 恵子", "鈴木様\n\nいつもお世話になっております。中村クリニックの中村です。\n"
+                 "内線、正常に鳴るようになりました。\n迅速なご対応に感謝申し上げます。\n"
+                 "今後ともよろしくお願い申し上げます。\n\n医療法人 中村クリニック\n"
+                 "事務長 中村 恵子\nTEL 03-1234-5678"),
+])
+def test_japanese_addressee_self_introduction_and_title_lines(
+        detector: Detector, sender: str, body: str) -> None:
+    """A desk named above "様", "…の中村です" and a title before the writer's name are
+    who writes to whom, not news."""
+    assert detector.classify(body, sender).thanks_only, body
+
+
+def test_a_problem_below_a_title_and_name_line_still_counts(detector: Detector) -> None:
+    body = "ありがとうございました。\n\n事務長 中村 恵子\nプリンターが全く動きません。"
+    assert not detector.classify(body, "中村 恵子").thanks_only

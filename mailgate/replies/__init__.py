@@ -433,6 +433,8 @@ def _read_alone(understanding: Understanding, clause: Clause) -> Clause:
     sentence judge is confident it only says that things work ("Documents are signed")."""
     if clause.judged is not None:
         return clause
+    if _SELF_INTRO.match(clause.text):  # "中村クリニックの中村です": who writes, not news
+        return replace(clause, unknown=0)
     if not needs_judge(clause):
         return clause if _own_anchor(clause) else _unanchored(clause)
     score = _judge(understanding, clause)
@@ -502,6 +504,9 @@ def _signs(line: str, names: frozenset[str]) -> bool:
     if words[:2] == ["i", "a"] or words[:2] == ["i", "v"]:  # "i. A. Klaus Hoffmann"
         words = words[2:]
     full = [w for w in words if len(w) > 1]  # "Бойко І.П.", "Л.М. Степаненко": initials
+    if 2 <= len(names) <= len(full) <= len(names) + 2 and set(full[-len(names):]) == names \
+            and not re.search(r"[.!?,:;。！？]\s*$", line):
+        return True  # a title, then the whole name: "事務長 中村 恵子", "Dr. med. Anna Berg"
     if not full or len(words) > 8 or full[0] not in names or (
             words[0] not in names and len(words[0]) > 1):
         return False
@@ -545,7 +550,7 @@ def _name_like(text: str) -> bool:
 #: firm, a department, a title or an honorific ("鈴木建設株式会社", "ITサポートセンター御中",
 #: "이서연 대리 | 경영지원팀", "陈静会计事务所")
 _ORG_END = re.compile(
-    r"(?:株式会社|有限会社|合同会社|御中|様|さま|殿|センター|部|課|室|チーム|グループ|クリニック"
+    r"(?:株式会社|有限会社|合同会社|御中|様|さま|殿|センター|部|課|室|チーム|グループ|クリニック|デスク|窓口|係"
     r"|事務所|医院|歯科|店|有限公司|公司|集团|事务所|门诊部|诊所|医院|中心|部门|经理|主管|总监"
     r"|主任|先生|女士|老师|님|대리|과장|차장|부장|팀장|사원|주임|실장|원장|팀|센터|주식회사|㈜"
     r"|병원|치과|사무소|의원|회계|세무|법인|상사|건설|산업)$")

@@ -59,6 +59,13 @@ THANKS = [
     ("fr", "Je vous remercie, c'est réglé."),
     ("es", "¡Muchas gracias, ya funciona!"),
     ("es", "Gracias por la ayuda.\nUn saludo,\nMarta"),
+    # "I only wanted to say", "since yesterday": an "only" and a "yesterday" that qualify nothing
+    ("de", "Guten Morgen,\n\nich wollte nur kurz Rückmeldung geben: seit Ihrem Eingriff gestern "
+           "läuft der Drucker ohne Probleme. Herzlichen Dank!"),
+    ("de", "Danke! Seit gestern keine Abbrüche mehr."),
+    ("nl", "Bedankt! Ik wilde even laten weten dat alles werkt."),
+    ("cs", "Díky, jen jsem chtěla dát vědět, že to funguje."),
+    ("ru", "Спасибо, со вчера всё работает."),
 ]
 
 SUBSTANTIVE = [
@@ -100,6 +107,13 @@ SUBSTANTIVE = [
     ("en", "Thanks. Printer is fixed and now the scanner shows an error."),
     # a closing line with three clauses once made the signature start three lines too late
     ("de", "Danke, Gruß, LG\nDer Drucker druckt leere Seiten.\nTom"),
+    ("de", "Ich wollte nur wissen, ob die Rechnung schon raus ist. Danke"),
+    ("pl", "Dziękuję, chciałam tylko zapytać o fakturę"),
+    ("pt", "Obrigado! Só queria saber quando chega a fatura"),
+    ("de", "Danke. Lief bis gestern."),
+    ("de", "Danke, gestern lief es noch."),
+    ("nl", "Bedankt, het werkte even."),
+    ("de", "Danke, seit gestern geht es nur teilweise."),
 ]
 
 

@@ -128,6 +128,7 @@ class Understanding:
         if hits and hits[-1].category == "contrast" and folded[hits[-1].start:] == "mais" and any(
                 h.category == "negation" for h in hits):  # pt "não travou mais", not fr "mais"
             hits = hits[:-1]
+        hits = [h for h in hits if not _since_yesterday(h, folded)]
         categories = frozenset(h.category for h in hits)
         negated, free, live = _bind_negations(hits, folded)
         covered = [(h.start, h.end) for h in hits]
@@ -139,6 +140,20 @@ class Understanding:
             unknown = unknown - _joined_words(folded, covered) + len(rest) // 3
         return Clause(text.strip(), categories, max(0, unknown),
                       bool(_QUESTION.search(text)) or asks, negated, free, live_problems=live)
+
+
+#: "yesterday" is a qualifier ("worked yesterday"), but not after "since": "seit gestern
+#: keine Abbrüche mehr", "od včera to jede", "с вчерашнего" is how long it has worked
+_YESTERDAY = frozenset({"yesterday", "gestern", "hier", "ayer", "ieri", "ontem", "gisteren",
+                        "igår", "i går", "eilen", "wczoraj", "včera", "вчера", "вчора",
+                        "أمس", "امس"})
+_SINCE = frozenset({"since", "seit", "depuis", "desde", "da", "dal", "dalla", "sinds", "sedan",
+                    "sen", "siden", "od", "ode", "с", "со", "з", "із", "від", "منذ"})
+
+
+def _since_yesterday(hit: Hit, folded: str) -> bool:
+    return hit.category == "qualifier" and folded[hit.start:hit.end] in _YESTERDAY and any(
+        w in _SINCE for w in re.findall(r"[^\W\d_]+", folded[:hit.start]))
 
 
 @functools.cache

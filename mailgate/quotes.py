@@ -71,6 +71,21 @@ _FIELD = re.compile(
     _I,
 )
 _FROM_FIELDS = {"from", "från", "von", "van", "de", "от"}
+#: Outlook's header labels in the other desk languages (cs, pl, uk, fi, da/nb, it, pt, es,
+#: tr, ja, zh, ko, ar); a block of them must hold three labels, a From first, and a
+#: time (its Sent line): "Od: 8:00 / Do: 16:00" typed by a customer is two lines
+_MORE_FIELD = re.compile(
+    r"^[*_ ]*(de|od|odesláno|komu|předmět|kopie|wysłano|do|temat|dw|від|надіслано|кому|тема"
+    r"|копія|lähettäjä|lähetetty|vastaanottaja|aihe|kopio|fra|sendt|til|emne|dato|da|inviato"
+    r"|a|oggetto|enviada em|enviado em|enviado el|enviada|enviado|para|assunto|asunto|data"
+    r"|kimden|gönderildi|gönderilme tarihi|kime|konu|bilgi|tarih|cc|差出人|送信者|送信日時|宛先"
+    r"|件名|日付|发件人|发送时间|收件人|主题|抄送|日期|寄件者|寄件日期|收件者|主旨|보낸 사람"
+    r"|보낸 날짜|받는 사람|제목|참조|날짜|من|أرسلت|أرسل|إلى|الموضوع|نسخة|التاريخ|تاريخ)"
+    r"[*_ ]*[:：]\s*(.*)$",
+    _I,
+)
+_MORE_FROM = {"od", "від", "lähettäjä", "fra", "da", "de", "kimden", "差出人", "送信者", "发件人",
+              "寄件者", "보낸 사람", "من"}
 _SEPARATOR = re.compile(
     r"^[\s*_>]*-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine"
     r"|mensaje original|oorspronkelijk bericht|ursprungligt meddelande|originalmeddelande"
@@ -286,8 +301,28 @@ def _field_block(lines: list[str], i: int) -> int:
         j += 1
     if len(set(names)) >= 2 and names[0] in _FROM_FIELDS:
         return j - i
+    more = _more_field_block(lines, i)
+    if more:
+        return more
     fresh = i == 0 or not lines[i - 1].strip() or bool(RULE.match(lines[i - 1]))
     return _any_field_block(lines, i) if fresh else 0  # a header block starts a paragraph
+
+
+def _more_field_block(lines: list[str], i: int) -> int:
+    """Length of an Outlook header block labelled in another language (see ``_MORE_FIELD``)."""
+    names: list[str] = []
+    values: list[str] = []
+    j = i
+    while j < len(lines) and len(names) < 12 and len(lines[j]) <= _MAX_HEADER_LINE:
+        m = _MORE_FIELD.match(lines[j].strip())
+        if not m:
+            break
+        names.append(m.group(1).casefold())
+        values.append(m.group(2))
+        j += 1
+    if len(set(names)) >= 3 and names[0] in _MORE_FROM and any(_TIME.search(v) for v in values):
+        return j - i
+    return 0
 
 
 def _any_field_block(lines: list[str], i: int) -> int:

@@ -238,12 +238,34 @@ def test_outlook_attribution_with_a_polish_verb() -> None:
         "От: Acme Support <support@acme.example>\nОтправлено: 3 июня 2024 г. 10:15\nТема: Ошибка",
         "**Von:** Acme Support\n**Gesendet:** Montag, 3. Juni 2024 10:15\n**Betreff:** Fehler",
         "De : Acme Support\nEnvoyé : lundi 3 juin 2024 10:15\nObjet : Erreur",
+        # no address, labels in other languages
+        "Od: Podpora IT\nOdesláno: pondělí 17. listopadu 2026 10:47\nKomu: Jana\nPředmět: RE: X",
+        "Від: Підтримка\nНадіслано: 17 листопада 2026 р. 10:47\nКому: Оксана\nТема: RE: X",
+        "Od: Dział Wsparcia IT\nWysłano: poniedziałek, 17 listopada 2026 10:47\nDo: Anna\nTemat: X",
+        "Lähettäjä: Tukipalvelu\nLähetetty: 17. marraskuuta 2026 10.47\nVastaanottaja: S\nAihe: X",
+        "Fra: Support\nSendt: 17. november 2026 10:47\nTil: Lars\nEmne: SV: Printer",
+        "Da: Assistenza\nInviato: lunedì 17 novembre 2026 10:47\nA: Elisa\nOggetto: R: X",
+        "De: Suporte\nEnviada em: segunda-feira, 17 de novembro de 2026 10:47\nPara: P\nAssunto: X",
+        "Kimden: Destek\nGönderildi: 17 Kasım 2026 Pazartesi 10:47\nKime: Can\nKonu: YNT: X",
+        "差出人: サポート\n送信日時: 2026年11月17日 10:47\n宛先: 山本\n件名: RE: プリンター",
+        "发件人: 技术支持\n发送时间: 2026年11月17日 10:47\n收件人: 李明\n主题: 回复: 打印机",
+        "보낸 사람: 고객지원\n보낸 날짜: 2026년 11월 17일 10:47\n받는 사람: 김\n제목: X",
+        "من: الدعم الفني\nأرسلت: الاثنين، 17 نوفمبر 2026 10:47 ص\nإلى: يوسف\nالموضوع: RE: X",
     ],
 )
 def test_outlook_history_blocks_are_cut(block: str) -> None:
     """Outlook separators and From:/Sent: blocks cut everything after them, unquoted or not."""
     body = f"Thanks, all good.\n\n{block}\n\nThe export still fails with error 500. Why?\n"
     assert new_text(body) == "Thanks, all good."
+
+
+@pytest.mark.parametrize("body", [
+    "Díky!\n\nOd: 8:00\nDo: 16:00\nV sobotu zavřeno, prosím o opravu do pátku.",
+    "Dzięki!\n\nOd: poniedziałek\nDo: piątek\nTemat: drukarka w biurze 2 nie działa",
+])
+def test_label_lines_a_customer_types_are_kept(body: str) -> None:
+    """ "From 8:00 to 16:00" as two lines, or labels with no time, are no header block."""
+    assert new_text(body) == body
 
 
 def test_bottom_posted_and_interleaved_replies_are_kept() -> None:

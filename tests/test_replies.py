@@ -66,6 +66,10 @@ THANKS = [
     ("nl", "Bedankt! Ik wilde even laten weten dat alles werkt."),
     ("cs", "Díky, jen jsem chtěla dát vědět, že to funguje."),
     ("ru", "Спасибо, со вчера всё работает."),
+    ("uk", "Дякую, пошта знову приходить."),
+    ("ru", "Спасибо, сканирует."),
+    ("nl", "Bedankt, de planners zijn blij!"),
+    ("uk", "Дякуємо, дуже приємно з вами працювати!"),
 ]
 
 SUBSTANTIVE = [
@@ -114,6 +118,10 @@ SUBSTANTIVE = [
     ("de", "Danke, gestern lief es noch."),
     ("nl", "Bedankt, het werkte even."),
     ("de", "Danke, seit gestern geht es nur teilweise."),
+    ("ru", "Спасибо. Ошибка снова приходит"),
+    ("ru", "Спасибо, письма снова не приходят"),
+    ("de", "Danke. Ich wäre froh, wenn Sie das prüfen."),
+    ("nl", "Bedankt. We zouden blij zijn als jullie het rapport sturen."),
 ]
 
 

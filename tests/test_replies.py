@@ -536,3 +536,58 @@ def test_japanese_addressee_self_introduction_and_title_lines(
 def test_a_problem_below_a_title_and_name_line_still_counts(detector: Detector) -> None:
     body = "ありがとうございました。\n\n事務長 中村 恵子\nプリンターが全く動きません。"
     assert not detector.classify(body, "中村 恵子").thanks_only
+
+
+#: "thanks, <something> again" in one sentence: the thanks once lent the "again" clause an
+#: anchor, and these were kept closed (25 of 30); only the clause's own thanks, success,
+#: apology, greeting or closing makes "again" harmless ("thanks again", "Hallo nochmal")
+AGAIN_AFTER_THANKS = [
+    'Thanks, locked out again',
+    'Takk, utlogget igjen i dag',
+    'Tack, skrivaren krånglar igen',
+    'Danke, er piept schon wieder',
+    'Danke, wir sind wieder ausgesperrt',
+    'Tack, kunderna ringer igen',
+    'Danke, das Fenster kommt wieder',
+    'Danke, sie ist wieder voll',
+    'Bedankt, het scherm bevriest weer',
+    'Дякую, знову вилетіло',
+    'Thanks, the disk is full again',
+    'Danke, das Popup erscheint wieder',
+    'Thanks, the popup shows up again',
+    'Kiitos, kassa herjaa taas',
+    'Bedankt, de website ligt er weer uit',
+    'Thanks, server cupboard is beeping again',
+    'Tack, han har glömt lösenordet igen',
+    'Bedankt, de pinautomaat weigert weer alle kaarten',
+    'Tak, bøvl igen',
+    'Takk, trøbbel igjen',
+    'Danke, die Meldung kam heute Morgen wieder',
+    'Grazie, il rack suona di nuovo',
+    'Gracias, el mensaje ha vuelto a salir esta mañana',
+    'Kiitos, kassa jumittui taas kesken maksun',
+    'Díky, tak zase to nejede',
+    'Dzięki, znowu pół dnia w plecy',
+    'Tak, 16 gik det ned igen',
+    'Merci, le message est revenu ce matin',
+    'Obrigado, o alarme voltou a tocar',
+    'Danke, Kunden rufen wieder an',
+]
+
+
+@pytest.mark.parametrize("text", AGAIN_AFTER_THANKS)
+def test_something_again_after_thanks_reopens(detector: Detector, text: str) -> None:
+    assert not detector.classify(text).thanks_only, text
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks again for the quick help!",
+    "Hallo nochmal,\n\ndanke, es geht.",
+    "Bedankt! Alle wagens synchroniseren weer.",
+    "Tack! Alla bilar syns på kartan igen.",
+    "Obrigada! O sistema está rápido de novo.",
+    "Tausend Dank! Die ersten Bestellungen sind schon wieder reingekommen.",
+])
+def test_again_with_its_own_thanks_or_success_is_harmless(
+        detector: Detector, text: str) -> None:
+    assert detector.classify(text).thanks_only, text

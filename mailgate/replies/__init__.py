@@ -94,7 +94,6 @@ class Clause:
     question: bool
     negated: frozenset[str] = frozenset()  # "problem" and/or "solved" under a negation
     free_negation: bool = False  # a negation that binds to neither
-    anchored: bool = False  # its sentence thanks, says it works, apologises or greets
     live_problems: int = 0  # problem words no negation or resolution word cancels
     judged: float | None = None  # the sentence judge's P(harmless), when it cleared it
 
@@ -284,7 +283,7 @@ def substantive_reason(clause: Clause) -> str | None:
         return "a negated success"
     if clause.live_problems:
         return "a problem"  # "the problem is solved" is not one; "loads slowly" is
-    if "again" in c and "solved" not in c and not clause.anchored:
+    if "again" in c and not c & _ANCHORS:  # "thanks again", "Hallo nochmal", "works again"
         return "'again' without a success"
     if "qualifier" in c and ("solved" in c or not c & {"gratitude", "apology", "greeting"}):
         return "a partial success"  # "worked yesterday", "works until a reboot"
@@ -376,8 +375,6 @@ def _read_body(understanding: Understanding, text: str,
         for sentence in _SENTENCE.split(line):
             said = [understanding.clause(c, names) for c in _CLAUSE.split(sentence)
                     if c.strip()]
-            anchored = any(_own_anchor(c) for c in said)
-            said = [replace(c, anchored=anchored) for c in said]
             for i, clause in enumerate(said):
                 why = substantive_reason(clause)
                 soft = why in _SOFT or (why == "a partial success" and "solved" not in
@@ -486,7 +483,7 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
             body = _read_body(understanding, "\n".join(lines[k:]), names)
             if isinstance(body, Verdict):
                 return Verdict(False, f"{body.reason} (in the {zone})")
-            return clauses + [replace(c, anchored=True) for c in body]
+            return clauses + body
         if _register_line(line) and not afterthought:  # "NIP ... | KRS ...": the firm's
             continue
         for raw in _CLAUSE.split(line):

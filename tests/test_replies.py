@@ -70,6 +70,9 @@ THANKS = [
     ("ru", "Спасибо, сканирует."),
     ("nl", "Bedankt, de planners zijn blij!"),
     ("uk", "Дякуємо, дуже приємно з вами працювати!"),
+    ("cs", "Děkuji, tabule v 5.B už reaguje."),  # "5.B" is one word, not two clauses
+    ("da", "Tusind tak! Dyrlægerne kan se billederne igen."),
+    ("nb", "Takk, akkurat i tide til vinterferien!"),
 ]
 
 SUBSTANTIVE = [
@@ -122,6 +125,9 @@ SUBSTANTIVE = [
     ("ru", "Спасибо, письма снова не приходят"),
     ("de", "Danke. Ich wäre froh, wenn Sie das prüfen."),
     ("nl", "Bedankt. We zouden blij zijn als jullie het rapport sturen."),
+    ("da", "Tak, men jeg kan ikke se billederne."),
+    ("nb", "Takk, vi kan se feilen igjen."),
+    ("de", "Danke.Drucker defekt."),
 ]
 
 

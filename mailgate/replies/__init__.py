@@ -52,7 +52,8 @@ MAX_TEXT = 3000  # new text longer than this is never a bare thank-you
 UNKNOWN_WORDS = 12  # words the lexicon does not know, tolerated in all
 UNKNOWN_IN_CLAUSE = 7  # ... in a clause that thanks, says it works or apologises
 UNKNOWN_ELSEWHERE = 4  # ... in a sentence with none of those (a name, "Anna Berg, ACME")
-_CLAUSE = re.compile(r"[.!;,。！；，、…\n]+|:(?=\s|$)|(?<=[?？؟])|\s[-–—]\s")
+#: "5.B", "v2.1" and "firma.cz" are one word: a full stop inside a word ends nothing
+_CLAUSE = re.compile(r"[!;,。！；，、…\n]+|\.+(?![^\W_])|:(?=\s|$)|(?<=[?？؟])|\s[-–—]\s")
 _SENTENCE = re.compile(r"[.!。！\n]+(?=\s|$)|(?<=[?？؟])")
 _QUESTION = re.compile(r"[?？؟]")
 _CONTACT = re.compile(r"(?:\+?\d[\d ()./-]{6,}\d)|https?://|www\.|[\w.+-]+@[\w-]+\.[\w.]+"

@@ -73,7 +73,8 @@ class _HeaderCache:
                 plain = "=?" not in value and len(value) <= 998 and lower not in _MIME_FIELDS
                 mailbox = _SIMPLE_MAILBOX.match(value) if address and plain else None
                 if not address and plain and (_SIMPLE_VALUE.match(value) or (
-                        value.isascii() and not self.remapped and _unstructured(lower))):
+                        value.isascii() and not self.remapped and len(lower) <= 76
+                        and _unstructured(lower))):
                     found = _SimpleHeader(name, value)
                 elif mailbox is not None:
                     found = _SimpleAddressHeader.of(name, value, mailbox)
@@ -97,7 +98,7 @@ class _HeaderCache:
         self.registry.map_to_type(name, cls)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=256)  # names of at most 76 characters (a folded line's): <= 20 KB held
 def _unstructured(lower: str) -> bool:
     """Does the stock registry read field ``lower`` as unstructured text (``Received``,
     ``DKIM-Signature``, ``Authentication-Results``, ``X-...``: every name but the address,

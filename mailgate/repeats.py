@@ -46,6 +46,8 @@ _DATE = re.compile(r"^\d{1,2}[./-]\d{1,2}([./-]\d{2,4})?$|^(19|20)\d\d([./-]\d{1
 _REPLY = re.compile(r"^\s*(re|aw|sv|vs|antw|ang|odp|ha|ответ)\s*:",
                     re.IGNORECASE)
 _PHONE = re.compile(r"\+?\d[\d ()/-]{7,}\d")
+_PLURAL = re.compile(r"^(\d{3,})s$")
+_NAMED_NUMBER = re.compile(r"^[^\W\d_]+\d+$")  # letters then digits: gw2, srv01, p01
 _HOST = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+\.[a-z]{2,6}$")
 STEM = 5
 #: A pair not sure enough to merge is linked when its score reaches this share of the bar.
@@ -170,10 +172,14 @@ def _add(found: _Terms, raw: str, own: frozenset[str], stop: frozenset[str],
     if kind < IDENT and any(part in own for part in re.split(r"[.@]", token)):
         return
     if kind >= IDENT:
+        token = _PLURAL.sub(r"\1", token)  # "502s" meets "502"
         label = token.split(".")[0]
         if _HOST.match(token) and any(c.isdigit() or c == "-" for c in label):
             token = label  # db01.example.com meets db01
         found.add(token, kind)
+        for part in token.split("-")[1:] if "." not in token else ():
+            if len(part) >= 3 and _NAMED_NUMBER.match(part):
+                found.add(part, IDENT)  # vpn-gw2 meets gw2
     elif kind == NAME:
         found.add(token[:STEM + 1], NAME)
     elif kind == WORD and token not in stop and stem(token) not in stop_stems:

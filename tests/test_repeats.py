@@ -51,6 +51,15 @@ def test_a_reworded_repeat_is_the_same_problem_with_its_score_and_terms() -> Non
     assert "score" in verdict.reason and "vpn2" in verdict.reason
 
 
+def test_a_host_named_in_part_and_a_plural_code_are_the_same_identifiers() -> None:
+    """"gw2" names the gateway vpn-gw2.example.com; "502s" are 502 errors."""
+    first = _mail("API returns 502", "Since 03:12 api.eu-west.example.com answers 502 Bad "
+                  "Gateway for a third of our calls; gateway vpn-gw2.brightwave.co.uk too.")
+    verdict = compare(first, _mail("502s continuing", "Still 502s, now on most calls, and "
+                                   "gw2 keeps timing out.", 30))
+    assert verdict.same and "502" in verdict.reason and "gw2" in verdict.reason
+
+
 def test_another_problem_with_the_same_host_is_not() -> None:
     """Same person, same VPN host, another matter (the certificate): no merge."""
     verdict = compare(FIRST, _mail("VPN certificate expires next week",

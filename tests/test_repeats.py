@@ -146,9 +146,10 @@ def test_a_forward_is_no_follow_up() -> None:
 
 def test_a_linked_report_is_acknowledged_with_the_other_ticket(tmp_path: Path) -> None:
     """Through the pipeline: the colleague's report opens SUP-000002, both tickets get a
-    ``repeat_linked`` event with the score, and the acknowledgement names SUP-000001."""
+    ``repeat_linked`` event with the score, the acknowledgement names SUP-000001 and the
+    team's notice says why."""
     config = load_config(write_config(tmp_path, {"conversation": {
-        "duplicate_scope": "domain"}}))
+        "duplicate_scope": "domain"}, "team": {"address": "team@example.com"}}))
     store = open_store(config)
     pipeline = Pipeline(config, Renderer(config.path(config.templates.directory)))
     try:
@@ -162,13 +163,17 @@ def test_a_linked_report_is_acknowledged_with_the_other_ticket(tmp_path: Path) -
                     AT + timedelta(minutes=10 * number))
         linked = [e["detail"] for ticket in (1, 2) for e in store.events(ticket)
                   if e["kind"] == "repeat_linked"]
-        ack = [r for r in store.outbox_since(0) if r["kind"] == "ack"][-1]
+        sent = store.outbox_since(0)
+        ack = [r for r in sent if r["kind"] == "ack"][-1]
+        notice = [r for r in sent if r["kind"] == "notification"][-1]
     finally:
         store.close()
     assert len(linked) == 2 and all("score" in detail for detail in linked)
     assert "SUP-000001" in linked[1] and "SUP-000002" in linked[0]
     body = message_from_bytes(ack["raw"]).get_payload(decode=True).decode()
     assert "SUP-000002" in body and "openstaande verzoek SUP-000001" in body  # in Dutch
+    told = message_from_bytes(notice["raw"]).get_payload(decode=True).decode()
+    assert "Likely related to SUP-000001, linked: likely related: score" in told
 
 
 def _handle(store: Store, pipeline: Pipeline, config: Config, number: int, sender: str,

@@ -16,6 +16,9 @@ strictest first:
   words (shared error codes, host names, IDs, subject and content words).
 
 The reason, with the score, goes into the ticket's ``duplicate_merged`` event.
+A mail only likely about the problem (``compare`` says ``related``) is returned
+with ``merge`` false: the repeat step links it rather than merging it
+(``link_related``), with ``repeat_linked`` events.
 """
 
 from __future__ import annotations

@@ -26,9 +26,13 @@ working since this morning", "urgent", the company's name. So the comparison:
   announces another matter ("separate issue").
 
 A false merge is worse than a missed one: the bar is high, and every verdict
-carries its score, what moved the bar and the shared terms. Tuned on
-``tests/data/repeats/tune.jsonl``; measured on the evaluation part by
-``bench/repeats.py``.
+carries its score, what moved the bar and the shared terms. A pair below the
+bar may still be ``related`` (linked with a notice, not merged): its score
+reaches ``LINK`` of the bar with a shared identifier or two shared terms, or
+the second mail reports a problem within ``near`` of the first, from a
+colleague (one outage, two reporters, often no shared word) or from the same
+sender with a shared term. Tuned on ``tests/data/repeats/tune.jsonl`` and
+``tune2.jsonl``; measured on the evaluation part by ``bench/repeats.py``.
 """
 
 from __future__ import annotations

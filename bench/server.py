@@ -163,7 +163,8 @@ class Process:
         return self.proc.returncode
 
     def check(self) -> None:
-        if self.proc.poll() is not None:
+        """Raise if the server exited (nothing to check when none was started)."""
+        if getattr(self, "proc", None) is not None and self.proc.poll() is not None:
             tail = self.log_path.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"server exited with {self.proc.returncode}:\n{tail}")
 

@@ -7,9 +7,12 @@ Standard library only, so ``bench/`` can import it too.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -40,3 +43,36 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_processed(config_path: Path, timeout: float = 30) -> None:
+    """Wait until what ``mailgate ingest`` stored is processed: with no daemon running, a
+    drainer it started does that after it exits (``mailgate.cli.drain``). Done when no
+    drainer holds its lock and nothing in the spool is still new."""
+    from mailgate.cli.ingest import DRAIN_LOCK
+    from mailgate.config import load_config
+    from mailgate.store import open_store
+
+    config = load_config(config_path)
+    lock = Path(config.state_dir) / DRAIN_LOCK
+
+    def idle() -> bool:
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except FileNotFoundError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+
+    wait_until(idle, timeout, message="a drainer still runs")
+    store = open_store(config, migrate=False)
+    try:
+        wait_until(lambda: not store.spool_backlog().get("new"), timeout,
+                   message=lambda: f"spool: {store.spool_backlog()}")
+    finally:
+        store.close()

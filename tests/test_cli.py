@@ -13,14 +13,20 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_mail, sqlite_only
+from tests.support import wait_processed
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
 
 def run(*args: str, stdin: bytes | None = None, cwd: Path | None = None,
         ) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "mailgate", *args], input=stdin,
-                          capture_output=True, timeout=60, cwd=cwd, env=ENV)
+    """Run a command; after an ``ingest`` that stored its mail, wait for the drainer it
+    started to process it (as a user would look a moment later)."""
+    result = subprocess.run([sys.executable, "-m", "mailgate", *args], input=stdin,
+                            capture_output=True, timeout=60, cwd=cwd, env=ENV)
+    if args[:1] == ("ingest",) and result.returncode == 0 and "-c" in args:
+        wait_processed(Path(args[args.index("-c") + 1]))
+    return result
 
 
 def test_ingest_stores_threads_and_acknowledges(config_path: Path) -> None:

@@ -13,8 +13,10 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,12 +27,15 @@ from mailgate.cli.ingest import (
     DEFAULT_STORE_URL,
     PID_NAME,
     STORE_KEYS,
+    UNSURE,
     parse_args,
+    plain_tables,
 )
 from mailgate.config import SmtpSection, StoreSection, load_config
+from mailgate.store.lite import json_strings
 from tests.conftest import make_mail, sqlite_only
 from tests.faultkit import DaemonProcess, fault_config, query
-from tests.support import free_port, wait_until
+from tests.support import free_port, wait_processed, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
@@ -147,7 +152,7 @@ def test_a_config_broken_while_the_daemon_runs_defers(tmp_path: Path,
 @sqlite_only
 def test_a_stale_pid_file_does_not_hand_the_mail_to_nobody(config_path: Path) -> None:
     """A pid file naming a live process that is not ``mailgate serve`` (a recycled pid):
-    ingest processes the mail itself instead of signalling that process."""
+    ingest has the mail processed by a drainer instead of signalling that process."""
     assert subprocess.run([sys.executable, "-m", "mailgate", "ingest", "-c", str(config_path)],
                           input=make_mail("First").as_bytes(), timeout=60,
                           env=ENV).returncode == 0
@@ -156,6 +161,7 @@ def test_a_stale_pid_file_does_not_hand_the_mail_to_nobody(config_path: Path) ->
                             input=make_mail("Second").as_bytes(), capture_output=True,
                             timeout=60, env=ENV)
     assert result.returncode == 0, result.stderr
+    wait_processed(config_path)
     states = query(config_path.parent / "var" / "mailgate.db", "SELECT state FROM spool")
     assert states == [("done",), ("done",)]
 
@@ -164,12 +170,14 @@ def test_a_stale_pid_file_does_not_hand_the_mail_to_nobody(config_path: Path) ->
 def test_beside_a_daemon_ingest_loads_no_config_models_nor_pipeline(
         tmp_path: Path, daemon_proc: DaemonProcess) -> None:
     """The quick path's point: what a per-mail process imports. Stored, exit 0, and none of
-    pydantic, the pipeline, structlog, rich, asyncio or jinja2 loaded."""
+    pydantic, the pipeline, structlog, rich, asyncio, jinja2, tomllib (the test config is
+    written plainly) or json loaded."""
     daemon_proc.start()
     probe = ("import sys\nfrom mailgate.cli import main\ncode = main(sys.argv[1:])\n"
              "heavy = sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in "
-             "('pydantic', 'structlog', 'rich', 'asyncio', 'jinja2')} | {m for m in "
-             "sys.modules if m.startswith(('mailgate.pipeline', 'mailgate.config'))})\n"
+             "('pydantic', 'structlog', 'rich', 'asyncio', 'jinja2', 'tomllib', 'json')}"
+             " | {m for m in sys.modules"
+             " if m.startswith(('mailgate.pipeline', 'mailgate.config'))})\n"
              "print(code, heavy)\n")
     result = subprocess.run([sys.executable, "-c", probe, "ingest", "-c",
                              str(daemon_proc.config_path)], input=make_mail().as_bytes(),
@@ -220,3 +228,114 @@ def test_beside_a_daemon_a_locked_database_defers(tmp_path: Path,
     [line] = result.stderr.decode().splitlines()
     assert line.startswith("mailgate ingest: message not stored, retry later")
     assert spool_rows(tmp_path) == []
+
+
+# -- the config read without tomllib, and mail processed without a daemon ----------------
+
+TRICKY_CONFIGS = [
+    # a multi-line string that holds what looks like a [store] table: tomllib decides
+    '[gateway]\nnote = """\n[store]\nurl = "sqlite:///evil.db"\n"""\n[store]\n'
+    'url = "sqlite:///good.db"\n',
+    # arrays over several lines, nested, with brackets in strings and comments
+    'list = [\n  [1, 2],\n  "a]", # a comment ]\n  "[store]",\n]\n[store]\nurl = "sqlite:///a.db"\n',
+    "[ store ]  # spaced\nurl = 'sqlite:///b.db'\nbusy_timeout = 2.5\n",
+    "[smtp]\nmax_message_size = 10_000_000\n[store]\nstate_dir = \"state\"\n",
+    'store.url = "sqlite:///c.db"\n',  # a dotted root key is the [store] table
+    'store = { url = "sqlite:///c.db" }\n',
+    '[store]\nurl = "sqlite:///d\\u0041.db"\n',  # an escape: tomllib reads it
+    '[store]\n"url" = "sqlite:///e.db"\n',
+    '[store]\nurl = "a"\nurl = "b"\n', "[store]\n[store]\n", "[[store]]\nurl = 'x'\n",
+    "[store.sub]\nx = 1\n", "[smtp]\nmax_message_size = 0x10000\n",
+    "[smtp]\nmax_message_size = +5000\n", '[store]\nurl = "unterminated\n',
+    '[conversation]\non_reply.closed = { requester = "reopen" }\n[store]\nurl = "sqlite:///f.db"\n',
+    "[a]\nx = '''\n[store]\nurl = 'sqlite:///g.db'\n'''\n",
+]
+
+
+def _quick_values(tables: dict[str, Any]) -> dict[tuple[str, str], Any]:
+    return {(t, k): tables.get(t, {}).get(k) for t in ("store", "smtp")
+            for k in ("url", "state_dir", "busy_timeout", "max_message_size")}
+
+
+@pytest.mark.parametrize("text", TRICKY_CONFIGS)
+def test_the_plain_reader_agrees_with_tomllib_or_declines(text: str) -> None:
+    """The quick path reads ``[store]`` and ``[smtp]`` without tomllib; wherever it gives an
+    answer (a value it is unsure of sends the file to tomllib), tomllib gives the same."""
+    got = plain_tables(text)
+    if got is None:
+        return
+    try:
+        ref = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        pytest.fail(f"read plainly, refused by tomllib: {text!r}")
+    mine = {key: value for key, value in _quick_values(got).items() if value is not UNSURE}
+    assert mine == {key: _quick_values(ref)[key] for key in mine}
+
+
+def test_the_shipped_and_written_configs_are_read_without_tomllib(config_path: Path) -> None:
+    """The example config (what ``mailgate init`` writes) and the tests' configs are plain:
+    the quick path does not need tomllib for them, and reads what tomllib reads."""
+    for path in (ROOT / "mailgate" / "defaults" / "mailgate.toml.example", config_path):
+        text = path.read_text(encoding="utf-8")
+        got = plain_tables(text)
+        assert got is not None, path
+        assert _quick_values(got) == _quick_values(tomllib.loads(text))
+
+
+def test_recipients_are_written_as_json() -> None:
+    """The spool's ``rcpt_tos`` is JSON, written without the json module."""
+    for items in ([], ["a@x"], ['q"b\\c@x', "tab\there", "ü@exämple.de", "\udcff\x01\x7f"]):
+        assert json.loads(json_strings(items)) == items
+
+
+@sqlite_only
+def test_without_a_daemon_mail_arriving_together_is_each_processed_once(
+        config_path: Path) -> None:
+    """No daemon: twelve ingests at once (the first creates the database). Each exits 0
+    at once; the drainers they start process every mail once, and none is left waiting."""
+    argv = [sys.executable, "-m", "mailgate", "ingest", "-c", str(config_path)]
+    first = subprocess.run(argv, input=make_mail("First", message_id="<m0@example.org>")
+                           .as_bytes(), capture_output=True, timeout=60, env=ENV)
+    assert first.returncode == 0, first.stderr
+    procs = [subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+             for _ in range(11)]
+    for n, proc in enumerate(procs, 1):
+        mail = make_mail(f"Mail {n}", sender=f"c{n}@customer{n}.example",
+                         message_id=f"<m{n}@example.org>")
+        _, err = proc.communicate(mail.as_bytes(), timeout=60)
+        assert proc.returncode == 0, err
+    wait_processed(config_path)
+    db = config_path.parent / "var" / "mailgate.db"
+    assert query(db, "SELECT state, COUNT(*) FROM spool GROUP BY state") == [("done", 12)]
+    assert query(db, "SELECT COUNT(*), COUNT(DISTINCT subject) FROM tickets") == [(12, 12)]
+    assert query(db, "SELECT COUNT(*) FROM outbox WHERE kind = 'ack'") == [(12,)]
+
+
+@sqlite_only
+def test_a_config_no_drainer_can_load_defers_the_next_mail_until_fixed(
+        config_path: Path) -> None:
+    """A config broken where the quick path does not look (a typo in [smtp]): the mail is
+    stored, but nobody can process it; the next ingest defers with the error (exit 75, the
+    MTA retries) until the file is fixed; ``mailgate drain`` then processes what waits."""
+    argv = [sys.executable, "-m", "mailgate", "ingest", "-c", str(config_path)]
+    assert subprocess.run(argv, input=make_mail("Before").as_bytes(), timeout=60,
+                          env=ENV).returncode == 0
+    wait_processed(config_path)
+    good = config_path.read_text(encoding="utf-8")
+    config_path.write_text(good.replace("[smtp]\n", "[smtp]\nprot = 25\n", 1), encoding="utf-8")
+    stored = subprocess.run(argv, input=make_mail("Stored, stuck").as_bytes(),
+                            capture_output=True, timeout=60, env=ENV)
+    assert stored.returncode == 0, stored.stderr
+    state = config_path.parent / "var"
+    wait_until(lambda: (state / "drain-failed").exists(), 30)
+    deferred = subprocess.run(argv, input=make_mail("Deferred").as_bytes(),
+                              capture_output=True, timeout=60, env=ENV)
+    assert deferred.returncode == 75 and b"smtp.prot" in deferred.stderr
+    config_path.write_text(good, encoding="utf-8")
+    drained = subprocess.run([*argv[:3], "drain", "-c", str(config_path)], capture_output=True,
+                             timeout=60, env=ENV)
+    assert drained.returncode == 0, drained.stderr
+    assert drained.stdout.decode().strip() == "1 message(s) processed"
+    assert not (state / "drain-failed").exists()
+    assert query(state / "mailgate.db", "SELECT subject FROM tickets ORDER BY id") == [
+        ("Before",), ("Stored, stuck",)]

@@ -15,6 +15,7 @@ from pathlib import Path
 from mailgate.config import load_config
 from mailgate.store import Store, open_store
 from tests.conftest import RunningDaemon, make_mail
+from tests.support import wait_processed
 from tests.test_cli import ENV
 
 LONG_SUBJECT = "Export fails " + "with error code E4711 and more words " * 82  # ~3,000
@@ -60,6 +61,7 @@ def test_long_lines_accepted_by_ingest(config_path: Path) -> None:
                              "-f", "customer@example.org"], input=raw, capture_output=True,
                             timeout=60, env=ENV)
     assert result.returncode == 0, result.stderr
+    wait_processed(config_path)  # (by the drainer ingest started)
     store = open_store(load_config(config_path), migrate=False)
     try:
         [row] = store.spool_rows_of_message("<long-lines-1@example.org>")

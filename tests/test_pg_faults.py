@@ -25,7 +25,7 @@ import pytest
 
 from tests.faultkit import Mta, numbered_mails
 from tests.pgserver import PgServer, start_server
-from tests.support import wait_until
+from tests.support import wait_processed, wait_until
 from tests.test_nodes import Cluster
 
 
@@ -80,7 +80,8 @@ def test_database_lost_under_load_loses_nothing(cluster: Cluster, own_server: Pg
 
 def test_ingest_exits_75_while_the_database_is_down(cluster: Cluster,
                                                      own_server: PgServer) -> None:
-    """`mailgate ingest` while PostgreSQL is down: exit 75, nothing stored; later: stored."""
+    """`mailgate ingest` while PostgreSQL is down: exit 75, nothing stored; later: stored
+    and processed (by the drainer it starts: no daemon runs)."""
     node = cluster.node("pipe")  # its config; no daemon runs
     [(mid, raw)] = numbered_mails("pipe", 1).items()
 
@@ -99,6 +100,7 @@ def test_ingest_exits_75_while_the_database_is_down(cluster: Cluster,
     assert b"retry later" in down.stderr
     up = ingest()
     assert up.returncode == 0, up.stderr.decode(errors="replace")
+    wait_processed(node.config_path)  # (by the drainer ingest started)
     assert cluster.query("SELECT message_id FROM messages WHERE direction = 'in'") == [(mid,)]
     assert cluster.query("SELECT state, COUNT(*) FROM spool GROUP BY state") == [("done", 1)]
     assert cluster.query("SELECT COUNT(*) FROM outbox WHERE kind = 'ack'") == [(1,)]

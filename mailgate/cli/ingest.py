@@ -1,29 +1,38 @@
 """``mailgate ingest``: one mail from stdin into the spool, for Postfix's ``pipe``.
 
 An MTA's pipe transport starts one process per mail, so what this process
-imports is most of its cost. Two paths:
+imports is most of its cost. Two paths to store the mail:
 
-**Quick** (a daemon is running): the raw bytes are appended to the spool with
-``sqlite3`` alone (``mailgate.store.lite``), committed durably, and the daemon
-is woken (SIGUSR1) to process them with its warm pipeline. No pydantic config
-models, no pipeline, no structlog, no asyncio are imported.
+**Quick** (a plain SQLite config, the database there): the raw bytes are
+appended to the spool with ``sqlite3`` alone (``mailgate.store.lite``),
+committed durably. No pydantic config models, no pipeline, no structlog, no
+asyncio, not even tomllib or json are imported (``plain_tables`` reads the two
+tables it needs; a file it cannot read plainly goes to tomllib).
 
-**Full** (no daemon, or anything the quick path is unsure of): the config is
-loaded and validated, the mail stored through the store, and processed right
-here (ticket, acknowledgement queued).
+**Full** (anything the quick path is unsure of): the config is loaded and
+validated with the models, and the mail stored through the store (creating
+the database if there is none yet).
 
-What the quick path reads of the config, and why that is safe: it parses the
-file with ``tomllib`` and takes only ``[store] url``, ``state_dir``,
-``busy_timeout`` and ``[smtp] max_message_size``: enough to find the database,
-the daemon's pid file and the size limit. It is taken only when the pid file
-in that state folder names a live ``mailgate serve``: that daemon validated the
-whole config when it started or last reloaded and it is the one that processes
-the mail, under that validated config; a mistake made in the file since then
-does not concern storing bytes (the next reload or ``check-config`` reports
-it). Whenever it is in doubt it takes the full path, which validates
-everything with the models: no config file (embedded defaults), a TOML syntax
-error, a PostgreSQL store, a value of a type or form it does not know, a
-database that is missing, not in WAL mode or at another schema version.
+Then the mail is handed over: the running daemon is woken (SIGUSR1) to
+process it with its warm pipeline; with no daemon, a detached drainer is
+started (``mailgate.cli.drain``; one at a time) which loads the pipeline once
+and processes every waiting mail, so a burst of mail costs one pipeline
+start, not one per mail. The ticket and its acknowledgement therefore appear
+a moment after ``ingest`` exits, not before.
+
+What the quick path reads of the config, and why that is safe: only
+``[store] url``, ``state_dir``, ``busy_timeout`` and ``[smtp]
+max_message_size``: enough to find the database, the state folder and the size
+limit. The mail is only stored there; whoever processes it (the daemon, which
+validated the whole config when it started or last reloaded, or a drainer,
+which validates it before it processes anything) does so under a validated
+config. A drainer that finds the config invalid leaves a note in the state
+folder, and until the file changes ``ingest`` takes the full path, which
+defers with the error (exit 75) instead of storing mail nobody can process.
+Whenever in doubt it takes the full path: no config file (embedded
+defaults), a TOML syntax error, a PostgreSQL store, a value of a type or form
+it does not know, a database that is missing, not in WAL mode or at another
+schema version.
 
 Exit codes (sendmail's, which Postfix and procmail act on): 0 only after the
 durable commit; 65 (EX_DATAERR, the MTA bounces) only for input that can never
@@ -38,7 +47,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
 
 # Each module imported here costs every mail; typing alone costs more than sqlite3's
 # insert: mypy reads TYPE_CHECKING as typing's.
@@ -53,6 +61,7 @@ DEFAULT_STORE_URL = "sqlite:///var/mailgate.db"
 DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024
 DEFAULT_BUSY_TIMEOUT = 5.0
 PID_NAME = "mailgate.pid"  # in the state folder (mailgate.health.pid_file)
+DRAIN_LOCK, DRAIN_FAILED = "drain.lock", "drain-failed"  # too (mailgate.cli.drain)
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
 # every [store] key (a drift guard test holds them equal to the models'); the quick path
 # reads only url, state_dir and busy_timeout (retention, keep_raw_for, is the daemon's)
@@ -152,11 +161,11 @@ def _split(arg: str) -> tuple[str, str | None]:
 
 
 def _ingest(args: Args) -> int:
-    """The quick path when a daemon runs and the config is plain; else the full one."""
+    """The quick path when the config is plain; else the full one. Then the mail goes to
+    the running daemon, or to a drainer (``mailgate.cli.drain``) when none runs."""
     path = config_file(args.config)
     quick = quick_settings(path) if path else None
-    pid = daemon_pid(quick.state_dir) if quick else None
-    if quick is None or pid is None:
+    if quick is None or _drainer_failed(path, quick.state_dir):
         return ingest_full(args, path)
     raw = sys.stdin.buffer.read(quick.max_message_size + 1)
     refused = _refusal(raw, quick.max_message_size)
@@ -178,8 +187,55 @@ def _ingest(args: Args) -> int:
     except (StoreError, OSError) as exc:
         print(f"mailgate ingest: message not stored, retry later: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
-    wake(pid)  # (if the signal is lost, the daemon's next poll of the spool finds the mail)
+    hand_over(path, quick.state_dir)
     return EX_OK
+
+
+def hand_over(path: str | None, state_dir: str) -> None:
+    """Wake the running daemon (if the signal is lost, its next poll of the spool finds the
+    mail), or start a drainer when none runs (a failure to start one leaves the mail in the
+    spool for the next drainer or the daemon's start: the mail is stored either way)."""
+    pid = daemon_pid(state_dir)
+    if pid is not None and wake(pid):
+        return
+    try:
+        start_drainer(path, state_dir)
+    except OSError as exc:
+        print(f"mailgate ingest: stored, processing deferred: {exc}", file=sys.stderr)
+
+
+def _drainer_failed(path: str | None, state_dir: str) -> bool:
+    """A drainer could not load this config file since it last changed (see
+    ``mailgate.cli.drain``): the full path validates it and defers with its error."""
+    try:
+        return os.stat(os.path.join(state_dir, DRAIN_FAILED)).st_mtime >= \
+            os.stat(path or "").st_mtime
+    except OSError:
+        return False
+
+
+def start_drainer(config_path: str | None, state_dir: str) -> bool:
+    """Start ``mailgate drain`` detached, unless a drainer holds its lock; True if one
+    was started. Spawned, not forked: a fresh process (the full path may have threads of a
+    PostgreSQL pool), in its own session, its standard streams on /dev/null so that the
+    MTA's pipe sees the end of our output when we exit."""
+    import fcntl
+
+    os.makedirs(state_dir, exist_ok=True)  # (a PostgreSQL store's state folder may be new)
+    fd = os.open(os.path.join(state_dir, DRAIN_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:  # a drainer runs; it claims once more after it lets go
+        return False
+    finally:
+        os.close(fd)
+    argv = [sys.executable, "-m", "mailgate", "drain"]
+    if config_path:
+        argv += ["-c", os.path.abspath(config_path)]
+    null = [(os.POSIX_SPAWN_OPEN, n, os.devnull, os.O_RDWR, 0) for n in (0, 1, 2)]
+    os.posix_spawn(sys.executable, argv, os.environ, file_actions=null, setsid=True)
+    return True
 
 
 def config_file(arg: str | None) -> str | None:
@@ -196,10 +252,15 @@ def quick_settings(path: str) -> Quick | None:
     (see the module docstring: the full path then validates and reports)."""
     try:
         with open(path, "rb") as file:
-            data = tomllib.load(file)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            blob = file.read()
+        tables = plain_tables(blob.decode("utf-8"))
+    except (OSError, UnicodeDecodeError):
         return None
-    store, smtp = data.get("store", {}), data.get("smtp", {})
+    if tables is None or any(tables.get(t, {}).get(k) is UNSURE for t, k in _QUICK_KEYS):
+        tables = _toml_tables(blob)
+        if tables is None:
+            return None
+    store, smtp = tables.get("store", {}), tables.get("smtp", {})
     if not isinstance(store, dict) or not isinstance(smtp, dict) or \
             not set(store) <= STORE_KEYS:  # (a typo in [store]: the models name it)
         return None
@@ -215,6 +276,136 @@ def quick_settings(path: str) -> Quick | None:
     database = os.path.join(base, url[10:])
     return Quick(database, os.path.join(base, state_dir) if state_dir else
                  os.path.dirname(database), timeout, size)
+
+
+def _toml_tables(blob: bytes) -> dict[str, Any] | None:
+    """The file as tomllib reads it (when ``plain_tables`` cannot tell), or None."""
+    import tomllib
+
+    try:
+        return tomllib.loads(blob.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+
+
+class _Unsure:
+    """A value ``plain_tables`` does not read itself (tomllib then reads the file)."""
+
+
+UNSURE = _Unsure()
+_QUICK_TABLES = ("store", "smtp")
+_QUICK_KEYS = (("store", "url"), ("store", "state_dir"), ("store", "busy_timeout"),
+               ("smtp", "max_message_size"))
+_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def plain_tables(text: str) -> dict[str, dict[str, Any]] | None:
+    """``[store]`` and ``[smtp]`` of a config file written plainly, read without tomllib
+    (whose import, with ``re`` and ``typing``, costs this per-mail process about as much
+    as all the rest). Plainly: every line blank, a comment, a ``[table]`` header of bare
+    keys, or ``bare.key = value`` (an array may span lines). Anything else (a multi-line
+    string, a quoted key, a dotted key in these tables, a table named twice, these tables
+    written inline)
+    returns None and tomllib reads the file; so does a value of the two tables that is
+    not a plain string or number (``UNSURE``: tomllib reads the file if the quick path
+    needs that value). A test holds the answers equal to tomllib's."""
+    tables: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
+    current: dict[str, Any] | None = None
+    root, depth, key = True, 0, ""
+    for raw in text.split("\n"):
+        line = raw.strip(" \t\r")
+        if depth:  # inside an array that spans lines: only its end matters
+            scanned = _scan(line, depth)
+            if scanned is None:
+                return None
+            depth = scanned[1]
+            continue
+        if not line or line[0] == "#":
+            continue
+        if line[0] == "[":
+            array = line.startswith("[[")
+            name = _header(line, array)
+            if name is None or (not array and name in seen) or (
+                    name.split(".")[0] in _QUICK_TABLES and (array or name not in _QUICK_TABLES)):
+                return None
+            seen.add(name)
+            current = tables.setdefault(name, {}) if name in _QUICK_TABLES else None
+            root = False
+            continue
+        key, sep, rest = line.partition("=")
+        parts = [p.strip(" \t") for p in key.split(".")]
+        scanned = _scan(rest, 0)
+        if not sep or not all(p and set(p) <= _BARE for p in parts) or scanned is None or \
+                not scanned[0] or (root and parts[0] in _QUICK_TABLES) or (
+                current is not None and len(parts) > 1):
+            return None
+        key = parts[0]
+        value, depth = scanned
+        if current is not None:
+            if key in current:
+                return None
+            current[key] = UNSURE if depth else _scalar(value)
+    return None if depth else tables
+
+
+def _header(line: str, array: bool) -> str | None:
+    """The name in ``[a.b]`` / ``[[a]]`` (a comment may follow), if written plainly."""
+    close = "]]" if array else "]"
+    end = line.find(close)
+    after = line[end + len(close):].strip(" \t") if end > 0 else "x"
+    name = line[2 if array else 1:end].strip(" \t") if end > 0 else ""
+    parts = name.split(".")
+    if after[:1] not in ("", "#") or not all(p and set(p) <= _BARE for p in parts):
+        return None
+    return name
+
+
+def _scan(text: str, depth: int) -> tuple[str, int] | None:
+    """A line of a value: its text without a trailing comment and the array/table depth
+    at its end; None for what this reader leaves to tomllib (a string that does not end
+    on its line, any multi-line string, a bracket closed that was never opened)."""
+    quote, i, end = "", 0, len(text)
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if quote == '"' and c == "\\":
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "\"'":
+            if text.startswith(c * 3, i):
+                return None
+            quote = c
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif c == "#":
+            end = i
+            break
+        i += 1
+    return None if quote else (text[:end].strip(" \t"), depth)
+
+
+def _scalar(value: str) -> Any:
+    """A string without escapes, an integer or a decimal number; else ``UNSURE``."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        inner = value[1:-1]
+        if value[0] in inner or "\\" in inner or any(ord(c) < 32 or c == "\x7f" for c in inner):
+            return UNSURE
+        return inner
+    digits = value.replace("_", "")
+    if digits.isdecimal() and digits.isascii() and "__" not in value and \
+            value[0] != "_" and value[-1] != "_" and (len(digits) == 1 or digits[0] != "0"):
+        return int(digits)
+    whole, dot, part = value.partition(".")
+    if dot and whole.isdecimal() and part.isdecimal() and whole.isascii() and part.isascii() \
+            and (len(whole) == 1 or whole[0] != "0"):
+        return float(value)
+    return UNSURE
 
 
 def _seconds(value: Any) -> float | None:
@@ -287,34 +478,14 @@ def ingest_full(args: Args, path: str | None, raw: bytes | None = None) -> int:
     try:
         store = cli_store(config, create=True)  # an intake, like serve: it may create
         with store.transaction():
-            spool_id = store.spool_add(raw, channel="pipe", received_at=clock.now(),
-                                       source="pipe:stdin", mail_from=args.sender,
-                                       rcpt_tos=args.recipients)
+            store.spool_add(raw, channel="pipe", received_at=clock.now(),
+                            source="pipe:stdin", mail_from=args.sender,
+                            rcpt_tos=args.recipients)
+        store.close()  # (before a drainer is forked: it opens its own)
     except (TransientError, OSError, ConfigError, SchemaError) as exc:
         # The store unreachable, its password missing, its schema newer than this node:
         # the admin's to fix, the customer's mail must wait, not bounce.
         print(f"mailgate ingest: message not stored, retry later: {exc}", file=sys.stderr)
         return EX_TEMPFAIL
-    pid = daemon_pid(str(config.state_dir))
-    if pid is not None and wake(pid):
-        return EX_OK
-    _process_here(config, store, spool_id)
+    hand_over(path, str(config.state_dir))
     return EX_OK
-
-
-def _process_here(config: Any, store: Any, spool_id: int) -> None:
-    """Process the stored mail in this process (no daemon runs). Its log lines go nowhere
-    (Postfix would put them in its log): the spool row and ``mailgate trace`` tell what
-    happened. A failure here leaves the row for the daemon's next start: still exit 0."""
-    from mailgate.logs import configure_logging
-
-    configure_logging(config.logging, stream=open(os.devnull, "w"))  # noqa: SIM115
-    try:
-        from mailgate.pipeline import Pipeline
-        from mailgate.processor import Processor
-        from mailgate.render import Renderer
-
-        processor = Processor(config, store, Pipeline(config, Renderer(config.templates_dir)))
-        processor.drain(only=spool_id)
-    except Exception as exc:
-        print(f"mailgate ingest: stored, processing deferred: {exc}", file=sys.stderr)

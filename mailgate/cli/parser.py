@@ -12,6 +12,7 @@ import argparse
 
 import mailgate.cli.config_cmds as config_cmds
 import mailgate.cli.db as db
+import mailgate.cli.drain as drain
 import mailgate.cli.inspect_cmds as inspect_cmds
 import mailgate.cli.privacy as privacy
 import mailgate.cli.queues as queues
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # --help lists the commands in the order they are added
     serve.register(add)  # serve, ingest
+    drain.register(add)  # drain
     config_cmds.register_check(add)  # check-config
     tickets.register(add)  # tickets, show, status, close, reopen, sla
     queues.register(add)  # quarantine, outbox

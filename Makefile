@@ -31,7 +31,7 @@ test: install-test
 	@if [ -n "$$CI" ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
 		&& ! command -v pg_ctl >/dev/null 2>&1; then \
 		apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; fi
-	$(BIN)/ruff check mailgate tests $(wildcard bench)
+	$(BIN)/ruff check mailgate tests $(wildcard bench) $(wildcard tools)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 

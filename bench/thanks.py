@@ -14,7 +14,8 @@ the tuning part. With ``--show`` it lists wrong verdicts with their reasons:
 only ever use that on the tuning part.
 
 Usage (from the repo root):
-``.venv/bin/python bench/thanks.py [--part eval2|eval|tune|hard] [--show]``.
+``.venv/bin/python bench/thanks.py [--part eval2|eval|tune|tune2|hard] [--show]
+[--model FILE | --no-model]`` (``--no-model``: the rules without the sentence judge).
 Prints a table and, last, one JSON line with the totals.
 """
 
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from mailgate.message import parse  # noqa: E402
 from mailgate.replies import Understanding, understand  # noqa: E402
+from mailgate.replies.model import SentenceModel  # noqa: E402
 
 SETS = ROOT / "tests" / "data" / "replies"
 
@@ -46,10 +48,10 @@ def load(part: str) -> list[dict[str, Any]]:
     return rows
 
 
-def score(rows: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], float]:
+def score(rows: list[dict[str, Any]], understanding: Understanding
+          ) -> tuple[dict[str, dict[str, Any]], float]:
     """Per language: replies, thanks, thanks kept closed, substantive kept closed (ids);
     and the CPU seconds the step took (parsing excluded)."""
-    understanding = Understanding.load()
     stats: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"n": 0, "thanks": 0, "kept": 0, "wrong": [], "missed": []})
     spent = 0.0
@@ -77,11 +79,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--part", choices=("eval2", "eval", "tune", "tune2", "hard"),
                         default="eval2")
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
+    parser.add_argument("--model", type=Path, help="another sentence judge's file")
+    parser.add_argument("--no-model", action="store_true", help="the rules alone")
     args = parser.parse_args(argv[1:])
     if args.show and args.part.startswith("eval"):
         parser.error("--show lists what to tune on: never on the evaluation part")
     rows = load(args.part)
-    stats, spent = score(rows)
+    understanding = Understanding.load(model=SentenceModel.load(args.model)
+                                       if args.model else None)
+    if args.no_model:
+        understanding.model = None
+    stats, spent = score(rows, understanding)
     evaluation = args.part.startswith("eval")
     print(f"{args.part} part: {len(rows)} replies")
     print(f"{'lang':<5} {'n':>4} {'thanks':>6} {'kept closed':>11} {'substantive kept closed':>24}")

@@ -54,9 +54,10 @@ def process_name(pid: int | None = None) -> str:
 def is_dead(claimant: str, node_name: str | None = None) -> bool:
     """True only when ``claimant`` certainly no longer runs: a child or predecessor under
     our fixed ``node_name``, or a process of this host that is gone (or not the same
-    process: another boot, another start time)."""
-    if node_name:
-        return claimant == node_name or claimant.startswith(f"{node_name}/")
+    process: another boot, another start time), such as a drainer (``mailgate drain``
+    claims in its process name also where the daemon has a fixed one)."""
+    if node_name and (claimant == node_name or claimant.startswith(f"{node_name}/")):
+        return True
     host, _, rest = claimant.partition(":")
     if host != socket.gethostname():
         return False  # another host's: its lease decides

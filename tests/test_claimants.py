@@ -18,6 +18,16 @@ def test_a_fixed_node_name_frees_its_predecessor_and_all_its_children() -> None:
     assert dead_claimants(held, "node-a") == ["node-a", "node-a/p0", "node-a/p1", "node-a/s0"]
 
 
+def test_beside_a_fixed_node_name_a_drainers_process_name_is_checked_as_a_process() -> None:
+    """A drainer (``mailgate drain``) claims in its own process name even where the daemon
+    has a fixed node name: alive, it keeps its claims when the daemon starts; dead, it
+    loses them at once."""
+    alive = process_name(1)  # (init: alive, and not this process)
+    base, _, start = alive.rpartition(":")
+    dead = f"{base}:{int(start) + 1}"  # the same pid with another start time
+    assert dead_claimants({"node-a/p0", alive, dead}, "node-a") == sorted(["node-a/p0", dead])
+
+
 def test_exact_names_tell_a_live_process_from_a_dead_or_reused_pid() -> None:
     """A live process's exact name is alive; the same pid with another start time (a reused
     pid) or another boot is dead; a process that exited is dead; another host waits."""

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import sqlite3
 import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from mailgate.cli.ingest import (
     UNSURE,
     parse_args,
     plain_tables,
+    quick_settings,
 )
 from mailgate.config import SmtpSection, StoreSection, load_config
 from mailgate.store.lite import json_strings
@@ -339,3 +343,113 @@ def test_a_config_no_drainer_can_load_defers_the_next_mail_until_fixed(
     assert not (state / "drain-failed").exists()
     assert query(state / "mailgate.db", "SELECT subject FROM tickets ORDER BY id") == [
         ("Before",), ("Stored, stuck",)]
+
+
+def _models_view(path: Path) -> tuple[str, str, float, int]:
+    config = load_config(path)
+    url = config.store.url
+    assert url.startswith("sqlite:///")
+    return (str((path.parent / url[10:]).resolve()), str(Path(config.state_dir).resolve()),
+            config.store.busy_timeout.total_seconds(), config.smtp.max_message_size)
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_the_quick_path_finds_the_database_the_config_models_find(
+        config_path: Path, newline: str) -> None:
+    """The database, state folder and limits the quick path reads from the file are the
+    ones the daemon reads, whatever the line ends (a lone CR ends a line for Python's text
+    mode, not for TOML: the quick path then leaves the file to the models)."""
+    text = re.sub(r"(?m)^max_message_size = \d+", "max_message_size = 52428800 # 50 MiB",
+                  config_path.read_text(encoding="utf-8"))
+    text = re.sub(r'(?m)^url = "sqlite:///[^"]*"', 'url = "sqlite:///data/desk.db"', text)
+    config_path.write_bytes(text.replace("\n", newline).encode("utf-8"))
+    expected = _models_view(config_path)
+    quick = quick_settings(str(config_path))
+    if quick is not None:
+        assert (str(Path(quick.database).resolve()), str(Path(quick.state_dir).resolve()),
+                quick.busy_timeout, quick.max_message_size) == expected
+    assert newline == "\r" or quick is not None  # (plain files are read quickly)
+
+
+@sqlite_only
+def test_a_broken_template_defers_mail_until_it_is_fixed(config_path: Path) -> None:
+    """The templates folder gone: the first mail is stored, its drainer cannot start and
+    says so; later mail is deferred (75) with the reason until the folder is back, then
+    stored and everything waiting is processed."""
+    argv = [sys.executable, "-m", "mailgate", "ingest", "-c", str(config_path)]
+    assert subprocess.run(argv, input=make_mail("Before").as_bytes(), timeout=60,
+                          env=ENV).returncode == 0
+    wait_processed(config_path)
+    templates = config_path.parent / "templates"
+    templates.rename(config_path.parent / "templates.away")
+    state = config_path.parent / "var"
+    stuck = subprocess.run(argv, input=make_mail("Stuck", sender="b@b.example").as_bytes(),
+                           capture_output=True, timeout=60, env=ENV)
+    assert stuck.returncode == 0, stuck.stderr
+    wait_until(lambda: (state / "drain-failed").exists(), 30)
+    deferred = subprocess.run(argv, input=make_mail("Deferred", sender="c@c.example")
+                              .as_bytes(), capture_output=True, timeout=60, env=ENV)
+    assert deferred.returncode == 75 and b"templates" in deferred.stderr, deferred.stderr
+    (config_path.parent / "templates.away").rename(templates)
+    retried = subprocess.run(argv, input=make_mail("Deferred", sender="c@c.example")
+                             .as_bytes(), capture_output=True, timeout=60, env=ENV)
+    assert retried.returncode == 0, retried.stderr
+    wait_processed(config_path)
+    assert not (state / "drain-failed").exists()
+    assert query(state / "mailgate.db", "SELECT subject FROM tickets ORDER BY id") == [
+        ("Before",), ("Stuck",), ("Deferred",)]
+
+
+@sqlite_only
+def test_a_killed_drainers_claims_are_taken_by_the_next_one_at_once(config_path: Path) -> None:
+    """Rows a drainer claimed before it was killed (its process gone) are processed by the
+    next drainer at its start, not after their lease."""
+    from mailgate.store import open_store
+
+    argv = [sys.executable, "-m", "mailgate", "ingest", "-c", str(config_path)]
+    assert subprocess.run(argv, input=make_mail("First").as_bytes(), timeout=60,
+                          env=ENV).returncode == 0
+    wait_processed(config_path)
+    store = open_store(load_config(config_path), migrate=False)
+    try:
+        with store.transaction():
+            store.spool_add(make_mail("Orphaned", sender="o@o.example").as_bytes(),
+                            channel="pipe", received_at=clock.now(), source="pipe:stdin",
+                            mail_from="o@o.example", rcpt_tos=["support@example.com"])
+        gone = f"{socket.gethostname()}:4194303:{'0' * 8}:1"  # (a pid above pid_max)
+        claimed = store.spool_claim(gone, clock.now(), clock.now() + timedelta(hours=1), 10)
+        assert len(claimed) == 1
+    finally:
+        store.close()
+    drained = subprocess.run([sys.executable, "-m", "mailgate", "drain", "-c",
+                              str(config_path)], capture_output=True, timeout=60, env=ENV)
+    assert drained.returncode == 0, drained.stderr
+    assert drained.stdout.decode().strip() == "1 message(s) processed"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the folder to another user")
+def test_drain_as_another_user_than_the_state_folders_refuses(config_path: Path) -> None:
+    """``mailgate drain`` run as root on the daemon user's folder refuses and creates
+    nothing there (a root-owned lock or note would stop the daemon user's drainers)."""
+    state = config_path.parent / "var"
+    state.mkdir()
+    os.chown(state, 65534, 65534)
+    result = subprocess.run([sys.executable, "-m", "mailgate", "drain", "-c",
+                             str(config_path)], capture_output=True, timeout=60, env=ENV)
+    assert result.returncode == 78
+    assert b"refusing to drain" in result.stderr and str(state).encode() in result.stderr
+    assert list(state.iterdir()) == []
+
+
+@sqlite_only
+def test_an_envelope_address_that_is_not_utf8_is_stored_not_deferred(
+        config_path: Path) -> None:
+    """Postfix passes the envelope sender as bytes; one that is not UTF-8 must not make
+    every retry fail until the MTA gives up: stored, the byte replaced, the raw mail intact."""
+    raw = make_mail("Latin-1 sender").as_bytes()
+    result = subprocess.run([sys.executable, "-m", "mailgate", "ingest", "-c",
+                             str(config_path), "-f", b"caf\xe9@example.org"], input=raw,
+                            capture_output=True, timeout=60, env=ENV)
+    assert result.returncode == 0, result.stderr
+    rows = query(config_path.parent / "var" / "mailgate.db", "SELECT mail_from, raw FROM spool")
+    assert rows == [("caf\ufffd@example.org", raw)]

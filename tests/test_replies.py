@@ -319,11 +319,11 @@ def test_classify_bounded_on_huge_text(detector: Detector) -> None:
 
 def test_extra_lexicon_file_is_merged(tmp_path: Path, detector: Detector) -> None:
     """An admin file ([conversation] gratitude_file) adds phrases to the packaged lists."""
-    assert not detector.classify("Tackar och bugar, fixat!").thanks_only
+    assert not detector.classify("Skålkram!").thanks_only
     extra = tmp_path / "extra.toml"
-    extra.write_text('[sv]\ngratitude = ["tackar och bugar"]\nproblem = ["fixat"]\n')
+    extra.write_text('[sv]\ngratitude = ["skålkram"]\nproblem = ["fixat"]\n')
     custom = Detector(Understanding.load(extra_file=extra))
-    assert custom.classify("Tackar och bugar!").thanks_only
+    assert custom.classify("Skålkram!").thanks_only
     assert custom.classify("Tack så mycket!").thanks_only
     assert not custom.classify("Tack, fixat").thanks_only  # its cue words count too
 
@@ -397,7 +397,10 @@ def test_signature_starts_at_the_writers_own_name(detector: Detector) -> None:
     signature: its title and firm are who writes, not content."""
     body = "Thanks, all good now!\n\nDave Kowalczyk | Dispatch Supervisor\nKestrel Freight Ltd"
     assert judge(detector.understanding, reply_parts(body), "Dave Kowalczyk").thanks_only
-    assert not detector.classify(body).thanks_only  # another sender: the lines are content
+    # another sender: by the rules alone the lines are content (the sentence judge may
+    # still read a title line as harmless)
+    rules = Understanding(detector.understanding.lexicon)
+    assert not judge(rules, reply_parts(body), "Eva Lind").thanks_only
 
 
 @pytest.mark.parametrize("text", [

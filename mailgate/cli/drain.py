@@ -17,10 +17,17 @@ drainer of their own; one started twice exits at once). Processing
 correctness does not rest on the lock: spool rows are claimed with leases,
 so a drainer and a daemon (or two drainers) never process one row twice.
 
-A drainer that cannot load the config leaves ``<state_dir>/drain-failed``
-(the error); while that file is newer than the config file, ``ingest`` takes
-its full path, which validates the config and defers (exit 75) with the error
-in the MTA's log, rather than storing mail nobody can process.
+A drainer that cannot start (the config or its templates broken, the store
+unreachable) leaves ``<state_dir>/drain-failed`` (the error). While it is
+there, ``ingest`` takes a validating path: the config and the pipeline are
+loaded as a drainer loads them, and on failure it defers (exit 75) with the
+error in the MTA's log, rather than storing mail nobody can process; once they
+load, the note goes and the mail is stored and handed over as usual.
+
+A drainer killed mid-batch leaves its claims; the next drainer (or a daemon)
+on this host frees them at its start, as the claimant is certainly dead. With
+no more mail and no daemon, nothing starts one: like mail in a stopped
+daemon's spool, it waits for the next mail or ``mailgate serve``.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from mailgate.cli.common import EX_OK, AddCommand
@@ -43,41 +52,55 @@ def cmd_drain(args: argparse.Namespace) -> int:
     """Process the spool now (unless another drainer is at it), then exit."""
     from mailgate.cli.common import config_path, load
     from mailgate.cli.ingest import config_file, quick_settings
-    from mailgate.errors import ConfigError
 
     path = config_file(config_path(args.config))
     quick = quick_settings(path) if path else None
-    fd = _lock(quick.state_dir) if quick else None  # before the models: ~0.3 s
-    if quick and fd is None:
+    state_dir, fd = (quick.state_dir, _lock(quick.state_dir)) if quick else (None, None)
+    if quick and fd is None:  # (the lock before the models: they take ~0.3 s)
         print("mailgate: another drainer is processing the spool", file=sys.stderr)
         return EX_OK
     try:
         config = load(args)
-    except ConfigError as exc:
-        if quick:
-            with open(os.path.join(quick.state_dir, DRAIN_FAILED), "w",
-                      encoding="utf-8") as file:
-                file.write(f"{exc}\n")
-        raise
-    failed = os.path.join(config.state_dir, DRAIN_FAILED)
-    if os.path.exists(failed):
-        os.unlink(failed)
-    if fd is None:
-        fd = _lock(str(config.state_dir))
         if fd is None:
-            print("mailgate: another drainer is processing the spool", file=sys.stderr)
-            return EX_OK
-    print(f"{drain_locked(config, fd)} message(s) processed")
+            state_dir = str(config.state_dir)
+            fd = _lock(state_dir)
+            if fd is None:
+                print("mailgate: another drainer is processing the spool", file=sys.stderr)
+                return EX_OK
+        processor = _processor(config)
+    except Exception as exc:  # nothing can be processed: ingest is to validate and defer
+        if state_dir:
+            _note_failure(state_dir, exc)
+        raise
+    with suppress(FileNotFoundError):
+        os.unlink(os.path.join(config.state_dir, DRAIN_FAILED))
+    print(f"{drain_locked(processor, fd)} message(s) processed")
     return EX_OK
 
 
+def _note_failure(state_dir: str, exc: Exception) -> None:
+    """Leave ``drain-failed`` (see the module docstring) unless it cannot be written."""
+    with suppress(OSError), open(os.path.join(state_dir, DRAIN_FAILED), "w",
+                                 encoding="utf-8") as file:
+        file.write(f"{type(exc).__name__}: {exc}\n")
+
+
 def _lock(state_dir: str) -> int | None:
-    """The drainers' lock, taken; None if another drainer holds it."""
+    """The drainers' lock, taken; None if another drainer holds it. Refused (ConfigError)
+    when the state folder belongs to another user: a drainer run as root would leave files
+    the daemon's user cannot use. Opened read-only (flock needs no more), readable by all,
+    so a lock file created by another user still works."""
     import fcntl
 
+    from mailgate.errors import ConfigError
+
     os.makedirs(state_dir, exist_ok=True)
-    fd = os.open(os.path.join(state_dir, DRAIN_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                 0o600)
+    owner = os.stat(state_dir).st_uid
+    if owner != os.geteuid():
+        raise ConfigError(f"refusing to drain as uid {os.geteuid()}: the state folder "
+                          f"{state_dir} belongs to uid {owner}; run the command as that user")
+    fd = os.open(os.path.join(state_dir, DRAIN_LOCK), os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC,
+                 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -86,18 +109,24 @@ def _lock(state_dir: str) -> int | None:
     return fd
 
 
-def drain_locked(config: Config, fd: int) -> int:
+def drain_locked(processor: Processor, fd: int) -> int:
     """Process the spool holding the lock ``fd``; the rows processed (see the module
-    docstring for the order of letting go and claiming once more)."""
+    docstring for the order of letting go and claiming once more). Claims of dead
+    processes of this host (a drainer killed mid-batch) are freed first."""
     import fcntl
 
-    processor = _processor(config)
+    from mailgate.claimants import dead_claimants
+
+    store = processor.store
     total = 0
     try:
+        dead = dead_claimants(store.claimants())  # (processes only: never a daemon's node)
+        if dead:
+            store.release_claims(dead)
         while True:
-            total += processor.drain()
+            total += _drain(processor)
             fcntl.flock(fd, fcntl.LOCK_UN)
-            late = processor.drain()  # mail stored while the lock was held
+            late = _drain(processor)  # mail stored while the lock was held
             total += late
             if not late:
                 return total
@@ -106,11 +135,26 @@ def drain_locked(config: Config, fd: int) -> int:
             except BlockingIOError:  # another drainer took over
                 return total
     finally:
-        processor.store.close()
+        store.close()
         os.close(fd)
 
 
+def _drain(processor: Processor, tries: int = 6) -> int:
+    """``processor.drain()``, waiting out a busy or unreachable store (0.5 s, doubling)."""
+    from mailgate.errors import TransientError
+
+    for attempt in range(tries):
+        try:
+            return processor.drain()
+        except TransientError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.5 * 2 ** attempt)
+    return 0
+
+
 def _processor(config: Config) -> Processor:
+    from mailgate.claimants import process_name
     from mailgate.cli.common import cli_store
     from mailgate.logs import configure_logging
     from mailgate.pipeline import Pipeline
@@ -119,7 +163,12 @@ def _processor(config: Config) -> Processor:
 
     configure_logging(config.logging)  # (a detached drainer's stderr is /dev/null)
     store = cli_store(config)
-    return Processor(config, store, Pipeline(config, Renderer(config.templates_dir)))
+    try:  # claims in this process's own name: never a daemon's (its node_name, its children)
+        return Processor(config, store, Pipeline(config, Renderer(config.templates_dir)),
+                         node=process_name())
+    except BaseException:
+        store.close()
+        raise
 
 
 def register(add: AddCommand) -> None:

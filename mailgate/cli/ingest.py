@@ -78,7 +78,17 @@ class Args:
     """The command line: ``-c``, ``-f`` and every ``-r``."""
 
     def __init__(self, config: str | None, sender: str | None, recipients: list[str]) -> None:
-        self.config, self.sender, self.recipients = config, sender, recipients
+        self.config = config
+        self.sender = None if sender is None else _text(sender)
+        self.recipients = [_text(r) for r in recipients]
+
+
+def _text(arg: str) -> str:
+    """An envelope address as text the store can hold: bytes of an argv that are not UTF-8
+    (Python's surrogate escapes) become U+FFFD, so such a mail is stored (its raw bytes
+    intact) rather than deferred until the MTA gives up."""
+    return arg if arg.isascii() else arg.encode("utf-8", "surrogateescape").decode(
+        "utf-8", "replace")
 
 
 class Quick:
@@ -165,8 +175,10 @@ def _ingest(args: Args) -> int:
     the running daemon, or to a drainer (``mailgate.cli.drain``) when none runs."""
     path = config_file(args.config)
     quick = quick_settings(path) if path else None
-    if quick is None or _drainer_failed(path, quick.state_dir):
+    if quick is None:
         return ingest_full(args, path)
+    if _drainer_failed(quick.state_dir):
+        return ingest_full(args, path, validate=True)
     raw = sys.stdin.buffer.read(quick.max_message_size + 1)
     refused = _refusal(raw, quick.max_message_size)
     if refused:
@@ -204,14 +216,9 @@ def hand_over(path: str | None, state_dir: str) -> None:
         print(f"mailgate ingest: stored, processing deferred: {exc}", file=sys.stderr)
 
 
-def _drainer_failed(path: str | None, state_dir: str) -> bool:
-    """A drainer could not load this config file since it last changed (see
-    ``mailgate.cli.drain``): the full path validates it and defers with its error."""
-    try:
-        return os.stat(os.path.join(state_dir, DRAIN_FAILED)).st_mtime >= \
-            os.stat(path or "").st_mtime
-    except OSError:
-        return False
+def _drainer_failed(state_dir: str) -> bool:
+    """A drainer could not start (see ``mailgate.cli.drain``): validate before storing."""
+    return os.path.exists(os.path.join(state_dir, DRAIN_FAILED))
 
 
 def start_drainer(config_path: str | None, state_dir: str) -> bool:
@@ -222,15 +229,19 @@ def start_drainer(config_path: str | None, state_dir: str) -> bool:
     import fcntl
 
     os.makedirs(state_dir, exist_ok=True)  # (a PostgreSQL store's state folder may be new)
-    fd = os.open(os.path.join(state_dir, DRAIN_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:  # a drainer runs; it claims once more after it lets go
-        return False
-    finally:
-        os.close(fd)
-    argv = [sys.executable, "-m", "mailgate", "drain"]
+        fd = os.open(os.path.join(state_dir, DRAIN_LOCK),
+                     os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except PermissionError:
+        fd = -1  # cannot look: start one anyway (a second drainer exits at once)
+    if fd >= 0:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a drainer runs; it claims once more after it lets go
+            return False
+        finally:
+            os.close(fd)
+    argv = [sys.executable, "-P", "-m", "mailgate", "drain"]  # (-P: not from the cwd)
     if config_path:
         argv += ["-c", os.path.abspath(config_path)]
     null = [(os.POSIX_SPAWN_OPEN, n, os.devnull, os.O_RDWR, 0) for n in (0, 1, 2)]
@@ -309,6 +320,8 @@ def plain_tables(text: str) -> dict[str, dict[str, Any]] | None:
     returns None and tomllib reads the file; so does a value of the two tables that is
     not a plain string or number (``UNSURE``: tomllib reads the file if the quick path
     needs that value). A test holds the answers equal to tomllib's."""
+    if "\r" in text.replace("\r\n", ""):  # (a lone CR: Python's text mode splits there)
+        return None
     tables: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
     current: dict[str, Any] | None = None
@@ -455,17 +468,27 @@ def _refusal(raw: bytes, max_size: int) -> str | None:
     return None
 
 
-def ingest_full(args: Args, path: str | None, raw: bytes | None = None) -> int:
-    """Validate the whole config, store the mail through the store, then wake the daemon or,
-    with none running, process the mail here."""
+def ingest_full(args: Args, path: str | None, raw: bytes | None = None, *,
+                validate: bool = False) -> int:
+    """Validate the whole config, store the mail through the store, then hand it over. After
+    a drainer failed to start (``validate``, or its note found here) the pipeline is loaded
+    too, as a drainer loads it: the mail is deferred while nobody could process it."""
     from mailgate.config import load_config
     from mailgate.errors import ConfigError, SchemaError, TransientError
 
     try:
         config = load_config(path)
-    except ConfigError as exc:
+        validate = validate or _drainer_failed(str(config.state_dir))
+        if validate:
+            _load_pipeline(config)
+    except Exception as exc:  # (for a broken template, too, not only ConfigError)
         print(f"mailgate ingest: {exc}", file=sys.stderr)
         return EX_TEMPFAIL  # the admin's mistake must not bounce the customer's mail
+    if validate:
+        from contextlib import suppress
+
+        with suppress(OSError):  # (gone already, or not ours: a drainer removes it then)
+            os.unlink(os.path.join(config.state_dir, DRAIN_FAILED))
     if raw is None:
         raw = sys.stdin.buffer.read(config.smtp.max_message_size + 1)
     refused = _refusal(raw, config.smtp.max_message_size)
@@ -489,3 +512,11 @@ def ingest_full(args: Args, path: str | None, raw: bytes | None = None) -> int:
         return EX_TEMPFAIL
     hand_over(path, str(config.state_dir))
     return EX_OK
+
+
+def _load_pipeline(config: Any) -> None:
+    """Load the templates and the pipeline as a drainer does (their errors raise)."""
+    from mailgate.pipeline import Pipeline
+    from mailgate.render import Renderer
+
+    Pipeline(config, Renderer(config.templates_dir))

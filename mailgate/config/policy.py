@@ -60,6 +60,9 @@ class ConversationSection(Section):
     on_reply: dict[str, dict[Role, ReplyAction]] = Field(default_factory=_default_on_reply)
     notify_on_thanks: bool = False
     gratitude_file: str | None = None  # admin lexicon added to mailgate/data/replies.toml
+    # the thank-you step's sentence judge (mailgate/replies/model.py): off, only the lists
+    # clear a clause (fewer thank-yous kept closed, no reopen ever lost to the judge)
+    sentence_judge: bool = True
     stranger_policy: Literal["new_linked", "quarantine", "accept"] = "new_linked"
     duplicate_scope: Literal["sender", "domain", "off"] = "sender"
     duplicate_window: Duration = timedelta(days=3)

@@ -21,4 +21,5 @@ class Services:
         self.mailer = Mailer(config, renderer)
         self.conversation = Conversation(config, self.mailer, self.tags)
         extra = config.conversation.gratitude_file
-        self.understanding = Understanding.load(config.path(extra) if extra else None)
+        self.understanding = Understanding.load(config.path(extra) if extra else None,
+                                                judge=config.conversation.sentence_judge)

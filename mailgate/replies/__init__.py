@@ -19,16 +19,24 @@ list of sentences:
    without a success make the reply substantive. Clauses of gratitude,
    success, apology, closings, pleasantries and greetings are harmless; other
    words are unknown, and only a few are tolerated (a name, "the export").
-4. **Verdict**: thanks-only when no clause is substantive, one says thanks or
+4. **The sentence judge** (``model.py``): a clause the rules leave open (not
+   anchored by thanks, success, apology or greeting and not a name, or with too
+   many unknown words, or with only a free negation or a time word: "Alla bilar
+   är nedladdade nu", "без зсуву") is harmless when a small classifier trained
+   offline is confident (threshold in its file). It never overrules a question,
+   "but", a request, a live problem, a negated success, "again" or "gone", and
+   does not judge a clause of more than ``JUDGE_WORDS`` words.
+5. **Verdict**: thanks-only when no clause is substantive, one says thanks or
    that it works, and little is unknown. Anything else, including text in the
    signature that asks something, is substantive: when unsure, reopen.
 
-``Verdict.reason`` names the clause that decided, for the ticket's event and
-``mailgate explain``.
+``Verdict.reason`` names the clause that decided (and each clause the judge
+cleared, with its score), for the ticket's event and ``mailgate explain``.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -38,6 +46,7 @@ from mailgate.footers import without_notices
 from mailgate.message import Inbound
 from mailgate.quotes import AFTERTHOUGHT, ReplyParts, reply_parts
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
+from mailgate.replies.model import SentenceModel
 
 MAX_TEXT = 3000  # new text longer than this is never a bare thank-you
 UNKNOWN_WORDS = 12  # words the lexicon does not know, tolerated in all
@@ -87,17 +96,23 @@ class Clause:
     free_negation: bool = False  # a negation that binds to neither
     anchored: bool = False  # its sentence thanks, says it works, apologises or greets
     live_problems: int = 0  # problem words no negation or resolution word cancels
+    judged: float | None = None  # the sentence judge's P(harmless), when it cleared it
 
 
 class Understanding:
     """The loaded lexicon; one per pipeline (reloaded with the config)."""
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon, model: SentenceModel | None = None) -> None:
         self.lexicon = lexicon
+        self.model = model
 
     @classmethod
-    def load(cls, extra_file: str | Path | None = None) -> Understanding:
-        return cls(Lexicon(load_tables(extra_file)))
+    def load(cls, extra_file: str | Path | None = None,
+             model: SentenceModel | None = None, *, judge: bool = True) -> Understanding:
+        """The packaged lexicon (plus an admin file) and sentence judge (or ``model``;
+        none when not ``judge``: ``[conversation] sentence_judge = false``)."""
+        return cls(Lexicon(load_tables(extra_file)),
+                   (model or _packaged_model()) if judge else None)
 
     def clause(self, text: str, names: frozenset[str] = frozenset()) -> Clause:
         """Read one clause; the sender's own ``names`` are names, not words ("Tom" is no
@@ -110,6 +125,9 @@ class Understanding:
         asks = first is not None and not folded[:first.start].strip(" \t'\"«»„“”-") \
             and len(words) >= 2
         hits = [h for h in hits if h.category != "interrogative" or (h is first and asks)]
+        if hits and hits[-1].category == "contrast" and folded[hits[-1].start:] == "mais" and any(
+                h.category == "negation" for h in hits):  # pt "não travou mais", not fr "mais"
+            hits = hits[:-1]
         categories = frozenset(h.category for h in hits)
         negated, free, live = _bind_negations(hits, folded)
         covered = [(h.start, h.end) for h in hits]
@@ -123,12 +141,32 @@ class Understanding:
                       bool(_QUESTION.search(text)) or asks, negated, free, live_problems=live)
 
 
+@functools.cache
+def _packaged_model() -> SentenceModel:
+    return SentenceModel.load()
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a text as the body is read (for training the sentence judge)."""
+    return [s.strip() for line in text.splitlines() for s in _SENTENCE.split(line) if s.strip()]
+
+
+def clauses(sentence: str) -> list[str]:
+    """The clauses of one sentence as the body is read."""
+    return [c.strip() for c in _CLAUSE.split(sentence) if c.strip()]
+
+
 def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool, int]:
     """What each negation, "gone" or resolution word in a clause applies to: the nearest
     problem or success word within a few words (what follows first: "without errors",
     "doesn't work"; else what precedes: "funktioniert nicht"). Returns what was negated
     ("solved": "doesn't work", "stopped working"; "problem": "no more errors"), whether
     a negation bound to nothing, and how many problem words stay unbound (live)."""
+    negations = any(h.category == "negation" for h in hits)
+    # "mehr", "mere", "longer" say "no more" only beside a negation ("keine X mehr"), not
+    # in a comparison ("larmer mere end den plejer")
+    hits = [h for h in hits if negations or h.category != "gone"
+            or folded[h.start:h.end] not in _COMPARATIVE]
     problems = [h for h in hits if h.category == "problem"]
     successes = [h for h in hits if h.category == "solved"]
     bound: set[int] = set()  # ids of problem hits a negation or a resolution cancels
@@ -144,10 +182,12 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
             continue
         targets = problems if resolution else problems + successes
         near = _nearest(hit, [t for t in targets if id(t) not in bound and t is not hit])
+        if hit.category == "gone":  # "the error is gone": a problem first, else a success
+            near = _nearest(hit, [p for p in problems if id(p) not in bound]) or near
         if near is None:
             free = free or hit.category == "negation"
         elif near.category == "problem":
-            bound.add(id(near))
+            bound.update(id(p) for p in problems if p is near or _gap(p, near) <= 10)
             if not resolution:
                 negated.add("problem")
         else:
@@ -155,7 +195,11 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
     return frozenset(negated), free, sum(1 for p in problems if id(p) not in bound)
 
 
-_NEGATED_FORM = re.compile(r"^(?:ne|не|nie|ні|ni)\w{3,}|\w{3,}(?:m[ae]d[ıi]|m[ıiuü]yor)\w*$")
+_NEGATED_FORM = re.compile(r"^(?:ne|не|nie|ні|ni)\w{3,}|\w{3,}(?:m[ae]d[ıi]|m[ıiuü]yor)\w*$"
+                           r"|.+\syok$")  # "hiç hata yok": "hiç" strengthens "yok"
+#: comparatives that are "gone" words only beside a negation
+_COMPARATIVE = frozenset({"mehr", "mere", "mer", "meer", "længere", "lenger", "längre",
+                          "langer"})
 
 
 def _concord(hit: Hit, hits: list[Hit], folded: str) -> bool:
@@ -172,18 +216,22 @@ def _concord(hit: Hit, hits: list[Hit], folded: str) -> bool:
 
 
 def _nearest(hit: Hit, targets: list[Hit]) -> Hit | None:
+    """The problem or success word a negation binds to: the nearest one after it (before
+    it for a postfix negation), else before it; "gone" binds the nearest on either side
+    ("Feilmeldingen er borte og backupen gikk fint": the error message is gone)."""
     after = [t for t in targets if t.start >= hit.end and _gap(hit, t) <= _NEAR]
     before = [t for t in targets if t.end <= hit.start and _gap(hit, t) <= _NEAR]
-    if hit.postfix:  # Japanese and Korean negate what stands before: "エラーなく"
-        after, before = before, after
-    pool = after or before
+    if hit.postfix:  # Japanese, Korean, Turkish "yok" negate what stands before: "エラーなく"
+        after = []
+    pool = after + before if hit.category == "gone" else after or before
     return min(pool, key=lambda t: _gap(hit, t)) if pool else None
 
 
 _NEAR = 24  # characters between a negation and the word it negates
 # success words that say a problem was resolved (the problem word beside them is over);
 # "works", "loads" do not ("loads slowly" is a problem)
-_RESOLUTION = ("solv", "resolv", "fixed", "fix ", "sorted", "gelöst", "behoben", "erledigt",
+_RESOLUTION = ("solv", "resolv", "fixed", "fix ", "fixing", "sorted", "gelöst", "behoben",
+               "beheb", "lösen", "erledigt", "oploss", "verhelp", "ушл", "ушел",
                "résolu", "réglé", "corrigé", "resuelt", "solucionad", "arreglad", "risolt",
                "sistemat", "resolvid", "corrigid", "opgelost", "verholpen", "löst", "åtgärd",
                "fikset", "løst", "ratke", "ratkaist", "korjat", "rozwiązan", "naprawion",
@@ -221,10 +269,10 @@ def substantive_reason(clause: Clause) -> str | None:
         return "a negated success"
     if clause.live_problems:
         return "a problem"  # "the problem is solved" is not one; "loads slowly" is
-    if "qualifier" in c and ("solved" in c or not c & {"gratitude", "apology", "greeting"}):
-        return "a partial success"  # "worked yesterday", "works until a reboot"
     if "again" in c and "solved" not in c and not clause.anchored:
         return "'again' without a success"
+    if "qualifier" in c and ("solved" in c or not c & {"gratitude", "apology", "greeting"}):
+        return "a partial success"  # "worked yesterday", "works until a reboot"
     if "gone" in c and not c & {"problem", "solved", "negation"}:
         return "something gone"  # "the VPN is gone again", not "no errors any more"
     if clause.free_negation and clause.unknown and "gone" not in c:
@@ -315,20 +363,79 @@ def _read_body(understanding: Understanding, text: str,
                     if c.strip()]
             anchored = any(_own_anchor(c) for c in said)
             said = [replace(c, anchored=anchored) for c in said]
-            for clause in said:
+            for k, clause in enumerate(said):
                 why = substantive_reason(clause)
-                if why:
+                soft = why in _SOFT or (why == "a partial success" and "solved" not in
+                                        clause.categories)  # "yesterday", no success word
+                if why and not (soft and _judge(understanding, clause)):
                     return Verdict(False, f"{why}: {clause.text[:80]!r}")
+                if why:  # the judge read it as harmless ("Alt ligger i skyen igen")
+                    said[k] = _judged(understanding, clause)
             # a clause counts as thanks only by its own words: "works on the laptop, the
             # desktop shows a black screen" lends the second clause nothing
-            line_clauses += [_without_names(c, names) if _own_anchor(c) else
-                             _unanchored(_without_names(c, names)) for c in said]
+            line_clauses += [_read_alone(understanding, _without_names(c, names))
+                             for c in said]
         clauses += line_clauses
         if line_clauses and all("closing" in c.categories or c.unknown == 0
                                 for c in line_clauses) and any(
                 "closing" in c.categories for c in line_clauses):
             return _with_rest(clauses, understanding, lines[k + 1:], names)
     return clauses
+
+
+#: the reason the sentence judge may overrule: a negation bound to no listed word ("без
+#: зсуву", "no bother") says nothing by itself, nor does a time word without a success
+#: ("что вчера столько раз звонила"); a question, "but", a request, a live problem, a
+#: negated success, a partial success ("worked yesterday"), "again" or "gone" decide
+_SOFT = frozenset({"a negation"})
+
+
+def tags(clause: Clause) -> list[str]:
+    """What the lexicon read in a clause, as features for the sentence judge."""
+    return [*sorted(clause.categories), *(f"not-{n}" for n in sorted(clause.negated)),
+            *(["free-negation"] if clause.free_negation else []),
+            *(["live-problem"] if clause.live_problems else [])]
+
+
+JUDGE_WORDS = 12  # a longer clause is news, whatever the judge says
+
+
+def _judge(understanding: Understanding, clause: Clause) -> float | None:
+    """The sentence judge's P(harmless) of a clause, if it is confident; else None.
+    Confirmations are short ("Alla bilar är nedladdade nu"): a long clause is not judged."""
+    model = understanding.model
+    words = max(len(clause.text.split()), len(_JOINED_CHARS.findall(clause.text)) // 3)
+    if model is None or words > JUDGE_WORDS:
+        return None
+    return model.harmless(clause.text, tags(clause))
+
+
+def _judged(understanding: Understanding, clause: Clause) -> Clause:
+    return replace(clause, judged=_judge(understanding, clause), unknown=0)
+
+
+def needs_judge(clause: Clause) -> bool:
+    """Whether the rules leave a clause to the sentence judge: it neither thanks, says it
+    works, apologises or greets (or has too many unknown words for one that does), nor
+    is it a name or a sign-off line."""
+    if _own_anchor(clause):
+        return clause.unknown > UNKNOWN_IN_CLAUSE
+    return not (_name_like(clause.text) and clause.unknown <= UNKNOWN_ELSEWHERE)
+
+
+def _read_alone(understanding: Understanding, clause: Clause) -> Clause:
+    """A clause as it counts for the verdict: by its own words ("works on the laptop, the
+    desktop shows a black screen" lends the second clause nothing). A clause that is
+    neither anchored nor a name, or has too many unknown words, is news unless the
+    sentence judge is confident it only says that things work ("Documents are signed")."""
+    if clause.judged is not None:
+        return clause
+    if not needs_judge(clause):
+        return clause if _own_anchor(clause) else _unanchored(clause)
+    score = _judge(understanding, clause)
+    if score is not None:
+        return replace(clause, judged=score, unknown=0)
+    return clause if _own_anchor(clause) else _unanchored(clause)
 
 
 def _with_rest(clauses: list[Clause], understanding: Understanding, rest: list[str],
@@ -343,7 +450,7 @@ def _own_anchor(clause: Clause) -> bool:
     """The clause itself thanks, says it works, apologises, greets or closes (or is a
     pleasantry with nothing else in it: "Have a good evening")."""
     return bool(clause.categories & _ANCHORS) or _over(clause) or (
-        "pleasantry" in clause.categories and clause.unknown <= 1)
+        "pleasantry" in clause.categories and clause.unknown <= 1) or clause.judged is not None
 
 
 def _read_late(understanding: Understanding, text: str, names: frozenset[str],
@@ -492,7 +599,11 @@ def _verdict(clauses: list[Clause]) -> Verdict:
     if unknown > UNKNOWN_WORDS:
         return Verdict(False, f"{unknown} words that are neither thanks nor pleasantries")
     said = sorted({k for c in clauses for k in c.categories & HARMLESS})
-    return Verdict(True, f"only {', '.join(said)}: {thanked[0].text[:60]!r}",
+    judged = [c for c in clauses if c.judged is not None]
+    model = "".join(f"; the sentence judge read {c.text[:60]!r} as harmless ({c.judged:.2f})"
+                    for c in judged[:3])
+    return Verdict(True, f"only {', '.join(said) or 'confirmations'}: "
+                         f"{thanked[0].text[:60]!r}{model}",
                    tuple(c.text for c in thanked))
 
 

@@ -33,7 +33,7 @@ _RANK = {name: i for i, name in enumerate(CATEGORIES)}
 _WORD = re.compile(r"[^\W_]+")
 _JOINED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
                      r"\u1100-\u11ff\u0600-\u06ff\U0001f300-\U0001faff\u2600-\u27bf]")
-_POSTFIX = frozenset({"ない", "ません", "なく", "ず", "ぬ", "なかった", "않", "없"})
+_POSTFIX = frozenset({"ない", "ません", "なく", "ず", "ぬ", "なかった", "なし", "않", "없", "yok"})
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _ARABIC_PREFIX = r"(?:[\u0648\u0641\u0628\u0644\u0643]|\u0627\u0644|\u0648\u0627\u0644" \
                  r"|\u0628\u0627\u0644|\u0644\u0644)?"
@@ -132,6 +132,7 @@ class Lexicon:
                 if i + n <= len(words) and all(
                         _part_matches(p, words[i + k][2]) for k, p in enumerate(entry.parts)):
                     found.append(Hit(start, words[i + n - 1][1], entry.category, n,
+                                     postfix=n == 1 and word in _POSTFIX,
                                      wild=any("*" in part for part in entry.parts)))
         if _JOINED.search(clause):
             for pattern, table in self.joined.values():

@@ -1,0 +1,120 @@
+"""The sentence judge of the thank-you step: its file, its scores, and where it may decide."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from mailgate.quotes import reply_parts
+from mailgate.replies import Understanding, judge
+from mailgate.replies.lexicon import Lexicon, load_tables
+from mailgate.replies.model import MAGIC, SentenceModel, features, to_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _always(harmless: bool) -> SentenceModel:
+    """A judge that finds every sentence harmless (or none): to test what it may overrule."""
+    return SentenceModel.from_bytes(to_bytes(
+        {"bias": 30.0 if harmless else -30.0, "threshold": 0.5}, [0.0] * 64))
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return Lexicon(load_tables())
+
+
+def test_packaged_model_loads_and_is_small() -> None:
+    data = resources.files("mailgate.data").joinpath("sentence_model.bin").read_bytes()
+    assert len(data) < 2_000_000
+    model = SentenceModel.load()
+    assert 0.5 <= model.threshold <= 1.0
+    assert len(model.weights) == model.buckets
+
+
+def test_file_round_trip_keeps_header_and_scores() -> None:
+    weights = [((k * 37) % 11 - 5) / 10 for k in range(4096)]
+    data = to_bytes({"bias": -0.25, "threshold": 0.8, "note": "x"}, weights)
+    model = SentenceModel.from_bytes(data)
+    assert (model.bias, model.threshold, model.buckets) == (-0.25, 0.8, 4096)
+    assert model.header["note"] == "x"
+    again = SentenceModel.from_bytes(to_bytes(model.header, [
+        model.weights[k] * model.scale for k in range(model.buckets)]))
+    for text in ("Документы подписываются", "已经可以登录了", "the printer is broken"):
+        assert 0.0 < model.score(text) < 1.0
+        assert again.score(text) == pytest.approx(model.score(text), abs=1e-6)
+
+
+@pytest.mark.parametrize("data", [b"PK\x03\x04", MAGIC + b"\x00\x00\x00\x02{}"])
+def test_a_broken_model_file_is_refused(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        SentenceModel.from_bytes(data)
+
+
+def test_features_are_the_same_in_every_process() -> None:
+    """crc32, not hash(): a model trained in one process scores the same in another."""
+    code = ("from mailgate.replies.model import features; "
+            "print(features('Alla bilar är nedladdade nu'))")
+    seen = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed}
+                           ).stdout for seed in ("1", "2")}
+    assert seen == {f"{features('Alla bilar är nedladdade nu')}\n"}
+
+
+def test_the_verdict_says_the_judge_decided_and_its_score(lexicon: Lexicon) -> None:
+    verdict = judge(Understanding(lexicon, _always(True)),
+                    reply_parts("Tack! Alla bilar är nedladdade nu."))
+    assert verdict.thanks_only
+    assert "sentence judge read 'Alla bilar är nedladdade nu' as harmless (1.00)" in verdict.reason
+
+
+def test_without_the_judge_unknown_words_are_news(lexicon: Lexicon) -> None:
+    for model in (None, _always(False)):
+        verdict = judge(Understanding(lexicon, model),
+                        reply_parts("Tack! Alla bilar är nedladdade nu."))
+        assert not verdict.thanks_only
+        assert "more than thanks" in verdict.reason
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks, but the export still fails",  # contrast
+    "Danke. Drucker defekt",  # a live problem
+    "Thanks. Could you also check Maria's account",  # a request
+    "Merci. Ça ne marche toujours pas",  # a negated success
+    "Спасибо. Когда будет готов отчёт?",  # a question
+    "Takk. Utlogget igjen i dag",  # "again" without a success
+    "Tack. Det fungerade i går",  # a partial success
+    "Thanks. It would be great if the export also had dates",  # a wish
+    "Thanks. " + " ".join(["word"] * 13),  # too long for the judge
+])
+def test_the_judge_never_overrules_a_decisive_reason(lexicon: Lexicon, text: str) -> None:
+    """Even a judge that finds everything harmless cannot keep these closed."""
+    assert not judge(Understanding(lexicon, _always(True)), reply_parts(text)).thanks_only
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks. Screen goes dark after lunch",
+    "Tack. Skärmen flimrar",
+    "Gracias. Pantalla parpadea",
+    "Merci. Notre nouvelle collègue commence lundi",
+    "Danke. Unsere neue Kollegin fängt am Montag an und braucht einen Zugang",
+    "Thanks. xyzzy qwerty",
+])
+def test_the_packaged_judge_leaves_calm_news_to_the_engineer(text: str) -> None:
+    assert not judge(Understanding.load(), reply_parts(text)).thanks_only
+
+
+@pytest.mark.parametrize("text", [
+    "Спасибо! Документы подписываются.",
+    "Tack! Alla bilar är nedladdade nu.",
+    "谢谢！已经可以登录了",
+    "Obrigada! Já consigo emitir as notas.",
+])
+def test_the_packaged_judge_reads_confirmations_in_own_words(text: str) -> None:
+    verdict = judge(Understanding.load(), reply_parts(text))
+    assert verdict.thanks_only and "sentence judge" in verdict.reason

@@ -33,6 +33,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+import server  # noqa: E402
 from intake import latency, memory, throughput  # noqa: E402
 from nodes import postgres, summary_lines  # noqa: E402
 from peer import Skipped, peer  # noqa: E402
@@ -260,7 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-messages", type=int,
                         help="mails per scenario for the postgres section")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder in bench/out")
+    parser.add_argument("--processes", type=int,
+                        help="the daemons' [processing] processes (default: mailgate's)")
     args = parser.parse_args(argv)
+    if args.processes is not None:
+        server.CONFIG["processing"] = {"processes": args.processes}
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(SECTIONS)
     if unknown:

@@ -16,21 +16,24 @@ strictest first:
   words (shared error codes, host names, IDs, subject and content words).
 
 The reason, with the score, goes into the ticket's ``duplicate_merged`` event.
+A mail only likely about the problem (``compare`` says ``related``) is returned
+with ``merge`` false: the repeat step links it rather than merging it
+(``link_related``), with ``repeat_linked`` events.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from mailgate.config import Config
 from mailgate.domains import organisation
 from mailgate.message import Inbound
 from mailgate.quotes import new_text
 from mailgate.refs import normalize_subject
-from mailgate.repeats import Mail, compare, own_words, terms
+from mailgate.repeats import NEAR, Mail, compare, new_topic, own_words, terms
 from mailgate.store import Store, Ticket
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -59,9 +62,19 @@ def similarity(a: str, b: str) -> float:
     return len(pa & pb) / len(pa | pb)
 
 
+class Repeat(NamedTuple):
+    """The open ticket a new mail repeats (``merge``) or is likely related to (a link with
+    a notice), and why."""
+
+    ticket: Ticket
+    reason: str
+    merge: bool
+
+
 def find_duplicate(config: Config, store: Store, inbound: Inbound,
-                   now: datetime) -> tuple[Ticket, str] | None:
-    """The open ticket this new mail repeats, with the reason; None if it is new."""
+                   now: datetime) -> Repeat | None:
+    """The open ticket this new mail repeats or is related to, with the reason; None if it
+    is new."""
     settings = config.conversation
     if settings.duplicate_scope == "off" or not inbound.from_addr:
         return None
@@ -74,29 +87,34 @@ def find_duplicate(config: Config, store: Store, inbound: Inbound,
         return None
     mail = Mail(inbound.from_addr, inbound.subject, new_text(inbound.text), now,
                 cites=bool(inbound.in_reply_to or inbound.references))
-    best: tuple[float, int, str] | None = None
+    best: tuple[bool, float, int, str] | None = None
     for candidate in candidates:
-        found = _repeats(settings.duplicate_similarity, candidate, mail)
-        if found is not None and (best is None or found[0] > best[0]):
-            best = (found[0], candidate["id"], found[1])
-    if best is None:
+        found = repeats(settings.duplicate_similarity, candidate, mail,
+                        settings.related_within)
+        if found is not None and (best is None or (found[2], found[0]) > best[:2]):
+            best = (found[2], found[0], candidate["id"], found[1])
+    if best is None or not (best[0] or settings.link_related):
         return None
-    ticket = store.ticket(best[1])
-    return ticket, best[2]
+    return Repeat(store.ticket(best[2]), best[3], best[0])
 
 
-def _repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
-             ) -> tuple[float, str] | None:
-    """(score, reason) when ``mail`` repeats the candidate ticket's first mail."""
+def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
+            near: timedelta = NEAR) -> tuple[float, str, bool] | None:
+    """(score, reason, merge?) when ``mail`` repeats the candidate ticket's first mail
+    (merge) or is likely related to it (not merge); None when it is another matter."""
     first = Mail(candidate["requester"], candidate["subject"], new_text(candidate["text"]),
                  candidate["created_at"])
     key = subject_key(mail.subject)
+    if new_topic(mail.text):
+        return None  # "a different problem": whatever the subject says
     if key not in VAGUE and key == subject_key(first.subject) and \
             terms(first.subject, own_words(first.sender, mail.sender)).weights:
-        return 2.0, f"same subject ({key!r})"
+        return 2.0, f"same subject ({key!r})", True
     alike = similarity(mail.text, first.text)
     if alike >= threshold:
-        return 1.0 + alike, f"text {alike:.0%} alike"
-    verdict = compare(first, mail)
-    return (verdict.score, f"same problem, reworded: {verdict.reason}") if verdict.same \
+        return 1.0 + alike, f"text {alike:.0%} alike", True
+    verdict = compare(first, mail, near)
+    if verdict.same:
+        return verdict.score, f"same problem, reworded: {verdict.reason}", True
+    return (verdict.score, f"likely related: {verdict.reason}", False) if verdict.related \
         else None

@@ -36,7 +36,7 @@ def detect(text: str, content_language: str = "", default: str = "en") -> str:
     sample = text[:2000].casefold()  # the opening paragraphs say it; the rest only costs time
     found = sample.translate(_NOT_LETTERS).split()
     letters = sum(map(len, found))
-    if letters and len(_CYRILLIC.findall(sample)) / letters > 0.3:
+    if letters and not sample.isascii() and len(_CYRILLIC.findall(sample)) / letters > 0.3:
         return "ru"
     counts = Counter(found)
     words = counts.keys()

@@ -36,7 +36,11 @@ from mailgate.store import DuplicateMessageError, SpoolItem, Store
 
 log = structlog.get_logger("mailgate.processor")
 
-PREPARE = 4  # messages parsed ahead of, and committed by, one transaction
+# messages parsed ahead of, and committed by, one transaction: with 8 rather than 4 a commit
+# writes a quarter fewer pages to the log per mail (their rows share table and index pages:
+# 31 pwrite calls a new mail instead of 43), about 10 % of the processor's CPU; the lock is
+# held for ~10 ms at most, and between two groups a waiting spooler goes first (writer_turn)
+PREPARE = 8
 PREPARE_BYTES = 1 << 20  # ... unless they are this large together (at least one)
 
 

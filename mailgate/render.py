@@ -214,6 +214,8 @@ def sample_context() -> dict[str, Any]:
             "breached": False, "overdue": "0:00:00",
         },
         "what": "new",
+        "related": {"reference": "SUP-000122"},  # ack: linked as likely the same problem
+        "reason": "",  # notification: why a mail was held, or what a new ticket is linked to
         "close_at": opened + timedelta(days=7),  # waiting: when auto-close will close it
         "auto": False,  # resolved: closed by auto-close rather than by a person
         "rating": {"asked": True, "links": [

@@ -26,9 +26,13 @@ working since this morning", "urgent", the company's name. So the comparison:
   announces another matter ("separate issue").
 
 A false merge is worse than a missed one: the bar is high, and every verdict
-carries its score, what moved the bar and the shared terms. Tuned on
-``tests/data/repeats/tune.jsonl``; measured on the evaluation part by
-``bench/repeats.py``.
+carries its score, what moved the bar and the shared terms. A pair below the
+bar may still be ``related`` (linked with a notice, not merged): its score
+reaches ``LINK`` of the bar with a shared identifier or two shared terms, or
+the second mail reports a problem within ``near`` of the first, from a
+colleague (one outage, two reporters, often no shared word) or from the same
+sender with a shared term. Tuned on ``tests/data/repeats/tune.jsonl`` and
+``tune2.jsonl``; measured on the evaluation part by ``bench/repeats.py``.
 """
 
 from __future__ import annotations
@@ -36,18 +40,24 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 
 _TOKEN = re.compile(r"[^\W_](?:[\w.\-]*[^\W_])?")
 _TIME = re.compile(r"^\d{1,2}[:.h]\d{2}$|^\d{1,2}(am|pm|uhr)$")
 _DATE = re.compile(r"^\d{1,2}[./-]\d{1,2}([./-]\d{2,4})?$|^(19|20)\d\d([./-]\d{1,2})*$")
-_REPLY = re.compile(r"^\s*(re|aw|sv|vs|antw|ang|odp|ha|ответ|fw|fwd|wg|tr|rv|vb|doorst)\s*:",
+_REPLY = re.compile(r"^\s*(re|aw|sv|vs|antw|ang|odp|ha|ответ)\s*:",
                     re.IGNORECASE)
 _PHONE = re.compile(r"\+?\d[\d ()/-]{7,}\d")
+_PLURAL = re.compile(r"^(\d{3,})s$")
+_NAMED_NUMBER = re.compile(r"^[^\W\d_]+\d+$")  # letters then digits: gw2, srv01, p01
 _HOST = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+\.[a-z]{2,6}$")
 STEM = 5
+#: A pair not sure enough to merge is linked when its score reaches this share of the bar.
+LINK = 0.6
+NEAR = timedelta(minutes=30)
+NEAR_TEXT = "30 minutes"
 CODE, IDENT, NAME, WORD = 4.0, 2.5, 1.5, 1.0
 #: Endings cut before the first five letters are kept ("signing" meets "sign"), longest
 #: first; only when four letters stay.
@@ -77,6 +87,7 @@ class Verdict:
     same: bool
     score: float
     reason: str
+    related: bool = False  # not sure enough to merge, likely enough to link with a notice
 
 
 @dataclass
@@ -165,10 +176,14 @@ def _add(found: _Terms, raw: str, own: frozenset[str], stop: frozenset[str],
     if kind < IDENT and any(part in own for part in re.split(r"[.@]", token)):
         return
     if kind >= IDENT:
+        token = _PLURAL.sub(r"\1", token)  # "502s" meets "502"
         label = token.split(".")[0]
         if _HOST.match(token) and any(c.isdigit() or c == "-" for c in label):
             token = label  # db01.example.com meets db01
         found.add(token, kind)
+        for part in token.split("-")[1:] if "." not in token else ():
+            if len(part) >= 3 and _NAMED_NUMBER.match(part):
+                found.add(part, IDENT)  # vpn-gw2 meets gw2
     elif kind == NAME:
         found.add(token[:STEM + 1], NAME)
     elif kind == WORD and token not in stop and stem(token) not in stop_stems:
@@ -227,9 +242,19 @@ def follow_up(text: str) -> str | None:
 
 
 def _phrase(text: str, phrases: tuple[str, ...]) -> str | None:
+    """The first phrase found: ``*`` at its end matches a word's start, ``.`` a clause's
+    end."""
     low = " " + " ".join(re.findall(r"[\w'’-]+", text.casefold())) + " "
-    return next((p.rstrip("*") for p in phrases
-                 if (f" {p[:-1]}" if p.endswith("*") else f" {p} ") in low), None)
+    clauses = " " + " ".join(re.findall(r"[\w'’-]+|[.!?;,)]", text.casefold())) + " . "
+    return next((p.rstrip("*.") for p in phrases if _has(p, low, clauses)), None)
+
+
+def _has(phrase: str, low: str, clauses: str) -> bool:
+    if phrase.endswith("*"):
+        return f" {phrase[:-1]}" in low
+    if phrase.endswith("."):
+        return re.search(rf" {re.escape(phrase[:-1])} [.!?;,)] ", clauses) is not None
+    return f" {phrase} " in low
 
 
 def _overlap(a: _Terms, b: _Terms) -> tuple[float, float, list[str]]:
@@ -241,8 +266,9 @@ def _overlap(a: _Terms, b: _Terms) -> tuple[float, float, list[str]]:
     return (weight / small if small else 0.0, weight / union if union else 0.0, shared)
 
 
-def compare(first: Mail, second: Mail) -> Verdict:
-    """Whether ``second`` reports the problem ``first`` reported, with score and reason."""
+def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
+    """Whether ``second`` reports the problem ``first`` reported, with score and reason;
+    when not sure enough to merge, whether it is likely enough to link (``related``)."""
     own = own_words(first.sender, second.sender)
     other = new_topic(second.text) or new_topic(second.subject)
     if other:
@@ -253,17 +279,33 @@ def compare(first: Mail, second: Mail) -> Verdict:
     score = (small + union) / 2
     said = f"{second.subject}\n{body_of(second.text)}"
     cue = follow_up(said) or \
-        ("a reply or forward of an earlier mail"
+        ("a reply to an earlier mail"
          if is_reply(second.subject) and not second.cites else None)
-    if cue is None and first.sender.casefold() != second.sender.casefold():
+    colleague = first.sender.casefold() != second.sender.casefold()
+    if cue is None and colleague:
         cue = _phrase(said, _words()[6])  # a colleague: "for me too"
     need, why = _need(first, second, a, b, cue, own)
     idents = a.idents & b.idents
     close = cue or about(terms(second.subject, own), a)
     same = score >= need and (bool(idents) or len(shared) >= (2 if close else 3))
-    return Verdict(same, score, f"score {score:.2f} (needs {need:.2f}{why}); shared: "
-                                f"{', '.join(shared[:6]) or 'nothing'}"
-                                f"{f'; follows up ({cue!r})' if cue else ''}")
+    reason = (f"score {score:.2f} (needs {need:.2f}{why}); shared: "
+              f"{', '.join(shared[:6]) or 'nothing'}{f'; follows up ({cue!r})' if cue else ''}")
+    if same:
+        return Verdict(True, score, reason)
+    link = _link(score, need, len(shared), bool(idents), cue, colleague,
+                 _problem(said), _hours(first, second) * 3600 <= near.total_seconds())
+    return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
+
+
+def _link(score: float, need: float, shared: int, idents: bool, cue: str | None,
+          colleague: bool, reports: bool, soon: bool) -> str | None:
+    """Why a pair not sure enough to merge is likely enough to link, if it is."""
+    if score >= LINK * need and (idents or shared >= 2):
+        return f"related: the score reaches {LINK:.0%} of what a merge needs"
+    if soon and (reports or cue) and (shared or idents or (colleague and (cue or reports))):
+        who = "a colleague" if colleague else "the same sender"
+        return f"related: {who} reports a problem within {NEAR_TEXT}"
+    return None
 
 
 def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
@@ -286,13 +328,21 @@ def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
         need, why = max(need, 0.5) + 0.2, f"{why}, its subject is about other things"
     if _numbered(a.idents) and _numbered(b.idents) and not idents:
         need, why = need + 0.15, f"{why}, other numbers"
+    if not cue and first.sender.casefold() != second.sender.casefold():
+        need, why = need + 0.1, f"{why}, another person"  # a colleague shares the account
     if _hours(first, second) > 12:
         need, why = need + 0.05, f"{why}, hours apart"
     return need, why
 
 
+def _problem(text: str) -> bool:
+    """Whether the text reports something wrong (rather than asking for something)."""
+    return _phrase(text, _words()[5]) is not None
+
+
 def is_reply(subject: str) -> bool:
-    """A "Re:"/"Fwd:" subject (in several languages): the sender answers or forwards a mail."""
+    """A "Re:" subject (in several languages): the sender answers a mail (a forward, "Fwd:",
+    passes on someone else's mail, often another matter)."""
     return bool(_REPLY.match(subject))
 
 

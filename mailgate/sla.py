@@ -23,8 +23,10 @@ from mailgate import bizcal
 from mailgate.config import Config, Rule, SlaLevel, Target
 from mailgate.message import Inbound, header
 
+# Searched in the text after a "\n" (see stated_priority): a line start written as "\n", not
+# as "(?m)^", is a literal the regex engine skips to, instead of trying every character.
 _STATED = re.compile(
-    r"(?im)^[ \t>*]{0,4}(?:priority|severity|urgency|prioritet|allvarlighetsgrad|приоритет"
+    r"(?i)\n[ \t>*]{0,4}(?:priority|severity|urgency|prioritet|allvarlighetsgrad|приоритет"
     r"|срочность|важность|prioriteit|urgentie|priorität|dringlichkeit|priorité|prioridad"
     r")[ \t]{0,4}[:=][ \t]{0,4}([^\W\d_]{2,20}|\d)"
 )
@@ -61,7 +63,7 @@ class Classification:
 def stated_priority(inbound: Inbound, config: Config) -> str | None:
     """The priority the customer wrote in the subject or body, mapped to a configured one."""
     for text in (inbound.subject, inbound.text[:MAX_SCAN]):
-        match = _STATED.search(text)
+        match = _STATED.search("\n" + text)
         if match:
             word = match[1].casefold()
             value = word if word in config.sla.priorities else SYNONYMS.get(word)

@@ -61,6 +61,9 @@ log = structlog.get_logger("mailgate.workers")
 OUTBOX = b"o"
 PROCESSED = b"p"
 SENDER_NICE = 10  # how much lower the sender child's CPU priority is than the daemon's
+# ... and a processor child's after the first: it takes what the daemon and the first
+# processor leave of the cores, never the listener's time for the SMTP 250s
+EXTRA_PROCESSOR_NICE = 5
 RESTART_BACKOFF = (1.0, 30.0)  # first and longest wait before a crashed child is restarted
 STOP_TIMEOUT = 60.0  # a child's current message may be large; then it is killed
 _PR_SET_PDEATHSIG = 1
@@ -141,6 +144,8 @@ class WorkerProcesses:
                 "--wake-fd", str(wake_r), "--done-fd", str(done_w), "--role", self.role]
         if self.node_fixed:
             argv += ["--node", f"{self.node}/{self.role[0]}{index}"]
+        if self.role == "processor" and index:
+            argv += ["--nice", str(EXTRA_PROCESSOR_NICE)]
         try:
             proc = subprocess.Popen(argv, pass_fds=(wake_r, done_w), stdin=subprocess.DEVNULL,
                                     start_new_session=False)
@@ -289,6 +294,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--done-fd", type=int, required=True)
     parser.add_argument("--node")
     parser.add_argument("--role", choices=("processor", "sender"), default="processor")
+    parser.add_argument("--nice", type=int, default=0)
     return parser
 
 
@@ -299,6 +305,9 @@ def _processor_main(args: argparse.Namespace) -> int:
     from mailgate.render import Renderer, freeze_templates
     from mailgate.store import open_store
 
+    if args.nice:
+        with suppress(OSError):
+            os.nice(args.nice)
     config, node = _setup(args)
     stop = threading.Event()
     done_lock = threading.Lock()
@@ -312,6 +321,7 @@ def _processor_main(args: argparse.Namespace) -> int:
 
     store = open_store(config, migrate=False, application_name=f"mailgate {node}")
     store.relax_durability()  # it writes only what follows from durable spool rows
+    store.take_turns()  # with the other processor processes (see Store.take_turns)
     renderer = freeze_templates(Renderer(config.templates_dir))
     processor = Processor(config, store, Pipeline(config, renderer), node=node,
                           on_outbox=lambda: tell(OUTBOX), on_processed=lambda: tell(PROCESSED))

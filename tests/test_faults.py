@@ -613,6 +613,36 @@ def test_sigkill_of_the_daemon_takes_its_processor_processes_along(
                                                  f" {sender} outlived the daemon")
 
 
+def test_two_processor_processes_share_the_spool_each_mail_once(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """``processes = 2`` on SQLite: a backlog and mail arriving meanwhile are processed by
+    both processors taking turns, each mail stored and acknowledged once; the second one
+    runs at a lower CPU priority than the first, so it only takes what intake leaves."""
+    proc = subprocess_daemon(daemons, tmp_path, {"processing": {"processes": 2,
+                                                                "batch_size": 4}})
+    db = db_of(tmp_path)
+    backlog = numbered_mails("backlog", 80)
+    spool_directly(db, list(backlog.values()))
+    proc.start()
+    workers = processor_pids(proc)
+    assert len(workers) == 2
+
+    def nice(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+    wait_until(lambda: sorted(nice(w) - nice(proc.pids()[0]) for w in workers) == [0, 5], 10,
+               interval=0.01, message=lambda: f"processors at nice {[nice(w) for w in workers]}")
+    arriving = numbered_mails("arriving", 20)
+    for raw in arriving.values():
+        assert send_once(proc.port, raw) == 250
+    wait_drained(proc, 30)
+    stored = stored_message_ids(db)
+    assert set(stored) == {*backlog, *arriving}
+    assert [m for m, n in stored.items() if n != 1] == []
+    assert proc.terminate()[0] == 0
+    assert_acknowledged_once(tmp_path)
+
+
 def test_killed_sender_process_is_replaced_and_every_ack_written_once(
         tmp_path: Path, daemons: list[DaemonProcess]) -> None:
     """kill -9 of the sender process while acknowledgements go out: the daemon starts a

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 
 from mailgate import clock
-from mailgate.config import load_config
+from mailgate.config import Config, load_config
 from mailgate.domains import is_public, organisation
 from mailgate.errors import ConfigError
+from mailgate.message import parse
+from mailgate.pipeline import Pipeline
+from mailgate.render import Renderer
 from mailgate.repeats import Mail, compare
-from mailgate.store import Store
+from mailgate.store import SpoolItem, Store, open_store
+from tests.configs import write_config
 from tests.pgserver import PgServer
 
 AT = datetime.fromisoformat("2026-03-02T09:00:00+01:00")
@@ -42,6 +49,15 @@ def test_a_reworded_repeat_is_the_same_problem_with_its_score_and_terms() -> Non
                                    "Still getting kicked off vpn2 every few minutes.", 40))
     assert verdict.same
     assert "score" in verdict.reason and "vpn2" in verdict.reason
+
+
+def test_a_host_named_in_part_and_a_plural_code_are_the_same_identifiers() -> None:
+    """"gw2" names the gateway vpn-gw2.example.com; "502s" are 502 errors."""
+    first = _mail("API returns 502", "Since 03:12 api.eu-west.example.com answers 502 Bad "
+                  "Gateway for a third of our calls; gateway vpn-gw2.brightwave.co.uk too.")
+    verdict = compare(first, _mail("502s continuing", "Still 502s, now on most calls, and "
+                                   "gw2 keeps timing out.", 30))
+    assert verdict.same and "502" in verdict.reason and "gw2" in verdict.reason
 
 
 def test_another_problem_with_the_same_host_is_not() -> None:
@@ -69,6 +85,110 @@ def test_the_signature_and_the_company_are_no_evidence() -> None:
                    "terminal is not working since this morning.\n\nKind regards\nAnna Kerr\n"
                    "Pinecrest", 30)
     assert not compare(first, second).same
+
+
+def test_a_colleagues_outage_report_minutes_later_is_related_not_merged() -> None:
+    """Two people of one company report one outage in other words ten minutes apart: no
+    shared term, so no merge, but likely enough to link; two hours apart it is just new."""
+    first = _mail("P-schijf niet bereikbaar", "De P-schijf is niet bereikbaar: \"Het "
+                  "netwerkpad is niet gevonden\".", sender="j.vandam@sluisbouw.nl")
+    text = "Ik kan geen enkele tekening meer openen in AutoCAD, alles op de server geeft " \
+        "een melding."
+    soon = compare(first, _mail("Kan tekeningen niet openen", text, 10,
+                                sender="a.kok@sluisbouw.nl"))
+    assert not soon.same and soon.related and "a colleague reports a problem" in soon.reason
+    late = compare(first, _mail("Kan tekeningen niet openen", text, 120,
+                                sender="a.kok@sluisbouw.nl"))
+    assert not late.same and not late.related
+
+
+def test_a_weaker_likeness_is_related_and_says_so() -> None:
+    """The same sender, a shared identifier and words, below the merge bar: a link."""
+    first = _mail("Nightly stock import failed", "The nightly stock import did not run: "
+                  "job 4417 aborted after 212 of 480 rows with \"weight field out of "
+                  "range\". Our shop shows yesterday's stock.")
+    verdict = compare(first, _mail("question about the import", "The weight unit of the new "
+                                   "pallets is kg, the others use grams. Could that be why "
+                                   "job 4417 stops?", 120))
+    assert not verdict.same and verdict.related
+    assert "4417" in verdict.reason and "60% of what a merge needs" in verdict.reason
+
+
+def test_too_aggressive_is_no_me_too() -> None:
+    """A colleague's "too" that ends a clause ("for us too.") is a same-here cue; "too
+    aggressive" is not, and a shared workspace ID does not make a new question a repeat."""
+    first = _mail("Webhooks - add second endpoint", "How can we register a second webhook "
+                  "endpoint for workspace ws_8841c2? The dashboard only edits the existing "
+                  "one.", sender="priya@quillstack.io")
+    verdict = compare(first, _mail("Webhooks - retries too aggressive", "Your webhook "
+                                   "retries hit our endpoint 400 times per minute for "
+                                   "ws_8841c2. Can the retry schedule use backoff?", 90,
+                                   sender="marcus@quillstack.io"))
+    assert not verdict.same and "follows up" not in verdict.reason
+
+
+def test_a_forward_is_no_follow_up() -> None:
+    """"Fwd:" passes on someone else's mail (often another matter): unlike "Re:" it does not
+    lower the bar."""
+    first = _mail("Fwd: Your DocuSign envelope has been voided", "Why was this envelope "
+                  "voided? Buyer needs to sign today.\n\nEnvelope 5E0B7C21 Purchase Agreement "
+                  "was voided by the sender.")
+    second = ("The signed PDF of this envelope never got attached to the deal in the CRM. "
+              "Usually it shows under Documents.\n\nAll parties have completed the "
+              "DocuSign envelope Listing Agreement.")
+    forwarded = compare(first, _mail("Fwd: Your DocuSign envelope has been completed",
+                                     second, 180))
+    answered = compare(first, _mail("Re: Your DocuSign envelope has been completed",
+                                    second, 180))
+    assert "follows up" not in forwarded.reason and not forwarded.same
+    assert "follows up" in answered.reason
+
+
+def test_a_linked_report_is_acknowledged_with_the_other_ticket(tmp_path: Path) -> None:
+    """Through the pipeline: the colleague's report opens SUP-000002, both tickets get a
+    ``repeat_linked`` event with the score, the acknowledgement names SUP-000001 and the
+    team's notice says why."""
+    config = load_config(write_config(tmp_path, {"conversation": {
+        "duplicate_scope": "domain"}, "team": {"address": "team@example.com"}}))
+    store = open_store(config)
+    pipeline = Pipeline(config, Renderer(config.path(config.templates.directory)))
+    try:
+        for number, (sender, subject, text) in enumerate((
+                ("j.vandam@sluisbouw.nl", "P-schijf niet bereikbaar",
+                 "De P-schijf is niet bereikbaar: het netwerkpad is niet gevonden."),
+                ("a.kok@sluisbouw.nl", "Kan tekeningen niet openen",
+                 "Ik kan geen tekening meer openen, alles op de server geeft een melding.")),
+                start=1):
+            _handle(store, pipeline, config, number, sender, subject, text,
+                    AT + timedelta(minutes=10 * number))
+        linked = [e["detail"] for ticket in (1, 2) for e in store.events(ticket)
+                  if e["kind"] == "repeat_linked"]
+        sent = store.outbox_since(0)
+        ack = [r for r in sent if r["kind"] == "ack"][-1]
+        notice = [r for r in sent if r["kind"] == "notification"][-1]
+    finally:
+        store.close()
+    assert len(linked) == 2 and all("score" in detail for detail in linked)
+    assert "SUP-000001" in linked[1] and "SUP-000002" in linked[0]
+    body = message_from_bytes(ack["raw"]).get_payload(decode=True).decode()
+    assert "SUP-000002" in body and "openstaande verzoek SUP-000001" in body  # in Dutch
+    told = message_from_bytes(notice["raw"]).get_payload(decode=True).decode()
+    assert "Likely related to SUP-000001, linked: likely related: score" in told
+
+
+def _handle(store: Store, pipeline: Pipeline, config: Config, number: int, sender: str,
+            subject: str, text: str, at: datetime) -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, "support@example.com", subject
+    msg["Date"], msg["Message-ID"] = format_datetime(at), f"<m{number}@sluisbouw.nl>"
+    msg.set_content(text)
+    raw = msg.as_bytes()
+    inbound = parse(raw)
+    item = SpoolItem(id=number, received_at=at, channel="smtp", source="smtp",
+                     mail_from=sender, rcpt_tos=[config.support_address], size=len(raw),
+                     attempts=1)
+    with store.transaction():
+        pipeline.handle(store, item, inbound, at)
 
 
 def test_public_domains_shipped_and_extended() -> None:

@@ -25,6 +25,7 @@ from mailgate.store import DuplicateMessageError, IntegrityViolation, Store, Tic
 from mailgate.store import schema as schema_module
 from tests.conftest import sqlite_only
 from tests.pgserver import PgServer
+from tests.support import wait_until
 
 Opener = Callable[[], Store]
 REF = "SUP-{:06d}".format
@@ -725,3 +726,39 @@ def test_processing_reads_and_writes_through_indexes_only(tmp_path: Path) -> Non
              if any(step.startswith("SCAN") and " USING " not in step
                     and step != "SCAN sqlite_sequence" for step in plan)}
     assert len(plans) >= 10 and scans == {}  # the path reads a dozen distinct statements
+
+
+def test_processors_taking_turns_leave_the_turn_free_however_a_transaction_ends(
+        open_db: Opener) -> None:
+    """Processor connections that take turns (``Store.take_turns``, SQLite: a lock file
+    beside the database): a transaction that failed, one with a rolled-back savepoint and
+    one committed each leave the turn free, so the other processor writes at once (a kept
+    turn would hold it for its whole busy timeout, 5 s here)."""
+    first, second = open_db(), open_db()
+    first.take_turns()
+    second.take_turns()
+
+    def write() -> None:
+        with second.transaction():
+            second.spool_add(b"Subject: x\r\n\r\nx\r\n", channel="smtp",
+                             received_at=clock.now(), mail_from="a@example.org",
+                             rcpt_tos=["support@example.com"])
+
+    def second_writes() -> None:
+        _thread, out = in_thread(write)
+        wait_until(lambda: "result" in out or "error" in out, 2.5, interval=0.01,
+                   message="the second processor waited for a turn nobody held")
+        assert "error" not in out, out
+
+    with pytest.raises(RuntimeError), first.transaction():
+        first.spool_add(b"Subject: y\r\n\r\ny\r\n", channel="smtp",
+                        received_at=clock.now(), mail_from=None, rcpt_tos=[])
+        raise RuntimeError("a bug in the middle of a message")
+    second_writes()
+    with first.transaction():
+        with pytest.raises(RuntimeError), first.savepoint("message"):
+            raise RuntimeError("one message fails")
+        first.spool_add(b"Subject: z\r\n\r\nz\r\n", channel="smtp",
+                        received_at=clock.now(), mail_from=None, rcpt_tos=[])
+    second_writes()
+    assert sum(first.spool_counts().values()) == 3  # the failed transaction wrote nothing

@@ -163,6 +163,7 @@ def _processor(config: Config) -> Processor:
 
     configure_logging(config.logging)  # (a detached drainer's stderr is /dev/null)
     store = cli_store(config)
+    store.take_turns()  # with the daemon's processor processes (see Store.take_turns)
     try:  # claims in this process's own name: never a daemon's (its node_name, its children)
         return Processor(config, store, Pipeline(config, Renderer(config.templates_dir)),
                          node=process_name())

@@ -68,6 +68,12 @@ class ConversationSection(Section):
     duplicate_window: Duration = timedelta(days=3)
     duplicate_similarity: float = Field(default=0.85, gt=0, le=1)
     merge_into: Literal["existing", "newest"] = "existing"
+    # A new mail likely (not surely) about an open ticket's problem gets its own ticket,
+    # linked to that one, and its acknowledgement says so; off: such mail is just new.
+    link_related: bool = True
+    # A colleague's (or the same sender's) problem report this soon after an open ticket of
+    # theirs is linked to it even when the words differ (one outage, two reporters).
+    related_within: Duration = timedelta(minutes=30)
     colleagues: Literal["organisation", "addressed_only"] = "organisation"
     public_domains: list[str] = Field(default_factory=list)  # added to the shipped list
     auto_reply_cap: int = Field(default=20, ge=0)

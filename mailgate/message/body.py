@@ -53,7 +53,7 @@ def _strip_tags(html: str) -> str:
         out.append(html[pos:])
     text = htmllib.unescape("".join(out)).replace("\xa0", " ")
     lines = (" ".join(line.split()) for line in text.splitlines())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return re.sub(r"\n\n\n+", "\n\n", "\n".join(lines)).strip()  # see quotes._BLANK_LINES
 
 
 def _html_nesting(html: str) -> int:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from email.headerregistry import HeaderRegistry
+from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import formataddr, getaddresses
+from functools import lru_cache
 from typing import Any
 
 from mailgate.message.fastpath import (
@@ -37,7 +38,8 @@ class _HeaderCache:
     """``policy.default``'s header factory, decoding each distinct field once.
 
     A field that is not an address list and whose value has nothing to decode (see
-    ``_SIMPLE_VALUE``) is its own value: building the registry's object for it costs
+    ``_SIMPLE_VALUE``), or an unstructured field (``_unstructured``) with an ASCII value
+    and no encoded-word, is its own value: building the registry's object for it costs
     15-60 µs (a Date or Message-ID), for the same text; an address field of one plainly
     written mailbox (``_SIMPLE_MAILBOX``) is read by that pattern, not the address parser.
 
@@ -54,6 +56,7 @@ class _HeaderCache:
     def __init__(self) -> None:
         self.registry = HeaderRegistry()
         self.cache: dict[tuple[str, str], Any] = {}
+        self.remapped = False  # map_to_type was used: every field goes to the registry
 
     def __call__(self, name: str, value: Any) -> Any:
         if not isinstance(value, str):  # a program setting a header, not parsed input
@@ -69,7 +72,9 @@ class _HeaderCache:
                 # "; 0"), so they are always decoded
                 plain = "=?" not in value and len(value) <= 998 and lower not in _MIME_FIELDS
                 mailbox = _SIMPLE_MAILBOX.match(value) if address and plain else None
-                if not address and plain and _SIMPLE_VALUE.match(value):
+                if not address and plain and (_SIMPLE_VALUE.match(value) or (
+                        value.isascii() and not self.remapped and len(lower) <= 76
+                        and _unstructured(lower))):
                     found = _SimpleHeader(name, value)
                 elif mailbox is not None:
                     found = _SimpleAddressHeader.of(name, value, mailbox)
@@ -89,7 +94,18 @@ class _HeaderCache:
         return self.registry[name]
 
     def map_to_type(self, name: str, cls: Any) -> None:
+        self.remapped = True
         self.registry.map_to_type(name, cls)
+
+
+@lru_cache(maxsize=256)  # names of at most 76 characters (a folded line's): <= 20 KB held
+def _unstructured(lower: str) -> bool:
+    """Does the stock registry read field ``lower`` as unstructured text (``Received``,
+    ``DKIM-Signature``, ``Authentication-Results``, ``X-...``: every name but the address,
+    date, id and MIME fields)? Such a field's ASCII value without an encoded-word reads as
+    itself, folding whitespace, quotes and parentheses included; the registry would take
+    10-50 us to say so, per field of every message (a real header block has 20-40 fields)."""
+    return issubclass(HeaderRegistry()[lower], UnstructuredHeader)
 
 
 def _normalized_addresses(value: str) -> str:

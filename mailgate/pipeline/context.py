@@ -159,7 +159,8 @@ class Context:
     rating: Rating | None = None  # rate
     route: Route | None = None
     alert: Alert | None = None
-    repeat_of: tuple[Ticket, str] | None = None
+    repeat_of: tuple[Ticket, str] | None = None  # repeat: the open report this one joins
+    related: tuple[Ticket, str] | None = None  # repeat: a likely related one, linked
     outcome: Outcome | None = None  # record
     ticket: Ticket | None = None  # record: the ticket the message was recorded on
 

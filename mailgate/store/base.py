@@ -114,6 +114,15 @@ class StoreBase:
         """Called by a writer between two of its transactions; a backend with one lock for
         the whole database lets a waiting writer go first (row locks need nothing)."""
 
+    def take_turns(self) -> None:
+        """Make this connection's write transactions take turns with those of the other
+        connections that called this (the processor processes of one daemon): a backend with
+        one lock for the whole database has them wait for each other asleep, instead of
+        each retrying for the lock while the other holds it (row locks need nothing)."""
+
+    def _end_transaction(self) -> None:
+        """Called once the outermost transaction has ended, committed or not."""
+
     def synced_with(self, folder: Path) -> bool:
         """True when syncing ``folder``'s filesystem (``syncfs``) also makes this store's
         commits durable: an SQLite file on that same filesystem. False for a server."""
@@ -250,6 +259,7 @@ class StoreBase:
             raise
         finally:
             self._depth = 0
+            self._end_transaction()
         if not self._relaxed:
             self._make_durable()
 

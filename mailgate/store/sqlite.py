@@ -18,6 +18,12 @@ waiting writer holds a shared ``flock`` on ``<db>-writers``; the processor,
 which writes transaction after transaction, looks at that file between two
 (``writer_turn``, one system call) and pauses while someone waits, so that the
 spooler gets its turn instead of losing the race for the lock again and again.
+
+Several processor processes (``[processing] processes``) take turns among themselves
+first (``take_turns``): an exclusive ``flock`` on ``<db>-processors`` around each of their
+transactions. One parses its next messages while the other writes, and the one that
+waits for the other looks at that lock every 0.5 ms (one system call) instead of
+retrying ``BEGIN IMMEDIATE`` every 0.1-0.25 ms against the other's write lock.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -91,6 +98,7 @@ class SqliteStore(Store):
     dialect: ClassVar[str] = "sqlite"
     BEGIN: ClassVar[str] = "BEGIN IMMEDIATE"
     _YIELD = (0.0001, 0.005)  # a long writer's step and longest pause while others wait
+    _TURN_POLL = 0.0005  # how often a processor looks whether its turn has come
 
     def __init__(self, conn: sqlite3.Connection, path: Path, busy_timeout: float = 5.0,
                  ) -> None:
@@ -102,16 +110,52 @@ class SqliteStore(Store):
         self._sync_log = False  # fsync the WAL after each COMMIT (see _make_durable)
         self._log_inode: int | None = None  # the WAL file whose folder entry is synced
         self._changes_at_begin = -1  # rows changed on this connection when BEGIN ran
+        self._turns_fd: int | None = None  # "<db>-processors", see take_turns
+        self._turn_held = False
 
     def _begin(self) -> None:
         """``BEGIN IMMEDIATE``, retried every 0.1-0.25 ms up to ``busy_timeout`` (see above),
         with a shared lock on ``<db>-writers`` held while waiting, so that a long writer
         between two transactions (``writer_turn``) sees someone is waiting."""
         self._changes_at_begin = self._conn.total_changes
+        self._wait_turn()
         try:
             begin_immediate(self._conn, self.busy_timeout, self._flock)
+        except BaseException:
+            self._end_transaction()
+            raise
         finally:
             self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+
+    def take_turns(self) -> None:
+        try:
+            self._turns_fd = os.open(f"{self.path}-processors", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            self._turns_fd = None  # a read-only folder: the processors race as before
+
+    def _wait_turn(self) -> None:
+        """Take ``<db>-processors`` (see ``take_turns``), waiting while another processor's
+        transaction runs, at most ``busy_timeout`` (then BEGIN's own wait says why)."""
+        if self._turns_fd is None:
+            return
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                fcntl.flock(self._turns_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._turn_held = True
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(self._TURN_POLL)
+            except OSError:
+                return
+
+    def _end_transaction(self) -> None:
+        if self._turn_held and self._turns_fd is not None:
+            self._turn_held = False
+            with suppress(OSError):
+                fcntl.flock(self._turns_fd, fcntl.LOCK_UN)
 
     def writer_turn(self) -> None:
         """Between two transactions of a long writer (the processor): while another writer
@@ -168,6 +212,9 @@ class SqliteStore(Store):
         if self._waiting_fd is not None:
             os.close(self._waiting_fd)
             self._waiting_fd = None
+        if self._turns_fd is not None:
+            os.close(self._turns_fd)
+            self._turns_fd = None
 
     def _make_durable(self) -> None:
         """fsync the WAL after COMMIT, once the write lock is free again.

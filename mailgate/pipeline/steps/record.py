@@ -128,6 +128,8 @@ def create(services: Services, store: Store, ctx: Context) -> Ticket:
         store.add_event(old.id, "linked", actor="mailgate", now=now,
                         message_id=inbound.message_id,
                         detail=f"new ticket {ticket.reference} linked: {why}")
+    if ctx.related is not None:
+        _related(store, ctx, ticket)
     clocks.start(config, store, ticket.id, decided.level, now, planned,
                  deadlines_written=True)
     if facts.mailing_list is not None and not planned:
@@ -136,6 +138,20 @@ def create(services: Services, store: Store, ctx: Context) -> Ticket:
                         detail=f"mail from the list {facts.mailing_list}: no SLA clock (no "
                                "sla.rules entry with mailing_lists = true matched)")
     return ticket
+
+
+def _related(store: Store, ctx: Context, ticket: Ticket) -> None:
+    """``repeat_linked`` on both tickets: the new one likely reports the older one's problem
+    (the reason carries the score)."""
+    assert ctx.related is not None
+    old, why = ctx.related
+    store.add_event(ticket.id, "repeat_linked", actor="mailgate", now=ctx.now,
+                    message_id=ctx.inbound.message_id,
+                    detail=f"likely the problem of {old.reference}, linked: {why}")
+    store.add_event(old.id, "repeat_linked", actor="mailgate", now=ctx.now,
+                    message_id=ctx.inbound.message_id,
+                    detail=f"new ticket {ticket.reference} likely reports this problem, "
+                           f"linked: {why}")
 
 
 def store_message(store: Store, ctx: Context, ticket: Ticket, kind: str) -> None:

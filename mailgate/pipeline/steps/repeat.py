@@ -6,7 +6,11 @@ deliberately split off into a linked ticket) is compared with the sender's
 (or, with ``duplicate_scope = "domain"``, the organisation's, never a public
 mail domain's) recent open tickets (``duplicate_window``): the same subject,
 the same text, or the same problem in other words (``mailgate.duplicates``,
-``mailgate.repeats``). The decision carries the score and the shared terms.
+``mailgate.repeats``). A mail only likely about the same problem (a weaker
+likeness, or a colleague's report minutes after the first) is not merged, since
+a false merge hides a problem: it opens its own ticket, linked to the other one
+(``link_related``), and its acknowledgement names it. The decision carries the
+score and the shared terms.
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ def repeat(services: Services, store: Store, ctx: Context) -> None:
     if (route is None or route.action != "new" or route.link is not None
             or ctx.alert is not None or ctx.facts.automatic is not None):
         return
-    ctx.repeat_of = find_duplicate(services.config, store, ctx.inbound, ctx.now)
-    if ctx.repeat_of is not None:
-        ctx.decide("repeat", f"repeats {ctx.repeat_of[0].reference}: {ctx.repeat_of[1]}")
+    found = find_duplicate(services.config, store, ctx.inbound, ctx.now)
+    if found is None:
+        return
+    if found.merge:
+        ctx.repeat_of = (found.ticket, found.reason)
+        ctx.decide("repeat", f"repeats {found.ticket.reference}: {found.reason}")
+    else:
+        ctx.related = (found.ticket, found.reason)
+        ctx.decide("repeat", f"linked to {found.ticket.reference}: {found.reason}")

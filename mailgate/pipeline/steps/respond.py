@@ -1,7 +1,8 @@
 """Step 10, respond: the mail a message calls for, queued in the outbox in its transaction.
 
 A new ticket gets the acknowledgement (ticket number, SLA level and due
-time) and the team's notice; a repeat report the "joined your open ticket"
+time; the ticket it was linked to as likely the same problem) and the team's
+notice; a repeat report the "joined your open ticket"
 notice; an engineer's reply its commands applied and its text relayed; a
 customer's reply a notice to the team (not for a thank-you, unless
 ``notify_on_thanks``); a permanent bounce a notice to the team. Automatic mail
@@ -79,6 +80,7 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
         },
         "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
                     "subject": inbound.subject, "text": inbound.text},
+        "related": {"reference": ctx.related[0].reference} if ctx.related else None,
     }
     recipient = (inbound.reply_to or [(inbound.from_name or "", inbound.from_addr)])[0]
     subject = services.tags.tagged_subject(ticket.id, inbound.subject or ticket.subject)
@@ -91,5 +93,8 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
         store.add_event(ticket.id, "acknowledged", actor="mailgate", now=now,
                         message_id=inbound.message_id,
                         detail=f"{template} queued to {recipient[1]}")
+    related = f"Likely related to {ctx.related[0].reference}, linked: {ctx.related[1]}" \
+        if ctx.related else ""
     services.conversation.notify_team(store, ticket, inbound, now,
-                                      "new" if template == "ack" else "duplicate")
+                                      "new" if template == "ack" else "duplicate",
+                                      reason=related)

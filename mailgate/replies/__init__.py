@@ -8,15 +8,19 @@ list of sentences:
    (attribution lines and header blocks in any language), the ``-- `` signature
    and disclaimers are cut away; text the customer wrote *below* the signature or
    the quoted history (a "P.S.", a line after a rule) is kept as such.
-2. **Zones of the new text**: a greeting line ("Hallo Anna,"), the body, a
-   closing formula after which only the signature follows (names, titles,
-   company, phone numbers, addresses, notices). A line with a phone number, a
-   web or mail address, or a rule starts the signature too.
+2. **Zones of the new text**: a greeting line ("Hallo Anna,", "Servus Stefan,"),
+   the body, a closing formula after which only the signature follows (names,
+   titles, company, phone numbers, addresses, notices). A line with a phone
+   number, a web or mail address, a register number or a rule starts the
+   signature too, and so does the writer's own name ("Бойко І.П.", "Л.М.
+   Степаненко", "i. A. Klaus Hoffmann", "事務長 中村 恵子"). Below it, a clause
+   that asks, reports a problem or says something does not work still counts.
 3. **Clauses** of the body (split at . ! ? ; , and line ends, 。！？ too), each
    read with the lexicon (``lexicon.py``): a question mark, a contrast ("but"),
    a request ("please", "could you"), a problem that is not negated ("error",
    but not "no more errors"), a negated success ("doesn't work"), or "again"
-   without a success make the reply substantive. Clauses of gratitude,
+   without a success, thanks, apology or greeting in the same clause ("Danke,
+   wir sind wieder ausgesperrt") make the reply substantive. Clauses of gratitude,
    success, apology, closings, pleasantries and greetings are harmless; other
    words are unknown, and only a few are tolerated (a name, "the export").
 4. **The sentence judge** (``model.py``): a clause the rules leave open (not

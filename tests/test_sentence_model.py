@@ -18,10 +18,10 @@ from mailgate.replies.model import MAGIC, SentenceModel, features, to_bytes
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _always(harmless: bool) -> SentenceModel:
+def _always(harmless: bool, **header: float) -> SentenceModel:
     """A judge that finds every sentence harmless (or none): to test what it may overrule."""
     return SentenceModel.from_bytes(to_bytes(
-        {"bias": 30.0 if harmless else -30.0, "threshold": 0.5}, [0.0] * 64))
+        {"bias": 30.0 if harmless else -30.0, "threshold": 0.5, **header}, [0.0] * 64))
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +118,35 @@ def test_the_packaged_judge_leaves_calm_news_to_the_engineer(text: str) -> None:
 def test_the_packaged_judge_reads_confirmations_in_own_words(text: str) -> None:
     verdict = judge(Understanding.load(), reply_parts(text))
     assert verdict.thanks_only and "sentence judge" in verdict.reason
+
+
+#: "again" with a verb no list knows: the judge decides it only by the file's own "again"
+#: threshold (a file without one leaves "again" to the rules: it reopens)
+BARE_AGAIN = ["Tack! Bokningarna strömmar till igen.", "Thanks! The orders trickle in again.",
+              "Danke! Die Buchungen trudeln wieder ein."]
+
+
+@pytest.mark.parametrize("text", BARE_AGAIN)
+def test_a_bare_again_clause_is_judged_only_by_its_own_threshold(
+        lexicon: Lexicon, text: str) -> None:
+    assert not judge(Understanding(lexicon, _always(True)), reply_parts(text)).thanks_only
+    strict = SentenceModel.from_bytes(to_bytes(  # scores 0.73: above 0.5, under 0.9
+        {"bias": 1.0, "threshold": 0.5, "again_threshold": 0.9}, [0.0] * 64))
+    assert not judge(Understanding(lexicon, strict), reply_parts(text)).thanks_only
+    assert judge(Understanding(lexicon, strict), reply_parts("Tack! Alla bilar är nedladdade nu.")
+                 ).thanks_only
+    verdict = judge(Understanding(lexicon, _always(True, again_threshold=0.5)), reply_parts(text))
+    assert verdict.thanks_only and "sentence judge read" in verdict.reason
+
+
+@pytest.mark.parametrize("text", [
+    "Takk. Utlogget igjen i dag",  # a problem word beside "again"
+    "Thanks, locked out again",
+    "Tack. Det fungerade igen i går",  # a qualifier
+    "Danke. Nicht schon wieder",  # a negation
+    "Thanks, but the orders trickle in again",  # contrast
+])
+def test_again_beside_a_problem_negation_or_qualifier_is_never_judged(
+        lexicon: Lexicon, text: str) -> None:
+    understanding = Understanding(lexicon, _always(True, again_threshold=0.5))
+    assert not judge(understanding, reply_parts(text)).thanks_only

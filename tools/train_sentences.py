@@ -19,8 +19,10 @@ their id; a model trained without one half is judged on it, for each half. The
 threshold is the lowest grid value from which on neither held-out half has a
 substantive reply that the judge keeps closed and the rules alone reopen (nor the
 shipped model, trained on everything, on all of them), plus one grid step of margin.
-The held-out figures at that threshold are printed: that is how a change is measured
-before it is shipped.
+Then, with that threshold, the "again" threshold (a clause saying something happens
+again, with no problem, negation or qualifier word, is judged only when it clears it)
+is chosen the same way. The held-out figures at those thresholds are printed: that is
+how a change is measured before it is shipped.
 
 Usage (repo root): ``.venv/bin/python tools/train_sentences.py [--out PATH]``.
 """
@@ -52,7 +54,13 @@ from mailgate.replies import (  # noqa: E402
     tags,
 )
 from mailgate.replies.lexicon import Lexicon, load_tables  # noqa: E402
-from mailgate.replies.model import BUCKETS, SentenceModel, features, to_bytes  # noqa: E402
+from mailgate.replies.model import (  # noqa: E402
+    BUCKETS,
+    NEVER,
+    SentenceModel,
+    features,
+    to_bytes,
+)
 
 DATA = ROOT / "tests" / "data" / "replies"
 TUNING = ("tune", "tune2", "hard")
@@ -60,7 +68,8 @@ LABELLED = ROOT / "tests" / "data" / "thanks" / "labelled.jsonl"
 OUT = ROOT / "mailgate" / "data" / "sentence_model.bin"
 GRID = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99,
         0.995, 1.01)
-DECISIVE = ("a question", "a 'but' or 'still'", "a request", "a problem", "a negated success")
+DECISIVE = ("a question", "a 'but' or 'still'", "a request", "a problem", "a negated success",
+            "'again' without a success")
 EPOCHS, RATE, L2, SEED = 12, 0.5, 1e-6, 16
 
 
@@ -181,14 +190,16 @@ def figures(understanding: Understanding, rows: list[dict[str, Any]]) -> dict[st
 HISTORY_ONLY = "-h-012"
 
 
-def sweep(lexicon: Lexicon, model: SentenceModel,
-          rows: list[dict[str, Any]]) -> dict[float, dict[str, Any]]:
+def sweep(lexicon: Lexicon, model: SentenceModel, rows: list[dict[str, Any]],
+          base: float | None = None) -> dict[float, dict[str, Any]]:
     """Per grid threshold: the step's figures on ``rows`` and the substantive replies the
-    judge keeps closed that the rules alone reopen (``added``)."""
+    judge keeps closed that the rules alone reopen (``added``). With ``base``, the
+    threshold stays ``base`` and the grid is the "again" threshold's; else "again"
+    clauses are left to the rules."""
     before = {w.split(":")[0] for w in figures(Understanding(lexicon, None), rows)["wrong"]}
     out = {}
     for t in GRID:
-        model.threshold = t
+        model.threshold, model.again_threshold = (t, NEVER) if base is None else (base, t)
         found = figures(Understanding(lexicon, model), rows)
         found["added"] = [w for w in found["wrong"] if w.split(":")[0] not in before
                           and not w.split(":")[0].endswith(HISTORY_ONLY)]
@@ -203,7 +214,8 @@ def fit(lexicon: Lexicon, rows: list[dict[str, Any]]
     rules = Understanding(lexicon, None)
     examples = labelled_sentences() + reply_sentences(rows, rules)
     weights, bias = train(examples, rules)
-    header = {"bias": bias, "threshold": 1.0, "examples": len(examples),
+    header = {"bias": bias, "threshold": 1.0, "again_threshold": NEVER,
+              "examples": len(examples),
               "features": "char 2-4 grams, words, bigrams, lexicon tags"}
     return SentenceModel.from_bytes(to_bytes(header, weights)), header, weights
 
@@ -221,20 +233,31 @@ def safe(sweeps: list[dict[float, dict[str, Any]]], margin: int = 1) -> float:
 
 def crossfit(lexicon: Lexicon, replies: list[dict[str, Any]]) -> dict[str, Any]:
     """Each half's model judged on the other half: the threshold that adds no lost
-    reopen on either, and the held-out figures at every threshold."""
-    sweeps = []
+    reopen on either, then, with it, the "again" threshold that adds none either (a
+    grid value under the threshold means as strict as it); the held-out figures."""
+    pairs = []
     for held in "ab":
         model, _, _ = fit(lexicon, [r for r in replies if half(r["id"]) != held])
-        sweeps.append(sweep(lexicon, model, [r for r in replies if half(r["id"]) == held]))
+        pairs.append((model, [r for r in replies if half(r["id"]) == held]))
+    sweeps = [sweep(lexicon, model, rows) for model, rows in pairs]
+    table = held_out(sweeps, "threshold")
+    chosen = safe(sweeps)
+    again = [sweep(lexicon, model, rows, chosen) for model, rows in pairs]
+    return {"threshold": chosen, "table": table, "again_threshold": safe(again),
+            "again_table": held_out(again, f"threshold {chosen}, 'again' threshold")}
+
+
+def held_out(sweeps: list[dict[float, dict[str, Any]]], what: str) -> dict[float, Any]:
+    """The halves' figures summed per grid value, printed with each added lost reopen."""
     table = {t: {"kept": sum(s[t]["kept"] for s in sweeps),
                  "thanks": sum(s[t]["thanks"] for s in sweeps),
                  "added": [w for s in sweeps for w in s[t]["added"]]} for t in GRID}
     for t, row in table.items():
-        print(f"  held out, threshold {t}: thanks kept closed {row['kept']}/{row['thanks']}, "
+        print(f"  held out, {what} {t}: thanks kept closed {row['kept']}/{row['thanks']}, "
               f"lost reopens added by the judge {len(row['added'])}", file=sys.stderr)
         for lost in row["added"]:
             print(f"    {lost[:300]}", file=sys.stderr)
-    return {"threshold": safe(sweeps), "table": table}
+    return table
 
 
 def main(argv: list[str]) -> int:
@@ -247,17 +270,21 @@ def main(argv: list[str]) -> int:
     model, header, weights = fit(lexicon, replies)
     inside = sweep(lexicon, model, replies)
     chosen = max(held["threshold"], safe([inside], margin=0))
-    header["threshold"] = chosen
+    inside_again = sweep(lexicon, model, replies, chosen)
+    again = max(held["again_threshold"], safe([inside_again], margin=0))
+    header.update(threshold=chosen, again_threshold=again)
     rules = figures(Understanding(lexicon, None), replies)
     data = to_bytes(header, weights)
     args.out.write_bytes(data)
-    row = held["table"][chosen]
+    row = held["again_table"][again]
     print(json.dumps({
-        "examples": header["examples"], "threshold": chosen, "bytes": len(data),
-        "held_out": {"thanks": row["thanks"], "kept": row["kept"], "added": row["added"]},
+        "examples": header["examples"], "threshold": chosen, "again_threshold": again,
+        "bytes": len(data),
+        "held_out": {"thanks": row["thanks"], "kept": row["kept"], "added": row["added"],
+                     "kept_without_again": held["table"][chosen]["kept"]},
         "rules_alone": {"thanks": rules["thanks"], "kept": rules["kept"],
                         "substantive_kept_closed": len(rules["wrong"])},
-        "in_sample": {k: inside[chosen][k] for k in ("thanks", "kept", "added")},
+        "in_sample": {k: inside_again[again][k] for k in ("thanks", "kept", "added")},
     }, ensure_ascii=False, indent=1))
     return 0
 

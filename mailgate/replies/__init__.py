@@ -384,10 +384,11 @@ def _read_body(understanding: Understanding, text: str,
                 why = substantive_reason(clause)
                 soft = why in _SOFT or (why == "a partial success" and "solved" not in
                                         clause.categories)  # "yesterday", no success word
-                if why and not (soft and _judge(understanding, clause)):
+                again = _bare_again(clause, why)
+                if why and not ((soft or again) and _judge(understanding, clause, again)):
                     return Verdict(False, f"{why}: {clause.text[:80]!r}")
                 if why:  # the judge read it as harmless ("Alt ligger i skyen igen")
-                    said[i] = _judged(understanding, clause)
+                    said[i] = _judged(understanding, clause, again)
             # a clause counts as thanks only by its own words: "works on the laptop, the
             # desktop shows a black screen" lends the second clause nothing
             line_clauses += [_read_alone(understanding, _without_names(c, names))
@@ -406,8 +407,22 @@ def _read_body(understanding: Understanding, text: str,
 #: the reason the sentence judge may overrule: a negation bound to no listed word ("без
 #: зсуву", "no bother") says nothing by itself, nor does a time word without a success
 #: ("что вчера столько раз звонила"); a question, "but", a request, a live problem, a
-#: negated success, a partial success ("worked yesterday"), "again" or "gone" decide
+#: negated success, a partial success ("worked yesterday"), "again" (unless ``_bare_again``)
+#: or "gone" decide
 _SOFT = frozenset({"a negation"})
+
+
+#: the words an "again" clause the judge may clear holds besides "again": fillers only, no
+#: problem, negation, qualifier, "but" or request word ("the orders come in again")
+_AGAIN_ALONE = frozenset({"again", "pleasantry"})
+
+
+def _bare_again(clause: Clause, why: str | None) -> bool:
+    """An "again" clause whose verb no list knows ("die Buchungen trudeln wieder ein"):
+    the judge, trained on "X broke again" / "X works again" in every language, decides;
+    a clause with a problem, a negation or a qualifier beside "again" is never judged."""
+    return why == "'again' without a success" and clause.categories <= _AGAIN_ALONE \
+        and not clause.free_negation
 
 
 def tags(clause: Clause) -> list[str]:
@@ -420,18 +435,19 @@ def tags(clause: Clause) -> list[str]:
 JUDGE_WORDS = 12  # a longer clause is news, whatever the judge says
 
 
-def _judge(understanding: Understanding, clause: Clause) -> float | None:
-    """The sentence judge's P(harmless) of a clause, if it is confident; else None.
-    Confirmations are short ("Alla bilar är nedladdade nu"): a long clause is not judged."""
+def _judge(understanding: Understanding, clause: Clause, again: bool = False) -> float | None:
+    """The sentence judge's P(harmless) of a clause, if it is confident (for an "again"
+    clause, by the model's own "again" threshold too); else None. Confirmations are
+    short ("Alla bilar är nedladdade nu"): a long clause is not judged."""
     model = understanding.model
     words = max(len(clause.text.split()), len(_JOINED_CHARS.findall(clause.text)) // 3)
     if model is None or words > JUDGE_WORDS:
         return None
-    return model.harmless(clause.text, tags(clause))
+    return model.harmless(clause.text, tags(clause), again=again)
 
 
-def _judged(understanding: Understanding, clause: Clause) -> Clause:
-    return replace(clause, judged=_judge(understanding, clause), unknown=0)
+def _judged(understanding: Understanding, clause: Clause, again: bool = False) -> Clause:
+    return replace(clause, judged=_judge(understanding, clause, again), unknown=0)
 
 
 def needs_judge(clause: Clause) -> bool:

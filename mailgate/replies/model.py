@@ -10,7 +10,8 @@ engineer must act on ("content"). Standard library only: the weights are one
 int8 array in ``mailgate/data/sentence_model.bin`` (no download, no numpy).
 
 File format: ``MGSJ1\\n``, a 4-byte big-endian header length, a JSON header
-(``buckets``, ``scale``, ``bias``, ``threshold``, what it was trained on), then
+(``buckets``, ``scale``, ``bias``, ``threshold``, ``again_threshold``, what it was
+trained on), then
 ``buckets`` signed bytes (weight = byte * scale).
 """
 
@@ -32,6 +33,7 @@ from mailgate.replies.lexicon import fold
 
 MAGIC = b"MGSJ1\n"
 BUCKETS = 1 << 18
+NEVER = 2.0  # a threshold no probability reaches
 _WORD = re.compile(r"[^\W_]+")
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
@@ -65,6 +67,9 @@ class SentenceModel:
         self.scale = float(header["scale"])
         self.bias = float(header["bias"])
         self.threshold = float(header["threshold"])
+        # an "again" clause ("die Buchungen trudeln wieder ein") must clear this one too;
+        # a file without it never clears one (the rules decide "again" alone)
+        self.again_threshold = float(header.get("again_threshold", NEVER))
         self.weights = weights
         if len(weights) != self.buckets:
             raise ValueError(f"sentence model: {len(weights)} weights, header says "
@@ -80,10 +85,13 @@ class SentenceModel:
         z = max(-30.0, min(30.0, self.bias + total))
         return 1.0 / (1.0 + math.exp(-z))
 
-    def harmless(self, text: str, tags: Iterable[str] = ()) -> float | None:
-        """The score when it clears the threshold (confidently harmless), else None."""
+    def harmless(self, text: str, tags: Iterable[str] = (), *,
+                 again: bool = False) -> float | None:
+        """The score when it clears the threshold (confidently harmless), else None;
+        ``again``: the clause says something happens again, and must clear both."""
         s = self.score(text, tags)
-        return s if s >= self.threshold else None
+        bar = max(self.threshold, self.again_threshold) if again else self.threshold
+        return s if s >= bar else None
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SentenceModel:

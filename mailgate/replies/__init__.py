@@ -28,8 +28,10 @@ list of sentences:
    many unknown words, or with only a free negation or a time word: "Alla bilar
    är nedladdade nu", "без зсуву") is harmless when a small classifier trained
    offline is confident (threshold in its file). It never overrules a question,
-   "but", a request, a live problem, a negated success, "again" or "gone", and
-   does not judge a clause of more than ``JUDGE_WORDS`` words.
+   "but", a request, a live problem, a negated success, "again" (unless the clause
+   holds only fillers beside it and the file has an "again" threshold, which the
+   shipped one has not) or "gone", and does not judge a clause of more than
+   ``JUDGE_WORDS`` words.
 5. **Verdict**: thanks-only when no clause is substantive, one says thanks or
    that it works, and little is unknown. Anything else, including text in the
    signature that asks something, is substantive: when unsure, reopen.

@@ -76,6 +76,10 @@ THANKS = [
 ]
 
 SUBSTANTIVE = [
+    # "broke again" in words another language's lexicon reads as success or thanks
+    ("ko", "감사합니다. 사이트가 다시 다운됐어요."), ("ko", "감사합니다. 계정이 다시 잠겼습니다."),
+    ("fi", "Kiitos. Järjestelmä takkuaa taas."), ("tr", "Teşekkürler. İnternet yine gitti."),
+    ("da", "Tak. Mailen kommer retur igen."), ("nb", "Takk. E-posten kommer i retur igjen."),
     ("en", "Thanks, but it still fails"),
     ("en", "thanks! one more question: can we also export to CSV"),
     ("en", "Thank you. The error is still there."),

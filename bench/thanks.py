@@ -8,13 +8,14 @@ reply-understanding step (``mailgate.replies.understand``).
 
 The default set is the fresh evaluation part (``tests/data/replies/eval2``, written
 blind on 2026-12-07 by a writer who saw neither the detector nor any other part, and
-never used for tuning); ``--part eval`` scores the first evaluation part (whose
+never used for tuning); ``--part eval3`` the newest blind part (480 replies, not yet run:
+the next round's honest figure); ``--part eval`` scores the first evaluation part (whose
 aggregate figures were read after several changes, so less clean); ``--part tune`` scores
 the tuning part. With ``--show`` it lists wrong verdicts with their reasons:
 only ever use that on the tuning part.
 
 Usage (from the repo root):
-``.venv/bin/python bench/thanks.py [--part eval2|eval|tune|tune2|hard] [--show]
+``.venv/bin/python bench/thanks.py [--part eval2|eval3|eval|tune|tune2|hard] [--show]
 [--model FILE | --no-model]`` (``--no-model``: the rules without the sentence judge).
 Prints a table and, last, one JSON line with the totals.
 """
@@ -76,7 +77,7 @@ def score(rows: list[dict[str, Any]], understanding: Understanding
 def main(argv: list[str]) -> int:
     """Print the per-language table and the JSON totals line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("eval2", "eval", "tune", "tune2", "hard"),
+    parser.add_argument("--part", choices=("eval2", "eval3", "eval", "tune", "tune2", "hard"),
                         default="eval2")
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     parser.add_argument("--model", type=Path, help="another sentence judge's file")

@@ -504,7 +504,7 @@ def ingest_full(args: Args, path: str | None, raw: bytes | None = None, *,
             store.spool_add(raw, channel="pipe", received_at=clock.now(),
                             source="pipe:stdin", mail_from=args.sender,
                             rcpt_tos=args.recipients)
-        store.close()  # (before a drainer is forked: it opens its own)
+        store.close()  # (the drainer or daemon opens its own)
     except (TransientError, OSError, ConfigError, SchemaError) as exc:
         # The store unreachable, its password missing, its schema newer than this node:
         # the admin's to fix, the customer's mail must wait, not bounce.

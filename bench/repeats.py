@@ -11,14 +11,14 @@ sees together). A pair labelled otherwise that merged is a false merge (the wors
 error: it hides a problem); one that was linked, a false link (a wrong "looks
 related" note).
 
-The default set is the evaluation part (``eval2``), written by someone who saw
+The default set is the evaluation part (``eval3``), written by someone who saw
 neither the step nor the tuning parts, and never tuned on: only aggregates are
-printed for it. ``tune`` and ``tune2`` (the first evaluation part, retired after
-its figures were acted on) are tuning data: ``--part tune2 --show`` lists each
-wrong verdict with the step's reason.
+printed for it. ``tune``, ``tune2`` and ``tune3`` (the first and second evaluation
+parts, retired after their figures were acted on) are tuning data:
+``--part tune3 --show`` lists each wrong verdict with the step's reason.
 
 Usage (from the repo root):
-``.venv/bin/python bench/repeats.py [--part eval2|tune|tune2] [--scope domain|sender] [--show]``.
+``.venv/bin/python bench/repeats.py [--part eval3|tune|tune2|tune3] [--scope domain|sender] [--show]``.
 Prints a table and, last, one JSON line with the totals.
 """
 
@@ -50,7 +50,7 @@ from tests.configs import write_config  # noqa: E402
 
 SETS = ROOT / "tests" / "data" / "repeats"
 #: The blind evaluation part: aggregates only, never ``--show``.
-EVAL = "eval2"
+EVAL = "eval3"
 
 
 def load(part: str) -> list[dict[str, Any]]:
@@ -150,7 +150,7 @@ def _commit() -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=(EVAL, "tune", "tune2"), default=EVAL)
+    parser.add_argument("--part", choices=(EVAL, "tune", "tune2", "tune3"), default=EVAL)
     parser.add_argument("--scope", choices=("domain", "sender"), default="domain")
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     args = parser.parse_args(argv[1:])

@@ -6,16 +6,15 @@ closed is a lost reopen, silent, and listed by id. Each reply is a whole
 message (``eml``) run exactly as the pipeline runs it: parsed once, then the
 reply-understanding step (``mailgate.replies.understand``).
 
-The default set is the fresh evaluation part (``tests/data/replies/eval2``, written
-blind on 2026-12-07 by a writer who saw neither the detector nor any other part, and
-never used for tuning); ``--part eval3`` the newest blind part (480 replies, not yet run:
-the next round's honest figure); ``--part eval`` scores the first evaluation part (whose
-aggregate figures were read after several changes, so less clean); ``--part tune`` scores
-the tuning part. With ``--show`` it lists wrong verdicts with their reasons:
+The default set is the evaluation part (``tests/data/replies/eval3``, 480 replies written
+blind by a writer who saw neither the detector nor any other part, never used for
+tuning: counts only). ``tune``, ``tune2``, ``hard``, ``tune3`` (the second evaluation part,
+retired to tuning in the seventh session after its counts had been read after each round)
+and ``tune4`` (the first evaluation part, retired likewise) are tuning data. With ``--show`` it lists wrong verdicts with their reasons:
 only ever use that on the tuning part.
 
 Usage (from the repo root):
-``.venv/bin/python bench/thanks.py [--part eval2|eval3|eval|tune|tune2|hard] [--show]
+``.venv/bin/python bench/thanks.py [--part eval3|tune|tune2|tune3|tune4|hard] [--show]
 [--model FILE | --no-model]`` (``--no-model``: the rules without the sentence judge).
 Prints a table and, last, one JSON line with the totals.
 """
@@ -77,8 +76,8 @@ def score(rows: list[dict[str, Any]], understanding: Understanding
 def main(argv: list[str]) -> int:
     """Print the per-language table and the JSON totals line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("eval2", "eval3", "eval", "tune", "tune2", "hard"),
-                        default="eval2")
+    parser.add_argument("--part", choices=("eval3", "tune", "tune2", "tune3", "tune4", "hard"),
+                        default="eval3")
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     parser.add_argument("--model", type=Path, help="another sentence judge's file")
     parser.add_argument("--no-model", action="store_true", help="the rules alone")

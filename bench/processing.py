@@ -3,9 +3,10 @@
 No SMTP, no threads: one process, the real config/templates of the benchmark's daemon,
 SQLite in a temp folder (or, with ``--postgres``, a throwaway PostgreSQL server). Prints ms
 of wall and CPU per mail and the SQL statements the processor sent per mail (BEGIN and
-COMMIT included: the round trips a network database pays for); ``--profile FILE`` writes a
-cProfile of the drain (read it with ``python -m pstats FILE``). Used to find where the
-processor's time goes without the noise of the rest of the daemon.
+COMMIT included: the round trips a network database pays for) and the write calls and bytes
+the process wrote per mail (Linux ``/proc/self/io``: SQLite's log, load-independent);
+``--profile FILE`` writes a cProfile of the drain (read it with ``python -m pstats FILE``).
+Used to find where the processor's time goes without the noise of the rest of the daemon.
 
     .venv/bin/python bench/processing.py --messages 2000 [--postgres] [--profile out/p.prof]
 
@@ -120,6 +121,7 @@ def run(args: argparse.Namespace, server: Any) -> None:
                                 mail_from=mail.mail_from, rcpt_tos=[mail.rcpt])
         processor.drain(limit=warm)
         statements = store.statements
+        written = _io_counts()
         profiler = cProfile.Profile() if args.profile else None
         wall, cpu = time.perf_counter(), time.process_time()
         if profiler:
@@ -130,10 +132,24 @@ def run(args: argparse.Namespace, server: Any) -> None:
             profiler.dump_stats(args.profile)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         statements = store.statements - statements
+        writes = {k: (v - written[k]) / done for k, v in _io_counts().items()}
         counts = store.spool_counts()
         print(f"processed {done} mails on {store.dialect}: {1000 * wall / done:.2f} ms wall, "
               f"{1000 * cpu / done:.2f} ms CPU per mail ({done / wall:.0f} msgs/s), "
-              f"{statements / done:.1f} SQL statements per mail; spool {counts}")
+              f"{statements / done:.1f} SQL statements per mail, "
+              f"{writes.get('syscw', 0):.1f} write calls and {writes.get('wchar', 0) / 1024:.1f}"
+              f" KB written per mail; spool {counts}")
+
+
+def _io_counts() -> dict[str, int]:
+    """This process's write calls and bytes written so far (Linux; SQLite's log writes:
+    the disk traffic a mail costs, independent of the machine's load)."""
+    try:
+        lines = Path("/proc/self/io").read_text().splitlines()
+    except OSError:
+        return {}
+    pairs = (line.split(":") for line in lines)
+    return {key: int(value) for key, value in pairs if key in ("syscw", "wchar")}
 
 
 if __name__ == "__main__":

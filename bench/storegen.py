@@ -119,7 +119,7 @@ def generate(path: Path, tickets: int, *, body_bytes: int = 128, prefix: str = "
                            f"Customer {n % 200_000}", "standard", due, at, later,
                            later if status == "closed" else None))
             s_rows.append((n, at, "smtp", "smtp:bench", sender, '["support@example.com"]',
-                           raw, len(raw), "done", 1, at, message_id_of(n, "in"), n))
+                           len(raw), "done", 1, at, message_id_of(n, "in"), n))
             m_id_in, m_id_ack = message_id_of(n, "in"), message_id_of(n, "ack")
             name = f"Customer {n % 200_000}"
             tagged = f"[{reference(n, prefix, width)}] {subject}"
@@ -148,9 +148,11 @@ def generate(path: Path, tickets: int, *, body_bytes: int = 128, prefix: str = "
             " sla_level, first_response_due, created_at, updated_at, closed_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", t_rows)
         conn.executemany(
-            "INSERT INTO spool (id, received_at, channel, source, mail_from, rcpt_tos, raw,"
+            "INSERT INTO spool (id, received_at, channel, source, mail_from, rcpt_tos,"
             " size, state, attempts, processed_at, message_id, ticket_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", s_rows)
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", s_rows)
+        conn.executemany("INSERT INTO spool_raw (id, raw) VALUES (?, ?)",
+                         [(row[0], raw) for row in s_rows])
         conn.executemany(
             "INSERT INTO messages (ticket_id, message_id, direction, kind, spool_id, outbox_id,"
             " from_addr, from_name, date, subject, body_text, in_reply_to, created_at)"

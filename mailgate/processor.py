@@ -120,11 +120,14 @@ class Processor:
         The rows leave ``_held`` only once their transaction is committed: a transient
         failure rolls all of them back, and they are taken again, first.
         """
-        group: list[Prepared] = []
+        items: list[SpoolItem] = []
         for item in self._held:
-            group.append(self.prepare(item))
-            if len(group) >= PREPARE or sum(p.size for p in group) >= PREPARE_BYTES:
+            items.append(item)
+            if len(items) >= PREPARE or sum(i.size for i in items) >= PREPARE_BYTES:
                 break
+        raws = self.store.spool_raws(  # one statement for the group, not one per mail
+            [i.id for i in items if i.attempts <= self.config.processing.max_attempts])
+        group = [self.prepare(item, raws.get(item.id)) for item in items]
         queued = False
         with self.store.transaction():
             for prepared in group:
@@ -136,12 +139,14 @@ class Processor:
             self.on_outbox()
         return len(group)
 
-    def prepare(self, item: SpoolItem) -> Prepared:
-        """Read and parse a claimed row, and do the pipeline's store-free work, outside any
-        transaction (a row that crashed processors too often is not even read)."""
+    def prepare(self, item: SpoolItem, raw: bytes | None = None) -> Prepared:
+        """Read (unless ``raw`` is given) and parse a claimed row, and do the pipeline's
+        store-free work, outside any transaction (a row that crashed processors too often
+        is not even read)."""
         if item.attempts > self.config.processing.max_attempts:
             return Prepared(item)
-        raw = self.store.spool_raw(item.id)
+        if raw is None:
+            raw = self.store.spool_raw(item.id)
         try:
             inbound = parse(raw)
         except ParseError as exc:

@@ -368,7 +368,7 @@ def test_sigterm_under_load_exits_0_and_keeps_every_accepted_mail(
 
     db = db_of(tmp_path)
     spooled = {row_id: message_id_of(bytes(raw))
-               for row_id, raw in query(db, "SELECT id, raw FROM spool")}
+               for row_id, raw in query(db, "SELECT id, raw FROM spool_raw")}
     for mid, spool_ids in mta.accepted.items():
         for spool_id in spool_ids:
             assert spooled.get(spool_id) == mid, f"250 for {mid} (spool {spool_id}) not kept"

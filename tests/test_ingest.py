@@ -451,5 +451,6 @@ def test_an_envelope_address_that_is_not_utf8_is_stored_not_deferred(
                              str(config_path), "-f", b"caf\xe9@example.org"], input=raw,
                             capture_output=True, timeout=60, env=ENV)
     assert result.returncode == 0, result.stderr
-    rows = query(config_path.parent / "var" / "mailgate.db", "SELECT mail_from, raw FROM spool")
+    rows = query(config_path.parent / "var" / "mailgate.db",
+                 "SELECT s.mail_from, r.raw FROM spool s JOIN spool_raw r ON r.id = s.id")
     assert rows == [("caf\ufffd@example.org", raw)]

@@ -557,6 +557,38 @@ def test_migrations_are_recorded_once_when_nodes_start_together(open_db: Opener)
     assert [r[0] for r in rows] == [m[0] for m in schema_module.MIGRATIONS]
 
 
+def test_raw_mail_spooled_before_migration_10_is_kept_by_it(
+        open_db: Opener, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mail spooled while the raw bytes lived in ``spool`` itself (schema 9) comes out of the
+    upgrade byte for byte: processed, quarantined and still waiting alike."""
+    import mailgate.store.base as base_module
+
+    monkeypatch.setattr(base_module, "MIGRATIONS", schema_module.MIGRATIONS[:9])
+    monkeypatch.setattr(base_module, "LATEST", 9)
+    old = open_db()
+    mails = {"new": b"From: a@example.org\r\n\r\nwaiting\r\n",
+             "quarantined": b"\x00\xff not a mail",
+             "done": b"From: b@example.org\r\n\r\n" + b"x" * 9000}
+    with old.transaction():
+        for state, raw in mails.items():
+            old._x("INSERT INTO spool (received_at, channel, rcpt_tos, raw, size, state)"
+                   " VALUES (?, 'smtp', '[]', ?, ?, ?)",
+                   ("2026-01-01T00:00:00+00:00", raw, len(raw), state))
+    monkeypatch.undo()
+    store = open_db()
+    assert store.schema_version() == schema_module.LATEST
+    ids = {state: store._x("SELECT id FROM spool WHERE state = ?", (state,)).fetchone()[0]
+           for state in mails}
+    assert {state: store.spool_raw(ids[state]) for state in mails} == mails
+    assert store.spool_raws(list(ids.values())) == {ids[s]: raw for s, raw in mails.items()}
+    assert store.spool_has_raw(mails["done"])
+    now = clock.now()
+    [claimed] = store.spool_claim("node-a", now, now + timedelta(minutes=5), 10)
+    assert claimed.id == ids["new"] and claimed.size == len(mails["new"])
+    assert store.quarantine_delete(ids["quarantined"])["id"] == ids["quarantined"]
+    assert store.spool_raws([ids["quarantined"]]) == {}
+
+
 def test_newer_schema_is_refused(open_db: Opener) -> None:
     """A node older than the database's schema refuses to start, saying why."""
     store = open_db()

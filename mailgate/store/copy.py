@@ -25,7 +25,8 @@ from mailgate.store.schema import LATEST
 
 # (table, primary key, rows per batch) in an order that satisfies the foreign keys.
 TABLES: list[tuple[str, tuple[str, ...], int]] = [
-    ("spool", ("id",), 50),  # raw mail: up to the size limit each
+    ("spool", ("id",), 500),
+    ("spool_raw", ("id",), 50),  # raw mail: up to the size limit each
     ("tickets", ("id",), 500),
     ("messages", ("id",), 200),
     ("attachments", ("id",), 500),

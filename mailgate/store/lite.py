@@ -5,7 +5,7 @@ daemon all it has to do is append the raw bytes to the spool durably and wake
 the daemon. The full store (``Store``, its query groups, the migrations) costs
 tens of milliseconds to import; this module imports only ``sqlite3`` and
 shares with the SQLite backend the two pieces that matter here: the spool's
-INSERT and the way ``BEGIN IMMEDIATE`` waits for the write lock.
+INSERTs and the way ``BEGIN IMMEDIATE`` waits for the write lock.
 
 It never creates, migrates or repairs a database: a file that is missing, not
 in WAL mode, or not at this code's schema version raises :class:`NotQuick`
@@ -28,9 +28,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
 SPOOL_INSERT = (
-    "INSERT INTO spool (received_at, channel, source, mail_from, rcpt_tos, raw, size,"
-    " state, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    "INSERT INTO spool (received_at, channel, source, mail_from, rcpt_tos, size,"
+    " state, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
+RAW_INSERT = "INSERT INTO spool_raw (id, raw) VALUES (?, ?)"  # after SPOOL_INSERT, its id
 POLL = (0.0001, 0.00025)  # first and longest wait between two tries of BEGIN IMMEDIATE
 
 
@@ -86,8 +87,9 @@ def append_spool(path: str, raw: bytes, *, schema_version: int, received_at: str
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         try:
             row = conn.execute(SPOOL_INSERT, (
-                received_at, channel, source, mail_from, json_strings(rcpt_tos), raw,
+                received_at, channel, source, mail_from, json_strings(rcpt_tos),
                 len(raw), "new", None)).fetchone()
+            conn.execute(RAW_INSERT, (row[0], raw))
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

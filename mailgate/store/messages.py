@@ -225,7 +225,7 @@ class MessageQueries(StoreBase):
 
     def first_inbound_raw(self, ticket_id: int) -> bytes | None:
         """Raw bytes of a ticket's first incoming message (for template previews)."""
-        row = self._x("SELECT s.raw FROM messages m JOIN spool s ON s.id = m.spool_id"
+        row = self._x("SELECT r.raw FROM messages m JOIN spool_raw r ON r.id = m.spool_id"
                       " WHERE m.ticket_id = ? AND m.direction = 'in' ORDER BY m.id LIMIT 1",
                       (ticket_id,)).fetchone()
         return bytes(row[0]) or None if row else None  # empty: purged or erased

@@ -184,14 +184,16 @@ class PrivacyQueries(StoreBase):
         """Spool rows not processed yet (state ``new``) from or mentioning the address."""
         scrub = Scrubber(address)
         return [int(r[0]) for r in self._x(
-            "SELECT id, mail_from, raw FROM spool WHERE state = 'new'").fetchall()
+            "SELECT s.id, s.mail_from, r.raw FROM spool s JOIN spool_raw r ON r.id = s.id"
+            " WHERE s.state = 'new'").fetchall()
             if (r[1] or "").lower() == scrub.address or scrub.found_in(bytes(r[2]))]
 
     def _quarantined_of(self, scrub: Scrubber) -> list[dict[str, Any]]:
         """Quarantined spool rows from the address or whose bytes mention it, with raw."""
         out = []
-        for row in self._x("SELECT id, received_at, reason, mail_from, raw FROM spool"
-                           " WHERE state = 'quarantined' ORDER BY id").fetchall():
+        for row in self._x("SELECT s.id, s.received_at, s.reason, s.mail_from, r.raw"
+                           " FROM spool s JOIN spool_raw r ON r.id = s.id"
+                           " WHERE s.state = 'quarantined' ORDER BY s.id").fetchall():
             raw = bytes(row[4])
             if (row[3] or "").lower() == scrub.address or scrub.found_in(raw):
                 out.append({"id": row[0], "received_at": row[1], "reason": row[2], "raw": raw})
@@ -332,17 +334,20 @@ class PrivacyQueries(StoreBase):
         """The raw mail of the ticket's messages (and of their duplicate deliveries)."""
         rows = []
         for chunk in chunked(self._spool_ids(ticket_id)):
-            rows += self._x(f"SELECT id, mail_from, message_id, raw FROM spool WHERE id IN"
-                            f" ({','.join('?' * len(chunk))}) AND state != 'new'",
+            rows += self._x(f"SELECT s.id, s.mail_from, s.message_id, r.raw FROM spool s"
+                            f" JOIN spool_raw r ON r.id = s.id WHERE s.id IN"
+                            f" ({','.join('?' * len(chunk))}) AND s.state != 'new'",
                             chunk).fetchall()
         for spool_id, mail_from, mid, raw in rows:
             raw = bytes(raw)
             if whole or mid in own or (mail_from or "").lower() == scrub.address:
-                self._x("UPDATE spool SET raw = ?, mail_from = NULL, reason = 'erased'"
-                        " WHERE id = ?", (b"", spool_id))
+                self._x("UPDATE spool SET mail_from = NULL, reason = 'erased' WHERE id = ?",
+                        (spool_id,))
+                self._x("UPDATE spool_raw SET raw = ? WHERE id = ?", (b"", spool_id))
                 done.raw += bool(raw)
             elif scrub.found_in(raw):
-                self._x("UPDATE spool SET raw = ? WHERE id = ?", (scrub.raw(raw), spool_id))
+                self._x("UPDATE spool_raw SET raw = ? WHERE id = ?",
+                        (scrub.raw(raw), spool_id))
 
     def _spool_ids(self, ticket_id: int) -> list[int]:
         """The spool rows of a ticket's messages and of their duplicate deliveries (same
@@ -402,6 +407,7 @@ class PrivacyQueries(StoreBase):
         scrub = Scrubber(address)
         quarantined = [q["id"] for q in self._quarantined_of(scrub)]
         for spool_id in quarantined:
+            self._x("DELETE FROM spool_raw WHERE id = ?", (spool_id,))
             self._x("DELETE FROM spool WHERE id = ? AND state = 'quarantined'", (spool_id,))
         outbox = self._loose_outbox_of(scrub)
         for outbox_id in outbox:
@@ -422,8 +428,8 @@ class PrivacyQueries(StoreBase):
         return [int(r[0]) for r in self._x(
             "SELECT t.id FROM tickets t WHERE t.id > ? AND t.id <= ? AND t.status = 'closed'"
             " AND t.closed_at < ? AND ("
-            " EXISTS (SELECT 1 FROM messages m JOIN spool s ON s.id = m.spool_id"
-            "   WHERE m.ticket_id = t.id AND length(s.raw) > 0)"
+            " EXISTS (SELECT 1 FROM messages m JOIN spool_raw r ON r.id = m.spool_id"
+            "   WHERE m.ticket_id = t.id AND length(r.raw) > 0)"
             " OR EXISTS (SELECT 1 FROM outbox o WHERE o.ticket_id = t.id"
             "   AND o.state != 'pending' AND length(o.raw) > 0)"
             " OR EXISTS (SELECT 1 FROM attachments a JOIN messages m ON m.id = a.message_row"
@@ -445,9 +451,10 @@ class PrivacyQueries(StoreBase):
             return None
         spool = 0
         for chunk in chunked(self._spool_ids(ticket_id)):
-            spool += self._x(f"UPDATE spool SET raw = ? WHERE id IN"
+            spool += self._x(f"UPDATE spool_raw SET raw = ? WHERE id IN"
                              f" ({','.join('?' * len(chunk))}) AND length(raw) > 0"
-                             f" AND state != 'new'", (b"", *chunk)).rowcount
+                             f" AND EXISTS (SELECT 1 FROM spool s WHERE s.id = spool_raw.id"
+                             f" AND s.state != 'new')", (b"", *chunk)).rowcount
         outbox = self._x("UPDATE outbox SET raw = ? WHERE ticket_id = ? AND state != 'pending'"
                          " AND length(raw) > 0", (b"", ticket_id)).rowcount
         shas = [r[0] for r in self._x(

@@ -9,8 +9,8 @@ from typing import Any
 
 from mailgate.clock import from_db, to_db
 from mailgate.errors import NotFoundError
-from mailgate.store.base import StoreBase
-from mailgate.store.lite import SPOOL_INSERT
+from mailgate.store.base import StoreBase, chunked
+from mailgate.store.lite import RAW_INSERT, SPOOL_INSERT
 from mailgate.store.rows import SpoolItem
 
 _SPOOL_COLUMNS = ("id", "received_at", "channel", "source", "mail_from", "rcpt_tos", "size",
@@ -35,9 +35,10 @@ class SpoolQueries(StoreBase):
         spool_id = self._insert(
             SPOOL_INSERT,
             (to_db(received_at), channel, source, mail_from, json.dumps(list(rcpt_tos)),
-             raw, len(raw), state, reason),
+             len(raw), state, reason),
         )
         assert spool_id is not None
+        self._x(RAW_INSERT, (spool_id, raw))
         return spool_id
 
     def spool_claim(self, node: str, now: datetime, lease_until: datetime, limit: int,
@@ -78,10 +79,20 @@ class SpoolQueries(StoreBase):
         ]
 
     def spool_raw(self, spool_id: int) -> bytes:
-        row = self._x("SELECT raw FROM spool WHERE id = ?", (spool_id,)).fetchone()
+        row = self._x("SELECT raw FROM spool_raw WHERE id = ?", (spool_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no spool row {spool_id}")
         return bytes(row[0])
+
+    def spool_raws(self, spool_ids: Sequence[int]) -> dict[int, bytes]:
+        """The raw bytes of several spool rows in one statement (a processor's next few:
+        the caller bounds their size); a row that is not there is left out."""
+        found: dict[int, bytes] = {}
+        for chunk in chunked(spool_ids):
+            found.update((int(r[0]), bytes(r[1])) for r in self._x(
+                f"SELECT id, raw FROM spool_raw WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk).fetchall())
+        return found
 
     def spool_finish(self, spool_id: int, *, state: str, now: datetime,
                      message_id: str | None = None, ticket_id: int | None = None,
@@ -150,6 +161,7 @@ class SpoolQueries(StoreBase):
             row = self.spool_row(spool_id)
             if row["state"] != "quarantined":
                 raise NotFoundError(f"spool {spool_id} is not quarantined (state {row['state']})")
+            self._x("DELETE FROM spool_raw WHERE id = ?", (spool_id,))
             self._x("DELETE FROM spool WHERE id = ? AND state = 'quarantined'", (spool_id,))
         return row
 
@@ -163,8 +175,8 @@ class SpoolQueries(StoreBase):
 
     def spool_has_raw(self, raw: bytes) -> bool:
         """True if these exact bytes are in the spool (for mail without a usable Message-ID)."""
-        row = self._x("SELECT 1 FROM spool WHERE size = ? AND raw = ? LIMIT 1",
-                      (len(raw), raw)).fetchone()
+        row = self._x("SELECT 1 FROM spool s JOIN spool_raw r ON r.id = s.id"
+                      " WHERE s.size = ? AND r.raw = ? LIMIT 1", (len(raw), raw)).fetchone()
         return row is not None
 
     def spool_counts_by_channel(self) -> list[tuple[str, str, int]]:

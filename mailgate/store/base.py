@@ -92,14 +92,12 @@ class StoreBase:
     dialect: ClassVar[str] = ""
     #: how a write transaction begins
     BEGIN: ClassVar[str] = "BEGIN"
-    #: run after BEGIN when ``relax_durability`` was called (None: nothing per transaction)
-    RELAXED_COMMIT: ClassVar[str | None] = None
     #: appended to the row selection of a claim
     SKIP_LOCKED: ClassVar[str] = ""
     #: appended to a ticket read inside a transaction
     LOCK_ROW: ClassVar[str] = ""
-    #: statements this connection sent (BEGIN and COMMIT included): the benchmark's count
-    #: of round trips per mail
+    #: round trips to the database this connection made (BEGIN and COMMIT included; two
+    #: statements sent together count once): the benchmark's statements per mail
     statements: int = 0
 
     def __init__(self) -> None:
@@ -107,7 +105,8 @@ class StoreBase:
         self._relaxed = False
 
     def _begin(self) -> None:
-        """Start a transaction (a backend may wait for the write lock its own way)."""
+        """Start a transaction (a backend may wait for the write lock its own way, or
+        set up a relaxed connection's transaction in the same round trip)."""
         self._execute(self.BEGIN, ())
 
     def writer_turn(self) -> None:
@@ -155,6 +154,13 @@ class StoreBase:
 
     def _lock_key(self, key: str) -> None:
         """Hold a lock on ``key`` until the transaction ends (no-op with one writer)."""
+
+    def _rows_under_lock(self, key: str, sql: str, params: Sequence[Any]) -> list[Any]:
+        """``_lock_key(key)`` (inside a transaction), then the rows of a query whose answer
+        the lock protects; a backend may send both in one round trip."""
+        if self._depth:
+            self._lock_key(key)
+        return self._x(sql, params).fetchall()
 
     def _reserve_id(self, table: str) -> int | None:
         """The next id of ``table`` taken from its sequence, or None to let INSERT pick."""
@@ -245,8 +251,6 @@ class StoreBase:
             raise StoreError(f"database busy or unavailable: {exc}") from exc
         self._depth = 1
         try:
-            if self._relaxed and self.RELAXED_COMMIT:
-                self._x(self.RELAXED_COMMIT)
             yield
             self._x("COMMIT")
         except BaseException as exc:

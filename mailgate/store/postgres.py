@@ -171,7 +171,9 @@ class PgStore(Store):
     # NO KEY UPDATE: serialises work on a ticket, yet lets other transactions insert rows
     # that reference it (their foreign-key checks take KEY SHARE, which it does not block).
     LOCK_ROW: ClassVar[str] = " FOR NO KEY UPDATE"
-    RELAXED_COMMIT: ClassVar[str | None] = "SET LOCAL synchronous_commit = off"
+    #: a relaxed connection's transactions (``relax_durability``): one round trip, two
+    #: statements (the simple query protocol, as no parameters are passed)
+    RELAXED_BEGIN: ClassVar[str] = "BEGIN; SET LOCAL synchronous_commit = off"
 
     def __init__(self, conninfo: str, url: str, busy_timeout: float) -> None:
         super().__init__()
@@ -255,6 +257,9 @@ class PgStore(Store):
 
     # -- statements -----------------------------------------------------------------
 
+    def _begin(self) -> None:
+        self._execute(self.RELAXED_BEGIN if self._relaxed else self.BEGIN, ())
+
     def _execute(self, sql: str, params: Sequence[Any]) -> Cursor:
         conn = self._connection()
         if not params:  # BEGIN, COMMIT, SAVEPOINT...: never as prepared statements
@@ -289,6 +294,23 @@ class PgStore(Store):
 
     def _lock_key(self, key: str) -> None:
         self._x("SELECT pg_advisory_xact_lock(?)", (lock_id(key),)).fetchall()
+
+    def _rows_under_lock(self, key: str, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The advisory lock and the query it protects in one round trip (pipeline mode):
+        still two statements, so the query's snapshot is taken once the lock is granted and
+        sees what its last holder committed. A failure of either surfaces here."""
+        if not self._depth or not psycopg.Pipeline.is_supported():  # (libpq < 14)
+            return super()._rows_under_lock(key, sql, params)
+        conn = self._connection()
+        self.statements += 1
+        try:
+            with conn.pipeline():
+                conn.execute(translate("SELECT pg_advisory_xact_lock(?)"), [lock_id(key)])
+                cur = conn.execute(translate(sql), [_clean(p) for p in params])
+            return cur.fetchall()
+        except Exception as exc:
+            self._raise_mapped(exc)
+            raise
 
     def _reserve_id(self, table: str) -> int | None:
         row = self._x("SELECT nextval(pg_get_serial_sequence(?, 'id'))", (table,)).fetchone()

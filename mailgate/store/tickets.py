@@ -153,13 +153,12 @@ class TicketQueries(StoreBase):
         Inside a transaction the requester (or domain) stays locked until the commit, so a
         report that arrives on two nodes at once is seen as a duplicate by the second.
         """
-        if self._depth:
-            self._lock_key(f"duplicates:{requester or domain}")
         if requester:
             where, param = "t.requester = ?", requester
         else:
             where, param = "t.requester LIKE ?", f"%@{domain}"
-        cur = self._x(
+        rows = self._rows_under_lock(
+            f"duplicates:{requester or domain}",
             f"SELECT t.id, t.subject, (SELECT m.body_text FROM messages m WHERE m.ticket_id ="
             f" t.id AND m.direction = 'in' ORDER BY m.id LIMIT 1), t.requester, t.created_at"
             f" FROM tickets t"
@@ -167,7 +166,7 @@ class TicketQueries(StoreBase):
             f" AND t.created_at >= ? ORDER BY t.id DESC LIMIT 20", (param, to_db(since)),
         )
         return [{"id": i, "subject": s, "text": b or "", "requester": r,
-                 "created_at": from_db(c)} for i, s, b, r, c in cur]
+                 "created_at": from_db(c)} for i, s, b, r, c in rows]
 
     def open_ticket_by_key(self, key: str) -> int | None:
         """The open ticket of an alert correlation key, if any.
@@ -175,11 +174,10 @@ class TicketQueries(StoreBase):
         Inside a transaction the key stays locked until the commit, so two nodes handling
         alerts of one key at once cannot both open a ticket for it.
         """
-        if self._depth:
-            self._lock_key(f"alert:{key}")
-        row = self._x("SELECT id FROM tickets WHERE correlation_key = ? AND status != 'closed'"
-                      " AND merged_into IS NULL ORDER BY id DESC LIMIT 1", (key,)).fetchone()
-        return int(row[0]) if row else None
+        rows = self._rows_under_lock(
+            f"alert:{key}", "SELECT id FROM tickets WHERE correlation_key = ?"
+            " AND status != 'closed' AND merged_into IS NULL ORDER BY id DESC LIMIT 1", (key,))
+        return int(rows[0][0]) if rows else None
 
     def add_time(self, ticket_id: int, minutes: int) -> int:
         """Add logged work time (minutes) to a ticket; return the new total."""

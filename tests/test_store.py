@@ -687,6 +687,46 @@ def test_folder_sync_covers_only_an_sqlite_file_on_its_filesystem(
         assert not store.synced_with(Path("/dev/shm"))
 
 
+@sqlite_only
+def test_a_writer_waiting_for_the_write_lock_sleeps_until_it_is_let_go(tmp_path: Path) -> None:
+    """While one connection holds SQLite's write lock (a processor's transaction), another
+    writer waiting for it (the spooler, before its 250) sleeps until it is let go and gets
+    it then, instead of trying again every 0.1-0.25 ms; a holder that does not say it holds
+    it (another program) is still waited for, by trying again."""
+    import sqlite3
+    import time
+
+    path = tmp_path / "mailgate.db"
+    holder, waiter = Store.open(path, busy_timeout=5), Store.open(path, busy_timeout=5)
+    other = sqlite3.connect(path, isolation_level=None)
+    tries: list[str] = []
+    waiter._conn.set_trace_callback(  # type: ignore[attr-defined]
+        lambda sql: tries.append(sql) if sql == "BEGIN IMMEDIATE" else None)
+
+    def tries_while_held(hold: Callable[[], object], release: Callable[[], object]) -> int:
+        tries.clear()
+        hold()
+        thread, out = in_thread(lambda: spool(waiter, 1))
+        wait_until(lambda: len(tries) >= 1, 5, interval=0.001)
+        time.sleep(0.3)  # the holder's long transaction (what is tested is the waiting)
+        assert out == {}, out  # still waiting
+        release()
+        thread.join(5)
+        assert "result" in out, out
+        return len(tries)
+
+    held = holder.transaction()
+    try:
+        assert 1 < tries_while_held(held.__enter__, lambda: held.__exit__(None, None, None)) <= 3
+        assert tries_while_held(lambda: other.execute("BEGIN IMMEDIATE"),
+                                lambda: other.execute("COMMIT")) > 10  # tried again and again
+        assert waiter.spool_counts() == {"new": 2}
+    finally:
+        other.close()
+        holder.close()
+        waiter.close()
+
+
 def _write_lock_taken(store: Store) -> bool:
     """Whether another connection holds SQLite's write lock (BEGIN IMMEDIATE fails)."""
     conn = store._conn  # type: ignore[attr-defined]

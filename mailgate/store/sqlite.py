@@ -24,6 +24,10 @@ first (``take_turns``): an exclusive ``flock`` on ``<db>-processors`` around eac
 transactions. One parses its next messages while the other writes, and the one that
 waits for the other looks at that lock every 0.5 ms (one system call) instead of
 retrying ``BEGIN IMMEDIATE`` every 0.1-0.25 ms against the other's write lock.
+
+Every writer also holds ``<db>-writing`` exclusively while it holds the write lock
+(``lite.Writing``): one that waits sleeps until that is let go, one wake-up, instead of
+trying again every 0.1-0.25 ms (about 25 us of CPU a try, mostly the sleep itself).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from typing import Any, ClassVar
 from mailgate.errors import ConfigError, StoreError
 from mailgate.store.base import Cursor
 from mailgate.store.facade import Store, register_sqlite
-from mailgate.store.lite import begin_immediate
+from mailgate.store.lite import Writing, begin_immediate
 
 
 def _set_wal(conn: sqlite3.Connection, busy_timeout: float) -> bool:
@@ -112,6 +116,7 @@ class SqliteStore(Store):
         self._changes_at_begin = -1  # rows changed on this connection when BEGIN ran
         self._turns_fd: int | None = None  # "<db>-processors", see take_turns
         self._turn_held = False
+        self._writing = Writing(str(path))  # "<db>-writing": held with the write lock
 
     def _begin(self) -> None:
         """``BEGIN IMMEDIATE``, retried every 0.1-0.25 ms up to ``busy_timeout`` (see above),
@@ -120,12 +125,13 @@ class SqliteStore(Store):
         self._changes_at_begin = self._conn.total_changes
         self._wait_turn()
         try:
-            begin_immediate(self._conn, self.busy_timeout, self._flock)
+            begin_immediate(self._conn, self.busy_timeout, self._flock, self._writing)
         except BaseException:
             self._end_transaction()
             raise
         finally:
             self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        self._writing.announce()
 
     def take_turns(self) -> None:
         try:
@@ -152,6 +158,7 @@ class SqliteStore(Store):
                 return
 
     def _end_transaction(self) -> None:
+        self._writing.release()
         if self._turn_held and self._turns_fd is not None:
             self._turn_held = False
             with suppress(OSError):
@@ -209,6 +216,7 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         self._conn.close()
+        self._writing.close()
         if self._waiting_fd is not None:
             os.close(self._waiting_fd)
             self._waiting_fd = None

@@ -202,7 +202,8 @@ class Processor:
         structlog.contextvars.bind_contextvars(message_id=inbound.message_id)
         now = prepared.now or clock.now()
         try:
-            with self.store.transaction(), self.store.savepoint("message"):
+            with self.store.transaction(), self.store.savepoint("message"), \
+                    self.store.rows_together():  # the message's events: one statement
                 outcome = self.pipeline.handle(self.store, item, inbound, now, prepared.facts)
                 self.store.spool_finish(item.id, state=outcome.state, now=now,
                                         message_id=inbound.message_id,

@@ -589,6 +589,35 @@ def test_raw_mail_spooled_before_migration_10_is_kept_by_it(
     assert store.spool_raws([ids["quarantined"]]) == {}
 
 
+def test_a_messages_events_written_together_read_as_if_written_one_by_one(
+        open_db: Opener) -> None:
+    """Within ``rows_together`` (the processor, around one message) events are written by
+    one statement, yet a read of the history in the middle sees those before it, a
+    rolled-back savepoint takes its events with it, and a failure leaves none."""
+    store = open_db()
+    ticket_id = new_ticket(store)
+    now = clock.now()
+
+    def kinds() -> list[str]:
+        return [e["kind"] for e in store.events(ticket_id)]
+
+    with store.transaction(), store.rows_together():
+        store.add_event(ticket_id, "one", actor="a", now=now)
+        assert kinds() == ["one"]
+        store.add_event(ticket_id, "two", actor="a", now=now, message_id="<m@x>")
+        with pytest.raises(RuntimeError), store.savepoint("commands"):
+            store.add_event(ticket_id, "rolled_back", actor="a", now=now)
+            raise RuntimeError("a command failed")
+        store.add_event(ticket_id, "three", actor="a", now=now, from_status="open")
+        before = store.statements
+    assert store.statements - before == 2  # one INSERT for two events, and the COMMIT
+    assert kinds() == ["one", "two", "three"]
+    with pytest.raises(RuntimeError), store.transaction(), store.rows_together():
+        store.add_event(ticket_id, "lost", actor="a", now=now)
+        raise RuntimeError("the message failed")
+    assert kinds() == ["one", "two", "three"]
+
+
 def test_newer_schema_is_refused(open_db: Opener) -> None:
     """A node older than the database's schema refuses to start, saying why."""
     store = open_db()

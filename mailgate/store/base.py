@@ -103,6 +103,9 @@ class StoreBase:
     def __init__(self) -> None:
         self._depth = 0
         self._relaxed = False
+        # rows kept by ``_insert_later`` inside ``rows_together``: INSERT text -> its rows
+        self._later: dict[str, list[Sequence[Any]]] | None = None
+        self._later_tables: set[str] = set()
 
     def _begin(self) -> None:
         """Start a transaction (a backend may wait for the write lock its own way, or
@@ -278,14 +281,53 @@ class StoreBase:
     @contextmanager
     def savepoint(self, name: str = "item") -> Iterator[None]:
         """A nested unit inside a transaction: roll back just this part on error."""
+        self._write_later()
         self._x(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
+            if self._later:
+                self._later.clear()  # (kept since the savepoint began: rolled back with it)
             self._x(f"ROLLBACK TO SAVEPOINT {name}")
             self._x(f"RELEASE SAVEPOINT {name}")
             raise
+        self._write_later()
         self._x(f"RELEASE SAVEPOINT {name}")
+
+    @contextmanager
+    def rows_together(self) -> Iterator[None]:
+        """Inside a transaction: the rows ``_insert_later`` is given (a message's events, 3
+        for a new ticket) are written by one statement (``executemany``) for each INSERT,
+        when the block ends, before any statement that names their table, and at the edges
+        of a savepoint (rolled back with it); an error drops them, as the caller's rollback
+        would."""
+        if self._later is not None:
+            yield
+            return
+        self._later = {}
+        try:
+            yield
+            self._write_later()
+        finally:
+            self._later = None
+            self._later_tables.clear()
+
+    def _insert_later(self, sql: str, params: Sequence[Any]) -> None:
+        """``_x(sql, params)`` for an INSERT without a result, now or within ``rows_together``
+        with the rows of the same statement."""
+        if self._later is None:
+            self._x(sql, params)
+            return
+        self._later.setdefault(sql, []).append(params)
+        self._later_tables.add(sql.split(None, 3)[2])  # INSERT INTO <table>
+
+    def _write_later(self) -> None:
+        if self._later:
+            later = list(self._later.items())
+            self._later.clear()
+            for sql, rows in later:
+                self.statements += 1
+                self._many(sql, rows)
 
     def _message_ids_in(self, table: str, message_ids: Sequence[str]) -> set[str]:
         """Which of ``message_ids`` rows of ``table`` (spool, messages) carry, 500 at a time."""
@@ -300,6 +342,8 @@ class StoreBase:
     def _x(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         """Run one statement; a constraint violation is ``IntegrityViolation``, any other
         driver error ``StoreError``."""
+        if self._later and any(table in sql for table in self._later_tables):
+            self._write_later()  # (a statement that may read or change those rows)
         self.statements += 1
         try:
             return self._execute(sql, params)

@@ -126,8 +126,9 @@ class MessageQueries(StoreBase):
     def add_event(self, ticket_id: int, kind: str, *, actor: str, now: datetime,
                   detail: str = "", message_id: str | None = None,
                   from_status: str | None = None) -> None:
-        """One line of the ticket's history (``from_status``: a status change's old one)."""
-        self._x("INSERT INTO events (ticket_id, at, actor, kind, detail, message_id,"
+        """One line of the ticket's history (``from_status``: a status change's old one);
+        within ``rows_together``, written with the others."""
+        self._insert_later("INSERT INTO events (ticket_id, at, actor, kind, detail, message_id,"
                 " from_status) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (ticket_id, to_db(now), actor, kind, detail, message_id, from_status))
 

@@ -63,19 +63,16 @@ class SpoolQueries(StoreBase):
             if not ids:
                 return []
             marks = ",".join("?" * len(ids))
-            self._x(
+            rows = self._x(  # (RETURNING: in no particular order)
                 f"UPDATE spool SET claimed_by = ?, lease_until = ?, attempts = attempts + 1"
-                f" WHERE id IN ({marks})",
+                f" WHERE id IN ({marks}) RETURNING id, received_at, channel, source,"
+                f" mail_from, rcpt_tos, size, attempts",
                 (node, to_db(lease_until), *ids),
-            )
-            rows = self._x(
-                f"SELECT id, received_at, channel, source, mail_from, rcpt_tos, size, attempts"
-                f" FROM spool WHERE id IN ({marks}) ORDER BY id", ids,
             ).fetchall()
         return [
             SpoolItem(id=r[0], received_at=from_db(r[1]), channel=r[2], source=r[3],
                       mail_from=r[4], rcpt_tos=json.loads(r[5]), size=r[6], attempts=r[7])
-            for r in rows
+            for r in sorted(rows)
         ]
 
     def spool_raw(self, spool_id: int) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from mailgate import autoclose, clocks, desk
+from mailgate import autoclose, clocks, desk, security
 from mailgate.pipeline.context import Context, Outcome
 from mailgate.pipeline.facts import classify, plan
 from mailgate.pipeline.services import Services
@@ -39,6 +39,10 @@ def record(services: Services, store: Store, ctx: Context) -> None:
                         detail=f"Message-ID {ctx.reused[0]} (a message of ticket "
                                f"{ctx.reused[1]}) reused by a mail with other content; "
                                f"stored as {ctx.inbound.message_id}")
+    if ctx.token_exposed is not None:
+        store.add_event(ctx.token_exposed[0], security.TOKEN_EXPOSED, actor="mailgate",
+                        now=ctx.now, message_id=ctx.inbound.message_id,
+                        detail=ctx.token_exposed[1])
     if _may_add_people(ctx):
         _participants(services, store, ctx, ticket)
     if ctx.rating is not None:

@@ -355,12 +355,12 @@ def hostile_daemon(tmp_path: Path) -> Iterator[tuple[RunningDaemon, io.StringIO,
     processor = running.daemon.processor
     assert processor is not None
     prepare, process = processor.prepare, processor.process
-    spent: dict[int, tuple[float, float]] = {}  # reading and parsing, before the transaction
+    spent: dict[int, tuple[float, float]] = {}  # parsing, before the transaction
 
-    def timed_prepare(item: SpoolItem) -> Prepared:
+    def timed_prepare(item: SpoolItem, raw: bytes | None = None) -> Prepared:
         cpu, wall = time.thread_time(), time.perf_counter()
         try:
-            return prepare(item)
+            return prepare(item, raw)
         finally:
             spent[item.id] = (time.thread_time() - cpu, time.perf_counter() - wall)
 

@@ -34,6 +34,7 @@ SPOOL_INSERT = (
 )
 RAW_INSERT = "INSERT INTO spool_raw (id, raw) VALUES (?, ?)"  # after SPOOL_INSERT, its id
 POLL = (0.0001, 0.00025)  # first and longest wait between two tries of BEGIN IMMEDIATE
+WATCH_AFTER = 0.001  # a wait this long already is behind a long transaction: sleep on it
 
 
 class NotQuick(Exception):
@@ -46,12 +47,14 @@ def begin_immediate(conn: sqlite3.Connection, busy_timeout: float,
     up to 25 ms between tries), with ``flock(LOCK_SH)`` on ``<db>-writers`` held while
     waiting, so that a long writer (the processor) between two transactions sees someone
     waits and lets it in. While the holder of the lock says so on ``<db>-writing``
-    (``Writing``), sleep until it lets go; otherwise try again every 0.1-0.25 ms. The
-    caller sets the busy timeout."""
+    (``Writing``) and the wait is past ``WATCH_AFTER`` (a short transaction is waited
+    for more cheaply by trying again than by starting a watcher thread), sleep until it
+    lets go; otherwise try again every 0.1-0.25 ms. The caller sets the busy timeout."""
     conn.execute("PRAGMA busy_timeout = 0")
     waiting = False
     try:
-        deadline = time.monotonic() + busy_timeout
+        started = time.monotonic()
+        deadline = started + busy_timeout
         delay = POLL[0]
         while True:
             try:
@@ -62,7 +65,8 @@ def begin_immediate(conn: sqlite3.Connection, busy_timeout: float,
                     raise
             if not waiting:
                 waiting = flock(fcntl.LOCK_SH)
-            if writing is None or not writing.wait_free(deadline - time.monotonic()):
+            if writing is None or time.monotonic() < started + WATCH_AFTER \
+                    or not writing.wait_free(deadline - time.monotonic()):
                 time.sleep(delay)
                 delay = min(delay * 1.5, POLL[1])
     finally:

@@ -2,10 +2,12 @@
 
 Every limit is a ``ParseError`` (quarantine) with a reason naming it, raised as
 soon as the feed parser passes it, so a hostile message costs at most the work
-up to the limit (see the package docstring for the list). A field that is only
+up to the limit (see the package docstring for the list). The stock
+``BytesFeedParser`` does the parsing; the limits hook into it only through public
+API (``_Limits``): no subclass of the parser, nothing of its internals read. A field that is only
 long (folded over thousands of lines, thousands of ``References``) is legal mail,
 not an attack: it is cut to its limit for processing (``References`` keeps its
-first and last ids, as RFC 5322 3.6.4 suggests) and noted in ``_Parser.cut``;
+first and last ids, as RFC 5322 3.6.4 suggests) and noted in ``_Limits.cut``;
 the raw bytes in the spool keep it whole.
 """
 
@@ -244,7 +246,9 @@ def _parse_bytes(raw: bytes) -> tuple[EmailMessage, list[str]]:
                              f" (lines x nested multipart boundaries)")
     msg = parser.close()
     limits.finish_block()
-    limits.active = False
+    # done: the message's policy keeps ``limits``, which lets go of the parts (no cycle
+    # holding a big message until the garbage collector's next full pass)
+    limits.active, limits.last = False, None
     # the stub types the parser's result as Message; it is the policy's message_factory's
     assert isinstance(msg, EmailMessage)
     return msg, limits.cut

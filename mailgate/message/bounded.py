@@ -4,8 +4,8 @@ Every limit is a ``ParseError`` (quarantine) with a reason naming it, raised as
 soon as the feed parser passes it, so a hostile message costs at most the work
 up to the limit (see the package docstring for the list). The stock
 ``BytesFeedParser`` does the parsing; the limits hook into it only through public
-API (``_Limits``): no subclass of the parser, nothing of its internals read. A field that is only
-long (folded over thousands of lines, thousands of ``References``) is legal mail,
+API (``_Limits``): no subclass of the parser, nothing of its internals read. A field
+that is only long (folded over thousands of lines, thousands of ``References``) is legal mail,
 not an attack: it is cut to its limit for processing (``References`` keeps its
 first and last ids, as RFC 5322 3.6.4 suggests) and noted in ``_Limits.cut``;
 the raw bytes in the spool keep it whole.

@@ -1,0 +1,102 @@
+"""An admin's mistakes are caught before mail suffers (review2 findings 3, 8, 9).
+
+Each test runs ``mailgate serve`` / ``check-config`` as a subprocess on a real config
+and sends real mail over SMTP: what an admin and a customer would see.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import sqlite_only
+from tests.faultkit import (
+    DaemonProcess,
+    drained,
+    fault_config,
+    numbered_mails,
+    query,
+    send_once,
+)
+from tests.support import free_port, wait_until
+
+pytestmark = sqlite_only  # they read the SQLite file of a subprocess daemon
+
+BROKEN = "Hello {% if ticket.requester_name %}{{ ticket.requester_name }},\n"  # no endif
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[DaemonProcess]]:
+    started: list[DaemonProcess] = []
+    yield started
+    for proc in started:
+        proc.cleanup()
+
+
+def daemon(daemons: list[DaemonProcess], folder: Path,
+           *settings: dict[str, dict[str, object]]) -> DaemonProcess:
+    port = free_port()
+    proc = DaemonProcess(fault_config(folder, {"smtp": {"port": port}}, *settings), port)
+    daemons.append(proc)
+    return proc
+
+
+def serve(config: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """``mailgate serve`` that is expected to refuse to start."""
+    return subprocess.run([sys.executable, "-m", "mailgate", "serve", "-c", str(config)],
+                          capture_output=True, text=True, timeout=timeout,
+                          cwd=config.parent, stdin=subprocess.DEVNULL)
+
+
+def db_of(folder: Path) -> Path:
+    return folder / "var" / "mailgate.db"
+
+
+def wait_drained(proc: DaemonProcess, timeout: float = 20) -> None:
+    db = db_of(proc.config_path.parent)
+    wait_until(lambda: drained(db), timeout, interval=0.1,
+               message=lambda: f"not drained:\n{proc.log(tail=3000)}")
+
+
+# -- finding 3: templates checked at start; a restarted child runs what was validated --------
+
+
+def test_serve_refuses_a_template_that_check_config_rejects(tmp_path: Path) -> None:
+    config = fault_config(tmp_path, {"smtp": {"port": free_port()}})
+    (tmp_path / "templates" / "ack.txt.j2").write_text(BROKEN, encoding="utf-8")
+    result = serve(config)
+    assert result.returncode == 78, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert f"{tmp_path / 'templates' / 'ack.txt.j2'}:1: TemplateSyntaxError" in line
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "var" / "mailgate.pid").exists()
+
+
+def test_restarted_processor_keeps_the_validated_templates_and_config(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """A template broken and a config typo made on disk without a reload, then the
+    processor killed (as the OOM killer would): its replacement runs what the daemon
+    validated, so the next customer still gets a ticket and the usual acknowledgement."""
+    proc = daemon(daemons, tmp_path).start()
+    [worker] = proc.children("processor")
+    (tmp_path / "templates" / "ack.txt.j2").write_text(BROKEN, encoding="utf-8")
+    with open(proc.config_path, "a", encoding="utf-8") as config:
+        config.write('\n[conversation]\nreopen_windw = "1d"\n')
+    os.kill(worker, signal.SIGKILL)
+    wait_until(lambda: proc.children("processor") not in ([], [worker]), 20,
+               message=lambda: proc.log())
+    [raw] = numbered_mails("after-crash", 1).values()
+    assert send_once(proc.port, raw) == 250
+    wait_drained(proc)
+    db = db_of(tmp_path)
+    assert query(db, "SELECT state, COUNT(*) FROM spool GROUP BY state") == [("done", 1)]
+    [ack] = [bytes(r[0]) for r in query(db, "SELECT raw FROM outbox WHERE kind = 'ack'")]
+    assert b"thank you for contacting" in ack
+    assert "processor_died" in proc.log(tail=None)
+    assert proc.terminate()[0] == 0

@@ -6,6 +6,7 @@ and sends real mail over SMTP: what an admin and a customer would see.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import sqlite_only
+from tests.conftest import RunningDaemon, make_mail, sqlite_only
 from tests.faultkit import (
     DaemonProcess,
     drained,
@@ -100,3 +101,79 @@ def test_restarted_processor_keeps_the_validated_templates_and_config(
     assert b"thank you for contacting" in ack
     assert "processor_died" in proc.log(tail=None)
     assert proc.terminate()[0] == 0
+
+
+# -- finding 4: each template checked with its own variables, in several variants ------------
+
+
+def check_config(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mailgate", "check-config", "-c", str(config)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_check_config_rejects_another_kinds_variable_in_the_acknowledgement(
+        config_path: Path) -> None:
+    """``files`` is passed to notifications and relays only: in the acknowledgement it
+    would quarantine every new customer's mail."""
+    ack = config_path.parent / "templates" / "ack.txt.j2"
+    lines = ack.read_text(encoding="utf-8").splitlines()
+    ack.write_text("\n".join([*lines, "We received {{ files|length }} file(s) with your mail."])
+                   + "\n", encoding="utf-8")
+    result = check_config(config_path)
+    assert result.returncode == 78, result.stdout
+    assert f"{ack}:{len(lines) + 1}: UndefinedError: 'files' is undefined" in result.stderr
+
+
+def test_check_config_rejects_a_typo_in_a_branch_the_full_sample_never_takes(
+        config_path: Path) -> None:
+    """A typo in the ``{% else %}`` of "has the sender a display name": every sender
+    without one would lose their ticket."""
+    ack = config_path.parent / "templates" / "ack.txt.j2"
+    text = ack.read_text(encoding="utf-8")
+    greeting = "Hello{% if ticket.requester_name %} {{ ticket.requester_name }}{% endif %},"
+    assert greeting in text
+    ack.write_text(text.replace(greeting, "Hello{% if ticket.requester_name %} "
+                                "{{ ticket.requester_name }}{% else %} "
+                                "{{ message.from_adress }}{% endif %},"), encoding="utf-8")
+    line = text[:text.index(greeting)].count("\n") + 1
+    result = check_config(config_path)
+    assert result.returncode == 78, result.stdout
+    assert f"{ack}:{line}: UndefinedError: 'dict object' has no attribute 'from_adress' " \
+           "(when ticket.requester_name is None)" in result.stderr
+
+
+def test_check_config_tries_every_kind_of_notification(config_path: Path) -> None:
+    notification = config_path.parent / "templates" / "notification.txt.j2"
+    notification.write_text(notification.read_text(encoding="utf-8")
+                            + '{% if what == "bounce" %}{{ bounce.status }}{% endif %}\n',
+                            encoding="utf-8")
+    result = check_config(config_path)
+    assert result.returncode == 78
+    assert "'bounce' is undefined (when what is 'bounce')" in result.stderr
+
+
+def test_a_template_failing_on_one_mail_still_gives_the_customer_a_ticket(
+        config_path: Path, daemon: RunningDaemon) -> None:
+    """A mistake only some mail reaches (a branch on the subject: no check can guess every
+    subject) costs nobody their ticket: the packaged acknowledgement goes out instead, and
+    the ticket and log say what failed."""
+    ack = config_path.parent / "templates" / "ack.txt.j2"
+    ack.write_text('{% if "urgent" in message.subject|lower %}Priority: {{ message.priorty }}'
+                   "{% endif %}Thanks, your ticket is {{ ticket.reference }}.\n",
+                   encoding="utf-8")
+    reload = asyncio.run_coroutine_threadsafe(daemon.daemon.reload(), daemon.daemon.loop)
+    assert reload.result(20).ok
+    code, text = daemon.send(make_mail("URGENT: printer on fire"))
+    assert code == 250
+    assert daemon.wait_processed(int(text.split()[-1])) == "done"
+    daemon.wait_outbox_idle()
+    store = daemon.store()
+    try:
+        [ticket] = store.tickets()
+        [failed] = [e for e in store.events(ticket["id"]) if e["kind"] == "template_failed"]
+    finally:
+        store.close()
+    assert f"{ack}:1: UndefinedError" in failed["detail"] and "priorty" in failed["detail"]
+    [sent] = [p.read_bytes() for p in daemon.outbox_dir.glob("*.eml")
+              if b"customer@example.org" in p.read_bytes().split(b"\r\n\r\n")[0]]
+    assert b"thank you for contacting" in sent  # the packaged acknowledgement

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -177,3 +178,25 @@ def test_a_template_failing_on_one_mail_still_gives_the_customer_a_ticket(
     [sent] = [p.read_bytes() for p in daemon.outbox_dir.glob("*.eml")
               if b"customer@example.org" in p.read_bytes().split(b"\r\n\r\n")[0]]
     assert b"thank you for contacting" in sent  # the packaged acknowledgement
+
+
+# -- finding 8: an address in use is one line, not a traceback --------------------------------
+
+
+@pytest.mark.parametrize("section", ["smtp", "http"])
+def test_serve_on_a_port_in_use_says_which_setting_in_one_line(tmp_path: Path,
+                                                               section: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = {"smtp": {"port": port}} if section == "smtp" else \
+            {"smtp": {"port": free_port()}, "http": {"enabled": True, "port": port}}
+        config = fault_config(tmp_path, settings)
+        result = serve(config)
+    assert result.returncode == 75, result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (f"mailgate: cannot listen on 127.0.0.1:{port} ({section}.host/"
+                    f"{section}.port in {config}): Address already in use"), result.stderr
+    assert not (tmp_path / "var" / "mailgate.pid").exists()

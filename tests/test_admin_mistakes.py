@@ -7,11 +7,15 @@ and sends real mail over SMTP: what an admin and a customer would see.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -200,3 +204,64 @@ def test_serve_on_a_port_in_use_says_which_setting_in_one_line(tmp_path: Path,
     assert last == (f"mailgate: cannot listen on 127.0.0.1:{port} ({section}.host/"
                     f"{section}.port in {config}): Address already in use"), result.stderr
     assert not (tmp_path / "var" / "mailgate.pid").exists()
+
+
+# -- finding 9: an outbound folder that cannot be written is named, and shown while it fails --
+
+
+def test_check_config_and_serve_name_an_outbound_folder_that_cannot_be_made(
+        tmp_path: Path) -> None:
+    config = fault_config(tmp_path, {"smtp": {"port": free_port()},
+                                     "outbound": {"folder": "/proc/outbox"}})
+    for result in (check_config(config), serve(config)):
+        assert result.returncode == 78, result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert line == (f"mailgate: {config}: outbound.folder: cannot create or write "
+                        "/proc/outbox: No such file or directory")
+
+
+def test_check_config_leaves_no_outbound_folder_behind(tmp_path: Path) -> None:
+    """check-config may run as another user than the daemon: it makes nothing that stays."""
+    config = fault_config(tmp_path, {"outbound": {"folder": "var/new/outbox"}})
+    assert check_config(config).returncode == 0
+    assert not (tmp_path / "var" / "new").exists()
+
+
+def healthz(port: int) -> dict[str, object]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+            return dict(json.loads(resp.read()))
+    except urllib.error.HTTPError as exc:
+        return dict(json.loads(exc.read()))
+
+
+def test_an_outbound_folder_lost_later_shows_in_outbox_list_and_healthz(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """The folder replaced by a file while the daemon runs: the sender keeps running, the
+    acknowledgement waits with the reason on its row (``outbox list``) and on /healthz,
+    and goes out once the folder is back."""
+    http = free_port()
+    proc = daemon(daemons, tmp_path, {"http": {"enabled": True, "port": http},
+                                      "outbound": {"retry_initial": "1s", "retry_max": "1s"}})
+    proc.start()
+    outbox = tmp_path / "var" / "outbox"
+    shutil.rmtree(outbox, ignore_errors=True)
+    outbox.write_text("not a folder\n")
+    [raw] = numbered_mails("folder-lost", 1).values()
+    assert send_once(proc.port, raw) == 250
+    db = db_of(tmp_path)
+    wait_until(lambda: query(db, "SELECT last_error FROM outbox WHERE state = 'pending'"
+                                 " AND last_error IS NOT NULL"), 20, message=proc.log)
+    why = f"cannot write to outbound.folder {outbox}: File exists"
+    listed = subprocess.run([sys.executable, "-m", "mailgate", "outbox", "-c",
+                             str(proc.config_path)], capture_output=True, text=True, timeout=60)
+    assert why in listed.stdout, listed.stdout + listed.stderr
+    report = healthz(http)
+    assert report["status"] == "degraded"
+    assert f"1 outgoing mail(s) waiting; last error: {why}" in report["warnings"]  # type: ignore[operator]
+    outbox.unlink()
+    wait_drained(proc)
+    assert len(list(outbox.glob("*.eml"))) == 1
+    assert not proc.logged("sender_died")
+    assert healthz(http)["status"] == "ok"
+    assert proc.terminate()[0] == 0

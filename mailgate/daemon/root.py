@@ -47,7 +47,7 @@ from mailgate.daemon.reload import Reloading, checked_templates
 from mailgate.daemon.schedule import ReminderSchedule
 from mailgate.errors import MailgateError
 from mailgate.intake.smtp import Listener
-from mailgate.outbound import Sender
+from mailgate.outbound import Sender, check_folder
 from mailgate.pipeline import Pipeline
 from mailgate.processor import Processor, node_name
 from mailgate.spooler import Spooler
@@ -66,6 +66,7 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         self.database = describe_database(config)
         # the templates check-config renders, or no start (a ConfigError naming file:line)
         self.renderer = checked_templates(config)
+        check_folder(config)  # outbound.folder: created and writable, or no start
         # Every thread opens its own connection with this (SQLite file or PostgreSQL pool).
         self.open_db: Callable[[], Store] = partial(
             open_store, config, migrate=False, application_name=f"mailgate {self.node}")

@@ -265,3 +265,19 @@ def test_an_outbound_folder_lost_later_shows_in_outbox_list_and_healthz(
     assert not proc.logged("sender_died")
     assert healthz(http)["status"] == "ok"
     assert proc.terminate()[0] == 0
+
+
+# -- finding 11: a calendar's mistake names that calendar ---------------------------------------
+
+
+def test_calendar_errors_name_the_calendar_table(tmp_path: Path) -> None:
+    config = tmp_path / "mailgate.toml"
+    config.write_text('[sla.calendars.office]\ntimezone = "Europe/Moskow"\n'
+                      '[sla.calendars.shop]\nhours = { mon = ["9-17"] }\n', encoding="utf-8")
+    result = check_config(config)
+    assert result.returncode == 78
+    lines = result.stderr.splitlines()
+    assert "  sla.calendars.office: calendar 'office': unknown time zone 'Europe/Moskow'" in lines
+    assert "  sla.calendars.shop: calendar 'shop', mon: malformed interval '9-17', expected " \
+           "'HH:MM-HH:MM'" in lines
+    assert "'calendar'" not in result.stderr

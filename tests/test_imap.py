@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import logging
 import threading
+import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -589,3 +590,59 @@ def test_lost_lease_stops_reading_and_logs_out(dovecot, make_fetcher, lease_db):
     finally:
         stop_thread(stop, thread)
     assert events.count("imap_connected") == 2
+
+
+def test_oversized_message_that_cannot_be_moved_is_left_and_reported_once(dovecot,
+                                                                           make_fetcher):
+    """When error_folder cannot be made (here an invalid name) the oversized message stays in
+    INBOX, unread and untouched, reported once: neither the first run nor a restart loops on
+    it."""
+    dovecot.append(big_message(1, 8000))
+    dovecot.append(message(2))
+    acceptor, cursors, events = ListAcceptor(), DictCursors(), Events()
+    fetcher = make_fetcher(acceptor, cursors, log=events.logger, max_message_size=4096,
+                           error_folder="~nowhere")
+
+    assert fetcher.run_once() == 1
+    assert fetcher.run_once() == 0
+    assert make_fetcher(acceptor, cursors, max_message_size=4096,
+                        error_folder="~nowhere").run_once() == 0
+    assert acceptor.subjects() == ["Ticket 2"]
+    [report] = [r for r in events.records if r["event"] == "imap_message_too_large"]
+    assert (report["uid"], report["moved_to"]) == (1, None)
+    assert "Invalid mailbox name" in report["reason"]
+    assert [SEEN in flags for flags in dovecot.flags().values()] == [False, True]
+
+
+class SubjectAcceptor:
+    """Accepts everything and keeps only the subjects, so the test's own memory stays flat."""
+
+    def __init__(self) -> None:
+        self.subjects: list[str] = []
+
+    def accept(self, raw, *, channel, mail_from=None, rcpt_tos=None, source=None) -> int:
+        self.subjects.append(subject(raw.partition(b"\r\n\r\n")[0]))  # parse the head only
+        return len(self.subjects)
+
+    def outcome(self, spool_id: int, timeout: float) -> str:
+        return "done"
+
+
+def test_a_batch_holds_at_most_the_size_limit_in_bytes(dovecot, make_fetcher):
+    """Memory is bounded by the size limit, not by batch_size times the largest mail: eight
+    1 MiB messages under a 1.5 MiB limit are fetched one by one (Python's peak while reading
+    them stays near one message's worth, however many fit the count)."""
+    limit, size = 1536 * 1024, 1024 * 1024
+    with dovecot.client() as client:
+        for n in range(1, 9):
+            client.append("INBOX", big_message(n, size))
+    acceptor = SubjectAcceptor()
+    fetcher = make_fetcher(acceptor, DictCursors(), max_message_size=limit, batch_size=50)
+    tracemalloc.start()
+    try:
+        assert fetcher.run_once() == 8
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert acceptor.subjects == [f"Big {n}" for n in range(1, 9)]
+    assert peak < 4 * size, f"peak {peak / size:.1f} MiB"

@@ -469,6 +469,40 @@ def test_first_run_cut_short_resumes_as_a_first_run(dovecot, make_fetcher):
     assert acceptor.subjects()[-1] == "Ticket 6"
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_first_run_mark_survives_a_restart_in_the_store(dovecot, make_fetcher, request,
+                                                       tmp_path, backend):
+    """The first run's mark is kept in the database of either backend: after the daemon is
+    restarted part-way (a new connection), the run goes on, read mail still skipped."""
+    if backend == "sqlite":
+        def open_db() -> Store:
+            return Store.open(tmp_path / "mailgate.db")
+    else:
+        from mailgate.store.postgres import PgStore
+
+        server = request.getfixturevalue("pg_server")
+        url = server.database()
+
+        def open_db() -> Store:
+            return PgStore.open_url(url, password=server.password)
+    dovecot.append(message(1))
+    dovecot.append(message(2), flags=[SEEN])
+    dovecot.append(message(3))
+
+    def spool_busy_once(raw: bytes, attempt: int) -> BaseException | None:
+        return TransientError("database is locked") if b"Ticket 3" in raw and attempt == 1 else None
+
+    acceptor, first = ListAcceptor(before=spool_busy_once), StoreCursors(open_db)
+    assert make_fetcher(acceptor, first).run_once() == 1
+    first._store().close()
+    again = StoreCursors(open_db)
+    assert again.imap_cursor("support", "INBOX") == (dovecot.uidvalidity(), -3)
+    assert make_fetcher(acceptor, again).run_once() == 1
+    assert acceptor.subjects() == ["Ticket 1", "Ticket 3"]
+    assert again.imap_cursor("support", "INBOX") == (dovecot.uidvalidity(), 3)
+    again._store().close()
+
+
 def big_message(n: int, size: int) -> bytes:
     """Message ``n`` padded with 78-byte lines to about ``size`` bytes."""
     return message(n, f"Big {n}") + (b"B" * 76 + b"\r\n") * (size // 78)

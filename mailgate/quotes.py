@@ -243,8 +243,12 @@ def _header_span(lines: list[str], i: int, budget: list[int]) -> int:
     line = lines[i].strip()
     if not line or len(line) > _MAX_HEADER_LINE:
         return 0
-    if _SEPARATOR.match(line):
-        return 1
+    if _SEPARATOR.match(line):  # "---------- Původní e-mail ----------", then its fields
+        end = i + 1
+        while end < len(lines) and end - i <= 12 and len(lines[end]) <= _MAX_HEADER_LINE \
+                and _ANY_FIELD.match(lines[end].strip()):
+            end += 1
+        return end - i
     if RULE.match(line):
         nxt = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
         fields = _field_block(lines, nxt) if nxt is not None else 0
@@ -305,7 +309,9 @@ def _field_block(lines: list[str], i: int) -> int:
             break
         names.append(m.group(1).casefold())
         j += 1
-    if len(set(names)) >= 2 and names[0] in _FROM_FIELDS:
+    # GMX and web.de put the date first: "Gesendet: …", then "Von: …"
+    if len(set(names)) >= 2 and (names[0] in _FROM_FIELDS or (
+            len(set(names)) >= 3 and names[1] in _FROM_FIELDS)):
         return j - i
     more = _more_field_block(lines, i)
     if more:
@@ -326,7 +332,8 @@ def _more_field_block(lines: list[str], i: int) -> int:
         names.append(m.group(1).casefold())
         values.append(m.group(2))
         j += 1
-    if len(set(names)) >= 3 and names[0] in _MORE_FROM and any(_TIME.search(v) for v in values):
+    if len(set(names)) >= 3 and (names[0] in _MORE_FROM or names[1] in _MORE_FROM) and any(
+            _TIME.search(v) for v in values):
         return j - i
     return 0
 
@@ -368,3 +375,25 @@ def _library_span(lines: list[str], i: int, budget: list[int]) -> int:
     if not window or begins >= len(window[0]):  # the header must start on this very line
         return 0
     return max(1, found.strip("\n").count("\n") + 1)
+
+
+def quoted_message(history: str) -> list[str]:
+    """The lines of the message below the history's header block when they stand unquoted
+    (Outlook's "From:/Sent:" block, then the old message as plain text); empty when the
+    history starts otherwise. A customer who writes below the history ("bottom posting")
+    writes after this message's sign-off (``mailgate.replies`` finds it)."""
+    lines = history.splitlines()[:400]
+    start = next((j for j, line in enumerate(lines) if line.strip()), None)
+    if start is None:
+        return []
+    span = _header_span(lines, start, [_MAX_LIBRARY_CALLS])
+    if not span:
+        return []
+    rest = lines[start + span:]
+    first = next((line for line in rest if line.strip()), "")
+    return [] if _QUOTED.match(first) else rest
+
+
+def starts_history(lines: list[str], i: int) -> bool:
+    """Whether line ``i`` starts a (further) history block: a header or a quoted line."""
+    return bool(_QUOTED.match(lines[i])) or bool(_header_span(lines, i, [_MAX_LIBRARY_CALLS]))

@@ -601,3 +601,80 @@ def test_something_again_after_thanks_reopens(detector: Detector, text: str) -> 
 def test_again_with_its_own_thanks_or_success_is_harmless(
         detector: Detector, text: str) -> None:
     assert detector.classify(text).thanks_only, text
+
+
+# Bottom posting below Outlook's unmarked history: the old message, then the answer
+_DE_OLD = ("________________________________\n"
+           "Von: IT-Service <support@example.com>\n"
+           "Gesendet: Dienstag, 1. Dezember 2026 09:12\n"
+           "An: Jens Ohlsen <j.ohlsen@ohlsen-bau.example>\n"
+           "Betreff: [SUP-000311] Drucker im Lager\n\n"
+           "Hallo Herr Ohlsen,\n\n"
+           "ich habe den Drucker im Lager neu eingebunden. Bei Fragen melden Sie sich.\n\n"
+           "Viele Grüße\nKatja Brenner\nIT-Service | Example GmbH\nTel. +49 30 1234 567\n\n")
+_ES_OLD = ("**De:** Soporte <support@example.com>\n"
+           "**Enviado el:** martes, 1 de diciembre de 2026 9:40\n"
+           "**Para:** Inés Robles <ines@robles.example>\n"
+           "**Asunto:** [SUP-000312] Escáner\n\n\n\n"
+           "Hola Inés,\n\n\n\nhe reinstalado el controlador del escáner.\n\n\n\n"
+           "Un saludo,\n\nPablo Ruiz\n\n\n\n")
+_ZH_OLD = ("-----原始邮件-----\n"
+           "发件人: 技术支持 <support@example.com>\n"
+           "发送时间: 2026年12月1日 10:05\n"
+           "收件人: 周敏 <zhoumin@example.cn>\n"
+           "主题: [SUP-000313] 打印机\n\n"
+           "周经理，您好：\n\n已经重新安装了打印机驱动。\n\n孙磊\n\n")
+
+
+@pytest.mark.parametrize(("sender", "body"), [
+    ("Jens Ohlsen", _DE_OLD + "Hallo Frau Brenner,\n\ndruckt wieder, vielen Dank!\n\n"
+                              "Jens Ohlsen\nOhlsen Bau GmbH"),
+    ("Inés Robles", _ES_OLD + "Hola Pablo,\n\n\n\nya escanea, ¡muchas gracias!\n\n\n\nInés"),
+    ("周敏", _ZH_OLD + "孙工，打印正常了，谢谢！\n\n周敏"),
+])
+def test_thanks_below_an_unmarked_quoted_message_is_read(
+        detector: Detector, sender: str, body: str) -> None:
+    """Nothing above the history: the answer after the old message's sign-off (a closing
+    formula and a name, or a name alone) is the new text."""
+    assert detector.classify(body, sender).thanks_only, body
+
+
+@pytest.mark.parametrize(("sender", "body"), [
+    ("Jens Ohlsen", _DE_OLD + "Hallo Frau Brenner,\n\ndanke. Der Scanner daneben geht aber "
+                              "immer noch nicht, können Sie schauen?\n\nJens Ohlsen"),
+    ("Inés Robles", _ES_OLD + "Hola Pablo,\n\n\n\ngracias. El escáner del almacén sigue sin "
+                              "funcionar.\n\n\n\nInés"),
+    ("周敏", _ZH_OLD + "孙工，谢谢！另外财务室的打印机还是卡纸，能帮忙看一下吗？\n\n周敏"),
+    # no sign-off in the old message: where it ends is unknown, so the answer is unread
+    ("Jens Ohlsen", _DE_OLD.replace("Viele Grüße\nKatja Brenner\n", "")
+     .replace("IT-Service | Example GmbH\nTel. +49 30 1234 567\n\n", "")
+     + "Danke, geht.\n\nJens Ohlsen"),
+    # more history below the sign-off: the answer is not where the rule looks
+    ("Jens Ohlsen", _DE_OLD + _DE_OLD + "Danke, geht.\n\nJens Ohlsen"),
+])
+def test_what_stands_below_an_unmarked_quoted_message_still_reopens(
+        detector: Detector, sender: str, body: str) -> None:
+    assert not detector.classify(body, sender).thanks_only, body
+
+
+def test_the_senders_own_sign_off_does_not_end_the_old_message(detector: Detector) -> None:
+    """The old message is the customer's own (no agent sign-off): their name below it does
+    not make what follows an answer."""
+    body = _DE_OLD.replace("Katja Brenner", "Jens Ohlsen").replace(
+        "IT-Service | Example GmbH\nTel. +49 30 1234 567\n", "") + "Ohlsen Bau GmbH\nDanke"
+    assert not detector.classify(body, "Jens Ohlsen").thanks_only
+
+
+@pytest.mark.parametrize("header", [
+    "---------- Původní e-mail ----------\nOd: Podpora <support@example.com>\n"
+    "Komu: Jan Malý <jan@example.cz>\nDatum: 1. 12. 2026 10:18:30\nPředmět: Tiskárna\n",
+    "--- Оригінальне повідомлення ---\nВід кого: \"Підтримка\" <support@example.com>\n"
+    "Дата: 1 грудня 2026, 10:05:19\n",
+    "Gesendet: Dienstag, 01. Dezember 2026 um 10:12 Uhr\nVon: \"IT\" <support@example.com>\n"
+    "An: jan@example.de\nBetreff: Drucker\n",
+])
+def test_a_separator_or_date_first_header_above_quoted_lines_is_history(header: str) -> None:
+    """A separator's own fields (any labels), and GMX's block that starts with the date,
+    belong to the header: the quoted lines below them and the text after are told apart."""
+    body = f"{header}\n> Der Drucker ist neu eingebunden.\n> Gruß, Katja\n\nDěkuji, funguje!"
+    assert new_text(body) == "Děkuji, funguje!"

@@ -46,11 +46,12 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 
-from mailgate.footers import without_notices
+from mailgate.footers import strip_disclaimers, strip_signature, without_notices
 from mailgate.message import Inbound
-from mailgate.quotes import AFTERTHOUGHT, ReplyParts, reply_parts
+from mailgate.quotes import AFTERTHOUGHT, ReplyParts, quoted_message, reply_parts, starts_history
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 from mailgate.replies.model import SentenceModel
 
@@ -344,6 +345,8 @@ def judge(understanding: Understanding, parts: ReplyParts,
     if len(parts.text) > MAX_TEXT:
         return Verdict(False, f"long new text ({len(parts.text)} characters)")
     names = frozenset(fold(w) for w in re.findall(r"[^\W\d_]+", sender_name or ""))
+    if not re.search(r"[^\W\d_]", parts.text):  # nothing above the history: bottom posting
+        parts = replace(parts, text=bottom_posted(understanding, parts.history, names))
     read = _read_body(understanding, parts.text, names)
     if isinstance(read, Verdict):
         return read
@@ -359,6 +362,95 @@ def judge(understanding: Understanding, parts: ReplyParts,
                                   " of the ticket)")
         read += inside
     return _verdict(read)
+
+
+def bottom_posted(understanding: Understanding, history: str, names: frozenset[str]) -> str:
+    """The text a customer wrote below an unquoted quoted message (Outlook's header block,
+    then the old message as plain text, then the answer): what follows the old message's
+    sign-off (a paragraph that opens with a closing formula or a name that is not the
+    sender's: "Hezký den / Jan Novák", "박성민 드림", "Максим Бондаренко") and the
+    signature paragraphs joined to it (a rule, a contact line). Empty when there is no
+    such sign-off or another history block follows (then the answer stays unread, and
+    the reply is substantive: it says no thanks)."""
+    lines = quoted_message(history)
+    paragraphs = _paragraphs(lines)
+    for n, (start, end) in enumerate(paragraphs[1:], 1):
+        if not _sign_off(understanding, lines[start:end], names):
+            continue
+        rest = [p for p in paragraphs[n + 1:] if not _signature_paragraph(lines[p[0]:p[1]])]
+        begin = rest[0][0] if rest else len(lines)
+        if begin < len(lines) and any(
+                starts_history(lines, j) for j in range(begin, len(lines)) if lines[j].strip()):
+            return ""
+        return "\n".join(strip_disclaimers(strip_signature(lines[begin:]))).strip()
+    return ""
+
+
+def _paragraphs(lines: list[str]) -> list[tuple[int, int]]:
+    """(start, end) of each paragraph; where every line stands apart (HTML mail turned to
+    text), paragraphs are parted by two blank lines or more."""
+    gap = 2 if any(not a.strip() and not b.strip() for a, b in pairwise(lines)) else 1
+    out: list[tuple[int, int]] = []
+    blanks = gap
+    for k, line in enumerate(lines):
+        if not line.strip():
+            blanks += 1
+        elif blanks >= gap or not out:
+            out.append((k, k + 1))
+            blanks = 0
+        else:
+            out[-1] = (out[-1][0], k + 1)
+            blanks = 0
+    return out
+
+
+def _sign_off(understanding: Understanding, block: list[str], names: frozenset[str]) -> bool:
+    """A paragraph that closes a message: a closing formula ("Mit freundlichen Grüßen",
+    "박성민 드림"), a short formula with a name below it ("Cheers,\nCallum Reid", "祝工作顺利！
+    \n陈浩", "Abs,\nBruno Carvalho"), or a name alone; the name is not the reply's sender's."""
+    text = [line.strip() for line in block if line.strip()]
+    if len(text[0]) > 40 or len(text[0].split()) > 5:  # a sentence, not a sign-off
+        return False
+    said = [understanding.clause(c) for c in _CLAUSE.split(text[0]) if c.strip()]
+    if not said:
+        return False
+    closing = any("closing" in c.categories for c in said) and all(
+        "closing" in c.categories or c.unknown <= 2 for c in said)
+    formula = len(text[0].split()) <= 4 and all(
+        c.unknown <= 1 and c.categories <= _FORMULA for c in said)
+    if closing or formula:
+        name = text[1] if len(text) > 1 else ""
+        if not closing and not (_name_like(name) and not re.search(r"\d|[.!?,:;。！？]$", name)):
+            return False
+    elif _bare_name(understanding, text[0]):
+        name = text[0]
+    else:
+        return False
+    own = {fold(w) for w in re.findall(r"[^\W\d_]+", name)}
+    return not (own and own <= names)
+
+
+_FORMULA = frozenset({"gratitude", "pleasantry", "closing"})
+
+
+def _bare_name(understanding: Understanding, line: str) -> bool:
+    """A line that is only a name ("Katrin Wolf", "عمر الزهراني", "李明")."""
+    words = line.split()
+    return 1 <= len(words) <= 3 and not re.search(r"[\d.,!?:;。！？，、]\s*$|\d", line) and (
+        _name_like(line) or bool(_ARABIC.search(line))) and \
+        not understanding.clause(line).categories
+
+
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+
+
+def _signature_paragraph(block: list[str]) -> bool:
+    """A paragraph of the quoted message's signature: it opens with a rule, or every line
+    is a short contact, company or title line ("IT podpora | Example s.r.o.")."""
+    if _RULE.match(block[0]):
+        return True
+    return all(len(line.split()) <= 6 and not re.search(r"[.!?。！？]\s*$", line) and (
+        _CONTACT.search(line) or "|" in line) for line in block if line.strip())
 
 
 def _read_body(understanding: Understanding, text: str,

@@ -104,6 +104,9 @@ _SEPARATOR = re.compile(
     r"|начало переадресованного сообщения)\s*:\s*$",
     _I,
 )
+#: a title between rules ("----- 원본 메일 -----", "-----Oryginalna wiadomość-----"): a
+#: separator in any language when "Label: value" lines with an address follow it
+_TITLED_RULE = re.compile(r"^[\s*_]*-{2,}\s*[^\W\d_][^-]{1,40}?\s*-{2,}[\s*_]*$")
 # A line can start a history header only if it holds one of these characters (the
 # separators, rules, "Field:" blocks, times and addresses all do) or begins like an
 # attribution ("On", "Am", a date...) whose second line holds them: every other line is
@@ -244,11 +247,10 @@ def _header_span(lines: list[str], i: int, budget: list[int]) -> int:
     if not line or len(line) > _MAX_HEADER_LINE:
         return 0
     if _SEPARATOR.match(line):  # "---------- Původní e-mail ----------", then its fields
-        end = i + 1
-        while end < len(lines) and end - i <= 12 and len(lines[end]) <= _MAX_HEADER_LINE \
-                and _ANY_FIELD.match(lines[end].strip()):
-            end += 1
-        return end - i
+        return _field_lines(lines, i + 1, _ANY_FIELD)[1] - i
+    if _TITLED_RULE.match(line):  # "----- 원본 메일 -----" in a language not listed: by its
+        found, end = _field_lines(lines, i + 1, _ANY_FIELD)  # fields, one an address
+        return end - i if len(found) >= 2 and any("@" in m.group(2) for m in found) else 0
     if RULE.match(line):
         nxt = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
         fields = _field_block(lines, nxt) if nxt is not None else 0
@@ -299,20 +301,32 @@ def _has_date_or_address(text: str) -> bool:
     return _DATE_OR_ADDRESS.search(text) is not None
 
 
-def _field_block(lines: list[str], i: int) -> int:
-    """Length of an Outlook "From:/Sent:/To:/Subject:" block at ``i`` (needs From + another)."""
-    names: list[str] = []
-    j = i
-    while j < len(lines) and len(names) < 12:
-        m = _FIELD.match(lines[j].strip())
+def _field_lines(lines: list[str], i: int, pattern: re.Pattern[str]
+                 ) -> tuple[list[re.Match[str]], int]:
+    """The "Label: value" lines from ``i`` on that ``pattern`` matches, and the index after
+    the last one; HTML mail turned to text parts them by single blank lines."""
+    found: list[re.Match[str]] = []
+    j = end = i
+    while j < len(lines) and len(found) < 12 and len(lines[j]) <= _MAX_HEADER_LINE:
+        m = pattern.match(lines[j].strip())
         if not m:
             break
-        names.append(m.group(1).casefold())
+        found.append(m)
+        end = j + 1
         j += 1
+        if j + 1 < len(lines) and not lines[j].strip() and lines[j + 1].strip():
+            j += 1  # "Von: …\n\nGesendet: …": one blank line between fields
+    return found, end
+
+
+def _field_block(lines: list[str], i: int) -> int:
+    """Length of an Outlook "From:/Sent:/To:/Subject:" block at ``i`` (needs From + another)."""
+    found, end = _field_lines(lines, i, _FIELD)
+    names = [m.group(1).casefold() for m in found]
     # GMX and web.de put the date first: "Gesendet: …", then "Von: …"
     if len(set(names)) >= 2 and (names[0] in _FROM_FIELDS or (
             len(set(names)) >= 3 and names[1] in _FROM_FIELDS)):
-        return j - i
+        return end - i
     more = _more_field_block(lines, i)
     if more:
         return more
@@ -322,36 +336,22 @@ def _field_block(lines: list[str], i: int) -> int:
 
 def _more_field_block(lines: list[str], i: int) -> int:
     """Length of an Outlook header block labelled in another language (see ``_MORE_FIELD``)."""
-    names: list[str] = []
-    values: list[str] = []
-    j = i
-    while j < len(lines) and len(names) < 12 and len(lines[j]) <= _MAX_HEADER_LINE:
-        m = _MORE_FIELD.match(lines[j].strip())
-        if not m:
-            break
-        names.append(m.group(1).casefold())
-        values.append(m.group(2))
-        j += 1
+    found, end = _field_lines(lines, i, _MORE_FIELD)
+    names = [m.group(1).casefold() for m in found]
     if len(set(names)) >= 3 and (names[0] in _MORE_FROM or names[1] in _MORE_FROM) and any(
-            _TIME.search(v) for v in values):
-        return j - i
+            _TIME.search(m.group(2)) for m in found):
+        return end - i
     return 0
 
 
 def _any_field_block(lines: list[str], i: int) -> int:
     """A header block in any language: three or more "Label: value" lines, the first
     value an address, one of them a date with a time (a signature has no time)."""
-    values: list[str] = []
-    j = i
-    while j < len(lines) and len(values) < 12:
-        m = _ANY_FIELD.match(lines[j].strip()) if len(lines[j]) <= _MAX_HEADER_LINE else None
-        if not m:
-            break
-        values.append(m.group(2))
-        j += 1
+    found, end = _field_lines(lines, i, _ANY_FIELD)
+    values = [m.group(2) for m in found]
     if len(values) >= 3 and "@" in values[0] and any(
             _TIME.search(v) and _DATE.search(v) for v in values):
-        return j - i
+        return end - i
     return 0
 
 
@@ -377,23 +377,21 @@ def _library_span(lines: list[str], i: int, budget: list[int]) -> int:
     return max(1, found.strip("\n").count("\n") + 1)
 
 
-def quoted_message(history: str) -> list[str]:
+def quoted_message(history: str) -> tuple[list[str], bool]:
     """The lines of the message below the history's header block when they stand unquoted
-    (Outlook's "From:/Sent:" block, then the old message as plain text); empty when the
-    history starts otherwise. A customer who writes below the history ("bottom posting")
-    writes after this message's sign-off (``mailgate.replies`` finds it)."""
+    (Outlook's "From:/Sent:" block, then the old message as plain text), up to the next
+    history block, and whether one follows (quoted lines or another header); no lines
+    when the history starts otherwise. A customer who writes below the history ("bottom
+    posting") writes after this message's sign-off (``mailgate.replies`` finds it)."""
     lines = history.splitlines()[:400]
     start = next((j for j, line in enumerate(lines) if line.strip()), None)
-    if start is None:
-        return []
-    span = _header_span(lines, start, [_MAX_LIBRARY_CALLS])
-    if not span:
-        return []
+    budget = [_MAX_LIBRARY_CALLS]
+    span = _header_span(lines, start, budget) if start is not None else 0
+    if not span or start is None:
+        return [], False
     rest = lines[start + span:]
-    first = next((line for line in rest if line.strip()), "")
-    return [] if _QUOTED.match(first) else rest
-
-
-def starts_history(lines: list[str], i: int) -> bool:
-    """Whether line ``i`` starts a (further) history block: a header or a quoted line."""
-    return bool(_QUOTED.match(lines[i])) or bool(_header_span(lines, i, [_MAX_LIBRARY_CALLS]))
+    for j, line in enumerate(rest):
+        if _QUOTED.match(line) or ((_MAYBE_HEADER.search(line) or _HEADER_START.match(
+                line.strip())) and _header_span(rest, j, budget)):
+            return rest[:j], True
+    return rest, False

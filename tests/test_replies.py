@@ -678,3 +678,62 @@ def test_a_separator_or_date_first_header_above_quoted_lines_is_history(header: 
     belong to the header: the quoted lines below them and the text after are told apart."""
     body = f"{header}\n> Der Drucker ist neu eingebunden.\n> Gruß, Katja\n\nDěkuji, funguje!"
     assert new_text(body) == "Děkuji, funguje!"
+
+
+def test_header_fields_parted_by_blank_lines_are_one_block() -> None:
+    """HTML mail turned to text puts a blank line between Outlook's fields: still a header."""
+    body = ("Läuft wieder, danke!\n\n* * *\n\n________________________________\n\n"
+            "Von: Service <support@example.com>\n\nGesendet: Montag, 7. Dezember 2026 10:12\n\n"
+            "An: Uwe Kern <uwe@kern.example>\n\nBetreff: Kasse\n\nHallo Herr Kern,\n\n"
+            "die Kasse startet wieder. Bitte melden Sie sich, falls etwas auffällt.")
+    assert new_text(body) == "Läuft wieder, danke!"
+
+
+@pytest.mark.parametrize("rule", ["----- 원본 메일 -----", "-----Oryginalna wiadomość-----",
+                                  "------ Mensaxe orixinal ------"])
+def test_a_titled_rule_with_address_fields_below_is_a_separator(rule: str) -> None:
+    """A title between rules in a language no list holds: its "Label: value" lines with an
+    address make it a history separator."""
+    body = (f"감사합니다!\n\n{rule}\n보낸사람: \"헬프데스크\" <support@example.com>\n"
+            "받는사람: <a@b.example>\n제목: 프린터\n\n프린터 드라이버를 다시 설치했습니다.")
+    assert new_text(body) == "감사합니다!"
+    assert new_text("Danke!\n\n--- Bitte beachten ---\nDer Drucker im 2. Stock fehlt noch.") \
+        == "Danke!\n\n--- Bitte beachten ---\nDer Drucker im 2. Stock fehlt noch."
+
+
+@pytest.mark.parametrize("notice", [
+    "Diese E-Mail ist nur für den genannten Adressaten bestimmt. Jede Weitergabe oder "
+    "Vervielfältigung ist unzulässig. Bitte benachrichtigen Sie in diesem Fall den Absender.",
+    "E-posten er kun ment for adressaten og kan inneholde taushetsbelagt informasjon.",
+    "FORTROLIGT: Denne meddelelse er fortrolig. Har du modtaget den ved en fejl, så kontakt "
+    "afsender og slet den.",
+])
+def test_notices_in_the_signature_do_not_reopen(detector: Detector, notice: str) -> None:
+    """Forbidden-to-copy, for-the-addressee and received-in-error notices are legal text."""
+    body = f"Danke, alles gut.\n\nViele Grüße\nUwe Kern\nKern GmbH\n\n{notice}"
+    assert detector.classify(body, "Uwe Kern").thanks_only, notice
+
+
+def test_a_register_line_that_ends_like_a_sentence_is_the_firms() -> None:
+    """Two register numbers in one line ("KRS …, NIP …") are the firm's, whatever follows."""
+    detector = Detector(Understanding.load())
+    body = ("Dziękuję, działa.\n\nZ poważaniem\nJan Nowak\n\nNowak Sp. z o.o., KRS 0000123456, "
+            "NIP 5251234567, kapitał zakładowy 5 000 zł.")
+    assert detector.classify(body, "Jan Nowak").thanks_only
+
+
+_EN_OLD = ("Thanks, Priya!\n\n________________________________\nFrom: Priya <support@example.com>\n"
+           "Sent: Monday, 7 December 2026 10:12\nTo: Tom <tom@shop.example>\n"
+           "Subject: [SUP-000401] Till\n\nHi Tom,\n\n")
+
+
+def test_text_below_the_old_messages_sign_off_counts(detector: Detector) -> None:
+    """Below an unquoted old message, what follows its sign-off is the customer's: an
+    "Update from me" there reopens; an "Update on [SUP-1]:" inside the old message (the
+    desk's own wording) does not."""
+    below = _EN_OLD + "The till works again.\n\nCheers,\nPriya\n\n" \
+        "Update from me: the card reader now fails with error 12 again."
+    assert not detector.classify(below, "Tom Berg").thanks_only
+    inside = _EN_OLD + "Update on [SUP-000401]: the till failed because of an error in the " \
+        "driver. It works again.\n\nCheers,\nPriya"
+    assert detector.classify(inside, "Tom Berg").thanks_only

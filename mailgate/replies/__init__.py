@@ -51,7 +51,7 @@ from pathlib import Path
 
 from mailgate.footers import strip_disclaimers, strip_signature, without_notices
 from mailgate.message import Inbound
-from mailgate.quotes import AFTERTHOUGHT, ReplyParts, quoted_message, reply_parts, starts_history
+from mailgate.quotes import AFTERTHOUGHT, ReplyParts, quoted_message, reply_parts
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 from mailgate.replies.model import SentenceModel
 
@@ -345,8 +345,7 @@ def judge(understanding: Understanding, parts: ReplyParts,
     if len(parts.text) > MAX_TEXT:
         return Verdict(False, f"long new text ({len(parts.text)} characters)")
     names = frozenset(fold(w) for w in re.findall(r"[^\W\d_]+", sender_name or ""))
-    if not re.search(r"[^\W\d_]", parts.text):  # nothing above the history: bottom posting
-        parts = replace(parts, text=bottom_posted(understanding, parts.history, names))
+    parts = _with_bottom_text(understanding, parts, names)
     read = _read_body(understanding, parts.text, names)
     if isinstance(read, Verdict):
         return read
@@ -364,26 +363,39 @@ def judge(understanding: Understanding, parts: ReplyParts,
     return _verdict(read)
 
 
-def bottom_posted(understanding: Understanding, history: str, names: frozenset[str]) -> str:
-    """The text a customer wrote below an unquoted quoted message (Outlook's header block,
-    then the old message as plain text, then the answer): what follows the old message's
-    sign-off (a paragraph that opens with a closing formula or a name that is not the
-    sender's: "Hezký den / Jan Novák", "박성민 드림", "Максим Бондаренко") and the
-    signature paragraphs joined to it (a rule, a contact line). Empty when there is no
-    such sign-off or another history block follows (then the answer stays unread, and
-    the reply is substantive: it says no thanks)."""
-    lines = quoted_message(history)
+def _with_bottom_text(understanding: Understanding, parts: ReplyParts,
+                      names: frozenset[str]) -> ReplyParts:
+    """Where the old message below an unquoted header block ends is known (its sign-off),
+    what follows it is the customer's: the new text when nothing stands above the history
+    (bottom posting), else the text below the quote (in place of what the quote cutter
+    guessed: a "P.S." or "Update on [SUP-1]: …" inside the old message is not theirs)."""
+    below = bottom_posted(understanding, parts.history, names) if parts.history else None
+    if below is None:
+        return parts
+    if not re.search(r"[^\W\d_]", parts.text):
+        return replace(parts, text=below, late="")
+    return replace(parts, late=below)
+
+
+def bottom_posted(understanding: Understanding, history: str,
+                  names: frozenset[str]) -> str | None:
+    """The text below an unquoted quoted message (Outlook's header block, then the old
+    message as plain text): what follows the old message's sign-off (a paragraph that
+    opens with a closing formula or a name that is not the sender's: "Hezký den / Jan
+    Novák", "박성민 드림", "Максим Бондаренко"), past the signature paragraphs joined to it
+    (a rule, a contact line). None when there is no such sign-off or more history
+    follows it: where the old message ends is then unknown."""
+    lines, more = quoted_message(history)
     paragraphs = _paragraphs(lines)
     for n, (start, end) in enumerate(paragraphs[1:], 1):
         if not _sign_off(understanding, lines[start:end], names):
             continue
+        if more:  # another message below: the answer is not at the bottom
+            return None
         rest = [p for p in paragraphs[n + 1:] if not _signature_paragraph(lines[p[0]:p[1]])]
         begin = rest[0][0] if rest else len(lines)
-        if begin < len(lines) and any(
-                starts_history(lines, j) for j in range(begin, len(lines)) if lines[j].strip()):
-            return ""
         return "\n".join(strip_disclaimers(strip_signature(lines[begin:]))).strip()
-    return ""
+    return None
 
 
 def _paragraphs(lines: list[str]) -> list[tuple[int, int]]:
@@ -416,11 +428,14 @@ def _sign_off(understanding: Understanding, block: list[str], names: frozenset[s
         return False
     closing = any("closing" in c.categories for c in said) and all(
         "closing" in c.categories or c.unknown <= 2 for c in said)
-    formula = len(text[0].split()) <= 4 and all(
-        c.unknown <= 1 and c.categories <= _FORMULA for c in said)
+    formula = (len(text[0].split()) <= 4 and any(c.categories for c in said) and all(
+        c.unknown <= 1 and c.categories <= _FORMULA for c in said)) or (
+        len(text[0].split()) <= 2 and text[0].endswith(",")  # "Abs,\nBruno Carvalho"
+        and not any("greeting" in c.categories for c in said))
     if closing or formula:
         name = text[1] if len(text) > 1 else ""
-        if not closing and not (_name_like(name) and not re.search(r"\d|[.!?,:;。！？]$", name)):
+        if not closing and not (name and _name_like(name)
+                                and not re.search(r"\d|[.!?,:;。！？]$", name)):
             return False
     elif _bare_name(understanding, text[0]):
         name = text[0]
@@ -437,20 +452,25 @@ def _bare_name(understanding: Understanding, line: str) -> bool:
     """A line that is only a name ("Katrin Wolf", "عمر الزهراني", "李明")."""
     words = line.split()
     return 1 <= len(words) <= 3 and not re.search(r"[\d.,!?:;。！？，、]\s*$|\d", line) and (
-        _name_like(line) or bool(_ARABIC.search(line))) and \
-        not understanding.clause(line).categories
+        _name_like(line) or bool(_ARABIC.search(line))) and (
+        # "Eva de Graaf": a capitalised name may hold a word some language lists
+        not (said := understanding.clause(line).categories) or (
+            said <= {"pleasantry"} and line != line.lower()))
 
 
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 
 
 def _signature_paragraph(block: list[str]) -> bool:
-    """A paragraph of the quoted message's signature: it opens with a rule, or every line
-    is a short contact, company or title line ("IT podpora | Example s.r.o.")."""
-    if _RULE.match(block[0]):
-        return True
-    return all(len(line.split()) <= 6 and not re.search(r"[.!?。！？]\s*$", line) and (
-        _CONTACT.search(line) or "|" in line) for line in block if line.strip())
+    """A paragraph of the quoted message's signature: rules, contact lines and short lines
+    that say nothing ("━━━━ / 株式会社Example ITサポートデスク / 鈴木 美咲 / TEL: …",
+    "IT podpora | Example s.r.o."); a rule above a sentence ("-------\nUpdate von mir:
+    …") is the customer's."""
+    lines = [line.strip() for line in block if line.strip()]
+    return any(_RULE.match(line) or _CONTACT.search(line) or "|" in line for line in lines) \
+        and all(_RULE.match(line) or _CONTACT.search(line) or (
+            len(line) <= 40 and len(line.split()) <= 6 and not _QUESTION.search(line)
+            and not re.search(r"[.!。！:：]$", line)) for line in lines)
 
 
 def _read_body(understanding: Understanding, text: str,
@@ -646,6 +666,8 @@ def _signs(line: str, names: frozenset[str]) -> bool:
 def _register_line(line: str) -> bool:
     """A signature's register line ("NIP 123 | KRS 456", "Amtsgericht München HRB 998877"),
     not a sentence that quotes a tax number ("Please bill ООО «X», ИНН 5260123456.")."""
+    if len(_REGISTER.findall(line)) >= 2:  # "… wpisana do rejestru KRS …, NIP …, kapitał …"
+        return True
     found = _REGISTER.search(line)
     return found is not None and not re.search(r"[.!?。]\s*$", line) and (
         found.start() == len(line) - len(line.lstrip()) or bool(re.search(r"[|/]", line)))

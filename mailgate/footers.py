@@ -159,6 +159,12 @@ def _is_disclaimer(text: str) -> bool:
     return families >= 2 or (families >= 1 and bool(_DISCLAIMER_LABEL.match(text)))
 
 
+def legal_sentence(text: str) -> bool:
+    """A sentence of a legal notice: it speaks of "this e-mail" in a notice's words
+    (confidential, the addressee or sender, delete or forbidden, received in error)."""
+    return bool(_MAIL_REFERENCE.search(text)) and any(p.search(text) for p in _DISCLAIMER_FAMILIES)
+
+
 def without_notices(lines: list[str]) -> list[str]:
     """``lines`` without the paragraphs that read like a confidentiality or print notice,
     wherever they stand (in a signature block they are often followed by more lines)."""

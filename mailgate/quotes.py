@@ -377,21 +377,31 @@ def _library_span(lines: list[str], i: int, budget: list[int]) -> int:
     return max(1, found.strip("\n").count("\n") + 1)
 
 
-def quoted_message(history: str) -> tuple[list[str], bool]:
-    """The lines of the message below the history's header block when they stand unquoted
-    (Outlook's "From:/Sent:" block, then the old message as plain text), up to the next
-    history block, and whether one follows (quoted lines or another header); no lines
-    when the history starts otherwise. A customer who writes below the history ("bottom
-    posting") writes after this message's sign-off (``mailgate.replies`` finds it)."""
+def quoted_messages(history: str) -> tuple[list[list[str]], bool]:
+    """The old messages of a history that starts with a header block and holds them
+    unquoted (Outlook's "From:/Sent:" blocks, each followed by a message as plain text):
+    the lines of each, and whether quoted lines follow (then the last is cut short there).
+    None when the history starts otherwise. A customer who writes below the history
+    ("bottom posting", a remark below it) writes after a message's sign-off
+    (``mailgate.replies`` finds it)."""
     lines = history.splitlines()[:400]
     start = next((j for j, line in enumerate(lines) if line.strip()), None)
     budget = [_MAX_LIBRARY_CALLS]
     span = _header_span(lines, start, budget) if start is not None else 0
     if not span or start is None:
         return [], False
-    rest = lines[start + span:]
-    for j, line in enumerate(rest):
-        if _QUOTED.match(line) or ((_MAYBE_HEADER.search(line) or _HEADER_START.match(
-                line.strip())) and _header_span(rest, j, budget)):
-            return rest[:j], True
-    return rest, False
+    messages: list[list[str]] = [[]]
+    j = start + span
+    while j < len(lines):
+        line = lines[j]
+        if _QUOTED.match(line):
+            return messages, True
+        span = _header_span(lines, j, budget) if _MAYBE_HEADER.search(line) or \
+            _HEADER_START.match(line.strip()) else 0
+        if span:
+            messages.append([])
+            j += span
+            continue
+        messages[-1].append(line)
+        j += 1
+    return messages, False

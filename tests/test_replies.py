@@ -737,3 +737,26 @@ def test_text_below_the_old_messages_sign_off_counts(detector: Detector) -> None
     inside = _EN_OLD + "Update on [SUP-000401]: the till failed because of an error in the " \
         "driver. It works again.\n\nCheers,\nPriya"
     assert detector.classify(inside, "Tom Berg").thanks_only
+
+
+def test_a_remark_below_the_deepest_old_message_counts(detector: Detector) -> None:
+    """Outlook's history of two old messages; the customer added a line below the last
+    one (their own first mail, signed with their name): it is read, and it asks."""
+    own = ("\n\n________________________________\nFrom: Tom Berg <tom@shop.example>\n"
+           "Sent: Sunday, 6 December 2026 18:02\nTo: support@example.com\nSubject: Till\n\n"
+           "Hi,\n\nthe till does not start.\n\nTom Berg\n\n")
+    base = _EN_OLD + "The till works again.\n\nCheers,\nPriya" + own
+    assert detector.classify(base, "Tom Berg").thanks_only
+    remark = base + "By the way, could you also check the label printer next week?"
+    assert not detector.classify(remark, "Tom Berg").thanks_only
+
+
+def test_a_contrast_below_the_signature_delimiter_is_no_notice(detector: Detector) -> None:
+    """A long sentence below "-- " with "but"/"still" and a problem is the customer's,
+    however many words the lexicon does not know; a notice's sentence is not."""
+    body = ("Merci.\n\n-- \nNathalie Roux | Comptable\n\nPar contre l'export vers Excel "
+            "échoue toujours avec le même message d'avertissement.")
+    assert not detector.classify(body, "Nathalie Roux").thanks_only
+    notice = ("Merci.\n\n-- \nNathalie Roux | Comptable\n\nCe message est confidentiel et "
+              "destiné uniquement à son destinataire ; toute diffusion est interdite.")
+    assert detector.classify(notice, "Nathalie Roux").thanks_only

@@ -49,9 +49,9 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 
-from mailgate.footers import strip_disclaimers, strip_signature, without_notices
+from mailgate.footers import legal_sentence, strip_disclaimers, strip_signature, without_notices
 from mailgate.message import Inbound
-from mailgate.quotes import AFTERTHOUGHT, ReplyParts, quoted_message, reply_parts
+from mailgate.quotes import AFTERTHOUGHT, ReplyParts, quoted_messages, reply_parts
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 from mailgate.replies.model import SentenceModel
 
@@ -365,11 +365,18 @@ def judge(understanding: Understanding, parts: ReplyParts,
 
 def _with_bottom_text(understanding: Understanding, parts: ReplyParts,
                       names: frozenset[str]) -> ReplyParts:
-    """Where the old message below an unquoted header block ends is known (its sign-off),
-    what follows it is the customer's: the new text when nothing stands above the history
-    (bottom posting), else the text below the quote (in place of what the quote cutter
-    guessed: a "P.S." or "Update on [SUP-1]: …" inside the old message is not theirs)."""
-    below = bottom_posted(understanding, parts.history, names) if parts.history else None
+    """Where an old message below an unquoted header block ends is known (its sign-off),
+    what follows it is the customer's: below the first old message, the new text when
+    nothing stands above the history (bottom posting), else the text below the quote (in
+    place of what the quote cutter guessed: a "P.S." or "Update on [SUP-1]: …" inside the
+    old message is not theirs); below the last of several, a remark added there."""
+    messages, quoted = quoted_messages(parts.history) if parts.history else ([], False)
+    if not messages or quoted:
+        return parts
+    if len(messages) > 1:  # the deepest is often the customer's own: their name signs it
+        below = _below_sign_off(understanding, messages[-1], frozenset())
+        return replace(parts, late=f"{parts.late}\n\n{below}".strip()) if below else parts
+    below = _below_sign_off(understanding, messages[0], names)
     if below is None:
         return parts
     if not re.search(r"[^\W\d_]", parts.text):
@@ -379,19 +386,24 @@ def _with_bottom_text(understanding: Understanding, parts: ReplyParts,
 
 def bottom_posted(understanding: Understanding, history: str,
                   names: frozenset[str]) -> str | None:
-    """The text below an unquoted quoted message (Outlook's header block, then the old
-    message as plain text): what follows the old message's sign-off (a paragraph that
-    opens with a closing formula or a name that is not the sender's: "Hezký den / Jan
-    Novák", "박성민 드림", "Максим Бондаренко"), past the signature paragraphs joined to it
-    (a rule, a contact line). None when there is no such sign-off or more history
-    follows it: where the old message ends is then unknown."""
-    lines, more = quoted_message(history)
+    """The text below an unquoted quoted message that nothing follows (see
+    ``_below_sign_off``); None when its end is unknown or more history follows."""
+    messages, quoted = quoted_messages(history)
+    if len(messages) != 1 or quoted:
+        return None
+    return _below_sign_off(understanding, messages[0], names)
+
+
+def _below_sign_off(understanding: Understanding, lines: list[str],
+                    names: frozenset[str]) -> str | None:
+    """What follows an old message's sign-off (a paragraph that opens with a closing
+    formula or a name that is not one of ``names``: "Hezký den / Jan Novák", "박성민 드림",
+    "Максим Бондаренко"), past the signature paragraphs joined to it (a rule, a contact
+    line); None when it has no such sign-off: where it ends is then unknown."""
     paragraphs = _paragraphs(lines)
     for n, (start, end) in enumerate(paragraphs[1:], 1):
         if not _sign_off(understanding, lines[start:end], names):
             continue
-        if more:  # another message below: the answer is not at the bottom
-            return None
         rest = [p for p in paragraphs[n + 1:] if not _signature_paragraph(lines[p[0]:p[1]])]
         begin = rest[0][0] if rest else len(lines)
         return "\n".join(strip_disclaimers(strip_signature(lines[begin:]))).strip()
@@ -674,8 +686,13 @@ def _register_line(line: str) -> bool:
 
 
 def _looks_like_notice(clause: Clause) -> bool:
-    """A long clause with no question in a signature: a legal or print notice."""
-    return not clause.question and clause.unknown >= 8
+    """A clause of a legal or print notice in a signature: a notice's words, or long with
+    no question, no "but" and no live problem ("Par contre l'export échoue toujours avec
+    le même message" is the customer's)."""
+    if clause.question:
+        return False
+    return legal_sentence(clause.text) or (clause.unknown >= 8 and not clause.live_problems
+                                           and "contrast" not in clause.categories)
 
 
 _ANCHORS = frozenset({"gratitude", "solved", "apology", "closing", "greeting"})

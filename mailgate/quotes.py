@@ -87,7 +87,7 @@ _MORE_FIELD = re.compile(
 _MORE_FROM = {"od", "від", "lähettäjä", "fra", "da", "de", "kimden", "差出人", "送信者", "发件人",
               "寄件者", "보낸 사람", "من"}
 _SEPARATOR = re.compile(
-    r"^[\s*_>]*-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine"
+    r"^[\s*_>]*\\?-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine"
     r"|mensaje original|oorspronkelijk bericht|ursprungligt meddelande|originalmeddelande"
     r"|исходное сообщение|пересылаемое сообщение|forwarded message|weitergeleitete nachricht"
     r"|vidarebefordrat meddelande|message transféré|mensaje reenviado|doorgestuurd bericht"
@@ -106,7 +106,7 @@ _SEPARATOR = re.compile(
 )
 #: a title between rules ("----- 원본 메일 -----", "-----Oryginalna wiadomość-----"): a
 #: separator in any language when "Label: value" lines with an address follow it
-_TITLED_RULE = re.compile(r"^[\s*_]*-{2,}\s*[^\W\d_][^-]{1,40}?\s*-{2,}[\s*_]*$")
+_TITLED_RULE = re.compile(r"^[\s*_]*\\?-{2,}\s*[^\W\d_][^-]{1,40}?\s*-{2,}[\s*_]*$")
 # A line can start a history header only if it holds one of these characters (the
 # separators, rules, "Field:" blocks, times and addresses all do) or begins like an
 # attribution ("On", "Am", a date...) whose second line holds them: every other line is
@@ -154,8 +154,7 @@ def reply_parts(body: str) -> ReplyParts:
     """The parts of a reply ``body`` (never raises; see ``ReplyParts``)."""
     try:
         text = str(body or "")[:MAX_INPUT].replace("\r\n", "\n").replace("\r", "\n")
-        text = text.translate({0x200B: None, 0xFEFF: None, 0x200E: None, 0x200F: None,
-                               0x00A0: 0x20, 0x2028: 0x0A})
+        text = text.translate(_INVISIBLE)
         lines = [line.rstrip() for line in text.split("\n")]
         kept, history = _cut_history(lines)
         kept = [line for line in kept if not _QUOTED.match(line)]
@@ -176,6 +175,9 @@ def reply_parts(body: str) -> ReplyParts:
             return ReplyParts("")
 
 
+#: zero-width and direction marks (Gmail wraps an Arabic attribution line in U+202B … U+202C)
+_INVISIBLE = {0x200B: None, 0xFEFF: None, 0x200E: None, 0x200F: None, 0x00A0: 0x20,
+              0x2028: 0x0A, **dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])}
 # "\n\n\n+", not "\n{3,}": the same matches, but the literal prefix lets the regex engine
 # skip to each line break instead of trying a repeat at every character (2 us, not 60, for
 # a 4 KB reply)

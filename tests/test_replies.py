@@ -760,3 +760,41 @@ def test_a_contrast_below_the_signature_delimiter_is_no_notice(detector: Detecto
     notice = ("Merci.\n\n-- \nNathalie Roux | Comptable\n\nCe message est confidentiel et "
               "destiné uniquement à son destinataire ; toute diffusion est interdite.")
     assert detector.classify(notice, "Nathalie Roux").thanks_only
+
+
+@pytest.mark.parametrize("separator", ["\\---------- Původní e-mail ----------",
+                                       "\\-----Mensagem original-----"])
+def test_an_escaped_separator_from_html_mail_is_history(separator: str) -> None:
+    """html2text writes a leading "-" as "\\-": the separator still cuts the history."""
+    body = (f"Děkuji!\n\n{separator}\nOd: Podpora <support@example.com>\n"
+            "Komu: jan@example.cz\nPředmět: Tiskárna\n\nTiskárna je opravená.")
+    assert new_text(body) == "Děkuji!"
+
+
+def test_direction_marks_around_an_attribution_line_are_ignored() -> None:
+    """Gmail wraps an Arabic attribution line in U+202B … U+202C: it still ends in ":"."""
+    body = ("شكراً جزيلاً!\n\n\u202bفي الاثنين، 7 ديسمبر 2026 في 10:15 ص تمت كتابة ما يلي "
+            "بواسطة \u202aالدعم الفني\u202c <\u202asupport@example.com\u202c>:\u202c\n\n"
+            "> تم إصلاح الطابعة.")
+    assert new_text(body) == "شكراً جزيلاً!"
+
+
+@pytest.mark.parametrize(("sender", "body"), [
+    ("MUDr. Eva Malá", "Dobrý den,\n\nobjednávky zase fungují, děkuji.\n\n"
+                       "Zubní ordinace MUDr. Malá\n\nMUDr. Eva Malá\nOlomouc"),
+    ("Petra Lindner", "Danke, die Kasse geht.\n\nBuchhandlung Lindner\nMarktplatz 3"),
+    ("田中 翔", "ありがとうございました。\n\n製造部 生産技術課 田中 翔\nTEL 06-1234-5678"),
+    ("刘医生", "谢谢，预约系统恢复正常了！\n\n刘静\n\n刘静 主治医师\n微笑口腔门诊部\n杭州市西湖区文三路"),
+])
+def test_firm_department_and_address_lines_of_a_signature(
+        detector: Detector, sender: str, body: str) -> None:
+    """A practice named after the writer, a department before their name, a city and
+    district with no house number: signature lines, not news."""
+    assert detector.classify(body, sender).thanks_only, body
+
+
+def test_a_line_ending_with_the_writers_name_still_lets_a_problem_count(
+        detector: Detector) -> None:
+    assert not detector.classify("Danke.\n\nBuchhandlung Lindner\nDie Kasse druckt wieder "
+                                 "keine Belege, bitte melden Sie sich.", "Petra Lindner"
+                                 ).thanks_only

@@ -74,7 +74,9 @@ _REGISTER = re.compile(
     r"|Vergi\s?No|Mersis|VAT\s?(?:No|Reg)|Company\s?(?:No|Reg)|Registered in)\b")
 #: a postal address in CJK and Korean writing: a number with a street, block or floor word
 _ADDRESS = re.compile(r"\d+\s?(?:号|號|楼|樓|室|丁目|番地|番|階|번지|층|호|길|로)"
-                      r"|(?:地址|住所|주소)\s?[:：]")
+                      r"|(?:地址|住所|주소)\s?[:：]"
+                      # a province or city, then a district: "杭州市西湖区文三路", "大阪府東大阪市"
+                      r"|[\u4e00-\u9fff]{1,5}[省市都府県][\u4e00-\u9fff]{1,5}[区市町村县郡]")
 _RULE = re.compile(r"^\s*[-_=*~━─═#+.]{3,}\s*$")
 _NUMBER = re.compile(r"^\d+$")
 _CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)")
@@ -498,7 +500,7 @@ def _read_body(understanding: Understanding, text: str,
         short = len(line.split()) <= 6 and len(_JOINED_CHARS.findall(line)) <= 20 and \
             not _CLOCK.search(line)  # "since 10:15 anna@x gets this:" is no contact line
         if clauses and (_RULE.match(line) or (_CONTACT.search(line) and short) or
-                        _signs(line, names) or
+                        _signs(line, names) or _firm_of(line, names) or
                         _register_line(line) or (_ADDRESS.search(line) and short) or (
                 _DEVICE.search(line) and len(line.split()) <= 8)):
             return _with_rest(clauses, understanding, lines[k:], names)
@@ -675,6 +677,15 @@ def _signs(line: str, names: frozenset[str]) -> bool:
         len(full) == 2 and _name_like(line) and not re.search(r"[.!?,]\s*$", line))
 
 
+def _firm_of(line: str, names: frozenset[str]) -> bool:
+    """A short line that ends with the writer's surname and does not open with their name:
+    their practice or firm ("Zubní ordinace MUDr. Němcová", "Buchhandlung Lindner")."""
+    words = re.findall(r"[^\W\d_]+", fold(line))
+    return len(names) >= 2 and 2 <= len(words) <= 5 and words[-1] in names and \
+        words[0] not in names and line.lstrip()[:1].isupper() and \
+        not re.search(r"[!?,:;。！？]|\.\s*$", line)
+
+
 def _register_line(line: str) -> bool:
     """A signature's register line ("NIP 123 | KRS 456", "Amtsgericht München HRB 998877"),
     not a sentence that quotes a tax number ("Please bill ООО «X», ИНН 5260123456.")."""
@@ -703,9 +714,9 @@ def _name_like(text: str) -> bool:
     sentence: at most three words, each capitalised (but name particles); in scripts
     without capitals, at most two words or six characters."""
     words = re.findall(r"[^\W\d_]+", text)
-    if len(words) > 3:
-        return False
     joined = _JOINED_CHARS.findall(text)
+    if len(words) > 3 and not (joined and _org_line(text)):  # "製造部 生産技術課 田中 翔"
+        return False
     if joined:
         return (len(joined) <= 6 and len(words) <= 2) or _org_line(text) or \
             bool(_SELF_INTRO.match(text.strip()))
@@ -732,12 +743,17 @@ def _org_line(text: str) -> bool:
     if re.search(r"[?？؟!！。.]\s*\S", text) or len(text) > 60:
         return False
     parts = [p.strip(" ,、，") for p in re.split(r"[|/·｜]", text) if p.strip(" ,、，")]
+    words = text.split()
+    if len(words) > 1 and all(_HAN_KANA.fullmatch(w) for w in words) and (
+            _ORG_END.search(words[0]) or _ORG_START.search(words[0])):
+        parts = words  # "製造部 生産技術課 田中 翔": a department, then the writer
     return bool(parts) and all(
         len(_JOINED_CHARS.findall(p)) <= 16 and (_ORG_END.search(p) or _ORG_START.search(p)
                                                  or len(_JOINED_CHARS.findall(p)) <= 4)
         for p in parts)
 
 
+_HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]+")
 _PARTICLES = frozenset({"de", "van", "von", "der", "den", "la", "le", "du", "da", "di", "del",
                         "dos", "af", "bin", "al", "ter", "ten", "zu"})
 

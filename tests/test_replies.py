@@ -784,7 +784,8 @@ def test_direction_marks_around_an_attribution_line_are_ignored() -> None:
                        "Zubní ordinace MUDr. Malá\n\nMUDr. Eva Malá\nOlomouc"),
     ("Petra Lindner", "Danke, die Kasse geht.\n\nBuchhandlung Lindner\nMarktplatz 3"),
     ("田中 翔", "ありがとうございました。\n\n製造部 生産技術課 田中 翔\nTEL 06-1234-5678"),
-    ("刘医生", "谢谢，预约系统恢复正常了！\n\n刘静\n\n刘静 主治医师\n微笑口腔门诊部\n杭州市西湖区文三路"),
+    ("刘医生", "谢谢，预约系统恢复正常了！\n\n刘静\n\n刘静 主治医师\n微笑口腔门诊部\n"
+              "杭州市西湖区文三路"),
 ])
 def test_firm_department_and_address_lines_of_a_signature(
         detector: Detector, sender: str, body: str) -> None:

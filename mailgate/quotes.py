@@ -400,10 +400,17 @@ def quoted_messages(history: str) -> tuple[list[list[str]], bool]:
             return messages, True
         span = _header_span(lines, j, budget) if _MAYBE_HEADER.search(line) or \
             _HEADER_START.match(line.strip()) else 0
-        if span:
-            messages.append([])
+        if span:  # a separator, a blank line, then its fields: one header
+            if any(x.strip() for x in messages[-1]):
+                messages.append([])
             j += span
             continue
         messages[-1].append(line)
         j += 1
     return messages, False
+
+
+def is_separator(line: str) -> bool:
+    """A history separator line ("-----Original Message-----", "----- 원본 메일 -----")."""
+    text = line.strip()
+    return bool(_SEPARATOR.match(text) or _TITLED_RULE.match(text) or RULE.match(text))

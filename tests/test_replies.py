@@ -799,3 +799,11 @@ def test_a_line_ending_with_the_writers_name_still_lets_a_problem_count(
     assert not detector.classify("Danke.\n\nBuchhandlung Lindner\nDie Kasse druckt wieder "
                                  "keine Belege, bitte melden Sie sich.", "Petra Lindner"
                                  ).thanks_only
+
+
+def test_unseen_history_leaves_out_separator_lines() -> None:
+    """"-----Original Message-----" is no word the customer wrote into the history."""
+    parts = reply_parts("Thanks!\n\n-----Original Message-----\nFrom: Anna <support@example.com>\n"
+                        "Sent: Monday, 2 March 2026 09:30\nTo: tom@shop.example\nSubject: Till"
+                        "\n\nThe till driver is reinstalled.\n")
+    assert unseen_history(parts.history, ["The till driver is reinstalled."]) == ""

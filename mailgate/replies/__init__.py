@@ -51,7 +51,7 @@ from pathlib import Path
 
 from mailgate.footers import legal_sentence, strip_disclaimers, strip_signature, without_notices
 from mailgate.message import Inbound
-from mailgate.quotes import AFTERTHOUGHT, ReplyParts, quoted_messages, reply_parts
+from mailgate.quotes import AFTERTHOUGHT, ReplyParts, is_separator, quoted_messages, reply_parts
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 from mailgate.replies.model import SentenceModel
 
@@ -334,7 +334,7 @@ def unseen_history(history: str, known: Sequence[str]) -> str:
         text = line.lstrip(" >").strip()
         norm = _norm(text)
         if len(norm) < 12 or _FIELD.match(text) or text.endswith((":", "：")) or \
-                _MAIL.search(text) or norm in corpus:
+                _MAIL.search(text) or is_separator(text) or norm in corpus:
             continue
         unseen.append(text)
     return "\n".join(unseen)

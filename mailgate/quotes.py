@@ -7,7 +7,8 @@ client footers and legal disclaimers would otherwise decide it.
 What is removed: quoted history in top-, bottom- and interleaved posting
 (``>`` lines; Gmail/Apple "On … wrote:" headers and their sv/ru/nl/de/fr/es
 forms; Outlook "-----Original Message-----" and "From:/Sent:" blocks,
-forwarded-message markers), the ``-- `` signature and everything after it,
+forwarded-message markers, a title between rules above address fields, in
+any language), the ``-- `` signature and everything after it,
 mobile footers ("Sent from my iPhone" and translations) and trailing
 confidentiality disclaimers. Closing formulas and the sender's name are left
 in place: the thank-you step (``mailgate.replies``) deals with those.

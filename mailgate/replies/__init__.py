@@ -7,7 +7,10 @@ list of sentences:
 1. **Where the new text is** (``mailgate.quotes.reply_parts``): quoted history
    (attribution lines and header blocks in any language), the ``-- `` signature
    and disclaimers are cut away; text the customer wrote *below* the signature or
-   the quoted history (a "P.S.", a line after a rule) is kept as such.
+   the quoted history (a "P.S.", a line after a rule) is kept as such. Where an old
+   message that Outlook quotes without quote marks ends is read from its sign-off
+   (``bottom_posted``): what follows is the new text when nothing stands above the
+   history (bottom posting), else text below the quote.
 2. **Zones of the new text**: a greeting line ("Hallo Anna,", "Servus Stefan,"),
    the body, a closing formula after which only the signature follows (names,
    titles, company, phone numbers, addresses, notices). A line with a phone

@@ -807,3 +807,21 @@ def test_unseen_history_leaves_out_separator_lines() -> None:
                         "Sent: Monday, 2 March 2026 09:30\nTo: tom@shop.example\nSubject: Till"
                         "\n\nThe till driver is reinstalled.\n")
     assert unseen_history(parts.history, ["The till driver is reinstalled."]) == ""
+
+
+@pytest.mark.parametrize(("sender", "body"), [
+    ("周婷", "谢谢，电脑拿到了，数据都在！\n\nTina Zhou 周婷\nSales Manager | 深圳明亮贸易有限公司\n"
+            "Tel: +86 755 8265 4321 | WeChat: tina_bt"),
+    ("Alessandro Conti", "Ciao Marco,\n\nil plotter va alla grande. Grazie!\n\nAle"),
+    ("Jessica Krause", "Danke, es funktioniert!\n\nJessi"),
+])
+def test_contact_rows_and_a_shortened_own_name_sign_a_reply(
+        detector: Detector, sender: str, body: str) -> None:
+    """A row of contact items parted by "|" starts the signature, however long; the start
+    of the writer's own name on its own line ("Ale") is how they sign."""
+    assert detector.classify(body, sender).thanks_only, body
+
+
+def test_a_contact_row_that_is_a_sentence_still_counts(detector: Detector) -> None:
+    assert not detector.classify("Danke!\n\nDer Drucker geht nicht. | Tel. 0341 22 45 180 "
+                                 "bitte zurückrufen, es ist dringend.", "Uwe Kern").thanks_only

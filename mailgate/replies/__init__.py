@@ -502,11 +502,14 @@ def _read_body(understanding: Understanding, text: str,
             continue
         short = len(line.split()) <= 6 and len(_JOINED_CHARS.findall(line)) <= 20 and \
             not _CLOCK.search(line)  # "since 10:15 anna@x gets this:" is no contact line
-        if clauses and (_RULE.match(line) or (_CONTACT.search(line) and short) or
+        if clauses and (_RULE.match(line) or (_CONTACT.search(line) and (
+                short or _contact_parts(line))) or
                         _signs(line, names) or _firm_of(line, names) or
                         _register_line(line) or (_ADDRESS.search(line) and short) or (
                 _DEVICE.search(line) and len(line.split()) <= 8)):
             return _with_rest(clauses, understanding, lines[k:], names)
+        if clauses and _nickname(line, names):  # "Ale" for Alessandro: a sign-off
+            continue
         line_clauses: list[Clause] = []
         for sentence in _SENTENCE.split(line):
             said = [understanding.clause(c, names) for c in _CLAUSE.split(sentence)
@@ -678,6 +681,23 @@ def _signs(line: str, names: frozenset[str]) -> bool:
     # a first name and a patronymic or a second first name: "Людмила Миколаївна"
     return named >= min(2, len(names), len(full)) or (
         len(full) == 2 and _name_like(line) and not re.search(r"[.!?,]\s*$", line))
+
+
+def _nickname(line: str, names: frozenset[str]) -> bool:
+    """A line that is only the start of the writer's own name ("Ale", "Jessi", "/Kati"):
+    how they sign, not a word ("Ale" is also Polish "but")."""
+    words = re.findall(r"[^\W\d_]+", fold(line))
+    return len(words) == 1 and len(words[0]) >= 3 and not re.search(r"[.!?,:;]\s*$", line) \
+        and any(n.startswith(words[0]) and n != words[0] for n in names)
+
+
+def _contact_parts(line: str) -> bool:
+    """A line of contact items parted by "|" or "·" ("T. 02-555-1234 | F. 02-555-1235 |
+    M. 010-9876-5432", "Tel: +86 755 8265 4321 | WeChat: tina_bt"): each part short, none
+    a sentence."""
+    parts = [p.strip() for p in re.split(r"[|·•]", line) if p.strip()]
+    return len(parts) >= 2 and not _CLOCK.search(line) and all(
+        len(p.split()) <= 5 and not re.search(r"[.!?。！？]$", p) for p in parts)
 
 
 def _firm_of(line: str, names: frozenset[str]) -> bool:

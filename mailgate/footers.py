@@ -128,6 +128,11 @@ def _is_footer(line: str) -> bool:
         for w in m.group(1).split())
 
 
+def without_footers(lines: list[str]) -> list[str]:
+    """``lines`` without client footer lines ("Sent from my iPhone") wherever they stand."""
+    return [line for line in lines if not _is_footer(line)]
+
+
 def strip_disclaimers(lines: list[str]) -> list[str]:
     """Drop trailing paragraphs that read like a confidentiality or print-saving notice."""
     paragraphs: list[list[str]] = [[]]
@@ -160,8 +165,12 @@ def _is_disclaimer(text: str) -> bool:
 
 
 def legal_sentence(text: str) -> bool:
-    """A sentence of a legal notice: it speaks of "this e-mail" in a notice's words
-    (confidential, the addressee or sender, delete or forbidden, received in error)."""
+    """A sentence of a legal or print notice: it speaks of "this e-mail" in a notice's words
+    (confidential, the addressee or sender, delete or forbidden, received in error), or of
+    the environment and printing."""
+    if len(text) < 200 and (_ENVIRONMENT.search(text) or (
+            _GREEN.search(text) and _PRINT.search(text))):
+        return True
     return bool(_MAIL_REFERENCE.search(text)) and any(p.search(text) for p in _DISCLAIMER_FAMILIES)
 
 

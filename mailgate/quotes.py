@@ -34,7 +34,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from mailgate.footers import RULE, SIG_DELIM, strip_disclaimers, strip_signature
+from mailgate.footers import RULE, SIG_DELIM, strip_disclaimers, strip_signature, without_footers
 
 MAX_INPUT = 200_000
 #: Languages asked of mailparser_reply; unsupported ones (ru) are dropped by it.
@@ -165,7 +165,7 @@ def reply_parts(body: str) -> ReplyParts:
                 kept, signature = kept[:k], kept[k + 1:]
                 break
         kept = strip_disclaimers(strip_signature(kept))
-        return ReplyParts(_joined(kept), _joined(strip_disclaimers(signature)),
+        return ReplyParts(_joined(kept), _joined(strip_disclaimers(without_footers(signature))),
                           _joined(_late_text(history)), "\n".join(history))
     except Exception:  # pragma: no cover - defensive: a classifier input is better than a crash
         try:

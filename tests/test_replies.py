@@ -826,3 +826,14 @@ def test_contact_rows_and_a_shortened_own_name_sign_a_reply(
 def test_a_contact_row_that_is_a_sentence_still_counts(detector: Detector) -> None:
     assert not detector.classify("Danke!\n\nDer Drucker geht nicht. | Tel. 0341 22 45 180 "
                                  "bitte zurückrufen, es ist dringend.", "Uwe Kern").thanks_only
+
+
+@pytest.mark.parametrize("notice", [
+    "Please consider the environment before printing this email.",
+    "Esta mensagem é confidencial. Se a recebeu por erro, informe o remetente e apague-a.",
+])
+def test_a_notice_above_a_mobile_footer_below_the_delimiter_is_no_request(
+        detector: Detector, notice: str) -> None:
+    """Below "-- ", a notice followed by "Sent from my iPhone" is still a notice."""
+    body = f"Thanks, all good.\n\n-- \nTom Hale\nHale Haulage\n{notice}\n\nSent from my iPhone"
+    assert detector.classify(body, "Tom Hale").thanks_only, notice

@@ -354,7 +354,8 @@ def judge(understanding: Understanding, parts: ReplyParts,
     read = _read_body(understanding, parts.text, names)
     if isinstance(read, Verdict):
         return read
-    for zone, text in (("signature", parts.signature), ("text below the quote", parts.late)):
+    signature = "\n".join(without_notices(parts.signature.splitlines()))  # as _with_rest
+    for zone, text in (("signature", signature), ("text below the quote", parts.late)):
         late = _read_late(understanding, text[:MAX_TEXT], names, zone)  # bounded work
         if isinstance(late, Verdict):
             return late

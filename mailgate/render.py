@@ -56,9 +56,9 @@ def _when(context: Context, value: datetime | None, fmt: str | None = None) -> s
 class Renderer:
     """Loads templates from one folder; cheap to keep, rebuilt on reload."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, *, must_exist: bool = True) -> None:
         self.directory = Path(directory)
-        if not self.directory.is_dir():
+        if must_exist and not self.directory.is_dir():
             raise ConfigError(f"template folder {self.directory} does not exist")
         self.env = ImmutableSandboxedEnvironment(
             loader=FileSystemLoader(str(self.directory)),
@@ -73,10 +73,20 @@ class Renderer:
         # fixed snapshot (``freeze``): a folder on disk may change under a running CLI
         self._chosen: dict[tuple[str, str | None], tuple[Template, Template | None]] | None \
             = None
+        self.sources: dict[str, str] | None = None  # the snapshot, once frozen
+
+    @classmethod
+    def frozen(cls, directory: str | Path, sources: dict[str, str]) -> Renderer:
+        """A renderer of ``sources`` that the daemon validated (a worker process's: the
+        folder on disk may have changed since, or be gone)."""
+        renderer = cls(directory, must_exist=False)
+        renderer.freeze(sources)
+        return renderer
 
     def freeze(self, sources: dict[str, str]) -> None:
         """Serve ``sources`` (file name -> text) from now on instead of the folder, and
         remember which template each (name, language) resolves to."""
+        self.sources = dict(sources)
         self.env.loader = DictLoader(sources)
         if self.env.cache is not None:
             self.env.cache.clear()

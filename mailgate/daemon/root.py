@@ -43,13 +43,12 @@ from mailgate.config import Config
 from mailgate.daemon.fetchers import start_fetchers
 from mailgate.daemon.http import HttpEndpoint
 from mailgate.daemon.pidfile import remove_pid_file, write_pid_file
-from mailgate.daemon.reload import Reloading
+from mailgate.daemon.reload import Reloading, checked_templates
 from mailgate.daemon.schedule import ReminderSchedule
 from mailgate.intake.smtp import Listener
 from mailgate.outbound import Sender
 from mailgate.pipeline import Pipeline
 from mailgate.processor import Processor, node_name
-from mailgate.render import Renderer, freeze_templates
 from mailgate.spooler import Spooler
 from mailgate.store import Store, open_store
 from mailgate.workers import WorkerProcesses
@@ -64,11 +63,12 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         self.config = config
         self.node = node_name(config)
         self.database = describe_database(config)
+        # the templates check-config renders, or no start (a ConfigError naming file:line)
+        self.renderer = checked_templates(config)
         # Every thread opens its own connection with this (SQLite file or PostgreSQL pool).
         self.open_db: Callable[[], Store] = partial(
             open_store, config, migrate=False, application_name=f"mailgate {self.node}")
         self._prepare_store()
-        self.renderer = freeze_templates(Renderer(config.templates_dir))
         self.pipeline = Pipeline(config, self.renderer)
         self.stop_threads = threading.Event()
         self.sender = Sender(config, self.open_db, self.node)
@@ -112,6 +112,8 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
                 config.source, config.base_dir, self.node, 1, on_outbox=lambda: None,
                 on_processed=lambda: None, release=self._release_claims, role="sender")
             self.sender_worker.node_fixed = bool(config.gateway.node_name)
+            for workers in (self.workers, self.sender_worker):
+                workers.validated(config, self.renderer)
         else:
             self.processor_store = self.open_db()
             self.processor_store.relax_durability()  # see Store.relax_durability

@@ -8,6 +8,7 @@ not be cut. Used by ``mailgate.quotes`` after the quoted history is cut away.
 
 from __future__ import annotations
 
+import functools
 import re
 
 _I = re.IGNORECASE
@@ -148,6 +149,7 @@ def strip_disclaimers(lines: list[str]) -> list[str]:
     return [line for k, p in enumerate(paragraphs) for line in ([""] if k else []) + p]
 
 
+@functools.lru_cache(maxsize=256)  # a paragraph is asked about by the cutter and the reader
 def _is_disclaimer(text: str) -> bool:
     if len(text) > 5000:
         return False

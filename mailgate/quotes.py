@@ -380,6 +380,11 @@ def _library_span(lines: list[str], i: int, budget: list[int]) -> int:
     return max(1, found.strip("\n").count("\n") + 1)
 
 
+#: how a header's first line starts or ends (a rule or separator, "Label:", "…wrote:"): a
+#: cheap test before ``_header_span`` on every line of an old message
+_HEADER_LIKE = re.compile(r"^[\s*_>\\]*(?:[-_=*━─]{2}|[^:：]{1,40}[:：])|.*[:：]\s*$")
+
+
 def quoted_messages(history: str) -> tuple[list[list[str]], bool]:
     """The old messages of a history that starts with a header block and holds them
     unquoted (Outlook's "From:/Sent:" blocks, each followed by a message as plain text):
@@ -399,7 +404,7 @@ def quoted_messages(history: str) -> tuple[list[list[str]], bool]:
         line = lines[j]
         if _QUOTED.match(line):
             return messages, True
-        span = _header_span(lines, j, budget) if _MAYBE_HEADER.search(line) or \
+        span = _header_span(lines, j, budget) if _HEADER_LIKE.match(line) or \
             _HEADER_START.match(line.strip()) else 0
         if span:  # a separator, a blank line, then its fields: one header
             if any(x.strip() for x in messages[-1]):

@@ -411,8 +411,9 @@ def _below_sign_off(understanding: Understanding, lines: list[str],
         if not _sign_off(understanding, lines[start:end], names):
             continue
         rest = [p for p in paragraphs[n + 1:] if not _signature_paragraph(lines[p[0]:p[1]])]
-        begin = rest[0][0] if rest else len(lines)
-        return "\n".join(strip_disclaimers(strip_signature(lines[begin:]))).strip()
+        if not rest:
+            return ""
+        return "\n".join(strip_disclaimers(strip_signature(lines[rest[0][0]:]))).strip()
     return None
 
 

@@ -837,3 +837,14 @@ def test_a_notice_above_a_mobile_footer_below_the_delimiter_is_no_request(
     """Below "-- ", a notice followed by "Sent from my iPhone" is still a notice."""
     body = f"Thanks, all good.\n\n-- \nTom Hale\nHale Haulage\n{notice}\n\nSent from my iPhone"
     assert detector.classify(body, "Tom Hale").thanks_only, notice
+
+
+def test_a_closing_of_the_customers_own_answer_does_not_end_the_old_message(
+        detector: Detector) -> None:
+    """The old message has no sign-off; "Viele Grüße" alone closes the customer's own
+    answer below it: what follows it is not all they wrote (the problem above counts)."""
+    old = _DE_OLD.replace("Viele Grüße\nKatja Brenner\nIT-Service | Example GmbH\n"
+                          "Tel. +49 30 1234 567\n\n", "")
+    for answer in ("Der Scanner geht noch nicht, bitte prüfen.\n\nViele Grüße\n\n"
+                   "Danke nochmal, Jens", "Der Scanner geht noch nicht.\n\nGruß, Jens\n\nDanke!"):
+        assert not detector.classify(old + answer, "Jens Ohlsen").thanks_only, answer

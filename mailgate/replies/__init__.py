@@ -408,7 +408,9 @@ def _below_sign_off(understanding: Understanding, lines: list[str],
     line); None when it has no such sign-off: where it ends is then unknown."""
     paragraphs = _paragraphs(lines)
     for n, (start, end) in enumerate(paragraphs[1:], 1):
-        if not _sign_off(understanding, lines[start:end], names):
+        after = lines[paragraphs[n + 1][0]:paragraphs[n + 1][1]] if n + 1 < len(
+            paragraphs) else []
+        if not _sign_off(understanding, lines[start:end], names, after):
             continue
         rest = [p for p in paragraphs[n + 1:] if not _signature_paragraph(lines[p[0]:p[1]])]
         if not rest:
@@ -435,10 +437,13 @@ def _paragraphs(lines: list[str]) -> list[tuple[int, int]]:
     return out
 
 
-def _sign_off(understanding: Understanding, block: list[str], names: frozenset[str]) -> bool:
+def _sign_off(understanding: Understanding, block: list[str], names: frozenset[str],
+              after: Sequence[str] = ()) -> bool:
     """A paragraph that closes a message: a closing formula ("Mit freundlichen Grüßen",
     "박성민 드림"), a short formula with a name below it ("Cheers,\nCallum Reid", "祝工作顺利！
-    \n陈浩", "Abs,\nBruno Carvalho"), or a name alone; the name is not the reply's sender's."""
+    \n陈浩", "Abs,\nBruno Carvalho"), or a name alone; the name is not the reply's sender's.
+    A closing formula alone on its paragraph needs the signature or a name (not the
+    sender's) ``after`` it: "Viele Grüße" closing the customer's own answer is not it."""
     text = [line.strip() for line in block if line.strip()]
     if len(text[0]) > 40 or len(text[0].split()) > 5:  # a sentence, not a sign-off
         return False
@@ -451,6 +456,14 @@ def _sign_off(understanding: Understanding, block: list[str], names: frozenset[s
         c.unknown <= 1 and c.categories <= _FORMULA for c in said)) or (
         len(text[0].split()) <= 2 and text[0].endswith(",")  # "Abs,\nBruno Carvalho"
         and not any("greeting" in c.categories for c in said))
+    if closing and len(text) == 1:
+        if any(c.unknown for c in said):  # "박성민 드림", but not "Gruß, Jens" (the sender)
+            return not {fold(w) for w in re.findall(r"[^\W\d_]+", text[0])} & names
+        below = after[0].strip() if after else ""  # "Viele Grüße" alone: what follows?
+        if not (after and (_signature_paragraph(list(after)) or _bare_name(understanding,
+                                                                            below))):
+            return False
+        text = [text[0], below]
     if closing or formula:
         name = text[1] if len(text) > 1 else ""
         if not closing and not (name and _name_like(name)

@@ -848,3 +848,10 @@ def test_a_closing_of_the_customers_own_answer_does_not_end_the_old_message(
     for answer in ("Der Scanner geht noch nicht, bitte prüfen.\n\nViele Grüße\n\n"
                    "Danke nochmal, Jens", "Der Scanner geht noch nicht.\n\nGruß, Jens\n\nDanke!"):
         assert not detector.classify(old + answer, "Jens Ohlsen").thanks_only, answer
+
+
+def test_a_last_sentence_that_names_the_writer_is_no_firm_line(detector: Detector) -> None:
+    """Only above the line where the writer signs is a line ending with their surname
+    their firm's: as the last line it is a sentence and counts."""
+    assert not detector.classify("Danke!\n\nDie Etiketten kleben schief bei Lindner",
+                                 "Petra Lindner").thanks_only

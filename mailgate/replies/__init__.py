@@ -519,7 +519,7 @@ def _read_body(understanding: Understanding, text: str,
             not _CLOCK.search(line)  # "since 10:15 anna@x gets this:" is no contact line
         if clauses and (_RULE.match(line) or (_CONTACT.search(line) and (
                 short or _contact_parts(line))) or
-                        _signs(line, names) or _firm_of(line, names) or
+                        _signs(line, names) or _firm_of(line, lines[k + 1:], names) or
                         _register_line(line) or (_ADDRESS.search(line) and short) or (
                 _DEVICE.search(line) and len(line.split()) <= 8)):
             return _with_rest(clauses, understanding, lines[k:], names)
@@ -715,13 +715,15 @@ def _contact_parts(line: str) -> bool:
         len(p.split()) <= 5 and not re.search(r"[.!?。！？]$", p) for p in parts)
 
 
-def _firm_of(line: str, names: frozenset[str]) -> bool:
-    """A short line that ends with the writer's surname and does not open with their name:
-    their practice or firm ("Zubní ordinace MUDr. Němcová", "Buchhandlung Lindner")."""
+def _firm_of(line: str, below: list[str], names: frozenset[str]) -> bool:
+    """A short line that ends with the writer's surname, above the line where they sign:
+    their practice or firm ("Zubní ordinace MUDr. Němcová" above "MUDr. Eva Němcová"), not
+    a last sentence that happens to name them."""
     words = re.findall(r"[^\W\d_]+", fold(line))
+    nxt = next((x for x in below if x.strip()), "")
     return len(names) >= 2 and 2 <= len(words) <= 5 and words[-1] in names and \
         words[0] not in names and line.lstrip()[:1].isupper() and \
-        not re.search(r"[!?,:;。！？]|\.\s*$", line)
+        not re.search(r"[!?,:;。！？]|\.\s*$", line) and _signs(nxt, names)
 
 
 def _register_line(line: str) -> bool:

@@ -855,3 +855,8 @@ def test_a_last_sentence_that_names_the_writer_is_no_firm_line(detector: Detecto
     their firm's: as the last line it is a sentence and counts."""
     assert not detector.classify("Danke!\n\nDie Etiketten kleben schief bei Lindner",
                                  "Petra Lindner").thanks_only
+
+
+def test_a_sentence_that_starts_with_a_city_and_district_is_no_address(
+        detector: Detector) -> None:
+    assert not detector.classify("谢谢！\n\n北京市海淀区办公室打印机又卡纸", "王丽").thanks_only

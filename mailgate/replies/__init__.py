@@ -78,8 +78,11 @@ _REGISTER = re.compile(
 #: a postal address in CJK and Korean writing: a number with a street, block or floor word
 _ADDRESS = re.compile(r"\d+\s?(?:号|號|楼|樓|室|丁目|番地|番|階|번지|층|호|길|로)"
                       r"|(?:地址|住所|주소)\s?[:：]"
-                      # a province or city, then a district: "杭州市西湖区文三路", "大阪府東大阪市"
-                      r"|[\u4e00-\u9fff]{1,5}[省市都府県][\u4e00-\u9fff]{1,5}[区市町村县郡]")
+                      # a line that is only a city, a district and a street ("杭州市西湖区文三路",
+                      # "大阪府東大阪市高井田中1-2-3"); with 的, 了 or が it is a sentence
+                      r"|^\s*(?:(?![的了是在不没がをはで])[\u4e00-\u9fff]){1,5}[省市都府県]"
+                      r"(?:(?![的了是在不没がをはで])[\u4e00-\u9fff]){1,5}[区市町村县郡]"
+                      r"(?:(?![的了是在不没がをはで])[\u4e00-\u9fff]){0,6}[\d\-－ 号號]*\s*$")
 _RULE = re.compile(r"^\s*[-_=*~━─═#+.]{3,}\s*$")
 _NUMBER = re.compile(r"^\d+$")
 _CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)")

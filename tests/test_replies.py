@@ -860,3 +860,10 @@ def test_a_last_sentence_that_names_the_writer_is_no_firm_line(detector: Detecto
 def test_a_sentence_that_starts_with_a_city_and_district_is_no_address(
         detector: Detector) -> None:
     assert not detector.classify("谢谢！\n\n北京市海淀区办公室打印机又卡纸", "王丽").thanks_only
+
+
+def test_a_ps_below_a_rule_after_the_old_messages_sign_off_counts(detector: Detector) -> None:
+    """A rule and a short "PS" line below the old message's sign-off are the customer's,
+    not the desk's signature block."""
+    body = _EN_OLD + "The till works again.\n\nCheers,\nPriya\n\n-----\nPS pls check printer 2"
+    assert not detector.classify(body, "Tom Berg").thanks_only

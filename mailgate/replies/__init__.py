@@ -497,15 +497,15 @@ _ARABIC = re.compile(r"[\u0600-\u06ff]")
 
 
 def _signature_paragraph(block: list[str]) -> bool:
-    """A paragraph of the quoted message's signature: rules, contact lines and short lines
-    that say nothing ("━━━━ / 株式会社Example ITサポートデスク / 鈴木 美咲 / TEL: …",
-    "IT podpora | Example s.r.o."); a rule above a sentence ("-------\nUpdate von mir:
-    …") is the customer's."""
+    """A paragraph of the quoted message's signature: rules, contact lines, "|" lines,
+    names and firm lines ("━━━━ / 株式会社Example ITサポートデスク / 鈴木 美咲 / TEL: …",
+    "IT podpora | Example s.r.o."); a rule above a sentence or a "P.S." ("-------\nUpdate
+    von mir: …", "-----\nPS bitte Drucker prüfen") is the customer's."""
     lines = [line.strip() for line in block if line.strip()]
     return any(_RULE.match(line) or _CONTACT.search(line) or "|" in line for line in lines) \
-        and all(_RULE.match(line) or _CONTACT.search(line) or (
-            len(line) <= 40 and len(line.split()) <= 6 and not _QUESTION.search(line)
-            and not re.search(r"[.!。！:：]$", line)) for line in lines)
+        and all(_RULE.match(line) or (not AFTERTHOUGHT.match(line) and not _QUESTION.search(
+            line) and (_CONTACT.search(line) or "|" in line or _name_like(line)))
+            for line in lines)
 
 
 def _read_body(understanding: Understanding, text: str,

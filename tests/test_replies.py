@@ -867,3 +867,12 @@ def test_a_ps_below_a_rule_after_the_old_messages_sign_off_counts(detector: Dete
     not the desk's signature block."""
     body = _EN_OLD + "The till works again.\n\nCheers,\nPriya\n\n-----\nPS pls check printer 2"
     assert not detector.classify(body, "Tom Berg").thanks_only
+
+
+def test_a_remark_after_a_rule_inside_the_old_message_still_counts(
+        detector: Detector) -> None:
+    """Text the customer set off by a rule inside the unquoted old message (above its
+    sign-off) is still read, as the quote cutter found it."""
+    body = (_EN_OLD + "The till works again.\n\n-----\nBut the card reader still fails, "
+            "can you check it?\n\nCheers,\nPriya")
+    assert not detector.classify(body, "Tom Berg").thanks_only

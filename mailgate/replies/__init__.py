@@ -388,9 +388,12 @@ def _with_bottom_text(understanding: Understanding, parts: ReplyParts,
     below = _below_sign_off(understanding, messages[0], names)
     if below is None:
         return parts
+    # the cutter's text after a bare rule stays (the customer's mark, even inside the old
+    # message); from a "P.S."-like word on, it may be the old message's own opening
+    late = parts.late if parts.late and not AFTERTHOUGHT.match(parts.late) else ""
     if not re.search(r"[^\W\d_]", parts.text):
-        return replace(parts, text=below, late="")
-    return replace(parts, late=below)
+        return replace(parts, text=below, late=late)
+    return replace(parts, late=f"{late}\n\n{below}".strip())
 
 
 def bottom_posted(understanding: Understanding, history: str,

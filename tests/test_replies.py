@@ -876,3 +876,11 @@ def test_a_remark_after_a_rule_inside_the_old_message_still_counts(
     body = (_EN_OLD + "The till works again.\n\n-----\nBut the card reader still fails, "
             "can you check it?\n\nCheers,\nPriya")
     assert not detector.classify(body, "Tom Berg").thanks_only
+
+
+def test_a_ps_inside_the_old_message_still_counts(detector: Detector) -> None:
+    """A "P.S." the customer set inside the unquoted old message is read; only an
+    "Update on [SUP-1]: …" heading there is taken for the desk's own words."""
+    body = (_EN_OLD + "The till works again.\n\nP.S. the card reader still fails with "
+            "error 12, please have a look.\n\nCheers,\nPriya")
+    assert not detector.classify(body, "Tom Berg").thanks_only

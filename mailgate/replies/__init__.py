@@ -388,12 +388,20 @@ def _with_bottom_text(understanding: Understanding, parts: ReplyParts,
     below = _below_sign_off(understanding, messages[0], names)
     if below is None:
         return parts
-    # the cutter's text after a bare rule stays (the customer's mark, even inside the old
-    # message); from a "P.S."-like word on, it may be the old message's own opening
-    late = parts.late if parts.late and not AFTERTHOUGHT.match(parts.late) else ""
+    # the cutter's late text stays (a rule or a "P.S." the customer set inside the old
+    # message), unless it starts like the old message's own heading ("Opdatering på
+    # [SUP-1]: …", "Update on your ticket: …")
+    late = "" if AFTERTHOUGHT.match(parts.late) and _OLD_HEADING.match(parts.late) \
+        else parts.late
     if not re.search(r"[^\W\d_]", parts.text):
         return replace(parts, text=below, late=late)
     return replace(parts, late=f"{late}\n\n{below}".strip())
+
+
+#: an update word, more words, then a colon: how a desk's message opens ("Opdatering på
+#: [SUP-1]:"), not a customer's "P.S." or "Update:"
+_OLD_HEADING = re.compile(r"^\s*(?!p\.?\s?p?\.?\s?s\b|n\.\s?b\.|追伸|추신)"
+                          r"(?=\S)[^\W\d_]+(?<!\.)\s+[^:\n]{1,40}:")
 
 
 def bottom_posted(understanding: Understanding, history: str,

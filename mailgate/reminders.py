@@ -82,6 +82,7 @@ def _fire_sla(config: Config, store: Store, renderer: Renderer, tags: TagFormat,
         return 0
     if not store.finish_reminder(row["id"], "sent", now):
         return 0
+    clocks.note_sent(store, row["ticket_id"], row["kind"], row["point"], now)
     ticket = store.ticket(row["ticket_id"])
     level = ticket.sla_level or config.sla.default_level
     spec = sla.level_of(config, level)

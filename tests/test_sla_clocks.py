@@ -35,13 +35,13 @@ def _config(tmp_path: Path, *extra: dict[str, Any]) -> Config:
 
 
 @contextmanager
-def _ticket(config: Config, subject: str = "Printer broken", **headers: str,
+def _ticket(config: Config, subject: str = "Printer broken", message_id: str | None = None,
             ) -> Iterator[tuple[RunningDaemon, Any]]:
     """A running daemon at CREATED (time frozen) with ticket 1 created by a customer's mail."""
     with freeze_time(CREATED, ignore=REAL_TIME) as frozen:
         daemon = RunningDaemon(config).start()
         try:
-            _accept(daemon, make_mail(subject, **headers))
+            _accept(daemon, make_mail(subject, message_id=message_id))
             yield daemon, frozen
         finally:
             daemon.stop()
@@ -246,3 +246,25 @@ def test_clock_starts_when_the_mail_was_accepted(tmp_path: Path) -> None:
     assert ticket.first_response_due == datetime(2026, 3, 16, 9, 30, tzinfo=UTC)
     assert ticket.created_at == accepted
     assert store.clock(1, "first_response")["started_at"] == accepted
+
+
+def test_thanks_while_awaiting_reply_keeps_the_auto_close(tmp_path: Path) -> None:
+    """A customer's bare thank-you keeps the ticket awaiting_reply (issue 16) and the waiting
+    period starts again from it: the ticket auto-closes 7 days after the thanks, not never."""
+    config = _config(tmp_path, {"conversation": {"auto_close_after": "7d"}})
+    with _ticket(config, message_id="<first@example.org>") as (daemon, frozen):
+        store = daemon.store()
+        frozen.move_to("2026-03-10 07:00:00")
+        _set(config, store, "awaiting_reply")
+        frozen.move_to("2026-03-11 07:00:00")
+        _accept(daemon, make_mail("Re: [SUP-000001] Printer broken", body="Thank you!\n",
+                                  In_Reply_To="<first@example.org>"))
+        assert "thanks_suppressed" in _kinds(store)
+        assert store.ticket(1).status == "awaiting_reply"
+        frozen.move_to("2026-03-18 06:59:00")  # a week after the request, not after the thanks
+        daemon.run_reminders()
+        assert store.ticket(1).status == "awaiting_reply"
+        frozen.move_to("2026-03-18 07:00:00")
+        daemon.run_reminders()
+    assert store.ticket(1).status == "closed" and "auto_closed" in _kinds(store)
+    assert "sla_breached" not in _kinds(store)

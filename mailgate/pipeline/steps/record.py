@@ -229,7 +229,10 @@ def _after(services: Services, store: Store, ctx: Context, ticket: Ticket) -> No
             or ctx.outcome.action != "appended":
         return
     if ticket.status == "awaiting_reply" and ctx.role in ("requester", "participant"):
-        autoclose.cancel(store, ticket.id)  # they answered: no reminder, no auto-close
+        if route.action == "thanks":  # still waiting: the period counts from their thanks
+            autoclose.plan(services.config, store, ticket, now)
+        else:  # they answered: no reminder, no auto-close
+            autoclose.cancel(store, ticket.id)
     if route.action == "thanks":
         was = ctx.threaded.status if ctx.threaded else ticket.status
         store.add_event(ticket.id, "thanks_suppressed", actor=who, now=now, message_id=mid,

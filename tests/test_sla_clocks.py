@@ -13,13 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from freezegun import freeze_time
 
 from mailgate import clock, clocks, desk
 from mailgate.clock import from_db
 from mailgate.config import Config, load_config
 from mailgate.logs import configure_logging
-from mailgate.store import Store, open_store
+from mailgate.store import Store, base, open_store, schema
 from tests.configs import write_config
 from tests.conftest import RunningDaemon, make_mail
 from tests.support import wait_until
@@ -268,3 +269,34 @@ def test_thanks_while_awaiting_reply_keeps_the_auto_close(tmp_path: Path) -> Non
         daemon.run_reminders()
     assert store.ticket(1).status == "closed" and "auto_closed" in _kinds(store)
     assert "sla_breached" not in _kinds(store)
+
+
+def test_migration_remembers_reminders_sent_before_it(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database that sent the 75 % reminder before sla_clocks remembered sent points: the
+    upgrade takes the point from the sent rows, and a later hold does not send it again."""
+    config = _config(tmp_path)
+    older = [m for m in schema.MIGRATIONS if m[0] < 11]
+    monkeypatch.setattr(base, "MIGRATIONS", older)
+    monkeypatch.setattr(base, "LATEST", older[-1][0])
+    with freeze_time(CREATED, ignore=REAL_TIME):
+        daemon = RunningDaemon(config).start()
+        try:
+            _accept(daemon, make_mail("Before the upgrade"))
+        finally:
+            daemon.stop()
+    store = daemon.store()
+    with store.transaction():  # the old code sent it: a sent row, nothing on the clock
+        store._x("UPDATE reminders SET state = 'sent', sent_at = ? WHERE point = 0.75"
+                 " AND kind = 'first_response'", ("2026-03-11T03:00:00.000000+00:00",))
+    store.close()
+    monkeypatch.undo()
+    store = open_store(config)  # the upgrade
+    assert store.clock(1, "first_response")["last_point"] == 0.75
+    assert store.clock(1, "resolution")["last_point"] is None
+    with freeze_time("2026-03-11 03:30:00"):
+        _set(config, store, "on_hold")
+        _set(config, store, "open")
+    pending = [r["point"] for r in store.reminders(1)
+               if r["kind"] == "first_response" and r["state"] == "pending"]
+    assert pending == [1.0]

@@ -7,14 +7,18 @@ those with ``sla.due`` (so a changed level or calendar, or a reloaded config,
 moves open deadlines), and the planned reminders are rewritten with it.
 
 Policy (documented in the README):
-- both clocks start when the ticket is created;
+- both clocks start when mailgate accepted the ticket's first mail (the spool's
+  ``received_at``), not when it was processed;
 - first response stops at the first public reply by an engineer (met, or
   breached if late);
 - statuses in ``sla.pause_statuses`` (default awaiting_reply, on_hold) pause
   both clocks; leaving them resumes with the paused working time added;
-- closing stops every clock; a reopen resumes the resolution clock where it
-  stopped, the time spent closed counting as paused (the customer was not
-  waiting on us).
+- closing stops every clock; a clock stopped while paused first gets its paused
+  time, so a pause is never judged a breach; a reopen resumes the resolution
+  clock where it stopped, the time spent closed counting as paused (the
+  customer was not waiting on us);
+- a reminder point fires where that share of the target has really been used,
+  once per clock (``last_point``), whatever pauses and reloads re-plan.
 
 Every start, pause, resume, met and breach is an event on the ticket. All
 functions run inside the caller's transaction.

@@ -259,7 +259,7 @@ def _has(phrase: str, low: str, clauses: str) -> bool:
 
 def _overlap(a: _Terms, b: _Terms) -> tuple[float, float, list[str]]:
     """(shared weight / smaller total, shared weight / union total, shared terms)."""
-    shared = sorted(set(a.weights) & set(b.weights), key=lambda t: -a.weights[t])
+    shared = sorted(set(a.weights) & set(b.weights), key=lambda t: (-a.weights[t], t))
     weight = sum(min(a.weights[t], b.weights[t]) for t in shared)
     small = min(a.total, b.total)
     union = a.total + b.total - weight
@@ -324,7 +324,7 @@ def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
         need, why = min(need, 0.2), f"{why}, its subject is what the first mail is about"
     if not cue and not reports:
         need, why = need + 0.15, f"{why}, reports no problem"
-    if not cue and len(topic.weights) >= 2 and not set(topic.weights) & set(a.weights):
+    if not cue and elsewhere(topic, a):
         need, why = max(need, 0.5) + 0.2, f"{why}, its subject is about other things"
     if _numbered(a.idents) and _numbered(b.idents) and not idents:
         need, why = need + 0.15, f"{why}, other numbers"
@@ -351,6 +351,11 @@ def about(subject: _Terms, first: _Terms) -> bool:
     two words or more, all found in it)."""
     return bool(subject.weights) and set(subject.weights) <= set(first.weights) and \
         (bool(subject.idents) or len(subject.weights) >= 2)
+
+
+def elsewhere(subject: _Terms, first: _Terms) -> bool:
+    """Whether a subject names other things (two terms or more, none of the first mail's)."""
+    return len(subject.weights) >= 2 and not set(subject.weights) & set(first.weights)
 
 
 def _numbered(idents: set[str]) -> bool:

@@ -125,6 +125,51 @@ def _words() -> tuple[frozenset[str], frozenset[str], tuple[str, ...], tuple[str
             problem, same)
 
 
+@dataclass(frozen=True)
+class Concepts:
+    """The topics (the printer, e-mail) and symptoms (down, slow) a mail names."""
+
+    topics: frozenset[str]
+    symptoms: frozenset[str]
+
+
+@cache
+def _concept_data() -> dict[str, dict[str, str]]:
+    text = resources.files("mailgate.data").joinpath("repeat_concepts.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+@cache
+def _lexicon() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    """(kind, name, pattern) per concept of ``mailgate/data/repeat_concepts.toml``."""
+    found = []
+    for kind in ("topic", "symptom"):
+        for name, words in _concept_data()[kind].items():
+            alternatives = sorted((r"\s+".join(re.escape(w.rstrip("*")) + (r"\w*" if
+                                   w.endswith("*") else "") for w in entry.split())
+                                   for entry in re.split(r"[,\n]", words) if entry.strip()),
+                                  key=len, reverse=True)
+            found.append((kind, name, re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)")))
+    return tuple(found)
+
+
+def concepts(text: str) -> Concepts:
+    """The concepts a text names (any of their words, in any of the lexicon's languages)."""
+    low = text[:20_000].casefold().replace("’", "'")
+    named = [(kind, name) for kind, name, pattern in _lexicon() if pattern.search(low)]
+    return Concepts(frozenset(n for k, n in named if k == "topic"),
+                    frozenset(n for k, n in named if k == "symptom"))
+
+
+def families(symptoms: frozenset[str]) -> set[str]:
+    """The families of symptoms (one failure seen from different sides); a symptom of no
+    family is its own."""
+    table = _concept_data()["family"]
+    return {family for family, members in table.items() for s in symptoms
+            if s in members.split()} | {s for s in symptoms
+                                        if not any(s in m.split() for m in table.values())}
+
+
 def body_of(text: str) -> str:
     """The text above the first closing formula (the signature is not the problem)."""
     closings = _words()[2]
@@ -275,6 +320,9 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
         return Verdict(False, 0.0, f"announces another matter ({other!r})")
     a = terms(f"{first.subject}\n{body_of(first.text)}", own)
     b = terms(f"{second.subject}\n{body_of(second.text)}", own)
+    ca = concepts(f"{first.subject}\n{body_of(first.text)}")
+    cb = concepts(f"{second.subject}\n{body_of(second.text)}")
+    clash = _weigh_concepts(ca, cb, a, b)
     small, union, shared = _overlap(a, b)
     score = (small + union) / 2
     said = f"{second.subject}\n{body_of(second.text)}"
@@ -285,6 +333,8 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     if cue is None and colleague:
         cue = _phrase(said, _words()[6])  # a colleague: "for me too"
     need, why = _need(first, second, a, b, cue, own)
+    if clash:
+        need, why = need + CLASH, f"{why}, {clash}"
     idents = a.idents & b.idents
     close = cue or about(terms(second.subject, own), a)
     same = score >= need and (bool(idents) or len(shared) >= (2 if close else 3))
@@ -295,6 +345,26 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     link = _link(score, need, len(shared), bool(idents), cue, colleague,
                  _problem(said), _hours(first, second) * 3600 <= near.total_seconds())
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
+
+
+CONCEPT = 1.5
+CLASH = 0.15
+
+
+def _weigh_concepts(ca: Concepts, cb: Concepts, a: _Terms, b: _Terms) -> str | None:
+    """Count a shared topic and symptom as shared terms of both mails; say so when the two
+    name one thing with other symptoms only (two problems of one product)."""
+    topics, symptoms = ca.topics & cb.topics, ca.symptoms & cb.symptoms
+    if topics and symptoms:
+        for name in sorted(topics | symptoms):
+            a.add(f"[{name}]", CONCEPT)
+            b.add(f"[{name}]", CONCEPT)
+        return None
+    if topics and ca.symptoms and cb.symptoms and \
+            not families(ca.symptoms) & families(cb.symptoms):
+        return (f"the same {'/'.join(sorted(topics))}, other symptoms "
+                f"({'/'.join(sorted(ca.symptoms))} against {'/'.join(sorted(cb.symptoms))})")
+    return None
 
 
 def _link(score: float, need: float, shared: int, idents: bool, cue: str | None,

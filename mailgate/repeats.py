@@ -347,7 +347,8 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
 
 
-CONCEPT = 1.5
+CONCEPT = 2.0
+MATCH = 0.2
 CLASH = 0.15
 
 
@@ -384,6 +385,7 @@ def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
     shared = set(a.weights) & set(b.weights)
     codes, idents = a.codes & b.codes, a.idents & b.idents
     words = [t for t in shared if a.weights[t] == WORD]
+    matched = [t for t in shared if t.startswith("[")]  # a shared topic and symptom
     need, why = (0.25, ", a shared code") if codes else \
         (0.35, ", a shared identifier") if idents and words else (0.5, "")
     topic = terms(second.subject, own)
@@ -392,9 +394,11 @@ def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
         need, why = min(need, 0.15), f"{why}, a follow-up"
     elif reports and about(topic, a):
         need, why = min(need, 0.2), f"{why}, its subject is what the first mail is about"
+    elif matched:
+        need, why = min(need, MATCH), f"{why}, the same thing and symptom"
     if not cue and not reports:
         need, why = need + 0.15, f"{why}, reports no problem"
-    if not cue and elsewhere(topic, a):
+    if not cue and not matched and elsewhere(topic, a):
         need, why = max(need, 0.5) + 0.2, f"{why}, its subject is about other things"
     if _numbered(a.idents) and _numbered(b.idents) and not idents:
         need, why = need + 0.15, f"{why}, other numbers"

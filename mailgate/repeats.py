@@ -332,18 +332,20 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     colleague = first.sender.casefold() != second.sender.casefold()
     if cue is None and colleague:
         cue = _phrase(said, _words()[6])  # a colleague: "for me too"
-    need, why = _need(first, second, a, b, cue, own)
+    need, why = _need(first, second, a, b, cue, own, bool(cb.symptoms))
     if clash:
         need, why = need + CLASH, f"{why}, {clash}"
     idents = a.idents & b.idents
     close = cue or about(terms(second.subject, own), a)
-    same = score >= need and (bool(idents) or len(shared) >= (2 if close else 3))
+    same = round(score, 6) >= round(need, 6) and \
+        (bool(idents) or len(shared) >= (2 if close else 3))
     reason = (f"score {score:.2f} (needs {need:.2f}{why}); shared: "
               f"{', '.join(shared[:6]) or 'nothing'}{f'; follows up ({cue!r})' if cue else ''}")
     if same:
         return Verdict(True, score, reason)
+    soon = _hours(first, second) * 3600 <= near.total_seconds()
     link = _link(score, need, len(shared), bool(idents), cue, colleague,
-                 _problem(said), _hours(first, second) * 3600 <= near.total_seconds())
+                 _problem(said) or bool(cb.symptoms), soon)
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
 
 
@@ -380,8 +382,9 @@ def _link(score: float, need: float, shared: int, idents: bool, cue: str | None,
 
 
 def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
-          own: frozenset[str]) -> tuple[float, str]:
-    """The score the pair needs, and what moved it from the plain 0.5."""
+          own: frozenset[str], symptom: bool = False) -> tuple[float, str]:
+    """The score the pair needs, and what moved it from the plain 0.5 (``symptom``: the
+    second mail names one of the lexicon's symptoms, so it reports a problem)."""
     shared = set(a.weights) & set(b.weights)
     codes, idents = a.codes & b.codes, a.idents & b.idents
     words = [t for t in shared if a.weights[t] == WORD]
@@ -389,7 +392,7 @@ def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
     need, why = (0.25, ", a shared code") if codes else \
         (0.35, ", a shared identifier") if idents and words else (0.5, "")
     topic = terms(second.subject, own)
-    reports = _phrase(f"{second.subject}\n{second.text}", _words()[5])
+    reports = symptom or _phrase(f"{second.subject}\n{second.text}", _words()[5])
     if cue and (idents or len(shared) >= 2):
         need, why = min(need, 0.15), f"{why}, a follow-up"
     elif reports and about(topic, a):

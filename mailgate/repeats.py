@@ -339,14 +339,23 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     close = cue or about(terms(second.subject, own), a)
     same = round(score, 6) >= round(need, 6) and \
         (bool(idents) or len(shared) >= (2 if close else 3))
-    reason = (f"score {score:.2f} (needs {need:.2f}{why}); shared: "
-              f"{', '.join(shared[:6]) or 'nothing'}{f'; follows up ({cue!r})' if cue else ''}")
+    reason = _reason(score, need, why, shared, cue)
     if same:
         return Verdict(True, score, reason)
     soon = _hours(first, second) * 3600 <= near.total_seconds()
     link = _link(score, need, len(shared), bool(idents), cue, colleague,
-                 _problem(said) or bool(cb.symptoms), soon)
+                 _problem(said), soon)
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
+
+
+def _reason(score: float, need: float, why: str, shared: list[str], cue: str | None) -> str:
+    """The score, the bar and what moved it, the shared terms and concepts, the follow-up."""
+    words = [t for t in shared if not t.startswith("[")]
+    named = [t.strip("[]") for t in shared if t.startswith("[")]
+    concepts_ = f"; shared concepts: {', '.join(named)}" if named else ""
+    follows = f"; follows up ({cue!r})" if cue else ""
+    return (f"score {score:.2f} (needs {need:.2f}{why}); shared: "
+            f"{', '.join(words[:6]) or 'nothing'}{concepts_}{follows}")
 
 
 CONCEPT = 2.0

@@ -336,7 +336,8 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     if clash:
         need, why = need + CLASH, f"{why}, {clash}"
     idents = a.idents & b.idents
-    close = cue or about(terms(second.subject, own), a)
+    matched = any(t.startswith("[") for t in shared)  # the same thing and symptom
+    close = cue or matched or about(terms(second.subject, own), a)
     same = round(score, 6) >= round(need, 6) and \
         (bool(idents) or len(shared) >= (2 if close else 3))
     reason = _reason(score, need, why, shared, cue)

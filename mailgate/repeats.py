@@ -405,8 +405,9 @@ def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
     reports = symptom or _phrase(f"{second.subject}\n{second.text}", _words()[5])
     if cue and (idents or len(shared) >= 2):
         need, why = min(need, 0.15), f"{why}, a follow-up"
-    elif reports and about(topic, a):
+    elif (reports or topic.idents) and about(topic, a):
         need, why = min(need, 0.2), f"{why}, its subject is what the first mail is about"
+        reports = reports or "its subject names it"
     elif matched:
         need, why = min(need, MATCH), f"{why}, the same thing and symptom"
     if not cue and not reports:

@@ -406,7 +406,8 @@ def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
     if cue and (idents or len(shared) >= 2):
         need, why = min(need, 0.15), f"{why}, a follow-up"
     elif (reports or topic.idents) and about(topic, a):
-        need, why = min(need, 0.2), f"{why}, its subject is what the first mail is about"
+        need = min(need, 0.15 if topic.idents else 0.2)  # "jhub-02", "403": a reminder
+        why = f"{why}, its subject is what the first mail is about"
         reports = reports or "its subject names it"
     elif matched:
         need, why = min(need, MATCH), f"{why}, the same thing and symptom"

@@ -322,7 +322,8 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     b = terms(f"{second.subject}\n{body_of(second.text)}", own)
     ca = concepts(f"{first.subject}\n{body_of(first.text)}")
     cb = concepts(f"{second.subject}\n{body_of(second.text)}")
-    clash = _weigh_concepts(ca, cb, a, b)
+    clash = _weigh_concepts(ca, cb, a, b,
+                            first.sender.casefold() != second.sender.casefold())
     small, union, shared = _overlap(a, b)
     score = (small + union) / 2
     said = f"{second.subject}\n{body_of(second.text)}"
@@ -364,11 +365,13 @@ MATCH = 0.2
 CLASH = 0.15
 
 
-def _weigh_concepts(ca: Concepts, cb: Concepts, a: _Terms, b: _Terms) -> str | None:
-    """Count a shared topic and symptom as shared terms of both mails; say so when the two
-    name one thing with other symptoms only (two problems of one product)."""
+def _weigh_concepts(ca: Concepts, cb: Concepts, a: _Terms, b: _Terms,
+                    colleague: bool) -> str | None:
+    """Count a shared topic and symptom (from a colleague: a shared symptom, one incident
+    seen from two desks) as shared terms of both mails; say so when the two name one thing
+    with other symptoms only (two problems of one product)."""
     topics, symptoms = ca.topics & cb.topics, ca.symptoms & cb.symptoms
-    if topics and symptoms:
+    if symptoms and (topics or colleague):
         for name in sorted(topics | symptoms):
             a.add(f"[{name}]", CONCEPT)
             b.add(f"[{name}]", CONCEPT)
@@ -410,7 +413,7 @@ def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
         why = f"{why}, its subject is what the first mail is about"
         reports = reports or "its subject names it"
     elif matched:
-        need, why = min(need, MATCH), f"{why}, the same thing and symptom"
+        need, why = min(need, MATCH), f"{why}, shared concepts"
     if not cue and not reports:
         need, why = need + 0.15, f"{why}, reports no problem"
     if not cue and not matched and elsewhere(topic, a):

@@ -320,12 +320,6 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
         return Verdict(False, 0.0, f"announces another matter ({other!r})")
     a = terms(f"{first.subject}\n{body_of(first.text)}", own)
     b = terms(f"{second.subject}\n{body_of(second.text)}", own)
-    ca = concepts(f"{first.subject}\n{body_of(first.text)}")
-    cb = concepts(f"{second.subject}\n{body_of(second.text)}")
-    clash = _weigh_concepts(ca, cb, a, b,
-                            first.sender.casefold() != second.sender.casefold())
-    small, union, shared = _overlap(a, b)
-    score = (small + union) / 2
     said = f"{second.subject}\n{body_of(second.text)}"
     cue = follow_up(said) or \
         ("a reply to an earlier mail"
@@ -333,6 +327,11 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     colleague = first.sender.casefold() != second.sender.casefold()
     if cue is None and colleague:
         cue = _phrase(said, _words()[6])  # a colleague: "for me too"
+    ca = concepts(f"{first.subject}\n{body_of(first.text)}")
+    cb = concepts(said)
+    clash = _weigh_concepts(ca, cb, a, b, colleague or bool(cue))
+    small, union, shared = _overlap(a, b)
+    score = (small + union) / 2
     need, why = _need(first, second, a, b, cue, own, bool(cb.symptoms))
     if clash:
         need, why = need + CLASH, f"{why}, {clash}"

@@ -329,7 +329,8 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
         cue = _phrase(said, _words()[6])  # a colleague: "for me too"
     ca = concepts(f"{first.subject}\n{body_of(first.text)}")
     cb = concepts(said)
-    clash = _weigh_concepts(ca, cb, a, b, colleague or bool(cue))
+    soon = _hours(first, second) * 3600 <= near.total_seconds()
+    clash = _weigh_concepts(ca, cb, a, b, bool(cue) or (colleague and soon))
     small, union, shared = _overlap(a, b)
     score = (small + union) / 2
     need, why = _need(first, second, a, b, cue, own, bool(cb.symptoms))
@@ -343,7 +344,6 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     reason = _reason(score, need, why, shared, cue)
     if same:
         return Verdict(True, score, reason)
-    soon = _hours(first, second) * 3600 <= near.total_seconds()
     link = _link(score, need, len(shared), bool(idents), cue, colleague,
                  _problem(said), soon)
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
@@ -365,12 +365,13 @@ CLASH = 0.15
 
 
 def _weigh_concepts(ca: Concepts, cb: Concepts, a: _Terms, b: _Terms,
-                    colleague: bool) -> str | None:
-    """Count a shared topic and symptom (from a colleague: a shared symptom, one incident
-    seen from two desks) as shared terms of both mails; say so when the two name one thing
-    with other symptoms only (two problems of one product)."""
+                    symptom_alone: bool) -> str | None:
+    """Count a shared topic and symptom (or, with ``symptom_alone``, a shared symptom: a
+    follow-up's, or a colleague's within ``near``, one incident seen from two desks) as
+    shared terms of both mails; say so when the two name one thing with other symptoms only
+    (two problems of one product)."""
     topics, symptoms = ca.topics & cb.topics, ca.symptoms & cb.symptoms
-    if symptoms and (topics or colleague):
+    if symptoms and (topics or symptom_alone):
         for name in sorted(topics | symptoms):
             a.add(f"[{name}]", CONCEPT)
             b.add(f"[{name}]", CONCEPT)

@@ -9,11 +9,14 @@ strictest first:
 
 - its normalised subject equals that ticket's, and the subject names
   something (a content word or an identifier: "Problem since this morning"
-  names nothing);
+  names nothing; from a colleague an identifier or two terms, unless the
+  colleague replies to or forwards that mail: "Printer not working" from two
+  desks may be two printers);
 - its new text is at least ``duplicate_similarity`` alike (Jaccard similarity
   of word pairs: the same mail sent again);
 - ``mailgate.repeats.compare`` finds it reports the same problem in other
-  words (shared error codes, host names, IDs, subject and content words).
+  words (shared error codes, host names, IDs, subject and content words, and
+  shared concepts: the same thing and symptom in other words or languages).
 
 The reason, with the score, goes into the ticket's ``duplicate_merged`` event.
 A mail only likely about the problem (``compare`` says ``related``) is returned

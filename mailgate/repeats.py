@@ -15,15 +15,22 @@ working since this morning", "urgent", the company's name. So the comparison:
   product names and acronyms (``VPN``, ``TextLink``) 1.5, content words 1,
   compared by a crude stem (an ending cut, then five letters: "printer" meets
   "prints");
+- names the concepts of each mail with ``mailgate/data/repeat_concepts.toml``: a
+  topic (printer, VPN, e-mail, payment terminal ...) and a symptom (down, slow, not
+  arriving ...), in any of the seven languages' words. A shared topic AND symptom
+  ("Pinnen lukt niet" / "Storing betaalautomaten"), or a shared symptom alone in a
+  follow-up or in a colleague's report within ``near``, counts as shared terms (2 each)
+  and lowers the bar to 0.2; one topic with symptoms of no common family ("VPN slow" /
+  "VPN certificate expiring") raises it by 0.15;
 - scores the weight both mails share, half against the smaller mail (a short
   reminder is all repeat) and half against both (a long pair must share much);
 - asks 0.5 of that score, less with a shared code or identifier, much less for
-  a follow-up ("still", "any news?", a "Re:"/"Fwd:" subject without references,
+  a follow-up ("still", "any news?", a "Re:" subject without references,
   a colleague's "for me too") or a subject that names only what the first mail
-  is about; more when the second mail reports no problem (it asks for
-  something), when its subject names other things, or when both name
-  different numbers (two orders, two error codes); never a merge when it
-  announces another matter ("separate issue").
+  is about (only its identifier: "jhub-02", 0.15); more when the second mail reports
+  no problem (it asks for something), when its subject names other things, or when
+  both name different numbers (two orders, two error codes); never a merge when it
+  announces another matter ("separate issue", "apart from that", "not related to").
 
 A false merge is worse than a missed one: the bar is high, and every verdict
 carries its score, what moved the bar and the shared terms. A pair below the
@@ -31,8 +38,8 @@ bar may still be ``related`` (linked with a notice, not merged): its score
 reaches ``LINK`` of the bar with a shared identifier or two shared terms, or
 the second mail reports a problem within ``near`` of the first, from a
 colleague (one outage, two reporters, often no shared word) or from the same
-sender with a shared term. Tuned on ``tests/data/repeats/tune.jsonl`` and
-``tune2.jsonl``; measured on the evaluation part by ``bench/repeats.py``.
+sender with a shared term. Tuned on ``tests/data/repeats/tune.jsonl``, ``tune2.jsonl``
+and ``tune3.jsonl``; measured on the evaluation part by ``bench/repeats.py``.
 """
 
 from __future__ import annotations
@@ -359,6 +366,8 @@ def _reason(score: float, need: float, why: str, shared: list[str], cue: str | N
             f"{', '.join(words[:6]) or 'nothing'}{concepts_}{follows}")
 
 
+#: The weight of each shared concept; the bar with shared concepts; the rise for one topic
+#: with symptoms of no common family.
 CONCEPT = 2.0
 MATCH = 0.2
 CLASH = 0.15

@@ -108,7 +108,10 @@ def _fire_sla(config: Config, store: Store, renderer: Renderer, tags: TagFormat,
                 "point": min(row["point"], 1.0), "breached": row["point"] >= 1,
                 "overdue": str(overdue).split(".")[0]},
     }
-    rendered = renderer.render("reminder", context)
+    rendered = renderer.render_or_default("reminder", context)
+    if rendered.failure:
+        store.add_event(ticket.id, "template_failed", actor="mailgate", now=now,
+                        detail=f"{rendered.failure}; sent the packaged default instead")
     message_id = new_message_id(config.support_address.rpartition("@")[2])
     state = "breached" if row["point"] >= 1 else f"{row['point']:.0%} of target"
     subject = f"{tags.tag(ticket.id)} SLA {row['kind'].replace('_', ' ')} {state}: " \

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from mailgate import autoclose, clocks, desk
+from mailgate import autoclose, clocks, desk, security
 from mailgate.pipeline.context import Context, Outcome
 from mailgate.pipeline.facts import classify, plan
 from mailgate.pipeline.services import Services
@@ -39,7 +39,11 @@ def record(services: Services, store: Store, ctx: Context) -> None:
                         detail=f"Message-ID {ctx.reused[0]} (a message of ticket "
                                f"{ctx.reused[1]}) reused by a mail with other content; "
                                f"stored as {ctx.inbound.message_id}")
-    if ctx.role != "engineer":
+    if ctx.token_exposed is not None:
+        store.add_event(ctx.token_exposed[0], security.TOKEN_EXPOSED, actor="mailgate",
+                        now=ctx.now, message_id=ctx.inbound.message_id,
+                        detail=ctx.token_exposed[1])
+    if _may_add_people(ctx):
         _participants(services, store, ctx, ticket)
     if ctx.rating is not None:
         _rating(store, ctx, ticket)
@@ -176,6 +180,17 @@ def store_message(store: Store, ctx: Context, ticket: Ticket, kind: str) -> None
                         message_id=inbound.message_id,
                         detail="header fields cut for processing, the raw message keeps "
                                f"them whole: {', '.join(inbound.cut_fields)}")
+
+
+def _may_add_people(ctx: Context) -> bool:
+    """Whether the mail's To/Cc may join the ticket it lands on. Never an engineer's (they
+    copy colleagues as they please), nor automatic mail or a stranger's joining a ticket
+    they are not on: both can be sent by anyone who guesses a ticket number, and each
+    address added would receive every later answer of the desk."""
+    if ctx.role == "engineer":
+        return False
+    joins_existing = ctx.outcome is not None and ctx.outcome.action != "created"
+    return not (joins_existing and (ctx.facts.automatic is not None or ctx.role == "stranger"))
 
 
 def _participants(services: Services, store: Store, ctx: Context, ticket: Ticket) -> None:

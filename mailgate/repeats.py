@@ -19,7 +19,7 @@ working since this morning", "urgent", the company's name. So the comparison:
   topic (printer, VPN, e-mail, payment terminal ...) and a symptom (down, slow, not
   arriving ...), in any of the seven languages' words. A shared topic AND symptom
   ("Pinnen lukt niet" / "Storing betaalautomaten"), or a shared symptom alone in a
-  follow-up or in a colleague's report within ``near``, counts as shared terms (2 each)
+  colleague's report within ``near``, counts as shared terms (2 each)
   and lowers the bar to 0.2; one topic with symptoms of no common family ("VPN slow" /
   "VPN certificate expiring") raises it by 0.15;
 - scores the weight both mails share, half against the smaller mail (a short
@@ -337,7 +337,7 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     ca = concepts(f"{first.subject}\n{body_of(first.text)}")
     cb = concepts(said)
     soon = _hours(first, second) * 3600 <= near.total_seconds()
-    clash = _weigh_concepts(ca, cb, a, b, bool(cue) or (colleague and soon))
+    clash = _weigh_concepts(ca, cb, a, b, colleague and soon)
     small, union, shared = _overlap(a, b)
     score = (small + union) / 2
     need, why = _need(first, second, a, b, cue, own, bool(cb.symptoms))
@@ -376,9 +376,9 @@ CLASH = 0.15
 def _weigh_concepts(ca: Concepts, cb: Concepts, a: _Terms, b: _Terms,
                     symptom_alone: bool) -> str | None:
     """Count a shared topic and symptom (or, with ``symptom_alone``, a shared symptom: a
-    follow-up's, or a colleague's within ``near``, one incident seen from two desks) as
-    shared terms of both mails; say so when the two name one thing with other symptoms only
-    (two problems of one product)."""
+    colleague's within ``near``, one incident seen from two desks) as shared terms of both
+    mails; say so when the two name one thing with other symptoms only (two problems of one
+    product)."""
     topics, symptoms = ca.topics & cb.topics, ca.symptoms & cb.symptoms
     if symptoms and (topics or symptom_alone):
         for name in sorted(topics | symptoms):

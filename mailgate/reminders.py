@@ -4,7 +4,8 @@ Each planned reminder is a row; firing claims due rows with a lease (so two
 daemons never send the same one), checks that the deadline it was planned for
 still holds (a reply, pause, close or level change rewrites the plan, and a
 stale row is dropped), queues the reminder mail in the outbox, and marks the
-row sent in the same transaction. After a restart, every reminder whose time
+row sent, and the clock's highest point sent (never planned again for it), in
+the same transaction. After a restart, every reminder whose time
 passed while the daemon was down is due at once and fires once.
 
 Auto-close rows (kind ``auto_close``, planned by ``mailgate.autoclose``) share
@@ -82,6 +83,7 @@ def _fire_sla(config: Config, store: Store, renderer: Renderer, tags: TagFormat,
         return 0
     if not store.finish_reminder(row["id"], "sent", now):
         return 0
+    clocks.note_sent(store, row["ticket_id"], row["kind"], row["point"], now)
     ticket = store.ticket(row["ticket_id"])
     level = ticket.sla_level or config.sla.default_level
     spec = sla.level_of(config, level)

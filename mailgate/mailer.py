@@ -64,7 +64,10 @@ class Mailer:
             to, cc = cc[:1], cc[1:]
         if not to:
             return None
-        rendered = self.renderer.render(template, context, language)
+        rendered = self.renderer.render_or_default(template, context, language)
+        if rendered.failure:  # the admin's template failed on this mail: the default went
+            store.add_event(ticket.id, "template_failed", actor="mailgate", now=now,
+                            detail=f"{rendered.failure}; sent the packaged default instead")
         message_id = new_message_id(self.domain)
         support = self.config.support_address
         raw = compose(

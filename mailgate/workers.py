@@ -9,9 +9,9 @@ of the daemon, which tests that freeze the clock need).
 
 Each child is ``python -m mailgate.workers``: it gets the config text and the
 template sources the daemon validated (at start or at the last reload), through
-an unlinked temporary file it inherits (``--snapshot-fd``), never the files as
-they are on disk when it starts: a child restarted after a crash runs what its
-siblings run, and an edit takes effect only at the next validated reload. It
+a file with no name that it inherits (``--snapshot-fd``, ``_snapshot_file``), never
+the files as they are on disk when it starts: a child restarted after a crash runs
+what its siblings run, and an edit takes effect only at the next validated reload. It
 opens its own store connection and claims spool rows with the same leases as
 any processor, under its own exact name (``host:pid:boot:start``, see
 ``mailgate.claimants``, or
@@ -133,11 +133,7 @@ class WorkerProcesses:
             "text": config.validated_text, "source": config.source,
             "base_dir": config.base_dir, "templates_dir": str(config.templates_dir),
             "templates": renderer.sources}).encode()
-        # 0600 and already unlinked; kept open for the children to come
-        snapshot = tempfile.TemporaryFile(prefix="mailgate-")  # noqa: SIM115
-        snapshot.write(data)
-        snapshot.flush()
-        old, self._snapshot = self._snapshot, snapshot
+        old, self._snapshot = self._snapshot, _snapshot_file(data)
         if old is not None:
             old.close()  # children started from it hold their own descriptor
 
@@ -291,6 +287,19 @@ class WorkerProcesses:
             with suppress(OSError):
                 os.close(child.done_fd)
             child.done_fd = -1
+
+
+def _snapshot_file(data: bytes) -> IO[bytes]:
+    """An open file holding ``data`` that no other process can open by name: in memory
+    (Linux ``memfd_create``: no folder needed), else an unlinked temporary file (0600).
+    It stays open for the children to come."""
+    if hasattr(os, "memfd_create"):
+        snapshot: IO[bytes] = os.fdopen(os.memfd_create("mailgate-snapshot"), "w+b")
+    else:
+        snapshot = tempfile.TemporaryFile(prefix="mailgate-")  # noqa: SIM115
+    snapshot.write(data)
+    snapshot.flush()
+    return snapshot
 
 
 # -- the child ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import structlog
 from mailgate import clock, clocks, health
 from mailgate.config import Config, load_config
 from mailgate.errors import ConfigError
+from mailgate.outbound import check_folder
 from mailgate.pipeline import Pipeline
 from mailgate.render import Renderer, freeze_templates, needed_templates
 from mailgate.store import Store, ops
@@ -104,6 +105,7 @@ def load_candidate(config: Config) -> tuple[Config, Renderer, Pipeline]:
     source = config.source
     new = Config(base_dir=config.base_dir) if source == "(defaults)" else load_config(source)
     renderer = checked_templates(new)
+    check_folder(new)
     return new, renderer, Pipeline(new, renderer)
 
 

@@ -104,16 +104,17 @@ def _done(ctx: Context, ticket: Ticket, action: str, method: str) -> Outcome:
 def create(services: Services, store: Store, ctx: Context) -> Ticket:
     """A new ticket for the message: SLA level, deadlines and clocks, linked if it must be."""
     config, inbound, facts, now = services.config, ctx.inbound, ctx.facts, ctx.now
-    ahead = facts.decided is not None and facts.now == now  # worked out for this instant
+    start = clocks.start_of(ctx.item.received_at, now)  # when mailgate accepted the mail
+    ahead = facts.decided is not None and facts.now == start  # worked out for this instant
     decided = facts.decided if ahead and facts.decided else classify(services, ctx.item,
                                                                        inbound)
     subject = services.tags.strip_tags(normalize_subject(inbound.subject)) or "(no subject)"
     planned = facts.clocks if ahead and facts.clocks is not None else \
-        plan(config, facts, decided, now)
+        plan(config, facts, decided, start)
     ticket = store.create_ticket(  # with its deadlines: one INSERT, no UPDATEs after it
         reference_of=services.tags.reference, status="open", subject=subject,
         requester=facts.sender, requester_name=inbound.from_name,
-        sla_level=decided.level, now=now, category=decided.category,
+        sla_level=decided.level, now=start, category=decided.category,
         priority=decided.priority, queue=decided.queue, language=facts.language,
         **clocks.due_columns(planned),
     )
@@ -135,7 +136,7 @@ def create(services: Services, store: Store, ctx: Context) -> Ticket:
     if ctx.related is not None:
         _related(store, ctx, ticket)
     clocks.start(config, store, ticket.id, decided.level, now, planned,
-                 deadlines_written=True)
+                 deadlines_written=True, started_at=start)
     if facts.mailing_list is not None and not planned:
         store.add_event(ticket.id, "sla_not_started", actor="mailgate", now=now,
                         message_id=inbound.message_id,
@@ -228,7 +229,10 @@ def _after(services: Services, store: Store, ctx: Context, ticket: Ticket) -> No
             or ctx.outcome.action != "appended":
         return
     if ticket.status == "awaiting_reply" and ctx.role in ("requester", "participant"):
-        autoclose.cancel(store, ticket.id)  # they answered: no reminder, no auto-close
+        if route.action == "thanks":  # still waiting: the period counts from their thanks
+            autoclose.plan(services.config, store, ticket, now)
+        else:  # they answered: no reminder, no auto-close
+            autoclose.cancel(store, ticket.id)
     if route.action == "thanks":
         was = ctx.threaded.status if ctx.threaded else ticket.status
         store.add_event(ticket.id, "thanks_suppressed", actor=who, now=now, message_id=mid,

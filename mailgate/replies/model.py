@@ -10,8 +10,8 @@ engineer must act on ("content"). Standard library only: the weights are one
 int8 array in ``mailgate/data/sentence_model.bin`` (no download, no numpy).
 
 File format: ``MGSJ1\\n``, a 4-byte big-endian header length, a JSON header
-(``buckets``, ``scale``, ``bias``, ``threshold``, ``again_threshold``, what it was
-trained on), then
+(``buckets``, ``scale``, ``bias``, ``threshold``, ``again_threshold``,
+``problem_threshold``, ``cue_threshold``, what it was trained on), then
 ``buckets`` signed bytes (weight = byte * scale).
 """
 
@@ -44,10 +44,21 @@ def normalise(text: str) -> str:
     return f" {_SPACE.sub(' ', _DIGITS.sub('0', fold(text))).strip()} "
 
 
-def features(text: str, tags: Iterable[str] = (), buckets: int = BUCKETS) -> list[int]:
+#: scripts written without spaces between words: each character carries a word's meaning
+#: ("了", "好", "錯"), and a run of them is no word
+_JOINED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_ARABIC_CLITIC = re.compile(r"^(?:وال|بال|فال|كال|لل|ال|و|ف|ب)(?=\w{3})")
+
+
+def features(text: str, tags: Iterable[str] = (), buckets: int = BUCKETS,
+             version: int = 1) -> list[int]:
     """The distinct hashed features of one sentence: character 2- to 4-grams (they carry
     stems and endings in any script: "-ются", "voltaram", "可以"), word unigrams and
     bigrams, and ``tags`` (what the lexicon read in it: "again", a free negation).
+    Version 2 adds what generalises past the words seen: each word's first and last
+    three letters (stem and ending: "tisknou", "täsmäävät"), Arabic words without their
+    clitics ("والفواتير" is "فواتير"), single characters and the first and last two of a
+    run in scripts without spaces (ja, zh, ko), and the clause's shape (how many words).
     crc32, not ``hash()``: the same buckets in every process."""
     norm = normalise(text)
     grams = {f"{n}{norm[i:i + n]}" for n in (2, 3, 4) for i in range(len(norm) - n + 1)}
@@ -55,7 +66,27 @@ def features(text: str, tags: Iterable[str] = (), buckets: int = BUCKETS) -> lis
     grams.update(f"w{w}" for w in words)
     grams.update(f"b{a} {b}" for a, b in itertools.pairwise(words))
     grams.update(f"t{t}" for t in tags)
+    if version >= 2:
+        grams.update(_general(norm, words, chars={2: True, 3: False}.get(version)))
     return sorted({zlib.crc32(g.encode("utf-8")) % buckets for g in grams})
+
+
+def _general(norm: str, words: list[str], chars: bool | None = True) -> set[str]:
+    """Version 2's features: stems, endings, bare Arabic words, joined-script characters
+    and the clause's length in words (short clauses are more often pleasantries)."""
+    out = {f"c{ch}" for ch in norm if chars and _JOINED.match(ch)}
+    for w in words:
+        if _JOINED.search(w):
+            if chars is not None:
+                out.update((f"h{w[:2]}", f"e{w[-2:]}"))
+            continue
+        w = _ARABIC_CLITIC.sub("", w)
+        if len(w) >= 5:
+            out.update((f"p{w[:3]}", f"s{w[-3:]}"))
+        else:
+            out.add(f"a{w}")
+    out.add(f"n{min(len(words), 12) // 3}")
+    return out
 
 
 class SentenceModel:
@@ -67,9 +98,17 @@ class SentenceModel:
         self.scale = float(header["scale"])
         self.bias = float(header["bias"])
         self.threshold = float(header["threshold"])
+        self.version = int(header.get("version", 1))  # which ``features`` it was trained on
         # an "again" clause ("die Buchungen trudeln wieder ein") must clear this one too;
         # a file without it never clears one (the rules decide "again" alone)
         self.again_threshold = float(header.get("again_threshold", NEVER))
+        # a clause naming a problem word ("no error since", "المشكلة رجعت ...") must clear
+        # this one too: the rules' reading of its negation is what the judge is trusted
+        # against; a file without it uses the threshold alone
+        self.problem_threshold = float(header.get("problem_threshold", self.threshold))
+        # a clause the rules reopen only for a word cue (a request, "still" or question
+        # word, no question mark) must clear this one too; a file without it never clears one
+        self.cue_threshold = float(header.get("cue_threshold", NEVER))
         self.weights = weights
         if len(weights) != self.buckets:
             raise ValueError(f"sentence model: {len(weights)} weights, header says "
@@ -77,7 +116,7 @@ class SentenceModel:
 
     def score(self, text: str, tags: Iterable[str] = ()) -> float:
         """P(harmless) of ``text``; features weigh 1/sqrt(count), as in training."""
-        found = features(text, tags, self.buckets)
+        found = features(text, tags, self.buckets, self.version)
         if not found:
             return 0.0
         w = self.weights
@@ -86,11 +125,16 @@ class SentenceModel:
         return 1.0 / (1.0 + math.exp(-z))
 
     def harmless(self, text: str, tags: Iterable[str] = (), *,
-                 again: bool = False) -> float | None:
+                 again: bool = False, problem: bool = False, cue: bool = False
+                 ) -> float | None:
         """The score when it clears the threshold (confidently harmless), else None;
-        ``again``: the clause says something happens again, and must clear both."""
+        ``again``: the clause says something happens again, ``problem``: it names a
+        problem word, ``cue``: a word cue reopens it; each must clear its own threshold
+        as well."""
         s = self.score(text, tags)
-        bar = max(self.threshold, self.again_threshold) if again else self.threshold
+        bar = max(self.threshold, self.again_threshold if again else 0.0,
+                  self.problem_threshold if problem else 0.0,
+                  self.cue_threshold if cue else 0.0)
         return s if s >= bar else None
 
     @classmethod

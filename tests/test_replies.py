@@ -502,7 +502,7 @@ def test_again_auxiliaries_and_polite_conditionals_are_not_thanks(
                    "комерційний директор\nТОВ «Агро-Родина»\nПолтавська обл., смт Диканька"),
     ("Людмила Степаненко", "Добрий день!\n\nЖурнал відкривається. Дякую!\n\nЛ.М. Степаненко\n"
                            "заступник директора з НВР\nЛіцей №7, м. Вінниця"),
-    ("Людмила Степаненко", "Дякую, урок пройшов як слід!\n\nЛюдмила Миколаївна\n\n"
+    ("Людмила Степаненко", "Дякую, все працює!\n\nЛюдмила Миколаївна\n\n"
                            "заступник директора з НВР\nЛіцей №7, м. Вінниця"),
     ("Klaus Hoffmann", "Hallo Herr Brückner,\n\nbesten Dank, alles sauber durchgelaufen.\n\n"
                        "i. A. Klaus Hoffmann\nDisposition / IT-Beauftragter\nHoffmann Logistik"),

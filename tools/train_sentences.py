@@ -76,7 +76,6 @@ GRID = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98,
         0.995, 1.01)
 DECISIVE = ("a question", "a 'but' or 'still'", "a request", "a problem", "a negated success")
 EPOCHS, RATE, L2, SEED = 12, 0.5, 1e-6, 16
-VERSION = 1  # of ``model.features``
 
 
 def half(reply_id: str) -> str:
@@ -152,7 +151,7 @@ def reply_sentences(rows: list[dict[str, Any]], understanding: Understanding
 def train(examples: list[tuple[str, int]], understanding: Understanding
           ) -> tuple[list[float], float]:
     """Logistic regression by SGD; each class weighs half of the total."""
-    rows = [(features(text, tags(understanding.clause(text)), version=VERSION), y)
+    rows = [(features(text, tags(understanding.clause(text))), y)
             for text, y in dict.fromkeys(examples)]
     counts = Counter(y for _, y in rows)
     weigh = {y: len(rows) / (2 * n) for y, n in counts.items()}
@@ -242,7 +241,7 @@ def fit(lexicon: Lexicon, rows: list[dict[str, Any]]
     examples = labelled_sentences() + reply_sentences(rows, rules)
     weights, bias = train(examples, rules)
     header = {"bias": bias, "threshold": 1.0, "again_threshold": NEVER,
-              "problem_threshold": NEVER, "cue_threshold": NEVER, "version": VERSION,
+              "problem_threshold": NEVER, "cue_threshold": NEVER,
               "examples": len(examples),
               "features": "char 2-4 grams, words, bigrams, lexicon tags"}
     model = Cached.from_bytes(to_bytes(header, weights))

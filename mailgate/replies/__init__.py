@@ -441,9 +441,12 @@ _WORD_CUES = frozenset({"a request", "a 'but' or 'still'", "a question"})
 
 
 def _word_cue(clause: Clause, why: str | None) -> bool:
-    """A clause that is substantive only by a word cue: no question mark, and without the
-    cue words nothing decisive is left (no live problem, negated success, "again")."""
-    if why not in _WORD_CUES or _QUESTION.search(clause.text):
+    """A clause that is substantive only by a word cue: no question mark, no thanks (a
+    request word beside thanks is "thanks in advance": "Alvast bedankt", "Danke im
+    Voraus"), and without the cue words nothing decisive is left (no live problem,
+    negated success, "again")."""
+    if why not in _WORD_CUES or _QUESTION.search(clause.text) or \
+            "gratitude" in clause.categories:
         return False
     rest = replace(clause, question=False,
                    categories=clause.categories - {"request", "contrast", "interrogative"})

@@ -44,21 +44,10 @@ def normalise(text: str) -> str:
     return f" {_SPACE.sub(' ', _DIGITS.sub('0', fold(text))).strip()} "
 
 
-#: scripts written without spaces between words: each character carries a word's meaning
-#: ("了", "好", "錯"), and a run of them is no word
-_JOINED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
-_ARABIC_CLITIC = re.compile(r"^(?:وال|بال|فال|كال|لل|ال|و|ف|ب)(?=\w{3})")
-
-
-def features(text: str, tags: Iterable[str] = (), buckets: int = BUCKETS,
-             version: int = 1) -> list[int]:
+def features(text: str, tags: Iterable[str] = (), buckets: int = BUCKETS) -> list[int]:
     """The distinct hashed features of one sentence: character 2- to 4-grams (they carry
     stems and endings in any script: "-ются", "voltaram", "可以"), word unigrams and
     bigrams, and ``tags`` (what the lexicon read in it: "again", a free negation).
-    Version 2 adds what generalises past the words seen: each word's first and last
-    three letters (stem and ending: "tisknou", "täsmäävät"), Arabic words without their
-    clitics ("والفواتير" is "فواتير"), single characters and the first and last two of a
-    run in scripts without spaces (ja, zh, ko), and the clause's shape (how many words).
     crc32, not ``hash()``: the same buckets in every process."""
     norm = normalise(text)
     grams = {f"{n}{norm[i:i + n]}" for n in (2, 3, 4) for i in range(len(norm) - n + 1)}
@@ -66,27 +55,7 @@ def features(text: str, tags: Iterable[str] = (), buckets: int = BUCKETS,
     grams.update(f"w{w}" for w in words)
     grams.update(f"b{a} {b}" for a, b in itertools.pairwise(words))
     grams.update(f"t{t}" for t in tags)
-    if version >= 2:
-        grams.update(_general(norm, words, chars={2: True, 3: False}.get(version)))
     return sorted({zlib.crc32(g.encode("utf-8")) % buckets for g in grams})
-
-
-def _general(norm: str, words: list[str], chars: bool | None = True) -> set[str]:
-    """Version 2's features: stems, endings, bare Arabic words, joined-script characters
-    and the clause's length in words (short clauses are more often pleasantries)."""
-    out = {f"c{ch}" for ch in norm if chars and _JOINED.match(ch)}
-    for w in words:
-        if _JOINED.search(w):
-            if chars is not None:
-                out.update((f"h{w[:2]}", f"e{w[-2:]}"))
-            continue
-        w = _ARABIC_CLITIC.sub("", w)
-        if len(w) >= 5:
-            out.update((f"p{w[:3]}", f"s{w[-3:]}"))
-        else:
-            out.add(f"a{w}")
-    out.add(f"n{min(len(words), 12) // 3}")
-    return out
 
 
 class SentenceModel:
@@ -98,7 +67,6 @@ class SentenceModel:
         self.scale = float(header["scale"])
         self.bias = float(header["bias"])
         self.threshold = float(header["threshold"])
-        self.version = int(header.get("version", 1))  # which ``features`` it was trained on
         # an "again" clause ("die Buchungen trudeln wieder ein") must clear this one too;
         # a file without it never clears one (the rules decide "again" alone)
         self.again_threshold = float(header.get("again_threshold", NEVER))
@@ -116,7 +84,7 @@ class SentenceModel:
 
     def score(self, text: str, tags: Iterable[str] = ()) -> float:
         """P(harmless) of ``text``; features weigh 1/sqrt(count), as in training."""
-        found = features(text, tags, self.buckets, self.version)
+        found = features(text, tags, self.buckets)
         if not found:
             return 0.0
         w = self.weights

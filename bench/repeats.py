@@ -18,7 +18,8 @@ parts, retired after their figures were acted on) are tuning data:
 ``--part tune3 --show`` lists each wrong verdict with the step's reason.
 
 Usage (from the repo root):
-``.venv/bin/python bench/repeats.py [--part eval3|tune|tune2|tune3] [--scope domain|sender] [--show]``.
+``.venv/bin/python bench/repeats.py [--part eval3|tune|tune2|tune3] [--scope domain|sender]
+[--show]``.
 Prints a table and, last, one JSON line with the totals.
 """
 

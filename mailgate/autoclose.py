@@ -6,7 +6,8 @@ point 0.5, the customer's reminder at half the period, and point 1.0, the close
 (``due_at`` of both is the close instant). They are claimed and fired like SLA
 reminders (``mailgate.reminders``), so they run once across nodes and survive a
 restart. Leaving ``awaiting_reply``, or any customer reply, deletes what is
-still pending. Runs inside the caller's transaction.
+still pending, except a bare thank-you: it keeps the ticket waiting, so the
+period is planned afresh from it. Runs inside the caller's transaction.
 """
 
 from __future__ import annotations

@@ -67,11 +67,16 @@ _OOF_PREFIX = re.compile(
     r"^\s{0,10}(?:automatic reply|auto[- ]?reply|out of office auto[- ]?reply|autosvar"
     r"|automatisch antwoord|automatische antwort|réponse automatique|respuesta automática"
     r"|risposta automatica|resposta automática|automaattinen vastaus|odpowiedź automatyczna"
-    r"|автоматический ответ|автоответ)\s{0,3}:", re.I)
+    r"|автоматический ответ|автоответ|автовідповідь|out of (?:the )?office|abwesenheitsnotiz"
+    r"|fuera de la oficina|fuori ufficio|afwezig|frånvaro|poza biurem|fraværsmelding"
+    r"|automatická odpověď|otomatik (?:yanıt|cevap)|自动回复|自動応答|自動返信|자동\s?응답)"
+    r"\s{0,3}[:：]", re.I)
 _OOF_PHRASE = re.compile(
     r"\b(?:out of (?:the )?office|abwesenheitsnotiz|abwesend|autosvar|automatisch antwoord"
     r"|réponse automatique|respuesta automática|автоответ|автоматический ответ|on vacation"
-    r"|on holiday|on leave|auto[- ]?reply|automatic reply|vacation reply)\b", re.I)
+    r"|on holiday|on leave|auto[- ]?reply|automatic reply|vacation reply|fuera de la oficina"
+    r"|fuori ufficio|afwezig|frånvaro|poza biurem|fravær|automatická odpověď"
+    r"|автовідповідь|otomatik yanıt)\b|自动回复|自動応答|自動返信|자동\s?응답|不在|休暇中", re.I)
 _AUTORESPONDER_MAILER = re.compile(
     r"\b(?:vacation|auto[-_ ]?respon(?:der|se)|auto[-_ ]?reply|out[-_ ]of[-_ ]office)\b", re.I
 )
@@ -201,6 +206,12 @@ def is_out_of_office(msg: Message, mail_from: str | None = None,
                    for h in (_header_hints(msg) if hints is None else hints))
     except Exception:
         return False
+
+
+def out_of_office_subject(msg: Message) -> bool:
+    """Whether the subject names an absence (with no header to confirm it: for mail from
+    an engineer, whose old-style out-of-office must never be relayed to a customer)."""
+    return _safe(lambda: bool(_OOF_PHRASE.search(_subject(msg))), False)
 
 
 def classify_automatic(

@@ -86,8 +86,13 @@ class Conversation:
                           references=store.thread_ids(ticket.id),
                           auto_submitted="auto-generated",
                           attachments=chosen.attached if chosen else (),
-                          reply_to=security.engineer_reply_address(
-                              self.config, ticket.id, ticket.reference, to))
+                          reply_to=self._reply_address(store, ticket, to))
+
+    def _reply_address(self, store: Store, ticket: Ticket, engineer: str) -> str:
+        """The per-engineer reply address of the ticket's current token generation."""
+        generation = store.count_events(ticket.id, security.TOKEN_EXPOSED)
+        return security.engineer_reply_address(self.config, ticket.id, ticket.reference,
+                                               engineer, generation)
 
     def _files(self, store: Store, ticket: Ticket, inbound: Inbound) -> files.Selection:
         """The mail's files to pass on, numbered as stored on ``ticket``."""
@@ -119,8 +124,7 @@ class Conversation:
                               context=context, to=[(inbound.from_name, inbound.from_addr)],
                               subject=f"Re: {inbound.subject}", now=now,
                               in_reply_to=inbound.message_id,
-                              reply_to=security.engineer_reply_address(
-                                  self.config, ticket.id, ticket.reference, inbound.from_addr))
+                              reply_to=self._reply_address(store, ticket, inbound.from_addr))
             return "rejected"
         if parsed.commands:  # they changed the ticket: read it as it is now
             ticket = store.ticket(ticket.id)

@@ -215,6 +215,9 @@ def health_report(*, stopping: bool, listener: dict[str, Any], processor_up: boo
             round((now - outbox_age).total_seconds(), 3) if outbox_age else 0.0)
         database["spool_oldest_new_age_seconds"] = (
             round((now - spool_age).total_seconds(), 3) if spool_age else 0.0)
+        if database.get("outbox_last_error"):  # until the waiting mail goes out
+            warnings.append(f"{database['outbox_pending']} outgoing mail(s) waiting; last "
+                            f"error: {database['outbox_last_error']}")
         if database.get("outbox_failed"):
             warnings.append(f"{database['outbox_failed']} outgoing mail(s) failed "
                             "(mailgate outbox)")

@@ -62,6 +62,7 @@ class Identity:
     proof: str | None = None  # how an engineer's From is proven (None: not proven)
     spoof: str | None = None  # a forgery: the mail is held
     token_ticket: int | None = None  # the ticket a per-engineer reply token names
+    token_generation: int = 0  # and the generation of that token (identify checks it)
     untrusted: tuple[str, ...] = ()  # authserv-ids of Authentication-Results ignored
 
 
@@ -71,17 +72,19 @@ def examine(config: Config, inbound: Inbound, rcpt_tos: list[str]) -> Identity:
     spoof = forgery(config, inbound)
     if not config.team.is_engineer(sender):
         return Identity(spoof=spoof)
-    token_ticket = security.ticket_of_engineer_token(config, sender,
-                                                     security.recipients(msg, rcpt_tos))
+    token = security.ticket_of_engineer_token(config, sender,
+                                              security.recipients(msg, rcpt_tos))
     domain = sender.rpartition("@")[2]
     proof = security.trusted_pass(config, msg, domain)
-    if proof is None and token_ticket is not None:
+    if proof is None and token is not None:
         proof = TOKEN_PROOF
     if proof is None and config.security.verify_dkim:
         proof = verified_dkim(msg, inbound.raw, domain)
     if proof is None and config.security.trust_from_header:
         proof = "the From header (security.trust_from_header, unsafe)"
-    return Identity(proof, spoof, token_ticket, tuple(security.untrusted_results(config, msg)))
+    return Identity(proof, spoof, token.ticket if token else None,
+                    token.generation if token else 0,
+                    tuple(security.untrusted_results(config, msg)))
 
 
 def config_warnings(config: Config) -> list[str]:

@@ -64,7 +64,10 @@ class Mailer:
             to, cc = cc[:1], cc[1:]
         if not to:
             return None
-        rendered = self.renderer.render(template, context, language)
+        rendered = self.renderer.render_or_default(template, context, language)
+        if rendered.failure:  # the admin's template failed on this mail: the default went
+            store.add_event(ticket.id, "template_failed", actor="mailgate", now=now,
+                            detail=f"{rendered.failure}; sent the packaged default instead")
         message_id = new_message_id(self.domain)
         support = self.config.support_address
         raw = compose(
@@ -97,6 +100,14 @@ class Mailer:
             store.prune_auto_replies(now - self.config.conversation.auto_reply_cap_window)
 
     def _capped(self, store: Store, ticket: Ticket, address: str, now: datetime) -> bool:
+        """Whether ``address`` had its ``auto_reply_cap`` of automatic mail this window.
+
+        The cap breaks loops with robots outside: the team address and the engineers are
+        never capped (a busy hour, or 20 mails from a stranger, must not silence the
+        team's notifications and reminders); their own automatic mail changes nothing and
+        a bounce of a notice is never answered (the respond step), so no loop runs there."""
+        if address == self.config.team.address or self.config.team.is_engineer(address):
+            return False
         cap = self.config.conversation.auto_reply_cap
         since = now - self.config.conversation.auto_reply_cap_window
         if cap <= 0 or store.count_auto_replies(address, since) < cap:

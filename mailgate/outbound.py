@@ -64,7 +64,10 @@ def write_files(folder: Path, files: dict[str, bytes]) -> dict[str, OSError]:
     waits behind), then the renames with one fsync of the folder. Where ``syncfs`` is
     missing, each file is fsynced.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # each mail waits for a retry, with the reason on its row
+        return dict.fromkeys(files, exc)
     failed: dict[str, OSError] = {}
     written: list[tuple[str, Path, Path]] = []
     for name, data in files.items():
@@ -233,8 +236,8 @@ class Sender:
             folder = self.config.path(self.config.outbound.folder)
             failed = await asyncio.to_thread(
                 write_files, folder, {_file_name(item): raws[item.id] for item in batch})
-            return results + [self._result(item, failed.get(_file_name(item)))
-                              for item in batch]
+            return results + [self._result(item, _folder_error(self.config, failed.get(
+                _file_name(item)))) for item in batch]
         gate = asyncio.Semaphore(SMTP_CONCURRENCY)
 
         async def one(item: OutboxItem) -> list[tuple[OutboxItem, str, str | None,
@@ -314,6 +317,38 @@ class Sender:
                 self._store.close()
         self._executor.submit(shut).result()
         self._executor.shutdown()
+
+
+def check_folder(config: Config, *, keep: bool = True) -> None:
+    """In folder mode, create the outbound folder and write a file there, or raise a
+    ConfigError naming ``outbound.folder`` and the config file (``check-config``, ``serve``:
+    a typo or a folder the daemon's user cannot write is found before mail waits).
+    ``keep=False`` (``check-config``, perhaps not run as the daemon's user) removes the
+    folders it made again."""
+    if config.outbound.mode != "folder":
+        return
+    folder = config.path(config.outbound.folder)
+    made = [p for p in [folder, *folder.parents] if not p.exists()]
+    probe = folder / f".mailgate-check-{os.getpid()}.tmp"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{config.source}: outbound.folder: cannot create or write "
+                          f"{folder}: {exc.strerror or exc}") from None
+    finally:
+        for path in made if not keep else ():
+            with suppress(OSError):
+                path.rmdir()
+
+
+def _folder_error(config: Config, exc: OSError | None) -> TransientError | None:
+    """A folder write's failure, naming the setting (shown by ``outbox list``, /healthz)."""
+    if exc is None:
+        return None
+    folder = config.path(config.outbound.folder)
+    return TransientError(f"cannot write to outbound.folder {folder}: {exc.strerror or exc}")
 
 
 def _file_name(item: OutboxItem) -> str:

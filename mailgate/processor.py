@@ -148,7 +148,8 @@ class Processor:
             return Prepared(item, error=str(exc), size=len(raw))
         now = clock.now()
         try:
-            facts = self.pipeline.prepare(item, inbound, now)
+            # a new ticket's SLA clocks start when the mail was accepted (clocks.start_of)
+            facts = self.pipeline.prepare(item, inbound, min(item.received_at, now))
         except Exception:  # the pipeline, inside its savepoint, will say what it makes of it
             facts = None
         return Prepared(item, inbound, size=len(raw), facts=facts, now=now)

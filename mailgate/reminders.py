@@ -4,7 +4,8 @@ Each planned reminder is a row; firing claims due rows with a lease (so two
 daemons never send the same one), checks that the deadline it was planned for
 still holds (a reply, pause, close or level change rewrites the plan, and a
 stale row is dropped), queues the reminder mail in the outbox, and marks the
-row sent in the same transaction. After a restart, every reminder whose time
+row sent, and the clock's highest point sent (never planned again for it), in
+the same transaction. After a restart, every reminder whose time
 passed while the daemon was down is due at once and fires once.
 
 Auto-close rows (kind ``auto_close``, planned by ``mailgate.autoclose``) share
@@ -82,6 +83,7 @@ def _fire_sla(config: Config, store: Store, renderer: Renderer, tags: TagFormat,
         return 0
     if not store.finish_reminder(row["id"], "sent", now):
         return 0
+    clocks.note_sent(store, row["ticket_id"], row["kind"], row["point"], now)
     ticket = store.ticket(row["ticket_id"])
     level = ticket.sla_level or config.sla.default_level
     spec = sla.level_of(config, level)
@@ -108,7 +110,10 @@ def _fire_sla(config: Config, store: Store, renderer: Renderer, tags: TagFormat,
                 "point": min(row["point"], 1.0), "breached": row["point"] >= 1,
                 "overdue": str(overdue).split(".")[0]},
     }
-    rendered = renderer.render("reminder", context)
+    rendered = renderer.render_or_default("reminder", context)
+    if rendered.failure:
+        store.add_event(ticket.id, "template_failed", actor="mailgate", now=now,
+                        detail=f"{rendered.failure}; sent the packaged default instead")
     message_id = new_message_id(config.support_address.rpartition("@")[2])
     state = "breached" if row["point"] >= 1 else f"{row['point']:.0%} of target"
     subject = f"{tags.tag(ticket.id)} SLA {row['kind'].replace('_', ' ')} {state}: " \

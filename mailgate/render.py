@@ -9,14 +9,17 @@ and HTML autoescaping, so a customer's ``<script>`` in a subject stays text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import structlog
 from jinja2 import (
-    DictLoader,
     FileSystemLoader,
+    FunctionLoader,
     StrictUndefined,
     Template,
     TemplateError,
@@ -29,6 +32,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from mailgate import locales
 from mailgate.config import Config
 from mailgate.errors import ConfigError
+from mailgate.template_samples import sample_contexts, union_context
+
+log = structlog.get_logger("mailgate.render")
 
 # Every kind of mail mailgate sends, and whether its text template must exist.
 TEMPLATES = ("ack", "merged", "notification", "relay", "command_error", "reminder")
@@ -41,6 +47,8 @@ OPTIONAL = ("waiting", "resolved")
 class Rendered:
     text: str
     html: str | None
+    # set by ``render_or_default`` when the admin's template failed: what went wrong
+    failure: str | None = None
 
 
 @pass_context
@@ -56,9 +64,9 @@ def _when(context: Context, value: datetime | None, fmt: str | None = None) -> s
 class Renderer:
     """Loads templates from one folder; cheap to keep, rebuilt on reload."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, *, must_exist: bool = True) -> None:
         self.directory = Path(directory)
-        if not self.directory.is_dir():
+        if must_exist and not self.directory.is_dir():
             raise ConfigError(f"template folder {self.directory} does not exist")
         self.env = ImmutableSandboxedEnvironment(
             loader=FileSystemLoader(str(self.directory)),
@@ -73,14 +81,31 @@ class Renderer:
         # fixed snapshot (``freeze``): a folder on disk may change under a running CLI
         self._chosen: dict[tuple[str, str | None], tuple[Template, Template | None]] | None \
             = None
+        self.sources: dict[str, str] | None = None  # the snapshot, once frozen
+
+    @classmethod
+    def frozen(cls, directory: str | Path, sources: dict[str, str]) -> Renderer:
+        """A renderer of ``sources`` that the daemon validated (a worker process's: the
+        folder on disk may have changed since, or be gone)."""
+        renderer = cls(directory, must_exist=False)
+        renderer.freeze(sources)
+        return renderer
 
     def freeze(self, sources: dict[str, str]) -> None:
         """Serve ``sources`` (file name -> text) from now on instead of the folder, and
         remember which template each (name, language) resolves to."""
-        self.env.loader = DictLoader(sources)
+        self.sources = dict(sources)
+        self.env.loader = FunctionLoader(self._snapshot_source)
         if self.env.cache is not None:
             self.env.cache.clear()
         self._chosen = {}
+
+    def _snapshot_source(self, name: str) -> tuple[str, str, Callable[[], bool]] | None:
+        """A template of the snapshot, under its file's path (errors name file and line)."""
+        assert self.sources is not None
+        if name not in self.sources:
+            return None
+        return self.sources[name], str(self.directory / name), lambda: True
 
     def language_of(self, name: str, language: str | None) -> str:
         """The language ``name`` is written in for a customer of ``language``: theirs when
@@ -124,22 +149,54 @@ class Renderer:
         context = context | {"lang": _language(text)}
         return Rendered(text.render(context), html.render(context) if html else None)
 
+    def render_or_default(self, name: str, context: dict[str, Any],
+                          language: str | None = None) -> Rendered:
+        """``render``; if the admin's template fails on this mail (a mistake ``check``
+        could not see), the packaged default of ``name`` instead, with ``failure`` set:
+        the customer still gets their ticket and mail. Logged as ``template_failed``."""
+        try:
+            return self.render(name, context, language)
+        except TemplateError as exc:
+            default = _packaged()
+            if default is None or default.directory == self.directory:
+                raise
+            failure = _describe(exc, _failed_file(exc, self.directory / f"{name}.txt.j2"))
+            ticket = context.get("ticket")
+            log.error("template_failed", template=name, language=language, error=failure,
+                      ticket=ticket.get("reference") if isinstance(ticket, dict) else None,
+                      used="the packaged default template")
+            try:
+                rendered = default.render(name, context, language)
+            except TemplateError:
+                raise exc from None
+            return replace(rendered, failure=failure)
+
     def check(self, needed: tuple[str, ...] = ()) -> list[str]:
-        """Render every template with sample data; return one line per problem (``needed``:
-        optional kinds the config sends, see ``needed_templates``)."""
+        """Render every template with the variables its kind of mail gets, in several
+        variants (``sample_contexts``); return one line per problem, naming file and line
+        (``needed``: optional kinds the config sends, see ``needed_templates``)."""
         problems = []
         for name in (*TEMPLATES, *needed):
             if not (self.directory / f"{name}.txt.j2").exists():
                 problems.append(f"{self.directory}/{name}.txt.j2: missing")
         for path in sorted(self.directory.glob("*.j2")):
-            try:
-                template = self.env.get_template(path.name)
-                template.render(sample_context() | {"lang": _language(template)})
-            except TemplateError as exc:
-                line = getattr(exc, "lineno", None) or _template_line(exc, path)
-                where = f"{path}:{line}" if line else str(path)
-                problems.append(f"{where}: {type(exc).__name__}: {exc}")
+            problem = self._check_one(path)
+            if problem:
+                problems.append(problem)
         return problems
+
+    def _check_one(self, path: Path) -> str | None:
+        """The first failing variant of one template file, described; None if all render."""
+        try:
+            template = self.env.get_template(path.name)
+        except TemplateError as exc:
+            return _describe(exc, path)
+        for variant, context in sample_contexts(path.name.split(".")[0]):
+            try:
+                template.render(context | {"lang": _language(template)})
+            except TemplateError as exc:
+                return _describe(exc, path) + (f" (when {variant})" if variant else "")
+        return None
 
 
 def needed_templates(config: Config) -> tuple[str, ...]:
@@ -176,6 +233,35 @@ def freeze_templates(renderer: Renderer) -> Renderer:
     return renderer
 
 
+@cache
+def _packaged() -> Renderer | None:
+    """The templates that come with mailgate (the fallback of ``render_or_default``)."""
+    from mailgate.defaults import TEMPLATES as FOLDER
+
+    try:
+        return freeze_templates(Renderer(FOLDER))
+    except ConfigError:
+        return None
+
+
+def _failed_file(exc: BaseException, default: Path) -> Path:
+    """The template file that raised ``exc`` (its innermost template frame)."""
+    filename = getattr(exc, "filename", None)  # a syntax error knows its file
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+            filename = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return Path(filename) if filename else default
+
+
+def _describe(exc: TemplateError, path: Path) -> str:
+    """``FILE:LINE: ErrorType: message``, as ``check-config`` prints a problem."""
+    line = getattr(exc, "lineno", None) or _template_line(exc, path)
+    where = f"{path}:{line}" if line else str(path)
+    return f"{where}: {type(exc).__name__}: {exc}"
+
+
 def _template_line(exc: BaseException, path: Path) -> int | None:
     """The template line of a render-time error (Jinja puts template frames in tracebacks)."""
     line = None
@@ -188,56 +274,5 @@ def _template_line(exc: BaseException, path: Path) -> int | None:
 
 
 def sample_context() -> dict[str, Any]:
-    """Data shaped like what the pipeline passes, for checks and previews."""
-    opened = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
-    return {
-        "gateway": {"name": "Example Support", "address": "support@example.com"},
-        "ticket": {
-            "reference": "SUP-000123",
-            "subject": "Printer on floor 3 prints blank pages",
-            "status": "open",
-            "sla_level": "standard", "priority": "normal", "category": "incident",
-            "assignee": None, "fields": {"version": "8.3.1"},
-            "sla_description": "Standard support",
-            "first_response_due": opened + timedelta(hours=8),
-            "created_at": opened,
-            "requester": "customer@example.org",
-            "requester_name": "Casey Customer",
-        },
-        "sla": {
-            "level": "standard", "description": "Standard support",
-            "first_response": "8 working hours", "resolution": "40 working hours",
-            "first_response_within": "within 8 working hours",
-            "resolution_within": "within 40 working hours",
-            "timezone": "Europe/Moscow", "calendar": "moscow", "working_time_only": True,
-            "clock": "first response", "due": opened + timedelta(hours=8), "point": 0.75,
-            "breached": False, "overdue": "0:00:00",
-        },
-        "what": "new",
-        "related": {"reference": "SUP-000122"},  # ack: linked as likely the same problem
-        "reason": "",  # notification: why a mail was held, or what a new ticket is linked to
-        "close_at": opened + timedelta(days=7),  # waiting: when auto-close will close it
-        "auto": False,  # resolved: closed by auto-close rather than by a person
-        "rating": {"asked": True, "links": [
-            {"value": n, "label": label, "mailto": f"mailto:support@example.com?subject="
-             f"%5BSUP-000123%5D%20{n}&body={n}"}
-            for n, label in ((5, "excellent"), (4, "good"), (3, "fair"), (2, "poor"),
-                             (1, "bad"))]},
-        "engineer": {"name": "Alice"},
-        "text": "We replaced the toner; please try again.",
-        "errors": ["unknown command #stauts"],
-        "subject": "Re: [SUP-000123] Printer on floor 3 prints blank pages",
-        "files": [
-            {"number": 1, "filename": "screenshot.png", "content_type": "image/png",
-             "size": 48213, "attached": True, "why": ""},
-            {"number": 2, "filename": "setup.exe", "content_type": "application/x-msdownload",
-             "size": 1843200, "attached": False,
-             "why": "not passed on: .exe files can run code (outbound.blocked_extensions)"},
-        ],
-        "message": {
-            "from_addr": "customer@example.org",
-            "from_name": "Casey Customer",
-            "subject": "Printer on floor 3 prints blank pages",
-            "text": "Hello,\nthe printer prints blank pages since this morning.\n",
-        },
-    }
+    """Data shaped like what the pipeline passes, every kind's together, for previews."""
+    return union_context()

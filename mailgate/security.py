@@ -32,6 +32,7 @@ import re
 import secrets
 from email.message import EmailMessage
 from pathlib import Path
+from typing import NamedTuple
 
 from mailgate.config import Config
 from mailgate.errors import ConfigError
@@ -40,7 +41,11 @@ from mailgate.message import header
 _TOKEN = re.compile(r"^(?P<base>[^+@]+)\+(?P<prefix>[A-Za-z][A-Za-z0-9]*)-?(?P<number>[0-9]+)"
                     r"\.(?P<token>[a-z2-7]{8})@(?P<domain>.+)$", re.IGNORECASE | re.ASCII)
 _ENGINEER_TOKEN = re.compile(r"^[^+@]+\+(?P<prefix>[A-Za-z][A-Za-z0-9]*)-?(?P<number>[0-9]{1,12})"
-                             r"\.(?P<token>[a-z2-7]{16})@[^@]+$", re.IGNORECASE | re.ASCII)
+                             r"\.(?P<token>[a-z2-7]{16})(?:\.g(?P<generation>[0-9]{1,6}))?"
+                             r"@[^@]+$", re.IGNORECASE | re.ASCII)
+#: The event that retires a ticket's per-engineer reply addresses: their number is the
+#: generation the next notification's address carries.
+TOKEN_EXPOSED = "reply_token_exposed"
 _COMMENT = re.compile(r"\([^()]*\)")
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _METHOD = re.compile(r"([A-Za-z][\w-]*)(?:/\d+)?=([A-Za-z]+)")
@@ -241,34 +246,58 @@ def ticket_of_token(config: Config, addresses: list[str]) -> int | None:
     return None
 
 
-def engineer_token(config: Config, ticket_id: int, address: str) -> str:
-    """The per-engineer token: an HMAC of the ticket and the notified address."""
-    text = f"engineer:{ticket_id}:{address.strip().lower()}".encode()
-    digest = hmac.new(_secret(config), text, hashlib.sha256).digest()
+def engineer_token(config: Config, ticket_id: int, address: str, generation: int = 0) -> str:
+    """The per-engineer token: an HMAC of the ticket, the notified address and the
+    ticket's token generation (0 until an address was seen going to an outsider)."""
+    text = f"engineer:{ticket_id}:{address.strip().lower()}"
+    if generation:
+        text += f":{generation}"
+    digest = hmac.new(_secret(config), text.encode(), hashlib.sha256).digest()
     return base64.b32encode(digest).decode().lower()[:16]
 
 
 def engineer_reply_address(config: Config, ticket_id: int, reference: str,
-                           recipient: str) -> str:
+                           recipient: str, generation: int = 0) -> str:
     """Where the engineer (or team address) ``recipient`` answers a notification."""
     local, _, domain = config.support_address.rpartition("@")
-    return f"{local}+{reference.lower()}.{engineer_token(config, ticket_id, recipient)}@{domain}"
+    token = engineer_token(config, ticket_id, recipient, generation)
+    mark = f".g{generation}" if generation else ""
+    return f"{local}+{reference.lower()}.{token}{mark}@{domain}"
 
 
-def ticket_of_engineer_token(config: Config, sender: str, addresses: list[str]) -> int | None:
+class EngineerToken(NamedTuple):
+    """A valid per-engineer reply address found in a mail: its ticket and generation."""
+
+    ticket: int
+    generation: int
+
+
+def ticket_of_engineer_token(config: Config, sender: str,
+                             addresses: list[str]) -> EngineerToken | None:
     """The ticket a per-engineer reply address among ``addresses`` names, if it is valid
     for ``sender`` (or for the team address, which notifies every engineer)."""
-    holders = [sender, *([config.team.address] if config.team.address else [])]
+    found = engineer_tokens(config, addresses, [sender])
+    return found[0] if found else None
+
+
+def engineer_tokens(config: Config, addresses: list[str],
+                    holders: list[str] | None = None) -> list[EngineerToken]:
+    """Valid per-engineer reply addresses among ``addresses``, for any of ``holders``
+    (default: every engineer) or the team address."""
+    holders = [*(holders if holders is not None else config.team.engineers.values()),
+               *([config.team.address] if config.team.address else [])]
+    found = []
     for address in addresses:
         match = _ENGINEER_TOKEN.match(address.strip().lower())
         if not match or match["prefix"].upper() != config.gateway.reference_prefix \
                 or not config.accepts(address):
             continue
-        number = int(match["number"])
-        if any(hmac.compare_digest(match["token"], engineer_token(config, number, h))
+        number, generation = int(match["number"]), int(match["generation"] or 0)
+        if any(hmac.compare_digest(match["token"],
+                                   engineer_token(config, number, h, generation))
                for h in holders):
-            return number
-    return None
+            found.append(EngineerToken(number, generation))
+    return found
 
 
 def recipients(msg: EmailMessage, rcpt_tos: list[str]) -> list[str]:

@@ -7,7 +7,11 @@ process they take turns on one core. ``serve`` therefore runs the processor
 in ``[processing] processes`` child processes (default 1; 0 keeps it a thread
 of the daemon, which tests that freeze the clock need).
 
-Each child is ``python -m mailgate.workers``: it loads the same config file,
+Each child is ``python -m mailgate.workers``: it gets the config text and the
+template sources the daemon validated (at start or at the last reload), through
+a file with no name that it inherits (``--snapshot-fd``, ``_snapshot_file``), never
+the files as they are on disk when it starts: a child restarted after a crash runs
+what its siblings run, and an edit takes effect only at the next validated reload. It
 opens its own store connection and claims spool rows with the same leases as
 any processor, under its own exact name (``host:pid:boot:start``, see
 ``mailgate.claimants``, or
@@ -42,19 +46,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 
 from mailgate.claimants import process_name
+
+if TYPE_CHECKING:
+    from mailgate.config import Config
+    from mailgate.render import Renderer
 
 log = structlog.get_logger("mailgate.workers")
 
@@ -114,6 +124,18 @@ class WorkerProcesses:
         self._restarts_asked = 0
         self._restarts_begun = 0
         self.closing = False  # the daemon is shutting down: a restart only stops
+        self._snapshot: IO[bytes] | None = None  # what children start with (validated)
+
+    def validated(self, config: Config, renderer: Renderer) -> None:
+        """Children started from now on (after a crash too) get this config text and
+        these template sources: what the daemon validated, not the files on disk."""
+        data = json.dumps({
+            "text": config.validated_text, "source": config.source,
+            "base_dir": config.base_dir, "templates_dir": str(config.templates_dir),
+            "templates": renderer.sources}).encode()
+        old, self._snapshot = self._snapshot, _snapshot_file(data)
+        if old is not None:
+            old.close()  # children started from it hold their own descriptor
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -136,18 +158,22 @@ class WorkerProcesses:
         running = self.children.get(index)
         if running is not None and running.proc.poll() is None:
             return  # never a second child in one slot: the first would run untracked
+        assert self._snapshot is not None, "validated() comes first"
+        snapshot_fd = self._snapshot.fileno()
         wake_r, wake_w = os.pipe()
         done_r, done_w = os.pipe()
         os.set_blocking(wake_w, False)  # a full pipe already means "wake up"
         argv = [sys.executable, "-m", "mailgate.workers", "--config", self.config_source,
                 "--base-dir", str(self.base_dir), "--parent", str(os.getpid()),
-                "--wake-fd", str(wake_r), "--done-fd", str(done_w), "--role", self.role]
+                "--wake-fd", str(wake_r), "--done-fd", str(done_w), "--role", self.role,
+                "--snapshot-fd", str(snapshot_fd)]
         if self.node_fixed:
             argv += ["--node", f"{self.node}/{self.role[0]}{index}"]
         if self.role == "processor" and index:
             argv += ["--nice", str(EXTRA_PROCESSOR_NICE)]
         try:
-            proc = subprocess.Popen(argv, pass_fds=(wake_r, done_w), stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(argv, pass_fds=(wake_r, done_w, snapshot_fd),
+                                    stdin=subprocess.DEVNULL,
                                     start_new_session=False)
         finally:
             os.close(wake_r)
@@ -263,6 +289,19 @@ class WorkerProcesses:
             child.done_fd = -1
 
 
+def _snapshot_file(data: bytes) -> IO[bytes]:
+    """An open file holding ``data`` that no other process can open by name: in memory
+    (Linux ``memfd_create``: no folder needed), else an unlinked temporary file (0600).
+    It stays open for the children to come."""
+    if hasattr(os, "memfd_create"):
+        snapshot: IO[bytes] = os.fdopen(os.memfd_create("mailgate-snapshot"), "w+b")
+    else:
+        snapshot = tempfile.TemporaryFile(prefix="mailgate-")  # noqa: SIM115
+    snapshot.write(data)
+    snapshot.flush()
+    return snapshot
+
+
 # -- the child ---------------------------------------------------------------------------
 
 
@@ -292,6 +331,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--parent", type=int, required=True)
     parser.add_argument("--wake-fd", type=int, required=True)
     parser.add_argument("--done-fd", type=int, required=True)
+    parser.add_argument("--snapshot-fd", type=int, required=True)
     parser.add_argument("--node")
     parser.add_argument("--role", choices=("processor", "sender"), default="processor")
     parser.add_argument("--nice", type=int, default=0)
@@ -302,13 +342,12 @@ def _processor_main(args: argparse.Namespace) -> int:
     """The processor child: ``Processor.run`` in this thread, woken through the pipe."""
     from mailgate.pipeline import Pipeline
     from mailgate.processor import Processor
-    from mailgate.render import Renderer, freeze_templates
     from mailgate.store import open_store
 
     if args.nice:
         with suppress(OSError):
             os.nice(args.nice)
-    config, node = _setup(args)
+    config, node, renderer = _setup(args)
     stop = threading.Event()
     done_lock = threading.Lock()
 
@@ -322,7 +361,6 @@ def _processor_main(args: argparse.Namespace) -> int:
     store = open_store(config, migrate=False, application_name=f"mailgate {node}")
     store.relax_durability()  # it writes only what follows from durable spool rows
     store.take_turns()  # with the other processor processes (see Store.take_turns)
-    renderer = freeze_templates(Renderer(config.templates_dir))
     processor = Processor(config, store, Pipeline(config, renderer), node=node,
                           on_outbox=lambda: tell(OUTBOX), on_processed=lambda: tell(PROCESSED))
 
@@ -358,18 +396,33 @@ def _listen(wake_fd: int, wake: threading.Event, stop_now: Callable[[], None]) -
         wake.set()
 
 
-def _setup(args: argparse.Namespace) -> tuple[Any, str]:
-    """A child's config (the daemon's file, or its defaults), logging and node name."""
-    from mailgate.config import Config, load_config
+def _setup(args: argparse.Namespace) -> tuple[Any, str, Any]:
+    """A child's config and templates (the daemon's validated snapshot), logging and
+    node name."""
+    from mailgate.config import Config, config_from_text
     from mailgate.logs import configure_logging
     from mailgate.processor import node_name
+    from mailgate.render import Renderer
 
-    config = (Config(base_dir=args.base_dir) if args.config == "(defaults)"
-              else load_config(args.config))
+    snapshot = json.loads(_read_all(args.snapshot_fd))
+    os.close(args.snapshot_fd)
+    text = snapshot["text"]
+    config = (Config(base_dir=snapshot["base_dir"]) if text is None
+              else config_from_text(text, snapshot["source"], snapshot["base_dir"]))
+    renderer = Renderer.frozen(snapshot["templates_dir"], snapshot["templates"])
     configure_logging(config.logging)
     node = args.node or node_name(config)
     structlog.contextvars.bind_contextvars(node=node)
-    return config, node
+    return config, node, renderer
+
+
+def _read_all(fd: int) -> bytes:
+    """The whole file behind ``fd``, from its start (siblings share the file offset)."""
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 def _sender_main(args: argparse.Namespace) -> int:
@@ -379,7 +432,7 @@ def _sender_main(args: argparse.Namespace) -> int:
     from mailgate.outbound import Sender
     from mailgate.store import open_store
 
-    config, node = _setup(args)
+    config, node, _ = _setup(args)
 
     def open_db() -> Any:
         return open_store(config, migrate=False, application_name=f"mailgate {node}")

@@ -315,6 +315,19 @@ def test_own_mail_wins_over_other_hints() -> None:
         "Автоматический ответ: Принтер",
         "Автоответ: Принтер",
         "=?utf-8?b?0JDQstGC0L7QvtGC0LLQtdGCOiDQn9GA0LjQvdGC0LXRgA==?=",
+        # old-style rules of local clients, no header (found by a review)
+        "Out of Office: [SUP-000046] Database down",
+        "Abwesenheitsnotiz: Drucker",
+        "Fuera de la oficina: Impresora",
+        "Fuori ufficio: Stampante",
+        "Afwezig: Printer",
+        "Frånvaro: Skrivare",
+        "Poza biurem: Drukarka",
+        "自动回复: 打印机",
+        "自動応答：プリンター",
+        "자동 응답: 프린터",
+        "Otomatik yanıt: Yazıcı",
+        "Автовідповідь: Принтер",
     ],
 )
 def test_unambiguous_prefix_alone_is_out_of_office(subject: str) -> None:

@@ -264,7 +264,9 @@ Subject: {ack["Subject"]}
 
 def test_vacation_responder_loop_is_bounded(desk: RunningDaemon) -> None:
     """A responder that answers everything without marking its mail exchanges a bounded
-    number of mails: the per-address cap holds further automatic mail back."""
+    number of mails: the per-address cap holds further automatic mail back. The cap is
+    for robots outside: the team still hears of every new ticket (20 mails from anyone
+    must not silence the team's notifications)."""
     for n in range(6):
         deliver(desk, make_mail(f"Away notice {n}", sender="robot@example.net",
                                 body=f"I am away until Monday, message {n}.\n"))
@@ -272,6 +274,7 @@ def test_vacation_responder_loop_is_bounded(desk: RunningDaemon) -> None:
     assert len(sent) == 3  # conversation.auto_reply_cap
     assert any(e["kind"] == "auto_reply_capped"
                for t in range(1, 7) for e in desk.store().events(t))
+    assert len(mails(desk, "team@example.com")) == 6
 
 
 def test_out_of_office_reply_records_without_reopening(desk: RunningDaemon) -> None:

@@ -462,3 +462,19 @@ def test_smtputf8_customer_gets_a_readable_acknowledgement(daemon: RunningDaemon
     head = path.read_bytes().split(b"\r\n\r\n")[0].replace(b"\r\n ", b" ")
     [to] = [line for line in head.split(b"\r\n") if line.startswith(b"To:")]
     assert "<jürgen@exämple.org>" in to.decode("utf-8")  # RFC 6532; never <=?utf-8?...?=@...>
+
+
+@pytest.mark.parametrize(("field", "expected"), [
+    # a CR/LF encoded in the display name: decoded, it reads as another header's address
+    ("=?utf-8?q?Eve=0D=0ABcc:_victim@x.example?= <eve@evil.example>", "eve@evil.example"),
+    # an address encoded in the display name is a name, never the author
+    ("=?utf-8?q?boss=40example.com?= <real@z.example>", "real@z.example"),
+    ("=?utf-8?q?J=C3=B6rg_M=C3=BCller?= <joerg@example.de>", "joerg@example.de"),
+])
+def test_an_encoded_display_name_never_changes_the_author(field: str, expected: str) -> None:
+    """The requester (whom the acknowledgement goes to) is the address written in the From
+    field, whatever its encoded display name decodes to (found by a review: the ack went to
+    ``_victim@x.example?=``)."""
+    raw = (f"From: {field}\r\nTo: support@example.com\r\nSubject: Printer\r\n"
+           "Message-ID: <enc-name@example.org>\r\n\r\nThe printer is down.\r\n").encode()
+    assert message.parse(raw).from_addr == expected

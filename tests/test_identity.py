@@ -181,6 +181,36 @@ def test_reply_through_the_engineer_reply_address_is_relayed(desk: RunningDaemon
     assert len(mails(desk, "other@example.org")) == 1
 
 
+def test_a_reply_address_copied_to_the_customer_is_retired(desk: RunningDaemon) -> None:
+    """The review's attack: an engineer answers the notification and copies the customer, so
+    the customer's copy shows the per-engineer reply address. Her answer is relayed, but a
+    forged mail to that address afterwards (anyone holding the copy could send it) is held:
+    nothing reaches the customer, no command applies. The next notification carries a new
+    address, and answering it is proof again."""
+    notice = _customer_ticket(desk)
+    token_address = notice["Reply-To"].addresses[0].addr_spec
+    deliver(desk, reply(notice, "Restart the router, please.", sender="alice@example.com",
+                        Cc=CUSTOMER))
+    assert any("Restart the router" in body(m) for m in mails(desk, CUSTOMER))
+    events = [e["kind"] for e in desk.store().events(1)]
+    assert "reply_token_exposed" in events
+    forged = make_mail("Re: [SUP-000001] VPN drops", sender="alice@example.com",
+                       to=token_address, body=PHISH)
+    deliver(desk, forged, expect=("quarantined",))
+    [held] = desk.store().quarantine()
+    assert "retired" in held["reason"]
+    assert not any("VPN password" in body(m) for m in mails(desk, CUSTOMER))
+    assert "mallory@evil.example" not in {p["address"] for p in desk.store().participants(1)}
+    deliver(desk, reply(notice, "Still dropping.", sender=CUSTOMER))
+    newest = mails(desk, "team@example.com")[-1]
+    fresh = newest["Reply-To"].addresses[0].addr_spec
+    assert fresh != token_address and fresh.startswith("support+sup-000001.")
+    deliver(desk, reply(newest, "#priority high\nNew firmware is on its way.",
+                        sender="alice@example.com"))
+    assert any("New firmware" in body(m) for m in mails(desk, CUSTOMER))
+    assert desk.store().ticket(1).priority == "high"
+
+
 @pytest.fixture
 def test_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
     """A locally generated RSA key, published for ``test._domainkey.example.com`` through

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import logging
 import threading
+import tracemalloc
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -141,14 +142,14 @@ def make_fetcher(dovecot: DovecotServer) -> Iterator[Callable[..., ImapFetcher]]
     made: list[ImapFetcher] = []
 
     def make(acceptor, cursors, *, server: DovecotServer | None = None, log=None, leases=None,
-             node="", **fields):
+             node="", max_message_size=imap.DEFAULT_MAX_MESSAGE_SIZE, **fields):
         server = server or dovecot
         account = ImapAccount(
             name="support", host=server.host, port=server.port, security="plain",
             username=server.user, password_env="MAILGATE_TEST_UNUSED", **fields,
         )
         fetcher = ImapFetcher(account, acceptor, cursors, password=server.password, log=log,
-                              leases=leases, node=node)
+                              leases=leases, node=node, max_message_size=max_message_size)
         made.append(fetcher)
         return fetcher
 
@@ -314,7 +315,8 @@ def test_killed_between_commit_and_flag(dovecot, make_fetcher):
         first.run_once()
     first.close()
     assert SEEN not in dovecot.flags()[1]
-    assert cursors.imap_cursor("support", "INBOX") == (None, 0)
+    # still the first run (unread mail up to UID 1): the restart resumes it
+    assert cursors.imap_cursor("support", "INBOX") == (dovecot.uidvalidity(), -1)
 
     assert make_fetcher(acceptor, cursors).run_once() == 1
     assert acceptor.subjects() == ["Ticket 1", "Ticket 1"]  # downstream dedupe drops the copy
@@ -349,7 +351,7 @@ def test_transient_error_leaves_message_and_ends_the_round(dovecot, make_fetcher
 
     assert fetcher.run_once() == 1
     assert [SEEN in flags for flags in dovecot.flags().values()] == [True, False, False]
-    assert cursors.imap_cursor("support", "INBOX")[1] == 1
+    assert cursors.imap_cursor("support", "INBOX")[1] == -3  # the first run is not over
     assert fetcher.run_once() == 2
     assert acceptor.subjects() == ["Ticket 1", "Ticket 2", "Ticket 3"]
     assert cursors.imap_cursor("support", "INBOX")[1] == 3
@@ -393,12 +395,16 @@ def test_failing_message_is_retried_with_backoff(dovecot, make_fetcher, monkeypa
 
 
 def test_uidvalidity_change_rescans(dovecot, make_fetcher):
-    """A new UIDVALIDITY is logged once and the folder is rescanned from UID 1."""
+    """after=move: a new UIDVALIDITY is logged once and the folder is rescanned from UID 1."""
     dovecot.append(message(1))
     dovecot.append(message(2))
-    acceptor, cursors, events = ListAcceptor(), DictCursors(), Events()
-    fetcher = make_fetcher(acceptor, cursors, log=events.logger)
-    assert fetcher.run_once() == 2
+
+    def fails_once(raw: bytes, attempt: int) -> BaseException | None:
+        return ValueError("hiccup") if b"Ticket 1" in raw and attempt == 1 else None
+
+    acceptor, cursors, events = ListAcceptor(before=fails_once), DictCursors(), Events()
+    fetcher = make_fetcher(acceptor, cursors, log=events.logger, after="move")
+    assert fetcher.run_once() == 1  # Ticket 1 stays in INBOX, waiting for its retry
     old = dovecot.uidvalidity()
 
     fetcher.close()
@@ -406,12 +412,124 @@ def test_uidvalidity_change_rescans(dovecot, make_fetcher):
     new = dovecot.uidvalidity()
     assert new != old
 
+    assert fetcher.run_once() == 1
+    assert fetcher.run_once() == 0
+    assert acceptor.subjects() == ["Ticket 2", "Ticket 1"]
+    assert acceptor.accepted[-1][1] == f"imap:support/INBOX;UIDVALIDITY={new}/;UID=1"
+    assert events.count("imap_uidvalidity_changed") == 1
+    assert cursors.imap_cursor("support", "INBOX") == (new, 1)
+    assert dovecot.list_uids("INBOX") == []
+
+
+def test_uidvalidity_change_in_seen_mode_takes_only_unread_mail(dovecot, make_fetcher):
+    """after=seen: a renumbered folder is read again like a first run, unread mail only: what
+    a person had read before mailgate stays put; what we took but had not yet flagged (a
+    crash) comes again, for dedupe."""
+    dovecot.append(message(1), flags=[SEEN])  # dealt with by a person before mailgate
+    dovecot.append(message(2))
+    dovecot.append(message(3))
+    acceptor, cursors, events = ListAcceptor(), DictCursors(), Events()
+    fetcher = make_fetcher(acceptor, cursors, log=events.logger)
+    assert fetcher.run_once() == 2
+    fetcher.close()
+    with dovecot.client() as client:  # a crash between the commit of Ticket 3 and its flag
+        client.select_folder("INBOX")
+        client.remove_flags([3], [SEEN])
+    dovecot.append(message(4))
+    dovecot.set_uidvalidity_change("INBOX")
+
     assert fetcher.run_once() == 2
     assert fetcher.run_once() == 0
-    assert acceptor.subjects() == ["Ticket 1", "Ticket 2", "Ticket 1", "Ticket 2"]
-    assert acceptor.accepted[-1][1] == f"imap:support/INBOX;UIDVALIDITY={new}/;UID=2"
+    assert acceptor.subjects() == ["Ticket 2", "Ticket 3", "Ticket 3", "Ticket 4"]
     assert events.count("imap_uidvalidity_changed") == 1
-    assert cursors.imap_cursor("support", "INBOX") == (new, 2)
+    assert cursors.imap_cursor("support", "INBOX") == (dovecot.uidvalidity(), 4)
+    assert all(SEEN in flags for flags in dovecot.flags().values())
+
+
+def test_first_run_cut_short_resumes_as_a_first_run(dovecot, make_fetcher):
+    """after=seen: a first run stopped early (spool busy, then a restart) still skips the mail
+    that was already read when it started; afterwards the cursor alone decides again."""
+    dovecot.append(message(1))
+    dovecot.append(message(2))  # unread: the spool is busy when we get to it
+    dovecot.append(message(3), flags=[SEEN])  # read by people before mailgate was set up
+    dovecot.append(message(4), flags=[SEEN])
+    dovecot.append(message(5))
+
+    def spool_busy_once(raw: bytes, attempt: int) -> BaseException | None:
+        return TransientError("database is locked") if b"Ticket 2" in raw and attempt == 1 else None
+
+    acceptor, cursors = ListAcceptor(before=spool_busy_once), DictCursors()
+    assert make_fetcher(acceptor, cursors).run_once() == 1
+    restarted = make_fetcher(acceptor, cursors)
+    assert restarted.run_once() == 2
+    assert acceptor.subjects() == ["Ticket 1", "Ticket 2", "Ticket 5"]
+    assert cursors.imap_cursor("support", "INBOX")[1] == 5
+    dovecot.append(message(6), flags=[SEEN])  # opened by somebody before we got to it
+    assert restarted.run_once() == 1
+    assert acceptor.subjects()[-1] == "Ticket 6"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_first_run_mark_survives_a_restart_in_the_store(dovecot, make_fetcher, request,
+                                                       tmp_path, backend):
+    """The first run's mark is kept in the database of either backend: after the daemon is
+    restarted part-way (a new connection), the run goes on, read mail still skipped."""
+    if backend == "sqlite":
+        def open_db() -> Store:
+            return Store.open(tmp_path / "mailgate.db")
+    else:
+        from mailgate.store.postgres import PgStore
+
+        server = request.getfixturevalue("pg_server")
+        url = server.database()
+
+        def open_db() -> Store:
+            return PgStore.open_url(url, password=server.password)
+    dovecot.append(message(1))
+    dovecot.append(message(2), flags=[SEEN])
+    dovecot.append(message(3))
+
+    def spool_busy_once(raw: bytes, attempt: int) -> BaseException | None:
+        return TransientError("database is locked") if b"Ticket 3" in raw and attempt == 1 else None
+
+    acceptor, first = ListAcceptor(before=spool_busy_once), StoreCursors(open_db)
+    assert make_fetcher(acceptor, first).run_once() == 1
+    first._store().close()
+    again = StoreCursors(open_db)
+    assert again.imap_cursor("support", "INBOX") == (dovecot.uidvalidity(), -3)
+    assert make_fetcher(acceptor, again).run_once() == 1
+    assert acceptor.subjects() == ["Ticket 1", "Ticket 3"]
+    assert again.imap_cursor("support", "INBOX") == (dovecot.uidvalidity(), 3)
+    again._store().close()
+
+
+def big_message(n: int, size: int) -> bytes:
+    """Message ``n`` padded with 78-byte lines to about ``size`` bytes."""
+    return message(n, f"Big {n}") + (b"B" * 76 + b"\r\n") * (size // 78)
+
+
+def test_oversized_message_is_set_aside_whole_and_reported_once(dovecot, make_fetcher):
+    """A message over the size limit is not downloaded: it is moved, byte for byte, to
+    error_folder and reported once; the mail around it goes through; nothing loops."""
+    big = big_message(2, 8000)
+    dovecot.append(message(1))
+    dovecot.append(big)
+    dovecot.append(message(3))
+    acceptor, events = ListAcceptor(), Events()
+    fetcher = make_fetcher(acceptor, DictCursors(), log=events.logger, max_message_size=4096)
+
+    assert fetcher.run_once() == 2
+    assert acceptor.subjects() == ["Ticket 1", "Ticket 3"]
+    assert list(dovecot.messages("mailgate-errors").values()) == [big]
+    [report] = [r for r in events.records if r["event"] == "imap_message_too_large"]
+    assert (report["uid"], report["size"], report["limit"], report["moved_to"]) == (
+        2, len(big), 4096, "mailgate-errors")
+    dovecot.append(big_message(4, 5000))  # after the first run too
+    assert fetcher.run_once() == 0
+    assert fetcher.run_once() == 0
+    assert events.count("imap_message_too_large") == 2
+    assert len(dovecot.list_uids("mailgate-errors")) == 2
+    assert dovecot.list_uids("INBOX") == [1, 3]
 
 
 # -- one node at a time: the account's lease ------------------------------------------------------
@@ -506,3 +624,59 @@ def test_lost_lease_stops_reading_and_logs_out(dovecot, make_fetcher, lease_db):
     finally:
         stop_thread(stop, thread)
     assert events.count("imap_connected") == 2
+
+
+def test_oversized_message_that_cannot_be_moved_is_left_and_reported_once(dovecot,
+                                                                           make_fetcher):
+    """When error_folder cannot be made (here an invalid name) the oversized message stays in
+    INBOX, unread and untouched, reported once: neither the first run nor a restart loops on
+    it."""
+    dovecot.append(big_message(1, 8000))
+    dovecot.append(message(2))
+    acceptor, cursors, events = ListAcceptor(), DictCursors(), Events()
+    fetcher = make_fetcher(acceptor, cursors, log=events.logger, max_message_size=4096,
+                           error_folder="~nowhere")
+
+    assert fetcher.run_once() == 1
+    assert fetcher.run_once() == 0
+    assert make_fetcher(acceptor, cursors, max_message_size=4096,
+                        error_folder="~nowhere").run_once() == 0
+    assert acceptor.subjects() == ["Ticket 2"]
+    [report] = [r for r in events.records if r["event"] == "imap_message_too_large"]
+    assert (report["uid"], report["moved_to"]) == (1, None)
+    assert "Invalid mailbox name" in report["reason"]
+    assert [SEEN in flags for flags in dovecot.flags().values()] == [False, True]
+
+
+class SubjectAcceptor:
+    """Accepts everything and keeps only the subjects, so the test's own memory stays flat."""
+
+    def __init__(self) -> None:
+        self.subjects: list[str] = []
+
+    def accept(self, raw, *, channel, mail_from=None, rcpt_tos=None, source=None) -> int:
+        self.subjects.append(subject(raw.partition(b"\r\n\r\n")[0]))  # parse the head only
+        return len(self.subjects)
+
+    def outcome(self, spool_id: int, timeout: float) -> str:
+        return "done"
+
+
+def test_a_batch_holds_at_most_the_size_limit_in_bytes(dovecot, make_fetcher):
+    """Memory is bounded by the size limit, not by batch_size times the largest mail: eight
+    1 MiB messages under a 1.5 MiB limit are fetched one by one (Python's peak while reading
+    them stays near one message's worth, however many fit the count)."""
+    limit, size = 1536 * 1024, 1024 * 1024
+    with dovecot.client() as client:
+        for n in range(1, 9):
+            client.append("INBOX", big_message(n, size))
+    acceptor = SubjectAcceptor()
+    fetcher = make_fetcher(acceptor, DictCursors(), max_message_size=limit, batch_size=50)
+    tracemalloc.start()
+    try:
+        assert fetcher.run_once() == 8
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert acceptor.subjects == [f"Big {n}" for n in range(1, 9)]
+    assert peak < 4 * size, f"peak {peak / size:.1f} MiB"

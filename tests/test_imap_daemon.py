@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from email.policy import SMTP
 from pathlib import Path
 
 from mailgate.config import load_config
@@ -14,9 +15,10 @@ from tests.conftest import RunningDaemon, make_mail
 from tests.imapserver import DovecotServer
 
 
-def imap_config(tmp_path: Path, server: DovecotServer, after: str = "move") -> Path:
+def imap_config(tmp_path: Path, server: DovecotServer, after: str = "move",
+                *overrides: dict) -> Path:
     os.environ["MAILGATE_TEST_IMAP_PASSWORD"] = server.password
-    return write_config(tmp_path, {"imap": [{
+    return write_config(tmp_path, *overrides, {"imap": [{
         "name": "support-mailbox", "host": server.host, "port": server.port,
         "security": "plain", "username": server.user,
         "password_env": "MAILGATE_TEST_IMAP_PASSWORD", "after": after, "move_to": "Processed",
@@ -89,3 +91,27 @@ def test_refetch_after_lost_flag_is_not_duplicated(tmp_path: Path,
         daemon.stop()
     assert len(daemon.store().tickets()) == 1
     assert daemon.store().spool_counts() == {"done": 1, "duplicate": 1}
+
+
+def test_mail_over_the_smtp_size_limit_is_set_aside_in_the_mailbox(tmp_path: Path,
+                                                                  dovecot: DovecotServer) -> None:
+    """IMAP applies smtp.max_message_size as SMTP and pipe do: the large mail gets no ticket
+    and waits whole in error_folder; the small one after it becomes a ticket."""
+    large = make_mail("Scan of the whole archive",
+                      body=("y" * 76 + "\n") * 60).as_bytes(policy=SMTP)
+    dovecot.append(large)
+    dovecot.append(make_mail("Small one").as_bytes())
+    config = load_config(imap_config(tmp_path, dovecot, "seen",
+                                     {"smtp": {"max_message_size": 2048}}))
+    configure_logging(config.logging)
+    daemon = RunningDaemon(config).start()
+    try:
+        [ticket] = wait_tickets(daemon, 1)
+        support.wait_until(lambda: dovecot.list_uids("mailgate-errors") == [1], 10,
+                           message="the large mail in error_folder")
+    finally:
+        daemon.stop()
+    assert ticket["subject"] == "Small one"
+    [kept] = dovecot.messages("mailgate-errors").values()
+    assert kept == large
+    assert daemon.store().spool_counts() == {"done": 1}

@@ -410,6 +410,26 @@ def test_outbox_retry_and_listing(open_db: Opener) -> None:
     assert store.outbox(("pending",))[0]["id"] == outbox_id
 
 
+
+def test_outbox_last_error_is_the_reason_mail_still_waits(open_db: Opener) -> None:
+    """/healthz shows why mail waits: the error of the pending row deferred last; none once
+    that mail went out."""
+    store = open_db()
+    ticket_id = new_ticket(store)
+    first, second = queue_mail(store, ticket_id, 1), queue_mail(store, ticket_id, 2)
+    assert store.outbox_last_error() is None
+    now = clock.now()
+    store.outbox_done(first, state="pending", now=now, error="old: connection refused",
+                      next_attempt_at=now + timedelta(seconds=30))
+    store.outbox_done(second, state="pending", now=now, error="new: folder gone",
+                      next_attempt_at=now + timedelta(seconds=60))
+    assert store.outbox_last_error() == "new: folder gone"
+    store.outbox_done(second, state="sent", now=now)
+    assert store.outbox_last_error() == "old: connection refused"
+    store.outbox_done(first, state="sent", now=now)
+    assert store.outbox_last_error() is None
+
+
 # -- reminders --------------------------------------------------------------------------------
 
 

@@ -23,14 +23,18 @@ if TYPE_CHECKING:
 
 
 def checked(args: argparse.Namespace, templates_failed: str, sep: str) -> Config:
-    """The config, with its templates rendered and ``[conversation] gratitude_file``
-    loaded as the daemon will load them (a typo names the file and the key)."""
+    """The config, with its templates rendered, the outbound folder written to and
+    ``[conversation] gratitude_file`` loaded as the daemon will (a mistake names the file
+    and the key)."""
     from mailgate.render import Renderer, needed_templates
 
     config = load(args)
     problems = Renderer(config.templates_dir).check(needed_templates(config))
     if problems:
         raise ConfigError(sep.join([templates_failed, *problems]))
+    from mailgate.outbound import check_folder
+
+    check_folder(config, keep=False)
     if config.conversation.gratitude_file:
         from mailgate.replies import Understanding
 

@@ -32,7 +32,7 @@ from mailgate.config.fields import (
     TargetField,
     parse_duration,
 )
-from mailgate.config.loading import load_config
+from mailgate.config.loading import config_from_text, load_config
 from mailgate.config.model import Config
 from mailgate.config.policy import (
     AlertRule,
@@ -83,6 +83,7 @@ __all__ = [
     "TargetField",
     "TeamSection",
     "TemplatesSection",
+    "config_from_text",
     "load_config",
     "parse_duration",
 ]

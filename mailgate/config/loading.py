@@ -35,17 +35,29 @@ def load_config(path: str | Path | None = None) -> Config:
         return Config(base_dir=str(Path.cwd()))
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return config_from_text(text, str(path), str(path.resolve().parent))
+
+
+def config_from_text(text: str, source: str, base_dir: str) -> Config:
+    """The configuration in ``text``, as if read from the file ``source`` (a worker
+    process gets the text its daemon validated, not the file as it is now on disk)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     for reserved in ("source", "base_dir"):
         if reserved in data:
-            raise ConfigError(f"{path}\n  {reserved}: unknown key")
+            raise ConfigError(f"{source}\n  {reserved}: unknown key")
     try:
-        return Config(**data, source=str(path), base_dir=str(path.resolve().parent))
+        config = Config(**data, source=source, base_dir=base_dir)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, str(path))) from None
+        raise ConfigError(_format_errors(exc, source)) from None
+    config._text = text
+    return config

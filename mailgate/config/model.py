@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from mailgate.config.fields import Section
 from mailgate.config.policy import ConversationSection, SecuritySection, TeamSection
@@ -48,6 +48,13 @@ class Config(Section):
     # Not from TOML: where the file was, for error messages and relative paths.
     source: str = "(defaults)"
     base_dir: str = "."
+    # The file's text as validated (``load_config``); None for the built-in defaults.
+    _text: str | None = PrivateAttr(default=None)
+
+    @property
+    def validated_text(self) -> str | None:
+        """The TOML this config was validated from (what worker processes are given)."""
+        return self._text
 
     def path(self, value: str) -> Path:
         """Resolve a configured path against the config file's directory."""

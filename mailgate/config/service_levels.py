@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mailgate.bizcal import WEEKDAYS
 from mailgate.bizcal import Calendar as BizCalendar
@@ -45,11 +46,6 @@ class CalendarSpec(Section):
             closed_dates=self.closed_dates, open_dates=self.open_dates,
             open_hours=self.open_hours, holiday_workdays=self.holiday_workdays,
         )
-
-    @model_validator(mode="after")
-    def _valid(self) -> CalendarSpec:
-        self.build("calendar")  # raises ValueError with the problem
-        return self
 
 
 class SlaLevel(Section):
@@ -122,6 +118,23 @@ class SlaSection(Section):
     levels: dict[str, SlaLevel] = Field(default_factory=lambda: {"standard": SlaLevel()})
     rules: list[Rule] = Field(default_factory=list)
     fields: list[FieldPattern] = Field(default_factory=list)
+
+    @field_validator("calendars")
+    @classmethod
+    def _build_calendars(cls, value: dict[str, CalendarSpec]) -> dict[str, CalendarSpec]:
+        """Build each calendar (which checks it) under its table name, so a mistake is
+        reported as ``sla.calendars.office: calendar 'office': ...``."""
+        errors = []
+        for name, spec in value.items():
+            try:
+                spec.build(name)
+            except ValueError as exc:
+                errors.append(InitErrorDetails(
+                    type=PydanticCustomError("calendar", "{error}", {"error": str(exc)}),
+                    loc=(name,), input=spec.model_dump()))
+        if errors:
+            raise ValidationError.from_exception_data("calendars", errors)
+        return value
 
     @model_validator(mode="after")
     def _references(self) -> SlaSection:

@@ -61,7 +61,8 @@ def start_fetchers(config: Config, spooler: Spooler, open_db: Callable[[], Store
     threads = []
     for account in config.imap:
         fetcher = ImapFetcher(account, spooler, cursors, log=states.logger(account.name),
-                              leases=cursors, node=node)
+                              leases=cursors, node=node,
+                              max_message_size=config.smtp.max_message_size)
         thread = threading.Thread(target=fetcher.run, args=(stop,),
                                   name=f"mailgate-imap-{account.name}", daemon=True)
         thread.start()

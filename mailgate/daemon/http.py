@@ -9,6 +9,7 @@ imported only here, when the daemon builds its registry.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ import structlog
 
 from mailgate import health
 from mailgate.config import Config
+from mailgate.errors import TransientError
 from mailgate.store import Store, ops
 
 if TYPE_CHECKING:
@@ -57,7 +59,12 @@ class HttpEndpoint:
         self._http_executor = ThreadPoolExecutor(1, thread_name_prefix="mailgate-http")
         self.http = health.HttpServer(http.host, http.port, {
             "/healthz": self._healthz, "/metrics": self._metrics_route})
-        await self.http.start()
+        try:
+            await self.http.start()
+        except OSError as exc:
+            raise TransientError(
+                f"cannot listen on {http.host}:{http.port} (http.host/http.port in "
+                f"{self.config.source}): {os.strerror(exc.errno) if exc.errno else exc}") from None
         log.info("http_listening", host=http.host, port=self.http.port)
 
     def _close_http(self) -> None:

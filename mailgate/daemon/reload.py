@@ -36,6 +36,7 @@ import structlog
 from mailgate import clock, clocks, health
 from mailgate.config import Config, load_config
 from mailgate.errors import ConfigError
+from mailgate.outbound import check_folder
 from mailgate.pipeline import Pipeline
 from mailgate.render import Renderer, freeze_templates, needed_templates
 from mailgate.store import Store, ops
@@ -103,14 +104,22 @@ def load_candidate(config: Config) -> tuple[Config, Renderer, Pipeline]:
     """Load and validate ``config``'s file and templates again, as ``check-config`` does."""
     source = config.source
     new = Config(base_dir=config.base_dir) if source == "(defaults)" else load_config(source)
-    folder = new.templates_dir
+    renderer = checked_templates(new)
+    check_folder(new)
+    return new, renderer, Pipeline(new, renderer)
+
+
+def checked_templates(config: Config) -> Renderer:
+    """A snapshot of ``config``'s templates, rendered as ``check-config`` renders them
+    (at start and at each reload): a ConfigError naming each file and line if any fails."""
+    folder = config.templates_dir
     renderer = freeze_templates(Renderer(folder))
-    needed = needed_templates(new)
+    needed = needed_templates(config)
     problems = renderer.check(needed)  # the snapshot that will be used is what gets checked
     if problems:  # the files on disk name file and line more precisely
         problems = Renderer(folder).check(needed) or problems
         raise ConfigError("; ".join(["templates have errors", *problems]))
-    return new, renderer, Pipeline(new, renderer)
+    return renderer
 
 
 class Reloading:
@@ -210,10 +219,10 @@ class Reloading:
         if self.processor is not None:
             self.processor.config = new
             self.processor.pipeline = pipeline
-        if self.workers is not None:  # they read the validated files again when they start
-            self._spawn(self.workers.restart(self.workers.count))
-        if self.sender_worker is not None:
-            self._spawn(self.sender_worker.restart(1))
+        for workers, count in ((self.workers, 0), (self.sender_worker, 1)):
+            if workers is not None:  # restarted with what was just validated
+                workers.validated(new, renderer)
+                self._spawn(workers.restart(count or workers.count))
         self.sender.config = new
         self.listener.config = new
         self.listener.handler.config = new

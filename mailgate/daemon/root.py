@@ -43,13 +43,13 @@ from mailgate.config import Config
 from mailgate.daemon.fetchers import start_fetchers
 from mailgate.daemon.http import HttpEndpoint
 from mailgate.daemon.pidfile import remove_pid_file, write_pid_file
-from mailgate.daemon.reload import Reloading
+from mailgate.daemon.reload import Reloading, checked_templates
 from mailgate.daemon.schedule import ReminderSchedule
+from mailgate.errors import MailgateError
 from mailgate.intake.smtp import Listener
-from mailgate.outbound import Sender
+from mailgate.outbound import Sender, check_folder
 from mailgate.pipeline import Pipeline
 from mailgate.processor import Processor, node_name
-from mailgate.render import Renderer, freeze_templates
 from mailgate.spooler import Spooler
 from mailgate.store import Store, open_store
 from mailgate.workers import WorkerProcesses
@@ -64,11 +64,13 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         self.config = config
         self.node = node_name(config)
         self.database = describe_database(config)
+        # the templates check-config renders, or no start (a ConfigError naming file:line)
+        self.renderer = checked_templates(config)
+        check_folder(config)  # outbound.folder: created and writable, or no start
         # Every thread opens its own connection with this (SQLite file or PostgreSQL pool).
         self.open_db: Callable[[], Store] = partial(
             open_store, config, migrate=False, application_name=f"mailgate {self.node}")
         self._prepare_store()
-        self.renderer = freeze_templates(Renderer(config.templates_dir))
         self.pipeline = Pipeline(config, self.renderer)
         self.stop_threads = threading.Event()
         self.sender = Sender(config, self.open_db, self.node)
@@ -112,6 +114,8 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
                 config.source, config.base_dir, self.node, 1, on_outbox=lambda: None,
                 on_processed=lambda: None, release=self._release_claims, role="sender")
             self.sender_worker.node_fixed = bool(config.gateway.node_name)
+            for workers in (self.workers, self.sender_worker):
+                workers.validated(config, self.renderer)
         else:
             self.processor_store = self.open_db()
             self.processor_store.relax_durability()  # see Store.relax_durability
@@ -159,6 +163,14 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
             self.loop.add_signal_handler(signal.SIGUSR1, self._spooled)
             self._pid_written = write_pid_file(self.config)
         sender_task = await self._start(self.loop)
+        try:
+            await self._open_intake()
+        except MailgateError:  # the address is taken: stop what runs, say it in one line
+            self.stopping.set()
+            await self._shutdown(sender_task)
+            raise
+        self._start_schedule()
+        await self.run_reminders()  # catch up on what fell due while we were down
         log.info("daemon_started", node=self.node, database=self.database)
         self.started.set()
         await self.stopping.wait()
@@ -167,7 +179,7 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         log.info("daemon_stopped")
 
     async def _start(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[object]:
-        """Start the components, intake last but reminders; the sender's task."""
+        """Start the components behind intake; the sender's task."""
         self.spooler.start()
         worker = threading.Thread(target=self._run_processor, name="mailgate-processor",
                                   daemon=True)
@@ -184,14 +196,16 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
             sender_task = asyncio.create_task(self.stopping.wait())
         else:
             sender_task = asyncio.create_task(self.sender.run(self.stopping))
+        return sender_task
+
+    async def _open_intake(self) -> None:
+        """Listen for SMTP and HTTP (a TransientError naming the setting if an address
+        cannot be bound)."""
         if self.config.smtp.enabled:
             await self.listener.start()
             log.info("listening", host=self.config.smtp.host, port=self.listener.port)
         if self.config.http.enabled:
             await self._start_http()
-        self._start_schedule()
-        await self.run_reminders()  # catch up on what fell due while we were down
-        return sender_task
 
     async def _shutdown(self, sender_task: asyncio.Task[object]) -> None:
         """Stop intake first, then drain: spool writer, processors, sender; close the rest."""
@@ -201,7 +215,8 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         for task in list(self._tasks):  # a reload in progress finishes first
             with suppress(Exception):
                 await task
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         await self.listener.stop()
         if self.http is not None:
             await self.http.stop()

@@ -12,10 +12,21 @@ Why it works this way:
   could lose mail.
 * ``after = "seen"``: on the very first run of an account (no cursor yet),
   messages already ``\\Seen`` are skipped, since a human has dealt with them
-  before mailgate was switched on. From then on only the UID cursor decides, so
-  a message somebody opens before we get to it is still taken.
+  before mailgate was switched on. The first run is fixed when it starts: unread
+  mail up to the highest UID then; that mark is stored (as the negative cursor
+  ``-N``) and kept until the run has finished, so a run cut short resumes as a
+  first run. From then on only the UID cursor decides, so a message somebody
+  opens before we get to it is still taken.
 * A UIDVALIDITY change means the server renumbered the folder: it is logged
   once and the folder is rescanned from UID 1 (dedupe keeps that idempotent).
+  In ``seen`` mode the rescan is a first run again: only unread mail is taken
+  (what we took is ``\\Seen``; the folder's read history is never emptied).
+* Size: ``RFC822.SIZE`` is fetched first. A message over ``max_message_size``
+  (the daemon passes ``smtp.max_message_size``, the limit of SMTP and pipe) is
+  never downloaded: it is moved whole to ``error_folder`` and reported once
+  (``imap_message_too_large``); the raw bytes stay on the server, intact. A
+  batch holds ``batch_size`` messages and at most that limit in bytes, so
+  memory stays bounded by one maximal message however the mailbox looks.
 * ``accept`` raising :class:`~mailgate.errors.TransientError` (spool busy)
   leaves the message alone and ends the round; it is retried next round. Any
   other exception is a problem with that one message: it stays on the server
@@ -46,11 +57,12 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import structlog
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from mailgate.config import ImapAccount
 from mailgate.errors import TransientError
@@ -65,6 +77,7 @@ OUTCOME_TIMEOUT = 2.0  # how long a batch waits for the processor's verdicts
 BACKOFF_INITIAL, BACKOFF_MAX = 1.0, 300.0  # reconnects
 STALL_RETRY = 10.0  # after a TransientError from the spool
 FAILED_RETRY_INITIAL, FAILED_RETRY_MAX = 60.0, 3600.0  # messages accept() choked on
+DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024  # the daemon passes smtp.max_message_size
 IDLE_MAX = 29 * 60  # RFC 2177: re-issue IDLE at least every 29 minutes
 CONNECTION_ERRORS = (IMAPClientError, OSError)
 
@@ -73,7 +86,10 @@ class CursorStore(Protocol):
     """Where the fetcher remembers how far it got in each folder."""
 
     def imap_cursor(self, account: str, folder: str) -> tuple[int | None, int]:
-        """Return (uidvalidity, last processed uid); (None, 0) when unknown."""
+        """Return (uidvalidity, last processed uid); (None, 0) when unknown.
+
+        A negative ``-N`` marks a first run in seen mode still under way (up to UID N).
+        """
         ...
 
     def set_imap_cursor(self, account: str, folder: str, uidvalidity: int, last_uid: int) -> None:
@@ -87,6 +103,7 @@ class ImapFetcher:
     access token for an ``oauth2_*`` account); when None it is read from the
     account's source at every connect, so rotated secrets are picked up.
     With ``leases`` the fetcher reads only while ``node`` holds the account's lease.
+    Messages over ``max_message_size`` bytes are set aside, not fetched.
     """
 
     def __init__(
@@ -100,6 +117,7 @@ class ImapFetcher:
         outcome_timeout: float = OUTCOME_TIMEOUT,
         leases: LeaseStore | None = None,
         node: str = "",
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     ) -> None:
         self.account = account
         self._acceptor = acceptor
@@ -113,6 +131,8 @@ class ImapFetcher:
         self._caps: frozenset[bytes] = frozenset()
         self._folders: set[str] = set()
         self._retry: dict[int, tuple[int, float]] = {}  # uid -> (failures, due on monotonic)
+        self._left: set[int] = set()  # oversized and could not be moved: left where they are
+        self._max_size = max_message_size
         self._stalled = False
         self.node = node
         self.lease = AccountLease(leases, account.name, node, account.lease.total_seconds(),
@@ -200,66 +220,117 @@ class ImapFetcher:
 
     def _round(self, client: IMAPClient) -> tuple[int, bool]:
         """One SELECT + SEARCH + processing; returns (accepted, whether to search again)."""
-        acc = self.account
         self._stalled = False
         self.lease.keep()
-        validity = int(client.select_folder(acc.folder)[b"UIDVALIDITY"])
-        known, last = self._cursors.imap_cursor(acc.name, acc.folder)
-        if known is not None and known != validity:
-            self._log.warning("imap_uidvalidity_changed", old=known, new=validity)
-            self._retry.clear()
-            known, last = validity, 0
-            self._cursors.set_imap_cursor(acc.name, acc.folder, validity, 0)
+        validity = int(client.select_folder(self.account.folder)[b"UIDVALIDITY"])
+        last = self._position(client, validity)
         count = 0
         due = sorted(uid for uid, (_, at) in self._retry.items() if at <= time.monotonic())
         if due:
             count += self._process(client, validity, due, None)
             if self._stalled:
                 return count, False
-        criteria: list[str] = ["UID", f"{last + 1}:*"]
-        if known is None and acc.after == "seen":
-            criteria.append("UNSEEN")  # first run: what is already read stays put
+        if last < 0:
+            return count + self._first_run(client, validity, -last), not self._stalled
         # "n:*" always matches the highest UID, even when it is below n: filter it out.
-        uids = sorted(uid for uid in client.search(criteria) if uid > last)
-        high = uids[-1] if uids else last
-        if known is None:
-            high = max([high, *client.search(["UID", "*"])])
-        count += self._process(client, validity, uids, high)
-        if known is None and not self._stalled:
-            self._cursors.set_imap_cursor(acc.name, acc.folder, validity, high)
+        uids = sorted(uid for uid in client.search(["UID", f"{last + 1}:*"]) if uid > last)
+        count += self._process(client, validity, uids, uids[-1] if uids else last)
         return count, bool(uids) and not self._stalled
+
+    def _position(self, client: IMAPClient, validity: int) -> int:
+        """The cursor's last UID for this round, starting (or restarting) the folder if needed.
+
+        Negative, ``-N``: a first run in seen mode is under way, taking only unread mail up
+        to UID N. That mark is stored before the run starts and kept until it has finished,
+        so a run cut short (spool busy, connection lost, restart) resumes as a first run
+        instead of taking the read mail after the last message it got to. A UIDVALIDITY
+        change starts the folder afresh the same way: in seen mode what is \\Seen stays
+        (taken by us, or read by a person), the rest is taken and dedupe absorbs repeats.
+        """
+        acc = self.account
+        known, last = self._cursors.imap_cursor(acc.name, acc.folder)
+        if known == validity:
+            return last
+        if known is not None:
+            self._log.warning("imap_uidvalidity_changed", old=known, new=validity)
+            self._retry.clear()
+            self._left.clear()
+        last = 0
+        if acc.after == "seen":
+            last = -max([0, *client.search(["UID", "*"])])
+        self._cursors.set_imap_cursor(acc.name, acc.folder, validity, last)
+        return last
+
+    def _first_run(self, client: IMAPClient, validity: int, mark: int) -> int:
+        """Take the unread mail up to ``mark``; the cursor moves to ``mark`` only at the end.
+
+        Progress within the run is in the flags: what we took is \\Seen by then (a crash
+        before the flag means it is taken again, a duplicate). Messages waiting for a retry
+        or left behind are skipped here; the retry timer brings the former back.
+        """
+        acc = self.account
+        uids = sorted(uid for uid in client.search(["UID", f"1:{mark}", "UNSEEN"])
+                      if uid <= mark and uid not in self._retry and uid not in self._left)
+        count = self._process(client, validity, uids, None)
+        if not self._stalled:
+            self._cursors.set_imap_cursor(acc.name, acc.folder, validity, mark)
+        return count
 
     def _process(self, client: IMAPClient, validity: int, uids: list[int],
                  high: int | None) -> int:
         """Accept ``uids`` batch by batch; advance the cursor unless ``high`` is None."""
         acc = self.account
-        # After a message the cursor may skip to just below the next candidate
-        # (on a first run in seen mode, the read messages in between stay behind).
-        ends = [nxt - 1 for nxt in uids[1:]] + [high or 0]
+        if not uids:
+            return 0
+        # After a message the cursor may skip to just below the next candidate.
+        ends = dict(zip(uids, [nxt - 1 for nxt in uids[1:]] + [high or 0], strict=True))
         count = 0
         for start in range(0, len(uids), acc.batch_size):
-            taken = self._accept_batch(client, validity, uids[start:start + acc.batch_size])
-            deadline = time.monotonic() + self._outcome_timeout  # one wait for the whole batch
-            for offset, (uid, spool_id) in enumerate(taken):
-                self.lease.keep()  # no flag or cursor move once another node reads
-                if spool_id is not None:
-                    self._acknowledge(client, uid, spool_id, deadline)
-                    count += 1
-                if high is not None:
-                    end = ends[start + offset]
-                    self._cursors.set_imap_cursor(acc.name, acc.folder, validity, end)
-            if self._stalled:
-                break
+            for batch in self._batches(client, uids[start:start + acc.batch_size]):
+                taken = self._accept_batch(client, validity, batch)
+                deadline = time.monotonic() + self._outcome_timeout  # one wait per batch
+                for uid, spool_id in taken:
+                    self.lease.keep()  # no flag or cursor move once another node reads
+                    if spool_id is not None:
+                        self._acknowledge(client, uid, spool_id, deadline)
+                        count += 1
+                    if high is not None:
+                        self._cursors.set_imap_cursor(acc.name, acc.folder, validity, ends[uid])
+                if self._stalled:
+                    return count
         return count
 
+    def _batches(self, client: IMAPClient, chunk: list[int]) -> Iterator[dict[int, int]]:
+        """Split ``chunk`` into batches (uid -> RFC822.SIZE) of at most the size limit in
+        total, so one batch never holds more than one maximal message; oversized messages
+        are not fetched at all and cost nothing here."""
+        sizes = client.fetch(chunk, [b"RFC822.SIZE"])
+        batch: dict[int, int] = {}
+        total = 0
+        for uid in chunk:
+            size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))  # 0: expunged meanwhile
+            cost = size if size <= self._max_size else 0
+            if batch and total + cost > self._max_size:
+                yield batch
+                batch, total = {}, 0
+            batch[uid] = size
+            total += cost
+        if batch:
+            yield batch
+
     def _accept_batch(self, client: IMAPClient, validity: int,
-                      chunk: list[int]) -> list[tuple[int, int | None]]:
+                      batch: dict[int, int]) -> list[tuple[int, int | None]]:
         """Fetch and accept one batch; (uid, spool id or None when not taken) per message."""
         acc = self.account
-        fetched = client.fetch(chunk, [b"BODY.PEEK[]"])
+        wanted = [uid for uid, size in batch.items() if size <= self._max_size]
+        fetched = client.fetch(wanted, [b"BODY.PEEK[]"]) if wanted else {}
         taken: list[tuple[int, int | None]] = []
-        for uid in chunk:
+        for uid, size in batch.items():
             raw = fetched.pop(uid, {}).get(b"BODY[]")
+            if size > self._max_size or (raw is not None and len(raw) > self._max_size):
+                self._set_aside(client, uid, max(size, len(raw or b"")))
+                taken.append((uid, None))
+                continue
             if raw is None:  # expunged by someone else meanwhile
                 self._retry.pop(uid, None)
                 taken.append((uid, None))
@@ -305,6 +376,25 @@ class ImapFetcher:
             self._expunge(client, uid)
         self._log.info("imap_message_accepted", uid=uid, spool_id=spool_id, outcome=state,
                        action=acc.after)
+
+    def _set_aside(self, client: IMAPClient, uid: int, size: int) -> None:
+        """An oversized message goes, untouched and whole, to ``error_folder``; when even
+        that fails (no right to create it) it stays where it is. Either way it is reported
+        once and not fetched again: the cursor passes it, and ``_left`` keeps a first run
+        from finding it again."""
+        acc = self.account
+        self._retry.pop(uid, None)
+        try:
+            self._move(client, uid, acc.error_folder)
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError as exc:
+            self._left.add(uid)
+            self._log.error("imap_message_too_large", uid=uid, size=size,
+                            limit=self._max_size, moved_to=None, reason=str(exc))
+            return
+        self._log.error("imap_message_too_large", uid=uid, size=size, limit=self._max_size,
+                        moved_to=acc.error_folder)
 
     def _move(self, client: IMAPClient, uid: int, folder: str) -> None:
         if folder not in self._folders:

@@ -20,6 +20,7 @@ with stock aiosmtpd by ``tests/test_smtp_intake.py``, and aiosmtpd is pinned bel
 from __future__ import annotations
 
 import asyncio
+import os
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 from typing import Any
@@ -187,11 +188,18 @@ class Listener:
         )
 
     async def start(self) -> Any:
+        """Listen; a TransientError naming the settings and the file if the address cannot
+        be bound (in use, not this host's), so ``serve`` says so in one line."""
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(
-            self._factory, host=self.config.smtp.host, port=self.config.smtp.port,
-            reuse_address=True,
-        )
+        smtp = self.config.smtp
+        try:
+            self.server = await loop.create_server(
+                self._factory, host=smtp.host, port=smtp.port, reuse_address=True,
+            )
+        except OSError as exc:
+            raise TransientError(
+                f"cannot listen on {smtp.host}:{smtp.port} (smtp.host/smtp.port in "
+                f"{self.config.source}): {_reason(exc)}") from None
         return self.server
 
     @property
@@ -210,3 +218,8 @@ class Listener:
         except TimeoutError:
             log.warning("shutdown_with_messages_in_flight", count=self.handler.in_flight)
         self.server = None
+
+
+def _reason(exc: OSError) -> str:
+    """``Address already in use``, without asyncio's "error while attempting to bind..."."""
+    return os.strerror(exc.errno) if exc.errno else str(exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from contextlib import suppress
 from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import formataddr, getaddresses
@@ -128,8 +129,8 @@ def header(msg: EmailMessage, name: str) -> str:
     try:
         value = msg.get(name)
     except Exception:
-        raw = msg._headers  # type: ignore[attr-defined]  # last resort: raw text
-        value = next((v for k, v in raw if k.lower() == name.lower()), None)
+        value = next((v for k, v in msg.raw_items()  # last resort: the raw text
+                      if k.lower() == name.lower()), None)
     return "" if value is None else unescape(str(value))
 
 
@@ -162,7 +163,7 @@ def addresses(msg: EmailMessage, name: str, defects: list[str] | None = None,
     """
     pairs: list[tuple[str, str]] = []
     wanted = name.lower()
-    for key, raw in msg._headers:  # type: ignore[attr-defined]
+    for key, raw in msg.raw_items():
         if key.lower() != wanted:
             continue
         try:  # one undecodable field does not lose the others
@@ -171,8 +172,11 @@ def addresses(msg: EmailMessage, name: str, defects: list[str] | None = None,
             if found is None:
                 pairs.extend(getaddresses([str(value)]))
             else:
-                pairs.extend((a.display_name, a.addr_spec) for a in found)
-        except Exception:
+                pairs.extend(_as_written(str(raw), [(a.display_name, a.addr_spec)
+                                                    for a in found]))
+        except Exception:  # e.g. a CR/LF an encoded display name decodes to
+            with suppress(Exception):
+                pairs.extend(_as_written(str(raw), []))
             continue
     out: list[tuple[str, str]] = []
     for display, addr in pairs:
@@ -185,6 +189,22 @@ def addresses(msg: EmailMessage, name: str, defects: list[str] | None = None,
                 break
             out.append((clean_text(unescape(display), 200), addr))
     return out
+
+
+_ENCODED_WORD = re.compile(r"=\?[^?\s]{1,80}\?[bq]\?[^?\s]*\?=", re.I)
+
+
+def _as_written(raw: str, parsed: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``parsed``, unless an address in it is not in the field as written: an encoded word
+    in a display name decodes to text the parser then reads as address syntax
+    (``=?utf-8?q?Eve=0D=0ABcc:_x@victim?= <eve@evil>`` gave ``_x@victim?=``). Then the
+    field is read undecoded, strictly, for the addresses actually written in it."""
+    written = _ENCODED_WORD.sub(" ", unescape(raw))
+    lower = written.lower()
+    if parsed and all(unescape(addr).lower() in lower for _, addr in parsed):
+        return parsed
+    return [(clean_text(name, 200), addr) for name, addr in getaddresses([written])
+            if addr and "@" in addr]
 
 
 def content_id(raw: bytes) -> str:

@@ -155,6 +155,8 @@ class Context:
     role: str = "requester"  # identify
     joins_by_token: bool = False  # identify: a stranger holding the reply address
     newcomer: tuple[str, str] | None = None  # identify: (event kind, why) of a new participant
+    token_exposed: tuple[int, str] | None = None  # identify: (ticket id, why) a reply
+    # address of an engineer reached an outsider; record retires it
     proof: str | None = None  # identify: how an engineer proved the mail is theirs
     rating: Rating | None = None  # rate
     route: Route | None = None

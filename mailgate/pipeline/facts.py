@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from mailgate import clocks, identity, lists, security, sla
-from mailgate.autoreply import classify_automatic
+from mailgate.autoreply import Automatic, classify_automatic, out_of_office_subject
 from mailgate.config import Config
 from mailgate.language import detect as detect_language
 from mailgate.message import Inbound, header
@@ -31,6 +31,10 @@ def prepare(services: Services, item: SpoolItem, inbound: Inbound,
     automatic = classify_automatic(inbound.msg, item.mail_from,
                                    own_addresses=services.own_addresses,
                                    own_domain_ids=frozenset([config.support_address]))
+    if automatic is None and config.team.is_engineer(inbound.from_addr or "") \
+            and out_of_office_subject(inbound.msg):
+        # an old-style out-of-office of an engineer (no header says so) is never relayed
+        automatic = Automatic("out-of-office", "an engineer's out-of-office subject")
     text = new_text(inbound.text)
     language = detect_language(text, header(inbound.msg, "Content-Language"),
                                config.templates.language)

@@ -254,6 +254,11 @@ class MessageQueries(StoreBase):
         return [{"at": a, "actor": ac, "kind": k, "detail": d, "message_id": m, "ticket": ref}
                 for a, ac, k, d, m, ref in cur.fetchall()]
 
+    def count_events(self, ticket_id: int, kind: str) -> int:
+        """How many events of ``kind`` one ticket has (e.g. its reply-token generation)."""
+        return int(self._x("SELECT COUNT(*) FROM events WHERE ticket_id = ? AND kind = ?",
+                           (ticket_id, kind)).fetchone()[0])
+
     def event_counts(self) -> dict[str, int]:
         """Events per kind, over all tickets (the metrics)."""
         return dict(self._x("SELECT kind, COUNT(*) FROM events GROUP BY kind").fetchall())

@@ -115,6 +115,7 @@ def health_snapshot(store: Store) -> dict[str, Any]:
         "quarantined": spool.get("quarantined", 0),
         "outbox_pending": outbox.get("pending", 0),
         "outbox_failed": outbox.get("failed", 0),
+        "outbox_last_error": store.outbox_last_error() if outbox.get("pending") else None,
         "oldest_pending_outbox": store.oldest_pending_outbox(),
         "oldest_new_spool": store.oldest_new_spool(),
         "imap_leases": _leases(store),

@@ -179,6 +179,14 @@ class OutboxQueries(StoreBase):
         return dict(self._x("SELECT state, COUNT(*) FROM outbox"
                             " WHERE state IN ('pending', 'failed') GROUP BY state").fetchall())
 
+    def outbox_last_error(self) -> str | None:
+        """Why mail still waits: the error of the pending row deferred last (the index on
+        state and next attempt: cheap enough for /healthz); None when none failed."""
+        row = self._x("SELECT last_error FROM outbox WHERE state = 'pending'"
+                      " AND last_error IS NOT NULL ORDER BY next_attempt_at DESC LIMIT 1"
+                      ).fetchone()
+        return row[0] if row else None
+
     def oldest_pending_outbox(self) -> datetime | None:
         """When the oldest mail still waiting to be sent was queued."""
         value = self._x("SELECT MIN(created_at) FROM outbox WHERE state = 'pending'"

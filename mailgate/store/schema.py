@@ -289,6 +289,24 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX ratings_rating ON ratings (rating)",
         ],
     ),
+    (
+        11,
+        "SLA clocks remember the reminders sent for them",
+        [
+            # The highest reminder point sent for the clock (0.75, 1.0 the breach, 2.0, 3.0
+            # the repeats) and when: a re-plan (pause, resume, reload) never plans it again,
+            # and a repeat after a breach continues from the last one.
+            "ALTER TABLE sla_clocks ADD COLUMN last_point {real}",
+            "ALTER TABLE sla_clocks ADD COLUMN last_reminder_at TEXT",
+            """UPDATE sla_clocks SET
+                last_point = (SELECT MAX(r.point) FROM reminders r
+                    WHERE r.ticket_id = sla_clocks.ticket_id AND r.kind = sla_clocks.kind
+                    AND r.state = 'sent'),
+                last_reminder_at = (SELECT MAX(r.sent_at) FROM reminders r
+                    WHERE r.ticket_id = sla_clocks.ticket_id AND r.kind = sla_clocks.kind
+                    AND r.state = 'sent')""",
+        ],
+    ),
 ]
 
 

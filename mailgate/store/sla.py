@@ -20,7 +20,8 @@ class SlaQueries(StoreBase):
         if row is None:
             return None
         record = dict(zip([d[0] for d in cur.description], row, strict=True))
-        for key in ("started_at", "paused_at", "due_at", "stopped_at", "breached_at"):
+        for key in ("started_at", "paused_at", "due_at", "stopped_at", "breached_at",
+                    "last_reminder_at"):
             record[key] = from_db(record[key])
         return record
 
@@ -52,6 +53,13 @@ class SlaQueries(StoreBase):
                        " VALUES (?, ?, ?, ?, ?)",
                        [(ticket_id, kind, point, to_db(fire_at), to_db(due_at))
                         for point, fire_at in reminders])
+
+    def set_ticket_due(self, ticket_id: int, column: str, due_at: datetime | None) -> None:
+        """Move one of the ticket's deadline columns, leaving ``updated_at`` alone (a moved
+        deadline is the SLA's doing, not an update of the ticket)."""
+        if column not in ("first_response_due", "resolution_due"):
+            raise ValueError(f"not a deadline column: {column}")
+        self._x(f"UPDATE tickets SET {column} = ? WHERE id = ?", (to_db(due_at), ticket_id))
 
     def open_clocks(self) -> list[tuple[int, str]]:
         """(ticket id, kind) of every clock still running or paused."""

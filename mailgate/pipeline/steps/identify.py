@@ -17,6 +17,7 @@ mail (an engineer's out-of-office) needs no proof: it changes nothing.
 
 from __future__ import annotations
 
+from mailgate import security
 from mailgate.domains import domain_of, organisation
 from mailgate.identity import TOKEN_PROOF, Identity
 from mailgate.pipeline.context import Context, Quarantine, TicketView
@@ -36,11 +37,14 @@ def identify(services: Services, store: Store, ctx: Context) -> None:
     if found.spoof and not automatic:
         hold(services, ctx, f"forged sender: {found.spoof}")
     if services.config.team.is_engineer(who):
-        if view is not None and not automatic and proof(ctx, found) is None:
+        if view is not None and not automatic and proof(store, ctx, found) is None:
             ignored = "".join(f"; Authentication-Results of {a} ignored (not in "
                               "security.trusted_authserv_ids)" for a in found.untrusted)
+            retired = "; its per-engineer reply address was retired after it reached " \
+                "someone outside the team (answer the newest notification)" \
+                if found.proof == TOKEN_PROOF and found.token_ticket in _cited(ctx) else ""
             hold(services, ctx, f"unauthenticated engineer: {who} gave no proof ({NO_PROOF})"
-                                f"{ignored}")
+                                f"{retired}{ignored}")
         ctx.role = "engineer"
     elif view is None or who == view.ticket.requester:
         ctx.role = "requester"
@@ -59,7 +63,9 @@ def identify(services: Services, store: Store, ctx: Context) -> None:
     how = " (by the reply-token address)" if ctx.joins_by_token else \
         f" ({ctx.newcomer[1]})" if ctx.newcomer else ""
     if ctx.role == "engineer" and view is not None:
-        ctx.proof = proof(ctx, found)
+        ctx.proof = proof(store, ctx, found)
+    if view is not None:
+        ctx.token_exposed = _exposed(services, store, ctx, view)
     ctx.decide("identify", f"{who} is the {ctx.role}{how}"
                            + (f" (proven by {ctx.proof})" if ctx.proof else ""))
 
@@ -92,14 +98,47 @@ def _colleague(services: Services, store: Store, ctx: Context,
             "the thread (conversation.colleagues = organisation)")
 
 
-def proof(ctx: Context, found: Identity) -> str | None:
-    """How an engineer proved the mail is theirs, for the ticket it threads to."""
+def proof(store: Store, ctx: Context, found: Identity) -> str | None:
+    """How an engineer proved the mail is theirs, for the ticket it threads to: a reply
+    address must name that ticket and be of its current generation (not retired)."""
     if found.proof is None:
         return None
     if found.proof != TOKEN_PROOF:
         return found.proof
-    cited = (ctx.threaded.id if ctx.threaded else None, ctx.threading.merged_from)
-    return found.proof if found.token_ticket in cited else None
+    if found.token_ticket is None or found.token_ticket not in _cited(ctx):
+        return None
+    current = store.count_events(found.token_ticket, security.TOKEN_EXPOSED)
+    return found.proof if found.token_generation == current else None
+
+
+def _cited(ctx: Context) -> tuple[int | None, int | None]:
+    return (ctx.threaded.id if ctx.threaded else None, ctx.threading.merged_from)
+
+
+def _exposed(services: Services, store: Store, ctx: Context,
+             view: TicketView) -> tuple[int, str] | None:
+    """Whether this mail shows a live per-engineer reply address of the ticket to someone
+    outside the team (an engineer who copied the customer on their answer, or a customer
+    answering all of that copy). Whoever holds the address could act as the engineer, so
+    the record step retires it: later notifications carry a new one (README, Security)."""
+    config, ticket = services.config, view.ticket
+    shown = [address for _, address in [*ctx.inbound.to, *ctx.inbound.cc]]
+    maybe = (ticket.assignee, ctx.facts.sender)
+    holders = [*config.team.engineers.values(),
+               *(a for a in maybe if a and config.team.is_engineer(a))]
+    found = [t for t in security.engineer_tokens(config, shown, holders)
+             if t.ticket == ticket.id]
+    if not found:
+        return None
+    current = store.count_events(ticket.id, security.TOKEN_EXPOSED)
+    outsiders = sorted({a for a in [ctx.facts.sender, *shown]
+                        if not (config.team.is_engineer(a) or a == config.team.address
+                                or a in services.own_addresses or config.accepts(a))})
+    if not outsiders or all(t.generation != current for t in found):
+        return None
+    return ticket.id, (f"a per-engineer reply address of {ticket.reference} was in To/Cc of "
+                       f"a mail {', '.join(outsiders)} wrote or received: retired, the next "
+                       "notification carries a new one")
 
 
 def hold(services: Services, ctx: Context, reason: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from mailgate import autoclose, clocks, desk
+from mailgate import autoclose, clocks, desk, security
 from mailgate.pipeline.context import Context, Outcome
 from mailgate.pipeline.facts import classify, plan
 from mailgate.pipeline.services import Services
@@ -39,7 +39,11 @@ def record(services: Services, store: Store, ctx: Context) -> None:
                         detail=f"Message-ID {ctx.reused[0]} (a message of ticket "
                                f"{ctx.reused[1]}) reused by a mail with other content; "
                                f"stored as {ctx.inbound.message_id}")
-    if ctx.role != "engineer":
+    if ctx.token_exposed is not None:
+        store.add_event(ctx.token_exposed[0], security.TOKEN_EXPOSED, actor="mailgate",
+                        now=ctx.now, message_id=ctx.inbound.message_id,
+                        detail=ctx.token_exposed[1])
+    if _may_add_people(ctx):
         _participants(services, store, ctx, ticket)
     if ctx.rating is not None:
         _rating(store, ctx, ticket)
@@ -100,16 +104,17 @@ def _done(ctx: Context, ticket: Ticket, action: str, method: str) -> Outcome:
 def create(services: Services, store: Store, ctx: Context) -> Ticket:
     """A new ticket for the message: SLA level, deadlines and clocks, linked if it must be."""
     config, inbound, facts, now = services.config, ctx.inbound, ctx.facts, ctx.now
-    ahead = facts.decided is not None and facts.now == now  # worked out for this instant
+    start = clocks.start_of(ctx.item.received_at, now)  # when mailgate accepted the mail
+    ahead = facts.decided is not None and facts.now == start  # worked out for this instant
     decided = facts.decided if ahead and facts.decided else classify(services, ctx.item,
                                                                        inbound)
     subject = services.tags.strip_tags(normalize_subject(inbound.subject)) or "(no subject)"
     planned = facts.clocks if ahead and facts.clocks is not None else \
-        plan(config, facts, decided, now)
+        plan(config, facts, decided, start)
     ticket = store.create_ticket(  # with its deadlines: one INSERT, no UPDATEs after it
         reference_of=services.tags.reference, status="open", subject=subject,
         requester=facts.sender, requester_name=inbound.from_name,
-        sla_level=decided.level, now=now, category=decided.category,
+        sla_level=decided.level, now=start, category=decided.category,
         priority=decided.priority, queue=decided.queue, language=facts.language,
         **clocks.due_columns(planned),
     )
@@ -131,7 +136,7 @@ def create(services: Services, store: Store, ctx: Context) -> Ticket:
     if ctx.related is not None:
         _related(store, ctx, ticket)
     clocks.start(config, store, ticket.id, decided.level, now, planned,
-                 deadlines_written=True)
+                 deadlines_written=True, started_at=start)
     if facts.mailing_list is not None and not planned:
         store.add_event(ticket.id, "sla_not_started", actor="mailgate", now=now,
                         message_id=inbound.message_id,
@@ -178,6 +183,17 @@ def store_message(store: Store, ctx: Context, ticket: Ticket, kind: str) -> None
                                f"them whole: {', '.join(inbound.cut_fields)}")
 
 
+def _may_add_people(ctx: Context) -> bool:
+    """Whether the mail's To/Cc may join the ticket it lands on. Never an engineer's (they
+    copy colleagues as they please), nor automatic mail or a stranger's joining a ticket
+    they are not on: both can be sent by anyone who guesses a ticket number, and each
+    address added would receive every later answer of the desk."""
+    if ctx.role == "engineer":
+        return False
+    joins_existing = ctx.outcome is not None and ctx.outcome.action != "created"
+    return not (joins_existing and (ctx.facts.automatic is not None or ctx.role == "stranger"))
+
+
 def _participants(services: Services, store: Store, ctx: Context, ticket: Ticket) -> None:
     """The requester and every customer-side address in To/Cc join the ticket; a mailing
     list never does (its address, nor anyone in To/Cc of a list post: the list's members
@@ -213,7 +229,10 @@ def _after(services: Services, store: Store, ctx: Context, ticket: Ticket) -> No
             or ctx.outcome.action != "appended":
         return
     if ticket.status == "awaiting_reply" and ctx.role in ("requester", "participant"):
-        autoclose.cancel(store, ticket.id)  # they answered: no reminder, no auto-close
+        if route.action == "thanks":  # still waiting: the period counts from their thanks
+            autoclose.plan(services.config, store, ticket, now)
+        else:  # they answered: no reminder, no auto-close
+            autoclose.cancel(store, ticket.id)
     if route.action == "thanks":
         was = ctx.threaded.status if ctx.threaded else ticket.status
         store.add_event(ticket.id, "thanks_suppressed", actor=who, now=now, message_id=mid,

@@ -12,6 +12,7 @@ and a correlated alert are never answered.
 from __future__ import annotations
 
 from mailgate import locales, resolution, sla
+from mailgate.autoreply import Bounce
 from mailgate.conversation import ticket_context
 from mailgate.identity import TOKEN_PROOF
 from mailgate.pipeline.context import Context
@@ -26,7 +27,8 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
         return  # a duplicate: answered the first time
     conversation = services.conversation
     if ctx.bounce is not None:
-        if ctx.bounce[1].permanent:
+        if ctx.bounce[1].permanent and _tell_about_bounce(services, store, ticket,
+                                                          ctx.bounce[1]):
             conversation.notify_team(store, ticket, ctx.inbound, ctx.now, "bounce")
     elif ctx.facts.automatic is not None or outcome.action == "correlated":
         return
@@ -51,6 +53,23 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
         reopened = route is not None and route.action == "reopen"
         conversation.customer_reply(store, ticket, ctx.inbound, ctx.now,
                                     notify=reopened or was != "closed")
+
+
+#: Mail of ours that goes to the team, never to a customer: a bounce of one is recorded and
+#: answered by nothing (a notice about it would go where the first one bounced: a loop).
+TEAM_KINDS = frozenset({"notification", "reminder", "command_error"})
+
+
+def _tell_about_bounce(services: Services, store: Store, ticket: Ticket,
+                       report: Bounce) -> bool:
+    """Whether a permanent bounce deserves a notice: not when the mail that bounced was a
+    notice to the team, nor when the notice would go to the address that bounced."""
+    to = (ticket.assignee or services.config.team.address or "").lower()
+    if not to or to in {r.lower() for r in report.recipients}:
+        return False
+    bounced = store.stored_message(report.original_message_id) \
+        if report.original_message_id else None
+    return bounced is None or bounced["kind"] not in TEAM_KINDS
 
 
 def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,

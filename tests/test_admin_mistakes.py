@@ -1,0 +1,283 @@
+"""An admin's mistakes are caught before mail suffers (review2 findings 3, 8, 9).
+
+Each test runs ``mailgate serve`` / ``check-config`` as a subprocess on a real config
+and sends real mail over SMTP: what an admin and a customer would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunningDaemon, make_mail, sqlite_only
+from tests.faultkit import (
+    DaemonProcess,
+    drained,
+    fault_config,
+    numbered_mails,
+    query,
+    send_once,
+)
+from tests.support import free_port, wait_until
+
+pytestmark = sqlite_only  # they read the SQLite file of a subprocess daemon
+
+BROKEN = "Hello {% if ticket.requester_name %}{{ ticket.requester_name }},\n"  # no endif
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[DaemonProcess]]:
+    started: list[DaemonProcess] = []
+    yield started
+    for proc in started:
+        proc.cleanup()
+
+
+def daemon(daemons: list[DaemonProcess], folder: Path,
+           *settings: dict[str, dict[str, object]]) -> DaemonProcess:
+    port = free_port()
+    proc = DaemonProcess(fault_config(folder, {"smtp": {"port": port}}, *settings), port)
+    daemons.append(proc)
+    return proc
+
+
+def serve(config: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """``mailgate serve`` that is expected to refuse to start."""
+    return subprocess.run([sys.executable, "-m", "mailgate", "serve", "-c", str(config)],
+                          capture_output=True, text=True, timeout=timeout,
+                          cwd=config.parent, stdin=subprocess.DEVNULL)
+
+
+def db_of(folder: Path) -> Path:
+    return folder / "var" / "mailgate.db"
+
+
+def wait_drained(proc: DaemonProcess, timeout: float = 20) -> None:
+    db = db_of(proc.config_path.parent)
+    wait_until(lambda: drained(db), timeout, interval=0.1,
+               message=lambda: f"not drained:\n{proc.log(tail=3000)}")
+
+
+# -- finding 3: templates checked at start; a restarted child runs what was validated --------
+
+
+def test_serve_refuses_a_template_that_check_config_rejects(tmp_path: Path) -> None:
+    config = fault_config(tmp_path, {"smtp": {"port": free_port()}})
+    (tmp_path / "templates" / "ack.txt.j2").write_text(BROKEN, encoding="utf-8")
+    result = serve(config)
+    assert result.returncode == 78, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert f"{tmp_path / 'templates' / 'ack.txt.j2'}:1: TemplateSyntaxError" in line
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "var" / "mailgate.pid").exists()
+
+
+def test_restarted_processor_keeps_the_validated_templates_and_config(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """A template broken and a config typo made on disk without a reload, then the
+    processor killed (as the OOM killer would): its replacement runs what the daemon
+    validated, so the next customer still gets a ticket and the usual acknowledgement."""
+    proc = daemon(daemons, tmp_path).start()
+    [worker] = proc.children("processor")
+    (tmp_path / "templates" / "ack.txt.j2").write_text(BROKEN, encoding="utf-8")
+    with open(proc.config_path, "a", encoding="utf-8") as config:
+        config.write('\n[conversation]\nreopen_windw = "1d"\n')
+    os.kill(worker, signal.SIGKILL)
+    wait_until(lambda: proc.children("processor") not in ([], [worker]), 20,
+               message=lambda: proc.log())
+    [raw] = numbered_mails("after-crash", 1).values()
+    assert send_once(proc.port, raw) == 250
+    wait_drained(proc)
+    db = db_of(tmp_path)
+    assert query(db, "SELECT state, COUNT(*) FROM spool GROUP BY state") == [("done", 1)]
+    [ack] = [bytes(r[0]) for r in query(db, "SELECT raw FROM outbox WHERE kind = 'ack'")]
+    assert b"thank you for contacting" in ack
+    assert "processor_died" in proc.log(tail=None)
+    assert proc.terminate()[0] == 0
+
+
+# -- finding 4: each template checked with its own variables, in several variants ------------
+
+
+def check_config(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mailgate", "check-config", "-c", str(config)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_check_config_rejects_another_kinds_variable_in_the_acknowledgement(
+        config_path: Path) -> None:
+    """``files`` is passed to notifications and relays only: in the acknowledgement it
+    would quarantine every new customer's mail."""
+    ack = config_path.parent / "templates" / "ack.txt.j2"
+    lines = ack.read_text(encoding="utf-8").splitlines()
+    ack.write_text("\n".join([*lines, "We received {{ files|length }} file(s) with your mail."])
+                   + "\n", encoding="utf-8")
+    result = check_config(config_path)
+    assert result.returncode == 78, result.stdout
+    assert f"{ack}:{len(lines) + 1}: UndefinedError: 'files' is undefined" in result.stderr
+
+
+def test_check_config_rejects_a_typo_in_a_branch_the_full_sample_never_takes(
+        config_path: Path) -> None:
+    """A typo in the ``{% else %}`` of "has the sender a display name": every sender
+    without one would lose their ticket."""
+    ack = config_path.parent / "templates" / "ack.txt.j2"
+    text = ack.read_text(encoding="utf-8")
+    greeting = "Hello{% if ticket.requester_name %} {{ ticket.requester_name }}{% endif %},"
+    assert greeting in text
+    ack.write_text(text.replace(greeting, "Hello{% if ticket.requester_name %} "
+                                "{{ ticket.requester_name }}{% else %} "
+                                "{{ message.from_adress }}{% endif %},"), encoding="utf-8")
+    line = text[:text.index(greeting)].count("\n") + 1
+    result = check_config(config_path)
+    assert result.returncode == 78, result.stdout
+    assert f"{ack}:{line}: UndefinedError: 'dict object' has no attribute 'from_adress' " \
+           "(when ticket.requester_name is None)" in result.stderr
+
+
+def test_check_config_tries_every_kind_of_notification(config_path: Path) -> None:
+    notification = config_path.parent / "templates" / "notification.txt.j2"
+    notification.write_text(notification.read_text(encoding="utf-8")
+                            + '{% if what == "bounce" %}{{ bounce.status }}{% endif %}\n',
+                            encoding="utf-8")
+    result = check_config(config_path)
+    assert result.returncode == 78
+    assert "'bounce' is undefined (when what is 'bounce')" in result.stderr
+
+
+def test_a_template_failing_on_one_mail_still_gives_the_customer_a_ticket(
+        config_path: Path, daemon: RunningDaemon) -> None:
+    """A mistake only some mail reaches (a branch on the subject: no check can guess every
+    subject) costs nobody their ticket: the packaged acknowledgement goes out instead, and
+    the ticket and log say what failed."""
+    ack = config_path.parent / "templates" / "ack.txt.j2"
+    ack.write_text('{% if "urgent" in message.subject|lower %}Priority: {{ message.priorty }}'
+                   "{% endif %}Thanks, your ticket is {{ ticket.reference }}.\n",
+                   encoding="utf-8")
+    reload = asyncio.run_coroutine_threadsafe(daemon.daemon.reload(), daemon.daemon.loop)
+    assert reload.result(20).ok
+    code, text = daemon.send(make_mail("URGENT: printer on fire"))
+    assert code == 250
+    assert daemon.wait_processed(int(text.split()[-1])) == "done"
+    daemon.wait_outbox_idle()
+    store = daemon.store()
+    try:
+        [ticket] = store.tickets()
+        [failed] = [e for e in store.events(ticket["id"]) if e["kind"] == "template_failed"]
+    finally:
+        store.close()
+    assert f"{ack}:1: UndefinedError" in failed["detail"] and "priorty" in failed["detail"]
+    [sent] = [p.read_bytes() for p in daemon.outbox_dir.glob("*.eml")
+              if b"customer@example.org" in p.read_bytes().split(b"\r\n\r\n")[0]]
+    assert b"thank you for contacting" in sent  # the packaged acknowledgement
+
+
+# -- finding 8: an address in use is one line, not a traceback --------------------------------
+
+
+@pytest.mark.parametrize("section", ["smtp", "http"])
+def test_serve_on_a_port_in_use_says_which_setting_in_one_line(tmp_path: Path,
+                                                               section: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = {"smtp": {"port": port}} if section == "smtp" else \
+            {"smtp": {"port": free_port()}, "http": {"enabled": True, "port": port}}
+        config = fault_config(tmp_path, settings)
+        result = serve(config)
+    assert result.returncode == 75, result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (f"mailgate: cannot listen on 127.0.0.1:{port} ({section}.host/"
+                    f"{section}.port in {config}): Address already in use"), result.stderr
+    assert not (tmp_path / "var" / "mailgate.pid").exists()
+
+
+# -- finding 9: an outbound folder that cannot be written is named, and shown while it fails --
+
+
+def test_check_config_and_serve_name_an_outbound_folder_that_cannot_be_made(
+        tmp_path: Path) -> None:
+    config = fault_config(tmp_path, {"smtp": {"port": free_port()},
+                                     "outbound": {"folder": "/proc/outbox"}})
+    for result in (check_config(config), serve(config)):
+        assert result.returncode == 78, result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert line == (f"mailgate: {config}: outbound.folder: cannot create or write "
+                        "/proc/outbox: No such file or directory")
+
+
+def test_check_config_leaves_no_outbound_folder_behind(tmp_path: Path) -> None:
+    """check-config may run as another user than the daemon: it makes nothing that stays."""
+    config = fault_config(tmp_path, {"outbound": {"folder": "var/new/outbox"}})
+    assert check_config(config).returncode == 0
+    assert not (tmp_path / "var" / "new").exists()
+
+
+def healthz(port: int) -> dict[str, object]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+            return dict(json.loads(resp.read()))
+    except urllib.error.HTTPError as exc:
+        return dict(json.loads(exc.read()))
+
+
+def test_an_outbound_folder_lost_later_shows_in_outbox_list_and_healthz(
+        tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """The folder replaced by a file while the daemon runs: the sender keeps running, the
+    acknowledgement waits with the reason on its row (``outbox list``) and on /healthz,
+    and goes out once the folder is back."""
+    http = free_port()
+    proc = daemon(daemons, tmp_path, {"http": {"enabled": True, "port": http},
+                                      "outbound": {"retry_initial": "1s", "retry_max": "1s"}})
+    proc.start()
+    outbox = tmp_path / "var" / "outbox"
+    shutil.rmtree(outbox, ignore_errors=True)
+    outbox.write_text("not a folder\n")
+    [raw] = numbered_mails("folder-lost", 1).values()
+    assert send_once(proc.port, raw) == 250
+    db = db_of(tmp_path)
+    wait_until(lambda: query(db, "SELECT last_error FROM outbox WHERE state = 'pending'"
+                                 " AND last_error IS NOT NULL"), 20, message=proc.log)
+    why = f"cannot write to outbound.folder {outbox}: File exists"
+    listed = subprocess.run([sys.executable, "-m", "mailgate", "outbox", "-c",
+                             str(proc.config_path)], capture_output=True, text=True, timeout=60)
+    assert why in listed.stdout, listed.stdout + listed.stderr
+    report = healthz(http)
+    assert report["status"] == "degraded"
+    assert f"1 outgoing mail(s) waiting; last error: {why}" in report["warnings"]  # type: ignore[operator]
+    outbox.unlink()
+    wait_drained(proc)
+    assert len(list(outbox.glob("*.eml"))) == 1
+    assert not proc.logged("sender_died")
+    assert healthz(http)["status"] == "ok"
+    assert proc.terminate()[0] == 0
+
+
+# -- finding 11: a calendar's mistake names that calendar ---------------------------------------
+
+
+def test_calendar_errors_name_the_calendar_table(tmp_path: Path) -> None:
+    config = tmp_path / "mailgate.toml"
+    config.write_text('[sla.calendars.office]\ntimezone = "Europe/Moskow"\n'
+                      '[sla.calendars.shop]\nhours = { mon = ["9-17"] }\n', encoding="utf-8")
+    result = check_config(config)
+    assert result.returncode == 78
+    lines = result.stderr.splitlines()
+    assert "  sla.calendars.office: calendar 'office': unknown time zone 'Europe/Moskow'" in lines
+    assert "  sla.calendars.shop: calendar 'shop', mon: malformed interval '9-17', expected " \
+           "'HH:MM-HH:MM'" in lines
+    assert "'calendar'" not in result.stderr

@@ -9,11 +9,14 @@ strictest first:
 
 - its normalised subject equals that ticket's, and the subject names
   something (a content word or an identifier: "Problem since this morning"
-  names nothing);
+  names nothing; from a colleague an identifier or two terms, unless the
+  colleague replies to or forwards that mail: "Printer not working" from two
+  desks may be two printers);
 - its new text is at least ``duplicate_similarity`` alike (Jaccard similarity
   of word pairs: the same mail sent again);
 - ``mailgate.repeats.compare`` finds it reports the same problem in other
-  words (shared error codes, host names, IDs, subject and content words).
+  words (shared error codes, host names, IDs, subject and content words, and
+  shared concepts: the same thing and symptom in other words or languages).
 
 The reason, with the score, goes into the ticket's ``duplicate_merged`` event.
 A mail only likely about the problem (``compare`` says ``related``) is returned
@@ -108,7 +111,7 @@ def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
     if new_topic(mail.text):
         return None  # "a different problem": whatever the subject says
     if key not in VAGUE and key == subject_key(first.subject) and \
-            terms(first.subject, own_words(first.sender, mail.sender)).weights:
+            _names_enough(first, mail):
         return 2.0, f"same subject ({key!r})", True
     alike = similarity(mail.text, first.text)
     if alike >= threshold:
@@ -118,3 +121,14 @@ def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
         return verdict.score, f"same problem, reworded: {verdict.reason}", True
     return (verdict.score, f"likely related: {verdict.reason}", False) if verdict.related \
         else None
+
+
+def _names_enough(first: Mail, mail: Mail) -> bool:
+    """Whether an equal subject names the problem: something for the same sender; for a
+    colleague an identifier or two terms ("Printer not working" is any printer's problem),
+    unless the colleague replies to or passes on that mail ("WG: Lohnabrechnung Fehler")."""
+    named = terms(first.subject, own_words(first.sender, mail.sender))
+    if first.sender.casefold() == mail.sender.casefold():
+        return bool(named.weights)
+    passed_on = normalize_subject(mail.subject) != " ".join(mail.subject.split())
+    return bool(named.weights) and (passed_on or bool(named.idents) or len(named.weights) >= 2)

@@ -8,6 +8,7 @@ not be cut. Used by ``mailgate.quotes`` after the quoted history is cut away.
 
 from __future__ import annotations
 
+import functools
 import re
 
 _I = re.IGNORECASE
@@ -50,8 +51,10 @@ _DISCLAIMER_FAMILIES = [
     for p in (
         r"confidential|privileged|konfidentiell|sekretess|vertraulich|vertrouwelijk"
         r"|confidentiel|confidencial|конфиденциальн|riservat|confidenzial|fortrolig"
-        r"|luottamuksellinen|poufn|důvěrn|конфіденційн|gizli|機密|机密|保密|기밀|سري",
-        r"recipient|addressee|mottagare|empfänger|geadresseerde|ontvanger|destinataire"
+        r"|luottamuksellinen|poufn|důvěrn|конфіденційн|gizli|機密|机密|保密|기밀|سري"
+        r"|taushetsbelagt|taushetsplikt|tystnadsplikt|verschwiegenheit|geheimhaltung"
+        r"|salassa pidettäv|tajemnic|geheim",
+        r"recipient|addressee|adressat|mottagare|empfänger|geadresseerde|ontvanger|destinataire"
         r"|destinatario|адресат|получател|destinatário|modtager|mottaker|vastaanottaja"
         r"|adresat|adresát|одержувач|alıcı|受信|宛先|收件人|수신자|المستلم|المرسل إليه"
         r"|sender|avsender|avsändare|absender|afzender|expéditeur|remitente|remetente|mittente"
@@ -62,7 +65,12 @@ _DISCLAIMER_FAMILIES = [
         r"|liable|liability|responsib|haftung|haftet|verantwortlich|responsab|aansprakelijk"
         r"|vastuu|odpowiedzialn|odpovědn|ответственн|відповідальн|sorumlu|مسؤول|責任|责任|책임"
         r"|cancellare|apagar|elimine|slet|poista|usuń|smaž|smazat|znič|видаліть|знищ|sil|削除"
-        r"|破棄|删除|삭제|파기|حذف|إتلاف|elimin|varsle|underrett",
+        r"|破棄|删除|삭제|파기|حذف|إتلاف|elimin|varsle|underrett"
+        # forbidden to read, copy or pass on: "jede Form der … Weitergabe … unzulässig"
+        r"|unzulässig|untersagt|verboten|interdit|vietat|prohibid|proibid|zabronion|zakázan"
+        r"|forbudt|förbjud|kielletty|verboden|niet toegestaan|yasaktır|заборонен"
+        r"|weitergabe|vervielfältig|disseminat|distribution|divulga|diffusion|rozpowszechn"
+        r"|kopiowan|kopírován|kopiering|videreformidl|spridning|копирован|копіюван",
         # "if you received it in error": the sentence every disclaimer has
         r"in error|by mistake|erroneous|av misstag|ved en feil|ved en fejl|irrtümlich|fälschlich"
         r"|per errore|par erreur|por error|por erro|по ошибке|ошибочно|помилково|omyłkowo"
@@ -73,7 +81,7 @@ _DISCLAIMER_FAMILIES = [
 _MAIL_REFERENCE = re.compile(
     r"e-?mail|message|meddelande|e-?post|nachricht|bericht|courriel|mensaje|correo|сообщени|письм"
     r"|messaggio|mensagem|besked|melding|viesti|wiadomo|zpráv|повідомлен|лист|ileti|posta|mesaj"
-    r"|mejl|mail|korrespondan|communication|kommunikation"
+    r"|mejl|mail|korrespondan|communication|kommunikation|meddelelse|henvendelse"
     r"|メール|邮件|郵件|메일|رسالة|البريد",
     _I,
 )
@@ -121,6 +129,11 @@ def _is_footer(line: str) -> bool:
         for w in m.group(1).split())
 
 
+def without_footers(lines: list[str]) -> list[str]:
+    """``lines`` without client footer lines ("Sent from my iPhone") wherever they stand."""
+    return [line for line in lines if not _is_footer(line)]
+
+
 def strip_disclaimers(lines: list[str]) -> list[str]:
     """Drop trailing paragraphs that read like a confidentiality or print-saving notice."""
     paragraphs: list[list[str]] = [[]]
@@ -136,6 +149,7 @@ def strip_disclaimers(lines: list[str]) -> list[str]:
     return [line for k, p in enumerate(paragraphs) for line in ([""] if k else []) + p]
 
 
+@functools.lru_cache(maxsize=256)  # a paragraph is asked about by the cutter and the reader
 def _is_disclaimer(text: str) -> bool:
     if len(text) > 5000:
         return False
@@ -144,10 +158,22 @@ def _is_disclaimer(text: str) -> bool:
         return True
     if len(text) < (25 if _CJK.search(text) else 60):
         return False
-    if not _MAIL_REFERENCE.search(text):  # it speaks of "this e-mail", not of the customer's data
-        return False
+    # it speaks of "this e-mail", not of the customer's data (or has all the legal shape:
+    # confidential, for the addressee, delete it, received in error)
+    if not _MAIL_REFERENCE.search(text):
+        return all(p.search(text) for p in _DISCLAIMER_FAMILIES)
     families = sum(1 for p in _DISCLAIMER_FAMILIES if p.search(text))
     return families >= 2 or (families >= 1 and bool(_DISCLAIMER_LABEL.match(text)))
+
+
+def legal_sentence(text: str) -> bool:
+    """A sentence of a legal or print notice: it speaks of "this e-mail" in a notice's words
+    (confidential, the addressee or sender, delete or forbidden, received in error), or of
+    the environment and printing."""
+    if len(text) < 200 and (_ENVIRONMENT.search(text) or (
+            _GREEN.search(text) and _PRINT.search(text))):
+        return True
+    return bool(_MAIL_REFERENCE.search(text)) and any(p.search(text) for p in _DISCLAIMER_FAMILIES)
 
 
 def without_notices(lines: list[str]) -> list[str]:

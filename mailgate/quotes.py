@@ -7,7 +7,8 @@ client footers and legal disclaimers would otherwise decide it.
 What is removed: quoted history in top-, bottom- and interleaved posting
 (``>`` lines; Gmail/Apple "On … wrote:" headers and their sv/ru/nl/de/fr/es
 forms; Outlook "-----Original Message-----" and "From:/Sent:" blocks,
-forwarded-message markers), the ``-- `` signature and everything after it,
+forwarded-message markers, a title between rules above address fields, in
+any language), the ``-- `` signature and everything after it,
 mobile footers ("Sent from my iPhone" and translations) and trailing
 confidentiality disclaimers. Closing formulas and the sender's name are left
 in place: the thank-you step (``mailgate.replies``) deals with those.
@@ -33,7 +34,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from mailgate.footers import RULE, SIG_DELIM, strip_disclaimers, strip_signature
+from mailgate.footers import RULE, SIG_DELIM, strip_disclaimers, strip_signature, without_footers
 
 MAX_INPUT = 200_000
 #: Languages asked of mailparser_reply; unsupported ones (ru) are dropped by it.
@@ -87,7 +88,7 @@ _MORE_FIELD = re.compile(
 _MORE_FROM = {"od", "від", "lähettäjä", "fra", "da", "de", "kimden", "差出人", "送信者", "发件人",
               "寄件者", "보낸 사람", "من"}
 _SEPARATOR = re.compile(
-    r"^[\s*_>]*-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine"
+    r"^[\s*_>]*\\?-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine"
     r"|mensaje original|oorspronkelijk bericht|ursprungligt meddelande|originalmeddelande"
     r"|исходное сообщение|пересылаемое сообщение|forwarded message|weitergeleitete nachricht"
     r"|vidarebefordrat meddelande|message transféré|mensaje reenviado|doorgestuurd bericht"
@@ -104,6 +105,9 @@ _SEPARATOR = re.compile(
     r"|начало переадресованного сообщения)\s*:\s*$",
     _I,
 )
+#: a title between rules ("----- 원본 메일 -----", "-----Oryginalna wiadomość-----"): a
+#: separator in any language when "Label: value" lines with an address follow it
+_TITLED_RULE = re.compile(r"^[\s*_]*\\?-{2,}\s*[^\W\d_][^-]{1,40}?\s*-{2,}[\s*_]*$")
 # A line can start a history header only if it holds one of these characters (the
 # separators, rules, "Field:" blocks, times and addresses all do) or begins like an
 # attribution ("On", "Am", a date...) whose second line holds them: every other line is
@@ -151,8 +155,7 @@ def reply_parts(body: str) -> ReplyParts:
     """The parts of a reply ``body`` (never raises; see ``ReplyParts``)."""
     try:
         text = str(body or "")[:MAX_INPUT].replace("\r\n", "\n").replace("\r", "\n")
-        text = text.translate({0x200B: None, 0xFEFF: None, 0x200E: None, 0x200F: None,
-                               0x00A0: 0x20, 0x2028: 0x0A})
+        text = text.translate(_INVISIBLE)
         lines = [line.rstrip() for line in text.split("\n")]
         kept, history = _cut_history(lines)
         kept = [line for line in kept if not _QUOTED.match(line)]
@@ -162,7 +165,7 @@ def reply_parts(body: str) -> ReplyParts:
                 kept, signature = kept[:k], kept[k + 1:]
                 break
         kept = strip_disclaimers(strip_signature(kept))
-        return ReplyParts(_joined(kept), _joined(strip_disclaimers(signature)),
+        return ReplyParts(_joined(kept), _joined(strip_disclaimers(without_footers(signature))),
                           _joined(_late_text(history)), "\n".join(history))
     except Exception:  # pragma: no cover - defensive: a classifier input is better than a crash
         try:
@@ -173,6 +176,9 @@ def reply_parts(body: str) -> ReplyParts:
             return ReplyParts("")
 
 
+#: zero-width and direction marks (Gmail wraps an Arabic attribution line in U+202B … U+202C)
+_INVISIBLE = {0x200B: None, 0xFEFF: None, 0x200E: None, 0x200F: None, 0x00A0: 0x20,
+              0x2028: 0x0A, **dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])}
 # "\n\n\n+", not "\n{3,}": the same matches, but the literal prefix lets the regex engine
 # skip to each line break instead of trying a repeat at every character (2 us, not 60, for
 # a 4 KB reply)
@@ -243,8 +249,11 @@ def _header_span(lines: list[str], i: int, budget: list[int]) -> int:
     line = lines[i].strip()
     if not line or len(line) > _MAX_HEADER_LINE:
         return 0
-    if _SEPARATOR.match(line):
-        return 1
+    if _SEPARATOR.match(line):  # "---------- Původní e-mail ----------", then its fields
+        return _field_lines(lines, i + 1, _ANY_FIELD)[1] - i
+    if _TITLED_RULE.match(line):  # "----- 원본 메일 -----" in a language not listed: by its
+        found, end = _field_lines(lines, i + 1, _ANY_FIELD)  # fields, one an address
+        return end - i if len(found) >= 2 and any("@" in m.group(2) for m in found) else 0
     if RULE.match(line):
         nxt = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
         fields = _field_block(lines, nxt) if nxt is not None else 0
@@ -295,18 +304,32 @@ def _has_date_or_address(text: str) -> bool:
     return _DATE_OR_ADDRESS.search(text) is not None
 
 
-def _field_block(lines: list[str], i: int) -> int:
-    """Length of an Outlook "From:/Sent:/To:/Subject:" block at ``i`` (needs From + another)."""
-    names: list[str] = []
-    j = i
-    while j < len(lines) and len(names) < 12:
-        m = _FIELD.match(lines[j].strip())
+def _field_lines(lines: list[str], i: int, pattern: re.Pattern[str]
+                 ) -> tuple[list[re.Match[str]], int]:
+    """The "Label: value" lines from ``i`` on that ``pattern`` matches, and the index after
+    the last one; HTML mail turned to text parts them by single blank lines."""
+    found: list[re.Match[str]] = []
+    j = end = i
+    while j < len(lines) and len(found) < 12 and len(lines[j]) <= _MAX_HEADER_LINE:
+        m = pattern.match(lines[j].strip())
         if not m:
             break
-        names.append(m.group(1).casefold())
+        found.append(m)
+        end = j + 1
         j += 1
-    if len(set(names)) >= 2 and names[0] in _FROM_FIELDS:
-        return j - i
+        if j + 1 < len(lines) and not lines[j].strip() and lines[j + 1].strip():
+            j += 1  # "Von: …\n\nGesendet: …": one blank line between fields
+    return found, end
+
+
+def _field_block(lines: list[str], i: int) -> int:
+    """Length of an Outlook "From:/Sent:/To:/Subject:" block at ``i`` (needs From + another)."""
+    found, end = _field_lines(lines, i, _FIELD)
+    names = [m.group(1).casefold() for m in found]
+    # GMX and web.de put the date first: "Gesendet: …", then "Von: …"
+    if len(set(names)) >= 2 and (names[0] in _FROM_FIELDS or (
+            len(set(names)) >= 3 and names[1] in _FROM_FIELDS)):
+        return end - i
     more = _more_field_block(lines, i)
     if more:
         return more
@@ -316,35 +339,22 @@ def _field_block(lines: list[str], i: int) -> int:
 
 def _more_field_block(lines: list[str], i: int) -> int:
     """Length of an Outlook header block labelled in another language (see ``_MORE_FIELD``)."""
-    names: list[str] = []
-    values: list[str] = []
-    j = i
-    while j < len(lines) and len(names) < 12 and len(lines[j]) <= _MAX_HEADER_LINE:
-        m = _MORE_FIELD.match(lines[j].strip())
-        if not m:
-            break
-        names.append(m.group(1).casefold())
-        values.append(m.group(2))
-        j += 1
-    if len(set(names)) >= 3 and names[0] in _MORE_FROM and any(_TIME.search(v) for v in values):
-        return j - i
+    found, end = _field_lines(lines, i, _MORE_FIELD)
+    names = [m.group(1).casefold() for m in found]
+    if len(set(names)) >= 3 and (names[0] in _MORE_FROM or names[1] in _MORE_FROM) and any(
+            _TIME.search(m.group(2)) for m in found):
+        return end - i
     return 0
 
 
 def _any_field_block(lines: list[str], i: int) -> int:
     """A header block in any language: three or more "Label: value" lines, the first
     value an address, one of them a date with a time (a signature has no time)."""
-    values: list[str] = []
-    j = i
-    while j < len(lines) and len(values) < 12:
-        m = _ANY_FIELD.match(lines[j].strip()) if len(lines[j]) <= _MAX_HEADER_LINE else None
-        if not m:
-            break
-        values.append(m.group(2))
-        j += 1
+    found, end = _field_lines(lines, i, _ANY_FIELD)
+    values = [m.group(2) for m in found]
     if len(values) >= 3 and "@" in values[0] and any(
             _TIME.search(v) and _DATE.search(v) for v in values):
-        return j - i
+        return end - i
     return 0
 
 
@@ -368,3 +378,45 @@ def _library_span(lines: list[str], i: int, budget: list[int]) -> int:
     if not window or begins >= len(window[0]):  # the header must start on this very line
         return 0
     return max(1, found.strip("\n").count("\n") + 1)
+
+
+#: how a header's first line starts or ends (a rule or separator, "Label:", "…wrote:"): a
+#: cheap test before ``_header_span`` on every line of an old message
+_HEADER_LIKE = re.compile(r"^[\s*_>\\]*(?:[-_=*━─]{2}|[^:：]{1,40}[:：])|.*[:：]\s*$")
+
+
+def quoted_messages(history: str) -> tuple[list[list[str]], bool]:
+    """The old messages of a history that starts with a header block and holds them
+    unquoted (Outlook's "From:/Sent:" blocks, each followed by a message as plain text):
+    the lines of each, and whether quoted lines follow (then the last is cut short there).
+    None when the history starts otherwise. A customer who writes below the history
+    ("bottom posting", a remark below it) writes after a message's sign-off
+    (``mailgate.replies`` finds it)."""
+    lines = history.splitlines()[:400]
+    start = next((j for j, line in enumerate(lines) if line.strip()), None)
+    budget = [_MAX_LIBRARY_CALLS]
+    span = _header_span(lines, start, budget) if start is not None else 0
+    if not span or start is None:
+        return [], False
+    messages: list[list[str]] = [[]]
+    j = start + span
+    while j < len(lines):
+        line = lines[j]
+        if _QUOTED.match(line):
+            return messages, True
+        span = _header_span(lines, j, budget) if _HEADER_LIKE.match(line) or \
+            _HEADER_START.match(line.strip()) else 0
+        if span:  # a separator, a blank line, then its fields: one header
+            if any(x.strip() for x in messages[-1]):
+                messages.append([])
+            j += span
+            continue
+        messages[-1].append(line)
+        j += 1
+    return messages, False
+
+
+def is_separator(line: str) -> bool:
+    """A history separator line ("-----Original Message-----", "----- 원본 메일 -----")."""
+    text = line.strip()
+    return bool(_SEPARATOR.match(text) or _TITLED_RULE.match(text) or RULE.match(text))

@@ -15,15 +15,22 @@ working since this morning", "urgent", the company's name. So the comparison:
   product names and acronyms (``VPN``, ``TextLink``) 1.5, content words 1,
   compared by a crude stem (an ending cut, then five letters: "printer" meets
   "prints");
+- names the concepts of each mail with ``mailgate/data/repeat_concepts.toml``: a
+  topic (printer, VPN, e-mail, payment terminal ...) and a symptom (down, slow, not
+  arriving ...), in any of the seven languages' words. A shared topic AND symptom
+  ("Pinnen lukt niet" / "Storing betaalautomaten"), or a shared symptom alone in a
+  colleague's report within ``near``, counts as shared terms (2 each)
+  and lowers the bar to 0.2; one topic with symptoms of no common family ("VPN slow" /
+  "VPN certificate expiring") raises it by 0.15;
 - scores the weight both mails share, half against the smaller mail (a short
   reminder is all repeat) and half against both (a long pair must share much);
 - asks 0.5 of that score, less with a shared code or identifier, much less for
-  a follow-up ("still", "any news?", a "Re:"/"Fwd:" subject without references,
+  a follow-up ("still", "any news?", a "Re:" subject without references,
   a colleague's "for me too") or a subject that names only what the first mail
-  is about; more when the second mail reports no problem (it asks for
-  something), when its subject names other things, or when both name
-  different numbers (two orders, two error codes); never a merge when it
-  announces another matter ("separate issue").
+  is about (only its identifier: "jhub-02", 0.15); more when the second mail reports
+  no problem (it asks for something), when its subject names other things, or when
+  both name different numbers (two orders, two error codes); never a merge when it
+  announces another matter ("separate issue", "apart from that", "not related to").
 
 A false merge is worse than a missed one: the bar is high, and every verdict
 carries its score, what moved the bar and the shared terms. A pair below the
@@ -31,8 +38,8 @@ bar may still be ``related`` (linked with a notice, not merged): its score
 reaches ``LINK`` of the bar with a shared identifier or two shared terms, or
 the second mail reports a problem within ``near`` of the first, from a
 colleague (one outage, two reporters, often no shared word) or from the same
-sender with a shared term. Tuned on ``tests/data/repeats/tune.jsonl`` and
-``tune2.jsonl``; measured on the evaluation part by ``bench/repeats.py``.
+sender with a shared term. Tuned on ``tests/data/repeats/tune.jsonl``, ``tune2.jsonl``
+and ``tune3.jsonl``; measured on the evaluation part by ``bench/repeats.py``.
 """
 
 from __future__ import annotations
@@ -123,6 +130,51 @@ def _words() -> tuple[frozenset[str], frozenset[str], tuple[str, ...], tuple[str
         for key in ("new_topic", "follow_up", "problem", "same_here"))
     return (stop, frozenset(stem(w) for w in stop if len(w) >= 4), closings, topics, follow,
             problem, same)
+
+
+@dataclass(frozen=True)
+class Concepts:
+    """The topics (the printer, e-mail) and symptoms (down, slow) a mail names."""
+
+    topics: frozenset[str]
+    symptoms: frozenset[str]
+
+
+@cache
+def _concept_data() -> dict[str, dict[str, str]]:
+    text = resources.files("mailgate.data").joinpath("repeat_concepts.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+@cache
+def _lexicon() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    """(kind, name, pattern) per concept of ``mailgate/data/repeat_concepts.toml``."""
+    found = []
+    for kind in ("topic", "symptom"):
+        for name, words in _concept_data()[kind].items():
+            alternatives = sorted((r"\s+".join(re.escape(w.rstrip("*")) + (r"\w*" if
+                                   w.endswith("*") else "") for w in entry.split())
+                                   for entry in re.split(r"[,\n]", words) if entry.strip()),
+                                  key=len, reverse=True)
+            found.append((kind, name, re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)")))
+    return tuple(found)
+
+
+def concepts(text: str) -> Concepts:
+    """The concepts a text names (any of their words, in any of the lexicon's languages)."""
+    low = text[:20_000].casefold().replace("’", "'")
+    named = [(kind, name) for kind, name, pattern in _lexicon() if pattern.search(low)]
+    return Concepts(frozenset(n for k, n in named if k == "topic"),
+                    frozenset(n for k, n in named if k == "symptom"))
+
+
+def families(symptoms: frozenset[str]) -> set[str]:
+    """The families of symptoms (one failure seen from different sides); a symptom of no
+    family is its own."""
+    table = _concept_data()["family"]
+    return {family for family, members in table.items() for s in symptoms
+            if s in members.split()} | {s for s in symptoms
+                                        if not any(s in m.split() for m in table.values())}
 
 
 def body_of(text: str) -> str:
@@ -259,7 +311,7 @@ def _has(phrase: str, low: str, clauses: str) -> bool:
 
 def _overlap(a: _Terms, b: _Terms) -> tuple[float, float, list[str]]:
     """(shared weight / smaller total, shared weight / union total, shared terms)."""
-    shared = sorted(set(a.weights) & set(b.weights), key=lambda t: -a.weights[t])
+    shared = sorted(set(a.weights) & set(b.weights), key=lambda t: (-a.weights[t], t))
     weight = sum(min(a.weights[t], b.weights[t]) for t in shared)
     small = min(a.total, b.total)
     union = a.total + b.total - weight
@@ -275,8 +327,6 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
         return Verdict(False, 0.0, f"announces another matter ({other!r})")
     a = terms(f"{first.subject}\n{body_of(first.text)}", own)
     b = terms(f"{second.subject}\n{body_of(second.text)}", own)
-    small, union, shared = _overlap(a, b)
-    score = (small + union) / 2
     said = f"{second.subject}\n{body_of(second.text)}"
     cue = follow_up(said) or \
         ("a reply to an earlier mail"
@@ -284,17 +334,62 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     colleague = first.sender.casefold() != second.sender.casefold()
     if cue is None and colleague:
         cue = _phrase(said, _words()[6])  # a colleague: "for me too"
-    need, why = _need(first, second, a, b, cue, own)
+    ca = concepts(f"{first.subject}\n{body_of(first.text)}")
+    cb = concepts(said)
+    soon = _hours(first, second) * 3600 <= near.total_seconds()
+    clash = _weigh_concepts(ca, cb, a, b, colleague and soon)
+    small, union, shared = _overlap(a, b)
+    score = (small + union) / 2
+    need, why = _need(first, second, a, b, cue, own, bool(cb.symptoms))
+    if clash:
+        need, why = need + CLASH, f"{why}, {clash}"
     idents = a.idents & b.idents
-    close = cue or about(terms(second.subject, own), a)
-    same = score >= need and (bool(idents) or len(shared) >= (2 if close else 3))
-    reason = (f"score {score:.2f} (needs {need:.2f}{why}); shared: "
-              f"{', '.join(shared[:6]) or 'nothing'}{f'; follows up ({cue!r})' if cue else ''}")
+    matched = any(t.startswith("[") for t in shared)  # the same thing and symptom
+    close = cue or matched or about(terms(second.subject, own), a)
+    same = round(score, 6) >= round(need, 6) and \
+        (bool(idents) or len(shared) >= (2 if close else 3))
+    reason = _reason(score, need, why, shared, cue)
     if same:
         return Verdict(True, score, reason)
     link = _link(score, need, len(shared), bool(idents), cue, colleague,
-                 _problem(said), _hours(first, second) * 3600 <= near.total_seconds())
+                 _problem(said), soon)
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
+
+
+def _reason(score: float, need: float, why: str, shared: list[str], cue: str | None) -> str:
+    """The score, the bar and what moved it, the shared terms and concepts, the follow-up."""
+    words = [t for t in shared if not t.startswith("[")]
+    named = [t.strip("[]") for t in shared if t.startswith("[")]
+    concepts_ = f"; shared concepts: {', '.join(named)}" if named else ""
+    follows = f"; follows up ({cue!r})" if cue else ""
+    return (f"score {score:.2f} (needs {need:.2f}{why}); shared: "
+            f"{', '.join(words[:6]) or 'nothing'}{concepts_}{follows}")
+
+
+#: The weight of each shared concept; the bar with shared concepts; the rise for one topic
+#: with symptoms of no common family.
+CONCEPT = 2.0
+MATCH = 0.2
+CLASH = 0.15
+
+
+def _weigh_concepts(ca: Concepts, cb: Concepts, a: _Terms, b: _Terms,
+                    symptom_alone: bool) -> str | None:
+    """Count a shared topic and symptom (or, with ``symptom_alone``, a shared symptom: a
+    colleague's within ``near``, one incident seen from two desks) as shared terms of both
+    mails; say so when the two name one thing with other symptoms only (two problems of one
+    product)."""
+    topics, symptoms = ca.topics & cb.topics, ca.symptoms & cb.symptoms
+    if symptoms and (topics or symptom_alone):
+        for name in sorted(topics | symptoms):
+            a.add(f"[{name}]", CONCEPT)
+            b.add(f"[{name}]", CONCEPT)
+        return None
+    if topics and ca.symptoms and cb.symptoms and \
+            not families(ca.symptoms) & families(cb.symptoms):
+        return (f"the same {'/'.join(sorted(topics))}, other symptoms "
+                f"({'/'.join(sorted(ca.symptoms))} against {'/'.join(sorted(cb.symptoms))})")
+    return None
 
 
 def _link(score: float, need: float, shared: int, idents: bool, cue: str | None,
@@ -309,22 +404,28 @@ def _link(score: float, need: float, shared: int, idents: bool, cue: str | None,
 
 
 def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
-          own: frozenset[str]) -> tuple[float, str]:
-    """The score the pair needs, and what moved it from the plain 0.5."""
+          own: frozenset[str], symptom: bool = False) -> tuple[float, str]:
+    """The score the pair needs, and what moved it from the plain 0.5 (``symptom``: the
+    second mail names one of the lexicon's symptoms, so it reports a problem)."""
     shared = set(a.weights) & set(b.weights)
     codes, idents = a.codes & b.codes, a.idents & b.idents
     words = [t for t in shared if a.weights[t] == WORD]
+    matched = [t for t in shared if t.startswith("[")]  # a shared topic and symptom
     need, why = (0.25, ", a shared code") if codes else \
         (0.35, ", a shared identifier") if idents and words else (0.5, "")
     topic = terms(second.subject, own)
-    reports = _phrase(f"{second.subject}\n{second.text}", _words()[5])
+    reports = symptom or _phrase(f"{second.subject}\n{second.text}", _words()[5])
     if cue and (idents or len(shared) >= 2):
         need, why = min(need, 0.15), f"{why}, a follow-up"
-    elif reports and about(topic, a):
-        need, why = min(need, 0.2), f"{why}, its subject is what the first mail is about"
+    elif (reports or topic.idents) and about(topic, a):
+        need = min(need, 0.15 if topic.idents else 0.2)  # "jhub-02", "403": a reminder
+        why = f"{why}, its subject is what the first mail is about"
+        reports = reports or "its subject names it"
+    elif matched:
+        need, why = min(need, MATCH), f"{why}, shared concepts"
     if not cue and not reports:
         need, why = need + 0.15, f"{why}, reports no problem"
-    if not cue and len(topic.weights) >= 2 and not set(topic.weights) & set(a.weights):
+    if not cue and not matched and elsewhere(topic, a):
         need, why = max(need, 0.5) + 0.2, f"{why}, its subject is about other things"
     if _numbered(a.idents) and _numbered(b.idents) and not idents:
         need, why = need + 0.15, f"{why}, other numbers"
@@ -351,6 +452,11 @@ def about(subject: _Terms, first: _Terms) -> bool:
     two words or more, all found in it)."""
     return bool(subject.weights) and set(subject.weights) <= set(first.weights) and \
         (bool(subject.idents) or len(subject.weights) >= 2)
+
+
+def elsewhere(subject: _Terms, first: _Terms) -> bool:
+    """Whether a subject names other things (two terms or more, none of the first mail's)."""
+    return len(subject.weights) >= 2 and not set(subject.weights) & set(first.weights)
 
 
 def _numbered(idents: set[str]) -> bool:

@@ -159,6 +159,25 @@ def test_text_charsets_never_fail(charset: str | None, body: bytes, text: str) -
     assert inbound.text == text
 
 
+@pytest.mark.parametrize(("depth", "lines", "refused"), [
+    (1, 900_000, False), (1, 1_100_000, True), (3, 450_000, False), (5, 450_000, True)])
+def test_line_work_counts_each_enclosing_boundary(depth: int, lines: int, refused: bool) -> None:
+    """The line work limit (2,000,000) counts each line of a part once, plus once per
+    multipart boundary enclosing it: a long text part inside a few multiparts is read, the
+    same inside more, or a longer one, is quarantined."""
+    body = b"Content-Type: text/plain\r\n\r\n" + b"x\r\n" * lines
+    for level in range(depth, 0, -1):
+        boundary = b"b%d" % level
+        body = (b"Content-Type: multipart/mixed; boundary=" + boundary + b"\r\n\r\n--"
+                + boundary + b"\r\n" + body + b"\r\n--" + boundary + b"--\r\n")
+    raw = b"From: a@example.org\r\nSubject: long\r\nMIME-Version: 1.0\r\n" + body
+    if refused:
+        with pytest.raises(ParseError, match="too much parsing work"):
+            parse(raw)
+    else:
+        assert parse(raw).text.startswith("x\nx\n")
+
+
 def test_crlf_message_larger_than_header_limit_is_not_refused() -> None:
     """A big CRLF mail with a small header is parsed (the header limit counts the header)."""
     inbound = parse(mail("x", body=b"line of text\r\n" * 30_000)[0])

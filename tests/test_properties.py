@@ -396,3 +396,54 @@ def test_plain_mailboxes_read_as_the_registry_reads_them(name: str, value: str) 
         return str(header), [(a.display_name, a.addr_spec) for a in header.addresses]
 
     assert reading(_HeaderCache()) == reading(HeaderRegistry())
+
+
+PARAM_PIECES = st.sampled_from([
+    "charset=utf-8", "charset=\"ISO-8859-1\"", "name=\"a b.pdf\"", "filename=report.pdf",
+    "filename*=UTF-8''%C3%A9t%C3%A9.pdf", "filename*0=\"long\"", "filename*1=\"name.txt\"",
+    "boundary=\"==b1==\"", "boundary=xyz", "x=\"a;b\"", "x=\"a\\\"b\"", "x=", "=y", ";", "",
+    "\"", "(comment)", "format=flowed", "CHARSET=UTF-8", "Charset=latin1", "name*=''x"])
+
+
+@SETTINGS
+@given(ctype=st.sampled_from(["text/plain", "multipart/mixed", "application/pdf", "text",
+                              "", "TEXT/HTML"]),
+       ctype_params=st.lists(st.one_of(PARAM_PIECES, st.text(max_size=12)), max_size=6),
+       disposition=st.sampled_from(["", "attachment", "inline", "Attachment"]),
+       disposition_params=st.lists(PARAM_PIECES, max_size=4))
+def test_mime_parameters_read_as_the_stock_message_reads_them(
+        ctype: str, ctype_params: list[str], disposition: str,
+        disposition_params: list[str]) -> None:
+    """The parsed message's parameter reads (split once per field and cached, see
+    ``message/mimepart.py``) give what the stock ``EmailMessage`` gives: charset, filename,
+    boundary, every parameter, quoted or not."""
+    def field(name: str, value: str, params: list[str]) -> str:
+        text = "; ".join([value, *params]).replace("\r", " ").replace("\n", " ")
+        return f"{name}: {text}\r\n" if value or params else ""
+
+    raw = ("From: a@example.org\r\nSubject: x\r\n" + field("Content-Type", ctype, ctype_params)
+           + field("Content-Disposition", disposition, disposition_params)
+           + "\r\nbody\r\n").encode("utf-8", "surrogateescape")
+    try:
+        ours = parse(raw).msg
+    except ParseError:
+        return
+
+    def reading(msg: Any) -> object:
+        out: list[object] = []
+        for read in (lambda: msg.get_content_charset(), lambda: msg.get_filename(),
+                     lambda: msg.get_boundary(), lambda: msg.get_params(),
+                     lambda: msg.get_params(unquote=False),
+                     lambda: msg.get_params(header="content-disposition"),
+                     lambda: msg.get_param("x"), lambda: msg.get_param("X", unquote=False),
+                     lambda: msg.get_param("filename", "none", "content-disposition"),
+                     lambda: msg.get_param("name", header="x-absent")):
+            try:
+                out.append(read())
+            except Exception as exc:  # the same failure is the same reading
+                out.append(type(exc))
+        return out
+
+    stock = BytesParser(policy=policy.default).parsebytes(raw)
+    assert reading(ours) == reading(ours)  # the second read comes from the cache
+    assert reading(ours) == reading(stock)

@@ -20,11 +20,12 @@ import pytest
 from mailgate import clock
 from mailgate.config import Config, load_config
 from mailgate.domains import is_public, organisation
+from mailgate.duplicates import repeats
 from mailgate.errors import ConfigError
 from mailgate.message import parse
 from mailgate.pipeline import Pipeline
 from mailgate.render import Renderer
-from mailgate.repeats import Mail, compare
+from mailgate.repeats import Mail, compare, concepts
 from mailgate.store import SpoolItem, Store, open_store
 from tests.configs import write_config
 from tests.pgserver import PgServer
@@ -74,6 +75,75 @@ def test_a_mail_announcing_another_matter_is_never_merged() -> None:
                                    "Separate issue: the VPN client 5.2.1 asks for a licence.",
                                    20))
     assert not verdict.same and "another matter" in verdict.reason
+
+
+@pytest.mark.parametrize("subject, text", [
+    ("Schichtplan für März", "Könnt ihr den Schichtplan für März im Portal freischalten? "
+     "Unabhängig davon bricht das VPN zu vpn2 immer noch alle zehn Minuten ab, Client 5.2.1."),
+    ("Nieuwe medewerker", "Voor de nieuwe collega hebben we een account nodig. Los daarvan "
+     "valt de VPN naar vpn2 nog steeds elke tien minuten weg (client 5.2.1)."),
+    ("Доступ для стажёра", "Нужен доступ к порталу для стажёра. VPN vpn2 по-прежнему "
+     "отключается каждые 10 минут (клиент 5.2.1), но это отдельная заявка."),
+])
+def test_the_first_problem_mentioned_beside_a_new_request_is_no_merge(
+        subject: str, text: str) -> None:
+    """A mail about something new that mentions, apart from that, that the first problem
+    persists ("still", "nog steeds", "по-прежнему") is another matter, not a follow-up
+    (without "unabhängig davon", "los daarvan", "отдельная заявка" each of these merges)."""
+    verdict = compare(FIRST, _mail(subject, text, 60))
+    assert not verdict.same and "another matter" in verdict.reason
+
+
+def test_a_colleagues_equal_generic_subject_is_not_the_same_problem() -> None:
+    """Two people of one office writing "Scanner not working" may mean two scanners; a
+    colleague's "AW:" to that subject, or a subject naming the device, does join."""
+    first = {"requester": "lena.ritter@ritter-bau.de", "subject": "Scanner not working",
+             "text": "The scanner on the 3rd floor jams on every page.",
+             "created_at": AT}
+    other = Mail("max.kurz@ritter-bau.de", "Scanner not working",
+                 "My new laptop does not list any scanner at all.", AT + timedelta(minutes=20))
+    verdict = repeats(0.85, first, other)
+    assert verdict is None or not verdict[2]
+    answered = Mail(other.sender, "AW: Scanner not working", other.text, other.at)
+    assert repeats(0.85, first, answered) == (2.0, "same subject ('scanner not working')",
+                                              True)
+    named = repeats(0.85, dict(first, subject="Scanner SCN-3F-01 not working"),
+                    Mail(other.sender, "Scanner SCN-3F-01 not working", other.text, other.at))
+    assert named is not None and named[2]
+
+
+@pytest.mark.parametrize("text, topic, symptom", [
+    ("Drucker druckt nicht mehr", "printer", "printing"),
+    ("can't print anything since the update", "printer", "printing"),
+    ("Storing betaalautomaten in de winkel", "payment", "down"),
+    ("Внешние письма не доходят", "email", "delivery"),
+    ("Mejl kommer inte fram sedan i morse", "email", "delivery"),
+    ("Le VPN est très lent depuis ce matin", "vpn", "slow"),
+    ("No puedo iniciar sesión, la contraseña caducada", "login", "login"),
+])
+def test_concepts_are_named_in_each_language(text: str, topic: str, symptom: str) -> None:
+    """The lexicon finds the thing and the symptom whatever the language's words."""
+    found = concepts(text)
+    assert topic in found.topics and symptom in found.symptoms
+
+
+def test_a_shared_thing_and_symptom_joins_reworded_mail_and_says_so() -> None:
+    """Two mails sharing hardly a word but the thing (payment terminal) and the symptom
+    (down) are one problem; the reason names the shared concepts."""
+    first = _mail("Card terminal down at till 2", "Since ten the card terminal at till 2 "
+                  "declines every card: 'host unreachable'.")
+    verdict = compare(first, _mail("shop on Mill Road", "The PDQ machine shows offline, "
+                                   "customers pay cash. Saturday is our busiest day!", 30))
+    assert verdict.same and "shared concepts: down, payment" in verdict.reason
+
+
+def test_one_thing_with_other_symptoms_raises_the_bar() -> None:
+    """The VPN slow, then the VPN certificate expiring: one thing, two problems."""
+    first = _mail("VPN very slow", "The VPN is very slow since this morning, opening a "
+                  "drawing takes minutes.")
+    verdict = compare(first, _mail("VPN certificate", "The VPN client says its certificate "
+                                   "expires on Friday, please renew it.", 20))
+    assert not verdict.same and "the same vpn, other symptoms" in verdict.reason
 
 
 def test_the_signature_and_the_company_are_no_evidence() -> None:

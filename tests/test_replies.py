@@ -601,3 +601,286 @@ def test_something_again_after_thanks_reopens(detector: Detector, text: str) -> 
 def test_again_with_its_own_thanks_or_success_is_harmless(
         detector: Detector, text: str) -> None:
     assert detector.classify(text).thanks_only, text
+
+
+# Bottom posting below Outlook's unmarked history: the old message, then the answer
+_DE_OLD = ("________________________________\n"
+           "Von: IT-Service <support@example.com>\n"
+           "Gesendet: Dienstag, 1. Dezember 2026 09:12\n"
+           "An: Jens Ohlsen <j.ohlsen@ohlsen-bau.example>\n"
+           "Betreff: [SUP-000311] Drucker im Lager\n\n"
+           "Hallo Herr Ohlsen,\n\n"
+           "ich habe den Drucker im Lager neu eingebunden. Bei Fragen melden Sie sich.\n\n"
+           "Viele Grüße\nKatja Brenner\nIT-Service | Example GmbH\nTel. +49 30 1234 567\n\n")
+_ES_OLD = ("**De:** Soporte <support@example.com>\n"
+           "**Enviado el:** martes, 1 de diciembre de 2026 9:40\n"
+           "**Para:** Inés Robles <ines@robles.example>\n"
+           "**Asunto:** [SUP-000312] Escáner\n\n\n\n"
+           "Hola Inés,\n\n\n\nhe reinstalado el controlador del escáner.\n\n\n\n"
+           "Un saludo,\n\nPablo Ruiz\n\n\n\n")
+_ZH_OLD = ("-----原始邮件-----\n"
+           "发件人: 技术支持 <support@example.com>\n"
+           "发送时间: 2026年12月1日 10:05\n"
+           "收件人: 周敏 <zhoumin@example.cn>\n"
+           "主题: [SUP-000313] 打印机\n\n"
+           "周经理，您好：\n\n已经重新安装了打印机驱动。\n\n孙磊\n\n")
+
+
+@pytest.mark.parametrize(("sender", "body"), [
+    ("Jens Ohlsen", _DE_OLD + "Hallo Frau Brenner,\n\ndruckt wieder, vielen Dank!\n\n"
+                              "Jens Ohlsen\nOhlsen Bau GmbH"),
+    ("Inés Robles", _ES_OLD + "Hola Pablo,\n\n\n\nya escanea, ¡muchas gracias!\n\n\n\nInés"),
+    ("周敏", _ZH_OLD + "孙工，打印正常了，谢谢！\n\n周敏"),
+])
+def test_thanks_below_an_unmarked_quoted_message_is_read(
+        detector: Detector, sender: str, body: str) -> None:
+    """Nothing above the history: the answer after the old message's sign-off (a closing
+    formula and a name, or a name alone) is the new text."""
+    assert detector.classify(body, sender).thanks_only, body
+
+
+@pytest.mark.parametrize(("sender", "body"), [
+    ("Jens Ohlsen", _DE_OLD + "Hallo Frau Brenner,\n\ndanke. Der Scanner daneben geht aber "
+                              "immer noch nicht, können Sie schauen?\n\nJens Ohlsen"),
+    ("Inés Robles", _ES_OLD + "Hola Pablo,\n\n\n\ngracias. El escáner del almacén sigue sin "
+                              "funcionar.\n\n\n\nInés"),
+    ("周敏", _ZH_OLD + "孙工，谢谢！另外财务室的打印机还是卡纸，能帮忙看一下吗？\n\n周敏"),
+    # no sign-off in the old message: where it ends is unknown, so the answer is unread
+    ("Jens Ohlsen", _DE_OLD.replace("Viele Grüße\nKatja Brenner\n", "")
+     .replace("IT-Service | Example GmbH\nTel. +49 30 1234 567\n\n", "")
+     + "Danke, geht.\n\nJens Ohlsen"),
+    # more history below the sign-off: the answer is not where the rule looks
+    ("Jens Ohlsen", _DE_OLD + _DE_OLD + "Danke, geht.\n\nJens Ohlsen"),
+])
+def test_what_stands_below_an_unmarked_quoted_message_still_reopens(
+        detector: Detector, sender: str, body: str) -> None:
+    assert not detector.classify(body, sender).thanks_only, body
+
+
+def test_the_senders_own_sign_off_does_not_end_the_old_message(detector: Detector) -> None:
+    """The old message is the customer's own (no agent sign-off): their name below it does
+    not make what follows an answer."""
+    body = _DE_OLD.replace("Katja Brenner", "Jens Ohlsen").replace(
+        "IT-Service | Example GmbH\nTel. +49 30 1234 567\n", "") + "Ohlsen Bau GmbH\nDanke"
+    assert not detector.classify(body, "Jens Ohlsen").thanks_only
+
+
+@pytest.mark.parametrize("header", [
+    "---------- Původní e-mail ----------\nOd: Podpora <support@example.com>\n"
+    "Komu: Jan Malý <jan@example.cz>\nDatum: 1. 12. 2026 10:18:30\nPředmět: Tiskárna\n",
+    "--- Оригінальне повідомлення ---\nВід кого: \"Підтримка\" <support@example.com>\n"
+    "Дата: 1 грудня 2026, 10:05:19\n",
+    "Gesendet: Dienstag, 01. Dezember 2026 um 10:12 Uhr\nVon: \"IT\" <support@example.com>\n"
+    "An: jan@example.de\nBetreff: Drucker\n",
+])
+def test_a_separator_or_date_first_header_above_quoted_lines_is_history(header: str) -> None:
+    """A separator's own fields (any labels), and GMX's block that starts with the date,
+    belong to the header: the quoted lines below them and the text after are told apart."""
+    body = f"{header}\n> Der Drucker ist neu eingebunden.\n> Gruß, Katja\n\nDěkuji, funguje!"
+    assert new_text(body) == "Děkuji, funguje!"
+
+
+def test_header_fields_parted_by_blank_lines_are_one_block() -> None:
+    """HTML mail turned to text puts a blank line between Outlook's fields: still a header."""
+    body = ("Läuft wieder, danke!\n\n* * *\n\n________________________________\n\n"
+            "Von: Service <support@example.com>\n\nGesendet: Montag, 7. Dezember 2026 10:12\n\n"
+            "An: Uwe Kern <uwe@kern.example>\n\nBetreff: Kasse\n\nHallo Herr Kern,\n\n"
+            "die Kasse startet wieder. Bitte melden Sie sich, falls etwas auffällt.")
+    assert new_text(body) == "Läuft wieder, danke!"
+
+
+@pytest.mark.parametrize("rule", ["----- 원본 메일 -----", "-----Oryginalna wiadomość-----",
+                                  "------ Mensaxe orixinal ------"])
+def test_a_titled_rule_with_address_fields_below_is_a_separator(rule: str) -> None:
+    """A title between rules in a language no list holds: its "Label: value" lines with an
+    address make it a history separator."""
+    body = (f"감사합니다!\n\n{rule}\n보낸사람: \"헬프데스크\" <support@example.com>\n"
+            "받는사람: <a@b.example>\n제목: 프린터\n\n프린터 드라이버를 다시 설치했습니다.")
+    assert new_text(body) == "감사합니다!"
+    assert new_text("Danke!\n\n--- Bitte beachten ---\nDer Drucker im 2. Stock fehlt noch.") \
+        == "Danke!\n\n--- Bitte beachten ---\nDer Drucker im 2. Stock fehlt noch."
+
+
+@pytest.mark.parametrize("notice", [
+    "Diese E-Mail ist nur für den genannten Adressaten bestimmt. Jede Weitergabe oder "
+    "Vervielfältigung ist unzulässig. Bitte benachrichtigen Sie in diesem Fall den Absender.",
+    "E-posten er kun ment for adressaten og kan inneholde taushetsbelagt informasjon.",
+    "FORTROLIGT: Denne meddelelse er fortrolig. Har du modtaget den ved en fejl, så kontakt "
+    "afsender og slet den.",
+])
+def test_notices_in_the_signature_do_not_reopen(detector: Detector, notice: str) -> None:
+    """Forbidden-to-copy, for-the-addressee and received-in-error notices are legal text."""
+    body = f"Danke, alles gut.\n\nViele Grüße\nUwe Kern\nKern GmbH\n\n{notice}"
+    assert detector.classify(body, "Uwe Kern").thanks_only, notice
+
+
+def test_a_register_line_that_ends_like_a_sentence_is_the_firms() -> None:
+    """Two register numbers in one line ("KRS …, NIP …") are the firm's, whatever follows."""
+    detector = Detector(Understanding.load())
+    body = ("Dziękuję, działa.\n\nZ poważaniem\nJan Nowak\n\nNowak Sp. z o.o., KRS 0000123456, "
+            "NIP 5251234567, kapitał zakładowy 5 000 zł.")
+    assert detector.classify(body, "Jan Nowak").thanks_only
+
+
+_EN_OLD = ("Thanks, Priya!\n\n________________________________\nFrom: Priya <support@example.com>\n"
+           "Sent: Monday, 7 December 2026 10:12\nTo: Tom <tom@shop.example>\n"
+           "Subject: [SUP-000401] Till\n\nHi Tom,\n\n")
+
+
+def test_text_below_the_old_messages_sign_off_counts(detector: Detector) -> None:
+    """Below an unquoted old message, what follows its sign-off is the customer's: an
+    "Update from me" there reopens; an "Update on [SUP-1]:" inside the old message (the
+    desk's own wording) does not."""
+    below = _EN_OLD + "The till works again.\n\nCheers,\nPriya\n\n" \
+        "Update from me: the card reader now fails with error 12 again."
+    assert not detector.classify(below, "Tom Berg").thanks_only
+    inside = _EN_OLD + "Update on [SUP-000401]: the till failed because of an error in the " \
+        "driver. It works again.\n\nCheers,\nPriya"
+    assert detector.classify(inside, "Tom Berg").thanks_only
+
+
+def test_a_remark_below_the_deepest_old_message_counts(detector: Detector) -> None:
+    """Outlook's history of two old messages; the customer added a line below the last
+    one (their own first mail, signed with their name): it is read, and it asks."""
+    own = ("\n\n________________________________\nFrom: Tom Berg <tom@shop.example>\n"
+           "Sent: Sunday, 6 December 2026 18:02\nTo: support@example.com\nSubject: Till\n\n"
+           "Hi,\n\nthe till does not start.\n\nTom Berg\n\n")
+    base = _EN_OLD + "The till works again.\n\nCheers,\nPriya" + own
+    assert detector.classify(base, "Tom Berg").thanks_only
+    remark = base + "By the way, could you also check the label printer next week?"
+    assert not detector.classify(remark, "Tom Berg").thanks_only
+
+
+def test_a_contrast_below_the_signature_delimiter_is_no_notice(detector: Detector) -> None:
+    """A long sentence below "-- " with "but"/"still" and a problem is the customer's,
+    however many words the lexicon does not know; a notice's sentence is not."""
+    body = ("Merci.\n\n-- \nNathalie Roux | Comptable\n\nPar contre l'export vers Excel "
+            "échoue toujours avec le même message d'avertissement.")
+    assert not detector.classify(body, "Nathalie Roux").thanks_only
+    notice = ("Merci.\n\n-- \nNathalie Roux | Comptable\n\nCe message est confidentiel et "
+              "destiné uniquement à son destinataire ; toute diffusion est interdite.")
+    assert detector.classify(notice, "Nathalie Roux").thanks_only
+
+
+@pytest.mark.parametrize("separator", ["\\---------- Původní e-mail ----------",
+                                       "\\-----Mensagem original-----"])
+def test_an_escaped_separator_from_html_mail_is_history(separator: str) -> None:
+    """html2text writes a leading "-" as "\\-": the separator still cuts the history."""
+    body = (f"Děkuji!\n\n{separator}\nOd: Podpora <support@example.com>\n"
+            "Komu: jan@example.cz\nPředmět: Tiskárna\n\nTiskárna je opravená.")
+    assert new_text(body) == "Děkuji!"
+
+
+def test_direction_marks_around_an_attribution_line_are_ignored() -> None:
+    """Gmail wraps an Arabic attribution line in U+202B … U+202C: it still ends in ":"."""
+    body = ("شكراً جزيلاً!\n\n\u202bفي الاثنين، 7 ديسمبر 2026 في 10:15 ص تمت كتابة ما يلي "
+            "بواسطة \u202aالدعم الفني\u202c <\u202asupport@example.com\u202c>:\u202c\n\n"
+            "> تم إصلاح الطابعة.")
+    assert new_text(body) == "شكراً جزيلاً!"
+
+
+@pytest.mark.parametrize(("sender", "body"), [
+    ("MUDr. Eva Malá", "Dobrý den,\n\nobjednávky zase fungují, děkuji.\n\n"
+                       "Zubní ordinace MUDr. Malá\n\nMUDr. Eva Malá\nOlomouc"),
+    ("Petra Lindner", "Danke, die Kasse geht.\n\nBuchhandlung Lindner\nMarktplatz 3"),
+    ("田中 翔", "ありがとうございました。\n\n製造部 生産技術課 田中 翔\nTEL 06-1234-5678"),
+    ("刘医生", "谢谢，预约系统恢复正常了！\n\n刘静\n\n刘静 主治医师\n微笑口腔门诊部\n"
+              "杭州市西湖区文三路"),
+])
+def test_firm_department_and_address_lines_of_a_signature(
+        detector: Detector, sender: str, body: str) -> None:
+    """A practice named after the writer, a department before their name, a city and
+    district with no house number: signature lines, not news."""
+    assert detector.classify(body, sender).thanks_only, body
+
+
+def test_a_line_ending_with_the_writers_name_still_lets_a_problem_count(
+        detector: Detector) -> None:
+    assert not detector.classify("Danke.\n\nBuchhandlung Lindner\nDie Kasse druckt wieder "
+                                 "keine Belege, bitte melden Sie sich.", "Petra Lindner"
+                                 ).thanks_only
+
+
+def test_unseen_history_leaves_out_separator_lines() -> None:
+    """"-----Original Message-----" is no word the customer wrote into the history."""
+    parts = reply_parts("Thanks!\n\n-----Original Message-----\nFrom: Anna <support@example.com>\n"
+                        "Sent: Monday, 2 March 2026 09:30\nTo: tom@shop.example\nSubject: Till"
+                        "\n\nThe till driver is reinstalled.\n")
+    assert unseen_history(parts.history, ["The till driver is reinstalled."]) == ""
+
+
+@pytest.mark.parametrize(("sender", "body"), [
+    ("周婷", "谢谢，电脑拿到了，数据都在！\n\nTina Zhou 周婷\n"
+            "Sales Manager | 深圳明亮贸易有限公司\n"
+            "Tel: +86 755 8265 4321 | WeChat: tina_bt"),
+    ("Alessandro Conti", "Ciao Marco,\n\nil plotter va alla grande. Grazie!\n\nAle"),
+    ("Jessica Krause", "Danke, es funktioniert!\n\nJessi"),
+])
+def test_contact_rows_and_a_shortened_own_name_sign_a_reply(
+        detector: Detector, sender: str, body: str) -> None:
+    """A row of contact items parted by "|" starts the signature, however long; the start
+    of the writer's own name on its own line ("Ale") is how they sign."""
+    assert detector.classify(body, sender).thanks_only, body
+
+
+def test_a_contact_row_that_is_a_sentence_still_counts(detector: Detector) -> None:
+    assert not detector.classify("Danke!\n\nDer Drucker geht nicht. | Tel. 0341 22 45 180 "
+                                 "bitte zurückrufen, es ist dringend.", "Uwe Kern").thanks_only
+
+
+@pytest.mark.parametrize("notice", [
+    "Please consider the environment before printing this email.",
+    "Esta mensagem é confidencial. Se a recebeu por erro, informe o remetente e apague-a.",
+])
+def test_a_notice_above_a_mobile_footer_below_the_delimiter_is_no_request(
+        detector: Detector, notice: str) -> None:
+    """Below "-- ", a notice followed by "Sent from my iPhone" is still a notice."""
+    body = f"Thanks, all good.\n\n-- \nTom Hale\nHale Haulage\n{notice}\n\nSent from my iPhone"
+    assert detector.classify(body, "Tom Hale").thanks_only, notice
+
+
+def test_a_closing_of_the_customers_own_answer_does_not_end_the_old_message(
+        detector: Detector) -> None:
+    """The old message has no sign-off; "Viele Grüße" alone closes the customer's own
+    answer below it: what follows it is not all they wrote (the problem above counts)."""
+    old = _DE_OLD.replace("Viele Grüße\nKatja Brenner\nIT-Service | Example GmbH\n"
+                          "Tel. +49 30 1234 567\n\n", "")
+    for answer in ("Der Scanner geht noch nicht, bitte prüfen.\n\nViele Grüße\n\n"
+                   "Danke nochmal, Jens", "Der Scanner geht noch nicht.\n\nGruß, Jens\n\nDanke!"):
+        assert not detector.classify(old + answer, "Jens Ohlsen").thanks_only, answer
+
+
+def test_a_last_sentence_that_names_the_writer_is_no_firm_line(detector: Detector) -> None:
+    """Only above the line where the writer signs is a line ending with their surname
+    their firm's: as the last line it is a sentence and counts."""
+    assert not detector.classify("Danke!\n\nDie Etiketten kleben schief bei Lindner",
+                                 "Petra Lindner").thanks_only
+
+
+def test_a_sentence_that_starts_with_a_city_and_district_is_no_address(
+        detector: Detector) -> None:
+    assert not detector.classify("谢谢！\n\n北京市海淀区办公室打印机又卡纸", "王丽").thanks_only
+
+
+def test_a_ps_below_a_rule_after_the_old_messages_sign_off_counts(detector: Detector) -> None:
+    """A rule and a short "PS" line below the old message's sign-off are the customer's,
+    not the desk's signature block."""
+    body = _EN_OLD + "The till works again.\n\nCheers,\nPriya\n\n-----\nPS pls check printer 2"
+    assert not detector.classify(body, "Tom Berg").thanks_only
+
+
+def test_a_remark_after_a_rule_inside_the_old_message_still_counts(
+        detector: Detector) -> None:
+    """Text the customer set off by a rule inside the unquoted old message (above its
+    sign-off) is still read, as the quote cutter found it."""
+    body = (_EN_OLD + "The till works again.\n\n-----\nBut the card reader still fails, "
+            "can you check it?\n\nCheers,\nPriya")
+    assert not detector.classify(body, "Tom Berg").thanks_only
+
+
+def test_a_ps_inside_the_old_message_still_counts(detector: Detector) -> None:
+    """A "P.S." the customer set inside the unquoted old message is read; only an
+    "Update on [SUP-1]: …" heading there is taken for the desk's own words."""
+    body = (_EN_OLD + "The till works again.\n\nP.S. the card reader still fails with "
+            "error 12, please have a look.\n\nCheers,\nPriya")
+    assert not detector.classify(body, "Tom Berg").thanks_only

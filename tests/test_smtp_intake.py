@@ -9,10 +9,12 @@ import sqlite3
 from email import policy
 from pathlib import Path
 
+import pytest
 from aiosmtpd.smtp import SMTP
 
 from mailgate import clock, locales
 from mailgate.config import load_config
+from mailgate.intake.paths import split_path
 from mailgate.intake.smtp import Connection
 from tests.conftest import RunningDaemon, make_mail, sqlite_only
 
@@ -187,6 +189,41 @@ def test_listener_knows_the_same_commands_as_stock_aiosmtpd(daemon: RunningDaemo
     with smtplib.SMTP("127.0.0.1", daemon.port) as client:
         code, text = client.docmd("HELP")
     assert code == 250 and all(c in text.decode() for c in ("EHLO", "MAIL", "RCPT", "DATA"))
+
+
+@pytest.mark.parametrize(("argument", "expected"), [
+    ("<a@example.org>", ("a@example.org", "")),
+    ("<a@example.org> SIZE=4096 BODY=8BITMIME", ("a@example.org", "SIZE=4096 BODY=8BITMIME")),
+    ("<>", ("<>", "")),
+    ("<postmaster>", ("postmaster", "")),
+    ("<@one.example,@two.example:a@example.org>", ("a@example.org", "")),
+    ("<a..b.@docomo.example>", ("a..b.@docomo.example", "")),  # real carrier addresses
+    ('<"support"@example.com>', ("support@example.com", "")),  # quotes it need not have
+    ('<"a b"@example.org>', ('"a b"@example.org', "")),
+    ("<a@[IPv6:2001:db8::1]>", ("a@[IPv6:2001:db8::1]", "")),
+    ("<jürgen@exämple.org>", ("jürgen@exämple.org", "")),
+    ("<=?utf-8?q?support?=@example.com>", ("=?utf-8?q?support?=@example.com", "")),
+    ("<a(comment)@example.org>", None), ("<a @ example.org>", None),
+    ("<a@example.org>SIZE=1", None), ("<a@b,c>", None), ('<a"b@c>', None),
+    ("<a@example..org>", None), ("<@example.org>", None), ("<Name <a@b.example>>", None),
+])
+def test_smtp_paths_are_read_by_rfc_5321(argument: str, expected: tuple[str, str] | None,
+                                         ) -> None:
+    """MAIL FROM / RCPT TO arguments are RFC 5321 paths (no comments, no encoded words, no
+    spaces around the @), with the leniency real senders need."""
+    assert split_path(argument) == expected
+
+
+def test_encoded_word_recipient_is_not_our_address(daemon: RunningDaemon) -> None:
+    """An encoded word is not decoded in an envelope address (aiosmtpd's RFC 5322 reading
+    made ``=?utf-8?q?support?=@example.com`` our support address); quotes a plain local
+    part does not need are, as RFC 5321 says, the same address."""
+    with smtplib.SMTP("127.0.0.1", daemon.port) as client:
+        client.ehlo("client.example.org")
+        assert client.mail("customer@example.org")[0] == 250
+        assert client.docmd("RCPT TO:<=?utf-8?q?support?=@example.com>")[0] == 550
+        assert client.docmd("RCPT TO:<support(c)@example.com>")[0] == 553
+        assert client.docmd('RCPT TO:<"support"@example.com>')[0] == 250
 
 
 @sqlite_only

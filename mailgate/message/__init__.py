@@ -10,8 +10,9 @@ which quarantines the message with the reason; the raw bytes stay in the spool.
 Hostile input is contained, in bounded time:
 
 * Limits, each a ``ParseError`` (quarantine) with a reason naming it, enforced
-  *while* the feed parser runs (a subclass hooks its header and new-part
-  steps), so a hostile message costs at most the work up to the limit:
+  *while* the feed parser runs (through its public hooks: the policy's
+  ``message_factory`` and ``header_source_parse``, ``Message.attach``), so a
+  hostile message costs at most the work up to the limit:
   header block size and field count, MIME part count and nesting depth, and the
   line work of the parser (lines read times the multipart boundaries each line
   is matched against: the feed parser's cost grows with both). The length of
@@ -42,9 +43,11 @@ The package, by step (every name is re-exported here, so callers keep
 importing from ``mailgate.message``):
 
 * ``inbound``: ``parse`` and the ``Inbound`` it returns
-* ``bounded``: the limits, ``ParseError`` and the feed parser enforcing them
+* ``bounded``: the limits, ``ParseError`` and the feed parser's policy enforcing them
+* ``mimepart``: the message class parsed into (MIME parameters split once, nesting depth)
 * ``headers``: the caching header factory and the guarded header readers
-* ``fastpath``: speed tricks that rely on private stdlib internals
+* ``fastpath``: plain-str stand-ins for header objects (a speed trick on documented
+  ``EmailPolicy`` behaviour)
 * ``body``: charsets, HTML to text, the MIME walk
 * ``attachments``: ``Attachment`` and ``safe_filename``
 * ``text``: text hygiene (``unescape``, ``clean_text``)

@@ -2,10 +2,12 @@
 
 Every limit is a ``ParseError`` (quarantine) with a reason naming it, raised as
 soon as the feed parser passes it, so a hostile message costs at most the work
-up to the limit (see the package docstring for the list). A field that is only
-long (folded over thousands of lines, thousands of ``References``) is legal mail,
+up to the limit (see the package docstring for the list). The stock
+``BytesFeedParser`` does the parsing; the limits hook into it only through public
+API (``_Limits``): no subclass of the parser, nothing of its internals read. A field
+that is only long (folded over thousands of lines, thousands of ``References``) is legal mail,
 not an attack: it is cut to its limit for processing (``References`` keeps its
-first and last ids, as RFC 5322 3.6.4 suggests) and noted in ``_Parser.cut``;
+first and last ids, as RFC 5322 3.6.4 suggests) and noted in ``_Limits.cut``;
 the raw bytes in the spool keep it whole.
 """
 
@@ -13,13 +15,14 @@ from __future__ import annotations
 
 import time
 from contextlib import suppress
-from email import policy
 from email.feedparser import BytesFeedParser
 from email.message import EmailMessage
+from email.policy import EmailPolicy
+from typing import Any
 
 from mailgate.errors import MailgateError
-from mailgate.message.fastpath import _Message
 from mailgate.message.headers import _MIME_FIELDS, _HeaderCache
+from mailgate.message.mimepart import _Message
 from mailgate.message.text import clean_text
 
 MAX_HEADER_BYTES = 256 * 1024  # one header block (the message's or a part's)
@@ -46,69 +49,95 @@ class ParseError(MailgateError):
     """The message cannot be turned into a ticket message; it goes to quarantine."""
 
 
-class _Parser(BytesFeedParser):
-    """The standard feed parser with our limits enforced while it runs."""
+class _Limits:
+    """One parse's limits, enforced from the parser's public hooks as it runs.
 
-    def __init__(self, pol: policy.Policy) -> None:  # any policy; ours is an EmailPolicy
-        super().__init__(policy=pol)
+    The feed parser creates each message through the policy's ``message_factory``
+    (``new_message``: parts), attaches it to the enclosing one (``_Message.attach``, which
+    calls ``attached``: depth), and hands each header field's source lines to the policy's
+    ``header_source_parse`` (``field``: cuts, block size). A part's field count is checked and
+    its fields decoded once its header block is complete (``finish_block``): when the next
+    part starts, or at the end. ``boundaries`` stands in for the parser's own count of the
+    boundaries it matches lines against, for the line work limit.
+    """
+
+    def __init__(self) -> None:
         self.parts = 0
+        self.last: _Message | None = None  # the part created last
+        self.pending: _Message | None = None  # the part whose header block is not checked yet
+        self.block_bytes = 0  # of the current part's header block, after cuts
+        self.typed = False  # the current part's Content-Type was seen
+        self.multipart = False  # ... and it is a multipart: the parser reads its boundary
         self.decoding = 0.0  # seconds spent decoding header fields so far
         self.cut: list[str] = []  # "Name (N bytes -> M)" per field cut for processing
+        self.active = True  # off once the parse is over: later use of the message is free
 
-    def _new_message(self) -> None:
+    def where(self) -> str:
+        return "" if self.parts == 1 else f" of MIME part {self.parts}"
+
+    def new_message(self, policy: Any = None) -> _Message:
+        """The policy's ``message_factory``: a new part (or the message itself)."""
+        if not self.active:
+            return _Message(policy=policy)
+        self.finish_block()
         self.parts += 1
         if self.parts > MAX_PARTS:
             raise ParseError(f"more than {MAX_PARTS} MIME parts")
-        if len(self._msgstack) > MAX_DEPTH:  # type: ignore[attr-defined]
+        self.last = self.pending = _Message(policy=policy)
+        self.block_bytes = 0
+        self.typed = self.multipart = False
+        return self.last
+
+    def attached(self, parent: _Message, child: _Message) -> None:
+        """``child`` goes into ``parent`` (see ``_Message.attach``)."""
+        if self.active and child.nesting > MAX_DEPTH:
             raise ParseError(f"MIME nesting deeper than {MAX_DEPTH}")
-        super()._new_message()  # type: ignore[misc]
 
-    def _parse_headers(self, lines: list[str]) -> None:
-        where = "" if self.parts == 1 else f" of MIME part {self.parts}"
-        lines = self._cut_fields(lines, where)
-        size = sum(map(len, lines))
-        if size > MAX_HEADER_BYTES:
-            raise ParseError(f"header block{where} larger than {MAX_HEADER_BYTES} bytes ({size})")
-        super()._parse_headers(lines)  # type: ignore[misc]
-        part = self._cur  # type: ignore[attr-defined]
-        fields = part._headers
-        if len(fields) > MAX_HEADER_FIELDS:
-            raise ParseError(f"header block{where} has more than {MAX_HEADER_FIELDS} fields"
-                             f" ({len(fields)})")
-        self._decode(part)
+    def boundaries(self) -> int:
+        """The multipart boundaries the parser matches each line against now (at most):
+        those of the parts enclosing the last one, and its own if it is a multipart."""
+        part = self.last
+        return 0 if part is None else part.boundaries + self.multipart
 
-    def _cut_fields(self, lines: list[str], where: str) -> list[str]:
-        """``lines`` with each field longer than its limit cut to it (noted in ``cut``)."""
-        out: list[str] = []
-        field: list[str] = []
-        for line in [*lines, ""]:
-            if line[:1] in (" ", "\t") and field:
-                field.append(line)
-                continue
-            if field:
-                out.extend(self._cut(field, where))
-            field = [line] if line else []
-        return out
-
-    def _cut(self, field: list[str], where: str) -> list[str]:
-        name = field[0].partition(":")[0].strip()
+    def field(self, lines: list[str]) -> list[str]:
+        """The source lines of one field of the current header block, cut to its limit."""
+        name, colon, value = lines[0].partition(":")
+        name = name.strip()
         lower = name.lower()
+        if lower == "content-type" and not self.typed:  # the first one counts, as in get()
+            self.typed = True
+            self.multipart = "".join(lines).partition(":")[2].lstrip().lower().startswith(
+                "multipart/")
         limit = (MAX_MIME_FIELD_BYTES if lower in _MIME_FIELDS else
                  MAX_SHORT_FIELD_BYTES if lower in _SHORT_FIELDS else MAX_FIELD_BYTES)
-        end = "\r\n" if field[-1].endswith("\r\n") else "\n"
+        end = "\r\n" if lines[-1].endswith("\r\n") else "\n"
         # the limit is on the value, as the parser hands it over: after "Name:", before
         # the last line end
-        room = limit + field[0].index(":") + 1 + len(end) if ":" in field[0] else limit
-        size = sum(map(len, field))
-        if size <= room:
-            return field
-        cut = (_cut_ids(name, "".join(field).partition(":")[2].split(), room, end)
-               if lower in _ID_LISTS else _cut_lines(field, room, end))
-        self.cut.append(f"{clean_text(name, 40)}{where} ({size} bytes -> "
-                        f"{sum(map(len, cut))})")
-        return cut
+        room = limit + len(lines[0]) - len(value) + len(end) if colon else limit
+        size = sum(map(len, lines))
+        if size > room:
+            lines = (_cut_ids(name, "".join(lines).partition(":")[2].split(), room, end)
+                     if lower in _ID_LISTS else _cut_lines(lines, room, end))
+            cut = sum(map(len, lines))
+            self.cut.append(f"{clean_text(name, 40)}{self.where()} ({size} bytes -> {cut})")
+            size = cut
+        self.block_bytes += size
+        if self.block_bytes > MAX_HEADER_BYTES:
+            raise ParseError(f"header block{self.where()} larger than {MAX_HEADER_BYTES} bytes"
+                             f" ({self.block_bytes})")
+        return lines
 
-    def _decode(self, part: EmailMessage) -> None:
+    def finish_block(self) -> None:
+        """Check the field count of the last header block read, and decode its fields."""
+        part, self.pending = self.pending, None
+        if part is None or not self.active:
+            return
+        if len(part) > MAX_HEADER_FIELDS:
+            raise ParseError(f"header block{self.where()} has more than {MAX_HEADER_FIELDS}"
+                             f" fields ({len(part)})")
+        self._decode(part)
+
+    def _decode(self, part: _Message) -> None:
         """Decode every field of ``part`` once (into the cache), within the time budget.
 
         The budget counts decoding time only, summed over all parts, not the time
@@ -125,7 +154,7 @@ class _Parser(BytesFeedParser):
                 raise ParseError(f"header fields too complex to decode within {HEADER_BUDGET}"
                                  " s of CPU time")
 
-        for name, value in part._headers:  # type: ignore[attr-defined]
+        for name, value in part.raw_items():
             with suppress(Exception):  # a failure is remembered too: readers see "undecodable"
                 part.policy.header_fetch_parse(name, value)
             check()
@@ -134,6 +163,20 @@ class _Parser(BytesFeedParser):
                 part.get_params(header=name)
         check()
         self.decoding += time.thread_time() - started
+
+
+class _BoundedPolicy(EmailPolicy):
+    """``policy.default`` whose ``header_source_parse`` (the public hook the feed parser
+    hands each field's source lines to) lets the parse's ``_Limits`` cut and count them.
+    ``watcher`` is that ``_Limits``; also told of each attached part (``_Message``)."""
+
+    watcher: _Limits | None = None
+
+    def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
+        limits = self.watcher
+        if limits is not None and limits.active:
+            sourcelines = limits.field(sourcelines)
+        return super().header_source_parse(sourcelines)
 
 
 def _cut_lines(field: list[str], limit: int, end: str) -> list[str]:
@@ -175,24 +218,37 @@ def _lines(chunk: bytes) -> int:
 BOM = b"\xef\xbb\xbf"
 
 
+_BOUNDED = _BoundedPolicy()
+
+
 def _parse_bytes(raw: bytes) -> tuple[EmailMessage, list[str]]:
-    """Run the bounded feed parser over ``raw`` (see the module docstring); return the
+    """Run the feed parser, bounded, over ``raw`` (see the module docstring); return the
     message and the fields cut for processing. A UTF-8 byte-order mark before the first
     header (some Windows tools write one) is skipped."""
     if raw.startswith(BOM):
         raw = raw[len(BOM):]
-    pol = policy.default.clone(header_factory=_HeaderCache(), message_factory=_Message)
-    parser = _Parser(pol)
-    boundaries = parser._input._eofstack  # type: ignore[attr-defined]
+    limits = _Limits()
+    # (the stub's clone knows only the stock options, not a subclass's ``watcher``)
+    options: dict[str, Any] = {"header_factory": _HeaderCache(),
+                               "message_factory": limits.new_message, "watcher": limits}
+    pol = _BOUNDED.clone(**options)
+    parser = BytesFeedParser(policy=pol)
     work = 0
+    before = 0
     for start in range(0, len(raw), _FEED_CHUNK):
         chunk = raw[start:start + _FEED_CHUNK]
-        before = len(boundaries)
         parser.feed(chunk)
-        work += _lines(chunk) * (1 + max(before, len(boundaries)))
+        after = limits.boundaries()
+        work += _lines(chunk) * (1 + max(before, after))
+        before = after
         if work > MAX_LINE_WORK:
             raise ParseError(f"too much parsing work: more than {MAX_LINE_WORK:,} line reads"
                              f" (lines x nested multipart boundaries)")
-    # the stub types an untyped-factory parser's result as Message; it is the policy's
-    # message_factory, our _Message (an EmailMessage)
-    return parser.close(), parser.cut  # type: ignore[return-value]
+    msg = parser.close()
+    limits.finish_block()
+    # done: the message's policy keeps ``limits``, which lets go of the parts (no cycle
+    # holding a big message until the garbage collector's next full pass)
+    limits.active, limits.last = False, None
+    # the stub types the parser's result as Message; it is the policy's message_factory's
+    assert isinstance(msg, EmailMessage)
+    return msg, limits.cut

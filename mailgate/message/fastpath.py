@@ -1,28 +1,25 @@
-"""Speed tricks in the header decoding: each leans on a private detail of the stdlib.
+"""Speed tricks in the header decoding: plain ``str`` stand-ins for header objects.
 
-They only make parsing cheaper; ``headers._HeaderCache`` is where they are used.
-Each depends on CPython's ``email`` package internals (checked on 3.11), named
-in its docstring or comment:
+They only make parsing cheaper; ``headers._HeaderCache`` (the policy's ``header_factory``,
+a documented customisation point) is where they are used. They rest on documented
+behaviour of the public ``email.policy.EmailPolicy`` API, not on its internals:
+``header_fetch_parse`` and ``header_store_parse`` return "unchanged" a value with a
+``name`` attribute, and ``fold``/``fold_binary`` call the ``fold(policy=...)`` method of
+such a value ("having a name attribute means it is a header object of some sort"; the
+``EmailPolicy`` reference of the library documentation). So:
 
-* ``_SimpleHeader`` / ``_SimpleAddressHeader``: plain ``str`` stand-ins for the
-  registry's header objects; rely on ``EmailPolicy.header_fetch_parse``,
-  ``header_store_parse`` and the private ``EmailPolicy._fold`` recognising a
-  parsed header by duck typing (``hasattr(value, "name")``), and on readers
-  taking only ``name``, ``defects``, ``fold`` (and ``addresses``) from it.
-* ``_Message``: overrides the private ``email.message.Message._get_params_preserve``,
-  through which ``get_param`` and ``get_params`` (so ``get_filename``,
-  ``get_boundary``, ``get_content_charset``, ...) split a field.
+* ``_SimpleHeader`` / ``_SimpleAddressHeader``: ``str`` values with ``name``, ``defects``,
+  ``fold`` (and ``addresses``), which is all our readers take from a header object
+  (``headers``, ``inbound``).
 
-Kept because measured worth their coupling (``bench/tricks.py``): the plain-str
-stand-ins save about 390 us of a 4 KB mail's ~700 us parse (over 10 % of a mail's
-CPU end to end), and, standing in for the ASCII values of unstructured fields too
-(``headers._unstructured``: ``Received``, ``DKIM-Signature``, ``Authentication-Results``,
-``X-...``), about 500 us more of a mail with a real MTA's header block (23 such fields:
-1,130-1,400 us -> 650-750 us a parse); ``_Message`` bounds hostile input (quadratic
-splitting), which is not a speed trick. Each is checked against the stock behaviour by a test
-(``tests/test_properties.py``, ``tests/test_hostile.py``), so a CPython upgrade that
-changes what they rely on fails the suite, not production. Dropped after measuring:
-a shared class-caching ``HeaderRegistry`` (~35 us a mail) and header objects of
+Kept because measured worth it (``bench/tricks.py``): the plain-str stand-ins save about
+390 us of a 4 KB mail's ~700 us parse (over 10 % of a mail's CPU end to end), and, standing
+in for the ASCII values of unstructured fields too (``headers._unstructured``: ``Received``,
+``DKIM-Signature``, ``Authentication-Results``, ``X-...``), about 500 us more of a mail with
+a real MTA's header block (23 such fields: 1,130-1,400 us -> 650-750 us a parse). Each is
+checked against the stock registry's reading by a test (``tests/test_properties.py``), so a
+CPython upgrade that changes what they read fails the suite, not production. Dropped after
+measuring: a shared class-caching ``HeaderRegistry`` (~35 us a mail) and header objects of
 short Content-Type values shared between messages (~110 us): below 5 %.
 """
 
@@ -30,7 +27,6 @@ from __future__ import annotations
 
 import re
 from email.headerregistry import Address, HeaderRegistry
-from email.message import EmailMessage
 from typing import Any
 
 # Printable ASCII without quotes, parentheses or backslashes: a value nothing in it to decode
@@ -45,9 +41,8 @@ class _SimpleHeader(str):
     """A header value that needs no decoding, as the registry's objects present it: a str
     with ``name`` and ``defects`` (and ``fold``, should it be copied into another message).
 
-    Depends on ``email.policy.EmailPolicy.header_fetch_parse``/``header_store_parse`` and
-    the private ``EmailPolicy._fold`` taking any value with a ``name`` attribute as an
-    already parsed header (``hasattr(value, "name")``), and on nothing reading more of it.
+    Relies on the documented ``EmailPolicy`` behaviour (module docstring): a value with a
+    ``name`` attribute is taken as a parsed header; and on nothing of ours reading more.
     """
 
     name: str
@@ -75,9 +70,8 @@ class _SimpleAddressHeader(_SimpleHeader):
     """An address field of one plainly written mailbox, as the registry presents it (its
     ``addresses``), without running the address parser (a tenth of a millisecond each).
 
-    Depends on the same ``hasattr(value, "name")`` duck typing as ``_SimpleHeader``, and
-    on readers using only ``addresses`` of an ``email.headerregistry.AddressHeader`` (no
-    ``groups``).
+    Relies on what ``_SimpleHeader`` does, and on our readers using only ``addresses`` of
+    an ``email.headerregistry.AddressHeader`` (no ``groups``).
     """
 
     addresses: tuple[Address, ...]
@@ -90,25 +84,3 @@ class _SimpleAddressHeader(_SimpleHeader):
         self.addresses = (Address(display_name=match["name"] or "", username=local,
                                   domain=domain),)
         return self
-
-
-class _Message(EmailMessage):
-    """EmailMessage that splits its MIME parameters once per field value.
-
-    ``Message.get_param`` (charset, filename, boundary, ...) re-splits the whole
-    field on every call, quadratically in the number of quotes and semicolons.
-
-    Depends on the private ``email.message.Message._get_params_preserve(failobj, header)``
-    being what ``get_param`` and ``get_params`` (so ``get_filename``, ``get_boundary``,
-    ``get_content_charset``, ...) call to split a field.
-    """
-
-    def _get_params_preserve(self, failobj: Any, header: str) -> Any:
-        value = self.get(header, None)
-        if value is None:
-            return failobj
-        cache = self.__dict__.setdefault("_mailgate_params", {})
-        key = (header.lower(), str(value))
-        if key not in cache:
-            cache[key] = super()._get_params_preserve(failobj, header)  # type: ignore[misc]
-        return cache[key]

@@ -7,7 +7,10 @@ list of sentences:
 1. **Where the new text is** (``mailgate.quotes.reply_parts``): quoted history
    (attribution lines and header blocks in any language), the ``-- `` signature
    and disclaimers are cut away; text the customer wrote *below* the signature or
-   the quoted history (a "P.S.", a line after a rule) is kept as such.
+   the quoted history (a "P.S.", a line after a rule) is kept as such. Where an old
+   message that Outlook quotes without quote marks ends is read from its sign-off
+   (``bottom_posted``): what follows is the new text when nothing stands above the
+   history (bottom posting), else text below the quote.
 2. **Zones of the new text**: a greeting line ("Hallo Anna,", "Servus Stefan,"),
    the body, a closing formula after which only the signature follows (names,
    titles, company, phone numbers, addresses, notices). A line with a phone
@@ -50,11 +53,12 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 
-from mailgate.footers import without_notices
+from mailgate.footers import legal_sentence, strip_disclaimers, strip_signature, without_notices
 from mailgate.message import Inbound
-from mailgate.quotes import AFTERTHOUGHT, ReplyParts, reply_parts
+from mailgate.quotes import AFTERTHOUGHT, ReplyParts, is_separator, quoted_messages, reply_parts
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 from mailgate.replies.model import SentenceModel
 
@@ -77,7 +81,12 @@ _REGISTER = re.compile(
     r"|Vergi\s?No|Mersis|VAT\s?(?:No|Reg)|Company\s?(?:No|Reg)|Registered in)\b")
 #: a postal address in CJK and Korean writing: a number with a street, block or floor word
 _ADDRESS = re.compile(r"\d+\s?(?:号|號|楼|樓|室|丁目|番地|番|階|번지|층|호|길|로)"
-                      r"|(?:地址|住所|주소)\s?[:：]")
+                      r"|(?:地址|住所|주소)\s?[:：]"
+                      # a line that is only a city, a district and a street ("杭州市西湖区文三路",
+                      # "大阪府東大阪市高井田中1-2-3"); with 的, 了 or が it is a sentence
+                      r"|^\s*(?:(?![的了是在不没がをはで])[\u4e00-\u9fff]){1,5}[省市都府県]"
+                      r"(?:(?![的了是在不没がをはで])[\u4e00-\u9fff]){1,5}[区市町村县郡]"
+                      r"(?:(?![的了是在不没がをはで])[\u4e00-\u9fff]){0,6}[\d\-－ 号號]*\s*$")
 _RULE = re.compile(r"^\s*[-_=*~━─═#+.]{3,}\s*$")
 _NUMBER = re.compile(r"^\d+$")
 _CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)")
@@ -335,7 +344,7 @@ def unseen_history(history: str, known: Sequence[str]) -> str:
         text = line.lstrip(" >").strip()
         norm = _norm(text)
         if len(norm) < 12 or _FIELD.match(text) or text.endswith((":", "：")) or \
-                _MAIL.search(text) or norm in corpus:
+                _MAIL.search(text) or is_separator(text) or norm in corpus:
             continue
         unseen.append(text)
     return "\n".join(unseen)
@@ -348,10 +357,12 @@ def judge(understanding: Understanding, parts: ReplyParts,
     if len(parts.text) > MAX_TEXT:
         return Verdict(False, f"long new text ({len(parts.text)} characters)")
     names = frozenset(fold(w) for w in re.findall(r"[^\W\d_]+", sender_name or ""))
+    parts = _with_bottom_text(understanding, parts, names)
     read = _read_body(understanding, parts.text, names)
     if isinstance(read, Verdict):
         return read
-    for zone, text in (("signature", parts.signature), ("text below the quote", parts.late)):
+    signature = "\n".join(without_notices(parts.signature.splitlines()))  # as _with_rest
+    for zone, text in (("signature", signature), ("text below the quote", parts.late)):
         late = _read_late(understanding, text[:MAX_TEXT], names, zone)  # bounded work
         if isinstance(late, Verdict):
             return late
@@ -363,6 +374,153 @@ def judge(understanding: Understanding, parts: ReplyParts,
                                   " of the ticket)")
         read += inside
     return _verdict(read)
+
+
+def _with_bottom_text(understanding: Understanding, parts: ReplyParts,
+                      names: frozenset[str]) -> ReplyParts:
+    """Where an old message below an unquoted header block ends is known (its sign-off),
+    what follows it is the customer's: below the first old message, the new text when
+    nothing stands above the history (bottom posting), else the text below the quote (in
+    place of what the quote cutter guessed: a "P.S." or "Update on [SUP-1]: …" inside the
+    old message is not theirs); below the last of several, a remark added there."""
+    messages, quoted = quoted_messages(parts.history) if parts.history else ([], False)
+    if not messages or quoted:
+        return parts
+    if len(messages) > 1:  # the deepest is often the customer's own: their name signs it
+        below = _below_sign_off(understanding, messages[-1], frozenset())
+        return replace(parts, late=f"{parts.late}\n\n{below}".strip()) if below else parts
+    below = _below_sign_off(understanding, messages[0], names)
+    if below is None:
+        return parts
+    # the cutter's late text stays (a rule or a "P.S." the customer set inside the old
+    # message), unless it starts like the old message's own heading ("Opdatering på
+    # [SUP-1]: …", "Update on your ticket: …")
+    late = "" if AFTERTHOUGHT.match(parts.late) and _OLD_HEADING.match(parts.late) \
+        else parts.late
+    if not re.search(r"[^\W\d_]", parts.text):
+        return replace(parts, text=below, late=late)
+    return replace(parts, late=f"{late}\n\n{below}".strip())
+
+
+#: an update word, more words, then a colon: how a desk's message opens ("Opdatering på
+#: [SUP-1]:"), not a customer's "P.S." or "Update:"
+_OLD_HEADING = re.compile(r"^\s*(?!p\.?\s?p?\.?\s?s\b|n\.\s?b\.|追伸|추신)"
+                          r"(?=\S)[^\W\d_]+(?<!\.)\s+[^:\n]{1,40}:")
+
+
+def bottom_posted(understanding: Understanding, history: str,
+                  names: frozenset[str]) -> str | None:
+    """The text below an unquoted quoted message that nothing follows (see
+    ``_below_sign_off``); None when its end is unknown or more history follows."""
+    messages, quoted = quoted_messages(history)
+    if len(messages) != 1 or quoted:
+        return None
+    return _below_sign_off(understanding, messages[0], names)
+
+
+def _below_sign_off(understanding: Understanding, lines: list[str],
+                    names: frozenset[str]) -> str | None:
+    """What follows an old message's sign-off (a paragraph that opens with a closing
+    formula or a name that is not one of ``names``: "Hezký den / Jan Novák", "박성민 드림",
+    "Максим Бондаренко"), past the signature paragraphs joined to it (a rule, a contact
+    line); None when it has no such sign-off: where it ends is then unknown."""
+    paragraphs = _paragraphs(lines)
+    for n, (start, end) in enumerate(paragraphs[1:], 1):
+        after = lines[paragraphs[n + 1][0]:paragraphs[n + 1][1]] if n + 1 < len(
+            paragraphs) else []
+        if not _sign_off(understanding, lines[start:end], names, after):
+            continue
+        rest = [p for p in paragraphs[n + 1:] if not _signature_paragraph(lines[p[0]:p[1]])]
+        if not rest:
+            return ""
+        return "\n".join(strip_disclaimers(strip_signature(lines[rest[0][0]:]))).strip()
+    return None
+
+
+def _paragraphs(lines: list[str]) -> list[tuple[int, int]]:
+    """(start, end) of each paragraph; where every line stands apart (HTML mail turned to
+    text), paragraphs are parted by two blank lines or more."""
+    gap = 2 if any(not a.strip() and not b.strip() for a, b in pairwise(lines)) else 1
+    out: list[tuple[int, int]] = []
+    blanks = gap
+    for k, line in enumerate(lines):
+        if not line.strip():
+            blanks += 1
+        elif blanks >= gap or not out:
+            out.append((k, k + 1))
+            blanks = 0
+        else:
+            out[-1] = (out[-1][0], k + 1)
+            blanks = 0
+    return out
+
+
+def _sign_off(understanding: Understanding, block: list[str], names: frozenset[str],
+              after: Sequence[str] = ()) -> bool:
+    """A paragraph that closes a message: a closing formula ("Mit freundlichen Grüßen",
+    "박성민 드림"), a short formula with a name below it ("Cheers,\nCallum Reid", "祝工作顺利！
+    \n陈浩", "Abs,\nBruno Carvalho"), or a name alone; the name is not the reply's sender's.
+    A closing formula alone on its paragraph needs the signature or a name (not the
+    sender's) ``after`` it: "Viele Grüße" closing the customer's own answer is not it."""
+    text = [line.strip() for line in block if line.strip()]
+    if len(text[0]) > 40 or len(text[0].split()) > 5:  # a sentence, not a sign-off
+        return False
+    said = [understanding.clause(c) for c in _CLAUSE.split(text[0]) if c.strip()]
+    if not said:
+        return False
+    closing = any("closing" in c.categories for c in said) and all(
+        "closing" in c.categories or c.unknown <= 2 for c in said)
+    formula = (len(text[0].split()) <= 4 and any(c.categories for c in said) and all(
+        c.unknown <= 1 and c.categories <= _FORMULA for c in said)) or (
+        len(text[0].split()) <= 2 and text[0].endswith(",")  # "Abs,\nBruno Carvalho"
+        and not any("greeting" in c.categories for c in said))
+    if closing and len(text) == 1:
+        if any(c.unknown for c in said):  # "박성민 드림", but not "Gruß, Jens" (the sender)
+            return not {fold(w) for w in re.findall(r"[^\W\d_]+", text[0])} & names
+        below = after[0].strip() if after else ""  # "Viele Grüße" alone: what follows?
+        if not (after and (_signature_paragraph(list(after)) or _bare_name(understanding,
+                                                                            below))):
+            return False
+        text = [text[0], below]
+    if closing or formula:
+        name = text[1] if len(text) > 1 else ""
+        if not closing and not (name and _name_like(name)
+                                and not re.search(r"\d|[.!?,:;。！？]$", name)):
+            return False
+    elif _bare_name(understanding, text[0]):
+        name = text[0]
+    else:
+        return False
+    own = {fold(w) for w in re.findall(r"[^\W\d_]+", name)}
+    return not (own and own <= names)
+
+
+_FORMULA = frozenset({"gratitude", "pleasantry", "closing"})
+
+
+def _bare_name(understanding: Understanding, line: str) -> bool:
+    """A line that is only a name ("Katrin Wolf", "عمر الزهراني", "李明")."""
+    words = line.split()
+    return 1 <= len(words) <= 3 and not re.search(r"[\d.,!?:;。！？，、]\s*$|\d", line) and (
+        _name_like(line) or bool(_ARABIC.search(line))) and (
+        # "Eva de Graaf": a capitalised name may hold a word some language lists
+        not (said := understanding.clause(line).categories) or (
+            said <= {"pleasantry"} and line != line.lower()))
+
+
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+
+
+def _signature_paragraph(block: list[str]) -> bool:
+    """A paragraph of the quoted message's signature: rules, contact lines, "|" lines,
+    names and firm lines ("━━━━ / 株式会社Example ITサポートデスク / 鈴木 美咲 / TEL: …",
+    "IT podpora | Example s.r.o."); a rule above a sentence or a "P.S." ("-------\nUpdate
+    von mir: …", "-----\nPS bitte Drucker prüfen") is the customer's."""
+    lines = [line.strip() for line in block if line.strip()]
+    return any(_RULE.match(line) or _CONTACT.search(line) or "|" in line for line in lines) \
+        and all(_RULE.match(line) or (not AFTERTHOUGHT.match(line) and not _QUESTION.search(
+            line) and (_CONTACT.search(line) or "|" in line or _name_like(line)))
+            for line in lines)
 
 
 def _read_body(understanding: Understanding, text: str,
@@ -377,11 +535,14 @@ def _read_body(understanding: Understanding, text: str,
             continue
         short = len(line.split()) <= 6 and len(_JOINED_CHARS.findall(line)) <= 20 and \
             not _CLOCK.search(line)  # "since 10:15 anna@x gets this:" is no contact line
-        if clauses and (_RULE.match(line) or (_CONTACT.search(line) and short) or
-                        _signs(line, names) or
+        if clauses and (_RULE.match(line) or (_CONTACT.search(line) and (
+                short or _contact_parts(line))) or
+                        _signs(line, names) or _firm_of(line, lines[k + 1:], names) or
                         _register_line(line) or (_ADDRESS.search(line) and short) or (
                 _DEVICE.search(line) and len(line.split()) <= 8)):
             return _with_rest(clauses, understanding, lines[k:], names)
+        if clauses and _nickname(line, names):  # "Ale" for Alessandro: a sign-off
+            continue
         line_clauses: list[Clause] = []
         for sentence in _SENTENCE.split(line):
             said = [understanding.clause(c, names) for c in _CLAUSE.split(sentence)
@@ -582,17 +743,52 @@ def _signs(line: str, names: frozenset[str]) -> bool:
         len(full) == 2 and _name_like(line) and not re.search(r"[.!?,]\s*$", line))
 
 
+def _nickname(line: str, names: frozenset[str]) -> bool:
+    """A line that is only the start of the writer's own name ("Ale", "Jessi", "/Kati"):
+    how they sign, not a word ("Ale" is also Polish "but")."""
+    words = re.findall(r"[^\W\d_]+", fold(line))
+    return len(words) == 1 and len(words[0]) >= 3 and not re.search(r"[.!?,:;]\s*$", line) \
+        and any(n.startswith(words[0]) and n != words[0] for n in names)
+
+
+def _contact_parts(line: str) -> bool:
+    """A line of contact items parted by "|" or "·" ("T. 02-555-1234 | F. 02-555-1235 |
+    M. 010-9876-5432", "Tel: +86 755 8265 4321 | WeChat: tina_bt"): each part short, none
+    a sentence."""
+    parts = [p.strip() for p in re.split(r"[|·•]", line) if p.strip()]
+    return len(parts) >= 2 and not _CLOCK.search(line) and all(
+        len(p.split()) <= 5 and not re.search(r"[.!?。！？]$", p) for p in parts)
+
+
+def _firm_of(line: str, below: list[str], names: frozenset[str]) -> bool:
+    """A short line that ends with the writer's surname, above the line where they sign:
+    their practice or firm ("Zubní ordinace MUDr. Němcová" above "MUDr. Eva Němcová"), not
+    a last sentence that happens to name them."""
+    words = re.findall(r"[^\W\d_]+", fold(line))
+    nxt = next((x for x in below if x.strip()), "")
+    return len(names) >= 2 and 2 <= len(words) <= 5 and words[-1] in names and \
+        words[0] not in names and line.lstrip()[:1].isupper() and \
+        not re.search(r"[!?,:;。！？]|\.\s*$", line) and _signs(nxt, names)
+
+
 def _register_line(line: str) -> bool:
     """A signature's register line ("NIP 123 | KRS 456", "Amtsgericht München HRB 998877"),
     not a sentence that quotes a tax number ("Please bill ООО «X», ИНН 5260123456.")."""
+    if len(_REGISTER.findall(line)) >= 2:  # "… wpisana do rejestru KRS …, NIP …, kapitał …"
+        return True
     found = _REGISTER.search(line)
     return found is not None and not re.search(r"[.!?。]\s*$", line) and (
         found.start() == len(line) - len(line.lstrip()) or bool(re.search(r"[|/]", line)))
 
 
 def _looks_like_notice(clause: Clause) -> bool:
-    """A long clause with no question in a signature: a legal or print notice."""
-    return not clause.question and clause.unknown >= 8
+    """A clause of a legal or print notice in a signature: a notice's words, or long with
+    no question, no "but" and no live problem ("Par contre l'export échoue toujours avec
+    le même message" is the customer's)."""
+    if clause.question:
+        return False
+    return legal_sentence(clause.text) or (clause.unknown >= 8 and not clause.live_problems
+                                           and "contrast" not in clause.categories)
 
 
 _ANCHORS = frozenset({"gratitude", "solved", "apology", "closing", "greeting"})
@@ -603,9 +799,9 @@ def _name_like(text: str) -> bool:
     sentence: at most three words, each capitalised (but name particles); in scripts
     without capitals, at most two words or six characters."""
     words = re.findall(r"[^\W\d_]+", text)
-    if len(words) > 3:
-        return False
     joined = _JOINED_CHARS.findall(text)
+    if len(words) > 3 and not (joined and _org_line(text)):  # "製造部 生産技術課 田中 翔"
+        return False
     if joined:
         return (len(joined) <= 6 and len(words) <= 2) or _org_line(text) or \
             bool(_SELF_INTRO.match(text.strip()))
@@ -632,12 +828,17 @@ def _org_line(text: str) -> bool:
     if re.search(r"[?？؟!！。.]\s*\S", text) or len(text) > 60:
         return False
     parts = [p.strip(" ,、，") for p in re.split(r"[|/·｜]", text) if p.strip(" ,、，")]
+    words = text.split()
+    if len(words) > 1 and all(_HAN_KANA.fullmatch(w) for w in words) and (
+            _ORG_END.search(words[0]) or _ORG_START.search(words[0])):
+        parts = words  # "製造部 生産技術課 田中 翔": a department, then the writer
     return bool(parts) and all(
         len(_JOINED_CHARS.findall(p)) <= 16 and (_ORG_END.search(p) or _ORG_START.search(p)
                                                  or len(_JOINED_CHARS.findall(p)) <= 4)
         for p in parts)
 
 
+_HAN_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]+")
 _PARTICLES = frozenset({"de", "van", "von", "der", "den", "la", "le", "du", "da", "di", "del",
                         "dos", "af", "bin", "al", "ter", "ten", "zu"})
 

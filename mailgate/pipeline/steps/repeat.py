@@ -5,7 +5,8 @@ would open a new ticket (not automatic, not an alert, not a reply that was
 deliberately split off into a linked ticket) is compared with the sender's
 (or, with ``duplicate_scope = "domain"``, the organisation's, never a public
 mail domain's) recent open tickets (``duplicate_window``): the same subject,
-the same text, or the same problem in other words (``mailgate.duplicates``,
+the same text, or the same problem in other words or languages (shared terms, and
+the same thing and symptom by the concept lexicon: ``mailgate.duplicates``,
 ``mailgate.repeats``). A mail only likely about the same problem (a weaker
 likeness, or a colleague's report minutes after the first) is not merged, since
 a false merge hides a problem: it opens its own ticket, linked to the other one

@@ -349,6 +349,12 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     same = round(score, 6) >= round(need, 6) and \
         (bool(idents) or len(shared) >= (2 if close else 3))
     reason = _reason(score, need, why, shared, cue)
+    if same and matched and not idents and not cue:
+        # the concept lexicon is our own word list, weaker evidence than a shared literal
+        # identifier or a follow-up: on fresh pairs it merged different problems, and a
+        # false merge hides one (seventh session), so it links with a notice instead
+        return Verdict(False, score, f"{reason}; related: only shared concepts tie them "
+                                     "(linked, not merged)", related=True)
     if same:
         return Verdict(True, score, reason)
     link = _link(score, need, len(shared), bool(idents), cue, colleague,

@@ -110,7 +110,7 @@ def test_the_packaged_judge_leaves_calm_news_to_the_engineer(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "Спасибо! Документы подписываются.",
+    "Спасибо! Документы теперь подписываются.",  # the bare form scores 0.67: reopens
     "Tack! Alla bilar är nedladdade nu.",
     "谢谢！已经可以登录了",
     "Obrigada! Já consigo emitir as notas.",
@@ -150,3 +150,41 @@ def test_again_beside_a_problem_negation_or_qualifier_is_never_judged(
         lexicon: Lexicon, text: str) -> None:
     understanding = Understanding(lexicon, _always(True, again_threshold=0.5))
     assert not judge(understanding, reply_parts(text)).thanks_only
+
+
+#: clauses the rules reopen only for one word of the lexicon (a request, "still" or
+#: interrogative word, no question mark): the judge decides them by the file's cue threshold
+WORD_CUES = ["Dank je wel! Fijn weekend alvast.", "Tack! Vad skönt."]
+
+
+@pytest.mark.parametrize("text", WORD_CUES)
+def test_a_word_cue_is_judged_only_by_its_own_threshold(lexicon: Lexicon, text: str) -> None:
+    assert not judge(Understanding(lexicon, _always(True)), reply_parts(text)).thanks_only
+    strict = SentenceModel.from_bytes(to_bytes(  # scores 0.73: above 0.5, under 0.9
+        {"bias": 1.0, "threshold": 0.5, "cue_threshold": 0.9}, [0.0] * 64))
+    assert not judge(Understanding(lexicon, strict), reply_parts(text)).thanks_only
+    verdict = judge(Understanding(lexicon, _always(True, cue_threshold=0.5)), reply_parts(text))
+    assert verdict.thanks_only and "sentence judge read" in verdict.reason
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks. Could you also check Maria's account?",  # a question mark
+    "Thanks, but the export still fails",  # a live problem beside the cue
+    "Danke, aber es funktioniert immer noch nicht",  # a negated success beside it
+    "Takk, men vi er utlogget igjen",  # "again" beside it
+])
+def test_a_word_cue_beside_a_decisive_reason_is_never_judged(lexicon: Lexicon,
+                                                             text: str) -> None:
+    understanding = Understanding(lexicon, _always(True, cue_threshold=0.5))
+    assert not judge(understanding, reply_parts(text)).thanks_only
+
+
+def test_a_clause_naming_a_problem_must_clear_the_problem_threshold(lexicon: Lexicon) -> None:
+    """A long clause with a problem word the rules read as negated goes to the judge; the
+    file's problem threshold is its bar (the negation may bind the wrong word)."""
+    text = "Danke! Das Team im Lager scannte heute Vormittag sämtliche Pakete ohne einzigen Fehler."
+    assert judge(Understanding(lexicon, _always(True)), reply_parts(text)).thanks_only
+    strict = SentenceModel.from_bytes(to_bytes(  # scores 0.73
+        {"bias": 1.0, "threshold": 0.5, "problem_threshold": 0.9}, [0.0] * 64))
+    assert not judge(Understanding(lexicon, strict), reply_parts(text)).thanks_only
+

@@ -7,22 +7,27 @@ Training data (all of it tuning data, never an evaluation part):
 - ``tests/data/replies/sentences/<lang>.jsonl``: labelled single sentences
   ("harmless" / "content"), and the clauses of each harmless sentence (harmless too);
 - the clauses of every thank-you reply of the tuning parts ``tune``, ``tune2``,
-  ``hard`` and of the first labelled set (``tests/data/thanks``) that the rules leave
-  to the judge (harmless), and the clauses of their substantive replies that a
-  decisive rule flags (content).
+  ``tune3``, ``tune4``, ``hard`` and of the first labelled set (``tests/data/thanks``)
+  that the rules leave to the judge (harmless), and the clauses of their substantive
+  replies that a decisive rule flags or that the rules leave to the judge (content: the
+  clause that carries the need is one of those, and none of a substantive reply's
+  clauses is ever labelled harmless; its greetings, thanks and names are anchored or
+  name-like, so they are not among them).
 Model: logistic regression over ``model.features`` (hashed, 1/sqrt(n) weighted),
 classes weighted to equal total weight, plain SGD with L2, a fixed seed: the same
 data gives the same bytes.
 
-Threshold, cross-fitted: the tuning replies are split in two halves by a hash of
-their id; a model trained without one half is judged on it, for each half. The
-threshold is the lowest grid value from which on neither held-out half has a
-substantive reply that the judge keeps closed and the rules alone reopen (nor the
-shipped model, trained on everything, on all of them), plus one grid step of margin.
-Then, with that threshold, the "again" threshold (a clause saying something happens
-again, with no problem, negation or qualifier word, is judged only when it clears it)
-is chosen the same way. The held-out figures at those thresholds are printed: that is
-how a change is measured before it is shipped.
+Thresholds, cross-fitted: the tuning replies are split in two halves by a hash of
+their id (all clauses of a reply on one side); a model trained without one half is
+judged on it, for each half. The threshold is the lowest grid value from which on
+neither held-out half has a substantive reply that the judge keeps closed and the rules
+alone reopen (nor the shipped model, trained on everything, on all of them), plus one
+grid step of margin. Then, each with the ones before it fixed, the same way: the problem
+threshold (a clause naming a problem word, which the rules read as negated or over),
+the "again" threshold (a clause saying something happens again, with no problem,
+negation or qualifier word) and the cue threshold (a clause the rules reopen only for a
+request, "still" or interrogative word, with no question mark). The held-out figures
+at each are printed: that is how a change is measured before it is shipped.
 
 Usage (repo root): ``.venv/bin/python tools/train_sentences.py [--out PATH]``.
 """
@@ -36,6 +41,7 @@ import random
 import sys
 import zlib
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +69,7 @@ from mailgate.replies.model import (  # noqa: E402
 )
 
 DATA = ROOT / "tests" / "data" / "replies"
-TUNING = ("tune", "tune2", "hard")
+TUNING = ("tune", "tune2", "tune3", "tune4", "hard")
 LABELLED = ROOT / "tests" / "data" / "thanks" / "labelled.jsonl"
 OUT = ROOT / "mailgate" / "data" / "sentence_model.bin"
 GRID = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99,
@@ -122,7 +128,9 @@ def reply_sentences(rows: list[dict[str, Any]], understanding: Understanding
                     ) -> list[tuple[str, int]]:
     """The clauses of the thank-you replies' new text that the rules leave to the judge:
     harmless; and the clauses of substantive replies that a decisive rule reads as
-    substantive (a question, "but", a request, a live problem): content."""
+    substantive (a question, "but", a request, a live problem) or that the rules leave
+    to the judge (the calm clause that carries the need, "а на Android застосунок і
+    далі викидає"): content. No clause of a substantive reply is labelled harmless."""
     out: list[tuple[str, int]] = []
     for row in rows:
         parts: ReplyParts = row["parts"]
@@ -133,8 +141,9 @@ def reply_sentences(rows: list[dict[str, Any]], understanding: Understanding
                         if needs_judge(clause) or substantive_reason(clause)]
                 continue
             for text in clauses(sentence):
-                why = substantive_reason(understanding.clause(text))
-                if why in DECISIVE:
+                clause = understanding.clause(text)
+                why = substantive_reason(clause)
+                if why in DECISIVE or (why is None and needs_judge(clause)):
                     out.append((text, 0))
     return out
 
@@ -189,16 +198,34 @@ def figures(understanding: Understanding, rows: list[dict[str, Any]]) -> dict[st
 HISTORY_ONLY = "-h-012"
 
 
+#: the thresholds a model file holds, in the order they are chosen: each is swept with
+#: the ones before it fixed and the ones after it at NEVER (those clauses left to the rules)
+STAGES = ("threshold", "problem_threshold", "again_threshold", "cue_threshold")
+
+
+class Cached(SentenceModel):
+    """A model whose scores are remembered: a sweep judges the same clauses per value."""
+
+    memo: dict[tuple[str, tuple[str, ...]], float]
+
+    def score(self, text: str, tags: Iterable[str] = ()) -> float:
+        key = (text, tuple(tags))
+        if key not in self.memo:
+            self.memo[key] = super().score(text, key[1])
+        return self.memo[key]
+
+
 def sweep(lexicon: Lexicon, model: SentenceModel, rows: list[dict[str, Any]],
-          base: float | None = None) -> dict[float, dict[str, Any]]:
-    """Per grid threshold: the step's figures on ``rows`` and the substantive replies the
-    judge keeps closed that the rules alone reopen (``added``). With ``base``, the
-    threshold stays ``base`` and the grid is the "again" threshold's; else "again"
-    clauses are left to the rules."""
+          fixed: dict[str, float], vary: str) -> dict[float, dict[str, Any]]:
+    """Per grid value of the threshold ``vary`` (the others as in ``fixed``, later
+    stages at NEVER): the step's figures on ``rows`` and the substantive replies the
+    judge keeps closed that the rules alone reopen (``added``)."""
     before = {w.split(":")[0] for w in figures(Understanding(lexicon, None), rows)["wrong"]}
     out = {}
     for t in GRID:
-        model.threshold, model.again_threshold = (t, NEVER) if base is None else (base, t)
+        for name in STAGES:
+            setattr(model, name, fixed.get(name, NEVER))
+        setattr(model, vary, t)
         found = figures(Understanding(lexicon, model), rows)
         found["added"] = [w for w in found["wrong"] if w.split(":")[0] not in before
                           and not w.split(":")[0].endswith(HISTORY_ONLY)]
@@ -214,9 +241,13 @@ def fit(lexicon: Lexicon, rows: list[dict[str, Any]]
     examples = labelled_sentences() + reply_sentences(rows, rules)
     weights, bias = train(examples, rules)
     header = {"bias": bias, "threshold": 1.0, "again_threshold": NEVER,
+              "problem_threshold": NEVER, "cue_threshold": NEVER,
               "examples": len(examples),
               "features": "char 2-4 grams, words, bigrams, lexicon tags"}
-    return SentenceModel.from_bytes(to_bytes(header, weights)), header, weights
+    model = Cached.from_bytes(to_bytes(header, weights))
+    assert isinstance(model, Cached)
+    model.memo = {}
+    return model, header, weights
 
 
 def safe(sweeps: list[dict[float, dict[str, Any]]], margin: int = 1) -> float:
@@ -232,18 +263,20 @@ def safe(sweeps: list[dict[float, dict[str, Any]]], margin: int = 1) -> float:
 
 def crossfit(lexicon: Lexicon, replies: list[dict[str, Any]]) -> dict[str, Any]:
     """Each half's model judged on the other half: the threshold that adds no lost
-    reopen on either, then, with it, the "again" threshold that adds none either (a
-    grid value under the threshold means as strict as it); the held-out figures."""
+    reopen on either, then, with it, the problem threshold, then the "again" threshold
+    that add none either (a grid value under the threshold means as strict as it); the
+    held-out figures per stage."""
     pairs = []
     for held in "ab":
         model, _, _ = fit(lexicon, [r for r in replies if half(r["id"]) != held])
         pairs.append((model, [r for r in replies if half(r["id"]) == held]))
-    sweeps = [sweep(lexicon, model, rows) for model, rows in pairs]
-    table = held_out(sweeps, "threshold")
-    chosen = safe(sweeps)
-    again = [sweep(lexicon, model, rows, chosen) for model, rows in pairs]
-    return {"threshold": chosen, "table": table, "again_threshold": safe(again),
-            "again_table": held_out(again, f"threshold {chosen}, 'again' threshold")}
+    fixed: dict[str, float] = {}
+    tables = {}
+    for stage in STAGES:
+        sweeps = [sweep(lexicon, model, rows, fixed, stage) for model, rows in pairs]
+        tables[stage] = held_out(sweeps, f"{fixed} {stage}")
+        fixed[stage] = safe(sweeps)
+    return {"chosen": fixed, "tables": tables}
 
 
 def held_out(sweeps: list[dict[float, dict[str, Any]]], what: str) -> dict[float, Any]:
@@ -267,23 +300,23 @@ def main(argv: list[str]) -> int:
     lexicon = Lexicon(load_tables())
     held = crossfit(lexicon, replies)
     model, header, weights = fit(lexicon, replies)
-    inside = sweep(lexicon, model, replies)
-    chosen = max(held["threshold"], safe([inside], margin=0))
-    inside_again = sweep(lexicon, model, replies, chosen)
-    again = max(held["again_threshold"], safe([inside_again], margin=0))
-    header.update(threshold=chosen, again_threshold=again)
+    chosen: dict[str, float] = {}
+    inside: dict[float, dict[str, Any]] = {}
+    for stage in STAGES:  # in sample too: never below what the whole data allows
+        inside = sweep(lexicon, model, replies, chosen, stage)
+        chosen[stage] = max(held["chosen"][stage], safe([inside], margin=0))
+    header.update(chosen)
     rules = figures(Understanding(lexicon, None), replies)
     data = to_bytes(header, weights)
     args.out.write_bytes(data)
-    row = held["again_table"][again]
+    last = STAGES[-1]
     print(json.dumps({
-        "examples": header["examples"], "threshold": chosen, "again_threshold": again,
-        "bytes": len(data),
-        "held_out": {"thanks": row["thanks"], "kept": row["kept"], "added": row["added"],
-                     "kept_without_again": held["table"][chosen]["kept"]},
+        "examples": header["examples"], **chosen, "bytes": len(data),
+        "held_out": {stage: {k: held["tables"][stage][held["chosen"][stage]][k]
+                             for k in ("thanks", "kept", "added")} for stage in STAGES},
         "rules_alone": {"thanks": rules["thanks"], "kept": rules["kept"],
                         "substantive_kept_closed": len(rules["wrong"])},
-        "in_sample": {k: inside_again[again][k] for k in ("thanks", "kept", "added")},
+        "in_sample": {k: inside[chosen[last]][k] for k in ("thanks", "kept", "added")},
     }, ensure_ascii=False, indent=1))
     return 0
 

@@ -30,10 +30,14 @@ list of sentences:
    anchored by thanks, success, apology or greeting and not a name, or with too
    many unknown words, or with only a free negation or a time word: "Alla bilar
    är nedladdade nu", "без зсуву") is harmless when a small classifier trained
-   offline is confident (threshold in its file). It never overrules a question,
-   "but", a request, a live problem, a negated success, "again" (unless the clause
-   holds only fillers beside it and the file has an "again" threshold, which the
-   shipped one has not) or "gone", and does not judge a clause of more than
+   offline is confident (thresholds in its file, each chosen on held-out halves of
+   the tuning replies). A clause naming a problem word must clear the file's problem
+   threshold, one with "again" and only fillers beside it the "again" threshold, and
+   one the rules reopen only for a word cue (a request, "still" or interrogative word
+   with no question mark: "Fijn weekend alvast", "Vad skönt", "Laat het gerust weten
+   als je nog vragen hebt") the cue threshold; a file without one leaves those to the
+   rules. It never overrules a question mark, a live problem, a negated success, a
+   partial success or "gone", and does not judge a clause of more than
    ``JUDGE_WORDS`` words.
 5. **Verdict**: thanks-only when no clause is substantive, one says thanks or
    that it works, and little is unknown. Anything else, including text in the
@@ -548,10 +552,12 @@ def _read_body(understanding: Understanding, text: str,
                 soft = why in _SOFT or (why == "a partial success" and "solved" not in
                                         clause.categories)  # "yesterday", no success word
                 again = _bare_again(clause, why)
-                if why and not ((soft or again) and _judge(understanding, clause, again)):
+                cue = _word_cue(clause, why)
+                if why and not ((soft or again or cue) and
+                                _judge(understanding, clause, again, cue)):
                     return Verdict(False, f"{why}: {clause.text[:80]!r}")
                 if why:  # the judge read it as harmless ("Alt ligger i skyen igen")
-                    said[i] = _judged(understanding, clause, again)
+                    said[i] = _judged(understanding, clause, again, cue)
             # a clause counts as thanks only by its own words: "works on the laptop, the
             # desktop shows a black screen" lends the second clause nothing
             line_clauses += [_read_alone(understanding, _without_names(c, names))
@@ -588,6 +594,26 @@ def _bare_again(clause: Clause, why: str | None) -> bool:
         and not clause.free_negation
 
 
+#: reasons that rest on one word of the lexicon, not on the mail's punctuation: a request
+#: word ("alvast", "gerne"), an interrogative word with no question mark ("Vad skönt",
+#: "Quel confort"), a "still" word ("Prettige avond nog"); the lexicon's words have more
+#: senses than one, so the judge may clear such a clause, by the file's own cue threshold
+_WORD_CUES = frozenset({"a request", "a 'but' or 'still'", "a question"})
+
+
+def _word_cue(clause: Clause, why: str | None) -> bool:
+    """A clause that is substantive only by a word cue: no question mark, no thanks (a
+    request word beside thanks is "thanks in advance": "Alvast bedankt", "Danke im
+    Voraus"), and without the cue words nothing decisive is left (no live problem,
+    negated success, "again")."""
+    if why not in _WORD_CUES or _QUESTION.search(clause.text) or \
+            "gratitude" in clause.categories:
+        return False
+    rest = replace(clause, question=False,
+                   categories=clause.categories - {"request", "contrast", "interrogative"})
+    return substantive_reason(rest) in (None, *_SOFT)
+
+
 def tags(clause: Clause) -> list[str]:
     """What the lexicon read in a clause, as features for the sentence judge."""
     return [*sorted(clause.categories), *(f"not-{n}" for n in sorted(clause.negated)),
@@ -598,19 +624,23 @@ def tags(clause: Clause) -> list[str]:
 JUDGE_WORDS = 12  # a longer clause is news, whatever the judge says
 
 
-def _judge(understanding: Understanding, clause: Clause, again: bool = False) -> float | None:
+def _judge(understanding: Understanding, clause: Clause, again: bool = False,
+           cue: bool = False) -> float | None:
     """The sentence judge's P(harmless) of a clause, if it is confident (for an "again"
-    clause, by the model's own "again" threshold too); else None. Confirmations are
-    short ("Alla bilar är nedladdade nu"): a long clause is not judged."""
+    clause, a word cue or a problem word, by the model's own threshold for it too); else
+    None. Confirmations are short ("Alla bilar är nedladdade nu"): a long clause is not
+    judged."""
     model = understanding.model
     words = max(len(clause.text.split()), len(_JOINED_CHARS.findall(clause.text)) // 3)
     if model is None or words > JUDGE_WORDS:
         return None
-    return model.harmless(clause.text, tags(clause), again=again)
+    return model.harmless(clause.text, tags(clause), again=again, cue=cue,
+                          problem="problem" in clause.categories)
 
 
-def _judged(understanding: Understanding, clause: Clause, again: bool = False) -> Clause:
-    return replace(clause, judged=_judge(understanding, clause, again), unknown=0)
+def _judged(understanding: Understanding, clause: Clause, again: bool = False,
+            cue: bool = False) -> Clause:
+    return replace(clause, judged=_judge(understanding, clause, again, cue), unknown=0)
 
 
 def needs_judge(clause: Clause) -> bool:
@@ -683,7 +713,8 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
             counts = afterthought or clause.question or "contrast" in clause.categories or (
                 words >= 5 and clause.categories & {"request", "problem"}) or (
                 words >= 3 and "solved" in clause.negated)
-            if why and counts and not _looks_like_notice(clause):
+            if why and counts and not _looks_like_notice(clause) and not (
+                    _word_cue(clause, why) and _judge(understanding, clause, cue=True)):
                 return Verdict(False, f"{why} in the {zone}: {clause.text[:80]!r}")
             if afterthought:
                 clauses.append(_without_names(clause, names))

@@ -10,8 +10,8 @@ engineer must act on ("content"). Standard library only: the weights are one
 int8 array in ``mailgate/data/sentence_model.bin`` (no download, no numpy).
 
 File format: ``MGSJ1\\n``, a 4-byte big-endian header length, a JSON header
-(``buckets``, ``scale``, ``bias``, ``threshold``, ``again_threshold``, what it was
-trained on), then
+(``buckets``, ``scale``, ``bias``, ``threshold``, ``again_threshold``,
+``problem_threshold``, ``cue_threshold``, what it was trained on), then
 ``buckets`` signed bytes (weight = byte * scale).
 """
 
@@ -70,6 +70,13 @@ class SentenceModel:
         # an "again" clause ("die Buchungen trudeln wieder ein") must clear this one too;
         # a file without it never clears one (the rules decide "again" alone)
         self.again_threshold = float(header.get("again_threshold", NEVER))
+        # a clause naming a problem word ("no error since", "المشكلة رجعت ...") must clear
+        # this one too: the rules' reading of its negation is what the judge is trusted
+        # against; a file without it uses the threshold alone
+        self.problem_threshold = float(header.get("problem_threshold", self.threshold))
+        # a clause the rules reopen only for a word cue (a request, "still" or question
+        # word, no question mark) must clear this one too; a file without it never clears one
+        self.cue_threshold = float(header.get("cue_threshold", NEVER))
         self.weights = weights
         if len(weights) != self.buckets:
             raise ValueError(f"sentence model: {len(weights)} weights, header says "
@@ -86,11 +93,16 @@ class SentenceModel:
         return 1.0 / (1.0 + math.exp(-z))
 
     def harmless(self, text: str, tags: Iterable[str] = (), *,
-                 again: bool = False) -> float | None:
+                 again: bool = False, problem: bool = False, cue: bool = False
+                 ) -> float | None:
         """The score when it clears the threshold (confidently harmless), else None;
-        ``again``: the clause says something happens again, and must clear both."""
+        ``again``: the clause says something happens again, ``problem``: it names a
+        problem word, ``cue``: a word cue reopens it; each must clear its own threshold
+        as well."""
         s = self.score(text, tags)
-        bar = max(self.threshold, self.again_threshold) if again else self.threshold
+        bar = max(self.threshold, self.again_threshold if again else 0.0,
+                  self.problem_threshold if problem else 0.0,
+                  self.cue_threshold if cue else 0.0)
         return s if s >= bar else None
 
     @classmethod

@@ -151,11 +151,12 @@ def _commit() -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=(EVAL, "tune", "tune2", "tune3"), default=EVAL)
+    parser.add_argument("--part", choices=(EVAL, "eval4", "tune", "tune2", "tune3"),
+                        default=EVAL)
     parser.add_argument("--scope", choices=("domain", "sender"), default="domain")
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     args = parser.parse_args(argv[1:])
-    if args.show and args.part == EVAL:
+    if args.show and args.part.startswith("eval"):
         parser.error("--show lists what to tune on: never on the evaluation part")
     rows = load(args.part)
     stats, spent = score(rows, args.scope)

@@ -10,13 +10,14 @@ The default set is the evaluation part (``tests/data/replies/eval3``, 480 replie
 blind by a writer who saw neither the detector nor any other part, never used for
 tuning: counts only); ``eval4`` a second blind part (480, written in the seventh
 session by another writer from a brief that also asked for real client markup), copied in
-unread. ``tune``, ``tune2``, ``hard``, ``tune3`` (the second evaluation part,
+unread; ``eval5`` a third (480, written at the end of the seventh session, never run: the
+next round's honest figure). ``tune``, ``tune2``, ``hard``, ``tune3`` (the second evaluation part,
 retired to tuning in the seventh session after its counts had been read after each round)
 and ``tune4`` (the first evaluation part, retired likewise) are tuning data. With
 ``--show`` it lists wrong verdicts with their reasons: only ever use that on tuning parts.
 
 Usage (from the repo root):
-``.venv/bin/python bench/thanks.py [--part eval3|eval4|tune|tune2|tune3|tune4|hard] [--show]
+``.venv/bin/python bench/thanks.py [--part eval3|eval4|eval5|tune|tune2|tune3|tune4|hard] [--show]
 [--model FILE | --no-model]`` (``--no-model``: the rules without the sentence judge).
 Prints a table and, last, one JSON line with the totals.
 """
@@ -79,7 +80,7 @@ def main(argv: list[str]) -> int:
     """Print the per-language table and the JSON totals line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default="eval3", choices=(
-        "eval3", "eval4", "tune", "tune2", "tune3", "tune4", "hard"))
+        "eval3", "eval4", "eval5", "tune", "tune2", "tune3", "tune4", "hard"))
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     parser.add_argument("--model", type=Path, help="another sentence judge's file")
     parser.add_argument("--no-model", action="store_true", help="the rules alone")

@@ -15,6 +15,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -25,6 +26,9 @@ from mailgate.store import Store, open_store
 from tests.configs import STORE_BACKEND, use_pg_server, write_config
 from tests.imapserver import dovecot_fixture, make_dovecot_fixture  # noqa: F401
 from tests.pgserver import pg_server, pg_url  # noqa: F401
+
+if TYPE_CHECKING:  # tests.faultkit imports this module
+    from tests.faultkit import DaemonProcess
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -157,3 +161,13 @@ def make_mail(subject: str = "Printer prints blank pages", *,
     for name, value in headers.items():
         msg[name.replace("_", "-")] = value
     return msg
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[DaemonProcess]]:
+    """Subprocess daemons (``tests.faultkit.DaemonProcess``) a test started; any still
+    running are killed afterwards."""
+    started: list[DaemonProcess] = []
+    yield started
+    for proc in started:
+        proc.cleanup()

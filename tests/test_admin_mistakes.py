@@ -16,7 +16,6 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,14 +34,6 @@ from tests.support import free_port, wait_until
 pytestmark = sqlite_only  # they read the SQLite file of a subprocess daemon
 
 BROKEN = "Hello {% if ticket.requester_name %}{{ ticket.requester_name }},\n"  # no endif
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[DaemonProcess]]:
-    started: list[DaemonProcess] = []
-    yield started
-    for proc in started:
-        proc.cleanup()
 
 
 def daemon(daemons: list[DaemonProcess], folder: Path,

@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from email import policy
 from pathlib import Path
 
@@ -62,15 +61,6 @@ SEED = 20261128
 
 # These peek into and sabotage the SQLite file; tests/test_nodes.py does kill -9 on PostgreSQL.
 pytestmark = sqlite_only
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[DaemonProcess]]:
-    """Subprocess daemons a test started; any still running are killed afterwards."""
-    started: list[DaemonProcess] = []
-    yield started
-    for proc in started:
-        proc.cleanup()
 
 
 def subprocess_daemon(daemons: list[DaemonProcess], folder: Path,

@@ -6,19 +6,17 @@ closed is a lost reopen, silent, and listed by id. Each reply is a whole
 message (``eml``) run exactly as the pipeline runs it: parsed once, then the
 reply-understanding step (``mailgate.replies.understand``).
 
-The default set is the evaluation part (``tests/data/replies/eval3``, 480 replies written
+The default set is the evaluation part (``tests/data/replies/eval5``, 480 replies written
 blind by a writer who saw neither the detector nor any other part, never used for
-tuning: counts only); ``eval4`` a second blind part (480, written in the seventh
-session by another writer from a brief that also asked for real client markup), copied in
-unread; ``eval5`` a third (480, written at the end of the seventh session, never run: the
-next round's honest figure). ``tune``, ``tune2``, ``hard``, ``tune3`` (the second evaluation part,
-retired to tuning in the seventh session after its counts had been read after each round)
-and ``tune4`` (the first evaluation part, retired likewise) are tuning data. With
-``--show`` it lists wrong verdicts with their reasons: only ever use that on tuning parts.
+tuning: counts only; a further blind part may be added as ``eval6``). Tuning data:
+``tune``, ``tune2``, ``hard`` (written with the detector), ``tune3``, ``tune4``, ``tune5``,
+``tune6`` (earlier blind evaluation parts, retired to tuning once their counts had been read
+and acted on). With ``--show`` it lists wrong verdicts with their reasons: only ever use
+that on tuning parts.
 
 Usage (from the repo root):
-``.venv/bin/python bench/thanks.py [--part eval3|eval4|eval5|tune|tune2|tune3|tune4|hard] [--show]
-[--model FILE | --no-model]`` (``--no-model``: the rules without the sentence judge).
+``.venv/bin/python bench/thanks.py [--part eval5|eval6|tune|tune2|tune3|tune4|tune5|tune6|hard]
+[--show] [--model FILE | --no-model]`` (``--no-model``: the rules without the sentence judge).
 Prints a table and, last, one JSON line with the totals.
 """
 
@@ -79,8 +77,8 @@ def score(rows: list[dict[str, Any]], understanding: Understanding
 def main(argv: list[str]) -> int:
     """Print the per-language table and the JSON totals line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", default="eval3", choices=(
-        "eval3", "eval4", "eval5", "tune", "tune2", "tune3", "tune4", "hard"))
+    parser.add_argument("--part", default="eval5", choices=(
+        "eval5", "eval6", "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "hard"))
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     parser.add_argument("--model", type=Path, help="another sentence judge's file")
     parser.add_argument("--no-model", action="store_true", help="the rules alone")

@@ -52,7 +52,7 @@ from functools import cache
 from importlib import resources
 
 _TOKEN = re.compile(r"[^\W_](?:[\w.\-]*[^\W_])?")
-_TIME = re.compile(r"^\d{1,2}[:.h]\d{2}$|^\d{1,2}(am|pm|uhr)$")
+_TIME = re.compile(r"^\d{1,2}[:.h]\d{2}$|^\d{1,2}(am|pm|uhr|h)$")
 _DATE = re.compile(r"^\d{1,2}[./-]\d{1,2}([./-]\d{2,4})?$|^(19|20)\d\d([./-]\d{1,2})*$")
 _REPLY = re.compile(r"^\s*(re|aw|sv|vs|antw|ang|odp|ha|ответ)\s*:",
                     re.IGNORECASE)
@@ -117,19 +117,19 @@ class _Terms:
 
 @cache
 def _words() -> tuple[frozenset[str], frozenset[str], tuple[str, ...], tuple[str, ...],
-                     tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Stop words (whole and stemmed), closings, new-topic, follow-up, problem and
-    same-here phrases."""
+                     tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Stop words (whole and stemmed), closings, new-topic, follow-up, problem, same-here
+    and resolved phrases."""
     text = resources.files("mailgate.data").joinpath("repeat_words.toml").read_text("utf-8")
     data = tomllib.loads(text)
     stop = frozenset(w for lang in data["stop"].values() for w in lang.split())
     closings = tuple(line.strip() for line in data["closings"]["all"].splitlines()
                      if line.strip())
-    topics, follow, problem, same = (
+    topics, follow, problem, same, resolved = (
         tuple(line.strip() for line in data[key]["all"].splitlines() if line.strip())
-        for key in ("new_topic", "follow_up", "problem", "same_here"))
+        for key in ("new_topic", "follow_up", "problem", "same_here", "resolved"))
     return (stop, frozenset(stem(w) for w in stop if len(w) >= 4), closings, topics, follow,
-            problem, same)
+            problem, same, resolved)
 
 
 @dataclass(frozen=True)
@@ -349,17 +349,93 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     same = round(score, 6) >= round(need, 6) and \
         (bool(idents) or len(shared) >= (2 if close else 3))
     reason = _reason(score, need, why, shared, cue)
-    if same and matched and not idents and not cue:
-        # the concept lexicon is our own word list, weaker evidence than a shared literal
-        # identifier or a follow-up: on fresh pairs it merged different problems, and a
-        # false merge hides one (seventh session), so it links with a notice instead
-        return Verdict(False, score, f"{reason}; related: only shared concepts tie them "
-                                     "(linked, not merged)", related=True)
     if same:
-        return Verdict(True, score, reason)
+        resolved = _phrase(said, _words()[7])
+        strong = None if resolved else \
+            _strong(score, a, b, ca, cb, cue, bool(clash), said, terms(second.subject, own))
+        if resolved:
+            return Verdict(False, score, f"{reason}; related: it says the first problem is "
+                                         f"over ({resolved!r}), so it reports another one "
+                                         "(linked, not merged)", related=True)
+        if strong:
+            return Verdict(True, score, f"{reason}; strong evidence: {strong}")
+        # likely, not proven: a shared thing, a shared subject word or a "still" also tie
+        # one sender's two problems (eighth session), and a false merge hides one
+        return Verdict(False, score, f"{reason}; related: likely the same problem, but no "
+                                     "strong evidence (linked, not merged)", related=True)
     link = _link(score, need, len(shared), bool(idents), cue, colleague,
                  _problem(said), soon)
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
+
+
+#: A score this high is near-identical text: strong evidence on its own.
+NEAR_IDENTICAL = 0.6
+#: Follow-up words that also say "it persists" of anything ("still shows the old price"):
+#: a back-reference only with a shared thing and symptom.
+PERSISTS = frozenset({"still", "immer noch", "noch immer", "weiterhin", "nog steeds",
+                      "nog altijd", "blijft", "blijven", "fortfarande", "så länge",
+                      "всё ещё", "все еще", "до сих пор", "по-прежнему", "продолжа",
+                      "toujours", "seguimos", "sigue sin", "todavía", "aún", "так и не", "to add",
+                      "a reply to an earlier mail"})
+
+
+#: A colleague's phrases that say "the same" outright; "also", "everyone" only with the
+#: same symptom ("auch für den neuen Kollegen" is a request about the same printer).
+SAMENESS = ("same", "gleich", "dasselbe", "zelfde", "samma", "то же", "mism", "même")
+#: Words after a persistence word that say something still works ("still works for now").
+_STILL_FINE = re.compile(r"^(works?|working|fine|ok|okay|funktioniert|geht|läuft|werkt|"
+                         r"fungerar|funkar|работает|fonctionne|marche|funciona)\b")
+
+
+def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
+            cue: str | None, clash: bool, said: str, subject: _Terms) -> str | None:
+    """The strong evidence that two mails report one problem, if there is any: a shared
+    error code; near-identical text; the same thing (an identifier) with the same symptom
+    or a follow-up; a subject naming the first mail's identifier; an explicit
+    back-reference, or a problem said to persist ("still not printing"), with a shared
+    thing. Everything else is only likely."""
+    codes, idents = a.codes & b.codes, a.idents & b.idents
+    shared = set(a.weights) & set(b.weights)
+    symptoms = ca.symptoms & cb.symptoms
+    named = sorted(idents) or sorted(t for t in shared if a.weights[t] == NAME)
+    thing = named or sorted(ca.topics & cb.topics)
+    # two symptoms of no common family are two problems, whatever the thing
+    apart = bool(ca.symptoms and cb.symptoms and not families(ca.symptoms) &
+                 families(cb.symptoms))
+    if codes:
+        return f"a shared code ({sorted(codes)[0]})"
+    if score >= NEAR_IDENTICAL:
+        return "near-identical text"
+    if clash:
+        return None
+    persists = cue if cue in PERSISTS and _persisting(said) else None
+    echo = cue if cue in _words()[6] else None
+    back = cue if cue and not persists and not echo and cue not in PERSISTS else None
+    if idents and (symptoms or back or persists):
+        how = "the same symptom" if symptoms else f"a follow-up ({back or persists!r})"
+        return f"the same thing ({sorted(idents)[0]}) with {how}"
+    if subject.idents and about(subject, a) and \
+            concepts(said.partition("\n")[0]).symptoms <= ca.symptoms:
+        return f"its subject names the first mail's {sorted(subject.idents)[0]}"
+    if back and thing and not apart:
+        return f"a back-reference ({back!r}) with a shared thing ({thing[0]})"
+    words = [t for t in shared if not t.startswith("[")]
+    if persists and (named or len(words) >= 3) and not apart:
+        return f"the problem persists ({persists!r}), shared: {', '.join(sorted(words)[:3])}"
+    if echo and thing and (symptoms or any(w in echo for w in SAMENESS)):
+        return f"a colleague has the same ({echo!r}) with a shared thing ({thing[0]})"
+    return None
+
+
+def _persisting(text: str) -> bool:
+    """Whether a persistence word ("still", "nog steeds", "toujours") says a problem
+    persists: not "still works" ("the old desktop still works for now")."""
+    low = " ".join(re.findall(r"[\w'’-]+", text.casefold()))
+    for word in PERSISTS - {"to add", "a reply to an earlier mail"}:
+        for found in re.finditer(rf"(?<!\w){re.escape(word)}\w*", low):
+            if not _STILL_FINE.match(low[found.end():].strip()):
+                return True
+    return False
 
 
 def _reason(score: float, need: float, why: str, shared: list[str], cue: str | None) -> str:

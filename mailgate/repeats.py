@@ -433,7 +433,9 @@ def _persisting(text: str) -> bool:
     low = " ".join(re.findall(r"[\w'’-]+", text.casefold()))
     for word in PERSISTS - {"to add", "a reply to an earlier mail"}:
         for found in re.finditer(rf"(?<!\w){re.escape(word)}\w*", low):
-            if not _STILL_FINE.match(low[found.end():].strip()):
+            before = low[:found.start()].split()[-1:]  # "fungerar fortfarande"
+            if not _STILL_FINE.match(low[found.end():].strip()) and \
+                    not (before and _STILL_FINE.match(before[0])):
                 return True
     return False
 

@@ -350,3 +350,39 @@ def test_message_content(store: Store) -> None:
         "ticket_id": ticket_id, "direction": "in", "from_addr": "karin@acme.se",
         "subject": "Export", "text": "It fails.", "attachments": ["ab" * 32]}
     assert store.message_content("<none@x>") is None
+
+
+def test_a_merge_names_its_strong_evidence() -> None:
+    """A merge says which strong evidence carried it (here: the same host, "still")."""
+    verdict = compare(FIRST, _mail("disconnects on vpn2",
+                                   "Still getting kicked off vpn2 every few minutes.", 40))
+    assert verdict.same and "strong evidence: the same thing (vpn2" in verdict.reason
+
+
+@pytest.mark.parametrize(("said", "merged"), [
+    ("The VPN on vpn2 works again, thanks. But now Outlook asks for my password every "
+     "ten minutes.", False),
+    ("VPN on vpn2 still drops every ten minutes, the finance team cannot work.", True),
+])
+def test_a_problem_said_to_be_over_is_not_merged(said: str, merged: bool) -> None:
+    """"works again" says the first problem is over: the mail reports another one (linked
+    with the reason); the same words saying it persists merge."""
+    verdict = compare(FIRST, _mail("vpn2", said, 60))
+    assert verdict.same is merged
+    if not merged:
+        assert verdict.related and "first problem is over ('works again')" in verdict.reason
+
+
+def test_still_merges_only_when_a_problem_persists() -> None:
+    """"still works" (or "fungerar fortfarande") says nothing persists: with only a shared
+    thing and generic words, the pair is linked, not merged."""
+    first = _mail("Printer floor 2 jammed", "The big Ricoh printer on floor 2 by the kitchen "
+                  "is jammed in the finisher, error SC 792.")
+    request = _mail("Printer driver for my new laptop", "Could you install the Ricoh printer "
+                    "floor 2 by the kitchen on my new laptop? The old desktop still works.",
+                    120)
+    verdict = compare(first, request)
+    assert not verdict.same
+    persists = compare(first, _mail("Printer floor 2", "The Ricoh printer on floor 2 by "
+                                    "the kitchen is still jammed, nobody can print.", 120))
+    assert persists.same

@@ -32,6 +32,10 @@ working since this morning", "urgent", the company's name. So the comparison:
   both name different numbers (two orders, two error codes); never a merge when it
   announces another matter ("separate issue", "apart from that", "not related to").
 
+A pair reaching the bar merges only on strong evidence (``_strong``: a shared code,
+near-identical text, the same identifier with the same symptom or a follow-up, an
+explicit back-reference or a persisting problem with a shared thing); otherwise it is
+linked, and a second mail saying the first problem is over ("works again") never merges.
 A false merge is worse than a missed one: the bar is high, and every verdict
 carries its score, what moved the bar and the shared terms. A pair below the
 bar may still be ``related`` (linked with a notice, not merged): its score

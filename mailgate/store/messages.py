@@ -34,8 +34,9 @@ class MessageQueries(StoreBase):
 
     def addressed_on_ticket(self, ticket_id: int, address: str) -> bool:
         """Whether ``address`` was in To/Cc of a message of the ticket (or of a ticket merged
-        into it): our own mail, or a customer's or an engineer's (automatic mail and
-        bounces do not count); since an engineer last removed it (``#cc -``), if ever."""
+        into it): our own mail, or a customer's or an engineer's (automatic mail, bounces
+        and a stranger's mail kept on the ticket do not count: anyone can send those); since
+        an engineer last removed it (``#cc -``), if ever."""
         address = address.lower()
         removed = self._x("SELECT MAX(at) FROM events WHERE ticket_id = ? AND kind ="
                           " 'participant_removed' AND detail = ?",

@@ -36,6 +36,8 @@ A pair reaching the bar merges only on strong evidence (``_strong``: a shared co
 near-identical text, the same identifier with the same symptom or a follow-up, an
 explicit back-reference or a persisting problem with a shared thing); otherwise it is
 linked, and a second mail saying the first problem is over ("works again") never merges.
+The same sender's follow-up ("any news?", "still not working") within ``FOLLOWS_WITHIN``
+(12 hours) is linked even when it shares no word with the first mail.
 A false merge is worse than a missed one: the bar is high, and every verdict
 carries its score, what moved the bar and the shared terms. A pair below the
 bar may still be ``related`` (linked with a notice, not merged): its score
@@ -356,7 +358,8 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     if same:
         resolved = _phrase(said, _words()[7])
         strong = None if resolved else \
-            _strong(score, a, b, ca, cb, cue, bool(clash), said, terms(second.subject, own))
+            _strong(score, a, b, ca, cb, cue, bool(clash), said, terms(second.subject, own),
+                    not colleague and _problem(first.text) and _problem(said))
         if resolved:
             return Verdict(False, score, f"{reason}; related: it says the first problem is "
                                          f"over ({resolved!r}), so it reports another one "
@@ -368,8 +371,26 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
         return Verdict(False, score, f"{reason}; related: likely the same problem, but no "
                                      "strong evidence (linked, not merged)", related=True)
     link = _link(score, need, len(shared), bool(idents), cue, colleague,
-                 _problem(said), soon)
+                 _problem(said), soon) or _follows(first, second, cue, said, clash)
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
+
+
+#: How long a sender's follow-up ("still", "any news?", "Nachtrag") with no shared term
+#: is linked to their open ticket: the same working day.
+FOLLOWS_WITHIN = timedelta(hours=12)
+
+
+def _follows(first: Mail, second: Mail, cue: str | None, said: str,
+             clash: str | None) -> str | None:
+    """Why a sender's mail that follows up an earlier one ("any news?", "still no calls")
+    but shares too little to merge is linked to their open ticket, if it is: a reminder
+    often names the problem in no word of the first mail."""
+    if cue is None or clash or first.sender.casefold() != second.sender.casefold() or \
+            _hours(first, second) * 3600 > FOLLOWS_WITHIN.total_seconds():
+        return None
+    if cue in PERSISTS and not (cue != "a reply to an earlier mail" and _still_wrong(said)):
+        return None
+    return f"related: the same sender follows up ({cue!r}) the same day"
 
 
 #: A score this high is near-identical text: strong evidence on its own.
@@ -392,12 +413,15 @@ _STILL_FINE = re.compile(r"^(works?|working|fine|ok|okay|funktioniert|geht|läuf
 
 
 def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
-            cue: str | None, clash: bool, said: str, subject: _Terms) -> str | None:
+            cue: str | None, clash: bool, said: str, subject: _Terms,
+            both_report: bool = False) -> str | None:
     """The strong evidence that two mails report one problem, if there is any: a shared
-    error code; near-identical text; the same thing (an identifier) with the same symptom
-    or a follow-up; a subject naming the first mail's identifier; an explicit
-    back-reference, or a problem said to persist ("still not printing"), with a shared
-    thing. Everything else is only likely."""
+    error code; near-identical text; two shared identifiers; the same thing (an
+    identifier) with the same symptom or a follow-up; a subject naming the first mail's
+    identifier; (``both_report``: the same sender, both mails report a problem) a subject
+    naming only the first mail's terms; an explicit back-reference, a problem said to
+    persist ("still not printing") or a colleague's "the same", with a shared thing.
+    Everything else is only likely."""
     codes, idents = a.codes & b.codes, a.idents & b.idents
     shared = set(a.weights) & set(b.weights)
     symptoms = ca.symptoms & cb.symptoms
@@ -415,12 +439,18 @@ def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
     persists = cue if cue in PERSISTS and _persisting(said) else None
     echo = cue if cue in _words()[6] else None
     back = cue if cue and not persists and not echo and cue not in PERSISTS else None
+    distinct = [i for i in idents if not any(i != j and i in j for j in idents)]
+    if len(distinct) >= 2 and not apart:
+        return f"two shared identifiers ({', '.join(sorted(distinct)[:2])})"
     if idents and (symptoms or back or persists):
         how = "the same symptom" if symptoms else f"a follow-up ({back or persists!r})"
         return f"the same thing ({sorted(idents)[0]}) with {how}"
     if subject.idents and about(subject, a) and \
             concepts(said.partition("\n")[0]).symptoms <= ca.symptoms:
         return f"its subject names the first mail's {sorted(subject.idents)[0]}"
+    if both_report and named and about(subject, a) and not apart and \
+            concepts(said.partition("\n")[0]).symptoms <= ca.symptoms:
+        return "the same sender reports a problem under a subject naming only the first's terms"
     if back and thing and not apart:
         return f"a back-reference ({back!r}) with a shared thing ({thing[0]})"
     words = [t for t in shared if not t.startswith("[")]
@@ -429,6 +459,24 @@ def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
     if echo and thing and (symptoms or any(w in echo for w in SAMENESS)):
         return f"a colleague has the same ({echo!r}) with a shared thing ({thing[0]})"
     return None
+
+
+_WAITING = re.compile(r"^(waiting|happening|the same|wartet|warte|passiert|wachten|"
+                      r"väntar|ждём|ждем|attend|esperando|igual)\b")
+
+
+def _still_wrong(text: str) -> bool:
+    """Whether a persistence word is followed, within its clause's next three words, by
+    a problem word, a "waiting" or nothing ("still not printing", "still waiting", "nog
+    steeds."): "still has the old number" or "still sees it" say nothing of a problem."""
+    low = text.casefold()
+    for word in PERSISTS - {"to add", "a reply to an earlier mail"}:
+        for found in re.finditer(rf"(?<!\w){re.escape(word)}\w*", low):
+            clause = re.split(r"[.!?;\n]", low[found.end():], maxsplit=1)[0]
+            after = " ".join(re.findall(r"[\w'’-]+", clause)[:3])
+            if not after or _WAITING.match(after) or _phrase(after, _words()[5]):
+                return True
+    return False
 
 
 def _persisting(text: str) -> bool:

@@ -386,3 +386,19 @@ def test_still_merges_only_when_a_problem_persists() -> None:
     persists = compare(first, _mail("Printer floor 2", "The Ricoh printer on floor 2 by "
                                     "the kitchen is still jammed, nobody can print.", 120))
     assert persists.same
+
+
+@pytest.mark.parametrize(("said", "minutes", "linked"), [
+    ("Any news? Nobody here can get anything done.", 180, True),
+    ("Any news? Nobody here can get anything done.", 14 * 60, False),
+    ("My email signature still has the old phone number, can you change it?", 180, False),
+])
+def test_a_follow_up_sharing_no_word_is_linked_the_same_day(said: str, minutes: int,
+                                                             linked: bool) -> None:
+    """A sender's "any news?" hours later names nothing of the first mail: linked (not
+    merged) the same day; next day, or a "still" that reports no problem, it is not."""
+    verdict = compare(FIRST, _mail("Urgent", said, minutes))
+    assert not verdict.same
+    assert verdict.related is linked
+    if linked:
+        assert "follows up ('any news')" in verdict.reason

@@ -37,7 +37,7 @@ from bench.repeats import _raw, _when, in_scope, load  # noqa: E402
 from mailgate.duplicates import repeats  # noqa: E402
 from mailgate.message import parse  # noqa: E402
 from mailgate.quotes import new_text  # noqa: E402
-from mailgate.repeats import Mail  # noqa: E402
+from mailgate.repeats import Mail, compare  # noqa: E402
 
 PARTS = ("tune", "tune2", "tune3", "tune4", "tune5")
 WINDOW = timedelta(days=3)
@@ -57,7 +57,8 @@ def verdict(row: dict[str, Any], scope: str = "domain") -> tuple[str, str]:
                 cites=bool(second.in_reply_to or second.references))
     found = repeats(0.85, candidate, mail, timedelta(minutes=30))
     if found is None:
-        return "", "new ticket"
+        first_mail = Mail(first.from_addr, first.subject, new_text(first.text), at1)
+        return "", f"new ticket: {compare(first_mail, mail).reason}"
     return ("merged" if found[2] else "linked"), found[1]
 
 

@@ -103,9 +103,9 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         self.sender_worker: WorkerProcesses | None = None  # the sender, as a child process
         self.processor_store: Store | None = None
         self.processor: Processor | None = None
-        if config.processing.processes:
+        if config.processing.process_count:
             self.workers = WorkerProcesses(
-                config.source, config.base_dir, self.node, config.processing.processes,
+                config.source, config.base_dir, self.node, config.processing.process_count,
                 on_outbox=self._outbox_filled, on_processed=self.spooler.notify_processed,
                 release=self._release_claims)
             self.workers.node_fixed = bool(config.gateway.node_name)

@@ -90,6 +90,10 @@ def main() -> None:
                         help="on a throwaway PostgreSQL server instead of SQLite")
     parser.add_argument("--mta-headers", action="store_true",
                         help="each mail with a real MTA's header block on top (MTA_HEADERS)")
+    parser.add_argument("--senders", type=int,
+                        help="the mails come from this many senders in turn (default: one "
+                             "each): a sender's later mail is compared with their open tickets "
+                             "(the repeat step), as in the throughput bench's second mode")
     parser.add_argument("--log-level", choices=("warning", "info"), default="warning",
                         help="info: a production daemon's default, one JSON line a mail "
                              "(written to /dev/null); warning: the benchmark daemon's")
@@ -125,7 +129,8 @@ def run(args: argparse.Namespace, server: Any) -> None:
         warm = 50
         with store.transaction():
             for i in range(warm + args.messages):
-                mail = make_mail("proc", i)
+                sender = f"customer{i % args.senders}@example.org" if args.senders else None
+                mail = make_mail("proc", i, sender=sender)
                 data = MTA_HEADERS + mail.data if args.mta_headers else mail.data
                 store.spool_add(data, channel="smtp", received_at=datetime.now(UTC),
                                 mail_from=mail.mail_from, rcpt_tos=[mail.rcpt])

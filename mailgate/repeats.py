@@ -48,7 +48,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 _TOKEN = re.compile(r"[^\W_](?:[\w.\-]*[^\W_])?")
@@ -160,6 +160,7 @@ def _lexicon() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
     return tuple(found)
 
 
+@lru_cache(maxsize=256)  # an open ticket's first mail is compared with each new mail
 def concepts(text: str) -> Concepts:
     """The concepts a text names (any of their words, in any of the lexicon's languages)."""
     low = text[:20_000].casefold().replace("’", "'")
@@ -242,6 +243,7 @@ def _add(found: _Terms, raw: str, own: frozenset[str], stop: frozenset[str],
         found.add(stem(token), WORD)
 
 
+@lru_cache(maxsize=1 << 16)  # words repeat: each would be tried against ~60 endings
 def stem(word: str) -> str:
     """A crude stem: a common ending cut, then the first five letters."""
     for ending in _ENDINGS:
@@ -250,6 +252,7 @@ def stem(word: str) -> str:
     return word[:STEM]
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and the same tokens come back in every mail
 def _kind(raw: str, token: str) -> float:
     """IDENT, NAME, WORD, or 0 for a token that says nothing."""
     if any(c.isdigit() for c in token):

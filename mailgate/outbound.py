@@ -8,7 +8,10 @@ file name is the outbox id, so a repeat overwrites rather than duplicates.
 
 Temporary failures (4xx, connection refused, timeouts) retry with capped
 exponential backoff and jitter until ``give_up_after``; a permanent refusal
-(5xx) marks the mail failed at once. Either way the ticket gets an event.
+(5xx) marks the mail failed at once. Either way the ticket gets an event. The smarthost
+answers each recipient apart: the ones it took have the mail for good, a recipient it
+deferred (4xx) stays pending alone (the row's recipients shrink to those), one it refused
+for good (5xx) gets a ``delivery_failed`` event naming it.
 Mail of one ticket is never overtaken by a later mail of the same ticket.
 
 A claimed batch holds at most one mail per ticket, so its mails go out
@@ -30,6 +33,7 @@ import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,22 @@ log = structlog.get_logger("mailgate.outbound")
 CLAIM = 50  # outbox rows per claimed batch
 GATHER = 0.025  # seconds the sender lets mail gather after a wake-up: fewer, larger batches
 SMTP_CONCURRENCY = 4  # smarthost connections a batch uses at once
+
+Refused = dict[str, tuple[int, str]]  # recipient -> the smarthost's code and text
+
+
+@dataclass(frozen=True)
+class Result:
+    """One attempt's outcome to record: ``state`` of the row, and with ``rcpt_tos`` the
+    recipients it still waits for (the others took it); ``refused``: recipients refused
+    for good ("address: code text"), each a ``delivery_failed`` event."""
+
+    item: OutboxItem
+    state: str
+    error: str | None = None
+    retry_at: datetime | None = None
+    rcpt_tos: list[str] | None = None
+    refused: tuple[str, ...] = ()
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -150,7 +170,7 @@ class Sender:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailgate-outbox")
         self._store: Store | None = None
         self._held: list[OutboxItem] = []
-        self._unrecorded: list[tuple[OutboxItem, str, str | None, datetime | None]] = []
+        self._unrecorded: list[Result] = []
         self._recorded: set[int] = set()  # outbox ids of this batch already on record
 
     def _open(self) -> Store:
@@ -222,8 +242,7 @@ class Sender:
             count += len(batch)
         return count
 
-    async def send_batch(self, batch: list[OutboxItem],
-                         ) -> list[tuple[OutboxItem, str, str | None, datetime | None]]:
+    async def send_batch(self, batch: list[OutboxItem]) -> list[Result]:
         """Hand a claimed batch over (at most one mail per ticket); the results still to
         record (a smarthost's are recorded as each arrives)."""
         raws = await self._db(Store.outbox_raws, [item.id for item in batch])
@@ -231,7 +250,7 @@ class Sender:
         erased = [item for item in batch if raws.get(item.id) == b""]  # mailgate erase
         batch = [item for item in batch if raws.get(item.id)]
         results = [self._result(item, PermanentDeliveryError("the outbox row is gone"))
-                   for item in gone] + [(item, "cancelled", "erased", None) for item in erased]
+                   for item in gone] + [Result(item, "cancelled", "erased") for item in erased]
         if self.config.outbound.mode == "folder":
             folder = self.config.path(self.config.outbound.folder)
             failed = await asyncio.to_thread(
@@ -240,15 +259,14 @@ class Sender:
                 _file_name(item)))) for item in batch]
         gate = asyncio.Semaphore(SMTP_CONCURRENCY)
 
-        async def one(item: OutboxItem) -> list[tuple[OutboxItem, str, str | None,
-                                                      datetime | None]]:
+        async def one(item: OutboxItem) -> list[Result]:
             async with gate:
                 try:
-                    await self.deliver(item, raws[item.id])
+                    refused = await self.deliver(item, raws[item.id])
                 except Exception as exc:
                     result = self._result(item, exc)
                 else:
-                    result = self._result(item, None)
+                    result = self._result(item, None, refused)
                 try:  # on record before this connection takes the next mail
                     await self._db(_record_all, [result])
                 except Exception as exc:  # the store is down: drain records it later
@@ -261,53 +279,68 @@ class Sender:
         return results + [r for rs in unrecorded for r in rs]
 
     def _result(self, item: OutboxItem, exc: BaseException | None,
-                ) -> tuple[OutboxItem, str, str | None, datetime | None]:
-        """What to record for one attempt: sent, failed for good, or retry later."""
+                refused: Refused | None = None) -> Result:
+        """What to record for one attempt: sent, failed for good, or retry later; with
+        ``refused`` (recipients the smarthost turned down) a 4xx recipient stays pending
+        alone and a 5xx one fails alone, while the others have the mail."""
+        if exc is None and refused:
+            return self._partly(item, refused)
         if exc is None:
             log.info("mail_sent", outbox_id=item.id, kind=item.kind, to=item.rcpt_tos)
-            return item, "sent", None, None
+            return Result(item, "sent")
         if isinstance(exc, PermanentDeliveryError):
             log.error("mail_failed", outbox_id=item.id, error=str(exc))
-            return item, "failed", str(exc), None
+            return Result(item, "failed", str(exc))
+        return self._later(item, str(exc) or type(exc).__name__, None, ())
+
+    def _later(self, item: OutboxItem, error: str, rcpt_tos: list[str] | None,
+               refused: tuple[str, ...]) -> Result:
+        """Retry later (for ``rcpt_tos`` only, when given), or give up after give_up_after."""
         now = clock.now()
         if now - item.created_at > self.config.outbound.give_up_after:
-            log.error("mail_failed", outbox_id=item.id, error=str(exc), gave_up=True)
-            return item, "failed", f"gave up: {exc}", None
+            log.error("mail_failed", outbox_id=item.id, error=error, gave_up=True)
+            return Result(item, "failed", f"gave up: {error}", None, rcpt_tos, refused)
         retry_at = now + backoff(self.config, item.attempts)
-        log.warning("mail_deferred", outbox_id=item.id, error=str(exc),
+        log.warning("mail_deferred", outbox_id=item.id, error=error,
                     retry_at=retry_at.isoformat())
-        return item, "pending", str(exc) or type(exc).__name__, retry_at
+        return Result(item, "pending", error, retry_at, rcpt_tos, refused)
 
-    async def deliver(self, item: OutboxItem, raw: bytes) -> None:
-        """Hand one message over; raise PermanentDeliveryError on a 5xx refusal."""
+    def _partly(self, item: OutboxItem, refused: Refused) -> Result:
+        """Some recipients refused: 5xx ones fail (an event each), 4xx ones wait alone."""
+        lines = {a: f"{a}: {code} {text}" for a, (code, text) in refused.items()}
+        permanent = tuple(lines[a] for a, (code, _t) in refused.items() if code >= 500)
+        waiting = [a for a in item.rcpt_tos if a in refused and refused[a][0] < 500]
+        took = [a for a in item.rcpt_tos if a not in refused]
+        log.warning("mail_partly_refused", outbox_id=item.id, delivered=took,
+                    refused=list(lines.values()))
+        if waiting:
+            return self._later(item, "; ".join(lines[a] for a in waiting), waiting, permanent)
+        if not took:
+            return Result(item, "failed", "; ".join(permanent), None, None, permanent)
+        return Result(item, "sent", "; ".join(permanent), None, None, permanent)
+
+    async def deliver(self, item: OutboxItem, raw: bytes) -> Refused:
+        """Hand one message over; return the recipients the smarthost refused (the others
+        have it); raise PermanentDeliveryError on a 5xx refusal of the whole mail."""
         if self.config.outbound.mode == "folder":
             folder = self.config.path(self.config.outbound.folder)
             await asyncio.to_thread(write_atomically, folder / _file_name(item), raw)
-            return
+            return {}
         out = self.config.outbound
+        client = aiosmtplib.SMTP(
+            hostname=out.host, port=out.port, local_hostname=self.config.smtp.host_name(),
+            use_tls=out.security == "tls", start_tls=out.security == "starttls",
+            username=out.username, password=smarthost_password(self.config),
+            timeout=out.timeout.total_seconds())
         try:
-            errors, _response = await aiosmtplib.send(
-                raw, sender=item.mail_from, recipients=item.rcpt_tos, hostname=out.host,
-                port=out.port, local_hostname=self.config.smtp.host_name(),
-                use_tls=out.security == "tls", start_tls=out.security == "starttls",
-                username=out.username, password=smarthost_password(self.config),
-                timeout=out.timeout.total_seconds(),
-                mail_options=[] if all(r.isascii() for r in [item.mail_from, *item.rcpt_tos])
-                else ["SMTPUTF8"],
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            text = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
-            if all(c >= 500 for c in codes):
-                raise PermanentDeliveryError(text) from exc
-            raise TransientError(text) from exc
+            async with client:
+                if client.is_ehlo_or_helo_needed:
+                    await client.ehlo()
+                return await _transaction(client, item, raw)
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code >= 500:
                 raise PermanentDeliveryError(f"{exc.code} {exc.message}") from exc
             raise
-        if errors:
-            log.warning("mail_partly_refused", outbox_id=item.id,
-                        refused={k: str(v) for k, v in errors.items()})
 
     def close(self) -> None:
         def shut() -> None:
@@ -360,21 +393,41 @@ def outbox_file_name(outbox_id: int) -> str:
     return f"{outbox_id:08d}.eml"  # the outbox id: a repeat overwrites, never duplicates
 
 
-def _record_all(store: Store,
-                results: list[tuple[OutboxItem, str, str | None, datetime | None]]) -> None:
+async def _transaction(client: aiosmtplib.SMTP, item: OutboxItem, raw: bytes) -> Refused:
+    """One mail over an open connection; the recipients refused (all of them refused is
+    not an exception here: each answer is kept)."""
+    utf8 = not all(r.isascii() for r in [item.mail_from, *item.rcpt_tos])
+    try:
+        errors, _response = await client.sendmail(
+            item.mail_from, item.rcpt_tos, raw, mail_options=["SMTPUTF8"] if utf8 else [])
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        return {r.recipient: (r.code, r.message) for r in exc.recipients}
+    return {address: (answer.code, answer.message) for address, answer in errors.items()}
+
+
+def _record_all(store: Store, results: list[Result]) -> None:
     """Record a batch's results in one transaction."""
     with store.transaction():
         for result in results:
-            _record(store, *result)
+            _record(store, result)
 
 
-def _record(store: Store, item: OutboxItem, state: str, error: str | None,
-            retry_at: datetime | None) -> None:
-    now = clock.now()
+def _record(store: Store, result: Result) -> None:
+    """The row's new state and the ticket's events: one ``delivery_failed`` per recipient
+    refused for good, one event for the mail failed or deferred as a whole."""
+    item, state, now = result.item, result.state, clock.now()
     with store.transaction():
-        store.outbox_done(item.id, state=state, now=now, error=error, next_attempt_at=retry_at)
-        if item.ticket_id is not None and state in ("failed", "pending"):
+        store.outbox_done(item.id, state=state, now=now, error=result.error,
+                          next_attempt_at=result.retry_at, rcpt_tos=result.rcpt_tos)
+        if item.ticket_id is None:
+            return
+        for line in result.refused:
+            store.add_event(item.ticket_id, "delivery_failed", actor="mailgate", now=now,
+                            message_id=item.message_id, detail=f"{item.kind} to {line}")
+        if state == "pending" or (state == "failed" and result.rcpt_tos is not None) or (
+                state == "failed" and not result.refused):
             kind = "delivery_failed" if state == "failed" else "delivery_deferred"
+            to = result.rcpt_tos if result.rcpt_tos is not None else item.rcpt_tos
             store.add_event(item.ticket_id, kind, actor="mailgate", now=now,
                             message_id=item.message_id,
-                            detail=f"{item.kind} to {', '.join(item.rcpt_tos)}: {error}")
+                            detail=f"{item.kind} to {', '.join(to)}: {result.error}")

@@ -75,15 +75,19 @@ class OutboxQueries(StoreBase):
         return {int(r[0]): bytes(r[1]) for r in rows.fetchall()}
 
     def outbox_done(self, outbox_id: int, *, state: str, now: datetime,
-                    error: str | None = None, next_attempt_at: datetime | None = None) -> None:
-        """Record a send attempt: ``sent``, ``failed`` (for good) or ``pending`` (retry later)."""
+                    error: str | None = None, next_attempt_at: datetime | None = None,
+                    rcpt_tos: Sequence[str] | None = None) -> None:
+        """Record a send attempt: ``sent``, ``failed`` (for good) or ``pending`` (retry later;
+        with ``rcpt_tos``, for those recipients only: the others took it)."""
         with self.transaction():
             self._x(
                 "UPDATE outbox SET state = ?, last_error = COALESCE(?, last_error),"
                 " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,"
                 " next_attempt_at = COALESCE(?, next_attempt_at),"
+                " rcpt_tos = COALESCE(?, rcpt_tos),"
                 " claimed_by = NULL, lease_until = NULL WHERE id = ?",
-                (state, error, state, to_db(now), to_db(next_attempt_at), outbox_id),
+                (state, error, state, to_db(now), to_db(next_attempt_at),
+                 None if rcpt_tos is None else json.dumps(list(rcpt_tos)), outbox_id),
             )
 
     def outbox(self, states: Sequence[str] = ("pending", "failed")) -> list[dict[str, Any]]:

@@ -1,0 +1,140 @@
+"""The sender against a real smarthost (aiosmtpd over loopback, ``tests.faultkit.Relay``):
+what happens to a mail when the smarthost refuses some of it.
+
+Each test queues outbox rows in a real store, runs the real ``Sender`` (the code the
+daemon's sender runs) and looks at what the smarthost received, the rows and the events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from mailgate import clock
+from mailgate.config import Config, load_config
+from mailgate.outbound import Sender
+from mailgate.store import Store, open_store
+from tests.configs import write_config
+from tests.faultkit import Relay, RelayHandler
+from tests.support import free_port
+
+
+class Refusing(RelayHandler):
+    """A smarthost answering RCPT for some addresses with a given reply (4xx or 5xx)."""
+
+    def __init__(self, answers: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.answers = answers
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        answer = self.answers.get(address.lower())
+        if answer:
+            return answer
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
+@pytest.fixture()
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture()
+def config(tmp_path: Path, port: int) -> Config:
+    return load_config(write_config(tmp_path, {"outbound": {
+        "mode": "smtp", "host": "127.0.0.1", "port": port, "timeout": "5s",
+        "retry_initial": "1m", "retry_max": "1h"}}))
+
+
+@pytest.fixture()
+def store(config: Config) -> Iterator[Store]:
+    opened = open_store(config)
+    yield opened
+    opened.close()
+
+
+def new_ticket(store: Store, requester: str = "req@example.org") -> int:
+    with store.transaction():
+        return store.create_ticket(reference_of=lambda n: f"SUP-{n:06d}", status="open",
+                                   subject="Printer", requester=requester,
+                                   requester_name=None, sla_level=None, now=clock.now()).id
+
+
+def queue(store: Store, ticket_id: int | None, kind: str, rcpt_tos: Sequence[str],
+          name: str, body: bytes = b"hello\r\n") -> int:
+    """Queue a small mail (Message-ID ``<name@example.com>``); its outbox id."""
+    head = (f"From: support@example.com\r\nTo: {rcpt_tos[0]}\r\n"
+            + (f"Cc: {', '.join(rcpt_tos[1:])}\r\n" if rcpt_tos[1:] else "")
+            + f"Subject: [SUP-000001] Printer\r\nMessage-ID: <{name}@example.com>\r\n\r\n")
+    with store.transaction():
+        return store.outbox_add(ticket_id=ticket_id, message_id=f"<{name}@example.com>",
+                                kind=kind, mail_from="support@example.com", rcpt_tos=rcpt_tos,
+                                raw=head.encode() + body, now=clock.now())
+
+
+def drain(config: Config, node: str = "n1") -> int:
+    """One sender drains everything due now; the rows it attempted."""
+    async def run() -> int:
+        sender = Sender(config, lambda: open_store(config, migrate=False), node)
+        try:
+            return await sender.drain()
+        finally:
+            sender.close()
+    return asyncio.run(run())
+
+
+def row(store: Store, outbox_id: int) -> dict[str, Any]:
+    [found] = [r for r in store.outbox(("pending", "failed", "sent")) if r["id"] == outbox_id]
+    return found
+
+
+def events(store: Store, ticket_id: int, kind: str) -> list[str]:
+    return [e["detail"] for e in store.events(ticket_id) if e["kind"] == kind]
+
+
+# -- 1. one recipient refused -------------------------------------------------------------------
+
+
+def test_a_refused_recipient_waits_or_fails_alone_and_the_others_get_the_mail_once(
+        config: Config, store: Store, port: int) -> None:
+    """A Cc the smarthost defers (450) waits alone; one it refuses (550) fails with an event
+    naming it; the requester has the mail once, also after the retry."""
+    ticket = new_ticket(store)
+    handler = Refusing({"cc@example.org": "450 4.2.2 Mailbox full, try later",
+                        "gone@example.org": "550 5.1.1 No such user"})
+    oid = queue(store, ticket, "relay", ["req@example.org", "cc@example.org",
+                                         "gone@example.org"], "r1")
+    with Relay(port, handler):
+        drain(config)
+        first = row(store, oid)
+        handler.answers.clear()  # the Cc's mailbox has room again
+        store.outbox_retry(oid, clock.now())  # as `mailgate outbox retry` makes it due
+        drain(config)
+    assert first["state"] == "pending" and first["to"] == ["cc@example.org"]
+    assert "450" in first["last_error"]
+    assert [d.rcpt_tos for d in handler.delivered()] == [["req@example.org"],
+                                                         ["cc@example.org"]]
+    assert row(store, oid)["state"] == "sent"
+    [failed] = events(store, ticket, "delivery_failed")
+    assert "gone@example.org" in failed and "550" in failed and "cc@" not in failed
+    [deferred] = events(store, ticket, "delivery_deferred")
+    assert "cc@example.org" in deferred and "req@" not in deferred
+
+
+def test_every_recipient_refused_for_good_fails_the_mail_with_an_event_each(
+        config: Config, store: Store, port: int) -> None:
+    ticket = new_ticket(store)
+    handler = RelayHandler(reject=frozenset({"req@example.org", "cc@example.org"}))
+    oid = queue(store, ticket, "relay", ["req@example.org", "cc@example.org"], "r2")
+    with Relay(port, handler):
+        drain(config)
+    assert handler.delivered() == []
+    assert row(store, oid)["state"] == "failed"
+    failed = events(store, ticket, "delivery_failed")
+    assert sorted(f.split(" to ")[1].split(":")[0] for f in failed) == [
+        "cc@example.org", "req@example.org"]

@@ -12,9 +12,11 @@ exponential backoff and jitter until ``give_up_after``; a permanent refusal
 answers each recipient apart: the ones it took have the mail for good, a recipient it
 deferred (4xx) stays pending alone (the row's recipients shrink to those), one it refused
 for good (5xx) gets a ``delivery_failed`` event naming it.
-Mail of one ticket is never overtaken by a later mail of the same ticket.
+Mail of one ticket is never overtaken by a later mail of the same ticket to the same
+recipients (mail to others, such as the team's notices, never waits behind a customer's
+deferred mail).
 
-A claimed batch holds at most one mail per ticket, so its mails go out
+A claimed batch holds at most one mail per ticket and recipients, so its mails go out
 together: written to the folder in one pass (each file fsynced, the folder
 once; their results then recorded in one transaction: a file named by its
 outbox id is overwritten by a repeat, never duplicated), or handed to the
@@ -243,8 +245,8 @@ class Sender:
         return count
 
     async def send_batch(self, batch: list[OutboxItem]) -> list[Result]:
-        """Hand a claimed batch over (at most one mail per ticket); the results still to
-        record (a smarthost's are recorded as each arrives)."""
+        """Hand a claimed batch over (at most one mail per ticket and recipients); the
+        results still to record (a smarthost's are recorded as each arrives)."""
         raws = await self._db(Store.outbox_raws, [item.id for item in batch])
         gone = [item for item in batch if item.id not in raws]  # deleted meanwhile
         erased = [item for item in batch if raws.get(item.id) == b""]  # mailgate erase

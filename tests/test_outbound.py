@@ -138,3 +138,29 @@ def test_every_recipient_refused_for_good_fails_the_mail_with_an_event_each(
     failed = events(store, ticket, "delivery_failed")
     assert sorted(f.split(" to ")[1].split(":")[0] for f in failed) == [
         "cc@example.org", "req@example.org"]
+
+
+# -- 2. order kept among mail to the same recipients only ---------------------------------------
+
+
+def test_a_customers_deferred_ack_holds_back_their_later_mail_but_not_the_teams(
+        config: Config, store: Store, port: int) -> None:
+    """The ack to a full mailbox waits; the team's notice of the same ticket goes at once, and
+    the relay to the same customer stays behind the ack (their thread keeps its order)."""
+    ticket = new_ticket(store, "full@example.org")
+    handler = Refusing({"full@example.org": "452 4.2.2 Mailbox full"})
+    ack = queue(store, ticket, "ack", ["full@example.org"], "a1")
+    with Relay(port, handler):
+        drain(config)
+        notice = queue(store, ticket, "notification", ["team@example.com"], "n1")
+        relay = queue(store, ticket, "relay", ["full@example.org"], "r1")
+        store.outbox_retry(relay, clock.now())  # due now: only the order holds it
+        drain(config)
+        held = row(store, relay)
+        handler.answers.clear()
+        store.outbox_retry(ack, clock.now())
+        drain(config)
+    assert row(store, notice)["state"] == "sent"
+    assert held["state"] == "pending" and held["attempts"] == 0
+    assert [d.message_id for d in handler.delivered()] == [
+        "<n1@example.com>", "<a1@example.com>", "<r1@example.com>"]

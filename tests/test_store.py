@@ -397,6 +397,24 @@ def test_outbox_keeps_order_within_a_ticket(open_db: Opener) -> None:
     assert (taken.id, taken.attempts) == (other, 2)
 
 
+def test_outbox_order_holds_only_among_mail_to_the_same_recipients(open_db: Opener) -> None:
+    """A ticket's mail to the team does not wait behind its mail to the customer."""
+    a, b = open_db(), open_db()
+    ticket = new_ticket(a)
+    to_customer = queue_mail(a, ticket, 1)
+    with a.transaction():
+        to_team = a.outbox_add(ticket_id=ticket, message_id="<out-2@x>", kind="notification",
+                               mail_from="support@example.com", rcpt_tos=["team@example.com"],
+                               raw=b"mail", now=clock.now())
+    again = queue_mail(a, ticket, 3)
+    now = clock.now()
+    lease = now + timedelta(minutes=5)
+    assert [i.id for i in a.outbox_claim("node-a", now, lease, 10)] == [to_customer, to_team]
+    assert b.outbox_claim("node-b", now, lease, 10) == []  # `again` waits for the first
+    a.outbox_done(to_customer, state="sent", now=now)
+    assert [i.id for i in b.outbox_claim("node-b", now, lease, 10)] == [again]
+
+
 def test_outbox_retry_and_listing(open_db: Opener) -> None:
     """Failed mail is listed with its error and made due again by a retry."""
     store = open_db()

@@ -14,7 +14,8 @@ from mailgate.store.rows import OutboxItem
 
 
 class OutboxQueries(StoreBase):
-    """``outbox`` (sent in order per ticket, claimed with a lease) and ``auto_replies``."""
+    """``outbox`` (sent in order per ticket and recipients, claimed with a lease) and
+    ``auto_replies``."""
 
     def outbox_add(self, *, ticket_id: int | None, message_id: str, kind: str, mail_from: str,
                    rcpt_tos: Sequence[str], raw: bytes, now: datetime) -> int:
@@ -29,13 +30,15 @@ class OutboxQueries(StoreBase):
 
     def outbox_claim(self, node: str, now: datetime, lease_until: datetime, limit: int,
                      ) -> list[OutboxItem]:
-        """Claim due mail, oldest first, never overtaking an earlier mail of the same ticket."""
+        """Claim due mail, oldest first, never overtaking an earlier mail of the same ticket
+        to the same recipients (the thread as each reader sees it); mail of the ticket to
+        other recipients (the team's notices, a customer's deferred ack) is not held up."""
         with self.transaction():
             ids = [r[0] for r in self._x(
                 "SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ?"
                 " AND (o.lease_until IS NULL OR o.lease_until < ?)"
                 " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.ticket_id = o.ticket_id"
-                "   AND p.id < o.id AND p.state = 'pending')"
+                "   AND p.rcpt_tos = o.rcpt_tos AND p.id < o.id AND p.state = 'pending')"
                 f" ORDER BY o.id LIMIT ?{self.SKIP_LOCKED}",
                 (to_db(now), to_db(now), limit),
             )]

@@ -47,6 +47,7 @@ from mailgate import clock
 from mailgate.config import Config
 from mailgate.errors import ConfigError, PermanentDeliveryError, TransientError
 from mailgate.store import OutboxItem, Store
+from mailgate.trim import without_files
 
 log = structlog.get_logger("mailgate.outbound")
 
@@ -55,6 +56,10 @@ GATHER = 0.025  # seconds the sender lets mail gather after a wake-up: fewer, la
 SMTP_CONCURRENCY = 4  # smarthost connections a batch uses at once
 
 Refused = dict[str, tuple[int, str]]  # recipient -> the smarthost's code and text
+
+
+class TooLarge(PermanentDeliveryError):
+    """The mail exceeds the smarthost's size limit (the SIZE it announced, or 552/5.3.4)."""
 
 
 @dataclass(frozen=True)
@@ -264,7 +269,7 @@ class Sender:
         async def one(item: OutboxItem) -> list[Result]:
             async with gate:
                 try:
-                    refused = await self.deliver(item, raws[item.id])
+                    refused = await self._deliver_fitting(item, raws[item.id])
                 except Exception as exc:
                     result = self._result(item, exc)
                 else:
@@ -321,9 +326,26 @@ class Sender:
             return Result(item, "failed", "; ".join(permanent), None, None, permanent)
         return Result(item, "sent", "; ".join(permanent), None, None, permanent)
 
+    async def _deliver_fitting(self, item: OutboxItem, raw: bytes) -> Refused:
+        """Deliver; a mail too large for the smarthost goes once more without its files,
+        which it then lists as not attached (kept so, an event on the ticket names them)."""
+        try:
+            return await self.deliver(item, raw)
+        except TooLarge as exc:
+            trimmed = without_files(raw, str(exc))
+            if trimmed is None:
+                raise
+            log.warning("mail_files_withheld", outbox_id=item.id, error=str(exc),
+                        files=trimmed.files)
+            await self._db(_withhold, item, trimmed.raw, f"{item.kind} to "
+                           f"{', '.join(item.rcpt_tos)}: {'; '.join(trimmed.files)}: not "
+                           f"attached, the mail was too large for the smarthost ({exc})")
+            return await self.deliver(item, trimmed.raw)
+
     async def deliver(self, item: OutboxItem, raw: bytes) -> Refused:
         """Hand one message over; return the recipients the smarthost refused (the others
-        have it); raise PermanentDeliveryError on a 5xx refusal of the whole mail."""
+        have it); raise PermanentDeliveryError on a 5xx refusal of the whole mail, TooLarge
+        when it is over the smarthost's size limit."""
         if self.config.outbound.mode == "folder":
             folder = self.config.path(self.config.outbound.folder)
             await asyncio.to_thread(write_atomically, folder / _file_name(item), raw)
@@ -340,6 +362,8 @@ class Sender:
                     await client.ehlo()
                 return await _transaction(client, item, raw)
         except aiosmtplib.SMTPResponseException as exc:
+            if exc.code == 552 or "5.3.4" in exc.message:  # RFC 1870, RFC 3463
+                raise TooLarge(f"{exc.code} {exc.message}") from exc
             if exc.code >= 500:
                 raise PermanentDeliveryError(f"{exc.code} {exc.message}") from exc
             raise
@@ -398,6 +422,9 @@ def outbox_file_name(outbox_id: int) -> str:
 async def _transaction(client: aiosmtplib.SMTP, item: OutboxItem, raw: bytes) -> Refused:
     """One mail over an open connection; the recipients refused (all of them refused is
     not an exception here: each answer is kept)."""
+    limit = client.esmtp_extensions.get("size", "")
+    if limit.isdigit() and 0 < int(limit) < len(raw):
+        raise TooLarge(f"{len(raw)} bytes, over the {limit} the smarthost takes (SIZE)")
     utf8 = not all(r.isascii() for r in [item.mail_from, *item.rcpt_tos])
     try:
         errors, _response = await client.sendmail(
@@ -405,6 +432,15 @@ async def _transaction(client: aiosmtplib.SMTP, item: OutboxItem, raw: bytes) ->
     except aiosmtplib.SMTPRecipientsRefused as exc:
         return {r.recipient: (r.code, r.message) for r in exc.recipients}
     return {address: (answer.code, answer.message) for address, answer in errors.items()}
+
+
+def _withhold(store: Store, item: OutboxItem, raw: bytes, detail: str) -> None:
+    """Keep the mail without its files (what a retry sends) and say so on the ticket."""
+    with store.transaction():
+        store.outbox_replace_raw(item.id, raw)
+        if item.ticket_id is not None:
+            store.add_event(item.ticket_id, "attachments_withheld", actor="mailgate",
+                            now=clock.now(), message_id=item.message_id, detail=detail)
 
 
 def _record_all(store: Store, results: list[Result]) -> None:

@@ -8,7 +8,11 @@ daemon's sender runs) and looks at what the smarthost received, the rows and the
 from __future__ import annotations
 
 import asyncio
+import email
+import os
 from collections.abc import Iterator, Sequence
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +20,9 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from mailgate import clock
+from mailgate.compose import compose
 from mailgate.config import Config, load_config
+from mailgate.message.attachments import Attachment
 from mailgate.outbound import Sender
 from mailgate.store import Store, open_store
 from tests.configs import write_config
@@ -164,3 +170,71 @@ def test_a_customers_deferred_ack_holds_back_their_later_mail_but_not_the_teams(
     assert held["state"] == "pending" and held["attempts"] == 0
     assert [d.message_id for d in handler.delivered()] == [
         "<n1@example.com>", "<a1@example.com>", "<r1@example.com>"]
+
+
+# -- 3. a mail over the smarthost's size limit --------------------------------------------------
+
+
+def mail_with_file(name: str, size: int) -> bytes:
+    """A notification carrying one file of ``size`` random bytes, as the processor builds it."""
+    return compose(from_addr="support@example.com", from_name="Support",
+                   to=[(None, "team@example.com")], subject="[SUP-000001] Printer",
+                   text="New ticket: the printer jams, trace attached.", html=None,
+                   message_id=f"<{name}@example.com>", date=clock.now(),
+                   loop_id="support@example.com",
+                   attachments=[Attachment("trace.zip", "application/zip", os.urandom(size),
+                                           None, False)])
+
+
+class TooBig(RelayHandler):
+    """A smarthost that announces no SIZE but answers 552 5.3.4 to a mail over ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if len(envelope.original_content or b"") > self.limit:
+            return "552 5.3.4 Message size exceeds fixed limit"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["size-in-ehlo", "552-after-data"])
+def test_a_mail_too_large_for_the_smarthost_goes_without_its_files_listed_as_withheld(
+        config: Config, store: Store, port: int, announced: bool) -> None:
+    """The team still gets the notice: its text, and the file named as not attached."""
+    ticket = new_ticket(store)
+    raw = mail_with_file("big", 150_000)  # about 200 kB with base64, over the 100 kB limit
+    with store.transaction():
+        oid = store.outbox_add(ticket_id=ticket, message_id="<big@example.com>",
+                               kind="notification", mail_from="support@example.com",
+                               rcpt_tos=["team@example.com"], raw=raw, now=clock.now())
+    handler = RelayHandler() if announced else TooBig(100_000)
+    with Relay(port, handler, size=100_000 if announced else None):
+        drain(config)
+    [delivery] = handler.delivered()
+    got = email.message_from_bytes(delivery.raw, policy=policy.default)
+    assert isinstance(got, EmailMessage)
+    assert [p.get_content_type() for p in got.walk() if not p.is_multipart()] == [
+        "text/plain", "text/plain"]  # the text, and the list of what stayed behind
+    text = "\n".join(str(p.get_content()) for p in got.walk() if p.get_content_type()
+                     == "text/plain")
+    assert "the printer jams" in text
+    assert "Not attached" in text and "trace.zip (150000 bytes)" in text
+    assert got["Message-ID"] == "<big@example.com>"
+    assert row(store, oid)["state"] == "sent"
+    [withheld] = events(store, ticket, "attachments_withheld")
+    assert "trace.zip" in withheld and "too large" in withheld
+
+
+def test_a_mail_without_files_too_large_fails_for_good(
+        config: Config, store: Store, port: int) -> None:
+    ticket = new_ticket(store)
+    oid = queue(store, ticket, "relay", ["req@example.org"], "long", b"long text\r\n" * 12_000)
+    handler = TooBig(100_000)
+    with Relay(port, handler, size=None):
+        drain(config)
+    assert handler.delivered() == []
+    assert row(store, oid)["state"] == "failed"
+    [failed] = events(store, ticket, "delivery_failed")
+    assert "552" in failed

@@ -77,6 +77,10 @@ class OutboxQueries(StoreBase):
         rows = self._x(f"SELECT id, raw FROM outbox WHERE id IN ({marks})", tuple(outbox_ids))
         return {int(r[0]): bytes(r[1]) for r in rows.fetchall()}
 
+    def outbox_replace_raw(self, outbox_id: int, raw: bytes) -> None:
+        """Replace a mail's bytes (sent without its files); an erased row stays erased."""
+        self._x("UPDATE outbox SET raw = ? WHERE id = ? AND length(raw) > 0", (raw, outbox_id))
+
     def outbox_done(self, outbox_id: int, *, state: str, now: datetime,
                     error: str | None = None, next_attempt_at: datetime | None = None,
                     rcpt_tos: Sequence[str] | None = None) -> None:

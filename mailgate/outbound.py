@@ -179,6 +179,7 @@ class Sender:
         self._held: list[OutboxItem] = []
         self._unrecorded: list[Result] = []
         self._recorded: set[int] = set()  # outbox ids of this batch already on record
+        self._leases: dict[int, datetime] = {}  # outbox id -> until when this node holds it
 
     def _open(self) -> Store:
         """The sender's connection. In folder mode, when the folder's ``syncfs`` covers the
@@ -228,7 +229,7 @@ class Sender:
         count = 0
         while not (stop and stop.is_set()):
             if self._unrecorded:
-                await self._db(_record_all, list(self._unrecorded))
+                await self._db(_record_all, self.node, list(self._unrecorded))
                 self._unrecorded.clear()
             if not self._held:
                 now = clock.now()
@@ -236,6 +237,7 @@ class Sender:
                                             now + self.config.outbound.lease, CLAIM)
                 if not self._held:
                     return count
+                self._leases = {i.id: now + self.config.outbound.lease for i in self._held}
             batch, self._held = self._held, []
             self._recorded = set()
             try:
@@ -244,7 +246,7 @@ class Sender:
                 self._held = [item for item in batch if item.id not in self._recorded]
                 raise
             self._unrecorded = results
-            await self._db(_record_all, list(results))
+            await self._db(_record_all, self.node, list(results))
             self._unrecorded.clear()
             count += len(batch)
         return count
@@ -268,6 +270,8 @@ class Sender:
 
         async def one(item: OutboxItem) -> list[Result]:
             async with gate:
+                if not await self._still_ours(item):
+                    return []
                 try:
                     refused = await self._deliver_fitting(item, raws[item.id])
                 except Exception as exc:
@@ -275,7 +279,7 @@ class Sender:
                 else:
                     result = self._result(item, None, refused)
                 try:  # on record before this connection takes the next mail
-                    await self._db(_record_all, [result])
+                    await self._db(_record_all, self.node, [result])
                 except Exception as exc:  # the store is down: drain records it later
                     log.warning("outbox_result_unrecorded", outbox_id=item.id, error=str(exc))
                     return [result]
@@ -284,6 +288,21 @@ class Sender:
 
         unrecorded = await asyncio.gather(*(one(item) for item in batch))
         return results + [r for rs in unrecorded for r in rs]
+
+    async def _still_ours(self, item: OutboxItem) -> bool:
+        """Whether this node still holds the row, checked before each send: surely while
+        more than half its lease is left, else renewed in the store. False when the lease
+        ran out meanwhile (a slow smarthost, a long batch) and another node took the row
+        or sent it: then this node leaves it alone, so it is never sent twice."""
+        now, lease = clock.now(), self.config.outbound.lease
+        if self._leases.get(item.id, now) - now > lease / 2:
+            return True
+        if await self._db(Store.outbox_hold, item.id, self.node, now + lease):
+            self._leases[item.id] = now + lease
+            return True
+        log.warning("outbox_claim_lost", outbox_id=item.id, node=self.node)
+        self._recorded.add(item.id)  # nothing of it to send again from here
+        return False
 
     def _result(self, item: OutboxItem, exc: BaseException | None,
                 refused: Refused | None = None) -> Result:
@@ -443,20 +462,24 @@ def _withhold(store: Store, item: OutboxItem, raw: bytes, detail: str) -> None:
                             now=clock.now(), message_id=item.message_id, detail=detail)
 
 
-def _record_all(store: Store, results: list[Result]) -> None:
-    """Record a batch's results in one transaction."""
+def _record_all(store: Store, node: str, results: list[Result]) -> None:
+    """Record a batch's results in one transaction (each only while ``node`` holds it)."""
     with store.transaction():
         for result in results:
-            _record(store, result)
+            _record(store, node, result)
 
 
-def _record(store: Store, result: Result) -> None:
+def _record(store: Store, node: str, result: Result) -> None:
     """The row's new state and the ticket's events: one ``delivery_failed`` per recipient
-    refused for good, one event for the mail failed or deferred as a whole."""
+    refused for good, one event for the mail failed or deferred as a whole. Nothing when
+    this node no longer holds the row (another node took it over: its result counts)."""
     item, state, now = result.item, result.state, clock.now()
     with store.transaction():
-        store.outbox_done(item.id, state=state, now=now, error=result.error,
-                          next_attempt_at=result.retry_at, rcpt_tos=result.rcpt_tos)
+        if not store.outbox_done(item.id, state=state, now=now, error=result.error,
+                                 next_attempt_at=result.retry_at, rcpt_tos=result.rcpt_tos,
+                                 node=node):
+            log.warning("outbox_result_dropped", outbox_id=item.id, state=state, node=node)
+            return
         if item.ticket_id is None:
             return
         for line in result.refused:

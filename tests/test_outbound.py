@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email
 import os
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from email import policy
 from email.message import EmailMessage
@@ -27,7 +28,7 @@ from mailgate.outbound import Sender
 from mailgate.store import Store, open_store
 from tests.configs import write_config
 from tests.faultkit import Relay, RelayHandler
-from tests.support import free_port
+from tests.support import free_port, wait_until
 
 
 class Refusing(RelayHandler):
@@ -238,3 +239,41 @@ def test_a_mail_without_files_too_large_fails_for_good(
     assert row(store, oid)["state"] == "failed"
     [failed] = events(store, ticket, "delivery_failed")
     assert "552" in failed
+
+
+# -- 5. several nodes: a batch longer than the lease --------------------------------------------
+
+
+def test_a_batch_outlasting_its_lease_is_never_sent_twice_by_a_second_node(
+        tmp_path: Path, port: int) -> None:
+    """A slow smarthost makes one node's batch outlast its lease; a second node starting
+    then takes over what the first has not sent, and no mail goes out twice."""
+    config = load_config(write_config(tmp_path, {"outbound": {
+        "mode": "smtp", "host": "127.0.0.1", "port": port, "timeout": "5s", "lease": "1s"}}))
+    store = open_store(config)
+    try:
+        for n in range(16):
+            queue(store, None, "ack", [f"c{n}@example.org"], f"m{n}")
+    finally:
+        store.close()
+    handler = RelayHandler(delay=0.4)  # 4 rounds of 4 connections: 1.6 s, over the lease
+
+    async def second_node_after(count: int) -> int:
+        await asyncio.to_thread(wait_until, lambda: len(handler.delivered()) >= count, 15)
+        return await node("n2")
+
+    async def node(name: str) -> int:
+        sender = Sender(config, lambda: open_store(config, migrate=False), name)
+        try:
+            return await sender.drain()
+        finally:
+            sender.close()
+
+    async def both() -> list[int]:
+        return list(await asyncio.gather(node("n1"), second_node_after(12)))
+
+    with Relay(port, handler):
+        asyncio.run(both())
+    sent = Counter(d.message_id for d in handler.delivered())
+    assert sorted(sent) == sorted(f"<m{n}@example.com>" for n in range(16))
+    assert [mid for mid, times in sent.items() if times > 1] == []

@@ -415,6 +415,26 @@ def test_outbox_order_holds_only_among_mail_to_the_same_recipients(open_db: Open
     assert [i.id for i in b.outbox_claim("node-b", now, lease, 10)] == [again]
 
 
+def test_outbox_claim_lost_to_another_node_is_neither_renewed_nor_recorded(
+        open_db: Opener) -> None:
+    """Node a's lease ran out and node b took the row: a may not send it (no renewal) nor
+    record a result over b's; b records it."""
+    a, b = open_db(), open_db()
+    mail = queue_mail(a, new_ticket(a), 1)
+    now = clock.now()
+    [taken] = a.outbox_claim("node-a", now, now + timedelta(seconds=1), 10)
+    assert a.outbox_hold(mail, "node-a", now + timedelta(seconds=2))  # renewed while held
+    later = now + timedelta(seconds=3)
+    [again] = b.outbox_claim("node-b", later, later + timedelta(minutes=5), 10)
+    assert taken.id == again.id == mail
+    assert not a.outbox_hold(mail, "node-a", later + timedelta(minutes=5))
+    assert not a.outbox_done(mail, state="failed", now=later, error="late", node="node-a")
+    assert b.outbox_done(mail, state="sent", now=later, node="node-b")
+    [row] = b.outbox(("sent", "failed", "pending"))
+    assert (row["state"], row["last_error"]) == ("sent", None)
+    assert not b.outbox_hold(mail, "node-b", later)  # done: nothing to hold
+
+
 def test_outbox_retry_and_listing(open_db: Opener) -> None:
     """Failed mail is listed with its error and made due again by a retry."""
     store = open_db()

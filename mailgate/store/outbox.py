@@ -81,21 +81,32 @@ class OutboxQueries(StoreBase):
         """Replace a mail's bytes (sent without its files); an erased row stays erased."""
         self._x("UPDATE outbox SET raw = ? WHERE id = ? AND length(raw) > 0", (raw, outbox_id))
 
+    def outbox_hold(self, outbox_id: int, node: str, lease_until: datetime) -> bool:
+        """Renew ``node``'s claim of a row still to send; False when it no longer holds it
+        (its lease ran out and another node took the row, or the row was done meanwhile)."""
+        with self.transaction():
+            return self._x("UPDATE outbox SET lease_until = ? WHERE id = ? AND claimed_by = ?"
+                           " AND state = 'pending'", (to_db(lease_until), outbox_id, node)
+                           ).rowcount == 1
+
     def outbox_done(self, outbox_id: int, *, state: str, now: datetime,
                     error: str | None = None, next_attempt_at: datetime | None = None,
-                    rcpt_tos: Sequence[str] | None = None) -> None:
+                    rcpt_tos: Sequence[str] | None = None, node: str | None = None) -> bool:
         """Record a send attempt: ``sent``, ``failed`` (for good) or ``pending`` (retry later;
-        with ``rcpt_tos``, for those recipients only: the others took it)."""
+        with ``rcpt_tos``, for those recipients only: the others took it). With ``node``,
+        only while that node holds the claim; whether the row was recorded."""
+        held = " AND claimed_by = ?" if node is not None else ""
         with self.transaction():
-            self._x(
+            return self._x(
                 "UPDATE outbox SET state = ?, last_error = COALESCE(?, last_error),"
                 " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,"
                 " next_attempt_at = COALESCE(?, next_attempt_at),"
                 " rcpt_tos = COALESCE(?, rcpt_tos),"
-                " claimed_by = NULL, lease_until = NULL WHERE id = ?",
+                f" claimed_by = NULL, lease_until = NULL WHERE id = ?{held}",
                 (state, error, state, to_db(now), to_db(next_attempt_at),
-                 None if rcpt_tos is None else json.dumps(list(rcpt_tos)), outbox_id),
-            )
+                 None if rcpt_tos is None else json.dumps(list(rcpt_tos)), outbox_id,
+                 *([node] if node is not None else [])),
+            ).rowcount == 1
 
     def outbox(self, states: Sequence[str] = ("pending", "failed")) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(states))

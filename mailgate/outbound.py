@@ -11,7 +11,8 @@ exponential backoff and jitter until ``give_up_after``; a permanent refusal
 (5xx) marks the mail failed at once. Either way the ticket gets an event. The smarthost
 answers each recipient apart: the ones it took have the mail for good, a recipient it
 deferred (4xx) stays pending alone (the row's recipients shrink to those), one it refused
-for good (5xx) gets a ``delivery_failed`` event naming it.
+for good (5xx) gets a ``delivery_failed`` event naming it. A non-ASCII address on a
+smarthost without SMTPUTF8 is refused for good that way, without holding up the others.
 Mail of one ticket is never overtaken by a later mail of the same ticket to the same
 recipients (mail to others, such as the team's notices, never waits behind a customer's
 deferred mail).
@@ -56,6 +57,10 @@ GATHER = 0.025  # seconds the sender lets mail gather after a wake-up: fewer, la
 SMTP_CONCURRENCY = 4  # smarthost connections a batch uses at once
 
 Refused = dict[str, tuple[int, str]]  # recipient -> the smarthost's code and text
+
+
+#: How a non-ASCII address counts when the smarthost lacks SMTPUTF8: refused for good.
+NO_SMTPUTF8 = (553, "5.6.7 the smarthost does not offer SMTPUTF8, which this address needs")
 
 
 class TooLarge(PermanentDeliveryError):
@@ -380,6 +385,8 @@ class Sender:
                 if client.is_ehlo_or_helo_needed:
                     await client.ehlo()
                 return await _transaction(client, item, raw)
+        except aiosmtplib.SMTPNotSupported as exc:  # a retry meets the same smarthost
+            raise PermanentDeliveryError(str(exc)) from exc
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code == 552 or "5.3.4" in exc.message:  # RFC 1870, RFC 3463
                 raise TooLarge(f"{exc.code} {exc.message}") from exc
@@ -444,13 +451,20 @@ async def _transaction(client: aiosmtplib.SMTP, item: OutboxItem, raw: bytes) ->
     limit = client.esmtp_extensions.get("size", "")
     if limit.isdigit() and 0 < int(limit) < len(raw):
         raise TooLarge(f"{len(raw)} bytes, over the {limit} the smarthost takes (SIZE)")
-    utf8 = not all(r.isascii() for r in [item.mail_from, *item.rcpt_tos])
+    recipients, refused = item.rcpt_tos, Refused()
+    if not client.supports_extension("smtputf8"):  # a non-ASCII address cannot pass: ever
+        refused = {r: NO_SMTPUTF8 for r in recipients if not r.isascii()}
+        recipients = [r for r in recipients if r.isascii()]
+        if not recipients:
+            return refused
+    utf8 = not all(r.isascii() for r in [item.mail_from, *recipients])
     try:
         errors, _response = await client.sendmail(
-            item.mail_from, item.rcpt_tos, raw, mail_options=["SMTPUTF8"] if utf8 else [])
+            item.mail_from, recipients, raw, mail_options=["SMTPUTF8"] if utf8 else [])
     except aiosmtplib.SMTPRecipientsRefused as exc:
-        return {r.recipient: (r.code, r.message) for r in exc.recipients}
-    return {address: (answer.code, answer.message) for address, answer in errors.items()}
+        return refused | {r.recipient: (r.code, r.message) for r in exc.recipients}
+    return refused | {address: (answer.code, answer.message)
+                      for address, answer in errors.items()}
 
 
 def _withhold(store: Store, item: OutboxItem, raw: bytes, detail: str) -> None:

@@ -277,3 +277,44 @@ def test_a_batch_outlasting_its_lease_is_never_sent_twice_by_a_second_node(
     sent = Counter(d.message_id for d in handler.delivered())
     assert sorted(sent) == sorted(f"<m{n}@example.com>" for n in range(16))
     assert [mid for mid, times in sent.items() if times > 1] == []
+
+
+# -- 6. a non-ASCII recipient on a smarthost without SMTPUTF8 -----------------------------------
+
+
+def test_a_non_ascii_recipient_without_smtputf8_fails_alone_and_the_others_get_the_mail(
+        config: Config, store: Store, port: int) -> None:
+    ticket = new_ticket(store)
+    oid = queue(store, ticket, "relay", ["req@example.org", "jürgen@example.org"], "u1")
+    handler = RelayHandler()
+    with Relay(port, handler, smtputf8=False):
+        drain(config)
+    assert [d.rcpt_tos for d in handler.delivered()] == [["req@example.org"]]
+    assert row(store, oid)["state"] == "sent"
+    [failed] = events(store, ticket, "delivery_failed")
+    assert "jürgen@example.org" in failed and "SMTPUTF8" in failed
+    assert events(store, ticket, "delivery_deferred") == []
+
+
+def test_only_non_ascii_recipients_without_smtputf8_fail_at_once_not_retried(
+        config: Config, store: Store, port: int) -> None:
+    ticket = new_ticket(store)
+    oid = queue(store, ticket, "ack", ["jürgen@example.org"], "u2")
+    handler = RelayHandler()
+    with Relay(port, handler, smtputf8=False):
+        drain(config)
+    assert handler.delivered() == []
+    assert row(store, oid)["state"] == "failed"
+    assert len(events(store, ticket, "delivery_failed")) == 1
+    assert events(store, ticket, "delivery_deferred") == []
+
+
+def test_a_non_ascii_recipient_gets_the_mail_where_the_smarthost_offers_smtputf8(
+        config: Config, store: Store, port: int) -> None:
+    ticket = new_ticket(store)
+    queue(store, ticket, "relay", ["req@example.org", "jürgen@example.org"], "u3")
+    handler = RelayHandler()
+    with Relay(port, handler):
+        drain(config)
+    assert [d.rcpt_tos for d in handler.delivered()] == [["req@example.org",
+                                                          "jürgen@example.org"]]

@@ -30,6 +30,10 @@ from mailgate.quotes import new_text
 from mailgate.refs import TagFormat
 from mailgate.store import Store, Ticket
 
+#: Our mail to customers: when one fails for good the team is told (the team's own mail,
+#: notices and reminders, never: a notice about it would go where it failed, a loop).
+CUSTOMER_KINDS = frozenset({"ack", "merged", "relay", "waiting", "resolved"})
+
 
 def ticket_context(ticket: Ticket) -> dict[str, Any]:
     """The ``ticket`` variable of templates, from the ticket as last read or written."""
@@ -87,6 +91,29 @@ class Conversation:
                           auto_submitted="auto-generated",
                           attachments=chosen.attached if chosen else (),
                           reply_to=self._reply_address(store, ticket, to))
+
+    def notify_undelivered(self, store: Store, ticket: Ticket, now: datetime, *, kind: str,
+                           message_id: str, recipients: list[str], error: str) -> bool:
+        """Tell the assignee (else the team address) that our mail to a customer failed
+        for good (refused, or ``give_up_after``), as a permanent bounce does; whether a
+        notice was queued. Never for the team's own mail, nor to an address that failed."""
+        to = ticket.assignee or self.config.team.address
+        if kind not in CUSTOMER_KINDS or not to or \
+                to.lower() in {r.lower() for r in recipients}:
+            return False
+        text = (f"Our {kind} mail to {', '.join(recipients)} could not be delivered, for "
+                f"good:\n\n{error}\n\nThey did not get it. Answer this notice to write to "
+                "the customer again (another address, or by other means).")
+        context = self._base(ticket) | {
+            "what": "bounce", "reason": "", "files": [],
+            "message": {"from_addr": self.config.support_address,
+                        "from_name": "mailgate (outgoing mail)",
+                        "subject": ticket.subject, "text": text}}
+        return self.mailer.queue(
+            store, ticket, kind="notification", template="notification", context=context,
+            to=[(None, to)], subject=self._subject(ticket), now=now, in_reply_to=message_id,
+            references=store.thread_ids(ticket.id), auto_submitted="auto-generated",
+            reply_to=self._reply_address(store, ticket, to)) is not None
 
     def _reply_address(self, store: Store, ticket: Ticket, engineer: str) -> str:
         """The per-engineer reply address of the ticket's current token generation."""

@@ -8,7 +8,8 @@ file name is the outbox id, so a repeat overwrites rather than duplicates.
 
 Temporary failures (4xx, connection refused, timeouts) retry with capped
 exponential backoff and jitter until ``give_up_after``; a permanent refusal
-(5xx) marks the mail failed at once. Either way the ticket gets an event. The smarthost
+(5xx) marks the mail failed at once. Either way the ticket gets an event; a customer's
+mail that fails for good also gets the team a notice, as a permanent bounce does. The smarthost
 answers each recipient apart: the ones it took have the mail for good, a recipient it
 deferred (4xx) stays pending alone (the row's recipients shrink to those), one it refused
 for good (5xx) gets a ``delivery_failed`` event naming it. A non-ASCII address on a
@@ -46,7 +47,11 @@ import structlog
 
 from mailgate import clock
 from mailgate.config import Config
+from mailgate.conversation import CUSTOMER_KINDS, Conversation
 from mailgate.errors import ConfigError, PermanentDeliveryError, TransientError
+from mailgate.mailer import Mailer
+from mailgate.refs import TagFormat
+from mailgate.render import Renderer, freeze_templates
 from mailgate.store import OutboxItem, Store
 from mailgate.trim import without_files
 
@@ -174,8 +179,11 @@ def backoff(config: Config, attempts: int) -> timedelta:
 class Sender:
     """Asyncio task that drains the outbox; DB work runs on one dedicated thread."""
 
-    def __init__(self, config: Config, open_db: Callable[[], Store], node: str) -> None:
+    def __init__(self, config: Config, open_db: Callable[[], Store], node: str,
+                 renderer: Renderer | None = None) -> None:
         self.config = config
+        self.renderer = renderer  # for the team's notice of a mail that failed (else lazily)
+        self._conversation: tuple[Config, Renderer, Conversation] | None = None
         self.open_db = open_db  # a connection for the sender's database thread
         self.node = node
         self.wake = asyncio.Event()
@@ -234,7 +242,7 @@ class Sender:
         count = 0
         while not (stop and stop.is_set()):
             if self._unrecorded:
-                await self._db(_record_all, self.node, list(self._unrecorded))
+                await self._db(_record_all, self.node, list(self._unrecorded), self._tell_team)
                 self._unrecorded.clear()
             if not self._held:
                 now = clock.now()
@@ -251,7 +259,7 @@ class Sender:
                 self._held = [item for item in batch if item.id not in self._recorded]
                 raise
             self._unrecorded = results
-            await self._db(_record_all, self.node, list(results))
+            await self._db(_record_all, self.node, list(results), self._tell_team)
             self._unrecorded.clear()
             count += len(batch)
         return count
@@ -284,7 +292,7 @@ class Sender:
                 else:
                     result = self._result(item, None, refused)
                 try:  # on record before this connection takes the next mail
-                    await self._db(_record_all, self.node, [result])
+                    await self._db(_record_all, self.node, [result], self._tell_team)
                 except Exception as exc:  # the store is down: drain records it later
                     log.warning("outbox_result_unrecorded", outbox_id=item.id, error=str(exc))
                     return [result]
@@ -293,6 +301,34 @@ class Sender:
 
         unrecorded = await asyncio.gather(*(one(item) for item in batch))
         return results + [r for rs in unrecorded for r in rs]
+
+    def _tell_team(self, store: Store, result: Result) -> None:
+        """Queue the team's notice of a customer's mail that failed for good (in the
+        result's transaction; this drain then sends it)."""
+        item = result.item
+        if item.ticket_id is None or item.kind not in CUSTOMER_KINDS:
+            return
+        lost = [line.partition(":")[0] for line in result.refused]
+        errors = list(result.refused)
+        if result.state == "failed" and not (result.refused and result.rcpt_tos is None):
+            lost += result.rcpt_tos if result.rcpt_tos is not None else item.rcpt_tos
+            errors.append(result.error or "")  # failed as a whole, or the waiting gave up
+        self._notifier().notify_undelivered(
+            store, store.ticket(item.ticket_id), clock.now(), kind=item.kind,
+            message_id=item.message_id, recipients=lost, error="\n".join(errors))
+
+    def _notifier(self) -> Conversation:
+        """The conversation of the current config and templates (rebuilt after a reload)."""
+        if self.renderer is None:  # a sender process: the daemon checked them at start
+            self.renderer = freeze_templates(Renderer(self.config.templates_dir))
+        made = self._conversation
+        if made is None or made[0] is not self.config or made[1] is not self.renderer:
+            gateway = self.config.gateway
+            made = (self.config, self.renderer, Conversation(
+                self.config, Mailer(self.config, self.renderer),
+                TagFormat(gateway.reference_prefix, gateway.reference_width)))
+            self._conversation = made
+        return made[2]
 
     async def _still_ours(self, item: OutboxItem) -> bool:
         """Whether this node still holds the row, checked before each send: surely while
@@ -476,14 +512,17 @@ def _withhold(store: Store, item: OutboxItem, raw: bytes, detail: str) -> None:
                             now=clock.now(), message_id=item.message_id, detail=detail)
 
 
-def _record_all(store: Store, node: str, results: list[Result]) -> None:
-    """Record a batch's results in one transaction (each only while ``node`` holds it)."""
+def _record_all(store: Store, node: str, results: list[Result],
+                tell: Callable[[Store, Result], None]) -> None:
+    """Record a batch's results in one transaction (each only while ``node`` holds it);
+    ``tell`` queues the team's notice of mail refused for good."""
     with store.transaction():
         for result in results:
-            _record(store, node, result)
+            if _record(store, node, result) and (result.state == "failed" or result.refused):
+                tell(store, result)
 
 
-def _record(store: Store, node: str, result: Result) -> None:
+def _record(store: Store, node: str, result: Result) -> bool:
     """The row's new state and the ticket's events: one ``delivery_failed`` per recipient
     refused for good, one event for the mail failed or deferred as a whole. Nothing when
     this node no longer holds the row (another node took it over: its result counts)."""
@@ -493,9 +532,9 @@ def _record(store: Store, node: str, result: Result) -> None:
                                  next_attempt_at=result.retry_at, rcpt_tos=result.rcpt_tos,
                                  node=node):
             log.warning("outbox_result_dropped", outbox_id=item.id, state=state, node=node)
-            return
+            return False
         if item.ticket_id is None:
-            return
+            return True
         for line in result.refused:
             store.add_event(item.ticket_id, "delivery_failed", actor="mailgate", now=now,
                             message_id=item.message_id, detail=f"{item.kind} to {line}")
@@ -506,3 +545,4 @@ def _record(store: Store, node: str, result: Result) -> None:
             store.add_event(item.ticket_id, kind, actor="mailgate", now=now,
                             message_id=item.message_id,
                             detail=f"{item.kind} to {', '.join(to)}: {result.error}")
+    return True

@@ -12,6 +12,7 @@ import email
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from freezegun import freeze_time
 
 from mailgate import clock
 from mailgate.compose import compose
@@ -318,3 +320,69 @@ def test_a_non_ascii_recipient_gets_the_mail_where_the_smarthost_offers_smtputf8
         drain(config)
     assert [d.rcpt_tos for d in handler.delivered()] == [["req@example.org",
                                                           "jürgen@example.org"]]
+
+
+# -- 8. the team hears of a customer's mail that failed for good --------------------------------
+
+
+@pytest.fixture()
+def team_config(tmp_path: Path, port: int) -> Config:
+    return load_config(write_config(tmp_path, {
+        "team": {"address": "team@example.com"},
+        "outbound": {"mode": "smtp", "host": "127.0.0.1", "port": port, "timeout": "5s",
+                     "retry_initial": "1m", "give_up_after": "1h"}}))
+
+
+def test_a_relay_refused_for_good_tells_the_team_who_did_not_get_it(
+        team_config: Config, port: int) -> None:
+    store = open_store(team_config)
+    try:
+        ticket = new_ticket(store)
+        queue(store, ticket, "relay", ["req@example.org", "gone@example.org"], "r8")
+        handler = RelayHandler(reject=frozenset({"gone@example.org"}))
+        with Relay(port, handler):
+            drain(team_config)
+        [relay, notice] = handler.delivered()
+        assert relay.rcpt_tos == ["req@example.org"] and notice.rcpt_tos == [
+            "team@example.com"]
+        text = email.message_from_bytes(notice.raw, policy=policy.default)
+        assert isinstance(text, EmailMessage)
+        body = str(text.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+        assert "gone@example.org" in body and "550" in body and "req@" not in body
+        assert "Delivery failure on SUP-000001" in body
+        assert text["In-Reply-To"] == "<r8@example.com>"
+    finally:
+        store.close()
+
+
+def test_a_mail_given_up_after_give_up_after_tells_the_team(
+        team_config: Config, port: int) -> None:
+    store = open_store(team_config)
+    try:
+        ticket = new_ticket(store)
+        with freeze_time(clock.now() - timedelta(hours=2)):
+            queue(store, ticket, "ack", ["full@example.org"], "a8")
+        handler = Refusing({"full@example.org": "452 4.2.2 Mailbox full"})
+        with Relay(port, handler):
+            drain(team_config)
+        [notice] = handler.delivered()
+        assert notice.rcpt_tos == ["team@example.com"]
+        assert b"full@example.org" in notice.raw and b"gave up" in notice.raw
+    finally:
+        store.close()
+
+
+def test_the_teams_own_mail_failing_tells_nobody(team_config: Config, port: int) -> None:
+    """A notice to the team that fails is recorded, never answered by another (a loop)."""
+    store = open_store(team_config)
+    try:
+        ticket = new_ticket(store)
+        oid = queue(store, ticket, "notification", ["team@example.com"], "n8")
+        handler = RelayHandler(reject=frozenset({"team@example.com"}))
+        with Relay(port, handler):
+            drain(team_config)
+        assert handler.delivered() == []
+        assert [r["id"] for r in store.outbox(("pending", "failed", "sent"))] == [oid]
+        assert len(events(store, ticket, "delivery_failed")) == 1
+    finally:
+        store.close()

@@ -313,9 +313,11 @@ class Sender:
         if result.state == "failed" and not (result.refused and result.rcpt_tos is None):
             lost += result.rcpt_tos if result.rcpt_tos is not None else item.rcpt_tos
             errors.append(result.error or "")  # failed as a whole, or the waiting gave up
-        self._notifier().notify_undelivered(
+        conversation = self._notifier()
+        conversation.notify_undelivered(
             store, store.ticket(item.ticket_id), clock.now(), kind=item.kind,
             message_id=item.message_id, recipients=lost, error="\n".join(errors))
+        conversation.mailer.take_queued()  # this drain sends it: nobody to wake
 
     def _notifier(self) -> Conversation:
         """The conversation of the current config and templates (rebuilt after a reload)."""
@@ -421,8 +423,6 @@ class Sender:
                 if client.is_ehlo_or_helo_needed:
                     await client.ehlo()
                 return await _transaction(client, item, raw)
-        except aiosmtplib.SMTPNotSupported as exc:  # a retry meets the same smarthost
-            raise PermanentDeliveryError(str(exc)) from exc
         except aiosmtplib.SMTPResponseException as exc:
             if exc.code == 552 or "5.3.4" in exc.message:  # RFC 1870, RFC 3463
                 raise TooLarge(f"{exc.code} {exc.message}") from exc
@@ -499,6 +499,8 @@ async def _transaction(client: aiosmtplib.SMTP, item: OutboxItem, raw: bytes) ->
             item.mail_from, recipients, raw, mail_options=["SMTPUTF8"] if utf8 else [])
     except aiosmtplib.SMTPRecipientsRefused as exc:
         return refused | {r.recipient: (r.code, r.message) for r in exc.recipients}
+    except aiosmtplib.SMTPNotSupported as exc:  # SMTPUTF8 for our own (non-ASCII) sender:
+        raise PermanentDeliveryError(str(exc)) from exc  # a retry meets the same smarthost
     return refused | {address: (answer.code, answer.message)
                       for address, answer in errors.items()}
 

@@ -454,6 +454,17 @@ def test_outbox_claim_lost_to_another_node_is_neither_renewed_nor_recorded(
     assert not b.outbox_hold(mail, "node-b", later)  # done: nothing to hold
 
 
+def test_outbox_mail_sent_without_its_files_keeps_the_smaller_bytes(open_db: Opener) -> None:
+    """What a retry sends after the files were taken out; an erased mail stays erased."""
+    store = open_db()
+    kept, erased = queue_mail(store, None, 1), queue_mail(store, None, 2)
+    with store.transaction():
+        store.outbox_replace_raw(kept, b"smaller")
+        store.outbox_replace_raw(erased, b"")
+        store.outbox_replace_raw(erased, b"back again")
+    assert store.outbox_raws([kept, erased]) == {kept: b"smaller", erased: b""}
+
+
 def test_outbox_retry_and_listing(open_db: Opener) -> None:
     """Failed mail is listed with its error and made due again by a retry."""
     store = open_db()

@@ -8,12 +8,14 @@ file name is the outbox id, so a repeat overwrites rather than duplicates.
 
 Temporary failures (4xx, connection refused, timeouts) retry with capped
 exponential backoff and jitter until ``give_up_after``; a permanent refusal
-(5xx) marks the mail failed at once. Either way the ticket gets an event; a customer's
-mail that fails for good also gets the team a notice, as a permanent bounce does. The smarthost
-answers each recipient apart: the ones it took have the mail for good, a recipient it
-deferred (4xx) stays pending alone (the row's recipients shrink to those), one it refused
-for good (5xx) gets a ``delivery_failed`` event naming it. A non-ASCII address on a
-smarthost without SMTPUTF8 is refused for good that way, without holding up the others.
+(5xx) marks the mail failed at once. Either way the ticket gets an event; a
+customer's mail that fails for good also gets the team a notice, as a permanent
+bounce does. The smarthost answers each recipient apart: the ones it took have
+the mail for good, a recipient it deferred (4xx) stays pending alone (the row's
+recipients shrink to those), one it refused for good (5xx) gets a
+``delivery_failed`` event naming it. A non-ASCII address on a smarthost without
+SMTPUTF8 is refused for good that way, without holding up the others. A mail
+over the smarthost's size limit goes once more without its files (``trim``).
 Mail of one ticket is never overtaken by a later mail of the same ticket to the same
 recipients (mail to others, such as the team's notices, never waits behind a customer's
 deferred mail).
@@ -314,9 +316,13 @@ class Sender:
             lost += result.rcpt_tos if result.rcpt_tos is not None else item.rcpt_tos
             errors.append(result.error or "")  # failed as a whole, or the waiting gave up
         conversation = self._notifier()
-        conversation.notify_undelivered(
-            store, store.ticket(item.ticket_id), clock.now(), kind=item.kind,
-            message_id=item.message_id, recipients=lost, error="\n".join(errors))
+        try:  # the result must be recorded even if the notice cannot be made
+            with store.savepoint("undelivered"):
+                conversation.notify_undelivered(
+                    store, store.ticket(item.ticket_id), clock.now(), kind=item.kind,
+                    message_id=item.message_id, recipients=lost, error="\n".join(errors))
+        except Exception as exc:  # a template or data problem: logged, the result kept
+            log.error("undelivered_notice_failed", outbox_id=item.id, error=str(exc))
         conversation.mailer.take_queued()  # this drain sends it: nobody to wake
 
     def _notifier(self) -> Conversation:

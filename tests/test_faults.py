@@ -259,9 +259,9 @@ def test_smarthost_outage_delivers_everything_once_in_order(tmp_path: Path) -> N
                     for n in (1, 2):
                         mid, raw = follow_up(ticket_id, n)
                         store.outbox_add(ticket_id=ticket_id, message_id=mid, kind="reply",
-                                         mail_from="support@example.com",
-                                         rcpt_tos=["customer@example.org"], raw=raw,
-                                         now=clock.now())
+                                         mail_from="support@example.com",  # to the requester:
+                                         rcpt_tos=[store.ticket(ticket_id).requester],
+                                         raw=raw, now=clock.now())  # kept behind the ack
                         followups.setdefault(ticket_id, []).append(mid)
         finally:
             store.close()

@@ -164,7 +164,8 @@ class OutboundSection(Section):
     lease: Duration = timedelta(minutes=5)
     # Files passed on with notifications and relays, at most this many bytes per mail (before
     # base64's third more); the rest are listed with name and size (``mailgate attachment``).
-    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    # 7 MiB: with base64 under Postfix's default message_size_limit (10,240,000 bytes).
+    max_attachment_bytes: int = Field(default=7 * 1024 * 1024, ge=0)
     # Never passed on (by name extension, case-insensitive, or by content type); still
     # stored and listed. Executables and scripts that run on a click.
     blocked_extensions: list[str] = Field(default_factory=lambda: list(BLOCKED_EXTENSIONS))

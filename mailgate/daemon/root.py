@@ -73,7 +73,7 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         self._prepare_store()
         self.pipeline = Pipeline(config, self.renderer)
         self.stop_threads = threading.Event()
-        self.sender = Sender(config, self.open_db, self.node)
+        self.sender = Sender(config, self.open_db, self.node, self.renderer)
         self.spooler = Spooler(self.open_db, on_commit=self._spooled)
         self._init_processing()
         self.listener = Listener(config, self.spooler)

@@ -442,7 +442,7 @@ def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
     if clash:
         return None
     persists = cue if cue in PERSISTS and _persisting(said) else None
-    echo = cue if cue in _words()[6] else None
+    echo = cue if cue in {p.rstrip("*.") for p in _words()[6]} else None
     back = cue if cue and not persists and not echo and cue not in PERSISTS else None
     distinct = [i for i in idents if not any(i != j and i in j for j in idents)]
     if len(distinct) >= 2 and not apart:

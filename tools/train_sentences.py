@@ -83,10 +83,12 @@ def half(reply_id: str) -> str:
     return "ab"[zlib.crc32(reply_id.encode("utf-8")) % 2]
 
 
-def tuning_replies() -> list[dict[str, Any]]:
-    """Every reply of the tuning parts, parsed once: id, lang, label, parts, sender."""
+def tuning_replies(parts: Iterable[str] = TUNING, labelled: bool = True
+                   ) -> list[dict[str, Any]]:
+    """Every reply of the tuning ``parts``, parsed once: id, lang, label, parts, sender,
+    part; with the first labelled set unless not ``labelled``."""
     rows = []
-    for part in TUNING:
+    for part in parts:
         for path in sorted((DATA / part).glob("*.jsonl")):
             for line in path.read_text(encoding="utf-8").splitlines():
                 if line.strip():
@@ -94,8 +96,8 @@ def tuning_replies() -> list[dict[str, Any]]:
                     inbound = parse(row["eml"].encode("utf-8"))
                     rows.append({"id": row["id"], "lang": row["lang"], "label": row["label"],
                                  "parts": reply_parts(inbound.text),
-                                 "sender": inbound.from_name})
-    return rows + labelled_bodies()
+                                 "sender": inbound.from_name, "part": part})
+    return rows + (labelled_bodies() if labelled else [])
 
 
 def labelled_bodies() -> list[dict[str, Any]]:
@@ -105,7 +107,8 @@ def labelled_bodies() -> list[dict[str, Any]]:
         if line.strip():
             row = json.loads(line)
             rows.append({"id": f"labelled-{k}", "lang": row["lang"], "label": row["label"],
-                         "parts": reply_parts(row["body"]), "sender": None})
+                         "parts": reply_parts(row["body"]), "sender": None,
+                         "part": "labelled"})
     return rows
 
 

@@ -9,8 +9,8 @@ Training data (all of it tuning data, never an evaluation part):
 - the clauses of every thank-you reply of the tuning parts ``tune``, ``tune2``,
   ``tune3``, ``tune4``, ``tune5``, ``tune6``, ``hard`` and of the first labelled set
   (``tests/data/thanks``) that the rules leave to the judge (harmless), and the clauses
-  of their substantive
-  replies that a decisive rule flags or that the rules leave to the judge (content: the
+  of their substantive replies that a decisive rule flags or that the rules leave to the
+  judge (content: the
   clause that carries the need is one of those, and none of a substantive reply's
   clauses is ever labelled harmless; its greetings, thanks and names are anchored or
   name-like, so they are not among them).

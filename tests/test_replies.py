@@ -185,7 +185,16 @@ def test_verdict_names_the_clause_that_decided(detector: Detector) -> None:
 
 def test_empty_and_no_gratitude_are_substantive(detector: Detector) -> None:
     """No text or no gratitude phrase never counts as thanks-only."""
-    for text in ("", "   \n", "ok", "👍", "Best regards,\nJohn"):
+    for text in ("", "   \n", "ok", "👎", "😡\nJohn", "Best regards,\nJohn"):
+        assert not detector.classify(text).thanks_only, text
+
+
+def test_a_thumbs_up_or_folded_hands_alone_thanks(detector: Detector) -> None:
+    """A gratitude sign with nothing else (the blind writers of two tuning parts label it
+    a thank-you) keeps the ticket closed; beside a cue it does not."""
+    for text in ("👍", "🙏\nThomas", "👍👍", "👍🏻", "👍\n鈴木"):
+        assert detector.classify(text).thanks_only, text
+    for text in ("👍?", "👍 but the printer hangs", "🙏 bitte nochmal prüfen"):
         assert not detector.classify(text).thanks_only, text
 
 

@@ -203,14 +203,16 @@ class Processor:
         structlog.contextvars.bind_contextvars(message_id=inbound.message_id)
         now = prepared.now or clock.now()
         try:
-            with self.store.transaction(), self.store.savepoint("message"), \
-                    self.store.rows_together():  # the message's events: one statement
-                outcome = self.pipeline.handle(self.store, item, inbound, now, prepared.facts)
-                self.store.spool_finish(item.id, state=outcome.state, now=now,
-                                        message_id=inbound.message_id,
-                                        ticket_id=outcome.ticket_id)
-        except DuplicateMessageError:
-            # Another processor stored the same Message-ID between our check and our insert.
+            try:
+                outcome = self._handle(item, inbound, now, prepared.facts)
+            except DuplicateMessageError:
+                # Another processor stored the same Message-ID between our check and our
+                # insert: handle it once more, now that its row is committed, so that the
+                # dedupe step compares the two (a redelivery, or another mail reusing the
+                # id, which is kept under an id of its own).
+                log.info("message_id_raced", reason="stored concurrently, handled again")
+                outcome = self._handle(item, inbound, now, prepared.facts)
+        except DuplicateMessageError:  # raced twice: a true copy would have been seen
             with self.store.transaction():
                 self.store.spool_finish(item.id, state="duplicate", now=now,
                                         message_id=inbound.message_id)
@@ -230,6 +232,17 @@ class Processor:
         else:
             log.info("message_processed", ticket=outcome.reference, action=outcome.action,
                      threaded_by=outcome.method, queued=len(outcome.outbox_ids))
+        return outcome
+
+    def _handle(self, item: SpoolItem, inbound: Inbound, now: datetime,
+                facts: Facts | None) -> Outcome:
+        """Run the pipeline on one message and finish its spool row, in one savepoint."""
+        with self.store.transaction(), self.store.savepoint("message"), \
+                self.store.rows_together():  # the message's events: one statement
+            outcome = self.pipeline.handle(self.store, item, inbound, now, facts)
+            self.store.spool_finish(item.id, state=outcome.state, now=now,
+                                    message_id=inbound.message_id,
+                                    ticket_id=outcome.ticket_id)
         return outcome
 
     def _quarantine(self, item: SpoolItem, message_id: str | None, reason: str,

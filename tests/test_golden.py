@@ -19,7 +19,9 @@ adding a folder. Keys of ``case.toml``:
   (append, reopen, thanks, new, automatic), ``status`` (of that ticket after),
   ``sent`` (kinds of the mail queued, in order), ``reason`` (a part of the
   quarantine reason), ``events`` (kinds that must be among the ticket's new
-  events), ``steps`` (names of the steps that recorded a decision, in order).
+  events), ``steps`` (names of the steps that recorded a decision, in order),
+  ``says`` (a table kind = text: the text part of the first queued mail of that kind
+  contains the text: what its reader is told).
 
 An ``.eml`` may say ``{{sent:N:KIND}}``: the Message-ID of the first mail of
 that kind queued for the N-th mail of the case (to write a reply to it), and
@@ -36,6 +38,8 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +137,7 @@ def _run(gate: Desk, number: int, raw: bytes, mail_from: str | None,
         sent = outbox_since(store, before["outbox"])
     gate.sent[number] = sent
     got: dict[str, Any] = {"action": outcome.action, "method": outcome.method,
-                           "sent": [row["kind"] for row in sent],
+                           "sent": [row["kind"] for row in sent], "says": _texts(sent),
                            "steps": [step for step, _ in outcome.trace],
                            "decisions": dict(outcome.trace)}
     got["role"] = next((what.split(" is the ")[1].split(" ")[0]
@@ -148,7 +152,21 @@ def _run(gate: Desk, number: int, raw: bytes, mail_from: str | None,
     return got
 
 
+def _texts(sent: list[dict[str, Any]]) -> dict[str, str]:
+    """The text part of the first queued mail of each kind, as its reader sees it."""
+    texts: dict[str, str] = {}
+    for row in sent:
+        message = message_from_bytes(bytes(row["raw"]), policy=policy.default)
+        body = message.get_body(preferencelist=("plain",))
+        if row["kind"] not in texts and isinstance(body, EmailMessage):
+            texts[row["kind"]] = body.get_content()
+    return texts
+
+
 def _matches(key: str, want: Any, have: Any) -> bool:
+    if key == "says":
+        return have is not None and all(text in have.get(kind, "")
+                                        for kind, text in want.items())
     if key == "reason":
         return have is not None and str(want) in have
     if key == "events":

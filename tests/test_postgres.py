@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import email
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import timedelta
 from email import policy
 from pathlib import Path
 
 import pytest
 
+from mailgate import clock
 from mailgate.cli import main
 from mailgate.config import load_config
 from mailgate.errors import ConfigError
 from mailgate.logs import configure_logging
+from mailgate.message import parse
+from mailgate.pipeline import Pipeline
+from mailgate.processor import Processor
+from mailgate.render import Renderer
 from mailgate.store import open_store, schema
 from tests.conftest import RunningDaemon, make_mail
 from tests.faultkit import fault_config
 from tests.pgserver import PASSWORD_ENV, PgServer
 from tests.support import wait_until
+from tests.test_nodes import Cluster
 
 
 def pg_config(folder: Path, server: PgServer, url: str, **store: object) -> Path:
@@ -245,3 +253,49 @@ def test_db_copy_moves_sqlite_to_postgresql_resumably(tmp_path: Path, pg_server:
         new.stop()
     code, out, _ = cli(capsys, "show", "-c", str(new_config_path), "SUP-000002", "--json")
     assert json.loads(out)["merged_into"] == "SUP-000003"
+
+
+def _mail_with_id(subject: str, text: str) -> bytes:
+    return (f"From: Karin Lund <karin@acme.example>\r\nTo: support@example.com\r\n"
+            f"Subject: {subject}\r\nMessage-ID: <same-id-twice@acme.example>\r\n"
+            f"Date: Mon, 02 Mar 2026 09:00:00 +0100\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n").encode()
+
+
+def test_two_mails_reusing_one_message_id_at_once_are_both_kept(
+        tmp_path: Path, pg_server: PgServer, pg_url: str) -> None:
+    """Two nodes handle two different mails under one Message-ID at the same instant (a
+    gateway that reuses ids, in a burst): the one that loses the race is handled again and
+    kept under an id of its own with a ``message_id_reused`` event, never dropped as a
+    duplicate (its words would be on no ticket)."""
+    config = load_config(pg_config(tmp_path, pg_server, pg_url))
+    first, second = open_store(config), open_store(config)
+    pipeline = Pipeline(config, Renderer(config.templates_dir))
+    now = clock.now()
+    raws = [_mail_with_id("Printer jams", "The printer on floor 2 jams on every page."),
+            _mail_with_id("VPN password", "Please reset my VPN password, I am locked out.")]
+    with first.transaction():
+        ids = [first.spool_add(raw, channel="smtp", received_at=now, source="smtp",
+                               mail_from="karin@acme.example",
+                               rcpt_tos=["support@example.com"]) for raw in raws]
+    [item_a] = first.spool_claim("a", now, now + timedelta(minutes=5), 1, only=ids[0])
+    [item_b] = second.spool_claim("b", now, now + timedelta(minutes=5), 1, only=ids[1])
+    node_b = Processor(config, second, pipeline, node="b")
+    cluster = Cluster(tmp_path, pg_server, pg_url)
+    racer = threading.Thread(target=node_b.process, args=(item_b,))
+    with first.transaction():  # node a has stored its mail, not yet committed
+        outcome = pipeline.handle(first, item_a, parse(raws[0]), now)
+        first.spool_finish(item_a.id, state=outcome.state, now=now,
+                           message_id="<same-id-twice@acme.example>",
+                           ticket_id=outcome.ticket_id)
+        racer.start()
+        cluster.wait_blocked(1)  # node b waits on the same Message-ID
+    racer.join(30)
+    texts = sorted(text for (text,) in cluster.query(
+        "SELECT body_text FROM messages WHERE direction = 'in'"))
+    assert [t.strip() for t in texts] == [
+        "Please reset my VPN password, I am locked out.",
+        "The printer on floor 2 jams on every page."]
+    assert cluster.query("SELECT state FROM spool WHERE id = %s", (ids[1],)) == [("done",)]
+    assert cluster.query("SELECT COUNT(*) FROM events WHERE kind = 'message_id_reused'") \
+        == [(1,)]

@@ -241,6 +241,25 @@ def test_same_message_id_is_stored_once(open_db: Opener) -> None:
     assert [e["kind"] for e in store.events(ticket_id)] == ["noted"]
 
 
+def test_references_of_a_long_ticket_keep_its_first_message(open_db: Opener) -> None:
+    """Our mail on a ticket of many messages names the first one (the customer's report,
+    the thread's root) and the latest ones in References: mail clients keep it all in one
+    thread (RFC 5322 3.6.4), however long the ticket grows."""
+    store = open_db()
+    ticket_id = new_ticket(store)
+    with store.transaction():
+        for n in range(30):
+            store.add_message(ticket_id=ticket_id, message_id=f"<m{n}@x>", direction="in",
+                              kind="customer", now=clock.now(), body_text=f"message {n}")
+    refs = store.thread_ids(ticket_id)
+    assert refs == ["<m0@x>", *[f"<m{n}@x>" for n in range(11, 30)]]
+    short = new_ticket(store, "Short one")
+    with store.transaction():
+        store.add_message(ticket_id=short, message_id="<s0@x>", direction="in",
+                          kind="customer", now=clock.now(), body_text="only one")
+    assert store.thread_ids(short) == ["<s0@x>"]
+
+
 def test_same_message_id_from_two_nodes_at_once(open_db: Opener) -> None:
     """Two nodes storing the same Message-ID at the same instant: one wins, the other is told."""
     a, b = open_db(), open_db()

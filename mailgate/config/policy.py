@@ -63,6 +63,7 @@ class ConversationSection(Section):
     # the thank-you step's sentence judge (mailgate/replies/model.py): off, only the lists
     # clear a clause (fewer thank-yous kept closed, no reopen ever lost to the judge)
     sentence_judge: bool = True
+    # "accept" is unsafe (an opt-in): anyone citing a ticket number writes onto it
     stranger_policy: Literal["new_linked", "quarantine", "accept"] = "new_linked"
     duplicate_scope: Literal["sender", "domain", "off"] = "sender"
     duplicate_window: Duration = timedelta(days=3)

@@ -34,8 +34,9 @@ class MessageQueries(StoreBase):
 
     def addressed_on_ticket(self, ticket_id: int, address: str) -> bool:
         """Whether ``address`` was in To/Cc of a message of the ticket (or of a ticket merged
-        into it): our own mail, or a customer's or an engineer's (automatic mail and
-        bounces do not count); since an engineer last removed it (``#cc -``), if ever."""
+        into it): our own mail, or a customer's or an engineer's (automatic mail, bounces
+        and a stranger's mail kept on the ticket do not count: anyone can send those); since
+        an engineer last removed it (``#cc -``), if ever."""
         address = address.lower()
         removed = self._x("SELECT MAX(at) FROM events WHERE ticket_id = ? AND kind ="
                           " 'participant_removed' AND detail = ?",
@@ -133,10 +134,16 @@ class MessageQueries(StoreBase):
                 (ticket_id, to_db(now), actor, kind, detail, message_id, from_status))
 
     def thread_ids(self, ticket_id: int, limit: int = 20) -> list[str]:
-        """The ticket's latest Message-IDs, oldest first (for References)."""
+        """The ticket's first Message-ID (the thread's root) and its latest ones, oldest
+        first, ``limit`` in all (for References, RFC 5322 3.6.4)."""
         rows = self._x("SELECT message_id FROM messages WHERE ticket_id = ?"
                        " ORDER BY id DESC LIMIT ?", (ticket_id, limit)).fetchall()
-        return [r[0] for r in reversed(rows)]
+        latest = [r[0] for r in reversed(rows)]
+        if len(rows) < limit:
+            return latest  # the whole ticket, root included
+        root = self._x("SELECT message_id FROM messages WHERE ticket_id = ? ORDER BY id"
+                       " LIMIT 1", (ticket_id,)).fetchone()[0]
+        return latest if latest[0] == root else [root, *latest[1:]]
 
     def latest_inbound(self, ticket_id: int, exclude: Sequence[str] = ()) -> str | None:
         """Message-ID of the ticket's newest incoming customer message."""

@@ -30,9 +30,7 @@ def record(services: Services, store: Store, ctx: Context) -> None:
         return
     ticket = _join_or_create(services, store, ctx)
     ctx.ticket = ticket
-    kind = "automatic" if ctx.facts.automatic else \
-        ("engineer" if ctx.role == "engineer" else "customer")
-    store_message(store, ctx, ticket, kind)
+    store_message(store, ctx, ticket, _message_kind(ctx))
     if ctx.reused is not None:
         store.add_event(ticket.id, "message_id_reused", actor=ctx.facts.sender, now=ctx.now,
                         message_id=ctx.inbound.message_id,
@@ -181,6 +179,19 @@ def store_message(store: Store, ctx: Context, ticket: Ticket, kind: str) -> None
                         message_id=inbound.message_id,
                         detail="header fields cut for processing, the raw message keeps "
                                f"them whole: {', '.join(inbound.cut_fields)}")
+
+
+def _message_kind(ctx: Context) -> str:
+    """How the message is filed: ``automatic``, ``engineer``, ``stranger`` (a stranger's mail
+    kept on a ticket they are not on, under ``stranger_policy = "accept"``: its To/Cc must
+    not count as "addressed on the ticket", or anyone a stranger copies could join and read
+    the desk's answers) or ``customer``."""
+    if ctx.facts.automatic:
+        return "automatic"
+    if ctx.role == "engineer":
+        return "engineer"
+    joins_existing = ctx.outcome is not None and ctx.outcome.action != "created"
+    return "stranger" if ctx.role == "stranger" and joins_existing else "customer"
 
 
 def _may_add_people(ctx: Context) -> bool:

@@ -47,7 +47,10 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
         return  # recorded on the ticket, counted by `mailgate sla` and /metrics
     elif route is not None and route.action == "thanks":
         if services.config.conversation.notify_on_thanks or route.passes:
-            conversation.notify_team(store, ticket, ctx.inbound, ctx.now, "thanks")
+            passed = ", passed on" if route.passes else ""  # the reason names files/people
+            conversation.notify_team(store, ticket, ctx.inbound, ctx.now, "thanks",
+                                     reason=f"Kept {ticket.status} as a thank-you{passed}: "
+                                            f"{route.reason}")
     else:
         was = ctx.threaded.status if ctx.threaded else None
         reopened = route is not None and route.action == "reopen"

@@ -32,7 +32,7 @@ def route(services: Services, store: Store, ctx: Context) -> None:
     elif ctx.rating is not None and ctx.rating.only:  # the rate step: a rating, nothing more
         ctx.route = Route("rating", f"a rating of {ctx.rating.value}; {ctx.rating.reason}")
     elif ctx.role == "stranger":
-        ctx.route = _stranger(services, ticket, ctx.facts.sender)
+        ctx.route = _stranger(services, ctx, ticket)
     else:
         ctx.route = _reply(services, ctx, ticket)
         if ctx.route.action == "thanks" and ctx.threading.merged_from is not None:
@@ -51,14 +51,24 @@ def _to_merged(store: Store, ctx: Context, number: int) -> None:
     ctx.view = TicketView(store, cited)
 
 
-def _stranger(services: Services, cited: Ticket, who: str) -> Route:
-    policy = services.config.conversation.stranger_policy
+def _stranger(services: Services, ctx: Context, cited: Ticket) -> Route:
+    """A stranger citing a ticket, per ``stranger_policy``. Under ``new_linked`` (the
+    default) a bare thank-you (often the requester from a second address, a phone's other
+    account) opens no ticket and sends nothing: it is recorded on the cited ticket, whose
+    status it keeps, and adds nobody; one with files or people copied still opens its own
+    ticket (what a stranger sends never reaches the cited ticket's people)."""
+    policy, who = services.config.conversation.stranger_policy, ctx.facts.sender
     if policy == "accept":
         return Route("append", "stranger accepted (conversation.stranger_policy = accept)")
     if policy == "quarantine":
         raise Quarantine(f"{who} is not a participant of {cited.reference} it cites "
                          "(conversation.stranger_policy = quarantine)")
     why = f"{who} cited {cited.reference} but is not one of its participants"
+    verdict = understand(services.understanding, ctx.inbound,
+                         ctx.view.texts() if ctx.view is not None else ())
+    if verdict.thanks_only and not _extra(services, ctx):
+        return Route("thanks", f"{why}; a bare thank-you: recorded on {cited.reference}, "
+                               f"opens nothing: {verdict.reason}")
     return Route("new", why, link=(cited, why))
 
 

@@ -74,7 +74,7 @@ DATA = ROOT / "tests" / "data" / "replies"
 TUNING = ("tune", "tune2", "tune3", "tune4", "tune5", "tune6", "hard")
 LABELLED = ROOT / "tests" / "data" / "thanks" / "labelled.jsonl"
 OUT = ROOT / "mailgate" / "data" / "sentence_model.bin"
-GRID = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99,
+GRID = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99,
         0.995, 1.01)
 DECISIVE = ("a question", "a 'but' or 'still'", "a request", "a problem", "a negated success")
 EPOCHS, RATE, L2, SEED = 12, 0.5, 1e-6, 16

@@ -18,6 +18,8 @@ Authentication-Results, X-...); the benchmark's own mails have 8 header fields.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
 import sys
 import tempfile
@@ -88,6 +90,13 @@ def main() -> None:
                         help="on a throwaway PostgreSQL server instead of SQLite")
     parser.add_argument("--mta-headers", action="store_true",
                         help="each mail with a real MTA's header block on top (MTA_HEADERS)")
+    parser.add_argument("--senders", type=int,
+                        help="the mails come from this many senders in turn (default: one "
+                             "each): a sender's later mail is compared with their open tickets "
+                             "(the repeat step), as in the throughput bench's second mode")
+    parser.add_argument("--log-level", choices=("warning", "info"), default="warning",
+                        help="info: a production daemon's default, one JSON line a mail "
+                             "(written to /dev/null); warning: the benchmark daemon's")
     args = parser.parse_args()
     server = start_postgres() if args.postgres else None
     try:
@@ -98,7 +107,8 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, server: Any) -> None:
-    with tempfile.TemporaryDirectory(prefix="mailgate-processing-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="mailgate-processing-"))
         folder = Path(tmp)
         shutil.copytree(TEMPLATES, folder / "templates")
         path = folder / "mailgate.toml"
@@ -106,7 +116,11 @@ def run(args: argparse.Namespace, server: Any) -> None:
             {"url": server.database(), "password_file": str(server.password_file)}
         path.write_text(config_text(2525, 33554432, store_table))
         config = load_config(path)
-        configure_logging(config.logging)  # warning, as the benchmark's daemon logs
+        if args.log_level == "warning":
+            configure_logging(config.logging)  # warning, as the benchmark's daemon logs
+        else:  # as a production daemon logs by default, to a file that keeps nothing
+            logs = stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+            configure_logging(config.logging.model_copy(update={"level": "info"}), logs)
         store = open_store(config)
         store.relax_durability()  # as the processor processes open theirs
         pipeline = Pipeline(config, freeze_templates(  # as the processor processes do
@@ -115,7 +129,8 @@ def run(args: argparse.Namespace, server: Any) -> None:
         warm = 50
         with store.transaction():
             for i in range(warm + args.messages):
-                mail = make_mail("proc", i)
+                sender = f"customer{i % args.senders}@example.org" if args.senders else None
+                mail = make_mail("proc", i, sender=sender)
                 data = MTA_HEADERS + mail.data if args.mta_headers else mail.data
                 store.spool_add(data, channel="smtp", received_at=datetime.now(UTC),
                                 mail_from=mail.mail_from, rcpt_tos=[mail.rcpt])

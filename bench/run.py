@@ -261,8 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-messages", type=int,
                         help="mails per scenario for the postgres section")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder in bench/out")
-    parser.add_argument("--processes", type=int,
-                        help="the daemons' [processing] processes (default: mailgate's)")
+    parser.add_argument("--processes", type=lambda v: v if v == "auto" else int(v),
+                        help="the daemons' [processing] processes, a number or auto "
+                             "(default: mailgate's)")
     args = parser.parse_args(argv)
     if args.processes is not None:
         server.CONFIG["processing"] = {"processes": args.processes}

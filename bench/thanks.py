@@ -15,8 +15,9 @@ and acted on). With ``--show`` it lists wrong verdicts with their reasons: only 
 that on tuning parts.
 
 Usage (from the repo root):
-``.venv/bin/python bench/thanks.py [--part eval5|eval6|tune|tune2|tune3|tune4|tune5|tune6|hard]
-[--show] [--model FILE | --no-model]`` (``--no-model``: the rules without the sentence judge).
+``.venv/bin/python bench/thanks.py
+[--part eval5|eval6|eval7|tune|tune2|tune3|tune4|tune5|tune6|hard] [--show]
+[--model FILE | --no-model]`` (``--no-model``: the rules without the sentence judge).
 Prints a table and, last, one JSON line with the totals.
 """
 
@@ -78,7 +79,7 @@ def main(argv: list[str]) -> int:
     """Print the per-language table and the JSON totals line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default="eval5", choices=(
-        "eval5", "eval6", "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "hard"))
+        "eval5", "eval6", "eval7", "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "hard"))
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     parser.add_argument("--model", type=Path, help="another sentence judge's file")
     parser.add_argument("--no-model", action="store_true", help="the rules alone")

@@ -30,6 +30,10 @@ from mailgate.quotes import new_text
 from mailgate.refs import TagFormat
 from mailgate.store import Store, Ticket
 
+#: Our mail to customers: when one fails for good the team is told (the team's own mail,
+#: notices and reminders, never: a notice about it would go where it failed, a loop).
+CUSTOMER_KINDS = frozenset({"ack", "merged", "relay", "waiting", "resolved"})
+
 
 def ticket_context(ticket: Ticket) -> dict[str, Any]:
     """The ``ticket`` variable of templates, from the ticket as last read or written."""
@@ -88,6 +92,29 @@ class Conversation:
                           attachments=chosen.attached if chosen else (),
                           reply_to=self._reply_address(store, ticket, to))
 
+    def notify_undelivered(self, store: Store, ticket: Ticket, now: datetime, *, kind: str,
+                           message_id: str, recipients: list[str], error: str) -> bool:
+        """Tell the assignee (else the team address) that our mail to a customer failed
+        for good (refused, or ``give_up_after``), as a permanent bounce does; whether a
+        notice was queued. Never for the team's own mail, nor to an address that failed."""
+        to = ticket.assignee or self.config.team.address
+        if kind not in CUSTOMER_KINDS or not to or \
+                to.lower() in {r.lower() for r in recipients}:
+            return False
+        text = (f"Our {kind} mail to {', '.join(recipients)} could not be delivered, for "
+                f"good:\n\n{error}\n\nThey did not get it. Answer this notice to write to "
+                "the customer again (another address, or by other means).")
+        context = self._base(ticket) | {
+            "what": "bounce", "reason": "", "files": [],
+            "message": {"from_addr": self.config.support_address,
+                        "from_name": "mailgate (outgoing mail)",
+                        "subject": ticket.subject, "text": text}}
+        return self.mailer.queue(
+            store, ticket, kind="notification", template="notification", context=context,
+            to=[(None, to)], subject=self._subject(ticket), now=now, in_reply_to=message_id,
+            references=store.thread_ids(ticket.id), auto_submitted="auto-generated",
+            reply_to=self._reply_address(store, ticket, to)) is not None
+
     def _reply_address(self, store: Store, ticket: Ticket, engineer: str) -> str:
         """The per-engineer reply address of the ticket's current token generation."""
         generation = store.count_events(ticket.id, security.TOKEN_EXPOSED)
@@ -133,10 +160,33 @@ class Conversation:
                             message_id=inbound.message_id, detail="internal note")
             return "note"
         self._cc_joins(store, ticket, inbound, now)
-        if not parsed.text:
-            return "commands"
-        self._relay(store, ticket, inbound, parsed.text, now)
-        return "reply"
+        chosen = self._files(store, ticket, inbound)
+        if parsed.text or chosen.attached:  # a reply that is only a file is relayed too
+            self._relay(store, ticket, inbound, parsed.text, chosen, now)
+            return "reply"
+        if not parsed.commands or chosen.withheld:  # not a mail of commands alone: say so
+            self.tell_engineer(store, ticket, inbound, now, relayed=False, problems=[
+                *_withheld(chosen), "your mail had no text of its own above the quote or "
+                "signature" + (", and no file that could be sent" if chosen.listed else
+                               ", and no file")])
+        return "commands"
+
+    def tell_engineer(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
+                      *, relayed: bool, problems: list[str]) -> None:
+        """Tell the engineer what of their reply did not reach the customer, and why
+        (``relayed``: the rest did). Kind ``relay_notice``: a mail to the team, which a
+        bounce never answers (the respond step's loop guard)."""
+        store.add_event(ticket.id, "relay_incomplete" if relayed else "relay_nothing",
+                        actor="mailgate", now=now, message_id=inbound.message_id,
+                        detail="; ".join(problems))
+        context = self._base(ticket) | {"subject": inbound.subject, "relayed": relayed,
+                                        "problems": problems}
+        self.mailer.queue(store, ticket, kind="relay_notice", template="relay_notice",
+                          context=context, to=[(inbound.from_name, inbound.from_addr)],
+                          subject=inbound.subject if inbound.subject.lower().startswith("re:")
+                          else f"Re: {inbound.subject}", now=now,
+                          in_reply_to=inbound.message_id,
+                          reply_to=self._reply_address(store, ticket, inbound.from_addr))
 
     def _unauthorised(self, inbound: Inbound, token_ok: bool) -> str | None:
         """Why commands from this mail must not count (security.commands_require)."""
@@ -162,7 +212,7 @@ class Conversation:
                                  name=name or None, message_id=inbound.message_id)
 
     def _relay(self, store: Store, ticket: Ticket, inbound: Inbound, text: str,
-               now: datetime) -> None:
+               chosen: files.Selection, now: datetime) -> None:
         engineer = self._name(inbound)
         people = [(p["name"], p["address"]) for p in store.participants(ticket.id)
                   if not self.config.team.is_engineer(p["address"])
@@ -170,7 +220,6 @@ class Conversation:
         # the requester in To:, everyone else in Cc: (as a person answering by hand does)
         to = [p for p in people if p[1] == ticket.requester] or people[:1]
         cc = [p for p in people if p not in to]
-        chosen = self._files(store, ticket, inbound)
         context = self._base(ticket) | {"engineer": {"name": engineer}, "text": text,
                                         "files": [f.as_dict() for f in chosen.listed]}
         reply_to = inbound.from_addr if self.config.team.reveal_engineer_address else None
@@ -190,6 +239,12 @@ class Conversation:
                             message_id=inbound.message_id, detail="; ".join(
                                 f"{f.filename} ({f.size} bytes, number {f.number}): {f.why}"
                                 for f in chosen.withheld))
+            self.tell_engineer(store, ticket, inbound, now, relayed=True,
+                               problems=_withheld(chosen))
+        elif not outbox_id:
+            self.tell_engineer(store, ticket, inbound, now, relayed=False, problems=[
+                "the ticket has no customer to send it to (no requester or participant "
+                "outside the team); it is recorded on the ticket"])
         if ticket.first_response_at is None:
             store.touch_ticket(ticket.id, now, first_response_at=now)
             clocks.stop(self.config, store, ticket.id, "first_response", now,
@@ -259,6 +314,11 @@ class Conversation:
             elif not desk.remove_participant(store, ticket, address, **common):
                 raise MailgateError(f"{address} is not a participant")
         # "note" is handled by the caller.
+
+
+def _withheld(chosen: files.Selection) -> list[str]:
+    """One line per file of the engineer's that stays behind: its name, size and why."""
+    return [f"{f.filename} ({f.size} bytes): {f.why}" for f in chosen.withheld]
 
 
 class _Rollback(Exception):

@@ -75,9 +75,9 @@ class Repeat(NamedTuple):
 
 
 def find_duplicate(config: Config, store: Store, inbound: Inbound,
-                   now: datetime) -> Repeat | None:
+                   now: datetime, text: str | None = None) -> Repeat | None:
     """The open ticket this new mail repeats or is related to, with the reason; None if it
-    is new."""
+    is new (``text``: its new text, ``new_text(inbound.text)``, when the caller has it)."""
     settings = config.conversation
     if settings.duplicate_scope == "off" or not inbound.from_addr:
         return None
@@ -88,7 +88,8 @@ def find_duplicate(config: Config, store: Store, inbound: Inbound,
         since=now - settings.duplicate_window)
     if not candidates:
         return None
-    mail = Mail(inbound.from_addr, inbound.subject, new_text(inbound.text), now,
+    mail = Mail(inbound.from_addr, inbound.subject,
+                new_text(inbound.text) if text is None else text, now,
                 cites=bool(inbound.in_reply_to or inbound.references))
     best: tuple[bool, float, int, str] | None = None
     for candidate in candidates:

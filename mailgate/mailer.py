@@ -27,7 +27,7 @@ from mailgate.store import Store, Ticket
 log = structlog.get_logger("mailgate.mailer")
 
 AUTOMATIC_KINDS = ("ack", "merged", "notification", "command_error", "reminder", "waiting",
-                   "resolved")
+                   "resolved", "relay_notice")
 PRUNE_EVERY = 1000  # automatic mails between two deletions of counts older than the window
 
 

@@ -41,6 +41,9 @@ TEMPLATES = ("ack", "merged", "notification", "relay", "command_error", "reminde
 # Sent only when a setting asks for them (auto-close, the resolved mail); a folder made
 # before they existed still passes ``check``.
 OPTIONAL = ("waiting", "resolved")
+# Added after a folder may have been copied from the defaults: where the folder lacks one,
+# the packaged default serves it (no ``template_failed``); ``check`` does not ask for it.
+LATER = ("relay_notice",)
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,9 @@ class Renderer:
             default = _packaged()
             if default is None or default.directory == self.directory:
                 raise
+            if isinstance(exc, TemplateNotFound) and name in LATER \
+                    and exc.name == f"{name}.txt.j2":
+                return default.render(name, context, language)
             failure = _describe(exc, _failed_file(exc, self.directory / f"{name}.txt.j2"))
             ticket = context.get("ticket")
             log.error("template_failed", template=name, language=language, error=failure,

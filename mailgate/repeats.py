@@ -51,6 +51,8 @@ from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 
+from mailgate.memo import memo
+
 _TOKEN = re.compile(r"[^\W_](?:[\w.\-]*[^\W_])?")
 _TIME = re.compile(r"^\d{1,2}[:.h]\d{2}$|^\d{1,2}(am|pm|uhr)$")
 _DATE = re.compile(r"^\d{1,2}[./-]\d{1,2}([./-]\d{2,4})?$|^(19|20)\d\d([./-]\d{1,2})*$")
@@ -160,6 +162,7 @@ def _lexicon() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
     return tuple(found)
 
 
+@memo(maxsize=128, max_chars=32_768)  # an open ticket's first mail meets each new mail
 def concepts(text: str) -> Concepts:
     """The concepts a text names (any of their words, in any of the lexicon's languages)."""
     low = text[:20_000].casefold().replace("’", "'")
@@ -242,6 +245,7 @@ def _add(found: _Terms, raw: str, own: frozenset[str], stop: frozenset[str],
         found.add(stem(token), WORD)
 
 
+@memo(maxsize=1 << 14, max_chars=64)  # words repeat: each is tried against ~60 endings
 def stem(word: str) -> str:
     """A crude stem: a common ending cut, then the first five letters."""
     for ending in _ENDINGS:
@@ -250,6 +254,7 @@ def stem(word: str) -> str:
     return word[:STEM]
 
 
+@memo(maxsize=1 << 14, max_chars=128)  # pure, and the same tokens come back in mails
 def _kind(raw: str, token: str) -> float:
     """IDENT, NAME, WORD, or 0 for a token that says nothing."""
     if any(c.isdigit() for c in token):

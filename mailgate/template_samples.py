@@ -1,8 +1,8 @@
 """Sample variables for each kind of template, in the variants ``Renderer.check`` renders.
 
 Each kind of mail gets exactly the variables its call site passes (``ack`` and
-``merged``: respond.welcome; ``notification``, ``relay``, ``command_error``:
-conversation; ``reminder``: reminders; ``waiting`` and ``resolved``:
+``merged``: respond.welcome; ``notification``, ``relay``, ``command_error``,
+``relay_notice``: conversation; ``reminder``: reminders; ``waiting`` and ``resolved``:
 resolution), so a template using another kind's variable (``files`` in the
 acknowledgement) fails the check as it would fail on a customer's mail. Then
 each optional value is set to what a real mail may give (None, "", []) one at a
@@ -33,6 +33,7 @@ OPTIONAL: dict[str, dict[str, Any]] = {
     "notification": {**_TICKET_OPTIONAL, **_MESSAGE_OPTIONAL, "reason": "", "files": []},
     "relay": {**_TICKET_OPTIONAL, "files": [], "engineer.name": ""},
     "command_error": {**_TICKET_OPTIONAL, "subject": ""},
+    "relay_notice": {**_TICKET_OPTIONAL, "subject": ""},
     "reminder": {"ticket.subject": ""},
     "waiting": {**_TICKET_OPTIONAL},
     "resolved": {**_TICKET_OPTIONAL, "rating": {"asked": False, "links": []}},
@@ -45,6 +46,7 @@ SWITCHES: dict[str, dict[str, tuple[Any, ...]]] = {
     "reminder": {"sla.breached": (False, True),
                  "sla.clock": ("first response", "resolution")},
     "resolved": {"auto": (False, True)},
+    "relay_notice": {"relayed": (False, True)},
 }
 SWITCHES["merged"] = SWITCHES["ack"]
 
@@ -100,6 +102,9 @@ def _full(kind: str) -> dict[str, Any]:
                        "files": union["files"]}
     if kind == "command_error":
         return base | {"errors": union["errors"], "subject": union["subject"]}
+    if kind == "relay_notice":
+        return base | {"subject": union["subject"], "relayed": True,
+                       "problems": union["problems"]}
     if kind == "reminder":
         ticket = {k: base["ticket"][k] for k in ("reference", "subject", "status", "requester")}
         sla = {k: union["sla"][k] for k in ("level", "clock", "due", "point", "breached",
@@ -156,6 +161,9 @@ def union_context() -> dict[str, Any]:
         "engineer": {"name": "Alice"},
         "text": "We replaced the toner; please try again.",
         "errors": ["unknown command #stauts"],
+        "relayed": True,  # relay_notice: the rest of the reply reached the customer
+        "problems": ["setup.exe (1843200 bytes): not passed on: .exe files can run code "
+                     "(outbound.blocked_extensions)"],
         "subject": "Re: [SUP-000123] Printer on floor 3 prints blank pages",
         "files": [
             {"number": 1, "filename": "screenshot.png", "content_type": "image/png",

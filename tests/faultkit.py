@@ -435,12 +435,16 @@ class RelayHandler:
 
 
 class Relay:
-    """An aiosmtpd smarthost on 127.0.0.1:``port`` in its own thread."""
+    """An aiosmtpd smarthost on 127.0.0.1:``port`` in its own thread; ``smtputf8=False``
+    one without SMTPUTF8, ``size`` one that announces and enforces that size limit
+    (None: none announced)."""
 
-    def __init__(self, port: int, handler: RelayHandler) -> None:
+    def __init__(self, port: int, handler: RelayHandler, *, smtputf8: bool = True,
+                 size: int | None = 33554432) -> None:
         self.handler = handler
         self.controller = Controller(handler, hostname="127.0.0.1", port=port,
-                                     decode_data=False)
+                                     decode_data=False, enable_SMTPUTF8=smtputf8,
+                                     data_size_limit=size)
 
     def __enter__(self) -> Relay:
         self.controller.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -96,6 +97,18 @@ def test_imap_lease_is_bounded(tmp_path: Path) -> None:
     for bad in ('"1s"', '"2h"', "0"):
         message = error_of(tmp_path, account + f"lease = {bad}\n")
         assert "imap.0.lease" in message and "between 2 seconds and 1 hour" in message
+
+
+def test_processes_auto_is_one_per_usable_core_up_to_four(tmp_path: Path) -> None:
+    """``[processing] processes = "auto"`` runs one processor per core this daemon may use
+    (its CPU affinity), at most 4; a number is taken as written; anything else names the key."""
+    cores = len(os.sched_getaffinity(0))
+    auto = load_text(tmp_path, '[processing]\nprocesses = "auto"\n').processing
+    assert auto.processes == "auto" and auto.process_count == max(1, min(cores, 4))
+    assert load_text(tmp_path, "[processing]\nprocesses = 3\n").processing.process_count == 3
+    assert load_text(tmp_path, "[processing]\nprocesses = 0\n").processing.process_count == 0
+    for bad in ('"many"', "17", "-1", "1.5"):
+        assert "processing.processes" in error_of(tmp_path, f"[processing]\nprocesses = {bad}\n")
 
 
 def test_example_config_is_the_defaults() -> None:

@@ -343,6 +343,21 @@ def test_check_config_wants_the_templates_the_settings_send(tmp_path: Path) -> N
     assert bad.returncode == 78 and b"resolved.txt.j2: missing" in bad.stderr
 
 
+def test_a_template_folder_from_before_relay_notice_gets_the_packaged_one(
+        tmp_path: Path) -> None:
+    """relay_notice came later: a folder copied before it passes check-config, and the
+    engineer's notice is rendered from the packaged template, not reported as failed."""
+    path = write_config(tmp_path, TEAM)
+    (tmp_path / "templates" / "relay_notice.txt.j2").unlink()
+    ok = subprocess.run([sys.executable, "-m", "mailgate", "check-config", "-c", str(path)],
+                        capture_output=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr.decode()
+    context = sample_context() | {"relayed": False, "problems": ["no text"]}
+    rendered = Renderer(tmp_path / "templates").render_or_default("relay_notice", context)
+    assert rendered.failure is None
+    assert "Nothing of your mail on SUP-000123 was sent" in rendered.text
+
+
 @pytest.mark.parametrize(("text", "language"), [
     ("Guten Tag, der Drucker druckt nicht. Bitte helfen Sie uns, danke.", "de"),
     ("Bonjour, nous ne pouvons pas imprimer depuis ce matin. Merci pour votre aide.", "fr"),

@@ -350,3 +350,24 @@ def test_message_content(store: Store) -> None:
         "ticket_id": ticket_id, "direction": "in", "from_addr": "karin@acme.se",
         "subject": "Export", "text": "It fails.", "attachments": ["ab" * 32]}
     assert store.message_content("<none@x>") is None
+
+
+def test_the_comparison_remembers_short_words_and_texts_only() -> None:
+    """The repeat comparison remembers stems, token kinds and concepts (an open ticket's first
+    mail meets every new mail of its sender), with the same answers; a hostile mail's 20 KB
+    "word" or a huge text is worked out but never kept in memory."""
+    from mailgate import repeats
+
+    text = "The printer on floor 3 is down again, error E-4711 on PRN-03.\n" * 3
+    before = repeats.concepts.cache_info().currsize  # type: ignore[attr-defined]
+    assert repeats.concepts(text) == repeats.concepts(text)
+    assert repeats.concepts.cache_info().currsize == before + 1  # type: ignore[attr-defined]
+    assert repeats.concepts(text).topics and repeats.concepts(text).symptoms
+    huge = "printer down " * 3000  # 39,000 characters
+    assert repeats.concepts(huge) == repeats.concepts.__wrapped__(huge)  # type: ignore[attr-defined]
+    assert repeats.concepts.cache_info().currsize == before + 1  # type: ignore[attr-defined]
+    word = "x" * 20_000
+    stems = repeats.stem.cache_info().currsize  # type: ignore[attr-defined]
+    assert repeats.stem(word) == word[:repeats.STEM]
+    assert repeats.stem("quuxifying") == repeats.stem("quuxifying") == "quuxi"
+    assert repeats.stem.cache_info().currsize == stems + 1  # type: ignore[attr-defined]

@@ -416,6 +416,55 @@ def test_outbox_keeps_order_within_a_ticket(open_db: Opener) -> None:
     assert (taken.id, taken.attempts) == (other, 2)
 
 
+def test_outbox_order_holds_only_among_mail_to_the_same_recipients(open_db: Opener) -> None:
+    """A ticket's mail to the team does not wait behind its mail to the customer."""
+    a, b = open_db(), open_db()
+    ticket = new_ticket(a)
+    to_customer = queue_mail(a, ticket, 1)
+    with a.transaction():
+        to_team = a.outbox_add(ticket_id=ticket, message_id="<out-2@x>", kind="notification",
+                               mail_from="support@example.com", rcpt_tos=["team@example.com"],
+                               raw=b"mail", now=clock.now())
+    again = queue_mail(a, ticket, 3)
+    now = clock.now()
+    lease = now + timedelta(minutes=5)
+    assert [i.id for i in a.outbox_claim("node-a", now, lease, 10)] == [to_customer, to_team]
+    assert b.outbox_claim("node-b", now, lease, 10) == []  # `again` waits for the first
+    a.outbox_done(to_customer, state="sent", now=now)
+    assert [i.id for i in b.outbox_claim("node-b", now, lease, 10)] == [again]
+
+
+def test_outbox_claim_lost_to_another_node_is_neither_renewed_nor_recorded(
+        open_db: Opener) -> None:
+    """Node a's lease ran out and node b took the row: a may not send it (no renewal) nor
+    record a result over b's; b records it."""
+    a, b = open_db(), open_db()
+    mail = queue_mail(a, new_ticket(a), 1)
+    now = clock.now()
+    [taken] = a.outbox_claim("node-a", now, now + timedelta(seconds=1), 10)
+    assert a.outbox_hold(mail, "node-a", now + timedelta(seconds=2))  # renewed while held
+    later = now + timedelta(seconds=3)
+    [again] = b.outbox_claim("node-b", later, later + timedelta(minutes=5), 10)
+    assert taken.id == again.id == mail
+    assert not a.outbox_hold(mail, "node-a", later + timedelta(minutes=5))
+    assert not a.outbox_done(mail, state="failed", now=later, error="late", node="node-a")
+    assert b.outbox_done(mail, state="sent", now=later, node="node-b")
+    [row] = b.outbox(("sent", "failed", "pending"))
+    assert (row["state"], row["last_error"]) == ("sent", None)
+    assert not b.outbox_hold(mail, "node-b", later)  # done: nothing to hold
+
+
+def test_outbox_mail_sent_without_its_files_keeps_the_smaller_bytes(open_db: Opener) -> None:
+    """What a retry sends after the files were taken out; an erased mail stays erased."""
+    store = open_db()
+    kept, erased = queue_mail(store, None, 1), queue_mail(store, None, 2)
+    with store.transaction():
+        store.outbox_replace_raw(kept, b"smaller")
+        store.outbox_replace_raw(erased, b"")
+        store.outbox_replace_raw(erased, b"back again")
+    assert store.outbox_raws([kept, erased]) == {kept: b"smaller", erased: b""}
+
+
 def test_outbox_retry_and_listing(open_db: Opener) -> None:
     """Failed mail is listed with its error and made due again by a retry."""
     store = open_db()

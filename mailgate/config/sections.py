@@ -7,6 +7,7 @@ What a node needs to receive, keep and send mail; the ticket-handling policy
 from __future__ import annotations
 
 import functools
+import os
 import re
 from datetime import timedelta
 from typing import Literal
@@ -163,7 +164,8 @@ class OutboundSection(Section):
     lease: Duration = timedelta(minutes=5)
     # Files passed on with notifications and relays, at most this many bytes per mail (before
     # base64's third more); the rest are listed with name and size (``mailgate attachment``).
-    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    # 7 MiB: with base64 under Postfix's default message_size_limit (10,240,000 bytes).
+    max_attachment_bytes: int = Field(default=7 * 1024 * 1024, ge=0)
     # Never passed on (by name extension, case-insensitive, or by content type); still
     # stored and listed. Executables and scripts that run on a click.
     blocked_extensions: list[str] = Field(default_factory=lambda: list(BLOCKED_EXTENSIONS))
@@ -242,12 +244,36 @@ class ProcessingSection(Section):
     batch_size: int = Field(default=32, ge=1, le=1000)
     # Processor processes beside the daemon's (mailgate/workers.py), and then the sender in
     # one more; 0: a thread (and a task) of the daemon itself (one core for everything;
-    # what tests that freeze the clock need).
-    processes: int = Field(default=1, ge=0, le=16)
+    # what tests that freeze the clock need); "auto": one per usable core (``process_count``).
+    processes: int | Literal["auto"] = 1
     max_attempts: int = Field(default=3, ge=1, le=100)
     lease: Duration = timedelta(minutes=2)
     poll_interval: Duration = timedelta(seconds=1)
     reminder_sweep: Duration = timedelta(seconds=60)
+
+    @field_validator("processes", mode="before")
+    @classmethod
+    def _processes(cls, value: object) -> object:
+        if value == "auto" or (type(value) is int and 0 <= value <= 16):
+            return value
+        raise ValueError('must be a number of processes from 0 to 16, or "auto"')
+
+    @property
+    def process_count(self) -> int:
+        """``processes`` as a number: ``"auto"`` is one per core this process may run on, at
+        most ``AUTO_PROCESSES``: the processors after the first run at a lower priority and
+        take only what intake leaves (mailgate/workers.py), so a core idle beside the listener
+        is used; more than four gain little against one database's write lock."""
+        if self.processes != "auto":
+            return self.processes
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # not Linux
+            cores = os.cpu_count() or 1
+        return max(1, min(cores, AUTO_PROCESSES))
+
+
+AUTO_PROCESSES = 4
 
 
 class LoggingSection(Section):

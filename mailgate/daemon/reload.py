@@ -223,7 +223,7 @@ class Reloading:
             if workers is not None:  # restarted with what was just validated
                 workers.validated(new, renderer)
                 self._spawn(workers.restart(count or workers.count))
-        self.sender.config = new
+        self.sender.config, self.sender.renderer = new, renderer
         self.listener.config = new
         self.listener.handler.config = new
         if logging_changed:

@@ -73,7 +73,7 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         self._prepare_store()
         self.pipeline = Pipeline(config, self.renderer)
         self.stop_threads = threading.Event()
-        self.sender = Sender(config, self.open_db, self.node)
+        self.sender = Sender(config, self.open_db, self.node, self.renderer)
         self.spooler = Spooler(self.open_db, on_commit=self._spooled)
         self._init_processing()
         self.listener = Listener(config, self.spooler)
@@ -103,9 +103,9 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         self.sender_worker: WorkerProcesses | None = None  # the sender, as a child process
         self.processor_store: Store | None = None
         self.processor: Processor | None = None
-        if config.processing.processes:
+        if config.processing.process_count:
             self.workers = WorkerProcesses(
-                config.source, config.base_dir, self.node, config.processing.processes,
+                config.source, config.base_dir, self.node, config.processing.process_count,
                 on_outbox=self._outbox_filled, on_processed=self.spooler.notify_processed,
                 release=self._release_claims)
             self.workers.node_fixed = bool(config.gateway.node_name)

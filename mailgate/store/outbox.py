@@ -14,7 +14,8 @@ from mailgate.store.rows import OutboxItem
 
 
 class OutboxQueries(StoreBase):
-    """``outbox`` (sent in order per ticket, claimed with a lease) and ``auto_replies``."""
+    """``outbox`` (sent in order per ticket and recipients, claimed with a lease) and
+    ``auto_replies``."""
 
     def outbox_add(self, *, ticket_id: int | None, message_id: str, kind: str, mail_from: str,
                    rcpt_tos: Sequence[str], raw: bytes, now: datetime) -> int:
@@ -29,13 +30,15 @@ class OutboxQueries(StoreBase):
 
     def outbox_claim(self, node: str, now: datetime, lease_until: datetime, limit: int,
                      ) -> list[OutboxItem]:
-        """Claim due mail, oldest first, never overtaking an earlier mail of the same ticket."""
+        """Claim due mail, oldest first, never overtaking an earlier mail of the same ticket
+        to the same recipients (the thread as each reader sees it); mail of the ticket to
+        other recipients (the team's notices, a customer's deferred ack) is not held up."""
         with self.transaction():
             ids = [r[0] for r in self._x(
                 "SELECT o.id FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ?"
                 " AND (o.lease_until IS NULL OR o.lease_until < ?)"
                 " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.ticket_id = o.ticket_id"
-                "   AND p.id < o.id AND p.state = 'pending')"
+                "   AND p.rcpt_tos = o.rcpt_tos AND p.id < o.id AND p.state = 'pending')"
                 f" ORDER BY o.id LIMIT ?{self.SKIP_LOCKED}",
                 (to_db(now), to_db(now), limit),
             )]
@@ -74,17 +77,36 @@ class OutboxQueries(StoreBase):
         rows = self._x(f"SELECT id, raw FROM outbox WHERE id IN ({marks})", tuple(outbox_ids))
         return {int(r[0]): bytes(r[1]) for r in rows.fetchall()}
 
-    def outbox_done(self, outbox_id: int, *, state: str, now: datetime,
-                    error: str | None = None, next_attempt_at: datetime | None = None) -> None:
-        """Record a send attempt: ``sent``, ``failed`` (for good) or ``pending`` (retry later)."""
+    def outbox_replace_raw(self, outbox_id: int, raw: bytes) -> None:
+        """Replace a mail's bytes (sent without its files); an erased row stays erased."""
+        self._x("UPDATE outbox SET raw = ? WHERE id = ? AND length(raw) > 0", (raw, outbox_id))
+
+    def outbox_hold(self, outbox_id: int, node: str, lease_until: datetime) -> bool:
+        """Renew ``node``'s claim of a row still to send; False when it no longer holds it
+        (its lease ran out and another node took the row, or the row was done meanwhile)."""
         with self.transaction():
-            self._x(
+            return self._x("UPDATE outbox SET lease_until = ? WHERE id = ? AND claimed_by = ?"
+                           " AND state = 'pending'", (to_db(lease_until), outbox_id, node)
+                           ).rowcount == 1
+
+    def outbox_done(self, outbox_id: int, *, state: str, now: datetime,
+                    error: str | None = None, next_attempt_at: datetime | None = None,
+                    rcpt_tos: Sequence[str] | None = None, node: str | None = None) -> bool:
+        """Record a send attempt: ``sent``, ``failed`` (for good) or ``pending`` (retry later;
+        with ``rcpt_tos``, for those recipients only: the others took it). With ``node``,
+        only while that node holds the claim; whether the row was recorded."""
+        held = " AND claimed_by = ?" if node is not None else ""
+        with self.transaction():
+            return self._x(
                 "UPDATE outbox SET state = ?, last_error = COALESCE(?, last_error),"
                 " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,"
                 " next_attempt_at = COALESCE(?, next_attempt_at),"
-                " claimed_by = NULL, lease_until = NULL WHERE id = ?",
-                (state, error, state, to_db(now), to_db(next_attempt_at), outbox_id),
-            )
+                " rcpt_tos = COALESCE(?, rcpt_tos),"
+                f" claimed_by = NULL, lease_until = NULL WHERE id = ?{held}",
+                (state, error, state, to_db(now), to_db(next_attempt_at),
+                 None if rcpt_tos is None else json.dumps(list(rcpt_tos)), outbox_id,
+                 *([node] if node is not None else [])),
+            ).rowcount == 1
 
     def outbox(self, states: Sequence[str] = ("pending", "failed")) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(states))

@@ -28,7 +28,8 @@ def repeat(services: Services, store: Store, ctx: Context) -> None:
     if (route is None or route.action != "new" or route.link is not None
             or ctx.alert is not None or ctx.facts.automatic is not None):
         return
-    found = find_duplicate(services.config, store, ctx.inbound, ctx.now)
+    found = find_duplicate(services.config, store, ctx.inbound, ctx.now,
+                           text=ctx.facts.text)  # the new text, worked out with the facts
     if found is None:
         return
     if found.merge:

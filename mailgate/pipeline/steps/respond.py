@@ -60,7 +60,7 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
 
 #: Mail of ours that goes to the team, never to a customer: a bounce of one is recorded and
 #: answered by nothing (a notice about it would go where the first one bounced: a loop).
-TEAM_KINDS = frozenset({"notification", "reminder", "command_error"})
+TEAM_KINDS = frozenset({"notification", "reminder", "command_error", "relay_notice"})
 
 
 def _tell_about_bounce(services: Services, store: Store, ticket: Ticket,

@@ -17,7 +17,8 @@ SIG_DELIM = re.compile(r"^\\?--\s*$")  # html2text escapes it as \--
 _FOOTER = re.compile(
     r"^\s*(?:sent from my|sent from|sent with|get outlook for|skickat från min|skickat från"
     r"|hämta outlook för|отправлено с|отправлено из|verzonden vanaf mijn|verzonden met"
-    r"|outlook voor|gesendet von meinem|gesendet mit|von meinem|outlook für|envoyé de mon"
+    r"|outlook voor|gesendet von meinem|gesendet von|gesendet mit|von meinem|outlook für"
+    r"|envoyé de mon|envoyé de"
     r"|envoyé depuis|télécharger outlook pour|enviado desde mi|enviado con|obtener outlook para"
     r"|inviato da|inviato dal mio|enviado do meu|enviado a partir do meu|sendt fra min|sendt fra"
     r"|lähetetty laitteesta|lähetetty|wysłane z|wysłano z|odesláno z|odesláno ze"
@@ -36,7 +37,8 @@ _DEVICE_WORDS = {
     "de", "el", "la", "le", "van", "galaxy", "samsung", "huawei", "blackberry", "protonmail",
     "meu", "mio", "dal", "do", "z", "ze", "з", "mého", "mojego", "laitteesta", "iphonu",
     "iphonea", "iphone'a", "telefonu", "smartfona", "androidu", "iphonesta", "puhelimesta",
-    "androidista",
+    "androidista", "мобильной", "мобильного", "мобільної", "мобільного", "mobilní", "mobilnej",
+    "mobilen", "mobiele", "móvel", "cellulare", "почты", "пошти",
 }
 _DISCLAIMER_LABEL = re.compile(
     r"^[\s*_]*(?:confidentiality notice|confidentiality|disclaimer|important notice|"

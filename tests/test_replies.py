@@ -185,7 +185,16 @@ def test_verdict_names_the_clause_that_decided(detector: Detector) -> None:
 
 def test_empty_and_no_gratitude_are_substantive(detector: Detector) -> None:
     """No text or no gratitude phrase never counts as thanks-only."""
-    for text in ("", "   \n", "ok", "👍", "Best regards,\nJohn"):
+    for text in ("", "   \n", "ok", "👎", "😡\nJohn", "Best regards,\nJohn"):
+        assert not detector.classify(text).thanks_only, text
+
+
+def test_a_thumbs_up_or_folded_hands_alone_thanks(detector: Detector) -> None:
+    """A gratitude sign with nothing else (the blind writers of two tuning parts label it
+    a thank-you) keeps the ticket closed; beside a cue it does not."""
+    for text in ("👍", "🙏\nThomas", "👍👍", "👍🏻", "👍\n鈴木"):
+        assert detector.classify(text).thanks_only, text
+    for text in ("👍?", "👍 but the printer hangs", "🙏 bitte nochmal prüfen"):
         assert not detector.classify(text).thanks_only, text
 
 
@@ -886,3 +895,19 @@ def test_a_ps_inside_the_old_message_still_counts(detector: Detector) -> None:
     body = (_EN_OLD + "The till works again.\n\nP.S. the card reader still fails with "
             "error 12, please have a look.\n\nCheers,\nPriya")
     assert not detector.classify(body, "Tom Berg").thanks_only
+
+
+@pytest.mark.parametrize("text", [
+    "Danke, läuft wieder!\n\nGesendet von Outlook für iOS",
+    "Спасибо, всё работает.\n\nОтправлено из мобильной Почты Mail.ru",
+    "Merci, tout fonctionne.\n\nEnvoyé de Outlook pour Android",
+])
+def test_more_mobile_footers_are_no_words_of_the_customer(detector: Detector, text: str) -> None:
+    """A client footer worded "sent by <client>" (not "by my <device>") is the client's."""
+    assert detector.classify(text).thanks_only, text
+
+
+def test_a_sentence_opening_like_a_footer_still_counts(detector: Detector) -> None:
+    """Only a client's or device's name makes such a line a footer."""
+    text = "Danke!\n\nGesendet von der Buchhaltung, die Rechnung fehlt noch"
+    assert not detector.classify(text).thanks_only

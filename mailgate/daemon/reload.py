@@ -188,7 +188,10 @@ class Reloading:
             result = ReloadResult(ok=True, config=new.source,
                                   restart_needed=restart_needed(self.started_config, new),
                                   sla_changed=_dump(old.sla) != _dump(new.sla))
-            self._apply(new, renderer, pipeline)
+            restarts = self._apply(new, renderer, pipeline)
+            # answered once the processes that handle mail run what was validated: a mail
+            # sent after `mailgate reload` returned never meets the old templates
+            await asyncio.gather(*restarts)
             if result.restart_needed:
                 log.warning("reload_restart_needed", keys=result.restart_needed,
                             detail="these settings keep their old values until a restart")
@@ -212,8 +215,10 @@ class Reloading:
             result.error = f"deadlines not recomputed: {exc}"
         self._arm_reminders()
 
-    def _apply(self, new: Config, renderer: Renderer, pipeline: Pipeline) -> None:
-        """Switch every component over; each takes the new objects at its next message."""
+    def _apply(self, new: Config, renderer: Renderer, pipeline: Pipeline) -> list[Any]:
+        """Switch every component over; each takes the new objects at its next message.
+        Returns the restarts of the worker processes, for the caller to await."""
+        restarts: list[Any] = []
         logging_changed = _dump(new.logging) != _dump(self.config.logging)
         self.config, self.renderer, self.pipeline = new, renderer, pipeline
         if self.processor is not None:
@@ -222,7 +227,7 @@ class Reloading:
         for workers, count in ((self.workers, 0), (self.sender_worker, 1)):
             if workers is not None:  # restarted with what was just validated
                 workers.validated(new, renderer)
-                self._spawn(workers.restart(count or workers.count))
+                restarts.append(workers.restart(count or workers.count))
         self.sender.config, self.sender.renderer = new, renderer
         self.listener.config = new
         self.listener.handler.config = new
@@ -235,6 +240,7 @@ class Reloading:
                 self.scheduler.reschedule_job(
                     "sla-sweep", trigger="interval",
                     seconds=new.processing.reminder_sweep.total_seconds())
+        return restarts
 
     def _recompute_deadlines(self, config: Config) -> int:
         """New deadlines and reminder plans for every open clock (on the SLA thread)."""

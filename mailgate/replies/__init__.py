@@ -868,7 +868,10 @@ def _without_names(clause: Clause, names: frozenset[str]) -> Clause:
 
 def _verdict(clauses: list[Clause]) -> Verdict:
     thanked = [c for c in clauses if c.categories & {"gratitude", "solved"} or _over(c)]
-    if not any(re.search(r"[^\W\d_]", c.text) for c in thanked):  # "👍" or "ok" alone
+    # "👍" or "🙏" alone thanks (blind writers of two parts label it so); "ok" alone is a
+    # bare word (below), and no gratitude sign at all is no thank-you
+    if not any(re.search(r"[^\W\d_]", c.text) or "gratitude" in c.categories
+               for c in thanked):
         return Verdict(False, "no word of thanks in the new text")
     if len(thanked) == 1 and "gratitude" not in thanked[0].categories and \
             len(thanked[0].text.split()) < 2:

@@ -14,9 +14,10 @@ A change to the rules or to the training is worth keeping when these held-out fi
 rise across parts without a lost reopen added; one that raises only the in-sample
 figure (``bench/thanks.py``) is not.
 
-Usage (repo root): ``.venv/bin/python tools/held_out.py [--parts tune3,tune4,tune5,tune6]
-[--model FILE] [--thresholds JSON] [--show]``. Prints one line per part and, last, one
-JSON line with the figures (about 30 s of CPU per part).
+Usage (repo root): ``.venv/bin/python tools/held_out.py
+[--parts tune3,tune4,tune5,tune6,tune7,tune8] [--model FILE] [--thresholds JSON]
+[--show]``. Prints one line per part and, last, one JSON line with the figures (about
+30 s of CPU per part).
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ from mailgate.replies import Understanding  # noqa: E402
 from mailgate.replies.lexicon import Lexicon, load_tables  # noqa: E402
 from mailgate.replies.model import SentenceModel  # noqa: E402
 
-HELD_OUT = ("tune3", "tune4", "tune5", "tune6")
+HELD_OUT = ("tune3", "tune4", "tune5", "tune6", "tune7", "tune8")
 #: every tuning part of replies (with the first labelled set): the judge of a held-out
 #: part is trained on all of them but that one
-ALL = ("tune", "tune2", "tune3", "tune4", "tune5", "tune6", "hard")
+ALL = ("tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8", "hard")
 
 
 def thresholds(args: argparse.Namespace) -> dict[str, float]:

@@ -421,6 +421,31 @@ def test_extra_lexicon_file_is_merged(tmp_path: Path, detector: Detector) -> Non
     assert not custom.classify("Tack, fixat").thanks_only  # its cue words count too
 
 
+def test_a_word_holding_a_problem_word_is_not_that_problem(detector: Detector) -> None:
+    """Korean is matched inside words: "출고장" (shipping area) holds "고장" (breakdown),
+    and "the label printer of the shipping area vanished" is no "breakdown gone"."""
+    assert not detector.classify(
+        "감사합니다! 출고장 라벨 프린터가 어제부터 사라졌습니다.").thanks_only
+    assert not detector.classify("감사합니다! 입고장 스캐너가 사라졌습니다.").thanks_only
+    assert detector.classify("감사합니다! 프린터 고장이 사라졌습니다.").thanks_only
+    # a longer entry still wins: "출고장애" is a shipping outage
+    assert detector.classify("감사합니다! 출고장애가 사라졌습니다.").thanks_only
+    assert not detector.classify("감사합니다! 출고장애가 또 발생했습니다.").thanks_only
+
+
+def test_an_admin_exception_hides_an_entry_inside_a_word(tmp_path: Path,
+                                                          detector: Detector) -> None:
+    """A product named "エラーバスター" holds "エラー" (error); the admin file's exception
+    list says it is a name, so "it can be used now" is a thank-you again."""
+    text = "ありがとうございます。エラーバスターが使えるようになりました。"
+    assert not detector.classify(text).thanks_only
+    extra = tmp_path / "extra.toml"
+    extra.write_text('[ja]\nexception = ["エラーバスター"]\n')
+    custom = Detector(Understanding.load(extra_file=extra))
+    assert custom.classify(text).thanks_only
+    assert not custom.classify("ありがとうございます。エラーが出ます。").thanks_only
+
+
 @pytest.mark.parametrize(
     ("content", "says"),
     [('[sv]\nthanks = ["x"]\n', "[sv] thanks: unknown list"),

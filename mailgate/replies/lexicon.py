@@ -7,7 +7,10 @@ does not grow with the size of the lexicon; Chinese, Japanese, Korean and
 Arabic entries, written without spaces between words or with attached
 particles, match inside the text with one compiled pattern per script group.
 Where matches overlap the longest wins, then the category listed first in
-``CATEGORIES`` (a cue over a harmless word).
+``CATEGORIES`` (a cue over a harmless word). Matching inside words needs exceptions:
+an ``exception`` entry is a longer word that holds an entry but means something else
+(Korean "출고장", shipping area, holds "고장", breakdown); it hides what it holds and
+says nothing itself.
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ CATEGORIES = ("contrast", "request", "interrogative", "problem", "again", "quali
               "pleasantry", "greeting")
 HARMLESS = frozenset({"gratitude", "apology", "closing", "pleasantry", "greeting", "solved",
                       "gone"})
-_RANK = {name: i for i, name in enumerate(CATEGORIES)}
+#: not a category: a word that hides the entries it holds (ranked first, so an admin file
+#: can also switch a packaged entry off by listing it)
+EXCEPTION = "exception"
+_RANK = {name: i for i, name in enumerate((EXCEPTION, *CATEGORIES))}
 _WORD = re.compile(r"[^\W_]+")
 _JOINED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
                      r"\u1100-\u11ff\u0600-\u06ff\U0001f300-\U0001faff\u2600-\u27bf]")
@@ -140,7 +146,8 @@ class Lexicon:
                     text = m.group(1)
                     found.append(Hit(m.start(1), m.end(1), table[text], max(1, len(text) // 3),
                                      text in _POSTFIX))
-        return _resolve(found), [(s, e) for s, e, _ in words]
+        kept = [h for h in _resolve(found) if h.category != EXCEPTION]
+        return kept, [(s, e) for s, e, _ in words]
 
     def _candidates(self, word: str) -> list[_Entry]:
         return [*self.exact.get(word, ()), *self.prefixed.get(word[:2], ()),
@@ -175,7 +182,7 @@ def load_tables(extra_file: str | Path | None = None) -> dict[str, dict[str, lis
         for key, values in table.items():
             if key not in _RANK:
                 raise ConfigError(f"{path}: [{language}] {key}: unknown list; one of "
-                                  f"{', '.join(CATEGORIES)}")
+                                  f"{', '.join(CATEGORIES)}, {EXCEPTION}")
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                 raise ConfigError(f"{path}: [{language}] {key}: must be a list of strings")
             tables.setdefault(language, {}).setdefault(key, []).extend(values)

@@ -8,7 +8,9 @@ sentence files, same labelling) on every tuning reply EXCEPT that part's, and sc
 that part with it, with the thresholds of the shipped model file (or ``--model``'s,
 or ``--thresholds``): thank-yous kept closed, substantive replies kept closed (lost
 reopens; those the rules alone already keep closed are counted apart), and the same
-for the rules alone. Never run on an evaluation part: it trains on what it is given.
+for the rules alone; with ``--show``, the judge's added lost reopens and the reasons
+thank-yous are reopened for, counted. Never run on an evaluation part: it trains on
+what it is given.
 
 A change to the rules or to the training is worth keeping when these held-out figures
 rise across parts without a lost reopen added; one that raises only the in-sample
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +68,8 @@ def held_out(lexicon: Lexicon, part: str, train_on: list[dict[str, Any]],
     added = [w for w in judged["wrong"] if w.split(":")[0] not in before]
     return {"part": part, "thanks": judged["thanks"], "kept": judged["kept"],
             "kept_share": judged["kept_share"], "lost": len(judged["wrong"]),
-            "added": added, "rules_kept": rules["kept"], "rules_lost": len(rules["wrong"])}
+            "added": added, "rules_kept": rules["kept"], "rules_lost": len(rules["wrong"]),
+            "missed": Counter(m.split(": ", 1)[1].split(":")[0] for m in judged["missed"])}
 
 
 def main(argv: list[str]) -> int:
@@ -73,7 +77,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--parts", default=",".join(HELD_OUT))
     parser.add_argument("--model", type=Path, help="take the thresholds from this file")
     parser.add_argument("--thresholds", help='JSON, e.g. {"threshold": 0.7}')
-    parser.add_argument("--show", action="store_true", help="list the added lost reopens")
+    parser.add_argument("--show", action="store_true",
+                        help="list the added lost reopens and why thank-yous reopen")
     args = parser.parse_args(argv[1:])
     parts = args.parts.split(",")
     if any(p.startswith("eval") for p in parts):
@@ -94,6 +99,8 @@ def main(argv: list[str]) -> int:
               f"/{found['thanks']}, {found['rules_lost']} lost", flush=True)
         for lost in found["added"] if args.show else []:
             print(f"    {lost[:300]}")
+        for reason, n in found["missed"].most_common(8) if args.show else []:
+            print(f"    reopened {n}: {reason}")
     print(json.dumps({"thresholds": chosen, "trained_on": list(ALL),
                       "held_out": {r["part"]: {k: r[k] for k in (
                           "thanks", "kept", "kept_share", "lost")} | {"added": len(r["added"])}

@@ -184,16 +184,18 @@ def train(examples: list[tuple[str, int]], understanding: Understanding
 def figures(understanding: Understanding, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The step's verdicts on ``rows``: thank-yous kept closed, substantive kept closed."""
     thanks = kept = 0
-    wrong = []
+    wrong, missed = [], []
     for row in rows:
         verdict = judge(understanding, row["parts"], row["sender"])
         if row["label"] == "thanks":
             thanks += 1
             kept += verdict.thanks_only
+            if not verdict.thanks_only:
+                missed.append(f"{row['id']}: {verdict.reason}")
         elif verdict.thanks_only:
             wrong.append(f"{row['id']}: {verdict.reason}")
     return {"replies": len(rows), "thanks": thanks, "kept": kept,
-            "kept_share": round(kept / max(1, thanks), 4), "wrong": wrong}
+            "kept_share": round(kept / max(1, thanks), 4), "wrong": wrong, "missed": missed}
 
 
 #: hard's scenario 12 writes the request below the quoted history: the step sees it only

@@ -433,6 +433,19 @@ def test_a_word_holding_a_problem_word_is_not_that_problem(detector: Detector) -
     assert not detector.classify("감사합니다! 출고장애가 또 발생했습니다.").thanks_only
 
 
+def test_turkish_must_be_done_is_a_request() -> None:
+    """Turkish "-malı/-meli" (must be done) asks for something: a blind writer's "Not: ...
+    tanımlanmalı ve ... verilmeli" below a disclaimer was kept closed, since below the
+    signature only a request, a question or a problem counts."""
+    understanding = Understanding.load(judge=False)
+    for text in ("Not: Depodaki yazıcıya da yeni sürücü yüklenmeli",
+                 "Stajyerin hesabı da açılmalı", "Bunu yarına kadar halletmeliyiz"):
+        assert "request" in understanding.clause(text).categories, text
+    rules = Detector(understanding)
+    assert not rules.classify("Teşekkürler. Yeni stajyerin hesabı da açılmalı.").thanks_only
+    assert rules.classify("Teşekkürler, artık her şey çalışıyor.").thanks_only
+
+
 def test_an_admin_exception_hides_an_entry_inside_a_word(tmp_path: Path,
                                                           detector: Detector) -> None:
     """A product named "エラーバスター" holds "エラー" (error); the admin file's exception

@@ -73,6 +73,14 @@ THANKS = [
     ("cs", "Děkuji, tabule v 5.B už reaguje."),  # "5.B" is one word, not two clauses
     ("da", "Tusind tak! Dyrlægerne kan se billederne igen."),
     ("nb", "Takk, akkurat i tide til vinterferien!"),
+    # a problem noun under "no more" (jams, flicker, hitches, forced log-outs): it is over
+    ("pl", "Dziękuję, od wczoraj żadnych zacięć."),
+    ("it", "Grazie, adesso niente più sfarfallio sul monitor."),
+    ("it", "Grazie! Ieri cassa tutto il giorno senza un intoppo."),
+    ("tr", "Teşekkürler, artık kağıt sıkışması yok."),
+    ("ko", "감사합니다. 이제 용지 걸림이 없습니다."),
+    ("zh", "谢谢！现在不会再被踢出系统了。"),
+    ("ja", "ありがとうございます。強制ログアウトはもう起きていません。"),
 ]
 
 SUBSTANTIVE = [
@@ -108,6 +116,10 @@ SUBSTANTIVE = [
     ("en", "Works on the laptop, the desktop shows a black screen."),
     ("en", "Thanks. Screen flickers."),
     ("en", "Thanks, works. Nobody in accounting can log in."),
+    # the same problem nouns, not over
+    ("pl", "Dziękuję, ale dalej są zacięcia papieru."), ("it", "Grazie. Lo sfarfallio è tornato."),
+    ("tr", "Teşekkürler. Yazıcıda yine kağıt sıkışması var."), ("zh", "谢谢。今天又被踢出了。"),
+    ("ja", "ありがとうございます。今朝また強制ログアウトされました。"),
     ("en", "Thanks. My workstation shows a black screen."),
     ("en", "Thanks, works on my PC.\nUser: anna@example.com\nTime: 12.03.2024 10:15\n"
            "Error: access denied on the share"),

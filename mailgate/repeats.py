@@ -443,6 +443,15 @@ _STILL_FINE = re.compile(r"^(works?|working|fine|ok|okay|funktioniert|geht|läuf
                          r"fungerar|funkar|работает|fonctionne|marche|funciona)\b")
 
 
+#: "can" before a persistence word says something still works ("I can still open
+#: SolidWorks"), unless a negation follows ("can still not log in", "können weiterhin
+#: keine Karten einlesen").
+_CAN = re.compile(r"^(can|could|kann|können|kan|kunnen|kun|puedo|podemos|puede|peux|"
+                  r"pouvons|peut|могу|можем|может)$")
+_NOT = re.compile(r"^(not|no|nothing|nicht|kein\w*|niet|geen|niks|inte|ingen|pas|ne|nada|"
+                  r"не|нет|ни)\b")
+
+
 def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
             cue: str | None, clash: bool, said: str, subject: _Terms,
             both_report: bool = False) -> str | None:
@@ -451,7 +460,8 @@ def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
     identifier) with the same symptom or a follow-up; a subject naming the first mail's
     identifier; (``both_report``: the same sender, both mails report a problem) a subject
     naming only the first mail's terms; an explicit back-reference, a problem said to
-    persist ("still not printing") or a colleague's "the same", with a shared thing.
+    persist ("still not printing"; with shared words only, not under a subject adding its
+    own matter) or a colleague's "the same", with a shared thing.
     Everything else is only likely."""
     codes, idents = a.codes & b.codes, a.idents & b.idents
     shared = set(a.weights) & set(b.weights)
@@ -485,7 +495,10 @@ def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
     if back and thing and not apart:
         return f"a back-reference ({back!r}) with a shared thing ({thing[0]})"
     words = [t for t in shared if not t.startswith("[")]
-    if persists and (named or len(words) >= 3) and not apart:
+    # a subject adding its own matter ("Portal - export to CSV broken" after "Portal - site
+    # missing") ties a "still" to that matter: the shared words name only the thing
+    adds = len(set(subject.weights) - set(a.weights)) >= 2
+    if persists and (named or (len(words) >= 3 and not adds)) and not apart:
         return f"the problem persists ({persists!r}), shared: {', '.join(sorted(words)[:3])}"
     if echo and thing and (symptoms or any(w in echo for w in SAMENESS)):
         return f"a colleague has the same ({echo!r}) with a shared thing ({thing[0]})"
@@ -517,8 +530,10 @@ def _persisting(text: str) -> bool:
     for word in PERSISTS - {"to add", "a reply to an earlier mail"}:
         for found in re.finditer(rf"(?<!\w){re.escape(word)}\w*", low):
             before = low[:found.start()].split()[-1:]  # "fungerar fortfarande"
-            if not _STILL_FINE.match(low[found.end():].strip()) and \
-                    not (before and _STILL_FINE.match(before[0])):
+            after = low[found.end():].strip()
+            if not _STILL_FINE.match(after) and \
+                    not (before and _STILL_FINE.match(before[0])) and \
+                    not (before and _CAN.match(before[0]) and not _NOT.match(after)):
                 return True
     return False
 

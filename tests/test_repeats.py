@@ -457,3 +457,22 @@ def test_a_reply_to_an_old_mail_asking_for_something_new_is_not_merged(text: str
     persists = repeats(0.85, first, _mail("Re: VPN drops every 10 minutes",
                                           "It still drops, any news?", 60))
     assert persists is not None and persists[2]
+
+
+def test_a_still_of_a_new_matter_or_of_what_works_is_no_persisting_problem() -> None:
+    """A "still" with shared words only (the thing's name) merges only when it is the first
+    problem that persists: not under a subject adding its own matter ("- invoice export
+    broken"), not in "can still open" (it works); a linked pair either way."""
+    first = _mail("Room booking portal - rooms missing", "Since this morning the room "
+                  "booking portal lists no rooms for the Leeds office. Yesterday all twelve "
+                  "were there.")
+    other = compare(first, _mail("Room booking portal - invoice export broken", "The "
+                                 "invoice export of the room booking portal still produces "
+                                 "an empty spreadsheet for every month.", 120))
+    assert not other.same and other.related
+    works = compare(first, _mail("Room booking portal", "Colleagues in York can still open "
+                                 "the room booking portal and book there.", 120))
+    assert not works.same and works.related
+    same = compare(first, _mail("Room booking portal", "The room booking portal still "
+                                "lists nothing for Leeds, we have to phone around.", 120))
+    assert same.same

@@ -18,7 +18,7 @@ blind evaluation parts, retired after their figures were acted on) are tuning da
 ``--part tune4 --show`` lists each wrong verdict with the step's reason.
 
 Usage (from the repo root):
-``.venv/bin/python bench/repeats.py [--part eval7|tune|tune2|...|tune7]
+``.venv/bin/python bench/repeats.py [--part eval7|eval8|tune|tune2|...|tune7]
 [--scope domain|sender] [--show]``.
 Prints a table and, last, one JSON line with the totals.
 """
@@ -152,7 +152,7 @@ def _commit() -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default=EVAL, choices=(
-        EVAL, "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7"))
+        EVAL, "eval8", "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7"))
     parser.add_argument("--scope", choices=("domain", "sender"), default="domain")
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     args = parser.parse_args(argv[1:])

@@ -22,6 +22,10 @@ import os
 import socket
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailgate.config import Config
 
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
@@ -43,6 +47,11 @@ def _start_ticks(pid: int) -> str | None:
     # the command name (field 2) may hold spaces and parentheses: fields count from the last ")"
     fields = stat.rpartition(")")[2].split()
     return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def node_name(config: Config) -> str:
+    """A name for this daemon in claim columns: configured, else this process's exact name."""
+    return config.gateway.node_name or process_name()
 
 
 def process_name(pid: int | None = None) -> str:

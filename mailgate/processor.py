@@ -27,7 +27,7 @@ from typing import Protocol
 import structlog
 
 from mailgate import clock
-from mailgate.claimants import process_name
+from mailgate.claimants import node_name
 from mailgate.config import Config
 from mailgate.errors import TransientError
 from mailgate.message import Inbound, ParseError, parse
@@ -54,12 +54,6 @@ class Prepared:
     size: int = 0
     facts: Facts | None = None
     now: datetime | None = None  # the instant the message is handled at
-
-
-def node_name(config: Config) -> str:
-    """A name for this daemon in claim columns: configured, else this process's exact name
-    (``mailgate.claimants``)."""
-    return config.gateway.node_name or process_name()
 
 
 class Handler(Protocol):

@@ -9,6 +9,8 @@ and HTML autoescaping, so a customer's ``<script>`` in a subject stays text.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -185,24 +187,50 @@ class Renderer:
         for name in (*TEMPLATES, *needed):
             if not (self.directory / f"{name}.txt.j2").exists():
                 problems.append(f"{self.directory}/{name}.txt.j2: missing")
+        snapshot = _fingerprint(self.sources) if self.sources is not None else None
         for path in sorted(self.directory.glob("*.j2")):
-            problem = self._check_one(path)
+            problem = self._check_one(path, snapshot)
             if problem:
                 problems.append(problem)
         return problems
 
-    def _check_one(self, path: Path) -> str | None:
-        """The first failing variant of one template file, described; None if all render."""
+    def _check_one(self, path: Path, snapshot: str | None) -> str | None:
+        """The first failing variant of one template file, described; None if all render.
+        A snapshot's file that passed in this process before passes again unrendered:
+        the verdict depends only on the snapshot's texts (``_PASSED``)."""
+        key = (path.name, snapshot) if snapshot is not None else None
+        if key in _PASSED:
+            return None
         try:
             template = self.env.get_template(path.name)
         except TemplateError as exc:
             return _describe(exc, path)
-        for variant, context in sample_contexts(path.name.split(".")[0]):
+        for variant, context in _samples(path.name.split(".")[0]):
             try:
                 template.render(context | {"lang": _language(template)})
             except TemplateError as exc:
                 return _describe(exc, path) + (f" (when {variant})" if variant else "")
+        if key is not None:
+            _PASSED.add(key)
         return None
+
+
+#: (file name, snapshot fingerprint) of each snapshot template that passed ``check`` in this
+#: process: a daemon's start, each reload and each test daemon re-check the same texts; a
+#: failure is never remembered (its file and line are found again each time)
+_PASSED: set[tuple[str, str] | None] = set()  # never holds None
+
+
+def _fingerprint(sources: dict[str, str]) -> str:
+    """A digest of a whole snapshot: a template may include or extend its siblings."""
+    text = json.dumps(sorted(sources.items()), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@cache
+def _samples(kind: str) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """``sample_contexts(kind)``, built once per process: the sandbox cannot change them."""
+    return tuple(sample_contexts(kind))
 
 
 def needed_templates(config: Config) -> tuple[str, ...]:

@@ -60,7 +60,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 
-from mailgate.claimants import process_name
+from mailgate.claimants import node_name, process_name
 
 if TYPE_CHECKING:
     from mailgate.config import Config
@@ -401,7 +401,6 @@ def _setup(args: argparse.Namespace) -> tuple[Any, str, Any]:
     node name."""
     from mailgate.config import Config, config_from_text
     from mailgate.logs import configure_logging
-    from mailgate.processor import node_name
     from mailgate.render import Renderer
 
     snapshot = json.loads(_read_all(args.snapshot_fd))

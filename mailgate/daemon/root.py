@@ -38,7 +38,7 @@ from functools import partial
 import structlog
 
 from mailgate import health
-from mailgate.claimants import dead_claimants
+from mailgate.claimants import dead_claimants, node_name
 from mailgate.config import Config
 from mailgate.daemon.fetchers import start_fetchers
 from mailgate.daemon.http import HttpEndpoint
@@ -49,7 +49,7 @@ from mailgate.errors import MailgateError
 from mailgate.intake.smtp import Listener
 from mailgate.outbound import Sender, check_folder
 from mailgate.pipeline import Pipeline
-from mailgate.processor import Processor, node_name
+from mailgate.processor import Processor
 from mailgate.spooler import Spooler
 from mailgate.store import Store, open_store
 from mailgate.workers import WorkerProcesses

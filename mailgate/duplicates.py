@@ -7,7 +7,8 @@ organisation's domain: never a public mail domain such as gmail.com, see
 ``mailgate.domains``) opened within ``duplicate_window`` when one of these holds,
 strictest first:
 
-- its normalised subject equals that ticket's, and the subject names
+- its normalised subject equals that ticket's, its text does not ask for
+  something new ("Re:" an old mail to ask "could you create ..."), and the subject names
   something (a content word or an identifier: "Problem since this morning"
   names nothing; from a colleague an identifier or two terms, unless the
   colleague replies to or forwards that mail: "Printer not working" from two
@@ -36,7 +37,7 @@ from mailgate.domains import organisation
 from mailgate.message import Inbound
 from mailgate.quotes import new_text
 from mailgate.refs import normalize_subject
-from mailgate.repeats import NEAR, Mail, compare, new_topic, own_words, terms
+from mailgate.repeats import NEAR, Mail, asks_anew, compare, new_topic, own_words, terms
 from mailgate.store import Store, Ticket
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -112,7 +113,7 @@ def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
     if new_topic(mail.text):
         return None  # "a different problem": whatever the subject says
     if key not in VAGUE and key == subject_key(first.subject) and \
-            _names_enough(first, mail):
+            _names_enough(first, mail) and not asks_anew(mail.text):
         return 2.0, f"same subject ({key!r})", True
     alike = similarity(mail.text, first.text)
     if alike >= threshold:

@@ -58,6 +58,7 @@ from functools import cache
 from importlib import resources
 
 from mailgate.memo import memo
+from mailgate.refs import normalize_subject
 
 _TOKEN = re.compile(r"[^\W_](?:[\w.\-]*[^\W_])?")
 _TIME = re.compile(r"^\d{1,2}[:.h]\d{2}$|^\d{1,2}(am|pm|uhr|h)$")
@@ -125,19 +126,20 @@ class _Terms:
 
 @cache
 def _words() -> tuple[frozenset[str], frozenset[str], tuple[str, ...], tuple[str, ...],
-                     tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Stop words (whole and stemmed), closings, new-topic, follow-up, problem, same-here
-    and resolved phrases."""
+                     tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...],
+                     tuple[str, ...]]:
+    """Stop words (whole and stemmed), closings, new-topic, follow-up, problem, same-here,
+    resolved and request phrases."""
     text = resources.files("mailgate.data").joinpath("repeat_words.toml").read_text("utf-8")
     data = tomllib.loads(text)
     stop = frozenset(w for lang in data["stop"].values() for w in lang.split())
     closings = tuple(line.strip() for line in data["closings"]["all"].splitlines()
                      if line.strip())
-    topics, follow, problem, same, resolved = (
+    topics, follow, problem, same, resolved, request = (
         tuple(line.strip() for line in data[key]["all"].splitlines() if line.strip())
-        for key in ("new_topic", "follow_up", "problem", "same_here", "resolved"))
+        for key in ("new_topic", "follow_up", "problem", "same_here", "resolved", "request"))
     return (stop, frozenset(stem(w) for w in stop if len(w) >= 4), closings, topics, follow,
-            problem, same, resolved)
+            problem, same, resolved, request)
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,23 @@ def body_of(text: str) -> str:
     while kept and (not kept[-1].strip() or _signed(kept[-1])):
         kept.pop()
     return "\n".join(kept)
+
+
+def without_common_tail(first: str, second: str) -> tuple[str, str]:
+    """Both texts without the last lines they share word for word: a signature, an
+    antivirus footer, an inline logo's ``[cid:image001.png@01DA4C2E.5E1A3B90]`` is the
+    sender's, not the problem's (eighth session: a shared logo was "a shared code").
+    Each text keeps its first line, so a mail sent twice stays alike."""
+    a, b = first.rstrip().splitlines(), second.rstrip().splitlines()
+    while len(a) > 1 and len(b) > 1 and \
+            " ".join(a[-1].split()).casefold() == " ".join(b[-1].split()).casefold():
+        a.pop()
+        b.pop()
+        while len(a) > 1 and not a[-1].strip():
+            a.pop()
+        while len(b) > 1 and not b[-1].strip():
+            b.pop()
+    return "\n".join(a), "\n".join(b)
 
 
 def _greeting(line: str) -> bool:
@@ -336,16 +355,19 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     other = new_topic(second.text) or new_topic(second.subject)
     if other:
         return Verdict(False, 0.0, f"announces another matter ({other!r})")
-    a = terms(f"{first.subject}\n{body_of(first.text)}", own)
-    b = terms(f"{second.subject}\n{body_of(second.text)}", own)
-    said = f"{second.subject}\n{body_of(second.text)}"
+    text1, text2 = without_common_tail(first.text, second.text)
+    a = terms(f"{first.subject}\n{body_of(text1)}", own)
+    b = terms(f"{second.subject}\n{body_of(text2)}", own)
+    # a reply's subject repeats the first mail's words ("Re: Bikes stay lent out"): its
+    # "stay", "still" or "again" are the first mail's, not a follow-up (eighth session)
+    said = f"{'' if _same_subject(first, second) else second.subject}\n{body_of(text2)}"
     cue = follow_up(said) or \
         ("a reply to an earlier mail"
          if is_reply(second.subject) and not second.cites else None)
     colleague = first.sender.casefold() != second.sender.casefold()
     if cue is None and colleague:
         cue = _phrase(said, _words()[6])  # a colleague: "for me too"
-    ca = concepts(f"{first.subject}\n{body_of(first.text)}")
+    ca = concepts(f"{first.subject}\n{body_of(text1)}")
     cb = concepts(said)
     soon = _hours(first, second) * 3600 <= near.total_seconds()
     clash = _weigh_concepts(ca, cb, a, b, colleague and soon)
@@ -362,6 +384,10 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     reason = _reason(score, need, why, shared, cue)
     if same:
         resolved = _phrase(said, _words()[7])
+        asks = None if resolved else asks_anew(said)
+        if asks:
+            return Verdict(False, score, f"{reason}; related: it asks for something new "
+                                         f"({asks!r}) (linked, not merged)", related=True)
         strong = None if resolved else \
             _strong(score, a, b, ca, cb, cue, bool(clash), said, terms(second.subject, own),
                     not colleague and _problem(first.text) and _problem(said))
@@ -417,6 +443,15 @@ _STILL_FINE = re.compile(r"^(works?|working|fine|ok|okay|funktioniert|geht|läuf
                          r"fungerar|funkar|работает|fonctionne|marche|funciona)\b")
 
 
+#: "can" before a persistence word says something still works ("I can still open
+#: SolidWorks"), unless a negation follows ("can still not log in", "können weiterhin
+#: keine Karten einlesen").
+_CAN = re.compile(r"^(can|could|kann|können|kan|kunnen|kun|puedo|podemos|puede|peux|"
+                  r"pouvons|peut|могу|можем|может)$")
+_NOT = re.compile(r"^(not|no|nothing|nicht|kein\w*|niet|geen|niks|inte|ingen|pas|ne|nada|"
+                  r"не|нет|ни)\b")
+
+
 def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
             cue: str | None, clash: bool, said: str, subject: _Terms,
             both_report: bool = False) -> str | None:
@@ -425,7 +460,8 @@ def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
     identifier) with the same symptom or a follow-up; a subject naming the first mail's
     identifier; (``both_report``: the same sender, both mails report a problem) a subject
     naming only the first mail's terms; an explicit back-reference, a problem said to
-    persist ("still not printing") or a colleague's "the same", with a shared thing.
+    persist ("still not printing"; with shared words only, not under a subject adding its
+    own matter) or a colleague's "the same", with a shared thing.
     Everything else is only likely."""
     codes, idents = a.codes & b.codes, a.idents & b.idents
     shared = set(a.weights) & set(b.weights)
@@ -459,7 +495,10 @@ def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
     if back and thing and not apart:
         return f"a back-reference ({back!r}) with a shared thing ({thing[0]})"
     words = [t for t in shared if not t.startswith("[")]
-    if persists and (named or len(words) >= 3) and not apart:
+    # a subject adding its own matter ("Portal - export to CSV broken" after "Portal - site
+    # missing") ties a "still" to that matter: the shared words name only the thing
+    adds = len(set(subject.weights) - set(a.weights)) >= 2
+    if persists and (named or (len(words) >= 3 and not adds)) and not apart:
         return f"the problem persists ({persists!r}), shared: {', '.join(sorted(words)[:3])}"
     if echo and thing and (symptoms or any(w in echo for w in SAMENESS)):
         return f"a colleague has the same ({echo!r}) with a shared thing ({thing[0]})"
@@ -491,8 +530,10 @@ def _persisting(text: str) -> bool:
     for word in PERSISTS - {"to add", "a reply to an earlier mail"}:
         for found in re.finditer(rf"(?<!\w){re.escape(word)}\w*", low):
             before = low[:found.start()].split()[-1:]  # "fungerar fortfarande"
-            if not _STILL_FINE.match(low[found.end():].strip()) and \
-                    not (before and _STILL_FINE.match(before[0])):
+            after = low[found.end():].strip()
+            if not _STILL_FINE.match(after) and \
+                    not (before and _STILL_FINE.match(before[0])) and \
+                    not (before and _CAN.match(before[0]) and not _NOT.match(after)):
                 return True
     return False
 
@@ -577,9 +618,24 @@ def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
     return need, why
 
 
+def asks_anew(text: str) -> str | None:
+    """The phrase by which a mail asks for something new ("could you create", "nous
+    souhaiterions"), when it reports no problem and follows nothing up: then it is another
+    matter, whatever its subject (eighth session: "Re:" an old mail to ask for a course)."""
+    if _problem(text) or follow_up(text):
+        return None
+    return _phrase(text, _words()[8])
+
+
 def _problem(text: str) -> bool:
     """Whether the text reports something wrong (rather than asking for something)."""
     return _phrase(text, _words()[5]) is not None
+
+
+def _same_subject(first: Mail, second: Mail) -> bool:
+    """Whether the second mail's subject is the first's, but for a "Re:" or "Fwd:"."""
+    return " ".join(normalize_subject(second.subject).casefold().split()) == \
+        " ".join(normalize_subject(first.subject).casefold().split())
 
 
 def is_reply(subject: str) -> bool:

@@ -423,3 +423,56 @@ def test_the_comparison_remembers_short_words_and_texts_only() -> None:
     assert repeats.stem(word) == word[:repeats.STEM]
     assert repeats.stem("quuxifying") == repeats.stem("quuxifying") == "quuxi"
     assert repeats.stem.cache_info().currsize == stems + 1  # type: ignore[attr-defined]
+
+
+def test_a_signature_both_mails_end_with_is_no_shared_code() -> None:
+    """An inline logo's ``[cid:image001.png@01DA4C2E.5E1A3B90]`` and a footer that close
+    both mails are the sender's, not the problem's: another request is no merge, while a
+    real shared code above the same signature still merges."""
+    footer = ("\n\nTom Baker\nBrightwave Ltd\n\nThis e-mail is confidential.\n\n"
+              "[cid:image001.png@01DA4C2E.5E1A3B90]\nFollow us on LinkedIn")
+    first = _mail("Payroll export", "The payroll export to the bank stops at 80 % and "
+                  "shows nothing else." + footer)
+    other = _mail("Meeting room screen", "Could someone move the screen in meeting room "
+                  "2 to the other wall?" + footer, 90)
+    assert not compare(first, other).same
+    coded = _mail("Payroll export", "The payroll export fails with PX-4471." + footer)
+    again = compare(coded, _mail("PX-4471", "The export gives PX-4471 again." + footer, 90))
+    assert again.same and "px-4471" in again.reason and "01da4c2e" not in again.reason
+
+
+@pytest.mark.parametrize("text", [
+    "Hallo, wir möchten für die neue Filiale in Kiel ein zweites Kassenkonto. Geht das bis "
+    "Freitag?",
+    "Hej, vi skulle vilja ha ett nytt konto för vår sommarvikarie från måndag.",
+])
+def test_a_reply_to_an_old_mail_asking_for_something_new_is_not_merged(text: str) -> None:
+    """Answering one's own mail ("Re:" its subject) to ask for something new is another
+    matter: linked at most, whatever the subject; the same reply saying the problem persists
+    still merges."""
+    first = {"requester": FIRST.sender, "subject": FIRST.subject, "text": FIRST.text,
+             "created_at": AT}
+    asked = repeats(0.85, first, _mail("Re: VPN drops every 10 minutes", text, 60))
+    assert asked is None or (not asked[2] and "something new" in asked[1])
+    persists = repeats(0.85, first, _mail("Re: VPN drops every 10 minutes",
+                                          "It still drops, any news?", 60))
+    assert persists is not None and persists[2]
+
+
+def test_a_still_of_a_new_matter_or_of_what_works_is_no_persisting_problem() -> None:
+    """A "still" with shared words only (the thing's name) merges only when it is the first
+    problem that persists: not under a subject adding its own matter ("- invoice export
+    broken"), not in "can still open" (it works); a linked pair either way."""
+    first = _mail("Room booking portal - rooms missing", "Since this morning the room "
+                  "booking portal lists no rooms for the Leeds office. Yesterday all twelve "
+                  "were there.")
+    other = compare(first, _mail("Room booking portal - invoice export broken", "The "
+                                 "invoice export of the room booking portal still produces "
+                                 "an empty spreadsheet for every month.", 120))
+    assert not other.same and other.related
+    works = compare(first, _mail("Room booking portal", "Colleagues in York can still open "
+                                 "the room booking portal and book there.", 120))
+    assert not works.same and works.related
+    same = compare(first, _mail("Room booking portal", "The room booking portal still "
+                                "lists nothing for Leeds, we have to phone around.", 120))
+    assert same.same

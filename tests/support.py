@@ -76,3 +76,23 @@ def wait_processed(config_path: Path, timeout: float = 30) -> None:
                    message=lambda: f"spool: {store.spool_backlog()}")
     finally:
         store.close()
+    # and the drainer has exited: after it lets go of its lock it looks at the spool once
+    # more, so a row added while it still runs would be its (and not the test's) to claim
+    wait_until(lambda: not _drainers(config_path), timeout,
+               message=lambda: f"drainers still running: {_drainers(config_path)}")
+
+
+def _drainers(config_path: Path) -> list[int]:
+    """Pids of ``mailgate drain`` processes for this config file (from /proc)."""
+    wanted = os.path.abspath(config_path).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        if b"drain" in argv and wanted in argv:
+            found.append(int(entry.name))
+    return found

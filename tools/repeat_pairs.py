@@ -7,7 +7,7 @@ defaults (``duplicate_window`` 3 days, ``related_within`` 30 minutes), for quick
 comparisons while tuning:
 
 - ``parts``: merged / merged or linked / false merges / false links per tuning part and
-  scope (``tune`` .. ``tune7``), as the bench counts them;
+  scope (``tune`` .. ``tune8``), as the bench counts them;
 - ``stress``: false merges on pairs that are different problems by construction: the
   first mail of one labelled pair and the second mail of ANOTHER pair (another
   organisation's story), re-addressed as sent by the same sender 30 minutes later
@@ -39,7 +39,7 @@ from mailgate.message import parse  # noqa: E402
 from mailgate.quotes import new_text  # noqa: E402
 from mailgate.repeats import Mail, compare  # noqa: E402
 
-PARTS = ("tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7")
+PARTS = ("tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8")
 WINDOW = timedelta(days=3)
 
 

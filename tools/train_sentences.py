@@ -4,7 +4,8 @@ Why offline: the daemon must not download or fit anything; this script writes th
 weights file that ships inside the package (``mailgate/data/sentence_model.bin``).
 
 Training data (all of it tuning data, never an evaluation part):
-- ``tests/data/replies/sentences/<lang>.jsonl``: labelled single sentences
+- every ``tests/data/replies/sentences/*.jsonl`` (``<lang>``, ``again-``, ``closing-``,
+  ``w9a-``, ``w9b-<lang>``): labelled single sentences
   ("harmless" / "content"), and the clauses of each harmless sentence (harmless too);
 - the clauses of every thank-you reply of the tuning parts ``tune``, ``tune2``,
   ``tune3``, ``tune4``, ``tune5``, ``tune6``, ``tune7``, ``tune8``, ``hard`` and of the

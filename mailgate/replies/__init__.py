@@ -308,7 +308,10 @@ def substantive_reason(clause: Clause) -> str | None:
         return "a negated success"
     if clause.live_problems:
         return "a problem"  # "the problem is solved" is not one; "loads slowly" is
-    if "again" in c and not c & _ANCHORS:  # "thanks again", "Hallo nochmal", "works again"
+    # "thanks again", "Hallo nochmal", "works again"; and beside a problem said to be gone
+    # ("error's gone and the invoices post again"), "again" tells the recovery (not beside
+    # a negation alone: "Yine aynı hata, fiş yazmıyor" reads as "no error" to the rules)
+    if "again" in c and not c & _ANCHORS and not ("gone" in c and _over(clause)):
         return "'again' without a success"
     if "qualifier" in c and ("solved" in c or not c & {"gratitude", "apology", "greeting"}):
         return "a partial success"  # "worked yesterday", "works until a reboot"

@@ -15,7 +15,14 @@ import pytest
 from mailgate.errors import ConfigError
 from mailgate.message.body import html_to_text
 from mailgate.quotes import MAX_INPUT, new_text, reply_parts
-from mailgate.replies import Understanding, Verdict, judge, unseen_history
+from mailgate.replies import (
+    JUDGE_WORDS,
+    Understanding,
+    Verdict,
+    judge,
+    judge_parts,
+    unseen_history,
+)
 
 LABELLED = Path(__file__).parent / "data" / "thanks" / "labelled.jsonl"
 GMAIL = "On Mon, 3 Jun 2024 at 10:15, Acme Support <support@acme.example> wrote:"
@@ -1019,3 +1026,61 @@ def test_again_beside_a_problem_said_gone_tells_the_recovery(text: str, kept: bo
     word (a negation alone, which may bind to the wrong word) "again" still reopens."""
     rules = Detector(Understanding.load(judge=False))
     assert rules.classify(text).thanks_only is kept, text
+
+
+@pytest.mark.parametrize("text", [
+    "Merci beaucoup !\nJe voulais simplement vous dire que la caisse du magasin fonctionne de "
+    "nouveau parfaitement depuis ce matin et que les tickets sortent.",
+    "Grazie mille!\nVolevo solo dirvi che la cassa del negozio funziona di nuovo da stamattina e "
+    "che gli scontrini escono regolarmente dalla stampante.",
+    "Díky moc!\nJen jsem chtěla dát vědět, že paní účetní se dnes ráno bez problémů přihlásila "
+    "do programu na novém notebooku.",
+    "Tusen takk!\nVille bare si at kassa i butikken fungerer igjen fra i morges og at "
+    "kvitteringene skrives ut som de skal.",
+])
+def test_a_long_confirmation_is_judged_part_by_part(detector: Detector, text: str) -> None:
+    """Blind writers of every part confirm a fix in one long clause ("Just to let you know
+    that X works and that Y comes out fine"): longer than the judge reads at once, it is
+    judged in parts parted at its joining words, each of which only says things work."""
+    verdict = detector.classify(text)
+    assert verdict.thanks_only, verdict.reason
+    assert "the sentence judge read" in verdict.reason
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks!\nJust to let you know that Maria can print from the new computer now and we would "
+    "also like to order three more licences for the new branch office.",
+    "Vielen Dank!\nWollte nur kurz Bescheid geben, dass der Kollege sich anmelden konnte und "
+    "jetzt bräuchten wir noch einen Zugang für die neue Auszubildende im Lager.",
+    "Merci beaucoup !\nJe voulais vous dire que la caisse fonctionne depuis ce matin et que "
+    "maintenant il faudrait aussi installer le logiciel sur le deuxième poste.",
+    "Большое спасибо!\nХотела сообщить, что бухгалтер вошла в программу на новом ноутбуке и "
+    "теперь нужно подключить к сети ещё и принтер в приёмной.",
+    "Tack så mycket!\nVille bara säga att kassan fungerar igen sedan i morse och att skrivaren i "
+    "lagret fortfarande inte skriver ut några fraktsedlar alls.",
+])
+def test_a_long_clause_with_one_part_of_news_reopens(detector: Detector, text: str) -> None:
+    """Judged in parts, a long clause is harmless only when every part is: one part that
+    asks for more work or reports what still fails reopens the ticket."""
+    assert not detector.classify(text).thanks_only, text
+
+
+@pytest.mark.parametrize("text", [
+    "Just wanted to tell you that Maria can finally print the delivery notes from her new "
+    "computer this morning and that the labels come out fine too",
+    "Wollte nur Bescheid geben dass der Kollege im Lager sich heute früh problemlos am neuen "
+    "Scanner anmelden konnte",
+    "Хотела только сообщить что бухгалтер сегодня утром без проблем вошла в программу на "
+    "новом ноутбуке и отправила отчёт",
+    "헤드셋 끊김 현상이 완전히 없어져서 상담원들이 오늘 하루 종일 "
+    "한 번도 통화가 끊기지 않았다고 하네요",
+])
+def test_a_long_clause_parts_are_short_and_cover_every_word(text: str) -> None:
+    """Each part the judge reads is at most ``JUDGE_WORDS`` words, and no word of the
+    clause is left unread (a request hidden in the middle still counts)."""
+    parts = judge_parts(text)
+    assert parts and len(parts) >= 2
+    assert all(len(p.split()) <= JUDGE_WORDS for p in parts)
+    read = {w for p in parts for w in p.split()}
+    joins = {"that", "and", "dass", "что", "и"}
+    assert {w for w in text.split() if w not in joins} <= read

@@ -37,8 +37,9 @@ list of sentences:
    with no question mark: "Fijn weekend alvast", "Vad skönt", "Laat het gerust weten
    als je nog vragen hebt") the cue threshold; a file without one leaves those to the
    rules. It never overrules a question mark, a live problem, a negated success, a
-   partial success or "gone", and does not judge a clause of more than
-   ``JUDGE_WORDS`` words.
+   partial success or "gone", and reads a clause of more than ``JUDGE_WORDS``
+   words in parts (at "and", "that" and their kin in each language, else in
+   overlapping runs): harmless only when every part is.
 5. **Verdict**: thanks-only when no clause is substantive, one says thanks or
    that it works, and little is unknown. Anything else, including text in the
    signature that asks something, is substantive: when unsure, reopen.
@@ -629,21 +630,70 @@ def tags(clause: Clause) -> list[str]:
             *(["live-problem"] if clause.live_problems else [])]
 
 
-JUDGE_WORDS = 12  # a longer clause is news, whatever the judge says
+JUDGE_WORDS = 12  # a longer clause is judged in parts of at most this many words
 
 
 def _judge(understanding: Understanding, clause: Clause, again: bool = False,
            cue: bool = False) -> float | None:
     """The sentence judge's P(harmless) of a clause, if it is confident (for an "again"
     clause, a word cue or a problem word, by the model's own threshold for it too); else
-    None. Confirmations are short ("Alla bilar är nedladdade nu"): a long clause is not
-    judged."""
+    None. Confirmations are short ("Alla bilar är nedladdade nu"): a long clause is judged
+    in parts (``judge_parts``), each of which must be harmless, none ask or report a problem
+    (the judge was trained on clauses, not on whole long sentences)."""
     model = understanding.model
-    words = max(len(clause.text.split()), len(_JOINED_CHARS.findall(clause.text)) // 3)
-    if model is None or words > JUDGE_WORDS:
+    if model is None:
         return None
-    return model.harmless(clause.text, tags(clause), again=again, cue=cue,
-                          problem="problem" in clause.categories)
+    if _words(clause.text) <= JUDGE_WORDS:
+        return model.harmless(clause.text, tags(clause), again=again, cue=cue,
+                              problem="problem" in clause.categories)
+    scores = []
+    for piece in judge_parts(clause.text):
+        read = understanding.clause(piece)
+        why = substantive_reason(read)
+        if _QUESTION.search(piece) or why not in (None, *_SOFT, _AGAIN):
+            return None
+        score = model.harmless(piece, tags(read), again=again or why == _AGAIN, cue=cue,
+                               problem=bool({"problem"} & (clause.categories | read.categories)))
+        if score is None:
+            return None
+        scores.append(score)
+    return min(scores)
+
+
+_AGAIN = "'again' without a success"
+
+
+def _words(text: str) -> int:
+    return max(len(text.split()), len(_JOINED_CHARS.findall(text)) // 3)
+
+
+#: where a long clause parts into shorter statements: "and", "that", "so" in each language
+#: ("Just to let you know | Claire logs in fine | with the new laptop")
+_JOINS = re.compile(
+    r"(?<!\S)(?:and|that|so|und|dass|sodass|et|que|y|e|che|dat|och|att|og|ja|että|oraz|"
+    r"że|že|и|что|і|та|що|ve|ki)\s|(?<=\S)(?:그리고|그래서|そして|ので|から|并且|而且|所以)",
+    re.IGNORECASE)
+
+
+def judge_parts(text: str) -> list[str]:
+    """A long clause parted at its joining words ("Just to let you know | Claire logs in
+    fine"), each part short enough to judge (a longer one read in overlapping runs)."""
+    pieces = [p.strip() for p in _JOINS.split(text) if p and p.strip()]
+    return [w for p in pieces for w in _windows(p)]
+
+
+def _windows(text: str) -> list[str]:
+    """A part still longer than ``JUDGE_WORDS``: overlapping runs of that many words (of
+    characters, in a script without spaces), so every word is judged beside its neighbours."""
+    if _words(text) <= JUDGE_WORDS:
+        return [text]
+    tokens = text.split()
+    if len(tokens) <= JUDGE_WORDS:  # few spaces, many characters: runs of characters
+        size = 3 * JUDGE_WORDS
+        return [text[i:i + size] for i in [*range(0, len(text) - size, size // 2),
+                                           max(0, len(text) - size)]]
+    starts = [*range(0, len(tokens) - JUDGE_WORDS, JUDGE_WORDS // 2), len(tokens) - JUDGE_WORDS]
+    return [" ".join(tokens[i:i + JUDGE_WORDS]) for i in starts]
 
 
 def _judged(understanding: Understanding, clause: Clause, again: bool = False,

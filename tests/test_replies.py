@@ -1084,3 +1084,17 @@ def test_a_long_clause_parts_are_short_and_cover_every_word(text: str) -> None:
     read = {w for p in parts for w in p.split()}
     joins = {"that", "and", "dass", "что", "и"}
     assert {w for w in text.split() if w not in joins} <= read
+
+
+def test_a_clause_in_a_script_of_long_words_is_counted_in_spaces() -> None:
+    """Arabic and Korean words are many letters long: a clause of ten spaced words is read
+    whole, not cut into runs of letters; Chinese, without spaces, is read in overlapping
+    runs of characters that leave none out."""
+    arabic = "أؤكد لكم أن الطابعة الرئيسية تعمل الآن ولم تعد رسالة الخطأ تظهر"
+    assert judge_parts(arabic) == [arabic]
+    chinese = ("我们仓库的扫码枪从昨天下午开始就一直正常工作了"
+               "同事们今天一早上已经扫了三百多个包裹也没有出现任何问题真的太好了")
+    runs = judge_parts(chinese)
+    assert len(runs) >= 2 and all(len(r) <= 3 * JUDGE_WORDS for r in runs)
+    assert all(any(i in range(chinese.find(r), chinese.find(r) + len(r)) for r in runs)
+               for i in range(len(chinese)))

@@ -90,11 +90,19 @@ def test_without_the_judge_unknown_words_are_news(lexicon: Lexicon) -> None:
     "Takk. Utlogget igjen i dag",  # "again" without a success
     "Tack. Det fungerade i går",  # a partial success
     "Thanks. It would be great if the export also had dates",  # a wish
-    "Thanks. " + " ".join(["word"] * 13),  # too long for the judge
 ])
 def test_the_judge_never_overrules_a_decisive_reason(lexicon: Lexicon, text: str) -> None:
     """Even a judge that finds everything harmless cannot keep these closed."""
     assert not judge(Understanding(lexicon, _always(True)), reply_parts(text)).thanks_only
+
+
+def test_a_clause_longer_than_the_judge_reads_is_judged_in_parts(lexicon: Lexicon) -> None:
+    """A clause of more than ``JUDGE_WORDS`` words is no longer news by its length alone:
+    it is judged part by part, and kept closed only when the judge clears every part."""
+    text = "Thanks. " + " ".join(["word"] * 13) + " and " + " ".join(["thing"] * 13)
+    kept = judge(Understanding(lexicon, _always(True)), reply_parts(text))
+    assert kept.thanks_only and "sentence judge" in kept.reason
+    assert not judge(Understanding(lexicon, _always(False)), reply_parts(text)).thanks_only
 
 
 @pytest.mark.parametrize("text", [

@@ -688,7 +688,9 @@ def _windows(text: str) -> list[str]:
     if _words(text) <= JUDGE_WORDS:
         return [text]
     tokens = text.split()
-    if len(tokens) <= JUDGE_WORDS:  # few spaces, many characters: runs of characters
+    if JUDGE_WORDS // 2 <= len(tokens) <= JUDGE_WORDS:  # "مرتبطة بالنظام", "없어져서": a word
+        return [text]  # of many letters, counted in spaces
+    if len(tokens) < JUDGE_WORDS // 2:  # few spaces, many characters: runs of characters
         size = 3 * JUDGE_WORDS
         return [text[i:i + size] for i in [*range(0, len(text) - size, size // 2),
                                            max(0, len(text) - size)]]

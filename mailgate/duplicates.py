@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 from mailgate.config import Config
 from mailgate.domains import organisation
 from mailgate.message import Inbound
+from mailgate.pairscore import Model, judge, shipped
 from mailgate.quotes import new_text
 from mailgate.refs import normalize_subject
 from mailgate.repeats import NEAR, Mail, asks_anew, compare, new_topic, own_words, terms
@@ -104,9 +105,10 @@ def find_duplicate(config: Config, store: Store, inbound: Inbound,
 
 
 def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
-            near: timedelta = NEAR) -> tuple[float, str, bool] | None:
+            near: timedelta = NEAR, model: Model | None = None) -> tuple[float, str, bool] | None:
     """(score, reason, merge?) when ``mail`` repeats the candidate ticket's first mail
-    (merge) or is likely related to it (not merge); None when it is another matter."""
+    (merge) or is likely related to it (not merge); None when it is another matter.
+    ``model``: the pair scorer (default the shipped one; ``pairscore.NEVER``: rules only)."""
     first = Mail(candidate["requester"], candidate["subject"], new_text(candidate["text"]),
                  candidate["created_at"])
     key = subject_key(mail.subject)
@@ -121,8 +123,16 @@ def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
     verdict = compare(first, mail, near)
     if verdict.same:
         return verdict.score, f"same problem, reworded: {verdict.reason}", True
-    return (verdict.score, f"likely related: {verdict.reason}", False) if verdict.related \
-        else None
+    said, p = judge(verdict.features, verdict.veto, shipped() if model is None else model)
+    if said == "merge":
+        return verdict.score, (f"same problem by the pair scorer (p {p:.2f}): "
+                               f"{verdict.reason}"), True
+    if verdict.related:
+        return verdict.score, f"likely related: {verdict.reason}", False
+    if said == "link":
+        return verdict.score, (f"likely related by the pair scorer (p {p:.2f}): "
+                               f"{verdict.reason}"), False
+    return None
 
 
 def _names_enough(first: Mail, mail: Mail) -> bool:

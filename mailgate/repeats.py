@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -104,6 +104,10 @@ class Verdict:
     score: float
     reason: str
     related: bool = False  # not sure enough to merge, likely enough to link with a notice
+    #: What the pair scorer (``mailgate.pairscore``) weighs, named by ``FEATURES``; empty
+    #: when the second mail announces another matter.
+    features: tuple[float, ...] = ()
+    veto: bool = False  # it says the first problem is over, or asks for something new
 
 
 @dataclass
@@ -382,9 +386,75 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     same = round(score, 6) >= round(need, 6) and \
         (bool(idents) or len(shared) >= (2 if close else 3))
     reason = _reason(score, need, why, shared, cue)
+    resolved = _phrase(said, _words()[7])
+    asks = None if resolved else asks_anew(said)
+    pair = _Pair(first, second, a, b, ca, cb, score - need, cue, clash, said, score)
+    verdict = _rules(same, score, reason, pair, resolved, asks, colleague, soon)
+    return replace(verdict, features=features(pair), veto=bool(resolved or asks))
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """What ``compare`` worked out of a pair, for the hand rules and the pair scorer."""
+
+    first: Mail
+    second: Mail
+    a: _Terms
+    b: _Terms
+    ca: Concepts
+    cb: Concepts
+    margin: float  # the score minus the bar
+    cue: str | None
+    clash: str | None
+    said: str  # the second mail's subject (unless the first's) and body
+    score: float
+
+
+#: The names of ``features``, in order (``mailgate/data/repeat_scorer.json`` weighs them).
+FEATURES = ("score", "margin", "codes", "idents", "names", "words", "topic", "symptom",
+            "apart", "cue", "persists", "colleague", "minutes", "hours", "first_reports",
+            "second_reports", "subject_about", "subject_elsewhere", "subject_shared",
+            "same_subject", "length_ratio", "other_numbers")
+
+
+def features(pair: _Pair) -> tuple[float, ...]:
+    """What carries across writers, as numbers: the shared evidence by kind (codes,
+    identifiers, product names, words, concepts), the time gap, who writes, whether each
+    mail reports a problem, how the subjects relate, how unequal the mails are."""
+    a, b, ca, cb = pair.a, pair.b, pair.ca, pair.cb
+    shared = set(a.weights) & set(b.weights)
+    own = own_words(pair.first.sender, pair.second.sender)
+    subject, first_subject = terms(pair.second.subject, own), terms(pair.first.subject, own)
+    both = set(subject.weights) | set(first_subject.weights)
+    hours = _hours(pair.first, pair.second)
+    persists = pair.cue in PERSISTS and _persisting(pair.said)
+    return (pair.score, pair.margin, float(len(a.codes & b.codes)),
+            float(min(len(a.idents & b.idents), 3)),
+            float(min(sum(a.weights[t] == NAME for t in shared), 3)),
+            float(min(sum(a.weights[t] == WORD for t in shared), 6)),
+            float(bool(ca.topics & cb.topics)), float(bool(ca.symptoms & cb.symptoms)),
+            float(bool(ca.symptoms and cb.symptoms and
+                       not families(ca.symptoms) & families(cb.symptoms))),
+            float(pair.cue is not None), float(persists),
+            float(pair.first.sender.casefold() != pair.second.sender.casefold()),
+            float(hours <= 0.5), min(hours, 72.0) / 24,
+            float(_problem(pair.first.text)), float(_problem(pair.said) or bool(cb.symptoms)),
+            float(about(subject, a)), float(elsewhere(subject, a)),
+            len(set(subject.weights) & set(first_subject.weights)) / max(len(both), 1),
+            float(_same_subject(pair.first, pair.second)),
+            min(a.total, b.total) / max(a.total, b.total, 1.0),
+            float(_numbered(a.idents) and _numbered(b.idents) and not a.idents & b.idents))
+
+
+def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | None,
+           asks: str | None, colleague: bool, soon: bool) -> Verdict:
+    """The hand rules: merge on strong evidence, link what is likely, else a new ticket."""
+    first, second, a, b, ca, cb = pair.first, pair.second, pair.a, pair.b, pair.ca, pair.cb
+    cue, clash, said, need = pair.cue, pair.clash, pair.said, score - pair.margin
+    shared = sorted(set(a.weights) & set(b.weights))
+    idents = a.idents & b.idents
+    own = own_words(first.sender, second.sender)
     if same:
-        resolved = _phrase(said, _words()[7])
-        asks = None if resolved else asks_anew(said)
         if asks:
             return Verdict(False, score, f"{reason}; related: it asks for something new "
                                          f"({asks!r}) (linked, not merged)", related=True)

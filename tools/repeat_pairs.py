@@ -25,10 +25,11 @@ import argparse
 import json
 import random
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,52 +37,128 @@ sys.path.insert(0, str(ROOT))
 from bench.repeats import _raw, _when, in_scope, load  # noqa: E402
 from mailgate.duplicates import repeats  # noqa: E402
 from mailgate.message import parse  # noqa: E402
+from mailgate.pairscore import NEVER, Model, fit, judge, shipped  # noqa: E402
 from mailgate.quotes import new_text  # noqa: E402
-from mailgate.repeats import Mail, compare  # noqa: E402
+from mailgate.repeats import FEATURES, NEAR, Mail, compare  # noqa: E402
 
 PARTS = ("tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8")
 WINDOW = timedelta(days=3)
 
 
-def verdict(row: dict[str, Any], scope: str = "domain") -> tuple[str, str]:
-    """("merged", "linked" or "", reason) for one pair, as the repeat step decides it."""
-    if not in_scope(scope, row):
-        return "", "out of scope"
+class Pair(NamedTuple):
+    """One labelled pair as the step sees it: the hand rules' verdict and the scorer's input."""
+
+    part: str
+    row: dict[str, Any]
+    scopes: tuple[str, ...]  # the scopes in which the two mails are compared at all
+    hand: str  # "merged", "linked" or "" by the rules alone
+    why: str
+    features: tuple[float, ...]
+    veto: bool
+
+
+def examine(part: str, row: dict[str, Any]) -> Pair:
+    """The step's view of one pair (rules alone, ``pairscore.NEVER``), with the features."""
+    scopes = tuple(s for s in ("domain", "sender") if in_scope(s, row))
     first, second = (parse(_raw(row[k], n)) for n, k in ((1, "first"), (2, "second")))
     at1, at2 = _when(row["first"]), _when(row["second"])
-    if not timedelta(0) <= at2 - at1 <= WINDOW:
-        return "", "outside the window"
+    if not scopes or not timedelta(0) <= at2 - at1 <= WINDOW:
+        return Pair(part, row, (), "", "out of scope or window", (), True)
     candidate = {"requester": first.from_addr, "subject": first.subject,
                  "text": first.text, "created_at": at1}
     mail = Mail(second.from_addr, second.subject, new_text(second.text), at2,
                 cites=bool(second.in_reply_to or second.references))
-    found = repeats(0.85, candidate, mail, timedelta(minutes=30))
-    if found is None:
-        first_mail = Mail(first.from_addr, first.subject, new_text(first.text), at1)
-        return "", f"new ticket: {compare(first_mail, mail).reason}"
-    return ("merged" if found[2] else "linked"), found[1]
+    found = repeats(0.85, candidate, mail, NEAR, NEVER)
+    first_mail = Mail(first.from_addr, first.subject, new_text(first.text), at1)
+    judged = compare(first_mail, mail, NEAR)
+    hand = "" if found is None else "merged" if found[2] else "linked"
+    why = found[1] if found is not None else f"new ticket: {judged.reason}"
+    return Pair(part, row, scopes, hand, why, judged.features, judged.veto)
 
 
-def parts(names: tuple[str, ...], scopes: tuple[str, ...], show: bool) -> None:
+def decide(pair: Pair, model: Model) -> tuple[str, str]:
+    """("merged", "linked" or "", reason) as ``duplicates.repeats`` decides with ``model``."""
+    if pair.hand == "merged" or not pair.scopes:
+        return pair.hand, pair.why
+    said, p = judge(pair.features, pair.veto, model)
+    if said == "merge":
+        return "merged", f"pair scorer p {p:.2f}; {pair.why}"
+    if pair.hand == "linked" or said == "link":
+        return "linked", pair.why if pair.hand else f"pair scorer p {p:.2f}; {pair.why}"
+    return "", f"p {p:.2f}; {pair.why}"
+
+
+def examined(names: tuple[str, ...]) -> list[Pair]:
+    return [examine(name, row) for name in names for row in load(name)]
+
+
+def fit_model(pairs: list[Pair], margin: float = 0.0) -> Model:
+    """The scorer fitted on ``pairs``, its merge threshold above every different problem of
+    each part when that part was left out of the fit (cross-fitted), its link threshold at
+    the share of those held-out different problems ``LINK_RATE`` allows."""
+    names = sorted({p.part for p in pairs})
+    held: list[float] = []
     for name in names:
-        rows = load(name)
+        inner = _fit([p for p in pairs if p.part != name])
+        held += [inner.probability(p.features) for p in pairs
+                 if p.part == name and not p.row["same_problem"] and _open(p)]
+    held.sort()
+    merge = (held[-1] if held else 0.5) + margin
+    link = held[int(len(held) * (1 - LINK_RATE))] if held else 0.5
+    return replace(_fit(pairs), merge=min(merge, 1.0), link=min(link, merge))
+
+
+#: The share of different problems the scorer may link (held out in the cross-fit).
+LINK_RATE = 0.05
+
+
+def _open(pair: Pair) -> bool:
+    """Whether the scorer decides the pair (compared, not merged by the rules, no veto)."""
+    return bool(pair.scopes and pair.features) and pair.hand != "merged" and not pair.veto
+
+
+def _fit(pairs: list[Pair]) -> Model:
+    return fit([(p.features, bool(p.row["same_problem"])) for p in pairs if p.features],
+               FEATURES)
+
+
+def parts(names: tuple[str, ...], scopes: tuple[str, ...], show: bool,
+          held_out: bool = False, rules: bool = False) -> None:
+    """Figures per part and scope with the shipped scorer, the rules alone (``rules``), or
+    (``held_out``) a scorer fitted on all tuning parts but the one measured."""
+    pairs = examined(PARTS if held_out else names)
+    for name in names:
+        model = NEVER if rules else shipped() if not held_out else \
+            fit_model([p for p in pairs if p.part != name])
+        mine = [p for p in pairs if p.part == name]
+        if held_out:
+            print(f"{name:6} scorer fitted without it: merge at p {model.merge:.3f}, "
+                  f"link at p {model.link:.3f}")
         for scope in scopes:
             counts = {"same": 0, "merged": 0, "linked": 0, "false": 0, "false_links": 0}
-            for row in rows:
-                said, why = verdict(row, scope)
-                if row["same_problem"]:
+            for pair in mine:
+                said, why = decide(pair, model) if scope in pair.scopes else ("", "scope")
+                if pair.row["same_problem"]:
                     counts["same"] += 1
                     counts[said or "same"] += bool(said)
                     if show and said != "merged":
-                        print(f"missed {row['id']} {row['class']}: {said or '-'}: {why}")
+                        print(f"missed {pair.row['id']} {pair.row['class']}: {said or '-'}: {why}")
                 elif said:
                     counts["false" if said == "merged" else "false_links"] += 1
                     if show:
-                        print(f"WRONG {row['id']} {row['class']}: {said}: {why}")
+                        print(f"WRONG {pair.row['id']} {pair.row['class']}: {said}: {why}")
             same = max(counts["same"], 1)
             print(f"{name:6} {scope:6} merged {counts['merged'] / same:6.1%}  +linked "
                   f"{(counts['merged'] + counts['linked']) / same:6.1%}  false merges "
-                  f"{counts['false']:2}  false links {counts['false_links']:2}")
+                  f"{counts['false']:2}  false links {counts['false_links']:2}", flush=True)
+
+
+def write_model(path: Path) -> None:
+    """Fit the scorer on every tuning part and write it where the step reads it."""
+    model = fit_model(examined(PARTS))
+    path.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({"merge": model.merge, "link": model.link, "weights": dict(
+        zip(model.names, (round(w, 3) for w in model.weights), strict=True))}))
 
 
 def stress_rows(per: int, colleague: bool, seed: int = 7) -> list[dict[str, Any]]:
@@ -110,7 +187,7 @@ def stress(per: int, colleague: bool, show: bool) -> None:
     rows = stress_rows(per, colleague)
     merged = linked = 0
     for row in rows:
-        said, why = verdict(row, "domain")
+        said, why = decide(examine("stress", row), shipped())
         merged += said == "merged"
         linked += said == "linked"
         if show and said == "merged":
@@ -122,17 +199,23 @@ def stress(per: int, colleague: bool, show: bool) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="?", choices=("parts", "stress"), default="parts")
+    parser.add_argument("what", nargs="?", choices=("parts", "stress", "fit"), default="parts")
     parser.add_argument("--part", choices=PARTS, action="append")
     parser.add_argument("--scope", choices=("domain", "sender"), action="append")
     parser.add_argument("--show", action="store_true")
     parser.add_argument("--per", type=int, default=1, help="second mails per first (stress)")
     parser.add_argument("--colleague", action="store_true", help="stress: a colleague writes")
+    parser.add_argument("--held-out", action="store_true",
+                        help="parts: each part measured by a scorer fitted without it")
+    parser.add_argument("--rules", action="store_true", help="parts: the hand rules alone")
     args = parser.parse_args(argv[1:])
     if args.what == "stress":
         stress(args.per, args.colleague, args.show)
+    elif args.what == "fit":
+        write_model(ROOT / "mailgate" / "data" / "repeat_scorer.json")
     else:
-        parts(tuple(args.part or PARTS), tuple(args.scope or ("domain", "sender")), args.show)
+        parts(tuple(args.part or PARTS), tuple(args.scope or ("domain", "sender")), args.show,
+              args.held_out, args.rules)
     return 0
 
 

@@ -1,0 +1,49 @@
+"""The pair scorer (``mailgate.pairscore``): fitted from labelled pairs, it merges only what
+it is very sure of and never what the hand rules veto; the shipped model fits the features
+``compare`` computes."""
+
+from __future__ import annotations
+
+import random
+
+from mailgate.pairscore import NEVER, Model, fit, judge, shipped
+from mailgate.repeats import FEATURES, Mail, compare
+
+
+def _rows(count: int = 400) -> list[tuple[tuple[float, ...], bool]]:
+    """Pairs whose first feature carries the label and whose second is noise."""
+    rng = random.Random(3)
+    rows = []
+    for _ in range(count):
+        same = rng.random() < 0.5
+        rows.append(((rng.gauss(1.5 if same else -1.5, 1.0), rng.gauss(0, 1)), same))
+    return rows
+
+
+def test_a_fitted_model_ranks_by_the_feature_that_carries_the_label() -> None:
+    """The fit learns which feature tells pairs apart and leaves the noise near zero."""
+    model = fit(_rows(), ("signal", "noise"))
+    assert model.weights[0] > 1.0 and abs(model.weights[1]) < 0.3
+    assert model.probability((3.0, 0.0)) > 0.95 > 0.05 > model.probability((-3.0, 0.0))
+
+
+def test_the_scorer_merges_above_its_threshold_links_below_and_obeys_the_veto() -> None:
+    """Very sure: merge; likely: link; a mail that says the first problem is over or asks
+    for something new is never merged, however alike."""
+    model = Model(("x",), (0.0,), (1.0,), (4.0,), 0.0, 0.99, 0.6)
+    assert judge((2.0,), False, model)[0] == "merge"
+    assert judge((0.5,), False, model)[0] == "link"
+    assert judge((-1.0,), False, model)[0] == ""
+    assert judge((2.0,), True, model)[0] == "link"
+    assert judge((), False, model)[0] == ""
+    assert judge((2.0,), False, NEVER)[0] == ""
+
+
+def test_the_shipped_model_weighs_the_features_compare_computes() -> None:
+    """The model file and ``compare`` agree on the features, and the merge threshold sits
+    above the link threshold."""
+    model = shipped()
+    verdict = compare(Mail("a@x.example", "VPN down", "The VPN is down since 9."),
+                      Mail("b@x.example", "VPN", "VPN not working here either."))
+    assert model.names == FEATURES and len(verdict.features) == len(FEATURES)
+    assert 0.5 < model.link <= model.merge <= 1.0

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 from mailgate.config import Config
 from mailgate.domains import organisation
 from mailgate.message import Inbound
-from mailgate.pairscore import Model, judge, shipped
+from mailgate.pairscore import Scorer, judge, shipped
 from mailgate.quotes import new_text
 from mailgate.refs import normalize_subject
 from mailgate.repeats import NEAR, Mail, asks_anew, compare, new_topic, own_words, terms
@@ -105,7 +105,7 @@ def find_duplicate(config: Config, store: Store, inbound: Inbound,
 
 
 def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
-            near: timedelta = NEAR, model: Model | None = None) -> tuple[float, str, bool] | None:
+            near: timedelta = NEAR, model: Scorer | None = None) -> tuple[float, str, bool] | None:
     """(score, reason, merge?) when ``mail`` repeats the candidate ticket's first mail
     (merge) or is likely related to it (not merge); None when it is another matter.
     ``model``: the pair scorer (default the shipped one; ``pairscore.NEVER``: rules only)."""
@@ -123,7 +123,7 @@ def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
     verdict = compare(first, mail, near)
     if verdict.same:
         return verdict.score, f"same problem, reworded: {verdict.reason}", True
-    said, p = judge(verdict.features, verdict.veto, shipped() if model is None else model)
+    said, p = judge(verdict.features, verdict.mergeable, shipped() if model is None else model)
     if said == "merge":
         return verdict.score, (f"same problem by the pair scorer (p {p:.2f}): "
                                f"{verdict.reason}"), True

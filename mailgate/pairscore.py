@@ -8,9 +8,11 @@ product names and words, concepts, the time gap, who writes, whether each mail r
 problem, the subjects, the length ratio) by a logistic model fitted on the tuning parts
 (``tools/repeat_pairs.py fit``). Its merge threshold is cross-fitted: above every
 different-problem pair of a part left out of the fit, on each part in turn; so it merges
-only what it is very sure of. What reaches only the link threshold is linked with a
-notice. It never merges a mail that says the first problem is over or asks for something
-new (``Verdict.veto``). The model and thresholds are ``mailgate/data/repeat_scorer.json``.
+only what it is very sure of, and only a pair that reaches ``compare``'s bar with enough
+shared terms (``Verdict.mergeable``: it replaces the strong-evidence gate, not the bar),
+never a mail that says the first problem is over or asks for something new. What reaches
+only the link threshold is linked with a notice. The model and thresholds are
+``mailgate/data/repeat_scorer.json``.
 """
 
 from __future__ import annotations
@@ -55,11 +57,28 @@ class Model:
                    float(data["link"]))
 
 
+@dataclass(frozen=True)
+class Scorer:
+    """Two models: one fitted on the pairs it may merge (they reach ``compare``'s bar
+    without strong evidence), with its merge threshold; one fitted on every pair the rules
+    do not merge, with its link threshold."""
+
+    merger: Model
+    linker: Model
+
+    def to_json(self) -> dict[str, Any]:
+        return {"merger": self.merger.to_json(), "linker": self.linker.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Scorer:
+        return cls(Model.from_json(data["merger"]), Model.from_json(data["linker"]))
+
+
 @cache
-def shipped() -> Model:
-    """The model fitted on all tuning parts (``mailgate/data/repeat_scorer.json``)."""
+def shipped() -> Scorer:
+    """The scorer fitted on all tuning parts (``mailgate/data/repeat_scorer.json``)."""
     text = resources.files("mailgate.data").joinpath("repeat_scorer.json").read_text("utf-8")
-    return Model.from_json(json.loads(text))
+    return Scorer.from_json(json.loads(text))
 
 
 def fit(rows: list[tuple[tuple[float, ...], bool]], names: tuple[str, ...],
@@ -118,15 +137,20 @@ def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
     return out
 
 
-#: A model that never merges nor links: the hand rules alone.
-NEVER = Model((), (), (), (), 0.0, 2.0, 2.0)
+#: A scorer that never merges nor links: the hand rules alone.
+NEVER = Scorer(Model((), (), (), (), 0.0, 2.0, 2.0), Model((), (), (), (), 0.0, 2.0, 2.0))
 
 
-def judge(features: tuple[float, ...], veto: bool, model: Model) -> tuple[str, float]:
-    """("merge", "link" or "", probability) for a pair the hand rules did not merge."""
+def judge(features: tuple[float, ...], mergeable: bool, scorer: Scorer) -> tuple[str, float]:
+    """("merge", "link" or "", probability) for a pair the hand rules did not merge; only
+    a ``mergeable`` pair (it reaches ``compare``'s bar with enough shared terms, and says
+    neither "works again" nor asks for something new) may merge: a likely pair that shares
+    nothing ("still" from the same sender half an hour later) is linked at most."""
     if not features:
         return "", 0.0
-    p = model.probability(features)
-    if p >= model.merge and not veto:
-        return "merge", p
-    return ("link" if p >= model.link else ""), p
+    if mergeable:
+        p = scorer.merger.probability(features)
+        if p >= scorer.merger.merge:
+            return "merge", p
+    p = scorer.linker.probability(features)
+    return ("link" if p >= scorer.linker.link else ""), p

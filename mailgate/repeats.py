@@ -107,7 +107,9 @@ class Verdict:
     #: What the pair scorer (``mailgate.pairscore``) weighs, named by ``FEATURES``; empty
     #: when the second mail announces another matter.
     features: tuple[float, ...] = ()
-    veto: bool = False  # it says the first problem is over, or asks for something new
+    #: It reaches the bar with enough shared, and neither says the first problem is over
+    #: nor asks for something new: the pair scorer may merge it without strong evidence.
+    mergeable: bool = False
 
 
 @dataclass
@@ -390,7 +392,8 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     asks = None if resolved else asks_anew(said)
     pair = _Pair(first, second, a, b, ca, cb, score - need, cue, clash, said, score)
     verdict = _rules(same, score, reason, pair, resolved, asks, colleague, soon)
-    return replace(verdict, features=features(pair), veto=bool(resolved or asks))
+    return replace(verdict, features=features(pair),
+                   mergeable=same and not (resolved or asks))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from mailgate.pairscore import NEVER, Model, fit, judge, shipped
+from mailgate.pairscore import NEVER, Model, Scorer, fit, judge, shipped
 from mailgate.repeats import FEATURES, Mail, compare
 
 
@@ -28,22 +28,24 @@ def test_a_fitted_model_ranks_by_the_feature_that_carries_the_label() -> None:
 
 
 def test_the_scorer_merges_above_its_threshold_links_below_and_obeys_the_veto() -> None:
-    """Very sure: merge; likely: link; a mail that says the first problem is over or asks
-    for something new is never merged, however alike."""
-    model = Model(("x",), (0.0,), (1.0,), (4.0,), 0.0, 0.99, 0.6)
-    assert judge((2.0,), False, model)[0] == "merge"
-    assert judge((0.5,), False, model)[0] == "link"
-    assert judge((-1.0,), False, model)[0] == ""
-    assert judge((2.0,), True, model)[0] == "link"
-    assert judge((), False, model)[0] == ""
-    assert judge((2.0,), False, NEVER)[0] == ""
+    """Very sure: merge; likely: link; a pair below the bar, or whose mail says the first
+    problem is over or asks for something new, is never merged, however sure."""
+    model = Scorer(Model(("x",), (0.0,), (1.0,), (4.0,), 0.0, 0.99, 2.0),
+                   Model(("x",), (0.0,), (1.0,), (4.0,), 0.0, 2.0, 0.6))
+    assert judge((2.0,), True, model)[0] == "merge"
+    assert judge((0.5,), True, model)[0] == "link"
+    assert judge((-1.0,), True, model)[0] == ""
+    assert judge((2.0,), False, model)[0] == "link"
+    assert judge((), True, model)[0] == ""
+    assert judge((2.0,), True, NEVER)[0] == ""
 
 
 def test_the_shipped_model_weighs_the_features_compare_computes() -> None:
     """The model file and ``compare`` agree on the features, and the merge threshold sits
     above the link threshold."""
-    model = shipped()
+    scorer = shipped()
     verdict = compare(Mail("a@x.example", "VPN down", "The VPN is down since 9."),
                       Mail("b@x.example", "VPN", "VPN not working here either."))
-    assert model.names == FEATURES and len(verdict.features) == len(FEATURES)
-    assert 0.5 < model.link <= model.merge <= 1.0
+    assert scorer.merger.names == scorer.linker.names == FEATURES
+    assert len(verdict.features) == len(FEATURES)
+    assert scorer.linker.link > 0.5 and 0.5 < scorer.merger.merge <= 1.0

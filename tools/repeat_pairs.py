@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bench.repeats import _raw, _when, in_scope, load  # noqa: E402
 from mailgate.duplicates import repeats  # noqa: E402
 from mailgate.message import parse  # noqa: E402
-from mailgate.pairscore import NEVER, Model, fit, judge, shipped  # noqa: E402
+from mailgate.pairscore import NEVER, Model, Scorer, fit, judge, shipped  # noqa: E402
 from mailgate.quotes import new_text  # noqa: E402
 from mailgate.repeats import FEATURES, NEAR, Mail, compare  # noqa: E402
 
@@ -54,7 +54,7 @@ class Pair(NamedTuple):
     hand: str  # "merged", "linked" or "" by the rules alone
     why: str
     features: tuple[float, ...]
-    veto: bool
+    mergeable: bool
 
 
 def examine(part: str, row: dict[str, Any]) -> Pair:
@@ -63,7 +63,7 @@ def examine(part: str, row: dict[str, Any]) -> Pair:
     first, second = (parse(_raw(row[k], n)) for n, k in ((1, "first"), (2, "second")))
     at1, at2 = _when(row["first"]), _when(row["second"])
     if not scopes or not timedelta(0) <= at2 - at1 <= WINDOW:
-        return Pair(part, row, (), "", "out of scope or window", (), True)
+        return Pair(part, row, (), "", "out of scope or window", (), False)
     candidate = {"requester": first.from_addr, "subject": first.subject,
                  "text": first.text, "created_at": at1}
     mail = Mail(second.from_addr, second.subject, new_text(second.text), at2,
@@ -73,14 +73,14 @@ def examine(part: str, row: dict[str, Any]) -> Pair:
     judged = compare(first_mail, mail, NEAR)
     hand = "" if found is None else "merged" if found[2] else "linked"
     why = found[1] if found is not None else f"new ticket: {judged.reason}"
-    return Pair(part, row, scopes, hand, why, judged.features, judged.veto)
+    return Pair(part, row, scopes, hand, why, judged.features, judged.mergeable)
 
 
-def decide(pair: Pair, model: Model) -> tuple[str, str]:
+def decide(pair: Pair, model: Scorer) -> tuple[str, str]:
     """("merged", "linked" or "", reason) as ``duplicates.repeats`` decides with ``model``."""
     if pair.hand == "merged" or not pair.scopes:
         return pair.hand, pair.why
-    said, p = judge(pair.features, pair.veto, model)
+    said, p = judge(pair.features, pair.mergeable, model)
     if said == "merge":
         return "merged", f"pair scorer p {p:.2f}; {pair.why}"
     if pair.hand == "linked" or said == "link":
@@ -92,34 +92,46 @@ def examined(names: tuple[str, ...]) -> list[Pair]:
     return [examine(name, row) for name in names for row in load(name)]
 
 
-def fit_model(pairs: list[Pair], margin: float = 0.0) -> Model:
-    """The scorer fitted on ``pairs``, its merge threshold above every different problem of
-    each part when that part was left out of the fit (cross-fitted), its link threshold at
-    the share of those held-out different problems ``LINK_RATE`` allows."""
+def fit_model(pairs: list[Pair], margin: float = 0.0) -> Scorer:
+    """The scorer fitted on the ``pairs`` the rules do not merge, its merge threshold above
+    every different problem it may merge of each part when that part was left out of the
+    fit (cross-fitted), its link threshold at the share of held-out different problems
+    ``LINK_RATE`` allows. (A merger fitted only on the pairs it may merge merged 3 different
+    problems of tune4 held out: too few pairs to fit on.)"""
     names = sorted({p.part for p in pairs})
-    held: list[float] = []
+    merges: list[float] = []
+    links: list[float] = []
     for name in names:
-        inner = _fit([p for p in pairs if p.part != name])
-        held += [inner.probability(p.features) for p in pairs
-                 if p.part == name and not p.row["same_problem"] and _open(p)]
-    held.sort()
-    merge = (held[-1] if held else 0.5) + margin
-    link = held[int(len(held) * (1 - LINK_RATE))] if held else 0.5
-    return replace(_fit(pairs), merge=min(merge, 1.0), link=min(link, merge))
+        rest, held = [p for p in pairs if p.part != name], [
+            p for p in pairs if p.part == name and not p.row["same_problem"]]
+        model = _fit([p for p in rest if _scored(p)])
+        merges += [model.probability(p.features) for p in held if _open(p)]
+        links += [model.probability(p.features) for p in held if _scored(p)]
+    merges.sort()
+    links.sort()
+    merge = min((merges[-1] if merges else 0.5) + margin, 1.0)
+    link = links[int(len(links) * (1 - LINK_RATE))] if links else 0.5
+    model = _fit([p for p in pairs if _scored(p)])
+    return Scorer(replace(model, merge=merge), replace(model, link=link))
 
 
 #: The share of different problems the scorer may link (held out in the cross-fit).
 LINK_RATE = 0.05
 
 
+def _scored(pair: Pair) -> bool:
+    """Whether the scorer sees the pair (compared, not merged by the rules)."""
+    return bool(pair.scopes and pair.features) and pair.hand != "merged"
+
+
 def _open(pair: Pair) -> bool:
-    """Whether the scorer decides the pair (compared, not merged by the rules, no veto)."""
-    return bool(pair.scopes and pair.features) and pair.hand != "merged" and not pair.veto
+    """Whether the scorer may merge the pair (seen by it, reaching the bar, no "works
+    again" nor new request)."""
+    return _scored(pair) and pair.mergeable
 
 
 def _fit(pairs: list[Pair]) -> Model:
-    return fit([(p.features, bool(p.row["same_problem"])) for p in pairs if p.features],
-               FEATURES)
+    return fit([(p.features, bool(p.row["same_problem"])) for p in pairs], FEATURES)
 
 
 def parts(names: tuple[str, ...], scopes: tuple[str, ...], show: bool,
@@ -132,8 +144,8 @@ def parts(names: tuple[str, ...], scopes: tuple[str, ...], show: bool,
             fit_model([p for p in pairs if p.part != name])
         mine = [p for p in pairs if p.part == name]
         if held_out:
-            print(f"{name:6} scorer fitted without it: merge at p {model.merge:.3f}, "
-                  f"link at p {model.link:.3f}")
+            print(f"{name:6} scorer fitted without it: merge at p {model.merger.merge:.3f}, "
+                  f"link at p {model.linker.link:.3f}")
         for scope in scopes:
             counts = {"same": 0, "merged": 0, "linked": 0, "false": 0, "false_links": 0}
             for pair in mine:
@@ -157,8 +169,8 @@ def write_model(path: Path) -> None:
     """Fit the scorer on every tuning part and write it where the step reads it."""
     model = fit_model(examined(PARTS))
     path.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
-    print(json.dumps({"merge": model.merge, "link": model.link, "weights": dict(
-        zip(model.names, (round(w, 3) for w in model.weights), strict=True))}))
+    print(json.dumps({"merge": model.merger.merge, "link": model.linker.link, "merger": dict(
+        zip(FEATURES, (round(w, 3) for w in model.merger.weights), strict=True))}))
 
 
 def stress_rows(per: int, colleague: bool, seed: int = 7) -> list[dict[str, Any]]:

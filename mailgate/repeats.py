@@ -107,8 +107,9 @@ class Verdict:
     #: What the pair scorer (``mailgate.pairscore``) weighs, named by ``FEATURES``; empty
     #: when the second mail announces another matter.
     features: tuple[float, ...] = ()
-    #: It reaches the bar with enough shared, and neither says the first problem is over
-    #: nor asks for something new: the pair scorer may merge it without strong evidence.
+    #: It reaches the bar with enough shared, neither says the first problem is over nor
+    #: asks for something new, nor names identifiers of its own only: the pair scorer may
+    #: merge it without strong evidence.
     mergeable: bool = False
 
 
@@ -393,7 +394,15 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     pair = _Pair(first, second, a, b, ca, cb, score - need, cue, clash, said, score)
     verdict = _rules(same, score, reason, pair, resolved, asks, colleague, soon)
     return replace(verdict, features=features(pair),
-                   mergeable=same and not (resolved or asks))
+                   mergeable=same and not (resolved or asks or _own_things(a, b)))
+
+
+def _own_things(a: _Terms, b: _Terms) -> bool:
+    """Whether the second mail names identifiers of its own (a host, a code, a number)
+    and none of the first's: a reminder names the same thing or none, another story its
+    own ("db01 backup still failing" after "eMAR not loading", ninth session's stress
+    test). The pair scorer does not merge such a pair."""
+    return bool(b.idents - a.idents) and not a.idents & b.idents
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ defaults (``duplicate_window`` 3 days, ``related_within`` 30 minutes), for quick
 comparisons while tuning:
 
 - ``parts``: merged / merged or linked / false merges / false links per tuning part and
-  scope (``tune`` .. ``tune8``), as the bench counts them;
+  scope (``tune`` .. ``tune9``), as the bench counts them;
 - ``stress``: false merges on pairs that are different problems by construction: the
   first mail of one labelled pair and the second mail of ANOTHER pair (another
   organisation's story), re-addressed as sent by the same sender 30 minutes later
@@ -41,7 +41,8 @@ from mailgate.pairscore import NEVER, Model, Scorer, fit, judge, shipped  # noqa
 from mailgate.quotes import new_text  # noqa: E402
 from mailgate.repeats import FEATURES, NEAR, Mail, compare  # noqa: E402
 
-PARTS = ("tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8")
+PARTS = ("tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8",
+         "tune9")
 WINDOW = timedelta(days=3)
 
 

@@ -714,6 +714,11 @@ def _problem(text: str) -> bool:
     return _phrase(text, _words()[5]) is not None
 
 
+def problem_reported(text: str) -> bool:
+    """Whether the text reports something wrong: a problem phrase or a lexicon symptom."""
+    return _problem(text) or bool(concepts(text).symptoms)
+
+
 def _same_subject(first: Mail, second: Mail) -> bool:
     """Whether the second mail's subject is the first's, but for a "Re:" or "Fwd:"."""
     return " ".join(normalize_subject(second.subject).casefold().split()) == \

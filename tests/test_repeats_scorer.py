@@ -9,7 +9,7 @@ from datetime import datetime
 
 from mailgate.duplicates import repeats
 from mailgate.pairscore import NEVER, Model, Scorer, fit, judge, shipped
-from mailgate.repeats import FEATURES, Mail, compare
+from mailgate.repeats import CONTENT, FEATURES, Mail, compare
 
 
 def _rows(count: int = 400) -> list[tuple[tuple[float, ...], bool]]:
@@ -48,7 +48,7 @@ def test_the_shipped_model_weighs_the_features_compare_computes() -> None:
     scorer = shipped()
     verdict = compare(Mail("a@x.example", "VPN down", "The VPN is down since 9."),
                       Mail("b@x.example", "VPN", "VPN not working here either."))
-    assert scorer.merger.names == scorer.linker.names == FEATURES
+    assert scorer.merger.names == CONTENT and scorer.linker.names == FEATURES
     assert len(verdict.features) == len(FEATURES)
     assert scorer.linker.link > 0.5 and 0.5 < scorer.merger.merge <= 1.0
 

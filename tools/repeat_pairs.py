@@ -7,7 +7,13 @@ defaults (``duplicate_window`` 3 days, ``related_within`` 30 minutes), for quick
 comparisons while tuning:
 
 - ``parts``: merged / merged or linked / false merges / false links per tuning part and
-  scope (``tune`` .. ``tune9``), as the bench counts them;
+  scope (``tune`` .. ``tune9``), as the bench counts them, with the shipped pair scorer
+  (``mailgate/pairscore.py``); ``--rules``: the hand rules alone; ``--held-out``:
+  leave-one-part-out, each part measured by a scorer fitted on all the others (with its
+  own cross-fitted thresholds): the honest figure for anything learned;
+- ``fit``: fit the pair scorer on every tuning part and write
+  ``mailgate/data/repeat_scorer.json`` (``--margin``: the merge threshold's log-odds above
+  the highest different problem of a part left out of the fit);
 - ``stress``: false merges on pairs that are different problems by construction: the
   first mail of one labelled pair and the second mail of ANOTHER pair (another
   organisation's story), re-addressed as sent by the same sender 30 minutes later
@@ -15,8 +21,8 @@ comparisons while tuning:
   (two writers' printer jams), so read the merged ones (``--show``) before blaming a rule.
 
 Never reads the evaluation parts. Usage (from the repo root):
-``.venv/bin/python tools/repeat_pairs.py [parts|stress] [--part tune4] [--show]
-[--per 1] [--colleague]``.
+``.venv/bin/python tools/repeat_pairs.py [parts|stress|fit] [--part tune4] [--show]
+[--rules] [--held-out] [--margin 1.0] [--per 1] [--colleague]``.
 """
 
 from __future__ import annotations

@@ -164,10 +164,10 @@ class Processor:
                     self._bind(item, inbound.message_id)
                     outcome = self.pipeline.handle(self.store, item, inbound, prepared.now,
                                                    prepared.facts)
-                    self.store.spool_finish(item.id, state=outcome.state, now=prepared.now,
-                                            message_id=inbound.message_id,
-                                            ticket_id=outcome.ticket_id)
                     done.append((prepared, outcome))
+                self.store.spool_finish_many([  # (nothing in the pipeline reads the spool)
+                    (p.item.id, outcome.state, p.now, p.inbound.message_id, outcome.ticket_id)
+                    for p, outcome in done if p.inbound is not None and p.now is not None])
         except TransientError:
             raise
         except Exception as exc:  # whatever it was, the careful way meets it in its savepoint

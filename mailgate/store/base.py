@@ -321,6 +321,15 @@ class StoreBase:
         self._later.setdefault(sql, []).append(params)
         self._later_tables.add(sql.split(None, 3)[2])  # INSERT INTO <table>
 
+    def _insert_many_later(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``_many(sql, rows)``, now or within ``rows_together`` with the rows of the same
+        statement."""
+        if self._later is None:
+            self._many(sql, rows)
+            return
+        for params in rows:
+            self._insert_later(sql, params)
+
     def _write_later(self) -> None:
         if self._later:
             later = list(self._later.items())

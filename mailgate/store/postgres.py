@@ -46,6 +46,7 @@ from psycopg_pool import ConnectionPool
 from mailgate.errors import StoreError
 from mailgate.store.base import Cursor
 from mailgate.store.facade import Store
+from mailgate.store.lite import SPOOL_INSERT
 
 IDLE_IN_TX_MS = 60_000  # our transactions never sit idle for long
 # Detect a dead server or network instead of waiting on a half-open connection for the
@@ -211,6 +212,10 @@ class PgStore(Store):
     #: (they fail only with the connection, or in a transaction that failed already)
     HOLDABLE: ClassVar[tuple[str, ...]] = ("BEGIN", "SET LOCAL ", "SAVEPOINT ",
                                            "RELEASE SAVEPOINT ", "SELECT pg_advisory_xact_lock")
+
+    #: a spool row and its raw bytes in one statement (a data-modifying WITH)
+    SPOOL_WITH_RAW: ClassVar[str] = (f"WITH s AS ({SPOOL_INSERT}) INSERT INTO spool_raw (id, raw)"
+                                     " SELECT id, ? FROM s RETURNING id")
 
     def __init__(self, conninfo: str, url: str, busy_timeout: float) -> None:
         super().__init__()
@@ -461,6 +466,12 @@ class PgStore(Store):
         cur = self._x("SELECT pg_advisory_xact_lock(?)", (lock_id(key),))
         if not self._depth:
             cur.fetchall()
+
+    def _add_spool_row(self, values: Sequence[Any], raw: bytes) -> int:
+        """One round trip a mail on intake, not two."""
+        spool_id = self._insert(self.SPOOL_WITH_RAW, (*values, raw))
+        assert spool_id is not None
+        return spool_id
 
     def _reserve_id(self, table: str) -> int | None:
         row = self._x("SELECT nextval(pg_get_serial_sequence(?, 'id'))", (table,)).fetchone()

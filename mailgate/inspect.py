@@ -20,7 +20,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from mailgate import clock
+from mailgate import clock, reminders
 from mailgate.config import Config
 from mailgate.errors import ConfigError, MailgateError, NotFoundError, TransientError
 from mailgate.message import ParseError, parse
@@ -332,7 +332,7 @@ def _compose_sample(config: Config, renderer: Any, name: str, ticket: Ticket | N
         raise ConfigError(f"template {where}: {type(exc).__name__}: {exc}") from None
     auto = "auto-replied"
     if name == "reminder":
-        to = [(None, a) for a in [config.sla.team_address or "team@example.com"]]
+        to = [(None, a) for a in [reminders.team_address(config) or "team@example.com"]]
         subject = f"{tags.tag(number)} SLA first response 75% of target: {subject}"
         auto = "auto-generated"
     else:

@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from mailgate import autoclose, clocks, desk, resolution, sla
+from mailgate import autoclose, clocks, desk, resolution, security, sla
 from mailgate.compose import compose, new_message_id
 from mailgate.config import Config
 from mailgate.mailer import Mailer
@@ -32,13 +32,32 @@ from mailgate.store import Store, Ticket
 log = structlog.get_logger("mailgate.reminders")
 
 
+def team_address(config: Config) -> str | None:
+    """Where "team" reminders go: ``[sla] team_address``, else the team's own ``[team]
+    address`` (a desk that set only the latter still hears of its deadlines)."""
+    return config.sla.team_address or config.team.address
+
+
+def config_warnings(config: Config) -> list[str]:
+    """What ``check-config`` says of levels whose reminders would reach nobody."""
+    fixed = {"team": team_address(config), "escalation": config.sla.escalation_address}
+    found = []
+    for name, level in config.sla.levels.items():
+        if level.notify and not any(fixed.get(who, "@") for who in level.notify):
+            found.append(f"sla level {name!r} notifies {', '.join(level.notify)}, but no "
+                         "address is set for them (sla.team_address, team.address, "
+                         "sla.escalation_address): its reminders go to nobody unless the "
+                         "ticket has an assignee")
+    return found
+
+
 def recipients(config: Config, store: Store, ticket_id: int) -> list[str]:
     """Who the ticket's level says to remind: team, escalation, assignee addresses."""
     ticket = store.ticket_record(ticket_id)
     level = sla.level_of(config, ticket["sla_level"] or config.sla.default_level)
     found = []
     for who in level.notify:
-        address = {"team": config.sla.team_address,
+        address = {"team": team_address(config),
                    "escalation": config.sla.escalation_address,
                    "assignee": ticket["assignee"]}[who]
         if address and "@" in address and address not in found:
@@ -118,16 +137,31 @@ def _fire_sla(config: Config, store: Store, renderer: Renderer, tags: TagFormat,
     state = "breached" if row["point"] >= 1 else f"{row['point']:.0%} of target"
     subject = f"{tags.tag(ticket.id)} SLA {row['kind'].replace('_', ' ')} {state}: " \
               f"{ticket.subject}"
+    thread = store.thread_ids(ticket.id)
     raw = compose(from_addr=config.support_address, from_name=config.gateway.name,
                   to=[(None, a) for a in to], subject=subject, text=rendered.text,
                   html=rendered.html, message_id=message_id, date=now,
-                  loop_id=config.support_address, auto_submitted="auto-generated")
+                  loop_id=config.support_address, auto_submitted="auto-generated",
+                  in_reply_to=thread[-1] if thread else None, references=thread,
+                  reply_to=_reply_to(config, store, ticket, to))
     store.outbox_add(ticket_id=ticket.id, message_id=message_id, kind="reminder",
                      mail_from=config.support_address, rcpt_tos=to, raw=raw, now=now)
     store.record_auto_replies(to, now)  # counted by the loop cap, as mailer's are
     log.info("sla_reminder_queued", ticket=ticket.reference, clock=row["kind"],
              point=row["point"])
     return 1
+
+
+def _reply_to(config: Config, store: Store, ticket: Ticket, to: list[str]) -> str | None:
+    """The reply address an engineer's answer to the reminder proves itself by, as with a
+    notification: the team address's token (valid for every engineer), else the one
+    recipient's; else none (an answer then needs another proof)."""
+    who = config.team.address or (to[0] if len(to) == 1 else None)
+    if who is None:
+        return None
+    generation = store.count_events(ticket.id, security.TOKEN_EXPOSED)
+    return security.engineer_reply_address(config, ticket.id, ticket.reference, who,
+                                           generation)
 
 
 def fire_auto_close(config: Config, store: Store, renderer: Renderer, row: dict[str, Any],

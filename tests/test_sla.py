@@ -225,3 +225,43 @@ def test_closed_ticket_drops_pending_reminders(sla_config_path: Path) -> None:
         finally:
             daemon.stop()
     assert [c["state"] for c in daemon.store().clocks(1)] == ["met", "met"]
+
+
+def test_reminder_without_sla_team_address_reaches_the_team_and_threads(
+        tmp_path: Path) -> None:
+    """Only `[team] address` set: the 75 % reminder still reaches the team, joins the
+    ticket's thread (In-Reply-To, References) and carries the engineers' reply address, so
+    an answer to it threads and proves itself as a notification's answer does."""
+    desk = {"team": {"address": "desk@example.com",
+                     "engineers": {"alice": "alice@example.com"}}}
+    sla = {"sla": {k: v for k, v in SLA["sla"].items() if k != "team_address"}}
+    config = load_config(write_config(tmp_path, sla, desk))
+    configure_logging(config.logging)
+    with freeze_time("2026-03-10 06:00:00", ignore=REAL_TIME) as frozen:  # Tue 09:00 MSK
+        daemon = RunningDaemon(config).start()
+        try:
+            mail = make_mail("Remind the desk")
+            _accept(daemon, mail)
+            frozen.move_to("2026-03-11 03:30:00")  # past 75 % of 8 working hours
+            daemon.run_reminders()
+            daemon.wait_outbox_idle()
+        finally:
+            daemon.stop()
+    [reminder] = [m for m in _sent(daemon) if " SLA " in m["Subject"]]
+    assert reminder["To"] == "desk@example.com"
+    assert reminder["In-Reply-To"] == reminder["References"].split()[-1]  # the latest
+    assert reminder["References"].split()[0] == mail["Message-ID"]  # the thread's root
+    assert reminder["Reply-To"].addresses[0].username.startswith("support+sup-000001.")
+
+
+def test_check_config_warns_when_reminders_reach_nobody(tmp_path: Path) -> None:
+    """A level notifying "team" with no team address anywhere: check-config says so."""
+    sla = {"sla": {k: v for k, v in SLA["sla"].items() if k != "team_address"}}
+    nobody = write_config(tmp_path / "nobody", sla)
+    team = write_config(tmp_path / "team", sla, {"team": {"address": "desk@example.com"}})
+    said = {name: subprocess.run([sys.executable, "-m", "mailgate", "check-config", "-c",
+                                  str(path)], capture_output=True, text=True)
+            for name, path in (("nobody", nobody), ("team", team))}
+    assert all(r.returncode == 0 for r in said.values())
+    assert "sla level 'standard' notifies team" in said["nobody"].stderr
+    assert "notifies" not in said["team"].stderr

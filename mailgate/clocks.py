@@ -42,6 +42,21 @@ def _target(config: Config, level: str, kind: str) -> Target | None:
     return spec.first_response if kind == "first_response" else spec.resolution
 
 
+def span(delta: timedelta) -> str:
+    """A time span as people read it in an event or a reminder: "less than a minute",
+    "12 min", "3 h 5 min", "2 d 4 h" (no microseconds, no "0:00:11.977067")."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "less than a minute"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
 def _label(kind: str) -> str:
     return kind.replace("_", " ")
 
@@ -200,7 +215,7 @@ def resume(config: Config, store: Store, ticket_id: int, level: str, now: dateti
         shown = f"{sla.local(config, level, due_at):%Y-%m-%d %H:%M %Z}" if due_at else "none"
         store.add_event(ticket_id, "sla_resumed", actor="mailgate", now=now,
                         detail=f"{_label(clock['kind'])} clock resumed ({why}); "
-                               f"{idle} of working time added; due {shown}")
+                               f"{span(idle)} of working time added; due {shown}")
 
 
 def stop(config: Config, store: Store, ticket_id: int, kind: str, now: datetime,

@@ -33,6 +33,9 @@ from mailgate.store import Store, Ticket
 #: Our mail to customers: when one fails for good the team is told (the team's own mail,
 #: notices and reminders, never: a notice about it would go where it failed, a loop).
 CUSTOMER_KINDS = frozenset({"ack", "merged", "relay", "waiting", "resolved"})
+# What a customer's mail may name in References: their side's mail and ours to them, never
+# an engineer's own Message-ID (it names the engineer's mail host) or the team's notices.
+CUSTOMER_THREAD = ("customer", *sorted(CUSTOMER_KINDS))
 
 
 def ticket_context(ticket: Ticket) -> dict[str, Any]:
@@ -226,7 +229,8 @@ class Conversation:
         outbox_id = self.mailer.queue(
             store, ticket, kind="relay", template="relay", context=context, to=to, cc=cc,
             subject=self._subject(ticket), now=now,
-            in_reply_to=store.latest_inbound(ticket.id), references=store.thread_ids(ticket.id),
+            in_reply_to=store.latest_inbound(ticket.id),
+            references=store.thread_ids(ticket.id, kinds=CUSTOMER_THREAD),
             from_name=f"{engineer} ({self.config.gateway.name})", auto_submitted=None,
             reply_to=reply_to, language=ticket.language, attachments=chosen.attached,
         )

@@ -17,13 +17,20 @@ from collections import Counter
 _NOT_LETTERS = {c: " " for c in range(0x3000) if not chr(c).isalpha()}
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 COMMON = {
-    "en": "the and is to of it not we you my our please have this that with on for are",
-    "sv": "och är att det inte vi jag har en på för med som kan vår ni hej tack inte",
-    "nl": "de het een en is niet wij ik heb van op voor met dat zijn kunnen graag bedankt",
-    "de": "der die das und ist nicht wir ich habe ein eine mit für auf bitte danke",
-    "fr": "le la les et est pas nous je une des pour avec sur merci bonjour votre",
-    "es": "el la los las y es no nosotros yo una para con por gracias hola su",
-    "it": "il gli è non sono che della abbiamo ho con per grazie buongiorno cordiali saluti",
+    "en": "the and is to of it not we you my our please have this that with on for are can "
+          "since from but was be",
+    "sv": "och är att det inte vi jag har en på för med som kan vår ni hej tack sedan "
+          "fungerar oss",
+    "nl": "de het een en is niet wij ik heb van op voor met dat zijn kunnen graag bedankt "
+          "sinds werkt jullie ons",
+    "de": "der die das und ist nicht wir ich habe ein eine mit für auf bitte danke seit "
+          "funktioniert können uns geht",
+    "fr": "le la les et est pas nous je une des pour avec sur merci bonjour votre ne vous "
+          "depuis du au dans pouvez",
+    "es": "el la los las y es no nosotros yo una para con por gracias hola su del desde "
+          "funciona pueden nos está",
+    "it": "il gli è non sono che della abbiamo ho con per grazie buongiorno cordiali saluti "
+          "da di del ci funziona potete ieri",
 }
 _SETS = {lang: frozenset(words.split()) for lang, words in COMMON.items()}
 

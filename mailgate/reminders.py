@@ -127,7 +127,7 @@ def _fire_sla(config: Config, store: Store, renderer: Renderer, tags: TagFormat,
         "sla": {"level": level, "clock": row["kind"].replace("_", " "),
                 "due": sla.local(config, level, row["due_at"]),
                 "point": min(row["point"], 1.0), "breached": row["point"] >= 1,
-                "overdue": str(overdue).split(".")[0]},
+                "overdue": clocks.span(overdue)},
     }
     rendered = renderer.render_or_default("reminder", context)
     if rendered.failure:

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from mailgate import locales, satisfaction
 from mailgate.config import Config
-from mailgate.conversation import ticket_context
+from mailgate.conversation import CUSTOMER_THREAD, ticket_context
 from mailgate.mailer import Mailer
 from mailgate.refs import TagFormat
 from mailgate.store import Store, Ticket
@@ -46,7 +46,7 @@ def queue_to_customers(config: Config, store: Store, mailer: Mailer, ticket: Tic
                         to=customers(config, store, ticket),
                         subject=tags.tagged_subject(ticket.id, ticket.subject), now=now,
                         in_reply_to=store.latest_inbound(ticket.id),
-                        references=store.thread_ids(ticket.id),
+                        references=store.thread_ids(ticket.id, kinds=CUSTOMER_THREAD),
                         auto_submitted="auto-generated", language=ticket.language)
 
 

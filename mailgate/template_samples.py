@@ -146,7 +146,7 @@ def union_context() -> dict[str, Any]:
             "resolution_within": "within 40 working hours",
             "timezone": "Europe/Moscow", "calendar": "moscow", "working_time_only": True,
             "clock": "first response", "due": opened + timedelta(hours=8), "point": 0.75,
-            "breached": False, "overdue": "0:00:00",
+            "breached": False, "overdue": "2 h 5 min",
         },
         "what": "new",
         "related": {"reference": "SUP-000122"},  # ack: linked as likely the same problem

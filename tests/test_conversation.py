@@ -100,6 +100,11 @@ def test_full_conversation(desk: RunningDaemon) -> None:
     assert "Please send us the VPN log." in body(relay)
     assert "#priority" not in body(relay) and "printer is broken" not in body(relay)
     assert relay["Auto-Submitted"] is None
+    # the customer's thread: their mail and our ack, never the engineer's own Message-ID
+    # (it names their mail host) nor the team's notice
+    refs = str(relay["References"]).split()
+    assert first["Message-ID"] in refs
+    assert engineer["Message-ID"] not in refs and notice["Message-ID"] not in refs
     shown = desk.store().ticket_record(1)
     assert (shown["priority"], shown["assignee"]) == ("high", "bob@example.com")
     assert shown["first_response_at"] is not None

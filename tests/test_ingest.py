@@ -1,7 +1,7 @@
 """``mailgate ingest`` as Postfix's pipe(8) runs it: argv, exit codes, what it prints.
 
-The documented ``master.cf`` line (``config/postfix-master.cf.example``, also in
-the README) is expanded here as pipe(8) expands it: ``${sender}`` to the envelope
+The documented ``master.cf`` line (``mailgate/defaults/deploy/postfix-master.cf.example``,
+also in the README) is expanded here as pipe(8) expands it: ``${sender}`` to the envelope
 sender (empty for the null sender with ``null_sender=``), and the argument
 ``${recipient}`` to as many arguments as there are recipients (``-r a b``).
 """
@@ -47,7 +47,8 @@ ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
 def master_cf_argv() -> list[str]:
     """The ``argv=`` of the documented master.cf entry, split as Postfix splits it."""
-    text = (ROOT / "config" / "postfix-master.cf.example").read_text(encoding="utf-8")
+    deploy = ROOT / "mailgate" / "defaults" / "deploy"
+    text = (deploy / "postfix-master.cf.example").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     entry = " ".join(line.strip() for line in lines)  # continuation lines start with space
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())

@@ -371,6 +371,21 @@ def test_languages_told_from_the_text(text: str, language: str) -> None:
     assert detect(text) == language
 
 
+@pytest.mark.parametrize(("text", "language"), [
+    ("L'imprimante ne fonctionne plus depuis hier. Pouvez-vous nous aider ?", "fr"),
+    ("La stampante non funziona da ieri. Potete aiutarci?", "it"),
+    ("La impresora no funciona desde ayer. ¿Pueden ayudarnos?", "es"),
+    ("Skrivaren fungerar inte sedan igår. Kan ni hjälpa oss?", "sv"),
+    ("De printer werkt sinds gisteren niet. Kunnen jullie ons helpen?", "nl"),
+    ("Servers die randomly since the update", "en"),  # "die" is no German here
+])
+def test_a_short_request_gets_its_own_language(text: str, language: str) -> None:
+    """A two-sentence request (a phone's) is answered in its language, not the default."""
+    from mailgate.language import detect
+
+    assert detect(text) == language
+
+
 @pytest.mark.parametrize(("text", "value", "rest"), [
     ("5", 5, ""), ("4 - thanks!", 4, "thanks!"), ("Rating: 3", 3, ""), ("5/5", 5, ""),
     ("sehr gut, danke", 5, "danke"), ("Отлично!", 5, ""), ("2\nIt is slow again.", 2,

@@ -519,7 +519,7 @@ def test_new_commands_have_help_with_examples() -> None:
 
 def test_systemd_unit_reloads_with_sighup() -> None:
     """The shipped systemd unit reloads by SIGHUP, so `systemctl reload mailgate` works."""
-    unit = (ROOT / "config" / "mailgate.service").read_text()
+    unit = (ROOT / "mailgate" / "defaults" / "deploy" / "mailgate.service").read_text()
     assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
 
 

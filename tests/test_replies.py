@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mailgate.errors import ConfigError
+from mailgate.message.body import html_to_text
 from mailgate.quotes import MAX_INPUT, new_text, reply_parts
 from mailgate.replies import Understanding, Verdict, judge, unseen_history
 
@@ -866,6 +867,19 @@ def test_unseen_history_leaves_out_separator_lines() -> None:
                         "Sent: Monday, 2 March 2026 09:30\nTo: tom@shop.example\nSubject: Till"
                         "\n\nThe till driver is reinstalled.\n")
     assert unseen_history(parts.history, ["The till driver is reinstalled."]) == ""
+
+
+def test_unseen_history_leaves_out_bold_fields_of_html_mail() -> None:
+    """Outlook's HTML history block, turned to text, bolds its field names ("**Subject:**");
+    the quoted subject's "still" is no word the customer wrote (it reopened a thank-you)."""
+    html = ("<html><body><p>Thank you, the scanner works perfectly now.</p><p>Kate</p>"
+            "<div><p>-----Original Message-----<br><b>From:</b> Example Support "
+            "&lt;support@example.com&gt;<br><b>Sent:</b> Monday, December 7, 2026 3:41 PM<br>"
+            "<b>To:</b> Kate Miller<br><b>Betreff:</b> [SUP-000018] Scanner still jams on "
+            "every page</p></div><p>Hello Kate, the feeder rollers are replaced.</p>"
+            "</body></html>")
+    parts = reply_parts(html_to_text(html))
+    assert unseen_history(parts.history, ["Hello Kate, the feeder rollers are replaced."]) == ""
 
 
 @pytest.mark.parametrize(("sender", "body"), [

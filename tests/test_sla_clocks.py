@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +300,14 @@ def test_migration_remembers_reminders_sent_before_it(tmp_path: Path,
     pending = [r["point"] for r in store.reminders(1)
                if r["kind"] == "first_response" and r["state"] == "pending"]
     assert pending == [1.0]
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [
+    (0, "less than a minute"), (11.977067, "less than a minute"), (12 * 60 + 5, "12 min"),
+    (3 * 3600, "3 h"), (3 * 3600 + 5 * 60, "3 h 5 min"), (2 * 86400 + 4 * 3600 + 59, "2 d 4 h"),
+])
+def test_time_spans_read_as_people_write_them(seconds: float, shown: str) -> None:
+    """Events and reminders say "3 h 5 min", never "0:00:11.977067"."""
+    from mailgate.clocks import span
+
+    assert span(timedelta(seconds=seconds)) == shown

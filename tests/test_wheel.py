@@ -67,7 +67,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_init_then_check_config_from_the_wheel(installed: Path, tmp_path: Path) -> None:
-    """``init DIR`` writes config, templates and SLA presets that ``check-config`` passes."""
+    """``init DIR`` writes config, templates, SLA presets and the systemd unit (the wheel has
+    them all); ``check-config`` passes."""
     empty = tmp_path / "cwd"
     empty.mkdir()
     made = _run(installed / "mailgate", "init", "site", "--address", "help@example.com",
@@ -75,6 +76,7 @@ def test_init_then_check_config_from_the_wheel(installed: Path, tmp_path: Path) 
     assert made.returncode == 0, made.stderr
     assert (empty / "site" / "templates" / "ack.txt.j2").is_file()
     assert (empty / "site" / "sla-presets" / "russian-vendor.toml").is_file()
+    assert "ExecReload" in (empty / "site" / "deploy" / "mailgate.service").read_text()
     checked = _run(installed / "mailgate", "check-config", "-c", "site/mailgate.toml", cwd=empty)
     assert checked.returncode == 0, checked.stderr
     assert f"templates in {empty / 'site' / 'templates'}" in checked.stdout

@@ -111,10 +111,11 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    """Write a working config, the templates and the SLA presets into DIR."""
+    """Write a working config, the templates, the SLA presets and the deployment examples
+    into DIR."""
     folder = Path(args.dir)
     config_file = folder / "mailgate.toml"
-    targets = [config_file, folder / "templates", folder / "sla-presets"]
+    targets = [config_file, folder / "templates", folder / "sla-presets", folder / "deploy"]
     taken = [str(t) for t in targets if t.exists()]
     if taken:
         raise MailgateError(f"refusing to overwrite {', '.join(taken)}")
@@ -123,7 +124,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     text = _config_text(args.address, args.state)
     _write_checked(folder, config_file, text)
     shown = str(config_file)
-    print(f"wrote {shown}, {folder / 'templates'}/ and {folder / 'sla-presets'}/")
+    print(f"wrote {shown}, {folder / 'templates'}/, {folder / 'sla-presets'}/ and "
+          f"{folder / 'deploy'}/")
     print(f"""
 next:
   1. edit {shown}:
@@ -134,8 +136,9 @@ next:
   2. edit the acknowledgement in {folder / 'templates' / 'ack.txt.j2'}, then preview it:
      mailgate templates preview ack -c {shown}
   3. mailgate check-config -c {shown}
-  4. mailgate serve -c {shown}       (or install config/mailgate.service)
-  5. point your MTA at the listener (README, "Deployment")""")
+  4. mailgate serve -c {shown}       (or install {folder / 'deploy' / 'mailgate.service'})
+  5. point your MTA at the listener ({folder / 'deploy'}/postfix-*.example; README,
+     "Deployment")""")
     return EX_OK
 
 
@@ -161,11 +164,11 @@ def _config_text(addresses: list[str] | None, state_dir: str | None) -> str:
 
 
 def _write_checked(folder: Path, config_file: Path, text: str) -> None:
-    """Write the config and copy the templates and presets; all or nothing: if anything
-    fails, the config included, what was written is removed again."""
+    """Write the config and copy the templates, presets and deployment examples; all or
+    nothing: if anything fails, the config included, what was written is removed again."""
     import shutil
 
-    from mailgate.defaults import SLA_PRESETS, TEMPLATES
+    from mailgate.defaults import DEPLOY, SLA_PRESETS, TEMPLATES
     from mailgate.render import Renderer
 
     written: list[Path] = []
@@ -177,6 +180,8 @@ def _write_checked(folder: Path, config_file: Path, text: str) -> None:
         written.append(folder / "templates")
         shutil.copytree(SLA_PRESETS, folder / "sla-presets")
         written.append(folder / "sla-presets")
+        shutil.copytree(DEPLOY, folder / "deploy")
+        written.append(folder / "deploy")
         from mailgate.config import load_config
 
         config = load_config(config_file)

@@ -341,7 +341,7 @@ def unseen_history(history: str, known: Sequence[str]) -> str:
     corpus = _norm(" ".join(known))
     unseen = []
     for line in history.splitlines()[:400]:
-        text = line.lstrip(" >").strip()
+        text = line.lstrip(" >").replace("**", "").strip()  # html2text's bold field names
         norm = _norm(text)
         if len(norm) < 12 or _FIELD.match(text) or text.endswith((":", "：")) or \
                 _MAIL.search(text) or is_separator(text) or norm in corpus:

@@ -139,16 +139,21 @@ class MessageQueries(StoreBase):
                 " from_status) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (ticket_id, to_db(now), actor, kind, detail, message_id, from_status))
 
-    def thread_ids(self, ticket_id: int, limit: int = 20) -> list[str]:
+    def thread_ids(self, ticket_id: int, limit: int = 20,
+                   kinds: Sequence[str] | None = None) -> list[str]:
         """The ticket's first Message-ID (the thread's root) and its latest ones, oldest
-        first, ``limit`` in all (for References, RFC 5322 3.6.4)."""
-        rows = self._x("SELECT message_id FROM messages WHERE ticket_id = ?"
-                       " ORDER BY id DESC LIMIT ?", (ticket_id, limit)).fetchall()
+        first, ``limit`` in all (for References, RFC 5322 3.6.4); only messages of
+        ``kinds`` when given (mail to a customer names no engineer's or team's mail)."""
+        where, args = "ticket_id = ?", [ticket_id, *(kinds or ())]
+        if kinds:
+            where += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+        rows = self._x(f"SELECT message_id FROM messages WHERE {where}"
+                       " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         latest = [r[0] for r in reversed(rows)]
         if len(rows) < limit:
             return latest  # the whole ticket, root included
-        root = self._x("SELECT message_id FROM messages WHERE ticket_id = ? ORDER BY id"
-                       " LIMIT 1", (ticket_id,)).fetchone()[0]
+        root = self._x(f"SELECT message_id FROM messages WHERE {where} ORDER BY id"
+                       " LIMIT 1", tuple(args)).fetchone()[0]
         return latest if latest[0] == root else [root, *latest[1:]]
 
     def latest_inbound(self, ticket_id: int, exclude: Sequence[str] = ()) -> str | None:

@@ -12,6 +12,7 @@ import json
 from dataclasses import replace
 
 from mailgate import autoclose, clocks, desk, security
+from mailgate.config import Config
 from mailgate.pipeline.context import Context, Outcome
 from mailgate.pipeline.facts import classify, plan
 from mailgate.pipeline.services import Services
@@ -109,6 +110,9 @@ def create(services: Services, store: Store, ctx: Context) -> Ticket:
     subject = services.tags.strip_tags(normalize_subject(inbound.subject)) or "(no subject)"
     planned = facts.clocks if ahead and facts.clocks is not None else \
         plan(config, facts, decided, start)
+    robot = _robot_without_clock(config, ctx, decided.rule)
+    if robot:
+        planned = []
     ticket = store.create_ticket(  # with its deadlines: one INSERT, no UPDATEs after it
         reference_of=services.tags.reference, status="open", subject=subject,
         requester=facts.sender, requester_name=inbound.from_name,
@@ -140,7 +144,24 @@ def create(services: Services, store: Store, ctx: Context) -> Ticket:
                         message_id=inbound.message_id,
                         detail=f"mail from the list {facts.mailing_list}: no SLA clock (no "
                                "sla.rules entry with mailing_lists = true matched)")
+    elif robot:
+        store.add_event(ticket.id, "sla_not_started", actor="mailgate", now=now,
+                        message_id=inbound.message_id,
+                        detail=f"automatic mail ({robot}): no SLA clock (no sla.rules "
+                               "entry with mailing_lists = true matched)")
     return ticket
+
+
+def _robot_without_clock(config: Config, ctx: Context, rule: str | None) -> str | None:
+    """Why a new ticket opened by automatic mail (bulk, an out-of-office, a robot sender)
+    starts no SLA clock, or None: nobody is told of such a ticket, so a running clock
+    would first reach the team as a breach. A monitoring alert (``[[conversation.alerts]]``)
+    and mail a rule with ``mailing_lists = true`` classified keep theirs."""
+    automatic = ctx.facts.automatic
+    if automatic is None or ctx.alert is not None or any(
+            r.name == rule and r.mailing_lists for r in config.sla.rules):
+        return None
+    return automatic.reason
 
 
 def _related(store: Store, ctx: Context, ticket: Ticket) -> None:

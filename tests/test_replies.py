@@ -975,3 +975,47 @@ def test_a_sentence_opening_like_a_footer_still_counts(detector: Detector) -> No
     """Only a client's or device's name makes such a line a footer."""
     text = "Danke!\n\nGesendet von der Buchhaltung, die Rechnung fehlt noch"
     assert not detector.classify(text).thanks_only
+
+
+#: a failure verb no list knew, under "not even once" (or a plain negation): a success;
+#: the same verb with "again" or alone: a problem (fresh text, not from any reply part)
+FAILURE_VERBS = [
+    ("Спасибо! Терминал за всю смену ни разу не подвёл.",
+     "Спасибо. Терминал опять подвёл на второй кассе."),
+    ("Дякую! Сканер жодного разу не підвів.", "Дякую. Сканер знову підвів нас зранку."),
+    ("감사합니다! 라벨 프린터가 오늘 한 번도 안 멈췄어요.",
+     "감사합니다. 라벨 프린터가 또 멈췄어요."),
+    ("谢谢！今天一个包裹都没丢。", "谢谢，今天又丢了两个包裹。"),
+    ("Merci ! Le lecteur n'a pas bronché de la journée.",
+     "Merci. Le lecteur a encore bronché ce matin."),
+    ("Díky, e-shop od včera ani jednou nezaškobrtl.", "Díky, e-shop zase zaškobrtl při platbě."),
+    ("Dzięki! Od rana ani razu nie zerwało połączenia.",
+     "Dzięki. Znowu zerwało połączenie z kasą."),
+    ("Thanks! The scanner hasn't missed a beat all week.",
+     "Thanks. The scanner missed a beat again at noon."),
+]
+
+
+@pytest.mark.parametrize(("thanks", "problem"), FAILURE_VERBS)
+def test_a_failure_verb_not_even_once_is_a_success(thanks: str, problem: str) -> None:
+    """Blind writers of two parts (cs, ru, fr, ko, zh, pl) confirm a fix as "it did not let
+    us down once": the verb is a failure verb, so its negation says the problem is over."""
+    rules = Detector(Understanding.load(judge=False))
+    assert rules.classify(thanks).thanks_only, thanks
+    assert not rules.classify(problem).thanks_only, problem
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("Thanks! The error's gone and the orders sync again.", True),
+    ("Danke! Die Fehlermeldung ist weg und die Belege gehen wieder raus.", True),
+    ("Dzięki, błąd zniknął i drukarka znowu drukuje etykiety.", True),
+    ("Thanks! The error is gone, but the orders are stuck again.", False),
+    ("Danke! Die Fehlermeldung ist weg, die Belege hängen wieder.", False),
+    ("Teşekkürler. Yine aynı hata, fiş yazmıyor.", False),
+    ("Thanks. No error, we are locked out again.", False),
+])
+def test_again_beside_a_problem_said_gone_tells_the_recovery(text: str, kept: bool) -> None:
+    """"the error is gone and X works again": the "again" is the recovery; without a "gone"
+    word (a negation alone, which may bind to the wrong word) "again" still reopens."""
+    rules = Detector(Understanding.load(judge=False))
+    assert rules.classify(text).thanks_only is kept, text

@@ -91,6 +91,7 @@ _RULE = re.compile(r"^\s*[-_=*~━─═#+.]{3,}\s*$")
 _NUMBER = re.compile(r"^\d+$")
 _CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?!\d)")
 _JOINED_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0600-\u06ff]")
+_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,7 @@ class Understanding:
         unknown = sum(1 for s, e in words if not _NUMBER.match(folded[s:e])
                       and not any(cs <= s and e <= ce for cs, ce in covered))
         if _JOINED_CHARS.search(folded):
-            rest = "".join(ch for i, ch in enumerate(folded) if _JOINED_CHARS.match(ch)
-                           and not any(cs <= i < ce for cs, ce in covered))
+            rest = _JOINED_CHARS.findall(_uncovered(folded, covered))
             unknown = unknown - _joined_words(folded, covered) + len(rest) // 3
         return Clause(text.strip(), categories, max(0, unknown),
                       bool(_QUESTION.search(text)) or asks, negated, free, live_problems=live)
@@ -279,15 +279,20 @@ def _gap(a: Hit, b: Hit) -> int:
     return max(0, b.start - a.end, a.start - b.end)
 
 
+def _uncovered(folded: str, covered: list[tuple[int, int]]) -> str:
+    """``folded`` with the lexicon's matches blanked out (what no list knows)."""
+    out, at = [], 0
+    for start, end in covered:
+        out += [folded[at:start], " " * (end - start)]
+        at = end
+    return "".join([*out, folded[at:]])
+
+
 def _joined_words(folded: str, covered: list[tuple[int, int]]) -> int:
     """Words of joined scripts counted by the word splitter (they are counted by
     characters instead)."""
-    count = 0
-    for m in re.finditer(r"[^\W_]+", folded):
-        if _JOINED_CHARS.search(m.group()) and not any(
-                cs <= m.start() and m.end() <= ce for cs, ce in covered):
-            count += 1
-    return count
+    return sum(1 for m in _WORD.finditer(folded) if _JOINED_CHARS.search(m.group()) and not any(
+        cs <= m.start() and m.end() <= ce for cs, ce in covered))
 
 
 def substantive_reason(clause: Clause) -> str | None:
@@ -303,7 +308,10 @@ def substantive_reason(clause: Clause) -> str | None:
         return "a negated success"
     if clause.live_problems:
         return "a problem"  # "the problem is solved" is not one; "loads slowly" is
-    if "again" in c and not c & _ANCHORS:  # "thanks again", "Hallo nochmal", "works again"
+    # "thanks again", "Hallo nochmal", "works again"; and beside a problem said to be gone
+    # ("error's gone and the invoices post again"), "again" tells the recovery (not beside
+    # a negation alone: "Yine aynı hata, fiş yazmıyor" reads as "no error" to the rules)
+    if "again" in c and not c & _ANCHORS and not ("gone" in c and _over(clause)):
         return "'again' without a success"
     if "qualifier" in c and ("solved" in c or not c & {"gratitude", "apology", "greeting"}):
         return "a partial success"  # "worked yesterday", "works until a reboot"

@@ -84,9 +84,11 @@ class Lexicon:
     """Compiled lists; ``hits`` finds what a (folded) clause says."""
 
     def __init__(self, tables: dict[str, dict[str, list[str]]]) -> None:
+        # by what the entry's first word must be, start with ("fehler*") or end with
+        # ("*mıyor"): a word's candidates are a few dict lookups, whatever the list's size
         self.exact: dict[str, list[_Entry]] = defaultdict(list)
         self.prefixed: dict[str, list[_Entry]] = defaultdict(list)
-        self.suffixed: list[_Entry] = []
+        self.suffixed: dict[str, list[_Entry]] = defaultdict(list)
         joined: dict[str, dict[str, str]] = {"arabic": {}, "other": {}}
         for table in tables.values():
             for category, entries in table.items():
@@ -112,9 +114,10 @@ class Lexicon:
         entry = _Entry(tuple(words), category)
         first = words[0]
         if first.startswith("*") and len(first) > 1:
-            self.suffixed.append(entry)
+            self.suffixed[first[1:]].append(entry)
         elif first.endswith("*") and len(first) > 1:
-            self.prefixed[first[:2]].append(entry)
+            if len(first) > 2:  # a one-letter stem ("x*") never matched a word
+                self.prefixed[first[:-1]].append(entry)
         else:
             self.exact[first].append(entry)
 
@@ -135,8 +138,9 @@ class Lexicon:
         for i, (start, _end, word) in enumerate(words):
             for entry in self._candidates(word):
                 n = len(entry.parts)
-                if i + n <= len(words) and all(
-                        _part_matches(p, words[i + k][2]) for k, p in enumerate(entry.parts)):
+                if n == 1 or (i + n <= len(words) and all(
+                        _part_matches(p, words[i + k][2])
+                        for k, p in enumerate(entry.parts[1:], 1))):
                     found.append(Hit(start, words[i + n - 1][1], entry.category, n,
                                      postfix=n == 1 and word in _POSTFIX,
                                      wild=any("*" in part for part in entry.parts)))
@@ -150,8 +154,15 @@ class Lexicon:
         return kept, [(s, e) for s, e, _ in words]
 
     def _candidates(self, word: str) -> list[_Entry]:
-        return [*self.exact.get(word, ()), *self.prefixed.get(word[:2], ()),
-                *(e for e in self.suffixed if _part_matches(e.parts[0], word))]
+        """The entries whose first word matches ``word``."""
+        found = list(self.exact.get(word, ()))
+        prefixed, suffixed = self.prefixed, self.suffixed
+        for k in range(1, len(word) + 1):
+            if word[:k] in prefixed:
+                found += prefixed[word[:k]]
+            if word[-k:] in suffixed:
+                found += suffixed[word[-k:]]
+        return found
 
 
 def _resolve(found: list[Hit]) -> list[Hit]:

@@ -104,6 +104,17 @@ class SpoolQueries(StoreBase):
             (state, to_db(now), message_id, ticket_id, reason, spool_id),
         )
 
+    def spool_finish_many(self, finished: Sequence[tuple[int, str, datetime, str | None,
+                                                         int | None]]) -> None:
+        """``spool_finish`` (no reason) of several rows in one statement: (spool id, state,
+        now, message id, ticket id) each; the processor's group, at its end."""
+        self._many(
+            "UPDATE spool SET state = ?, processed_at = ?, message_id = ?, ticket_id = ?,"
+            " reason = NULL, claimed_by = NULL, lease_until = NULL WHERE id = ?",
+            [(state, to_db(now), message_id, ticket_id, spool_id)
+             for spool_id, state, now, message_id, ticket_id in finished])
+        self.statements += 1
+
     def spool_state(self, spool_id: int) -> str:
         row = self._x("SELECT state FROM spool WHERE id = ?", (spool_id,)).fetchone()
         if row is None:

@@ -719,7 +719,7 @@ def test_a_failed_write_of_a_message_is_raised_inside_its_savepoint(open_db: Ope
         with pytest.raises(IntegrityViolation), store.savepoint("message"), \
                 store.rows_together():
             store.add_event(ticket_id, "lost", actor="a", now=now)
-            store.add_clock(999_999, "agreed", started_at=now, due_at=None, reminders=())
+            store.ensure_participant(999_999, "x@example.org", None, "participant", now)
             raise RuntimeError("a decision taken after the write")
         with store.savepoint("message"), store.rows_together():
             store.add_event(ticket_id, "kept", actor="a", now=now)
@@ -727,7 +727,7 @@ def test_a_failed_write_of_a_message_is_raised_inside_its_savepoint(open_db: Ope
                             reminders=())
         with pytest.raises(IntegrityViolation), store.savepoint("message"), \
                 store.rows_together():
-            store.add_clock(999_999, "agreed", started_at=now, due_at=None, reminders=())
+            store.ensure_participant(999_999, "x@example.org", None, "participant", now)
             store.events(ticket_id)  # (a read: on PostgreSQL it sends the write first)
     assert [e["kind"] for e in store.events(ticket_id)] == ["kept"]
     assert store.clock(ticket_id, "agreed") is not None

@@ -32,11 +32,14 @@ class SpoolQueries(StoreBase):
         reason: str | None = None,
     ) -> int:
         """Append one raw message to the spool (inside a transaction)."""
-        spool_id = self._insert(
-            SPOOL_INSERT,
+        return self._add_spool_row(
             (to_db(received_at), channel, source, mail_from, json.dumps(list(rcpt_tos)),
-             len(raw), state, reason),
-        )
+             len(raw), state, reason), raw)
+
+    def _add_spool_row(self, values: Sequence[Any], raw: bytes) -> int:
+        """The spool row (``SPOOL_INSERT``'s values) and its raw bytes; its id (a backend
+        may write both in one statement)."""
+        spool_id = self._insert(SPOOL_INSERT, values)
         assert spool_id is not None
         self._x(RAW_INSERT, (spool_id, raw))
         return spool_id

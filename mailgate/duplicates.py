@@ -44,7 +44,10 @@ from mailgate.repeats import (
     NEAR,
     Mail,
     asks_anew,
+    body_of,
     compare,
+    concepts,
+    families,
     new_topic,
     own_words,
     problem_reported,
@@ -127,7 +130,7 @@ def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
         return None  # "a different problem": whatever the subject says
     if key not in VAGUE and key == subject_key(first.subject) and \
             _names_enough(first, mail) and not asks_anew(mail.text) and \
-            not _new_problem(first, mail):
+            not _new_problem(first, mail) and not _other_symptom(first, mail):
         return 2.0, f"same subject ({key!r})", True
     alike = similarity(mail.text, first.text)
     if alike >= threshold:
@@ -157,6 +160,21 @@ def _new_problem(first: Mail, mail: Mail) -> bool:
     before = terms(f"{first.subject}\n{first.text}", own)
     return problem_reported(mail.text) and not problem_reported(first.text) and \
         bool(said.idents - before.idents) and not said.idents & before.idents
+
+
+def _other_symptom(first: Mail, mail: Mail) -> bool:
+    """Whether the two mails name symptoms of no common family ("finds nothing" / "my
+    signature is gone") and the new text shares at most one term (the thing) with the
+    first: two problems, whatever subject the second inherits by answering or forwarding
+    the first (tenth session, tune10 q168). ``compare`` decides."""
+    before = concepts(f"{first.subject}\n{first.text}").symptoms
+    said = concepts(mail.text).symptoms
+    if not (before and said) or families(before) & families(said):
+        return False
+    own = own_words(first.sender, mail.sender)
+    shared = set(terms(body_of(mail.text), own).weights) & \
+        set(terms(f"{first.subject}\n{body_of(first.text)}", own).weights)
+    return len(shared) <= 1  # a follow-up names more of the first problem than its thing
 
 
 def _names_enough(first: Mail, mail: Mail) -> bool:

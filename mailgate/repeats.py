@@ -498,7 +498,7 @@ def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | N
                                          f"({asks!r}) (linked, not merged)", related=True)
         strong = None if resolved else \
             _strong(score, a, b, ca, cb, cue, bool(clash), said, pair.subject,
-                    not colleague and _reports(first.text) and pair.reports)
+                    not colleague and _reports(first.text) and pair.reports, colleague)
         if resolved:
             return Verdict(False, score, f"{reason}; related: it says the first problem is "
                                          f"over ({resolved!r}), so it reports another one "
@@ -562,14 +562,16 @@ _NOT = re.compile(r"^(not|no|nothing|nicht|kein\w*|niet|geen|niks|inte|ingen|pas
 
 def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
             cue: str | None, clash: bool, said: str, subject: _Terms,
-            both_report: bool = False) -> str | None:
+            both_report: bool = False, colleague: bool = False) -> str | None:
     """The strong evidence that two mails report one problem, if there is any: a shared
     error code; near-identical text; two shared identifiers; the same thing (an
     identifier) with the same symptom or a follow-up; a subject naming the first mail's
     identifier; (``both_report``: the same sender, both mails report a problem) a subject
     naming only the first mail's terms; an explicit back-reference, a problem said to
     persist ("still not printing"; with shared words only, not under a subject adding its
-    own matter) or a colleague's "the same", with a shared thing.
+    own matter; not a colleague's "still" after their own attempt) or a colleague's "the
+    same", with a shared thing. A generic code (``GENERIC_CODE``) counts only with another
+    shared identifier or two shared words.
     Everything else is only likely."""
     codes, idents = a.codes & b.codes, a.idents & b.idents
     shared = set(a.weights) & set(b.weights)
@@ -579,7 +581,8 @@ def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
     # two symptoms of no common family are two problems, whatever the thing
     apart = bool(ca.symptoms and cb.symptoms and not families(ca.symptoms) &
                  families(cb.symptoms))
-    if codes:
+    if codes and (len(idents) > len(codes) or len(shared - codes) >= 2 or
+                  not all(GENERIC_CODE.fullmatch(c) for c in codes)):
         return f"a shared code ({sorted(codes)[0]})"
     if score >= NEAR_IDENTICAL:
         return "near-identical text"
@@ -606,11 +609,40 @@ def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
     # a subject adding its own matter ("Portal - export to CSV broken" after "Portal - site
     # missing") ties a "still" to that matter: the shared words name only the thing
     adds = len(set(subject.weights) - set(a.weights)) >= 2
+    if colleague and persists and _after_attempt(said):
+        persists = None
     if persists and (named or (len(words) >= 3 and not adds)) and not apart:
         return f"the problem persists ({persists!r}), shared: {', '.join(sorted(words)[:3])}"
     if echo and thing and (symptoms or any(w in echo for w in SAMENESS)):
         return f"a colleague has the same ({echo!r}) with a shared thing ({thing[0]})"
     return None
+
+
+#: Codes any program may raise for any fault (Windows "access denied", "unspecified
+#: error"): they name the kind of failure, not which one (tenth session, tune10 q200).
+GENERIC_CODE = re.compile(r"0x8007[0-9a-f]{4}|0x8000[0-9a-f]{4}|0x80004005")
+
+
+#: What someone tried themselves ("swapped the roll", "neu gestartet"): a "still" right after
+#: it says the fault survived the attempt, not that an earlier mail's problem persists.
+_ATTEMPT = re.compile(
+    r"(?<!\w)(swapped|replaced|changed|reinstalled|restarted|rebooted|reset|cleaned|"
+    r"tried|unplugged|replugged|getauscht|gewechselt|ausgetauscht|neu gestartet|"
+    r"neu installiert|versucht|probiert|vervangen|verwisseld|herstart|opnieuw|geprobeerd|"
+    r"bytt|bytte|startade om|installerade om|provat|provade|testade|заменил\w*|"
+    r"перезапустил\w*|переустановил\w*|пробовал\w*|remplacé|changé|redémarré|"
+    r"réinstallé|essayé|cambiado|cambiamos|reiniciado|reiniciamos|reinstalado|probado)(?!\w)")
+
+
+def _after_attempt(text: str) -> bool:
+    """Whether a persistence word follows, in the same sentence, something the writer
+    tried ("Driver swapped the roll, still blank"; tenth session, tune10 q077)."""
+    for sentence in re.split(r"[.!?;\n]", text.casefold()):
+        for word in PERSISTS - {"to add", "a reply to an earlier mail"}:
+            found = re.search(rf"(?<!\w){re.escape(word)}", sentence)
+            if found and _ATTEMPT.search(sentence[:found.start()]):
+                return True
+    return False
 
 
 _WAITING = re.compile(r"^(waiting|happening|the same|wartet|warte|passiert|wachten|"

@@ -11,15 +11,16 @@ sees together). A pair labelled otherwise that merged is a false merge (the wors
 error: it hides a problem); one that was linked, a false link (a wrong "looks
 related" note).
 
-The default set is the evaluation part (``eval8``), written by
+The default set is the evaluation part (``eval9``), written by
 someone who saw neither the step nor the tuning parts, and never tuned on: only aggregates
 are printed for it.
-``tune`` (written with the step) and ``tune2`` to ``tune8`` (earlier
-blind evaluation parts, retired after their figures were acted on) are tuning data:
+``tune`` (written with the step), ``tune2`` to ``tune8`` and ``tune10`` (earlier
+blind evaluation parts, retired after their figures were read) and ``tune9`` (written
+as tuning data) are tuning data:
 ``--part tune4 --show`` lists each wrong verdict with the step's reason.
 
 Usage (from the repo root):
-``.venv/bin/python bench/repeats.py [--part eval8|tune|tune2|...|tune8]
+``.venv/bin/python bench/repeats.py [--part eval9|tune|tune2|...|tune10]
 [--scope domain|sender] [--show]``.
 Prints a table and, last, one JSON line with the totals.
 """
@@ -52,7 +53,7 @@ from tests.configs import write_config  # noqa: E402
 
 SETS = ROOT / "tests" / "data" / "repeats"
 #: The blind evaluation part: aggregates only, never ``--show``.
-EVAL = "eval8"
+EVAL = "eval9"
 
 
 def load(part: str) -> list[dict[str, Any]]:
@@ -153,7 +154,8 @@ def _commit() -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default=EVAL, choices=(
-        EVAL, "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8"))
+        EVAL, "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8",
+        "tune9", "tune10"))
     parser.add_argument("--scope", choices=("domain", "sender"), default="domain")
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     args = parser.parse_args(argv[1:])

@@ -8,7 +8,9 @@ organisation's domain: never a public mail domain such as gmail.com, see
 strictest first:
 
 - its normalised subject equals that ticket's, its text does not ask for
-  something new ("Re:" an old mail to ask "could you create ..."), and the subject names
+  something new ("Re:" an old mail to ask "could you create ..."), nor report a problem
+  of its own under a mail that reported none ("Re: VPN issue resolved - thanks", then an
+  Excel workbook crashing), and the subject names
   something (a content word or an identifier: "Problem since this morning"
   names nothing; from a colleague an identifier or two terms, unless the
   colleague replies to or forwards that mail: "Printer not working" from two
@@ -35,9 +37,22 @@ from typing import Any, NamedTuple
 from mailgate.config import Config
 from mailgate.domains import organisation
 from mailgate.message import Inbound
+from mailgate.pairscore import Scorer, judge, shipped
 from mailgate.quotes import new_text
 from mailgate.refs import normalize_subject
-from mailgate.repeats import NEAR, Mail, asks_anew, compare, new_topic, own_words, terms
+from mailgate.repeats import (
+    NEAR,
+    Mail,
+    asks_anew,
+    body_of,
+    compare,
+    concepts,
+    families,
+    new_topic,
+    own_words,
+    problem_reported,
+    terms,
+)
 from mailgate.store import Store, Ticket
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -104,16 +119,18 @@ def find_duplicate(config: Config, store: Store, inbound: Inbound,
 
 
 def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
-            near: timedelta = NEAR) -> tuple[float, str, bool] | None:
+            near: timedelta = NEAR, model: Scorer | None = None) -> tuple[float, str, bool] | None:
     """(score, reason, merge?) when ``mail`` repeats the candidate ticket's first mail
-    (merge) or is likely related to it (not merge); None when it is another matter."""
+    (merge) or is likely related to it (not merge); None when it is another matter.
+    ``model``: the pair scorer (default the shipped one; ``pairscore.NEVER``: rules only)."""
     first = Mail(candidate["requester"], candidate["subject"], new_text(candidate["text"]),
                  candidate["created_at"])
     key = subject_key(mail.subject)
     if new_topic(mail.text):
         return None  # "a different problem": whatever the subject says
     if key not in VAGUE and key == subject_key(first.subject) and \
-            _names_enough(first, mail) and not asks_anew(mail.text):
+            _names_enough(first, mail) and not asks_anew(mail.text) and \
+            not _new_problem(first, mail) and not _other_symptom(first, mail):
         return 2.0, f"same subject ({key!r})", True
     alike = similarity(mail.text, first.text)
     if alike >= threshold:
@@ -121,8 +138,43 @@ def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
     verdict = compare(first, mail, near)
     if verdict.same:
         return verdict.score, f"same problem, reworded: {verdict.reason}", True
-    return (verdict.score, f"likely related: {verdict.reason}", False) if verdict.related \
-        else None
+    said, p = judge(verdict.features, verdict.mergeable, shipped() if model is None else model)
+    if said == "merge":
+        return verdict.score, (f"same problem by the pair scorer (p {p:.2f}): "
+                               f"{verdict.reason}"), True
+    if verdict.related:
+        return verdict.score, f"likely related: {verdict.reason}", False
+    if said == "link":
+        return verdict.score, (f"likely related by the pair scorer (p {p:.2f}): "
+                               f"{verdict.reason}"), False
+    return None
+
+
+def _new_problem(first: Mail, mail: Mail) -> bool:
+    """Whether a mail under the first's subject reports a problem of its own: the first
+    reports none ("Re: VPN issue resolved - thanks"), and the new text names identifiers
+    the first never named and none it did (ninth session, tune9 n302: an Excel workbook
+    crashing, under the thank-you's subject)."""
+    own = own_words(first.sender, mail.sender)
+    said = terms(mail.text, own)
+    before = terms(f"{first.subject}\n{first.text}", own)
+    return problem_reported(mail.text) and not problem_reported(first.text) and \
+        bool(said.idents - before.idents) and not said.idents & before.idents
+
+
+def _other_symptom(first: Mail, mail: Mail) -> bool:
+    """Whether the two mails name symptoms of no common family ("finds nothing" / "my
+    signature is gone") and the new text shares at most one term (the thing) with the
+    first: two problems, whatever subject the second inherits by answering or forwarding
+    the first (tenth session, tune10 q168). ``compare`` decides."""
+    before = concepts(f"{first.subject}\n{first.text}").symptoms
+    said = concepts(mail.text).symptoms
+    if not (before and said) or families(before) & families(said):
+        return False
+    own = own_words(first.sender, mail.sender)
+    shared = set(terms(body_of(mail.text), own).weights) & \
+        set(terms(f"{first.subject}\n{body_of(first.text)}", own).weights)
+    return len(shared) <= 1  # a follow-up names more of the first problem than its thing
 
 
 def _names_enough(first: Mail, mail: Mail) -> bool:

@@ -2,10 +2,17 @@
 
 Up to ``PREPARE`` messages (at most ``PREPARE_BYTES`` of them) are read and
 parsed before a transaction begins, so the write lock is not held while the
-CPU parses; then they are handled one at a time, each in its own savepoint,
-and committed together: one commit carries several messages' pages to the log
-instead of one each, and the lock is held for a few milliseconds only, so the
-spooler (which answers SMTP ``250`` after its own commit) never waits long.
+CPU parses; then they are handled one at a time and committed together: one
+commit carries several messages' pages to the log instead of one each, and the
+lock is held for a few milliseconds only, so the spooler (which answers SMTP
+``250`` after its own commit) never waits long. The group is first tried as
+one unit (no savepoint per message; each statement's rows of the whole group
+written by one statement, see ``rows_together``); if any of its messages
+fails (a quarantine, a race on a Message-ID, a bug), the whole group is
+rolled back and handled again message by message, each in its own savepoint,
+so a failing mail never takes its group-mates with it, and the next
+``CAREFUL_GROUPS`` groups are handled that way too (a run of bad mail costs
+one wasted try, not one per group).
 
 Like Mailman's runner, each item is isolated: a message that cannot be parsed
 or that makes the pipeline fail is quarantined with its reason (its raw bytes
@@ -42,6 +49,10 @@ log = structlog.get_logger("mailgate.processor")
 # held for ~10 ms at most, and between two groups a waiting spooler goes first (writer_turn)
 PREPARE = 8
 PREPARE_BYTES = 1 << 20  # ... unless they are this large together (at least one)
+# groups handled message by message after a group whose one-unit try failed: a savepoint
+# and its release per message cost ~1.4 % of a plain mail's instructions, a failed try
+# the group's work once more
+CAREFUL_GROUPS = 8
 
 
 @dataclass
@@ -83,6 +94,7 @@ class Processor:
         self.wake = threading.Event()
         self._held: list[SpoolItem] = []
         self._noticed = False  # a quarantine queued a notice: wake the sender
+        self._careful = 0  # groups still to handle message by message (see CAREFUL_GROUPS)
 
     def drain(self, limit: int | None = None, only: int | None = None,
               stop: threading.Event | None = None) -> int:
@@ -122,16 +134,52 @@ class Processor:
         raws = self.store.spool_raws(  # one statement for the group, not one per mail
             [i.id for i in items if i.attempts <= self.config.processing.max_attempts])
         group = [self.prepare(item, raws.get(item.id)) for item in items]
-        queued = False
-        with self.store.transaction():
-            for prepared in group:
-                outcome = self.process(prepared.item, prepared)
-                queued = queued or bool(outcome and outcome.outbox_ids) or self._noticed
-                self._noticed = False
+        queued = self._together(group)
+        if queued is None:
+            queued = False
+            with self.store.transaction():
+                for prepared in group:
+                    outcome = self.process(prepared.item, prepared)
+                    queued = queued or bool(outcome and outcome.outbox_ids) or self._noticed
+                    self._noticed = False
         del self._held[:len(group)]
         if queued:
             self.on_outbox()
         return len(group)
+
+    def _together(self, group: list[Prepared]) -> bool | None:
+        """Handle ``group`` as one unit, committed; whether mail was queued. None when it
+        was not tried (a row already known to fail, or a recent failure) or was rolled
+        back because one of its messages failed: the caller handles it message by message.
+        A TransientError rolls it back and is raised, as in the careful way."""
+        if self._careful or any(p.inbound is None or p.facts is None for p in group):
+            self._careful = max(self._careful - 1, 0)
+            return None
+        done: list[tuple[Prepared, Outcome]] = []
+        try:
+            with self.store.transaction(), self.store.rows_together():
+                for prepared in group:
+                    item, inbound = prepared.item, prepared.inbound
+                    assert inbound is not None and prepared.now is not None
+                    self._bind(item, inbound.message_id)
+                    outcome = self.pipeline.handle(self.store, item, inbound, prepared.now,
+                                                   prepared.facts)
+                    done.append((prepared, outcome))
+                self.store.spool_finish_many([  # (nothing in the pipeline reads the spool)
+                    (p.item.id, outcome.state, p.now, p.inbound.message_id, outcome.ticket_id)
+                    for p, outcome in done if p.inbound is not None and p.now is not None])
+        except TransientError:
+            raise
+        except Exception as exc:  # whatever it was, the careful way meets it in its savepoint
+            log.info("group_handled_again", messages=len(group),
+                     cause=f"{type(exc).__name__}: {exc}"[:200])
+            self._careful = CAREFUL_GROUPS
+            return None
+        for prepared, outcome in done:  # logged once committed: a rolled-back try says nothing
+            assert prepared.inbound is not None
+            self._bind(prepared.item, prepared.inbound.message_id)
+            self._log_outcome(outcome)
+        return any(outcome.outbox_ids for _, outcome in done)
 
     def prepare(self, item: SpoolItem, raw: bytes | None = None) -> Prepared:
         """Read (unless ``raw`` is given) and parse a claimed row, and do the pipeline's
@@ -182,9 +230,7 @@ class Processor:
         or a transaction of its own); never raises except TransientError.
 
         The sender is told about queued mail by the caller, after the commit."""
-        structlog.contextvars.clear_contextvars()  # the last message's, not the node's:
-        structlog.contextvars.bind_contextvars(node=self.node, spool_id=item.id,
-                                               channel=item.channel)
+        self._bind(item)
         if item.attempts > self.config.processing.max_attempts:
             self._quarantine(item, None, f"processing did not finish after {item.attempts - 1}"
                                          " attempts (crash or hang while handling it)")
@@ -194,7 +240,7 @@ class Processor:
             self._quarantine(item, None, prepared.error or "unparsable")
             return None
         inbound = prepared.inbound
-        structlog.contextvars.bind_contextvars(message_id=inbound.message_id)
+        self._bind(item, inbound.message_id)
         now = prepared.now or clock.now()
         try:
             try:
@@ -221,12 +267,25 @@ class Processor:
             log.exception("message_failed")
             self._quarantine(item, inbound.message_id, f"{type(exc).__name__}: {exc}")
             return None
+        self._log_outcome(outcome)
+        return outcome
+
+    def _bind(self, item: SpoolItem, message_id: str | None = None) -> None:
+        """The log context of the message being handled (the last message's, not the
+        node's, is dropped)."""
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(node=self.node, spool_id=item.id,
+                                               channel=item.channel)
+        if message_id is not None:
+            structlog.contextvars.bind_contextvars(message_id=message_id)
+
+    @staticmethod
+    def _log_outcome(outcome: Outcome) -> None:
         if outcome.state == "duplicate":
             log.info("message_duplicate", ticket_id=outcome.ticket_id)
         else:
             log.info("message_processed", ticket=outcome.reference, action=outcome.action,
                      threaded_by=outcome.method, queued=len(outcome.outbox_ids))
-        return outcome
 
     def _handle(self, item: SpoolItem, inbound: Inbound, now: datetime,
                 facts: Facts | None) -> Outcome:

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -104,6 +104,13 @@ class Verdict:
     score: float
     reason: str
     related: bool = False  # not sure enough to merge, likely enough to link with a notice
+    #: What the pair scorer (``mailgate.pairscore``) weighs, named by ``FEATURES``; empty
+    #: when the second mail announces another matter.
+    features: tuple[float, ...] = ()
+    #: It reaches the bar with enough shared, neither says the first problem is over nor
+    #: asks for something new, nor names identifiers of its own only: the pair scorer may
+    #: merge it without strong evidence.
+    mergeable: bool = False
 
 
 @dataclass
@@ -326,17 +333,35 @@ def follow_up(text: str) -> str | None:
 def _phrase(text: str, phrases: tuple[str, ...]) -> str | None:
     """The first phrase found: ``*`` at its end matches a word's start, ``.`` a clause's
     end."""
-    low = " " + " ".join(re.findall(r"[\w'’-]+", text.casefold())) + " "
-    clauses = " " + " ".join(re.findall(r"[\w'’-]+|[.!?;,)]", text.casefold())) + " . "
-    return next((p.rstrip("*.") for p in phrases if _has(p, low, clauses)), None)
+    low, clauses = _spaced(text)
+    for needle, name in _needles(phrases):
+        if needle in low if isinstance(needle, str) else needle.search(clauses):
+            return name
+    return None
 
 
-def _has(phrase: str, low: str, clauses: str) -> bool:
-    if phrase.endswith("*"):
-        return f" {phrase[:-1]}" in low
-    if phrase.endswith("."):
-        return re.search(rf" {re.escape(phrase[:-1])} [.!?;,)] ", clauses) is not None
-    return f" {phrase} " in low
+@memo(maxsize=64, max_chars=32_768)  # one mail is searched for several phrase lists
+def _spaced(text: str) -> tuple[str, str]:
+    """The text's words between spaces, and its words and clause marks between spaces."""
+    folded = text.casefold()
+    return (" " + " ".join(re.findall(r"[\w'’-]+", folded)) + " ",
+            " " + " ".join(re.findall(r"[\w'’-]+|[.!?;,)]", folded)) + " . ")
+
+
+@cache
+def _needles(phrases: tuple[str, ...]) -> tuple[tuple[str | re.Pattern[str], str], ...]:
+    """What to look for per phrase (a substring of the spaced words, or a pattern of the
+    clauses for a phrase ending a clause), with the phrase's name."""
+    found: list[tuple[str | re.Pattern[str], str]] = []
+    for phrase in phrases:
+        if phrase.endswith("*"):
+            found.append((f" {phrase[:-1]}", phrase.rstrip("*.")))
+        elif phrase.endswith("."):
+            found.append((re.compile(rf" {re.escape(phrase[:-1])} [.!?;,)] "),
+                          phrase.rstrip("*.")))
+        else:
+            found.append((f" {phrase} ", phrase.rstrip("*.")))
+    return tuple(found)
 
 
 def _overlap(a: _Terms, b: _Terms) -> tuple[float, float, list[str]]:
@@ -373,24 +398,107 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     clash = _weigh_concepts(ca, cb, a, b, colleague and soon)
     small, union, shared = _overlap(a, b)
     score = (small + union) / 2
-    need, why = _need(first, second, a, b, cue, own, bool(cb.symptoms))
+    topic = terms(second.subject, own)
+    need, why = _need(first, second, a, b, cue, topic, bool(cb.symptoms))
     if clash:
         need, why = need + CLASH, f"{why}, {clash}"
     idents = a.idents & b.idents
     matched = any(t.startswith("[") for t in shared)  # the same thing and symptom
-    close = cue or matched or about(terms(second.subject, own), a)
+    close = cue or matched or about(topic, a)
     same = round(score, 6) >= round(need, 6) and \
         (bool(idents) or len(shared) >= (2 if close else 3))
     reason = _reason(score, need, why, shared, cue)
+    resolved = _phrase(said, _words()[7]) if same else None
+    asks = None if resolved or not same else asks_anew(said)
+    pair = _Pair(first, second, a, b, ca, cb, score - need, cue, clash, said, score, topic,
+                 terms(first.subject, own), _problem(said))
+    verdict = _rules(same, score, reason, pair, resolved, asks, colleague, soon)
+    return replace(verdict, features=features(pair),
+                   mergeable=same and not (resolved or asks or _own_things(a, b)))
+
+
+def _own_things(a: _Terms, b: _Terms) -> bool:
+    """Whether the second mail names identifiers of its own (a host, a code, a number)
+    and none of the first's: a reminder names the same thing or none, another story its
+    own ("db01 backup still failing" after "eMAR not loading", ninth session's stress
+    test). The pair scorer does not merge such a pair."""
+    return bool(b.idents - a.idents) and not a.idents & b.idents
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """What ``compare`` worked out of a pair, for the hand rules and the pair scorer."""
+
+    first: Mail
+    second: Mail
+    a: _Terms
+    b: _Terms
+    ca: Concepts
+    cb: Concepts
+    margin: float  # the score minus the bar
+    cue: str | None
+    clash: str | None
+    said: str  # the second mail's subject (unless the first's) and body
+    score: float
+    subject: _Terms  # the second mail's subject
+    first_subject: _Terms
+    reports: bool  # the second mail reports a problem (a phrase of ``[problem]``)
+
+
+#: The names of ``features``, in order (``mailgate/data/repeat_scorer.json`` weighs them).
+FEATURES = ("score", "margin", "codes", "idents", "names", "words", "topic", "symptom",
+            "apart", "cue", "persists", "colleague", "minutes", "hours", "first_reports",
+            "second_reports", "subject_about", "subject_elsewhere", "subject_shared",
+            "same_subject", "length_ratio", "other_numbers")
+#: The features that say what two mails share, not when or how they were written: the
+#: pair scorer merges on these alone (``mailgate.pairscore.Scorer``).
+CONTENT = ("score", "margin", "codes", "idents", "names", "words", "topic", "symptom",
+           "apart", "subject_about", "subject_elsewhere", "subject_shared", "same_subject",
+           "length_ratio", "other_numbers")
+
+
+def features(pair: _Pair) -> tuple[float, ...]:
+    """What carries across writers, as numbers: the shared evidence by kind (codes,
+    identifiers, product names, words, concepts), the time gap, who writes, whether each
+    mail reports a problem, how the subjects relate, how unequal the mails are."""
+    a, b, ca, cb = pair.a, pair.b, pair.ca, pair.cb
+    shared = set(a.weights) & set(b.weights)
+    subject, first_subject = pair.subject, pair.first_subject
+    both = set(subject.weights) | set(first_subject.weights)
+    hours = _hours(pair.first, pair.second)
+    persists = pair.cue in PERSISTS and _persisting(pair.said)
+    return (pair.score, pair.margin, float(len(a.codes & b.codes)),
+            float(min(len(a.idents & b.idents), 3)),
+            float(min(sum(a.weights[t] == NAME for t in shared), 3)),
+            float(min(sum(a.weights[t] == WORD for t in shared), 6)),
+            float(bool(ca.topics & cb.topics)), float(bool(ca.symptoms & cb.symptoms)),
+            float(bool(ca.symptoms and cb.symptoms and
+                       not families(ca.symptoms) & families(cb.symptoms))),
+            float(pair.cue is not None), float(persists),
+            float(pair.first.sender.casefold() != pair.second.sender.casefold()),
+            float(hours <= 0.5), min(hours, 72.0) / 24,
+            float(_reports(pair.first.text)), float(pair.reports or bool(cb.symptoms)),
+            float(about(subject, a)), float(elsewhere(subject, a)),
+            len(set(subject.weights) & set(first_subject.weights)) / max(len(both), 1),
+            float(_same_subject(pair.first, pair.second)),
+            min(a.total, b.total) / max(a.total, b.total, 1.0),
+            float(_numbered(a.idents) and _numbered(b.idents) and not a.idents & b.idents))
+
+
+def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | None,
+           asks: str | None, colleague: bool, soon: bool) -> Verdict:
+    """The hand rules: merge on strong evidence, link what is likely, else a new ticket."""
+    first, second, a, b, ca, cb = pair.first, pair.second, pair.a, pair.b, pair.ca, pair.cb
+    cue, clash, said, need = pair.cue, pair.clash, pair.said, score - pair.margin
+    shared = sorted(set(a.weights) & set(b.weights))
+    idents = a.idents & b.idents
     if same:
-        resolved = _phrase(said, _words()[7])
-        asks = None if resolved else asks_anew(said)
         if asks:
             return Verdict(False, score, f"{reason}; related: it asks for something new "
                                          f"({asks!r}) (linked, not merged)", related=True)
         strong = None if resolved else \
-            _strong(score, a, b, ca, cb, cue, bool(clash), said, terms(second.subject, own),
-                    not colleague and _problem(first.text) and _problem(said))
+            _strong(score, a, b, ca, cb, cue, bool(clash), said, pair.subject,
+                    not colleague and _reports(first.text) and pair.reports, colleague)
         if resolved:
             return Verdict(False, score, f"{reason}; related: it says the first problem is "
                                          f"over ({resolved!r}), so it reports another one "
@@ -402,7 +510,7 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
         return Verdict(False, score, f"{reason}; related: likely the same problem, but no "
                                      "strong evidence (linked, not merged)", related=True)
     link = _link(score, need, len(shared), bool(idents), cue, colleague,
-                 _problem(said), soon) or _follows(first, second, cue, said, clash)
+                 pair.reports, soon) or _follows(first, second, cue, said, clash)
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
 
 
@@ -454,14 +562,16 @@ _NOT = re.compile(r"^(not|no|nothing|nicht|kein\w*|niet|geen|niks|inte|ingen|pas
 
 def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
             cue: str | None, clash: bool, said: str, subject: _Terms,
-            both_report: bool = False) -> str | None:
+            both_report: bool = False, colleague: bool = False) -> str | None:
     """The strong evidence that two mails report one problem, if there is any: a shared
     error code; near-identical text; two shared identifiers; the same thing (an
     identifier) with the same symptom or a follow-up; a subject naming the first mail's
     identifier; (``both_report``: the same sender, both mails report a problem) a subject
     naming only the first mail's terms; an explicit back-reference, a problem said to
     persist ("still not printing"; with shared words only, not under a subject adding its
-    own matter) or a colleague's "the same", with a shared thing.
+    own matter; not a colleague's "still" after their own attempt) or a colleague's "the
+    same", with a shared thing. A generic code (``GENERIC_CODE``) counts only with another
+    shared identifier or two shared words.
     Everything else is only likely."""
     codes, idents = a.codes & b.codes, a.idents & b.idents
     shared = set(a.weights) & set(b.weights)
@@ -471,7 +581,8 @@ def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
     # two symptoms of no common family are two problems, whatever the thing
     apart = bool(ca.symptoms and cb.symptoms and not families(ca.symptoms) &
                  families(cb.symptoms))
-    if codes:
+    if codes and (len(idents) > len(codes) or len(shared - codes) >= 2 or
+                  not all(GENERIC_CODE.fullmatch(c) for c in codes)):
         return f"a shared code ({sorted(codes)[0]})"
     if score >= NEAR_IDENTICAL:
         return "near-identical text"
@@ -498,11 +609,40 @@ def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
     # a subject adding its own matter ("Portal - export to CSV broken" after "Portal - site
     # missing") ties a "still" to that matter: the shared words name only the thing
     adds = len(set(subject.weights) - set(a.weights)) >= 2
+    if colleague and persists and _after_attempt(said):
+        persists = None
     if persists and (named or (len(words) >= 3 and not adds)) and not apart:
         return f"the problem persists ({persists!r}), shared: {', '.join(sorted(words)[:3])}"
     if echo and thing and (symptoms or any(w in echo for w in SAMENESS)):
         return f"a colleague has the same ({echo!r}) with a shared thing ({thing[0]})"
     return None
+
+
+#: Codes any program may raise for any fault (Windows "access denied", "unspecified
+#: error"): they name the kind of failure, not which one (tenth session, tune10 q200).
+GENERIC_CODE = re.compile(r"0x8007[0-9a-f]{4}|0x8000[0-9a-f]{4}|0x80004005")
+
+
+#: What someone tried themselves ("swapped the roll", "neu gestartet"): a "still" right after
+#: it says the fault survived the attempt, not that an earlier mail's problem persists.
+_ATTEMPT = re.compile(
+    r"(?<!\w)(swapped|replaced|changed|reinstalled|restarted|rebooted|reset|cleaned|"
+    r"tried|unplugged|replugged|getauscht|gewechselt|ausgetauscht|neu gestartet|"
+    r"neu installiert|versucht|probiert|vervangen|verwisseld|herstart|opnieuw|geprobeerd|"
+    r"bytt|bytte|startade om|installerade om|provat|provade|testade|заменил\w*|"
+    r"перезапустил\w*|переустановил\w*|пробовал\w*|remplacé|changé|redémarré|"
+    r"réinstallé|essayé|cambiado|cambiamos|reiniciado|reiniciamos|reinstalado|probado)(?!\w)")
+
+
+def _after_attempt(text: str) -> bool:
+    """Whether a persistence word follows, in the same sentence, something the writer
+    tried ("Driver swapped the roll, still blank"; tenth session, tune10 q077)."""
+    for sentence in re.split(r"[.!?;\n]", text.casefold()):
+        for word in PERSISTS - {"to add", "a reply to an earlier mail"}:
+            found = re.search(rf"(?<!\w){re.escape(word)}", sentence)
+            if found and _ATTEMPT.search(sentence[:found.start()]):
+                return True
+    return False
 
 
 _WAITING = re.compile(r"^(waiting|happening|the same|wartet|warte|passiert|wachten|"
@@ -586,7 +726,7 @@ def _link(score: float, need: float, shared: int, idents: bool, cue: str | None,
 
 
 def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
-          own: frozenset[str], symptom: bool = False) -> tuple[float, str]:
+          topic: _Terms, symptom: bool = False) -> tuple[float, str]:
     """The score the pair needs, and what moved it from the plain 0.5 (``symptom``: the
     second mail names one of the lexicon's symptoms, so it reports a problem)."""
     shared = set(a.weights) & set(b.weights)
@@ -595,7 +735,6 @@ def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
     matched = [t for t in shared if t.startswith("[")]  # a shared topic and symptom
     need, why = (0.25, ", a shared code") if codes else \
         (0.35, ", a shared identifier") if idents and words else (0.5, "")
-    topic = terms(second.subject, own)
     reports = symptom or _phrase(f"{second.subject}\n{second.text}", _words()[5])
     if cue and (idents or len(shared) >= 2):
         need, why = min(need, 0.15), f"{why}, a follow-up"
@@ -630,6 +769,17 @@ def asks_anew(text: str) -> str | None:
 def _problem(text: str) -> bool:
     """Whether the text reports something wrong (rather than asking for something)."""
     return _phrase(text, _words()[5]) is not None
+
+
+@memo(maxsize=128, max_chars=32_768)  # an open ticket's first mail meets each new mail
+def _reports(text: str) -> bool:
+    """``_problem`` of a ticket's first mail, remembered."""
+    return _problem(text)
+
+
+def problem_reported(text: str) -> bool:
+    """Whether the text reports something wrong: a problem phrase or a lexicon symptom."""
+    return _problem(text) or bool(concepts(text).symptoms)
 
 
 def _same_subject(first: Mail, second: Mail) -> bool:

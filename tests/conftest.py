@@ -8,7 +8,11 @@ and read the outbox folder and the database as a user would.
 from __future__ import annotations
 
 import asyncio
+import compileall
+import os
+import shutil
 import smtplib
+import sys
 import threading
 from collections.abc import Iterator
 from email import policy
@@ -25,12 +29,42 @@ from mailgate.logs import configure_logging
 from mailgate.store import Store, open_store
 from tests.configs import STORE_BACKEND, use_pg_server, write_config
 from tests.imapserver import dovecot_fixture, make_dovecot_fixture  # noqa: F401
-from tests.pgserver import pg_server, pg_url  # noqa: F401
+from tests.pgserver import MEMORY_DIR, pg_server, pg_url  # noqa: F401
 
 if TYPE_CHECKING:  # tests.faultkit imports this module
     from tests.faultkit import DaemonProcess
 
 DATA = Path(__file__).resolve().parent / "data"
+PACKAGE = Path(__file__).resolve().parent.parent / "mailgate"
+
+
+MEMORY_NEEDED = 1 << 30  # bytes free in the memory file system before tmp_path goes there
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``tmp_path`` folders in memory (``/dev/shm``) when there is one with room to spare,
+    unless ``--basetemp`` or ``PYTEST_DEBUG_TEMPROOT`` (pytest's documented setting) says
+    where: every SQLite commit fsyncs its log, a few thousand in a run, and on a busy disk
+    each costs milliseconds to tens of milliseconds. Nothing tested depends on the disk
+    (the disk-full test mounts a tmpfs of its own), and pytest keeps its usual last three
+    runs' folders there."""
+    if config.option.basetemp or "PYTEST_DEBUG_TEMPROOT" in os.environ:
+        return
+    try:
+        room = shutil.disk_usage(MEMORY_DIR).free
+    except OSError:
+        return
+    if room >= MEMORY_NEEDED and os.access(MEMORY_DIR, os.W_OK):
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = str(MEMORY_DIR)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With PYTHONDONTWRITEBYTECODE (common in container images, CI's too) every Python the
+    tests start (``mailgate`` commands, subprocess daemons and their worker processes: several
+    hundred) would compile mailgate's modules from source again, about 0.2 s of CPU each:
+    compile them once, here (only what changed since is compiled)."""
+    if sys.dont_write_bytecode:
+        compileall.compile_dir(PACKAGE, quiet=1)
 
 
 @pytest.fixture(scope="session", autouse=STORE_BACKEND == "postgresql")

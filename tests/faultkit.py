@@ -458,21 +458,24 @@ class Relay:
 
 
 def can_chattr(probe_dir: Path) -> str | None:
-    """None when ``chattr +i`` works in ``probe_dir``, else why not."""
+    """None when ``chattr +i`` works in ``probe_dir``, else why not: a write through a file
+    opened before (as the daemon has its database open) must fail too, which tmpfs, for
+    one, does not enforce."""
     if shutil.which("chattr") is None:
         return "chattr is not installed"
     probe = probe_dir / ".chattr-probe"
     probe.write_bytes(b"x")
     try:
-        result = subprocess.run(["chattr", "+i", str(probe)], capture_output=True, text=True)
-        if result.returncode != 0:
-            return f"chattr +i failed here: {result.stderr.strip()}"
-        try:
-            with open(probe, "ab") as handle:
+        with open(probe, "ab", buffering=0) as handle:
+            result = subprocess.run(["chattr", "+i", str(probe)], capture_output=True,
+                                    text=True)
+            if result.returncode != 0:
+                return f"chattr +i failed here: {result.stderr.strip()}"
+            try:
                 handle.write(b"y")
-        except PermissionError:
-            return None
-        return "chattr +i did not make the file read-only"
+            except PermissionError:
+                return None
+        return "chattr +i did not make an open file read-only"
     finally:
         subprocess.run(["chattr", "-i", str(probe)], capture_output=True)
         probe.unlink()

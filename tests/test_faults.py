@@ -19,9 +19,11 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from email import policy
 from pathlib import Path
 
@@ -489,15 +491,26 @@ def test_database_lock_mid_send_delays_outgoing_mail_only_as_long_as_the_lock(
     assert sum(delivered.values()) <= len(acks) + 1
 
 
-def test_read_only_database_answers_451_and_recovers(tmp_path: Path,
+@pytest.fixture
+def disk_folder() -> Iterator[Path]:
+    """A folder in the default temporary folder, not ``tmp_path``: that may be in memory
+    (tests/conftest.py), where ``chattr +i`` does not stop writes to a file already open."""
+    folder = Path(tempfile.mkdtemp(prefix="mailgate-faults-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_read_only_database_answers_451_and_recovers(disk_folder: Path,
                                                      daemons: list[DaemonProcess]) -> None:
     """A database turned read-only makes new mail get 451; once writable again, mail flows."""
-    why_not = can_chattr(tmp_path)
+    why_not = can_chattr(disk_folder)
     if why_not:
         # chmod cannot stand in: it does not affect files the daemon already has open.
         pytest.skip(f"cannot make the open database read-only: {why_not}")
-    proc = subprocess_daemon(daemons, tmp_path).start()
-    db = db_of(tmp_path)
+    proc = subprocess_daemon(daemons, disk_folder).start()
+    db = db_of(disk_folder)
     before = numbered_mails("before-ro", 1)
     deliver_all(proc.port, before)
     wait_drained(proc, 10)
@@ -516,7 +529,7 @@ def test_read_only_database_answers_451_and_recovers(tmp_path: Path,
     assert proc.terminate()[0] == 0
     stored = stored_message_ids(db)
     assert set(stored) == {*before, *refused}
-    assert_acknowledged_once(tmp_path)
+    assert_acknowledged_once(disk_folder)
 
 
 def test_disk_full_answers_451_and_recovers_when_space_is_freed(

@@ -140,10 +140,19 @@ def test_smtputf8_and_8bit_headers_are_read_as_utf8() -> None:
     assert inbound.reply_to == [("Jürgen \ufffd", "j@x.org")]
 
 
+def test_an_encoded_word_in_an_unknown_charset_is_read_as_its_bytes_say() -> None:
+    """``=?x-unknown?Q?Probl=E8me?=`` (a client's mislabel): "Problème", as mail clients
+    show it, not "Probl\ufffdme" (which went back to the customer in the ack's subject)."""
+    inbound = parse(mail("x", subject=b"=?x-unknown-charset?Q?Probl=E8me_de_connexion?="
+                                      b" au serveur")[0])
+    assert inbound.subject == "Probl\u00e8me de connexion au serveur"
+
+
 @pytest.mark.parametrize(("charset", "body", "text"), [
     ("x-unknown", b"caf\xc3\xa9", "café"),
-    ("x-unknown", b"caf\xe9", "caf\ufffd"),
-    ("utf-8", b"caf\xe9", "caf\ufffd"),
+    ("x-unknown", b"caf\xe9", "caf\u00e9"),  # no UTF-8 at all: Windows-1252
+    ("utf-8", b"Probl\xe8me r\xe9seau", "Probl\u00e8me r\u00e9seau"),  # Latin-1 labelled UTF-8
+    ("utf-8", b"caf\xc3\xa9 \xe9t\xc3\xa9 \xff", "caf\u00e9 \ufffdt\u00e9 \ufffd"),  # stray bytes
     ("us-ascii", b"caf\xc3\xa9", "café"),
     ("iso-8859-1", b"caf\xe9", "café"),
     ("punycode", b"abc-" + b"a" * 100_000, "abc-" + "a" * 100_000),

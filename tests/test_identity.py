@@ -211,15 +211,23 @@ def test_a_reply_address_copied_to_the_customer_is_retired(desk: RunningDaemon) 
     assert desk.store().ticket(1).priority == "high"
 
 
-@pytest.fixture
-def test_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
-    """A locally generated RSA key, published for ``test._domainkey.example.com`` through
-    the daemon's DKIM lookup (no network)."""
-    key = tmp_path / "dkim.key"
+@pytest.fixture(scope="module")
+def key_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    """A locally generated RSA key (PEM) and its public half (DER); made once per module,
+    as generating one takes a noticeable moment."""
+    key = tmp_path_factory.mktemp("dkim") / "dkim.key"
     subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(key), "2048"],
                    check=True, capture_output=True)
     public = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
                             check=True, capture_output=True).stdout
+    return key.read_bytes(), public
+
+
+@pytest.fixture
+def test_key(key_pair: tuple[bytes, bytes], monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """The RSA key, published for ``test._domainkey.example.com`` through the daemon's
+    DKIM lookup (no network)."""
+    private, public = key_pair
     import base64
 
     record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
@@ -230,7 +238,7 @@ def test_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
         return record if name == b"test._domainkey.example.com." else None
 
     monkeypatch.setattr(identity, "dns_lookup", lookup)
-    return key.read_bytes()
+    return private
 
 
 def _signed(key: bytes, sender: str, text: str, domain: bytes = b"example.com") -> bytes:

@@ -94,8 +94,22 @@ def _charset(part: MIMEPart) -> str | None:
     return codec
 
 
+def _utf8_or_mislabelled(payload: bytes) -> str:
+    """Bytes declared UTF-8: as UTF-8; but when most of their non-ASCII bytes are no UTF-8
+    at all (Latin-1/Windows-1252 text labelled UTF-8 by a careless client), as
+    Windows-1252, so "Problème" does not become "Probl�me" (one stray bad byte in real
+    UTF-8 text stays a replacement character)."""
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        text = payload.decode("utf-8", "replace")
+    high = sum(1 for byte in payload if byte > 0x7F)
+    return payload.decode("cp1252", "replace") if 2 * text.count("\ufffd") > high else text
+
+
 def _decoded(part: MIMEPart) -> str:
-    """A text part's content: declared charset, else UTF-8, else Windows-1252; never raises."""
+    """A text part's content: declared charset, else UTF-8, else Windows-1252 (see
+    ``_utf8_or_mislabelled``); never raises."""
     try:
         payload = part.get_payload(decode=True)
     except Exception:
@@ -105,20 +119,15 @@ def _decoded(part: MIMEPart) -> str:
     payload = payload[:4 * MAX_TEXT_CHARS]
     charset = _charset(part)
     text = None
-    if charset is not None:
+    if charset == "utf-8":
+        text = _utf8_or_mislabelled(payload)
+    elif charset is not None:
         try:
             text = payload.decode(charset, "replace")
         except Exception:
             text = None
     if text is None:
-        try:
-            text = payload.decode("utf-8")
-        except UnicodeDecodeError:
-            try:
-                declared = bool(part.get_param("charset"))
-            except Exception:
-                declared = True
-            text = payload.decode("utf-8" if declared else "cp1252", "replace")
+        text = _utf8_or_mislabelled(payload)
     return _body_text(_NEWLINES.sub("\n", text[:MAX_TEXT_CHARS]))
 
 

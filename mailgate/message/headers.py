@@ -125,13 +125,45 @@ def _normalized_addresses(value: str) -> str:
 
 
 def header(msg: EmailMessage, name: str) -> str:
-    """A header's decoded value, or its raw text if decoding fails, or ''."""
+    """A header's decoded value, or its raw text if decoding fails, or ''. An encoded-word
+    in a charset Python does not know ("x-unknown", a mislabelled one) is read as UTF-8,
+    else Windows-1252, as mail clients do, rather than as replacement characters."""
     try:
         value = msg.get(name)
     except Exception:
         value = next((v for k, v in msg.raw_items()  # last resort: the raw text
                       if k.lower() == name.lower()), None)
-    return "" if value is None else unescape(str(value))
+    if value is None:
+        return ""
+    text = unescape(str(value))
+    if "\ufffd" in text:
+        raw = next((str(v) for k, v in msg.raw_items() if k.lower() == name.lower()), "")
+        if "=?" in raw:
+            text = unescape(_redecoded(raw)) or text
+    return text
+
+
+def _redecoded(raw: str) -> str:
+    """``raw``'s encoded-words decoded chunk by chunk with a fallback charset; '' if the
+    header cannot be split into them."""
+    from email.header import decode_header
+
+    try:
+        chunks = decode_header(raw)
+    except Exception:
+        return ""
+    out = []
+    for data, charset in chunks:
+        if isinstance(data, str):
+            out.append(data)
+            continue
+        for codec in (charset, "utf-8"):
+            with suppress(LookupError, UnicodeDecodeError, TypeError):
+                out.append(data.decode(codec or "ascii"))
+                break
+        else:
+            out.append(data.decode("cp1252", "replace"))
+    return "".join(out)
 
 
 def message_ids(value: str) -> list[str]:

@@ -106,6 +106,9 @@ class StoreBase:
         # rows kept by ``_insert_later`` inside ``rows_together``: INSERT text -> its rows
         self._later: dict[str, list[Sequence[Any]]] | None = None
         self._later_tables: set[str] = set()
+        # statement text -> whether it names one of _later_tables (the set only grows
+        # within rows_together, which forgets this when it grows or ends)
+        self._naming: dict[str, bool] = {}
 
     def _begin(self) -> None:
         """Start a transaction (a backend may wait for the write lock its own way, or
@@ -311,6 +314,7 @@ class StoreBase:
         finally:
             self._later = None
             self._later_tables.clear()
+            self._naming.clear()
 
     def _insert_later(self, sql: str, params: Sequence[Any]) -> None:
         """``_x(sql, params)`` for an INSERT without a result, now or within ``rows_together``
@@ -318,8 +322,23 @@ class StoreBase:
         if self._later is None:
             self._x(sql, params)
             return
-        self._later.setdefault(sql, []).append(params)
-        self._later_tables.add(sql.split(None, 3)[2])  # INSERT INTO <table>
+        rows = self._later.get(sql)
+        if rows is None:
+            rows = self._later[sql] = []
+            table = sql.split(None, 3)[2]  # INSERT INTO <table>
+            if table not in self._later_tables:
+                self._later_tables.add(table)
+                self._naming.clear()
+        rows.append(params)
+
+    def _insert_many_later(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``_many(sql, rows)``, now or within ``rows_together`` with the rows of the same
+        statement."""
+        if self._later is None:
+            self._many(sql, rows)
+            return
+        for params in rows:
+            self._insert_later(sql, params)
 
     def _write_later(self) -> None:
         if self._later:
@@ -342,7 +361,7 @@ class StoreBase:
     def _x(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         """Run one statement; a constraint violation is ``IntegrityViolation``, any other
         driver error ``StoreError``."""
-        if self._later and any(table in sql for table in self._later_tables):
+        if self._later and self._names_later(sql):
             self._write_later()  # (a statement that may read or change those rows)
         self.statements += 1
         try:
@@ -350,6 +369,16 @@ class StoreBase:
         except Exception as exc:
             self._raise_mapped(exc)
             raise
+
+    def _names_later(self, sql: str) -> bool:
+        """Whether ``sql`` names a table some of whose rows are kept for later (remembered
+        per statement text: a group's statements are the same few dozen texts)."""
+        found = self._naming.get(sql)
+        if found is None:
+            found = any(table in sql for table in self._later_tables)
+            if len(self._naming) < 1024:
+                self._naming[sql] = found
+        return found
 
     def _raise_mapped(self, exc: Exception) -> None:
         """Raise the store's own error for a driver error (returns for anything else)."""

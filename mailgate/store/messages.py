@@ -10,6 +10,9 @@ from typing import Any
 from mailgate.clock import to_db
 from mailgate.store.base import DuplicateMessageError, StoreBase
 
+_PARTICIPANT_INSERT = ("INSERT INTO participants (ticket_id, address, name, role, added_at)"
+                       " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+
 
 class MessageQueries(StoreBase):
     """``messages`` (unique Message-IDs), ``attachments``/``blobs``, ``participants``,
@@ -107,12 +110,15 @@ class MessageQueries(StoreBase):
     def add_participant(self, ticket_id: int, address: str, name: str | None, role: str,
                         now: datetime) -> bool:
         """Add an address to a ticket; False if it was already there."""
-        cur = self._x(
-            "INSERT INTO participants (ticket_id, address, name, role, added_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (ticket_id, address.lower(), name, role, to_db(now)),
-        )
-        return cur.rowcount == 1
+        return self._x(_PARTICIPANT_INSERT, (ticket_id, address.lower(), name, role,
+                                             to_db(now))).rowcount == 1
+
+    def ensure_participant(self, ticket_id: int, address: str, name: str | None, role: str,
+                           now: datetime) -> None:
+        """``add_participant`` for a caller that need not know whether the address was
+        there already: nothing to wait for (on PostgreSQL it travels with the next
+        statement, see ``PgStore._execute``)."""
+        self._x(_PARTICIPANT_INSERT, (ticket_id, address.lower(), name, role, to_db(now)))
 
     def remove_participant(self, ticket_id: int, address: str) -> bool:
         cur = self._x("DELETE FROM participants WHERE ticket_id = ? AND address = ?"

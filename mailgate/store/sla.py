@@ -44,15 +44,17 @@ class SlaQueries(StoreBase):
 
     def add_clock(self, ticket_id: int, kind: str, *, started_at: datetime,
                   due_at: datetime | None, reminders: Sequence[tuple[float, datetime]]) -> None:
-        """A new ticket's running clock and its planned reminders (nothing to replace)."""
-        self._x("INSERT INTO sla_clocks (ticket_id, kind, started_at, paused_seconds, due_at,"
-                " state) VALUES (?, ?, ?, 0, ?, 'running')",
-                (ticket_id, kind, to_db(started_at), to_db(due_at)))
+        """A new ticket's running clock and its planned reminders (nothing to replace).
+        Within ``rows_together`` (the processor's group) the rows of the group's new tickets
+        are written together: two statements for the group, not two a ticket."""
+        self._insert_later("INSERT INTO sla_clocks (ticket_id, kind, started_at,"
+                           " paused_seconds, due_at, state) VALUES (?, ?, ?, 0, ?, 'running')",
+                           (ticket_id, kind, to_db(started_at), to_db(due_at)))
         if due_at is not None and reminders:
-            self._many("INSERT INTO reminders (ticket_id, kind, point, fire_at, due_at)"
-                       " VALUES (?, ?, ?, ?, ?)",
-                       [(ticket_id, kind, point, to_db(fire_at), to_db(due_at))
-                        for point, fire_at in reminders])
+            self._insert_many_later("INSERT INTO reminders (ticket_id, kind, point, fire_at,"
+                                    " due_at) VALUES (?, ?, ?, ?, ?)",
+                                    [(ticket_id, kind, point, to_db(fire_at), to_db(due_at))
+                                     for point, fire_at in reminders])
 
     def set_ticket_due(self, ticket_id: int, column: str, due_at: datetime | None) -> None:
         """Move one of the ticket's deadline columns, leaving ``updated_at`` alone (a moved

@@ -32,11 +32,14 @@ class SpoolQueries(StoreBase):
         reason: str | None = None,
     ) -> int:
         """Append one raw message to the spool (inside a transaction)."""
-        spool_id = self._insert(
-            SPOOL_INSERT,
+        return self._add_spool_row(
             (to_db(received_at), channel, source, mail_from, json.dumps(list(rcpt_tos)),
-             len(raw), state, reason),
-        )
+             len(raw), state, reason), raw)
+
+    def _add_spool_row(self, values: Sequence[Any], raw: bytes) -> int:
+        """The spool row (``SPOOL_INSERT``'s values) and its raw bytes; its id (a backend
+        may write both in one statement)."""
+        spool_id = self._insert(SPOOL_INSERT, values)
         assert spool_id is not None
         self._x(RAW_INSERT, (spool_id, raw))
         return spool_id
@@ -100,6 +103,17 @@ class SpoolQueries(StoreBase):
             " reason = ?, claimed_by = NULL, lease_until = NULL WHERE id = ?",
             (state, to_db(now), message_id, ticket_id, reason, spool_id),
         )
+
+    def spool_finish_many(self, finished: Sequence[tuple[int, str, datetime, str | None,
+                                                         int | None]]) -> None:
+        """``spool_finish`` (no reason) of several rows in one statement: (spool id, state,
+        now, message id, ticket id) each; the processor's group, at its end."""
+        self._many(
+            "UPDATE spool SET state = ?, processed_at = ?, message_id = ?, ticket_id = ?,"
+            " reason = NULL, claimed_by = NULL, lease_until = NULL WHERE id = ?",
+            [(state, to_db(now), message_id, ticket_id, spool_id)
+             for spool_id, state, now, message_id, ticket_id in finished])
+        self.statements += 1
 
     def spool_state(self, spool_id: int) -> str:
         row = self._x("SELECT state FROM spool WHERE id = ?", (spool_id,)).fetchone()

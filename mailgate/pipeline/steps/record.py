@@ -85,7 +85,7 @@ def _join_or_create(services: Services, store: Store, ctx: Context) -> Ticket:
         ctx.outcome = _done(ctx, joins, "correlated", "alert")
         return joins
     if ctx.joins_by_token:
-        store.add_participant(joins.id, who, ctx.inbound.from_name, "participant", now)
+        store.ensure_participant(joins.id, who, ctx.inbound.from_name, "participant", now)
     if ctx.newcomer is not None and store.add_participant(joins.id, who, ctx.inbound.from_name,
                                                           "participant", now):
         store.add_event(joins.id, ctx.newcomer[0], actor=who, now=now, message_id=mid,
@@ -234,8 +234,8 @@ def _participants(services: Services, store: Store, ctx: Context, ticket: Ticket
     listed = ctx.facts.list_addresses
     if inbound.from_addr and inbound.from_addr == ticket.requester \
             and inbound.from_addr not in listed:
-        store.add_participant(ticket.id, inbound.from_addr, inbound.from_name,
-                              "requester", now)
+        store.ensure_participant(ticket.id, inbound.from_addr, inbound.from_name,
+                                 "requester", now)
     if ctx.facts.mailing_list is not None:
         return
     for name, address in [*inbound.to, *inbound.cc]:

@@ -411,6 +411,8 @@ def test_the_comparison_remembers_short_words_and_texts_only() -> None:
     from mailgate import repeats
 
     text = "The printer on floor 3 is down again, error E-4711 on PRN-03.\n" * 3
+    repeats.concepts.cache_clear()  # type: ignore[attr-defined]  # earlier tests may fill it
+    repeats.stem.cache_clear()  # type: ignore[attr-defined]
     before = repeats.concepts.cache_info().currsize  # type: ignore[attr-defined]
     assert repeats.concepts(text) == repeats.concepts(text)
     assert repeats.concepts.cache_info().currsize == before + 1  # type: ignore[attr-defined]

@@ -17,7 +17,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def memo(maxsize: int, max_chars: int) -> Callable[[F], F]:
     """An ``lru_cache`` of ``maxsize`` entries for a pure function of positional ``str``
     arguments, used when they are at most ``max_chars`` long together (so it holds at most
-    ``maxsize * max_chars`` characters of keys); ``cache_info`` reports on it."""
+    ``maxsize * max_chars`` characters of keys); ``cache_info`` reports on it and
+    ``cache_clear`` empties it, as ``lru_cache``'s do."""
 
     def wrap(fn: F) -> F:
         store = lru_cache(maxsize=maxsize)(fn)
@@ -30,6 +31,7 @@ def memo(maxsize: int, max_chars: int) -> Callable[[F], F]:
 
         wrapper: Any = update_wrapper(one if fn.__code__.co_argcount == 1 else many, fn)
         wrapper.cache_info = store.cache_info
+        wrapper.cache_clear = store.cache_clear
         return cast(F, wrapper)
 
     return wrap

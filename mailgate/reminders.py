@@ -155,8 +155,12 @@ def _fire_sla(config: Config, store: Store, renderer: Renderer, tags: TagFormat,
 def _reply_to(config: Config, store: Store, ticket: Ticket, to: list[str]) -> str | None:
     """The reply address an engineer's answer to the reminder proves itself by, as with a
     notification: the team address's token (valid for every engineer), else the one
-    recipient's; else none (an answer then needs another proof)."""
-    who = config.team.address or (to[0] if len(to) == 1 else None)
+    recipient's. None when the reminder also goes to someone who is neither an engineer
+    nor the team address (an escalation address may be anyone's: it gets no token)."""
+    team = config.team.address
+    if not to or not all(a == team or config.team.is_engineer(a) for a in to):
+        return None
+    who = team or (to[0] if len(to) == 1 else None)
     if who is None:
         return None
     generation = store.count_events(ticket.id, security.TOKEN_EXPOSED)

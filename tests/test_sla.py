@@ -265,3 +265,15 @@ def test_check_config_warns_when_reminders_reach_nobody(tmp_path: Path) -> None:
     assert all(r.returncode == 0 for r in said.values())
     assert "sla level 'standard' notifies team" in said["nobody"].stderr
     assert "notifies" not in said["team"].stderr
+
+
+def test_a_reminder_to_an_outside_address_carries_no_engineers_token(tmp_path: Path) -> None:
+    """The engineers' reply token (an answer with it is believed as an engineer's) goes
+    only on a reminder whose every recipient is an engineer or the team address; one also
+    sent to an escalation address, which may be anyone's, gets none."""
+    from mailgate.reminders import _reply_to
+
+    config = load_config(write_config(tmp_path, {"team": {
+        "address": "desk@example.com", "engineers": {"alice": "alice@example.com"}}}))
+    outside = ["desk@example.com", "lead@partner.example"]
+    assert _reply_to(config, None, None, outside) is None  # type: ignore[arg-type]

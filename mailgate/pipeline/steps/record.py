@@ -257,6 +257,9 @@ def _after(services: Services, store: Store, ctx: Context, ticket: Ticket) -> No
                         message_id=mid,
                         detail=f"recorded, nothing reopened, nobody answered: {automatic.reason}")
         return
+    if ctx.outcome is not None and ctx.outcome.action == "merged":
+        _repeat_answers(services, store, ctx, ticket)
+        return
     if route is None or ctx.role == "engineer" or ctx.outcome is None \
             or ctx.outcome.action != "appended":
         return
@@ -275,6 +278,24 @@ def _after(services: Services, store: Store, ctx: Context, ticket: Ticket) -> No
                         why=f"{ctx.role} replied to the {was} ticket (conversation.on_reply)",
                         message_id=mid)
         ctx.ticket = store.ticket(ticket.id)  # status, clocks and deadlines moved
+
+
+def _repeat_answers(services: Services, store: Store, ctx: Context, ticket: Ticket) -> None:
+    """A repeat report merged into a ticket is the customer writing again: on a ticket that
+    waits for them it counts as their answer (``conversation.on_reply``, as a reply on the
+    thread would), so the wait ends, the auto-close plan is cancelled and the clocks run
+    again; a desk believing it still waits would close the ticket on the customer's own
+    "still broken"."""
+    if ticket.status != "awaiting_reply":
+        return
+    role = "requester" if ctx.facts.sender == ticket.requester else "participant"
+    autoclose.cancel(store, ticket.id)
+    if services.config.conversation.reply_action(ticket.status, role) == "reopen":
+        desk.set_status(services.config, store, ticket, "open", actor=ctx.facts.sender,
+                        now=ctx.now, why=f"a repeat report by the {role} answered the "
+                                         "awaiting_reply ticket (conversation.on_reply)",
+                        message_id=ctx.inbound.message_id)
+        ctx.ticket = store.ticket(ticket.id)
 
 
 def _rating(store: Store, ctx: Context, ticket: Ticket) -> None:

@@ -152,6 +152,11 @@ SUBSTANTIVE = [
     ("da", "Tak, men jeg kan ikke se billederne."),
     ("nb", "Takk, vi kan se feilen igjen."),
     ("de", "Danke.Drucker defekt."),
+    # French "ne ... plus" / spoken "... plus" is "no longer": a success verb it follows is
+    # gone, not confirmed ("marche" alone says "works"; a user's VPN outage was kept closed)
+    ("fr", "Bonjour,\n\nle VPN ne marche plus depuis hier soir.\n\nCordialement,\nClaire"),
+    ("fr", "Ça marche plus."), ("fr", "Le VPN ne fonctionne plus depuis ce matin."),
+    ("fr", "Merci. Le scanner ne se connecte plus au wifi."),
 ]
 
 

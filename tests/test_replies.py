@@ -157,6 +157,16 @@ SUBSTANTIVE = [
     ("fr", "Bonjour,\n\nle VPN ne marche plus depuis hier soir.\n\nCordialement,\nClaire"),
     ("fr", "Ça marche plus."), ("fr", "Le VPN ne fonctionne plus depuis ce matin."),
     ("fr", "Merci. Le scanner ne se connecte plus au wifi."),
+    # a closing word inside a sentence closes nothing (Portuguese "Att." is Swedish "to"):
+    # the wish below it is still the body
+    ("sv", "Hej Erik!\n\nTack, nu är det mycket lättare att skriva offerter till kunderna."
+           "\n\nDet vore bra om "
+           "Jonas och Elin på kontoret i Malmö också fick varsin extra skärm.\n\nHälsningar"
+           "\nSofia"),
+    # folded hands after a request say "please", not "thanks"
+    ("ja", "ありがとうございます！佐藤さんのパソコンの分もお願いできればと思います🙏"),
+    ("tr", "Teşekkürler! Depodaki bilgisayara da aynı program lazım 🙏"),
+    ("en", "Thanks! Same setup for the laptop in room 4 🙏"),
 ]
 
 

@@ -150,7 +150,6 @@ class Understanding:
                 h.category == "negation" for h in hits):  # pt "não travou mais", not fr "mais"
             hits = hits[:-1]
         hits = [h for h in hits if not _since_yesterday(h, folded)]
-        categories = frozenset(h.category for h in hits)
         negated, free, live = _bind_negations(hits, folded)
         covered = [(h.start, h.end) for h in hits]
         unknown = sum(1 for s, e in words if not _NUMBER.match(folded[s:e])
@@ -158,9 +157,16 @@ class Understanding:
         if _JOINED_CHARS.search(folded):
             rest = _JOINED_CHARS.findall(_uncovered(folded, covered))
             unknown = unknown - _joined_words(folded, covered) + len(rest) // 3
+        if unknown >= 3:  # an emoji ending a sentence of words says "please" or adorns it:
+            # "…の分もお願いできればと思います🙏", "… kurulum lazım 🙏" ask for something
+            hits = [h for h in hits if not _EMOJI.fullmatch(folded[h.start:h.end])]
+        categories = frozenset(h.category for h in hits)
         return Clause(text.strip(), categories, max(0, unknown),
                       bool(_QUESTION.search(text)) or asks, negated, free, live_problems=live)
 
+
+#: folded hands: "thank you" alone, "please" after a request (ja, ko, zh, tr, ar, hi)
+_EMOJI = re.compile("\U0001f64f")
 
 #: "yesterday" is a qualifier ("worked yesterday"), but not after "since": "seit gestern
 #: keine Abbrüche mehr", "od včera to jede", "с вчерашнего" is how long it has worked
@@ -575,11 +581,19 @@ def _read_body(understanding: Understanding, text: str,
         # does not end the body
         greets = not clauses and line.rstrip().endswith(",")
         clauses += line_clauses
-        if line_clauses and not greets and all("closing" in c.categories or c.unknown == 0
+        # a closing formula is short: a "closing" word inside a sentence of other words
+        # (Portuguese "Att." in Swedish "lättare att jobba", "att" being "to") closes nothing
+        if line_clauses and not greets and all(_closes(c) or c.unknown == 0
                                                for c in line_clauses) and any(
-                "closing" in c.categories for c in line_clauses):
+                _closes(c) for c in line_clauses):
             return _with_rest(clauses, understanding, lines[k + 1:], names)
     return clauses
+
+
+def _closes(clause: Clause) -> bool:
+    """A clause that is a closing formula ("Mit freundlichen Grüßen", "Best, Ana"): a
+    closing word with at most two words no list knows."""
+    return "closing" in clause.categories and clause.unknown <= 2
 
 
 #: the reason the sentence judge may overrule: a negation bound to no listed word ("без

@@ -334,7 +334,49 @@ def understand(understanding: Understanding, inbound: Inbound,
     """Read the reply ``inbound`` (see the module docstring); ``known`` are the texts of
     the ticket's stored messages, which its quoted history should hold."""
     parts = reply_parts(inbound.text)
+    if inbound.attachments:  # "Anbei ein Foto vom Testdruck" points at the file it carries
+        parts = replace(parts, text=_without_pointers(understanding, parts.text))
     return judge(understanding, parts, inbound.from_name, unseen_history(parts.history, known))
+
+
+#: words that point at a file the mail carries ("attached", "anbei", "ci-joint", "添付")
+_POINTER = re.compile(
+    r"(?i)\b(?:attached|attachment|see att|enclosed|anbei|im anhang|angehängt|beigefügt|"
+    r"ci-joint|pièce jointe|en pj|adjunto|adjunta|te adjunto|allegat[oaie]|in allegato|"
+    r"em anexo|segue anexo|anexad[oa]|bijgevoegd|in de bijlage|bijlage|bifogat|bifogar|"
+    r"vedhæftet|vedhæfter|vedlagt|vedlegg|liitteenä|liitteessä|w załączniku|załączam|"
+    r"v příloze|přikládám|во вложении|прикладываю|прилагаю|у вкладенні|додаю|ekte|ekteki|"
+    r"ekledim)\b|مرفق|添付|附件|附上|첨부")
+#: a purpose beside the pointer asks for something ("Adjunto la factura para que la revisen")
+_PURPOSE = re.compile(r"(?i)\b(?:so that|for you|to check|to review|for review|damit|zur "
+                      r"(?:prüfung|kontrolle|info)|pour que|afin de|para que|para (?:revis|"
+                      r"comprob)|perché|affinché|zodat|så att|så i|żeby|aby|abyste|чтобы|щоб)\b")
+#: what a pointer sentence may not hold: anything asking or reporting
+_POINTER_CUES = frozenset({"problem", "request", "contrast", "again", "negation",
+                           "qualifier", "interrogative"})
+
+
+def _without_pointers(understanding: Understanding, text: str) -> str:
+    """``text`` without the sentences that only point at the mail's attachment ("Attached
+    a photo of the test print", "Foto anbei", "添付の写真をご覧ください"): with a file in
+    the mail they say nothing to act on by themselves (the team gets the file with the
+    notice); one that also asks, reports a problem or says "but" stays."""
+    out = []
+    for line in text.splitlines():
+        kept = [sentence for sentence in _SENTENCE.split(line)
+                if not _pointer_only(understanding, sentence)]
+        out.append(". ".join(s.strip() for s in kept if s.strip()) if len(kept) < len(
+            _SENTENCE.split(line)) else line)
+    return "\n".join(out)
+
+
+def _pointer_only(understanding: Understanding, sentence: str) -> bool:
+    words = max(len(sentence.split()), len(_JOINED_CHARS.findall(sentence)) // 2)
+    if not _POINTER.search(sentence) or words > 7 or _PURPOSE.search(sentence):
+        return False
+    said = understanding.clause(sentence)
+    return not said.question and not (said.categories & _POINTER_CUES) \
+        and not said.live_problems
 
 
 _FIELD = re.compile(r"^[\w\-. ]{1,25}\s?[:：]\s")  # "Von: ...", "Sent: ...", "差出人: ..."

@@ -337,6 +337,20 @@ def test_reload_command_signals_the_serving_daemon(
     assert proc.poll() is None
 
 
+def test_a_second_serve_refused_leaves_the_running_daemon_reloadable(
+        served: tuple[subprocess.Popen[bytes], Path, int]) -> None:
+    """A second `mailgate serve` on the same config (a manual start beside systemd's) is
+    refused because the port is taken, and changes nothing: the pid file still names the
+    running daemon, so `mailgate reload` still reaches it."""
+    proc, path, _ = served
+    second = subprocess.run([sys.executable, "-m", "mailgate", "serve", "-c", str(path)],
+                            capture_output=True, env=ENV, timeout=60)
+    assert second.returncode == 75, second.stderr
+    assert int((path.parent / "var" / "mailgate.pid").read_text()) == proc.pid
+    result = run("reload", "-c", str(path))
+    assert result.returncode == 0 and f"(pid {proc.pid})" in result.stdout.decode(), result
+
+
 def test_reload_without_running_daemon_is_one_line_error(config_path: Path) -> None:
     """`mailgate reload` with no daemon running says so in one line and exits non-zero."""
     assert "no pid file" in one_line_error(run("reload", "-c", str(config_path)))

@@ -161,7 +161,6 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
             self.loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
             # `mailgate ingest` stored mail in the spool: process it now, not at the next poll
             self.loop.add_signal_handler(signal.SIGUSR1, self._spooled)
-            self._pid_written = write_pid_file(self.config)
         sender_task = await self._start(self.loop)
         try:
             await self._open_intake()
@@ -169,6 +168,9 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
             self.stopping.set()
             await self._shutdown(sender_task)
             raise
+        if handle_signals:  # only now: a start refused (a second daemon started by
+            # mistake beside the running one) must leave the running one's pid file alone
+            self._pid_written = write_pid_file(self.config)
         self._start_schedule()
         await self.run_reminders()  # catch up on what fell due while we were down
         log.info("daemon_started", node=self.node, database=self.database)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from mailgate import locales
@@ -21,11 +22,14 @@ from mailgate.config import Config
 from mailgate.security import signed_token
 
 _LABEL = (r"(?:rating|note|bewertung|valoraci[oó]n|puntuaci[oó]n|voto|valutazione|"
-          r"beoordeling|cijfer|betyg|omd[oö]me|оценка)")
+          r"beoordeling|cijfer|betyg|omd[oö]me|оценка|評価|评分|評分|평점|별점)")
 _DIGIT = re.compile(rf"^\W{{0,3}}(?:{_LABEL}\s*[:=]?\s*)?([1-5])(?:\s*(?:/|of|von|sur|de|su|"
                     rf"van|av|из)\s*5)?\s*(?:\*|★|⭐|stars?|sterne?|étoiles?|estrellas?|"
                     rf"stelle|sterren|stjärnor|звезд\w*)?(?=\s*(?:$|[-–—.,;:!)]))",
                     re.IGNORECASE)
+#: a labelled rating ("評価:5 とても助かりました", "Rating: 4 great work"): the label says
+#: the digit is the rating, whatever follows it
+_LABELLED = re.compile(rf"^\W{{0,3}}{_LABEL}\s*[:=]?\s*([1-5])(?:\s*/\s*5)?(?!\d)", re.IGNORECASE)
 _SIGNED = re.compile(r"\[r([1-5])-([a-z2-7]{8})\]")
 
 
@@ -61,8 +65,9 @@ def read(text: str, language: str | None) -> Found | None:
     lines = text.strip().splitlines()
     if not lines:
         return None
-    first, rest = lines[0].strip(), "\n".join(lines[1:])
-    match = _DIGIT.match(first)
+    # full-width forms are what a Japanese, Chinese or Korean keyboard types: "５", "４／５"
+    first, rest = unicodedata.normalize("NFKC", lines[0]).strip(), "\n".join(lines[1:])
+    match = _DIGIT.match(first) or _LABELLED.match(first)
     if match:
         return Found(int(match[1]), "digit", _join(first[match.end():], rest))
     folded = first.casefold()

@@ -313,6 +313,20 @@ def test_rating_with_a_question_is_recorded_and_reopens(rating_desk: Any) -> Non
     assert len(mails(daemon, "team@example.com")) == team_before + 1
 
 
+@pytest.mark.parametrize(("answer", "value"), [("５", 5), ("評価：４　とても助かりました", 4),
+                                              ("평점: 5 감사합니다", 5)])
+def test_a_full_width_or_labelled_cjk_rating_is_recorded(rating_desk: Any, answer: str,
+                                                          value: int) -> None:
+    """A Japanese or Korean keyboard types "５"; a label says the digit is the rating even
+    with words after it: recorded, and the ticket stays closed (it reopened before)."""
+    daemon, _ = rating_desk
+    resolved = _resolved(daemon, 1, CUSTOMER)
+    deliver(daemon, reply(resolved, answer))
+    store = daemon.store()
+    assert store.rating(1)["rating"] == value  # type: ignore[index]
+    assert store.ticket(1).status == "closed"
+
+
 def test_a_bare_digit_without_a_rating_request_is_an_ordinary_reply(tmp_path: Path) -> None:
     """With resolved_mail = "notice" nothing asks for a rating: "5" reopens as before."""
     config = load_config(write_config(tmp_path, merge(TEAM, {

@@ -155,6 +155,11 @@ def test_an_encoded_word_in_an_unknown_charset_is_read_as_its_bytes_say() -> Non
     ("utf-8", b"caf\xc3\xa9 \xe9t\xc3\xa9 \xff", "caf\u00e9 \ufffdt\u00e9 \ufffd"),  # stray bytes
     ("us-ascii", b"caf\xc3\xa9", "café"),
     ("iso-8859-1", b"caf\xe9", "café"),
+    # Outlook's curly quotes and dashes labelled ISO-8859-1 are Windows-1252 (as mail clients
+    # and browsers read the label); the bytes Windows leaves undefined stay Latin-1's
+    ("iso-8859-1", b"\x93Printer offline\x94 \x96 it\x92s \x81", "\u201cPrinter offline\u201d "
+                                                             "\u2013 it\u2019s \x81"),
+    ("iso-8859-9", b"\x93Yaz\xfdc\xfd\x94", "\u201cYaz\u0131c\u0131\u201d"),
     ("punycode", b"abc-" + b"a" * 100_000, "abc-" + "a" * 100_000),
     ("base64", b"aGk=", "aGk="),
     (None, b"caf\xe9", "café"),

@@ -91,7 +91,16 @@ def _charset(part: MIMEPart) -> str | None:
         return None
     if codec in _SLOW_CODECS or codec == "ascii":  # ascii: 8-bit bytes are mostly UTF-8
         return None
-    return codec
+    return _WINDOWS.get(codec, codec)
+
+
+#: labels that mean the Windows superset in practice (the WHATWG encoding standard, as mail
+#: clients and browsers read them): Outlook's curly quotes and dashes labelled ISO-8859-1
+#: are Windows-1252 bytes 0x91-0x97, which Latin-1 would turn into control characters
+_WINDOWS = {"iso8859-1": "cp1252", "iso8859-9": "cp1254"}
+codecs.register_error("mailgate-latin1", lambda error: (
+    error.object[error.start:error.end].decode("latin-1"), error.end)
+    if isinstance(error, UnicodeDecodeError) else codecs.strict_errors(error))
 
 
 def _utf8_or_mislabelled(payload: bytes) -> str:
@@ -126,6 +135,9 @@ def _decoded(part: MIMEPart) -> str:
             text = payload.decode(charset, "replace")
         except Exception:
             text = None
+        if charset in _WINDOWS.values() and text is not None and "\ufffd" in text:
+            # the five bytes Windows-1252 leaves undefined are Latin-1's, as WHATWG says
+            text = payload.decode(charset, "mailgate-latin1")
     if text is None:
         text = _utf8_or_mislabelled(payload)
     return _body_text(_NEWLINES.sub("\n", text[:MAX_TEXT_CHARS]))

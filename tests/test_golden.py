@@ -8,7 +8,8 @@ adding a folder. Keys of ``case.toml``:
 
 - ``description``: what a user would notice;
 - ``config``: TOML text added to the test config (e.g. a ``[conversation]`` policy);
-- ``[[mail]]``: ``file`` (an ``.eml`` of the folder), ``at`` (ISO instant it is
+- ``[[mail]]``: ``file`` (an ``.eml`` of the folder), ``rcpt`` (the envelope recipients
+  it was delivered for; default the support address), ``at`` (ISO instant it is
   handled at; default one minute after the previous mail), ``before`` (actions
   done half a minute after the previous mail: ``"close SUP-000001"``,
   ``"status SUP-000001 awaiting_reply"``, ``"merge SUP-000002 SUP-000001"``),
@@ -21,7 +22,8 @@ adding a folder. Keys of ``case.toml``:
   quarantine reason), ``events`` (kinds that must be among the ticket's new
   events), ``steps`` (names of the steps that recorded a decision, in order),
   ``says`` (a table kind = text: the text part of the first queued mail of that kind
-  contains the text: what its reader is told).
+  contains the text: what its reader is told), ``participants`` (the ticket's people
+  after the mail, sorted addresses: who gets its relays).
 
 An ``.eml`` may say ``{{sent:N:KIND}}``: the Message-ID of the first mail of
 that kind queued for the N-th mail of the case (to write a reply to it), and
@@ -103,7 +105,7 @@ def test_golden_case(name: str, make_desk: Any) -> None:
             _act(gate, action, at + timedelta(seconds=30))
         at = datetime.fromisoformat(mail["at"]) if "at" in mail else at + timedelta(minutes=1)
         raw = _substitute((GOLDEN / name / mail["file"]).read_bytes(), gate)
-        got = _run(gate, number, raw, mail.get("from"), at)
+        got = _run(gate, number, raw, mail.get("from"), at, mail.get("rcpt"))
         expect = mail.get("expect", {})
         wrong = {key: (want, got.get(key)) for key, want in expect.items()
                  if not _matches(key, want, got.get(key))}
@@ -112,13 +114,13 @@ def test_golden_case(name: str, make_desk: Any) -> None:
 
 
 def _run(gate: Desk, number: int, raw: bytes, mail_from: str | None,
-         now: datetime) -> dict[str, Any]:
+         now: datetime, rcpt: list[str] | None = None) -> dict[str, Any]:
     """Handle one mail as the processor does, and describe what happened."""
     store, config = gate.store, gate.config
     inbound = parse(raw)
     item = SpoolItem(id=number, received_at=now, channel="smtp", source="smtp",
                      mail_from=mail_from or inbound.from_addr,
-                     rcpt_tos=[config.support_address], size=len(raw), attempts=1)
+                     rcpt_tos=rcpt or [config.support_address], size=len(raw), attempts=1)
     with store.transaction():
         before = {"events": _high(store, "events"), "outbox": _high(store, "outbox")}
         try:
@@ -147,6 +149,7 @@ def _run(gate: Desk, number: int, raw: bytes, mail_from: str | None,
     if outcome.ticket_id is not None:
         ticket = store.ticket(outcome.ticket_id)
         got.update(ticket=ticket.reference, status=ticket.status)
+        got["participants"] = sorted(p["address"] for p in store.participants(ticket.id))
         got["events"] = [e["kind"] for e in events_since(store, before["events"])
                          if e["ticket"] == ticket.reference]
     return got

@@ -124,7 +124,8 @@ class Config(Section):
     def accepts(self, address: str) -> bool:
         """True when mail for ``address`` is ours (no open relay)."""
         address = address.lower()
-        if address in self.gateway.addresses:
+        if address in self.gateway.addresses or any(
+                account.own_address == address for account in self.imap):
             return True
         local, _, domain = address.rpartition("@")
         if domain in self.gateway.domains:

@@ -193,6 +193,9 @@ class ImapAccount(Section):
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["tls", "starttls", "plain"] = "tls"
     username: str
+    #: the mailbox's own mail address (default: ``username`` when it is one): mail that
+    #: names it in To/Cc was sent to the desk, so it is never a ticket's participant
+    address: Address | None = None
     password_env: str | None = None
     password_file: str | None = None
     oauth2_token_command: str | None = None
@@ -210,6 +213,13 @@ class ImapAccount(Section):
     # One node reads the account at a time: how long its claim lasts without a renewal,
     # so how soon another node takes over from one that died.
     lease: Duration = timedelta(seconds=60)
+
+    @property
+    def own_address(self) -> str | None:
+        """The mailbox's address: ``address``, else ``username`` when it is an address."""
+        if self.address:
+            return self.address.lower()
+        return self.username.lower() if "@" in self.username else None
 
     @field_validator("lease")
     @classmethod

@@ -238,9 +238,10 @@ def _participants(services: Services, store: Store, ctx: Context, ticket: Ticket
                                  "requester", now)
     if ctx.facts.mailing_list is not None:
         return
+    delivered_to = {a.lower() for a in ctx.item.rcpt_tos}  # the desk's: mail came for it
     for name, address in [*inbound.to, *inbound.cc]:
         if (address in services.own_addresses or config.accepts(address)
-                or config.team.is_engineer(address)):
+                or address in delivered_to or config.team.is_engineer(address)):
             continue
         if store.add_participant(ticket.id, address, name or None, "participant", now):
             store.add_event(ticket.id, "participant_added", actor=inbound.from_addr,

@@ -515,10 +515,16 @@ def test_import_mbox_is_resumable_and_sends_no_acks(config_path: Path, tmp_path:
     again = run_json("import", *cfg, str(tmp_path / "old.mbox"))
     assert (again["imported"], again["skipped"]) == (0, 4)
     assert len(run_json("tickets", *cfg)) == 3
-    assert run_json("outbox", *cfg) == []  # nothing pending: acks were cancelled
+    assert run_json("outbox", *cfg) == []  # nothing pending: no ack, no notice
     with closing(open_store(load_config(config_path), migrate=False)) as store:
         states = {state for _kind, state, _count in store.outbox_counts_by_kind()}
-    assert states == {"cancelled"}
+    assert states <= {"cancelled"}
+    # old mail is history: no SLA clock (whose reminders and breaches would be the team's
+    # first news of it), and no event claims an acknowledgement went out
+    shown = run_json("show", *cfg, "SUP-000001")
+    assert shown["first_response_due"] is None and shown["resolution_due"] is None
+    kinds = [event["kind"] for event in shown["events"]]
+    assert "sla_not_started" in kinds and "acknowledged" not in kinds
     assert "no such mbox" in one_line_error(run("import", *cfg, str(tmp_path / "none.mbox")))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -253,19 +254,24 @@ def _progress_bars(*, counts: bool = False) -> Any:
 
 
 class _HoldAcks:
-    """Pipeline wrapper for imports: mail it would send is cancelled in the same transaction."""
+    """Pipeline wrapper for imports: mail it would send is cancelled in the same transaction,
+    and the mail is handled as history (``channel = "history"``: a ticket it opens starts no
+    SLA clock; old mail answered nobody could be told of would reach the team as breaches)."""
 
     def __init__(self, inner: Pipeline) -> None:
         self.inner = inner
 
     def prepare(self, item: SpoolItem, inbound: Inbound, now: datetime | None = None) -> Facts:
-        return self.inner.prepare(item, inbound, now)
+        from mailgate.pipeline import HISTORY
+
+        return self.inner.prepare(replace(item, channel=HISTORY), inbound, now)
 
     def handle(self, store: Store, item: SpoolItem, inbound: Inbound, now: datetime,
                facts: Facts | None = None) -> Outcome:
-        from mailgate.pipeline import Quarantine
+        from mailgate.pipeline import HISTORY, Quarantine
         from mailgate.store import ops
 
+        item = replace(item, channel=HISTORY)
         mark = ops.high_water(store)["outbox"]  # we hold the write lock: rows above are ours
         try:
             outcome = self.inner.handle(store, item, inbound, now, facts)

@@ -19,10 +19,17 @@ transaction) and the store, and fill in the ``Context``; the writing steps
 (9-10) apply it inside the message's savepoint.
 """
 
-from mailgate.pipeline.context import Context, MessageFacts, Outcome, Quarantine, Threading
+from mailgate.pipeline.context import (
+    HISTORY,
+    Context,
+    MessageFacts,
+    Outcome,
+    Quarantine,
+    Threading,
+)
 from mailgate.pipeline.runner import Pipeline
 
 Facts = MessageFacts  # the processor's name for them
 
-__all__ = ["Context", "Facts", "MessageFacts", "Outcome", "Pipeline", "Quarantine",
+__all__ = ["HISTORY", "Context", "Facts", "MessageFacts", "Outcome", "Pipeline", "Quarantine",
            "Threading"]

@@ -18,6 +18,10 @@ from typing import TYPE_CHECKING
 
 from mailgate.errors import MailgateError
 
+#: the channel of imported old mail handled without acknowledgements (``mailgate import``
+#: without ``--ack``): a ticket it opens starts no SLA clock
+HISTORY = "history"
+
 if TYPE_CHECKING:
     from mailgate import clocks, sla
     from mailgate.alerts import Alert

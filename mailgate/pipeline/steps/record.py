@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from mailgate import autoclose, clocks, desk, security
 from mailgate.config import Config
-from mailgate.pipeline.context import Context, Outcome
+from mailgate.pipeline.context import HISTORY, Context, Outcome
 from mailgate.pipeline.facts import classify, plan
 from mailgate.pipeline.services import Services
 from mailgate.refs import normalize_subject
@@ -111,7 +111,8 @@ def create(services: Services, store: Store, ctx: Context) -> Ticket:
     planned = facts.clocks if ahead and facts.clocks is not None else \
         plan(config, facts, decided, start)
     robot = _robot_without_clock(config, ctx, decided.rule)
-    if robot:
+    history = ctx.item.channel == HISTORY
+    if robot or history:
         planned = []
     ticket = store.create_ticket(  # with its deadlines: one INSERT, no UPDATEs after it
         reference_of=services.tags.reference, status="open", subject=subject,
@@ -144,6 +145,11 @@ def create(services: Services, store: Store, ctx: Context) -> Ticket:
                         message_id=inbound.message_id,
                         detail=f"mail from the list {facts.mailing_list}: no SLA clock (no "
                                "sla.rules entry with mailing_lists = true matched)")
+    elif history:
+        store.add_event(ticket.id, "sla_not_started", actor="mailgate", now=now,
+                        message_id=inbound.message_id,
+                        detail="imported old mail (mailgate import without --ack): no SLA "
+                               "clock, nobody told")
     elif robot:
         store.add_event(ticket.id, "sla_not_started", actor="mailgate", now=now,
                         message_id=inbound.message_id,

@@ -15,7 +15,7 @@ from mailgate import locales, resolution, sla
 from mailgate.autoreply import Bounce
 from mailgate.conversation import ticket_context
 from mailgate.identity import TOKEN_PROOF
-from mailgate.pipeline.context import Context
+from mailgate.pipeline.context import HISTORY, Context
 from mailgate.pipeline.services import Services
 from mailgate.store import Store, Ticket
 
@@ -30,7 +30,8 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
         if ctx.bounce[1].permanent and _tell_about_bounce(services, store, ticket,
                                                           ctx.bounce[1]):
             conversation.notify_team(store, ticket, ctx.inbound, ctx.now, "bounce")
-    elif ctx.facts.automatic is not None or outcome.action == "correlated":
+    elif ctx.facts.automatic is not None or outcome.action == "correlated" \
+            or ctx.item.channel == HISTORY:  # imported old mail: nobody is told of it
         return
     elif outcome.action == "created":
         welcome(services, store, ctx, ticket)

@@ -167,6 +167,15 @@ SUBSTANTIVE = [
     ("ja", "ありがとうございます！佐藤さんのパソコンの分もお願いできればと思います🙏"),
     ("tr", "Teşekkürler! Depodaki bilgisayara da aynı program lazım 🙏"),
     ("en", "Thanks! Same setup for the laptop in room 4 🙏"),
+    # "nothing happens" reports a fault ("nothing" does not negate a problem here)
+    ("en", "Nothing happens when I press Save."),
+    ("en", "Thanks. Nothing happened after the reboot."),
+    ("es", "Gracias. Cuando pulso Enviar no pasa nada."),
+    ("it", "Grazie. Quando premo Invia non succede nulla."),
+    ("nl", "Bedankt. Als ik op Opslaan klik gebeurt er niets."),
+    ("pl", "Dzięki. Po kliknięciu Zapisz nic się nie dzieje."),
+    # a time of day is no greeting: "again" there is the fault coming back
+    ("en", "Thanks. The monitor went dark again this morning."),
 ]
 
 

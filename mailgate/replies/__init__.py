@@ -318,7 +318,10 @@ def substantive_reason(clause: Clause) -> str | None:
     # "thanks again", "Hallo nochmal", "works again"; and beside a problem said to be gone
     # ("error's gone and the invoices post again"), "again" tells the recovery (not beside
     # a negation alone: "Yine aynı hata, fiş yazmıyor" reads as "no error" to the rules)
-    if "again" in c and not c & _ANCHORS and not ("gone" in c and _over(clause)):
+    # a greeting word anchors "again" only in a greeting ("Hallo nochmal"), not a time in a
+    # sentence ("the screen went black again this morning")
+    anchored = c & (_ANCHORS - {"greeting"}) or ("greeting" in c and clause.unknown <= 1)
+    if "again" in c and not anchored and not ("gone" in c and _over(clause)):
         return "'again' without a success"
     if "qualifier" in c and ("solved" in c or not c & {"gratitude", "apology", "greeting"}):
         return "a partial success"  # "worked yesterday", "works until a reboot"

@@ -156,7 +156,8 @@ def _envelope(msg: Message, mail_from: str | None) -> str | None:
     return _addr(raw) or raw.strip("<> ").lower()
 
 
-def _is_robot(address: str | None) -> bool:
+def is_robot_address(address: str | None) -> bool:
+    """A robot's address: mailer-daemon, postmaster, noreply, bounces and the like."""
     return bool(address and _ROBOT_LOCAL.search(address.rpartition("@")[0] or address))
 
 
@@ -244,7 +245,7 @@ def classify_automatic(
         if envelope == "":
             return Automatic("null-sender", "envelope sender is <>")
         for label, address in (("envelope sender", envelope), ("From", sender)):
-            if _is_robot(address):
+            if is_robot_address(address):
                 return Automatic("robot-sender", _clip(f"{label} {address}"))
         return None
     except Exception:  # guards above make this unreachable; never break intake
@@ -324,7 +325,8 @@ def parse_bounce(msg: Message, mail_from: str | None = None,
 def _robot_hint(msg: Message, mail_from: str | None,
                 hints: list[Automatic] | None = None) -> bool:
     envelope = _envelope(msg, mail_from)
-    return (envelope == "" or _is_robot(envelope) or _is_robot(_addr(_get(msg, "From")))
+    return (envelope == "" or is_robot_address(envelope)
+            or is_robot_address(_addr(_get(msg, "From")))
             or any(h.kind == "auto-submitted"
                    for h in (_header_hints(msg) if hints is None else hints)))
 

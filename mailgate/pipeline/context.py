@@ -25,6 +25,7 @@ HISTORY = "history"
 if TYPE_CHECKING:
     from mailgate import clocks, sla
     from mailgate.alerts import Alert
+    from mailgate.author import Relayed
     from mailgate.autoreply import Automatic, Bounce
     from mailgate.identity import Identity
     from mailgate.message import Inbound
@@ -62,6 +63,7 @@ class MessageFacts:
     identity: Identity | None = None  # the author's proof and forgeries (mailgate.identity)
     mailing_list: str | None = None  # List-Id / List-Post of mail from a mailing list
     list_addresses: frozenset[str] = frozenset()  # the list's own address(es)
+    relayed: Relayed | None = None  # the person a web form or group relayed it for
 
 
 class TicketView:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from mailgate import clocks, identity, lists, security, sla
+from mailgate.author import relayed_author
 from mailgate.autoreply import Automatic, classify_automatic, out_of_office_subject
 from mailgate.config import Config
 from mailgate.language import detect as detect_language
@@ -46,10 +47,16 @@ def prepare(services: Services, item: SpoolItem, inbound: Inbound,
     sender = inbound.from_addr or "unknown"
     seen = [sender, *(a for _, a in [*inbound.to, *inbound.cc])]
     found = lists.mailing_list(inbound.msg, seen)
+    relayed = relayed_author(config, inbound, from_list=found is not None)
+    if relayed is not None:  # a form's or group's mail: its author is who it is from
+        sender = relayed.address
+        if automatic is not None and automatic.kind == "robot-sender":  # noreply@ form
+            automatic = None
     base = MessageFacts(automatic, language, text, sender, numbers, token,
                         identity=identity.examine(config, inbound, item.rcpt_tos),
                         mailing_list=found.name if found else None,
-                        list_addresses=found.addresses if found else frozenset())
+                        list_addresses=found.addresses if found else frozenset(),
+                        relayed=relayed)
     if now is None or inbound.in_reply_to or inbound.references or numbers:
         return base
     decided = classify(services, item, inbound)

@@ -5,6 +5,7 @@ Nothing here sends mail or commits: a crash anywhere leaves all or nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from mailgate.config import Config
@@ -43,7 +44,14 @@ class Pipeline:
     def decide(self, store: Store, item: SpoolItem, inbound: Inbound, now: datetime,
                facts: MessageFacts | None = None) -> Context:
         """Run the deciding steps only: what would happen, nothing written."""
-        ctx = Context(item, inbound, facts or self.prepare(item, inbound), now)
+        facts = facts or self.prepare(item, inbound)
+        relayed = facts.relayed
+        if relayed is not None:  # every step reads the form's or group's mail as its author's
+            inbound = replace(inbound, from_addr=relayed.address,
+                              from_name=relayed.name or inbound.from_name)
+        ctx = Context(item, inbound, facts, now)
+        if relayed is not None:
+            ctx.decide("author", relayed.why)
         for step in self.deciding:
             step(self.services, store, ctx)
             if ctx.settled:

@@ -245,10 +245,23 @@ def _participants(services: Services, store: Store, ctx: Context, ticket: Ticket
     if ctx.facts.mailing_list is not None:
         return
     delivered_to = {a.lower() for a in ctx.item.rcpt_tos}  # the desk's: mail came for it
-    for name, address in [*inbound.to, *inbound.cc]:
-        if (address in services.own_addresses or config.accepts(address)
-                or address in delivered_to or config.team.is_engineer(address)):
-            continue
+
+    def ours(address: str) -> bool:
+        return address in services.own_addresses or config.accepts(address) \
+            or address in delivered_to
+
+    addressed = [*inbound.to, *inbound.cc]
+    others = [(n, a) for n, a in addressed if not ours(a) and not config.team.is_engineer(a)]
+    if others and ctx.role != "engineer" and not any(ours(a) for _, a in addressed):
+        # a customer Bcc'd the desk on a mail to someone else (their ISP, a vendor): those
+        # people never wrote to us, and our answers are not for them (an engineer's own
+        # mail that Bcc'd us adds whom it addressed, as any engineer's mail does)
+        store.add_event(ticket.id, "participants_not_added", actor=inbound.from_addr,
+                        now=now, message_id=inbound.message_id,
+                        detail=f"the desk was not in To/Cc (Bcc): "
+                               f"{', '.join(a for _, a in others)[:300]} not made participants")
+        return
+    for name, address in others:
         if store.add_participant(ticket.id, address, name or None, "participant", now):
             store.add_event(ticket.id, "participant_added", actor=inbound.from_addr,
                             now=now, detail=f"{address} was in To/Cc",

@@ -67,9 +67,9 @@ class Conversation:
     # -- customers -------------------------------------------------------------------
 
     def customer_reply(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
-                       *, notify: bool = True) -> None:
+                       *, notify: bool = True, reason: str = "") -> None:
         if notify:
-            self.notify_team(store, ticket, inbound, now, "reply")
+            self.notify_team(store, ticket, inbound, now, "reply", reason=reason)
 
     def notify_team(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
                     what: str, *, reason: str = "") -> None:

@@ -56,7 +56,9 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
         was = ctx.threaded.status if ctx.threaded else None
         reopened = route is not None and route.action == "reopen"
         conversation.customer_reply(store, ticket, ctx.inbound, ctx.now,
-                                    notify=reopened or was != "closed")
+                                    notify=reopened or was != "closed",
+                                    reason=f"Reopened: the {was} ticket is open again"
+                                    if reopened and was != "open" else "")
 
 
 #: Mail of ours that goes to the team, never to a customer: a bounce of one is recorded and
@@ -116,8 +118,14 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
         store.add_event(ticket.id, "acknowledged", actor="mailgate", now=now,
                         message_id=inbound.message_id,
                         detail=f"{template} queued to {recipient[1]}")
-    related = f"Likely related to {ctx.related[0].reference}, linked: {ctx.related[1]}" \
-        if ctx.related else ""
+    said = []
+    if ctx.related:
+        said.append(f"Likely related to {ctx.related[0].reference}, linked: {ctx.related[1]}")
+    link = ctx.route.link if ctx.route is not None else None
+    if link is not None:  # split off: the engineer must know it is not the cited ticket
+        said.append(f"Linked to {link[0].reference}, not added to it: {link[1]}")
+    if ctx.facts.relayed is not None:
+        said.append(f"Written by {ctx.facts.relayed.why}")
     services.conversation.notify_team(store, ticket, inbound, now,
                                       "new" if template == "ack" else "duplicate",
-                                      reason=related)
+                                      reason="\n".join(said))

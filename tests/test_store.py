@@ -478,6 +478,24 @@ def test_outbox_retry_and_listing(open_db: Opener) -> None:
     assert store.outbox(("pending",))[0]["id"] == outbox_id
 
 
+def test_dismissed_failed_mail_no_longer_counts_as_failed(open_db: Opener) -> None:
+    """A mail to a mistyped address fails for good: `mailgate outbox dismiss` gives up on it,
+    so /healthz is `ok` again instead of degraded for ever; pending mail is never dismissed."""
+    from mailgate.store.ops import health_snapshot
+
+    store = open_db()
+    ticket_id = new_ticket(store)
+    failed, pending = queue_mail(store, ticket_id, 1), queue_mail(store, ticket_id, 2)
+    store.outbox_done(failed, state="failed", now=clock.now(), error="550 no such user")
+    assert health_snapshot(store)["outbox_failed"] == 1
+    assert store.outbox_dismiss(pending, "by hand") == 0
+    assert store.outbox_dismiss(None, "dismissed by an operator") == 1
+    assert health_snapshot(store)["outbox_failed"] == 0
+    [row] = [r for r in store.outbox(("cancelled",)) if r["id"] == failed]
+    assert row["last_error"] == "dismissed by an operator"
+    assert [r["id"] for r in store.outbox(("pending",))] == [pending]
+
+
 
 def test_outbox_last_error_is_the_reason_mail_still_waits(open_db: Opener) -> None:
     """/healthz shows why mail waits: the error of the pending row deferred last; none once

@@ -57,6 +57,13 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         count = store.outbox_retry(None if args.all else args.id, clock.now())
         print(f"{count} message(s) due again")
         return EX_OK
+    if args.action == "dismiss":  # a mistyped customer address: stop counting it as failed
+        if args.id is None and not args.all:
+            raise MailgateError("give an outbox id or --all")
+        count = store.outbox_dismiss(None if args.all else args.id,
+                                     f"dismissed by an operator at {clock.now():%Y-%m-%d %H:%M}")
+        print(f"{count} failed message(s) dismissed")
+        return EX_OK
     rows = store.outbox()
     if args.json:
         print_json(rows)
@@ -76,9 +83,10 @@ def register(add: AddCommand) -> None:
     p.add_argument("id", nargs="?")
     p.add_argument("--yes", action="store_true", help="confirm `delete`")
     p.add_argument("--json", action="store_true")
-    p = add("outbox", cmd_outbox, "list pending and failed outgoing mail, or retry it",
-            "mailgate outbox retry --all")
-    p.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
+    p = add("outbox", cmd_outbox, "list pending and failed outgoing mail, retry it, or dismiss "
+            "failed mail (it stops counting as failed in /healthz)",
+            "mailgate outbox retry --all\n  mailgate outbox dismiss 17")
+    p.add_argument("action", nargs="?", choices=["list", "retry", "dismiss"], default="list")
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--all", action="store_true")
     p.add_argument("--json", action="store_true")

@@ -133,6 +133,17 @@ class OutboxQueries(StoreBase):
                           [to_db(now), *params])
             return cur.rowcount
 
+    def outbox_dismiss(self, outbox_id: int | None, reason: str) -> int:
+        """Give up on failed mail (one row, or all when ``outbox_id`` is None): state
+        ``cancelled`` with ``reason``, so it no longer counts as failed."""
+        with self.transaction():
+            where, params = ("state = 'failed'", []) if outbox_id is None else (
+                "state = 'failed' AND id = ?", [outbox_id])
+            cur = self._x(f"UPDATE outbox SET state = 'cancelled', last_error = ?,"
+                          f" claimed_by = NULL, lease_until = NULL WHERE {where}",
+                          [reason, *params])
+            return cur.rowcount
+
     def record_auto_replies(self, addresses: Sequence[str], now: datetime) -> None:
         """Note automatic mail queued to ``addresses`` (what the loop cap counts)."""
         self._many("INSERT INTO auto_replies (address, sent_at) VALUES (?, ?)",

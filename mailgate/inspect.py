@@ -273,16 +273,21 @@ def _ack_as_sent(config: Config, store: Store, ticket: Ticket, now: datetime) ->
     first = ops.first_inbound_raw(store, ticket.id)
     if first is None:
         return None
+    from mailgate.pipeline import Context
+    from mailgate.pipeline.steps.respond import welcome
+    from mailgate.store import SpoolItem
+
     inbound = parse(first)
     pipeline = _pipeline(config)
-    step = getattr(pipeline, "_welcome", None) or getattr(pipeline, "_acknowledge", None)
-    if step is None:
-        return None
+    item = SpoolItem(id=0, received_at=ticket.created_at, channel="preview", source="preview",
+                     mail_from=inbound.from_addr, rcpt_tos=[config.support_address],
+                     size=len(first), attempts=1)
+    ctx = Context(item, inbound, pipeline.prepare(item, inbound), now)
     raw: bytes | None = None
     try:
         with store.transaction():
             mark = ops.high_water(store)["outbox"]
-            step(store, ticket, inbound, now)
+            welcome(pipeline.services, store, ctx, ticket)  # the step itself, rolled back
             raw = next((row["raw"] for row in ops.outbox_since(store, mark)
                         if row["kind"] == "ack"), None)
             raise _DryRun
@@ -301,6 +306,7 @@ def _compose_sample(config: Config, renderer: Any, name: str, ticket: Ticket | N
     from mailgate.render import sample_context
 
     tags = TagFormat(config.gateway.reference_prefix, config.gateway.reference_width)
+    lang = renderer.language_of(name, ticket.language if ticket is not None else None)
     context = sample_context()
     context["gateway"] = {"name": config.gateway.name, "address": config.support_address}
     number, subject = 123, context["ticket"]["subject"]
@@ -316,16 +322,16 @@ def _compose_sample(config: Config, renderer: Any, name: str, ticket: Ticket | N
     context["sla"].update(
         level=level, description=spec.description, first_response=spec.first_response.text,
         resolution=spec.resolution.text if spec.resolution else None,
-        first_response_within=locales.within(spec.first_response, "en"),
-        resolution_within=locales.within(spec.resolution, "en") if spec.resolution else None,
+        first_response_within=locales.within(spec.first_response, lang),
+        resolution_within=locales.within(spec.resolution, lang) if spec.resolution else None,
         timezone=str(calendar.tz), calendar=calendar.name,
         working_time_only=calendar.name != "24x7", due=sla.local(config, level, due or now))
     if ticket is not None:
         number, subject = ticket.id, ticket.subject
         _ticket_context(context, ticket, store)
         to = [(ticket.requester_name, ticket.requester)]
-    try:
-        rendered = renderer.render(name, context)
+    try:  # in the ticket's language, as its requester would get it
+        rendered = renderer.render(name, context, language=ticket.language if ticket else None)
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         where = f"{name}.txt.j2:{line}" if line else name

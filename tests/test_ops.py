@@ -7,6 +7,9 @@ listener, as an admin would use it next to a running daemon.
 from __future__ import annotations
 
 import asyncio
+import email
+import email.message
+import email.policy
 import json
 import mailbox
 import os
@@ -461,9 +464,31 @@ def test_template_preview_as_sent(daemon: RunningDaemon, config_path: Path) -> N
     assert ["Auto-Submitted", "auto-replied"] in sample["headers"]
     reminder = run("templates", "preview", "reminder", *cfg, "--ticket", "SUP-000001")
     assert reminder.returncode == 0 and b"SUP-000001" in reminder.stdout
+    # a German customer's ticket previews as the German mail its requester got
+    deliver(daemon, make_mail("Drucker im 2. OG druckt nicht", sender="Hans <hans@example.de>",
+                              body="Guten Tag, der Drucker im zweiten Stock druckt seit heute "
+                                   "Morgen nicht mehr. Können Sie bitte helfen?\n"))
+    from mailgate.store.ops import outbox_since
+
+    [sent] = [bytes(row["raw"]) for row in outbox_since(daemon.store(), 0)
+              if row["kind"] == "ack" and row["ticket"] == "SUP-000002"]
+    german = run("templates", "preview", "ack", *cfg, "--ticket", "SUP-000002")
+    assert german.returncode == 0, german.stderr
+    assert _plain(german.stdout) == _plain(sent) and _plain(sent).startswith("Guten Tag")
+    resolved = run("templates", "preview", "resolved", *cfg, "--ticket", "SUP-000002")
+    assert "SUP-000002" in resolved.stdout.decode() and not _plain(resolved.stdout).startswith(
+        "Hello")
     assert "no template 'akc'" in one_line_error(run("templates", "preview", "akc", *cfg))
     (config_path.parent / "templates" / "ack.txt.j2").write_text("{{ ticket.refrence }}\n")
     assert "refrence" in one_line_error(run("templates", "preview", "ack", *cfg))
+
+
+def _plain(raw: bytes) -> str:
+    """The text part of a mail as its reader sees it."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    part = message.get_body(preferencelist=("plain",))
+    assert isinstance(part, email.message.EmailMessage)
+    return str(part.get_content()).strip()
 
 
 def test_quarantine_delete_needs_yes(daemon: RunningDaemon, config_path: Path) -> None:

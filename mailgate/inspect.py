@@ -23,7 +23,7 @@ from typing import Any
 from mailgate import clock, reminders
 from mailgate.config import Config
 from mailgate.errors import ConfigError, MailgateError, NotFoundError, TransientError
-from mailgate.message import ParseError, parse
+from mailgate.message import Inbound, ParseError, parse
 from mailgate.store import SpoolItem, Store, Ticket, ops
 
 
@@ -50,16 +50,26 @@ def resolve(store: Store, what: str) -> tuple[str | None, list[dict[str, Any]]]:
     path = Path(what)
     if path.is_file():
         try:
-            message_id = parse(path.read_bytes()).message_id
+            inbound = parse(path.read_bytes())
         except ParseError as exc:
             raise MailgateError(f"{path}: not a message: {exc}") from None
         except OSError as exc:
             raise MailgateError(f"{path}: cannot read: {exc.strerror}") from None
+        message_id = _stored_id(store, inbound)
         return message_id, ops.spool_rows_of_message(store, message_id)
     if "@" not in what:
         raise MailgateError(f"{what!r} is neither a spool id, a file nor a Message-ID")
     message_id = normalize_message_id(what)
     return message_id, ops.spool_rows_of_message(store, message_id)
+
+
+def _stored_id(store: Store, inbound: Inbound) -> str:
+    """The id the file's mail is stored under: its own, or, when another mail with other
+    content had that Message-ID first, the id derived for it (``dedupe``)."""
+    from mailgate.pipeline.steps.dedupe import content_of, fingerprint, reused_id
+
+    derived = reused_id(inbound.message_id, fingerprint(content_of(inbound)))
+    return derived if store.message_exists(derived) is not None else inbound.message_id
 
 
 def trace(store: Store, what: str) -> dict[str, Any]:

@@ -166,7 +166,7 @@ class Processor:
                                                    prepared.facts)
                     done.append((prepared, outcome))
                 self.store.spool_finish_many([  # (nothing in the pipeline reads the spool)
-                    (p.item.id, outcome.state, p.now, p.inbound.message_id, outcome.ticket_id)
+                    (p.item.id, outcome.state, p.now, outcome.message_id, outcome.ticket_id)
                     for p, outcome in done if p.inbound is not None and p.now is not None])
         except TransientError:
             raise
@@ -294,8 +294,8 @@ class Processor:
                 self.store.rows_together():  # the message's events: one statement
             outcome = self.pipeline.handle(self.store, item, inbound, now, facts)
             self.store.spool_finish(item.id, state=outcome.state, now=now,
-                                    message_id=inbound.message_id,
-                                    ticket_id=outcome.ticket_id)
+                                    message_id=outcome.message_id,  # as stored (a reused id
+                                    ticket_id=outcome.ticket_id)    # gets one of its own)
         return outcome
 
     def _quarantine(self, item: SpoolItem, message_id: str | None, reason: str,

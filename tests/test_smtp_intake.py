@@ -14,6 +14,7 @@ from aiosmtpd.smtp import SMTP
 
 from mailgate import clock, locales
 from mailgate.config import load_config
+from mailgate.inspect import trace
 from mailgate.intake.paths import split_path
 from mailgate.intake.smtp import Connection
 from tests.conftest import RunningDaemon, make_mail, sqlite_only
@@ -109,21 +110,31 @@ def test_duplicate_delivery_is_stored_once_and_still_accepted(daemon: RunningDae
     assert len(sent_mails(daemon)) == 1
 
 
-def test_reused_message_id_with_new_text_is_stored(daemon: RunningDaemon) -> None:
+def test_reused_message_id_with_new_text_is_stored(daemon: RunningDaemon,
+                                                    tmp_path: Path) -> None:
     """A client reusing a Message-ID for a new mail: the same mail again through another relay
     (an added Received: line) stays a duplicate; the new text is stored and answered, and the
-    ticket says the id was reused."""
+    ticket says the id was reused; `mailgate trace` of its spool id or its file tells its own
+    story, not the first mail's."""
     first = make_mail("Printer prints blank pages", message_id="<reused@client.example>")
-    accepted(daemon, first)
+    first_id = accepted(daemon, first)
     relayed = make_mail("Printer prints blank pages", message_id="<reused@client.example>")
     relayed["Received"] = "from mx2.example.org by mx.example.com; Mon, 05 Jan 2026 09:31 +0000"
     accepted(daemon, relayed)
     other = make_mail("Invoice address for March", message_id="<reused@client.example>",
                       body="Please send the March invoice to Storgatan 4, Göteborg.\n")
-    accepted(daemon, other)
+    other_id = accepted(daemon, other)
     daemon.wait_outbox_idle()
     store = daemon.store()
     assert store.spool_counts() == {"done": 2, "duplicate": 1}
+    (tmp_path / "other.eml").write_bytes(other.as_bytes())
+    for what, ticket in ((str(other_id), "SUP-000002"), (str(tmp_path / "other.eml"),
+                                                          "SUP-000002"),
+                         (str(first_id), "SUP-000001")):
+        story = trace(store, what)
+        assert story["ticket"]["reference"] == ticket, what
+        assert [d["id"] for d in story["deliveries"]][:1] == (
+            [other_id] if ticket == "SUP-000002" else [first_id]), what
     bodies = [m["body_text"] for t in store.tickets() for m in store.messages(t["id"])
               if m["direction"] == "in"]
     assert sorted(b.strip() for b in bodies) == [

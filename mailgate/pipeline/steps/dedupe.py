@@ -30,11 +30,11 @@ def dedupe(services: Services, store: Store, ctx: Context) -> None:
     if stored is None:
         return
     mine = content_of(ctx.inbound)
-    if stored["direction"] != "in" or _fingerprint(stored) == _fingerprint(mine):
+    if stored["direction"] != "in" or fingerprint(stored) == fingerprint(mine):
         _duplicate(ctx, stored["ticket_id"], f"Message-ID already stored on ticket "
                                              f"{stored['ticket_id']}")
         return
-    derived = reused_id(mid, _fingerprint(mine))
+    derived = reused_id(mid, fingerprint(mine))
     again = store.message_exists(derived)
     if again is not None:
         _duplicate(ctx, again[0], f"Message-ID {mid} reused, and this mail already "
@@ -59,7 +59,8 @@ def content_of(inbound: Inbound) -> dict[str, object]:
             "text": inbound.text, "attachments": [a.sha256 for a in inbound.attachments]}
 
 
-def _fingerprint(content: dict[str, object]) -> str:
+def fingerprint(content: dict[str, object]) -> str:
+    """What tells two mails under one Message-ID apart: author, subject, text, files."""
     parts = [" ".join(str(content[key]).split()) for key in ("from_addr", "subject", "text")]
     parts += [str(sha) for sha in content["attachments"]]  # type: ignore[attr-defined]
     return hashlib.sha256("\x00".join(parts).casefold().encode()).hexdigest()

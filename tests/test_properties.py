@@ -447,3 +447,35 @@ def test_mime_parameters_read_as_the_stock_message_reads_them(
     stock = BytesParser(policy=policy.default).parsebytes(raw)
     assert reading(ours) == reading(ours)  # the second read comes from the cache
     assert reading(ours) == reading(stock)
+
+
+@SETTINGS
+@given(fields=st.lists(st.builds(
+    lambda ctype, params: "; ".join([ctype, *params]).replace("\r", " ").replace("\n", " "),
+    st.sampled_from(["text/plain", "text/html", "TEXT/PLAIN", "application/pdf", "text"]),
+    st.lists(PARAM_PIECES, max_size=3)), min_size=2, max_size=4))
+def test_content_types_shared_between_mails_read_as_each_mails_own(fields: list[str]) -> None:
+    """A short Content-Type is decoded once per process and its header object shared by the
+    mails that have it (``headers._shared_mime_header``): each mail, parsed in any order and
+    again, reads its own type and charset as the stock parser reads them, never another
+    mail's."""
+    def raw(value: str) -> bytes:
+        return (f"From: a@example.org\r\nSubject: x\r\nContent-Type: {value}\r\n\r\nbody\r\n"
+                ).encode("utf-8", "surrogateescape")
+
+    def reading(msg: Any) -> object:
+        out: list[object] = []
+        for read in (msg.get_content_type, msg.get_content_charset, msg.get_params,
+                     lambda: str(msg["Content-Type"]), lambda: msg["Content-Type"].params):
+            try:
+                out.append(read())
+            except Exception as exc:  # the same failure is the same reading
+                out.append(type(exc))
+        return out
+
+    for value in [*fields, *reversed(fields)]:
+        try:
+            ours = parse(raw(value)).msg
+        except ParseError:
+            continue
+        assert reading(ours) == reading(BytesParser(policy=policy.default).parsebytes(raw(value)))

@@ -479,3 +479,36 @@ def test_content_types_shared_between_mails_read_as_each_mails_own(fields: list[
         except ParseError:
             continue
         assert reading(ours) == reading(BytesParser(policy=policy.default).parsebytes(raw(value)))
+
+
+FOOTER_SAMPLES = [
+    "Sent from my iPhone", "sent from my Galaxy S23", "SENT WITH ProtonMail", "Sendt fra min iPad",
+    "Get Outlook for iOS<https://aka.ms/o0ukef>", "Von meinem iPhone gesendet", "von meinem Handy",
+    "Verzonden vanaf mijn iPhone", "Enviado desde mi iPhone", "Inviato da iPhone",
+    "Envoyé de mon iPhone", "Skickat från min iPhone", "Отправлено с iPhone", "发自我的iPhone",
+    "iPhoneから送信", "내 iPhone에서 보냄", "iPhone'umdan gönderildi", "Wysłane z iPhone'a",
+    "Sent from my phone laptop still broken", "I sent it twice", "  sent from   ", "",
+    "The printer prints blank pages.", "ſent from my iPhone", "Lähetetty iPhonesta",
+]
+FOOTER_LINES = st.sampled_from(FOOTER_SAMPLES)
+ASCII_LINES = st.text(alphabet=st.characters(max_codepoint=127), max_size=40)
+
+
+@SETTINGS
+@given(lines=st.lists(st.one_of(FOOTER_LINES, ASCII_LINES, st.text(max_size=60)), max_size=8))
+def test_footer_prefilter_changes_nothing(lines: list[str]) -> None:
+    """Looking at the whole text once before testing each line for a client footer drops
+    exactly the lines the test drops."""
+    from mailgate import footers
+
+    for case in [lines, *([line] for line in FOOTER_SAMPLES)]:
+        assert footers.without_footers(case) == [x for x in case if not footers._is_footer(x)]
+
+
+@SETTINGS
+@given(line=st.one_of(FOOTER_LINES, ASCII_LINES))
+def test_joined_footers_need_a_letter_outside_ascii(line: str) -> None:
+    """The footer test skips the joined-footer pattern for ASCII lines: none matches it."""
+    from mailgate import footers
+
+    assert not (line.isascii() and footers._JOINED_FOOTER.match(line))

@@ -512,3 +512,27 @@ def test_joined_footers_need_a_letter_outside_ascii(line: str) -> None:
     from mailgate import footers
 
     assert not (line.isascii() and footers._JOINED_FOOTER.match(line))
+
+
+@SETTINGS
+@given(display=st.one_of(st.just(""), st.from_regex(
+           r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,8}( [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,8}){0,2}",
+           fullmatch=True)),
+       local=st.from_regex(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,8}(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+                           r"{1,8}){0,2}", fullmatch=True),
+       domain=st.from_regex(r"[A-Za-z0-9-]{1,10}(\.[A-Za-z0-9-]{1,10}){1,2}", fullmatch=True),
+       noise=st.sampled_from(["", " ", "x", "<", ">", "\t", ",", "\"", "(c)", "@"]),
+       where=st.integers(0, 60))
+def test_plain_senders_read_as_parseaddr_reads_them(display: str, local: str, domain: str,
+                                                    noise: str, where: int) -> None:
+    """The automatic-mail verdict reads a plainly written sender (``Name <a@b.example>``,
+    ``a@b.example``) by the plain-mailbox pattern, as ``email.utils.parseaddr`` reads it;
+    anything else (the noise breaks the plain form) still goes to parseaddr."""
+    from email.utils import parseaddr
+
+    from mailgate import autoreply
+
+    value = f"{display} <{local}@{domain}>" if display else f"{local}@{domain}"
+    value = value[:where] + noise + value[where:]
+    autoreply._parsed_addr.cache_clear()
+    assert autoreply._parsed_addr(value) == parseaddr(value)[1].strip().lower()

@@ -536,3 +536,27 @@ def test_plain_senders_read_as_parseaddr_reads_them(display: str, local: str, do
     value = value[:where] + noise + value[where:]
     autoreply._parsed_addr.cache_clear()
     assert autoreply._parsed_addr(value) == parseaddr(value)[1].strip().lower()
+
+
+def test_a_remapped_header_factory_keeps_its_types_to_itself() -> None:
+    """Header classes are made once per process for the typed fields (the shared registry of
+    ``_HeaderCache``); a factory remapped by extending code reads its own types, and every
+    other message still reads the stock ones."""
+    from email.headerregistry import UnstructuredHeader
+
+    class Upper(UnstructuredHeader):
+        @classmethod
+        def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+            super().parse(value.upper(), kwds)
+
+    from email.headerregistry import HeaderRegistry
+
+    extended, stock = _HeaderCache(), HeaderRegistry()
+    extended.map_to_type("subject", Upper)
+    stock.map_to_type("subject", Upper)
+    assert str(extended("Subject", "=?utf-8?q?caf=C3=A9?= open")) == str(
+        stock("Subject", "=?utf-8?q?caf=C3=A9?= open")) == "CAFé OPEN"
+    plain = _HeaderCache()
+    assert str(plain("Subject", "=?utf-8?q?caf=C3=A9?= open")) == "café open"
+    assert type(plain("To", "A <a@x.org>, B <b@x.org>")) is type(
+        _HeaderCache()("To", "C <c@x.org>, D <d@x.org>"))  # the class made once

@@ -55,7 +55,7 @@ class _HeaderCache:
     """
 
     def __init__(self) -> None:
-        self.registry = HeaderRegistry()
+        self.registry: HeaderRegistry = _SHARED_REGISTRY
         self.cache: dict[tuple[str, str], Any] = {}
         self.remapped = False  # map_to_type was used: every field goes to the registry
 
@@ -98,8 +98,45 @@ class _HeaderCache:
         return self.registry[name]
 
     def map_to_type(self, name: str, cls: Any) -> None:
+        if not self.remapped:  # a registry of its own: the shared one is never changed
+            self.registry = HeaderRegistry()
         self.remapped = True
         self.registry.map_to_type(name, cls)
+
+
+#: The field names the stock registry gives a class of their own (the ``email.headerregistry``
+#: reference lists them); every other name is read as unstructured text.
+_TYPED_FIELDS = frozenset({
+    "subject", "date", "resent-date", "orig-date", "sender", "resent-sender", "to",
+    "resent-to", "cc", "resent-cc", "bcc", "resent-bcc", "from", "resent-from", "reply-to",
+    "mime-version", "content-type", "content-disposition", "content-transfer-encoding",
+    "message-id"})
+
+
+class _ClassesOnce(HeaderRegistry):
+    """The stock ``HeaderRegistry``, but the class it makes for a field of one of the typed
+    names (``_TYPED_FIELDS``: at most 20 classes) is made once per process: the stock
+    ``registry[name]`` creates a new class on every call (~9 us, each field the registry
+    decodes). Never remapped (``_HeaderCache.map_to_type`` takes a registry of its own)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        lower = name.lower()
+        if lower not in _TYPED_FIELDS:
+            return super().__getitem__(name)
+        found = self._classes.get(lower)
+        if found is None:
+            found = self._classes[lower] = super().__getitem__(name)
+        return found
+
+    def map_to_type(self, name: str, cls: Any) -> None:
+        raise TypeError("the shared header registry is not remapped")
+
+
+_SHARED_REGISTRY = _ClassesOnce()
 
 
 #: a Content-Type/Content-Disposition value at most this long is decoded once per process
@@ -116,7 +153,7 @@ def _shared_mime_header(name: str, value: str) -> Any:
     ``params``, ...; the ``email.headerregistry`` reference), so sharing one is sharing a
     string. A field that fails to decode raises, is not remembered here, and is remembered
     per message by ``_HeaderCache`` as any other failure."""
-    return HeaderRegistry()(name, value)
+    return _SHARED_REGISTRY(name, value)
 
 
 @lru_cache(maxsize=256)  # names of at most 76 characters (a folded line's): <= 20 KB held

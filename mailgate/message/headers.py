@@ -73,9 +73,11 @@ class _HeaderCache:
                 # "; 0"), so they are always decoded
                 plain = "=?" not in value and len(value) <= 998 and lower not in _MIME_FIELDS
                 mailbox = _SIMPLE_MAILBOX.match(value) if address and plain else None
-                if not address and plain and (_SIMPLE_VALUE.match(value) or (
+                # (an unstructured field's name first: one remembered answer, where the
+                # pattern would read the whole of a long Received or DKIM-Signature value)
+                if not address and plain and ((
                         value.isascii() and not self.remapped and len(lower) <= 76
-                        and _unstructured(lower))):
+                        and _unstructured(lower)) or _SIMPLE_VALUE.match(value)):
                     found = _SimpleHeader(name, value)
                 elif mailbox is not None:
                     found = _SimpleAddressHeader.of(name, value, mailbox)

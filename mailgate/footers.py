@@ -107,7 +107,7 @@ def strip_signature(lines: list[str]) -> list[str]:
         if SIG_DELIM.match(line):
             lines = lines[:k]
             break
-    lines = [line for line in lines if not _is_footer(line)]
+    lines = without_footers(lines)
     while lines and (not lines[-1].strip() or RULE.match(lines[-1])):
         lines.pop()
     return lines
@@ -123,7 +123,8 @@ _JOINED_FOOTER = re.compile(
 
 def _is_footer(line: str) -> bool:
     """A client footer such as "Sent from my iPhone" or "Get Outlook for iOS<https://…>"."""
-    if len(line) <= 60 and _JOINED_FOOTER.match(line):
+    # every _JOINED_FOOTER form holds a letter outside ASCII (CJK, Hangul, Arabic, "ö")
+    if len(line) <= 60 and not line.isascii() and _JOINED_FOOTER.match(line):
         return True
     m = _FOOTER.match(line) if len(line) <= 120 else None
     return m is not None and all(
@@ -131,8 +132,20 @@ def _is_footer(line: str) -> bool:
         for w in m.group(1).split())
 
 
+#: In ASCII text, a word each ``_FOOTER`` form that ASCII text can match holds, as lower
+#: case (the other forms need a letter outside ASCII: "från", "envoyé", "wysłane", Cyrillic,
+#: CJK; no letter outside ASCII matches an ASCII one under the pattern's IGNORECASE either)
+_ASCII_FOOTER_WORDS = ("sent", "sendt", "outlook", "verzonden", "gesendet", "von meinem",
+                       "enviado", "inviato")
+
+
 def without_footers(lines: list[str]) -> list[str]:
     """``lines`` without client footer lines ("Sent from my iPhone") wherever they stand."""
+    text = "\n".join(lines)
+    if text.isascii():  # one look at the whole text spares most mails a test per line
+        lower = text.lower()
+        if not any(word in lower for word in _ASCII_FOOTER_WORDS):
+            return list(lines)
     return [line for line in lines if not _is_footer(line)]
 
 

@@ -29,12 +29,14 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-
-import dkim
+from typing import TYPE_CHECKING
 
 from mailgate import security
 from mailgate.config import Config
 from mailgate.message import Inbound, header
+
+if TYPE_CHECKING:
+    import dkim
 
 DnsLookup = Callable[..., bytes | None]
 # The DKIM key lookup: None is dkimpy's own (dnspython). Tests put a local key here.
@@ -193,6 +195,9 @@ def verified_dkim(msg: EmailMessage, raw: bytes, domain: str) -> str | None:
     mailgate itself; None when there is none (or the key cannot be fetched)."""
     if b"dkim-signature" not in raw[:65536].lower():
         return None
+    # dkimpy (and dnspython under it: ~30 ms) is imported by the processes that verify
+    import dkim
+
     try:
         verifier = dkim.DKIM(raw, minkey=1024, timeout=5)
         signatures = _all(msg, "DKIM-Signature")[:MAX_SIGNATURES]

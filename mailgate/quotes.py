@@ -222,14 +222,14 @@ def _cut_history(lines: list[str]) -> tuple[list[str], list[str]]:
     text; return the lines kept and the history cut away."""
     budget = [_MAX_LIBRARY_CALLS]
     out: list[str] = []
-    i = 0
-    while i < len(lines):
-        if _QUOTED.match(lines[i]):
-            out.append(lines[i])  # removed by the caller; kept here to keep scanning simple
-            i += 1
-            continue
-        if not _MAYBE_HEADER.search(lines[i]) and not _HEADER_START.match(lines[i].strip()):
-            out.append(lines[i])
+    maybe, starts, quoted = _MAYBE_HEADER.search, _HEADER_START.match, _QUOTED.match
+    i, count = 0, len(lines)
+    while i < count:
+        line = lines[i]
+        # a line that cannot start a header (most lines: two tests), or a quoted line (kept
+        # here, removed by the caller, to keep scanning simple)
+        if (not maybe(line) and not starts(line.strip())) or quoted(line):
+            out.append(line)
             i += 1
             continue
         span = _header_span(lines, i, budget)

@@ -447,3 +447,116 @@ def test_mime_parameters_read_as_the_stock_message_reads_them(
     stock = BytesParser(policy=policy.default).parsebytes(raw)
     assert reading(ours) == reading(ours)  # the second read comes from the cache
     assert reading(ours) == reading(stock)
+
+
+@SETTINGS
+@given(fields=st.lists(st.builds(
+    lambda ctype, params: "; ".join([ctype, *params]).replace("\r", " ").replace("\n", " "),
+    st.sampled_from(["text/plain", "text/html", "TEXT/PLAIN", "application/pdf", "text"]),
+    st.lists(PARAM_PIECES, max_size=3)), min_size=2, max_size=4))
+def test_content_types_shared_between_mails_read_as_each_mails_own(fields: list[str]) -> None:
+    """A short Content-Type is decoded once per process and its header object shared by the
+    mails that have it (``headers._shared_mime_header``): each mail, parsed in any order and
+    again, reads its own type and charset as the stock parser reads them, never another
+    mail's."""
+    def raw(value: str) -> bytes:
+        return (f"From: a@example.org\r\nSubject: x\r\nContent-Type: {value}\r\n\r\nbody\r\n"
+                ).encode("utf-8", "surrogateescape")
+
+    def reading(msg: Any) -> object:
+        out: list[object] = []
+        for read in (msg.get_content_type, msg.get_content_charset, msg.get_params,
+                     lambda: str(msg["Content-Type"]), lambda: msg["Content-Type"].params):
+            try:
+                out.append(read())
+            except Exception as exc:  # the same failure is the same reading
+                out.append(type(exc))
+        return out
+
+    for value in [*fields, *reversed(fields)]:
+        try:
+            ours = parse(raw(value)).msg
+        except ParseError:
+            continue
+        assert reading(ours) == reading(BytesParser(policy=policy.default).parsebytes(raw(value)))
+
+
+FOOTER_SAMPLES = [
+    "Sent from my iPhone", "sent from my Galaxy S23", "SENT WITH ProtonMail", "Sendt fra min iPad",
+    "Get Outlook for iOS<https://aka.ms/o0ukef>", "Von meinem iPhone gesendet", "von meinem Handy",
+    "Verzonden vanaf mijn iPhone", "Enviado desde mi iPhone", "Inviato da iPhone",
+    "Envoyé de mon iPhone", "Skickat från min iPhone", "Отправлено с iPhone", "发自我的iPhone",
+    "iPhoneから送信", "내 iPhone에서 보냄", "iPhone'umdan gönderildi", "Wysłane z iPhone'a",
+    "Sent from my phone laptop still broken", "I sent it twice", "  sent from   ", "",
+    "The printer prints blank pages.", "ſent from my iPhone", "Lähetetty iPhonesta",
+]
+FOOTER_LINES = st.sampled_from(FOOTER_SAMPLES)
+ASCII_LINES = st.text(alphabet=st.characters(max_codepoint=127), max_size=40)
+
+
+@SETTINGS
+@given(lines=st.lists(st.one_of(FOOTER_LINES, ASCII_LINES, st.text(max_size=60)), max_size=8))
+def test_footer_prefilter_changes_nothing(lines: list[str]) -> None:
+    """Looking at the whole text once before testing each line for a client footer drops
+    exactly the lines the test drops."""
+    from mailgate import footers
+
+    for case in [lines, *([line] for line in FOOTER_SAMPLES)]:
+        assert footers.without_footers(case) == [x for x in case if not footers._is_footer(x)]
+
+
+@SETTINGS
+@given(line=st.one_of(FOOTER_LINES, ASCII_LINES))
+def test_joined_footers_need_a_letter_outside_ascii(line: str) -> None:
+    """The footer test skips the joined-footer pattern for ASCII lines: none matches it."""
+    from mailgate import footers
+
+    assert not (line.isascii() and footers._JOINED_FOOTER.match(line))
+
+
+@SETTINGS
+@given(display=st.one_of(st.just(""), st.from_regex(
+           r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,8}( [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,8}){0,2}",
+           fullmatch=True)),
+       local=st.from_regex(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,8}(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+                           r"{1,8}){0,2}", fullmatch=True),
+       domain=st.from_regex(r"[A-Za-z0-9-]{1,10}(\.[A-Za-z0-9-]{1,10}){1,2}", fullmatch=True),
+       noise=st.sampled_from(["", " ", "x", "<", ">", "\t", ",", "\"", "(c)", "@"]),
+       where=st.integers(0, 60))
+def test_plain_senders_read_as_parseaddr_reads_them(display: str, local: str, domain: str,
+                                                    noise: str, where: int) -> None:
+    """The automatic-mail verdict reads a plainly written sender (``Name <a@b.example>``,
+    ``a@b.example``) by the plain-mailbox pattern, as ``email.utils.parseaddr`` reads it;
+    anything else (the noise breaks the plain form) still goes to parseaddr."""
+    from email.utils import parseaddr
+
+    from mailgate import autoreply
+
+    value = f"{display} <{local}@{domain}>" if display else f"{local}@{domain}"
+    value = value[:where] + noise + value[where:]
+    autoreply._parsed_addr.cache_clear()
+    assert autoreply._parsed_addr(value) == parseaddr(value)[1].strip().lower()
+
+
+def test_a_remapped_header_factory_keeps_its_types_to_itself() -> None:
+    """Header classes are made once per process for the typed fields (the shared registry of
+    ``_HeaderCache``); a factory remapped by extending code reads its own types, and every
+    other message still reads the stock ones."""
+    from email.headerregistry import UnstructuredHeader
+
+    class Upper(UnstructuredHeader):
+        @classmethod
+        def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+            super().parse(value.upper(), kwds)
+
+    from email.headerregistry import HeaderRegistry
+
+    extended, stock = _HeaderCache(), HeaderRegistry()
+    extended.map_to_type("subject", Upper)
+    stock.map_to_type("subject", Upper)
+    assert str(extended("Subject", "=?utf-8?q?caf=C3=A9?= open")) == str(
+        stock("Subject", "=?utf-8?q?caf=C3=A9?= open")) == "CAFé OPEN"
+    plain = _HeaderCache()
+    assert str(plain("Subject", "=?utf-8?q?caf=C3=A9?= open")) == "café open"
+    assert type(plain("To", "A <a@x.org>, B <b@x.org>")) is type(
+        _HeaderCache()("To", "C <c@x.org>, D <d@x.org>"))  # the class made once

@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import re
 
-# atext (RFC 5322 3.2.3) and any non-ASCII character (RFC 6531 3.3: UTF8-non-ascii)
-_ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff"
-_LOCAL = rf'(?:[{_ATEXT}.]+|"(?:[^"\\\x00-\x1f\x7f]|\\[\x20-\x7e])*")'
-_LABEL = rf"[{_ATEXT}]+"
+# atext (RFC 5322 3.2.3: A-Za-z0-9!#$%&'*+/=?^_`{|}~-) and any non-ASCII character (RFC
+# 6531 3.3: UTF8-non-ascii), written as what they leave out: the same characters, but a
+# class of all of U+0080-U+10FFFF took 20 ms of every daemon's start to compile
+_ATEXT = r'[^\x00-\x20"(),.:;<>@\[\\\]\x7f]'
+_ATEXT_OR_DOT = r'[^\x00-\x20"(),:;<>@\[\\\]\x7f]'
+_LOCAL = rf'(?:{_ATEXT_OR_DOT}+|"(?:[^"\\\x00-\x1f\x7f]|\\[\x20-\x7e])*")'
+_LABEL = rf"{_ATEXT}+"
 _DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[\x21-\x5a\x5e-\x7e]+\])"
 _MAILBOX = rf"(?P<local>{_LOCAL})(?:@(?P<domain>{_DOMAIN}))?"
 _ANGLE = re.compile(rf"<[ \t]*(?:@{_DOMAIN}(?:,@{_DOMAIN})*:)?{_MAILBOX}[ \t]*(?:>|$)")
 _BARE = re.compile(rf"{_MAILBOX}(?=[ \t]|$)")
 _NULL = re.compile(r"<[ \t]*>")
-_DOT_ATOM = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*")
+_DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
 _QUOTED_PAIR = re.compile(r"\\(.)")
 
 

@@ -218,8 +218,25 @@ def stored_secret(path: Path) -> bytes:
     return value
 
 
-def token(config: Config, ticket_id: int) -> str:
-    digest = hmac.new(_secret(config), f"ticket:{ticket_id}".encode(), hashlib.sha256).digest()
+def verifying_secrets(config: Config) -> list[bytes]:
+    """The secrets a token may have been made with: the one tokens are made with now, and,
+    once the admin configured one, the random secret mailgate made before it (while its
+    file ``reply-token.secret`` is in the state folder: delete the file to revoke what it
+    signed), so the reply addresses already in engineers' inboxes keep working."""
+    current = _secret(config)
+    sec = config.security
+    if not (sec.token_secret_env or sec.token_secret_file):
+        return [current]
+    try:
+        earlier = (config.state_dir / SECRET_FILE).read_bytes().strip()
+    except OSError:
+        return [current]
+    return [current, earlier] if earlier and earlier != current else [current]
+
+
+def token(config: Config, ticket_id: int, secret: bytes | None = None) -> str:
+    digest = hmac.new(secret or _secret(config), f"ticket:{ticket_id}".encode(),
+                      hashlib.sha256).digest()
     return base64.b32encode(digest).decode().lower()[:8]
 
 
@@ -241,18 +258,20 @@ def ticket_of_token(config: Config, addresses: list[str]) -> int | None:
         if not match or match["prefix"].upper() != config.gateway.reference_prefix:
             continue
         number = int(match["number"])
-        if hmac.compare_digest(match["token"], token(config, number)):
+        if any(hmac.compare_digest(match["token"], token(config, number, secret))
+               for secret in verifying_secrets(config)):
             return number
     return None
 
 
-def engineer_token(config: Config, ticket_id: int, address: str, generation: int = 0) -> str:
+def engineer_token(config: Config, ticket_id: int, address: str, generation: int = 0,
+                   secret: bytes | None = None) -> str:
     """The per-engineer token: an HMAC of the ticket, the notified address and the
     ticket's token generation (0 until an address was seen going to an outsider)."""
     text = f"engineer:{ticket_id}:{address.strip().lower()}"
     if generation:
         text += f":{generation}"
-    digest = hmac.new(_secret(config), text.encode(), hashlib.sha256).digest()
+    digest = hmac.new(secret or _secret(config), text.encode(), hashlib.sha256).digest()
     return base64.b32encode(digest).decode().lower()[:16]
 
 
@@ -287,6 +306,7 @@ def engineer_tokens(config: Config, addresses: list[str],
     holders = [*(holders if holders is not None else config.team.engineers.values()),
                *([config.team.address] if config.team.address else [])]
     found = []
+    keys = verifying_secrets(config) if addresses else []
     for address in addresses:
         match = _ENGINEER_TOKEN.match(address.strip().lower())
         if not match or match["prefix"].upper() != config.gateway.reference_prefix \
@@ -294,8 +314,8 @@ def engineer_tokens(config: Config, addresses: list[str],
             continue
         number, generation = int(match["number"]), int(match["generation"] or 0)
         if any(hmac.compare_digest(match["token"],
-                                   engineer_token(config, number, h, generation))
-               for h in holders):
+                                   engineer_token(config, number, h, generation, key))
+               for h in holders for key in keys):
             found.append(EngineerToken(number, generation))
     return found
 
@@ -310,7 +330,7 @@ def recipients(msg: EmailMessage, rcpt_tos: list[str]) -> list[str]:
     return found
 
 
-def signed_token(config: Config, purpose: str) -> str:
+def signed_token(config: Config, purpose: str, secret: bytes | None = None) -> str:
     """An 8-character HMAC of ``purpose`` under the token secret (rating links use it)."""
-    digest = hmac.new(_secret(config), purpose.encode(), hashlib.sha256).digest()
+    digest = hmac.new(secret or _secret(config), purpose.encode(), hashlib.sha256).digest()
     return base64.b32encode(digest).decode().lower()[:8]

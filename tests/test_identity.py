@@ -491,3 +491,25 @@ def test_a_pass_spelled_inside_another_value_is_no_result(value: str) -> None:
                                " header.from=example.com") == [
         ("dkim", "pass", [("header.d", "example.com")]),
         ("dmarc", "pass", [("header.from", "example.com")])]
+
+
+def test_reply_addresses_signed_before_a_secret_was_configured_keep_working(
+        tmp_path: Path) -> None:
+    """An admin who sets ``token_secret_file`` (for signed rating links, or several nodes)
+    does not break every notification already in the engineers' inboxes: an address signed
+    with the random secret mailgate made before is still proof while that secret's file is
+    kept, new ones are signed with the configured secret, and deleting the old file revokes
+    what it signed."""
+    before = load_config(write_config(tmp_path, DESK))
+    old = security.engineer_reply_address(before, 20, "SUP-000020", "alice@example.com")
+    (tmp_path / "token-secret").write_text("a-configured-secret-for-tests\n")
+    after = load_config(write_config(tmp_path, DESK,
+                                     {"security": {"token_secret_file": "token-secret"}}))
+    new = security.engineer_reply_address(after, 20, "SUP-000020", "alice@example.com")
+    assert new != old
+    for address in (old, new):
+        assert security.ticket_of_engineer_token(after, "alice@example.com", [address]) == (
+            20, 0), address
+    (after.state_dir / security.SECRET_FILE).unlink()
+    assert security.ticket_of_engineer_token(after, "alice@example.com", [old]) is None
+    assert security.ticket_of_engineer_token(after, "alice@example.com", [new]) == (20, 0)

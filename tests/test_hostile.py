@@ -140,6 +140,18 @@ def test_smtputf8_and_8bit_headers_are_read_as_utf8() -> None:
     assert inbound.reply_to == [("Jürgen \ufffd", "j@x.org")]
 
 
+def test_raw_latin1_header_bytes_are_read_as_an_old_client_meant_them() -> None:
+    """An old client's unencoded Latin-1 in From and Subject: "Élodie Martin", "Problème
+    d'accès", as the body's fallback reads them, not replacement characters (which went back
+    to the customer in the ack's To and Subject); a name in an unknown charset likewise."""
+    inbound = parse(mail("x", subject=b"Probl\xe8me d'acc\xe8s \xe0 l'intranet",
+                         headers=b"Reply-To: \xc9lodie Martin <elodie@x.org>\r\n"
+                                 b"Cc: =?x-unknown?Q?Jos=E9?= <jose@x.org>\r\n")[0])
+    assert inbound.subject == "Probl\u00e8me d'acc\u00e8s \u00e0 l'intranet"
+    assert inbound.reply_to == [("\u00c9lodie Martin", "elodie@x.org")]
+    assert inbound.cc == [("Jos\u00e9", "jose@x.org")]
+
+
 def test_an_encoded_word_in_an_unknown_charset_is_read_as_its_bytes_say() -> None:
     """``=?x-unknown?Q?Probl=E8me?=`` (a client's mislabel): "Problème", as mail clients
     show it, not "Probl\ufffdme" (which went back to the customer in the ack's subject)."""

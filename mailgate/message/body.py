@@ -17,7 +17,7 @@ import html2text
 from mailgate.message.attachments import Attachment, safe_filename
 from mailgate.message.bounded import MAX_DEPTH, MAX_PARTS, ParseError
 from mailgate.message.headers import header, message_ids
-from mailgate.message.text import _NEWLINES, _body_text
+from mailgate.message.text import _NEWLINES, _body_text, utf8_or_mislabelled
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_HTML_CHARS = 150_000  # html2text beyond this is slow: strip tags instead
@@ -103,22 +103,9 @@ codecs.register_error("mailgate-latin1", lambda error: (
     if isinstance(error, UnicodeDecodeError) else codecs.strict_errors(error))
 
 
-def _utf8_or_mislabelled(payload: bytes) -> str:
-    """Bytes declared UTF-8: as UTF-8; but when most of their non-ASCII bytes are no UTF-8
-    at all (Latin-1/Windows-1252 text labelled UTF-8 by a careless client), as
-    Windows-1252, so "Problème" does not become "Probl�me" (one stray bad byte in real
-    UTF-8 text stays a replacement character)."""
-    try:
-        return payload.decode("utf-8")
-    except UnicodeDecodeError:
-        text = payload.decode("utf-8", "replace")
-    high = sum(1 for byte in payload if byte > 0x7F)
-    return payload.decode("cp1252", "replace") if 2 * text.count("\ufffd") > high else text
-
-
 def _decoded(part: MIMEPart) -> str:
     """A text part's content: declared charset, else UTF-8, else Windows-1252 (see
-    ``_utf8_or_mislabelled``); never raises."""
+    ``utf8_or_mislabelled``); never raises."""
     try:
         payload = part.get_payload(decode=True)
     except Exception:
@@ -129,7 +116,7 @@ def _decoded(part: MIMEPart) -> str:
     charset = _charset(part)
     text = None
     if charset == "utf-8":
-        text = _utf8_or_mislabelled(payload)
+        text = utf8_or_mislabelled(payload)
     elif charset is not None:
         try:
             text = payload.decode(charset, "replace")
@@ -139,7 +126,7 @@ def _decoded(part: MIMEPart) -> str:
             # the five bytes Windows-1252 leaves undefined are Latin-1's, as WHATWG says
             text = payload.decode(charset, "mailgate-latin1")
     if text is None:
-        text = _utf8_or_mislabelled(payload)
+        text = utf8_or_mislabelled(payload)
     return _body_text(_NEWLINES.sub("\n", text[:MAX_TEXT_CHARS]))
 
 

@@ -23,7 +23,7 @@ from mailgate.message.fastpath import (
     _SimpleAddressHeader,
     _SimpleHeader,
 )
-from mailgate.message.text import _CONTROL, clean_text, unescape
+from mailgate.message.text import _CONTROL, clean_text, unescape, utf8_or_mislabelled
 
 MAX_ADDRESSES = 100  # per address header; more are dropped with a defect
 
@@ -199,7 +199,23 @@ def header(msg: EmailMessage, name: str) -> str:
         raw = next((str(v) for k, v in msg.raw_items() if k.lower() == name.lower()), "")
         if "=?" in raw:
             text = unescape(_redecoded(raw)) or text
+        elif _ESCAPED.search(raw):  # raw 8-bit bytes (an old client's unencoded Latin-1)
+            text = unescape(_eight_bit(raw)) or text
     return text
+
+
+#: a byte the parser could not read as ASCII, kept as a lone surrogate (``surrogateescape``)
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def _eight_bit(raw: str) -> str:
+    """A header's raw 8-bit bytes read as UTF-8, or as Windows-1252 when most are no UTF-8
+    (old clients writing unencoded Latin-1), as a body's are; '' if they cannot be
+    recovered."""
+    try:
+        return utf8_or_mislabelled(raw.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:
+        return ""
 
 
 def _redecoded(raw: str) -> str:
@@ -270,8 +286,13 @@ def addresses(msg: EmailMessage, name: str, defects: list[str] | None = None,
                 pairs.extend(_as_written(str(raw), []))
             continue
     out: list[tuple[str, str]] = []
+    # a name in raw 8-bit or an unknown charset decodes to replacement characters: read
+    # again as ``header`` reads the field ("Élodie Martin", not "�lodie Martin")
+    names = _names_again(msg, name) if any(
+        "\ufffd" in d or _ESCAPED.search(d) for d, _ in pairs) else {}
     for display, addr in pairs:
         addr = unescape(addr).strip().lower()
+        display = names.get(addr, display)
         if "@" in addr and not addr.startswith("@") and plausible_address(addr):
             if len(out) == MAX_ADDRESSES:
                 if defects is not None:
@@ -280,6 +301,14 @@ def addresses(msg: EmailMessage, name: str, defects: list[str] | None = None,
                 break
             out.append((clean_text(unescape(display), 200), addr))
     return out
+
+
+def _names_again(msg: EmailMessage, name: str) -> dict[str, str]:
+    """Display names by address of field ``name`` as ``header`` decodes it."""
+    with suppress(Exception):
+        return {addr.strip().lower(): display
+                for display, addr in getaddresses([header(msg, name)]) if addr}
+    return {}
 
 
 _ENCODED_WORD = re.compile(r"=\?[^?\s]{1,80}\?[bq]\?[^?\s]*\?=", re.I)

@@ -56,3 +56,16 @@ def clean_text(value: str, limit: int = 998) -> str:
 def _body_text(value: str) -> str:
     """Multi-line text for the store: NUL and lone surrogates removed, lines kept."""
     return unescape(value).replace("\x00", "")
+
+
+def utf8_or_mislabelled(payload: bytes) -> str:
+    """Bytes declared UTF-8: as UTF-8; but when most of their non-ASCII bytes are no UTF-8
+    at all (Latin-1/Windows-1252 text labelled UTF-8 by a careless client), as
+    Windows-1252, so "Problème" does not become "Probl�me" (one stray bad byte in real
+    UTF-8 text stays a replacement character)."""
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        text = payload.decode("utf-8", "replace")
+    high = sum(1 for byte in payload if byte > 0x7F)
+    return payload.decode("cp1252", "replace") if 2 * text.count("\ufffd") > high else text

@@ -77,6 +77,9 @@ def html_to_text(html: str, budget: int = MAX_HTML_CHARS) -> str:
     converter.body_width = 0
     converter.ignore_images = True
     converter.unicode_snob = True
+    # text as its writer saw it: no Markdown "**bold**" or "_italic_" in what an engineer's
+    # HTML answer becomes for the customer, nor around the field names of a quoted header
+    converter.ignore_emphasis = True
     return converter.handle(html).strip()
 
 

@@ -290,9 +290,10 @@ def test_hostile_html_converts_in_bounded_time(html: str) -> None:
 
 
 def test_html_is_still_converted_nicely() -> None:
-    """Ordinary HTML keeps html2text's readable rendering (lists, emphasis)."""
+    """Ordinary HTML keeps html2text's readable rendering (paragraphs, lists), without
+    Markdown emphasis marks, which a customer reading a relay would see as stray asterisks."""
     assert html_to_text("<p>The <b>server</b> is down.</p><ul><li>a</li></ul>") == \
-        "The **server** is down.\n\n  * a"
+        "The server is down.\n\n  * a"
 
 
 # -- the processor, in-process (timing and log lines) --------------------------------------

@@ -129,6 +129,10 @@ class ImapStates:
             entry["last_event"] = event
             if "holder" in fields:  # the lease events name who reads the account now
                 entry["lease_holder"] = fields["holder"]
+            if event == "imap_message_too_large":  # set aside unread: someone must look
+                entry["too_large"] = entry.get("too_large", 0) + 1
+                entry["too_large_last"] = {k: fields.get(k) for k in ("uid", "size", "limit",
+                                                                       "moved_to")}
             if state is None:
                 return
             name, connected = state
@@ -200,6 +204,12 @@ def health_report(*, stopping: bool, listener: dict[str, Any], processor_up: boo
         failures.append("spool processor is not running")
     warnings = [f"IMAP account {name}: {entry['state']}" for name, entry in sorted(imap.items())
                 if not entry.get("connected") and entry.get("state") not in IMAP_STANDBY]
+    for name, entry in sorted(imap.items()):
+        if entry.get("too_large"):
+            where = (entry.get("too_large_last") or {}).get("moved_to") or "the inbox"
+            warnings.append(f"IMAP account {name}: {entry['too_large']} message(s) over the "
+                            f"size limit set aside unread in {where} since the daemon "
+                            "started (their senders got no answer)")
     if listener.get("refusing") and listener.get("last_451"):  # until the next 250
         refusal = listener["last_451"]
         warnings.append(f"SMTP intake answered 451 at {refusal['at']}: {refusal['cause']}")

@@ -93,9 +93,14 @@ class DatabaseCollector:
             connected = GaugeMetricFamily("mailgate_imap_connected",
                                           "1 if the IMAP account is connected.",
                                           labels=["account"])
+            too_large = CounterMetricFamily(
+                "mailgate_imap_too_large", "IMAP messages over the size limit set aside "
+                "unread since the daemon started.", labels=["account"])
             for account, state in sorted(local["imap"].items()):
                 connected.add_metric([account], 1 if state.get("connected") else 0)
+                too_large.add_metric([account], state.get("too_large", 0))
             yield connected
+            yield too_large
 
     def _from_database(self, data: dict[str, Any]) -> Iterator[Metric]:
         now = clock.now()

@@ -515,11 +515,19 @@ def test_oversized_message_is_set_aside_whole_and_reported_once(dovecot, make_fe
     dovecot.append(message(1))
     dovecot.append(big)
     dovecot.append(message(3))
-    acceptor, events = ListAcceptor(), Events()
-    fetcher = make_fetcher(acceptor, DictCursors(), log=events.logger, max_message_size=4096)
+    acceptor, events, states = ListAcceptor(), Events(), ImapStates()
+    fetcher = make_fetcher(acceptor, DictCursors(), log=states.logger("support", events.logger),
+                           max_message_size=4096)
 
     assert fetcher.run_once() == 2
     assert acceptor.subjects() == ["Ticket 1", "Ticket 3"]
+    # what an admin watches says so, not only the log: /healthz degraded, /metrics counts it
+    status, body = health_report(stopping=False, listener={"enabled": False},
+                                 processor_up=True, database={"ok": True},
+                                 imap=states.snapshot(), reload=None)
+    assert status == 200 and body["status"] == "degraded"
+    assert "1 message(s) over the size limit set aside unread in mailgate-errors" in \
+        body["warnings"][0]
     assert list(dovecot.messages("mailgate-errors").values()) == [big]
     [report] = [r for r in events.records if r["event"] == "imap_message_too_large"]
     assert (report["uid"], report["size"], report["limit"], report["moved_to"]) == (

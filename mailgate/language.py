@@ -31,8 +31,12 @@ COMMON = {
           "funciona pueden nos está",
     "it": "il gli è non sono che della abbiamo ho con per grazie buongiorno cordiali saluti "
           "da di del ci funziona potete ieri",
+    "pt": "não é uma com obrigado obrigada bom ontem vocês podem estamos nós eu os do da "
+          "também hoje atenciosamente olá está",
 }
 _SETS = {lang: frozenset(words.split()) for lang, words in COMMON.items()}
+#: the languages a mail's text can be recognised as (Russian by its script)
+DETECTED = frozenset([*COMMON, "ru"])
 
 
 def detect(text: str, content_language: str = "", default: str = "en") -> str:

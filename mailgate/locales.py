@@ -11,6 +11,7 @@ without a table gets English (the default templates' language).
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from mailgate.config import Target
 
@@ -172,3 +173,24 @@ def when(value: datetime, language: str | None) -> str:
 def rating_words(language: str | None) -> dict[int, list[str]]:
     """Rating -> the words that mean it in ``language`` (the first is its label)."""
     return {value: words.split("|") for value, words in RATINGS[supported(language)].items()}
+
+
+def template_language_warnings(templates_dir: Path, detected: frozenset[str]) -> list[str]:
+    """What ``check-config`` says of an admin's template in a language mailgate has no table
+    for (its SLA phrases and dates come out in English) or cannot tell from a mail's text
+    (only ``Content-Language`` selects it); ``detected``: the languages the text detector
+    knows."""
+    warnings = []
+    langs = sorted({p.name.split(".")[1] for p in templates_dir.glob("*.??.txt.j2")})
+    for lang in langs:
+        said = []
+        if lang not in LANGUAGES:
+            said.append("its SLA phrases ({{ sla.first_response_within }}) and dates (| when) "
+                        "come out in English")
+        if lang not in detected:
+            said.append("a mail's text is never recognised as it: only a Content-Language "
+                        f"header naming {lang!r} selects it")
+        if said:
+            warnings.append(f"templates {templates_dir}/*.{lang}.txt.j2: mailgate has no "
+                            f"'{lang}' table: " + "; ".join(said))
+    return warnings

@@ -45,9 +45,11 @@ def checked(args: argparse.Namespace, templates_failed: str, sep: str) -> Config
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Load the config and render every template; one line of success, else the errors."""
     config = checked(args, "templates have errors:", "\n")
-    from mailgate import identity, reminders
+    from mailgate import identity, language, locales, reminders
 
-    for warning in identity.config_warnings(config) + reminders.config_warnings(config):
+    languages = locales.template_language_warnings(config.templates_dir, language.DETECTED)
+    for warning in [*identity.config_warnings(config), *reminders.config_warnings(config),
+                    *languages]:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"{config.source}: OK ({len(config.sla.levels)} SLA level(s), "
           f"templates in {config.templates_dir})")

@@ -27,7 +27,7 @@ from mailgate.errors import MailgateError, NotFoundError
 from mailgate.mailer import Mailer
 from mailgate.message import Inbound
 from mailgate.quotes import new_text
-from mailgate.refs import TagFormat
+from mailgate.refs import TagFormat, reply_subject
 from mailgate.store import Store, Ticket
 
 #: Our mail to customers: when one fails for good the team is told (the team's own mail,
@@ -152,7 +152,7 @@ class Conversation:
                                                    "subject": inbound.subject}
             self.mailer.queue(store, ticket, kind="command_error", template="command_error",
                               context=context, to=[(inbound.from_name, inbound.from_addr)],
-                              subject=f"Re: {inbound.subject}", now=now,
+                              subject=reply_subject(inbound.subject), now=now,
                               in_reply_to=inbound.message_id,
                               reply_to=self._reply_address(store, ticket, inbound.from_addr))
             return "rejected"
@@ -186,8 +186,7 @@ class Conversation:
                                         "problems": problems}
         self.mailer.queue(store, ticket, kind="relay_notice", template="relay_notice",
                           context=context, to=[(inbound.from_name, inbound.from_addr)],
-                          subject=inbound.subject if inbound.subject.lower().startswith("re:")
-                          else f"Re: {inbound.subject}", now=now,
+                          subject=reply_subject(inbound.subject), now=now,
                           in_reply_to=inbound.message_id,
                           reply_to=self._reply_address(store, ticket, inbound.from_addr))
 

@@ -74,6 +74,12 @@ def _patterns(prefix: str) -> re.Pattern[str]:
     return pattern
 
 
+def reply_subject(subject: str) -> str:
+    """``Re: `` and the subject without the reply/forward prefixes it had ("Re: Re: AW: X"
+    is what a stack of answers looks like, not what a client writes)."""
+    return f"Re: {normalize_subject(subject)}"
+
+
 def normalize_subject(subject: str) -> str:
     """The subject without reply/forward prefixes, whitespace folded."""
     subject = " ".join((subject or "").split())

@@ -19,7 +19,7 @@ from mailgate.message import (
     parse,
     plausible_address,
 )
-from mailgate.refs import TagFormat, normalize_subject
+from mailgate.refs import TagFormat, normalize_subject, reply_subject
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -100,6 +100,18 @@ def test_normalize_subject_is_idempotent(subject: str) -> None:
     """Normalising a subject twice changes nothing more than normalising it once."""
     once = normalize_subject(subject)
     assert normalize_subject(once) == once
+
+
+@SETTINGS
+@given(stack=reply_stack(), rest=st.text(min_size=1))
+@example(stack="Re: Re: ", rest="[SUP-000017] Kein Zugriff")
+def test_an_answer_subject_has_one_re(stack: str, rest: str) -> None:
+    """What mailgate answers an engineer's "Re: Re: [SUP-…] …" with (a command error, a
+    relay notice) is titled "Re: [SUP-…] …": one "Re:", whatever the stack was."""
+    answered = reply_subject(stack + rest)
+    assert answered.startswith("Re: ") and not answered[4:].lower().startswith("re:")
+    assert reply_subject(answered) == answered  # answering the answer adds nothing
+    assert reply_subject("Re: Re: [SUP-000017] Kein Zugriff") == "Re: [SUP-000017] Kein Zugriff"
 
 
 # -- message.parse ------------------------------------------------------------------------

@@ -52,6 +52,7 @@ def test_bad_duration_is_named(tmp_path: Path) -> None:
     """A duration that cannot be read names the key and the expected form."""
     message = error_of(tmp_path, '[outbound]\nretry_max = "soon"\n')
     assert "outbound.retry_max" in message and "'8h'" in message
+    assert message.count("'soon'") == 1  # the value is named once, not twice
 
 
 def test_bad_address_is_named(tmp_path: Path) -> None:

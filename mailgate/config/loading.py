@@ -24,7 +24,8 @@ def _format_errors(error: ValidationError, source: str) -> str:
         else:
             message = item["msg"].removeprefix("Value error, ")
             got = item.get("input")
-            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            shown = "" if isinstance(got, dict) or f"got {got!r}" in message \
+                else f" (got {got!r})"  # once: a message may name the value itself
             lines.append(f"  {path}: {message}{shown}")
     return "\n".join(lines)
 

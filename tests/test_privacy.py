@@ -241,6 +241,8 @@ def test_export_then_erase_a_customer(desk: RunningDaemon, config_path: Path,
     assert {k: skeleton[k] for k in kept} == {k: was[k] for k in kept}
     assert after["sla_clocks"] == bob_before["sla_clocks"]
     assert "erased" in [e["kind"] for e in store.events(1)]
+    code, out = cli(capsys, "show", "-c", str(config_path), "SUP-000001")
+    assert code == 0 and "None" not in out and "(erased)" in out  # what an admin reads
 
     code, out = cli(capsys, "erase", "-c", str(config_path), "--customer", ALICE_ADDRESS,
                     "--yes")

@@ -78,7 +78,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     for m in detail["messages"]:
         arrow = "<-" if m["direction"] == "in" else "->"
         print(f"\n{arrow} {m['date'] or m['received_at']}  {m['from']}  ({m['kind']})")
-        print(f"   {m['subject']}")
+        print(f"   {m['subject'] if m['subject'] is not None else '(erased)'}")
         for a in m["attachments"]:
             print(f"   attachment {a['number']}: {a['filename']} ({a['content_type']}, "
                   f"{a['size']} bytes)")

@@ -498,7 +498,8 @@ def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | N
                                          f"({asks!r}) (linked, not merged)", related=True)
         strong = None if resolved else \
             _strong(score, a, b, ca, cb, cue, bool(clash), said, pair.subject,
-                    not colleague and _reports(first.text) and pair.reports, colleague)
+                    not colleague and _reports(first.text) and pair.reports, colleague) or \
+            _at_once(pair, colleague)
         if resolved:
             return Verdict(False, score, f"{reason}; related: it says the first problem is "
                                          f"over ({resolved!r}), so it reports another one "
@@ -512,6 +513,40 @@ def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | N
     link = _link(score, need, len(shared), bool(idents), cue, colleague,
                  pair.reports, soon) or _follows(first, second, cue, said, clash)
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
+
+
+#: How soon after the first mail a second one that reaches the bar is the same incident on
+#: what both name (``_at_once``).
+AT_ONCE = timedelta(hours=1)
+
+
+def _at_once(pair: _Pair, colleague: bool) -> str | None:
+    """Strong evidence from time and content together, for a pair that reaches the bar
+    within ``AT_ONCE`` of the first mail, with no clash of symptoms and no identifier of
+    its own only: a colleague naming the same thing with the same symptom (one incident
+    seen from two desks: "Kassen gehen nicht" / "Kartenzahlung gestört"); the same
+    sender naming a shared identifier or product name, or three shared words (a reworded
+    repeat from another device). Different problems of one organisation that close
+    share a thing or a symptom, rarely both (tenth session's counts over ``tune`` ..
+    ``tune10``, and the stress test)."""
+    first, second, a, b, ca, cb = pair.first, pair.second, pair.a, pair.b, pair.ca, pair.cb
+    if pair.clash or _hours(first, second) * 3600 > AT_ONCE.total_seconds() or \
+            _own_things(a, b) or (ca.symptoms and cb.symptoms and
+                                  not families(ca.symptoms) & families(cb.symptoms)):
+        return None
+    if colleague:
+        topics, symptoms = sorted(ca.topics & cb.topics), sorted(ca.symptoms & cb.symptoms)
+        if topics and symptoms:
+            return (f"a colleague within the hour: the same {topics[0]} with the same "
+                    f"symptom ({symptoms[0]})")
+        return None
+    shared = set(a.weights) & set(b.weights)
+    named = sorted(a.idents & b.idents) or sorted(t for t in shared if a.weights[t] == NAME)
+    words = sorted(t for t in shared if a.weights[t] == WORD)
+    if named or len(words) >= 3:
+        return (f"the same sender within the hour, shared: "
+                f"{', '.join((named or words)[:3])}")
+    return None
 
 
 #: How long a sender's follow-up ("still", "any news?", "Nachtrag") with no shared term

@@ -525,8 +525,9 @@ def _at_once(pair: _Pair, colleague: bool) -> str | None:
     within ``AT_ONCE`` of the first mail, with no clash of symptoms and no identifier of
     its own only: a colleague naming the same thing with the same symptom (one incident
     seen from two desks: "Kassen gehen nicht" / "Kartenzahlung gestört"); the same
-    sender naming a shared identifier or product name, or three shared words (a reworded
-    repeat from another device). Different problems of one organisation that close
+    sender naming a shared identifier or product name, or the same symptom with three
+    shared words (a reworded repeat from another device; three words alone also tie one
+    sender's two questions about one place). Different problems of one organisation that close
     share a thing or a symptom, rarely both (tenth session's counts over ``tune`` ..
     ``tune10``, and the stress test)."""
     first, second, a, b, ca, cb = pair.first, pair.second, pair.a, pair.b, pair.ca, pair.cb
@@ -543,9 +544,12 @@ def _at_once(pair: _Pair, colleague: bool) -> str | None:
     shared = set(a.weights) & set(b.weights)
     named = sorted(a.idents & b.idents) or sorted(t for t in shared if a.weights[t] == NAME)
     words = sorted(t for t in shared if a.weights[t] == WORD)
-    if named or len(words) >= 3:
-        return (f"the same sender within the hour, shared: "
-                f"{', '.join((named or words)[:3])}")
+    if named:
+        return f"the same sender within the hour, shared: {', '.join(named[:3])}"
+    symptoms = sorted(ca.symptoms & cb.symptoms)
+    if symptoms and len(words) >= 3:  # three words alone: "another question about the depot"
+        return (f"the same sender within the hour, the same symptom ({symptoms[0]}), "
+                f"shared: {', '.join(words[:3])}")
     return None
 
 

@@ -515,41 +515,31 @@ def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | N
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
 
 
-#: How soon after the first mail a second one that reaches the bar is the same incident on
-#: what both name (``_at_once``).
+#: How soon after the first mail the same sender's second one that reaches the bar is the
+#: same report on a shared identifier or product name alone (``_at_once``).
 AT_ONCE = timedelta(hours=1)
 
 
 def _at_once(pair: _Pair, colleague: bool) -> str | None:
-    """Strong evidence from time and content together, for a pair that reaches the bar
-    within ``AT_ONCE`` of the first mail, with no clash of symptoms and no identifier of
-    its own only: a colleague naming the same thing with the same symptom (one incident
-    seen from two desks: "Kassen gehen nicht" / "Kartenzahlung gestört"); the same
-    sender naming a shared identifier or product name, or the same symptom with three
-    shared words (a reworded repeat from another device; three words alone also tie one
-    sender's two questions about one place). Different problems of one organisation that close
-    share a thing or a symptom, rarely both (tenth session's counts over ``tune`` ..
-    ``tune10``, and the stress test)."""
+    """Strong evidence from time and content together, for a pair that reaches the bar:
+    the same sender writes again within ``AT_ONCE`` naming an identifier or product name
+    of the first mail ("eEkonomi", "srv-1c"; a reworded repeat from another device), with
+    no clash of symptoms and no identifier of its own only. Not a two-letter acronym
+    ("PC", "IT": anyone's). Not a colleague, and not on shared concepts or words alone:
+    a colleague's same thing with the same symptom within the hour ("e-mail not
+    arriving"), or the same sender's same symptom with three shared words, merged 15 and
+    12 repeats of the tuning parts but 26 and 5 different stories of the stress test
+    (``tools/repeat_pairs.py stress --per 8``; tenth session)."""
     first, second, a, b, ca, cb = pair.first, pair.second, pair.a, pair.b, pair.ca, pair.cb
-    if pair.clash or _hours(first, second) * 3600 > AT_ONCE.total_seconds() or \
+    if colleague or pair.clash or _hours(first, second) * 3600 > AT_ONCE.total_seconds() or \
             _own_things(a, b) or (ca.symptoms and cb.symptoms and
                                   not families(ca.symptoms) & families(cb.symptoms)):
         return None
-    if colleague:
-        topics, symptoms = sorted(ca.topics & cb.topics), sorted(ca.symptoms & cb.symptoms)
-        if topics and symptoms:
-            return (f"a colleague within the hour: the same {topics[0]} with the same "
-                    f"symptom ({symptoms[0]})")
-        return None
     shared = set(a.weights) & set(b.weights)
-    named = sorted(a.idents & b.idents) or sorted(t for t in shared if a.weights[t] == NAME)
-    words = sorted(t for t in shared if a.weights[t] == WORD)
+    named = sorted(a.idents & b.idents) or sorted(
+        t for t in shared if a.weights[t] == NAME and len(t) >= 3)
     if named:
         return f"the same sender within the hour, shared: {', '.join(named[:3])}"
-    symptoms = sorted(ca.symptoms & cb.symptoms)
-    if symptoms and len(words) >= 3:  # three words alone: "another question about the depot"
-        return (f"the same sender within the hour, the same symptom ({symptoms[0]}), "
-                f"shared: {', '.join(words[:3])}")
     return None
 
 

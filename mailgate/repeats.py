@@ -149,6 +149,14 @@ def _words() -> tuple[frozenset[str], frozenset[str], tuple[str, ...], tuple[str
             problem, same, resolved, request)
 
 
+@cache
+def _legal_forms() -> frozenset[str]:
+    """Companies' legal forms ("ООО", "GmbH", "AB"; ``[stop] companies`` of
+    ``repeat_words.toml``): stop words even when written like a product name."""
+    text = resources.files("mailgate.data").joinpath("repeat_words.toml").read_text("utf-8")
+    return frozenset(tomllib.loads(text)["stop"]["companies"].split())
+
+
 @dataclass(frozen=True)
 class Concepts:
     """The topics (the printer, e-mail) and symptoms (down, slow) a mail names."""
@@ -271,7 +279,7 @@ def _add(found: _Terms, raw: str, own: frozenset[str], stop: frozenset[str],
         for part in token.split("-")[1:] if "." not in token else ():
             if len(part) >= 3 and _NAMED_NUMBER.match(part):
                 found.add(part, IDENT)  # vpn-gw2 meets gw2
-    elif kind == NAME:
+    elif kind == NAME and token not in _legal_forms():  # "ООО", "GmbH" name no product
         found.add(token[:STEM + 1], NAME)
     elif kind == WORD and token not in stop and stem(token) not in stop_stems:
         found.add(stem(token), WORD)

@@ -34,7 +34,8 @@ working since this morning", "urgent", the company's name. So the comparison:
 
 A pair reaching the bar merges only on strong evidence (``_strong``: a shared code,
 near-identical text, the same identifier with the same symptom or a follow-up, an
-explicit back-reference or a persisting problem with a shared thing); otherwise it is
+explicit back-reference or a persisting problem with a shared thing; ``_at_once``: the same
+sender within the hour naming an identifier or product name of the first mail); otherwise it is
 linked, and a second mail saying the first problem is over ("works again") never merges.
 The same sender's follow-up ("any news?", "still not working") within ``FOLLOWS_WITHIN``
 (12 hours) is linked even when it shares no word with the first mail.

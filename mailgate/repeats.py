@@ -35,7 +35,8 @@ working since this morning", "urgent", the company's name. So the comparison:
 A pair reaching the bar merges only on strong evidence (``_strong``: a shared code,
 near-identical text, the same identifier with the same symptom or a follow-up, an
 explicit back-reference or a persisting problem with a shared thing; ``_at_once``: the same
-sender within the hour naming an identifier or product name of the first mail); otherwise it is
+sender or a colleague within the hour naming an identifier or product name of the first
+mail); otherwise it is
 linked, and a second mail saying the first problem is over ("works again") never merges.
 The same sender's follow-up ("any news?", "still not working") within ``FOLLOWS_WITHIN``
 (12 hours) is linked even when it shares no word with the first mail.
@@ -524,23 +525,23 @@ def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | N
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
 
 
-#: How soon after the first mail the same sender's second one that reaches the bar is the
-#: same report on a shared identifier or product name alone (``_at_once``).
+#: How soon after the first mail a second one from the same organisation that reaches the
+#: bar is the same report on a shared identifier or product name alone (``_at_once``).
 AT_ONCE = timedelta(hours=1)
 
 
 def _at_once(pair: _Pair, colleague: bool) -> str | None:
     """Strong evidence from time and content together, for a pair that reaches the bar:
-    the same sender writes again within ``AT_ONCE`` naming an identifier or product name
-    of the first mail ("eEkonomi", "srv-1c"; a reworded repeat from another device), with
-    no clash of symptoms and no identifier of its own only. Not a two-letter acronym
-    ("PC", "IT": anyone's). Not a colleague, and not on shared concepts or words alone:
-    a colleague's same thing with the same symptom within the hour ("e-mail not
-    arriving"), or the same sender's same symptom with three shared words, merged 15 and
-    12 repeats of the tuning parts but 26 and 5 different stories of the stress test
-    (``tools/repeat_pairs.py stress --per 8``; tenth session)."""
+    the same sender or a colleague writes within ``AT_ONCE`` of the first mail naming an
+    identifier or product name of it ("eEkonomi", "srv-1c", "TS-CAD02"; a reworded repeat
+    from another device, a second desk of one outage), with no clash of symptoms and no
+    identifier of its own only. Not a two-letter acronym ("PC", "IT": anyone's). Not on
+    shared concepts or words alone: a colleague's same thing with the same symptom within
+    the hour ("e-mail not arriving"), or the same sender's same symptom with three shared
+    words, merged 15 and 6 repeats of the tuning parts but 26 and 6 different stories of
+    the stress test (``tools/repeat_pairs.py stress --per 8``; tenth session)."""
     first, second, a, b, ca, cb = pair.first, pair.second, pair.a, pair.b, pair.ca, pair.cb
-    if colleague or pair.clash or _hours(first, second) * 3600 > AT_ONCE.total_seconds() or \
+    if pair.clash or _hours(first, second) * 3600 > AT_ONCE.total_seconds() or \
             _own_things(a, b) or (ca.symptoms and cb.symptoms and
                                   not families(ca.symptoms) & families(cb.symptoms)):
         return None
@@ -548,7 +549,8 @@ def _at_once(pair: _Pair, colleague: bool) -> str | None:
     named = sorted(a.idents & b.idents) or sorted(
         t for t in shared if a.weights[t] == NAME and len(t) >= 3)
     if named:
-        return f"the same sender within the hour, shared: {', '.join(named[:3])}"
+        who = "a colleague" if colleague else "the same sender"
+        return f"{who} within the hour, shared: {', '.join(named[:3])}"
     return None
 
 

@@ -34,7 +34,9 @@ working since this morning", "urgent", the company's name. So the comparison:
 
 A pair reaching the bar merges only on strong evidence (``_strong``: a shared code,
 near-identical text, the same identifier with the same symptom or a follow-up, an
-explicit back-reference or a persisting problem with a shared thing); otherwise it is
+explicit back-reference or a persisting problem with a shared thing; ``_at_once``: the same
+sender or a colleague within the hour naming an identifier or product name of the first
+mail); otherwise it is
 linked, and a second mail saying the first problem is over ("works again") never merges.
 The same sender's follow-up ("any news?", "still not working") within ``FOLLOWS_WITHIN``
 (12 hours) is linked even when it shares no word with the first mail.
@@ -147,6 +149,14 @@ def _words() -> tuple[frozenset[str], frozenset[str], tuple[str, ...], tuple[str
         for key in ("new_topic", "follow_up", "problem", "same_here", "resolved", "request"))
     return (stop, frozenset(stem(w) for w in stop if len(w) >= 4), closings, topics, follow,
             problem, same, resolved, request)
+
+
+@cache
+def _legal_forms() -> frozenset[str]:
+    """Companies' legal forms ("ООО", "GmbH", "AB"; ``[stop] companies`` of
+    ``repeat_words.toml``): stop words even when written like a product name."""
+    text = resources.files("mailgate.data").joinpath("repeat_words.toml").read_text("utf-8")
+    return frozenset(tomllib.loads(text)["stop"]["companies"].split())
 
 
 @dataclass(frozen=True)
@@ -271,7 +281,7 @@ def _add(found: _Terms, raw: str, own: frozenset[str], stop: frozenset[str],
         for part in token.split("-")[1:] if "." not in token else ():
             if len(part) >= 3 and _NAMED_NUMBER.match(part):
                 found.add(part, IDENT)  # vpn-gw2 meets gw2
-    elif kind == NAME:
+    elif kind == NAME and token not in _legal_forms():  # "ООО", "GmbH" name no product
         found.add(token[:STEM + 1], NAME)
     elif kind == WORD and token not in stop and stem(token) not in stop_stems:
         found.add(stem(token), WORD)
@@ -498,7 +508,8 @@ def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | N
                                          f"({asks!r}) (linked, not merged)", related=True)
         strong = None if resolved else \
             _strong(score, a, b, ca, cb, cue, bool(clash), said, pair.subject,
-                    not colleague and _reports(first.text) and pair.reports, colleague)
+                    not colleague and _reports(first.text) and pair.reports, colleague) or \
+            _at_once(pair, colleague)
         if resolved:
             return Verdict(False, score, f"{reason}; related: it says the first problem is "
                                          f"over ({resolved!r}), so it reports another one "
@@ -512,6 +523,35 @@ def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | N
     link = _link(score, need, len(shared), bool(idents), cue, colleague,
                  pair.reports, soon) or _follows(first, second, cue, said, clash)
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
+
+
+#: How soon after the first mail a second one from the same organisation that reaches the
+#: bar is the same report on a shared identifier or product name alone (``_at_once``).
+AT_ONCE = timedelta(hours=1)
+
+
+def _at_once(pair: _Pair, colleague: bool) -> str | None:
+    """Strong evidence from time and content together, for a pair that reaches the bar:
+    the same sender or a colleague writes within ``AT_ONCE`` of the first mail naming an
+    identifier or product name of it ("eEkonomi", "srv-1c", "TS-CAD02"; a reworded repeat
+    from another device, a second desk of one outage), with no clash of symptoms and no
+    identifier of its own only. Not a two-letter acronym ("PC", "IT": anyone's). Not on
+    shared concepts or words alone: a colleague's same thing with the same symptom within
+    the hour ("e-mail not arriving"), or the same sender's same symptom with three shared
+    words, merged 15 and 6 repeats of the tuning parts but 26 and 6 different stories of
+    the stress test (``tools/repeat_pairs.py stress --per 8``; tenth session)."""
+    first, second, a, b, ca, cb = pair.first, pair.second, pair.a, pair.b, pair.ca, pair.cb
+    if pair.clash or _hours(first, second) * 3600 > AT_ONCE.total_seconds() or \
+            _own_things(a, b) or (ca.symptoms and cb.symptoms and
+                                  not families(ca.symptoms) & families(cb.symptoms)):
+        return None
+    shared = set(a.weights) & set(b.weights)
+    named = sorted(a.idents & b.idents) or sorted(
+        t for t in shared if a.weights[t] == NAME and len(t) >= 3)
+    if named:
+        who = "a colleague" if colleague else "the same sender"
+        return f"{who} within the hour, shared: {', '.join(named[:3])}"
+    return None
 
 
 #: How long a sender's follow-up ("still", "any news?", "Nachtrag") with no shared term

@@ -128,12 +128,13 @@ def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
     key = subject_key(mail.subject)
     if new_topic(mail.text):
         return None  # "a different problem": whatever the subject says
-    if key not in VAGUE and key == subject_key(first.subject) and \
+    another = _another_one(first, mail)
+    if key not in VAGUE and key == subject_key(first.subject) and not another and \
             _names_enough(first, mail) and not asks_anew(mail.text) and \
             not _new_problem(first, mail) and not _other_symptom(first, mail):
         return 2.0, f"same subject ({key!r})", True
     alike = similarity(mail.text, first.text)
-    if alike >= threshold:
+    if alike >= threshold and not another:
         return 1.0 + alike, f"text {alike:.0%} alike", True
     verdict = compare(first, mail, near)
     if verdict.same:
@@ -148,6 +149,25 @@ def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
         return verdict.score, (f"likely related by the pair scorer (p {p:.2f}): "
                                f"{verdict.reason}"), False
     return None
+
+
+def _another_one(first: Mail, mail: Mail) -> bool:
+    """Whether the second mail names another thing of the first's kind: asset or device names
+    of its own and none of the first's (PRN-3OG-02 after PRN-2OG-01, HP-RECEPTION after
+    ZEBRA-01). Then an equal subject or a near-identical text proves nothing (one sender's
+    "Printer not working" twice may be two printers; user6, tenth session): the comparison
+    of what the two mails say decides, and it merges only on its own evidence. ("Also" and
+    "either" say it too, but follow-ups of one problem use them as often: "I also tried
+    Outlook on the web".)"""
+    own = own_words(first.sender, mail.sender)
+    said = {t for t in terms(mail.text, own).idents if _THING.match(t)}
+    before = {t for t in terms(f"{first.subject}\n{first.text}", own).idents if _THING.match(t)}
+    return bool(said and before and not said & before)
+
+
+#: an asset or device name (PRN-2OG-01, ZEBRA-01, HP-RECEPTION, SRV-TALLY01): letters, then
+#: parts joined by hyphens; not a code (E-77), a phone number, a version (PDF-1.7) or a host
+_THING = re.compile(r"^[a-z]{2,}[a-z0-9]*(?:-[a-z0-9]+)+$")
 
 
 def _new_problem(first: Mail, mail: Mail) -> bool:

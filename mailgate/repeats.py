@@ -264,10 +264,16 @@ def terms(text: str, own: frozenset[str] = frozenset()) -> _Terms:
     return found
 
 
+#: English ordinals ("1st", "3rd", "21st"): two colleagues on "the 3rd floor" share a floor
+_ORDINAL = re.compile(r"^\d{1,3}(?:st|nd|rd|th)$")
+
+
 def _add(found: _Terms, raw: str, own: frozenset[str], stop: frozenset[str],
          stop_stems: frozenset[str]) -> None:
     token = raw.casefold().strip(".:/-")
     if not token or token in own:
+        return
+    if _ORDINAL.match(token):  # "3rd floor", "2nd", "21st": a place in a list, no identifier
         return
     kind = _kind(raw, token)
     if kind < IDENT and any(part in own for part in re.split(r"[.@]", token)):

@@ -1098,3 +1098,69 @@ def test_a_clause_in_a_script_of_long_words_is_counted_in_spaces() -> None:
     assert len(runs) >= 2 and all(len(r) <= 3 * JUDGE_WORDS for r in runs)
     assert all(any(i in range(chinese.find(r), chinese.find(r) + len(r)) for r in runs)
                for i in range(len(chinese)))
+
+
+#: wanting to thank is thanking (fresh text in several languages): the wanting word
+#: ("möchte", "chciałabym", "istiyorum") is a request word elsewhere
+WANTS_TO_THANK = [
+    "Hi Priya,\nI just wanted to say a big thank you to you and the team!",
+    "Hallo Jonas,\nich möchte mich ganz herzlich bedanken.",
+    "Dzień dobry,\nchciałabym bardzo podziękować całemu zespołowi!",
+    "Dobrý den,\nchtěl bych vám moc poděkovat.",
+    "Хочу поблагодарить всю вашу команду!",
+    "Tüm ekibinize teşekkür etmek istiyorum.",
+    "진심으로 감사 인사 드리고 싶습니다.",
+]
+
+
+@pytest.mark.parametrize("text", WANTS_TO_THANK)
+def test_wanting_to_thank_is_thanks(text: str) -> None:
+    """Blind writers of several parts open with "I would like to thank you" in every
+    language; the rules alone read it as thanks, not as a request."""
+    rules = Detector(Understanding.load(judge=False))
+    verdict = rules.classify(text)
+    assert verdict.thanks_only, verdict.reason
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks, we would like two more receipt printers for the new shop.",
+    "Thanks I would like two more licences",  # the wanting follows the thanks: a request
+    "We would like the export fixed, thank you",
+    "Danke, ich möchte noch einen Zugang für Frau Berg.",
+    "Dziękuję, chciałabym jeszcze dostęp do drugiego sklepu.",
+    "Teşekkürler, yeni bir kullanıcı istiyorum.",
+    "Хочу ещё один доступ для бухгалтера, спасибо.",
+])
+def test_wanting_something_beside_thanks_still_reopens(detector: Detector, text: str) -> None:
+    """Only the thanks itself may be what is wanted: wanting anything else reopens."""
+    assert not detector.classify(text).thanks_only, text
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("Bedankt! Fijne feestdagen alvast.", True),
+    ("Grazie mille! Buone feste in anticipo.", True),
+    ("Kiitos! Hyvää joulua etukäteen.", True),
+    ("Alvast bedankt.", False),  # thanks in advance: a request
+    ("Danke schon mal!", False),
+    ("Grazie in anticipo.", False),
+    ("Send the logs in advance, thanks.", False),
+])
+def test_in_advance_beside_a_wish_is_part_of_the_wish(text: str, kept: bool) -> None:
+    """"in advance" beside a holiday wish wishes early; beside thanks it asks."""
+    rules = Detector(Understanding.load(judge=False))
+    assert rules.classify(text).thanks_only is kept, text
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("谢谢！问题已解决。", True),
+    ("Sorunun hızla giderilmesi için teşekkür ederim.", True),
+    ("Дякую за оперативне вирішення питання!", True),
+    ("谢谢，问题还没解决。", False),
+    ("Teşekkürler ama sorun hâlâ giderilmedi.", False),
+    ("Дякую, але питання досі не вирішене.", False),
+])
+def test_thanks_for_solving_the_problem_is_thanks(text: str, kept: bool) -> None:
+    """A resolution word binds the problem word beside it, also inside a longer word of
+    a script without spaces ("已解决") and as a noun ("giderilmesi", "вирішення")."""
+    rules = Detector(Understanding.load(judge=False))
+    assert rules.classify(text).thanks_only is kept, text

@@ -150,6 +150,8 @@ class Understanding:
                 h.category == "negation" for h in hits):  # pt "não travou mais", not fr "mais"
             hits = hits[:-1]
         hits = [h for h in hits if not _since_yesterday(h, folded)]
+        hits = _wanting(hits, folded, self.lexicon.volition)
+        hits = _wished_ahead(hits, folded, self.lexicon.advance)
         categories = frozenset(h.category for h in hits)
         negated, free, live = _bind_negations(hits, folded)
         covered = [(h.start, h.end) for h in hits]
@@ -169,6 +171,63 @@ _YESTERDAY = frozenset({"yesterday", "gestern", "hier", "ayer", "ieri", "ontem",
                         "أمس", "امس"})
 _SINCE = frozenset({"since", "seit", "depuis", "desde", "da", "dal", "dalla", "sinds", "sedan",
                     "sen", "siden", "od", "ode", "с", "со", "з", "із", "від", "منذ"})
+
+
+def _wanting(hits: list[Hit], folded: str, volition: frozenset[str]) -> list[Hit]:
+    """Wanting words ("möchte", "chciałbym", "istiyorum") read where they stand: beside a
+    word of thanks that is what is wanted ("I wanted to say a massive thank you", "Хочу от
+    души поблагодарить", "teşekkür etmek istiyorum"): a pleasantry; elsewhere a request
+    word stays one, and a word only the volition lists hold says nothing."""
+    thanks = [h for h in hits if h.category == "gratitude"]
+    out = []
+    for hit in hits:
+        if hit.category in ("request", "volition") and folded[hit.start:hit.end] in volition:
+            if any(_wants_to_thank(hit, t, hits, folded) for t in thanks):
+                hit = replace(hit, category="pleasantry")
+            elif hit.category == "volition":
+                continue
+        out.append(hit)
+    return out
+
+
+def _wished_ahead(hits: list[Hit], folded: str, advance: frozenset[str]) -> list[Hit]:
+    """An "in advance" word beside a wish and nothing else is part of the wish ("Fijne
+    feestdagen alvast", "Buone feste in anticipo", "Frohes Fest schon mal"): a pleasantry;
+    beside thanks it asks ("Alvast bedankt", "Danke schon mal"): a request; elsewhere it
+    counts as its other list says, and one only the advance lists hold says nothing ("Ich
+    habe schon mal neu gestartet"). A wish is a pleasantry of two words or more, or in a
+    script without spaces: "Send everything in advance" holds none."""
+    ahead = [h for h in hits if h.category in ("request", "advance")
+             and folded[h.start:h.end] in advance]
+    if not ahead:
+        return hits
+    rest = [h for h in hits if not any(h is a for a in ahead)]
+    wish = all(h.category in ("pleasantry", "greeting", "closing") for h in rest) and any(
+        h.category == "pleasantry" and (h.words >= 2 or _JOINED_CHARS.search(
+            folded[h.start:h.end])) for h in rest)
+    thanks = any(h.category == "gratitude" for h in rest)
+    kept = [replace(a, category="pleasantry" if wish else "request") for a in ahead
+            if wish or thanks or a.category == "request"]
+    return sorted(rest + kept, key=lambda h: h.start)
+
+
+_THANKS_FILLER = frozenset({"pleasantry", "greeting", "gratitude", "closing"})
+
+
+def _wants_to_thank(want: Hit, thanks: Hit, hits: list[Hit], folded: str) -> bool:
+    """The wanting word governs the thanks: it stands before it with at most two other
+    words between (besides fillers: "wanted to say a massive thank you", "vil gerne sige
+    tak") and no cue; or, where the verb comes last (Turkish, Korean), it ends the clause a
+    word or two after the thanks ("teşekkür etmek istiyorum", "감사 인사 드리고 싶습니다").
+    "Thanks I would like two more licences" is neither."""
+    if thanks.start >= want.end:
+        between = [h for h in hits if want.end <= h.start and h.end <= thanks.start]
+        if any(h.category not in _THANKS_FILLER for h in between):
+            return False
+        words = [m for m in _WORD.finditer(folded, want.end, thanks.start)
+                 if not any(h.start <= m.start() and m.end() <= h.end for h in between)]
+        return len(words) <= 2
+    return want.start - thanks.end <= 12 and not _WORD.search(folded, want.end)
 
 
 def _since_yesterday(hit: Hit, folded: str) -> bool:
@@ -209,8 +268,8 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
     free = False
     again = any(h.category == "again" for h in hits)  # "broke again after the fix"
     for hit in hits:
-        resolution = not again and hit.category == "solved" and folded[
-            hit.start:hit.end].startswith(_RESOLUTION)
+        resolution = not again and hit.category == "solved" and _resolves(
+            folded[hit.start:hit.end])
         if hit.category not in ("negation", "gone") and not resolution:
             continue
         if hit.category == "negation" and _concord(hit, hits, folded):
@@ -269,11 +328,22 @@ _RESOLUTION = ("solv", "resolv", "fixed", "fix ", "fixing", "sorted", "gelöst",
                "beheb", "lösen", "erledigt", "oploss", "verhelp", "ушл", "ушел",
                "résolu", "réglé", "corrigé", "resuelt", "solucionad", "arreglad", "risolt",
                "sistemat", "resolvid", "corrigid", "opgelost", "verholpen", "löst", "åtgärd",
-               "fikset", "løst", "ratke", "ratkaist", "korjat", "rozwiązan", "naprawion",
+               "fikset", "løst", "ratke", "ratkaist", "korjat", "rozwiązan", "naprawion", "gideril",
                "vyřešen", "opraven", "решен", "решён", "исправлен", "устранен", "вирішен",
                "виправлен", "усунен", "çözül", "giderildi", "düzeldi", "halloldu", "تم الحل",
                "تم حل", "انحل", "تم إصلاح", "تم اصلاح", "解決", "解消", "復旧", "解决", "修复",
                "修好", "해결", "복구")
+
+
+#: in scripts without spaces a resolution word stands inside a longer match ("问题已解决",
+#: "已经解决"): found anywhere in it
+_JOINED_RESOLUTION = tuple(r for r in _RESOLUTION if re.search(
+    r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]", r))
+
+
+def _resolves(text: str) -> bool:
+    """A success word that says a problem was resolved ("gelöst", "已解决")."""
+    return text.startswith(_RESOLUTION) or any(r in text for r in _JOINED_RESOLUTION)
 
 
 def _gap(a: Hit, b: Hit) -> int:

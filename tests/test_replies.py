@@ -1158,6 +1158,10 @@ def test_in_advance_beside_a_wish_is_part_of_the_wish(text: str, kept: bool) -> 
     ("谢谢，问题还没解决。", False),
     ("Teşekkürler ama sorun hâlâ giderilmedi.", False),
     ("Дякую, але питання досі не вирішене.", False),
+    ("谢谢！E12 的报错没有再出现。", True),  # "did not appear again": the error is over
+    ("谢谢，E12 的报错又出现了。", False),
+    ("شكراً، البرنامج شغال ومفيش أي رسالة خطأ", True),  # Egyptian "there is no"
+    ("شكراً، لكن فيه رسالة خطأ", False),
 ])
 def test_thanks_for_solving_the_problem_is_thanks(text: str, kept: bool) -> None:
     """A resolution word binds the problem word beside it, also inside a longer word of

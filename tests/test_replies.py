@@ -1168,3 +1168,28 @@ def test_thanks_for_solving_the_problem_is_thanks(text: str, kept: bool) -> None
     a script without spaces ("已解决") and as a noun ("giderilmesi", "вирішення")."""
     rules = Detector(Understanding.load(judge=False))
     assert rules.classify(text).thanks_only is kept, text
+
+
+@pytest.mark.parametrize(("sender", "text"), [
+    ("Lars Ek", "Tack för snabb hjälp!\n\nMvh\nLars Ek\nEk El & Larm AB"),  # "larm": alarm
+    ("Jonas Weber", "Vielen Dank!\n\nGruß\nJonas Weber\nWeber Störungsdienst & Service GmbH"),
+    ("Ahmet Yılmaz", "Çok teşekkürler!\n\nSaygılarımla\nAhmet Yılmaz\n"
+                     "Yılmaz Arıza Servis ve Bakım Ltd. Şti."),
+    ("王芳", "非常感谢，问题已解决。\n\n王芳 | 上海明远贸易有限公司\n"
+            "为了环保，请尽量不要打印此邮件。"),
+])
+def test_a_firm_name_or_a_green_notice_in_the_signature_is_no_content(
+        sender: str, text: str) -> None:
+    """A signature line that names the firm by its legal form ("AB", "GmbH", "Ltd. Şti.")
+    may hold a problem word ("Larm", "Arıza"); "为了环保，请不要打印" asks to save paper."""
+    rules = Detector(Understanding.load(judge=False))
+    verdict = rules.classify(text, sender)
+    assert verdict.thanks_only, verdict.reason
+
+
+def test_a_problem_sentence_ending_with_a_firm_name_still_counts() -> None:
+    """Below the signature, a sentence is still read: a firm's form ends no sentence."""
+    rules = Detector(Understanding.load(judge=False))
+    text = ("Tack!\n\nMvh\nLars Ek\nEk Bygg AB\n\nPS. Skrivaren hos Ek Bygg AB är fortfarande "
+            "trasig.")
+    assert not rules.classify(text, "Lars Ek").thanks_only

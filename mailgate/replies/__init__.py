@@ -828,8 +828,8 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
             if isinstance(body, Verdict):
                 return Verdict(False, f"{body.reason} (in the {zone})")
             return clauses + body
-        if _register_line(line) and not afterthought:  # "NIP ... | KRS ...": the firm's
-            continue
+        if (_register_line(line) or _firm_line(line)) and not afterthought:  # the firm's
+            continue  # "NIP ... | KRS ...", "Eriksson El & Larm AB"
         for raw in _CLAUSE.split(line):
             if not raw.strip():
                 continue
@@ -909,6 +909,22 @@ def _register_line(line: str) -> bool:
     found = _REGISTER.search(line)
     return found is not None and not re.search(r"[.!?。]\s*$", line) and (
         found.start() == len(line) - len(line.lstrip()) or bool(re.search(r"[|/]", line)))
+
+
+#: a company's legal form closing its name ("Eriksson El & Larm AB", "Weber Logistik GmbH",
+#: "Nowak Sp. z o.o.", "Yılmaz Gıda A.Ş.", "ООО «Север»" opens with it)
+_FIRM_FORM = re.compile(
+    r"(?:\s(?:AB|HB|GmbH|AG|KG|OHG|UG|e\.\s?K\.|Ltd\.?|Limited|LLC|LLP|Inc\.?|plc|PLC"
+    r"|B\.V\.|BV|N\.V\.|NV|S\.L\.U?\.?|S\.A\.U?\.?|SA|SARL|SAS|EURL|S\.r\.l\.|Srl|SRL"
+    r"|S\.p\.A\.|SpA|Lda\.?|Ltda\.?|Oy|Oyj|Ky|AS|ASA|A/S|ApS|I/S|s\.r\.o\.|a\.s\.|spol\."
+    r"|Sp\.\s?z\s?o\.\s?o\.|S\.C\.|sp\.\s?j\.|A\.Ş\.|Ltd\.\s?Şti\.|Kft\.?|Zrt\.?)"
+    r"|^\s*(?:ООО|АО|ОАО|ЗАО|ПАО|ИП|ТОВ|ПрАТ|ФОП)\s.*)\s*$")
+
+
+def _firm_line(line: str) -> bool:
+    """A signature's line that names a firm by its legal form, no sentence."""
+    return len(line.split()) <= 8 and not re.search(r"[!?。！？]|[,:;]\s*$", line) \
+        and bool(_FIRM_FORM.search(line))
 
 
 def _looks_like_notice(clause: Clause) -> bool:

@@ -23,6 +23,7 @@ from mailgate.replies import (
     judge_parts,
     unseen_history,
 )
+from mailgate.replies.model import SentenceModel, to_bytes
 
 LABELLED = Path(__file__).parent / "data" / "thanks" / "labelled.jsonl"
 GMAIL = "On Mon, 3 Jun 2024 at 10:15, Acme Support <support@acme.example> wrote:"
@@ -1193,3 +1194,21 @@ def test_a_problem_sentence_ending_with_a_firm_name_still_counts() -> None:
     text = ("Tack!\n\nMvh\nLars Ek\nEk Bygg AB\n\nPS. Skrivaren hos Ek Bygg AB är fortfarande "
             "trasig.")
     assert not rules.classify(text, "Lars Ek").thanks_only
+
+
+@pytest.mark.parametrize("text", [
+    "شكراً. يحتاج زميلي سامي أيضاً صلاحية على نظام الرواتب",  # "he needs": a request
+    "شكراً، تحتاج المحاسبة حساباً جديداً على البوابة",
+    "Merci. Ça a tenu deux jours et la connexion recoupe depuis ce matin",  # "cuts again"
+    "Merci ! La caisse replante dès qu'on scanne un bon",
+])
+def test_a_third_person_need_or_a_re_verb_reopens_without_the_judge(text: str) -> None:
+    """"He/she needs" (Arabic) and French "re-" failure verbs (cuts out again, crashes
+    again) are cues of the rules: the judge, which once cleared such a clause, is not
+    asked."""
+    assert not Detector(Understanding.load(model=_always_harmless())).classify(text).thanks_only
+
+
+def _always_harmless() -> SentenceModel:
+    """A judge that clears every clause it is asked about."""
+    return SentenceModel.from_bytes(to_bytes({"bias": 30.0, "threshold": 0.5}, [0.0] * 64))

@@ -1212,3 +1212,26 @@ def test_a_third_person_need_or_a_re_verb_reopens_without_the_judge(text: str) -
 def _always_harmless() -> SentenceModel:
     """A judge that clears every clause it is asked about."""
     return SentenceModel.from_bytes(to_bytes({"bias": 30.0, "threshold": 0.5}, [0.0] * 64))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # a "still/only/again" word a word from thanks or an apology strengthens it
+    ("Obrigada! Passei só para agradecer a paciência.", True),
+    ("Scusate ancora per il disturbo, grazie!", True),
+    ("Merci ! Encore désolée pour l'appel de samedi.", True),
+    ("Kiitos! Halusin vielä kiittää koko tiimiä.", True),
+    ("Obrigado, só falta o scanner do armazém.", False),  # "only the scanner is missing"
+    ("Grazie, ma ancora non stampa.", False),
+    # Portuguese "mais" after "não"/"sem" is "any more"; French "plus de" is "no more"
+    ("Obrigada! O sistema não trava mais desde ontem.", True),
+    ("Valeu! Sem mais alertas no painel.", True),
+    ("Merci ! Plus de coupure sur la tablette depuis hier.", True),
+    ("Obrigada, mas o sistema trava mais do que antes.", False),
+    ("Merci, il nous faut plus de licences.", False),
+    # Spanish "feliz" is no Swedish "fel" (error)
+    ("¡Gracias! Feliz puente a todo el equipo.", True),
+    ("Gracias. El fichero sigue con fallos.", False),
+])
+def test_contrast_words_read_by_their_neighbours(text: str, kept: bool) -> None:
+    rules = Detector(Understanding.load(judge=False))
+    assert rules.classify(text).thanks_only is kept, text

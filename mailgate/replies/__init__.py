@@ -149,6 +149,7 @@ class Understanding:
         if hits and hits[-1].category == "contrast" and folded[hits[-1].start:] == "mais" and any(
                 h.category == "negation" for h in hits):  # pt "não travou mais", not fr "mais"
             hits = hits[:-1]
+        hits = _softened(hits, folded)
         hits = [h for h in hits if not _since_yesterday(h, folded)]
         hits = _wanting(hits, folded, self.lexicon.volition)
         hits = _wished_ahead(hits, folded, self.lexicon.advance)
@@ -171,6 +172,35 @@ _YESTERDAY = frozenset({"yesterday", "gestern", "hier", "ayer", "ieri", "ontem",
                         "أمس", "امس"})
 _SINCE = frozenset({"since", "seit", "depuis", "desde", "da", "dal", "dalla", "sinds", "sedan",
                     "sen", "siden", "od", "ode", "с", "со", "з", "із", "від", "منذ"})
+
+
+#: Portuguese negations after which "mais" is "any more", not "but" ("não fica mais
+#: travando", "sem mais alertas")
+_PT_NEGATION = frozenset({"não", "nao", "sem", "nunca"})
+#: "still", "only", "again" words of the contrast lists that, beside thanks or an apology,
+#: only strengthen it ("Mi scuso ancora", "Désolée encore", "Passando só para agradecer",
+#: "Halusin vielä erikseen kiittää")
+_INTENSIFIERS = frozenset({"só", "apenas", "vielä", "ancora", "encore"})
+
+
+def _softened(hits: list[Hit], folded: str) -> list[Hit]:
+    """Contrast words read by their neighbours: pt "mais" a word after "não"/"sem" says
+    "no more" (a "gone" word); an intensifier at most a word from thanks or an apology
+    strengthens it (a pleasantry)."""
+    out = []
+    for k, hit in enumerate(hits):
+        text = folded[hit.start:hit.end]
+        if hit.category == "contrast" and text == "mais" and any(
+                h.category == "negation" and folded[h.start:h.end] in _PT_NEGATION
+                and len(_WORD.findall(folded, h.end, hit.start)) <= 1 for h in hits[:k]):
+            hit = replace(hit, category="gone")
+        elif hit.category == "contrast" and text in _INTENSIFIERS and any(
+                h.category in ("gratitude", "apology") and len(_WORD.findall(
+                    folded, min(h.end, hit.end), max(h.start, hit.start))) <= 1
+                for h in hits if h is not hit):
+            hit = replace(hit, category="pleasantry")
+        out.append(hit)
+    return out
 
 
 def _wanting(hits: list[Hit], folded: str, volition: frozenset[str]) -> list[Hit]:

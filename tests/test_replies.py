@@ -1201,11 +1201,15 @@ def test_a_problem_sentence_ending_with_a_firm_name_still_counts() -> None:
     "شكراً، تحتاج المحاسبة حساباً جديداً على البوابة",
     "Merci. Ça a tenu deux jours et la connexion recoupe depuis ce matin",  # "cuts again"
     "Merci ! La caisse replante dès qu'on scanne un bon",
+    "ありがとうございます。ただ、請求書が白紙で印刷されます",  # printed blank
+    "ご対応ありがとうございます。領収書がすべて白紙で出てきます",
+    "谢谢。现在打印出来全是白纸",
 ])
-def test_a_third_person_need_or_a_re_verb_reopens_without_the_judge(text: str) -> None:
-    """"He/she needs" (Arabic) and French "re-" failure verbs (cuts out again, crashes
-    again) are cues of the rules: the judge, which once cleared such a clause, is not
-    asked."""
+def test_a_third_person_need_a_re_verb_or_blank_paper_reopens_without_the_judge(
+        text: str) -> None:
+    """"He/she needs" (Arabic), French "re-" failure verbs (cuts out again, crashes again)
+    and "printed blank" (ja 白紙, zh 白纸) are cues of the rules: the judge, which once
+    cleared such a clause in the trainer's cross-fit, is not asked."""
     assert not Detector(Understanding.load(model=_always_harmless())).classify(text).thanks_only
 
 

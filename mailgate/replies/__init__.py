@@ -23,8 +23,11 @@ list of sentences:
    a request ("please", "could you"), a problem that is not negated ("error",
    but not "no more errors"), a negated success ("doesn't work"), or "again"
    without a success, thanks, apology or greeting in the same clause ("Danke,
-   wir sind wieder ausgesperrt") make the reply substantive. Clauses of gratitude,
-   success, apology, closings, pleasantries and greetings are harmless; other
+   wir sind wieder ausgesperrt") make the reply substantive. Some words are read by
+   their neighbours: a wanting word that governs thanks ("ich möchte mich bedanken"), an
+   "in advance" beside a wish ("Fijne feestdagen alvast"), "encore"/"só" beside thanks
+   or an apology, pt "mais" after "não" ("não trava mais": any more) say nothing asked.
+   Clauses of gratitude, success, apology, closings, pleasantries and greetings are harmless; other
    words are unknown, and only a few are tolerated (a name, "the export").
 4. **The sentence judge** (``model.py``): a clause the rules leave open (not
    anchored by thanks, success, apology or greeting and not a name, or with too

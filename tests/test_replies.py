@@ -1131,6 +1131,14 @@ def test_wanting_to_thank_is_thanks(text: str) -> None:
     "Dziękuję, chciałabym jeszcze dostęp do drugiego sklepu.",
     "Teşekkürler, yeni bir kullanıcı istiyorum.",
     "Хочу ещё один доступ для бухгалтера, спасибо.",
+    # no comma: the thanks closes what is wanted
+    "We would like a new laptop thanks",
+    "I would like a refund thank you",
+    "Chciałbym nowe konto dziękuję",
+    "Хотели бы ещё один ноутбук спасибо",
+    "Je voudrais un accès merci",
+    "Quisiera otra licencia gracias",
+    "Teşekkürler şifre istiyorum",
 ])
 def test_wanting_something_beside_thanks_still_reopens(detector: Detector, text: str) -> None:
     """Only the thanks itself may be what is wanted: wanting anything else reopens."""

@@ -247,20 +247,40 @@ def _wished_ahead(hits: list[Hit], folded: str, advance: frozenset[str]) -> list
 _THANKS_FILLER = frozenset({"pleasantry", "greeting", "gratitude", "closing"})
 
 
+#: "thanks" as a word said on its own: after something wanted it closes a request ("We
+#: would like a new laptop thanks"); the verbs ("bedanken", "podziękować", "remercier")
+#: and "say thanks" are what is wanted
+_THANKS_SAID = frozenset({
+    "thanks", "thank", "thank you", "thx", "ty", "danke", "danke schön", "dankeschön", "merci",
+    "gracias", "grazie", "obrigado", "obrigada", "bedankt", "dank je", "dank u", "tack", "tak",
+    "takk", "kiitos", "dziękuję", "dzięki", "děkuji", "díky", "спасибо", "дякую", "teşekkürler",
+    "شكرا", "شكراً", "ありがとう", "ありがとうございます", "谢谢", "감사합니다"})
+#: verbs of saying: "wanted to say a massive thank you", "vil gerne sige tak"
+_SAYING = frozenset({"say", "sagen", "dire", "decir", "dizer", "zeggen", "säga", "sige", "si",
+                     "sanoa", "powiedzieć", "říct", "říci", "сказать", "сказати", "söylemek"})
+#: what stands between the thanks and a wanting word that comes last (Turkish, Korean):
+#: the thanking's own light verb ("teşekkür etmek istiyorum", "감사 인사 드리고 싶습니다")
+_THANKING_VERB = frozenset({"etmek", "etmeyi", "인사", "드리고", "말씀", "전하고"})
+
+
 def _wants_to_thank(want: Hit, thanks: Hit, hits: list[Hit], folded: str) -> bool:
     """The wanting word governs the thanks: it stands before it with at most two other
-    words between (besides fillers: "wanted to say a massive thank you", "vil gerne sige
-    tak") and no cue; or, where the verb comes last (Turkish, Korean), it ends the clause a
-    word or two after the thanks ("teşekkür etmek istiyorum", "감사 인사 드리고 싶습니다").
-    "Thanks I would like two more licences" is neither."""
+    words between (besides fillers) and no cue, and what is wanted is the thanking (a verb
+    of thanks, "say" thanks, or nothing between: "ich möchte mich herzlich bedanken",
+    "wanted to say a massive thank you", "I want to thank you"), not a thing the thanks
+    closes ("We would like a new laptop thanks"); or, where the verb comes last (Turkish,
+    Korean), it ends the clause after the thanks and its light verb ("teşekkür etmek
+    istiyorum", "감사 인사 드리고 싶습니다"; not "Teşekkürler şifre istiyorum")."""
     if thanks.start >= want.end:
         between = [h for h in hits if want.end <= h.start and h.end <= thanks.start]
         if any(h.category not in _THANKS_FILLER for h in between):
             return False
-        words = [m for m in _WORD.finditer(folded, want.end, thanks.start)
+        words = [m.group() for m in _WORD.finditer(folded, want.end, thanks.start)
                  if not any(h.start <= m.start() and m.end() <= h.end for h in between)]
-        return len(words) <= 2
-    return want.start - thanks.end <= 12 and not _WORD.search(folded, want.end)
+        said = folded[thanks.start:thanks.end] in _THANKS_SAID
+        return len(words) <= 2 and (not words or not said or bool(set(words) & _SAYING))
+    light = _WORD.findall(folded, thanks.end, want.start)
+    return not _WORD.search(folded, want.end) and set(light) <= _THANKING_VERB
 
 
 def _since_yesterday(hit: Hit, folded: str) -> bool:

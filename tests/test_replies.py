@@ -1239,6 +1239,8 @@ def _always_harmless() -> SentenceModel:
     ("Valeu! Sem mais alertas no painel.", True),
     ("Merci ! Plus de coupure sur la tablette depuis hier.", True),
     ("Obrigada, mas o sistema trava mais do que antes.", False),
+    ("Obrigado, o scanner não lê mais os códigos.", False),  # no problem word: gone
+    ("Obrigado, sem mais acesso ao sistema desde ontem.", False),
     ("Merci, il nous faut plus de licences.", False),
     # Spanish "feliz" is no Swedish "fel" (error)
     ("¡Gracias! Feliz puente a todo el equipo.", True),

@@ -188,14 +188,17 @@ _INTENSIFIERS = frozenset({"só", "apenas", "vielä", "ancora", "encore"})
 
 def _softened(hits: list[Hit], folded: str) -> list[Hit]:
     """Contrast words read by their neighbours: pt "mais" a word after "não"/"sem" says
-    "no more" (a "gone" word); an intensifier at most a word from thanks or an apology
-    strengthens it (a pleasantry)."""
-    out = []
+    "no more", and the two are one "gone" word, as de "nicht mehr" is ("não trava mais":
+    the problem is over; "não lê mais", with no problem word: something is gone); an
+    intensifier at most a word from thanks or an apology strengthens it (a pleasantry)."""
+    out: list[Hit] = []
     for k, hit in enumerate(hits):
         text = folded[hit.start:hit.end]
-        if hit.category == "contrast" and text == "mais" and any(
-                h.category == "negation" and folded[h.start:h.end] in _PT_NEGATION
-                and len(_WORD.findall(folded, h.end, hit.start)) <= 1 for h in hits[:k]):
+        negation = next((h for h in hits[:k] if h.category == "negation" and folded[
+            h.start:h.end] in _PT_NEGATION and len(_WORD.findall(folded, h.end, hit.start)) <= 1
+                         ), None) if hit.category == "contrast" and text == "mais" else None
+        if negation is not None:
+            out = [h for h in out if h is not negation]
             hit = replace(hit, category="gone")
         elif hit.category == "contrast" and text in _INTENSIFIERS and any(
                 h.category in ("gratitude", "apology") and len(_WORD.findall(

@@ -1139,6 +1139,10 @@ def test_wanting_to_thank_is_thanks(text: str) -> None:
     "Je voudrais un accès merci",
     "Quisiera otra licencia gracias",
     "Teşekkürler şifre istiyorum",
+    # a second thing wanted after the thanks
+    "Ich möchte mich bedanken und einen weiteren Zugang beantragen",
+    "Chciałabym podziękować i poprosić o nowe konto",
+    "Хочу поблагодарить и попросить ещё один доступ",
 ])
 def test_wanting_something_beside_thanks_still_reopens(detector: Detector, text: str) -> None:
     """Only the thanks itself may be what is wanted: wanting anything else reopens."""

@@ -220,6 +220,8 @@ def _wanting(hits: list[Hit], folded: str, volition: frozenset[str]) -> list[Hit
         if hit.category in ("request", "volition") and folded[hit.start:hit.end] in volition:
             if any(_wants_to_thank(hit, t, hits, folded) for t in thanks):
                 hit = replace(hit, category="pleasantry")
+            elif thanks:  # beside thanks it wants something else: "Хочу поблагодарить и
+                hit = replace(hit, category="request")  # попросить ещё один доступ"
             elif hit.category == "volition":
                 continue
         out.append(hit)
@@ -274,6 +276,8 @@ def _wants_to_thank(want: Hit, thanks: Hit, hits: list[Hit], folded: str) -> boo
     closes ("We would like a new laptop thanks"); or, where the verb comes last (Turkish,
     Korean), it ends the clause after the thanks and its light verb ("teşekkür etmek
     istiyorum", "감사 인사 드리고 싶습니다"; not "Teşekkürler şifre istiyorum")."""
+    if _asks_after(thanks, hits, folded):
+        return False
     if thanks.start >= want.end:
         between = [h for h in hits if want.end <= h.start and h.end <= thanks.start]
         if any(h.category not in _THANKS_FILLER for h in between):
@@ -284,6 +288,25 @@ def _wants_to_thank(want: Hit, thanks: Hit, hits: list[Hit], folded: str) -> boo
         return len(words) <= 2 and (not words or not said or bool(set(words) & _SAYING))
     light = _WORD.findall(folded, thanks.end, want.start)
     return not _WORD.search(folded, want.end) and set(light) <= _THANKING_VERB
+
+
+#: "and" in each language (Polish "i" and Czech "a" too, which ``_JOINS`` leaves out:
+#: they are English words as well)
+_AND = re.compile(r"(?<!\S)(?:and|und|et|y|e|en|och|og|ja|sekä|i|a|oraz|и|і|та|ve|و)\s"
+                  r"|그리고|そして|并且|而且")
+
+
+def _asks_after(thanks: Hit, hits: list[Hit], folded: str) -> bool:
+    """After the thanks, a joining word and more than one word no list holds: a second
+    thing wanted ("I wanted to thank you and ask for a new account", "Хочу поблагодарить и
+    попросить ещё один доступ"), not "… you and the whole team"."""
+    join = _AND.search(folded, thanks.end)
+    if join is None:
+        return False
+    rest = [m for m in _WORD.finditer(folded, join.end()) if not any(
+        h.start <= m.start() and m.end() <= h.end and h.category in _THANKS_FILLER
+        for h in hits)]
+    return len(rest) > 1
 
 
 def _since_yesterday(hit: Hit, folded: str) -> bool:

@@ -220,8 +220,9 @@ def _wanting(hits: list[Hit], folded: str, volition: frozenset[str]) -> list[Hit
         if hit.category in ("request", "volition") and folded[hit.start:hit.end] in volition:
             if any(_wants_to_thank(hit, t, hits, folded) for t in thanks):
                 hit = replace(hit, category="pleasantry")
-            elif thanks:  # beside thanks it wants something else: "Хочу поблагодарить и
-                hit = replace(hit, category="request")  # попросить ещё один доступ"
+            elif any(_asks_after(t, hits, folded) for t in thanks if t.start > hit.end):
+                hit = replace(hit, category="request")  # "Хочу поблагодарить и попросить
+                # ещё один доступ": beside thanks it wants a second thing
             elif hit.category == "volition":
                 continue
         out.append(hit)

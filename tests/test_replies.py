@@ -1105,6 +1105,7 @@ def test_a_clause_in_a_script_of_long_words_is_counted_in_spaces() -> None:
 #: ("möchte", "chciałabym", "istiyorum") is a request word elsewhere
 WANTS_TO_THANK = [
     "Hi Priya,\nI just wanted to say a big thank you to you and the team!",
+    "I wanted to thank you and the whole team for the quick fix.",
     "Hallo Jonas,\nich möchte mich ganz herzlich bedanken.",
     "Dzień dobry,\nchciałabym bardzo podziękować całemu zespołowi!",
     "Dobrý den,\nchtěl bych vám moc poděkovat.",
@@ -1143,6 +1144,8 @@ def test_wanting_to_thank_is_thanks(text: str) -> None:
     "Ich möchte mich bedanken und einen weiteren Zugang beantragen",
     "Chciałabym podziękować i poprosić o nowe konto",
     "Хочу поблагодарить и попросить ещё один доступ",
+    "I wanted to thank you and ask for a new account",  # a listed "wanted to thank"
+    "Quería agradecerles y pedir otra licencia para Marta",
 ])
 def test_wanting_something_beside_thanks_still_reopens(detector: Detector, text: str) -> None:
     """Only the thanks itself may be what is wanted: wanting anything else reopens."""

@@ -217,6 +217,9 @@ def _wanting(hits: list[Hit], folded: str, volition: frozenset[str]) -> list[Hit
     thanks = [h for h in hits if h.category == "gratitude"]
     out = []
     for hit in hits:
+        if hit.category == "gratitude" and set(_WORD.findall(folded, hit.start, hit.end)) & \
+                volition and _asks_after(hit, hits, folded):  # "wanted to thank you and ask
+            hit = replace(hit, category="request")  # for a new account": a second want
         if hit.category in ("request", "volition") and folded[hit.start:hit.end] in volition:
             if any(_wants_to_thank(hit, t, hits, folded) for t in thanks):
                 hit = replace(hit, category="pleasantry")
@@ -298,16 +301,15 @@ _AND = re.compile(r"(?<!\S)(?:and|und|et|y|e|en|och|og|ja|sekä|i|a|oraz|и|і|�
 
 
 def _asks_after(thanks: Hit, hits: list[Hit], folded: str) -> bool:
-    """After the thanks, a joining word and more than one word no list holds: a second
+    """After the thanks, a joining word and more than two words no list holds: a second
     thing wanted ("I wanted to thank you and ask for a new account", "Хочу поблагодарить и
-    попросить ещё один доступ"), not "… you and the whole team"."""
+    попросить ещё один доступ"), not "… you and the whole team for the fix"."""
     join = _AND.search(folded, thanks.end)
     if join is None:
         return False
     rest = [m for m in _WORD.finditer(folded, join.end()) if not any(
-        h.start <= m.start() and m.end() <= h.end and h.category in _THANKS_FILLER
-        for h in hits)]
-    return len(rest) > 1
+        h.start <= m.start() and m.end() <= h.end and h.category in HARMLESS for h in hits)]
+    return len(rest) > 2
 
 
 def _since_yesterday(hit: Hit, folded: str) -> bool:

@@ -95,7 +95,8 @@ _ENVIRONMENT = re.compile(
 )
 # "Think of the environment before you print" in any wording: both words in one short line
 _GREEN = re.compile(r"environment|umwelt|miljø|miljö|milieu|ambiente|environnement|środowisk"
-                    r"|prostředí|окружающ|довкілл|çevre|البيئة|環境|环境|환경|ympäristö", _I)
+                    r"|prostředí|окружающ|довкілл|çevre|البيئة|環境|环境|環保|环保|환경"
+                    r"|ympäristö", _I)
 _PRINT = re.compile(r"print|druck|imprim|stamp|skriv|tulost|drukuj|tisk|печат|друк|yazd"
                     r"|طباع|印刷|打印|인쇄", _I)
 

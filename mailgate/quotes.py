@@ -194,7 +194,10 @@ AFTERTHOUGHT = re.compile(
     r"|tillegg|aanvulling|post-scriptum|posdata|p\.\s?d\.|obs\.|追伸|追記|补充|추신|ملاحظة"
     r"|dopln|uzupełnienie|lisäys|доповнення|дополнение|ek olarak|mise à jour|complément"
     r"|actualización|aggiornamento|atualização|uppdatering|opdatering|oppdatering|päivitys"
-    r"|aktualizacja|aktualizace|обновление|оновлення|güncelleme|تحديث|更新|추가|업데이트)",
+    r"|aktualizacja|aktualizace|обновление|оновлення|güncelleme|تحديث|更新|추가|업데이트"
+    # a note marker with its colon ("Not:", "Nota:", "Huom:", "Uwaga:", "Примечание:")
+    r"|(?:note?|nota|notiz|hinweis|remarque|opmerking|notera|obs|huom\.?|huomautus|uwaga"
+    r"|pozn\.|poznámka|примечание|примітка|참고)\s?[:：])",
     re.IGNORECASE)
 
 

@@ -164,7 +164,7 @@ def test_again_beside_a_problem_negation_or_qualifier_is_never_judged(
 
 #: clauses the rules reopen only for one word of the lexicon (a request, "still" or
 #: interrogative word, no question mark): the judge decides them by the file's cue threshold
-WORD_CUES = ["Dank je wel! Fijn weekend alvast.", "Tack! Vad skönt."]
+WORD_CUES = ["Dank je wel! Prettige avond nog.", "Tack! Vad skönt."]
 
 
 @pytest.mark.parametrize("text", WORD_CUES)
@@ -198,3 +198,21 @@ def test_a_clause_naming_a_problem_must_clear_the_problem_threshold(lexicon: Lex
         {"bias": 1.0, "threshold": 0.5, "problem_threshold": 0.9}, [0.0] * 64))
     assert not judge(Understanding(lexicon, strict), reply_parts(text)).thanks_only
 
+
+
+@pytest.mark.parametrize(("sender", "text"), [
+    ("Ahmet Yılmaz", "Çok teşekkürler, her şey yolunda!\n\nAhmet Yılmaz\nYılmaz Gıda A.Ş.\n\n"
+                     "Not: yazıcı yine arızalı."),
+    ("Lucía Gómez", "¡Muchas gracias!\n\nLucía Gómez\nGómez Asesores S.L.\n\n"
+                    "Nota: el escáner falla."),
+    ("Jonas Weber", "Vielen Dank!\n\nJonas Weber\nWeber Logistik GmbH\n\n"
+                    "Hinweis: Drucker defekt."),
+    ("Claire Martin", "Merci beaucoup !\n\nClaire Martin\nMartin Conseil SARL\n\n"
+                      "Remarque : imprimante en panne."),
+])
+def test_a_note_marker_below_the_signature_is_read_as_the_body(
+        lexicon: Lexicon, sender: str, text: str) -> None:
+    """A "Not:", "Nota:", "Uwaga:" line below the signature is an afterthought like "P.S.":
+    its problem counts even when the judge would clear everything (it is no firm's line)."""
+    understanding = Understanding(lexicon, _always(True))
+    assert not judge(understanding, reply_parts(text), sender).thanks_only

@@ -23,8 +23,11 @@ list of sentences:
    a request ("please", "could you"), a problem that is not negated ("error",
    but not "no more errors"), a negated success ("doesn't work"), or "again"
    without a success, thanks, apology or greeting in the same clause ("Danke,
-   wir sind wieder ausgesperrt") make the reply substantive. Clauses of gratitude,
-   success, apology, closings, pleasantries and greetings are harmless; other
+   wir sind wieder ausgesperrt") make the reply substantive. Some words are read by
+   their neighbours: a wanting word that governs thanks ("ich möchte mich bedanken"), an
+   "in advance" beside a wish ("Fijne feestdagen alvast"), "encore"/"só" beside thanks
+   or an apology, pt "mais" after "não" ("não trava mais": any more) say nothing asked.
+   Clauses of gratitude, success, apology, closings, pleasantries and greetings are harmless; other
    words are unknown, and only a few are tolerated (a name, "the export").
 4. **The sentence judge** (``model.py``): a clause the rules leave open (not
    anchored by thanks, success, apology or greeting and not a name, or with too
@@ -149,7 +152,10 @@ class Understanding:
         if hits and hits[-1].category == "contrast" and folded[hits[-1].start:] == "mais" and any(
                 h.category == "negation" for h in hits):  # pt "não travou mais", not fr "mais"
             hits = hits[:-1]
+        hits = _softened(hits, folded)
         hits = [h for h in hits if not _since_yesterday(h, folded)]
+        hits = _wanting(hits, folded, self.lexicon.volition)
+        hits = _wished_ahead(hits, folded, self.lexicon.advance)
         negated, free, live = _bind_negations(hits, folded)
         covered = [(h.start, h.end) for h in hits]
         unknown = sum(1 for s, e in words if not _NUMBER.match(folded[s:e])
@@ -175,6 +181,141 @@ _YESTERDAY = frozenset({"yesterday", "gestern", "hier", "ayer", "ieri", "ontem",
                         "أمس", "امس"})
 _SINCE = frozenset({"since", "seit", "depuis", "desde", "da", "dal", "dalla", "sinds", "sedan",
                     "sen", "siden", "od", "ode", "с", "со", "з", "із", "від", "منذ"})
+
+
+#: Portuguese negations after which "mais" is "any more", not "but" ("não fica mais
+#: travando", "sem mais alertas")
+_PT_NEGATION = frozenset({"não", "nao", "sem", "nunca"})
+#: "still", "only", "again" words of the contrast lists that, beside thanks or an apology,
+#: only strengthen it ("Mi scuso ancora", "Désolée encore", "Passando só para agradecer",
+#: "Halusin vielä erikseen kiittää")
+_INTENSIFIERS = frozenset({"só", "apenas", "vielä", "ancora", "encore"})
+
+
+def _softened(hits: list[Hit], folded: str) -> list[Hit]:
+    """Contrast words read by their neighbours: pt "mais" a word after "não"/"sem" says
+    "no more", and the two are one "gone" word, as de "nicht mehr" is ("não trava mais":
+    the problem is over; "não lê mais", with no problem word: something is gone); an
+    intensifier at most a word from thanks or an apology strengthens it (a pleasantry)."""
+    out: list[Hit] = []
+    for k, hit in enumerate(hits):
+        text = folded[hit.start:hit.end]
+        negation = next((h for h in hits[:k] if h.category == "negation" and folded[
+            h.start:h.end] in _PT_NEGATION and len(_WORD.findall(folded, h.end, hit.start)) <= 1
+                         ), None) if hit.category == "contrast" and text == "mais" else None
+        if negation is not None:
+            out = [h for h in out if h is not negation]
+            hit = replace(hit, category="gone")
+        elif hit.category == "contrast" and text in _INTENSIFIERS and any(
+                h.category in ("gratitude", "apology") and len(_WORD.findall(
+                    folded, min(h.end, hit.end), max(h.start, hit.start))) <= 1
+                for h in hits if h is not hit):
+            hit = replace(hit, category="pleasantry")
+        out.append(hit)
+    return out
+
+
+def _wanting(hits: list[Hit], folded: str, volition: frozenset[str]) -> list[Hit]:
+    """Wanting words ("möchte", "chciałbym", "istiyorum") read where they stand: beside a
+    word of thanks that is what is wanted ("I wanted to say a massive thank you", "Хочу от
+    души поблагодарить", "teşekkür etmek istiyorum"): a pleasantry; elsewhere a request
+    word stays one, and a word only the volition lists hold says nothing."""
+    thanks = [h for h in hits if h.category == "gratitude"]
+    out = []
+    for hit in hits:
+        if hit.category == "gratitude" and set(_WORD.findall(folded, hit.start, hit.end)) & \
+                volition and _asks_after(hit, hits, folded):  # "wanted to thank you and ask
+            hit = replace(hit, category="request")  # for a new account": a second want
+        if hit.category in ("request", "volition") and folded[hit.start:hit.end] in volition:
+            if any(_wants_to_thank(hit, t, hits, folded) for t in thanks):
+                hit = replace(hit, category="pleasantry")
+            elif any(_asks_after(t, hits, folded) for t in thanks if t.start > hit.end):
+                hit = replace(hit, category="request")  # "Хочу поблагодарить и попросить
+                # ещё один доступ": beside thanks it wants a second thing
+            elif hit.category == "volition":
+                continue
+        out.append(hit)
+    return out
+
+
+def _wished_ahead(hits: list[Hit], folded: str, advance: frozenset[str]) -> list[Hit]:
+    """An "in advance" word beside a wish and nothing else is part of the wish ("Fijne
+    feestdagen alvast", "Buone feste in anticipo", "Frohes Fest schon mal"): a pleasantry;
+    beside thanks it asks ("Alvast bedankt", "Danke schon mal"): a request; elsewhere it
+    counts as its other list says, and one only the advance lists hold says nothing ("Ich
+    habe schon mal neu gestartet"). A wish is a pleasantry of two words or more, or in a
+    script without spaces: "Send everything in advance" holds none."""
+    ahead = [h for h in hits if h.category in ("request", "advance")
+             and folded[h.start:h.end] in advance]
+    if not ahead:
+        return hits
+    rest = [h for h in hits if not any(h is a for a in ahead)]
+    wish = all(h.category in ("pleasantry", "greeting", "closing") for h in rest) and any(
+        h.category == "pleasantry" and (h.words >= 2 or _JOINED_CHARS.search(
+            folded[h.start:h.end])) for h in rest)
+    thanks = any(h.category == "gratitude" for h in rest)
+    kept = [replace(a, category="pleasantry" if wish else "request") for a in ahead
+            if wish or thanks or a.category == "request"]
+    return sorted(rest + kept, key=lambda h: h.start)
+
+
+_THANKS_FILLER = frozenset({"pleasantry", "greeting", "gratitude", "closing"})
+
+
+#: "thanks" as a word said on its own: after something wanted it closes a request ("We
+#: would like a new laptop thanks"); the verbs ("bedanken", "podziękować", "remercier")
+#: and "say thanks" are what is wanted
+_THANKS_SAID = frozenset({
+    "thanks", "thank", "thank you", "thx", "ty", "danke", "danke schön", "dankeschön", "merci",
+    "gracias", "grazie", "obrigado", "obrigada", "bedankt", "dank je", "dank u", "tack", "tak",
+    "takk", "kiitos", "dziękuję", "dzięki", "děkuji", "díky", "спасибо", "дякую", "teşekkürler",
+    "شكرا", "شكراً", "ありがとう", "ありがとうございます", "谢谢", "감사합니다"})
+#: verbs of saying: "wanted to say a massive thank you", "vil gerne sige tak"
+_SAYING = frozenset({"say", "sagen", "dire", "decir", "dizer", "zeggen", "säga", "sige", "si",
+                     "sanoa", "powiedzieć", "říct", "říci", "сказать", "сказати", "söylemek"})
+#: what stands between the thanks and a wanting word that comes last (Turkish, Korean):
+#: the thanking's own light verb ("teşekkür etmek istiyorum", "감사 인사 드리고 싶습니다")
+_THANKING_VERB = frozenset({"etmek", "etmeyi", "인사", "드리고", "말씀", "전하고"})
+
+
+def _wants_to_thank(want: Hit, thanks: Hit, hits: list[Hit], folded: str) -> bool:
+    """The wanting word governs the thanks: it stands before it with at most two other
+    words between (besides fillers) and no cue, and what is wanted is the thanking (a verb
+    of thanks, "say" thanks, or nothing between: "ich möchte mich herzlich bedanken",
+    "wanted to say a massive thank you", "I want to thank you"), not a thing the thanks
+    closes ("We would like a new laptop thanks"); or, where the verb comes last (Turkish,
+    Korean), it ends the clause after the thanks and its light verb ("teşekkür etmek
+    istiyorum", "감사 인사 드리고 싶습니다"; not "Teşekkürler şifre istiyorum")."""
+    if _asks_after(thanks, hits, folded):
+        return False
+    if thanks.start >= want.end:
+        between = [h for h in hits if want.end <= h.start and h.end <= thanks.start]
+        if any(h.category not in _THANKS_FILLER for h in between):
+            return False
+        words = [m.group() for m in _WORD.finditer(folded, want.end, thanks.start)
+                 if not any(h.start <= m.start() and m.end() <= h.end for h in between)]
+        said = folded[thanks.start:thanks.end] in _THANKS_SAID
+        return len(words) <= 2 and (not words or not said or bool(set(words) & _SAYING))
+    light = _WORD.findall(folded, thanks.end, want.start)
+    return not _WORD.search(folded, want.end) and set(light) <= _THANKING_VERB
+
+
+#: "and" in each language (Polish "i" and Czech "a" too, which ``_JOINS`` leaves out:
+#: they are English words as well)
+_AND = re.compile(r"(?<!\S)(?:and|und|et|y|e|en|och|og|ja|sekä|i|a|oraz|и|і|та|ve|و)\s"
+                  r"|그리고|そして|并且|而且")
+
+
+def _asks_after(thanks: Hit, hits: list[Hit], folded: str) -> bool:
+    """After the thanks, a joining word and more than two words no list holds: a second
+    thing wanted ("I wanted to thank you and ask for a new account", "Хочу поблагодарить и
+    попросить ещё один доступ"), not "… you and the whole team for the fix"."""
+    join = _AND.search(folded, thanks.end)
+    if join is None:
+        return False
+    rest = [m for m in _WORD.finditer(folded, join.end()) if not any(
+        h.start <= m.start() and m.end() <= h.end and h.category in HARMLESS for h in hits)]
+    return len(rest) > 2
 
 
 def _since_yesterday(hit: Hit, folded: str) -> bool:
@@ -215,8 +356,8 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
     free = False
     again = any(h.category == "again" for h in hits)  # "broke again after the fix"
     for hit in hits:
-        resolution = not again and hit.category == "solved" and folded[
-            hit.start:hit.end].startswith(_RESOLUTION)
+        resolution = not again and hit.category == "solved" and _resolves(
+            folded[hit.start:hit.end])
         if hit.category not in ("negation", "gone") and not resolution:
             continue
         if hit.category == "negation" and _concord(hit, hits, folded):
@@ -275,11 +416,22 @@ _RESOLUTION = ("solv", "resolv", "fixed", "fix ", "fixing", "sorted", "gelöst",
                "beheb", "lösen", "erledigt", "oploss", "verhelp", "ушл", "ушел",
                "résolu", "réglé", "corrigé", "resuelt", "solucionad", "arreglad", "risolt",
                "sistemat", "resolvid", "corrigid", "opgelost", "verholpen", "löst", "åtgärd",
-               "fikset", "løst", "ratke", "ratkaist", "korjat", "rozwiązan", "naprawion",
+               "fikset", "løst", "ratke", "ratkaist", "korjat", "rozwiązan", "naprawion", "gideril",
                "vyřešen", "opraven", "решен", "решён", "исправлен", "устранен", "вирішен",
                "виправлен", "усунен", "çözül", "giderildi", "düzeldi", "halloldu", "تم الحل",
                "تم حل", "انحل", "تم إصلاح", "تم اصلاح", "解決", "解消", "復旧", "解决", "修复",
                "修好", "해결", "복구")
+
+
+#: in scripts without spaces a resolution word stands inside a longer match ("问题已解决",
+#: "已经解决"): found anywhere in it
+_JOINED_RESOLUTION = tuple(r for r in _RESOLUTION if re.search(
+    r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]", r))
+
+
+def _resolves(text: str) -> bool:
+    """A success word that says a problem was resolved ("gelöst", "已解决")."""
+    return text.startswith(_RESOLUTION) or any(r in text for r in _JOINED_RESOLUTION)
 
 
 def _gap(a: Hit, b: Hit) -> int:
@@ -817,8 +969,8 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
             if isinstance(body, Verdict):
                 return Verdict(False, f"{body.reason} (in the {zone})")
             return clauses + body
-        if _register_line(line) and not afterthought:  # "NIP ... | KRS ...": the firm's
-            continue
+        if (_register_line(line) or _firm_line(line)) and not afterthought:  # the firm's
+            continue  # "NIP ... | KRS ...", "Eriksson El & Larm AB"
         for raw in _CLAUSE.split(line):
             if not raw.strip():
                 continue
@@ -898,6 +1050,22 @@ def _register_line(line: str) -> bool:
     found = _REGISTER.search(line)
     return found is not None and not re.search(r"[.!?。]\s*$", line) and (
         found.start() == len(line) - len(line.lstrip()) or bool(re.search(r"[|/]", line)))
+
+
+#: a company's legal form closing its name ("Eriksson El & Larm AB", "Weber Logistik GmbH",
+#: "Nowak Sp. z o.o.", "Yılmaz Gıda A.Ş.", "ООО «Север»" opens with it)
+_FIRM_FORM = re.compile(
+    r"(?:\s(?:AB|HB|GmbH|AG|KG|OHG|UG|e\.\s?K\.|Ltd\.?|Limited|LLC|LLP|Inc\.?|plc|PLC"
+    r"|B\.V\.|BV|N\.V\.|NV|S\.L\.U?\.?|S\.A\.U?\.?|SA|SARL|SAS|EURL|S\.r\.l\.|Srl|SRL"
+    r"|S\.p\.A\.|SpA|Lda\.?|Ltda\.?|Oy|Oyj|Ky|AS|ASA|A/S|ApS|I/S|s\.r\.o\.|a\.s\.|spol\."
+    r"|Sp\.\s?z\s?o\.\s?o\.|S\.C\.|sp\.\s?j\.|A\.Ş\.|Ltd\.\s?Şti\.|Kft\.?|Zrt\.?)"
+    r"|^\s*(?:ООО|АО|ОАО|ЗАО|ПАО|ИП|ТОВ|ПрАТ|ФОП)\s.*)\s*$")
+
+
+def _firm_line(line: str) -> bool:
+    """A signature's line that names a firm by its legal form, no sentence."""
+    return len(line.split()) <= 8 and not re.search(r"[!?。！？]|[,:;]\s*$", line) \
+        and bool(_FIRM_FORM.search(line))
 
 
 def _looks_like_notice(clause: Clause) -> bool:

@@ -27,9 +27,9 @@ from typing import Any
 from mailgate.errors import ConfigError
 
 #: cues first: where the same words are both, they count as a cue
-CATEGORIES = ("contrast", "request", "interrogative", "problem", "again", "qualifier",
-              "negation", "afterthought", "gone", "solved", "gratitude", "apology", "closing",
-              "pleasantry", "greeting")
+CATEGORIES = ("contrast", "request", "volition", "advance", "interrogative", "problem", "again",
+              "qualifier", "negation", "afterthought", "gone", "solved", "gratitude", "apology",
+              "closing", "pleasantry", "greeting")
 HARMLESS = frozenset({"gratitude", "apology", "closing", "pleasantry", "greeting", "solved",
                       "gone"})
 #: not a category: a word that hides the entries it holds (ranked first, so an admin file
@@ -97,6 +97,10 @@ class Lexicon:
                 for entry in entries:
                     self._add(fold(entry).strip(), category, joined)
         self.joined = {group: self._pattern(found, group) for group, found in joined.items()}
+        #: wanting words ("möchte", "istiyorum") and "in advance" words ("alvast", "schon
+        #: mal"), whatever list a match was taken from
+        self.volition = self._listed(tables, "volition")
+        self.advance = self._listed(tables, "advance")
         self.categories = {c: _RANK[c] for c in CATEGORIES}
 
     def _add(self, text: str, category: str, joined: dict[str, dict[str, str]]) -> None:
@@ -120,6 +124,11 @@ class Lexicon:
                 self.prefixed[first[:-1]].append(entry)
         else:
             self.exact[first].append(entry)
+
+    @staticmethod
+    def _listed(tables: dict[str, dict[str, list[str]]], category: str) -> frozenset[str]:
+        return frozenset(fold(e).strip() for table in tables.values()
+                         for e in table.get(category, ()))
 
     @staticmethod
     def _pattern(found: dict[str, str], group: str) -> tuple[re.Pattern[str], dict[str, str]]:

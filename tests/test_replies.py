@@ -175,6 +175,9 @@ SUBSTANTIVE = [
     ("it", "Grazie. Quando premo Invia non succede nulla."),
     ("nl", "Bedankt. Als ik op Opslaan klik gebeurt er niets."),
     ("pl", "Dzięki. Po kliknięciu Zapisz nic się nie dzieje."),
+    # an abbreviation a sign-off list holds ("KR", kind regards) inside a sentence is none:
+    # "0 kr" is kronor
+    ("sv", "Hej Ali,\n\nTack. Fakturan till Brf Björken visar 0 kr på alla rader.\n\nPer"),
     # a time of day is no greeting: "again" there is the fault coming back
     ("en", "Thanks. The monitor went dark again this morning."),
 ]

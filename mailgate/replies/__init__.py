@@ -789,8 +789,9 @@ def _read_body(understanding: Understanding, text: str,
 
 def _closes(clause: Clause) -> bool:
     """A clause that is a closing formula ("Mit freundlichen Grüßen", "Best, Ana"): a
-    closing word with at most two words no list knows."""
-    return "closing" in clause.categories and clause.unknown <= 2
+    closing word with at most two words no list knows (a sentence the judge had to clear
+    is none)."""
+    return "closing" in clause.categories and clause.unknown <= 2 and clause.judged is None
 
 
 #: the reason the sentence judge may overrule: a negation bound to no listed word ("без
@@ -951,7 +952,10 @@ def _with_rest(clauses: list[Clause], understanding: Understanding, rest: list[s
 def _own_anchor(clause: Clause) -> bool:
     """The clause itself thanks, says it works, apologises, greets or closes (or is a
     pleasantry with nothing else in it: "Have a good evening")."""
-    return bool(clause.categories & _ANCHORS) or _over(clause) or (
+    anchors = clause.categories & _ANCHORS
+    if anchors == {"closing"} and not _closes(clause):  # "0 kr" (kronor) is no "KR" sign-off
+        anchors = frozenset()
+    return bool(anchors) or _over(clause) or (
         "pleasantry" in clause.categories and clause.unknown <= 1) or clause.judged is not None
 
 

@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 
 from mailgate.config import Config
 from mailgate.domains import organisation
+from mailgate.memo import memo
 from mailgate.message import Inbound
 from mailgate.pairscore import Scorer, judge, shipped
 from mailgate.quotes import new_text
@@ -128,13 +129,14 @@ def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
     key = subject_key(mail.subject)
     if new_topic(mail.text):
         return None  # "a different problem": whatever the subject says
-    another = _another_one(first, mail)
-    if key not in VAGUE and key == subject_key(first.subject) and not another and \
+    # (``_another_one`` last: it reads both texts' terms, and most pairs never get there)
+    if key not in VAGUE and key == subject_key(first.subject) and \
             _names_enough(first, mail) and not asks_anew(mail.text) and \
-            not _new_problem(first, mail) and not _other_symptom(first, mail):
+            not _new_problem(first, mail) and not _other_symptom(first, mail) and \
+            not _another_one(first, mail):
         return 2.0, f"same subject ({key!r})", True
     alike = similarity(mail.text, first.text)
-    if alike >= threshold and not another:
+    if alike >= threshold and not _another_one(first, mail):
         return 1.0 + alike, f"text {alike:.0%} alike", True
     verdict = compare(first, mail, near)
     if verdict.same:
@@ -159,10 +161,14 @@ def _another_one(first: Mail, mail: Mail) -> bool:
     of what the two mails say decides, and it merges only on its own evidence. ("Also" and
     "either" say it too, but follow-ups of one problem use them as often: "I also tried
     Outlook on the web".)"""
-    own = own_words(first.sender, mail.sender)
-    said = {t for t in terms(mail.text, own).idents if _THING.match(t)}
-    before = {t for t in terms(f"{first.subject}\n{first.text}", own).idents if _THING.match(t)}
+    said, before = _things(mail.text), _things(f"{first.subject}\n{first.text}")
     return bool(said and before and not said & before)
+
+
+@memo(maxsize=128, max_chars=32_768)  # an open ticket's first mail meets each new mail
+def _things(text: str) -> frozenset[str]:
+    """The asset or device names ``text`` names (``_THING``), remembered."""
+    return frozenset(t for t in terms(text).idents if _THING.match(t))
 
 
 #: an asset or device name (PRN-2OG-01, ZEBRA-01, HP-RECEPTION, SRV-TALLY01): letters, then

@@ -178,6 +178,11 @@ SUBSTANTIVE = [
     # an abbreviation a sign-off list holds ("KR", kind regards) inside a sentence is none:
     # "0 kr" is kronor
     ("sv", "Hej Ali,\n\nTack. Fakturan till Brf Björken visar 0 kr på alla rader.\n\nPer"),
+    # below the signature, a long sentence saying something no longer works is the
+    # customer's, not a firm's notice
+    ("en", "Thanks Mark, the kitchen printer prints again.\n\nAnna\n\nAnna Berg\nCafe Lind\n"
+           "Storgatan 4, Malmo\n040-123 45 67\n\nThe old direct line of our kitchen manager "
+           "for weekend emergencies is no longer working since the move to Lund."),
     # a time of day is no greeting: "again" there is the fault coming back
     ("en", "Thanks. The monitor went dark again this morning."),
 ]

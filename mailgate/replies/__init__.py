@@ -1076,7 +1076,7 @@ def _looks_like_notice(clause: Clause) -> bool:
     """A clause of a legal or print notice in a signature: a notice's words, or long with
     no question, no "but" and no live problem ("Par contre l'export échoue toujours avec
     le même message" is the customer's)."""
-    if clause.question:
+    if clause.question or "solved" in clause.negated:  # a notice never says "no longer works"
         return False
     return legal_sentence(clause.text) or (clause.unknown >= 8 and not clause.live_problems
                                            and "contrast" not in clause.categories)

@@ -121,14 +121,16 @@ def test_sigkill_under_load_loses_and_duplicates_nothing(tmp_path: Path,
     rng = random.Random(SEED)
     proc = subprocess_daemon(daemons, tmp_path, {"processing": {"lease": "2s"},
                                                  "outbound": {"lease": "2s"}})
-    mails = numbered_mails("kill", 320)
+    # enough mail that the sessions are still sending at every kill on a fast machine too
+    # (320 mails were all accepted before the 0-0.2 s phase ran out: no kill hit a session)
+    mails = numbered_mails("kill", 1200)
     proc.start()
     mta = Mta(proc.port, mails, sessions=6, retry_delay=0.05).start()
-    kills = sorted(rng.sample(range(30, 290), 4))
+    kills = sorted(rng.sample(range(30, 900), 4))
     try:
         for threshold in kills:
             mta.wait_accepted(threshold, timeout=30)
-            time.sleep(rng.uniform(0, 0.2))  # a random phase: mid-DATA, mid-commit, mid-process
+            time.sleep(rng.uniform(0, 0.03))  # a random phase: mid-DATA, mid-commit, mid-process
             proc.kill()
             proc.start()
         mta.join(timeout=40)

@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -227,11 +228,26 @@ def verifying_secrets(config: Config) -> list[bytes]:
     sec = config.security
     if not (sec.token_secret_env or sec.token_secret_file):
         return [current]
-    try:
-        earlier = (config.state_dir / SECRET_FILE).read_bytes().strip()
-    except OSError:
-        return [current]
+    earlier = _earlier_secret(config.state_dir / SECRET_FILE)
     return [current, earlier] if earlier and earlier != current else [current]
+
+
+def _earlier_secret(path: Path) -> bytes | None:
+    """The random secret in ``path``, read again only when the file changed (it is asked
+    for every mail that names a reply address: no read of the disk each time)."""
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _read_secret(path, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_secret(path: Path, stamp: int) -> bytes | None:
+    try:
+        return path.read_bytes().strip() or None
+    except OSError:
+        return None
 
 
 def token(config: Config, ticket_id: int, secret: bytes | None = None) -> str:

@@ -47,7 +47,10 @@ def prepare(services: Services, item: SpoolItem, inbound: Inbound,
     sender = inbound.from_addr or "unknown"
     seen = [sender, *(a for _, a in [*inbound.to, *inbound.cc])]
     found = lists.mailing_list(inbound.msg, seen)
-    relayed = relayed_author(config, inbound, from_list=found is not None)
+    # only for mail that opens a ticket (a form's mail cites none): a Reply-To must not
+    # carry a forged mail into an existing ticket as its requester's reply
+    threads = bool(inbound.in_reply_to or inbound.references or numbers or token)
+    relayed = None if threads else relayed_author(config, inbound, from_list=found is not None)
     if relayed is not None:  # a form's or group's mail: its author is who it is from
         sender = relayed.address
         if automatic is not None and automatic.kind == "robot-sender":  # noreply@ form

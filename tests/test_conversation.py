@@ -272,9 +272,12 @@ def test_vacation_responder_loop_is_bounded(desk: RunningDaemon) -> None:
     number of mails: the per-address cap holds further automatic mail back. The cap is
     for robots outside: the team still hears of every new ticket (20 mails from anyone
     must not silence the team's notifications)."""
-    for n in range(6):
-        deliver(desk, make_mail(f"Away notice {n}", sender="robot@example.net",
-                                body=f"I am away until Monday, message {n}.\n"))
+    problems = ["The VPN drops every hour", "Invoice PDF shows the wrong VAT rate",
+                "Cannot book rooms in the calendar", "Scanner on floor 2 is jammed",
+                "Password reset mail never arrives", "Website shows a 502 Bad Gateway"]
+    for n, problem in enumerate(problems):  # distinct matters: six tickets, six acks due
+        deliver(desk, make_mail(f"Notice {n}: {problem}", sender="robot@example.net",
+                                body=f"{problem}.\n"))
     sent = mails(desk, "robot@example.net")
     assert len(sent) == 3  # conversation.auto_reply_cap
     assert any(e["kind"] == "auto_reply_capped"

@@ -172,6 +172,26 @@ class MessageQueries(StoreBase):
             "SELECT body_text FROM messages WHERE ticket_id = ? AND body_text IS NOT NULL"
             " ORDER BY id DESC LIMIT ?", (ticket_id, limit))]
 
+    def last_told(self, ticket_id: int, kind: str, address: str) -> str | None:
+        """When our latest mail of ``kind`` on the ticket went to ``address`` (stored time),
+        else None: an automatic notice is not sent to one address over and over."""
+        address = address.lower()
+        for created, to in self._x(
+                "SELECT created_at, to_addrs FROM messages WHERE ticket_id = ?"
+                " AND direction = 'out' AND kind = ? ORDER BY id DESC LIMIT 20",
+                (ticket_id, kind)):
+            if address in {a.lower() for a in json.loads(to or "[]")}:
+                return str(created)
+        return None
+
+    def texts_from(self, ticket_id: int, address: str, exclude: str) -> list[str]:
+        """The texts of the ticket's latest incoming mail from ``address``, but the message
+        ``exclude`` (the one being handled)."""
+        return [str(r[0]) for r in self._x(
+            "SELECT body_text FROM messages WHERE ticket_id = ? AND direction = 'in'"
+            " AND from_addr = ? AND message_id <> ? AND body_text IS NOT NULL"
+            " ORDER BY id DESC LIMIT 20", (ticket_id, address.lower(), exclude))]
+
     def is_participant(self, ticket_id: int, address: str) -> bool:
         row = self._x("SELECT 1 FROM participants WHERE ticket_id = ? AND address = ?",
                       (ticket_id, address.lower())).fetchone()

@@ -11,12 +11,16 @@ and a correlated alert are never answered.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from mailgate import locales, resolution, sla
 from mailgate.autoreply import Bounce
+from mailgate.clock import from_db
 from mailgate.conversation import ticket_context
 from mailgate.identity import TOKEN_PROOF
 from mailgate.pipeline.context import HISTORY, Context
 from mailgate.pipeline.services import Services
+from mailgate.quotes import new_text
 from mailgate.store import Store, Ticket
 
 
@@ -59,6 +63,41 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
                                     notify=reopened or was != "closed",
                                     reason=f"Reopened: the {was} ticket is open again"
                                     if reopened and was != "open" else "")
+
+
+#: How long a customer who was told that their mail joined an open ticket is not told
+#: again for that ticket: RFC 3834 (2) says an automatic responder should not send the same
+#: response to one sender more than once in a period, and proposes 7 days.
+MERGED_NOTICE_PERIOD = timedelta(days=7)
+
+
+def _told_before(store: Store, ctx: Context, ticket: Ticket, recipient: str) -> str | None:
+    """None when a repeat report's sender gets the "joined your open ticket" notice; else
+    the reason for the team's notice ("" for none), and the event says why nobody else is.
+
+    The sender is told once per ticket within ``MERGED_NOTICE_PERIOD``: later repeats join
+    silently (the notice would say the same again, and a robot that answers every mail
+    with a new one stops after one round instead of running to the loop cap). The team is
+    then told only when the text says something this sender's earlier mail on the ticket
+    did not (a robot's canned answer, or one text sent twice, is recorded only)."""
+    told = store.last_told(ticket.id, "merged", recipient)
+    if told is None or from_db(told) < ctx.now - MERGED_NOTICE_PERIOD:
+        return None
+    inbound = ctx.inbound
+    said = _words(inbound.text)
+    again = any(_words(text) == said for text in store.texts_from(
+        ticket.id, inbound.from_addr, exclude=inbound.message_id))
+    store.add_event(ticket.id, "merged_notice_skipped", actor="mailgate", now=ctx.now,
+                    message_id=inbound.message_id,
+                    detail=f"{recipient} was told at {told} that mail joins this ticket"
+                           + ("; the text repeats an earlier mail, the team is not told"
+                              if again else ""))
+    return "" if again else f"Joined quietly: {recipient} was told before that mail joins it"
+
+
+def _words(text: str) -> str:
+    """The new text's words, lower case, without spacing or quoted history."""
+    return " ".join(new_text(text).lower().split())
 
 
 #: Mail of ours that goes to the team, never to a customer: a bounce of one is recorded and
@@ -108,6 +147,13 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
         "related": {"reference": ctx.related[0].reference} if ctx.related else None,
     }
     recipient = (inbound.reply_to or [(inbound.from_name or "", inbound.from_addr)])[0]
+    if template == "merged":
+        quiet = _told_before(store, ctx, ticket, recipient[1])
+        if quiet is not None:
+            if quiet:
+                services.conversation.notify_team(store, ticket, inbound, now, "duplicate",
+                                                  reason=quiet)
+            return
     subject = services.tags.tagged_subject(ticket.id, inbound.subject or ticket.subject)
     queued = services.mailer.queue(store, ticket, kind=template, template=template,
                                    context=context, to=[recipient], subject=subject, now=now,

@@ -18,6 +18,7 @@ Runs inside the caller's transaction.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,12 +39,30 @@ CUSTOMER_KINDS = frozenset({"ack", "merged", "relay", "waiting", "resolved"})
 CUSTOMER_THREAD = ("customer", *sorted(CUSTOMER_KINDS))
 
 
+#: What follows the comma of a name that is not "Last, First": a company form or a title.
+_NOT_FIRST = re.compile(r"(?i)^(inc|ltd|llc|plc|gmbh|ag|sa|s\.?a\.?s?|bv|b\.v\.|ab|as|oy|"
+                        r"kg|jr|sr|ii|iii|iv|md|phd|dr|esq|mba|co)\.?$")
+_NAME_PART = re.compile(r"^[^\W\d_][\w.'’-]*(?: [^\W\d_][\w.'’-]*){0,2}$")
+
+
+def spoken_name(name: str | None) -> str | None:
+    """A display name as a greeting says it: Outlook's directory form "Müller, Hans" is
+    "Hans Müller" ("Guten Tag Müller, Hans," reads as a mistake); anything else (a
+    company form or title after the comma, more than one comma, digits) stays as written."""
+    if not name or name.count(",") != 1:
+        return name
+    last, first = (part.strip() for part in name.split(","))
+    if not (_NAME_PART.match(last) and _NAME_PART.match(first)) or _NOT_FIRST.match(first):
+        return name
+    return f"{first} {last}"
+
+
 def ticket_context(ticket: Ticket) -> dict[str, Any]:
     """The ``ticket`` variable of templates, from the ticket as last read or written."""
     return {
         "reference": ticket.reference, "subject": ticket.subject, "status": ticket.status,
         "sla_level": ticket.sla_level, "requester": ticket.requester,
-        "requester_name": ticket.requester_name, "priority": ticket.priority,
+        "requester_name": spoken_name(ticket.requester_name), "priority": ticket.priority,
         "category": ticket.category, "assignee": ticket.assignee,
         "first_response_due": ticket.first_response_due, "created_at": ticket.created_at,
         "fields": dict(ticket.fields),

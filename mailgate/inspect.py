@@ -324,6 +324,7 @@ def _compose_sample(config: Config, renderer: Any, name: str, ticket: Ticket | N
     level = (ticket.sla_level if ticket is not None else None) or config.sla.default_level
     spec = sla.level_of(config, level)
     calendar = config.sla.calendar(spec.calendar)
+    working = calendar.name != "24x7"  # on 24x7 every minute counts: no "working" hours
     opened = ticket.created_at if ticket is not None else context["ticket"]["created_at"]
     due = (ticket.first_response_due if ticket is not None
            else sla.due(config, level, spec.first_response, opened))
@@ -332,10 +333,11 @@ def _compose_sample(config: Config, renderer: Any, name: str, ticket: Ticket | N
     context["sla"].update(
         level=level, description=spec.description, first_response=spec.first_response.text,
         resolution=spec.resolution.text if spec.resolution else None,
-        first_response_within=locales.within(spec.first_response, lang),
-        resolution_within=locales.within(spec.resolution, lang) if spec.resolution else None,
+        first_response_within=locales.within(spec.first_response, lang, working),
+        resolution_within=locales.within(spec.resolution, lang, working)
+        if spec.resolution else None,
         timezone=str(calendar.tz), calendar=calendar.name,
-        working_time_only=calendar.name != "24x7", due=sla.local(config, level, due or now))
+        working_time_only=working, due=sla.local(config, level, due or now))
     if ticket is not None:
         number, subject = ticket.id, ticket.subject
         _ticket_context(context, ticket, store)

@@ -77,6 +77,18 @@ UNITS = {
     "sv": {"m": ("arbetsminut", "arbetsminuter"), "h": ("arbetstimme", "arbetstimmar"),
            "wd": ("arbetsdag", "arbetsdagar")},
 }
+# The same on a 24x7 calendar, where every minute counts: "4 minutes", not "4 working minutes".
+CLOCK_UNITS = {
+    "en": {"m": ("minute", "minutes"), "h": ("hour", "hours"), "wd": ("day", "days")},
+    "de": {"m": ("Minute", "Minuten"), "h": ("Stunde", "Stunden"), "wd": ("Tag", "Tage")},
+    "fr": {"m": ("minute", "minutes"), "h": ("heure", "heures"), "wd": ("jour", "jours")},
+    "es": {"m": ("minuto", "minutos"), "h": ("hora", "horas"), "wd": ("día", "días")},
+    "it": {"m": ("minuto", "minuti"), "h": ("ora", "ore"), "wd": ("giorno", "giorni")},
+    "nl": {"m": ("minuut", "minuten"), "h": ("uur", "uur"), "wd": ("dag", "dagen")},
+    "sv": {"m": ("minut", "minuter"), "h": ("timme", "timmar"), "wd": ("dag", "dagar")},
+}
+CLOCK_DATIVE = {"de": {"m": ("Minute", "Minuten"), "h": ("Stunde", "Stunden"),
+                       "wd": ("Tag", "Tagen")}}
 DATIVE = {"de": {"m": ("Arbeitsminute", "Arbeitsminuten"),
                  "h": ("Arbeitsstunde", "Arbeitsstunden"), "wd": ("Arbeitstag", "Arbeitstagen")}}
 WITHIN = {"en": "within {}", "de": "innerhalb von {}", "fr": "dans un délai de {}",
@@ -88,6 +100,9 @@ RU_COUNT = {"m": ("рабочая минута", "рабочие минуты", 
             "wd": ("рабочий день", "рабочих дня", "рабочих дней")}
 RU_GENITIVE = {"m": ("рабочей минуты", "рабочих минут"), "h": ("рабочего часа", "рабочих часов"),
                "wd": ("рабочего дня", "рабочих дней")}
+RU_CLOCK_COUNT = {"m": ("минута", "минуты", "минут"), "h": ("час", "часа", "часов"),
+                  "wd": ("день", "дня", "дней")}
+RU_CLOCK_GENITIVE = {"m": ("минуты", "минут"), "h": ("часа", "часов"), "wd": ("дня", "дней")}
 
 # Rating words: the label shown for 1-5 first, then other words a customer may answer with.
 # No "ok": "OK, thanks" acknowledges the mail, it does not rate it.
@@ -127,36 +142,42 @@ def _form(amount: float, forms: tuple[str, str], language: str) -> str:
     return forms[0] if one else forms[1]
 
 
-def _ru(amount: float, unit: str, genitive: bool) -> str:
+def _ru(amount: float, unit: str, genitive: bool, working: bool = True) -> str:
     whole = amount == int(amount)
     n = int(amount)
+    counts, genitives = (RU_COUNT, RU_GENITIVE) if working else \
+        (RU_CLOCK_COUNT, RU_CLOCK_GENITIVE)
     if genitive:
         one = not whole or (n % 10 == 1 and n % 100 != 11)
-        return RU_GENITIVE[unit][0 if one else 1]
+        return genitives[unit][0 if one else 1]
     if not whole:
-        return RU_GENITIVE[unit][0]  # "1,5 рабочего часа"
+        return genitives[unit][0]  # "1,5 рабочего часа"
     if n % 10 == 1 and n % 100 != 11:
-        return RU_COUNT[unit][0]
+        return counts[unit][0]
     if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return RU_COUNT[unit][1]
-    return RU_COUNT[unit][2]
+        return counts[unit][1]
+    return counts[unit][2]
 
 
-def working_time(target: Target, language: str | None) -> str:
-    """"8 working hours", "8 Arbeitsstunden", "8 рабочих часов"."""
+def working_time(target: Target, language: str | None, working: bool = True) -> str:
+    """"8 working hours", "8 Arbeitsstunden", "8 рабочих часов"; with ``working`` false (a
+    24x7 calendar, where every minute counts) "8 hours", "8 Stunden", "8 часов"."""
     lang = supported(language)
-    words = _ru(target.amount, target.unit, False) if lang == "ru" else \
-        _form(target.amount, UNITS[lang][target.unit], lang)
+    units = UNITS if working else CLOCK_UNITS
+    words = _ru(target.amount, target.unit, False, working) if lang == "ru" else \
+        _form(target.amount, units[lang][target.unit], lang)
     return f"{number(target.amount, lang)} {words}"
 
 
-def within(target: Target, language: str | None) -> str:
-    """"within 8 working hours", "innerhalb von 3 Arbeitstagen", "в течение 2 рабочих часов"."""
+def within(target: Target, language: str | None, working: bool = True) -> str:
+    """"within 8 working hours", "innerhalb von 3 Arbeitstagen", "в течение 2 рабочих часов";
+    with ``working`` false "within 8 hours", "innerhalb von 3 Tagen", "в течение 2 часов"."""
     lang = supported(language)
     if lang == "ru":
-        words = _ru(target.amount, target.unit, True)
+        words = _ru(target.amount, target.unit, True, working)
     else:
-        words = _form(target.amount, DATIVE.get(lang, UNITS[lang])[target.unit], lang)
+        units, dative = (UNITS, DATIVE) if working else (CLOCK_UNITS, CLOCK_DATIVE)
+        words = _form(target.amount, dative.get(lang, units[lang])[target.unit], lang)
     return WITHIN[lang].format(f"{number(target.amount, lang)} {words}")
 
 

@@ -72,6 +72,22 @@ def test_sla_wording_per_language(language: str, target: str, phrase: str) -> No
     assert locales.within(Target(float(amount), unit), language) == phrase
 
 
+@pytest.mark.parametrize(("language", "target", "phrase"), [
+    ("en", "4m", "within 4 minutes"),
+    ("de", "3wd", "innerhalb von 3 Tagen"),
+    ("fr", "1.5h", "dans un délai de 1,5 heure"),
+    ("es", "30m", "en un plazo de 30 minutos"),
+    ("nl", "8h", "binnen 8 uur"),
+    ("sv", "2wd", "inom 2 dagar"),
+    ("ru", "21h", "в течение 21 часа"),
+    ("ru", "5m", "в течение 5 минут"),
+])
+def test_sla_wording_on_a_24x7_calendar(language: str, target: str, phrase: str) -> None:
+    """On a 24x7 calendar every minute counts: no "working" minutes, hours or days."""
+    amount, unit = (target[:-2], "wd") if target.endswith("wd") else (target[:-1], target[-1])
+    assert locales.within(Target(float(amount), unit), language, working=False) == phrase
+
+
 def test_russian_counts_and_french_first_of_month() -> None:
     """Russian counts agree with their number; French says "1er" on the first of a month."""
     from datetime import UTC, datetime

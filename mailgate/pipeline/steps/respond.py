@@ -126,6 +126,7 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
     calendar = config.sla.calendar(level.calendar)
     lang = services.renderer.language_of(template, ticket.language)  # the SLA in its words
     resolution = level.resolution
+    working = calendar.name != "24x7"  # on 24x7 every minute counts: no "working" hours
     ticket_vars = ticket_context(ticket) | {
         "sla_description": level.description,
         "first_response_due": sla.local(config, level_name, ticket.first_response_due),
@@ -135,12 +136,14 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
         "ticket": ticket_vars,
         "sla": {
             "level": level_name, "description": level.description,
-            "first_response": locales.working_time(level.first_response, lang),
-            "first_response_within": locales.within(level.first_response, lang),
-            "resolution": locales.working_time(resolution, lang) if resolution else None,
-            "resolution_within": locales.within(resolution, lang) if resolution else None,
+            "first_response": locales.working_time(level.first_response, lang, working),
+            "first_response_within": locales.within(level.first_response, lang, working),
+            "resolution": locales.working_time(resolution, lang, working)
+            if resolution else None,
+            "resolution_within": locales.within(resolution, lang, working)
+            if resolution else None,
             "timezone": str(calendar.tz), "calendar": calendar.name,
-            "working_time_only": calendar.name != "24x7",
+            "working_time_only": working,
         },
         "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
                     "subject": inbound.subject, "text": inbound.text},

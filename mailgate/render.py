@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -46,6 +47,34 @@ OPTIONAL = ("waiting", "resolved")
 # Added after a folder may have been copied from the defaults: where the folder lacks one,
 # the packaged default serves it (no ``template_failed``); ``check`` does not ask for it.
 LATER = ("relay_notice",)
+
+
+_TEMPLATE_NAME = re.compile(
+    r"^(?P<kind>[a-z_]+)(?:\.[a-z]{2}(?:-[A-Za-z]{2})?)?\.(?:txt|html)\.j2$")
+
+
+def stray_templates(templates_dir: Path) -> list[str]:
+    """What ``check-config`` warns of: a ``.j2`` file in the admin's folder that no mail
+    uses (a misspelt name such as ``acknowledgement.txt.j2`` is otherwise silently ignored
+    while the packaged default goes out), unless another template includes it by name."""
+    known = {*TEMPLATES, *OPTIONAL, *LATER}
+    files = sorted(templates_dir.glob("*.j2")) if templates_dir.is_dir() else []
+    sources = {}
+    for path in files:
+        try:
+            sources[path.name] = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            sources[path.name] = ""
+    warnings = []
+    for path in files:
+        match = _TEMPLATE_NAME.match(path.name)
+        if match and match["kind"] in known:
+            continue
+        if any(path.name in text for name, text in sources.items() if name != path.name):
+            continue  # a part another template includes or extends
+        warnings.append(f"{path}: no mail uses this template (names are KIND.txt.j2,"
+                        f" KIND.LANG.txt.j2, KIND.html.j2; kinds: {', '.join(sorted(known))})")
+    return warnings
 
 
 @dataclass(frozen=True)

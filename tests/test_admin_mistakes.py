@@ -272,3 +272,41 @@ def test_calendar_errors_name_the_calendar_table(tmp_path: Path) -> None:
     assert "  sla.calendars.shop: calendar 'shop', mon: malformed interval '9-17', expected " \
            "'HH:MM-HH:MM'" in lines
     assert "'calendar'" not in result.stderr
+
+
+def test_check_config_names_the_rule_and_reports_an_imap_tables_mistakes_at_once(
+        tmp_path: Path) -> None:
+    """A rule's unknown level names the rule and the levels there are; two mistakes in one
+    [[imap]] table come in one run, not one per fix-and-retry."""
+    config = tmp_path / "mailgate.toml"
+    config.write_text(
+        '[[sla.rules]]\nname = "ACME contract"\nfrom_addresses = ["acme.example"]\n'
+        'level = "premum"\n'
+        '[[imap]]\nname = "support"\nhost = "imap.example.net"\nusername = "support@example.net"\n'
+        'password_env = "IMAP_PW"\npassword_file = "imap.pw"\nsecurity = "plain"\n',
+        encoding="utf-8")
+    result = check_config(config)
+    assert result.returncode == 78
+    assert "rules.0 (the [[sla.rules]] named 'ACME contract').level: unknown level " \
+           "'premum' (levels: standard)" in result.stderr
+    assert "set exactly one of password_env, password_file" in result.stderr
+    assert "security = 'plain' is allowed for loopback hosts only" in result.stderr
+
+
+def test_check_config_warns_of_a_template_no_mail_uses(tmp_path: Path) -> None:
+    """A misspelt template name would be ignored while the packaged default goes out:
+    check-config says so (a part another template includes is no stray)."""
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "mailgate" / "defaults"
+                    / "templates", templates)
+    (templates / "acknowledgement.txt.j2").write_text("Hello\n", encoding="utf-8")
+    (templates / "_footer.txt.j2").write_text("ACME Support\n", encoding="utf-8")
+    ack = templates / "ack.txt.j2"
+    ack.write_text(ack.read_text(encoding="utf-8") + '{% include "_footer.txt.j2" %}\n',
+                   encoding="utf-8")
+    config = tmp_path / "mailgate.toml"
+    config.write_text('[templates]\ndirectory = "templates"\n', encoding="utf-8")
+    result = check_config(config)
+    assert result.returncode == 0, result.stderr
+    assert "acknowledgement.txt.j2: no mail uses this template" in result.stderr
+    assert "_footer.txt.j2" not in result.stderr

@@ -232,13 +232,14 @@ class ImapAccount(Section):
     def _credentials(self) -> ImapAccount:
         sources = [self.password_env, self.password_file,
                    self.oauth2_token_command, self.oauth2_token_file]
+        problems = []  # every one at once: the admin fixes them in one go
         if sum(s is not None for s in sources) != 1:
-            raise ValueError(
-                "set exactly one of password_env, password_file, "
-                "oauth2_token_command, oauth2_token_file"
-            )
+            problems.append("set exactly one of password_env, password_file, "
+                            "oauth2_token_command, oauth2_token_file")
         if self.security == "plain" and self.host not in ("127.0.0.1", "::1", "localhost"):
-            raise ValueError("security = 'plain' is allowed for loopback hosts only")
+            problems.append("security = 'plain' is allowed for loopback hosts only")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 

@@ -150,12 +150,14 @@ class SlaSection(Section):
         if self.default_priority not in self.priorities:
             problems.append(f"default_priority {self.default_priority!r} not in priorities")
         for i, rule in enumerate(self.rules):
+            where = f"rules.{i} (the [[sla.rules]] named {rule.name!r})"
             if rule.level is not None and rule.level not in self.levels:
-                problems.append(f"rules.{i}.level: unknown level {rule.level!r}")
+                problems.append(f"{where}.level: unknown level {rule.level!r} "
+                                f"(levels: {', '.join(sorted(self.levels))})")
             if rule.category is not None and rule.category not in self.categories:
-                problems.append(f"rules.{i}.category: {rule.category!r} not in categories")
+                problems.append(f"{where}.category: {rule.category!r} not in categories")
             if rule.priority is not None and rule.priority not in self.priorities:
-                problems.append(f"rules.{i}.priority: {rule.priority!r} not in priorities")
+                problems.append(f"{where}.priority: {rule.priority!r} not in priorities")
         for status in self.pause_statuses:
             if status not in STATUSES or status == "closed":
                 problems.append(f"pause_statuses: {status!r} is not a pausable status")

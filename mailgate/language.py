@@ -1,10 +1,11 @@
 """Which language a customer writes in, to answer in it when a template variant exists.
 
-``Content-Language`` wins when it names a language we have templates for.
-Otherwise the first mail's new text decides: Cyrillic script means Russian,
-and for Latin-script languages the most frequent common words (a short list
-per language) decide, needing a clear lead; else the configured default.
-Good enough to pick a template; not a general language identifier.
+``Content-Language`` wins unless the text clearly says another language (an
+English Outlook stamps ``en-US`` on German mail). Otherwise the first mail's new
+text decides: Cyrillic script means Russian, and for Latin-script languages the
+most frequent common words (a short list per language) decide, needing a clear
+lead; else the configured default. Good enough to pick a template; not a
+general language identifier.
 """
 
 from __future__ import annotations
@@ -40,20 +41,29 @@ DETECTED = frozenset([*COMMON, "ru"])
 
 
 def detect(text: str, content_language: str = "", default: str = "en") -> str:
-    """A two-letter language code for ``text``."""
+    """A two-letter language code for ``text``: the ``Content-Language`` header's unless
+    the text clearly says another language (an English Outlook stamps ``en-US`` on German
+    mail: answering in English would be a mistake the customer sees), else the text's."""
     declared = content_language.split(",")[0].strip().lower()[:2]
+    guess, clear = _guess(text)
     if declared.isalpha() and len(declared) == 2:
-        return declared
+        return guess if clear and guess != declared else declared
+    return guess or default
+
+
+def _guess(text: str) -> tuple[str, bool]:
+    """The language the text's common words point at ("" for none) and whether the lead
+    is clear (three words at least, twice the next language's)."""
     sample = text[:2000].casefold()  # the opening paragraphs say it; the rest only costs time
     found = sample.translate(_NOT_LETTERS).split()
     letters = sum(map(len, found))
     if letters and not sample.isascii() and len(_CYRILLIC.findall(sample)) / letters > 0.3:
-        return "ru"
+        return "ru", letters >= 20
     counts = Counter(found)
     words = counts.keys()
     scores = {lang: sum(counts[w] for w in words & common) for lang, common in _SETS.items()}
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
     if top >= 2 and top >= 1.5 * second:
-        return best
-    return default
+        return best, top >= 3 and top >= 2 * second
+    return "", False

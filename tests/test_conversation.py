@@ -334,6 +334,19 @@ def test_language_detection_from_text() -> None:
     assert detect("?!", default="en") == "en"
 
 
+def test_text_that_clearly_says_another_language_beats_content_language() -> None:
+    """An English Outlook stamps Content-Language: en-US on German mail: the text wins when
+    it is clear; a short or unclear text keeps the header's language."""
+    from mailgate.language import detect
+
+    german = ("Guten Tag, seit heute können wir die Rechnungen nicht mehr drucken. Bitte "
+              "melden Sie sich, danke.")
+    assert detect(german, "en-US") == "de"
+    assert detect("Hej! Vi kan inte logga in och det är bråttom, tack.", "fr-FR") == "sv"
+    assert detect("Drucker kaputt", "en-US") == "en"
+    assert detect("Hello, the printer is broken.", "sv-SE") == "sv"
+
+
 ALERTS = merge(TEAM, {"conversation": {"alerts": [{
     "name": "nagios", "from_addresses": ["monitoring.example.com"],
     "key_pattern": r"Host:\s*(\S+)"}]}})

@@ -6,7 +6,9 @@ mail (in their order; a file that does not fit is skipped, a later smaller one
 may still go). Executables and scripts never travel: by name extension, by
 content type, or by their first bytes (a Windows or Linux executable renamed
 ``.pdf``) (``blocked_extensions``, ``blocked_types``). What stays behind is
-listed with its number on the ticket, for ``mailgate attachment REF N``.
+listed with its number on the ticket, for ``mailgate attachment REF N``. A
+signed mail's signature part (``smime.p7s``) neither travels nor is listed: it
+signs the original, which stays stored, not our mail.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from dataclasses import dataclass
 from mailgate.config import Config
 from mailgate.message import Attachment
 
+#: A signature part of a signed mail (S/MIME, OpenPGP): it signs the mail it came in, not
+#: the mail we pass the text on in, where clients show it as a broken or unknown file.
+SIGNATURE_TYPES = frozenset({"application/pkcs7-signature", "application/x-pkcs7-signature",
+                             "application/pgp-signature"})
 _EXECUTABLE_MAGIC = (b"MZ", b"\x7fELF", b"\xfe\xed\xfa", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe")
 
 
@@ -68,6 +74,9 @@ def select(config: Config, attachments: Sequence[Attachment],
     attached: list[Attachment] = []
     listed: list[Listed] = []
     for i, attachment in enumerate(attachments):
+        if attachment.content_type.lower() in SIGNATURE_TYPES \
+                or attachment.filename.lower() in ("smime.p7s", "signature.asc"):
+            continue  # stored with the mail, never passed on nor listed
         number = numbers[i] if i < len(numbers) else None
         size = len(attachment.data)
         why = blocked(config, attachment)

@@ -213,3 +213,39 @@ def test_both_composers_pass_files_on_alike() -> None:
         assert got[2].get_content_type() == "application/octet-stream"  # not base64-able
         for part, attachment in zip(got, sent, strict=True):
             assert part.get_payload(decode=True) == attachment.data, build.__name__
+
+
+def test_an_engineers_smime_signature_does_not_travel_with_the_relay(
+        desk: RunningDaemon) -> None:
+    """An S/MIME-signed answer (multipart/signed with smime.p7s) reaches the customer with
+    its PDF but without the signature part: it signs the engineer's mail, not the relay,
+    and clients show it as a broken file (user6). The original stays stored, signed."""
+    import email
+    from email import policy
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+
+    deliver(desk, make_mail("Printer queue stuck", sender=CUSTOMER))
+    [notice] = mails(desk, "team@example.com")
+    answer = reply(notice, "Fixed: the queue was paused. Manual attached.",
+                   sender="Bob Engineer <bob@example.com>")
+    content = EmailMessage()
+    content.set_content("Fixed: the queue was paused. Manual attached.\n")
+    content.add_attachment(b"%PDF-1.7 manual", maintype="application", subtype="pdf",
+                           filename="Manual.pdf")
+    signed = MIMEMultipart("signed", protocol="application/pkcs7-signature",
+                           micalg="sha-256")
+    for name, value in answer.items():
+        if not name.lower().startswith(("content-", "mime-")):
+            signed[name] = value
+    signed.attach(content)
+    signature = MIMEApplication(b"0\x82\x06\x1b\x06\t*\x86H\x86\xf7\r\x01\x07\x02",
+                                "pkcs7-signature", name="smime.p7s")
+    signature.add_header("Content-Disposition", "attachment", filename="smime.p7s")
+    signed.attach(signature)
+    deliver(desk, email.message_from_bytes(signed.as_bytes(), policy=policy.default))
+    [relay] = [m for m in mails(desk) if "Bob Engineer" in str(m["From"])]
+    found = files_of(relay)
+    assert found["Manual.pdf"].get_content() == b"%PDF-1.7 manual"
+    assert "smime.p7s" not in found and "smime.p7s" not in body(relay)
+    assert "the queue was paused" in body(relay)

@@ -54,7 +54,9 @@ DATES = {
     "sv": "{weekday} den {day} {month} {year} kl. {hh}.{mm} {tz}",
     "ru": "{day} {month} {year} г. ({weekday}), {hh}:{mm} {tz}",  # fits "не позднее ..."
 }
-FIRST_DAY = {"fr": "1er", "it": "1º"}  # "lundi 1er mars", "lunedì 1º marzo"
+FIRST_DAY = {"fr": "1er", "it": "1º"}
+# Zone abbreviations a language says otherwise: German mail says "12:30 Uhr MEZ", not "CET".
+ZONE_NAMES = {"de": {"CET": "MEZ", "CEST": "MESZ"}}  # "lundi 1er mars", "lunedì 1º marzo"
 _WEEKDAYS = {lang: names.split() for lang, names in WEEKDAYS.items()}
 _MONTHS = {lang: names.split() for lang, names in MONTHS.items()}
 
@@ -188,7 +190,7 @@ def when(value: datetime, language: str | None) -> str:
     return DATES[lang].format(
         weekday=_WEEKDAYS[lang][value.weekday()], day=day, month=_MONTHS[lang][value.month - 1],
         year=value.year, hh=f"{value.hour:02d}", mm=f"{value.minute:02d}",
-        tz=value.tzname() or "").strip()
+        tz=ZONE_NAMES.get(lang, {}).get(value.tzname() or "", value.tzname() or "")).strip()
 
 
 def rating_words(language: str | None) -> dict[int, list[str]]:

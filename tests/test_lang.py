@@ -459,3 +459,16 @@ def test_cli_close_sends_the_resolved_mail_in_the_customer_s_language(tmp_path: 
     assert "Antworten Sie mit einer Zahl von\n1 (sehr schlecht) bis 5 (ausgezeichnet)" in text
     assert "  5 (ausgezeichnet): mailto:support@example.com?subject=" in text
     assert "[r5-" not in text  # no token secret configured: unsigned links
+
+
+def test_german_dates_say_mez_and_mesz() -> None:
+    """Central European time reads "MEZ"/"MESZ" in German, "CET"/"CEST" in English."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    winter = datetime(2026, 3, 16, 12, 30, tzinfo=berlin)
+    summer = datetime(2026, 7, 6, 17, 0, tzinfo=berlin)
+    assert locales.when(winter, "de") == "Montag, 16. März 2026, 12:30 Uhr MEZ"
+    assert locales.when(summer, "de").endswith("17:00 Uhr MESZ")
+    assert locales.when(winter, "en").endswith("CET")

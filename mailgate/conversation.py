@@ -22,7 +22,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from mailgate import clocks, commands, desk, files, security
+from mailgate import clocks, commands, desk, files, security, sla
 from mailgate.config import Config
 from mailgate.errors import MailgateError, NotFoundError
 from mailgate.mailer import Mailer
@@ -55,6 +55,12 @@ def spoken_name(name: str | None) -> str | None:
     if not (_NAME_PART.match(last) and _NAME_PART.match(first)) or _NOT_FIRST.match(first):
         return name
     return f"{first} {last}"
+
+
+def _base_address(address: str) -> str:
+    """``support+sup7.k3@example.com`` -> ``support@example.com`` (lower case)."""
+    local, at, domain = address.lower().partition("@")
+    return f"{local.split('+', 1)[0]}{at}{domain}"
 
 
 def ticket_context(ticket: Ticket) -> dict[str, Any]:
@@ -100,12 +106,22 @@ class Conversation:
             return
         # a held mail's files are not stored, nor passed on (it may be a forger's)
         chosen = self._files(store, ticket, inbound) if what not in ("bounce", "held") else None
+        own = {a.lower() for a in [*self.config.gateway.addresses,
+                                   self.config.support_address, to]}
+        copied = [f"{name} <{address}>" if name else address  # not ours, nor support+token
+                  for name, address in [*inbound.to, *inbound.cc]
+                  if address and _base_address(address) not in own]
         context = self._base(ticket) | {
             "what": what, "reason": reason,
             "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
-                        "subject": inbound.subject, "text": new_text(inbound.text)},
+                        "subject": inbound.subject, "text": new_text(inbound.text),
+                        "copied": copied},
             "files": [f.as_dict() for f in chosen.listed] if chosen else [],
         }
+        if ticket.first_response_due is not None:  # in the level's time zone, as the ack says
+            context["ticket"]["first_response_due"] = sla.local(
+                self.config, ticket.sla_level or self.config.sla.default_level,
+                ticket.first_response_due)
         self.mailer.queue(store, ticket, kind="notification", template="notification",
                           context=context, to=[(None, to)], subject=self._subject(ticket),
                           now=now, in_reply_to=inbound.message_id,

@@ -30,7 +30,8 @@ OPTIONAL: dict[str, dict[str, Any]] = {
     "ack": {**_TICKET_OPTIONAL, **_MESSAGE_OPTIONAL, "related": None,
             "ticket.sla_description": "", "sla.description": "", "sla.resolution": None,
             "sla.resolution_within": None},
-    "notification": {**_TICKET_OPTIONAL, **_MESSAGE_OPTIONAL, "reason": "", "files": []},
+    "notification": {**_TICKET_OPTIONAL, **_MESSAGE_OPTIONAL, "reason": "", "files": [],
+                     "message.copied": []},
     "relay": {**_TICKET_OPTIONAL, "files": [], "engineer.name": ""},
     "command_error": {**_TICKET_OPTIONAL, "subject": ""},
     "relay_notice": {**_TICKET_OPTIONAL, "subject": ""},
@@ -92,7 +93,8 @@ def _full(kind: str) -> dict[str, Any]:
         ticket = base["ticket"] | {"sla_description": union["ticket"]["sla_description"]}
         sla = {k: v for k, v in union["sla"].items()
                if k not in ("clock", "due", "point", "breached", "overdue")}
-        return base | {"ticket": ticket, "sla": sla, "message": union["message"],
+        message = {k: v for k, v in union["message"].items() if k != "copied"}
+        return base | {"ticket": ticket, "sla": sla, "message": message,
                        "related": union["related"]}
     if kind == "notification":
         return base | {"what": "new", "reason": "Likely related to SUP-000122",
@@ -173,6 +175,7 @@ def union_context() -> dict[str, Any]:
              "why": "not passed on: .exe files can run code (outbound.blocked_extensions)"},
         ],
         "message": {
+            "copied": ["Tech Contact <tech@example.org>"],  # notification only
             "from_addr": "customer@example.org",
             "from_name": "Casey Customer",
             "subject": "Printer on floor 3 prints blank pages",

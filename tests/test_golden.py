@@ -21,9 +21,10 @@ adding a folder. Keys of ``case.toml``:
   ``sent`` (kinds of the mail queued, in order), ``reason`` (a part of the
   quarantine reason), ``events`` (kinds that must be among the ticket's new
   events), ``steps`` (names of the steps that recorded a decision, in order),
-  ``says`` (a table kind = text: the text part of the first queued mail of that kind
-  contains the text: what its reader is told), ``participants`` (the ticket's people
-  after the mail, sorted addresses: who gets its relays).
+  ``says`` (a table kind = text, or a list of texts: the text part of the first queued
+  mail of that kind contains each, line ends as ``\n``: what its reader is told),
+  ``participants`` (the ticket's people after the mail, sorted addresses: who gets its
+  relays).
 
 An ``.eml`` may say ``{{sent:N:KIND}}``: the Message-ID of the first mail of
 that kind queued for the N-th mail of the case (to write a reply to it), and
@@ -168,8 +169,10 @@ def _texts(sent: list[dict[str, Any]]) -> dict[str, str]:
 
 def _matches(key: str, want: Any, have: Any) -> bool:
     if key == "says":
-        return have is not None and all(text in have.get(kind, "")
-                                        for kind, text in want.items())
+        return have is not None and all(
+            part in have.get(kind, "").replace("\r\n", "\n")
+            for kind, texts in want.items()
+            for part in ([texts] if isinstance(texts, str) else texts))
     if key == "reason":
         return have is not None and str(want) in have
     if key == "events":

@@ -59,10 +59,13 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
     else:
         was = ctx.threaded.status if ctx.threaded else None
         reopened = route is not None and route.action == "reopen"
+        said = [f"Reopened: the {was} ticket is open again"] \
+            if reopened and was != "open" else []
+        if ctx.newcomer is not None:  # a colleague or an addressed contact joined by writing
+            said.append(f"{ctx.inbound.from_addr} joined the ticket: {ctx.newcomer[1]}")
         conversation.customer_reply(store, ticket, ctx.inbound, ctx.now,
                                     notify=reopened or was != "closed",
-                                    reason=f"Reopened: the {was} ticket is open again"
-                                    if reopened and was != "open" else "")
+                                    reason="\n".join(said))
 
 
 #: How long a customer who was told that their mail joined an open ticket is not told

@@ -166,8 +166,9 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
                                    in_reply_to=inbound.message_id,
                                    references=[*inbound.references, inbound.message_id],
                                    language=ticket.language)
-    if queued:
-        store.add_event(ticket.id, "acknowledged", actor="mailgate", now=now,
+    if queued:  # /metrics counts "acknowledged": new tickets only, not merge notices
+        store.add_event(ticket.id, "acknowledged" if template == "ack" else "merge_notified",
+                        actor="mailgate", now=now,
                         message_id=inbound.message_id,
                         detail=f"{template} queued to {recipient[1]}")
     said = []

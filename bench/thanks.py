@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
     """Print the per-language table and the JSON totals line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default="eval9", choices=(
-        "eval9", "eval10", "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7",
+        "eval9", "eval10", "eval11", "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7",
         "tune8", "tune9", "tune10", "tune11", "hard"))
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     parser.add_argument("--model", type=Path, help="another sentence judge's file")

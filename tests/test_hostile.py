@@ -95,6 +95,26 @@ def test_byte_order_mark_before_the_first_header_is_skipped() -> None:
     assert inbound.message_id == "<bom@hostile.example>"
 
 
+def test_a_stray_line_inside_the_header_block_is_left_out() -> None:
+    """A line that is no header field between Subject and Date (a broken script's mail)
+    would make the parser take Date, Message-ID and Content-Type for body text: it is left
+    out, as mail clients do, and every field after it is read; a mail whose body follows
+    its header without the blank line keeps its text."""
+    raw = (b"From: Olga <olga@example.org>\r\nTo: support@example.com\r\n"
+           b"Subject: Export broken\r\nThis line is not a header\r\n"
+           b"Date: Mon, 02 Mar 2026 09:10:00 +0100\r\nMessage-ID: <stray-1@example.org>\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           b"The export fails since Friday.\r\n")
+    inbound = message.parse(raw)
+    assert inbound.message_id == "<stray-1@example.org>"
+    assert inbound.date is not None and inbound.date.day == 2
+    assert inbound.text.strip() == "The export fails since Friday."
+    no_gap = (b"From: olga@example.org\r\nSubject: Export broken\r\n"
+              b"Message-ID: <stray-2@example.org>\r\nHello, the export fails.\r\n"
+              b"Kind regards: Olga\r\n")
+    assert "Hello, the export fails." in message.parse(no_gap).text
+
+
 @pytest.mark.parametrize("case", BROKEN + list(automatic()), ids=lambda c: c.name)
 def test_broken_mail_parses_to_clean_fields(case: Case) -> None:
     """Broken mail is read as far as it goes: one-line subject, storable text, safe names."""

@@ -13,6 +13,7 @@ the raw bytes in the spool keep it whole.
 
 from __future__ import annotations
 
+import re
 import time
 from contextlib import suppress
 from email.feedparser import BytesFeedParser
@@ -234,9 +235,56 @@ _BOUNDED = _BoundedPolicy()
 def _parse_bytes(raw: bytes) -> tuple[EmailMessage, list[str]]:
     """Run the feed parser, bounded, over ``raw`` (see the module docstring); return the
     message and the fields cut for processing. A UTF-8 byte-order mark before the first
-    header (some Windows tools write one) is skipped."""
+    header (some Windows tools write one) is skipped. A stray line that is no header
+    field in the middle of the header block (the parser would take it, and every field
+    after it, for the body: Message-ID, Date and Content-Type lost) is left out and the
+    message parsed again, as mail clients read such a message; the raw bytes stay whole."""
     if raw.startswith(BOM):
         raw = raw[len(BOM):]
+    msg, cut = _parse_once(raw)
+    if any(type(d).__name__ == "MissingHeaderBodySeparatorDefect" for d in msg.defects):
+        repaired = _without_stray_header_lines(raw)
+        if repaired is not None:
+            again, cut = _parse_once(repaired)
+            again.defects.extend(msg.defects)  # still said: the header block was broken
+            return again, cut
+    return msg, cut
+
+
+# A header field's name (RFC 5322 2.2: printable ASCII but the colon), then the colon.
+_FIELD_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
+# Fields that show the header block goes on after a stray line.
+_KNOWN_FIELD = re.compile(
+    rb"^(?:from|to|cc|subject|date|message-id|mime-version|content-type|"
+    rb"content-transfer-encoding|in-reply-to|references|reply-to|received|return-path)"
+    rb"[ \t]*:", re.IGNORECASE)
+
+
+def _without_stray_header_lines(raw: bytes) -> bytes | None:
+    """``raw`` without the lines of its header block that are neither a field nor a
+    continuation, when a well-known field follows them; else None (then the line really
+    starts the body: a message without the blank line after its header)."""
+    lines = raw.split(b"\n")
+    kept: list[bytes] = []
+    stray = False
+    for i, line in enumerate(lines):
+        bare = line.rstrip(b"\r")
+        if not bare:  # the end of the header block
+            if not stray:
+                return None
+            return b"\n".join([*kept, *lines[i:]])
+        if bare[:1] in (b" ", b"\t") or _FIELD_LINE.match(bare):
+            kept.append(line)
+            continue
+        rest = lines[i + 1:]
+        end = next((j for j, other in enumerate(rest) if not other.rstrip(b"\r")), len(rest))
+        if not any(_KNOWN_FIELD.match(other) for other in rest[:end]):
+            return None
+        stray = True
+    return None
+
+
+def _parse_once(raw: bytes) -> tuple[EmailMessage, list[str]]:
     limits = _Limits()
     # (the stub's clone knows only the stock options, not a subclass's ``watcher``)
     options: dict[str, Any] = {"header_factory": _HeaderCache(),

@@ -135,7 +135,7 @@ def _run(gate: Desk, number: int, raw: bytes, mail_from: str | None,
             held = outbox_since(store, before["outbox"])
             gate.sent[number] = held
             return {"action": "quarantined", "reason": str(exc),
-                    "sent": [row["kind"] for row in held],
+                    "sent": [row["kind"] for row in held], "says": _texts(held),
                     "events": [e["kind"] for e in events_since(store, before["events"])]}
         sent = outbox_since(store, before["outbox"])
     gate.sent[number] = sent

@@ -45,7 +45,7 @@ def identify(services: Services, store: Store, ctx: Context) -> None:
             # a new mail in an engineer's name: believed, it would open a ticket in their
             # name and send our acknowledgement to whatever Reply-To the writer chose
             hold(services, ctx, f"unauthenticated engineer: {who} gave no proof for a new "
-                                f"mail ({NO_PROOF_NEW})")
+                                f"mail ({NO_PROOF_NEW}){_envelope(ctx, who)}")
         if view is not None and not automatic and proof(store, ctx, found) is None:
             ignored = "".join(f"; Authentication-Results of {a} ignored (not in "
                               "security.trusted_authserv_ids)" for a in found.untrusted)
@@ -53,7 +53,7 @@ def identify(services: Services, store: Store, ctx: Context) -> None:
                 "someone outside the team (answer the newest notification)" \
                 if found.proof == TOKEN_PROOF and found.token_ticket in _cited(ctx) else ""
             hold(services, ctx, f"unauthenticated engineer: {who} gave no proof ({NO_PROOF})"
-                                f"{retired}{ignored}")
+                                f"{retired}{ignored}{_envelope(ctx, who)}")
         ctx.role = "engineer"
     elif view is None or who == view.ticket.requester:
         ctx.role = "requester"
@@ -148,6 +148,21 @@ def _exposed(services: Services, store: Store, ctx: Context,
     return ticket.id, (f"a per-engineer reply address of {ticket.reference} was in To/Cc of "
                        f"a mail {', '.join(outsiders)} wrote or received: retired, the next "
                        "notification carries a new one")
+
+
+def _envelope(ctx: Context, who: str) -> str:
+    """What the envelope sender says of a held engineer's mail: an engineer who forgot the
+    reply address sends from their own domain; an outsider's server rarely fakes the
+    envelope too, so the team is warned not to pass such a text on."""
+    envelope = ctx.item.mail_from
+    if envelope is None:  # IMAP: no envelope to compare
+        return ""
+    home = domain_of(who)
+    there = domain_of(envelope) if envelope else ""
+    if there == home or there.endswith(f".{home}"):
+        return f"; envelope sender {envelope}"
+    return (f"; its envelope sender is {envelope or '<>'}, not at {home}: LIKELY FORGED, "
+            "do not pass its text on")
 
 
 def hold(services: Services, ctx: Context, reason: str) -> None:

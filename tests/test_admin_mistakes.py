@@ -300,6 +300,8 @@ def test_check_config_warns_of_a_template_no_mail_uses(tmp_path: Path) -> None:
     shutil.copytree(Path(__file__).resolve().parent.parent / "mailgate" / "defaults"
                     / "templates", templates)
     (templates / "acknowledgement.txt.j2").write_text("Hello\n", encoding="utf-8")
+    (templates / "ack.pt-BR.txt.j2").write_text("Olá\n", encoding="utf-8")
+    (templates / "relay.PT.txt.j2").write_text("Olá\n", encoding="utf-8")
     (templates / "_footer.txt.j2").write_text("ACME Support\n", encoding="utf-8")
     ack = templates / "ack.txt.j2"
     ack.write_text(ack.read_text(encoding="utf-8") + '{% include "_footer.txt.j2" %}\n',
@@ -309,6 +311,9 @@ def test_check_config_warns_of_a_template_no_mail_uses(tmp_path: Path) -> None:
     result = check_config(config)
     assert result.returncode == 0, result.stderr
     assert "acknowledgement.txt.j2: no mail uses this template" in result.stderr
+    assert "ack.pt-BR.txt.j2: no mail uses this template" in result.stderr
+    assert "relay.PT.txt.j2: no mail uses this template" in result.stderr
+    assert "'PT' table" not in result.stderr
     assert "_footer.txt.j2" not in result.stderr
 
 

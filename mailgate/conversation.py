@@ -174,12 +174,12 @@ class Conversation:
         """Apply commands and relay the reply; return the message kind to record."""
         parsed = commands.parse(new_text(inbound.text))
         errors = list(parsed.errors)
-        if parsed.commands and not errors:
-            refused = self._unauthorised(inbound, token_ok)
-            if refused:
-                errors.append(refused)
-        if not errors:
-            errors = self._apply(store, ticket, inbound, parsed.commands, now)
+        refused = self._unauthorised(inbound, token_ok) if parsed.commands else None
+        if refused:
+            errors.append(refused)
+        elif parsed.commands:  # with a syntax error: tried and undone, to list every error
+            errors += self._apply(store, ticket, inbound, parsed.commands, now,
+                                  keep=not errors)
         if errors:
             store.add_event(ticket.id, "command_rejected", actor=inbound.from_addr, now=now,
                             message_id=inbound.message_id, detail="; ".join(errors))
@@ -297,8 +297,9 @@ class Conversation:
         return inbound.from_addr.partition("@")[0]
 
     def _apply(self, store: Store, ticket: Ticket, inbound: Inbound,
-               given: list[commands.Command], now: datetime) -> list[str]:
-        """Apply every command or none: a failure rolls back the ones before it."""
+               given: list[commands.Command], now: datetime, keep: bool = True) -> list[str]:
+        """Apply every command or none: a failure rolls back the ones before it (and
+        ``keep`` false rolls them all back: only their errors are wanted)."""
         errors: list[str] = []
         actor, mid = inbound.from_addr, inbound.message_id
         try:
@@ -309,7 +310,7 @@ class Conversation:
                     except (MailgateError, NotFoundError) as exc:
                         errors.append(f"#{command.name} {command.argument}".strip()
                                       + f": {exc}")
-                if errors:
+                if errors or not keep:
                     raise _Rollback
         except _Rollback:
             pass

@@ -108,8 +108,9 @@ class Conversation:
         chosen = self._files(store, ticket, inbound) if what not in ("bounce", "held") else None
         own = {a.lower() for a in [*self.config.gateway.addresses,
                                    self.config.support_address, to]}
-        copied = [f"{name} <{address}>" if name else address  # not ours, nor support+token
-                  for name, address in [*inbound.to, *inbound.cc]
+        # addresses only, not ours nor support+token: an erasure replaces an address in our
+        # stored mail, a display name only in its header block (mailgate.store.privacy)
+        copied = [address for _, address in [*inbound.to, *inbound.cc]
                   if address and _base_address(address) not in own]
         context = self._base(ticket) | {
             "what": what, "reason": reason,
@@ -146,7 +147,7 @@ class Conversation:
             "what": "bounce", "reason": "", "files": [],
             "message": {"from_addr": self.config.support_address,
                         "from_name": "mailgate (outgoing mail)",
-                        "subject": ticket.subject, "text": text}}
+                        "subject": ticket.subject, "text": text, "copied": []}}
         return self.mailer.queue(
             store, ticket, kind="notification", template="notification", context=context,
             to=[(None, to)], subject=self._subject(ticket), now=now, in_reply_to=message_id,

@@ -337,6 +337,9 @@ def test_tickets_narrowed_to_an_assignee_requester_level_or_overdue(tmp_path: Pa
         return [row["reference"] for row in json.loads(listed.stdout)]
 
     assert refs("--assignee", "Alice@example.com") == ["SUP-000001"]
+    assert refs("--assignee", "alice") == ["SUP-000001"]  # a short name, as `assign` takes
+    unknown = run("tickets", "-c", c, "--assignee", "alicia")
+    assert unknown.returncode != 0 and b"no engineer 'alicia'" in unknown.stderr
     assert refs("--requester", "bob@example.org") == ["SUP-000002"]
     assert refs("--level", "standard") == ["SUP-000003", "SUP-000002", "SUP-000001"]
     assert refs("--overdue") == ["SUP-000001"]

@@ -42,13 +42,20 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise MailgateError("--limit must be 1 or more")
     paused: list[str] = []
-    if args.overdue:  # paused tickets are never overdue: the config says which pause
-        paused = list(load(args).sla.pause_statuses)
+    assignee = args.assignee
+    if args.overdue or (assignee and "@" not in assignee):
+        config = load(args)  # the pause statuses; an engineer's short name (as `assign`)
+        paused = list(config.sla.pause_statuses) if args.overdue else []
+        if assignee and "@" not in assignee:
+            assignee = config.team.engineer_address(assignee)
+            if assignee is None:
+                raise MailgateError(f"no engineer {args.assignee!r} in [team] engineers; "
+                                    "give a short name from there or an address")
     store = read_store(args)
     narrowed = any(v is not None for v in (args.assignee, args.requester, args.level)) \
         or args.overdue
     rows = [ticket_summary(r) for r in store.tickets(
-        args.status, args.limit, assignee=args.assignee, requester=args.requester,
+        args.status, args.limit, assignee=assignee, requester=args.requester,
         level=args.level, overdue_at=clock.now() if args.overdue else None, paused=paused)]
     if len(rows) == args.limit and not narrowed:
         counts = store.ticket_counts()
@@ -247,7 +254,8 @@ def register(add: AddCommand) -> None:
             "alice@example.com")
     p.add_argument("--status", help="only tickets in this status (open, in_progress, "
                    "awaiting_reply, on_hold, planned, acceptance, waiting_for_deploy, closed)")
-    p.add_argument("--assignee", help="only tickets assigned to this address")
+    p.add_argument("--assignee", help="only tickets assigned to this engineer (a short name "
+                   "of [team] engineers, or an address)")
     p.add_argument("--requester", help="only tickets of this requester address")
     p.add_argument("--level", help="only tickets of this SLA level")
     p.add_argument("--overdue", action="store_true",

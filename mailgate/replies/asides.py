@@ -228,8 +228,7 @@ def promises(understanding: Understanding, text: str) -> tuple[str, list[str]]:
     found: list[str] = []
     out = []
     for line in text.splitlines():
-        cut = _promise_span(understanding, line) if _MARKER.search(line) or _SUFFIX_HINT.search(
-            line) else None
+        cut = _promise_span(understanding, line) if _worth_reading(line) else None
         while cut is not None:
             found.append(line[cut[0]:cut[1]].strip(" ,，、"))
             line = f"{line[:cut[0]]} {line[cut[1]:]}"
@@ -238,9 +237,31 @@ def promises(understanding: Understanding, text: str) -> tuple[str, list[str]]:
     return "\n".join(out), found
 
 
-#: a conditional ending anywhere in a line: worth looking for a promise
-_SUFFIX_HINT = re.compile(
-    r"たら|れば|なら|場合|際|時は|ときは|면|경우|때|[^\W\d_](?:r|z)s[ae]\b|的话|的話")
+#: the words of ``_MARKER`` (one of each phrase), looked up in a set: a line holding none
+#: (nor a conditional ending, nor a marker of a script without spaces) holds no promise
+_MARKER_WORDS = frozenset({
+    "if", "should", "case", "whenever", "event", "falls", "wenn", "sollte", "sollten", "falle",
+    "fall", "sofern", "sobald", "als", "indien", "mocht", "mochten", "wanneer", "zodra", "si",
+    "cas", "dès", "quand", "lorsque", "caso", "cuando", "se", "qualora", "casomai", "om",
+    "ifall", "skulle", "när", "hvis", "dersom", "når", "tilfælde", "tilfelle", "jos", "mikäli",
+    "jeśli", "jeżeli", "gdyby", "jakby", "razie", "gdy", "kiedy", "pokud", "jestli",
+    "jestliže", "kdyby", "když", "případě", "jakmile", "если", "случае", "коли", "как", "якщо",
+    "разі", "як", "eğer", "şayet"})
+_TR_ENDINGS = ("rsa", "rse", "zsa", "zse", "rsak", "rsek", "rsam", "rsem", "rsanız", "rseniz")
+_JOINED_HINT = re.compile(
+    r"たら|れば|なら|場合|際|時は|ときは|もし|万|면|경우|때|만약|혹시|如果|要是|假如|若|一旦|如|再有"
+    r"|的话|的話|إذا|اذا|لو|حال|إن|عند")
+
+
+def _worth_reading(line: str) -> bool:
+    """Whether ``line`` may hold a condition at all (a set lookup per word: cheap)."""
+    words = _WORDS.findall(line.casefold())
+    return any(w in _MARKER_WORDS or w.endswith(_TR_ENDINGS) for w in words) or "s'il" in \
+        line.replace("’", "'").casefold() or bool(
+        _JOINED_OR_ARABIC.search(line) and _JOINED_HINT.search(line))
+
+
+_JOINED_OR_ARABIC = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0600-\u06ff]")
 
 
 def _promise_span(understanding: Understanding, line: str) -> tuple[int, int] | None:

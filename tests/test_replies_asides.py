@@ -42,6 +42,10 @@ PROMISES = [
     ("ja", "ありがとうございます。もしまたエラーが出たら、ご連絡します。"),
     ("zh", "多谢！如果打印机又卡住了，我再联系你们。"),
     ("ko", "감사합니다! 혹시 다시 오류가 나면 연락드리겠습니다."),
+    # no subject, as people write in a hurry
+    ("en", "Cheers, sorted! Will shout if it comes back."),
+    ("de", "Danke dir! Melde mich, falls es nochmal hakt."),
+    ("sv", "Tack! Återkommer om felet dyker upp igen."),
 ]
 
 

@@ -50,9 +50,11 @@ if TYPE_CHECKING:
 #: the customer will get in touch / report / let the team know: first person only
 _PROMISE_FORMS = (
     # en
-    r"\b(?:i|we)(?:['’]ll| will| shall)(?: (?:just|simply|certainly|definitely|of course|"
+    # "Will let you know if ...", "Thanks, will shout if ...": no subject, but none before it
+    r"(?:\b(?:i|we)(?:['’]ll| will| shall)|(?<![\w'’]\s)\bwill)(?: (?:just|simply|certainly|"
+    r"definitely|of course|"
     r"surely|then|immediately|also))? (?:let you(?: guys| all)? know|get back to you|"
-    r"be (?:back )?in touch|get in touch|(?:re)?contact you|reach out|shout|"
+    r"be (?:back )?in touch|get in touch|(?:re)?contact you|reach out|shout|keep you posted|"
     r"give you a (?:shout|call|ring|buzz)|drop you a (?:line|note|mail)|"
     r"write(?: back| again)?(?: to you)?|e-?mail you|call you|ring you|ping you|tell you|"
     r"report (?:it|back)|raise (?:it|a (?:new )?ticket)|come back to you|"
@@ -61,6 +63,7 @@ _PROMISE_FORMS = (
     r"|\byou['’]ll (?:hear|be hearing) from (?:me|us)(?: again)?\b",
     # de
     r"\b(?:ich|wir) (?:melde|meld|melden) (?:mich|uns)\b|\b(?:melde|meld) ich mich\b"
+    r"|(?<!\w\s)\b(?:melde|meld) mich\b|(?<!\w\s)\b(?:gebe|geb) (?:euch |ihnen |dir )?bescheid\b"
     r"|\bmelden wir uns\b|\b(?:ich|wir) (?:werde|werden) (?:mich|uns)(?: \w+){0,2} melden\b"
     r"|\bwerde ich mich(?: \w+){0,2} melden\b"
     r"|\b(?:ich|wir) (?:gebe|geb|geben|sage|sag|sagen) (?:ihnen |euch |dir )?(?:\w+ )?bescheid\b"
@@ -85,6 +88,7 @@ _PROMISE_FORMS = (
     r"|\b(?:mail|bel) ik (?:jullie|u|je)\b",
     # sv, da, nb
     r"\b(?:jag|vi) (?:hör|hörs) av (?:mig|oss)\b|\bhör (?:jag|vi) av (?:mig|oss)\b"
+    r"|(?<!\w\s)\b(?:hör av mig|återkommer)\b"
     r"|\b(?:jag|vi) (?:återkommer|säger till|meddelar|mejlar|ringer|skriver|tar kontakt|"
     r"kontaktar er)\b|\b(?:återkommer|meddelar|mejlar|ringer|skriver|kontaktar) (?:jag|vi)\b"
     r"|\bsäger (?:jag|vi) till\b|\btar (?:jag|vi) kontakt\b"

@@ -46,6 +46,9 @@ PROMISES = [
     ("en", "Cheers, sorted! Will shout if it comes back."),
     ("de", "Danke dir! Melde mich, falls es nochmal hakt."),
     ("sv", "Tack! Återkommer om felet dyker upp igen."),
+    # "if there is a problem" alone as the condition
+    ("zh", "好的，谢谢！有问题再联系。"),
+    ("ko", "네 감사합니다. 문제 있으면 연락드릴게요."),
 ]
 
 
@@ -71,6 +74,7 @@ NEAR_MISSES = [
     ("nl", "Bedankt, maar vanochtend liep hij weer vast. Ik laat het weten als het nog eens "
            "gebeurt."),
     ("pl", "Dzięki, błąd znowu wrócił dziś rano, dam znać, jeśli się powtórzy."),
+    ("zh", "谢谢，打印机又坏了，有问题我再联系你们。"),
     # a check still to come: no condition of trouble, or still failing
     ("en", "Thanks, I'll let you know if it doesn't work after the reboot."),
     ("it", "Grazie, se domani non funziona vi chiamo."),

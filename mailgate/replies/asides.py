@@ -195,11 +195,13 @@ _MARKER = re.compile(
     r"|(?<!\w)[وف]?(?:إذا|اذا|لو|في حال|حال|إن|عند)(?!\w)"
     r"|もし|万が一|万一|如果|要是|万一|假如|若是|一旦|如再|再有|如有|만약|혹시",
     re.IGNORECASE)
-#: a conditional ending closing the condition right before the promise (ja, ko, tr, zh)
+#: a conditional ending closing the condition right before the promise (ja, ko, tr, zh; in
+#: Chinese "有问题" alone is the condition: "有问题再联系", "再有问题我再找你们")
 _SUFFIX = re.compile(
     r"(?:たら|だら|れば|えば|けば|せば|てば|めば|べば|げば|なら|ならば|場合は|場合には|場合|際は|"
     r"際には|時は|ときは|ようでしたら|ようなら|ようであれば|면|경우|경우에는|경우엔|때는|때"
-    r"|[^\W\d_]{2,}(?:r|z)s[ae](?:k|m|n[ıi]z)?|的话|的話)[、,，\s]*$", re.IGNORECASE)
+    r"|[^\W\d_]{2,}(?:r|z)s[ae](?:k|m|n[ıi]z)?|的话|的話|(?:有|出)(?:什么|啥)?问题)[、,，\s]*$",
+    re.IGNORECASE)
 #: what ends a condition or a sentence: a promise and its condition share one clause run
 _BREAK = re.compile(r"[.!?;:。！？；\n]|\s[-–—]\s")
 _COMMA = re.compile(r"[,，、]")
@@ -225,6 +227,7 @@ _TROUBLE = re.compile(
     r"|di nuovo|de novo|novamente|igen|igjen|uudelleen|uudestaan|taas|znowu|znów|ponownie"
     r"|znovu|opět|zase|снова|опять|знову|tekrar|yine|yeniden|مرة أخرى|مجدد\w*"
     r"|bir şey|tekrarlanırsa|تكرر\w*|يتكرر|تتكرر|رجع\w*|عاد\w*|أي شيء|اي شي)(?!\w)"
+    r"|有(?:什么|啥)?问题|什么问题|있으면|있을 경우|있다면"
     r"|また|再発|再び|起き|又|다시|또|発生|何か|复发|重现|出现|出问题|有问题|再出|再有|재발|생기|발생|뭔가",
     re.IGNORECASE)
 #: the lexicon's cues a condition may not hold: a request, "but"/"still", a question word,
@@ -265,7 +268,7 @@ _MARKER_WORDS = frozenset({
 _TR_ENDINGS = ("rsa", "rse", "zsa", "zse", "rsak", "rsek", "rsam", "rsem", "rsanız", "rseniz")
 _JOINED_HINT = re.compile(
     r"たら|れば|なら|場合|際|時は|ときは|もし|万|면|경우|때|만약|혹시|如果|要是|假如|若|一旦|如|再有"
-    r"|的话|的話|إذا|اذا|لو|حال|إن|عند")
+    r"|的话|的話|问题|問題|إذا|اذا|لو|حال|إن|عند")
 
 
 def _worth_reading(line: str) -> bool:

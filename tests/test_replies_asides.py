@@ -49,6 +49,8 @@ PROMISES = [
     # "if there is a problem" alone as the condition
     ("zh", "好的，谢谢！有问题再联系。"),
     ("ko", "네 감사합니다. 문제 있으면 연락드릴게요."),
+    # "when" it comes back
+    ("it", "Grazie, vi faccio sapere quando si ripresenta."),
 ]
 
 
@@ -81,6 +83,7 @@ NEAR_MISSES = [
     ("de", "Danke, ich melde mich, falls es morgen immer noch nicht geht."),
     ("pt", "Obrigada! Amanhã testo outra vez e aviso vocês."),
     ("en", "Thanks! I'll test it again tomorrow and let you know how it went."),
+    ("en", "Thanks, I'll let you know when it works on Karin's PC too."),
     # news in the condition
     ("en", "Thanks! If it recurs, printer 5 is broken too, I'll tell you."),
 ]

@@ -184,7 +184,8 @@ _PROMISE_WORDS = frozenset(
 #: a condition's leading word (what follows it, to the promise or the clause's end, is the
 #: condition)
 _MARKER = re.compile(
-    r"(?<!\w)(?:si jamais|se mai|if ever|if|should|in case|whenever|in the event that|falls|"
+    r"(?<!\w)(?:si jamais|se mai|if ever|if|should|in case|whenever|when|in the event that|"
+    r"quando|когда|kun|falls|"
     r"wenn|sollte|sollten|"
     r"im falle?|sofern|sobald|als|indien|mocht|mochten|wanneer|zodra|si|s['’](?=il)|"
     r"au cas où|en cas de|dès que|quand|lorsque|en caso de que|por si|cuando|se|qualora|"
@@ -258,7 +259,8 @@ def promises(understanding: Understanding, text: str) -> tuple[str, list[str]]:
 #: the words of ``_MARKER`` (one of each phrase), looked up in a set: a line holding none
 #: (nor a conditional ending, nor a marker of a script without spaces) holds no promise
 _MARKER_WORDS = frozenset({
-    "if", "should", "case", "whenever", "event", "falls", "wenn", "sollte", "sollten", "falle",
+    "if", "should", "case", "whenever", "when", "quando", "когда", "kun", "event", "falls",
+    "wenn", "sollte", "sollten", "falle",
     "fall", "sofern", "sobald", "als", "indien", "mocht", "mochten", "wanneer", "zodra", "si",
     "cas", "dès", "quand", "lorsque", "caso", "cuando", "se", "qualora", "casomai", "om",
     "ifall", "skulle", "när", "hvis", "dersom", "når", "tilfælde", "tilfelle", "jos", "mikäli",

@@ -25,7 +25,7 @@ from mailgate.errors import ConfigError
 from mailgate.message import parse
 from mailgate.pipeline import Pipeline
 from mailgate.render import Renderer
-from mailgate.repeats import Mail, compare, concepts
+from mailgate.repeats import Mail, asks_anew, compare, concepts
 from mailgate.store import SpoolItem, Store, open_store
 from tests.configs import write_config
 from tests.pgserver import PgServer
@@ -479,3 +479,24 @@ def test_a_still_of_a_new_matter_or_of_what_works_is_no_persisting_problem() -> 
     same = compare(first, _mail("Room booking portal", "The room booking portal still "
                                 "lists nothing for Leeds, we have to phone around.", 120))
     assert same.same
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("The new PC doesn't have any printers yet. Could you add WG-PRN02? Not urgent.",
+     "could you add"),
+    ("Der neue Rechner hat noch keinen Drucker. Könnten Sie ihn hinzufügen? Keine Eile.",
+     "hinzufügen"),
+    ("Нового сотрудника ещё нет в системе, не могли бы вы добавить его? Не срочно.",
+     "добавить"),
+    ("Outlook won't open on the new laptop, can you install it again?", None),
+    ("Принтер не печатает, можете установить драйвер заново?", None),
+    ("Impossible d'ouvrir la caisse, pourriez-vous la configurer à nouveau ?", None),
+])
+def test_a_negation_alone_reports_no_problem_beside_a_request(text: str,
+                                                              asks: str | None) -> None:
+    """A mail asking for something new ("could you add", "hinzufügen") that says "not
+    urgent" or "doesn't have any printers yet" reports no problem: a negation by itself is
+    none (tenth session, blind eval9: a printer to set up on a new PC merged into that
+    printer's jam); a problem phrase or a symptom of the lexicon ("won't open", "не
+    печатает") is one, and such a mail is no new request."""
+    assert asks_anew(text) == asks

@@ -158,6 +158,12 @@ class Processor:
         done: list[tuple[Prepared, Outcome]] = []
         try:
             with self.store.transaction(), self.store.rows_together():
+                # read ahead for the group, one question each (with the next statement that
+                # needs an answer, on PostgreSQL): whether its Message-IDs are stored (the
+                # dedupe step's question), and the loop cap's count for its senders
+                self.store.note_unstored([p.inbound.message_id for p in group
+                                          if p.inbound is not None])
+                self._note_auto_replies(group)
                 for prepared in group:
                     item, inbound = prepared.item, prepared.inbound
                     assert inbound is not None and prepared.now is not None
@@ -180,6 +186,17 @@ class Processor:
             self._bind(prepared.item, prepared.inbound.message_id)
             self._log_outcome(outcome)
         return any(outcome.outbox_ids for _, outcome in done)
+
+    def _note_auto_replies(self, group: list[Prepared]) -> None:
+        """The automatic mail queued within the loop cap's window to whom the group's
+        acknowledgements would go (the sender, or its Reply-To), read once."""
+        conversation = self.config.conversation
+        if conversation.auto_reply_cap <= 0:
+            return
+        addresses = [address for p in group if p.inbound is not None
+                     for address in (p.inbound.from_addr, *(a for _n, a in p.inbound.reply_to))]
+        earliest = min(p.now for p in group if p.now is not None)
+        self.store.note_auto_replies(addresses, earliest - conversation.auto_reply_cap_window)
 
     def prepare(self, item: SpoolItem, raw: bytes | None = None) -> Prepared:
         """Read (unless ``raw`` is given) and parse a claimed row, and do the pipeline's

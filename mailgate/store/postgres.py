@@ -51,6 +51,7 @@ from mailgate.store.facade import Store
 from mailgate.store.lite import SPOOL_INSERT
 from mailgate.store.messages import MESSAGE_COLUMNS, message_values
 from mailgate.store.outbox import OUTBOX_INSERT, outbox_values
+from mailgate.store.spool import spool_values
 
 IDLE_IN_TX_MS = 60_000  # our transactions never sit idle for long
 # Detect a dead server or network instead of waiting on a half-open connection for the
@@ -606,6 +607,17 @@ class PgStore(Store):
         if outbox_id is None:  # the message row was not written: rolled back by the caller
             raise DuplicateMessageError(message_id)
         return outbox_id
+
+    def spool_add_many(self, mails: Sequence[tuple[bytes, dict[str, Any]]]) -> list[int]:
+        """As :meth:`SpoolQueries.spool_add_many`; the rows go in one round trip (pipeline
+        mode), not one each: the spooler's group costs two round trips with its COMMIT."""
+        if not self._depth or len(mails) < 2:
+            return super().spool_add_many(mails)
+        self.statements += 1
+        laters = [self._hold(self.SPOOL_WITH_RAW, (*spool_values(raw, **fields), raw))
+                  for raw, fields in mails]
+        self._send_held()
+        return [int(later.fetchall()[0][0]) for later in laters]
 
     def _reserve_id(self, table: str) -> int | None:
         row = self._x("SELECT nextval(pg_get_serial_sequence(?, 'id'))", (table,)).fetchone()

@@ -125,6 +125,26 @@ def test_claim_lease_expires_and_another_node_takes_over(open_db: Opener) -> Non
     assert a.claimants() == {"node-b"}
 
 
+def test_mail_whose_claim_ran_out_is_claimed_alone(open_db: Opener) -> None:
+    """A mail claimed before and never finished (its processor crashed on it, or hung past
+    the lease) is claimed alone next time, so that it is charged only for its own
+    attempts; the mail behind it is claimed together again once it is done."""
+    a, b = open_db(), open_db()
+    ids = spool(a, 4)
+    now = clock.now()
+    assert len(a.spool_claim("node-a", now, now + timedelta(minutes=5), 2)) == 2
+    with a.transaction():
+        a.spool_finish(ids[1], state="done", now=now)
+    later = now + timedelta(minutes=6)
+    [alone] = b.spool_claim("node-b", later, later + timedelta(minutes=5), 10)
+    assert (alone.id, alone.attempts) == (ids[0], 2)
+    with b.transaction():
+        b.spool_finish(ids[0], state="done", now=later)
+    rest = b.spool_claim("node-b", later, later + timedelta(minutes=5), 10)
+    assert [(c.id, c.attempts) for c in rest] == [(ids[2], 1), (ids[3], 1)]
+    assert b.spool_claim("node-b", later, later, 10) == []
+
+
 def test_clean_shutdown_gives_claims_back_uncharged(open_db: Opener) -> None:
     """Mail a stopping node held is claimable at once by another, its attempt not counted."""
     a, b = open_db(), open_db()

@@ -51,7 +51,8 @@ from mailgate.store.facade import Store
 from mailgate.store.lite import SPOOL_INSERT
 from mailgate.store.messages import MESSAGE_COLUMNS, message_values
 from mailgate.store.outbox import OUTBOX_INSERT, outbox_values
-from mailgate.store.spool import spool_values
+from mailgate.store.rows import SpoolItem
+from mailgate.store.spool import spool_item, spool_values
 
 IDLE_IN_TX_MS = 60_000  # our transactions never sit idle for long
 # Detect a dead server or network instead of waiting on a half-open connection for the
@@ -607,6 +608,26 @@ class PgStore(Store):
         if outbox_id is None:  # the message row was not written: rolled back by the caller
             raise DuplicateMessageError(message_id)
         return outbox_id
+
+    def spool_claim(self, node: str, now: datetime, lease_until: datetime, limit: int,
+                    only: int | None = None) -> list[SpoolItem]:
+        """As :meth:`SpoolQueries.spool_claim`, in one statement: the rows are chosen
+        (``FOR UPDATE SKIP LOCKED``) and claimed by the same UPDATE, so a claim costs two
+        round trips with its COMMIT, not three. A first row claimed before is claimed
+        alone, as there."""
+        where, params = ("", []) if only is None else (" AND id = ?", [only])
+        with self.transaction():
+            rows = self._x(
+                "WITH c AS (SELECT id, attempts FROM spool WHERE state = 'new'"
+                f" AND (lease_until IS NULL OR lease_until < ?){where} ORDER BY id LIMIT ?"
+                f"{self.SKIP_LOCKED}), f AS (SELECT id, attempts FROM c ORDER BY id LIMIT 1)"
+                " UPDATE spool SET claimed_by = ?, lease_until = ?,"
+                " attempts = spool.attempts + 1 FROM c WHERE spool.id = c.id"
+                " AND ((SELECT attempts FROM f) = 0 OR spool.id = (SELECT id FROM f))"
+                " RETURNING spool.id, spool.received_at, spool.channel, spool.source,"
+                " spool.mail_from, spool.rcpt_tos, spool.size, spool.attempts",
+                (to_db(now), *params, limit, node, to_db(lease_until))).fetchall()
+        return [spool_item(r) for r in sorted(rows)]
 
     def spool_add_many(self, mails: Sequence[tuple[bytes, dict[str, Any]]]) -> list[int]:
         """As :meth:`SpoolQueries.spool_add_many`; the rows go in one round trip (pipeline

@@ -31,6 +31,14 @@ def spool_values(raw: bytes, *, channel: str, received_at: datetime, source: str
             len(raw), state, reason)
 
 
+def spool_item(row: Sequence[Any]) -> SpoolItem:
+    """A claimed row: (id, received_at, channel, source, mail_from, rcpt_tos, size,
+    attempts)."""
+    return SpoolItem(id=row[0], received_at=from_db(row[1]), channel=row[2], source=row[3],
+                     mail_from=row[4], rcpt_tos=json.loads(row[5]), size=row[6],
+                     attempts=row[7])
+
+
 class SpoolQueries(StoreBase):
     """The ``spool`` table: rows are claimed with a lease, finished, quarantined, requeued."""
 
@@ -85,11 +93,7 @@ class SpoolQueries(StoreBase):
                 f" mail_from, rcpt_tos, size, attempts",
                 (node, to_db(lease_until), *ids),
             ).fetchall()
-        return [
-            SpoolItem(id=r[0], received_at=from_db(r[1]), channel=r[2], source=r[3],
-                      mail_from=r[4], rcpt_tos=json.loads(r[5]), size=r[6], attempts=r[7])
-            for r in sorted(rows)
-        ]
+        return [spool_item(r) for r in sorted(rows)]
 
     def spool_raw(self, spool_id: int) -> bytes:
         row = self._x("SELECT raw FROM spool_raw WHERE id = ?", (spool_id,)).fetchone()

@@ -618,7 +618,8 @@ class PgStore(Store):
         where, params = ("", []) if only is None else (" AND id = ?", [only])
         with self.transaction():
             rows = self._x(
-                "WITH c AS (SELECT id, attempts FROM spool WHERE state = 'new'"
+                # (MATERIALIZED: the rows are chosen and locked once, whoever reads them)
+                "WITH c AS MATERIALIZED (SELECT id, attempts FROM spool WHERE state = 'new'"
                 f" AND (lease_until IS NULL OR lease_until < ?){where} ORDER BY id LIMIT ?"
                 f"{self.SKIP_LOCKED}), f AS (SELECT id, attempts FROM c ORDER BY id LIMIT 1)"
                 " UPDATE spool SET claimed_by = ?, lease_until = ?,"

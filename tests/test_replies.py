@@ -1288,3 +1288,45 @@ def _always_harmless() -> SentenceModel:
 def test_contrast_words_read_by_their_neighbours(text: str, kept: bool) -> None:
     rules = Detector(Understanding.load(judge=False))
     assert rules.classify(text).thanks_only is kept, text
+
+
+#: a user's run (F29): "Danke! Ich habe Ihnen das Log gestern geschickt" was a bare
+#: thank-you; saying something was sent to the team means they must go and look at it
+SENT_TO_THE_TEAM = [
+    "Danke! Die Protokolle habe ich Ihnen heute früh geschickt.",
+    "Tack! Jag skickade skärmdumparna till er i morse.",
+    "Thanks a lot! I emailed you the crash report this morning.",
+    "Merci ! Je vous ai transmis le fichier de logs ce matin.",
+    "¡Gracias! Esta mañana le he enviado las capturas.",
+    "Bedankt! Ik heb u vanochtend de foutmelding gemaild.",
+    "Takk! Jeg sendte dere skjermbildene i morges.",
+    "Dziękuję! Rano przesłałem Panu zrzuty ekranu.",
+    "Спасибо! Утром выслал вам скриншоты.",
+    "Дякую! Вранці надіслала вам скріншоти.",
+    "Teşekkürler, ekran görüntülerini sabah size ilettim.",
+    "ありがとうございます。スクリーンショットは今朝お送りしました。",
+    "谢谢！截图今天早上已经发给您了。",
+    "감사합니다. 스크린샷은 오늘 아침에 보내드렸습니다.",
+]
+
+
+@pytest.mark.parametrize("text", SENT_TO_THE_TEAM)
+def test_saying_something_was_sent_to_the_team_reopens(detector: Detector, text: str) -> None:
+    """Thanks beside "I sent you the logs" is not a bare thank-you: the sentence judge read
+    such a calm sentence as harmless (0.68-0.75)."""
+    verdict = detector.classify(text)
+    assert not verdict.thanks_only, verdict.reason
+    assert "sent for the team" in verdict.reason
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks for the instructions you sent, all good now.",
+    "Danke für die Anleitung, die Sie mir geschickt haben. Alles läuft wieder.",
+    "Tack för länken ni skickade, nu fungerar allt.",
+    "Спасибо за инструкцию, которую вы прислали, всё работает.",
+    "ありがとうございます。送っていただいた手順で直りました。",
+])
+def test_what_the_team_sent_is_no_news(detector: Detector, text: str) -> None:
+    """Only what the customer sent to the team is news, not what the team sent them."""
+    verdict = detector.classify(text)
+    assert "sent for the team" not in verdict.reason, verdict.reason

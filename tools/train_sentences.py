@@ -78,7 +78,8 @@ LABELLED = ROOT / "tests" / "data" / "thanks" / "labelled.jsonl"
 OUT = ROOT / "mailgate" / "data" / "sentence_model.bin"
 GRID = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99,
         0.995, 1.01)
-DECISIVE = ("a question", "a 'but' or 'still'", "a request", "a problem", "a negated success")
+DECISIVE = ("a question", "a 'but' or 'still'", "a request", "a problem", "a negated success",
+            "something sent for the team to look at")
 EPOCHS, RATE, L2, SEED = 12, 0.5, 1e-6, 16
 
 

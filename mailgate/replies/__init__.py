@@ -167,12 +167,80 @@ class Understanding:
             # "…の分もお願いできればと思います🙏", "… kurulum lazım 🙏" ask for something
             hits = [h for h in hits if not _EMOJI.fullmatch(folded[h.start:h.end])]
         categories = frozenset(h.category for h in hits)
+        if _DELIVERED.search(folded):
+            categories |= {"delivery"}
         return Clause(text.strip(), categories, max(0, unknown),
                       bool(_QUESTION.search(text)) or asks, negated, free, live_problems=live)
 
 
 #: folded hands: "thank you" alone, "please" after a request (ja, ko, zh, tr, ar, hi)
 _EMOJI = re.compile("\U0001f64f")
+
+_GAP = r"[^.!?,;。！？，]{0,40}?"  # words between a sending verb and the team it went to
+#: the customer says they have sent something to the team ("Ich habe Ihnen das Log gestern
+#: geschickt", "Jag skickade loggen till er", "Я вчера отправил вам лог", "发给您了",
+#: "お送りしました"): the team must go and look at it, so it is news, not thanks. The team
+#: is the one it went to (a second-person object: "sent you", "vous ai envoyé", "te he
+#: enviado", "heb je ... gestuurd"), never the one that sent it ("the log you sent", "die
+#: Anleitung, die Sie geschickt haben", "送っていただいた"). Past forms only: "I'm sending
+#: you a photo" / "Te mando foto" speaks of this mail, whose file the team gets with the
+#: notice when it carries one (and "给您寄一罐茶" promises a gift)
+_DELIVERED = re.compile("|".join((
+    # en: "sent you", "sent it to you", "forwarded it to your team"
+    r"\b(?:sent|e-?mailed|mailed|forwarded|uploaded)\s+(?:(?:it|them|this|that|these|those|"
+    r"the\s+\w+|\w+)\s+)?(?:over\s+)?(?:to\s+)?(?:you|your\s+team|y'all)\b",
+    # de: "Ihnen … geschickt", "an Sie weitergeleitet"
+    rf"\b(?:ihnen|dir|euch|an\s+sie|an\s+euch|an\s+dich)\b{_GAP}\b(?:\w*geschickt|"
+    rf"\w*gesendet|\w*gesandt|gemailt|weitergeleitet|übermittelt|hochgeladen)\b",
+    # fr: "je vous ai envoyé", "je t'ai transmis"
+    rf"\b(?:vous|t')\s?(?:ai|avons|avais|avions)\b{_GAP}\b(?:envoy|transmis|renvoy|"
+    rf"fait suivre|fait parvenir|mailé|déposé)",
+    # es: "te he enviado", "le mandé"; it: "vi ho inviato", "te l'ho mandato"; pt: "te
+    # enviei", "enviei-lhe", "mandei para você"
+    r"\b(?:te|le|les|os)\s+(?:he|hemos|había|habíamos)\s+(?:enviado|mandado|reenviado|"
+    r"pasado|adjuntado)\b",
+    r"\b(?:te|le|les|os)\s+(?:envié|mandé|reenvié|pasé)\b",
+    r"\b(?:ti|vi|le)\s+(?:ho|abbiamo|avevo)\s+(?:già\s+)?(?:inviat|mandat|inoltrat|girat|"
+    r"spedit)\w*",
+    r"\b(?:te|ve|glie)\s?l[oaie']\s?(?:ho|abbiamo)\s+(?:già\s+)?(?:inviat|mandat|inoltrat|"
+    r"girat)\w*",
+    r"\b(?:te|lhe|lhes|vos)\s+(?:enviei|mandei|encaminhei|reenviei|passei)\b",
+    r"\b(?:enviei|mandei|encaminhei|reenviei)-(?:lhe|lhes|te|vos)\b",
+    rf"\b(?:enviei|mandei|encaminhei|reenviei)\b{_GAP}\b(?:para|pra|a)\s+(?:você|vocês|vós|"
+    rf"o senhor|a senhora|os senhores)\b",
+    # nl: "heb ik je de log gestuurd", "naar jullie gestuurd"
+    rf"\b(?:heb|had|hebben|hadden)\s+(?:ik\s+|we\s+|wij\s+)?(?:u|je|jou|jullie)\b{_GAP}"
+    rf"\b(?:\w*gestuurd|gemaild|\w*verstuurd)\b",
+    rf"\bnaar\s+(?:u|jou|jullie)\b{_GAP}\b(?:\w*gestuurd|gemaild|\w*verstuurd)\b",
+    # sv, da, nb: "skickade loggen till er", "sendte jer filen", "har sendt deg"
+    r"\b(?:skickade|skickat|mejlade|mejlat|mailade|mailat|vidarebefordrade|vidarebefordrat|"
+    r"sendte|sendt|videresendte|videresendt|mailede|mailet)\s+(?:(?:över|over|\w+)\s+)?"
+    r"(?:till\s+er|till\s+dig|til\s+jer|til\s+dig|til\s+deg|til\s+dere|dig|jer|deg|dere)\b",
+    r"\b(?:skickade|skickat|mejlade|vidarebefordrade|sendte|sendt|videresendt)\s+(?:er)\s+\w",
+    # fi: "lähetin teille lokin" (either order); pl, cs: "wysłałem Panu", "poslal jsem vám";
+    # ru, uk: "отправил вам", "вам надіслала"; tr: "size gönderdim"
+    rf"\b(?:lähetin|lähetimme|laitoin|välitin|toimitin)\b{_GAP}\b(?:teille|sinulle)\b",
+    rf"\b(?:teille|sinulle)\b{_GAP}\b(?:lähetin|lähetimme|laitoin|välitin|toimitin)\b",
+    rf"\b(?:wysłał\w*|przesłał\w*|podesłał\w*|przekazał\w*|poslal\w*|zaslal\w*|"
+    rf"přeposlal\w*|odeslal\w*|отправил\w*|отослал\w*|выслал\w*|переслал\w*|скинул\w*|"
+    rf"направил\w*|надісла[вл]\w*|відправи[вл]\w*|пересла[вл]\w*|скину[вл]\w*|висла[вл]\w*|gönderdim|"
+    rf"gönderdik|yolladım|yolladık|ilettim|ilettik)\b{_GAP}\b(?:panu|pani|państwu|wam|tobie|"
+    rf"vám|tobě|вам|тебе|тобі|size|sana|sizlere)\b",
+    rf"\b(?:panu|pani|państwu|wam|ci|vám|ti|вам|тебе|тобі|size|sana|sizlere)\b{_GAP}"
+    rf"\b(?:wysłał\w*|przesłał\w*|podesłał\w*|przekazał\w*|poslal\w*|zaslal\w*|"
+    rf"přeposlal\w*|odeslal\w*|отправил\w*|выслал\w*|переслал\w*|скинул\w*|надісла[вл]\w*|"
+    rf"відправи[вл]\w*|пересла[вл]\w*|скину[вл]\w*|gönderdim|gönderdik|yolladım|yolladık|ilettim|"
+    rf"ilettik)\b",
+    # ar: "أرسلت لكم", "بعتلك"; ja: humble past sending (to the reader); zh: "发给您了",
+    # "已经发给你"; ko: "보내드렸습니다"
+    r"(?:أرسلت|ارسلت|أرسلنا|ارسلنا|بعثت|بعتت|حولت|حوّلت)\w*\s*(?:لك|لكم|إليك|إليكم|لحضرتك)|"
+    r"بعتل\w+",
+    r"お送りしました|お送りいたしました|お送りしております|ご送付しました|送付しました|"
+    r"送付いたしました|転送しました|転送いたしました",
+    r"(?:发|传|转|寄|转发)(?:给|到)(?:你|您)(?:了|过)|已经?(?:发|传|转|寄|转发)(?:给|到)(?:你|您)|"
+    r"给(?:你|您)(?:发|传|转|寄)(?:了|过)",
+    r"(?:보내|전달|송부|전송)\s?드렸",
+)))
 
 #: "yesterday" is a qualifier ("worked yesterday"), but not after "since": "seit gestern
 #: keine Abbrüche mehr", "od včera to jede", "с вчерашнего" is how long it has worked
@@ -459,6 +527,8 @@ def substantive_reason(clause: Clause) -> str | None:
     c, negated = clause.categories, clause.negated
     if clause.question:
         return "a question"
+    if "delivery" in c:
+        return "something sent for the team to look at"
     if "contrast" in c:
         return "a 'but' or 'still'"
     if "request" in c:

@@ -1330,3 +1330,79 @@ def test_what_the_team_sent_is_no_news(detector: Detector, text: str) -> None:
     """Only what the customer sent to the team is news, not what the team sent them."""
     verdict = detector.classify(text)
     assert "sent for the team" not in verdict.reason, verdict.reason
+
+
+#: "I forgot:" opening a line below the signature adds something, like "P.S." (fresh text;
+#: three tuning replies wrote a new fault or request so, after their contact lines)
+FORGOT_BELOW_THE_SIGNATURE = [
+    "Danke, läuft wieder!\n\nJens Maurer\nMaurer Haustechnik GmbH\nTel. 0711 123456\n\n"
+    "Hab ich vergessen: im Lager zieht der Etikettendrucker seit heute früh kein Papier mehr ein.",
+    "Tack för hjälpen!\n\nLinnea Ek\nEk Bygg AB\n070-123 45 67\n\n"
+    "Glömde: skannern i receptionen skickar inga mejl sedan i morse.",
+    "Dziękuję bardzo!\n\nAgata Wrona\nBiuro Rachunkowe Wrona\ntel. 600 100 200\n\n"
+    "Zapomniałam: nowa księgowa od poniedziałku potrzebuje dostęp do programu kadrowego.",
+    "Merci beaucoup !\n\nPaul Girard\nGirard Menuiserie\n04 72 00 00 00\n\n"
+    "J'ai oublié : la badgeuse de l'entrée ne reconnaît plus aucun badge depuis ce matin.",
+    "Спасибо большое!\n\nОльга Смирнова\nООО «Ромашка»\n+7 495 000-00-00\n\n"
+    "Забыла написать: у бухгалтера с утра сканер не видит компьютер.",
+    "ありがとうございました。\n\n山田花子\n株式会社サンプル\nTEL 03-0000-0000\n\n"
+    "書き忘れましたが、受付のプリンターも朝から紙が詰まったままです。",
+]
+
+
+@pytest.mark.parametrize("text", FORGOT_BELOW_THE_SIGNATURE)
+def test_forgot_below_the_signature_is_an_afterthought(detector: Detector, text: str) -> None:
+    """Below the contact lines only a question, a request or a named problem counted; "I
+    forgot:" marks the rest as the customer's, read as the body is."""
+    assert not detector.classify(text).thanks_only, text
+
+
+#: a sentence below the contact lines, with no "P.S.": the customer's, read as the body is
+#: (fresh text; before, only a question, a request or a problem word counted there)
+PROSE_BELOW_THE_SIGNATURE = [
+    "Danke, passt!\n\nKarl Huber\nHuber Elektro GmbH\nTel. 089 1234567\n\n"
+    "Im Büro oben fällt das WLAN alle paar Minuten kurz weg.",
+    "Thanks!\n\nTom Reed\nReed Joinery Ltd\n01632 960000\n\n"
+    "The tablet in the warehouse shows last week's orders instead of today's.",
+    "Tack!\n\nLinnea Ek\nEk Bygg AB\n070-123 45 67\n\n"
+    "Kortläsaren i butiken nekar alla kontaktlösa betalningar sedan igår.",
+    "Obrigado!\n\nRita Lopes\nLopes & Filhos, Lda.\nTel. 21 000 0000\n\n"
+    "O leitor de cartões da loja 2 recusa os pagamentos sem contacto desde ontem.",
+    "Спасибо!\n\nОльга Смирнова\nООО «Ромашка»\n+7 495 000-00-00\n\n"
+    "На втором терминале со вчерашнего дня пропала кнопка возврата.",
+    "Bedankt!\n\nEva de Vries\nDe Vries Bouw B.V.\n020 123 4567\n\n"
+    "Op de tweede kassa is sinds gisteren de knop voor retouren verdwenen.",
+]
+#: a firm's notices below a signature: a trade fair, a closure, personal data, a
+#: register, a bracketed notice title; none is news to the engineer
+FIRM_NOTICES_BELOW_THE_SIGNATURE = [
+    "Danke, alles läuft!\n\nKarl Huber\nHuber Elektro GmbH\nTel. 089 1234567\n\n"
+    "Besuchen Sie uns auf der Light + Building 2027 in Frankfurt, Halle 11, Stand C40!",
+    "Thanks, all sorted!\n\nTom Reed\nReed Joinery Ltd\n01632 960000\n\n"
+    "Our workshop will be closed from 23 December to 2 January for the holidays.",
+    "Merci, tout fonctionne !\n\nPaul Girard\nGirard Menuiserie\n04 72 00 00 00\n\n"
+    "Vos données personnelles sont traitées conformément à notre politique de confidentialité.",
+    "Díky, funguje to!\n\nJana Malá\nMalá a syn s.r.o.\n+420 600 000 000\n\n"
+    "Společnost je vedena v obchodním rejstříku u Krajského soudu v Brně, oddíl C, vložka 9999.",
+    "ありがとうございました。\n\n山田花子\n株式会社サンプル\nTEL 03-0000-0000\n\n"
+    "【年末年始休業のお知らせ】12月28日から1月4日までお休みをいただきます。",
+    "Grazie, tutto a posto!\n\nLuca Bianchi\nBianchi Impianti srl\n+39 02 0000000\n\n"
+    "Ai sensi del GDPR i suoi dati personali sono trattati per finalità contrattuali.",
+]
+
+
+def _signed(text: str) -> str:
+    """The sender's name: the first line below the thanks."""
+    return text.split("\n\n")[1].split("\n")[0]
+
+
+@pytest.mark.parametrize("text", PROSE_BELOW_THE_SIGNATURE)
+def test_prose_below_the_signature_is_the_customers(detector: Detector, text: str) -> None:
+    verdict = detector.classify(text, _signed(text))
+    assert not verdict.thanks_only, verdict.reason
+
+
+@pytest.mark.parametrize("text", FIRM_NOTICES_BELOW_THE_SIGNATURE)
+def test_firm_notices_below_the_signature_are_no_news(detector: Detector, text: str) -> None:
+    verdict = detector.classify(text, _signed(text))
+    assert verdict.thanks_only, verdict.reason

@@ -60,7 +60,13 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 
-from mailgate.footers import legal_sentence, strip_disclaimers, strip_signature, without_notices
+from mailgate.footers import (
+    firm_notice,
+    legal_sentence,
+    strip_disclaimers,
+    strip_signature,
+    without_notices,
+)
 from mailgate.message import Inbound
 from mailgate.quotes import AFTERTHOUGHT, ReplyParts, is_separator, quoted_messages, reply_parts
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
@@ -1045,6 +1051,13 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
             return clauses + body
         if (_register_line(line) or _firm_line(line)) and not afterthought:  # the firm's
             continue  # "NIP ... | KRS ...", "Eriksson El & Larm AB"
+        if zone == "signature" and _prose(line) and not _notice(line):
+            # a sentence below the contact lines that no firm's notice is: the customer's
+            body = _read_body(understanding, line, names)
+            if isinstance(body, Verdict):
+                return Verdict(False, f"{body.reason} (below the signature)")
+            clauses += body
+            continue
         for raw in _CLAUSE.split(line):
             if not raw.strip():
                 continue
@@ -1064,6 +1077,32 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
             if afterthought:
                 clauses.append(_without_names(clause, names))
     return clauses
+
+
+_SENTENCE_END = re.compile(r"[.!?。！？]\s*$")
+_LOWER_WORD = re.compile(r"(?<!\S)[^\W\d_A-Z\u0400-\u042f\u00c0-\u00de][^\W\d_]*")
+
+
+def _prose(line: str) -> bool:
+    """A line below the signature that is a sentence, not a signature's item: it ends like
+    one and holds at least three lower-case words after its first (a name, a firm, an
+    address or a title has few), or ten characters of a script without spaces."""
+    text = line.strip()
+    if not _SENTENCE_END.search(text) or _CONTACT.search(text):
+        return False
+    if len(_JOINED_CHARS.findall(text)) >= 10 and not _ARABIC.search(text):
+        return True
+    words = text.split()
+    if _ARABIC.search(text):
+        return len(words) >= 6
+    return sum(1 for w in words[1:] if w[:1].islower()) >= 3
+
+
+def _notice(line: str) -> bool:
+    """A firm's notice in a signature (legal, print, device footer)."""
+    text = line.strip()
+    return firm_notice(text) or (bool(_DEVICE.search(text)) and len(text.split()) <= 10) \
+        or _register_line(text) or _firm_line(text)
 
 
 def _signs(line: str, names: frozenset[str]) -> bool:

@@ -173,7 +173,7 @@ class Understanding:
             # "…の分もお願いできればと思います🙏", "… kurulum lazım 🙏" ask for something
             hits = [h for h in hits if not _EMOJI.fullmatch(folded[h.start:h.end])]
         categories = frozenset(h.category for h in hits)
-        if _DELIVERED.search(folded):
+        if _delivered(folded, words):
             categories |= {"delivery"}
         return Clause(text.strip(), categories, max(0, unknown),
                       bool(_QUESTION.search(text)) or asks, negated, free, live_problems=live)
@@ -237,8 +237,10 @@ _DELIVERED = re.compile("|".join((
     rf"přeposlal\w*|odeslal\w*|отправил\w*|выслал\w*|переслал\w*|скинул\w*|надісла[вл]\w*|"
     rf"відправи[вл]\w*|пересла[вл]\w*|скину[вл]\w*|gönderdim|gönderdik|yolladım|yolladık|ilettim|"
     rf"ilettik)\b",
-    # ar: "أرسلت لكم", "بعتلك"; ja: humble past sending (to the reader); zh: "发给您了",
-    # "已经发给你"; ko: "보내드렸습니다"
+)))
+#: the same in the scripts matched inside words: ar "أرسلت لكم", "بعتلك"; ja humble past
+#: sending (to the reader); zh "发给您了", "已经发给你"; ko "보내드렸습니다"
+_DELIVERED_JOINED = re.compile("|".join((
     r"(?:أرسلت|ارسلت|أرسلنا|ارسلنا|بعثت|بعتت|حولت|حوّلت)\w*\s*(?:لك|لكم|إليك|إليكم|لحضرتك)|"
     r"بعتل\w+",
     r"お送りしました|お送りいたしました|お送りしております|ご送付しました|送付しました|"
@@ -247,6 +249,30 @@ _DELIVERED = re.compile("|".join((
     r"给(?:你|您)(?:发|传|转|寄)(?:了|过)",
     r"(?:보내|전달|송부|전송)\s?드렸",
 )))
+
+#: the first four letters of the sending verbs above: the patterns (slow: a gap between
+#: the verb and the team) are tried only on a clause holding a word that starts so
+_SENDING_STEMS = frozenset([
+    "sent", "mail", "emai", "forw", "uplo",  # en
+    "gesc", "zuge", "gese", "gesa", "gema", "weit", "über", "hoch",  # de
+    "envo", "tran", "renv", "fait", "dépo",  # fr
+    "envi", "mand", "reen", "pasa", "adju", "pasé",  # es
+    "invi", "inol", "gira", "sped", "enca", "pass",  # it pt
+    "gest", "opge", "door", "vers", "toeg",  # nl
+    "skic", "mejl", "vida", "send", "vide",  # sv da nb
+    "lähe", "lait", "väli", "toim",  # fi
+    "wysł", "prze", "pode", "posl", "zasl", "přep", "odes",  # pl cs
+    "отпр", "отос", "высл", "пере", "скин", "напр", "наді", "відп", "висл",  # ru uk
+    "gönd", "yoll", "ilet",  # tr
+])
+
+
+def _delivered(folded: str, words: list[tuple[int, int]]) -> bool:
+    """Whether a folded clause says something was sent to the team (``_DELIVERED``)."""
+    if any(folded[s:s + 4] in _SENDING_STEMS for s, _ in words) and _DELIVERED.search(folded):
+        return True
+    return bool(_JOINED_CHARS.search(folded)) and bool(_DELIVERED_JOINED.search(folded))
+
 
 #: "yesterday" is a qualifier ("worked yesterday"), but not after "since": "seit gestern
 #: keine Abbrüche mehr", "od včera to jede", "с вчерашнего" is how long it has worked

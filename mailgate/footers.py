@@ -210,6 +210,14 @@ _INVITE = re.compile(r"besuchen sie uns|visit us|navštivte nás|приглаш�
                      r"|zapraszamy|bezoek ons|besök oss|besøg os|besøk oss|vieni a trovarci"
                      r"|venga a visitarnos|venha visitar|visitez-nous|rendez-nous visite"
                      r"|bizi ziyaret|お越しください|欢迎莅临|방문해 주", _I)
+#: the firm's terms of business ("Op al onze diensten zijn de algemene voorwaarden … van
+#: toepassing")
+_TERMS = re.compile(r"terms and conditions|terms of business|general terms|algemene voorwaarden"
+                    r"|geschäftsbedingungen|\bagb\b|conditions générales|condiciones generales"
+                    r"|condizioni generali|termos e condições|condições gerais|allmänna villkor"
+                    r"|almindelige (?:betingelser|vilkår)|alminnelige vilkår|yleiset ehdot"
+                    r"|ogólne warunki|obchodní podmínky|общие условия|загальні умови"
+                    r"|genel (?:şartlar|koşullar)|الشروط العامة|約款|取引条件|条款|약관", _I)
 #: a closure over holidays: a closing word with a date
 _CLOSED = re.compile(r"\bclosed\b|geschlossen|fermé|fermeture|cerrad|chiuso|chiusura|fechad"
                      r"|gesloten|stängt|lukket|stengt|suljettu|nieczynn|zamknięt|zavřeno|uzavřen"
@@ -225,13 +233,14 @@ _REGISTERED = re.compile(r"rejstřík|handelsregister|registered in|registered o
 
 def firm_notice(text: str) -> bool:
     """A sentence a firm puts below its signatures: a legal or print notice
-    (``legal_sentence``), a note on personal data, a trade-fair invitation (a fair and a
+    (``legal_sentence``), a note on personal data or its terms of business, a trade-fair
+    invitation (a fair and a
     stand or a visit), a closure with its dates, a registration line, or a notice under a
     bracketed title ("【夏季休業のお知らせ】…"). Said of the firm, not to the engineer."""
     if len(text) > 600:
         return False
     return legal_sentence(text) or bool(
-        _PRIVACY.search(text)
+        _PRIVACY.search(text) or _TERMS.search(text)
         or sum(bool(p.search(text)) for p in (_FAIR, _STAND, _INVITE)) >= 2
         or (_CLOSED.search(text) and re.search(r"\d", text)) or _REGISTERED.search(text)
         or re.match(r"\s*[【\[［][^】\]］]{2,20}[】\]］]", text)

@@ -1388,6 +1388,8 @@ FIRM_NOTICES_BELOW_THE_SIGNATURE = [
     "【年末年始休業のお知らせ】12月28日から1月4日までお休みをいただきます。",
     "Grazie, tutto a posto!\n\nLuca Bianchi\nBianchi Impianti srl\n+39 02 0000000\n\n"
     "Ai sensi del GDPR i suoi dati personali sono trattati per finalità contrattuali.",
+    "Bedankt, het werkt weer!\n\nEva de Vries\nDe Vries Bouw B.V.\n020 123 4567\n\n"
+    "Op al onze offertes en leveringen zijn onze algemene voorwaarden van toepassing.",
 ]
 
 
@@ -1403,6 +1405,19 @@ def test_prose_below_the_signature_is_the_customers(detector: Detector, text: st
 
 
 @pytest.mark.parametrize("text", FIRM_NOTICES_BELOW_THE_SIGNATURE)
-def test_firm_notices_below_the_signature_are_no_news(detector: Detector, text: str) -> None:
-    verdict = detector.classify(text, _signed(text))
+def test_firm_notices_below_the_signature_are_no_news(text: str) -> None:
+    """Recognised by their shape, not cleared by the sentence judge."""
+    verdict = Detector(Understanding.load(judge=False)).classify(text, _signed(text))
+    assert verdict.thanks_only, verdict.reason
+
+
+def test_the_old_mail_below_the_signature_is_not_the_customers_prose() -> None:
+    """A webmail that quotes only the old mail's header leaves its text unquoted below the
+    writer's name; it opens by greeting the writer ("Bonjour Léa,"): it is the desk's."""
+    rules = Detector(Understanding.load(judge=False))
+    text = ("Merci, c'est bon !\nLéa\n\n> Message du 02/03/26 10:00\n"
+            "> De : \"Support\" <support@example.com>\n> Objet : [SUP-000001] Imprimante\n\n"
+            "Bonjour Léa,\n\nle pilote est réinstallé. Je ferme le ticket, dis-moi si ça "
+            "recommence.\n\nMarc")
+    verdict = rules.classify(text, "Léa Martin")
     assert verdict.thanks_only, verdict.reason

@@ -1067,7 +1067,7 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
     problem counts (a signature's own words are unknown, not a reason to reopen), and an
     afterthought marker ("P.S.", "Nachtrag") makes what follows count in full."""
     clauses: list[Clause] = []
-    afterthought = False
+    afterthought = history = False
     lines = text.splitlines()
     for k, line in enumerate(lines):
         if AFTERTHOUGHT.match(line):  # "P.S. ...": from here on, read as the body is
@@ -1077,7 +1077,13 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
             return clauses + body
         if (_register_line(line) or _firm_line(line)) and not afterthought:  # the firm's
             continue  # "NIP ... | KRS ...", "Eriksson El & Larm AB"
-        if zone == "signature" and _prose(line) and not _notice(line):
+        # a quoted header, or a greeting to the writer themselves ("Salut Camille,"): the
+        # old mail's text follows, not the writer's
+        history = history or line.lstrip().startswith(">") or bool(
+            names and line.rstrip().endswith(",") and len(line.split()) <= 4
+            and understanding.clause(line).categories & {"greeting", "closing"}
+            and names & {fold(w) for w in re.findall(r"[^\W\d_]+", line)})
+        if zone == "signature" and not history and _prose(line) and not _notice(line):
             # a sentence below the contact lines that no firm's notice is: the customer's
             body = _read_body(understanding, line, names)
             if isinstance(body, Verdict):

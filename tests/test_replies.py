@@ -1421,3 +1421,19 @@ def test_the_old_mail_below_the_signature_is_not_the_customers_prose() -> None:
             "recommence.\n\nMarc")
     verdict = rules.classify(text, "Léa Martin")
     assert verdict.thanks_only, verdict.reason
+
+
+@pytest.mark.parametrize("text", [
+    "Obrigada, já funciona. Pode encerrar o pedido.",
+    "Dzięki, działa. Można zamykać.",
+    "Gracias, ya va bien, la podéis cerrar.",
+    "Tack, allt fungerar, ärendet är avslutat för vår del.",
+    "Díky, už to jde, můžete zavřít.",
+    "Дякую, все працює, можна закривати.",
+    "谢谢，已经好了，可以结单。",
+])
+def test_leave_to_close_in_the_languages_own_words(text: str) -> None:
+    """Giving leave to close is a pleasantry in every language's usual forms (a blind
+    writer's "Można zamykać", "Pode encerrar sim" were read as more than thanks)."""
+    verdict = Detector(Understanding.load(judge=False)).classify(text)
+    assert verdict.thanks_only, verdict.reason

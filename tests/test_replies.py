@@ -1437,3 +1437,17 @@ def test_leave_to_close_in_the_languages_own_words(text: str) -> None:
     writer's "Można zamykać", "Pode encerrar sim" were read as more than thanks)."""
     verdict = Detector(Understanding.load(judge=False)).classify(text)
     assert verdict.thanks_only, verdict.reason
+
+
+@pytest.mark.parametrize("text", FORGOT_BELOW_THE_SIGNATURE)
+def test_what_the_writer_forgot_is_read_without_the_judge(text: str) -> None:
+    """A judge that clears every sentence still cannot close an "I forgot:" afterthought:
+    the writer flagged it as news (the judge read "Ještě jsem zapomněl" at 0.65)."""
+    from mailgate.replies.lexicon import Lexicon, load_tables
+    from mailgate.replies.model import SentenceModel, to_bytes
+
+    lenient = SentenceModel.from_bytes(to_bytes(
+        {"bias": 30.0, "threshold": 0.5, "again_threshold": 0.5, "problem_threshold": 0.5,
+         "cue_threshold": 0.5}, [0.0] * 64))
+    detector = Detector(Understanding(Lexicon(load_tables()), lenient))
+    assert not detector.classify(text).thanks_only, text

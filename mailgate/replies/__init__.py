@@ -1070,8 +1070,13 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
     afterthought = history = False
     lines = text.splitlines()
     for k, line in enumerate(lines):
-        if AFTERTHOUGHT.match(line):  # "P.S. ...": from here on, read as the body is
-            body = _read_body(understanding, "\n".join(lines[k:]), names)
+        marker = AFTERTHOUGHT.match(line)
+        if marker:  # "P.S. ...": from here on, read as the body is; what the writer says
+            # they forgot is read by the rules alone (the judge read "Ještě jsem zapomněl"
+            # and the fault after it as harmless)
+            reader = Understanding(understanding.lexicon, None) if marker.group("forgot") \
+                else understanding
+            body = _read_body(reader, "\n".join(lines[k:]), names)
             if isinstance(body, Verdict):
                 return Verdict(False, f"{body.reason} (in the {zone})")
             return clauses + body

@@ -55,7 +55,9 @@ _DISCLAIMER_FAMILIES = [
         r"|confidentiel|confidencial|конфиденциальн|riservat|confidenzial|fortrolig"
         r"|luottamuksellinen|poufn|důvěrn|конфіденційн|gizli|機密|机密|保密|기밀|سري"
         r"|taushetsbelagt|taushetsplikt|tystnadsplikt|verschwiegenheit|geheimhaltung"
-        r"|salassa pidettäv|tajemnic|geheim",
+        r"|salassa pidettäv|tajemnic|geheim|tajemstv|тайн|таємниц|守秘|professional secrecy"
+        r"|secret professionnel|secreto profesional|segreto professionale|sigilo profissional"
+        r"|beroepsgeheim|berufsgeheimnis|offentlighetsprincip|journalført|offentliggjort",
         r"recipient|addressee|adressat|mottagare|empfänger|geadresseerde|ontvanger|destinataire"
         r"|destinatario|адресат|получател|destinatário|modtager|mottaker|vastaanottaja"
         r"|adresat|adresát|одержувач|alıcı|受信|宛先|收件人|수신자|المستلم|المرسل إليه"
@@ -97,7 +99,7 @@ _ENVIRONMENT = re.compile(
 _GREEN = re.compile(r"environment|umwelt|miljø|miljö|milieu|ambiente|environnement|środowisk"
                     r"|prostředí|окружающ|довкілл|çevre|البيئة|環境|环境|環保|环保|환경"
                     r"|ympäristö", _I)
-_PRINT = re.compile(r"print|druck|imprim|stamp|skriv|tulost|drukuj|tisk|печат|друк|yazd"
+_PRINT = re.compile(r"print|druck|imprim|stamp|skriv|tulost|drukuj|tisk|tišt|печат|друк|yazd"
                     r"|طباع|印刷|打印|인쇄", _I)
 
 
@@ -190,6 +192,59 @@ def legal_sentence(text: str) -> bool:
             _GREEN.search(text) and _PRINT.search(text))):
         return True
     return bool(_MAIL_REFERENCE.search(text)) and any(p.search(text) for p in _DISCLAIMER_FAMILIES)
+
+
+#: a firm's other notices in a signature, by their words: personal data and privacy
+_PRIVACY = re.compile(
+    r"personal data|privacy|datenschutz|dsgvo|gdpr|rgpd|données personnelles|dati personali"
+    r"|dados pessoais|datos personales|persoonsgegevens|personuppgift|personoplysning"
+    r"|personopplysning|henkilötie|tietosuoja|dane osobowe|danych osobowych|osobní údaj"
+    r"|osobních údajů|персональн|kişisel veri|kvkk|個人情報|个人信息|個人資料|개인정보"
+    r"|البيانات الشخصية", _I)
+#: a trade fair, a stand or hall, an invitation to visit: two of the three
+_FAIR = re.compile(r"messe|\bfair\b|salon|feria|fiera|beurs|mässa|messut|targ|veletrh|выставк"
+                   r"|виставк|fuar|معرض|展示会|展会|博览会|전시회|박람회", _I)
+_STAND = re.compile(r"\bstand\b|\bbooth\b|\bhalle\b|\bhall\b|pavil|pabellón|padiglione|pavilhão"
+                    r"|osasto|stoisko|stánek|стенд|павильон|павільйон|جناح|ブース|展位|부스", _I)
+_INVITE = re.compile(r"besuchen sie uns|visit us|navštivte nás|приглашаем|запрошуємо|odwiedź nas"
+                     r"|zapraszamy|bezoek ons|besök oss|besøg os|besøk oss|vieni a trovarci"
+                     r"|venga a visitarnos|venha visitar|visitez-nous|rendez-nous visite"
+                     r"|bizi ziyaret|お越しください|欢迎莅临|방문해 주", _I)
+#: the firm's terms of business ("Op al onze diensten zijn de algemene voorwaarden … van
+#: toepassing")
+_TERMS = re.compile(r"terms and conditions|terms of business|general terms|algemene voorwaarden"
+                    r"|geschäftsbedingungen|\bagb\b|conditions générales|condiciones generales"
+                    r"|condizioni generali|termos e condições|condições gerais|allmänna villkor"
+                    r"|almindelige (?:betingelser|vilkår)|alminnelige vilkår|yleiset ehdot"
+                    r"|ogólne warunki|obchodní podmínky|общие условия|загальні умови"
+                    r"|genel (?:şartlar|koşullar)|الشروط العامة|約款|取引条件|条款|약관", _I)
+#: a closure over holidays: a closing word with a date
+_CLOSED = re.compile(r"\bclosed\b|geschlossen|fermé|fermeture|cerrad|chiuso|chiusura|fechad"
+                     r"|gesloten|stängt|lukket|stengt|suljettu|nieczynn|zamknięt|zavřeno|uzavřen"
+                     r"|закрыт|зачинен|kapalı|مغلق|休業|休み|放假|休息|휴무|휴업", _I)
+#: a company's registration sentence ("Společnost je zapsána v obchodním rejstříku …")
+_REGISTERED = re.compile(r"rejstřík|handelsregister|registered in|registered office"
+                         r"|registre du commerce|registro (?:delle imprese|mercantil)"
+                         r"|registo comercial|handelsregister|kamer van koophandel"
+                         r"|bolagsverket|erhvervsstyrelsen|foretaksregister|kaupparekister"
+                         r"|rejestr|реестр|реєстр|ticaret sicil|السجل التجاري|商業登記"
+                         r"|工商|법인등록|사업자등록", _I)
+
+
+def firm_notice(text: str) -> bool:
+    """A sentence a firm puts below its signatures: a legal or print notice
+    (``legal_sentence``), a note on personal data or its terms of business, a trade-fair
+    invitation (a fair and a
+    stand or a visit), a closure with its dates, a registration line, or a notice under a
+    bracketed title ("【夏季休業のお知らせ】…"). Said of the firm, not to the engineer."""
+    if len(text) > 600:
+        return False
+    return legal_sentence(text) or bool(
+        _PRIVACY.search(text) or _TERMS.search(text)
+        or sum(bool(p.search(text)) for p in (_FAIR, _STAND, _INVITE)) >= 2
+        or (_CLOSED.search(text) and re.search(r"\d", text)) or _REGISTERED.search(text)
+        or re.match(r"\s*[【\[［][^】\]］]{2,20}[】\]］]", text)
+        or (_PRINT.search(text) and _MAIL_REFERENCE.search(text) and len(text) < 200))
 
 
 def without_notices(lines: list[str]) -> list[str]:

@@ -197,7 +197,16 @@ AFTERTHOUGHT = re.compile(
     r"|aktualizacja|aktualizace|обновление|оновлення|güncelleme|تحديث|更新|추가|업데이트"
     # a note marker with its colon ("Not:", "Nota:", "Huom:", "Uwaga:", "Примечание:")
     r"|(?:note?|nota|notiz|hinweis|remarque|opmerking|notera|obs|huom\.?|huomautus|uwaga"
-    r"|pozn\.|poznámka|примечание|примітка|참고)\s?[:：])",
+    r"|pozn\.|poznámka|примечание|примітка|참고)\s?[:：]"
+    # "I forgot (to say):" opening a line: what follows is added ("Ještě jsem zapomněl: CNC
+    # …", "Забула: …", "Glömde: …", "Se me olvidaba: …", "言い忘れました。…")
+    r"|(?P<forgot>(?:(?:oh|ah|sorry|o ja|ach|och|ja|ai|ой|ой,)[,!]?\s+)?"
+    r"(?:i\s+|ich\s+|jeg\s+|jag\s+|ik\s+)?"
+    r"(?:forgot|vergessen|vergaß|vergass|vergat|vergeten|glömde|glemte|glemt|unohtui|unohdin"
+    r"|zapomniał[ae]m|zapomněl[a]?|ještě jsem zapomněl[a]?|zapomněl[a]? jsem|забыл[а]?|забув"
+    r"|забула|unuttum|نسيت|olvidé|se me olvid(?:aba|ó)|dimenticavo|mi sono dimenticat[oa]"
+    r"|esqueci|j'allais oublier|j'ai oublié|j'oubliais|hab(?:e)? (?:ich )?vergessen)\b"
+    r"|言い忘れ|書き忘れ|忘了说|忘记说|깜빡했|깜빡하고))",
     re.IGNORECASE)
 
 

@@ -216,3 +216,25 @@ def test_a_note_marker_below_the_signature_is_read_as_the_body(
     its problem counts even when the judge would clear everything (it is no firm's line)."""
     understanding = Understanding(lexicon, _always(True))
     assert not judge(understanding, reply_parts(text), sender).thanks_only
+
+
+def test_trainer_margin_needs_two_replies() -> None:
+    """``tools/train_sentences.py``: one cross-fitted lost reopen binds the threshold just
+    above itself; the margin step above that is earned by two or more (one reply at 0.68
+    used to move the shipped main threshold from 0.65 to 0.75)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from train_sentences import GRID, safe
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+
+    def sweep(added: dict[float, int]) -> list[dict[float, dict[str, list[str]]]]:
+        return [{t: {"added": ["lost"] * added.get(t, 0)} for t in GRID}]
+
+    one = {0.5: 1, 0.6: 1, 0.65: 1}  # a single reply judged 0.68
+    two = {0.5: 2, 0.6: 2, 0.65: 2}  # two replies judged 0.66 and 0.68
+    assert safe(sweep(one)) == 0.7
+    assert safe(sweep(two)) == 0.75
+    assert safe(sweep({0.5: 8})) == 0.65  # many below 0.6: one step above the lowest safe
+    assert safe(sweep({0.5: 8}), margin=0) == 0.6
+    assert safe(sweep({})) == 0.6  # none at all: the lowest value plus the margin

@@ -24,7 +24,8 @@ their id (all clauses of a reply on one side); a model trained without one half 
 judged on it, for each half. The threshold is the lowest grid value from which on
 neither held-out half has a substantive reply that the judge keeps closed and the rules
 alone reopen (nor the shipped model, trained on everything, on all of them), plus one
-grid step of margin. Then, each with the ones before it fixed, the same way: the problem
+grid step of margin when two replies or more bound it (``safe``: one reply alone binds it
+just above itself). Then, each with the ones before it fixed, the same way: the problem
 threshold (a clause naming a problem word, which the rules read as negated or over),
 the "again" threshold (a clause saying something happens again, with no problem,
 negation or qualifier word) and the cue threshold (a clause the rules reopen only for a
@@ -78,7 +79,8 @@ LABELLED = ROOT / "tests" / "data" / "thanks" / "labelled.jsonl"
 OUT = ROOT / "mailgate" / "data" / "sentence_model.bin"
 GRID = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99,
         0.995, 1.01)
-DECISIVE = ("a question", "a 'but' or 'still'", "a request", "a problem", "a negated success")
+DECISIVE = ("a question", "a 'but' or 'still'", "a request", "a problem", "a negated success",
+            "something sent for the team to look at")
 EPOCHS, RATE, L2, SEED = 12, 0.5, 1e-6, 16
 
 
@@ -266,15 +268,31 @@ def fit(lexicon: Lexicon, rows: list[dict[str, Any]]
     return model, header, weights
 
 
-def safe(sweeps: list[dict[float, dict[str, Any]]], margin: int = 1) -> float:
-    """The lowest grid threshold from which on no sweep has a reply added by the judge,
-    raised by ``margin`` grid steps (data we have not seen is less kind)."""
+#: how many cross-fitted lost reopens make a pattern that earns the margin step: one reply
+#: alone (uk-e8-011 "… усе нулі" at 0.68) moved the main threshold two grid steps (above
+#: itself, then the margin), and any rule change that nudged one score flipped it
+PATTERN = 2
+
+
+def _lowest(sweeps: list[dict[float, dict[str, Any]]], fewer_than: int) -> int:
+    """The index of the lowest grid value from which on every sweep's added replies,
+    summed, stay under ``fewer_than``."""
     chosen = len(GRID) - 1
     for k in reversed(range(len(GRID))):
-        if any(s[GRID[k]]["added"] for s in sweeps):
+        if sum(len(s[GRID[k]]["added"]) for s in sweeps) >= fewer_than:
             break
         chosen = k
-    return GRID[min(len(GRID) - 1, chosen + margin)]
+    return chosen
+
+
+def safe(sweeps: list[dict[float, dict[str, Any]]], margin: int = 1) -> float:
+    """The lowest grid threshold from which on no sweep has a reply added by the judge;
+    and ``margin`` grid steps above the lowest from which on fewer than ``PATTERN``
+    replies are added (data we have not seen is less kind), if that is higher: a single
+    reply binds the threshold just above itself, two or more earn the margin too."""
+    none = _lowest(sweeps, 1)
+    few = _lowest(sweeps, PATTERN)
+    return GRID[max(none, min(len(GRID) - 1, few + margin))]
 
 
 def crossfit(lexicon: Lexicon, replies: list[dict[str, Any]]) -> dict[str, Any]:

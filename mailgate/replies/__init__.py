@@ -60,7 +60,13 @@ from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 
-from mailgate.footers import legal_sentence, strip_disclaimers, strip_signature, without_notices
+from mailgate.footers import (
+    firm_notice,
+    legal_sentence,
+    strip_disclaimers,
+    strip_signature,
+    without_notices,
+)
 from mailgate.message import Inbound
 from mailgate.quotes import AFTERTHOUGHT, ReplyParts, is_separator, quoted_messages, reply_parts
 from mailgate.replies.asides import promises, without_attaching
@@ -168,12 +174,106 @@ class Understanding:
             # "…の分もお願いできればと思います🙏", "… kurulum lazım 🙏" ask for something
             hits = [h for h in hits if not _EMOJI.fullmatch(folded[h.start:h.end])]
         categories = frozenset(h.category for h in hits)
+        if _delivered(folded, words):
+            categories |= {"delivery"}
         return Clause(text.strip(), categories, max(0, unknown),
                       bool(_QUESTION.search(text)) or asks, negated, free, live_problems=live)
 
 
 #: folded hands: "thank you" alone, "please" after a request (ja, ko, zh, tr, ar, hi)
 _EMOJI = re.compile("\U0001f64f")
+
+_GAP = r"[^.!?,;。！？，]{0,40}?"  # words between a sending verb and the team it went to
+#: the customer says they have sent something to the team ("Ich habe Ihnen das Log gestern
+#: geschickt", "Jag skickade loggen till er", "Я вчера отправил вам лог", "发给您了",
+#: "お送りしました"): the team must go and look at it, so it is news, not thanks. The team
+#: is the one it went to (a second-person object: "sent you", "vous ai envoyé", "te he
+#: enviado", "heb je ... gestuurd"), never the one that sent it ("the log you sent", "die
+#: Anleitung, die Sie geschickt haben", "送っていただいた"). Past forms only: "I'm sending
+#: you a photo" / "Te mando foto" speaks of this mail, whose file the team gets with the
+#: notice when it carries one (and "给您寄一罐茶" promises a gift)
+_DELIVERED = re.compile("|".join((
+    # en: "sent you", "sent it to you", "forwarded it to your team"
+    r"\b(?:sent|e-?mailed|mailed|forwarded|uploaded)\s+(?:(?:it|them|this|that|these|those|"
+    r"the\s+\w+|\w+)\s+)?(?:over\s+)?(?:to\s+)?(?:you|your\s+team|y'all)\b",
+    # de: "Ihnen … geschickt", "an Sie weitergeleitet"
+    rf"\b(?:ihnen|dir|euch|an\s+sie|an\s+euch|an\s+dich)\b{_GAP}\b(?:\w*geschickt|"
+    rf"\w*gesendet|\w*gesandt|gemailt|weitergeleitet|übermittelt|hochgeladen)\b",
+    # fr: "je vous ai envoyé", "je t'ai transmis"
+    rf"\b(?:vous|t')\s?(?:ai|avons|avais|avions)\b{_GAP}\b(?:envoy|transmis|renvoy|"
+    rf"fait suivre|fait parvenir|mailé|déposé)",
+    # es: "te he enviado", "le mandé"; it: "vi ho inviato", "te l'ho mandato"; pt: "te
+    # enviei", "enviei-lhe", "mandei para você"
+    r"\b(?:te|le|les|os)\s+(?:he|hemos|había|habíamos)\s+(?:enviado|mandado|reenviado|"
+    r"pasado|adjuntado)\b",
+    r"\b(?:te|le|les|os)\s+(?:envié|mandé|reenvié|pasé)\b",
+    r"\b(?:ti|vi|le)\s+(?:ho|abbiamo|avevo)\s+(?:già\s+)?(?:inviat|mandat|inoltrat|girat|"
+    r"spedit)\w*",
+    r"\b(?:te|ve|glie)\s?l[oaie']\s?(?:ho|abbiamo)\s+(?:già\s+)?(?:inviat|mandat|inoltrat|"
+    r"girat)\w*",
+    r"\b(?:te|lhe|lhes|vos)\s+(?:enviei|mandei|encaminhei|reenviei|passei)\b",
+    r"\b(?:enviei|mandei|encaminhei|reenviei)-(?:lhe|lhes|te|vos)\b",
+    rf"\b(?:enviei|mandei|encaminhei|reenviei)\b{_GAP}\b(?:para|pra|a)\s+(?:você|vocês|vós|"
+    rf"o senhor|a senhora|os senhores)\b",
+    # nl: "heb ik je de log gestuurd", "naar jullie gestuurd"
+    rf"\b(?:heb|had|hebben|hadden)\s+(?:ik\s+|we\s+|wij\s+)?(?:u|je|jou|jullie)\b{_GAP}"
+    rf"\b(?:\w*gestuurd|gemaild|\w*verstuurd)\b",
+    rf"\bnaar\s+(?:u|jou|jullie)\b{_GAP}\b(?:\w*gestuurd|gemaild|\w*verstuurd)\b",
+    # sv, da, nb: "skickade loggen till er", "sendte jer filen", "har sendt deg"
+    r"\b(?:skickade|skickat|mejlade|mejlat|mailade|mailat|vidarebefordrade|vidarebefordrat|"
+    r"sendte|sendt|videresendte|videresendt|mailede|mailet)\s+(?:(?:över|over|\w+)\s+)?"
+    r"(?:till\s+er|till\s+dig|til\s+jer|til\s+dig|til\s+deg|til\s+dere|dig|jer|deg|dere)\b",
+    r"\b(?:skickade|skickat|mejlade|vidarebefordrade|sendte|sendt|videresendt)\s+(?:er)\s+\w",
+    # fi: "lähetin teille lokin" (either order); pl, cs: "wysłałem Panu", "poslal jsem vám";
+    # ru, uk: "отправил вам", "вам надіслала"; tr: "size gönderdim"
+    rf"\b(?:lähetin|lähetimme|laitoin|välitin|toimitin)\b{_GAP}\b(?:teille|sinulle)\b",
+    rf"\b(?:teille|sinulle)\b{_GAP}\b(?:lähetin|lähetimme|laitoin|välitin|toimitin)\b",
+    rf"\b(?:wysłał\w*|przesłał\w*|podesłał\w*|przekazał\w*|poslal\w*|zaslal\w*|"
+    rf"přeposlal\w*|odeslal\w*|отправил\w*|отослал\w*|выслал\w*|переслал\w*|скинул\w*|"
+    rf"направил\w*|надісла[вл]\w*|відправи[вл]\w*|пересла[вл]\w*|скину[вл]\w*|висла[вл]\w*|gönderdim|"
+    rf"gönderdik|yolladım|yolladık|ilettim|ilettik)\b{_GAP}\b(?:panu|pani|państwu|wam|tobie|"
+    rf"vám|tobě|вам|тебе|тобі|size|sana|sizlere)\b",
+    rf"\b(?:panu|pani|państwu|wam|ci|vám|ti|вам|тебе|тобі|size|sana|sizlere)\b{_GAP}"
+    rf"\b(?:wysłał\w*|przesłał\w*|podesłał\w*|przekazał\w*|poslal\w*|zaslal\w*|"
+    rf"přeposlal\w*|odeslal\w*|отправил\w*|выслал\w*|переслал\w*|скинул\w*|надісла[вл]\w*|"
+    rf"відправи[вл]\w*|пересла[вл]\w*|скину[вл]\w*|gönderdim|gönderdik|yolladım|yolladık|ilettim|"
+    rf"ilettik)\b",
+)))
+#: the same in the scripts matched inside words: ar "أرسلت لكم", "بعتلك"; ja humble past
+#: sending (to the reader); zh "发给您了", "已经发给你"; ko "보내드렸습니다"
+_DELIVERED_JOINED = re.compile("|".join((
+    r"(?:أرسلت|ارسلت|أرسلنا|ارسلنا|بعثت|بعتت|حولت|حوّلت)\w*\s*(?:لك|لكم|إليك|إليكم|لحضرتك)|"
+    r"بعتل\w+",
+    r"お送りしました|お送りいたしました|お送りしております|ご送付しました|送付しました|"
+    r"送付いたしました|転送しました|転送いたしました",
+    r"(?:发|传|转|寄|转发)(?:给|到)(?:你|您)(?:了|过)|已经?(?:发|传|转|寄|转发)(?:给|到)(?:你|您)|"
+    r"给(?:你|您)(?:发|传|转|寄)(?:了|过)",
+    r"(?:보내|전달|송부|전송)\s?드렸",
+)))
+
+#: the first four letters of the sending verbs above: the patterns (slow: a gap between
+#: the verb and the team) are tried only on a clause holding a word that starts so
+_SENDING_STEMS = frozenset([
+    "sent", "mail", "emai", "forw", "uplo",  # en
+    "gesc", "zuge", "gese", "gesa", "gema", "weit", "über", "hoch",  # de
+    "envo", "tran", "renv", "fait", "dépo",  # fr
+    "envi", "mand", "reen", "pasa", "adju", "pasé",  # es
+    "invi", "inol", "gira", "sped", "enca", "pass",  # it pt
+    "gest", "opge", "door", "vers", "toeg",  # nl
+    "skic", "mejl", "vida", "send", "vide",  # sv da nb
+    "lähe", "lait", "väli", "toim",  # fi
+    "wysł", "prze", "pode", "posl", "zasl", "přep", "odes",  # pl cs
+    "отпр", "отос", "высл", "пере", "скин", "напр", "наді", "відп", "висл",  # ru uk
+    "gönd", "yoll", "ilet",  # tr
+])
+
+
+def _delivered(folded: str, words: list[tuple[int, int]]) -> bool:
+    """Whether a folded clause says something was sent to the team (``_DELIVERED``)."""
+    if any(folded[s:s + 4] in _SENDING_STEMS for s, _ in words) and _DELIVERED.search(folded):
+        return True
+    return bool(_JOINED_CHARS.search(folded)) and bool(_DELIVERED_JOINED.search(folded))
+
 
 #: "yesterday" is a qualifier ("worked yesterday"), but not after "since": "seit gestern
 #: keine Abbrüche mehr", "od včera to jede", "с вчерашнего" is how long it has worked
@@ -460,6 +560,8 @@ def substantive_reason(clause: Clause) -> str | None:
     c, negated = clause.categories, clause.negated
     if clause.question:
         return "a question"
+    if "delivery" in c:
+        return "something sent for the team to look at"
     if "contrast" in c:
         return "a 'but' or 'still'"
     if "request" in c:
@@ -981,16 +1083,34 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
     problem counts (a signature's own words are unknown, not a reason to reopen), and an
     afterthought marker ("P.S.", "Nachtrag") makes what follows count in full."""
     clauses: list[Clause] = []
-    afterthought = False
+    afterthought = history = False
     lines = text.splitlines()
     for k, line in enumerate(lines):
-        if AFTERTHOUGHT.match(line):  # "P.S. ...": from here on, read as the body is
-            body = _read_body(understanding, "\n".join(lines[k:]), names)
+        marker = AFTERTHOUGHT.match(line)
+        if marker:  # "P.S. ...": from here on, read as the body is; what the writer says
+            # they forgot is read by the rules alone (the judge read "Ještě jsem zapomněl"
+            # and the fault after it as harmless)
+            reader = Understanding(understanding.lexicon, None) if marker.group("forgot") \
+                else understanding
+            body = _read_body(reader, "\n".join(lines[k:]), names)
             if isinstance(body, Verdict):
                 return Verdict(False, f"{body.reason} (in the {zone})")
             return clauses + body
         if (_register_line(line) or _firm_line(line)) and not afterthought:  # the firm's
             continue  # "NIP ... | KRS ...", "Eriksson El & Larm AB"
+        # a quoted header, or a greeting to the writer themselves ("Salut Camille,"): the
+        # old mail's text follows, not the writer's
+        history = history or line.lstrip().startswith(">") or bool(
+            names and line.rstrip().endswith(",") and len(line.split()) <= 4
+            and understanding.clause(line).categories & {"greeting", "closing"}
+            and names & {fold(w) for w in re.findall(r"[^\W\d_]+", line)})
+        if zone == "signature" and not history and _prose(line) and not _notice(line):
+            # a sentence below the contact lines that no firm's notice is: the customer's
+            body = _read_body(understanding, line, names)
+            if isinstance(body, Verdict):
+                return Verdict(False, f"{body.reason} (below the signature)")
+            clauses += body
+            continue
         for raw in _CLAUSE.split(line):
             if not raw.strip():
                 continue
@@ -1010,6 +1130,32 @@ def _read_late(understanding: Understanding, text: str, names: frozenset[str],
             if afterthought:
                 clauses.append(_without_names(clause, names))
     return clauses
+
+
+_SENTENCE_END = re.compile(r"[.!?。！？]\s*$")
+_LOWER_WORD = re.compile(r"(?<!\S)[^\W\d_A-Z\u0400-\u042f\u00c0-\u00de][^\W\d_]*")
+
+
+def _prose(line: str) -> bool:
+    """A line below the signature that is a sentence, not a signature's item: it ends like
+    one and holds at least three lower-case words after its first (a name, a firm, an
+    address or a title has few), or ten characters of a script without spaces."""
+    text = line.strip()
+    if not _SENTENCE_END.search(text) or _CONTACT.search(text):
+        return False
+    if len(_JOINED_CHARS.findall(text)) >= 10 and not _ARABIC.search(text):
+        return True
+    words = text.split()
+    if _ARABIC.search(text):
+        return len(words) >= 6
+    return sum(1 for w in words[1:] if w[:1].islower()) >= 3
+
+
+def _notice(line: str) -> bool:
+    """A firm's notice in a signature (legal, print, device footer)."""
+    text = line.strip()
+    return firm_notice(text) or (bool(_DEVICE.search(text)) and len(text.split()) <= 10) \
+        or _register_line(text) or _firm_line(text)
 
 
 def _signs(line: str, names: frozenset[str]) -> bool:

@@ -1288,3 +1288,116 @@ def _always_harmless() -> SentenceModel:
 def test_contrast_words_read_by_their_neighbours(text: str, kept: bool) -> None:
     rules = Detector(Understanding.load(judge=False))
     assert rules.classify(text).thanks_only is kept, text
+
+
+# A negation bound to a verb of going away: the problem is still there (user7 U21), with
+# or without thanks in front; "still" in Arabic is "did not cease" (U18)
+NOT_GONE = [
+    "The warning has not gone away after the update.",
+    "Thanks, the pop-up never disappeared.",
+    "Danke, die Fehlermeldung verschwindet nicht.",
+    "Die Fehlermeldung ist nach dem Neustart nicht verschwunden.",
+    "Merci, l'erreur ne disparaît pas.",
+    "Gracias, el aviso no desaparece.",
+    "Grazie, l'avviso non è scomparso.",
+    "Obrigada, o alerta não sumiu.",
+    "Bedankt, het waarschuwingsvenster verdwijnt niet.",
+    "Tack, varningen försvinner inte.",
+    "Tak, advarslen er ikke forsvundet.",
+    "Takk, feilmeldingen forsvinner ikke.",
+    "Dzięki, ostrzeżenie nie znika.",
+    "Спасибо, предупреждение не исчезает.",
+    "Дякую, попередження не зникло.",
+    "감사합니다. 경고 메시지가 사라지지 않아요.",
+    "شكرا، رسالة الخطأ لم تختف.",
+    "شكرا. ما زالت رسالة الخطأ تظهر.",
+    "ما زالت الشاشة سوداء.",
+    "Teşekkürler, uyarı kaybolmadı.",
+    "谢谢，报错没有消失。",
+]
+
+
+@pytest.mark.parametrize("text", NOT_GONE)
+def test_a_negated_going_away_is_a_remaining_problem(detector: Detector, text: str) -> None:
+    verdict = detector.classify(text)
+    assert not verdict.thanks_only, (text, verdict)
+
+
+@pytest.mark.parametrize("text", [
+    "شكرا، لم تحل المشكلة.",
+    "لم يتم إصلاح العطل بعد.",
+    "العطل لم ينته.",
+    "Teşekkürler, sorun çözülmedi.",
+])
+def test_a_negated_solving_or_ending_reopens(detector: Detector, text: str) -> None:
+    assert not detector.classify(text).thanks_only, text
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks, the warning has disappeared.",
+    "Danke, die Fehlermeldung ist verschwunden.",
+    "Tack, varningen försvann.",
+    "Dzięki, ostrzeżenie zniknęło.",
+    "شكرا، اختفت رسالة التحذير.",
+    "감사합니다. 경고 메시지가 사라졌어요.",
+    "谢谢，报错消失了。",
+    "Danke, keine Warnungen mehr.",
+    "Tack, inga varningar längre.",
+    "Kiitos, varoitus ei enää näy.",
+    "Gracias, ya no sale el aviso.",
+    "Thanks, nothing disappeared, all files are there.",
+    "Merci, l'erreur a disparu pas à pas.",
+])
+def test_a_problem_that_went_away_still_thanks(detector: Detector, text: str) -> None:
+    assert detector.classify(text).thanks_only, text
+
+
+# "not ... any more" with the verb between and no problem word: something stopped (U22)
+@pytest.mark.parametrize("text", [
+    "Tack. Jag kan inte skanna längre.",
+    "Tack. Kassan tar inte emot kort längre.",
+    "Takk. Skanneren leser ikke strekkoder lenger.",
+    "Tak. Jeg kan ikke åbne mappen længere.",
+    "Thank you. The app does not open any more.",
+])
+def test_no_longer_with_the_particle_after_the_verb_reopens(
+        detector: Detector, text: str) -> None:
+    assert not detector.classify(text).thanks_only, text
+
+
+# nothing changed after the fix: a remaining problem (U19); beside a success it is how
+# things work now
+@pytest.mark.parametrize("text", [
+    "Grazie. Tutto come prima.",
+    "Thanks, no change here.",
+    "Danke, alles wie vorher.",
+    "Dzięki, wszystko po staremu.",
+    "Tack, allt är som förut.",
+    "Спасибо, всё как раньше.",
+    "谢谢，和以前一样。",
+    "고맙습니다만 변화가 없네요.",
+])
+def test_nothing_changed_is_a_remaining_problem(detector: Detector, text: str) -> None:
+    assert not detector.classify(text).thanks_only, text
+
+
+@pytest.mark.parametrize("text", [
+    "Grazie, funziona come prima.",
+    "Tack, allt fungerar som förut.",
+    "Danke, es funktioniert wieder wie vorher.",
+    "Merci, tout marche comme avant.",
+])
+def test_working_as_before_still_thanks(detector: Detector, text: str) -> None:
+    assert detector.classify(text).thanks_only, text
+
+
+# a success limited in time, frequency or quality is partial (U20)
+@pytest.mark.parametrize("text", [
+    "Dzięki, drukarka działała do południa i przestała.",
+    "Tack, det fungerade över natten och slutade i morse.",
+    "Grazie, ha funzionato un'ora e poi basta.",
+    "감사합니다. 가끔만 접속됩니다.",
+    "谢谢，能登录了，就是特别慢。",
+])
+def test_a_success_limited_in_time_or_quality_reopens(detector: Detector, text: str) -> None:
+    assert not detector.classify(text).thanks_only, text

@@ -1314,6 +1314,7 @@ NOT_GONE = [
     "ما زالت الشاشة سوداء.",
     "Teşekkürler, uyarı kaybolmadı.",
     "谢谢，报错没有消失。",
+    "ありがとうございます。警告が消えません。",
 ]
 
 
@@ -1347,6 +1348,7 @@ def test_a_negated_solving_or_ending_reopens(detector: Detector, text: str) -> N
     "Gracias, ya no sale el aviso.",
     "Thanks, nothing disappeared, all files are there.",
     "Merci, l'erreur a disparu pas à pas.",
+    "Спасибо, ошибки перестали появляться.",
 ])
 def test_a_problem_that_went_away_still_thanks(detector: Detector, text: str) -> None:
     assert detector.classify(text).thanks_only, text
@@ -1398,6 +1400,7 @@ def test_working_as_before_still_thanks(detector: Detector, text: str) -> None:
     "Grazie, ha funzionato un'ora e poi basta.",
     "감사합니다. 가끔만 접속됩니다.",
     "谢谢，能登录了，就是特别慢。",
+    "Спасибо, работало день и перестало.",
 ])
 def test_a_success_limited_in_time_or_quality_reopens(detector: Detector, text: str) -> None:
     assert not detector.classify(text).thanks_only, text

@@ -1404,3 +1404,19 @@ def test_working_as_before_still_thanks(detector: Detector, text: str) -> None:
 ])
 def test_a_success_limited_in_time_or_quality_reopens(detector: Detector, text: str) -> None:
     assert not detector.classify(text).thanks_only, text
+
+
+@pytest.mark.parametrize("text", [
+    "Спасибо, что так быстро. Одно замечание ниже.",
+    "Danke für die schnelle Hilfe. Eine Anmerkung unten.",
+    "Thanks a lot! One comment below.",
+    "Tack! En kommentar nedan.",
+    "Dziękuję! Jedna uwaga poniżej.",
+])
+def test_a_pointer_to_text_below_is_a_cue_a_lenient_judge_cannot_clear(text: str) -> None:
+    """ "One remark below" points at answers written into the quote (tune10 ru-t10-004,
+    lost when a held-out judge scored it 0.67): a request cue, which needs the file's cue
+    threshold, not the plain one a sentence of news needs."""
+    lenient = SentenceModel.from_bytes(to_bytes(
+        {"bias": 0.85, "threshold": 0.65, "cue_threshold": 0.8}, [0.0] * 16))  # P = 0.70
+    assert not Detector(Understanding.load(model=lenient)).classify(text).thanks_only, text

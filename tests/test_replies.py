@@ -1315,6 +1315,9 @@ NOT_GONE = [
     "Teşekkürler, uyarı kaybolmadı.",
     "谢谢，报错没有消失。",
     "ありがとうございます。警告が消えません。",
+    "Tak, fejlen forsvandt ikke.",
+    "Takk, feilen forsvant ikke.",
+    "Bedankt, de fout verdween niet.",
 ]
 
 
@@ -1349,6 +1352,8 @@ def test_a_negated_solving_or_ending_reopens(detector: Detector, text: str) -> N
     "Thanks, nothing disappeared, all files are there.",
     "Merci, l'erreur a disparu pas à pas.",
     "Спасибо, ошибки перестали появляться.",
+    "Takk, feilmeldingen forsvant.",
+    "Bedankt, de foutmelding verdween meteen.",
 ])
 def test_a_problem_that_went_away_still_thanks(detector: Detector, text: str) -> None:
     assert detector.classify(text).thanks_only, text

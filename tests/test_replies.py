@@ -1454,3 +1454,140 @@ def test_what_the_writer_forgot_is_read_without_the_judge(text: str) -> None:
          "cue_threshold": 0.5}, [0.0] * 64))
     detector = Detector(Understanding(Lexicon(load_tables()), lenient))
     assert not detector.classify(text).thanks_only, text
+
+
+# A negation bound to a verb of going away: the problem is still there (user7 U21), with
+# or without thanks in front; "still" in Arabic is "did not cease" (U18)
+NOT_GONE = [
+    "The warning has not gone away after the update.",
+    "Thanks, the pop-up never disappeared.",
+    "Danke, die Fehlermeldung verschwindet nicht.",
+    "Die Fehlermeldung ist nach dem Neustart nicht verschwunden.",
+    "Merci, l'erreur ne disparaît pas.",
+    "Gracias, el aviso no desaparece.",
+    "Grazie, l'avviso non è scomparso.",
+    "Obrigada, o alerta não sumiu.",
+    "Bedankt, het waarschuwingsvenster verdwijnt niet.",
+    "Tack, varningen försvinner inte.",
+    "Tak, advarslen er ikke forsvundet.",
+    "Takk, feilmeldingen forsvinner ikke.",
+    "Dzięki, ostrzeżenie nie znika.",
+    "Спасибо, предупреждение не исчезает.",
+    "Дякую, попередження не зникло.",
+    "감사합니다. 경고 메시지가 사라지지 않아요.",
+    "شكرا، رسالة الخطأ لم تختف.",
+    "شكرا. ما زالت رسالة الخطأ تظهر.",
+    "ما زالت الشاشة سوداء.",
+    "Teşekkürler, uyarı kaybolmadı.",
+    "谢谢，报错没有消失。",
+    "ありがとうございます。警告が消えません。",
+    "Tak, fejlen forsvandt ikke.",
+    "Takk, feilen forsvant ikke.",
+    "Bedankt, de fout verdween niet.",
+]
+
+
+@pytest.mark.parametrize("text", NOT_GONE)
+def test_a_negated_going_away_is_a_remaining_problem(detector: Detector, text: str) -> None:
+    verdict = detector.classify(text)
+    assert not verdict.thanks_only, (text, verdict)
+
+
+@pytest.mark.parametrize("text", [
+    "شكرا، لم تحل المشكلة.",
+    "لم يتم إصلاح العطل بعد.",
+    "العطل لم ينته.",
+    "Teşekkürler, sorun çözülmedi.",
+])
+def test_a_negated_solving_or_ending_reopens(detector: Detector, text: str) -> None:
+    assert not detector.classify(text).thanks_only, text
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks, the warning has disappeared.",
+    "Danke, die Fehlermeldung ist verschwunden.",
+    "Tack, varningen försvann.",
+    "Dzięki, ostrzeżenie zniknęło.",
+    "شكرا، اختفت رسالة التحذير.",
+    "감사합니다. 경고 메시지가 사라졌어요.",
+    "谢谢，报错消失了。",
+    "Danke, keine Warnungen mehr.",
+    "Tack, inga varningar längre.",
+    "Kiitos, varoitus ei enää näy.",
+    "Gracias, ya no sale el aviso.",
+    "Thanks, nothing disappeared, all files are there.",
+    "Merci, l'erreur a disparu pas à pas.",
+    "Спасибо, ошибки перестали появляться.",
+    "Takk, feilmeldingen forsvant.",
+    "Bedankt, de foutmelding verdween meteen.",
+])
+def test_a_problem_that_went_away_still_thanks(detector: Detector, text: str) -> None:
+    assert detector.classify(text).thanks_only, text
+
+
+# "not ... any more" with the verb between and no problem word: something stopped (U22)
+@pytest.mark.parametrize("text", [
+    "Tack. Jag kan inte skanna längre.",
+    "Tack. Kassan tar inte emot kort längre.",
+    "Takk. Skanneren leser ikke strekkoder lenger.",
+    "Tak. Jeg kan ikke åbne mappen længere.",
+    "Thank you. The app does not open any more.",
+])
+def test_no_longer_with_the_particle_after_the_verb_reopens(
+        detector: Detector, text: str) -> None:
+    assert not detector.classify(text).thanks_only, text
+
+
+# nothing changed after the fix: a remaining problem (U19); beside a success it is how
+# things work now
+@pytest.mark.parametrize("text", [
+    "Grazie. Tutto come prima.",
+    "Thanks, no change here.",
+    "Danke, alles wie vorher.",
+    "Dzięki, wszystko po staremu.",
+    "Tack, allt är som förut.",
+    "Спасибо, всё как раньше.",
+    "谢谢，和以前一样。",
+    "고맙습니다만 변화가 없네요.",
+])
+def test_nothing_changed_is_a_remaining_problem(detector: Detector, text: str) -> None:
+    assert not detector.classify(text).thanks_only, text
+
+
+@pytest.mark.parametrize("text", [
+    "Grazie, funziona come prima.",
+    "Tack, allt fungerar som förut.",
+    "Danke, es funktioniert wieder wie vorher.",
+    "Merci, tout marche comme avant.",
+])
+def test_working_as_before_still_thanks(detector: Detector, text: str) -> None:
+    assert detector.classify(text).thanks_only, text
+
+
+# a success limited in time, frequency or quality is partial (U20)
+@pytest.mark.parametrize("text", [
+    "Dzięki, drukarka działała do południa i przestała.",
+    "Tack, det fungerade över natten och slutade i morse.",
+    "Grazie, ha funzionato un'ora e poi basta.",
+    "감사합니다. 가끔만 접속됩니다.",
+    "谢谢，能登录了，就是特别慢。",
+    "Спасибо, работало день и перестало.",
+])
+def test_a_success_limited_in_time_or_quality_reopens(detector: Detector, text: str) -> None:
+    assert not detector.classify(text).thanks_only, text
+
+
+@pytest.mark.parametrize("text", [
+    "Спасибо, что так быстро. Одно замечание ниже.",
+    "Danke für die schnelle Hilfe. Eine Anmerkung unten.",
+    "Thanks a lot! One comment below.",
+    "Tack! En kommentar nedan.",
+    "Dziękuję! Jedna uwaga poniżej.",
+])
+def test_a_pointer_to_text_below_is_a_cue_a_lenient_judge_cannot_clear(text: str) -> None:
+    """ "One remark below" points at answers written into the quote (tune10 ru-t10-004,
+    lost when a held-out judge scored it 0.67): a request cue, which needs the file's cue
+    threshold, not the plain one a sentence of news needs."""
+    lenient = SentenceModel.from_bytes(to_bytes(
+        {"bias": 0.85, "threshold": 0.65, "cue_threshold": 0.8}, [0.0] * 16))  # P = 0.70
+    assert not Detector(Understanding.load(model=lenient)).classify(text).thanks_only, text

@@ -160,6 +160,7 @@ class Understanding:
                 h.category == "negation" for h in hits):  # pt "não travou mais", not fr "mais"
             hits = hits[:-1]
         hits = _softened(hits, folded)
+        hits = _fused_but(_unchanged(hits, folded), folded)
         hits = [h for h in hits if not _since_yesterday(h, folded)]
         hits = _wanting(hits, folded, self.lexicon.volition)
         hits = _wished_ahead(hits, folded, self.lexicon.advance)
@@ -445,6 +446,7 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
     "doesn't work"; else what precedes: "funktioniert nicht"). Returns what was negated
     ("solved": "doesn't work", "stopped working"; "problem": "no more errors"), whether
     a negation bound to nothing, and how many problem words stay unbound (live)."""
+    hits, still = _not_gone(hits, folded)  # "not gone", "no longer prints": never over
     negations = any(h.category == "negation" for h in hits)
     # "mehr", "mere", "longer" say "no more" only beside a negation ("keine X mehr"), not
     # in a comparison ("larmer mere end den plejer")
@@ -453,7 +455,7 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
     problems = [h for h in hits if h.category == "problem"]
     successes = [h for h in hits if h.category == "solved"]
     bound: set[int] = set()  # ids of problem hits a negation or a resolution cancels
-    negated: set[str] = set()
+    negated: set[str] = set(still)
     free = False
     again = any(h.category == "again" for h in hits)  # "broke again after the fix"
     for hit in hits:
@@ -483,6 +485,136 @@ _NEGATED_FORM = re.compile(r"^(?:ne|не|nie|ні|ni)\w{3,}|\w{3,}(?:m[ae]d[ıi]
 #: comparatives that are "gone" words only beside a negation
 _COMPARATIVE = frozenset({"mehr", "mere", "mer", "meer", "længere", "lenger", "längre",
                           "langer"})
+
+
+#: words that say "any more" only beside a negation: "not ... anymore" is "no longer", not a
+#: thing that went away ("Skrivaren skriver inte ut längre": the printing stopped)
+_PARTICLES_GONE = _COMPARATIVE | frozenset({"anymore", "any more", "any longer", "longer",
+                                            "enää", "mais", "더 이상"})
+#: a "gone" word that holds a negation of its own ("不见了", "出なくなりました", "안 뜹니다")
+_NEGATION_INSIDE = re.compile(r"不|没|未|無|无|ない|なく|않|^안 |^못")
+#: multi-word "gone" entries that are a verb of going away ("went away", "se fue", "va via")
+_AWAY = re.compile(r"\b(?:away|via|embora|fue|va|ido|weg|væk|bort)\b")
+#: negations that are a subject or a "without", not a verb's negation: "nothing disappeared",
+#: "verschwunden ohne Neustart" say nothing is missing
+_NOT_VERBAL = frozenset({
+    "nothing", "nobody", "no one", "without", "nichts", "niemand", "ohne", "rien", "sans",
+    "personne", "nada", "nadie", "sin", "niente", "nulla", "nessuno", "senza", "ninguém", "sem",
+    "niets", "niks", "zonder", "inget", "ingenting", "utan", "intet", "uden", "uten", "nic",
+    "nikt", "bez", "nikdo", "ничего", "никто", "без", "нічого", "ніхто", "ilman", "kukaan",
+    "mitään", "kimse", "olmadan", "بدون"})
+#: verb negations that stand after the verb (V2 languages): "Felmeddelandet försvinner inte",
+#: "Die Meldung verschwindet nicht", "ne disparaît pas"
+_AFTER_VERB = frozenset({"nicht", "niet", "inte", "ej", "ikke", "pas"})
+#: verb negations whose "any more" particle may stand at the clause's end, with the verb
+#: between ("kan inte logga in längre", "skriver ikke ut lenger", "ei tulosta enää")
+_VERB_NEGATIONS = frozenset({"not", "never", "nicht", "nie", "niemals", "inte", "ej", "aldrig",
+                             "ikke", "aldri", "niet", "nooit", "ei", "eivät", "emme", "ette"})
+
+
+def _gone_verb(hit: Hit, folded: str) -> bool:
+    """A "gone" word that is itself the going away ("disappeared", "verschwunden", "zniknął",
+    "زالت", "사라지"), not an "any more" particle or a word with its own negation."""
+    text = folded[hit.start:hit.end]
+    if hit.category != "gone" or text in _PARTICLES_GONE or _NEGATION_INSIDE.search(text):
+        return False
+    return not re.search(r"\s", text) or bool(_AWAY.search(text))
+
+
+def _not_gone(hits: list[Hit], folded: str) -> tuple[list[Hit], frozenset[str]]:
+    """A negation bound to a verb of going away says the problem is still there ("The error
+    did not go away", "O erro não sumiu", "Błąd nie zniknął", "ما زالت المشكلة موجودة",
+    "오류가 사라지지 않았습니다", "Die Meldung verschwindet nicht"): a negated "gone" (and a
+    negated success: "solved" too), never a confirmation; the pair is taken out of the
+    binding, so the problem word beside it stays live. And a verb's negation with an "any
+    more" particle later in a clause that names no problem and no success says something no
+    longer happens ("Skrivaren skriver inte ut längre", "Jag kan inte logga in längre"): a
+    negated success, as "druckt nicht mehr" is; with a problem word it stays "no more X"
+    ("Felet dyker inte upp längre")."""
+    negations = [h for h in hits if h.category == "negation"
+                 and folded[h.start:h.end] not in _NOT_VERBAL]
+    particles = [h for h in hits if h.category == "gone" and folded[h.start:h.end] in
+                 _PARTICLES_GONE]
+    if not negations and not particles:
+        return hits, frozenset()
+    for gone in (h for h in hits if _gone_verb(h, folded)):
+        for neg in negations:
+            text = folded[neg.start:neg.end]
+            if neg.end <= gone.start and not neg.postfix:
+                between = folded[neg.end:gone.start]
+            elif gone.end <= neg.start and (neg.postfix or text in _AFTER_VERB) and (
+                    text != "pas" or re.search(r"\bn(?:e\s|')", folded[:gone.start])):
+                between = folded[gone.end:neg.start]
+            else:
+                continue
+            if len(_WORD.findall(between)) <= 1 and not _AND.search(between + " ") and not any(
+                    h is not neg and h is not gone and min(neg.end, gone.end) <= h.start
+                    and h.end <= max(neg.start, gone.start) and h.category != "pleasantry"
+                    for h in hits):  # "non è sparito": a filler between
+                return [h for h in hits if h is not neg and h is not gone], frozenset(
+                    {"gone", "solved"})
+    for particle in particles:  # "The app does not open any more": a negated verb (a
+        # problem entry "does not") with an unlisted verb between, then "any more"
+        before = [h for h in hits if h.category == "problem" and h.end <= particle.start]
+        if before and set(_WORD.findall(folded, before[-1].start, before[-1].end)) & \
+                _VERB_NEGATIONS and _WORD.search(folded, before[-1].end, particle.start):
+            return hits, frozenset({"solved"})
+    if any(h.category in ("problem", "solved") for h in hits):
+        return hits, frozenset()
+    for neg in negations:
+        if folded[neg.start:neg.end] in _VERB_NEGATIONS and any(
+                h.start >= neg.end and _WORD.search(folded, neg.end, h.start) for h in particles):
+            return hits, frozenset({"solved"})
+    return hits, frozenset()
+
+
+#: "as before", "no change", "老样子": the fix changed nothing, a remaining problem; beside a
+#: success, a "gone" or an "again" word it is how things work now ("funziona come prima",
+#: "alles wieder wie vorher")
+_UNCHANGED = re.compile(
+    r"(?<!\w)(?:(?:the )?same as before|as before|no change|no difference|nothing (?:has )?"
+    r"changed|unchanged|wie vorher|wie zuvor|beim alten|keine (?:veränderung|änderung)|"
+    r"unverändert|nichts (?:hat sich )?(?:geändert|verändert)|comme avant|rien n'a changé|"
+    r"aucun changement|inchangée?|como antes|igual que antes|sigue igual|ningún cambio|nada "
+    r"(?:ha )?cambiado|nada cambió|come prima|uguale a prima|tutto uguale|nessun cambiamento|"
+    r"niente è cambiato|non è cambiato nulla|non è cambiato niente|igual a antes|continua igual|"
+    r"nada mudou|nenhuma mudança|zoals eerst|zoals voorheen|zoals daarvoor|geen verschil|geen "
+    r"verandering|niets veranderd|onveranderd|som förut|som innan|ingen skillnad|ingen "
+    r"förändring|oförändrat|inget har ändrats|som før|ingen forskel|ingen ændring|uændret|"
+    r"ingen forskjell|ingen endring|uendret|kuten ennen|niin kuin ennen|ei muutosta|ennallaan|"
+    r"jak wcześniej|jak przedtem|po staremu|bez zmian|nic się nie zmieniło|jako předtím|beze "
+    r"změny|nic se nezměnilo|как (?:и )?раньше|без изменений|ничего не изменилось|як (?:і )?"
+    r"раніше|без змін|нічого не змінилося|eskisi gibi|değişiklik yok|hiçbir şey değişmedi|"
+    r"değişmedi)(?!\w)"
+    r"|كما كان|لم يتغير|لا تغيير|بدون تغيير|لا يوجد تغيير|変わらず|変わりません|変化なし|"
+    r"変化がありません|前と同じ|和以前一样|跟以前一样|与之前一样|还是一样|老样子|没有变化|没变化|"
+    r"没有任何变化|没什么变化|변화가 없|변화 없|달라진 게 없|달라진 것이 없")
+
+
+def _unchanged(hits: list[Hit], folded: str) -> list[Hit]:
+    """A clause that says nothing changed ("Tutto come prima", "Bez zmian", "没有变化") holds
+    a problem word there, in place of what the lists read in those words; unless it also
+    says something works, is gone or is back."""
+    found = _UNCHANGED.search(folded)
+    if found is None or any(h.category in ("solved", "gone", "again") and (
+            h.end <= found.start() or h.start >= found.end()) for h in hits):
+        return hits
+    start, end = found.span()  # its own negation ("Hiçbir değişiklik yok") negates nothing else
+    kept = [h for h in hits if (h.end <= start or h.start >= end) and not (
+        h.category == "negation" and _gap(h, Hit(start, end, "problem", 1)) <= _NEAR)]
+    return sorted([*kept, Hit(start, end, "problem", max(1, len(found.group().split())))],
+                  key=lambda h: h.start)
+
+
+def _fused_but(hits: list[Hit], folded: str) -> list[Hit]:
+    """Korean "but" fused to a verb's ending ("감사합니다만 변화가 없습니다": thank you, but
+    there is no change; "잘 됩니다만"): a contrast after thanks or a success."""
+    out = list(hits)
+    for hit in hits:
+        if hit.category in ("gratitude", "solved", "apology") and \
+                folded[hit.end:hit.end + 1] == "만" and "\uac00" <= folded[hit.end - 1] <= "\ud7af":
+            out.append(Hit(hit.end, hit.end + 1, "contrast", 1))
+    return sorted(out, key=lambda h: h.start) if len(out) > len(hits) else hits
 
 
 def _concord(hit: Hit, hits: list[Hit], folded: str) -> bool:
@@ -566,6 +698,8 @@ def substantive_reason(clause: Clause) -> str | None:
         return "a 'but' or 'still'"
     if "request" in c:
         return "a request"
+    if "gone" in negated:
+        return "a problem said not to be gone"
     if "solved" in negated:
         return "a negated success"
     if clause.live_problems:

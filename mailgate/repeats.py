@@ -447,7 +447,7 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     pair = _Pair(first, second, a, b, ca, cb, score - need, cue, clash, said, score, topic,
                  terms(first.subject, own), _problem(said))
     verdict = _rules(same, score, reason, pair, resolved, asks, colleague, soon)
-    other = someone_else(first, second) if same else None
+    other = someone_else(first, second) if same or verdict.same else None
     if other and verdict.same:
         verdict = replace(verdict, same=False, related=True,
                           reason=f"{reason}; related: {other} (linked, not merged)")
@@ -548,7 +548,7 @@ def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | N
         strong = None if resolved else \
             _strong(score, a, b, ca, cb, cue, bool(clash), said, pair.subject,
                     not colleague and _reports(first.text) and pair.reports, colleague) or \
-            _at_once(pair, colleague)
+            _at_once(pair, colleague) or _still_at_once(pair, colleague)
         if resolved:
             return Verdict(False, score, f"{reason}; related: it says the first problem is "
                                          f"over ({resolved!r}), so it reports another one "
@@ -559,6 +559,9 @@ def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | N
         # one sender's two problems (eighth session), and a false merge hides one
         return Verdict(False, score, f"{reason}; related: likely the same problem, but no "
                                      "strong evidence (linked, not merged)", related=True)
+    still = _still_at_once(pair, colleague)
+    if still:
+        return Verdict(True, score, f"{reason}; strong evidence: {still}")
     link = _link(score, need, len(shared), bool(idents), cue, colleague,
                  pair.reports, soon, ca.topics & cb.topics) or \
         _follows(first, second, cue, said, clash)
@@ -621,6 +624,13 @@ PERSISTS = frozenset({"still", "immer noch", "noch immer", "weiterhin", "nog ste
                       "всё ещё", "все еще", "до сих пор", "по-прежнему", "продолжа",
                       "toujours", "seguimos", "sigue sin", "todavía", "aún", "так и не", "to add",
                       "a reply to an earlier mail"})
+
+
+#: The same in Portuguese, Italian and Polish ("continua sem receber", "ancora
+#: inaccessibile", "nadal nic nie drukuje"; user7 U9): the concept lexicon does not know
+#: these languages, a persisting problem with a shared thing does.
+PERSISTS = PERSISTS | frozenset({"continua", "continuam", "ainda", "ancora", "nadal",
+                                 "wciąż", "ciągle", "dalej"})
 
 
 #: A colleague's phrases that say "the same" outright; "also", "everyone" only with the
@@ -1026,3 +1036,34 @@ def someone_else(first: Mail, second: Mail) -> str | None:
         return f"it names another person ({person})"
     more = one_more(f"{first.subject}\n{first.text}", second.text)
     return f"it asks for one more ({more!r})" if more else None
+
+
+def _still_at_once(pair: _Pair, colleague: bool) -> str | None:
+    """Strong evidence from a persistence word, time and a shared thing, whatever the score:
+    the same sender writes within ``AT_ONCE`` under a subject saying the problem persists
+    (a persistence word with a fault word right after it: "Immer noch kein Outlook",
+    "Teams inloggning fungerar fortfarande inte", "Celular continua sem receber e-mails")
+    and sharing a term with the first subject, both mails name one thing (an identifier, a
+    product name of three letters or more, or a topic of the lexicon), with no clash of
+    symptoms, no identifier of its own only, not "works again" nor a new request (user7 U9: such a
+    reminder a minute later was only linked, two tickets and two SLA clocks)."""
+    first, second, a, b, ca, cb = pair.first, pair.second, pair.a, pair.b, pair.ca, pair.cb
+    if colleague or pair.clash or \
+            _hours(first, second) * 3600 > AT_ONCE.total_seconds() or _own_things(a, b) or \
+            (ca.symptoms and cb.symptoms and not families(ca.symptoms) & families(cb.symptoms)):
+        return None
+    # the subject itself says the fault persists, and names what the first subject did: a
+    # "still" in the text only merged 81 other stories of the stress test, 10 with a subject
+    # sharing a term ("Re: Card terminal declining" after "Card reader won't pair")
+    if not _still_wrong(second.subject) or \
+            not set(pair.subject.weights) & set(pair.first_subject.weights):
+        return None
+    if _phrase(pair.said, _words()[7]) or asks_anew(pair.said):
+        return None
+    shared = set(a.weights) & set(b.weights)
+    thing = sorted(a.idents & b.idents) or sorted(
+        t for t in shared if a.weights[t] == NAME and len(t) >= 3) or sorted(
+        ca.topics & cb.topics)
+    if thing:
+        return f"the same sender within the hour, still ({pair.cue!r}), shared: {thing[0]}"
+    return None

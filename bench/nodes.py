@@ -33,7 +33,7 @@ from typing import Any
 
 from load import make_mail, run_closed
 from peer import Skipped
-from server import BIN, ROOT, Mailgate, child_env, cpu_seconds
+from server import BIN, ROOT, Mailgate, child_env, children, cpu_of, cpu_seconds, role_of
 
 HOST = "127.0.0.1"
 SESSIONS = 8
@@ -167,17 +167,27 @@ def _measure(name: str, nodes: list[Mailgate], peek: Peek, mails_n: int, tag: st
     tickets_before = peek.one("SELECT count(*) FROM tickets")
     run_tag = f"{tag}-{name}"
     mails = [make_mail(run_tag, i) for i in range(mails_n)]
+    senders = [p for n in nodes for p in children(n.pid) if role_of(p) == "sender"]
     cpu0 = sum(cpu_seconds(n.pid) for n in nodes)
+    own0 = sum(cpu_seconds(n.pid, with_children=False) for n in nodes)
+    sender0 = cpu_of(senders)
     db0 = pg_cpu() if pg_cpu else 0.0
     run = asyncio.run(run_closed(HOST, [n.port for n in nodes], mails, SESSIONS))
     drained = peek.wait_drained(spool_from=before)
     cpu = sum(cpu_seconds(n.pid) for n in nodes) - cpu0
+    own = sum(cpu_seconds(n.pid, with_children=False) for n in nodes) - own0
+    sender = cpu_of(senders) - sender0
     db = (pg_cpu() - db0) if pg_cpu else None
     out: dict[str, Any] = {
         f"{name}_nodes": len(nodes),
         f"{name}_msgs_per_s": round(mails_n / (drained - run.started), 1),
         f"{name}_intake_msgs_per_s": round(mails_n / run.seconds, 1),
         f"{name}_daemon_cpu_ms_per_msg": round(cpu / mails_n * 1000, 3),
+        # apart: the daemon process (listener, spooler), its processors, its sender (the
+        # sender is not waited for: what it did until the spool was drained)
+        f"{name}_intake_cpu_ms_per_msg": round(own / mails_n * 1000, 3),
+        f"{name}_processors_cpu_ms_per_msg": round((cpu - own - sender) / mails_n * 1000, 3),
+        f"{name}_sender_cpu_ms_per_msg": round(sender / mails_n * 1000, 3),
         f"{name}_errors": len(run.errors),
         f"{name}_quarantined": peek.one(f"SELECT count(*) FROM spool WHERE id > {before}"
                                         f" AND state = 'quarantined'"),
@@ -277,7 +287,9 @@ def summary_lines(p: dict[str, Any], table: Callable[[list[tuple[str, Any, str]]
         if f"{name}_postgres_cpu_ms_per_msg" in p:
             cpu += f" + {p[f'{name}_postgres_cpu_ms_per_msg']}"
         rows.append((f"  CPU per mail, ms (daemon{' + postgres' if name != 'sqlite' else ''})",
-                     cpu, ""))
+                     cpu, f"intake {p.get(f'{name}_intake_cpu_ms_per_msg')}, processors "
+                          f"{p.get(f'{name}_processors_cpu_ms_per_msg')}, sender "
+                          f"{p.get(f'{name}_sender_cpu_ms_per_msg')}"))
         rows.append(("  correctness", p[f"{name}_check"],
                      f"errors {p[f'{name}_errors']}, quarantined {p[f'{name}_quarantined']}"))
     return [f"6. PostgreSQL {p['postgresql']} ({p['messages']:,} distinct 4 KB mails, "

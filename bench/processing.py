@@ -42,7 +42,7 @@ sys.path.insert(0, _BENCH)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from load import make_mail  # noqa: E402
-from nodes import start_postgres  # noqa: E402
+from nodes import start_postgres, tree_cpu_seconds  # noqa: E402
 from server import config_text  # noqa: E402
 
 from mailgate.config import load_config  # noqa: E402
@@ -148,9 +148,10 @@ def run(args: argparse.Namespace, server: Any) -> None:
             print(f"spooled {warm + args.messages} mails, none processed (--setup-only)")
             return
         processor.drain(limit=warm)
+        server_cpu = _server_cpu(server)
         statements = store.statements
         written = _io_counts()
-        profiler = cProfile.Profile() if args.profile else None
+        profiler = cProfile.Profile(time.process_time) if args.profile else None
         wall, cpu = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
@@ -160,13 +161,23 @@ def run(args: argparse.Namespace, server: Any) -> None:
             profiler.dump_stats(args.profile)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         statements = store.statements - statements
+        server_cpu = _server_cpu(server) - server_cpu
         writes = {k: (v - written[k]) / done for k, v in _io_counts().items()}
         counts = store.spool_counts()
         print(f"processed {done} mails on {store.dialect}: {1000 * wall / done:.2f} ms wall, "
               f"{1000 * cpu / done:.2f} ms CPU per mail ({done / wall:.0f} msgs/s), "
               f"{statements / done:.1f} SQL statements per mail, "
               f"{writes.get('syscw', 0):.1f} write calls and {writes.get('wchar', 0) / 1024:.1f}"
-              f" KB written per mail; spool {counts}")
+              f" KB written per mail; spool {counts}"
+              + (f"; PostgreSQL's CPU {1000 * server_cpu / done:.2f} ms per mail" if server
+                 else ""))
+
+
+def _server_cpu(server: Any) -> float:
+    """CPU seconds of the PostgreSQL server so far (every process of it), or 0."""
+    if server is None:
+        return 0.0
+    return tree_cpu_seconds(int((server.data / "postmaster.pid").read_text().split()[0]))
 
 
 def _io_counts() -> dict[str, int]:

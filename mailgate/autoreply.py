@@ -71,14 +71,22 @@ _OOF_PREFIX = re.compile(
     r"|risposta automatica|resposta automática|automaattinen vastaus|odpowiedź automatyczna"
     r"|автоматический ответ|автоответ|автовідповідь|out of (?:the )?office|abwesenheitsnotiz"
     r"|fuera de la oficina|fuori ufficio|afwezig|frånvaro|poza biurem|fraværsmelding"
-    r"|automatická odpověď|otomatik (?:yanıt|cevap)|自动回复|自動応答|自動返信|자동\s?응답)"
+    r"|automatická odpověď|otomatik (?:yanıt|cevap)|自动回复|自動応答|自動返信|자동\s?응답"
+    # Outlook's and webmails' strings in more languages (a user's run: sv, ko, ar, zh-TW
+    # reopened closed tickets), and the absence words such replies start with
+    r"|automatiskt? svar|automatyczna odpowiedź|автоматична відповідь|رد تلقائي|자동\s?회신"
+    r"|自動回覆|自動回复|부재\s?중|خارج المكتب|fora do escritório|ausência temporária"
+    r"|fuori sede|fuera de oficina|mimo kancelář|ofis dışında|poissa toimistolta)"
     r"\s{0,3}[:：]", re.I)
 _OOF_PHRASE = re.compile(
     r"\b(?:out of (?:the )?office|abwesenheitsnotiz|abwesend|autosvar|automatisch antwoord"
     r"|réponse automatique|respuesta automática|автоответ|автоматический ответ|on vacation"
     r"|on holiday|on leave|auto[- ]?reply|automatic reply|vacation reply|fuera de la oficina"
     r"|fuori ufficio|afwezig|frånvaro|poza biurem|fravær|automatická odpověď"
-    r"|автовідповідь|otomatik yanıt)\b|自动回复|自動応答|自動返信|자동\s?응답|不在|休暇中", re.I)
+    r"|автовідповідь|otomatik yanıt|automatiskt? svar|automatyczna odpowiedź"
+    r"|автоматична відповідь|رد تلقائي|خارج المكتب|fora do escritório|ausência temporária"
+    r"|fuori sede|mimo kancelář|ofis dışında|poissa toimistolta)\b"
+    r"|自动回复|自動応答|自動返信|自動回覆|자동\s?응답|자동\s?회신|부재\s?중|不在|休暇中", re.I)
 _AUTORESPONDER_MAILER = re.compile(
     r"\b(?:vacation|auto[-_ ]?respon(?:der|se)|auto[-_ ]?reply|out[-_ ]of[-_ ]office)\b", re.I
 )

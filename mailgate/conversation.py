@@ -108,8 +108,9 @@ class Conversation:
         chosen = self._files(store, ticket, inbound) if what not in ("bounce", "held") else None
         own = {a.lower() for a in [*self.config.gateway.addresses,
                                    self.config.support_address, to]}
-        copied = [f"{name} <{address}>" if name else address  # not ours, nor support+token
-                  for name, address in [*inbound.to, *inbound.cc]
+        # addresses only, not ours nor support+token: an erasure replaces an address in our
+        # stored mail, a display name only in its header block (mailgate.store.privacy)
+        copied = [address for _, address in [*inbound.to, *inbound.cc]
                   if address and _base_address(address) not in own]
         context = self._base(ticket) | {
             "what": what, "reason": reason,
@@ -146,7 +147,7 @@ class Conversation:
             "what": "bounce", "reason": "", "files": [],
             "message": {"from_addr": self.config.support_address,
                         "from_name": "mailgate (outgoing mail)",
-                        "subject": ticket.subject, "text": text}}
+                        "subject": ticket.subject, "text": text, "copied": []}}
         return self.mailer.queue(
             store, ticket, kind="notification", template="notification", context=context,
             to=[(None, to)], subject=self._subject(ticket), now=now, in_reply_to=message_id,
@@ -174,12 +175,12 @@ class Conversation:
         """Apply commands and relay the reply; return the message kind to record."""
         parsed = commands.parse(new_text(inbound.text))
         errors = list(parsed.errors)
-        if parsed.commands and not errors:
-            refused = self._unauthorised(inbound, token_ok)
-            if refused:
-                errors.append(refused)
-        if not errors:
-            errors = self._apply(store, ticket, inbound, parsed.commands, now)
+        refused = self._unauthorised(inbound, token_ok) if parsed.commands else None
+        if refused:
+            errors.append(refused)
+        elif parsed.commands:  # with a syntax error: tried and undone, to list every error
+            errors += self._apply(store, ticket, inbound, parsed.commands, now,
+                                  keep=not errors)
         if errors:
             store.add_event(ticket.id, "command_rejected", actor=inbound.from_addr, now=now,
                             message_id=inbound.message_id, detail="; ".join(errors))
@@ -297,8 +298,9 @@ class Conversation:
         return inbound.from_addr.partition("@")[0]
 
     def _apply(self, store: Store, ticket: Ticket, inbound: Inbound,
-               given: list[commands.Command], now: datetime) -> list[str]:
-        """Apply every command or none: a failure rolls back the ones before it."""
+               given: list[commands.Command], now: datetime, keep: bool = True) -> list[str]:
+        """Apply every command or none: a failure rolls back the ones before it (and
+        ``keep`` false rolls them all back: only their errors are wanted)."""
         errors: list[str] = []
         actor, mid = inbound.from_addr, inbound.message_id
         try:
@@ -309,7 +311,7 @@ class Conversation:
                     except (MailgateError, NotFoundError) as exc:
                         errors.append(f"#{command.name} {command.argument}".strip()
                                       + f": {exc}")
-                if errors:
+                if errors or not keep:
                     raise _Rollback
         except _Rollback:
             pass

@@ -5,14 +5,16 @@ the customers with the relay, within ``[outbound] max_attachment_bytes`` per
 mail (in their order; a file that does not fit is skipped, a later smaller one
 may still go). Executables and scripts never travel: by name extension, by
 content type, or by their first bytes (a Windows or Linux executable renamed
-``.pdf``) (``blocked_extensions``, ``blocked_types``). What stays behind is
-listed with its number on the ticket, for ``mailgate attachment REF N``. A
+``.pdf``) (``blocked_extensions``, ``blocked_types``), nor a ZIP archive holding
+one. What stays behind is listed with its number on the ticket, for ``mailgate attachment REF N``. A
 signed mail's signature part (``smime.p7s``) neither travels nor is listed: it
 signs the original, which stays stored, not our mail.
 """
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,6 +66,32 @@ def blocked(config: Config, attachment: Attachment) -> str | None:
                 "(outbound.blocked_types)")
     if attachment.data.startswith(_EXECUTABLE_MAGIC):
         return "not passed on: the file is a program"
+    if attachment.data.startswith(b"PK\x03\x04"):
+        inside = _zipped_program(config, attachment.data)
+        if inside:
+            return f"not passed on: the archive holds {inside}, which can run code"
+    return None
+
+
+MAX_ZIP_NAMES = 10_000  # names read from an archive's directory (no file is unpacked)
+
+
+def _zipped_program(config: Config, data: bytes) -> str | None:
+    """The first name in a ZIP archive (one level deep) that ``blocked`` would refuse by its
+    extension, else None: a zipped ``.exe`` is the oldest way past an extension list. Only
+    the archive's directory is read; an archive that cannot be read passes (its bytes are
+    no program by themselves)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = [info.filename for _, info in zip(range(MAX_ZIP_NAMES),
+                                                       archive.infolist(), strict=False)]
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
+        return None
+    blocked_ext = config.outbound.blocked_extensions
+    for name in names:
+        stem, dot, extension = name.rsplit("/", 1)[-1].lower().rpartition(".")
+        if dot and stem and extension in blocked_ext:
+            return name
     return None
 
 

@@ -204,7 +204,8 @@ def template_language_warnings(templates_dir: Path, detected: frozenset[str]) ->
     (only ``Content-Language`` selects it); ``detected``: the languages the text detector
     knows."""
     warnings = []
-    langs = sorted({p.name.split(".")[1] for p in templates_dir.glob("*.??.txt.j2")})
+    langs = sorted({p.name.split(".")[1] for p in templates_dir.glob("*.??.txt.j2")
+                    if p.name.split(".")[1].islower()})  # others: render.stray_templates
     for lang in langs:
         said = []
         if lang not in LANGUAGES:

@@ -80,13 +80,11 @@ class Mailer:
             cc=cc, attachments=attachments,
         )
         addresses = [a for _, a in [*to, *cc]]
-        outbox_id = store.outbox_add(ticket_id=ticket.id, message_id=message_id, kind=kind,
-                                     mail_from=support, rcpt_tos=addresses, raw=raw, now=now)
-        store.add_message(ticket_id=ticket.id, message_id=message_id, direction="out",
-                          kind=kind, now=now, outbox_id=outbox_id, from_addr=support,
-                          from_name=from_name, to_addrs=[a for _, a in to],
-                          cc_addrs=[a for _, a in cc], date=now, subject=subject,
-                          body_text=rendered.text, in_reply_to=in_reply_to)
+        outbox_id = store.queue_outgoing(  # the outbox row and the message row recording it
+            ticket_id=ticket.id, message_id=message_id, kind=kind, mail_from=support,
+            rcpt_tos=addresses, raw=raw, now=now, from_name=from_name,
+            to_addrs=[a for _, a in to], cc_addrs=[a for _, a in cc], subject=subject,
+            body_text=rendered.text, in_reply_to=in_reply_to)
         if automatic:
             self.record_automatic(store, addresses, now)
         self.queued.append(outbox_id)

@@ -266,8 +266,8 @@ def _header_span(lines: list[str], i: int, budget: list[int]) -> int:
         return fields
     if _is_wrote(line):
         return 1
-    if _is_any_wrote(line) and _quoted_next(lines, i):
-        return 1  # in a language without a pattern: only above quoted lines
+    if (_is_any_wrote(line) or _NAME_WROTE.match(line)) and _quoted_next(lines, i):
+        return 1  # in a language without a pattern, or no date: only above quoted lines
     if i + 1 < len(lines) and _HEADER_START.match(line) and not line.endswith((".", "!", "?")):
         joined = f"{line} {lines[i + 1].strip()}"
         if len(joined) <= _MAX_HEADER_LINE and _is_wrote(joined):
@@ -287,6 +287,16 @@ def _is_any_wrote(line: str) -> bool:
     12.03.2024 10:15 anna@x gets this:"), so it counts only above quoted lines."""
     return line.endswith((":", "：")) and _TIME.search(line) is not None \
         and _DATE.search(line) is not None
+
+
+#: Thunderbird's and other clients' attribution without a date, "<name> wrote:" in the
+#: desk languages ("ACME Support さんは書きました:", "ACME Support 写道:", "Anna schrieb:"): by
+#: itself any short line ending so; counted only above quoted lines.
+_NAME_WROTE = re.compile(
+    r"^.{1,120}?(?:\s|さん|様)(?:さんは書きました|は書きました|wrote|schrieb|skrev|schreef"
+    r"|a\s+écrit|escribió|ha\s+scritto|escreveu|kirjoitti|napisał\(a\)|napisał|napisała"
+    r"|napsal\(a\)|napsal|написал\(а\)|написал|написала|пише|пишет|yazdı|كتب|님이\s*작성)"
+    r"\s*[:：]\s*$|^.{1,120}?(?:写道|寫道|님이\s*작성)\s*[:：]\s*$", _I)
 
 
 def _quoted_next(lines: list[str], i: int) -> bool:

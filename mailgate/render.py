@@ -50,7 +50,7 @@ LATER = ("relay_notice",)
 
 
 _TEMPLATE_NAME = re.compile(
-    r"^(?P<kind>[a-z_]+)(?:\.[a-z]{2}(?:-[A-Za-z]{2})?)?\.(?:txt|html)\.j2$")
+    r"^(?P<kind>[a-z_]+)(?:\.[a-z]{2})?\.(?:txt|html)\.j2$")  # a language: two small letters
 
 
 def stray_templates(templates_dir: Path) -> list[str]:
@@ -73,7 +73,8 @@ def stray_templates(templates_dir: Path) -> list[str]:
         if any(path.name in text for name, text in sources.items() if name != path.name):
             continue  # a part another template includes or extends
         warnings.append(f"{path}: no mail uses this template (names are KIND.txt.j2,"
-                        f" KIND.LANG.txt.j2, KIND.html.j2; kinds: {', '.join(sorted(known))})")
+                        f" KIND.LANG.txt.j2 with LANG two small letters such as 'pt',"
+                        f" KIND.html.j2; kinds: {', '.join(sorted(known))})")
     return warnings
 
 

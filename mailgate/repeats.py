@@ -137,19 +137,21 @@ class _Terms:
 @cache
 def _words() -> tuple[frozenset[str], frozenset[str], tuple[str, ...], tuple[str, ...],
                      tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...],
-                     tuple[str, ...]]:
-    """Stop words (whole and stemmed), closings, new-topic, follow-up, problem, same-here,
-    resolved and request phrases."""
+                     tuple[str, ...], tuple[str, ...]]:
+    """Stop words (whole and stemmed), closings, new-topic, follow-up, problem (with the
+    negations), same-here, resolved and request phrases, and the problem phrases without
+    the negations."""
     text = resources.files("mailgate.data").joinpath("repeat_words.toml").read_text("utf-8")
     data = tomllib.loads(text)
     stop = frozenset(w for lang in data["stop"].values() for w in lang.split())
     closings = tuple(line.strip() for line in data["closings"]["all"].splitlines()
                      if line.strip())
-    topics, follow, problem, same, resolved, request = (
+    topics, follow, problem, negation, same, resolved, request = (
         tuple(line.strip() for line in data[key]["all"].splitlines() if line.strip())
-        for key in ("new_topic", "follow_up", "problem", "same_here", "resolved", "request"))
+        for key in ("new_topic", "follow_up", "problem", "negation", "same_here", "resolved",
+                    "request"))
     return (stop, frozenset(stem(w) for w in stop if len(w) >= 4), closings, topics, follow,
-            problem, same, resolved, request)
+            problem + negation, same, resolved, request, problem)
 
 
 @cache
@@ -855,8 +857,11 @@ def _need(first: Mail, second: Mail, a: _Terms, b: _Terms, cue: str | None,
 def asks_anew(text: str) -> str | None:
     """The phrase by which a mail asks for something new ("could you create", "nous
     souhaiterions"), when it reports no problem and follows nothing up: then it is another
-    matter, whatever its subject (eighth session: "Re:" an old mail to ask for a course)."""
-    if _problem(text) or follow_up(text):
+    matter, whatever its subject (eighth session: "Re:" an old mail to ask for a course).
+    A negation alone reports no problem ("Not urgent", "the new PC doesn't have any
+    printers set up": tenth session, tune11 r033); a problem phrase or a symptom of the
+    concept lexicon does ("druckt nicht", "won't start")."""
+    if _phrase(text, _words()[9]) or follow_up(text) or concepts(text).symptoms:
         return None
     return _phrase(text, _words()[8])
 

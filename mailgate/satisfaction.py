@@ -1,7 +1,8 @@
 """Read a satisfaction rating (1-5) from a customer's reply or a signed mailto link.
 
 A reply's first line of new text may be the rating: a digit 1-5 on its own or
-followed by punctuation ("4", "5/5", "4 - thanks", "Rating: 3"), or a rating
+followed by punctuation ("4", "5/5", "4 - thanks", "Rating: 3", "5점", "٥"), with a label
+or out of 5 whatever follows ("Nota 5", "Ocena: 5/5", "4 van de 5", "5/5 tack!"), or a rating
 word of the customer's language (``mailgate.locales.RATINGS``: "gut",
 "excellent", "отлично") likewise. A digit followed by a word ("3 printers are
 broken") is not a rating. What follows the rating is the rest of the reply,
@@ -21,15 +22,24 @@ from mailgate import locales
 from mailgate.config import Config
 from mailgate.security import signed_token
 
-_LABEL = (r"(?:rating|note|bewertung|valoraci[oó]n|puntuaci[oó]n|voto|valutazione|"
-          r"beoordeling|cijfer|betyg|omd[oö]me|оценка|評価|评分|評分|평점|별점)")
-_DIGIT = re.compile(rf"^\W{{0,3}}(?:{_LABEL}\s*[:=]?\s*)?([1-5])(?:\s*(?:/|of|von|sur|de|su|"
-                    rf"van|av|из)\s*5)?\s*(?:\*|★|⭐|stars?|sterne?|étoiles?|estrellas?|"
-                    rf"stelle|sterren|stjärnor|звезд\w*)?(?=\s*(?:$|[-–—.,;:!)]))",
-                    re.IGNORECASE)
-#: a labelled rating ("評価:5 とても助かりました", "Rating: 4 great work"): the label says
-#: the digit is the rating, whatever follows it
-_LABELLED = re.compile(rf"^\W{{0,3}}{_LABEL}\s*[:=]?\s*([1-5])(?:\s*/\s*5)?(?!\d)", re.IGNORECASE)
+_LABEL = (r"(?:rating|note|nota|avalia[cç][aã]o|bewertung|valoraci[oó]n|puntuaci[oó]n|voto|"
+          r"valutazione|beoordeling|cijfer|betyg|omd[oö]me|karakter|vurdering|arvosana|ocena|"
+          r"hodnocen[ií]|zn[aá]mka|puan|оценка|оцінка|تقييم|評価|评分|評分|평점|별점|점수)")
+#: "of 5" in the desk languages: "5/5", "4 van de 5", "5 na 5", "5 من 5", "4 out of 5"
+_SCALE = r"(?:/|of|out\s+of|von|sur|de|su|van(?:\s+de)?|av|из|na|z|من)\s*5(?!\d)"
+#: what a digit may carry: stars, or points ("5점", "5分", "5点", "5 pkt", "5 Punkte")
+_UNIT = (r"(?:\*|★|⭐|stars?|sterne?|étoiles?|estrellas?|stelle|sterren|stjärnor|звезд\w*|"
+         r"점|分|点|pkt|punkte?|points?|pontos?|punti|punten|poäng|pisteet?|бал\w*)")
+_DIGIT = re.compile(rf"^\W{{0,3}}(?:{_LABEL}\s*[:=]?\s*)?([1-5])(?:\s*{_SCALE})?\s*{_UNIT}?"
+                    rf"(?=\s*(?:$|[-–—.,;:!)،、]))", re.IGNORECASE)
+#: a labelled rating ("評価:5 とても助かりました", "Rating: 4 great work") or one written
+#: "5/5" ("5/5 tack!"): the label or the slash says the digit is the rating, whatever
+#: follows it
+_LABELLED = re.compile(rf"^\W{{0,3}}{_LABEL}\s*[:=]?\s*([1-5])(?:\s*{_SCALE})?\s*{_UNIT}?"
+                       rf"(?!\d)", re.IGNORECASE)
+_SCALED = re.compile(r"^\W{0,3}([1-5])\s*/\s*5(?!\d)")  # "2 of 5 servers" counts servers
+#: Arabic-Indic and Persian digits, which NFKC leaves as they are: "٥" is a 5
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _SIGNED = re.compile(r"\[r([1-5])-([a-z2-7]{8})\]")
 
 
@@ -66,8 +76,9 @@ def read(text: str, language: str | None) -> Found | None:
     if not lines:
         return None
     # full-width forms are what a Japanese, Chinese or Korean keyboard types: "５", "４／５"
-    first, rest = unicodedata.normalize("NFKC", lines[0]).strip(), "\n".join(lines[1:])
-    match = _DIGIT.match(first) or _LABELLED.match(first)
+    first = unicodedata.normalize("NFKC", lines[0]).translate(_DIGITS).strip()
+    rest = "\n".join(lines[1:])
+    match = _DIGIT.match(first) or _LABELLED.match(first) or _SCALED.match(first)
     if match:
         return Found(int(match[1]), "digit", _join(first[match.end():], rest))
     folded = first.casefold()
@@ -81,5 +92,5 @@ def read(text: str, language: str | None) -> Found | None:
 
 
 def _join(tail: str, rest: str) -> str:
-    tail = tail.strip().lstrip("-–—.,;:!) ").strip()
+    tail = tail.strip().lstrip("-–—.,;:!)،、 ").strip()
     return f"{tail}\n{rest}".strip() if tail else rest.strip()

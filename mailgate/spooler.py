@@ -159,12 +159,10 @@ class Spooler:
         """Insert a group in one transaction; the ids once it is durable."""
         now = clock.now()
         with store.transaction():
-            return [
-                store.spool_add(job.raw, channel=job.channel, received_at=now,
-                                source=job.source, mail_from=job.mail_from,
-                                rcpt_tos=job.rcpt_tos)
-                for job in jobs
-            ]
+            return store.spool_add_many([
+                (job.raw, {"channel": job.channel, "received_at": now, "source": job.source,
+                           "mail_from": job.mail_from, "rcpt_tos": job.rcpt_tos})
+                for job in jobs])
 
 
 def _settle(jobs: list[_Job], results: Sequence[int | Exception]) -> None:

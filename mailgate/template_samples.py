@@ -175,7 +175,7 @@ def union_context() -> dict[str, Any]:
              "why": "not passed on: .exe files can run code (outbound.blocked_extensions)"},
         ],
         "message": {
-            "copied": ["Tech Contact <tech@example.org>"],  # notification only
+            "copied": ["tech@example.org"],  # notification only
             "from_addr": "customer@example.org",
             "from_name": "Casey Customer",
             "subject": "Printer on floor 3 prints blank pages",

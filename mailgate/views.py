@@ -22,6 +22,8 @@ def ticket_summary(row: dict[str, Any]) -> dict[str, Any]:
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
         "first_response_due": row["first_response_due"],
+        "resolution_due": row.get("resolution_due"),
+        "assignee": row.get("assignee"),
         "merged_into": row.get("merged_into_reference"),
     }
 

@@ -300,6 +300,8 @@ def test_check_config_warns_of_a_template_no_mail_uses(tmp_path: Path) -> None:
     shutil.copytree(Path(__file__).resolve().parent.parent / "mailgate" / "defaults"
                     / "templates", templates)
     (templates / "acknowledgement.txt.j2").write_text("Hello\n", encoding="utf-8")
+    (templates / "ack.pt-BR.txt.j2").write_text("Olá\n", encoding="utf-8")
+    (templates / "relay.PT.txt.j2").write_text("Olá\n", encoding="utf-8")
     (templates / "_footer.txt.j2").write_text("ACME Support\n", encoding="utf-8")
     ack = templates / "ack.txt.j2"
     ack.write_text(ack.read_text(encoding="utf-8") + '{% include "_footer.txt.j2" %}\n',
@@ -309,4 +311,51 @@ def test_check_config_warns_of_a_template_no_mail_uses(tmp_path: Path) -> None:
     result = check_config(config)
     assert result.returncode == 0, result.stderr
     assert "acknowledgement.txt.j2: no mail uses this template" in result.stderr
+    assert "ack.pt-BR.txt.j2: no mail uses this template" in result.stderr
+    assert "relay.PT.txt.j2: no mail uses this template" in result.stderr
+    assert "'PT' table" not in result.stderr
     assert "_footer.txt.j2" not in result.stderr
+
+
+def test_check_config_lists_every_mistake_of_a_file_in_one_run(tmp_path: Path) -> None:
+    """Field errors and cross-references (unknown levels of the default, a rule and an IMAP
+    account; two mistakes in one [[imap]] table) in one run, each value said once: a
+    user needed four runs to see the mistakes of one file."""
+    config = tmp_path / "mailgate.toml"
+    config.write_text(
+        '[team]\naddress = "team at acme.test"\n'
+        '[sla]\ndefault_level = "gold"\n[sla.levels.standard]\nfirst_response = "2 minutes"\n'
+        '[[sla.rules]]\nname = "BigCorp"\nfrom_addresses = ["bigcorp.test"]\nlevel = "premum"\n'
+        '[[imap]]\nname = "support"\nhost = "imap.acme.test"\nusername = "s@acme.test"\n'
+        'password_env = "IMAP_PW"\npassword_file = "imap.pw"\nsecurity = "plain"\n'
+        'sla_level = "silver"\nlease = "1s"\n', encoding="utf-8")
+    result = check_config(config)
+    assert result.returncode == 78
+    lines = result.stderr.splitlines()[1:]
+    assert lines == [
+        "  sla.levels.standard.first_response: expected working time such as '30m', '8h' or"
+        " '24wd' (working days), got '2 minutes'",
+        "  sla: default_level 'gold' is not one of the levels (standard)",
+        "  sla: rules.0 (the [[sla.rules]] named 'BigCorp').level: unknown level 'premum'"
+        " (levels: standard)",
+        "  imap.0.lease: must be between 2 seconds and 1 hour (got '1s')",
+        "  imap.0: set exactly one of password_env, password_file, oauth2_token_command,"
+        " oauth2_token_file",
+        "  imap.0: security = 'plain' is allowed for loopback hosts only",
+        "  team.address: not an email address: 'team at acme.test'",
+        "  imap.0 (the [[imap]] named 'support').sla_level: unknown level 'silver'"
+        " (levels: standard)",
+    ]
+
+
+def test_an_unknown_key_names_the_key_it_was_probably_meant_to_be(tmp_path: Path) -> None:
+    config = tmp_path / "mailgate.toml"
+    config.write_text('[conversation]\nauto_close_afer = "3d"\n'
+                      '[sla.levels.standard]\nfirst_respons = "1h"\n[smtp]\nbogus = 1\n',
+                      encoding="utf-8")
+    lines = check_config(config).stderr.splitlines()
+    assert "  conversation.auto_close_afer: unknown key (did you mean 'auto_close_after'?)" \
+        in lines
+    assert "  sla.levels.standard.first_respons: unknown key (did you mean " \
+           "'first_response'?)" in lines
+    assert "  smtp.bogus: unknown key" in lines

@@ -328,6 +328,20 @@ def test_own_mail_wins_over_other_hints() -> None:
         "자동 응답: 프린터",
         "Otomatik yanıt: Yazıcı",
         "Автовідповідь: Принтер",
+        # Outlook's own strings in more languages, and absence words (a user's run: each
+        # reopened a closed ticket)
+        "Automatiskt svar: [SUP-000003] Skrivaren",
+        "Automatisk svar: Printer",
+        "자동 회신: [SUP-000003] 프린터",
+        "رد تلقائي: [SUP-000003] الطابعة",
+        "自動回覆: [SUP-000003] 印表機",
+        "Automatyczna odpowiedź: Drukarka",
+        "Ausência temporária: Re: Impressora",
+        "Fora do escritório: Re: Impressora",
+        "Fuori sede: Re: Stampante",
+        "부재중: Re: 프린터",
+        "خارج المكتب: Re: الطابعة",
+        "Автоматична відповідь: Принтер",
     ],
 )
 def test_unambiguous_prefix_alone_is_out_of_office(subject: str) -> None:
@@ -348,6 +362,8 @@ def test_unambiguous_prefix_alone_is_out_of_office(subject: str) -> None:
         "Respuesta automática",
         "Автоответ",
         "I am on vacation",
+        "Fuori sede domani, chi mi sostituisce?",
+        "부재중 처리 문의",
     ],
 )
 def test_ambiguous_subject_needs_header_hint(subject: str) -> None:

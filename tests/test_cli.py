@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.configs import write_config
 from tests.conftest import make_mail, sqlite_only
 from tests.support import wait_processed
 
@@ -305,3 +306,41 @@ def test_root_does_not_create_the_database_in_the_daemon_users_folder(config_pat
     os.chown(state, 0, 0)
     assert run("db", "migrate", "-c", str(config_path)).returncode == 0
     assert (state / "mailgate.db").stat().st_uid == 0
+
+
+def test_tickets_narrowed_to_an_assignee_requester_level_or_overdue(tmp_path: Path) -> None:
+    """A support team's morning list: whose, for whom, which level, and what is late now
+    (past its due time, neither closed nor paused)."""
+    from datetime import UTC, datetime
+
+    from mailgate.config import load_config
+    from mailgate.store import open_store
+
+    config_path = write_config(tmp_path, {"team": {"engineers": {"alice": "alice@example.com"}}})
+    c = str(config_path)
+    for n, sender in enumerate(["ann@example.org", "bob@example.org", "cid@example.org"]):
+        run("ingest", "-c", c, stdin=make_mail(f"Problem {n}", sender=sender).as_bytes())
+    assert run("assign", "-c", c, "SUP-000001", "alice").returncode == 0
+    assert run("status", "-c", c, "SUP-000003", "awaiting_reply").returncode == 0
+    store = open_store(load_config(config_path))
+    try:
+        with store.transaction():
+            for ticket_id in (1, 3):  # both late; the third is paused
+                store.set_ticket_due(ticket_id, "first_response_due",
+                                     datetime(2026, 1, 5, 9, 30, tzinfo=UTC))
+    finally:
+        store.close()
+
+    def refs(*options: str) -> list[str]:
+        listed = run("tickets", "-c", c, "--json", *options)
+        assert listed.returncode == 0, listed.stderr
+        return [row["reference"] for row in json.loads(listed.stdout)]
+
+    assert refs("--assignee", "Alice@example.com") == ["SUP-000001"]
+    assert refs("--assignee", "alice") == ["SUP-000001"]  # a short name, as `assign` takes
+    unknown = run("tickets", "-c", c, "--assignee", "alicia")
+    assert unknown.returncode != 0 and b"no engineer 'alicia'" in unknown.stderr
+    assert refs("--requester", "bob@example.org") == ["SUP-000002"]
+    assert refs("--level", "standard") == ["SUP-000003", "SUP-000002", "SUP-000001"]
+    assert refs("--overdue") == ["SUP-000001"]
+    assert refs("--overdue", "--assignee", "alice@example.com") == ["SUP-000001"]

@@ -23,6 +23,7 @@ adding a folder. Keys of ``case.toml``:
   events), ``steps`` (names of the steps that recorded a decision, in order),
   ``says`` (a table kind = text, or a list of texts: the text part of the first queued
   mail of that kind contains each, line ends as ``\n``: what its reader is told),
+  ``never_says`` (the same, none of the texts: what its reader must not be told),
   ``participants`` (the ticket's people after the mail, sorted addresses: who gets its
   relays).
 
@@ -135,12 +136,14 @@ def _run(gate: Desk, number: int, raw: bytes, mail_from: str | None,
             held = outbox_since(store, before["outbox"])
             gate.sent[number] = held
             return {"action": "quarantined", "reason": str(exc),
-                    "sent": [row["kind"] for row in held],
+                    "sent": [row["kind"] for row in held], "says": _texts(held),
+                    "never_says": _texts(held),
                     "events": [e["kind"] for e in events_since(store, before["events"])]}
         sent = outbox_since(store, before["outbox"])
     gate.sent[number] = sent
     got: dict[str, Any] = {"action": outcome.action, "method": outcome.method,
                            "sent": [row["kind"] for row in sent], "says": _texts(sent),
+                           "never_says": _texts(sent),
                            "steps": [step for step, _ in outcome.trace],
                            "decisions": dict(outcome.trace)}
     got["role"] = next((what.split(" is the ")[1].split(" ")[0]
@@ -168,11 +171,11 @@ def _texts(sent: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def _matches(key: str, want: Any, have: Any) -> bool:
-    if key == "says":
-        return have is not None and all(
-            part in have.get(kind, "").replace("\r\n", "\n")
-            for kind, texts in want.items()
-            for part in ([texts] if isinstance(texts, str) else texts))
+    if key in ("says", "never_says"):
+        found = [part in have.get(kind, "").replace("\r\n", "\n")
+                 for kind, texts in want.items()
+                 for part in ([texts] if isinstance(texts, str) else texts)]
+        return have is not None and (all(found) if key == "says" else not any(found))
     if key == "reason":
         return have is not None and str(want) in have
     if key == "events":

@@ -95,6 +95,27 @@ def test_byte_order_mark_before_the_first_header_is_skipped() -> None:
     assert inbound.message_id == "<bom@hostile.example>"
 
 
+@pytest.mark.parametrize(("label", "codec", "text"), [
+    ("shift_jis", "cp932", "会議室①のプロジェクター（㈱山田）"),
+    ("gb2312", "gbk", "请帮忙扩容。朱镕基"),
+    ("ks_c_5601-1987", "cp949", "똠방각하 회의실"),
+    ("euc-kr", "cp949", "똠방각하"),
+])
+def test_east_asian_labels_are_read_as_the_windows_supersets(label: str, codec: str,
+                                                              text: str) -> None:
+    """Japanese, Chinese and Korean Windows label CP932/GBK/CP949 text with the standard
+    names; read as the standard tables, "①", "㈱", "镕", "똠" were lost, and a subject
+    with one of them turned into Latin-1 garbage echoed to the customer (user7 U5)."""
+    encoded = base64.b64encode(text.encode(codec)).decode()
+    raw = (f"From: a@example.jp\r\nTo: support@example.com\r\n"
+           f"Subject: =?{label}?B?{encoded}?=\r\nMessage-ID: <cjk@example.jp>\r\n"
+           f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset={label}\r\n"
+           f"Content-Transfer-Encoding: 8bit\r\n\r\n").encode() + text.encode(codec) + b"\r\n"
+    inbound = message.parse(raw)
+    assert inbound.subject == text
+    assert inbound.text.strip() == text
+
+
 def test_a_stray_line_inside_the_header_block_is_left_out() -> None:
     """A line that is no header field between Subject and Date (a broken script's mail)
     would make the parser take Date, Message-ID and Content-Type for body text: it is left

@@ -420,6 +420,10 @@ def test_a_short_request_gets_its_own_language(text: str, language: str) -> None
     ("5", 5, ""), ("4 - thanks!", 4, "thanks!"), ("Rating: 3", 3, ""), ("5/5", 5, ""),
     ("sehr gut, danke", 5, "danke"), ("Отлично!", 5, ""), ("2\nIt is slow again.", 2,
                                                             "It is slow again."),
+    # as people write it in pt, pl, nl, ko, ar, zh, sv (a user's run: each reopened)
+    ("Nota 5", 5, ""), ("Ocena: 5/5", 5, ""), ("4 van de 5", 4, ""), ("5점", 5, ""),
+    ("평점 5점 드립니다", 5, "드립니다"), ("تقييم 5", 5, ""), ("٥", 5, ""), ("评分：5分", 5, ""),
+    ("5/5 tack!", 5, "tack!"), ("5分，谢谢", 5, "谢谢"), ("5 من 5، شكرا", 5, "شكرا"),
 ])
 def test_rating_read_from_the_first_line(text: str, value: int, rest: str) -> None:
     """A digit or a rating word in any shipped language, and what follows it."""
@@ -430,7 +434,8 @@ def test_rating_read_from_the_first_line(text: str, value: int, rest: str) -> No
 
 
 @pytest.mark.parametrize("text", ["3 printers are broken", "OK, thanks", "Good morning, "
-                                  "the printer is off", "Thanks a lot!"])
+                                  "the printer is off", "Thanks a lot!",
+                                  "2 of 5 servers are down", "5 of the 12 PCs are off"])
 def test_no_rating_in_ordinary_replies(text: str) -> None:
     """A number that counts something, an acknowledgement or a greeting is no rating."""
     from mailgate.satisfaction import read

@@ -249,3 +249,28 @@ def test_an_engineers_smime_signature_does_not_travel_with_the_relay(
     assert found["Manual.pdf"].get_content() == b"%PDF-1.7 manual"
     assert "smime.p7s" not in found and "smime.p7s" not in body(relay)
     assert "the queue was paused" in body(relay)
+
+
+def test_a_zipped_program_does_not_travel_but_a_zip_of_logs_does(desk: RunningDaemon) -> None:
+    """A .exe inside a ZIP is the oldest way past an extension list: the archive stays
+    behind like the program would (listed, fetchable); a ZIP of logs travels."""
+    import io
+    import zipfile
+
+    def zipped(*names: str) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for name in names:
+                archive.writestr(name, b"data of " + name.encode())
+        return buffer.getvalue()
+
+    msg = make_mail("Logs and a tool", sender=CUSTOMER)
+    msg.add_attachment(zipped("logs/app.log", "logs/db.log"), maintype="application",
+                       subtype="zip", filename="logs.zip")
+    msg.add_attachment(zipped("readme.txt", "tools/Fixer.EXE"), maintype="application",
+                       subtype="zip", filename="fixer.zip")
+    deliver(desk, msg)
+    [notice] = mails(desk, "team@example.com")
+    found = files_of(notice)
+    assert "logs.zip" in found and "fixer.zip" not in found
+    assert "the archive holds tools/Fixer.EXE, which can run code" in body(notice)

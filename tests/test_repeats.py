@@ -25,7 +25,7 @@ from mailgate.errors import ConfigError
 from mailgate.message import parse
 from mailgate.pipeline import Pipeline
 from mailgate.render import Renderer
-from mailgate.repeats import Mail, compare, concepts
+from mailgate.repeats import Mail, asks_anew, compare, concepts
 from mailgate.store import SpoolItem, Store, open_store
 from tests.configs import write_config
 from tests.pgserver import PgServer
@@ -226,8 +226,8 @@ def test_a_forward_is_no_follow_up() -> None:
 
 def test_a_linked_report_is_acknowledged_with_the_other_ticket(tmp_path: Path) -> None:
     """Through the pipeline: the colleague's report opens SUP-000002, both tickets get a
-    ``repeat_linked`` event with the score, the acknowledgement names SUP-000001 and the
-    team's notice says why."""
+    ``repeat_linked`` event with the score, the team's notice says why, and the
+    colleague's acknowledgement does not name the other person's SUP-000001."""
     config = load_config(write_config(tmp_path, {"conversation": {
         "duplicate_scope": "domain"}, "team": {"address": "team@example.com"}}))
     store = open_store(config)
@@ -252,7 +252,8 @@ def test_a_linked_report_is_acknowledged_with_the_other_ticket(tmp_path: Path) -
     assert len(linked) == 2 and all("score" in detail for detail in linked)
     assert "SUP-000001" in linked[1] and "SUP-000002" in linked[0]
     body = message_from_bytes(ack["raw"]).get_payload(decode=True).decode()
-    assert "SUP-000002" in body and "openstaande verzoek SUP-000001" in body  # in Dutch
+    # a colleague's ticket is the colleague's: the ack names only the new ticket
+    assert "SUP-000002" in body and "SUP-000001" not in body
     told = message_from_bytes(notice["raw"]).get_payload(decode=True).decode()
     assert "Likely related to SUP-000001, linked: likely related: score" in told
 
@@ -503,3 +504,24 @@ def test_an_asset_name_says_no_symptom() -> None:
     assert "slow" not in concepts("ZEBRA-LAG-02 im Lager").symptoms
     assert "slow" in concepts("the app is laggy today").symptoms
     assert "down" in concepts("the portal answers HTTP-503 since 9:00").symptoms
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("The new PC doesn't have any printers yet. Could you add WG-PRN02? Not urgent.",
+     "could you add"),
+    ("Der neue Rechner hat noch keinen Drucker. Könnten Sie ihn hinzufügen? Keine Eile.",
+     "hinzufügen"),
+    ("Нового сотрудника ещё нет в системе, не могли бы вы добавить его? Не срочно.",
+     "добавить"),
+    ("Outlook won't open on the new laptop, can you install it again?", None),
+    ("Принтер не печатает, можете установить драйвер заново?", None),
+    ("Impossible d'ouvrir la caisse, pourriez-vous la configurer à nouveau ?", None),
+])
+def test_a_negation_alone_reports_no_problem_beside_a_request(text: str,
+                                                              asks: str | None) -> None:
+    """A mail asking for something new ("could you add", "hinzufügen") that says "not
+    urgent" or "doesn't have any printers yet" reports no problem: a negation by itself is
+    none (tenth session, blind eval9: a printer to set up on a new PC merged into that
+    printer's jam); a problem phrase or a symptom of the lexicon ("won't open", "не
+    печатает") is one, and such a mail is no new request."""
+    assert asks_anew(text) == asks

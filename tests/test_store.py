@@ -125,6 +125,26 @@ def test_claim_lease_expires_and_another_node_takes_over(open_db: Opener) -> Non
     assert a.claimants() == {"node-b"}
 
 
+def test_mail_whose_claim_ran_out_is_claimed_alone(open_db: Opener) -> None:
+    """A mail claimed before and never finished (its processor crashed on it, or hung past
+    the lease) is claimed alone next time, so that it is charged only for its own
+    attempts; the mail behind it is claimed together again once it is done."""
+    a, b = open_db(), open_db()
+    ids = spool(a, 4)
+    now = clock.now()
+    assert len(a.spool_claim("node-a", now, now + timedelta(minutes=5), 2)) == 2
+    with a.transaction():
+        a.spool_finish(ids[1], state="done", now=now)
+    later = now + timedelta(minutes=6)
+    [alone] = b.spool_claim("node-b", later, later + timedelta(minutes=5), 10)
+    assert (alone.id, alone.attempts) == (ids[0], 2)
+    with b.transaction():
+        b.spool_finish(ids[0], state="done", now=later)
+    rest = b.spool_claim("node-b", later, later + timedelta(minutes=5), 10)
+    assert [(c.id, c.attempts) for c in rest] == [(ids[2], 1), (ids[3], 1)]
+    assert b.spool_claim("node-b", later, later, 10) == []
+
+
 def test_clean_shutdown_gives_claims_back_uncharged(open_db: Opener) -> None:
     """Mail a stopping node held is claimable at once by another, its attempt not counted."""
     a, b = open_db(), open_db()
@@ -1090,3 +1110,154 @@ def test_processors_taking_turns_leave_the_turn_free_however_a_transaction_ends(
                         received_at=clock.now(), mail_from=None, rcpt_tos=[])
     second_writes()
     assert sum(first.spool_counts().values()) == 3  # the failed transaction wrote nothing
+
+
+def test_a_mail_and_its_redelivery_in_one_group_make_one_ticket(
+        open_db: Opener, tmp_path: Path) -> None:
+    """The processor asks once for a group whether its Message-IDs are stored (not once a
+    mail); a mail, its redelivery in the same group, and a mail stored earlier and
+    delivered again still come out as before: one ticket and one acknowledgement for each
+    mail, the redeliveries recorded as duplicates of it, every message stored once, and
+    the events of each ticket in the order they happened; and the group is not rolled
+    back and handled again mail by mail for it (a stale answer would make the second
+    "one" fail on the unique Message-ID and cost the group a second pass)."""
+    from email import policy
+
+    from structlog.testing import capture_logs
+
+    from mailgate.config import load_config
+    from mailgate.logs import configure_logging
+    from mailgate.pipeline import Pipeline
+    from mailgate.processor import Processor
+    from mailgate.render import Renderer
+    from tests.configs import write_config
+    from tests.conftest import make_mail
+
+    config = load_config(write_config(tmp_path / "cfg"))
+    store = open_db()
+    processor = Processor(config, store, Pipeline(config, Renderer(config.templates_dir)))
+
+    def spool(names: list[str]) -> list[int]:
+        with store.transaction():
+            return [store.spool_add(
+                make_mail(f"Problem {name}", sender=f"{name}@example.org",
+                          message_id=f"<{name}@example.org>").as_bytes(policy=policy.SMTP),
+                channel="smtp", received_at=clock.now(), mail_from=f"{name}@example.org",
+                rcpt_tos=["support@example.com"]) for name in names]
+
+    spool(["early"])
+    assert processor.drain() == 1
+    ids = spool(["one", "two", "one", "early", "three"])
+    configure_logging(config.logging.model_copy(update={"level": "info"}))
+    with capture_logs() as logs:
+        assert processor.drain() == 5
+    assert not [e for e in logs if e["event"] == "group_handled_again"]
+    assert [store.spool_state(i) for i in ids] == ["done", "done", "duplicate", "duplicate",
+                                                   "done"]
+    tickets = store.tickets()
+    assert sorted(t["subject"] for t in tickets) == [
+        "Problem early", "Problem one", "Problem three", "Problem two"]
+    for ticket in tickets:
+        assert [(m["direction"], m["kind"]) for m in store.messages(ticket["id"])] == \
+            [("in", "customer"), ("out", "ack")]
+        kinds = [e["kind"] for e in store.events(ticket["id"])]
+        assert kinds[0] == "created" and "acknowledged" in kinds
+    assert sorted(r["kind"] for r in store.outbox()) == ["ack"] * 4
+
+
+def test_the_loop_cap_holds_within_one_group_of_mail(open_db: Opener, tmp_path: Path) -> None:
+    """The processor reads the loop cap's count for a group's senders once (not once a
+    mail); a robot whose mails arrive together still gets no more than ``auto_reply_cap``
+    automatic mails in the window, counting those it got before the group, and each mail
+    over the cap leaves an ``auto_reply_capped`` event on its ticket."""
+    from email import policy
+
+    from mailgate.config import load_config
+    from mailgate.pipeline import Pipeline
+    from mailgate.processor import Processor
+    from mailgate.render import Renderer
+    from tests.configs import write_config
+    from tests.conftest import make_mail
+
+    config = load_config(write_config(tmp_path / "cfg", {"conversation": {"auto_reply_cap": 3}}))
+    store = open_db()
+    processor = Processor(config, store, Pipeline(config, Renderer(config.templates_dir)))
+    topics = ["Printer jams on tray 2", "VPN drops every hour", "Invoice 4411 is wrong",
+              "Laptop battery swollen", "Cannot book room B12", "Badge does not open door"]
+
+    def spool(senders_topics: list[tuple[str, str]]) -> None:
+        with store.transaction():
+            for sender, topic in senders_topics:
+                store.spool_add(make_mail(topic, sender=sender, body=f"{topic}, since today.\n")
+                                .as_bytes(policy=policy.SMTP), channel="smtp",
+                                received_at=clock.now(), mail_from=sender,
+                                rcpt_tos=["support@example.com"])
+
+    def sent_to(address: str) -> int:
+        return sum(address in r["to"] for r in store.outbox())
+
+    spool([("robot@example.net", topics[0])])
+    assert processor.drain() == 1
+    assert sent_to("robot@example.net") == 1
+    spool([("robot@example.net", t) for t in topics[1:5]] + [("person@example.org", topics[5])])
+    assert processor.drain() == 5
+    assert sent_to("robot@example.net") == 3
+    assert sent_to("person@example.org") == 1
+    capped = [e for t in store.tickets() for e in store.events(t["id"])
+              if e["kind"] == "auto_reply_capped"]
+    assert len(capped) == 2 and all("robot@example.net" in e["detail"] for e in capped)
+
+
+@sqlite_only  # one write lock for the whole database; row locks make no writer wait so
+def test_a_group_of_mail_ends_early_while_a_writer_waits_for_the_lock(tmp_path: Path) -> None:
+    """While another writer waits for SQLite's write lock (the spooler, whose SMTP sessions
+    wait for their ``250``: a waiting writer holds ``<db>-writers`` shared), the processor
+    commits after each mail instead of after its group of up to 8, so the waiter goes
+    first; every mail is still handled exactly once: one ticket and one ack each."""
+    import fcntl
+    from email import policy
+
+    from mailgate.config import load_config
+    from mailgate.pipeline import Pipeline
+    from mailgate.processor import Processor
+    from mailgate.render import Renderer
+    from tests.configs import write_config
+    from tests.conftest import make_mail
+
+    config = load_config(write_config(tmp_path / "cfg"))
+    path = tmp_path / "mailgate.db"
+    store = Store.open(path)
+    processor = Processor(config, store, Pipeline(config, Renderer(config.templates_dir)))
+    commits: list[str] = []
+    store._conn.set_trace_callback(  # type: ignore[attr-defined]
+        lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    topics = iter(["Printer jams", "VPN drops", "Invoice wrong", "Battery swollen",
+                   "Room booking fails", "Badge broken", "Mail bounces", "Screen flickers",
+                   "Keyboard sticky", "Disk full"])
+
+    def drain_five() -> int:
+        with store.transaction():
+            for n in range(5):
+                sender = f"user{len(commits)}.{n}@example.org"
+                store.spool_add(make_mail(next(topics), sender=sender)
+                                .as_bytes(policy=policy.SMTP), channel="smtp",
+                                received_at=clock.now(), mail_from=sender,
+                                rcpt_tos=["support@example.com"])
+        commits.clear()
+        assert processor.drain() == 5
+        return len(commits)
+
+    alone = drain_five()
+    waiter = os.open(f"{path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(waiter, fcntl.LOCK_SH)  # as a writer waiting for the lock holds it
+        waited = drain_five()
+    finally:
+        os.close(waiter)
+    assert waited - alone == 4  # a commit after each of the 5 mails, not one for all
+    tickets = store.tickets()
+    assert len(tickets) == 10
+    for ticket in tickets:
+        assert [(m["direction"], m["kind"]) for m in store.messages(ticket["id"])] == \
+            [("in", "customer"), ("out", "ack")]
+    assert sorted(r["kind"] for r in store.outbox()) == ["ack"] * 10

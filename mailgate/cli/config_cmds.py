@@ -45,12 +45,13 @@ def checked(args: argparse.Namespace, templates_failed: str, sep: str) -> Config
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Load the config and render every template; one line of success, else the errors."""
     config = checked(args, "templates have errors:", "\n")
-    from mailgate import identity, language, locales, reminders
+    from mailgate import identity, language, locales, reminders, template_copies
     from mailgate.render import stray_templates
 
     languages = locales.template_language_warnings(config.templates_dir, language.DETECTED)
     for warning in [*identity.config_warnings(config), *reminders.config_warnings(config),
-                    *languages, *stray_templates(config.templates_dir)]:
+                    *languages, *stray_templates(config.templates_dir),
+                    *template_copies.warnings(config.templates_dir)]:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"{config.source}: OK ({len(config.sla.levels)} SLA level(s), "
           f"templates in {config.templates_dir})")

@@ -54,6 +54,13 @@ def cmd_templates(args: argparse.Namespace) -> int:
     from mailgate.render import TEMPLATES, Renderer
 
     config = load(args)
+    if args.action == "update":
+        from mailgate import template_copies
+
+        updated = template_copies.update_copies(config.templates_dir)
+        print(f"{config.templates_dir}: " + (f"updated {', '.join(updated)}" if updated else
+              "nothing to update (no unedited copy of an older packaged version)"))
+        return EX_OK
     if args.action == "list":
         renderer = Renderer(config.templates_dir)
         rows = []
@@ -108,9 +115,11 @@ def register(add: AddCommand) -> None:
     p.add_argument("--json", action="store_true")
     p = add("templates", cmd_templates, "list templates, or preview one exactly as it would be "
             "sent (headers included)",
-            "mailgate templates preview ack --ticket SUP-000123\n  mailgate templates list")
-    p.add_argument("action", nargs="?", choices=["list", "preview"], default="list",
-                   help="list (the default) or preview NAME")
+            "mailgate templates preview ack --ticket SUP-000123\n  mailgate templates list"
+            "\n  mailgate templates update")
+    p.add_argument("action", nargs="?", choices=["list", "preview", "update"], default="list",
+                   help="list (the default), preview NAME, or update (copy this version's "
+                        "packaged templates over unedited copies of older ones)")
     p.add_argument("name", nargs="?", help="template name: ack, reminder, ...")
     p.add_argument("--ticket", metavar="REF", help="use this ticket's data (default: samples)")
     p.add_argument("--html", action="store_true", help="print the HTML part too")

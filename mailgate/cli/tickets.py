@@ -41,9 +41,23 @@ def cmd_tickets(args: argparse.Namespace) -> int:
         raise MailgateError(f"unknown status {args.status!r}; one of {', '.join(STATUSES)}")
     if args.limit < 1:
         raise MailgateError("--limit must be 1 or more")
+    paused: list[str] = []
+    assignee = args.assignee
+    if args.overdue or (assignee and "@" not in assignee):
+        config = load(args)  # the pause statuses; an engineer's short name (as `assign`)
+        paused = list(config.sla.pause_statuses) if args.overdue else []
+        if assignee and "@" not in assignee:
+            assignee = config.team.engineer_address(assignee)
+            if assignee is None:
+                raise MailgateError(f"no engineer {args.assignee!r} in [team] engineers; "
+                                    "give a short name from there or an address")
     store = read_store(args)
-    rows = [ticket_summary(r) for r in store.tickets(args.status, args.limit)]
-    if len(rows) == args.limit:
+    narrowed = any(v is not None for v in (args.assignee, args.requester, args.level)) \
+        or args.overdue
+    rows = [ticket_summary(r) for r in store.tickets(
+        args.status, args.limit, assignee=assignee, requester=args.requester,
+        level=args.level, overdue_at=clock.now() if args.overdue else None, paused=paused)]
+    if len(rows) == args.limit and not narrowed:
         counts = store.ticket_counts()
         total = counts.get(args.status, 0) if args.status else sum(counts.values())
         if total > len(rows):
@@ -52,9 +66,10 @@ def cmd_tickets(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return EX_OK
-    table("Tickets", ["reference", "status", "subject", "requester", "sla", "updated"],
+    table("Tickets", ["reference", "status", "subject", "requester", "sla", "assignee",
+                      "updated"],
           [[r["reference"], r["status"], r["subject"][:60], r["requester"], r["sla_level"],
-            r["updated_at"][:19]] for r in rows])
+            r["assignee"] or "", r["updated_at"][:19]] for r in rows])
     return EX_OK
 
 
@@ -234,9 +249,18 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def register(add: AddCommand) -> None:
     """Add ``tickets``, ``show``, ``attachment``, ``status``, ``close``, ``reopen``, ``sla``."""
-    p = add("tickets", cmd_tickets, "list tickets", "mailgate tickets --status open --json")
+    p = add("tickets", cmd_tickets, "list tickets",
+            "mailgate tickets --status open --json\n  mailgate tickets --overdue --assignee "
+            "alice@example.com")
     p.add_argument("--status", help="only tickets in this status (open, in_progress, "
                    "awaiting_reply, on_hold, planned, acceptance, waiting_for_deploy, closed)")
+    p.add_argument("--assignee", help="only tickets assigned to this engineer (a short name "
+                   "of [team] engineers, or an address)")
+    p.add_argument("--requester", help="only tickets of this requester address")
+    p.add_argument("--level", help="only tickets of this SLA level")
+    p.add_argument("--overdue", action="store_true",
+                   help="only tickets past a deadline now (first response or resolution), "
+                        "neither closed nor paused")
     p.add_argument("--limit", type=int, default=200,
                    help="show at most this many, newest first (default 200; a cut list is "
                         "said on stderr)")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 
 from mailgate.statuses import STATUSES as STATUSES  # re-exported (mailgate.config too)
 
@@ -63,6 +64,25 @@ class Section(BaseModel):
     """Base of every section: unknown keys are errors (typos) and a loaded config is frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def with_raw_problems(exc: ValidationError, problems: list[str], data: Any) -> ValidationError:
+    """``exc`` plus the cross-reference ``problems`` found in a section's raw ``data``
+    (those its own messages do not already say): a field error stops pydantic before
+    the section's cross-checks run, and an admin should get every mistake in one run."""
+    said = " ".join(str(e["msg"]) for e in exc.errors())
+    new = [p for p in problems if p not in said]
+    if not new:
+        return exc
+    errors: list[Any] = [e if e["type"] in _KNOWN_ERRORS else InitErrorDetails(
+        type=PydanticCustomError(e["type"], "{error}", {"error": e["msg"]}),
+        loc=e["loc"], input=e["input"]) for e in exc.errors()]  # ours, from a section
+    errors += [InitErrorDetails(type=PydanticCustomError("reference", "{error}", {"error": p}),
+                                loc=(), input=data) for p in new]
+    return ValidationError.from_exception_data(exc.title, errors)
+
+
+_KNOWN_ERRORS = frozenset(get_args(core_schema.ErrorType))  # pydantic-core's own types
 
 
 _TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|wd)\s*$")

@@ -7,11 +7,19 @@ join paths themselves.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, PrivateAttr
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
-from mailgate.config.fields import Section
+from mailgate.config.fields import Section, with_raw_problems
 from mailgate.config.policy import ConversationSection, SecuritySection, TeamSection
 from mailgate.config.sections import (
     GatewaySection,
@@ -50,6 +58,24 @@ class Config(Section):
     base_dir: str = "."
     # The file's text as validated (``load_config``); None for the built-in defaults.
     _text: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _all_at_once(cls, data: Any, handler: ModelWrapValidatorHandler[Config]) -> Config:
+        """An IMAP account's unknown level is reported with the other mistakes."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            raise with_raw_problems(exc, _raw_imap_levels(data), data) from None
+
+    @model_validator(mode="after")
+    def _imap_levels(self) -> Config:
+        problems = [_unknown_imap_level(i, a.name, a.sla_level, self.sla.levels)
+                    for i, a in enumerate(self.imap)
+                    if a.sla_level is not None and a.sla_level not in self.sla.levels]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @property
     def validated_text(self) -> str | None:
@@ -133,3 +159,22 @@ class Config(Section):
         # Sub-addressing: support+anything@example.com belongs to support@example.com.
         base = local.split("+", 1)[0]
         return f"{base}@{domain}" in self.gateway.addresses
+
+
+def _unknown_imap_level(index: int, name: object, level: object, levels: Iterable[str]) -> str:
+    return (f"imap.{index} (the [[imap]] named {name!r}).sla_level: unknown level {level!r} "
+            f"(levels: {', '.join(sorted(levels))})")
+
+
+def _raw_imap_levels(data: Any) -> list[str]:
+    """The IMAP accounts' unknown levels, read from the raw tables."""
+    if not isinstance(data, dict):
+        return []
+    sla, accounts = data.get("sla", {}), data.get("imap", [])
+    levels = sla.get("levels", {"standard": {}}) if isinstance(sla, dict) else None
+    if not isinstance(levels, dict) or not isinstance(accounts, list):
+        return []
+    return [_unknown_imap_level(i, a.get("name"), a["sla_level"], levels)
+            for i, a in enumerate(accounts)
+            if isinstance(a, dict) and isinstance(a.get("sla_level"), str)
+            and a["sla_level"] not in levels]

@@ -10,11 +10,23 @@ import functools
 import os
 import re
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from mailgate.config.fields import Address, Duration, OptionalDuration, Section
+from mailgate.config.fields import (
+    Address,
+    Duration,
+    OptionalDuration,
+    Section,
+    with_raw_problems,
+)
 
 
 class GatewaySection(Section):
@@ -228,19 +240,44 @@ class ImapAccount(Section):
             raise ValueError("must be between 2 seconds and 1 hour")
         return value
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _all_at_once(cls, data: Any, handler: ModelWrapValidatorHandler[ImapAccount],
+                     ) -> ImapAccount:
+        """The credential and plain-text checks are reported together with a field error
+        elsewhere in the table (read from the raw table), not in the admin's next run."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            raw = _credential_problems(
+                *(data.get(k) for k in _CREDENTIALS), data.get("security"),
+                data.get("host")) if isinstance(data, dict) else []
+            raise with_raw_problems(exc, raw, data) from None
+
     @model_validator(mode="after")
     def _credentials(self) -> ImapAccount:
-        sources = [self.password_env, self.password_file,
-                   self.oauth2_token_command, self.oauth2_token_file]
-        problems = []  # every one at once: the admin fixes them in one go
-        if sum(s is not None for s in sources) != 1:
-            problems.append("set exactly one of password_env, password_file, "
-                            "oauth2_token_command, oauth2_token_file")
-        if self.security == "plain" and self.host not in ("127.0.0.1", "::1", "localhost"):
-            problems.append("security = 'plain' is allowed for loopback hosts only")
+        problems = _credential_problems(self.password_env, self.password_file,
+                                        self.oauth2_token_command, self.oauth2_token_file,
+                                        self.security, self.host)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("; ".join(problems))  # every one at once: fixed in one go
         return self
+
+
+_CREDENTIALS = ("password_env", "password_file", "oauth2_token_command", "oauth2_token_file")
+
+
+def _credential_problems(*values: Any) -> list[str]:
+    """What is wrong with an IMAP account's credential sources and plain-text setting
+    (``values``: the four sources of ``_CREDENTIALS``, then ``security`` and ``host``)."""
+    *sources, security, host = values
+    problems = []
+    if sum(s is not None for s in sources) != 1:
+        problems.append("set exactly one of password_env, password_file, "
+                        "oauth2_token_command, oauth2_token_file")
+    if security == "plain" and host not in ("127.0.0.1", "::1", "localhost"):
+        problems.append("security = 'plain' is allowed for loopback hosts only")
+    return problems
 
 
 class TemplatesSection(Section):

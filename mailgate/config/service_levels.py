@@ -7,14 +7,29 @@ into ``bizcal``: a calendar is built (and so checked) while the file is validate
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mailgate.bizcal import WEEKDAYS
 from mailgate.bizcal import Calendar as BizCalendar
-from mailgate.config.fields import STATUSES, Address, Duration, Section, Target, TargetField
+from mailgate.config.fields import (
+    STATUSES,
+    Address,
+    Duration,
+    Section,
+    Target,
+    TargetField,
+    with_raw_problems,
+)
 
 Notify = Literal["team", "escalation", "assignee"]
 
@@ -136,14 +151,22 @@ class SlaSection(Section):
             raise ValidationError.from_exception_data("calendars", errors)
         return value
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _all_at_once(cls, data: Any, handler: ModelWrapValidatorHandler[SlaSection],
+                     ) -> SlaSection:
+        """An unknown level (a rule's, the default's) is reported together with a field
+        error elsewhere in the section (read from the raw tables), not in the next run."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            raise with_raw_problems(exc, _raw_references(data), data) from None
+
     @model_validator(mode="after")
     def _references(self) -> SlaSection:
         problems = []
         if self.default_level not in self.levels:
-            problems.append(
-                f"default_level {self.default_level!r} is not one of the levels "
-                f"({', '.join(sorted(self.levels)) or 'none defined'})"
-            )
+            problems.append(_unknown_default(self.default_level, self.levels))
         for name, level in self.levels.items():
             if level.calendar != "24x7" and level.calendar not in self.calendars:
                 problems.append(f"levels.{name}.calendar: unknown calendar {level.calendar!r}")
@@ -152,8 +175,7 @@ class SlaSection(Section):
         for i, rule in enumerate(self.rules):
             where = f"rules.{i} (the [[sla.rules]] named {rule.name!r})"
             if rule.level is not None and rule.level not in self.levels:
-                problems.append(f"{where}.level: unknown level {rule.level!r} "
-                                f"(levels: {', '.join(sorted(self.levels))})")
+                problems.append(_unknown_rule_level(i, rule.name, rule.level, self.levels))
             if rule.category is not None and rule.category not in self.categories:
                 problems.append(f"{where}.category: {rule.category!r} not in categories")
             if rule.priority is not None and rule.priority not in self.priorities:
@@ -172,3 +194,30 @@ class SlaSection(Section):
             built[name] = (BizCalendar.always_open() if name == "24x7" and name not in
                            self.calendars else self.calendars[name].build(name))
         return built[name]
+
+
+def _unknown_rule_level(index: int, name: object, level: object, levels: Iterable[str]) -> str:
+    return (f"rules.{index} (the [[sla.rules]] named {name!r}).level: unknown level "
+            f"{level!r} (levels: {', '.join(sorted(levels))})")
+
+
+def _unknown_default(level: object, levels: Iterable[str]) -> str:
+    return (f"default_level {level!r} is not one of the levels "
+            f"({', '.join(sorted(levels)) or 'none defined'})")
+
+
+def _raw_references(data: Any) -> list[str]:
+    """Unknown levels (the default's, the rules'), read from the section's raw tables."""
+    if not isinstance(data, dict):
+        return []
+    levels = data.get("levels", {"standard": {}})
+    rules = data.get("rules", [])
+    if not isinstance(levels, dict) or not isinstance(rules, list):
+        return []
+    default = data.get("default_level", "standard")
+    found = [_unknown_default(default, levels)] \
+        if isinstance(default, str) and default not in levels else []
+    return found + [_unknown_rule_level(i, rule.get("name"), rule["level"], levels)
+                    for i, rule in enumerate(rules)
+                    if isinstance(rule, dict) and isinstance(rule.get("level"), str)
+                    and rule["level"] not in levels]

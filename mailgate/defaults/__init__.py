@@ -16,3 +16,5 @@ TEMPLATES = FOLDER / "templates"
 EXAMPLE_CONFIG = FOLDER / "mailgate.toml.example"
 SLA_PRESETS = FOLDER / "sla-presets"
 DEPLOY = FOLDER / "deploy"
+# every version each packaged template had (tools/template_history.py; template_copies.py)
+TEMPLATE_HISTORY = FOLDER / "template-history.json"

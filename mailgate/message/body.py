@@ -17,7 +17,7 @@ import html2text
 from mailgate.message.attachments import Attachment, safe_filename
 from mailgate.message.bounded import MAX_DEPTH, MAX_PARTS, ParseError
 from mailgate.message.headers import header, message_ids
-from mailgate.message.text import _NEWLINES, _body_text, utf8_or_mislabelled
+from mailgate.message.text import _NEWLINES, _body_text, superset, utf8_or_mislabelled
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_HTML_CHARS = 150_000  # html2text beyond this is slow: strip tags instead
@@ -86,21 +86,16 @@ def html_to_text(html: str, budget: int = MAX_HTML_CHARS) -> str:
 def _charset(part: MIMEPart) -> str | None:
     """The part's charset as a usable codec name, or None (unknown, broken or too slow)."""
     try:
-        name = part.get_content_charset()
-        if not name:
-            return None
-        codec = codecs.lookup(name).name
+        codec = superset(part.get_content_charset())
     except Exception:
         return None
-    if codec in _SLOW_CODECS or codec == "ascii":  # ascii: 8-bit bytes are mostly UTF-8
+    if codec is None or codec in _SLOW_CODECS or codec == "ascii":  # ascii: 8-bit is UTF-8
         return None
-    return _WINDOWS.get(codec, codec)
+    return codec
 
 
-#: labels that mean the Windows superset in practice (the WHATWG encoding standard, as mail
-#: clients and browsers read them): Outlook's curly quotes and dashes labelled ISO-8859-1
-#: are Windows-1252 bytes 0x91-0x97, which Latin-1 would turn into control characters
-_WINDOWS = {"iso8859-1": "cp1252", "iso8859-9": "cp1254"}
+#: the single-byte Windows supersets (``text.SUPERSETS``), which leave five bytes undefined
+_WINDOWS = frozenset({"cp1252", "cp1254"})
 codecs.register_error("mailgate-latin1", lambda error: (
     error.object[error.start:error.end].decode("latin-1"), error.end)
     if isinstance(error, UnicodeDecodeError) else codecs.strict_errors(error))
@@ -125,7 +120,7 @@ def _decoded(part: MIMEPart) -> str:
             text = payload.decode(charset, "replace")
         except Exception:
             text = None
-        if charset in _WINDOWS.values() and text is not None and "\ufffd" in text:
+        if charset in _WINDOWS and text is not None and "\ufffd" in text:
             # the five bytes Windows-1252 leaves undefined are Latin-1's, as WHATWG says
             text = payload.decode(charset, "mailgate-latin1")
     if text is None:

@@ -23,7 +23,13 @@ from mailgate.message.fastpath import (
     _SimpleAddressHeader,
     _SimpleHeader,
 )
-from mailgate.message.text import _CONTROL, clean_text, unescape, utf8_or_mislabelled
+from mailgate.message.text import (
+    _CONTROL,
+    clean_text,
+    superset,
+    unescape,
+    utf8_or_mislabelled,
+)
 
 MAX_ADDRESSES = 100  # per address header; more are dropped with a defect
 
@@ -232,12 +238,13 @@ def _redecoded(raw: str) -> str:
         if isinstance(data, str):
             out.append(data)
             continue
-        for codec in (charset, "utf-8"):
+        wide = superset(charset)  # shift_jis as CP932, gb2312 as GB18030 (text.SUPERSETS)
+        for codec in (wide, "utf-8"):
             with suppress(LookupError, UnicodeDecodeError, TypeError):
                 out.append(data.decode(codec or "ascii"))
                 break
-        else:
-            out.append(data.decode("cp1252", "replace"))
+        else:  # one bad character loses one character, not the whole field to Latin-1
+            out.append(data.decode(wide or "cp1252", "replace"))
     return "".join(out)
 
 

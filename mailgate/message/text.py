@@ -7,6 +7,7 @@ control or bidi characters and no RFC 2047 syntax.
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 
@@ -18,6 +19,25 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _NEWLINES = re.compile(r"\r\n?")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]{0,75}\?[bBqQ]?\?")
 
+
+#: Charset labels that mean a vendor's superset in practice (the WHATWG Encoding Standard,
+#: as browsers and mail clients read them): Outlook's curly quotes labelled ISO-8859-1 are
+#: Windows-1252 bytes; Japanese, Chinese and Korean Windows label CP932, GBK and CP949 text
+#: shift_jis, gb2312 and ks_c_5601-1987/euc-kr ("①", "㈱", "镕", "똠" exist only there).
+SUPERSETS = {"iso8859-1": "cp1252", "iso8859-9": "cp1254", "shift_jis": "cp932",
+             "gb2312": "gb18030", "gbk": "gb18030", "euc_kr": "cp949", "big5": "big5hkscs"}
+
+
+def superset(charset: str | None) -> str | None:
+    """The codec to read text labelled ``charset`` with (its superset, see ``SUPERSETS``),
+    or None when Python knows no such codec."""
+    if not charset:
+        return None
+    try:
+        codec = codecs.lookup(charset).name
+    except (LookupError, ValueError):
+        return None
+    return SUPERSETS.get(codec, codec)
 
 def unescape(value: str) -> str:
     """Undo the parser's surrogate escapes: raw 8-bit header bytes are read as UTF-8.

@@ -63,6 +63,7 @@ from pathlib import Path
 from mailgate.footers import legal_sentence, strip_disclaimers, strip_signature, without_notices
 from mailgate.message import Inbound
 from mailgate.quotes import AFTERTHOUGHT, ReplyParts, is_separator, quoted_messages, reply_parts
+from mailgate.replies.asides import promises, without_attaching
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 from mailgate.replies.model import SentenceModel
 
@@ -490,7 +491,8 @@ def understand(understanding: Understanding, inbound: Inbound,
     the ticket's stored messages, which its quoted history should hold."""
     parts = reply_parts(inbound.text)
     if inbound.attachments:  # "Anbei ein Foto vom Testdruck" points at the file it carries
-        parts = replace(parts, text=_without_pointers(understanding, parts.text))
+        parts = replace(parts, text=_without_pointers(understanding, without_attaching(
+            understanding, parts.text)))
     return judge(understanding, parts, inbound.from_name, unseen_history(parts.history, known))
 
 
@@ -570,6 +572,7 @@ def judge(understanding: Understanding, parts: ReplyParts,
         return Verdict(False, f"long new text ({len(parts.text)} characters)")
     names = frozenset(fold(w) for w in re.findall(r"[^\W\d_]+", sender_name or ""))
     parts = _with_bottom_text(understanding, parts, names)
+    parts, promised = _without_promises(understanding, parts)
     read = _read_body(understanding, parts.text, names)
     if isinstance(read, Verdict):
         return read
@@ -585,7 +588,20 @@ def judge(understanding: Understanding, parts: ReplyParts,
             return Verdict(False, f"{inside.reason} (in the quoted history, in no message"
                                   " of the ticket)")
         read += inside
-    return _verdict(read)
+    return _verdict(read + promised)
+
+
+def _without_promises(understanding: Understanding, parts: ReplyParts
+                      ) -> tuple[ReplyParts, list[Clause]]:
+    """The parts with each conditional promise cut out ("I'll let you know if it happens
+    again": ``asides.promises``), and those promises as pleasantries."""
+    found: list[Clause] = []
+    texts = []
+    for text in (parts.text, parts.signature, parts.late):
+        kept, cut = promises(understanding, text)
+        texts.append(kept)
+        found += [Clause(c, frozenset({"pleasantry", "promise"}), 0, False) for c in cut]
+    return replace(parts, text=texts[0], signature=texts[1], late=texts[2]), found
 
 
 def _with_bottom_text(understanding: Understanding, parts: ReplyParts,
@@ -1181,6 +1197,8 @@ def _verdict(clauses: list[Clause]) -> Verdict:
     judged = [c for c in clauses if c.judged is not None]
     model = "".join(f"; the sentence judge read {c.text[:60]!r} as harmless ({c.judged:.2f})"
                     for c in judged[:3])
+    model += "".join(f"; a promise to write if it recurs: {c.text[:60]!r}"
+                     for c in clauses if "promise" in c.categories)
     return Verdict(True, f"only {', '.join(said) or 'confirmations'}: "
                          f"{thanked[0].text[:60]!r}{model}",
                    tuple(c.text for c in thanked))

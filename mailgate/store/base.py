@@ -40,7 +40,7 @@ PostgreSQL, where several nodes write at once, three more rules hold:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -109,6 +109,12 @@ class StoreBase:
         # statement text -> whether it names one of _later_tables (the set only grows
         # within rows_together, which forgets this when it grows or ends)
         self._naming: dict[str, bool] = {}
+        # what a transaction read ahead for its later statements, forgotten when it ends:
+        # Message-IDs known not to be stored (``MessageQueries.note_unstored``), automatic
+        # mail queued to some addresses since ``_auto_since`` (``OutboxQueries.note_auto_replies``)
+        self._unstored: set[str] = set()
+        self._auto_sent: dict[str, list[str]] = {}
+        self._auto_since = ""
 
     def _begin(self) -> None:
         """Start a transaction (a backend may wait for the write lock its own way, or
@@ -118,6 +124,11 @@ class StoreBase:
     def writer_turn(self) -> None:
         """Called by a writer between two of its transactions; a backend with one lock for
         the whole database lets a waiting writer go first (row locks need nothing)."""
+
+    def writer_waiting(self) -> bool:
+        """Whether another writer waits for the write lock this connection's transaction
+        holds (a backend with one lock for the whole database; row locks: never)."""
+        return False
 
     def take_turns(self) -> None:
         """Make this connection's write transactions take turns with those of the other
@@ -269,9 +280,27 @@ class StoreBase:
             raise
         finally:
             self._depth = 0
+            self._forget_read_ahead()
             self._end_transaction()
         if not self._relaxed:
             self._make_durable()
+
+    def _forget_read_ahead(self) -> None:
+        """Drop what was read ahead (the transaction ended, or a savepoint was rolled back:
+        an automatic mail counted in it was never queued)."""
+        self._unstored.clear()
+        self._auto_sent.clear()
+        self._auto_since = ""
+
+    def _answer_later(self, sql: str, params: Sequence[Any],
+                      use: Callable[[list[Any]], None]) -> None:
+        """Run a query whose answer is needed only later: ``use`` gets its rows before
+        anything reads what it fills in (``_settle``). Here at once; a backend may send the
+        query with the next statement that needs an answer."""
+        use(self._x(sql, params).fetchall())
+
+    def _settle(self) -> None:
+        """Hand the queries of ``_answer_later`` their rows, if that is still to do."""
 
     def _make_durable(self) -> None:
         """After a COMMIT, with the write lock already released: make the transaction
@@ -291,6 +320,8 @@ class StoreBase:
         except BaseException:
             if self._later:
                 self._later.clear()  # (kept since the savepoint began: rolled back with it)
+            self._settle()
+            self._forget_read_ahead()
             self._x(f"ROLLBACK TO SAVEPOINT {name}")
             self._x(f"RELEASE SAVEPOINT {name}")
             raise

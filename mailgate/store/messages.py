@@ -8,10 +8,37 @@ from datetime import datetime
 from typing import Any
 
 from mailgate.clock import to_db
-from mailgate.store.base import DuplicateMessageError, StoreBase
+from mailgate.store.base import DuplicateMessageError, StoreBase, chunked
+from mailgate.store.outbox import OUTBOX_INSERT, outbox_values
 
 _PARTICIPANT_INSERT = ("INSERT INTO participants (ticket_id, address, name, role, added_at)"
                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+
+
+# ON CONFLICT instead of catching the violation: on PostgreSQL a violation aborts the whole
+# transaction. A concurrent insert of the same Message-ID by another node makes this one
+# wait for that node's commit, then insert nothing.
+MESSAGE_COLUMNS = ("ticket_id", "message_id", "direction", "kind", "spool_id", "outbox_id",
+                   "from_addr", "from_name", "to_addrs", "cc_addrs", "date", "subject",
+                   "body_text", "in_reply_to", "created_at", "threaded_by", "decisions")
+MESSAGE_INSERT = (f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)})"
+                  f" VALUES ({', '.join('?' * len(MESSAGE_COLUMNS))})"
+                  f" ON CONFLICT (message_id) DO NOTHING RETURNING id")
+
+
+def message_values(*, ticket_id: int, message_id: str, direction: str, kind: str,
+                   now: datetime, spool_id: int | None = None, outbox_id: int | None = None,
+                   from_addr: str | None = None, from_name: str | None = None,
+                   to_addrs: Sequence[str] = (), cc_addrs: Sequence[str] = (),
+                   date: datetime | None = None, subject: str | None = None,
+                   body_text: str | None = None, in_reply_to: str | None = None,
+                   threaded_by: str | None = None, decisions: str | None = None,
+                   ) -> tuple[Any, ...]:
+    """The parameters of ``MESSAGE_INSERT``, in the order of ``MESSAGE_COLUMNS``."""
+    return (ticket_id, message_id, direction, kind, spool_id, outbox_id, from_addr,
+            from_name, json.dumps(list(to_addrs)), json.dumps(list(cc_addrs)),
+            to_db(date), subject, body_text, in_reply_to, to_db(now), threaded_by,
+            decisions)
 
 
 class MessageQueries(StoreBase):
@@ -29,8 +56,28 @@ class MessageQueries(StoreBase):
         ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def note_unstored(self, message_ids: Sequence[str]) -> None:
+        """Inside a transaction: ask once which of ``message_ids`` are stored, so that
+        ``message_content`` and ``message_exists`` answer None for the others without a
+        statement of their own until the transaction ends (the processor's group: one
+        statement, not one a mail). A message row this store writes under one of them takes
+        it out (asked again, whether that row was rolled back or not); one another
+        connection commits meanwhile is met by ``add_message``'s ``DuplicateMessageError``,
+        as when it is committed just after the question."""
+        if not self._depth:
+            return
+        for chunk in chunked([m for m in message_ids if m]):
+            def unstored(rows: list[Any], chunk: list[str] = chunk) -> None:
+                self._unstored.update(set(chunk).difference(r[0] for r in rows))
+
+            self._answer_later(f"SELECT message_id FROM messages WHERE message_id IN"
+                               f" ({','.join('?' * len(chunk))})", chunk, unstored)
+
     def message_exists(self, message_id: str) -> tuple[int, str] | None:
         """(ticket id, direction) of a stored message with this Message-ID, else None."""
+        self._settle()
+        if message_id in self._unstored:
+            return None
         row = self._x("SELECT ticket_id, direction FROM messages WHERE message_id = ?",
                       (message_id,)).fetchone()
         return (row[0], row[1]) if row else None
@@ -56,6 +103,9 @@ class MessageQueries(StoreBase):
     def message_content(self, message_id: str) -> dict[str, Any] | None:
         """What a stored message said (sender, subject, text, attachment hashes), to tell a
         redelivery from another mail reusing its Message-ID."""
+        self._settle()
+        if message_id in self._unstored:
+            return None
         row = self._x("SELECT id, ticket_id, direction, from_addr, subject, body_text"
                       " FROM messages WHERE message_id = ?", (message_id,)).fetchone()
         if row is None:
@@ -76,23 +126,38 @@ class MessageQueries(StoreBase):
         """Store one message of a ticket; raises DuplicateMessageError on a replay.
 
         ``threaded_by`` and ``decisions`` (JSON) say how the pipeline placed it."""
-        # ON CONFLICT instead of catching the violation: on PostgreSQL a violation aborts
-        # the whole transaction. A concurrent insert of the same Message-ID by another
-        # node makes this one wait for that node's commit, then insert nothing.
-        row = self._insert(
-            "INSERT INTO messages (ticket_id, message_id, direction, kind, spool_id,"
-            " outbox_id, from_addr, from_name, to_addrs, cc_addrs, date, subject,"
-            " body_text, in_reply_to, created_at, threaded_by, decisions)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (message_id) DO NOTHING RETURNING id",
-            (ticket_id, message_id, direction, kind, spool_id, outbox_id, from_addr,
-             from_name, json.dumps(list(to_addrs)), json.dumps(list(cc_addrs)),
-             to_db(date), subject, body_text, in_reply_to, to_db(now), threaded_by,
-             decisions),
-        )
+        self._settle()
+        self._unstored.discard(message_id)
+        row = self._insert(MESSAGE_INSERT, message_values(
+            ticket_id=ticket_id, message_id=message_id, direction=direction, kind=kind,
+            now=now, spool_id=spool_id, outbox_id=outbox_id, from_addr=from_addr,
+            from_name=from_name, to_addrs=to_addrs, cc_addrs=cc_addrs, date=date,
+            subject=subject, body_text=body_text, in_reply_to=in_reply_to,
+            threaded_by=threaded_by, decisions=decisions))
         if row is None:
             raise DuplicateMessageError(message_id)
         return row
+
+    def queue_outgoing(self, *, ticket_id: int, message_id: str, kind: str, mail_from: str,
+                       rcpt_tos: Sequence[str], raw: bytes, now: datetime,
+                       from_name: str | None, to_addrs: Sequence[str],
+                       cc_addrs: Sequence[str], subject: str, body_text: str,
+                       in_reply_to: str | None) -> int:
+        """An outgoing mail of a ticket: its outbox row, and the message row that records it
+        (``direction = 'out'``, naming the outbox row); the outbox id. As ``outbox_add``
+        then ``add_message`` (PostgreSQL: one statement); raises DuplicateMessageError as
+        ``add_message`` does."""
+        self._settle()
+        self._unstored.discard(message_id)
+        outbox_id = self._insert(f"{OUTBOX_INSERT} RETURNING id", outbox_values(
+            ticket_id, message_id, kind, mail_from, rcpt_tos, raw, now))
+        assert outbox_id is not None
+        self.add_message(ticket_id=ticket_id, message_id=message_id, direction="out",
+                         kind=kind, now=now, outbox_id=outbox_id, from_addr=mail_from,
+                         from_name=from_name, to_addrs=to_addrs, cc_addrs=cc_addrs,
+                         date=now, subject=subject, body_text=body_text,
+                         in_reply_to=in_reply_to)
+        return outbox_id
 
     def add_attachment(self, *, message_row: int, filename: str, content_type: str,
                        data: bytes, sha256: str) -> None:

@@ -9,8 +9,18 @@ from typing import Any
 
 from mailgate.clock import from_db, to_db
 from mailgate.errors import NotFoundError
-from mailgate.store.base import StoreBase
+from mailgate.store.base import StoreBase, chunked
 from mailgate.store.rows import OutboxItem
+
+OUTBOX_INSERT = ("INSERT INTO outbox (ticket_id, message_id, kind, mail_from, rcpt_tos, raw,"
+                 " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def outbox_values(ticket_id: int | None, message_id: str, kind: str, mail_from: str,
+                  rcpt_tos: Sequence[str], raw: bytes, now: datetime) -> tuple[Any, ...]:
+    """The parameters of ``OUTBOX_INSERT``."""
+    return (ticket_id, message_id, kind, mail_from, json.dumps(list(rcpt_tos)), raw,
+            to_db(now), to_db(now))
 
 
 class OutboxQueries(StoreBase):
@@ -19,12 +29,8 @@ class OutboxQueries(StoreBase):
 
     def outbox_add(self, *, ticket_id: int | None, message_id: str, kind: str, mail_from: str,
                    rcpt_tos: Sequence[str], raw: bytes, now: datetime) -> int:
-        outbox_id = self._insert(
-            "INSERT INTO outbox (ticket_id, message_id, kind, mail_from, rcpt_tos, raw,"
-            " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (ticket_id, message_id, kind, mail_from, json.dumps(list(rcpt_tos)), raw,
-             to_db(now), to_db(now)),
-        )
+        outbox_id = self._insert(f"{OUTBOX_INSERT} RETURNING id", outbox_values(
+            ticket_id, message_id, kind, mail_from, rcpt_tos, raw, now))
         assert outbox_id is not None
         return outbox_id
 
@@ -144,19 +150,56 @@ class OutboxQueries(StoreBase):
                           [reason, *params])
             return cur.rowcount
 
+    def note_auto_replies(self, addresses: Sequence[str], since: datetime) -> None:
+        """Inside a transaction: read once what automatic mail was queued to ``addresses``
+        since ``since``, so that ``count_auto_replies`` answers for them (for a ``since``
+        not before this one) without a statement of its own until the transaction ends
+        (the processor's group: one statement, not one a mail). What this store records
+        is added to it; a prune, an erasure and a rollback to a savepoint forget it."""
+        if not self._depth:
+            return
+        wanted = sorted({a.lower() for a in addresses if a})
+        if not wanted:
+            return
+        bound = to_db(since) or ""
+        self._auto_sent.clear()
+        self._auto_since = bound
+
+        for chunk in chunked(wanted):
+            def sent(rows: list[Any], chunk: list[str] = chunk) -> None:
+                self._auto_sent.update((a, []) for a in chunk)
+                for address, at in rows:
+                    self._auto_sent[address].append(at)
+
+            self._answer_later(f"SELECT address, sent_at FROM auto_replies WHERE address IN"
+                               f" ({','.join('?' * len(chunk))}) AND sent_at >= ?",
+                               (*chunk, bound), sent)
+
     def record_auto_replies(self, addresses: Sequence[str], now: datetime) -> None:
         """Note automatic mail queued to ``addresses`` (what the loop cap counts)."""
+        self._settle()
+        for address in addresses:
+            known = self._auto_sent.get(address.lower())
+            if known is not None:
+                known.append(to_db(now) or "")
         self._many("INSERT INTO auto_replies (address, sent_at) VALUES (?, ?)",
                    [(a.lower(), to_db(now)) for a in addresses])
 
     def count_auto_replies(self, address: str, since: datetime) -> int:
         """Automatic mail queued to ``address`` since ``since`` (an index range, no scan)."""
+        self._settle()
+        known = self._auto_sent.get(address.lower())
+        bound = to_db(since) or ""
+        if known is not None and bound >= self._auto_since:
+            return len([at for at in known if at >= bound])
         row = self._x("SELECT COUNT(*) FROM auto_replies WHERE address = ? AND sent_at >= ?",
                       (address.lower(), to_db(since))).fetchone()
         return int(row[0])
 
     def prune_auto_replies(self, before: datetime) -> int:
         """Forget automatic mail older than the cap's window."""
+        self._settle()
+        self._auto_sent.clear()
         return self._x("DELETE FROM auto_replies WHERE sent_at < ?", (to_db(before),)).rowcount
 
     # -- for operators (mailgate.store.ops) -------------------------------------------

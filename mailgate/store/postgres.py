@@ -36,17 +36,23 @@ import functools
 import hashlib
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 import psycopg
 from psycopg import pq
 from psycopg_pool import ConnectionPool
 
+from mailgate.clock import to_db
 from mailgate.errors import StoreError
-from mailgate.store.base import Cursor
+from mailgate.store.base import Cursor, DuplicateMessageError
 from mailgate.store.facade import Store
 from mailgate.store.lite import SPOOL_INSERT
+from mailgate.store.messages import MESSAGE_COLUMNS, message_values
+from mailgate.store.outbox import OUTBOX_INSERT, outbox_values
+from mailgate.store.rows import SpoolItem
+from mailgate.store.spool import spool_item, spool_values
 
 IDLE_IN_TX_MS = 60_000  # our transactions never sit idle for long
 # Detect a dead server or network instead of waiting on a half-open connection for the
@@ -73,6 +79,25 @@ def translate(sql: str) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+# the row of an ``INSERT ... VALUES (...)``: placeholders, literals, no nested parentheses
+_VALUES_ROW = re.compile(r" VALUES (\((?:[^()']|'[^']*')*\))")
+MAX_PARAMS = 32_767  # per statement (the protocol's limit is 65,535)
+
+
+@functools.lru_cache(maxsize=512)
+def many_rows(sql: str, count: int) -> str | None:
+    """``sql``, an ``INSERT ... VALUES (row)`` (and whatever follows, ``ON CONFLICT ...``),
+    with its row written ``count`` times: the rows of an ``executemany`` in one statement.
+    None for a statement of another shape (each row is then a statement of its own)."""
+    if not sql.startswith("INSERT INTO ") or " RETURNING " in sql:
+        return None
+    found = _VALUES_ROW.search(sql)
+    if found is None or _VALUES_ROW.search(sql, found.end()) is not None:
+        return None
+    row = found[1]
+    return f"{sql[:found.start(1)]}{', '.join([row] * count)}{sql[found.end(1):]}"
 
 
 def _clean(value: Any) -> Any:
@@ -224,6 +249,10 @@ class _Pools:
 POOLS = _Pools()
 
 
+#: the message row's values, its outbox id read from the outbox row written with it
+_OUTBOX_ID_MARKS = ["(SELECT id FROM o)" if c == "outbox_id" else "?" for c in MESSAGE_COLUMNS]
+
+
 class PgStore(Store):
     """A :class:`Store` on one pooled PostgreSQL connection."""
 
@@ -244,6 +273,12 @@ class PgStore(Store):
     SPOOL_WITH_RAW: ClassVar[str] = (f"WITH s AS ({SPOOL_INSERT}) INSERT INTO spool_raw (id, raw)"
                                      " SELECT id, ? FROM s RETURNING id")
 
+    #: an outgoing mail's outbox row and the message row naming it, in one statement
+    QUEUE_WITH_MESSAGE: ClassVar[str] = (
+        f"WITH o AS ({OUTBOX_INSERT} RETURNING id)"
+        f" INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}) VALUES"
+        f" ({', '.join(_OUTBOX_ID_MARKS)}) ON CONFLICT (message_id) DO NOTHING RETURNING outbox_id")
+
     def __init__(self, conninfo: str, url: str, busy_timeout: float) -> None:
         super().__init__()
         self.url = redact(url)
@@ -258,6 +293,8 @@ class PgStore(Store):
         # cursors kept for the next statements (``_run``), and the connection they are of
         self._cursors: list[psycopg.Cursor[Any]] = []
         self._cursors_of: psycopg.Connection[Any] | None = None
+        # queries read ahead (``_answer_later``), each with what takes its rows
+        self._pending: list[tuple[Cursor, Callable[[list[Any]], None]]] = []
 
     @classmethod
     def open_url(cls, url: str, *, password: str | None = None, busy_timeout: float = 5.0,
@@ -346,6 +383,7 @@ class PgStore(Store):
 
     def _end_transaction(self) -> None:
         self._held.clear()  # (COMMIT sent them; after a ROLLBACK they are moot)
+        self._pending.clear()
         super()._end_transaction()
 
     def _execute(self, sql: str, params: Sequence[Any]) -> Cursor:
@@ -386,6 +424,17 @@ class PgStore(Store):
         later = Later(self)
         self._held.append((sql, params, later))
         return later
+
+    def _answer_later(self, sql: str, params: Sequence[Any],
+                      use: Callable[[list[Any]], None]) -> None:
+        """As :meth:`StoreBase._answer_later`; within ``rows_together`` the query is held
+        and goes with the next statement that needs an answer (one round trip for both)."""
+        self._pending.append((self._x(sql, params), use))
+
+    def _settle(self) -> None:
+        while self._pending:
+            cur, use = self._pending.pop(0)
+            use(cur.fetchall())
 
     def _holds_work(self) -> bool:
         """True if a held statement is more than a transaction or savepoint edge."""
@@ -451,6 +500,8 @@ class PgStore(Store):
             if self._later:
                 self._later.clear()  # (kept since the savepoint began: rolled back with it)
             failure = self._send_before_rollback()
+            self._pending.clear()  # (answers read ahead: forgotten with the savepoint)
+            self._forget_read_ahead()
             self._x(f"ROLLBACK TO SAVEPOINT {name}")
             self._x(f"RELEASE SAVEPOINT {name}")
             if failure is not None:
@@ -485,13 +536,39 @@ class PgStore(Store):
 
     def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         if self._depth and self._defer:
-            for row in rows:
-                self._hold(sql, row)
+            # held: one statement for all the rows of an INSERT (a group's events, reminders:
+            # the server parses, plans and answers one, not one a row), else one a row
+            width = max(len(rows[0]), 1)
+            step = max(MAX_PARAMS // width, 1)
+            for start in range(0, len(rows), step):
+                chunk = rows[start:start + step]
+                together = many_rows(sql, len(chunk)) if len(chunk) > 1 else None
+                if together is None:
+                    for row in chunk:
+                        self._hold(sql, row)
+                else:
+                    self._hold(together, [value for row in chunk for value in row])
             return -1  # (held: not known yet; no caller within rows_together asks)
         self._send_held(count=True)
         with self._connection().cursor() as cur:
             cur.executemany(translate(sql), [[_clean(v) for v in row] for row in rows])
             return cur.rowcount
+
+    def spool_finish_many(self, finished: Sequence[tuple[int, str, datetime, str | None,
+                                                         int | None]]) -> None:
+        """As :meth:`SpoolQueries.spool_finish_many`, in one statement (the rows' values as
+        arrays): the server runs one UPDATE for the group, not one a row."""
+        if len(finished) < 2:
+            super().spool_finish_many(finished)
+            return
+        self._x("UPDATE spool SET state = v.state, processed_at = v.processed_at,"
+                " message_id = v.message_id, ticket_id = v.ticket_id, reason = NULL,"
+                " claimed_by = NULL, lease_until = NULL"
+                " FROM unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[])"
+                " AS v (id, state, processed_at, message_id, ticket_id) WHERE spool.id = v.id",
+                ([f[0] for f in finished], [f[1] for f in finished],
+                 [to_db(f[2]) for f in finished], [f[3] for f in finished],
+                 [f[4] for f in finished]))
 
     def _sync_sequence(self, table: str) -> None:
         self._x(f"SELECT setval(pg_get_serial_sequence(?, 'id'),"
@@ -511,6 +588,58 @@ class PgStore(Store):
         spool_id = self._insert(self.SPOOL_WITH_RAW, (*values, raw))
         assert spool_id is not None
         return spool_id
+
+    def queue_outgoing(self, *, ticket_id: int, message_id: str, kind: str, mail_from: str,
+                       rcpt_tos: Sequence[str], raw: bytes, now: datetime,
+                       from_name: str | None, to_addrs: Sequence[str],
+                       cc_addrs: Sequence[str], subject: str, body_text: str,
+                       in_reply_to: str | None) -> int:
+        """As :meth:`MessageQueries.queue_outgoing`, in one round trip, not two (the outbox
+        row in a data-modifying WITH, its id read by the message row's INSERT)."""
+        self._settle()
+        self._unstored.discard(message_id)
+        message = list(message_values(
+            ticket_id=ticket_id, message_id=message_id, direction="out", kind=kind, now=now,
+            from_addr=mail_from, from_name=from_name, to_addrs=to_addrs, cc_addrs=cc_addrs,
+            date=now, subject=subject, body_text=body_text, in_reply_to=in_reply_to))
+        del message[MESSAGE_COLUMNS.index("outbox_id")]
+        outbox_id = self._insert(self.QUEUE_WITH_MESSAGE, (*outbox_values(
+            ticket_id, message_id, kind, mail_from, rcpt_tos, raw, now), *message))
+        if outbox_id is None:  # the message row was not written: rolled back by the caller
+            raise DuplicateMessageError(message_id)
+        return outbox_id
+
+    def spool_claim(self, node: str, now: datetime, lease_until: datetime, limit: int,
+                    only: int | None = None) -> list[SpoolItem]:
+        """As :meth:`SpoolQueries.spool_claim`, in one statement: the rows are chosen
+        (``FOR UPDATE SKIP LOCKED``) and claimed by the same UPDATE, so a claim costs two
+        round trips with its COMMIT, not three. A first row claimed before is claimed
+        alone, as there."""
+        where, params = ("", []) if only is None else (" AND id = ?", [only])
+        with self.transaction():
+            rows = self._x(
+                # (MATERIALIZED: the rows are chosen and locked once, whoever reads them)
+                "WITH c AS MATERIALIZED (SELECT id, attempts FROM spool WHERE state = 'new'"
+                f" AND (lease_until IS NULL OR lease_until < ?){where} ORDER BY id LIMIT ?"
+                f"{self.SKIP_LOCKED}), f AS (SELECT id, attempts FROM c ORDER BY id LIMIT 1)"
+                " UPDATE spool SET claimed_by = ?, lease_until = ?,"
+                " attempts = spool.attempts + 1 FROM c WHERE spool.id = c.id"
+                " AND ((SELECT attempts FROM f) = 0 OR spool.id = (SELECT id FROM f))"
+                " RETURNING spool.id, spool.received_at, spool.channel, spool.source,"
+                " spool.mail_from, spool.rcpt_tos, spool.size, spool.attempts",
+                (to_db(now), *params, limit, node, to_db(lease_until))).fetchall()
+        return [spool_item(r) for r in sorted(rows)]
+
+    def spool_add_many(self, mails: Sequence[tuple[bytes, dict[str, Any]]]) -> list[int]:
+        """As :meth:`SpoolQueries.spool_add_many`; the rows go in one round trip (pipeline
+        mode), not one each: the spooler's group costs two round trips with its COMMIT."""
+        if not self._depth or len(mails) < 2:
+            return super().spool_add_many(mails)
+        self.statements += 1
+        laters = [self._hold(self.SPOOL_WITH_RAW, (*spool_values(raw, **fields), raw))
+                  for raw, fields in mails]
+        self._send_held()
+        return [int(later.fetchall()[0][0]) for later in laters]
 
     def _reserve_id(self, table: str) -> int | None:
         row = self._x("SELECT nextval(pg_get_serial_sequence(?, 'id'))", (table,)).fetchone()

@@ -414,6 +414,8 @@ class PrivacyQueries(StoreBase):
             self._x("UPDATE outbox SET raw = ?, rcpt_tos = '[]', last_error = NULL,"
                     " state = CASE WHEN state = 'pending' THEN 'cancelled' ELSE state END"
                     " WHERE id = ?", (b"", outbox_id))
+        self._settle()
+        self._auto_sent.clear()  # (read ahead: see note_auto_replies)
         counts = self._x("DELETE FROM auto_replies WHERE address = ?", (scrub.address,))
         return {"quarantined": len(quarantined), "outbox_erased": outbox,
                 "auto_replies": counts.rowcount}

@@ -23,6 +23,22 @@ def _spool_dict(row: Sequence[Any]) -> dict[str, Any]:
     return item
 
 
+def spool_values(raw: bytes, *, channel: str, received_at: datetime, source: str | None = None,
+                 mail_from: str | None = None, rcpt_tos: Iterable[str] = (),
+                 state: str = "new", reason: str | None = None) -> tuple[Any, ...]:
+    """The parameters of ``SPOOL_INSERT`` for one mail."""
+    return (to_db(received_at), channel, source, mail_from, json.dumps(list(rcpt_tos)),
+            len(raw), state, reason)
+
+
+def spool_item(row: Sequence[Any]) -> SpoolItem:
+    """A claimed row: (id, received_at, channel, source, mail_from, rcpt_tos, size,
+    attempts)."""
+    return SpoolItem(id=row[0], received_at=from_db(row[1]), channel=row[2], source=row[3],
+                     mail_from=row[4], rcpt_tos=json.loads(row[5]), size=row[6],
+                     attempts=row[7])
+
+
 class SpoolQueries(StoreBase):
     """The ``spool`` table: rows are claimed with a lease, finished, quarantined, requeued."""
 
@@ -32,9 +48,14 @@ class SpoolQueries(StoreBase):
         reason: str | None = None,
     ) -> int:
         """Append one raw message to the spool (inside a transaction)."""
-        return self._add_spool_row(
-            (to_db(received_at), channel, source, mail_from, json.dumps(list(rcpt_tos)),
-             len(raw), state, reason), raw)
+        return self._add_spool_row(spool_values(
+            raw, channel=channel, received_at=received_at, source=source, mail_from=mail_from,
+            rcpt_tos=rcpt_tos, state=state, reason=reason), raw)
+
+    def spool_add_many(self, mails: Sequence[tuple[bytes, dict[str, Any]]]) -> list[int]:
+        """``spool_add(raw, **fields)`` of each mail (inside a transaction); their ids, in
+        order (a backend may send the rows together: the spooler's group)."""
+        return [self.spool_add(raw, **fields) for raw, fields in mails]
 
     def _add_spool_row(self, values: Sequence[Any], raw: bytes) -> int:
         """The spool row (``SPOOL_INSERT``'s values) and its raw bytes; its id (a backend
@@ -72,11 +93,7 @@ class SpoolQueries(StoreBase):
                 f" mail_from, rcpt_tos, size, attempts",
                 (node, to_db(lease_until), *ids),
             ).fetchall()
-        return [
-            SpoolItem(id=r[0], received_at=from_db(r[1]), channel=r[2], source=r[3],
-                      mail_from=r[4], rcpt_tos=json.loads(r[5]), size=r[6], attempts=r[7])
-            for r in sorted(rows)
-        ]
+        return [spool_item(r) for r in sorted(rows)]
 
     def spool_raw(self, spool_id: int) -> bytes:
         row = self._x("SELECT raw FROM spool_raw WHERE id = ?", (spool_id,)).fetchone()

@@ -186,15 +186,36 @@ class TicketQueries(StoreBase):
         row = self._x("SELECT time_spent FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
         return int(row[0])
 
-    def tickets(self, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+    def tickets(self, status: str | None = None, limit: int = 1000, *,
+                assignee: str | None = None, requester: str | None = None,
+                level: str | None = None, overdue_at: datetime | None = None,
+                paused: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """The newest tickets, each condition given narrowing the list; ``overdue_at``:
+        only tickets past a deadline then (first response not given by its due time, or
+        the resolution due time passed), neither closed nor in a ``paused`` status."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        for column, value in (("status", status), ("assignee", assignee),
+                              ("requester", requester), ("sla_level", level)):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                params.append(value.lower() if column in ("assignee", "requester") else value)
+        if overdue_at is not None:
+            now = to_db(overdue_at)
+            excluded = ["closed", *paused]
+            conditions.append(f"status NOT IN ({', '.join('?' * len(excluded))}) AND"
+                              " ((first_response_at IS NULL AND first_response_due < ?)"
+                              " OR resolution_due < ?)")
+            params += [*excluded, now, now]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         cur = self._x(
             f"SELECT id, reference, status, subject, requester, sla_level, created_at,"
-            f" updated_at, first_response_due, merged_into FROM tickets {where}"
-            f" ORDER BY id DESC LIMIT ?", [*params, limit],
+            f" updated_at, first_response_due, merged_into, assignee, resolution_due"
+            f" FROM tickets {where} ORDER BY id DESC LIMIT ?", [*params, limit],
         )
         keys = ("id", "reference", "status", "subject", "requester", "sla_level", "created_at",
-                "updated_at", "first_response_due", "merged_into")
+                "updated_at", "first_response_due", "merged_into", "assignee",
+                "resolution_due")
         return [dict(zip(keys, r, strict=True)) for r in cur]
 
     def ticket_record(self, ticket_id: int) -> dict[str, Any]:

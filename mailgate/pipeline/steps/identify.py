@@ -8,11 +8,13 @@ on the thread, with ``[conversation] colleagues = "organisation"``; or a
 stranger writing to the ticket's reply-token address: holding it proves they
 got our mail) or ``stranger``. Newcomers join the ticket with an event.
 
-A forged author (``mailgate.identity.forgery``) is held. So is an engineer's
-reply to a ticket without proof (``mailgate.identity``: our MTA's DKIM/DMARC
-pass, a DKIM signature mailgate verified, or the per-engineer reply address of
-this ticket): nothing is relayed or obeyed, and the team is told. Automatic
-mail (an engineer's out-of-office) needs no proof: it changes nothing.
+A forged author (``mailgate.identity.forgery``) is held. So is a new mail in an
+engineer's name without proof (it would open a ticket as theirs and send our
+acknowledgement to the writer's Reply-To), and an engineer's reply to a ticket
+without proof (``mailgate.identity``: our MTA's DKIM/DMARC pass, a DKIM signature
+mailgate verified, or the per-engineer reply address of this ticket): nothing is
+relayed or obeyed, and the team is told. Automatic mail (an engineer's
+out-of-office) needs no proof: it changes nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from mailgate.pipeline.context import Context, Quarantine, TicketView
 from mailgate.pipeline.services import Services
 from mailgate.store import Store
 
+NO_PROOF_NEW = ("no DKIM/DMARC pass for its domain from a trusted Authentication-Results, "
+                "no DKIM signature mailgate could verify")
 NO_PROOF = ("no DKIM/DMARC pass for its domain from a trusted Authentication-Results, no "
             "DKIM signature mailgate could verify, not sent to the ticket's per-engineer "
             "reply address")
@@ -37,6 +41,11 @@ def identify(services: Services, store: Store, ctx: Context) -> None:
     if found.spoof and not automatic:
         hold(services, ctx, f"forged sender: {found.spoof}")
     if services.config.team.is_engineer(who):
+        if view is None and not automatic and found.proof is None:
+            # a new mail in an engineer's name: believed, it would open a ticket in their
+            # name and send our acknowledgement to whatever Reply-To the writer chose
+            hold(services, ctx, f"unauthenticated engineer: {who} gave no proof for a new "
+                                f"mail ({NO_PROOF_NEW}){_envelope(ctx, who)}")
         if view is not None and not automatic and proof(store, ctx, found) is None:
             ignored = "".join(f"; Authentication-Results of {a} ignored (not in "
                               "security.trusted_authserv_ids)" for a in found.untrusted)
@@ -44,7 +53,7 @@ def identify(services: Services, store: Store, ctx: Context) -> None:
                 "someone outside the team (answer the newest notification)" \
                 if found.proof == TOKEN_PROOF and found.token_ticket in _cited(ctx) else ""
             hold(services, ctx, f"unauthenticated engineer: {who} gave no proof ({NO_PROOF})"
-                                f"{retired}{ignored}")
+                                f"{retired}{ignored}{_envelope(ctx, who)}")
         ctx.role = "engineer"
     elif view is None or who == view.ticket.requester:
         ctx.role = "requester"
@@ -139,6 +148,21 @@ def _exposed(services: Services, store: Store, ctx: Context,
     return ticket.id, (f"a per-engineer reply address of {ticket.reference} was in To/Cc of "
                        f"a mail {', '.join(outsiders)} wrote or received: retired, the next "
                        "notification carries a new one")
+
+
+def _envelope(ctx: Context, who: str) -> str:
+    """What the envelope sender says of a held engineer's mail: an engineer who forgot the
+    reply address sends from their own domain; an outsider's server rarely fakes the
+    envelope too, so the team is warned not to pass such a text on."""
+    envelope = ctx.item.mail_from
+    if envelope is None:  # IMAP: no envelope to compare
+        return ""
+    home = domain_of(who)
+    there = domain_of(envelope) if envelope else ""
+    if there == home or there.endswith(f".{home}"):
+        return f"; envelope sender {envelope}"
+    return (f"; its envelope sender is {envelope or '<>'}, not at {home}: LIKELY FORGED, "
+            "do not pass its text on")
 
 
 def hold(services: Services, ctx: Context, reason: str) -> None:

@@ -150,7 +150,10 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
         },
         "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
                     "subject": inbound.subject, "text": inbound.text},
-        "related": {"reference": ctx.related[0].reference} if ctx.related else None,
+        # a customer is told of their own tickets only: a colleague's ticket number (or
+        # that a colleague wrote at all) is the colleague's; the team's notice says it
+        "related": {"reference": ctx.related[0].reference}
+        if ctx.related and ctx.related[0].requester == ticket.requester else None,
     }
     recipient = (inbound.reply_to or [(inbound.from_name or "", inbound.from_addr)])[0]
     if template == "merged":

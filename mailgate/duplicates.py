@@ -52,6 +52,8 @@ from mailgate.repeats import (
     new_topic,
     own_words,
     problem_reported,
+    shares_something,
+    someone_else,
     terms,
 )
 from mailgate.store import Store, Ticket
@@ -147,7 +149,7 @@ def repeats(threshold: float, candidate: dict[str, Any], mail: Mail,
                                f"{verdict.reason}"), True
     if verdict.related:
         return verdict.score, f"likely related: {verdict.reason}", False
-    if said == "link":
+    if said == "link" and shares_something(verdict):
         return verdict.score, (f"likely related by the pair scorer (p {p:.2f}): "
                                f"{verdict.reason}"), False
     return None
@@ -162,7 +164,7 @@ def _another_one(first: Mail, mail: Mail) -> bool:
     "either" say it too, but follow-ups of one problem use them as often: "I also tried
     Outlook on the web".)"""
     said, before = _things(mail.text), _things(f"{first.subject}\n{first.text}")
-    return bool(said and before and not said & before)
+    return bool(said and before and not said & before) or someone_else(first, mail) is not None
 
 
 @memo(maxsize=128, max_chars=32_768)  # an open ticket's first mail meets each new mail

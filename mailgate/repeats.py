@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache
@@ -191,11 +192,28 @@ def _lexicon() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
 
 @memo(maxsize=128, max_chars=32_768)  # an open ticket's first mail meets each new mail
 def concepts(text: str) -> Concepts:
-    """The concepts a text names (any of their words, in any of the lexicon's languages)."""
+    """The concepts a text names (any of their words, in any of the lexicon's languages).
+    A symptom is not read inside an asset name: the "LAG" of ZEBRA-LAG-02 (a warehouse,
+    "Lager") said "slow" of a printer nobody called slow (user7 U7)."""
     low = text[:20_000].casefold().replace("’", "'")
-    named = [(kind, name) for kind, name, pattern in _lexicon() if pattern.search(low)]
+    plain = _ASSET.sub(_unnamed, low)
+    named = [(kind, name) for kind, name, pattern in _lexicon()
+             if pattern.search(plain if kind == "symptom" else low)]
     return Concepts(frozenset(n for k, n in named if k == "topic"),
                     frozenset(n for k, n in named if k == "symptom"))
+
+
+#: An asset or host name of hyphen-joined parts with a digit (zebra-lag-02, prn-emp-01).
+_ASSET = re.compile(r"(?<![\w-])[^\W_]+(?:-[^\W_]+)+(?![\w-])")
+
+
+def _unnamed(found: re.Match[str]) -> str:
+    """An asset name's parts with letters blanked out (its numbers kept: "http-503"), the
+    name as it is when it has no digit ("wi-fi", "e-mail")."""
+    name = found.group(0)
+    if not any(c.isdigit() for c in name):
+        return name
+    return "-".join(p if p.isdigit() else " " * len(p) for p in name.split("-"))
 
 
 def families(symptoms: frozenset[str]) -> set[str]:
@@ -431,8 +449,23 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
     pair = _Pair(first, second, a, b, ca, cb, score - need, cue, clash, said, score, topic,
                  terms(first.subject, own), _problem(said))
     verdict = _rules(same, score, reason, pair, resolved, asks, colleague, soon)
+    other = someone_else(first, second) if same or verdict.same else None
+    if other and verdict.same:
+        verdict = replace(verdict, same=False, related=True,
+                          reason=f"{reason}; related: {other} (linked, not merged)")
     return replace(verdict, features=features(pair),
-                   mergeable=same and not (resolved or asks or _own_things(a, b)))
+                   mergeable=same and not (resolved or asks or other or _own_things(a, b)))
+
+
+def shares_something(verdict: Verdict) -> bool:
+    """Whether the two mails share a term (a code, an identifier, a product name, a content
+    word) or a concept (a topic; a symptom only where ``compare`` counts one alone: a
+    colleague's within ``near``): a link needs one, whatever the pair scorer says (its "p
+    0.90 ... shared: nothing" linked one sender's VPN drops and unreachable shared drive,
+    both "down"; user7 U7)."""
+    named = dict(zip(FEATURES, verdict.features, strict=False))
+    return any(named.get(name) for name in ("codes", "idents", "names", "words", "topic")) \
+        or bool(named.get("symptom") and named.get("colleague") and named.get("minutes"))
 
 
 def _own_things(a: _Terms, b: _Terms) -> bool:
@@ -517,7 +550,7 @@ def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | N
         strong = None if resolved else \
             _strong(score, a, b, ca, cb, cue, bool(clash), said, pair.subject,
                     not colleague and _reports(first.text) and pair.reports, colleague) or \
-            _at_once(pair, colleague)
+            _at_once(pair, colleague) or _still_at_once(pair, colleague)
         if resolved:
             return Verdict(False, score, f"{reason}; related: it says the first problem is "
                                          f"over ({resolved!r}), so it reports another one "
@@ -528,8 +561,12 @@ def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | N
         # one sender's two problems (eighth session), and a false merge hides one
         return Verdict(False, score, f"{reason}; related: likely the same problem, but no "
                                      "strong evidence (linked, not merged)", related=True)
+    still = _still_at_once(pair, colleague)
+    if still:
+        return Verdict(True, score, f"{reason}; strong evidence: {still}")
     link = _link(score, need, len(shared), bool(idents), cue, colleague,
-                 pair.reports, soon) or _follows(first, second, cue, said, clash)
+                 pair.reports, soon, ca.topics & cb.topics) or \
+        _follows(first, second, cue, said, clash)
     return Verdict(False, score, f"{reason}; {link}" if link else reason, related=bool(link))
 
 
@@ -589,6 +626,13 @@ PERSISTS = frozenset({"still", "immer noch", "noch immer", "weiterhin", "nog ste
                       "всё ещё", "все еще", "до сих пор", "по-прежнему", "продолжа",
                       "toujours", "seguimos", "sigue sin", "todavía", "aún", "так и не", "to add",
                       "a reply to an earlier mail"})
+
+
+#: The same in Portuguese, Italian and Polish ("continua sem receber", "ancora
+#: inaccessibile", "nadal nic nie drukuje"; user7 U9): the concept lexicon does not know
+#: these languages, a persisting problem with a shared thing does.
+PERSISTS = PERSISTS | frozenset({"continua", "continuam", "ainda", "ancora", "nadal",
+                                 "wciąż", "ciągle", "dalej"})
 
 
 #: A colleague's phrases that say "the same" outright; "also", "everyone" only with the
@@ -763,13 +807,18 @@ def _weigh_concepts(ca: Concepts, cb: Concepts, a: _Terms, b: _Terms,
 
 
 def _link(score: float, need: float, shared: int, idents: bool, cue: str | None,
-          colleague: bool, reports: bool, soon: bool) -> str | None:
-    """Why a pair not sure enough to merge is likely enough to link, if it is."""
+          colleague: bool, reports: bool, soon: bool,
+          topics: frozenset[str] = frozenset()) -> str | None:
+    """Why a pair not sure enough to merge is likely enough to link, if it is. A report
+    soon after the first needs a shared term or concept (``topics``: both name them), from
+    a colleague too: one linked to a colleague's keyboard fault because it came within
+    half an hour tells the customer a stranger's ticket number for nothing (user7 U7)."""
     if score >= LINK * need and (idents or shared >= 2):
         return f"related: the score reaches {LINK:.0%} of what a merge needs"
-    if soon and (reports or cue) and (shared or idents or (colleague and (cue or reports))):
+    if soon and (reports or cue) and (shared or idents or (colleague and topics)):
         who = "a colleague" if colleague else "the same sender"
-        return f"related: {who} reports a problem within {NEAR_TEXT}"
+        about = "" if shared or idents else f" (both about: {', '.join(sorted(topics))})"
+        return f"related: {who} reports a problem within {NEAR_TEXT}{about}"
     return None
 
 
@@ -866,3 +915,160 @@ def _hours(first: Mail, second: Mail) -> float:
     if first.at is None or second.at is None:
         return 0.0
     return abs((second.at - first.at).total_seconds()) / 3600
+
+
+#: A word of a person's name: capitalised, then lower case ("Laura", "Ruiz", "Anna-Lena",
+#: "O'Neill", "Петров"); a mail's tokens and clause marks, in order.
+_NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_'’-]*(?:[-'’][^\W\d_]+)*$")
+_NAME_TOKENS = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*|[^\w\s]|\n")
+
+
+def _folded(word: str) -> str:
+    """A word without case and accents ("López" meets the address's "lopez")."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word.casefold())
+                   if not unicodedata.combining(c))
+
+
+def _title(word: str) -> bool:
+    """Capitalised and then lower case, each part: "Laura", "Anna-Lena", "O'Neill"; not
+    "VPN", "TextLink", "laura"."""
+    parts = [p for p in re.split(r"[-'’]", word) if p]
+    return sum(map(len, parts)) >= 2 and all(
+        p[0].isupper() and not any(c.isupper() for c in p[1:]) for p in parts)
+
+
+def _named_thing(word: str) -> bool:
+    """Whether a word is one of the concept lexicon's topics ("Teams", "Outlook", "VPN"):
+    "Microsoft Teams" is no one."""
+    return any(kind == "topic" and pattern.search(word) for kind, _, pattern in _lexicon())
+
+
+#: Words of a job or a place, not of a name ("Finance Manager", "Lift Ops Supervisor").
+ROLES = frozenset({
+    "manager", "officer", "supervisor", "director", "assistant", "coordinator", "admin",
+    "administrator", "lead", "head", "team", "department", "office", "service", "desk",
+    "support", "accounting", "finance", "sales", "reception", "leiter", "leiterin",
+    "abteilung", "afdeling", "avdelning", "chef", "jefe", "jefa", "responsable",
+    "directeur", "directrice", "directora", "gerente"})
+#: Titles before a name ("Frau Schmidt", "Sr. Ruiz"): no part of it, no sentence start.
+HONORIFICS = frozenset({
+    "mr", "mrs", "ms", "miss", "dr", "prof", "herr", "herrn", "frau", "fräulein", "meneer",
+    "mevrouw", "dhr", "mw", "hr", "fru", "señor", "señora", "sr", "sra", "srta", "don", "doña",
+    "monsieur", "madame", "mademoiselle", "mme", "mlle", "signor", "signora", "sig", "pan",
+    "pani", "господин", "госпожа"})
+
+
+@memo(maxsize=128, max_chars=32_768)  # an open ticket's first mail meets each new mail
+def people(text: str, sender: str = "") -> frozenset[tuple[str, ...]]:
+    """The people a text names: two capitalised words or more in a row after a word in
+    lower case ("para Marcos Ruiz", "for Tom Lund"; not where a sentence, a quote or a list
+    starts: German capitalises nouns, and "'503 Service Unavailable'" is no one), none of
+    them a stop word of ``repeat_words.toml``, a role ("Grants Officer") nor part of the
+    sender's address ("Ana López" signs ana.lopez@); each name's words, folded (no case,
+    no accents). The greeting and the signature (``body_of``) name nobody the mail is
+    about."""
+    stop, own = _words()[0], own_words(sender) if sender else frozenset()
+    found: set[tuple[str, ...]] = set()
+    run: list[str] = []
+    before = "\n"
+    for token in [*_NAME_TOKENS.findall(body_of(text)[:20_000]), "\n"]:
+        if token.casefold() in HONORIFICS or (before.casefold() in HONORIFICS and
+                                               token == "."):
+            before = "a" if token != "." else before  # a name may start after a title
+            continue
+        if _NAME_WORD.match(token) and _title(token) and token.casefold() not in stop and \
+                (run or (before[:1].islower() and before[:1].isalpha())):
+            run.append(_folded(token))
+        else:
+            if len(run) >= 2 and not any(w in own or w in ROLES or _named_thing(w)
+                                         for w in run):
+                found.add(tuple(run))
+            run = []
+        before = token
+    return frozenset(found)
+
+
+#: "Another" before the thing asked for ("another account", "otra cuenta", "noch einen
+#: Zugang", "nog een laptop", "en till användare", "ещё одну учётную запись").
+_ONE_MORE = re.compile(
+    r"(?<!\w)(another|one more|an additional|a further|noch (?:ein|eine|einen|einem)|"
+    r"(?:ein|eine|einen) weitere[nrs]?|nog een|ook een|een extra|en till|ett till|"
+    r"ytterligare (?:en|ett)|ещё (?:один|одна|одну|одно|одного)|еще (?:один|одна|одну|"
+    r"одно|одного)|(?:un|une) autre|encore (?:un|une)|otra|otro|un altro|un'altra|"
+    r"un altra|ancora (?:un|una|uno)|outra|outro|mais (?:um|uma)|jeszcze (?:jeden|jedno|"
+    r"jedną|jedna)|kolejn[aey]|kolejną)(?!\w)")
+
+
+def one_more(first: str, second: str) -> str | None:
+    """The words by which ``second`` asks for one more of what ``first`` asked for ("y otra
+    cuenta más" after "una cuenta para Laura Gil": two accounts, two people; user7 U6),
+    when ``first`` reports no problem (a request: "another browser" in a follow-up of a
+    fault is something tried). The thing is one of the next two words, in ``first`` by its
+    stem."""
+    if problem_reported(first):
+        return None
+    before = set(terms(body_of(first)).weights)
+    low = body_of(second).casefold()
+    for found in _ONE_MORE.finditer(low):
+        for word in re.findall(r"[^\W\d_]+", low[found.end():])[:2]:
+            if stem(word) in before:
+                return f"{found.group(1)} {word}"
+    return None
+
+
+def other_people(first: Mail, second: Mail) -> str | None:
+    """A person the second mail names (``people``) whom the first never mentions, when the
+    first names one the second never mentions: "una cuenta para Laura Gil", then "otra
+    cuenta más para Marcos Ruiz" under the same subject is two requests (user7 U6, user6
+    F25), however alike the two texts."""
+    def words(mail: Mail) -> set[str]:
+        return {_folded(w) for w in re.findall(r"[^\W\d_]+", f"{mail.subject}\n{mail.text}")}
+
+    new = sorted(n for n in people(second.text, second.sender)
+                 if not set(n) & words(first))
+    old = [n for n in people(first.text, first.sender) if not set(n) & words(second)]
+    return " ".join(new[0]).title() if new and old else None
+
+
+def someone_else(first: Mail, second: Mail) -> str | None:
+    """What says the second mail is for someone else or asks for one more of what the first
+    asked for: a person the first does not name, when the first names one the second does
+    not (``other_people``), or "another account" after a request for an account
+    (``one_more``; user7 U6). Then neither an equal subject, a near-identical text nor the
+    pair scorer merges: two requests are linked at most."""
+    person = other_people(first, second)
+    if person:
+        return f"it names another person ({person})"
+    more = one_more(f"{first.subject}\n{first.text}", second.text)
+    return f"it asks for one more ({more!r})" if more else None
+
+
+def _still_at_once(pair: _Pair, colleague: bool) -> str | None:
+    """Strong evidence from a persistence word, time and a shared thing, whatever the score:
+    the same sender writes within ``AT_ONCE`` under a subject saying the problem persists
+    (a persistence word with a fault word right after it: "Immer noch kein Outlook",
+    "Teams inloggning fungerar fortfarande inte", "Celular continua sem receber e-mails")
+    and sharing a term with the first subject, both mails name one thing (an identifier, a
+    product name of three letters or more, or a topic of the lexicon), with no clash of
+    symptoms, no identifier of its own only, not "works again" nor a new request (user7 U9: such a
+    reminder a minute later was only linked, two tickets and two SLA clocks)."""
+    first, second, a, b, ca, cb = pair.first, pair.second, pair.a, pair.b, pair.ca, pair.cb
+    if colleague or pair.clash or \
+            _hours(first, second) * 3600 > AT_ONCE.total_seconds() or _own_things(a, b) or \
+            (ca.symptoms and cb.symptoms and not families(ca.symptoms) & families(cb.symptoms)):
+        return None
+    # the subject itself says the fault persists, and names what the first subject did: a
+    # "still" in the text only merged 81 other stories of the stress test, 10 with a subject
+    # sharing a term ("Re: Card terminal declining" after "Card reader won't pair")
+    if not _still_wrong(second.subject) or \
+            not set(pair.subject.weights) & set(pair.first_subject.weights):
+        return None
+    if _phrase(pair.said, _words()[7]) or asks_anew(pair.said):
+        return None
+    shared = set(a.weights) & set(b.weights)
+    thing = sorted(a.idents & b.idents) or sorted(
+        t for t in shared if a.weights[t] == NAME and len(t) >= 3) or sorted(
+        ca.topics & cb.topics)
+    if thing:
+        return f"the same sender within the hour, still ({pair.cue!r}), shared: {thing[0]}"
+    return None

@@ -162,14 +162,21 @@ def test_the_signature_and_the_company_are_no_evidence() -> None:
 
 def test_a_colleagues_outage_report_minutes_later_is_related_not_merged() -> None:
     """Two people of one company report one outage in other words ten minutes apart: no
-    shared term, so no merge, but likely enough to link; two hours apart it is just new."""
+    shared word, one shared concept (a drive, a shared folder: file storage), so no merge,
+    but likely enough to link; two hours apart it is just new. Without the shared concept
+    ("alles op de server"), nothing ties the two: no link (user7 U7)."""
     first = _mail("P-schijf niet bereikbaar", "De P-schijf is niet bereikbaar: \"Het "
                   "netwerkpad is niet gevonden\".", sender="j.vandam@sluisbouw.nl")
-    text = "Ik kan geen enkele tekening meer openen in AutoCAD, alles op de server geeft " \
-        "een melding."
+    text = "Ik kan geen enkele tekening meer openen in AutoCAD, alles in de gedeelde map " \
+        "op de server geeft een melding."
     soon = compare(first, _mail("Kan tekeningen niet openen", text, 10,
                                 sender="a.kok@sluisbouw.nl"))
     assert not soon.same and soon.related and "a colleague reports a problem" in soon.reason
+    assert "(both about: files)" in soon.reason
+    apart = compare(first, _mail("Kan tekeningen niet openen", "Ik kan geen enkele tekening "
+                                 "meer openen in AutoCAD, alles op de server geeft een "
+                                 "melding.", 10, sender="a.kok@sluisbouw.nl"))
+    assert not apart.same and not apart.related
     late = compare(first, _mail("Kan tekeningen niet openen", text, 120,
                                 sender="a.kok@sluisbouw.nl"))
     assert not late.same and not late.related
@@ -230,7 +237,8 @@ def test_a_linked_report_is_acknowledged_with_the_other_ticket(tmp_path: Path) -
                 ("j.vandam@sluisbouw.nl", "P-schijf niet bereikbaar",
                  "De P-schijf is niet bereikbaar: het netwerkpad is niet gevonden."),
                 ("a.kok@sluisbouw.nl", "Kan tekeningen niet openen",
-                 "Ik kan geen tekening meer openen, alles op de server geeft een melding.")),
+                 "Ik kan geen tekening meer openen, alles in de gedeelde map geeft een "
+                 "melding.")),
                 start=1):
             _handle(store, pipeline, config, number, sender, subject, text,
                     AT + timedelta(minutes=10 * number))
@@ -479,6 +487,23 @@ def test_a_still_of_a_new_matter_or_of_what_works_is_no_persisting_problem() -> 
     same = compare(first, _mail("Room booking portal", "The room booking portal still "
                                 "lists nothing for Leeds, we have to phone around.", 120))
     assert same.same
+
+
+def test_an_asset_name_says_no_symptom() -> None:
+    """The "LAG" of a printer's asset name ZEBRA-LAG-02 (the warehouse, "Lager") is no
+    "lag", slow: the engineer's event must not say "the same printer, other symptoms
+    (printing against slow)" of a colleague's printer that does not print either (user7
+    U7). The numbers of a name still count ("HTTP-503" is a server fault)."""
+    first = _mail("Drucker druckt nicht", "Hallo,\n\nder Drucker im Empfang (PRN-EMP-01) "
+                  "druckt nicht.\n\nPetra", sender="petra.schmidt@agentur.example")
+    second = _mail("Drucker druckt nicht", "Hallo,\n\nbei uns im Lager druckt der "
+                   "Etikettendrucker (ZEBRA-LAG-02) auch nicht.\n\nJan", 2,
+                   sender="jan.vogel@agentur.example")
+    verdict = compare(first, second)
+    assert "slow" not in verdict.reason and "other symptoms" not in verdict.reason
+    assert "slow" not in concepts("ZEBRA-LAG-02 im Lager").symptoms
+    assert "slow" in concepts("the app is laggy today").symptoms
+    assert "down" in concepts("the portal answers HTTP-503 since 9:00").symptoms
 
 
 @pytest.mark.parametrize(("text", "asks"), [

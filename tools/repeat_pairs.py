@@ -46,7 +46,15 @@ from mailgate.duplicates import repeats  # noqa: E402
 from mailgate.message import parse  # noqa: E402
 from mailgate.pairscore import NEVER, Model, Scorer, fit, judge, shipped  # noqa: E402
 from mailgate.quotes import new_text  # noqa: E402
-from mailgate.repeats import CONTENT, FEATURES, NEAR, Mail, compare  # noqa: E402
+from mailgate.repeats import (  # noqa: E402
+    CONTENT,
+    FEATURES,
+    NEAR,
+    Mail,
+    Verdict,
+    compare,
+    shares_something,
+)
 
 PARTS = ("tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8",
          "tune9", "tune10", "tune11")
@@ -92,6 +100,8 @@ def decide(pair: Pair, model: Scorer) -> tuple[str, str]:
     if pair.hand == "merged" or not pair.scopes:
         return pair.hand, pair.why
     said, p = judge(pair.features, pair.mergeable, model)
+    if said == "link" and not shares_something(Verdict(False, 0.0, "", features=pair.features)):
+        said = ""  # as duplicates.repeats: a link needs a shared term or concept
     if said == "merge":
         return "merged", f"pair scorer p {p:.2f}; {pair.why}"
     if pair.hand == "linked" or said == "link":

@@ -64,6 +64,7 @@ from mailgate.footers import legal_sentence, strip_disclaimers, strip_signature,
 from mailgate.message import Inbound
 from mailgate.quotes import AFTERTHOUGHT, ReplyParts, is_separator, quoted_messages, reply_parts
 from mailgate.replies.asides import promises, without_attaching
+from mailgate.replies.consent import by_language, consenting, praised
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 from mailgate.replies.model import SentenceModel
 
@@ -146,6 +147,7 @@ class Understanding:
         hits, words = self.lexicon.hits(folded)
         if names:
             hits = [h for h in hits if folded[h.start:h.end] not in names]
+        hits = by_language(hits, folded, self.lexicon)  # Swedish "ni" (you) is no "ni" (nor)
         first = next((h for h in hits if h.category == "interrogative"), None)
         asks = first is not None and not folded[:first.start].strip(" \t'\"«»„“”-") \
             and len(words) >= 2
@@ -464,6 +466,8 @@ def substantive_reason(clause: Clause) -> str | None:
         return "a 'but' or 'still'"
     if "request" in c:
         return "a request"
+    if "conditional" in c:  # "ni kan stänga ärendet efter testet" (consent.py)
+        return "a close tied to a time, a condition or a second thing"
     if "solved" in negated:
         return "a negated success"
     if clause.live_problems:
@@ -588,7 +592,7 @@ def judge(understanding: Understanding, parts: ReplyParts,
             return Verdict(False, f"{inside.reason} (in the quoted history, in no message"
                                   " of the ticket)")
         read += inside
-    return _verdict(read + promised)
+    return _verdict(praised(read + promised))  # "Funcionou! Vocês são demais"
 
 
 def _without_promises(understanding: Understanding, parts: ReplyParts
@@ -775,6 +779,7 @@ def _read_body(understanding: Understanding, text: str,
         for sentence in _SENTENCE.split(line):
             said = [understanding.clause(c, names) for c in _CLAUSE.split(sentence)
                     if c.strip()]
+            said = consenting(understanding, said)  # "podem encerrar o chamado"
             for i, clause in enumerate(said):
                 why = substantive_reason(clause)
                 soft = why in _SOFT or (why == "a partial success" and "solved" not in

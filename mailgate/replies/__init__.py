@@ -140,14 +140,18 @@ class Understanding:
         return cls(Lexicon(load_tables(extra_file)),
                    (model or _packaged_model()) if judge else None)
 
-    def clause(self, text: str, names: frozenset[str] = frozenset()) -> Clause:
+    def clause(self, text: str, names: frozenset[str] = frozenset(), *,
+               languages: bool = False) -> Clause:
         """Read one clause; the sender's own ``names`` are names, not words ("Tom" is no
-        Swedish "empty")."""
+        Swedish "empty"); with ``languages``, a cue word of another language than the
+        clause's does not count (``consent.by_language``: the body's clauses; the sentence
+        judge's training reads clauses without it)."""
         folded = fold(text)
         hits, words = self.lexicon.hits(folded)
         if names:
             hits = [h for h in hits if folded[h.start:h.end] not in names]
-        hits = by_language(hits, folded, self.lexicon)  # Swedish "ni" (you) is no "ni" (nor)
+        if languages:  # Swedish "ni" (you) is no French "ni" (nor)
+            hits = by_language(hits, folded, self.lexicon)
         first = next((h for h in hits if h.category == "interrogative"), None)
         asks = first is not None and not folded[:first.start].strip(" \t'\"«»„“”-") \
             and len(words) >= 2
@@ -777,8 +781,8 @@ def _read_body(understanding: Understanding, text: str,
             continue
         line_clauses: list[Clause] = []
         for sentence in _SENTENCE.split(line):
-            said = [understanding.clause(c, names) for c in _CLAUSE.split(sentence)
-                    if c.strip()]
+            said = [understanding.clause(c, names, languages=True)
+                    for c in _CLAUSE.split(sentence) if c.strip()]
             said = consenting(understanding, said)  # "podem encerrar o chamado"
             for i, clause in enumerate(said):
                 why = substantive_reason(clause)

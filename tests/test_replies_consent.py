@@ -95,6 +95,7 @@ NEAR_MISSES = [
     ("pt", "Funcionou! Vocês são demais, mas a impressora ainda não imprime."),
     ("sv", "Funkar! Ni är bäst, men skrivaren är trasig igen."),
     ("pt", "Funcionou! Vocês podem olhar a impressora também?"),
+    ("ar", "شكرا، أغلقوا التذكرة بعد التجربة."),
     # an address to the team, then a problem
     ("pt", "Valeu, pessoal, mas o erro voltou."),
     ("pt", "Obrigado, pessoal do financeiro ainda não consegue entrar."),
@@ -119,3 +120,13 @@ def test_a_negation_in_its_own_language_still_counts(
         understanding: Understanding, text: str) -> None:
     verdict = judge(understanding, reply_parts(text))
     assert not verdict.thanks_only, verdict.reason
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks, the ticket was closed and the printer works.",
+    "Danke, das Ticket wurde geschlossen und alles läuft wieder.",
+])
+def test_a_closing_word_that_asks_nothing_is_no_conditional_close(
+        understanding: Understanding, text: str) -> None:
+    verdict = judge(understanding, reply_parts(text))
+    assert verdict.thanks_only, verdict.reason

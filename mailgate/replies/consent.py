@@ -210,13 +210,30 @@ avsluttet suljettu zamknięte zamknięty uzavřený uzavřen zavřený закр�
 
 
 def _conditional(text: str) -> bool:
-    """A clause that asks to close (a closing verb that is no finished form) and ties it
-    to a time, a condition or a second thing."""
-    folded = fold(text)
-    if not any(w in _CLOSE and w not in _DONE for w in _WORDS.findall(folded)):
+    """A clause that would be consent without a run of words that opens with a time, a
+    condition or "and" ("close it | after we test", "Sie können das Ticket | nach dem Test |
+    schließen", "podem encerrar o chamado | e abrir outro ..."); in Japanese, Chinese and
+    Korean a closing verb beside such a marker ("テスト後にクローズしてください")."""
+    folded = fold(text).strip(" .!。！")
+    if _CONDITION_JOINED.search(folded) and _CLOSE_JOINED.search(folded):
+        return True
+    if _AR_COMMA.search(folded):  # "شكرا، أغلقوا الطلب بعد الاختبار"
+        return any(_conditional(part) for part in _AR_COMMA.split(folded))
+    words = _WORDS.findall(folded)
+    if len(words) > CONDITIONAL_WORDS or not any(w in _CLOSE and w not in _DONE
+                                                 for w in words):
         return False
-    return bool(_CONDITION_JOINED.search(folded)) or any(
-        w in _CONDITION for w in _WORDS.findall(folded))
+    return any(_consents(" ".join(words[:i] + words[j:]))
+               for i, w in enumerate(words) if w in _CONDITION
+               for j in range(i + 1, len(words) + 1))
+
+
+#: a clause longer than this is not read as a conditional consent (the search is
+#: quadratic in its words)
+CONDITIONAL_WORDS = 24
+#: the closing verbs of Japanese, Chinese and Korean
+_CLOSE_JOINED = re.compile(r"クローズ|閉じて|关闭|关单|关掉|结单|結案|關閉"
+                           r"|닫아|닫으|종료해|종료하|마감해|클로즈")
 
 
 def _consent(understanding: Understanding, clause: Clause) -> Clause:

@@ -241,6 +241,8 @@ def _consent(understanding: Understanding, clause: Clause) -> Clause:
     if clause.question or re.search(r"[?？؟]", text):
         return clause
     parts = [p.strip(" .!。！") for p in _AR_COMMA.split(text) if p.strip(" .!。！")]
+    if len(parts) == 1 and not _consents(parts[0]):  # the common case: read once, as read
+        return clause
     said: set[str] = set()
     consents = False
     for part in parts:

@@ -70,6 +70,7 @@ from mailgate.footers import (
 from mailgate.message import Inbound
 from mailgate.quotes import AFTERTHOUGHT, ReplyParts, is_separator, quoted_messages, reply_parts
 from mailgate.replies.asides import promises, without_attaching
+from mailgate.replies.consent import by_language, consenting, praised
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 from mailgate.replies.model import SentenceModel
 
@@ -145,13 +146,18 @@ class Understanding:
         return cls(Lexicon(load_tables(extra_file)),
                    (model or _packaged_model()) if judge else None)
 
-    def clause(self, text: str, names: frozenset[str] = frozenset()) -> Clause:
+    def clause(self, text: str, names: frozenset[str] = frozenset(), *,
+               languages: bool = False) -> Clause:
         """Read one clause; the sender's own ``names`` are names, not words ("Tom" is no
-        Swedish "empty")."""
+        Swedish "empty"); with ``languages``, a cue word of another language than the
+        clause's does not count (``consent.by_language``: the body's clauses; the sentence
+        judge's training reads clauses without it)."""
         folded = fold(text)
         hits, words = self.lexicon.hits(folded)
         if names:
             hits = [h for h in hits if folded[h.start:h.end] not in names]
+        if languages:  # Swedish "ni" (you) is no French "ni" (nor)
+            hits = by_language(hits, folded, self.lexicon)
         first = next((h for h in hits if h.category == "interrogative"), None)
         asks = first is not None and not folded[:first.start].strip(" \t'\"«»„“”-") \
             and len(words) >= 2
@@ -700,6 +706,8 @@ def substantive_reason(clause: Clause) -> str | None:
         return "a request"
     if "gone" in negated:
         return "a problem said not to be gone"
+    if "conditional" in c:  # "ni kan stänga ärendet efter testet" (consent.py)
+        return "a close tied to a time, a condition or a second thing"
     if "solved" in negated:
         return "a negated success"
     if clause.live_problems:
@@ -824,7 +832,7 @@ def judge(understanding: Understanding, parts: ReplyParts,
             return Verdict(False, f"{inside.reason} (in the quoted history, in no message"
                                   " of the ticket)")
         read += inside
-    return _verdict(read + promised)
+    return _verdict(praised(read + promised))  # "Funcionou! Vocês são demais"
 
 
 def _without_promises(understanding: Understanding, parts: ReplyParts
@@ -1009,8 +1017,9 @@ def _read_body(understanding: Understanding, text: str,
             continue
         line_clauses: list[Clause] = []
         for sentence in _SENTENCE.split(line):
-            said = [understanding.clause(c, names) for c in _CLAUSE.split(sentence)
-                    if c.strip()]
+            said = [understanding.clause(c, names, languages=True)
+                    for c in _CLAUSE.split(sentence) if c.strip()]
+            said = consenting(understanding, said)  # "podem encerrar o chamado"
             for i, clause in enumerate(said):
                 why = substantive_reason(clause)
                 soft = why in _SOFT or (why == "a partial success" and "solved" not in

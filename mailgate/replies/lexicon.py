@@ -102,6 +102,9 @@ class Lexicon:
         self.volition = self._listed(tables, "volition")
         self.advance = self._listed(tables, "advance")
         self.categories = {c: _RANK[c] for c in CATEGORIES}
+        #: which languages list each word, and the one-word entries that are a cue in one
+        #: language and harmless in another (``consent.by_language`` reads them)
+        self.languages, self.homographs = _by_language(tables)
 
     def _add(self, text: str, category: str, joined: dict[str, dict[str, str]]) -> None:
         if not text:
@@ -172,6 +175,29 @@ class Lexicon:
             if word[-k:] in suffixed:
                 found += suffixed[word[-k:]]
         return found
+
+
+def _by_language(tables: dict[str, dict[str, list[str]]]
+                 ) -> tuple[dict[str, frozenset[str]], dict[str, dict[str, frozenset[str]]]]:
+    """Each word of the lists and the languages whose lists hold it; each one-word entry
+    listed under more than one category, with the languages listing it under each."""
+    words: dict[str, set[str]] = defaultdict(set)
+    senses: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for language, table in tables.items():
+        for category, entries in table.items():
+            if category not in _RANK or category == EXCEPTION:
+                continue
+            for entry in entries:
+                parts = _WORD.findall(fold(entry))
+                if "*" in entry or not parts or _JOINED.search(entry):
+                    continue
+                for part in parts:
+                    words[part].add(language)
+                if len(parts) == 1:
+                    senses[parts[0]][category].add(language)
+    return ({w: frozenset(v) for w, v in words.items()},
+            {w: {c: frozenset(v) for c, v in by.items()} for w, by in senses.items()
+             if len(by) > 1})
 
 
 def _resolve(found: list[Hit]) -> list[Hit]:

@@ -6,17 +6,17 @@ closed is a lost reopen, silent, and listed by id. Each reply is a whole
 message (``eml``) run exactly as the pipeline runs it: parsed once, then the
 reply-understanding step (``mailgate.replies.understand``).
 
-The default set is the evaluation part (``tests/data/replies/eval9``, 480 replies written
+The default set is the evaluation part (``tests/data/replies/eval11``, 480 replies written
 blind by a writer who saw neither the detector nor any other part, never used for
-tuning: counts only; ``eval10``, short replies, is kept blind for a later round). Tuning
-data: ``tune``, ``tune2``, ``hard`` (written with the detector), ``tune10`` (written as
-tuning data), ``tune3`` to ``tune9`` and ``tune11`` (earlier blind evaluation parts,
-retired to tuning once their counts had been read and acted on). With ``--show`` it lists
+tuning: counts only). Tuning data: ``tune``, ``tune2``, ``hard`` (written with the
+detector), ``tune10`` (written as tuning data), ``tune3`` to ``tune9`` and ``tune11`` to
+``tune13`` (earlier blind evaluation parts, retired to tuning once their counts had been
+read). With ``--show`` it lists
 wrong verdicts with their reasons: only ever use that on tuning parts.
 
 Usage (from the repo root):
 ``.venv/bin/python bench/thanks.py
-[--part eval9|eval10|tune|tune2|...|tune11|hard] [--show]
+[--part eval11|tune|tune2|...|tune13|hard] [--show]
 [--model FILE | --no-model]`` (``--no-model``: the rules without the sentence judge).
 Prints a table and, last, one JSON line with the totals.
 """
@@ -78,9 +78,9 @@ def score(rows: list[dict[str, Any]], understanding: Understanding
 def main(argv: list[str]) -> int:
     """Print the per-language table and the JSON totals line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", default="eval9", choices=(
-        "eval9", "eval10", "eval11", "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7",
-        "tune8", "tune9", "tune10", "tune11", "hard"))
+    parser.add_argument("--part", default="eval11", choices=(
+        "eval11", "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8",
+        "tune9", "tune10", "tune11", "tune12", "tune13", "hard"))
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     parser.add_argument("--model", type=Path, help="another sentence judge's file")
     parser.add_argument("--no-model", action="store_true", help="the rules alone")

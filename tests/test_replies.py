@@ -227,6 +227,38 @@ def test_success_clause_rejects_qualified_success(detector: Detector, text: str)
     assert not detector.classify(text).thanks_only, detector.classify(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Printed fine for a few minutes", "Das Login ging nur einmal", "Ça a marché une seule fois",
+     "Funcionó solo una vez", "Ha stampato soltanto una volta",
+     "Funcionou só uma vez", "Het werkte maar één keer", "Skrivaren fungerade bara en gång",
+     "Printeren virker kun én gang efter opstart", "Tulostin toimi vain kerran",
+     "Zadziałało tylko raz",
+     "Fungovalo to jen jednou", "Сработало только один раз", "Спрацювало лише один раз",
+     "Sadece bir kez çalıştı", "一回だけ動きました", "딱 한 번 연결됐어요"],
+)
+def test_a_success_bounded_to_once_reopens(detector: Detector, text: str) -> None:
+    """A success that held once or a short while ("worked for about an hour", "funcionó
+    una vez y ya") says the fault is back: never kept closed as a confirmation."""
+    verdict = detector.classify(text)
+    assert not verdict.thanks_only, verdict
+    assert verdict.reason.startswith("a partial success"), verdict
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Danke, seitdem ist der Drucker nicht einmal mehr hängen geblieben",
+     "Merci, depuis lundi ça n'a pas planté une seule fois",
+     "Grazie, da lunedì non si è bloccato neanche una volta",
+     "Obrigado, desde segunda não travou uma única vez",
+     "Děkuji, od pondělí ani jednou nezamrzla", "Teşekkürler, o günden beri bir kez bile donmadı"],
+)
+def test_a_once_under_a_negation_is_never(detector: Detector, text: str) -> None:
+    """"Not even once" is no bounded success: the thank-you stays closed."""
+    verdict = detector.classify(text)
+    assert verdict.thanks_only, verdict
+
+
 def test_verdict_names_the_clause_that_decided(detector: Detector) -> None:
     """The verdict says what the reply said, and quotes the clause that reopens."""
     verdict = detector.classify("Thank you!")

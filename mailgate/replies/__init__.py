@@ -181,10 +181,22 @@ class Understanding:
             # "…の分もお願いできればと思います🙏", "… kurulum lazım 🙏" ask for something
             hits = [h for h in hits if not _EMOJI.fullmatch(folded[h.start:h.end])]
         categories = frozenset(h.category for h in hits)
+        if "once" in categories:  # "worked only once" is partial, "not even once" is none
+            categories -= {"once"}
+            if not _negated_clause(categories, folded, words):
+                categories |= {"qualifier"}
         if _delivered(folded, words):
             categories |= {"delivery"}
         return Clause(text.strip(), categories, max(0, unknown),
                       bool(_QUESTION.search(text)) or asks, negated, free, live_problems=live)
+
+
+def _negated_clause(categories: frozenset[str], folded: str,
+                    words: list[tuple[int, int]]) -> bool:
+    """A clause with a negation word or a negated verb form ("ani jednou nezamrzla", "não
+    falhou uma única vez", "bir kere bile takılmadı"): a "once" in it means "never"."""
+    return "negation" in categories or any(
+        _NEGATED_FORM.match(folded[s:e]) for s, e in words)
 
 
 #: folded hands: "thank you" alone, "please" after a request (ja, ko, zh, tr, ar, hi)

@@ -259,6 +259,37 @@ def test_a_once_under_a_negation_is_never(detector: Detector, text: str) -> None
     assert verdict.thanks_only, verdict
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Thanks. The card reader beeps twice now and nothing registers",
+     "Danke. Der Kartenleser piept jetzt zweimal und nichts wird gebucht",
+     "Спасибо. Терминал теперь пищит дважды и ничего не списывает",
+     "Dzięki. Terminal piszczy teraz dwa razy i nic nie nalicza",
+     "Kiitos. Pääte piippaa nyt kaksi kertaa eikä mitään kirjaudu",
+     "شكراً. الجهاز يصفّر مرتين وما يسجل شيء",
+     "감사합니다. 단말기가 이제 두 번 울리고 결제가 안 들어가요"],
+)
+def test_a_negation_after_and_negates_its_own_verb(detector: Detector, text: str) -> None:
+    """"beeps twice and nothing goes in" reports two faults: the "nothing" after the "and"
+    negates its own verb, not the problem word before the "and" (which stays a problem)."""
+    verdict = detector.classify(text)
+    assert not verdict.thanks_only, verdict
+    assert verdict.reason.startswith("a problem"), verdict
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Grazie. Le prenotazioni arrivano di nuovo e niente più doppioni",
+     "Dzięki, drukarka od rana nie zawiesiła się ani razu",
+     "Danke, der Drucker hat keinen Stau mehr und nichts hängt"],
+)
+def test_a_negation_around_the_problem_still_clears_it(detector: Detector, text: str) -> None:
+    """A pair of negations around the problem word ("nie zawiesił się ani razu") or one
+    before it after the "and" ("e niente più doppioni") still says the problem is over."""
+    verdict = detector.classify(text)
+    assert verdict.thanks_only, verdict
+
+
 def test_verdict_names_the_clause_that_decided(detector: Detector) -> None:
     """The verdict says what the reply said, and quotes the clause that reopens."""
     verdict = detector.classify("Thank you!")

@@ -290,6 +290,15 @@ def test_a_negation_around_the_problem_still_clears_it(detector: Detector, text:
     assert verdict.thanks_only, verdict
 
 
+def test_the_password_is_no_success_word(detector: Detector) -> None:
+    """French "passe" (goes through) inside "mot de passe" (password) confirms nothing:
+    "Outlook redemande le mot de passe" reports a fault; a thank-you saying the new
+    password works still stays closed."""
+    assert not detector.classify("Maintenant Outlook redemande le mot de passe").thanks_only
+    assert not detector.classify("Depuis ce matin Outlook veut le mot de passe").thanks_only
+    assert detector.classify("Merci, le nouveau mot de passe fonctionne").thanks_only
+
+
 def test_verdict_names_the_clause_that_decided(detector: Detector) -> None:
     """The verdict says what the reply said, and quotes the clause that reopens."""
     verdict = detector.classify("Thank you!")

@@ -227,6 +227,78 @@ def test_success_clause_rejects_qualified_success(detector: Detector, text: str)
     assert not detector.classify(text).thanks_only, detector.classify(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Printed fine for a few minutes", "Das Login ging nur einmal", "Ça a marché une seule fois",
+     "Funcionó solo una vez", "Ha stampato soltanto una volta",
+     "Funcionou só uma vez", "Het werkte maar één keer", "Skrivaren fungerade bara en gång",
+     "Printeren virker kun én gang efter opstart", "Tulostin toimi vain kerran",
+     "Zadziałało tylko raz",
+     "Fungovalo to jen jednou", "Сработало только один раз", "Спрацювало лише один раз",
+     "Sadece bir kez çalıştı", "一回だけ動きました", "딱 한 번 연결됐어요"],
+)
+def test_a_success_bounded_to_once_reopens(detector: Detector, text: str) -> None:
+    """A success that held once or a short while ("worked for about an hour", "funcionó
+    una vez y ya") says the fault is back: never kept closed as a confirmation."""
+    verdict = detector.classify(text)
+    assert not verdict.thanks_only, verdict
+    assert verdict.reason.startswith("a partial success"), verdict
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Danke, seitdem ist der Drucker nicht einmal mehr hängen geblieben",
+     "Merci, depuis lundi ça n'a pas planté une seule fois",
+     "Grazie, da lunedì non si è bloccato neanche una volta",
+     "Obrigado, desde segunda não travou uma única vez",
+     "Děkuji, od pondělí ani jednou nezamrzla", "Teşekkürler, o günden beri bir kez bile donmadı"],
+)
+def test_a_once_under_a_negation_is_never(detector: Detector, text: str) -> None:
+    """"Not even once" is no bounded success: the thank-you stays closed."""
+    verdict = detector.classify(text)
+    assert verdict.thanks_only, verdict
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Thanks. The card reader beeps twice now and nothing registers",
+     "Danke. Der Kartenleser piept jetzt zweimal und nichts wird gebucht",
+     "Спасибо. Терминал теперь пищит дважды и ничего не списывает",
+     "Dzięki. Terminal piszczy teraz dwa razy i nic nie nalicza",
+     "Kiitos. Pääte piippaa nyt kaksi kertaa eikä mitään kirjaudu",
+     "شكراً. الجهاز يصفّر مرتين وما يسجل شيء",
+     "감사합니다. 단말기가 이제 두 번 울리고 결제가 안 들어가요"],
+)
+def test_a_negation_after_and_negates_its_own_verb(detector: Detector, text: str) -> None:
+    """"beeps twice and nothing goes in" reports two faults: the "nothing" after the "and"
+    negates its own verb, not the problem word before the "and" (which stays a problem)."""
+    verdict = detector.classify(text)
+    assert not verdict.thanks_only, verdict
+    assert verdict.reason.startswith("a problem"), verdict
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Grazie. Le prenotazioni arrivano di nuovo e niente più doppioni",
+     "Dzięki, drukarka od rana nie zawiesiła się ani razu",
+     "Danke, der Drucker hat keinen Stau mehr und nichts hängt"],
+)
+def test_a_negation_around_the_problem_still_clears_it(detector: Detector, text: str) -> None:
+    """A pair of negations around the problem word ("nie zawiesił się ani razu") or one
+    before it after the "and" ("e niente più doppioni") still says the problem is over."""
+    verdict = detector.classify(text)
+    assert verdict.thanks_only, verdict
+
+
+def test_the_password_is_no_success_word(detector: Detector) -> None:
+    """French "passe" (goes through) inside "mot de passe" (password) confirms nothing:
+    "Outlook redemande le mot de passe" reports a fault; a thank-you saying the new
+    password works still stays closed."""
+    assert not detector.classify("Maintenant Outlook redemande le mot de passe").thanks_only
+    assert not detector.classify("Depuis ce matin Outlook veut le mot de passe").thanks_only
+    assert detector.classify("Merci, le nouveau mot de passe fonctionne").thanks_only
+
+
 def test_verdict_names_the_clause_that_decided(detector: Detector) -> None:
     """The verdict says what the reply said, and quotes the clause that reopens."""
     verdict = detector.classify("Thank you!")

@@ -181,10 +181,22 @@ class Understanding:
             # "…の分もお願いできればと思います🙏", "… kurulum lazım 🙏" ask for something
             hits = [h for h in hits if not _EMOJI.fullmatch(folded[h.start:h.end])]
         categories = frozenset(h.category for h in hits)
+        if "once" in categories:  # "worked only once" is partial, "not even once" is none
+            categories -= {"once"}
+            if not _negated_clause(categories, folded, words):
+                categories |= {"qualifier"}
         if _delivered(folded, words):
             categories |= {"delivery"}
         return Clause(text.strip(), categories, max(0, unknown),
                       bool(_QUESTION.search(text)) or asks, negated, free, live_problems=live)
+
+
+def _negated_clause(categories: frozenset[str], folded: str,
+                    words: list[tuple[int, int]]) -> bool:
+    """A clause with a negation word or a negated verb form ("ani jednou nezamrzla", "não
+    falhou uma única vez", "bir kere bile takılmadı"): a "once" in it means "never"."""
+    return "negation" in categories or any(
+        _NEGATED_FORM.match(folded[s:e]) for s, e in words)
 
 
 #: folded hands: "thank you" alone, "please" after a request (ja, ko, zh, tr, ar, hi)
@@ -475,6 +487,9 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
         near = _nearest(hit, [t for t in targets if id(t) not in bound and t is not hit])
         if hit.category == "gone":  # "the error is gone": a problem first, else a success
             near = _nearest(hit, [p for p in problems if id(p) not in bound]) or near
+        elif near is not None and near.end <= hit.start and _coordinated(near, hit, hits,
+                                                                          folded):
+            near = None  # "beeps twice and nothing goes in": the "not" is the second verb's
         if near is None:
             free = free or hit.category == "negation"
         elif near.category == "problem":
@@ -484,6 +499,30 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
         else:
             negated.add("solved")  # "doesn't work", "works no longer", "stopped working"
     return frozenset(negated), free, sum(1 for p in problems if id(p) not in bound)
+
+
+#: a negation that opens a second coordinate clause by itself: Finnish "eikä" (and not),
+#: English "nor"; and one with Arabic "و" (and) joined to it ("وما يقرأ")
+_AND_NOT = re.compile(r"^(?:eikä|eivätkä|enkä|emmekä|eika|nor)$")
+#: a Korean verb joined by "-고" (and) to the next clause ("삑 울리고 입력이 안 들어가요")
+_KO_AND = re.compile(r"[\uac00-\ud7af]고(?:\s|$)")
+
+
+def _coordinated(target: Hit, negation: Hit, hits: list[Hit], folded: str) -> bool:
+    """A negation after a problem or success word, with "and" between them (a second
+    clause: "Сканер пищит два раза и ничего не вводит", "Lukija piippaa kaksi kertaa eikä
+    mitään tule", "القارئ يصفّر مرتين وما يقرأ شيء"): it negates its own verb, not the word
+    before the "and". A postfix negation ("エラーなく", "hata yok") binds backwards anyway,
+    and so does the second of a pair around the word ("nie zawiesił się ani razu", "ولا
+    انقطع ولا مرة": not once)."""
+    if negation.postfix or any(h.category == "negation" and h is not negation and h.end <= (
+            target.start) and _gap(h, target) <= _NEAR for h in hits):
+        return False
+    between = folded[target.end:negation.start]
+    return bool(_AND.search(f" {between} ") or _KO_AND.search(between)
+                or any(_AND_NOT.match(w) for w in (*between.split(), folded[
+                    negation.start:negation.end]))
+                or folded[negation.start - 1:negation.start] == "\u0648")
 
 
 _NEGATED_FORM = re.compile(r"^(?:ne|не|nie|ні|ni)\w{3,}|\w{3,}(?:m[ae]d[ıi]|m[ıiuü]yor)\w*$"

@@ -95,6 +95,8 @@ class Processor:
         self._held: list[SpoolItem] = []
         self._noticed = False  # a quarantine queued a notice: wake the sender
         self._careful = 0  # groups still to handle message by message (see CAREFUL_GROUPS)
+        # held rows read and parsed for a group that ended early (see _process_some)
+        self._prepared: dict[int, Prepared] = {}
 
     def drain(self, limit: int | None = None, only: int | None = None,
               stop: threading.Event | None = None) -> int:
@@ -124,31 +126,43 @@ class Processor:
         """Prepare a few held rows, then process them in one transaction.
 
         The rows leave ``_held`` only once their transaction is committed: a transient
-        failure rolls all of them back, and they are taken again, first.
+        failure rolls all of them back, and they are taken again, first. A group handled
+        as one unit may end early, committing the mails done so far, when another writer
+        waits for the write lock (``Store.writer_waiting``: the spooler, whose SMTP sessions
+        wait for their ``250``); the rest, already read and parsed, are kept for the next
+        transaction.
         """
         items: list[SpoolItem] = []
         for item in self._held:
             items.append(item)
             if len(items) >= PREPARE or sum(i.size for i in items) >= PREPARE_BYTES:
                 break
+        ready = self._prepared
         raws = self.store.spool_raws(  # one statement for the group, not one per mail
-            [i.id for i in items if i.attempts <= self.config.processing.max_attempts])
-        group = [self.prepare(item, raws.get(item.id)) for item in items]
-        queued = self._together(group)
-        if queued is None:
+            [i.id for i in items
+             if i.id not in ready and i.attempts <= self.config.processing.max_attempts])
+        group = [ready.pop(item.id) if item.id in ready else self.prepare(item, raws.get(item.id))
+                 for item in items]
+        together = self._together(group)
+        if together is None:
             queued = False
             with self.store.transaction():
                 for prepared in group:
                     outcome = self.process(prepared.item, prepared)
                     queued = queued or bool(outcome and outcome.outbox_ids) or self._noticed
                     self._noticed = False
-        del self._held[:len(group)]
+            handled = len(group)
+        else:
+            queued, handled = together
+            self._prepared = {p.item.id: p for p in group[handled:]}
+        del self._held[:handled]
         if queued:
             self.on_outbox()
-        return len(group)
+        return handled
 
-    def _together(self, group: list[Prepared]) -> bool | None:
-        """Handle ``group`` as one unit, committed; whether mail was queued. None when it
+    def _together(self, group: list[Prepared]) -> tuple[bool, int] | None:
+        """Handle ``group`` (or its first mails, see ``_process_some``) as one unit,
+        committed; whether mail was queued, and how many mails were handled. None when it
         was not tried (a row already known to fail, or a recent failure) or was rolled
         back because one of its messages failed: the caller handles it message by message.
         A TransientError rolls it back and is raised, as in the careful way."""
@@ -165,6 +179,8 @@ class Processor:
                                           if p.inbound is not None])
                 self._note_auto_replies(group)
                 for prepared in group:
+                    if done and self.store.writer_waiting():
+                        break  # the rest in the next transaction: the waiting writer first
                     item, inbound = prepared.item, prepared.inbound
                     assert inbound is not None and prepared.now is not None
                     self._bind(item, inbound.message_id)
@@ -185,7 +201,7 @@ class Processor:
             assert prepared.inbound is not None
             self._bind(prepared.item, prepared.inbound.message_id)
             self._log_outcome(outcome)
-        return any(outcome.outbox_ids for _, outcome in done)
+        return any(outcome.outbox_ids for _, outcome in done), len(done)
 
     def _note_auto_replies(self, group: list[Prepared]) -> None:
         """The automatic mail queued within the loop cap's window to whom the group's
@@ -237,6 +253,7 @@ class Processor:
                 # its claim and counts an attempt: a repeatable crash ends in quarantine.
                 log.exception("processor_crashed", retry_in=backoff)
                 self._held.clear()
+                self._prepared.clear()
                 backoff = min(backoff * 2, 30.0)
                 stop.wait(backoff)
                 continue

@@ -1206,3 +1206,58 @@ def test_the_loop_cap_holds_within_one_group_of_mail(open_db: Opener, tmp_path: 
     capped = [e for t in store.tickets() for e in store.events(t["id"])
               if e["kind"] == "auto_reply_capped"]
     assert len(capped) == 2 and all("robot@example.net" in e["detail"] for e in capped)
+
+
+@sqlite_only  # one write lock for the whole database; row locks make no writer wait so
+def test_a_group_of_mail_ends_early_while_a_writer_waits_for_the_lock(tmp_path: Path) -> None:
+    """While another writer waits for SQLite's write lock (the spooler, whose SMTP sessions
+    wait for their ``250``: a waiting writer holds ``<db>-writers`` shared), the processor
+    commits after each mail instead of after its group of up to 8, so the waiter goes
+    first; every mail is still handled exactly once: one ticket and one ack each."""
+    import fcntl
+    from email import policy
+
+    from mailgate.config import load_config
+    from mailgate.pipeline import Pipeline
+    from mailgate.processor import Processor
+    from mailgate.render import Renderer
+    from tests.configs import write_config
+    from tests.conftest import make_mail
+
+    config = load_config(write_config(tmp_path / "cfg"))
+    path = tmp_path / "mailgate.db"
+    store = Store.open(path)
+    processor = Processor(config, store, Pipeline(config, Renderer(config.templates_dir)))
+    commits: list[str] = []
+    store._conn.set_trace_callback(  # type: ignore[attr-defined]
+        lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    topics = iter(["Printer jams", "VPN drops", "Invoice wrong", "Battery swollen",
+                   "Room booking fails", "Badge broken", "Mail bounces", "Screen flickers",
+                   "Keyboard sticky", "Disk full"])
+
+    def drain_five() -> int:
+        with store.transaction():
+            for n in range(5):
+                sender = f"user{len(commits)}.{n}@example.org"
+                store.spool_add(make_mail(next(topics), sender=sender)
+                                .as_bytes(policy=policy.SMTP), channel="smtp",
+                                received_at=clock.now(), mail_from=sender,
+                                rcpt_tos=["support@example.com"])
+        commits.clear()
+        assert processor.drain() == 5
+        return len(commits)
+
+    alone = drain_five()
+    waiter = os.open(f"{path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(waiter, fcntl.LOCK_SH)  # as a writer waiting for the lock holds it
+        waited = drain_five()
+    finally:
+        os.close(waiter)
+    assert waited - alone == 4  # a commit after each of the 5 mails, not one for all
+    tickets = store.tickets()
+    assert len(tickets) == 10
+    for ticket in tickets:
+        assert [(m["direction"], m["kind"]) for m in store.messages(ticket["id"])] == \
+            [("in", "customer"), ("out", "ack")]
+    assert sorted(r["kind"] for r in store.outbox()) == ["ack"] * 10

@@ -125,6 +125,11 @@ class StoreBase:
         """Called by a writer between two of its transactions; a backend with one lock for
         the whole database lets a waiting writer go first (row locks need nothing)."""
 
+    def writer_waiting(self) -> bool:
+        """Whether another writer waits for the write lock this connection's transaction
+        holds (a backend with one lock for the whole database; row locks: never)."""
+        return False
+
     def take_turns(self) -> None:
         """Make this connection's write transactions take turns with those of the other
         connections that called this (the processor processes of one daemon): a backend with

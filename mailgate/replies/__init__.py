@@ -69,7 +69,7 @@ from mailgate.footers import (
 )
 from mailgate.message import Inbound
 from mailgate.quotes import AFTERTHOUGHT, ReplyParts, is_separator, quoted_messages, reply_parts
-from mailgate.replies.asides import promises, without_attaching
+from mailgate.replies.asides import POINTER_CUES, PURPOSE, promises, without_attaching
 from mailgate.replies.consent import by_language, consenting, praised
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 from mailgate.replies.model import SentenceModel
@@ -787,13 +787,6 @@ _POINTER = re.compile(
     r"vedhæftet|vedhæfter|vedlagt|vedlegg|liitteenä|liitteessä|w załączniku|załączam|"
     r"v příloze|přikládám|во вложении|прикладываю|прилагаю|у вкладенні|додаю|ekte|ekteki|"
     r"ekledim)\b|مرفق|添付|附件|附上|첨부")
-#: a purpose beside the pointer asks for something ("Adjunto la factura para que la revisen")
-_PURPOSE = re.compile(r"(?i)\b(?:so that|for you|to check|to review|for review|damit|zur "
-                      r"(?:prüfung|kontrolle|info)|pour que|afin de|para que|para (?:revis|"
-                      r"comprob)|perché|affinché|zodat|så att|så i|żeby|aby|abyste|чтобы|щоб)\b")
-#: what a pointer sentence may not hold: anything asking or reporting
-_POINTER_CUES = frozenset({"problem", "request", "contrast", "again", "negation",
-                           "qualifier", "interrogative"})
 
 
 def _without_pointers(understanding: Understanding, text: str) -> str:
@@ -812,10 +805,10 @@ def _without_pointers(understanding: Understanding, text: str) -> str:
 
 def _pointer_only(understanding: Understanding, sentence: str) -> bool:
     words = max(len(sentence.split()), len(_JOINED_CHARS.findall(sentence)) // 2)
-    if not _POINTER.search(sentence) or words > 7 or _PURPOSE.search(sentence):
+    if not _POINTER.search(sentence) or words > 7 or PURPOSE.search(sentence):
         return False
     said = understanding.clause(sentence)
-    return not said.question and not (said.categories & _POINTER_CUES) \
+    return not said.question and not (said.categories & POINTER_CUES) \
         and not said.live_problems
 
 

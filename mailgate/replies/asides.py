@@ -385,11 +385,14 @@ _ATTACHING = re.compile(
     r"(?:te|os|le|les) adjunto|adjunto|adjunta|adjuntamos|(?:te|os|le|les) envío adjunt[oa]s?|"
     r"(?:je|nous) (?:vous |te )?(?:joins|joignons)|vous trouverez ci-joint|ci-joint[es]?|"
     r"en pièce jointe|en pj)\b|附件|附上|附图|随附|添付|첨부|مرفق")
-_PURPOSE = re.compile(r"(?i)\b(?:so that|for you to|to check|to review|damit|zur (?:prüfung|"
-                      r"kontrolle)|pour que|afin de|para que|para (?:revis|comprob)|perché|"
-                      r"affinché|zodat|så att|żeby|aby|чтобы|щоб)\b")
-_POINTER_CUES = frozenset({"problem", "request", "contrast", "again", "negation",
-                           "qualifier", "interrogative"})
+#: a purpose beside a pointer asks for something ("Adjunto la factura para que la revisen");
+#: also read by the package's own pointer check (``replies._pointer_only``)
+PURPOSE = re.compile(r"(?i)\b(?:so that|for you|to check|to review|for review|damit|zur "
+                     r"(?:prüfung|kontrolle|info)|pour que|afin de|para que|para (?:revis|"
+                     r"comprob)|perché|affinché|zodat|så att|så i|żeby|aby|abyste|чтобы|щоб)\b")
+#: what a pointer sentence may not hold: anything asking or reporting
+POINTER_CUES = frozenset({"problem", "request", "contrast", "again", "negation",
+                          "qualifier", "interrogative"})
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？؟])\s*|\n")
 _CLAUSE = re.compile(r"[,;，；、]")
 #: what the pointer shows: at most this many words besides the pointer ("a foto da etiqueta
@@ -422,11 +425,11 @@ def without_attaching(understanding: Understanding, text: str) -> str:
 
 def _pointer(understanding: Understanding, clause: str) -> bool:
     found = _ATTACHING.search(clause)
-    if found is None or _PURPOSE.search(clause) or re.search(r"[?？؟]", clause):
+    if found is None or PURPOSE.search(clause) or re.search(r"[?？؟]", clause):
         return False
     rest = clause[:found.start()] + " " + clause[found.end():]
     words = max(len(_WORDS.findall(rest)), len(_JOINED.findall(rest)) // 2)
     if words > POINTER_WORDS:
         return False
     said = understanding.clause(clause)
-    return not said.question and not (said.categories & _POINTER_CUES) and not said.live_problems
+    return not said.question and not (said.categories & POINTER_CUES) and not said.live_problems

@@ -1663,3 +1663,19 @@ def test_a_pointer_to_text_below_is_a_cue_a_lenient_judge_cannot_clear(text: str
     lenient = SentenceModel.from_bytes(to_bytes(
         {"bias": 0.85, "threshold": 0.65, "cue_threshold": 0.8}, [0.0] * 16))  # P = 0.70
     assert not Detector(Understanding.load(model=lenient)).classify(text).thanks_only, text
+
+
+# a word listed both as a problem and as going away ("kadonnut": lost or gone; "зникає":
+# vanishes) after a problem word is the problem going away: negated, it is still there
+@pytest.mark.parametrize(("text", "kept"), [
+    ("Kiitos, virhe ei kadonnut.", False),
+    ("Virhe ei kadonnut uudelleenkäynnistyksen jälkeen.", False),
+    ("Дякую, помилка не зникає.", False),
+    ("Помилка не зникає після оновлення.", False),
+    ("Kiitos, virhe kadonnut.", True),
+    ("Tiedosto kadonnut.", False),  # a file lost: a problem
+    ("Лист зникає з папки.", False),  # a mail vanishing: a problem
+])
+def test_a_problem_word_that_also_means_going_away(detector: Detector, text: str,
+                                                   kept: bool) -> None:
+    assert detector.classify(text).thanks_only is kept, text

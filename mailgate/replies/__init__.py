@@ -170,6 +170,7 @@ class Understanding:
         hits = [h for h in hits if not _since_yesterday(h, folded)]
         hits = _wanting(hits, folded, self.lexicon.volition)
         hits = _wished_ahead(hits, folded, self.lexicon.advance)
+        hits = _disappearing(hits, folded, self.lexicon.gone)
         negated, free, live = _bind_negations(hits, folded)
         covered = [(h.start, h.end) for h in hits]
         unknown = sum(1 for s, e in words if not _NUMBER.match(folded[s:e])
@@ -355,6 +356,27 @@ def _wanting(hits: list[Hit], folded: str, volition: frozenset[str]) -> list[Hit
             elif hit.category == "volition":
                 continue
         out.append(hit)
+    return out
+
+
+def _disappearing(hits: list[Hit], folded: str, gone: frozenset[str]) -> list[Hit]:
+    """A word listed both as a problem and as going away ("kadonnut": lost or gone,
+    "зникає": vanishes) right after a problem word, only a negation between, is the problem
+    going away: "virhe (ei) kadonnut", "помилка (не) зникає" (the error (did not)
+    disappear). After anything else it stays a problem ("tiedosto kadonnut", a file lost)."""
+    out = list(hits)
+    for i, hit in enumerate(out):
+        if hit.category != "problem" or hit.words != 1 or i == 0:
+            continue
+        word = folded[hit.start:hit.end]
+        if not any(word == g or (g.endswith("*") and word.startswith(g[:-1])) for g in gone):
+            continue
+        j = i - 1
+        if out[j].category == "negation" and j > 0:
+            j -= 1
+        before = out[j]
+        if before.category == "problem" and len(_WORD.findall(folded[before.end:hit.start])) <= 1:
+            out[i] = replace(hit, category="gone")
     return out
 
 

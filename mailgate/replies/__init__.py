@@ -368,14 +368,14 @@ def _disappearing(hits: list[Hit], folded: str, gone: frozenset[str]) -> list[Hi
     for i, hit in enumerate(out):
         if hit.category != "problem" or hit.words != 1 or i == 0:
             continue
-        word = folded[hit.start:hit.end]
-        if not any(word == g or (g.endswith("*") and word.startswith(g[:-1])) for g in gone):
-            continue
         j = i - 1
         if out[j].category == "negation" and j > 0:
             j -= 1
         before = out[j]
-        if before.category == "problem" and len(_WORD.findall(folded[before.end:hit.start])) <= 1:
+        if before.category != "problem" or len(_WORD.findall(folded[before.end:hit.start])) > 1:
+            continue  # (asked first: the list below is long)
+        word = folded[hit.start:hit.end]
+        if any(word == g or (g.endswith("*") and word.startswith(g[:-1])) for g in gone):
             out[i] = replace(hit, category="gone")
     return out
 

@@ -54,15 +54,8 @@ sys.path.insert(0, str(ROOT))
 
 from mailgate.message import parse  # noqa: E402
 from mailgate.quotes import ReplyParts, reply_parts  # noqa: E402
-from mailgate.replies import (  # noqa: E402
-    Understanding,
-    clauses,
-    judge,
-    needs_judge,
-    sentences,
-    substantive_reason,
-    tags,
-)
+from mailgate.replies import Understanding, judge, needs_judge, tags  # noqa: E402
+from mailgate.replies.clause import clauses, sentences, substantive_reason  # noqa: E402
 from mailgate.replies.lexicon import Lexicon, load_tables  # noqa: E402
 from mailgate.replies.model import (  # noqa: E402
     BUCKETS,

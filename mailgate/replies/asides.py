@@ -45,7 +45,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mailgate.replies import Understanding
+    from mailgate.replies.clause import Understanding
 
 #: the customer will get in touch / report / let the team know: first person only
 _PROMISE_FORMS = (
@@ -386,7 +386,7 @@ _ATTACHING = re.compile(
     r"(?:je|nous) (?:vous |te )?(?:joins|joignons)|vous trouverez ci-joint|ci-joint[es]?|"
     r"en pièce jointe|en pj)\b|附件|附上|附图|随附|添付|첨부|مرفق")
 #: a purpose beside a pointer asks for something ("Adjunto la factura para que la revisen");
-#: also read by the package's own pointer check (``replies._pointer_only``)
+#: also read by the package's own pointer check (``replies.structure._pointer_only``)
 PURPOSE = re.compile(r"(?i)\b(?:so that|for you|to check|to review|for review|damit|zur "
                      r"(?:prüfung|kontrolle|info)|pour que|afin de|para que|para (?:revis|"
                      r"comprob)|perché|affinché|zodat|så att|så i|żeby|aby|abyste|чтобы|щоб)\b")

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from mailgate.replies.lexicon import Hit, Lexicon, fold
 
 if TYPE_CHECKING:
-    from mailgate.replies import Clause, Understanding
+    from mailgate.replies.clause import Clause, Understanding
 
 _WORDS = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 #: harmless categories a word of two languages may be read as

@@ -102,7 +102,7 @@ class Lexicon:
         self.volition = self._listed(tables, "volition")
         self.advance = self._listed(tables, "advance")
         #: every "gone" entry, also those a problem entry outranks ("kadonnut", "зникає":
-        #: lost or disappearing), for ``replies._disappearing``
+        #: lost or disappearing), for ``replies.clause._disappearing``
         self.gone = self._listed(tables, "gone")
         self.categories = {c: _RANK[c] for c in CATEGORIES}
         #: which languages list each word, and the one-word entries that are a cue in one

@@ -27,7 +27,7 @@ from mailgate.config import Config
 from mailgate.errors import MailgateError, NotFoundError
 from mailgate.mailer import Mailer
 from mailgate.message import Inbound
-from mailgate.quotes import new_text
+from mailgate.quotes import forwarded_part, new_text
 from mailgate.refs import TagFormat, reply_subject
 from mailgate.store import Store, Ticket
 
@@ -115,7 +115,8 @@ class Conversation:
         context = self._base(ticket) | {
             "what": what, "reason": reason,
             "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
-                        "subject": inbound.subject, "text": new_text(inbound.text),
+                        "subject": inbound.subject, "text": _with_forwarded(
+                            new_text(inbound.text), inbound),
                         "copied": copied},
             "files": [f.as_dict() for f in chosen.listed] if chosen else [],
         }
@@ -200,8 +201,9 @@ class Conversation:
             return "note"
         self._cc_joins(store, ticket, inbound, now)
         chosen = self._files(store, ticket, inbound)
-        if parsed.text or chosen.attached:  # a reply that is only a file is relayed too
-            self._relay(store, ticket, inbound, parsed.text, chosen, now)
+        text = _with_forwarded(parsed.text, inbound)  # "see the vendor's mail below"
+        if text or chosen.attached:  # a reply that is only a file is relayed too
+            self._relay(store, ticket, inbound, text, chosen, now)
             return "reply"
         if not parsed.commands or chosen.withheld:  # not a mail of commands alone: say so
             self.tell_engineer(store, ticket, inbound, now, relayed=False, problems=[
@@ -367,3 +369,10 @@ class _Rollback(Exception):
 
 def within(window: timedelta, since: datetime | None, now: datetime) -> bool:
     return since is None or now - since <= window
+
+
+def _with_forwarded(text: str, inbound: Inbound) -> str:
+    """``text`` and, when the mail forwards a message, the forwarded message below it
+    (``quotes.forwarded_part``): cut as history, it is what the sender passes on."""
+    forwarded = forwarded_part(inbound.text, inbound.subject)
+    return f"{text}\n\n{forwarded}".strip() if forwarded else text

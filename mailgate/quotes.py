@@ -176,6 +176,39 @@ def reply_parts(body: str) -> ReplyParts:
             return ReplyParts("")
 
 
+#: a separator line that says the message below was forwarded, not replied to
+_FORWARD_MARK = re.compile(
+    r"forward|weitergeleitet|transféré|réexpédié|reenviado|doorgestuurd|vidarebefordrat"
+    r"|пересылаем|переадресован|inoltrato|encaminhada|videresendt|välitetty|przekazana"
+    r"|přeposlaná|переслане|iletilen", _I)
+#: a subject that says the mail is a forward: then an Outlook "From:/Sent:" block below the
+#: new text is the forwarded mail, not our quoted mail
+_FORWARD_SUBJECT = re.compile(
+    r"^\s*(?:fwd?|wg|tr|rv|enc|doorst|vs|vb|vl|pd|i̇lt|ilt|пересл|fw|転送|转发|轉寄|전달)"
+    r"\s*[:：]", _I)
+MAX_FORWARDED = 20_000  # characters of a forwarded message passed on; the rest is cut
+
+
+def forwarded_part(body: str, subject: str = "") -> str:
+    """The forwarded message below a forward's new text ("---------- Forwarded message
+    ---------", "Begin forwarded message:", or an Outlook "From:/Sent:" block under a
+    "Fwd:"/"WG:"/"TR:" subject), else "" (a reply's quoted history is no forward).
+
+    Why: what ``new_text`` cuts away as history is, in a forward, the very thing the
+    sender passes on ("please look into this, see below"): the engineers' notification and
+    a relay to the customer must carry it, or "see below" points at nothing."""
+    history = reply_parts(str(body or "")).history.strip("\n")
+    if not history:
+        return ""
+    first = history.split("\n", 1)[0]
+    if not ((_SEPARATOR.match(first) and _FORWARD_MARK.search(first))
+            or _FORWARD_SUBJECT.match(subject or "")):
+        return ""
+    if len(history) > MAX_FORWARDED:
+        history = history[:MAX_FORWARDED].rsplit("\n", 1)[0] + "\n[…]"
+    return history
+
+
 #: zero-width and direction marks (Gmail wraps an Arabic attribution line in U+202B … U+202C)
 _INVISIBLE = {0x200B: None, 0xFEFF: None, 0x200E: None, 0x200F: None, 0x00A0: 0x20,
               0x2028: 0x0A, **dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])}

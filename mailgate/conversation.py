@@ -116,7 +116,7 @@ class Conversation:
             "what": what, "reason": reason,
             "message": {"from_addr": inbound.from_addr, "from_name": inbound.from_name,
                         "subject": inbound.subject, "text": _with_forwarded(
-                            new_text(inbound.text), inbound),
+                            new_text(inbound.text), inbound, self._own()),
                         "copied": copied},
             "files": [f.as_dict() for f in chosen.listed] if chosen else [],
         }
@@ -154,6 +154,11 @@ class Conversation:
             to=[(None, to)], subject=self._subject(ticket), now=now, in_reply_to=message_id,
             references=store.thread_ids(ticket.id), auto_submitted="auto-generated",
             reply_to=self._reply_address(store, ticket, to)) is not None
+
+    def _own(self) -> frozenset[str]:
+        """The desk's own addresses (lower case): a forward of our own mail passes nothing."""
+        return frozenset(a.lower() for a in [*self.config.gateway.addresses,
+                                             self.config.support_address] if a)
 
     def _reply_address(self, store: Store, ticket: Ticket, engineer: str) -> str:
         """The per-engineer reply address of the ticket's current token generation."""
@@ -201,7 +206,7 @@ class Conversation:
             return "note"
         self._cc_joins(store, ticket, inbound, now)
         chosen = self._files(store, ticket, inbound)
-        text = _with_forwarded(parsed.text, inbound)  # "see the vendor's mail below"
+        text = _with_forwarded(parsed.text, inbound, self._own())  # "see the vendor's mail"
         if text or chosen.attached:  # a reply that is only a file is relayed too
             self._relay(store, ticket, inbound, text, chosen, now)
             return "reply"
@@ -371,8 +376,9 @@ def within(window: timedelta, since: datetime | None, now: datetime) -> bool:
     return since is None or now - since <= window
 
 
-def _with_forwarded(text: str, inbound: Inbound) -> str:
-    """``text`` and, when the mail forwards a message, the forwarded message below it
-    (``quotes.forwarded_part``): cut as history, it is what the sender passes on."""
-    forwarded = forwarded_part(inbound.text, inbound.subject)
+def _with_forwarded(text: str, inbound: Inbound, own: frozenset[str]) -> str:
+    """``text`` and, when the mail forwards a message (not one of ours: ``own``), the
+    forwarded message below it (``quotes.forwarded_part``): cut as history, it is what the
+    sender passes on."""
+    forwarded = forwarded_part(inbound.text, inbound.subject, own)
     return f"{text}\n\n{forwarded}".strip() if forwarded else text

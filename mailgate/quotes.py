@@ -189,10 +189,13 @@ _FORWARD_SUBJECT = re.compile(
 MAX_FORWARDED = 20_000  # characters of a forwarded message passed on; the rest is cut
 
 
-def forwarded_part(body: str, subject: str = "") -> str:
+def forwarded_part(body: str, subject: str = "", own: frozenset[str] = frozenset()) -> str:
     """The forwarded message below a forward's new text ("---------- Forwarded message
     ---------", "Begin forwarded message:", or an Outlook "From:/Sent:" block under a
-    "Fwd:"/"WG:"/"TR:" subject), else "" (a reply's quoted history is no forward).
+    "Fwd:"/"WG:"/"TR:" subject), else "" (a reply's quoted history is no forward, nor is
+    our own mail forwarded back: a header line of the forwarded block naming one of the
+    ``own`` addresses, lower case, says so; an engineer forwarding a team notification to
+    the ticket must not relay the desk's internal text to the customer).
 
     Why: what ``new_text`` cuts away as history is, in a forward, the very thing the
     sender passes on ("please look into this, see below"): the engineers' notification and
@@ -203,6 +206,9 @@ def forwarded_part(body: str, subject: str = "") -> str:
     first = history.split("\n", 1)[0]
     if not ((_SEPARATOR.match(first) and _FORWARD_MARK.search(first))
             or _FORWARD_SUBJECT.match(subject or "")):
+        return ""
+    head = "\n".join(history.split("\n", 12)[:12]).lower()
+    if any(address in head for address in own):
         return ""
     if len(history) > MAX_FORWARDED:
         history = history[:MAX_FORWARDED].rsplit("\n", 1)[0] + "\n[…]"

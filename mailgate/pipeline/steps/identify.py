@@ -14,7 +14,10 @@ acknowledgement to the writer's Reply-To), and an engineer's reply to a ticket
 without proof (``mailgate.identity``: our MTA's DKIM/DMARC pass, a DKIM signature
 mailgate verified, or the per-engineer reply address of this ticket): nothing is
 relayed or obeyed, and the team is told. Automatic mail (an engineer's
-out-of-office) needs no proof: it changes nothing.
+out-of-office) needs no proof when its envelope sender is at the engineer's domain (it
+changes nothing); with a null or foreign envelope it is held like any unproven mail in an
+engineer's name, since an attacker picks the envelope and headers that make a mail look
+automatic, and a held mail never enters the ticket's history as the engineer's.
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ def identify(services: Services, store: Store, ctx: Context) -> None:
     if found.spoof and not automatic:
         hold(services, ctx, f"forged sender: {found.spoof}")
     if services.config.team.is_engineer(who):
+        # an engineer's automatic mail (an out-of-office) needs no proof only when its
+        # envelope is at the engineer's domain: the robot verdict may come from an
+        # attacker's chosen envelope ("bounce@evil.example") or headers, and the mail would
+        # stand in the ticket's history as the engineer's
+        automatic = automatic and _envelope_at_home(ctx, who)
         if view is None and not automatic and found.proof is None:
             # a new mail in an engineer's name: believed, it would open a ticket in their
             # name and send our acknowledgement to whatever Reply-To the writer chose
@@ -163,6 +171,16 @@ def _envelope(ctx: Context, who: str) -> str:
         return f"; envelope sender {envelope}"
     return (f"; its envelope sender is {envelope or '<>'}, not at {home}: LIKELY FORGED, "
             "do not pass its text on")
+
+
+def _envelope_at_home(ctx: Context, who: str) -> bool:
+    """Whether the envelope sender (by IMAP, the ``Return-Path`` the delivering MTA wrote)
+    is at the domain of ``who``: never for a null or missing one."""
+    envelope = ctx.item.mail_from
+    if envelope is None:
+        envelope = str(ctx.inbound.msg.get("Return-Path", "")).strip().strip("<>")
+    home, there = domain_of(who), domain_of(envelope) if envelope else ""
+    return bool(there) and (there == home or there.endswith(f".{home}"))
 
 
 def hold(services: Services, ctx: Context, reason: str) -> None:

@@ -14,6 +14,9 @@ Postfix, OTRS, RT and Zammad learned from real traffic. Decisions:
   body marker *and* a robot hint (null/robot sender, Auto-Submitted); an RFC 3464
   report with a failed or delayed recipient is a bounce by itself. A report whose
   recipients were all delivered is no bounce, but still automatic.
+* A read receipt sent as an ordinary mail (Outlook's "Read:", "Gelesen:", "Lu :" ... in
+  its languages, Notes' "Return Receipt"; a multipart/report MDN is automatic anyway)
+  is automatic when its text is short and says when the mail was read (a time or a date).
 * Recipients prefer Original-Recipient (the address we wrote to) to Final-Recipient.
 Hostile input: header access under ``policy.default`` can raise on malformed
 values, so every access is guarded and a failure reads as "absent"; regexes use
@@ -87,6 +90,16 @@ _OOF_PHRASE = re.compile(
     r"|автоматична відповідь|رد تلقائي|خارج المكتب|fora do escritório|ausência temporária"
     r"|fuori sede|mimo kancelář|ofis dışında|poissa toimistolta)\b"
     r"|自动回复|自動応答|自動返信|自動回覆|자동\s?응답|자동\s?회신|부재\s?중|不在|休暇中", re.I)
+#: a read receipt sent as a plain mail (not a multipart/report MDN): Outlook's and other
+#: clients' "Read:" prefix in their languages, Lotus/HCL Notes' "Return Receipt"
+_RECEIPT_PREFIX = re.compile(
+    r"^\s{0,10}(?:(?:not |nicht |non |no )?(?:read|gelesen|lu|leído|letto|lido|gelezen|läst"
+    r"|læst|lest|luettu|przeczytano|przeczytana|přečteno|прочитано|прочитане|okundu"
+    r"|تمت القراءة|مقروءة|開封済み|開封確認|已读|已讀|읽음)\s{0,3}[:：]|return receipt\b)", re.I)
+#: ... whose text says when it was read (every client's receipt does): a customer's own
+#: mail under such a subject says more than a time
+_RECEIPT_TIME = re.compile(r"(?<!\d)\d{1,2}[:.]\d{2}(?!\d)|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}")
+_RECEIPT_MAX_TEXT = 600  # characters of text a read receipt has at most
 _AUTORESPONDER_MAILER = re.compile(
     r"\b(?:vacation|auto[-_ ]?respon(?:der|se)|auto[-_ ]?reply|out[-_ ]of[-_ ]office)\b", re.I
 )
@@ -241,6 +254,17 @@ def is_out_of_office(msg: Message, mail_from: str | None = None,
         return False
 
 
+def _plain_receipt(msg: Message) -> bool:
+    """A read receipt sent as an ordinary mail: a receipt subject ("Read: ...", "Gelesen:
+    ...", "Return Receipt") over a short text that says when (it names a time or a date)."""
+    if not _RECEIPT_PREFIX.match(_subject(msg)):
+        return False
+    text = next((_text(part) for part, inner in _walk(msg) if not inner
+                 and _ctype(part) in ("text/plain", "text/html")), "")
+    text = " ".join(re.sub(r"<[^<>]{0,500}>", " ", text).split())
+    return len(text) <= _RECEIPT_MAX_TEXT and bool(_RECEIPT_TIME.search(text))
+
+
 def out_of_office_subject(msg: Message) -> bool:
     """Whether the subject names an absence (with no header to confirm it: for mail from
     an engineer, whose old-style out-of-office must never be relayed to a customer)."""
@@ -270,6 +294,8 @@ def classify_automatic(
             return Automatic("bounce", f"delivery status notification: {detail}")
         if is_out_of_office(msg, mail_from, hints):
             return Automatic("out-of-office", _clip(f"Subject: {_subject(msg)}"))
+        if _plain_receipt(msg):
+            return Automatic("read-receipt", _clip(f"Subject: {_subject(msg)}"))
         hint = next(iter(hints), None)
         if hint is not None:
             return hint

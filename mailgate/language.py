@@ -51,6 +51,13 @@ def detect(text: str, content_language: str = "", default: str = "en") -> str:
     return guess or default
 
 
+def told(text: str, content_language: str = "") -> bool:
+    """Whether the header or the text says a language at all (``detect`` falls back to
+    its default otherwise): a short "Monitor flackert" says too little."""
+    declared = content_language.split(",")[0].strip().lower()[:2]
+    return (declared.isalpha() and len(declared) == 2) or bool(_guess(text)[0])
+
+
 def _guess(text: str) -> tuple[str, bool]:
     """The language the text's common words point at ("" for none) and whether the lead
     is clear (three words at least, twice the next language's)."""

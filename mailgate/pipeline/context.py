@@ -64,6 +64,7 @@ class MessageFacts:
     mailing_list: str | None = None  # List-Id / List-Post of mail from a mailing list
     list_addresses: frozenset[str] = frozenset()  # the list's own address(es)
     relayed: Relayed | None = None  # the person a web form or group relayed it for
+    language_told: bool = True  # False: nothing said a language, ``language`` is the default
 
 
 class TicketView:

@@ -18,6 +18,7 @@ from mailgate.author import relayed_author
 from mailgate.autoreply import Automatic, classify_automatic, out_of_office_subject
 from mailgate.config import Config
 from mailgate.language import detect as detect_language
+from mailgate.language import told as language_told
 from mailgate.message import Inbound, header
 from mailgate.pipeline.context import MessageFacts
 from mailgate.pipeline.services import Services
@@ -37,8 +38,8 @@ def prepare(services: Services, item: SpoolItem, inbound: Inbound,
         # an old-style out-of-office of an engineer (no header says so) is never relayed
         automatic = Automatic("out-of-office", "an engineer's out-of-office subject")
     text = new_text(inbound.text)
-    language = detect_language(text, header(inbound.msg, "Content-Language"),
-                               config.templates.language)
+    declared = header(inbound.msg, "Content-Language")
+    language = detect_language(text, declared, config.templates.language)
     # the subject as written: clean_text drops zero-width characters, which in a tag
     # make it no reference (mailgate.refs)
     numbers = tuple(services.tags.find_numbers(header(inbound.msg, "Subject")))
@@ -59,7 +60,7 @@ def prepare(services: Services, item: SpoolItem, inbound: Inbound,
                         identity=identity.examine(config, inbound, item.rcpt_tos),
                         mailing_list=found.name if found else None,
                         list_addresses=found.addresses if found else frozenset(),
-                        relayed=relayed)
+                        relayed=relayed, language_told=language_told(text, declared))
     if now is None or inbound.in_reply_to or inbound.references or numbers:
         return base
     decided = classify(services, item, inbound)

@@ -111,6 +111,13 @@ class TicketQueries(StoreBase):
             raise NotFoundError(f"no ticket with id {ticket_id}")
         return _ticket(row)
 
+    def requester_language(self, requester: str) -> str | None:
+        """The language of the requester's newest ticket (the one their last
+        acknowledgement was written in), or None for a first-time writer."""
+        row = self._x("SELECT language FROM tickets WHERE requester = ? AND language IS NOT "
+                      "NULL ORDER BY created_at DESC, id DESC LIMIT 1", (requester,)).fetchone()
+        return str(row[0]) if row else None
+
     def ticket_by_reference(self, reference: str) -> Ticket:
         row = self._x(f"SELECT {_TICKET_COLUMNS} FROM tickets WHERE reference = ?"
                       f"{self._locking()}", (reference.upper(),)).fetchone()

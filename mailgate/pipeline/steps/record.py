@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from mailgate import autoclose, clocks, desk, security
 from mailgate.config import Config
-from mailgate.pipeline.context import HISTORY, Context, Outcome
+from mailgate.pipeline.context import HISTORY, Context, MessageFacts, Outcome
 from mailgate.pipeline.facts import classify, plan
 from mailgate.pipeline.services import Services
 from mailgate.refs import normalize_subject
@@ -100,6 +100,15 @@ def _done(ctx: Context, ticket: Ticket, action: str, method: str) -> Outcome:
     return Outcome("done", ctx.inbound.message_id, ticket.id, ticket.reference, action, method)
 
 
+def _language(store: Store, facts: MessageFacts) -> str:
+    """The new ticket's language: the message's, else (a text too short to tell, no
+    Content-Language) the language of the requester's newest ticket, so "Monitor flackert"
+    from a German customer is not answered in English."""
+    if facts.language_told:
+        return facts.language
+    return store.requester_language(facts.sender) or facts.language
+
+
 def create(services: Services, store: Store, ctx: Context) -> Ticket:
     """A new ticket for the message: SLA level, deadlines and clocks, linked if it must be."""
     config, inbound, facts, now = services.config, ctx.inbound, ctx.facts, ctx.now
@@ -118,7 +127,7 @@ def create(services: Services, store: Store, ctx: Context) -> Ticket:
         reference_of=services.tags.reference, status="open", subject=subject,
         requester=facts.sender, requester_name=inbound.from_name,
         sla_level=decided.level, now=start, category=decided.category,
-        priority=decided.priority, queue=decided.queue, language=facts.language,
+        priority=decided.priority, queue=decided.queue, language=_language(store, facts),
         **clocks.due_columns(planned),
     )
     if decided.fields:

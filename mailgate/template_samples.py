@@ -39,6 +39,7 @@ OPTIONAL: dict[str, dict[str, Any]] = {
     "waiting": {**_TICKET_OPTIONAL},
     "resolved": {**_TICKET_OPTIONAL, "rating": {"asked": False, "links": []}},
 }
+OPTIONAL["ack"]["recipient.name"] = None
 OPTIONAL["merged"] = OPTIONAL["ack"]
 # Values that choose a branch: each is tried.
 SWITCHES: dict[str, dict[str, tuple[Any, ...]]] = {
@@ -49,7 +50,7 @@ SWITCHES: dict[str, dict[str, tuple[Any, ...]]] = {
     "resolved": {"auto": (False, True)},
     "relay_notice": {"relayed": (False, True)},
 }
-SWITCHES["merged"] = SWITCHES["ack"]
+SWITCHES["merged"] = SWITCHES["ack"] | {"colleague": (False, True)}
 
 
 def sample_contexts(kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -95,7 +96,8 @@ def _full(kind: str) -> dict[str, Any]:
                if k not in ("clock", "due", "point", "breached", "overdue")}
         message = {k: v for k, v in union["message"].items() if k != "copied"}
         return base | {"ticket": ticket, "sla": sla, "message": message,
-                       "related": union["related"]}
+                       "related": union["related"], "recipient": union["recipient"],
+                       "colleague": False}
     if kind == "notification":
         return base | {"what": "new", "reason": "Likely related to SUP-000122",
                        "message": union["message"], "files": union["files"]}
@@ -152,6 +154,8 @@ def union_context() -> dict[str, Any]:
         },
         "what": "new",
         "related": {"reference": "SUP-000122"},  # ack: linked as likely the same problem
+        "recipient": {"name": "Casey Customer"},  # ack, merged: whom the mail greets
+        "colleague": False,  # merged: a colleague's report joined the requester's ticket
         "reason": "",  # notification: why a mail was held, or what a new ticket is linked to
         "close_at": opened + timedelta(days=7),  # waiting: when auto-close will close it
         "auto": False,  # resolved: closed by auto-close rather than by a person

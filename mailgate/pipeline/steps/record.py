@@ -73,6 +73,13 @@ def _join_or_create(services: Services, store: Store, ctx: Context) -> Ticket:
         ticket, reason = repeat_of
         store.add_event(ticket.id, "duplicate_merged", actor=who, now=now, message_id=mid,
                         detail=reason)
+        if who != ticket.requester and store.add_participant(
+                ticket.id, who, ctx.inbound.from_name, "participant", now):
+            # a colleague's report of the same problem (duplicate_scope = domain): they
+            # get the desk's answers to it too
+            store.add_event(ticket.id, "colleague_joined", actor=who, now=now,
+                            message_id=mid, detail=f"{who} reported the same problem; "
+                                                   "their mail was merged into this ticket")
         ctx.outcome = _done(ctx, ticket, "merged", "duplicate")
         return ticket
     if threading.method == "alert":

@@ -12,6 +12,7 @@ and a correlated alert are never answered.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from mailgate import locales, resolution, sla
 from mailgate.autoreply import Bounce
@@ -134,7 +135,7 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
         "sla_description": level.description,
         "first_response_due": sla.local(config, level_name, ticket.first_response_due),
     }
-    context = {
+    context: dict[str, Any] = {
         "gateway": {"name": config.gateway.name, "address": config.support_address},
         "ticket": ticket_vars,
         "sla": {
@@ -156,6 +157,10 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
         if ctx.related and ctx.related[0].requester == ticket.requester else None,
     }
     recipient = (inbound.reply_to or [(inbound.from_name or "", inbound.from_addr)])[0]
+    # whom the mail greets: a colleague's report merged into the requester's ticket
+    # (duplicate_scope = domain) is not "the request you already have open", nor theirs
+    context["recipient"] = {"name": recipient[0] or None}
+    context["colleague"] = ctx.facts.sender != ticket.requester
     if template == "merged":
         quiet = _told_before(store, ctx, ticket, recipient[1])
         if quiet is not None:

@@ -293,6 +293,29 @@ def test_check_config_names_the_rule_and_reports_an_imap_tables_mistakes_at_once
     assert "security = 'plain' is allowed for loopback hosts only" in result.stderr
 
 
+def test_check_config_lists_field_errors_unknown_calendars_and_template_typos_in_one_run(
+        tmp_path: Path) -> None:
+    """A user's run needed three runs for three kinds of mistakes: the field errors, then
+    the unknown calendar they hid, then the templates. One run names them all."""
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "mailgate" / "defaults"
+                    / "templates", templates)
+    ack = templates / "ack.de.txt.j2"
+    ack.write_text(ack.read_text(encoding="utf-8").replace(
+        "{{ ticket.reference }}", "{{ ticket.refernce }}", 1), encoding="utf-8")
+    config = tmp_path / "mailgate.toml"
+    config.write_text('[conversation]\nduplicate_scop = "domain"\n'
+                      '[sla.levels.standard]\nfirst_response = "40hrs"\ncalendar = "ofice"\n'
+                      '[templates]\ndirectory = "templates"\n', encoding="utf-8")
+    result = check_config(config)
+    assert result.returncode == 78
+    assert "conversation.duplicate_scop: unknown key (did you mean 'duplicate_scope'?)" \
+        in result.stderr
+    assert "sla.levels.standard.first_response: expected working time" in result.stderr
+    assert "levels.standard.calendar: unknown calendar 'ofice'" in result.stderr
+    assert f"{ack}:" in result.stderr and "has no attribute 'refernce'" in result.stderr
+
+
 def test_check_config_warns_of_a_template_no_mail_uses(tmp_path: Path) -> None:
     """A misspelt template name would be ignored while the packaged default goes out:
     check-config says so (a part another template includes is no stray)."""

@@ -26,9 +26,18 @@ def checked(args: argparse.Namespace, templates_failed: str, sep: str) -> Config
     """The config, with its templates rendered, the outbound folder written to and
     ``[conversation] gratitude_file`` loaded as the daemon will (a mistake names the file
     and the key)."""
-    from mailgate.render import Renderer, needed_templates
+    from mailgate.render import OPTIONAL, Renderer, needed_templates
 
-    config = load(args)
+    try:
+        config = load(args)
+    except ConfigError as exc:
+        # the templates too, in the same run: an admin fixing the config should not find
+        # the template typos only at the next run
+        folder = _templates_dir_of(args)
+        found = Renderer(folder).check(OPTIONAL) if folder is not None else []
+        if found:
+            raise ConfigError(sep.join([str(exc), templates_failed, *found])) from None
+        raise
     problems = Renderer(config.templates_dir).check(needed_templates(config))
     if problems:
         raise ConfigError(sep.join([templates_failed, *problems]))
@@ -40,6 +49,29 @@ def checked(args: argparse.Namespace, templates_failed: str, sep: str) -> Config
 
         Understanding.load(config.path(config.conversation.gratitude_file))
     return config
+
+
+def _templates_dir_of(args: argparse.Namespace) -> Path | None:
+    """The templates folder a config that failed validation names (``[templates]
+    directory``, else the packaged templates), or None when even its TOML is unreadable."""
+    import tomllib
+
+    from mailgate.cli.common import config_path
+    from mailgate.defaults import TEMPLATES
+
+    path = config_path(args.config)
+    if path is None:
+        return TEMPLATES
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    table = data.get("templates")
+    directory = table.get("directory") if isinstance(table, dict) else None
+    if not isinstance(directory, str) or not directory:
+        return TEMPLATES
+    folder = Path(directory)
+    return folder if folder.is_absolute() else Path(path).resolve().parent / folder
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

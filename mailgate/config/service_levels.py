@@ -207,7 +207,8 @@ def _unknown_default(level: object, levels: Iterable[str]) -> str:
 
 
 def _raw_references(data: Any) -> list[str]:
-    """Unknown levels (the default's, the rules'), read from the section's raw tables."""
+    """Unknown levels (the default's, the rules') and calendars (the levels'), read from
+    the section's raw tables."""
     if not isinstance(data, dict):
         return []
     levels = data.get("levels", {"standard": {}})
@@ -217,6 +218,12 @@ def _raw_references(data: Any) -> list[str]:
     default = data.get("default_level", "standard")
     found = [_unknown_default(default, levels)] \
         if isinstance(default, str) and default not in levels else []
+    calendars = data.get("calendars", {})
+    if isinstance(calendars, dict):
+        found += [f"levels.{name}.calendar: unknown calendar {level['calendar']!r}"
+                  for name, level in levels.items()
+                  if isinstance(level, dict) and isinstance(level.get("calendar"), str)
+                  and level["calendar"] != "24x7" and level["calendar"] not in calendars]
     return found + [_unknown_rule_level(i, rule.get("name"), rule["level"], levels)
                     for i, rule in enumerate(rules)
                     if isinstance(rule, dict) and isinstance(rule.get("level"), str)

@@ -82,6 +82,15 @@ ABSENT = [
     "during this time.",
     "您好，我12月7日至12月14日休假，期间无法及时回复邮件。如有急事请联系王芳。",
     "안녕하세요. 12월 14일까지 휴가 중이라 답변이 늦어질 수 있습니다. 양해 부탁드립니다.",
+    "현재 부재중입니다. 12월 15일에 복귀 예정입니다.",
+    "您好，我目前休假中，將於12月15日返回辦公室。",
+    "Děkuji za zprávu. Jsem na dovolené do 14. 12. a po návratu se vám ozvu.",
+    "Спасибо за письмо. Я в отпуске до 14 декабря, отвечу после возвращения.",
+    "Olen poissa toimistolta 14.12. asti, enkä lue sähköpostia.",
+    "Tak for din mail. Jeg er på barsel frem til 1. marts.",
+    "Takk for e-posten. Jeg er sykmeldt til og med fredag.",
+    "Olá! Estou em férias até 14/12 e responderei sua mensagem no meu retorno.",
+    "Ich bin derzeit nicht im Büro. Ab dem 14.12. bin ich wieder für Sie da.",
 ]
 #: a changed contact: no longer there, write to someone else
 LEFT = [
@@ -90,6 +99,8 @@ LEFT = [
     "d'écrire désormais à mon successeur, Paul Girard (p.girard@durand-logistique.fr).\n\n"
     "Cordialement,\nClaire Petit",
     "您好，我已离职，请联系李娜（lina@company.cn）。",
+    "您好，我已经离职了，请联系李娜（lina@company.cn）。",
+    "I have left the company. Please contact sales@acme.com.",
 ]
 #: more than an absence: a problem, a question, a request, "but", thanks for a fix, or the
 #: writer was away and is back
@@ -116,6 +127,13 @@ REPLY = [
     "Sorry, I was out of the office yesterday",
     "Ich antworte für Frau Kessler, sie ist bis Montag im Urlaub",
     "The server is not reachable since yesterday.",
+    "I'm on vacation until the 14th. The VPN still drops every hour.",
+    "Jsem na dovolené, ale tiskárna pořád netiskne.",
+    "Olen lomalla. Voitteko lähettää laskun uudelleen?",
+    "Jestem na urlopie, proszę wysłać fakturę do księgowości.",
+    "Tack för ditt mejl. Jag är tjänstledig till 14 december. Skrivaren skriver fortfarande "
+    "ut tomma sidor.",
+    "我上周休假了，现在打印机还是不能用。",
     "Die Webseite ist wieder erreichbar",
     "I no longer work at Acme but the licence is still in my name, can you move it?",
 ]

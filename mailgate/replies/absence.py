@@ -227,6 +227,15 @@ _SUPPORT = [
     r"|віднині|bundan sonra",
     r"(?:will|shall) not be able to (?:reply|respond|answer|read|check)|unable to (?:reply"
     r"|respond|answer|read|check)|keine? (?:zugriff|e-mails? lesen)",
+    r"(?:after|upon|on) my return|when i(?: am|'m)? back|nach meiner rückkehr"
+    r"|après mon retour|dès mon retour|a mi (?:regreso|vuelta)|cuando (?:regrese|vuelva)"
+    r"|al mio (?:rientro|ritorno)|no meu (?:retorno|regresso)|quando (?:retornar|voltar)"
+    r"|na mijn terugkeer|bij (?:mijn )?terugkomst|efter min återkomst|vid min återkomst"
+    r"|när jag är tillbaka|når jeg er (?:tilbage|tilbake)|ved min (?:tilbagekomst|retur)"
+    r"|paluuni jälkeen|palattuani|(?:en|enkä) (?:lue|seuraa|pääse) sähköpost\w{0,6}"
+    r"|po (?:moim )?powrocie|po (?:svém |mém )?návratu|(?:se vám )?ozvu(?: se)?"
+    r"|после (?:моего )?возвращения|по возвращении|після (?:мого )?повернення"
+    r"|döndüğümde|dönüşümde|عند عودتي|بعد عودتي",
     r"as soon as possible|asap|promptly|possible|delay(?:ed)?|shortly|soon",
     r"(?:during|in) my absence|(?:mi|mia|la mia|minha|a minha|ma|mon) (?:ausencia|assenza"
     r"|ausência|absence)|absence|ausencia|assenza|ausência|abwesenheit|afwezigheid"
@@ -337,7 +346,7 @@ _FILLER = frozenset(_FILLER_WORDS.split())
 _JOINED_FILLER = re.compile(
     r"[\u3040-\u309f]|[\d０-９]+\s?(?:年|月|日|号|號|일|월)|[年月日号號]|まで|より|から|までの"
     r"|期間|間|予定|誠に|勝手ながら|申し訳|ございません|いたします|しております|おります"
-    r"|下さい|様|我|目前|正在|将|將|于|於|在|期间|期間|之前|之后|之後|的|了|会|會|无法|無法|及时|及時"
+    r"|下さい|様|我|目前|正在|将于|將於|将|將|于|於|在|中|办公室|辦公室|期间|期間|之前|之后|之後|的|了|会|會|无法|無法|及时|及時"
     r"|您好|你好|谢谢|謝謝|请|請|如有|至|到|时间|時間|届时|屆時|저는|현재|중이며|중입니다"
     r"|입니다|합니다|드립니다|있습니다|이라|수|예정|까지|부터|동안|에게|이며|에|는|은|이|가|을|를|께서|께|으로|로|및|감사합니다")
 _JOINED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
@@ -409,8 +418,8 @@ def absence_notice(body: str, lexicon: Callable[[], Lexicon]) -> Absence | None:
 
 def _read(lexicon: Lexicon, text: str, folded: str, core: re.Match[str]) -> Absence | None:
     left = _LEFT_RE.search(folded) or _LEFT_JOINED_RE.search(folded)
-    if _FOR_SOMEONE.search(folded) or any(
-            _PAST.search(s) for s in _SENTENCE.split(folded) if s and _core(s) is not None):
+    if _FOR_SOMEONE.search(folded) or any(  # "I have left the company" is past by nature
+            _PAST.search(s) for s in _SENTENCE.split(folded) if s and _away(s) is not None):
         return None
     sentences = [s for s in _SENTENCE.split(folded) if s and s.strip()]
     if len(sentences) > MAX_SENTENCES:
@@ -435,9 +444,12 @@ def _read(lexicon: Lexicon, text: str, folded: str, core: re.Match[str]) -> Abse
     return Absence(kind, _evidence(text, folded, core))
 
 
+def _away(folded: str) -> re.Match[str] | None:
+    return _AWAY_RE.search(folded) or _AWAY_JOINED_RE.search(folded)
+
+
 def _core(folded: str) -> re.Match[str] | None:
-    return _AWAY_RE.search(folded) or _AWAY_JOINED_RE.search(folded) \
-        or _LEFT_RE.search(folded) or _LEFT_JOINED_RE.search(folded)
+    return _away(folded) or _LEFT_RE.search(folded) or _LEFT_JOINED_RE.search(folded)
 
 
 def _unknown(lexicon: Lexicon, sentence: str) -> tuple[int, bool] | None:

@@ -4,7 +4,10 @@ A reply labelled ``thanks`` should keep the ticket closed (recall: "thanks kept
 closed"); a ``substantive`` one must reopen it, so every substantive reply kept
 closed is a lost reopen, silent, and listed by id. Each reply is a whole
 message (``eml``) run exactly as the pipeline runs it: parsed once, then the
-reply-understanding step (``mailgate.replies.understand``).
+absence check (``mailgate.replies.absence``: an out-of-office in the text only keeps the
+ticket as it is, like a thank-you) and the reply-understanding step
+(``mailgate.replies.understand``). Replies read as absence notices are counted (and, on a
+tuning part, listed by id).
 
 The default set is the evaluation part (``tests/data/replies/eval11``, 480 replies written
 blind by a writer who saw neither the detector nor any other part, never used for
@@ -36,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from mailgate.message import parse  # noqa: E402
 from mailgate.replies import Understanding, understand  # noqa: E402
+from mailgate.replies.absence import absence_notice  # noqa: E402
 from mailgate.replies.model import SentenceModel  # noqa: E402
 
 SETS = ROOT / "tests" / "data" / "replies"
@@ -55,23 +59,28 @@ def score(rows: list[dict[str, Any]], understanding: Understanding
     """Per language: replies, thanks, thanks kept closed, substantive kept closed (ids);
     and the CPU seconds the step took (parsing excluded)."""
     stats: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"n": 0, "thanks": 0, "kept": 0, "wrong": [], "missed": []})
+        lambda: {"n": 0, "thanks": 0, "kept": 0, "wrong": [], "missed": [], "absent": []})
     spent = 0.0
     for row in rows:
         inbound = parse(row["eml"].encode("utf-8"))
         started = time.process_time()
+        absent = absence_notice(inbound.text, lambda: understanding.lexicon)
         verdict = understand(understanding, inbound)
         spent += time.process_time() - started
+        kept, reason = verdict.thanks_only or absent is not None, \
+            absent.reason if absent is not None else verdict.reason
         for key in (row["lang"], "all"):
             s = stats[key]
             s["n"] += 1
+            if absent is not None:
+                s["absent"].append((row["id"], row["label"], absent.reason))
             if row["label"] == "thanks":
                 s["thanks"] += 1
-                s["kept"] += verdict.thanks_only
-                if not verdict.thanks_only:
-                    s["missed"].append((row["id"], verdict.reason))
-            elif verdict.thanks_only:
-                s["wrong"].append((row["id"], verdict.reason))
+                s["kept"] += kept
+                if not kept:
+                    s["missed"].append((row["id"], reason))
+            elif kept:
+                s["wrong"].append((row["id"], reason))
     return stats, spent
 
 
@@ -103,6 +112,8 @@ def main(argv: list[str]) -> int:
         # an evaluation part's replies are never shown, not even the wrong ones: only counts
         for rid, reason in s["wrong"] if lang != "all" and not evaluation else []:
             print(f"      SUBSTANTIVE KEPT CLOSED {rid}: {reason}")
+        for rid, label, reason in s["absent"] if lang != "all" and not evaluation else []:
+            print(f"      ABSENCE NOTICE {rid} ({label}): {reason}")
         if args.show and lang != "all":
             for rid, reason in s["missed"]:
                 print(f"      thanks reopened {rid}: {reason}")
@@ -112,7 +123,7 @@ def main(argv: list[str]) -> int:
     print(json.dumps({
         "part": args.part, "replies": total["n"], "thanks": total["thanks"],
         "thanks_kept_closed": round(total["kept"] / max(1, total["thanks"]), 4),
-        "substantive_kept_closed": len(total["wrong"]),
+        "substantive_kept_closed": len(total["wrong"]), "absence_notices": len(total["absent"]),
         "worst_language": worst[1], "worst_language_kept_closed": round(worst[0], 4),
         "cpu_ms_per_reply": round(1000 * spent / max(1, total["n"]), 3),
     }))

@@ -7,24 +7,30 @@ role: keep, reopen, or a new linked ticket; a closed ticket is never
 reopened after ``reopen_window``, and a reply that says nothing but thank
 you (``mailgate.replies``) changes no status and opens nothing, even after the
 window (seed 000); one that carries files or new people is passed to the team.
-Automatic mail joins its ticket and changes nothing; so does a satisfaction
-rating that says nothing more (the ``rate`` step).
+Automatic mail joins its ticket and changes nothing; so does a reply whose text is
+only an absence notice (``mailgate.replies.absence``: an out-of-office without the
+headers or subject that ``mailgate.autoreply`` knows), and a satisfaction rating that
+says nothing more (the ``rate`` step).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from mailgate.autoreply import Automatic
 from mailgate.conversation import within
 from mailgate.pipeline.context import Context, Quarantine, Route, TicketView
 from mailgate.pipeline.services import Services
 from mailgate.replies import understand
+from mailgate.replies.absence import absence_notice
 from mailgate.store import Store, Ticket
 
 
 def route(services: Services, store: Store, ctx: Context) -> None:
     """Decide join, reopen, thanks or a new ticket."""
     ticket = ctx.threaded
+    if ticket is not None and ctx.facts.automatic is None and ctx.role != "engineer":
+        _absent(services, ctx)
     if ticket is None:
         ctx.route = Route("new")
     elif ctx.facts.automatic is not None:
@@ -39,6 +45,16 @@ def route(services: Services, store: Store, ctx: Context) -> None:
             _to_merged(store, ctx, ctx.threading.merged_from)
     if ticket is not None:
         ctx.decide("route", f"{ctx.route.action}: {ctx.route.reason}".rstrip(": "))
+
+
+def _absent(services: Services, ctx: Context) -> None:
+    """A reply whose new text is only an absence notice is automatic mail from here on,
+    as a header-flagged out-of-office is (recorded, nothing reopened, no auto-close
+    cancelled, nobody answered or told). Not an engineer's: their "I'm away until Monday,
+    Anna takes over" is written to the customer."""
+    found = absence_notice(ctx.inbound.text, lambda: services.understanding.lexicon)
+    if found is not None:
+        ctx.facts = replace(ctx.facts, automatic=Automatic("out-of-office", found.reason))
 
 
 def _to_merged(store: Store, ctx: Context, number: int) -> None:

@@ -4,10 +4,12 @@ A reply labelled ``thanks`` should keep the ticket closed (recall: "thanks kept
 closed"); a ``substantive`` one must reopen it, so every substantive reply kept
 closed is a lost reopen, silent, and listed by id. Each reply is a whole
 message (``eml``) run exactly as the pipeline runs it: parsed once, then the
-absence check (``mailgate.replies.absence``: an out-of-office in the text only keeps the
-ticket as it is, like a thank-you) and the reply-understanding step
-(``mailgate.replies.understand``). Replies read as absence notices are counted (and, on a
-tuning part, listed by id).
+automatic-mail check of intake (``mailgate.autoreply``: an out-of-office or read receipt by
+its headers or subject is recorded and reopens nothing), the absence check
+(``mailgate.replies.absence``: an out-of-office in the text only keeps the ticket as it is,
+like a thank-you) and the reply-understanding step (``mailgate.replies.understand``).
+Replies recorded as automatic or absence notices are counted (and, on a tuning part,
+listed by id).
 
 The default set is the evaluation part (``tests/data/replies/eval11``, 480 replies written
 blind by a writer who saw neither the detector nor any other part, never used for
@@ -37,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from mailgate.autoreply import classify_automatic  # noqa: E402
 from mailgate.message import parse  # noqa: E402
 from mailgate.replies import Understanding, understand  # noqa: E402
 from mailgate.replies.absence import absence_notice  # noqa: E402
@@ -63,17 +66,22 @@ def score(rows: list[dict[str, Any]], understanding: Understanding
     spent = 0.0
     for row in rows:
         inbound = parse(row["eml"].encode("utf-8"))
+        # as the pipeline: mail automatic by its headers or subject (an out-of-office, a
+        # read receipt) is recorded and reopens nothing, whatever its text says
+        automatic = classify_automatic(inbound.msg, None)
         started = time.process_time()
         absent = absence_notice(inbound.text, lambda: understanding.lexicon)
         verdict = understand(understanding, inbound)
         spent += time.process_time() - started
-        kept, reason = verdict.thanks_only or absent is not None, \
+        kept = verdict.thanks_only or absent is not None or automatic is not None
+        reason = f"automatic mail: {automatic.reason}" if automatic is not None else \
             absent.reason if absent is not None else verdict.reason
+        recorded = reason if automatic is not None or absent is not None else None
         for key in (row["lang"], "all"):
             s = stats[key]
             s["n"] += 1
-            if absent is not None:
-                s["absent"].append((row["id"], row["label"], absent.reason))
+            if recorded is not None:
+                s["absent"].append((row["id"], row["label"], recorded))
             if row["label"] == "thanks":
                 s["thanks"] += 1
                 s["kept"] += kept
@@ -113,7 +121,7 @@ def main(argv: list[str]) -> int:
         for rid, reason in s["wrong"] if lang != "all" and not evaluation else []:
             print(f"      SUBSTANTIVE KEPT CLOSED {rid}: {reason}")
         for rid, label, reason in s["absent"] if lang != "all" and not evaluation else []:
-            print(f"      ABSENCE NOTICE {rid} ({label}): {reason}")
+            print(f"      RECORDED AS AUTOMATIC {rid} ({label}): {reason}")
         if args.show and lang != "all":
             for rid, reason in s["missed"]:
                 print(f"      thanks reopened {rid}: {reason}")
@@ -123,7 +131,8 @@ def main(argv: list[str]) -> int:
     print(json.dumps({
         "part": args.part, "replies": total["n"], "thanks": total["thanks"],
         "thanks_kept_closed": round(total["kept"] / max(1, total["thanks"]), 4),
-        "substantive_kept_closed": len(total["wrong"]), "absence_notices": len(total["absent"]),
+        "substantive_kept_closed": len(total["wrong"]),
+        "automatic_or_absence": len(total["absent"]),
         "worst_language": worst[1], "worst_language_kept_closed": round(worst[0], 4),
         "cpu_ms_per_reply": round(1000 * spent / max(1, total["n"]), 3),
     }))

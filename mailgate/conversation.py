@@ -297,12 +297,18 @@ class Conversation:
                         f"first public reply by {inbound.from_addr}")
 
     def _name(self, inbound: Inbound) -> str:
+        """The engineer's name as the customer sees it: the display name of their mail,
+        else their short name in ``[team] engineers`` (or their address's local part)
+        written as a name ("alice" -> "Alice", "bob.miller" -> "Bob Miller"): a phone or a
+        script often sends a bare address."""
         if inbound.from_name:
             return inbound.from_name
-        for name, address in self.config.team.engineers.items():
-            if address == inbound.from_addr:
-                return name
-        return inbound.from_addr.partition("@")[0]
+        short = next((name for name, address in self.config.team.engineers.items()
+                      if address == inbound.from_addr), inbound.from_addr.partition("@")[0])
+        if short != short.lower():
+            return short  # written as the admin wants it
+        return " ".join(part[:1].upper() + part[1:] for part in re.split(r"[._-]+", short)
+                        if part) or short
 
     def _apply(self, store: Store, ticket: Ticket, inbound: Inbound,
                given: list[commands.Command], now: datetime, keep: bool = True) -> list[str]:

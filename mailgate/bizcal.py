@@ -106,6 +106,14 @@ class Calendar:
         day = ((0, 1440),)
         return cls(name, _zone(tz, f"calendar {name!r}"), (day,) * 7)
 
+    @property
+    def round_the_clock(self) -> bool:
+        """Every minute of every day is working time (the built-in ``24x7``, or an admin's
+        calendar of 00:00-24:00 daily in their own zone, without holidays or closed
+        dates): a promise on it is in hours, not "working hours"."""
+        return all(day == ((0, 1440),) for day in self.hours) and not self.closed_dates \
+            and not self.holidays_country
+
     def intervals_on(self, day: date) -> tuple[Interval, ...]:
         """The working intervals that start on local date ``day`` (after holidays and extras)."""
         if day in self.closed_dates:

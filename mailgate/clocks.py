@@ -108,11 +108,18 @@ def start(config: Config, store: Store, ticket_id: int, level: str, now: datetim
         store.add_clock(ticket_id, clock.kind, started_at=started_at, due_at=clock.due_at,
                         reminders=clock.reminders)
         store.add_event(ticket_id, "sla_started", actor="mailgate", now=now,
-                        detail=f"{_label(clock.kind)} clock started: {clock.target.text} of"
+                        detail=f"{_label(clock.kind)} clock started: "
+                               f"{clock.target.said(_working(config, level))} of"
                                f" level {level}, due"
                                f" {sla.local(config, level, clock.due_at):%Y-%m-%d %H:%M %Z}")
     if planned and not deadlines_written:
         store.touch_ticket(ticket_id, now, **due_columns(planned))
+
+
+def _working(config: Config, level: str) -> bool:
+    """Whether the level's clock counts working time only (not on a round-the-clock
+    calendar: there "2 working hours" would read as if nights did not count)."""
+    return not config.sla.calendar(sla.level_of(config, level).calendar).round_the_clock
 
 
 def _reminder_plan(config: Config, level: str, started: datetime, due_at: datetime | None,

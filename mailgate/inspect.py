@@ -324,7 +324,7 @@ def _compose_sample(config: Config, renderer: Any, name: str, ticket: Ticket | N
     level = (ticket.sla_level if ticket is not None else None) or config.sla.default_level
     spec = sla.level_of(config, level)
     calendar = config.sla.calendar(spec.calendar)
-    working = calendar.name != "24x7"  # on 24x7 every minute counts: no "working" hours
+    working = not calendar.round_the_clock  # every minute counts: no "working" hours
     opened = ticket.created_at if ticket is not None else context["ticket"]["created_at"]
     due = (ticket.first_response_due if ticket is not None
            else sla.due(config, level, spec.first_response, opened))

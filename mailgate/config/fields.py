@@ -101,9 +101,13 @@ class Target:
 
     @property
     def text(self) -> str:
-        words = {"m": "working minutes", "h": "working hours", "wd": "working days"}
+        return self.said(working=True)
+
+    def said(self, working: bool) -> str:
+        """"8 working hours", or on a round-the-clock calendar "8 hours"."""
+        words = {"m": "minutes", "h": "hours", "wd": "days"}
         amount = int(self.amount) if self.amount == int(self.amount) else self.amount
-        return f"{amount} {words[self.unit]}"
+        return f"{amount} {'working ' if working else ''}{words[self.unit]}"
 
 
 def _target(value: Any) -> Target:

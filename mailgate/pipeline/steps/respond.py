@@ -130,7 +130,7 @@ def welcome(services: Services, store: Store, ctx: Context, ticket: Ticket,
     calendar = config.sla.calendar(level.calendar)
     lang = services.renderer.language_of(template, ticket.language)  # the SLA in its words
     resolution = level.resolution
-    working = calendar.name != "24x7"  # on 24x7 every minute counts: no "working" hours
+    working = not calendar.round_the_clock  # every minute counts: no "working" hours
     ticket_vars = ticket_context(ticket) | {
         "sla_description": level.description,
         "first_response_due": sla.local(config, level_name, ticket.first_response_due),

@@ -418,7 +418,8 @@ def test_a_short_request_gets_its_own_language(text: str, language: str) -> None
 
 @pytest.mark.parametrize(("text", "value", "rest"), [
     ("5", 5, ""), ("4 - thanks!", 4, "thanks!"), ("Rating: 3", 3, ""), ("5/5", 5, ""),
-    ("sehr gut, danke", 5, "danke"), ("Отлично!", 5, ""), ("2\nIt is slow again.", 2,
+    ("Sehr gut!\ndanke", 5, "danke"), ("Отлично!", 5, ""), ("Excellent ⭐⭐⭐⭐⭐", 5, ""),
+    ("Perfetto.", 5, ""), ("  parfait !!", 5, ""), ("Bueno", 4, ""), ("2\nIt is slow again.", 2,
                                                             "It is slow again."),
     # as people write it in pt, pl, nl, ko, ar, zh, sv (a user's run: each reopened)
     ("Nota 5", 5, ""), ("Ocena: 5/5", 5, ""), ("4 van de 5", 4, ""), ("5점", 5, ""),
@@ -441,6 +442,23 @@ def test_no_rating_in_ordinary_replies(text: str) -> None:
     from mailgate.satisfaction import read
 
     assert read(text, "en") is None
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("Super, danke für die schnelle Hilfe!", "de"), ("Sehr gut, danke", "de"),
+    ("Perfekt, läuft. Danke!\nP.S. Könnten Sie auch noch den Scanner prüfen?", "de"),
+    ("Parfait, merci !", "fr"), ("Perfetto, grazie per la disponibilità.", "it"),
+    ("Perfecto, gracias. Ya podéis cerrar la incidencia.", "es"),
+    ("Great, thanks for the quick fix!", "en"), ("Отлично, спасибо!", "ru"),
+])
+def test_a_praise_word_opening_a_thank_you_is_no_rating(text: str, language: str) -> None:
+    """A user's run: each of these thank-yous was recorded as a 5-star rating and `mailgate
+    sla` showed "rated 4, average 5.0" with no rating given. A rating word counts only as the
+    whole first line (the answer to the rating question); a digit still counts anywhere."""
+    from mailgate.satisfaction import read
+
+    assert read(text, language) is None
+    assert read(f"5 - {text}", language) is not None
 
 
 def test_cli_close_sends_the_resolved_mail_in_the_customer_s_language(tmp_path: Path) -> None:

@@ -329,6 +329,38 @@ def test_rating_with_a_question_is_recorded_and_reopens(rating_desk: Any) -> Non
     assert len(mails(daemon, "team@example.com")) == team_before + 1
 
 
+def test_a_colleague_clicking_the_unsigned_rating_link_opens_nothing(tmp_path: Path) -> None:
+    """No token secret (as `mailgate init` writes it): a colleague the resolved mail was
+    forwarded to clicks "5 (excellent)". It opened a new ticket, acknowledged to the
+    colleague, with SLA clocks running. Now it is noted on the closed ticket, not counted
+    as its rating, and nobody gets mail; the requester's own click still counts."""
+    path = write_config(tmp_path, merge(TEAM, {"conversation": {"resolved_mail": "rating"}}))
+    config = load_config(path)
+    configure_logging(config.logging)
+    daemon = RunningDaemon(config).start()
+    try:
+        resolved = _resolved(daemon, 1, CUSTOMER)
+        link = next(line for line in body(resolved).splitlines()
+                    if line.strip().startswith("5 ("))
+        query = parse_qs(urlsplit(link.split(": ", 1)[1]).query)
+        assert "[r5-" not in query["subject"][0]  # unsigned: no proof of who clicks
+        sent_before = len(mails(daemon))
+        deliver(daemon, make_mail(query["subject"][0], body=query["body"][0],
+                                  sender="Fernanda Lima <fernanda@example.org>"))
+        store = daemon.store()
+        assert [m["To"] for m in mails(daemon)[sent_before:]] == []
+        assert store.ticket(1).status == "closed"
+        assert store.rating(1) is None
+        assert "rating_not_counted" in [e["kind"] for e in store.events(1)]
+        assert _cli(path, "sla")["satisfaction"]["rated"] == 0
+        assert [t["reference"] for t in _cli(path, "tickets")] == ["SUP-000001"]
+        deliver(daemon, make_mail(query["subject"][0], body=query["body"][0],
+                                  sender=CUSTOMER))
+        assert daemon.store().rating(1)["rating"] == 5  # type: ignore[index]
+    finally:
+        daemon.stop()
+
+
 @pytest.mark.parametrize(("answer", "value"), [("５", 5), ("評価：４　とても助かりました", 4),
                                               ("평점: 5 감사합니다", 5)])
 def test_a_full_width_or_labelled_cjk_rating_is_recorded(rating_desk: Any, answer: str,

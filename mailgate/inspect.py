@@ -20,7 +20,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from mailgate import clock, reminders
+from mailgate import clock, reminders, sla
 from mailgate.config import Config
 from mailgate.errors import ConfigError, MailgateError, NotFoundError, TransientError
 from mailgate.message import Inbound, ParseError, parse
@@ -187,6 +187,7 @@ def explain(config: Config, store: Store, raw: bytes, *, mail_from: str | None =
             if outcome.ticket_id is not None:
                 result["ticket"] = ops.ticket_settings(store, outcome.ticket_id)
                 result["ticket"]["new"] = outcome.action == "created"
+                result["ticket"]["dues_shown"] = _dues_shown(config, result["ticket"])
             result["events"] = ops.events_since(store, marks["events"])
             result["outbox"] = [_outgoing(row) for row in ops.outbox_since(store, marks["outbox"])]
             raise _DryRun
@@ -195,6 +196,19 @@ def explain(config: Config, store: Store, raw: bytes, *, mail_from: str | None =
     if result["outcome"] == "duplicate":
         result["reason"] = "this Message-ID is already stored: recorded as a duplicate, no more"
     return result
+
+
+def _dues_shown(config: Config, ticket: dict[str, Any]) -> dict[str, str]:
+    """The ticket's due times in its level's calendar zone, zone named ("2026-12-08 16:00
+    CET"), as the ``sla_started`` decisions below print them: the stored UTC text cut to
+    minutes, unmarked, read as a second, different due time."""
+    level = ticket.get("sla_level") or config.sla.default_level
+    shown: dict[str, str] = {}
+    for key in ("first_response_due", "resolution_due"):
+        instant = sla.local(config, level, clock.from_db(ticket.get(key)))
+        if instant is not None:
+            shown[key] = f"{instant:%Y-%m-%d %H:%M %Z}"
+    return shown
 
 
 def _outgoing(row: dict[str, Any]) -> dict[str, Any]:
@@ -226,10 +240,11 @@ def print_explain(result: dict[str, Any], *, show_mail: bool = False) -> None:
     print(f"  level {shown['sla_level']}, priority {shown['priority']}, category "
           f"{shown['category']}, queue {shown['queue']}, assignee {shown['assignee']}, "
           f"status {shown['status']}")
-    if ticket.get("first_response_due"):
-        print(f"  first response due {ticket['first_response_due'][:16]}"
-              + (f", resolution due {ticket['resolution_due'][:16]}"
-                 if ticket.get("resolution_due") else ""))
+    dues = ticket.get("dues_shown") or {}
+    if dues.get("first_response_due"):
+        print(f"  first response due {dues['first_response_due']}"
+              + (f", resolution due {dues['resolution_due']}"
+                 if dues.get("resolution_due") else ""))
     if ticket.get("fields"):
         print("  fields: " + ", ".join(f"{k}={v}" for k, v in ticket["fields"].items()))
     print("steps:")
@@ -310,7 +325,7 @@ def _compose_sample(config: Config, renderer: Any, name: str, ticket: Ticket | N
                     store: Store | None, now: datetime) -> bytes:
     from jinja2 import TemplateError
 
-    from mailgate import locales, sla
+    from mailgate import locales
     from mailgate.compose import compose, new_message_id
     from mailgate.refs import TagFormat
     from mailgate.render import sample_context

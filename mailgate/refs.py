@@ -48,6 +48,18 @@ class TagFormat:
         zero-width characters): a tag with one inside is no reference either."""
         return [n for n in (int(m) for m in self._pattern.findall(subject or "")[:10]) if n > 0]
 
+    def find_bare_numbers(self, subject: str) -> list[int]:
+        """Ticket numbers named in ``subject`` without brackets, as our full reference only
+        (prefix, a dash, the zero-padded number: "SUP-000001", any case): a customer who
+        types the reference into a fresh mail. Looser forms ("SUP 1", "sup-1") are left
+        out: a bare word is a weaker sign than a tag (see the thread step's use)."""
+        found = []
+        for match in _bare(self.prefix, self.width).finditer(subject or ""):
+            number = int(match[1])
+            if number > 0 and self.reference(number).casefold() == match[0].casefold():
+                found.append(number)
+        return found[:10]
+
     def strip_tags(self, subject: str) -> str:
         return " ".join(self._pattern.sub(" ", subject or "").split())
 
@@ -71,6 +83,16 @@ def _patterns(prefix: str) -> re.Pattern[str]:
             re.IGNORECASE | re.ASCII,
         )
         _cache[prefix] = pattern
+    return pattern
+
+
+def _bare(prefix: str, width: int) -> re.Pattern[str]:
+    key = f"bare:{width}:{prefix}"
+    pattern = _cache.get(key)
+    if pattern is None:  # not part of a longer word or number ("XSUP-000001", "SUP-0000012")
+        pattern = re.compile(rf"(?<![\w-]){re.escape(prefix)}-([0-9]{{{width},12}})(?![\w-])",
+                             re.IGNORECASE | re.ASCII)
+        _cache[key] = pattern
     return pattern
 
 

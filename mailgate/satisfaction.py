@@ -4,10 +4,13 @@ A reply's first line of new text may be the rating: a digit 1-5 on its own or
 followed by punctuation ("4", "5/5", "4 - thanks", "Rating: 3", "5점", "٥"), with a label
 or out of 5 whatever follows ("Nota 5", "Ocena: 5/5", "4 van de 5", "5/5 tack!"), or a rating
 word of the customer's language (``mailgate.locales.RATINGS``: "gut",
-"excellent", "отлично") likewise. A digit followed by a word ("3 printers are
-broken") is not a rating. What follows the rating is the rest of the reply,
-judged by the thank-you reader (``mailgate.replies``): a question or a problem
-reopens as any reply does. A link's subject carries ``[rN-TOKEN]``, an HMAC
+"excellent", "отлично") as the whole first line, give or take punctuation, stars or
+emoji ("Sehr gut!", "Excellent ⭐⭐⭐⭐⭐"). A digit followed by a word ("3 printers are
+broken") is not a rating; nor is a praise word that opens a sentence of thanks ("Super,
+danke für die schnelle Hilfe!", "Parfait, merci !"): the same words are how people thank,
+and counting them filled the satisfaction figures with 5s nobody gave. What follows the
+rating is the rest of the reply, judged by the thank-you reader (``mailgate.replies``):
+a question or a problem reopens as any reply does. A link's subject carries ``[rN-TOKEN]``, an HMAC
 of the ticket and the rating under the reply-token secret.
 """
 
@@ -81,13 +84,18 @@ def read(text: str, language: str | None) -> Found | None:
     match = _DIGIT.match(first) or _LABELLED.match(first) or _SCALED.match(first)
     if match:
         return Found(int(match[1]), "digit", _join(first[match.end():], rest))
-    folded = first.casefold()
+    value = _word_answer(first.casefold(), language)
+    return None if value is None else Found(value, "word", rest.strip())
+
+
+def _word_answer(folded: str, language: str | None) -> int | None:
+    """The value of a rating word that is the whole (case-folded) first line but for
+    punctuation, symbols or digits around it: no other letter on the line."""
     for lang in dict.fromkeys([locales.supported(language), *locales.LANGUAGES]):
         for value, words in locales.rating_words(lang).items():
             for word in sorted(words, key=len, reverse=True):  # "sehr gut" before "gut"
-                if re.match(rf"\W{{0,3}}{re.escape(word)}(?=\s*(?:$|[-–—.,;:!)]))", folded):
-                    return Found(value, "word", _join(first[len(word) + folded.find(word):],
-                                                      rest))
+                if re.fullmatch(rf"\W{{0,3}}{re.escape(word)}[\W\d_]*", folded):
+                    return value
     return None
 
 

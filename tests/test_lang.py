@@ -329,6 +329,38 @@ def test_rating_with_a_question_is_recorded_and_reopens(rating_desk: Any) -> Non
     assert len(mails(daemon, "team@example.com")) == team_before + 1
 
 
+def test_a_colleague_clicking_the_unsigned_rating_link_opens_nothing(tmp_path: Path) -> None:
+    """No token secret (as `mailgate init` writes it): a colleague the resolved mail was
+    forwarded to clicks "5 (excellent)". It opened a new ticket, acknowledged to the
+    colleague, with SLA clocks running. Now it is noted on the closed ticket, not counted
+    as its rating, and nobody gets mail; the requester's own click still counts."""
+    path = write_config(tmp_path, merge(TEAM, {"conversation": {"resolved_mail": "rating"}}))
+    config = load_config(path)
+    configure_logging(config.logging)
+    daemon = RunningDaemon(config).start()
+    try:
+        resolved = _resolved(daemon, 1, CUSTOMER)
+        link = next(line for line in body(resolved).splitlines()
+                    if line.strip().startswith("5 ("))
+        query = parse_qs(urlsplit(link.split(": ", 1)[1]).query)
+        assert "[r5-" not in query["subject"][0]  # unsigned: no proof of who clicks
+        sent_before = len(mails(daemon))
+        deliver(daemon, make_mail(query["subject"][0], body=query["body"][0],
+                                  sender="Fernanda Lima <fernanda@example.org>"))
+        store = daemon.store()
+        assert [m["To"] for m in mails(daemon)[sent_before:]] == []
+        assert store.ticket(1).status == "closed"
+        assert store.rating(1) is None
+        assert "rating_not_counted" in [e["kind"] for e in store.events(1)]
+        assert _cli(path, "sla")["satisfaction"]["rated"] == 0
+        assert [t["reference"] for t in _cli(path, "tickets")] == ["SUP-000001"]
+        deliver(daemon, make_mail(query["subject"][0], body=query["body"][0],
+                                  sender=CUSTOMER))
+        assert daemon.store().rating(1)["rating"] == 5  # type: ignore[index]
+    finally:
+        daemon.stop()
+
+
 @pytest.mark.parametrize(("answer", "value"), [("５", 5), ("評価：４　とても助かりました", 4),
                                               ("평점: 5 감사합니다", 5)])
 def test_a_full_width_or_labelled_cjk_rating_is_recorded(rating_desk: Any, answer: str,
@@ -418,7 +450,8 @@ def test_a_short_request_gets_its_own_language(text: str, language: str) -> None
 
 @pytest.mark.parametrize(("text", "value", "rest"), [
     ("5", 5, ""), ("4 - thanks!", 4, "thanks!"), ("Rating: 3", 3, ""), ("5/5", 5, ""),
-    ("sehr gut, danke", 5, "danke"), ("Отлично!", 5, ""), ("2\nIt is slow again.", 2,
+    ("Sehr gut!\ndanke", 5, "danke"), ("Отлично!", 5, ""), ("Excellent ⭐⭐⭐⭐⭐", 5, ""),
+    ("Perfetto.", 5, ""), ("  parfait !!", 5, ""), ("Bueno", 4, ""), ("2\nIt is slow again.", 2,
                                                             "It is slow again."),
     # as people write it in pt, pl, nl, ko, ar, zh, sv (a user's run: each reopened)
     ("Nota 5", 5, ""), ("Ocena: 5/5", 5, ""), ("4 van de 5", 4, ""), ("5점", 5, ""),
@@ -441,6 +474,23 @@ def test_no_rating_in_ordinary_replies(text: str) -> None:
     from mailgate.satisfaction import read
 
     assert read(text, "en") is None
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("Super, danke für die schnelle Hilfe!", "de"), ("Sehr gut, danke", "de"),
+    ("Perfekt, läuft. Danke!\nP.S. Könnten Sie auch noch den Scanner prüfen?", "de"),
+    ("Parfait, merci !", "fr"), ("Perfetto, grazie per la disponibilità.", "it"),
+    ("Perfecto, gracias. Ya podéis cerrar la incidencia.", "es"),
+    ("Great, thanks for the quick fix!", "en"), ("Отлично, спасибо!", "ru"),
+])
+def test_a_praise_word_opening_a_thank_you_is_no_rating(text: str, language: str) -> None:
+    """A user's run: each of these thank-yous was recorded as a 5-star rating and `mailgate
+    sla` showed "rated 4, average 5.0" with no rating given. A rating word counts only as the
+    whole first line (the answer to the rating question); a digit still counts anywhere."""
+    from mailgate.satisfaction import read
+
+    assert read(text, language) is None
+    assert read(f"5 - {text}", language) is not None
 
 
 def test_cli_close_sends_the_resolved_mail_in_the_customer_s_language(tmp_path: Path) -> None:

@@ -72,6 +72,22 @@ def test_tag_found_behind_any_prefix_stack(tags: TagFormat, number: int, data: s
 
 
 @SETTINGS
+@given(tags=FORMATS, number=NUMBERS, stack=reply_stack(), upper=st.booleans(),
+       after=st.text(max_size=40))
+def test_bare_full_reference_found_and_nothing_looser(tags: TagFormat, number: int,
+                                                      stack: str, upper: bool,
+                                                      after: str) -> None:
+    """A customer's fresh mail naming "SUP-000001" without brackets names that ticket (the
+    thread step then asks whether the sender is one of its people); "SUP-1" does not."""
+    reference = tags.reference(number)
+    written = reference.upper() if upper else reference.lower()
+    assert tags.find_bare_numbers(f"{stack}{written} {after}")[:1] == [number]
+    assert tags.find_bare_numbers(f"{stack}X{written} {after}")[:1] != [number]
+    if len(str(number)) < tags.width:
+        assert tags.find_bare_numbers(f"{stack}{tags.prefix}-{number} {after}")[:1] != [number]
+
+
+@SETTINGS
 @given(tags=FORMATS, subject=st.text())
 @example(tags=TagFormat(), subject="[" * 10_000 + "SUP" + " " * 10_000)
 @example(tags=TagFormat(), subject="[SUP-" + "0" * 50_000 + "1]")

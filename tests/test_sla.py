@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import email
 import json
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from email import policy
 from pathlib import Path
 
@@ -132,6 +134,27 @@ def test_ack_states_business_deadline_in_calendar_zone(sla_config_path: Path) ->
     body = ack.get_body(("plain",)).get_content()
     assert "within 8 working hours, by Monday 16 March 2026, 12:30 MSK" in body
     assert "only our working hours count" in body and "Europe/Moscow" in body
+
+
+def test_explain_prints_due_times_in_the_calendar_zone_named(
+        sla_config_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`mailgate explain` printed "first response due 2026-03-16T09:30" (UTC, unmarked) above
+    "due 2026-03-16 12:30 MSK": an admin read two due times. Both lines now name the zone."""
+    from contextlib import closing
+
+    from mailgate.inspect import explain, print_explain
+    from mailgate.store import open_store
+
+    config = load_config(sla_config_path)
+    with closing(open_store(config)) as store:
+        result = explain(config, store, make_mail("Reports are slow").as_bytes(),
+                         now=datetime(2026, 3, 13, 10, 30, tzinfo=UTC))
+    print_explain(result)
+    text = capsys.readouterr().out
+    assert re.search(r"first response due 2026-03-16 12:30 MSK, resolution due "
+                     r"2026-03-\d\d \d\d:\d\d MSK\n", text), text
+    assert "due 2026-03-16 12:30 MSK" in text.split("decisions:")[1]
+    assert "09:30" not in text
 
 
 def test_pause_moves_deadline_by_paused_working_time(sla_config_path: Path) -> None:

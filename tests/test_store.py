@@ -498,6 +498,24 @@ def test_outbox_retry_and_listing(open_db: Opener) -> None:
     assert store.outbox(("pending",))[0]["id"] == outbox_id
 
 
+def test_outbox_retry_all_makes_mail_waiting_in_backoff_due_now(open_db: Opener) -> None:
+    """After the smarthost is fixed, `mailgate outbox retry --all` sends what waits in backoff
+    at once and counts it (it said "0 message(s) due again" and the mail waited up to an
+    hour); a mail a worker is sending right now is left to that worker, not sent twice."""
+    store = open_db()
+    waiting, failed, sending = (queue_mail(store, new_ticket(store), n) for n in (1, 2, 3))
+    now = clock.now()
+    assert sorted(i.id for i in store.outbox_claim("node-a", now, now + timedelta(minutes=5),
+                                                   10)) == [waiting, failed, sending]
+    store.outbox_done(waiting, state="pending", now=now, error="connection refused",
+                      next_attempt_at=now + timedelta(hours=1), node="node-a")
+    store.outbox_done(failed, state="failed", now=now, error="550 no such user", node="node-a")
+    assert store.outbox_claim("node-b", now, now + timedelta(minutes=5), 10) == []
+    assert store.outbox_retry(None, now) == 2
+    assert sorted(i.id for i in store.outbox_claim("node-b", now, now + timedelta(minutes=5),
+                                                   10)) == [waiting, failed]
+
+
 def test_dismissed_failed_mail_no_longer_counts_as_failed(open_db: Opener) -> None:
     """A mail to a mistyped address fails for good: `mailgate outbox dismiss` gives up on it,
     so /healthz is `ok` again instead of degraded for ever; pending mail is never dismissed."""

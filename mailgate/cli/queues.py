@@ -49,7 +49,7 @@ def _need_id(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    """List pending and failed outgoing mail, or make it due again now."""
+    """List pending and failed outgoing mail, or make it (all of it waiting, with --all) due now."""
     store = cli_store(load(args))
     if args.action == "retry":
         if args.id is None and not args.all:

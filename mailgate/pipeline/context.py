@@ -128,6 +128,7 @@ class Rating:
     how: str
     only: bool
     reason: str = ""
+    counted: bool = True  # False: a non-participant's bare rating, recorded as an event only
 
 
 @dataclass

@@ -130,9 +130,15 @@ class OutboxQueries(StoreBase):
         return out
 
     def outbox_retry(self, outbox_id: int | None, now: datetime) -> int:
-        """Make failed mail (one row, or all when ``outbox_id`` is None) due again."""
+        """Make failed or pending mail (one row, or all when ``outbox_id`` is None) due now:
+        after fixing the smarthost an operator wants what waits in backoff sent at once,
+        not at its next attempt (up to ``retry_max`` later). ``--all`` leaves a row a
+        worker is sending right now (its lease runs) alone, so it is not sent twice."""
         with self.transaction():
-            where, params = ("state = 'failed'", []) if outbox_id is None else (
+            where, params = (
+                "(state = 'failed' OR (state = 'pending'"
+                " AND (lease_until IS NULL OR lease_until < ?)))", [to_db(now)],
+            ) if outbox_id is None else (
                 "state IN ('failed', 'pending') AND id = ?", [outbox_id])
             cur = self._x(f"UPDATE outbox SET state = 'pending', next_attempt_at = ?,"
                           f" claimed_by = NULL, lease_until = NULL WHERE {where}",

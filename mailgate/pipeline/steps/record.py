@@ -338,6 +338,11 @@ def _rating(store: Store, ctx: Context, ticket: Ticket) -> None:
     """The rating the rate step found: the ticket's rating from now on, and an event."""
     assert ctx.rating is not None
     rating = ctx.rating
+    if not rating.counted:  # a colleague's click on the unsigned link: noted, not counted
+        store.add_event(ticket.id, "rating_not_counted", actor=ctx.facts.sender, now=ctx.now,
+                        message_id=ctx.inbound.message_id,
+                        detail=f"rating {rating.value} of 5 (by {rating.how}); {rating.reason}")
+        return
     store.set_rating(ticket.id, rating.value, how=rating.how, now=ctx.now,
                      message_id=ctx.inbound.message_id)
     store.add_event(ticket.id, "rated", actor=ctx.facts.sender, now=ctx.now,

@@ -168,7 +168,8 @@ def run(args: argparse.Namespace, server: Any) -> None:
               f"{1000 * cpu / done:.2f} ms CPU per mail ({done / wall:.0f} msgs/s), "
               f"{statements / done:.1f} SQL statements per mail, "
               f"{writes.get('syscw', 0):.1f} write calls and {writes.get('wchar', 0) / 1024:.1f}"
-              f" KB written per mail; spool {counts}"
+              f" KB written, {writes.get('syscr', 0):.1f} read calls and "
+              f"{writes.get('rchar', 0) / 1024:.1f} KB read per mail; spool {counts}"
               + (f"; PostgreSQL's CPU {1000 * server_cpu / done:.2f} ms per mail" if server
                  else ""))
 
@@ -188,7 +189,8 @@ def _io_counts() -> dict[str, int]:
     except OSError:
         return {}
     pairs = (line.split(":") for line in lines)
-    return {key: int(value) for key, value in pairs if key in ("syscw", "wchar")}
+    return {key: int(value) for key, value in pairs
+            if key in ("syscw", "wchar", "syscr", "rchar")}
 
 
 if __name__ == "__main__":

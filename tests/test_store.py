@@ -1325,3 +1325,27 @@ def test_the_processor_parses_its_next_mails_before_it_gives_way_to_a_waiting_wr
     for ticket in tickets:
         assert [(m["direction"], m["kind"]) for m in store.messages(ticket["id"])] == \
             [("in", "customer"), ("out", "ack")]
+
+
+@sqlite_only  # PostgreSQL has no log to copy back on a client's commit
+def test_the_spooler_and_the_processors_leave_log_checkpoints_to_the_sender(
+        tmp_path: Path) -> None:
+    """SQLite copies its write-ahead log back into the database file (hundreds of pages and
+    an fsync) inside the commit that takes the log past 1,000 pages, whoever commits: a
+    spooler's group would wait for it before its ``250``s, and a waiting spooler for a
+    processor's. Their connections leave that to the sender's (up to ten times the log),
+    whose next commit copies it all back."""
+    path = tmp_path / "mailgate.db"
+    spooler, sender = Store.open(path), Store.open(path)
+    spooler.leave_checkpoints()
+    empty = path.stat().st_size
+    raw = b"Subject: big\r\n\r\n" + b"x" * 40_000
+    for _ in range(15):  # a group of ten 40 KB mails a commit: ~1,500 log pages in all
+        with spooler.transaction():
+            for _ in range(10):
+                spooler.spool_add(raw, channel="smtp", received_at=clock.now(), state="done")
+    assert path.stat().st_size == empty  # all of it still in the log: nothing copied back
+    with sender.transaction():  # a commit of the sender's (recording a sent mail)
+        sender.spool_add(b"Subject: s\r\n\r\nx", channel="smtp", received_at=clock.now(),
+                         state="done")
+    assert path.stat().st_size > 150 * 40_000  # copied back by the sender's commit

@@ -133,6 +133,7 @@ def run(args: argparse.Namespace, server: Any) -> None:
             configure_logging(config.logging.model_copy(update={"level": "info"}), logs)
         store = open_store(config)
         store.relax_durability()  # as the processor processes open theirs
+        store.leave_checkpoints()  # (the daemon's sender does them, see Store.leave_checkpoints)
         pipeline = Pipeline(config, freeze_templates(  # as the processor processes do
             Renderer(config.templates_dir)))
         processor = Processor(config, store, pipeline)

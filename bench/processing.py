@@ -133,6 +133,7 @@ def run(args: argparse.Namespace, server: Any) -> None:
             configure_logging(config.logging.model_copy(update={"level": "info"}), logs)
         store = open_store(config)
         store.relax_durability()  # as the processor processes open theirs
+        store.leave_checkpoints()  # (the daemon's sender does them, see Store.leave_checkpoints)
         pipeline = Pipeline(config, freeze_templates(  # as the processor processes do
             Renderer(config.templates_dir)))
         processor = Processor(config, store, pipeline)
@@ -168,7 +169,8 @@ def run(args: argparse.Namespace, server: Any) -> None:
               f"{1000 * cpu / done:.2f} ms CPU per mail ({done / wall:.0f} msgs/s), "
               f"{statements / done:.1f} SQL statements per mail, "
               f"{writes.get('syscw', 0):.1f} write calls and {writes.get('wchar', 0) / 1024:.1f}"
-              f" KB written per mail; spool {counts}"
+              f" KB written, {writes.get('syscr', 0):.1f} read calls and "
+              f"{writes.get('rchar', 0) / 1024:.1f} KB read per mail; spool {counts}"
               + (f"; PostgreSQL's CPU {1000 * server_cpu / done:.2f} ms per mail" if server
                  else ""))
 
@@ -188,7 +190,8 @@ def _io_counts() -> dict[str, int]:
     except OSError:
         return {}
     pairs = (line.split(":") for line in lines)
-    return {key: int(value) for key, value in pairs if key in ("syscw", "wchar")}
+    return {key: int(value) for key, value in pairs
+            if key in ("syscw", "wchar", "syscr", "rchar")}
 
 
 if __name__ == "__main__":

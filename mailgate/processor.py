@@ -95,7 +95,8 @@ class Processor:
         self._held: list[SpoolItem] = []
         self._noticed = False  # a quarantine queued a notice: wake the sender
         self._careful = 0  # groups still to handle message by message (see CAREFUL_GROUPS)
-        # held rows read and parsed for a group that ended early (see _process_some)
+        # held rows read and parsed ahead: the rest of a group that ended early (see
+        # _process_some), or the next group (see _prepare_next)
         self._prepared: dict[int, Prepared] = {}
 
     def drain(self, limit: int | None = None, only: int | None = None,
@@ -118,7 +119,10 @@ class Processor:
             while self._held and not (stop and stop.is_set()):
                 done += self._process_some(stop)
                 if self._held:
-                    self.store.writer_turn()  # a waiting writer (the spooler) goes first
+                    # the next group read and parsed first, while a waiting writer (the
+                    # spooler) takes the lock, instead of pausing idle until it has
+                    self._prepare_next()
+                    self.store.writer_turn()  # a waiting writer goes first
             self.on_processed()
         return done
 
@@ -132,17 +136,7 @@ class Processor:
         wait for their ``250``); the rest, already read and parsed, are kept for the next
         transaction.
         """
-        items: list[SpoolItem] = []
-        for item in self._held:
-            items.append(item)
-            if len(items) >= PREPARE or sum(i.size for i in items) >= PREPARE_BYTES:
-                break
-        ready = self._prepared
-        raws = self.store.spool_raws(  # one statement for the group, not one per mail
-            [i.id for i in items
-             if i.id not in ready and i.attempts <= self.config.processing.max_attempts])
-        group = [ready.pop(item.id) if item.id in ready else self.prepare(item, raws.get(item.id))
-                 for item in items]
+        group = self._next_group()
         together = self._together(group)
         if together is None:
             queued = False
@@ -159,6 +153,29 @@ class Processor:
         if queued:
             self.on_outbox()
         return handled
+
+    def _next_group(self) -> list[Prepared]:
+        """The next few held rows (up to ``PREPARE``, ``PREPARE_BYTES``), read and parsed
+        outside any transaction; those already prepared (``_prepared``) are taken as they
+        are."""
+        items: list[SpoolItem] = []
+        for item in self._held:
+            items.append(item)
+            if len(items) >= PREPARE or sum(i.size for i in items) >= PREPARE_BYTES:
+                break
+        ready = self._prepared
+        raws = self.store.spool_raws(  # one statement for the group, not one per mail
+            [i.id for i in items
+             if i.id not in ready and i.attempts <= self.config.processing.max_attempts])
+        return [ready.pop(item.id) if item.id in ready else self.prepare(item, raws.get(item.id))
+                for item in items]
+
+    def _prepare_next(self) -> None:
+        """Prepare the next group between two transactions: reading and parsing needs no
+        lock, so a writer waiting for it (the spooler, see ``writer_turn``) takes it while
+        this processor works instead of while it pauses; the transaction that follows
+        begins at once. The same work the next ``_process_some`` would do first."""
+        self._prepared = {p.item.id: p for p in self._next_group()}
 
     def _together(self, group: list[Prepared]) -> tuple[bool, int] | None:
         """Handle ``group`` (or its first mails, see ``_process_some``) as one unit,

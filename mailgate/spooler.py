@@ -137,6 +137,7 @@ class Spooler:
             try:
                 if store is None:
                     store = self.open_db()
+                    store.leave_checkpoints()  # no 250 waits for a checkpoint
                 ids = self._write(store, jobs)
             except TransientError as exc:
                 log.error("spool_write_failed", error=str(exc), messages=len(jobs))

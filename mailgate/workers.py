@@ -360,6 +360,7 @@ def _processor_main(args: argparse.Namespace) -> int:
 
     store = open_store(config, migrate=False, application_name=f"mailgate {node}")
     store.relax_durability()  # it writes only what follows from durable spool rows
+    store.leave_checkpoints()  # to the sender: none while a waiting spooler is held up
     store.take_turns()  # with the other processor processes (see Store.take_turns)
     processor = Processor(config, store, Pipeline(config, renderer), node=node,
                           on_outbox=lambda: tell(OUTBOX), on_processed=lambda: tell(PROCESSED))

@@ -1279,3 +1279,91 @@ def test_a_group_of_mail_ends_early_while_a_writer_waits_for_the_lock(tmp_path: 
         assert [(m["direction"], m["kind"]) for m in store.messages(ticket["id"])] == \
             [("in", "customer"), ("out", "ack")]
     assert sorted(r["kind"] for r in store.outbox()) == ["ack"] * 10
+
+
+@sqlite_only  # one write lock for the whole database; row locks make no writer wait so
+def test_the_processor_parses_its_next_mails_before_it_gives_way_to_a_waiting_writer(
+        tmp_path: Path) -> None:
+    """Between two of its transactions the processor pauses while another writer waits for
+    the lock (the spooler, whose SMTP sessions wait for their ``250``). It reads and parses
+    the next group's mails first, which needs no lock, so the waiting writer takes the lock
+    while the processor works rather than while it idles: between giving way and its next
+    transaction it parses nothing. Every mail is still handled exactly once."""
+    import fcntl
+    from email import policy
+
+    from mailgate.config import load_config
+    from mailgate.pipeline import Pipeline
+    from mailgate.processor import PREPARE, Prepared, Processor
+    from mailgate.render import Renderer
+    from mailgate.store import SpoolItem
+    from tests.configs import write_config
+    from tests.conftest import make_mail
+
+    config = load_config(write_config(tmp_path / "cfg"))
+    path = tmp_path / "mailgate.db"
+    store = Store.open(path)
+    processor = Processor(config, store, Pipeline(config, Renderer(config.templates_dir)))
+    mails = PREPARE + 4
+    with store.transaction():
+        for n in range(mails):
+            sender = f"user{n}@example.org"
+            store.spool_add(make_mail(f"Printer {n} jams", sender=sender)
+                            .as_bytes(policy=policy.SMTP), channel="smtp",
+                            received_at=clock.now(), mail_from=sender,
+                            rcpt_tos=["support@example.com"])
+    steps: list[str] = []
+    prepare, writer_turn = processor.prepare, store.writer_turn
+
+    def parse(item: SpoolItem, raw: bytes | None = None) -> Prepared:
+        steps.append("parse")
+        return prepare(item, raw)
+
+    def give_way() -> None:
+        steps.append("give way")
+        writer_turn()
+
+    processor.prepare = parse  # type: ignore[method-assign]
+    store.writer_turn = give_way  # type: ignore[method-assign]
+    store._conn.set_trace_callback(  # type: ignore[attr-defined]
+        lambda sql: steps.append("begin") if sql == "BEGIN IMMEDIATE" else None)
+    waiter = os.open(f"{path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(waiter, fcntl.LOCK_SH)  # as a writer waiting for the lock holds it
+        assert processor.drain() == mails
+    finally:
+        os.close(waiter)
+    assert steps.count("parse") == mails
+    turns = [i for i, step in enumerate(steps) if step == "give way"]
+    assert turns  # the groups ended early for the waiting writer: it was given way
+    for turn in turns:
+        assert steps[turn + 1] == "begin", steps[turn:turn + 3]
+    tickets = store.tickets()
+    assert len(tickets) == mails
+    for ticket in tickets:
+        assert [(m["direction"], m["kind"]) for m in store.messages(ticket["id"])] == \
+            [("in", "customer"), ("out", "ack")]
+
+
+@sqlite_only  # PostgreSQL has no log to copy back on a client's commit
+def test_the_spooler_and_the_processors_leave_log_checkpoints_to_the_sender(
+        tmp_path: Path) -> None:
+    """SQLite copies its write-ahead log back into the database file (hundreds of pages and
+    an fsync) inside the commit that takes the log past 1,000 pages, whoever commits: a
+    spooler's group would wait for it before its ``250``s, and a waiting spooler for a
+    processor's. Their connections leave that to the sender's (up to ten times the log),
+    whose next commit copies it all back."""
+    path = tmp_path / "mailgate.db"
+    spooler, sender = Store.open(path), Store.open(path)
+    spooler.leave_checkpoints()
+    empty = path.stat().st_size
+    raw = b"Subject: big\r\n\r\n" + b"x" * 40_000
+    for _ in range(15):  # a group of ten 40 KB mails a commit: ~1,500 log pages in all
+        with spooler.transaction():
+            for _ in range(10):
+                spooler.spool_add(raw, channel="smtp", received_at=clock.now(), state="done")
+    assert path.stat().st_size == empty  # all of it still in the log: nothing copied back
+    with sender.transaction():  # a commit of the sender's (recording a sent mail)
+        sender.spool_add(b"Subject: s\r\n\r\nx", channel="smtp", received_at=clock.now(),
+                         state="done")
+    assert path.stat().st_size > 150 * 40_000  # copied back by the sender's commit

@@ -119,6 +119,7 @@ class Daemon(Reloading, ReminderSchedule, HttpEndpoint):
         else:
             self.processor_store = self.open_db()
             self.processor_store.relax_durability()  # see Store.relax_durability
+            self.processor_store.leave_checkpoints()  # see Store.leave_checkpoints
             self.processor = Processor(config, self.processor_store, self.pipeline,
                                        on_outbox=self._outbox_filled,
                                        on_processed=self.spooler.notify_processed)

@@ -121,6 +121,12 @@ class StoreBase:
         set up a relaxed connection's transaction in the same round trip)."""
         self._execute(self.BEGIN, ())
 
+    def leave_checkpoints(self) -> None:
+        """Leave copying the write-ahead log back into the database to other connections
+        (the sender's): for the writers whose commits someone waits for, the spooler (its
+        sessions' ``250``) and the processors (a waiting spooler, and the processors' own
+        pace, the daemon's bottleneck). A backend without such a log needs nothing."""
+
     def writer_turn(self) -> None:
         """Called by a writer between two of its transactions; a backend with one lock for
         the whole database lets a waiting writer go first (row locks need nothing)."""

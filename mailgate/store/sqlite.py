@@ -96,6 +96,11 @@ def check_owner(path: Path) -> None:
             f"(sudo -u {name} mailgate ...)")
 
 
+#: ``wal_autocheckpoint`` of a connection that leaves checkpoints to others (SQLite's
+#: default is 1,000 pages): a bound on the log should nobody else commit for a while
+LEFT_CHECKPOINT_PAGES = 10_000
+
+
 class SqliteStore(Store):
     """A :class:`Store` on one SQLite connection."""
 
@@ -276,6 +281,17 @@ class SqliteStore(Store):
             return os.stat(self.path).st_dev == os.stat(folder).st_dev
         except OSError:
             return False
+
+    def leave_checkpoints(self) -> None:
+        """SQLite copies the log back into the database file (a checkpoint: hundreds of
+        pages and an fsync of the database, often 5-40 ms here) inside the COMMIT that
+        takes the log past ``wal_autocheckpoint`` pages, whichever connection's it is: the
+        spooler's group then waits for it before its ``250``s, and a processor holds its
+        ``<db>-writing`` (and ``<db>-processors``) meanwhile, which a waiting spooler sleeps
+        on. Here that threshold is ten times the default, a bound for when no other
+        connection commits; the sender's commits (its own thread or process, off both
+        paths; the default threshold) do the checkpoints."""
+        self._x(f"PRAGMA wal_autocheckpoint = {LEFT_CHECKPOINT_PAGES}")
 
     def relax_durability(self) -> None:
         super().relax_durability()

@@ -56,7 +56,7 @@ lines that end a message (names, firm, register and org lines, sign-offs); ``str
 finds where the new text is (pointers, promises, bottom-posted text, unseen history);
 ``crosscues`` reads short cue words by the clause around them (a function word of another
 language, "only" before "forgot", "can <verb> again"), ``closeask`` a polite question that
-only asks to close the ticket;
+only asks to close the ticket, ``pasted`` cuts our own mail pasted back without quote marks;
 this module holds the entry points, the body and signature readers, the sentence judge's
 gate (step 4) and the verdict (step 5). Imports run one way: lexicon < clause < signoff <
 structure < this module.
@@ -90,6 +90,7 @@ from mailgate.replies.closeask import asked_to_close
 from mailgate.replies.consent import consenting, praised
 from mailgate.replies.crosscues import copied_in, forgotten_what
 from mailgate.replies.lexicon import HARMLESS, fold
+from mailgate.replies.pasted import without_our_text
 from mailgate.replies.signoff import (
     _ADDRESS,
     _CLOCK,
@@ -132,10 +133,11 @@ class Verdict:
 
 
 def understand(understanding: Understanding, inbound: Inbound,
-               known: Sequence[str] = ()) -> Verdict:
+               known: Sequence[str] = (), ours: Sequence[str] = ()) -> Verdict:
     """Read the reply ``inbound`` (see the module docstring); ``known`` are the texts of
-    the ticket's stored messages, which its quoted history should hold."""
-    parts = reply_parts(inbound.text)
+    the ticket's stored messages, which its quoted history should hold, ``ours`` those of
+    the mail we sent on it (pasted back without quote marks, no new text: ``pasted``)."""
+    parts = without_our_text(reply_parts(inbound.text), ours)
     if inbound.attachments:  # "Anbei ein Foto vom Testdruck" points at the file it carries
         parts = replace(parts, text=_without_pointers(understanding, without_attaching(
             understanding, parts.text)))

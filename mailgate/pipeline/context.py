@@ -75,6 +75,7 @@ class TicketView:
         self._store = store
         self._participants: frozenset[str] | None = None
         self._texts: list[str] | None = None
+        self._sent: list[str] | None = None
 
     def has_participant(self, address: str) -> bool:
         if self._participants is None:
@@ -88,6 +89,13 @@ class TicketView:
         if self._texts is None:
             self._texts = self._store.message_texts(self.ticket.id)
         return self._texts
+
+    def sent_texts(self) -> list[str]:
+        """The texts of the mail we sent on the ticket (a reply may paste one back without
+        quote marks: ``replies.pasted``)."""
+        if self._sent is None:
+            self._sent = self._store.sent_texts(self.ticket.id)
+        return self._sent
 
 
 @dataclass(frozen=True)

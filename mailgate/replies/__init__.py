@@ -54,6 +54,9 @@ Modules: ``clause`` reads one clause (step 3: hits, negation binding,
 ``substantive_reason``; it holds ``Understanding`` and ``Clause``); ``signoff`` reads the
 lines that end a message (names, firm, register and org lines, sign-offs); ``structure``
 finds where the new text is (pointers, promises, bottom-posted text, unseen history);
+``crosscues`` reads short cue words by the clause around them (a function word of another
+language, "only" before "forgot", "can <verb> again"), ``closeask`` a polite question that
+only asks to close the ticket, ``pasted`` cuts our own mail pasted back without quote marks;
 this module holds the entry points, the body and signature readers, the sentence judge's
 gate (step 4) and the verdict (step 5). Imports run one way: lexicon < clause < signoff <
 structure < this module.
@@ -83,8 +86,11 @@ from mailgate.replies.clause import (
     sentences,
     substantive_reason,
 )
+from mailgate.replies.closeask import asked_to_close
 from mailgate.replies.consent import consenting, praised
+from mailgate.replies.crosscues import copied_in, forgotten_what
 from mailgate.replies.lexicon import HARMLESS, fold
+from mailgate.replies.pasted import without_our_text
 from mailgate.replies.signoff import (
     _ADDRESS,
     _CLOCK,
@@ -127,10 +133,11 @@ class Verdict:
 
 
 def understand(understanding: Understanding, inbound: Inbound,
-               known: Sequence[str] = ()) -> Verdict:
+               known: Sequence[str] = (), ours: Sequence[str] = ()) -> Verdict:
     """Read the reply ``inbound`` (see the module docstring); ``known`` are the texts of
-    the ticket's stored messages, which its quoted history should hold."""
-    parts = reply_parts(inbound.text)
+    the ticket's stored messages, which its quoted history should hold, ``ours`` those of
+    the mail we sent on it (pasted back without quote marks, no new text: ``pasted``)."""
+    parts = without_our_text(reply_parts(inbound.text), ours)
     if inbound.attachments:  # "Anbei ein Foto vom Testdruck" points at the file it carries
         parts = replace(parts, text=_without_pointers(understanding, without_attaching(
             understanding, parts.text)))
@@ -188,7 +195,9 @@ def _read_body(understanding: Understanding, text: str,
         for sentence in _SENTENCE.split(line):
             said = [understanding.clause(c, names, languages=True)
                     for c in _CLAUSE.split(sentence) if c.strip()]
-            said = consenting(understanding, said)  # "podem encerrar o chamado"
+            # "podem encerrar o chamado", "Können Sie das Ticket schließen?", "Je mets ma
+            # collègue en copie", "Ich hatte nur vergessen, | den Stecker einzustecken"
+            said = consenting(understanding, asked_to_close(copied_in(forgotten_what(said))))
             for i, clause in enumerate(said):
                 why = substantive_reason(clause)
                 soft = why in _SOFT or (why == "a partial success" and "solved" not in

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mailgate.replies.consent import by_language
+from mailgate.replies.crosscues import foreign_cues, own_slip, regained
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 from mailgate.replies.model import SentenceModel
 
@@ -73,6 +74,8 @@ class Understanding:
             hits = [h for h in hits if folded[h.start:h.end] not in names]
         if languages:  # Swedish "ni" (you) is no French "ni" (nor)
             hits = by_language(hits, folded, self.lexicon)
+            hits = own_slip(foreign_cues(hits, folded, self.lexicon), folded)
+        hits = regained(hits, folded)  # "ich kann wieder drucken"
         first = next((h for h in hits if h.category == "interrogative"), None)
         asks = first is not None and not folded[:first.start].strip(" \t'\"«»„“”-") \
             and len(words) >= 2
@@ -635,7 +638,8 @@ _RESOLUTION = ("solv", "resolv", "fixed", "fix ", "fixing", "sorted", "gelöst",
                "vyřešen", "opraven", "решен", "решён", "исправлен", "устранен", "вирішен",
                "виправлен", "усунен", "çözül", "giderildi", "düzeldi", "halloldu", "تم الحل",
                "تم حل", "انحل", "تم إصلاح", "تم اصلاح", "解決", "解消", "復旧", "解决", "修复",
-               "修好", "해결", "복구")
+               "修好", "해결", "복구",
+               "حلت", "اتحلت", "محلول")  # "المشكلة حلت": the problem (was) solved
 
 
 #: in scripts without spaces a resolution word stands inside a longer match ("问题已解决",

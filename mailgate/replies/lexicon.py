@@ -46,12 +46,17 @@ _ARABIC_PREFIX = r"(?:[\u0648\u0641\u0628\u0644\u0643]|\u0627\u0644|\u0648\u0627
 
 
 def fold(text: str) -> str:
-    """Casefold and NFKC, "ё" as "е", "n't" as " not", Turkish dotted "İ" as "i". Accents
-    are kept: dropping them would make Spanish "más" the Portuguese "mas" (but) and "só"
-    the English "so"."""
+    """Casefold and NFKC, "ё" as "е", "n't" as " not", Turkish dotted "İ" as "i", Arabic
+    without its vowel marks. Accents are kept: dropping them would make Spanish "más" the
+    Portuguese "mas" (but) and "só" the English "so"."""
     text = unicodedata.normalize("NFKC", text).casefold()
     # Turkish "İ" casefolds to "i" + a combining dot: "İyi akşamlar" must read as "iyi"
-    return text.replace("’", "'").replace("ё", "е").replace("n't", " not").replace("i\u0307", "i")
+    text = text.replace("’", "'").replace("ё", "е").replace("n't", " not").replace("i\u0307", "i")
+    return _TASHKEEL.sub("", text)  # "حُلّت" is "حلت": Arabic vowel marks are optional
+
+
+#: Arabic vowel marks (tashkeel) and the tatweel stretch: written or left out at will
+_TASHKEEL = re.compile("[\u0640\u064b-\u065f\u0670]")
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,9 @@ class Lexicon:
         #: which languages list each word, and the one-word entries that are a cue in one
         #: language and harmless in another (``consent.by_language`` reads them)
         self.languages, self.homographs = _by_language(tables)
+        #: each one-word cue entry, with the languages listing it under each cue
+        #: (``crosscues.foreign_cues`` reads them)
+        self.cue_languages = _cue_languages(tables)
 
     def _add(self, text: str, category: str, joined: dict[str, dict[str, str]]) -> None:
         if not text:
@@ -201,6 +209,21 @@ def _by_language(tables: dict[str, dict[str, list[str]]]
     return ({w: frozenset(v) for w, v in words.items()},
             {w: {c: frozenset(v) for c, v in by.items()} for w, by in senses.items()
              if len(by) > 1})
+
+
+def _cue_languages(tables: dict[str, dict[str, list[str]]]
+                   ) -> dict[str, dict[str, frozenset[str]]]:
+    """Each one-word entry of a cue list, and the languages listing it under each cue."""
+    found: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for language, table in tables.items():
+        for category, entries in table.items():
+            if category in HARMLESS or category not in _RANK or category == EXCEPTION:
+                continue
+            for entry in entries:
+                parts = _WORD.findall(fold(entry))
+                if len(parts) == 1 and "*" not in entry and not _JOINED.search(entry):
+                    found[parts[0]][category].add(language)
+    return {w: {c: frozenset(v) for c, v in by.items()} for w, by in found.items()}
 
 
 def _resolve(found: list[Hit]) -> list[Hit]:

@@ -237,6 +237,15 @@ class MessageQueries(StoreBase):
             "SELECT body_text FROM messages WHERE ticket_id = ? AND body_text IS NOT NULL"
             " ORDER BY id DESC LIMIT ?", (ticket_id, limit))]
 
+    def sent_texts(self, ticket_id: int, limit: int = 20) -> list[str]:
+        """The texts of the latest mail we sent the ticket's people (what a reply may paste
+        back): acknowledgements, relays, resolved and merged notices, never the team's
+        notifications (they carry the customer's own words)."""
+        return [str(r[0]) for r in self._x(
+            "SELECT body_text FROM messages WHERE ticket_id = ? AND direction = 'out'"
+            " AND kind IN ('ack', 'relay', 'resolved', 'merged', 'waiting')"
+            " AND body_text IS NOT NULL ORDER BY id DESC LIMIT ?", (ticket_id, limit))]
+
     def last_told(self, ticket_id: int, kind: str, address: str) -> str | None:
         """When our latest mail of ``kind`` on the ticket went to ``address`` (stored time),
         else None: an automatic notice is not sent to one address over and over."""

@@ -15,6 +15,7 @@ says nothing more (the ``rate`` step).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from mailgate.autoreply import Automatic
@@ -80,8 +81,7 @@ def _stranger(services: Services, ctx: Context, cited: Ticket) -> Route:
         raise Quarantine(f"{who} is not a participant of {cited.reference} it cites "
                          "(conversation.stranger_policy = quarantine)")
     why = f"{who} cited {cited.reference} but is not one of its participants"
-    verdict = understand(services.understanding, ctx.inbound,
-                         ctx.view.texts() if ctx.view is not None else ())
+    verdict = understand(services.understanding, ctx.inbound, *_known(ctx))
     if verdict.thanks_only and not _extra(services, ctx):
         return Route("thanks", f"{why}; a bare thank-you: recorded on {cited.reference}, "
                                f"opens nothing: {verdict.reason}")
@@ -98,8 +98,7 @@ def _reply(services: Services, ctx: Context, ticket: Ticket) -> Route:
         action, reason = "new", f"closed longer than reopen_window ({settings.reopen_window})"
     merged = ctx.threading.merged_from is not None  # cites a ticket merged into this one
     if (action in ("reopen", "new") or merged) and ctx.role != "engineer":
-        verdict = understand(services.understanding, ctx.inbound,
-                             ctx.view.texts() if ctx.view is not None else ())
+        verdict = understand(services.understanding, ctx.inbound, *_known(ctx))
         if verdict.thanks_only:  # keeps its status; after the window, opens nothing either
             extra = _extra(services, ctx)
             after = "; after reopen_window, recorded on the closed ticket" if late else ""
@@ -111,6 +110,14 @@ def _reply(services: Services, ctx: Context, ticket: Ticket) -> Route:
                                                   f"({ticket.status}, {closed}"
                                                   "conversation.on_reply / reopen_window)"))
     return Route("reopen" if action == "reopen" else "append", reason)
+
+
+def _known(ctx: Context) -> tuple[Sequence[str], Sequence[str]]:
+    """The texts of the ticket's messages, and of the mail we sent on it, for the
+    thank-you step (its quoted history, and our mail pasted back without quote marks)."""
+    if ctx.view is None:
+        return (), ()
+    return ctx.view.texts(), ctx.view.sent_texts()
 
 
 def _extra(services: Services, ctx: Context) -> str:

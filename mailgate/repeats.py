@@ -9,7 +9,9 @@ working since this morning", "urgent", the company's name. So the comparison:
 
 - drops greeting lines, signatures (from a closing formula on, trailing name
   lines), phone numbers, the senders' own names and domains, and the generic
-  words of ``mailgate/data/repeat_words.toml`` (en, de, nl, sv, ru, fr, es);
+  words of ``mailgate/data/repeat_words.toml`` (en, de, nl, sv, ru, fr, es, it, pt, pl,
+  ja, zh, ko; Chinese and Japanese, written without spaces, by ``mailgate.cjk``'s Han
+  bigrams and katakana words, Korean by two-syllable stems);
 - weighs what is left: codes (letters and four digits or more, ``RFC_ERROR``)
   4, other identifiers (a number, a token with a digit, a host name) 2.5,
   product names and acronyms (``VPN``, ``TextLink``) 1.5, content words 1,
@@ -17,7 +19,7 @@ working since this morning", "urgent", the company's name. So the comparison:
   "prints");
 - names the concepts of each mail with ``mailgate/data/repeat_concepts.toml``: a
   topic (printer, VPN, e-mail, payment terminal ...) and a symptom (down, slow, not
-  arriving ...), in any of the seven languages' words. A shared topic AND symptom
+  arriving ...), in any of the twelve languages' words. A shared topic AND symptom
   ("Pinnen lukt niet" / "Storing betaalautomaten"), or a shared symptom alone in a
   colleague's report within ``near``, counts as shared terms (2 each)
   and lowers the bar to 0.2; one topic with symptoms of no common family ("VPN slow" /
@@ -823,6 +825,10 @@ def _weigh_concepts(ca: Concepts, cb: Concepts, a: _Terms, b: _Terms,
     mails; say so when the two name one thing with other symptoms only (two problems of one
     product)."""
     topics, symptoms = ca.topics & cb.topics, ca.symptoms & cb.symptoms
+    # two things named apart ("mail not coming in" / "calls not coming in") fail alike: a
+    # shared symptom alone ties them only when one of the two names no thing (twelfth
+    # session: a colleague's phones merged into another's mail on "외부 ... 수신")
+    symptom_alone = symptom_alone and not (ca.topics and cb.topics and not topics)
     if symptoms and (topics or symptom_alone):
         for name in sorted(topics | symptoms):
             a.add(f"[{name}]", CONCEPT)

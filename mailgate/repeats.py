@@ -9,7 +9,9 @@ working since this morning", "urgent", the company's name. So the comparison:
 
 - drops greeting lines, signatures (from a closing formula on, trailing name
   lines), phone numbers, the senders' own names and domains, and the generic
-  words of ``mailgate/data/repeat_words.toml`` (en, de, nl, sv, ru, fr, es);
+  words of ``mailgate/data/repeat_words.toml`` (en, de, nl, sv, ru, fr, es, it, pt, pl,
+  ja, zh, ko; Chinese and Japanese, written without spaces, by ``mailgate.cjk``'s Han
+  bigrams and katakana words, Korean by two-syllable stems);
 - weighs what is left: codes (letters and four digits or more, ``RFC_ERROR``)
   4, other identifiers (a number, a token with a digit, a host name) 2.5,
   product names and acronyms (``VPN``, ``TextLink``) 1.5, content words 1,
@@ -17,7 +19,7 @@ working since this morning", "urgent", the company's name. So the comparison:
   "prints");
 - names the concepts of each mail with ``mailgate/data/repeat_concepts.toml``: a
   topic (printer, VPN, e-mail, payment terminal ...) and a symptom (down, slow, not
-  arriving ...), in any of the seven languages' words. A shared topic AND symptom
+  arriving ...), in any of the twelve languages' words. A shared topic AND symptom
   ("Pinnen lukt niet" / "Storing betaalautomaten"), or a shared symptom alone in a
   colleague's report within ``near``, counts as shared terms (2 each)
   and lowers the bar to 0.2; one topic with symptoms of no common family ("VPN slow" /
@@ -60,6 +62,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 
+from mailgate import cjk
 from mailgate.memo import memo
 from mailgate.refs import normalize_subject
 
@@ -182,11 +185,17 @@ def _lexicon() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
     found = []
     for kind in ("topic", "symptom"):
         for name, words in _concept_data()[kind].items():
+            entries = [e.strip() for e in re.split(r"[,\n]", words) if e.strip()]
             alternatives = sorted((r"\s+".join(re.escape(w.rstrip("*")) + (r"\w*" if
                                    w.endswith("*") else "") for w in entry.split())
-                                   for entry in re.split(r"[,\n]", words) if entry.strip()),
+                                   for entry in entries if not cjk.has_cjk(entry)),
                                   key=len, reverse=True)
-            found.append((kind, name, re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)")))
+            # CJK words are found inside runs: these languages join words without spaces
+            inside = sorted((re.escape(e.rstrip("*")) for e in entries if cjk.has_cjk(e)),
+                            key=len, reverse=True)
+            either = [rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)"] * bool(alternatives) + \
+                [f"(?:{'|'.join(inside)})"] * bool(inside)
+            found.append((kind, name, re.compile("|".join(either))))
     return tuple(found)
 
 
@@ -195,7 +204,7 @@ def concepts(text: str) -> Concepts:
     """The concepts a text names (any of their words, in any of the lexicon's languages).
     A symptom is not read inside an asset name: the "LAG" of ZEBRA-LAG-02 (a warehouse,
     "Lager") said "slow" of a printer nobody called slow (user7 U7)."""
-    low = text[:20_000].casefold().replace("’", "'")
+    low = cjk.spaced(text[:20_000].casefold().replace("’", "'"))
     plain = _ASSET.sub(_unnamed, low)
     named = [(kind, name) for kind, name, pattern in _lexicon()
              if pattern.search(plain if kind == "symptom" else low)]
@@ -269,7 +278,8 @@ def _greeting(line: str) -> bool:
 def _signed(line: str) -> bool:
     """A short trailing line of capitalised words: a name, a company, a department."""
     words = line.replace(",", " ").split()
-    return 0 < len(words) <= 4 and all(w[:1].isupper() and w.isalpha() for w in words)
+    return (0 < len(words) <= 4 and all(w[:1].isupper() and w.isalpha() for w in words)) \
+        or cjk.name_line(line)
 
 
 def terms(text: str, own: frozenset[str] = frozenset()) -> _Terms:
@@ -277,6 +287,13 @@ def terms(text: str, own: frozenset[str] = frozenset()) -> _Terms:
     stop, stop_stems = _words()[:2]
     found = _Terms()
     for whole in _TOKEN.findall(text[:20_000]):
+        if cjk.has_cjk(whole):  # no spaces between words: bigrams, runs (mailgate.cjk)
+            for term, weight in cjk.terms(whole, stop):
+                if term not in stop:
+                    found.add(term, weight)
+            for other in cjk.others(whole):
+                _add(found, other, own, stop, stop_stems)
+            continue
         parts = [whole] if _kind(whole, whole.casefold()) >= IDENT else \
             [p for p in re.split(r"[-/:]", whole) if p]
         for raw in parts:
@@ -390,7 +407,9 @@ def _needles(phrases: tuple[str, ...]) -> tuple[tuple[str | re.Pattern[str], str
     clauses for a phrase ending a clause), with the phrase's name."""
     found: list[tuple[str | re.Pattern[str], str]] = []
     for phrase in phrases:
-        if phrase.endswith("*"):
+        if cjk.needle(phrase):  # inside a run of CJK words: no spaces around it
+            found.append((phrase.rstrip("*."), phrase.rstrip("*.")))
+        elif phrase.endswith("*"):
             found.append((f" {phrase[:-1]}", phrase.rstrip("*.")))
         elif phrase.endswith("."):
             found.append((re.compile(rf" {re.escape(phrase[:-1])} [.!?;,)] "),
@@ -633,6 +652,10 @@ PERSISTS = frozenset({"still", "immer noch", "noch immer", "weiterhin", "nog ste
 #: these languages, a persisting problem with a shared thing does.
 PERSISTS = PERSISTS | frozenset({"continua", "continuam", "ainda", "ancora", "nadal",
                                  "wciąż", "ciągle", "dalej"})
+#: And in Japanese, Chinese and Korean ("まだ印刷できない", "还是打印不了", "아직도 인쇄가 안
+#: 돼요"), found inside runs of characters (``_at_word``).
+PERSISTS = PERSISTS | frozenset({"まだ", "相変わらず", "依然", "还是", "仍然", "还没",
+                                 "아직", "여전히"})
 
 
 #: A colleague's phrases that say "the same" outright; "also", "everyone" only with the
@@ -731,10 +754,18 @@ def _after_attempt(text: str) -> bool:
     tried ("Driver swapped the roll, still blank"; tenth session, tune10 q077)."""
     for sentence in re.split(r"[.!?;\n]", text.casefold()):
         for word in PERSISTS - {"to add", "a reply to an earlier mail"}:
-            found = re.search(rf"(?<!\w){re.escape(word)}", sentence)
+            found = re.search(_at_word(word, ""), sentence)
             if found and _ATTEMPT.search(sentence[:found.start()]):
                 return True
     return False
+
+
+def _at_word(word: str, rest: str = r"\w*") -> str:
+    """A pattern finding ``word`` at a word's start (then ``rest``); a CJK word anywhere
+    (no spaces between words there: "还是" in "财务那台打印机还是打印不了")."""
+    if cjk.has_cjk(word):
+        return re.escape(word)
+    return rf"(?<!\w){re.escape(word)}{rest}"
 
 
 _WAITING = re.compile(r"^(waiting|happening|the same|wartet|warte|passiert|wachten|"
@@ -747,7 +778,7 @@ def _still_wrong(text: str) -> bool:
     steeds."): "still has the old number" or "still sees it" say nothing of a problem."""
     low = text.casefold()
     for word in PERSISTS - {"to add", "a reply to an earlier mail"}:
-        for found in re.finditer(rf"(?<!\w){re.escape(word)}\w*", low):
+        for found in re.finditer(_at_word(word), low):
             clause = re.split(r"[.!?;\n]", low[found.end():], maxsplit=1)[0]
             after = " ".join(re.findall(r"[\w'’-]+", clause)[:3])
             if not after or _WAITING.match(after) or _phrase(after, _words()[5]):
@@ -760,7 +791,7 @@ def _persisting(text: str) -> bool:
     persists: not "still works" ("the old desktop still works for now")."""
     low = " ".join(re.findall(r"[\w'’-]+", text.casefold()))
     for word in PERSISTS - {"to add", "a reply to an earlier mail"}:
-        for found in re.finditer(rf"(?<!\w){re.escape(word)}\w*", low):
+        for found in re.finditer(_at_word(word), low):
             before = low[:found.start()].split()[-1:]  # "fungerar fortfarande"
             after = low[found.end():].strip()
             if not _STILL_FINE.match(after) and \
@@ -794,6 +825,10 @@ def _weigh_concepts(ca: Concepts, cb: Concepts, a: _Terms, b: _Terms,
     mails; say so when the two name one thing with other symptoms only (two problems of one
     product)."""
     topics, symptoms = ca.topics & cb.topics, ca.symptoms & cb.symptoms
+    # two things named apart ("mail not coming in" / "calls not coming in") fail alike: a
+    # shared symptom alone ties them only when one of the two names no thing (twelfth
+    # session: a colleague's phones merged into another's mail on "외부 ... 수신")
+    symptom_alone = symptom_alone and not (ca.topics and cb.topics and not topics)
     if symptoms and (topics or symptom_alone):
         for name in sorted(topics | symptoms):
             a.add(f"[{name}]", CONCEPT)

@@ -16,8 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mailgate.replies.consent import by_language
+from mailgate.replies.foreign import foreign_short_words
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 from mailgate.replies.model import SentenceModel
+from mailgate.replies.values import after, forward_only
 
 #: "5.B", "v2.1" and "firma.cz" are one word: a full stop inside a word ends nothing
 _CLAUSE = re.compile(r"[!;,。！；，、…\n]+|\.+(?![^\W_])|:(?=\s|$)|(?<=[?？؟])|\s[-–—]\s")
@@ -73,6 +75,7 @@ class Understanding:
             hits = [h for h in hits if folded[h.start:h.end] not in names]
         if languages:  # Swedish "ni" (you) is no French "ni" (nor)
             hits = by_language(hits, folded, self.lexicon)
+            hits = foreign_short_words(hits, folded, self.lexicon)  # Czech "ta" (that)
         first = next((h for h in hits if h.category == "interrogative"), None)
         asks = first is not None and not folded[:first.start].strip(" \t'\"«»„“”-") \
             and len(words) >= 2
@@ -421,6 +424,8 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
         if hit.category == "negation" and _concord(hit, hits, folded):
             continue
         targets = problems if resolution else problems + successes
+        if forward_only(hit, folded):  # "Summen auf null": a value, not "null Fehler"
+            targets = after(hit, targets)
         near = _nearest(hit, [t for t in targets if id(t) not in bound and t is not hit])
         if hit.category == "gone":  # "the error is gone": a problem first, else a success
             near = _nearest(hit, [p for p in problems if id(p) not in bound]) or near

@@ -1,0 +1,51 @@
+"""A fault told in words the lists read as harmless still reopens (issue #16, lost reopens).
+
+Each case is a reply a customer would be silently left with if the ticket stayed
+closed: the team must hear of it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mailgate.quotes import reply_parts
+from mailgate.replies import Understanding, judge
+
+
+@pytest.fixture(scope="module")
+def understanding() -> Understanding:
+    return Understanding.load()
+
+
+def test_a_short_thanks_word_inside_another_language_is_that_language(
+        understanding: Understanding) -> None:
+    """Czech "ta" (that one) is no English "ta" (thanks); alone, or among English words,
+    it still thanks."""
+    verdict = judge(understanding, reply_parts(
+        "Děkuji.\nTo nebyla ta tiskárna – netiskne ta v kanceláři."))
+    assert not verdict.thanks_only, verdict.reason
+    for text in ("Ta!", "Ta very much", "Thanks, ta"):
+        assert judge(understanding, reply_parts(text)).thanks_only, text
+
+
+def test_a_value_of_zero_after_what_it_names_is_no_success(
+        understanding: Understanding) -> None:
+    """"The totals show zero" reports a wrong figure; "zero errors" says the errors are
+    over."""
+    for text in ("Danke!\nIm Monatsbericht stehen jetzt alle Summen auf null.",
+                 "Teşekkürler.\nRaporda tüm toplamlar sıfır görünüyor.",
+                 "Спасибо.\nВ отчёте все суммы нулевые."):
+        verdict = judge(understanding, reply_parts(text))
+        assert not verdict.thanks_only, (text, verdict.reason)
+    for text in ("Danke! Seit dem Update null Fehler.",
+                 "Teşekkürler, sıfır hata ile çalışıyor.",
+                 "Thanks, zero errors since the reset."):
+        assert judge(understanding, reply_parts(text)).thanks_only, text
+
+
+def test_output_printed_cut_off_is_a_fault(understanding: Understanding) -> None:
+    for text in ("Спасибо.\nЭтикетки теперь печатаются обрезанными справа.",
+                 "Дякую.\nЕтикетки друкуються обрізаними знизу.",
+                 "Grazie mille.\nLe etichette escono tagliate in basso."):
+        verdict = judge(understanding, reply_parts(text))
+        assert not verdict.thanks_only, (text, verdict.reason)

@@ -49,3 +49,21 @@ def test_output_printed_cut_off_is_a_fault(understanding: Understanding) -> None
                  "Grazie mille.\nLe etichette escono tagliate in basso."):
         verdict = judge(understanding, reply_parts(text))
         assert not verdict.thanks_only, (text, verdict.reason)
+
+
+def test_a_but_followed_only_by_a_success_is_no_remaining_problem(
+        understanding: Understanding) -> None:
+    """"But for her it works now" tells a success; a "but" followed by a fault, by "only"
+    or by a story no list knows still reopens."""
+    for text in ("Tack! Jag kollade med Anna, men hos henne funkar det nu.",
+                 "Дякую. Але в неї все працює.",
+                 "Grazie! Ma confermo che da lei funziona.",
+                 "Kiitos, mutta hänellä toimii nyt."):
+        verdict = judge(understanding, reply_parts(text))
+        assert verdict.thanks_only, (text, verdict.reason)
+    for text in ("Thanks, it works, but the scanner still jams.",
+                 "Danke, aber es funktioniert nur am Laptop.",
+                 "Dank je, maar de synchronisatie stopt elke nacht.",
+                 "Tack, men det fungerar inte hos henne."):
+        verdict = judge(understanding, reply_parts(text))
+        assert not verdict.thanks_only, (text, verdict.reason)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mailgate.replies.consent import by_language
+from mailgate.replies.contrast import conceded
 from mailgate.replies.foreign import foreign_short_words
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 from mailgate.replies.model import SentenceModel
@@ -83,7 +84,7 @@ class Understanding:
         if hits and hits[-1].category == "contrast" and folded[hits[-1].start:] == "mais" and any(
                 h.category == "negation" for h in hits):  # pt "não travou mais", not fr "mais"
             hits = hits[:-1]
-        hits = _softened(hits, folded)
+        hits = conceded(_softened(hits, folded), folded)  # "but for her it works now"
         hits = _fused_but(_unchanged(hits, folded), folded)
         hits = [h for h in hits if not _since_yesterday(h, folded)]
         hits = _wanting(hits, folded, self.lexicon.volition)

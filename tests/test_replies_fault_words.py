@@ -67,3 +67,20 @@ def test_a_but_followed_only_by_a_success_is_no_remaining_problem(
                  "Tack, men det fungerar inte hos henne."):
         verdict = judge(understanding, reply_parts(text))
         assert not verdict.thanks_only, (text, verdict.reason)
+
+
+def test_not_a_single_fault_since_is_over(understanding: Understanding) -> None:
+    """A negative quantifier over a fault ("plus aucun bug", "inte ett enda krångel",
+    "ani jeden błąd" ...) says the fault is over; the same fault without it reopens."""
+    for text in ("Merci, plus aucun plantage depuis lundi.",
+                 "Tack! Inte ett enda krångel sedan i fredags.",
+                 "Dank je, geen enkele storing meer sinds maandag.",
+                 "Grazie, neanche un errore da ieri.",
+                 "Спасибо, претензий больше нет.",
+                 "Thanks, nobody even noticed."):
+        verdict = judge(understanding, reply_parts(text))
+        assert verdict.thanks_only, (text, verdict.reason)
+    for text in ("Tack! Det är krångel med inloggningen igen.",
+                 "Спасибо, но претензии остались."):
+        verdict = judge(understanding, reply_parts(text))
+        assert not verdict.thanks_only, (text, verdict.reason)

@@ -84,3 +84,19 @@ def test_not_a_single_fault_since_is_over(understanding: Understanding) -> None:
                  "Спасибо, но претензии остались."):
         verdict = judge(understanding, reply_parts(text))
         assert not verdict.thanks_only, (text, verdict.reason)
+
+
+def test_the_cause_told_as_found_is_over(understanding: Understanding) -> None:
+    """"It was the cable" in a short clause says the problem is over; the same phrase
+    in a longer clause with a fault, "again" or a question beside it does not."""
+    for text in ("Thanks, that was it!", "Danke, es lag am Kabel.",
+                 "Merci, c'était bien ça.", "Tack! Det var sladden 🙈 Tack ändå.",
+                 "Teşekkürler, sorun kabloymuş.", "谢谢，原来是网线松了。"):
+        verdict = judge(understanding, reply_parts(text))
+        assert verdict.thanks_only, (text, verdict.reason)
+    for text in ("Tack. Det var samma fel igen i morse.",
+                 "Danke, es lag am Kabel, aber jetzt geht der Drucker wieder nicht.",
+                 "Thanks, it was the cable that broke again.",
+                 "Dank je, was het de kabel?"):
+        verdict = judge(understanding, reply_parts(text))
+        assert not verdict.thanks_only, (text, verdict.reason)

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mailgate.replies.cause import told_over
 from mailgate.replies.consent import by_language
 from mailgate.replies.contrast import conceded
 from mailgate.replies.foreign import foreign_short_words
@@ -90,6 +91,7 @@ class Understanding:
         hits = _wanting(hits, folded, self.lexicon.volition)
         hits = _wished_ahead(hits, folded, self.lexicon.advance)
         hits = _disappearing(hits, folded, self.lexicon.gone)
+        hits = told_over(hits, folded, words)  # "det var sladden", "sorun oymuş"
         negated, free, live = _bind_negations(hits, folded)
         covered = [(h.start, h.end) for h in hits]
         unknown = sum(1 for s, e in words if not _NUMBER.match(folded[s:e])

@@ -100,3 +100,21 @@ def test_the_cause_told_as_found_is_over(understanding: Understanding) -> None:
                  "Dank je, was het de kabel?"):
         verdict = judge(understanding, reply_parts(text))
         assert not verdict.thanks_only, (text, verdict.reason)
+
+
+def test_sent_off_in_the_customers_words_is_a_confirmation(
+        understanding: Understanding) -> None:
+    """"The invoices went out" confirms the fix in the customer's words; sent off with
+    something wrong about it still reopens."""
+    for text in ("Thanks! The payslips went out this morning.",
+                 "Danke, die Rechnungen sind raus.",
+                 "Merci, les bulletins sont partis.",
+                 "Bedankt, de bestellingen zijn de deur uit.",
+                 "Dzięki, faktury poszły do klientów."):
+        verdict = judge(understanding, reply_parts(text))
+        assert verdict.thanks_only, (text, verdict.reason)
+    for text in ("Danke, die Rechnungen sind raus, aber mit falschem Datum.",
+                 "Dzięki, faktury poszły z wczorajszą datą.",
+                 "Merci, les bulletins sont partis en double."):
+        verdict = judge(understanding, reply_parts(text))
+        assert not verdict.thanks_only, (text, verdict.reason)

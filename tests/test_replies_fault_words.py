@@ -118,3 +118,16 @@ def test_sent_off_in_the_customers_words_is_a_confirmation(
                  "Merci, les bulletins sont partis en double."):
         verdict = judge(understanding, reply_parts(text))
         assert not verdict.thanks_only, (text, verdict.reason)
+
+
+def test_works_like_clockwork_idioms_are_successes(understanding: Understanding) -> None:
+    """"Läuft wie geschmiert", "va como la seda", "śmiga": a success in an idiom; the
+    same idiom under a negation reopens."""
+    for text in ("Danke! Läuft wie geschmiert.", "Gracias, va como la seda.",
+                 "Dzięki, wszystko śmiga.", "Tack, det går som smort nu."):
+        verdict = judge(understanding, reply_parts(text))
+        assert verdict.thanks_only, (text, verdict.reason)
+    for text in ("Danke, aber es läuft nicht wie geschmiert.",
+                 "Dzięki, ale nadal nie śmiga."):
+        verdict = judge(understanding, reply_parts(text))
+        assert not verdict.thanks_only, (text, verdict.reason)

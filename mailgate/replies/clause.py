@@ -15,10 +15,14 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mailgate.replies.cause import told_over
 from mailgate.replies.consent import by_language
+from mailgate.replies.contrast import conceded
 from mailgate.replies.crosscues import foreign_cues, own_slip, regained
+from mailgate.replies.foreign import foreign_short_words
 from mailgate.replies.lexicon import HARMLESS, Hit, Lexicon, fold, load_tables
 from mailgate.replies.model import SentenceModel
+from mailgate.replies.values import after, forward_only
 
 #: "5.B", "v2.1" and "firma.cz" are one word: a full stop inside a word ends nothing
 _CLAUSE = re.compile(r"[!;,。！；，、…\n]+|\.+(?![^\W_])|:(?=\s|$)|(?<=[?？؟])|\s[-–—]\s")
@@ -75,6 +79,7 @@ class Understanding:
         if languages:  # Swedish "ni" (you) is no French "ni" (nor)
             hits = by_language(hits, folded, self.lexicon)
             hits = own_slip(foreign_cues(hits, folded, self.lexicon), folded)
+            hits = foreign_short_words(hits, folded, self.lexicon)  # Czech "ta" (that)
         hits = regained(hits, folded)  # "ich kann wieder drucken"
         first = next((h for h in hits if h.category == "interrogative"), None)
         asks = first is not None and not folded[:first.start].strip(" \t'\"«»„“”-") \
@@ -83,12 +88,13 @@ class Understanding:
         if hits and hits[-1].category == "contrast" and folded[hits[-1].start:] == "mais" and any(
                 h.category == "negation" for h in hits):  # pt "não travou mais", not fr "mais"
             hits = hits[:-1]
-        hits = _softened(hits, folded)
+        hits = conceded(_softened(hits, folded), folded)  # "but for her it works now"
         hits = _fused_but(_unchanged(hits, folded), folded)
         hits = [h for h in hits if not _since_yesterday(h, folded)]
         hits = _wanting(hits, folded, self.lexicon.volition)
         hits = _wished_ahead(hits, folded, self.lexicon.advance)
         hits = _disappearing(hits, folded, self.lexicon.gone)
+        hits = told_over(hits, folded, words)  # "det var sladden", "sorun oymuş"
         negated, free, live = _bind_negations(hits, folded)
         covered = [(h.start, h.end) for h in hits]
         unknown = sum(1 for s, e in words if not _NUMBER.match(folded[s:e])
@@ -424,6 +430,8 @@ def _bind_negations(hits: list[Hit], folded: str) -> tuple[frozenset[str], bool,
         if hit.category == "negation" and _concord(hit, hits, folded):
             continue
         targets = problems if resolution else problems + successes
+        if forward_only(hit, folded):  # "Summen auf null": a value, not "null Fehler"
+            targets = after(hit, targets)
         near = _nearest(hit, [t for t in targets if id(t) not in bound and t is not hit])
         if hit.category == "gone":  # "the error is gone": a problem first, else a success
             near = _nearest(hit, [p for p in problems if id(p) not in bound]) or near

@@ -28,8 +28,8 @@ from mailgate.errors import ConfigError
 
 #: cues first: where the same words are both, they count as a cue
 CATEGORIES = ("contrast", "request", "volition", "advance", "interrogative", "problem", "again",
-              "qualifier", "once", "negation", "afterthought", "gone", "solved", "gratitude",
-              "apology", "closing", "pleasantry", "greeting")
+              "qualifier", "once", "negation", "afterthought", "gone", "cause", "solved",
+              "gratitude", "apology", "closing", "pleasantry", "greeting")
 HARMLESS = frozenset({"gratitude", "apology", "closing", "pleasantry", "greeting", "solved",
                       "gone"})
 #: not a category: a word that hides the entries it holds (ranked first, so an admin file

@@ -22,7 +22,8 @@ import re
 #: A tag: two letters or more, a hyphen, digits (more parts may follow: "PC-0042-B").
 _TAG = re.compile(r"(?<![\w-])([^\W\d_]{2,})-(\d[\w-]*)(?![\w-])")
 #: Prefixes that name a kind of device (laptop, PC, notebook, workstation, desktop, server,
-#: printer, monitor, tablet, phone, thin client, NAS).
+#: printer, monitor, tablet, phone, thin client, NAS), with four digits at most: "WS-448120"
+#: is an order, "MON-7781432" an alert.
 DEVICE_PREFIXES = frozenset({
     "lt", "lap", "nb", "nbk", "pc", "ws", "wks", "dt", "dsk", "srv", "sv", "prn", "pr",
     "mon", "tab", "tb", "mob", "tel", "ph", "tc", "nas", "cl", "client"})
@@ -76,6 +77,7 @@ def thing_tags(text: str) -> frozenset[str]:
         if any(_ERROR_NEAR.fullmatch(w) for w in before[-2:]) or last in _QUOTES or \
                 (after and (after[0] == ":" or _ERROR_NEAR.fullmatch(after[0]))):
             errors.add(tag)
-        elif found.group(1) in DEVICE_PREFIXES or last in _THING_BEFORE:
+        elif last in _THING_BEFORE or (found.group(1) in DEVICE_PREFIXES and
+                                        sum(c.isdigit() for c in found.group(2)) <= 4):
             things.add(tag)
     return frozenset(things - errors)

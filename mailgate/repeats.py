@@ -131,8 +131,8 @@ class _Terms:
             self.codes.add(term)
 
     def demote(self, term: str) -> None:
-        """Weigh ``term`` as an identifier of a thing, not an error code."""
-        self.weights[term] = IDENT
+        """Count ``term`` as an identifier of a thing, not an error code: as distinctive
+        (its weight stays), but no evidence of one problem on its own."""
         self.codes.discard(term)
 
     @property

@@ -63,6 +63,7 @@ from functools import cache
 from importlib import resources
 
 from mailgate import cjk
+from mailgate.assettags import thing_tags
 from mailgate.memo import memo
 from mailgate.refs import normalize_subject
 
@@ -131,6 +132,11 @@ class _Terms:
             self.idents.add(term)
         if weight >= CODE:
             self.codes.add(term)
+
+    def demote(self, term: str) -> None:
+        """Count ``term`` as an identifier of a thing, not an error code: as distinctive
+        (its weight stays), but no evidence of one problem on its own."""
+        self.codes.discard(term)
 
     @property
     def total(self) -> float:
@@ -298,6 +304,8 @@ def terms(text: str, own: frozenset[str] = frozenset()) -> _Terms:
             [p for p in re.split(r"[-/:]", whole) if p]
         for raw in parts:
             _add(found, raw, own, stop, stop_stems)
+    for tag in thing_tags(text) & found.codes:  # "für meinen LT-0815": a thing (user8 U3)
+        found.demote(tag)
     return found
 
 
@@ -473,7 +481,8 @@ def compare(first: Mail, second: Mail, near: timedelta = NEAR) -> Verdict:
         verdict = replace(verdict, same=False, related=True,
                           reason=f"{reason}; related: {other} (linked, not merged)")
     return replace(verdict, features=features(pair),
-                   mergeable=same and not (resolved or asks or other or _own_things(a, b)))
+                   mergeable=same and not (resolved or asks or other or _own_things(a, b)
+                                           or _asks_only(pair)))
 
 
 def shares_something(verdict: Verdict) -> bool:
@@ -574,6 +583,10 @@ def _rules(same: bool, score: float, reason: str, pair: _Pair, resolved: str | N
             return Verdict(False, score, f"{reason}; related: it says the first problem is "
                                          f"over ({resolved!r}), so it reports another one "
                                          "(linked, not merged)", related=True)
+        if strong and _asks_only(pair) and strong != "near-identical text":
+            return Verdict(False, score, f"{reason}; related: it reports no problem, so "
+                                         f"{strong} does not make it the same (linked, not "
+                                         "merged)", related=True)
         if strong:
             return Verdict(True, score, f"{reason}; strong evidence: {strong}")
         # likely, not proven: a shared thing, a shared subject word or a "still" also tie
@@ -634,6 +647,59 @@ def _follows(first: Mail, second: Mail, cue: str | None, said: str,
     if cue in PERSISTS and not (cue != "a reply to an earlier mail" and _still_wrong(said)):
         return None
     return f"related: the same sender follows up ({cue!r}) the same day"
+
+
+#: A persistence word with a negation right after it: the fault persists ("immer noch nicht
+#: öffnen", "still can't open", "toujours pas", "sigue sin", "nog steeds niet", "fortfarande
+#: inte", "всё ещё не"; pt, it, pl too), in the seven languages of the lexicon and pt/it/pl.
+_STILL_NOT = re.compile(
+    r"(?<!\w)(?:still (?:not|no|nothing|unable|can't|cannot|can not|won't|doesn't|don't|"
+    r"isn't|aren't|didn't|hasn't|haven't)|(?:immer noch|noch immer|weiterhin|nach wie vor) "
+    r"(?:nicht|kein\w*|nichts)|(?:nog steeds|nog altijd) (?:niet|geen|niets)|"
+    r"fortfarande (?:inte|ingen|inget|inga)|(?:всё ещё|все ещё|все еще|до сих пор|"
+    r"по-прежнему|так и) (?:не|нет)|toujours (?:pas|rien|impossible)|"
+    r"(?:sigue|siguen|sigo|seguimos) sin|(?:todavía|todavia|aún|aun) no|ainda não|"
+    r"(?:continua|continuam) sem|ancora non|(?:nadal|wciąż|ciągle) nie)(?!\w)")
+
+
+def still_not(text: str) -> bool:
+    """Whether the text says a fault persists by a persistence word and a negation right
+    after it ("Outlook lässt sich immer noch nicht öffnen"): no "still works", no "still
+    has the old number" (user8 U12: such a reminder 4 s later was only linked)."""
+    return bool(_STILL_NOT.search(" ".join(text.casefold().replace("’", "'").split())))
+
+
+def _still_not_said(pair: _Pair) -> bool:
+    """Whether the text says the fault persists ("Outlook lässt sich immer noch nicht
+    öffnen") under a subject that reports a fault and names only what the first mail is
+    about ("Outlook geht nicht"): a "still not" under a subject of its own matter ("Outlook
+    Signatur": "immer noch nicht meine neue Signatur") is another request."""
+    named = set(pair.subject.weights)
+    return still_not(pair.said) and problem_reported(pair.second.subject) and \
+        bool(named) and named <= set(pair.a.weights)
+
+
+#: Words by which a mail asks for a new object ("eine zweite Dockingstation", "a new
+#: wireless mouse", "une deuxième souris"), besides ``_ONE_MORE``'s "another", "noch eine".
+_NEW_THING = re.compile(
+    r"(?<!\w)(new|second|additional|extra|spare|neue[nmrs]?|zweite[nmrs]?|zusätzliche[nmrs]?|"
+    r"nieuwe?|tweede|ny|nytt|nya|andra|новый|новая|новую|новое|второй|вторую|"
+    r"nouveau|nouvelle|deuxième|seconde|supplémentaire|nuevo|nueva|segundo|segunda|"
+    r"adicional|novo|nova|nuovo|nuova|secondo|seconda|nowy|nową|nowe|drugi|drugą)(?!\w)")
+
+
+def _asks_only(pair: _Pair) -> bool:
+    """Whether the second mail asks for something new and reports no problem (no problem
+    phrase, no symptom of the lexicon), follows nothing up and has a subject of its own:
+    "ich bräuchte für meinen LT-0815 noch eine zweite Dockingstation", "could you also
+    send a new mouse for PC-0042?". A shared code or identifier then names the thing the
+    request is for, not a problem it repeats: linked at most (user8 U3). Not a bare
+    request about the first problem ("Need the key for RB-LT-0447 asap", tune4 g242): it
+    asks for nothing new."""
+    if pair.reports or pair.cb.symptoms or pair.cue or about(pair.subject, pair.a):
+        return False
+    text = body_of(pair.said).casefold()
+    return bool(asks_anew(pair.said) or _ONE_MORE.search(text) or _NEW_THING.search(text))
 
 
 #: A score this high is near-identical text: strong evidence on its own.
@@ -1082,8 +1148,11 @@ def _still_at_once(pair: _Pair, colleague: bool) -> str | None:
     """Strong evidence from a persistence word, time and a shared thing, whatever the score:
     the same sender writes within ``AT_ONCE`` under a subject saying the problem persists
     (a persistence word with a fault word right after it: "Immer noch kein Outlook",
-    "Teams inloggning fungerar fortfarande inte", "Celular continua sem receber e-mails")
-    and sharing a term with the first subject, both mails name one thing (an identifier, a
+    "Teams inloggning fungerar fortfarande inte", "Celular continua sem receber e-mails"),
+    or a text saying it with a negation right after the persistence word under a subject
+    reporting a fault with only the first mail's terms (``_still_not_said``: "Outlook geht
+    nicht" / "lässt sich immer noch nicht öffnen", user8 U12), and sharing a term with the
+    first subject, both mails name one thing (an identifier, a
     product name of three letters or more, or a topic of the lexicon), with no clash of
     symptoms, no identifier of its own only, not "works again" nor a new request (user7 U9: such a
     reminder a minute later was only linked, two tickets and two SLA clocks)."""
@@ -1095,7 +1164,7 @@ def _still_at_once(pair: _Pair, colleague: bool) -> str | None:
     # the subject itself says the fault persists, and names what the first subject did: a
     # "still" in the text only merged 81 other stories of the stress test, 10 with a subject
     # sharing a term ("Re: Card terminal declining" after "Card reader won't pair")
-    if not _still_wrong(second.subject) or \
+    if not (_still_wrong(second.subject) or _still_not_said(pair)) or \
             not set(pair.subject.weights) & set(pair.first_subject.weights):
         return None
     if _phrase(pair.said, _words()[7]) or asks_anew(pair.said):

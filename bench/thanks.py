@@ -11,17 +11,17 @@ like a thank-you) and the reply-understanding step (``mailgate.replies.understan
 Replies recorded as automatic or absence notices are counted (and, on a tuning part,
 listed by id).
 
-The default set is the evaluation part (``tests/data/replies/eval11``, 480 replies written
+The default set is an evaluation part (``tests/data/replies/eval12``, 480 replies written
 blind by a writer who saw neither the detector nor any other part, never used for
-tuning: counts only). Tuning data: ``tune``, ``tune2``, ``hard`` (written with the
-detector), ``tune10`` (written as tuning data), ``tune3`` to ``tune9`` and ``tune11`` to
-``tune13`` (earlier blind evaluation parts, retired to tuning once their counts had been
-read). With ``--show`` it lists
+tuning: counts only); ``eval13`` is a second one. Tuning data: ``tune``, ``tune2``,
+``hard`` (written with the detector), ``tune10`` (written as tuning data), ``tune3`` to
+``tune9`` and ``tune11`` to ``tune14`` (earlier blind evaluation parts, retired to tuning
+once their counts had been read). With ``--show`` it lists
 wrong verdicts with their reasons: only ever use that on tuning parts.
 
 Usage (from the repo root):
 ``.venv/bin/python bench/thanks.py
-[--part eval11|tune|tune2|...|tune13|hard] [--show]
+[--part eval12|eval13|tune|tune2|...|tune14|hard] [--show]
 [--model FILE | --no-model]`` (``--no-model``: the rules without the sentence judge).
 Prints a table and, last, one JSON line with the totals.
 """
@@ -95,9 +95,9 @@ def score(rows: list[dict[str, Any]], understanding: Understanding
 def main(argv: list[str]) -> int:
     """Print the per-language table and the JSON totals line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", default="eval11", choices=(
-        "eval11", "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8",
-        "tune9", "tune10", "tune11", "tune12", "tune13", "hard"))
+    parser.add_argument("--part", default="eval12", choices=(
+        "eval12", "eval13", "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8",
+        "tune9", "tune10", "tune11", "tune12", "tune13", "tune14", "hard"))
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     parser.add_argument("--model", type=Path, help="another sentence judge's file")
     parser.add_argument("--no-model", action="store_true", help="the rules alone")

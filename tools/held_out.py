@@ -17,7 +17,7 @@ rise across parts without a lost reopen added; one that raises only the in-sampl
 figure (``bench/thanks.py``) is not.
 
 Usage (repo root): ``.venv/bin/python tools/held_out.py
-[--parts tune3,...,tune13] [--model FILE] [--thresholds JSON]
+[--parts tune3,...,tune14] [--model FILE] [--thresholds JSON]
 [--show]``. Prints one line per part and, last, one JSON line with the figures (about
 30 s of CPU per part). ``--thresholds`` may be a JSON list of threshold sets: each held-out
 judge is trained once and scored with every set (one line per part and set, one JSON
@@ -44,11 +44,11 @@ from mailgate.replies.lexicon import Lexicon, load_tables  # noqa: E402
 from mailgate.replies.model import SentenceModel  # noqa: E402
 
 HELD_OUT = ("tune3", "tune4", "tune5", "tune6", "tune7", "tune8", "tune9", "tune10", "tune11",
-            "tune12", "tune13")
+            "tune12", "tune13", "tune14")
 #: every tuning part of replies (with the first labelled set): the judge of a held-out
 #: part is trained on all of them but that one
 ALL = ("tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8", "tune9",
-       "tune10", "tune11", "tune12", "tune13", "hard")
+       "tune10", "tune11", "tune12", "tune13", "tune14", "hard")
 
 
 def thresholds(args: argparse.Namespace) -> list[dict[str, float]]:

@@ -64,6 +64,7 @@ from importlib import resources
 
 from mailgate import cjk
 from mailgate.assettags import thing_tags
+from mailgate.contextids import context_ids
 from mailgate.memo import memo
 from mailgate.refs import normalize_subject
 
@@ -125,6 +126,8 @@ class _Terms:
     weights: dict[str, float] = field(default_factory=dict)
     idents: set[str] = field(default_factory=set)
     codes: set[str] = field(default_factory=set)
+    #: identifiers of the request's context (an order, a booking: ``mailgate.contextids``)
+    context: set[str] = field(default_factory=set)
 
     def add(self, term: str, weight: float) -> None:
         self.weights[term] = max(weight, self.weights.get(term, 0.0))
@@ -306,6 +309,9 @@ def terms(text: str, own: frozenset[str] = frozenset()) -> _Terms:
             _add(found, raw, own, stop, stop_stems)
     for tag in thing_tags(text) & found.codes:  # "für meinen LT-0815": a thing (user8 U3)
         found.demote(tag)
+    for number in context_ids(text) & found.idents:  # "my order 100482": the context
+        found.demote(number)
+        found.context.add(number)
     return found
 
 
@@ -623,9 +629,9 @@ def _at_once(pair: _Pair, colleague: bool) -> str | None:
                                   not families(ca.symptoms) & families(cb.symptoms)):
         return None
     shared = set(a.weights) & set(b.weights)
-    named = sorted(a.idents & b.idents) or sorted(
+    named = sorted((a.idents & b.idents) - a.context - b.context) or sorted(
         t for t in shared if a.weights[t] == NAME and len(t) >= 3)
-    if named:
+    if named:  # not an order's or a booking's number: every mail about it names it
         who = "a colleague" if colleague else "the same sender"
         return f"{who} within the hour, shared: {', '.join(named[:3])}"
     return None
@@ -772,15 +778,18 @@ def _strong(score: float, a: _Terms, b: _Terms, ca: Concepts, cb: Concepts,
     persists = cue if cue in PERSISTS and _persisting(said) else None
     echo = cue if cue in {p.rstrip("*.") for p in _words()[6]} else None
     back = cue if cue and not persists and not echo and cue not in PERSISTS else None
-    distinct = [i for i in idents if not any(i != j and i in j for j in idents)]
+    # an order's, a booking's or a course's number is shared by every mail about it: no
+    # evidence of one problem on its own (the same thing with a symptom still is, below)
+    context = a.context | b.context | subject.context
+    distinct = [i for i in idents - context if not any(i != j and i in j for j in idents)]
     if len(distinct) >= 2 and not apart:
         return f"two shared identifiers ({', '.join(sorted(distinct)[:2])})"
     if idents and (symptoms or back or persists):
         how = "the same symptom" if symptoms else f"a follow-up ({back or persists!r})"
         return f"the same thing ({sorted(idents)[0]}) with {how}"
-    if subject.idents and about(subject, a) and \
+    if subject.idents - context and about(subject, a) and \
             concepts(said.partition("\n")[0]).symptoms <= ca.symptoms:
-        return f"its subject names the first mail's {sorted(subject.idents)[0]}"
+        return f"its subject names the first mail's {sorted(subject.idents - context)[0]}"
     if both_report and named and about(subject, a) and not apart and \
             concepts(said.partition("\n")[0]).symptoms <= ca.symptoms:
         return "the same sender reports a problem under a subject naming only the first's terms"

@@ -32,12 +32,29 @@ _NOUNS = (
     "ordine|prenotazione|fattura|contratto|conto|negozio|filiale|corso|"
     "encomenda|fatura|loja|"
     "zamówienie|zamówienia|rezerwacja|rezerwacji|faktura|umowa|sklep|oddział")
-_CONTEXT = re.compile(
-    rf"(?<![^\W\d_])(?:{_NOUNS})\s{{0,3}}(?:no\.?|nr\.?|n[°º]|number|nummer|#|:)?\s{{0,3}}"
-    r"([^\W_]{0,5}-?\d[\w-]{1,20})", re.IGNORECASE)
+_NOUN_SET = frozenset(_NOUNS.split("|"))
+#: a candidate number: up to five letters, an optional dash, a digit and more ("CB-30991",
+#: "PSY2041", "100482"); found first, then the words before it are looked at (a regex
+#: trying every noun at every position cost ~1 ms on a 4 KB mail)
+_NUMBER = re.compile(r"(?<![\w-])([^\W_]{0,5}-?\d[\w-]{1,20})")
+#: what may stand between the noun and the number: "no.", "nr", "n°", "number", "#", ":"
+_BETWEEN = frozenset({"no", "no.", "nr", "nr.", "n°", "nº", "number", "nummer", "#", ":"})
 
 
 def context_ids(text: str) -> frozenset[str]:
     """The numbers (lower case, as the comparison's terms) that ``text`` introduces by a
     noun of context: "order 100482", "Reserva CB-30991", "module PSY2041"."""
-    return frozenset(m.group(1).casefold().strip(".:/-") for m in _CONTEXT.finditer(text[:20_000]))
+    text = text[:20_000]
+    found = set()
+    for match in _NUMBER.finditer(text):
+        if not any(c.isdigit() for c in match.group(1)):
+            continue
+        words = text[max(0, match.start() - 60):match.start()].casefold().split()[-4:]
+        words = [w.strip(",;()[]\"'«»„“”") for w in words]
+        while words and words[-1].rstrip(":") in _BETWEEN | {""}:
+            words.pop()
+        if words:
+            words[-1] = words[-1].rstrip(":")
+        if words and (words[-1] in _NOUN_SET or " ".join(words[-2:]) in _NOUN_SET):
+            found.add(match.group(1).casefold().strip(".:/-"))
+    return frozenset(found)

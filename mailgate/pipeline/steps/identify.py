@@ -25,6 +25,7 @@ from __future__ import annotations
 from mailgate import security
 from mailgate.domains import domain_of, organisation
 from mailgate.identity import TOKEN_PROOF, Identity
+from mailgate.message import header
 from mailgate.pipeline.context import Context, Quarantine, TicketView
 from mailgate.pipeline.services import Services
 from mailgate.store import Store
@@ -165,12 +166,17 @@ def _envelope(ctx: Context, who: str) -> str:
     envelope = ctx.item.mail_from
     if envelope is None:  # IMAP: no envelope to compare
         return ""
-    home = domain_of(who)
-    there = domain_of(envelope) if envelope else ""
-    if there == home or there.endswith(f".{home}"):
+    if _at_home(envelope, who):
         return f"; envelope sender {envelope}"
-    return (f"; its envelope sender is {envelope or '<>'}, not at {home}: LIKELY FORGED, "
-            "do not pass its text on")
+    return (f"; its envelope sender is {envelope or '<>'}, not at {domain_of(who)}: LIKELY "
+            "FORGED, do not pass its text on")
+
+
+def _at_home(envelope: str, who: str) -> bool:
+    """Whether the envelope sender is at the domain of ``who`` (or below it); never a null
+    one."""
+    home, there = domain_of(who), domain_of(envelope) if envelope else ""
+    return bool(there) and (there == home or there.endswith(f".{home}"))
 
 
 def _envelope_at_home(ctx: Context, who: str) -> bool:
@@ -178,9 +184,8 @@ def _envelope_at_home(ctx: Context, who: str) -> bool:
     is at the domain of ``who``: never for a null or missing one."""
     envelope = ctx.item.mail_from
     if envelope is None:
-        envelope = str(ctx.inbound.msg.get("Return-Path", "")).strip().strip("<>")
-    home, there = domain_of(who), domain_of(envelope) if envelope else ""
-    return bool(there) and (there == home or there.endswith(f".{home}"))
+        envelope = header(ctx.inbound.msg, "Return-Path").strip().strip("<>")
+    return _at_home(envelope, who)
 
 
 def hold(services: Services, ctx: Context, reason: str) -> None:

@@ -13,10 +13,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from mailgate.daemon import Daemon
     from mailgate.logs import configure_logging
+    from mailgate.workers import set_aside_startup_objects
 
     config = load(args)
     configure_logging(config.logging)
     daemon = Daemon(config)
+    set_aside_startup_objects()
     asyncio.run(daemon.serve())
     return EX_OK
 

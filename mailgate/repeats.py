@@ -59,8 +59,9 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
+from typing import NamedTuple
 
 from mailgate import cjk
 from mailgate.assettags import thing_tags
@@ -145,6 +146,9 @@ class _Terms:
     def total(self) -> float:
         return sum(self.weights.values())
 
+    def copy(self) -> _Terms:
+        return _Terms(dict(self.weights), set(self.idents), set(self.codes), set(self.context))
+
 
 @cache
 def _words() -> tuple[frozenset[str], frozenset[str], tuple[str, ...], tuple[str, ...],
@@ -208,6 +212,63 @@ def _lexicon() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
     return tuple(found)
 
 
+class _Starts(NamedTuple):
+    """Which concepts of ``_lexicon`` a word may begin a match of (see ``_lexicon_starts``)."""
+
+    exact: dict[str, frozenset[int]]  # the whole word ("printer", the "wi" of "wi-fi")
+    #: a word's start ("print" of "print*"): the longest one found at a word's start
+    #: stands for every shorter one it begins with
+    prefix: re.Pattern[str]
+    below: dict[str, frozenset[int]]  # per such start, its concepts and the shorter ones'
+    cjk: frozenset[int]  # concepts with CJK entries: tried on any text with CJK
+
+
+@cache
+def _lexicon_starts() -> _Starts:
+    """The words that can begin a match of each concept of ``_lexicon``. Every entry starts
+    with a word character and matches at a word's start, so a concept is only tried on a
+    text with such a word: its entry's leading word (up to the first non-word character) or,
+    where that ends in ``*``, a word beginning so. 47 patterns of ~50 alternatives each,
+    tried at every position of the text, were a third of the repeat step's time."""
+    exact: dict[str, set[int]] = {}
+    prefix: dict[str, set[int]] = {}
+    with_cjk: set[int] = set()
+    kinds = [words for kind in ("topic", "symptom") for words in _concept_data()[kind].values()]
+    for index, words in enumerate(kinds):
+        for entry in (e.strip() for e in re.split(r"[,\n]", words) if e.strip()):
+            if cjk.has_cjk(entry):
+                with_cjk.add(index)
+                continue
+            lead = re.match(r"\w+", entry)
+            if lead is None:  # (none today) tried on every text
+                prefix.setdefault("", set()).add(index)
+            elif entry[lead.end():lead.end() + 1] == "*":
+                prefix.setdefault(lead.group(0), set()).add(index)
+            else:
+                exact.setdefault(lead.group(0), set()).add(index)
+    below = {key: frozenset(i for other, found in prefix.items() if key.startswith(other)
+                            for i in found) for key in prefix}
+    longest_first = sorted(prefix, key=len, reverse=True)
+    pattern = re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, longest_first))})")
+    return _Starts({k: frozenset(v) for k, v in exact.items()}, pattern, below,
+                   frozenset(with_cjk))
+
+
+def _candidates(low: str) -> set[int]:
+    """The concepts of ``_lexicon`` that may match in ``low`` (``_lexicon_starts``)."""
+    starts = _lexicon_starts()
+    found: set[int] = set(starts.cjk) if cjk.has_cjk(low) else set()
+    exact, below = starts.exact, starts.below
+    for word in set(_WORD.findall(low)):
+        found.update(exact.get(word, ()))
+    for key in set(starts.prefix.findall(low)):
+        found.update(below[key])
+    return found
+
+
+_WORD = re.compile(r"\w+")
+
+
 @memo(maxsize=128, max_chars=32_768)  # an open ticket's first mail meets each new mail
 def concepts(text: str) -> Concepts:
     """The concepts a text names (any of their words, in any of the lexicon's languages).
@@ -215,8 +276,9 @@ def concepts(text: str) -> Concepts:
     "Lager") said "slow" of a printer nobody called slow (user7 U7)."""
     low = cjk.spaced(text[:20_000].casefold().replace("’", "'"))
     plain = _ASSET.sub(_unnamed, low)
-    named = [(kind, name) for kind, name, pattern in _lexicon()
-             if pattern.search(plain if kind == "symptom" else low)]
+    lexicon = _lexicon()
+    named = [lexicon[i][:2] for i in sorted(_candidates(low))
+             if lexicon[i][2].search(plain if lexicon[i][0] == "symptom" else low)]
     return Concepts(frozenset(n for k, n in named if k == "topic"),
                     frozenset(n for k, n in named if k == "symptom"))
 
@@ -292,19 +354,35 @@ def _signed(line: str) -> bool:
 
 
 def terms(text: str, own: frozenset[str] = frozenset()) -> _Terms:
-    """The weighted terms of a text, without the words in ``own`` (the senders' names)."""
+    """The weighted terms of a text, without the words in ``own`` (the senders' names): a
+    copy of the remembered ones (the caller may add to them). One comparison reads the
+    same texts' terms several times over (the subjects, the first mail's text in
+    ``compare`` and in the checks before it), and an open ticket's first mail meets each
+    new mail of its requester."""
+    if len(text) > TERMS_MEMO_CHARS:
+        return _terms(text, own)
+    return _remembered_terms(text, own).copy()
+
+
+TERMS_MEMO_CHARS = 32_768  # longer texts are not remembered (``mailgate.memo``'s reason)
+
+
+def _terms(text: str, own: frozenset[str]) -> _Terms:
     stop, stop_stems = _words()[:2]
     found = _Terms()
-    for whole in _TOKEN.findall(text[:20_000]):
-        if cjk.has_cjk(whole):  # no spaces between words: bigrams, runs (mailgate.cjk)
+    text = text[:20_000]
+    any_cjk = cjk.has_cjk(text)  # (per token only then: most mails have none)
+    for whole in _TOKEN.findall(text):
+        if any_cjk and cjk.has_cjk(whole):  # no spaces between words: bigrams, runs (cjk)
             for term, weight in cjk.terms(whole, stop):
                 if term not in stop:
                     found.add(term, weight)
             for other in cjk.others(whole):
                 _add(found, other, own, stop, stop_stems)
             continue
-        parts = [whole] if _kind(whole, whole.casefold()) >= IDENT else \
-            [p for p in re.split(r"[-/:]", whole) if p]
+        # (a token holds no ":" or "/": only a hyphen splits it)
+        parts = [whole] if "-" not in whole or _kind(whole, whole.casefold()) >= IDENT else \
+            [p for p in whole.split("-") if p]
         for raw in parts:
             _add(found, raw, own, stop, stop_stems)
     for tag in thing_tags(text) & found.codes:  # "für meinen LT-0815": a thing (user8 U3)
@@ -313,6 +391,9 @@ def terms(text: str, own: frozenset[str] = frozenset()) -> _Terms:
         found.demote(number)
         found.context.add(number)
     return found
+
+
+_remembered_terms = lru_cache(maxsize=256)(_terms)
 
 
 #: English ordinals ("1st", "3rd", "21st"): two colleagues on "the 3rd floor" share a floor
@@ -327,8 +408,9 @@ def _add(found: _Terms, raw: str, own: frozenset[str], stop: frozenset[str],
     if _ORDINAL.match(token):  # "3rd floor", "2nd", "21st": a place in a list, no identifier
         return
     kind = _kind(raw, token)
-    if kind < IDENT and any(part in own for part in re.split(r"[.@]", token)):
-        return
+    if kind < IDENT and ("." in token or "@" in token) and \
+            any(part in own for part in re.split(r"[.@]", token)):
+        return  # (without either, the token itself, not in ``own``)
     if kind >= IDENT:
         token = _PLURAL.sub(r"\1", token)  # "502s" meets "502"
         label = token.split(".")[0]
@@ -340,8 +422,10 @@ def _add(found: _Terms, raw: str, own: frozenset[str], stop: frozenset[str],
                 found.add(part, IDENT)  # vpn-gw2 meets gw2
     elif kind == NAME and token not in _legal_forms():  # "ООО", "GmbH" name no product
         found.add(token[:STEM + 1], NAME)
-    elif kind == WORD and token not in stop and stem(token) not in stop_stems:
-        found.add(stem(token), WORD)
+    elif kind == WORD and token not in stop:
+        stemmed = stem(token)
+        if stemmed not in stop_stems:
+            found.add(stemmed, WORD)
 
 
 @memo(maxsize=1 << 14, max_chars=64)  # words repeat: each is tried against ~60 endings
@@ -401,7 +485,13 @@ def _phrase(text: str, phrases: tuple[str, ...]) -> str | None:
     """The first phrase found: ``*`` at its end matches a word's start, ``.`` a clause's
     end."""
     low, clauses = _spaced(text)
-    for needle, name in _needles(phrases):
+    words: set[str] | None = None
+    for needle, name, first in _needles(phrases):
+        if first is not None:  # a cheap look for its first word before the search
+            if words is None:
+                words = set(low.split())
+            if first not in words:
+                continue
         if needle in low if isinstance(needle, str) else needle.search(clauses):
             return name
     return None
@@ -416,21 +506,33 @@ def _spaced(text: str) -> tuple[str, str]:
 
 
 @cache
-def _needles(phrases: tuple[str, ...]) -> tuple[tuple[str | re.Pattern[str], str], ...]:
+def _needles(phrases: tuple[str, ...]) -> tuple[tuple[str | re.Pattern[str], str, str | None],
+                                                ...]:
     """What to look for per phrase (a substring of the spaced words, or a pattern of the
-    clauses for a phrase ending a clause), with the phrase's name."""
-    found: list[tuple[str | re.Pattern[str], str]] = []
+    clauses for a phrase ending a clause), with the phrase's name and the whole word the
+    spaced words must hold for it to be there (None: not known, search)."""
+    found: list[tuple[str | re.Pattern[str], str, str | None]] = []
     for phrase in phrases:
+        name = phrase.rstrip("*.")
         if cjk.needle(phrase):  # inside a run of CJK words: no spaces around it
-            found.append((phrase.rstrip("*."), phrase.rstrip("*.")))
+            found.append((name, name, None))
         elif phrase.endswith("*"):
-            found.append((f" {phrase[:-1]}", phrase.rstrip("*.")))
+            found.append((f" {phrase[:-1]}", name, _first_word(phrase[:-1], whole=False)))
         elif phrase.endswith("."):
-            found.append((re.compile(rf" {re.escape(phrase[:-1])} [.!?;,)] "),
-                          phrase.rstrip("*.")))
+            found.append((re.compile(rf" {re.escape(phrase[:-1])} [.!?;,)] "), name,
+                          _first_word(phrase[:-1])))
         else:
-            found.append((f" {phrase} ", phrase.rstrip("*.")))
+            found.append((f" {phrase} ", name, _first_word(phrase)))
     return tuple(found)
+
+
+def _first_word(phrase: str, whole: bool = True) -> str | None:
+    """The first word of a phrase that stands whole in the spaced words wherever the phrase
+    does: any but the last of a ``*`` phrase (which matches a word's start)."""
+    words = phrase.split(" ")
+    if not words[0] or (len(words) == 1 and not whole):
+        return None
+    return words[0]
 
 
 def _overlap(a: _Terms, b: _Terms) -> tuple[float, float, list[str]]:

@@ -154,7 +154,7 @@ def _commit() -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default=EVAL, choices=(
-        EVAL, "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8",
+        EVAL, "eval13", "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8",
         "tune9", "tune10", "tune11", "tune12", "tune13", "tune14"))
     parser.add_argument("--scope", choices=("domain", "sender"), default="domain")
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")

@@ -34,6 +34,8 @@ from mailgate.config import Config, Target
 from mailgate.store import Store
 
 KINDS = ("first_response", "resolution")
+#: the state of a first response clock stopped by a close in time, with no response given
+UNANSWERED = "unanswered"
 _DUE_COLUMN = {"first_response": "first_response_due", "resolution": "resolution_due"}
 
 
@@ -226,9 +228,10 @@ def resume(config: Config, store: Store, ticket_id: int, level: str, now: dateti
 
 
 def stop(config: Config, store: Store, ticket_id: int, kind: str, now: datetime,
-         why: str) -> None:
-    """Stop one clock: met if in time, else breached. A paused clock first gets its paused
-    working time (its deadline moves by it), so a pause never turns into a breach."""
+         why: str, in_time: str = "met") -> None:
+    """Stop one clock: ``in_time`` (met) if in time, else breached. A paused clock first gets
+    its paused working time (its deadline moves by it), so a pause never turns into a
+    breach."""
     clock = store.clock(ticket_id, kind)
     if clock is None or clock["state"] not in ("running", "paused"):
         return
@@ -238,7 +241,7 @@ def stop(config: Config, store: Store, ticket_id: int, kind: str, now: datetime,
                   clock, clock["paused_at"], now)
     late = clock["breached_at"] is not None or (
         clock["due_at"] is not None and now > clock["due_at"])
-    state = "breached" if late else "met"
+    state = "breached" if late else in_time
     store.save_clock(ticket_id, kind, state=state, stopped_at=now, paused_at=None,
                      breached_at=clock["breached_at"] or (now if late else None))
     store.replace_reminders(ticket_id, kind, [], None)
@@ -251,14 +254,21 @@ def on_status_change(config: Config, store: Store, ticket_id: int, level: str, o
     """Apply the clock policy to a status change."""
     pausing = set(config.sla.pause_statuses)
     if new == "closed":
-        for kind in KINDS:
-            stop(config, store, ticket_id, kind, now, "ticket closed")
+        # a first response still running at the close was never given: "unanswered", in
+        # the SLA report neither met (it would flatter the desk: user8) nor breached (it
+        # was in time); past its deadline it was breached, as always
+        stop(config, store, ticket_id, "first_response", now,
+             "ticket closed without a response", in_time=UNANSWERED)
+        stop(config, store, ticket_id, "resolution", now, "ticket closed")
         return
     if old == "closed":
         resume(config, store, ticket_id, level, now, "ticket reopened",
                kinds=("resolution",), from_state="met")
         resume(config, store, ticket_id, level, now, "ticket reopened",
                kinds=("resolution",), from_state="breached")
+        # still no response: the customer waits for one again
+        resume(config, store, ticket_id, level, now, "ticket reopened",
+               kinds=("first_response",), from_state=UNANSWERED)
     if new in pausing and old not in pausing:
         pause(config, store, ticket_id, now, f"status {new}")
     elif old in pausing and new not in pausing:

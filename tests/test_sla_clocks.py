@@ -54,6 +54,12 @@ def _set(config: Config, store: Store, status: str) -> None:
                         why="test", now=clock.now())
 
 
+def _answer(config: Config, store: Store) -> None:
+    """What conversation does on an engineer's first public reply."""
+    with store.transaction():
+        clocks.stop(config, store, 1, "first_response", clock.now(), "first reply")
+
+
 def _sent_points(store: Store, kind: str = "first_response") -> list[float]:
     return [r["point"] for r in store.reminders(1) if r["state"] == "sent" and r["kind"] == kind]
 
@@ -63,12 +69,13 @@ def _kinds(store: Store) -> list[str]:
 
 
 def test_closing_after_a_long_wait_for_the_customer_is_met(tmp_path: Path) -> None:
-    """1 h used, then ten days awaiting the customer, then closed: both clocks met, no breach
-    in the history or the SLA report, and the deadlines moved by the wait."""
+    """Answered, 1 h used, then ten days awaiting the customer, then closed: both clocks
+    met, no breach in the history or the SLA report, and the deadline moved by the wait."""
     config = _config(tmp_path)
     with _ticket(config) as (daemon, frozen):
         store = daemon.store()
         frozen.move_to("2026-03-10 07:00:00")  # Tue 10:00 MSK
+        _answer(config, store)
         _set(config, store, "awaiting_reply")
         frozen.move_to("2026-03-20 07:00:00")  # Fri 10:00 MSK, ten days later
         _set(config, store, "closed")
@@ -77,8 +84,42 @@ def test_closing_after_a_long_wait_for_the_customer_is_met(tmp_path: Path) -> No
         "first_response": "met", "resolution": "met"}
     assert "sla_breached" not in _kinds(store)
     assert all(r["breached"] == 0 and r["met"] == 1 for r in report)
-    # 7 h of first response left at the pause: Fri 10:00 MSK + 7 working hours = Mon 08:00.
-    assert store.ticket(1).first_response_due == datetime(2026, 3, 23, 5, 0, tzinfo=UTC)
+    # 39 h of resolution left at the pause: Fri 10:00 MSK + 39 working hours (9 a day) =
+    # Thu 13:00 MSK
+    assert store.ticket(1).resolution_due == datetime(2026, 3, 26, 10, 0, tzinfo=UTC)
+
+
+def test_closing_an_unanswered_ticket_is_not_a_met_first_response(tmp_path: Path) -> None:
+    """Closed in time without any response (an engineer closes it, or it closes itself):
+    the SLA report counts the first response "closed unanswered", neither met nor breached;
+    the customer writing again reopens it and the clock runs again, the closed days not
+    counted."""
+    config = _config(tmp_path)
+    with _ticket(config) as (daemon, frozen):
+        store = daemon.store()
+        frozen.move_to("2026-03-10 07:00:00")  # Tue 10:00 MSK, 1 h used
+        _set(config, store, "closed")
+        report = {r["kind"]: r for r in store.sla_report(clock.now())}
+        assert store.clock(1, "first_response")["state"] == "unanswered"
+        assert report["first_response"]["unanswered"] == 1
+        assert report["first_response"]["met"] == report["first_response"]["breached"] == 0
+        assert report["resolution"]["met"] == 1
+        assert "sla_unanswered" in _kinds(store) and "sla_breached" not in _kinds(store)
+        frozen.move_to("2026-03-16 07:00:00")  # Mon 10:00 MSK
+        _set(config, store, "open")
+        assert store.clock(1, "first_response")["state"] == "running"
+    # 7 h left at the close: Mon 10:00 MSK + 7 working hours = Mon 17:00 -> Tue 08:00 MSK
+    assert store.ticket(1).first_response_due == datetime(2026, 3, 17, 5, 0, tzinfo=UTC)
+
+
+def test_closing_an_unanswered_ticket_late_is_a_breach(tmp_path: Path) -> None:
+    """Closed without a response after its first response deadline: breached, as ever."""
+    config = _config(tmp_path)
+    with _ticket(config) as (daemon, frozen):
+        store = daemon.store()
+        frozen.move_to("2026-03-12 07:00:00")  # Thu, past Wed 08:00 MSK
+        _set(config, store, "closed")
+    assert store.clock(1, "first_response")["state"] == "breached"
 
 
 def test_first_reply_while_on_hold_is_met(tmp_path: Path) -> None:
@@ -102,6 +143,7 @@ def test_auto_close_of_a_waiting_ticket_records_no_breach(tmp_path: Path) -> Non
     with _ticket(config) as (daemon, frozen):
         store = daemon.store()
         frozen.move_to("2026-03-10 07:00:00")
+        _answer(config, store)
         _set(config, store, "awaiting_reply")
         frozen.move_to("2026-03-17 07:05:00")
         daemon.run_reminders()

@@ -183,8 +183,10 @@ def cmd_sla(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"levels": report, "next_reminders": upcoming, "satisfaction": ratings})
         return EX_OK
-    table("SLA by level", ["level", "clock", "met", "breached", "running", "overdue now"],
-          [[r["level"], r["kind"], r["met"], r["breached"], r["running"], r["overdue"]]
+    table("SLA by level", ["level", "clock", "met", "breached", "running", "overdue now",
+                           "closed unanswered"],
+          [[r["level"], r["kind"], r["met"], r["breached"], r["running"], r["overdue"],
+            r["unanswered"]]
            for r in report])
     table("Next reminders", ["ticket", "clock", "point", "fires at", "due"],
           [[r["ticket"], r["kind"], f"{min(r['point'], 1):.0%}", r["fire_at"][:16],

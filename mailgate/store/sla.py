@@ -137,15 +137,17 @@ class SlaQueries(StoreBase):
         return [dict(zip(keys, r, strict=True)) for r in cur]
 
     def sla_report(self, now: datetime) -> list[dict[str, Any]]:
-        """Clock counts per level and kind: met, breached, running, running past due."""
+        """Clock counts per level and kind: met, breached, running, running past due, and
+        closed in time without a response (``clocks.UNANSWERED``: first responses only)."""
         cur = self._x(
             "SELECT t.sla_level, c.kind,"
             " SUM(CASE WHEN c.state = 'met' THEN 1 ELSE 0 END),"
             " SUM(CASE WHEN c.state = 'breached' OR (c.state IN ('running', 'paused')"
             "   AND c.breached_at IS NOT NULL) THEN 1 ELSE 0 END),"
             " SUM(CASE WHEN c.state IN ('running', 'paused') THEN 1 ELSE 0 END),"
-            " SUM(CASE WHEN c.state = 'running' AND c.due_at < ? THEN 1 ELSE 0 END)"
+            " SUM(CASE WHEN c.state = 'running' AND c.due_at < ? THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN c.state = 'unanswered' THEN 1 ELSE 0 END)"
             " FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id"
             " GROUP BY t.sla_level, c.kind ORDER BY t.sla_level, c.kind", (to_db(now),))
-        keys = ("level", "kind", "met", "breached", "running", "overdue")
+        keys = ("level", "kind", "met", "breached", "running", "overdue", "unanswered")
         return [dict(zip(keys, r, strict=True)) for r in cur]

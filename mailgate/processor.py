@@ -37,7 +37,7 @@ from mailgate import clock
 from mailgate.claimants import node_name
 from mailgate.config import Config
 from mailgate.errors import TransientError
-from mailgate.message import Inbound, ParseError, parse
+from mailgate.message import Inbound, ParseError, claimed_message_id, parse
 from mailgate.pipeline import Facts, Outcome, Quarantine
 from mailgate.store import DuplicateMessageError, SpoolItem, Store
 
@@ -288,7 +288,9 @@ class Processor:
             return None
         prepared = prepared or self.prepare(item)
         if prepared.inbound is None:
-            self._quarantine(item, None, prepared.error or "unparsable")
+            # the id it claims, read without parsing: `mailgate trace '<id>'` finds it
+            self._quarantine(item, claimed_message_id(self.store.spool_raw(item.id)),
+                             prepared.error or "unparsable")
             return None
         inbound = prepared.inbound
         self._bind(item, inbound.message_id)

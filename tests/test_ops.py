@@ -34,6 +34,8 @@ from mailgate.config import load_config
 from mailgate.store import open_store
 from tests.configs import ROOT, STORE_BACKEND, update_config, write_config
 from tests.conftest import RunningDaemon, make_mail
+from tests.hostile import mail as hostile_mail
+from tests.hostile import nested_multipart
 from tests.support import free_port, wait_until
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
@@ -360,6 +362,23 @@ def test_reload_without_running_daemon_is_one_line_error(config_path: Path) -> N
 
 
 # -- admin commands against a database filled over SMTP ---------------------------------------
+
+
+def test_trace_finds_an_unparseable_mail_by_the_id_it_claims(
+        daemon: RunningDaemon, config_path: Path) -> None:
+    """A mail the parser refused (MIME nested too deep) is quarantined; `trace '<its
+    Message-ID>'` finds its spool row with the reason, as `trace <spool id>` does (user8:
+    the id the sender quotes said "no message")."""
+    head, body = nested_multipart(30)
+    raw, _who = hostile_mail("trace-deep", headers=head, body=body)
+    code, text = daemon.send(raw, mail_from="trace-deep@hostile.example")
+    assert code == 250, text
+    spool_id = int(re.search(rb"queued as (\d+)", text)[1])  # type: ignore[index]
+    assert daemon.wait_processed(spool_id) == "quarantined"
+    story = run_json("trace", "-c", str(config_path), "<trace-deep@hostile.example>")
+    [delivery] = story["deliveries"]
+    assert delivery["id"] == spool_id and delivery["state"] == "quarantined"
+    assert "nesting deeper than 20" in delivery["reason"]
 
 
 def test_assign_merge_and_trace(daemon: RunningDaemon, config_path: Path) -> None:

@@ -344,3 +344,24 @@ def content_id(raw: bytes) -> str:
             keep.append(line.strip())
     digest = hashlib.sha256(b"\n".join(keep) + b"\n\n" + body.replace(b"\r\n", b"\n"))
     return f"<{digest.hexdigest()[:40]}@content-hash.mailgate.invalid>"
+
+
+#: a Message-ID field in a raw header block, unfolded on one line (``claimed_message_id``)
+_RAW_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^<>\s]{1,250}>)[ \t]*\r?$",
+                             re.IGNORECASE | re.MULTILINE)
+
+
+def claimed_message_id(raw: bytes) -> str | None:
+    """The Message-ID a mail the parser refused says it has (the first plain one in its
+    header block, read without parsing), so that ``mailgate trace '<id>'`` finds the
+    quarantined row by the id the sender quotes; None when there is none to read."""
+    head = raw[:MAX_CLAIMED_HEAD]
+    end = re.search(rb"\r?\n\r?\n", head)
+    found = _RAW_MESSAGE_ID.search(head[:end.start()] if end else head)
+    if found is None:
+        return None
+    text = found.group(1).decode("ascii", "replace")
+    return text if text.isprintable() else None
+
+
+MAX_CLAIMED_HEAD = 256 * 1024  # (``bounded.MAX_HEADER_BYTES``: a header block is no longer)

@@ -246,8 +246,8 @@ def _lexicon_starts() -> _Starts:
                 prefix.setdefault(lead.group(0), set()).add(index)
             else:
                 exact.setdefault(lead.group(0), set()).add(index)
-    below = {key: frozenset(i for other, found in prefix.items() if key.startswith(other)
-                            for i in found) for key in prefix}
+    below = {key: frozenset(i for end in range(len(key) + 1)
+                            for i in prefix.get(key[:end], ())) for key in prefix}
     longest_first = sorted(prefix, key=len, reverse=True)
     pattern = re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, longest_first))})")
     return _Starts({k: frozenset(v) for k, v in exact.items()}, pattern, below,
@@ -368,7 +368,7 @@ TERMS_MEMO_CHARS = 32_768  # longer texts are not remembered (``mailgate.memo``'
 
 
 def _terms(text: str, own: frozenset[str]) -> _Terms:
-    stop, stop_stems = _words()[:2]
+    stop = _words()[0]
     found = _Terms()
     text = text[:20_000]
     any_cjk = cjk.has_cjk(text)  # (per token only then: most mails have none)
@@ -378,13 +378,13 @@ def _terms(text: str, own: frozenset[str]) -> _Terms:
                 if term not in stop:
                     found.add(term, weight)
             for other in cjk.others(whole):
-                _add(found, other, own, stop, stop_stems)
+                _add(found, other, own)
             continue
         # (a token holds no ":" or "/": only a hyphen splits it)
         parts = [whole] if "-" not in whole or _kind(whole, whole.casefold()) >= IDENT else \
             [p for p in whole.split("-") if p]
         for raw in parts:
-            _add(found, raw, own, stop, stop_stems)
+            _add(found, raw, own)
     for tag in thing_tags(text) & found.codes:  # "für meinen LT-0815": a thing (user8 U3)
         found.demote(tag)
     for number in context_ids(text) & found.idents:  # "my order 100482": the context
@@ -400,32 +400,48 @@ _remembered_terms = lru_cache(maxsize=256)(_terms)
 _ORDINAL = re.compile(r"^\d{1,3}(?:st|nd|rd|th)$")
 
 
-def _add(found: _Terms, raw: str, own: frozenset[str], stop: frozenset[str],
-         stop_stems: frozenset[str]) -> None:
+def _add(found: _Terms, raw: str, own: frozenset[str]) -> None:
+    """Add the terms of one token, unless it is (or, a word, holds) a sender's name."""
+    info = _token_terms(raw)
+    if info is None:
+        return
+    token, parts, adds = info
+    if token in own or (parts and any(part in own for part in parts)):
+        return
+    for term, weight in adds:
+        found.add(term, weight)
+
+
+@memo(maxsize=1 << 15, max_chars=64)  # a mail's ~700 tokens are mostly words seen before
+def _token_terms(raw: str) -> tuple[str, tuple[str, ...], tuple[tuple[str, float], ...]] | None:
+    """What one token adds, whoever wrote it: (the token folded, the parts of a dotted word
+    or address a sender's name is looked for in, its (term, weight)s); None for nothing."""
+    stop, stop_stems = _words()[:2]
     token = raw.casefold().strip(".:/-")
-    if not token or token in own:
-        return
+    if not token:
+        return None
     if _ORDINAL.match(token):  # "3rd floor", "2nd", "21st": a place in a list, no identifier
-        return
+        return None
     kind = _kind(raw, token)
-    if kind < IDENT and ("." in token or "@" in token) and \
-            any(part in own for part in re.split(r"[.@]", token)):
-        return  # (without either, the token itself, not in ``own``)
+    parts = tuple(re.split(r"[.@]", token)) if kind < IDENT and (
+        "." in token or "@" in token) else ()  # (without either, the token itself)
+    adds: list[tuple[str, float]] = []
     if kind >= IDENT:
-        token = _PLURAL.sub(r"\1", token)  # "502s" meets "502"
-        label = token.split(".")[0]
-        if _HOST.match(token) and any(c.isdigit() or c == "-" for c in label):
-            token = label  # db01.example.com meets db01
-        found.add(token, kind)
-        for part in token.split("-")[1:] if "." not in token else ():
+        term = _PLURAL.sub(r"\1", token)  # "502s" meets "502"
+        label = term.split(".")[0]
+        if _HOST.match(term) and any(c.isdigit() or c == "-" for c in label):
+            term = label  # db01.example.com meets db01
+        adds.append((term, kind))
+        for part in term.split("-")[1:] if "." not in term else ():
             if len(part) >= 3 and _NAMED_NUMBER.match(part):
-                found.add(part, IDENT)  # vpn-gw2 meets gw2
+                adds.append((part, IDENT))  # vpn-gw2 meets gw2
     elif kind == NAME and token not in _legal_forms():  # "ООО", "GmbH" name no product
-        found.add(token[:STEM + 1], NAME)
+        adds.append((token[:STEM + 1], NAME))
     elif kind == WORD and token not in stop:
         stemmed = stem(token)
         if stemmed not in stop_stems:
-            found.add(stemmed, WORD)
+            adds.append((stemmed, WORD))
+    return token, parts, tuple(adds)
 
 
 @memo(maxsize=1 << 14, max_chars=64)  # words repeat: each is tried against ~60 endings
@@ -1135,12 +1151,14 @@ _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_'’-]*(?:[-'’][^\W\d_]+)*$")
 _NAME_TOKENS = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*|[^\w\s]|\n")
 
 
+@memo(maxsize=1 << 14, max_chars=64)  # names come back in every mail of a sender
 def _folded(word: str) -> str:
     """A word without case and accents ("López" meets the address's "lopez")."""
     return "".join(c for c in unicodedata.normalize("NFKD", word.casefold())
                    if not unicodedata.combining(c))
 
 
+@memo(maxsize=1 << 14, max_chars=64)  # asked of every word of a mail, and words repeat
 def _title(word: str) -> bool:
     """Capitalised and then lower case, each part: "Laura", "Anna-Lena", "O'Neill"; not
     "VPN", "TextLink", "laura"."""
@@ -1149,6 +1167,7 @@ def _title(word: str) -> bool:
         p[0].isupper() and not any(c.isupper() for c in p[1:]) for p in parts)
 
 
+@memo(maxsize=4096, max_chars=64)  # 47 patterns searched per word otherwise
 def _named_thing(word: str) -> bool:
     """Whether a word is one of the concept lexicon's topics ("Teams", "Outlook", "VPN"):
     "Microsoft Teams" is no one."""

@@ -152,7 +152,7 @@ def understand(understanding: Understanding, inbound: Inbound,
                     inbound.from_name, unseen_history(parts.history, known),
                     (said.clause(),) if said else ())
     if said is not None and verdict.thanks_only:
-        return replace(verdict, reason=explained(said, verdict.reason))
+        return replace(verdict, reason=explained(said, verdict.reason, verdict.matched))
     return verdict
 
 

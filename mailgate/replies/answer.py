@@ -119,10 +119,14 @@ def _quoted_message(body: str, parts: ReplyParts) -> str:
 def engineer_questions(body: str, parts: ReplyParts, ours: Sequence[str] = ()) -> list[str]:
     """The last two questions of the engineer's mail the customer answers: the quoted one,
     else the latest mail we sent on the ticket (``ours``, newest first)."""
-    text = _quoted_message(body, parts)
-    if not text and ours:
-        text = reply_parts(ours[0]).text
-    return [q.strip() for q in _ASKED.findall(text) if q.strip(" ?？؟")][-2:]
+    texts = [_quoted_message(body, parts)]
+    if not texts[0]:  # the newest of our last two mails that asks (a resolved notice may
+        texts = [reply_parts(t).text for t in ours[:2]]  # follow the engineer's answer)
+    for text in texts:
+        asked = [q.strip() for q in _ASKED.findall(text) if q.strip(" ?？؟")]
+        if asked:
+            return asked[-2:]
+    return []
 
 
 _ELSE = re.compile(
@@ -164,6 +168,12 @@ _OFFER = re.compile(
     r"هل تريد|هل تريدون|هل ترغب|هل نقوم|"
     r"しましょうか|いたしましょうか|しますか|要不要|需要我们|是否需要我们|要我们|"
     r"드릴까요|할까요|하시겠습니까|원하시나요")
+#: closing verbs by their stems, for the forms ``consent`` does not list ("kapatabilir
+#: miyiz", "закрывать", "uzavřít")
+_CLOSING = re.compile(
+    r"\b(?:clos|schlie[sß]|fermer|clôtur|clotur|cerr|chiud|fech|encerr|sluit|afsluit|stäng|"
+    r"avslut|lukk|afslut|sulj|sulke|zamkn|zamyk|uzavř|zavř|закры|закри|kapat)|"
+    r"(?:إغلاق|اغلاق|نغلق|أغلق|اغلق)")
 _ARRIVED = re.compile(
     r"arriv|receiv|got it|come through|angekommen|erhalten|bekommen|reçu|parvenu|"
     r"llegado|llegó|recibido|recibió|arrivat|ricevut|chegou|recebe|aangekomen|ontvangen|"
@@ -193,7 +203,7 @@ def question_kind(question: str) -> str | None:
     kinds: set[str] = set()
     if _ELSE.search(folded):
         kinds.add("else")
-    if words & _CLOSE or _CLOSE_JOINED.search(folded):
+    if words & _CLOSE or _CLOSE_JOINED.search(folded) or _CLOSING.search(folded):
         kinds.add("close")
     elif _OFFER.search(folded):
         kinds.add("offer")
@@ -258,7 +268,7 @@ ne|nic|nic dalšího|nic víc|
 hayır|yok|hayır yok|gerek yok|başka yok|
 لا|كلا|لا شيء|
 いいえ|いえ|いや|大丈夫です|特にありません|ありません|
-不|不是|没有|不用|不需要|没有了|
+不|不是|没有|不用|不用了|不需要|没有了|
 아니요|아니오|아뇨|없습니다|없어요|괜찮습니다
 """)
 _YES = _phrases("""
@@ -282,7 +292,9 @@ evet|tabii|tabi|aynen|elbette|evet lütfen|
 نعم|أجل|بلى|أكيد|ايوه|أيوه|نعم من فضلك|
 はい|ええ|うん|そうです|はい、お願いします|お願いします|
 是|是的|对|对的|好的|可以|行|好|
-네|예|응|맞습니다|네, 부탁드립니다
+네|예|응|맞습니다|네, 부탁드립니다|
+gladly|gerne|gern|volontiers|con gusto|volentieri|com prazer|graag|gärna|gjerne|mielellään|
+chętnie|rád|ráda|rádi|с удовольствием|охоче|із задоволенням|memnuniyetle|有|有的
 """)
 #: "OK", "passt": agrees, but is no "yes" to "anything else?" (read the usual way there)
 _OK = _phrases("ok|okay|oki|okej|okey|ок|окей|tamam|passt|vale|va bene|d'accord|prima|oké")
@@ -331,7 +343,7 @@ def short_answer(understanding: Understanding, text: str) -> tuple[str, str, str
     if not kinds or ("no" in kinds and ("yes" in kinds or "ok" in kinds)):
         return None
     kind = "partial" if "partial" in kinds else "yes" if "yes" in kinds else kinds[0]
-    words = text.strip()[:pos].strip(" ,.!;:、，。！-–—")
+    words = text.strip()[:pos].strip().strip(" ,.!;:、，。！-–—")
     rest = text.strip()[pos:]
     if _BUT.match(fold(rest)):
         return None
@@ -382,7 +394,13 @@ def _danish_tak(words: str, question: str) -> bool:
     return fold(words).startswith("tak") and not _POLISH.search(question)
 
 
-def explained(said: Answer, reason: str) -> str:
+def explained(said: Answer, reason: str, matched: Sequence[str] = ()) -> str:
     """The reason of a thank-you verdict that a short answer decided (``reason``: the
-    verdict on the answer counted as thanks and the rest of the new text)."""
-    return said.reason + (f"; the rest: {reason}" if said.rest.strip() else "")
+    verdict on the answer counted as thanks and the rest of the new text; ``matched``:
+    the clauses that thanked, the answer alone when the rest only signs off)."""
+    rest = said.rest.strip()
+    if not rest:
+        return said.reason
+    if tuple(matched) == (said.words,):
+        return f"{said.reason}; the rest signs off: {rest[:40]!r}"
+    return f"{said.reason}; the rest: {reason}"

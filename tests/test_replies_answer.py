@@ -9,6 +9,8 @@ and a word that is "yes" in one language and "thanks" in another are read the us
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mailgate.message import parse
@@ -76,3 +78,33 @@ def test_unquoted_answer_reads_our_last_mail(understanding: Understanding) -> No
     ours = ["Hi Karin,\n\nthe printer prints again. Does it work for everyone now?\n\nAnna"]
     assert understand(understanding, parse(raw), ours=ours).thanks_only
     assert not understand(understanding, parse(raw)).thanks_only
+
+
+def _mail(head: str, body: bytes) -> bytes:
+    return (b"From: Karin Lund <karin@acme.se>\nTo: support@example.com\nSubject: Re: x\n"
+            b"Message-ID: <r-1@acme.se>\nMIME-Version: 1.0\n" + head.encode() + b"\n\n" + body)
+
+
+@pytest.mark.parametrize(("emoji", "closed"), [("👍", True), ("👍🏽", True), ("🙏", True),
+                                               ("👎", False), ("😡", False), ("😢", False)])
+def test_reaction_part_alone(understanding: Understanding, emoji: str, closed: bool) -> None:
+    """A reaction that is the whole message (no text part at all) says its emoji."""
+    raw = _mail("Content-Type: text/vnd.google.email-reaction+json; charset=UTF-8\n"
+                "Content-Transfer-Encoding: 8bit",
+                json.dumps({"emoji": emoji, "version": 1}).encode())
+    assert understand(understanding, parse(raw)).thanks_only is closed
+
+
+@pytest.mark.parametrize(("text", "closed"), [
+    ("Karin Lund reacted to your message:\n\n👍", True),
+    ("Karin Lund hat auf Ihre Nachricht reagiert: 🙏", True),
+    ("Karin Lund reacted to your message:\n\n👎", False),
+    ("Karin reacted to your fix 👍 but the printer in room 4 still jams", False),
+])
+def test_reaction_notice_without_its_part(understanding: Understanding, text: str,
+                                          closed: bool) -> None:
+    """A notice with no machine-readable part is read by its emoji, and only when it
+    holds nothing else."""
+    raw = _mail("Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit",
+                text.encode())
+    assert understand(understanding, parse(raw)).thanks_only is closed

@@ -71,7 +71,7 @@ from dataclasses import dataclass, replace
 from mailgate.footers import without_notices
 from mailgate.message import Inbound
 from mailgate.quotes import AFTERTHOUGHT, ReplyParts, reply_parts
-from mailgate.replies.answer import answer, explained, reaction
+from mailgate.replies.answer import answer, explained, reaction, reaction_notice
 from mailgate.replies.asides import without_attaching
 from mailgate.replies.clause import (
     _ANCHORS,
@@ -145,6 +145,9 @@ def understand(understanding: Understanding, inbound: Inbound,
     if inbound.attachments:  # "Anbei ein Foto vom Testdruck" points at the file it carries
         parts = replace(parts, text=_without_pointers(understanding, without_attaching(
             understanding, parts.text)))
+    reacted = reaction_notice(parts.text)  # "Karin Lund reacted to your message: 👍"
+    if reacted is not None:
+        return Verdict(*reacted)
     said = answer(understanding, parts, inbound.text, ours)  # "Yes" to "Can we close it?"
     if said is not None and not said.fine:
         return Verdict(False, said.reason)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -67,11 +68,13 @@ class Answer:
 
 
 def reaction(msg: EmailMessage | None) -> tuple[bool, str] | None:
-    """A Gmail reaction mail's verdict (thanks?, reason), else None."""
-    if msg is None or not msg.is_multipart():
+    """A Gmail reaction mail's verdict (thanks?, reason), else None: its reaction part is
+    the message itself or an inline part of it."""
+    if msg is None:
         return None
     for part in msg.walk():
-        if part.get_content_type() != REACTION_TYPE:
+        if part.get_content_type() != REACTION_TYPE or \
+                part.get_content_disposition() == "attachment":
             continue
         try:
             payload = part.get_payload(decode=True)
@@ -84,6 +87,35 @@ def reaction(msg: EmailMessage | None) -> tuple[bool, str] | None:
         return friendly, f"an emoji reaction ({emoji or 'unreadable'}) via Gmail: " + (
             "approves" if friendly else "not a friendly emoji")
     return None
+
+
+#: the line of a reaction notice with no machine-readable part (Outlook's "Karin Lund
+#: reacted to your message:", a client's text part): "react" in the 20 languages
+_REACTED = re.compile(
+    r"\breact|reagi|réagi|reaccion|reagiu|reageerde|reagerade|reagerede|reagerte|reagoi|"
+    r"zareagował|reagoval|отреагировал|відреагувал|tepki verdi|تفاعل|リアクション|回应|回應|"
+    r"반응", re.IGNORECASE)
+
+
+def reaction_notice(text: str) -> tuple[bool, str] | None:
+    """The verdict on a new text that is only a reaction notice: a short "reacted" line
+    and emoji (thanks when every emoji is friendly), else None."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    notice = [line for line in lines if _REACTED.search(line) and len(line.split()) <= 10]
+    if not notice or len(lines) > 3 or any(
+            line not in notice and not all(_emoji(c) or not c.isalnum() for c in line)
+            for line in lines):
+        return None
+    found = [c for c in _MODIFIERS.sub("", text) if _emoji(c)]
+    if not found:
+        return None
+    friendly = all(c in FRIENDLY for c in found)
+    return friendly, f"an emoji reaction notice ({''.join(found)[:8]}): " + (
+        "approves" if friendly else "not a friendly emoji")
+
+
+def _emoji(char: str) -> bool:
+    return unicodedata.category(char) == "So"
 
 
 # --- the question --------------------------------------------------------------------

@@ -205,7 +205,7 @@ _OFFER = re.compile(
 _CLOSING = re.compile(
     r"\b(?:clos|schlie[sß]|fermer|clôtur|clotur|cerr|chiud|fech|encerr|sluit|afsluit|stäng|"
     r"avslut|lukk|afslut|sulj|sulke|zamkn|zamyk|uzavř|zavř|закры|закри|kapat)|"
-    r"(?:إغلاق|اغلاق|نغلق|أغلق|اغلق)")
+    r"(?:إغلاق|اغلاق|نغلق|أغلق|اغلق|종결|완료 처리)")
 _ARRIVED = re.compile(
     r"arriv|receiv|got it|come through|angekommen|erhalten|bekommen|reçu|parvenu|"
     r"llegado|llegó|recibido|recibió|arrivat|ricevut|chegou|recebe|aangekomen|ontvangen|"
@@ -216,7 +216,7 @@ _WORKS = re.compile(
     r"work|fix|solv|resolv|ok\b|okay|fine|funktion|geht|läuft|klappt|passt|fonctionne|marche|"
     r"résolu|funciona|resuelt|solucion|funziona|risolt|va bene|resolvid|werkt|opgelost|"
     r"fungerar|löst|funkar|virker|løst|fungerer|toimii|ratkesi|kunnossa|działa|rozwiązan|"
-    r"funguje|vyřešen|работает|решен|працює|вирішен|çalışıyor|çözüldü|düzeldi|"
+    r"funguje|vyřešen|работает|решен|працює|вирішен|çalış|çözüldü|düzeldi|"
     r"يعمل|تعمل|حل|動作|動き|解決|使え|正常|好了|可以用|解决|能用|작동|해결|되나요|되시나요|"
     r"잘 되")
 _PROBLEM = re.compile(
@@ -388,10 +388,19 @@ def short_answer(understanding: Understanding, text: str) -> tuple[str, str, str
     return kind, words, rest
 
 
+def _without_greeting(understanding: Understanding, text: str) -> str:
+    """``text`` without a greeting line above the answer ("Buongiorno,", "Hi Anna,")."""
+    first, _, rest = text.partition("\n")
+    if rest and len(first.split()) <= 4 and first.rstrip().endswith((",", "!", "،", "，")) \
+            and "greeting" in understanding.clause(first).categories:
+        return rest.strip()
+    return text
+
+
 def answer(understanding: Understanding, parts: ReplyParts, body: str,
            ours: Sequence[str] = ()) -> Answer | None:
     """The new text read as a short answer to the engineer's question, else None."""
-    text = parts.text.strip()
+    text = _without_greeting(understanding, parts.text.strip())
     if not text or len(text) > 400:
         return None
     said = short_answer(understanding, text)
@@ -429,10 +438,11 @@ def _danish_tak(words: str, question: str) -> bool:
 def explained(said: Answer, reason: str, matched: Sequence[str] = ()) -> str:
     """The reason of a thank-you verdict that a short answer decided (``reason``: the
     verdict on the answer counted as thanks and the rest of the new text; ``matched``:
-    the clauses that thanked, the answer alone when the rest only signs off)."""
+    the clauses that thanked, the answer alone when the rest only consents, greets or
+    signs off)."""
     rest = said.rest.strip()
     if not rest:
         return said.reason
     if tuple(matched) == (said.words,):
-        return f"{said.reason}; the rest signs off: {rest[:40]!r}"
+        return f"{said.reason}; the rest adds nothing to act on: {rest[:40]!r}"
     return f"{said.reason}; the rest: {reason}"

@@ -71,7 +71,7 @@ from dataclasses import dataclass, replace
 from mailgate.footers import without_notices
 from mailgate.message import Inbound
 from mailgate.quotes import AFTERTHOUGHT, ReplyParts, reply_parts
-from mailgate.replies.answer import answer, explained, reaction, reaction_notice
+from mailgate.replies.answer import explained, reaction, reaction_notice, read_answer
 from mailgate.replies.asides import without_attaching
 from mailgate.replies.clause import (
     _ANCHORS,
@@ -148,7 +148,7 @@ def understand(understanding: Understanding, inbound: Inbound,
     reacted = reaction_notice(parts.text)  # "Karin Lund reacted to your message: 👍"
     if reacted is not None:
         return Verdict(*reacted)
-    said = answer(understanding, parts, inbound.text, ours)  # "Yes" to "Can we close it?"
+    said = read_answer(understanding, parts, inbound.text, ours)  # "Yes" to "Can we close it?"
     if said is not None and not said.fine:
         return Verdict(False, said.reason)
     verdict = judge(understanding, replace(parts, text=said.rest) if said else parts,

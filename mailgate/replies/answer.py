@@ -333,6 +333,10 @@ _OK = _phrases("ok|okay|oki|okej|okey|ок|окей|tamam|passt|vale|va bene|d'a
 _ALL = [(p, "partial") for p in _PARTIAL] + [(p, "no") for p in _NO] + \
     [(p, "yes") for p in _YES] + [(p, "ok") for p in _OK]
 _ALL.sort(key=lambda item: len(item[0]), reverse=True)
+#: the phrases by their first character, longest first (one look-up a position)
+_BY_FIRST: dict[str, list[tuple[str, str]]] = {}
+for _phrase, _kind in _ALL:
+    _BY_FIRST.setdefault(_phrase[0], []).append((_phrase, _kind))
 #: what may stand between the answer words
 _GAP = re.compile(r"[\s,.!;:、，。！…\-–—]*")
 _BUT = re.compile(
@@ -345,7 +349,7 @@ _BUT = re.compile(
 def _at(folded: str, pos: int) -> tuple[str, int] | None:
     """The answer phrase at ``pos`` (its kind, its end), the longest that ends at a word's
     end."""
-    for phrase, kind in _ALL:
+    for phrase, kind in _BY_FIRST.get(folded[pos:pos + 1], ()):
         if folded.startswith(phrase, pos):
             end = pos + len(phrase)
             if end == len(folded) or not (folded[end].isalnum() and phrase[-1].isalnum()
@@ -397,7 +401,7 @@ def _without_greeting(understanding: Understanding, text: str) -> str:
     return text
 
 
-def answer(understanding: Understanding, parts: ReplyParts, body: str,
+def read_answer(understanding: Understanding, parts: ReplyParts, body: str,
            ours: Sequence[str] = ()) -> Answer | None:
     """The new text read as a short answer to the engineer's question, else None."""
     text = _without_greeting(understanding, parts.text.strip())

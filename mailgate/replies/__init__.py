@@ -56,7 +56,9 @@ lines that end a message (names, firm, register and org lines, sign-offs); ``str
 finds where the new text is (pointers, promises, bottom-posted text, unseen history);
 ``crosscues`` reads short cue words by the clause around them (a function word of another
 language, "only" before "forgot", "can <verb> again"), ``closeask`` a polite question that
-only asks to close the ticket, ``pasted`` cuts our own mail pasted back without quote marks;
+only asks to close the ticket, ``pasted`` cuts our own mail pasted back without quote marks,
+``answer`` reads a short answer ("Yes", "No, not yet") with the engineer's closing question
+and an emoji reaction mail by its emoji;
 this module holds the entry points, the body and signature readers, the sentence judge's
 gate (step 4) and the verdict (step 5). Imports run one way: lexicon < clause < signoff <
 structure < this module.

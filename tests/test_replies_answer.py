@@ -108,3 +108,17 @@ def test_reaction_notice_without_its_part(understanding: Understanding, text: st
     raw = _mail("Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit",
                 text.encode())
     assert understand(understanding, parse(raw)).thanks_only is closed
+
+
+@pytest.mark.parametrize(("answer", "question", "closed"), [
+    ("Yes", "Is there anything that still does not work?", False),
+    ("No", "Is there anything that still does not work?", True),
+    ("Yes", "Can we close the ticket, or is the error still there?", False),
+    ("Ja", "Gibt es nichts mehr zu tun?", False),  # a negative question: "ja" is open
+])
+def test_question_that_asks_about_a_fault(understanding: Understanding, answer: str,
+                                          question: str, closed: bool) -> None:
+    """A question about a remaining fault turns "yes" into a report of it; one that mixes
+    it with the close, or asks in the negative, leaves the bare answer unread (reopens)."""
+    verdict = understand(understanding, parse(_reply(answer, question)))
+    assert verdict.thanks_only is closed, verdict.reason

@@ -227,11 +227,18 @@ _PROBLEM = re.compile(
     r"还有错误|仍然|仍|报错|아직도|여전히|오류|에러")
 
 
-def question_kind(question: str) -> str | None:
+def question_kind(question: str, understanding: Understanding | None = None) -> str | None:
     """What kind of question the engineer asked (``FINE_ON``'s keys), None when no kind
-    is known or it holds two whose answers mean opposite things."""
+    is known or it holds two whose answers mean opposite things ("Can we close it, or is
+    the error still there?"). With ``understanding``, the lexicon reads it too: a live
+    problem, "still" or a negated success ("Is anything still not working?") makes it a
+    problem question ("yes" reopens); a negation bound to nothing ("Is there nothing
+    else?") leaves the answer's meaning open."""
     folded = fold(question)
     words = set(re.findall(r"[^\W\d_]+", folded))
+    said = understanding.clause(question) if understanding is not None else None
+    if said is not None and said.free_negation:
+        return None
     kinds: set[str] = set()
     if _ELSE.search(folded):
         kinds.add("else")
@@ -239,11 +246,11 @@ def question_kind(question: str) -> str | None:
         kinds.add("close")
     elif _OFFER.search(folded):
         kinds.add("offer")
-    if not kinds:
-        if _PROBLEM.search(folded):
-            kinds.add("problem")
-        elif _ARRIVED.search(folded) or _WORKS.search(folded):
-            kinds.add("works")
+    if _PROBLEM.search(folded) or (said is not None and (
+            said.live_problems or "solved" in said.negated or "contrast" in said.categories)):
+        kinds.add("problem")
+    if not kinds and (_ARRIVED.search(folded) or _WORKS.search(folded)):
+        kinds.add("works")
     if len({FINE_ON[k] for k in kinds}) != 1:
         return None
     order = ("else", "close", "offer", "problem", "works")
@@ -414,11 +421,11 @@ def read_answer(understanding: Understanding, parts: ReplyParts, body: str,
     questions = engineer_questions(body, parts, ours)
     if not questions:
         return None
-    asked = question_kind(questions[-1])
+    asked = question_kind(questions[-1], understanding)
     if asked is None:
         return None
     if len(questions) > 1:
-        before = question_kind(questions[0])
+        before = question_kind(questions[0], understanding)
         if before is not None and FINE_ON[before] != FINE_ON[asked]:
             return None
     if (kind == "ok" and FINE_ON[asked] != "yes") or _danish_tak(words, questions[-1]):

@@ -22,7 +22,9 @@ ticket (``ours``, as ``pasted`` gets it).
 
 A Gmail reaction mail (a ``text/vnd.google.email-reaction+json`` part, ``{"emoji": "👍"}``,
 beside "Anna reacted via Gmail") says only its emoji: a friendly one thanks, any other
-(👎, 😡, 😢) reopens; its text parts are never read as the customer's words.
+(👎, 😡, 😢) reopens; its text parts are never read as the customer's words. A reaction
+notice without that part (Outlook's "Anna reacted to your message:" and the emoji, nothing
+else) is read by its emoji the same way.
 """
 
 from __future__ import annotations
@@ -59,8 +61,7 @@ class Answer:
     fine: bool
     reason: str
     rest: str = ""
-
-    words: str = ""
+    words: str = ""  # the answer as written ("Ja, passt")
 
     def clause(self) -> Clause:
         """The answer as a clause of the verdict: it says all is well, as thanks does."""
@@ -409,7 +410,7 @@ def _without_greeting(understanding: Understanding, text: str) -> str:
 
 
 def read_answer(understanding: Understanding, parts: ReplyParts, body: str,
-           ours: Sequence[str] = ()) -> Answer | None:
+                ours: Sequence[str] = ()) -> Answer | None:
     """The new text read as a short answer to the engineer's question, else None."""
     text = _without_greeting(understanding, parts.text.strip())
     if not text or len(text) > 400:
@@ -435,7 +436,6 @@ def read_answer(understanding: Understanding, parts: ReplyParts, body: str,
     reason = (f"a short answer {words!r} ({kind}) to the engineer's question "
               f"{questions[-1][:80]!r} ({asked}: {FINE_ON[asked]} = all is well): {verdict}")
     return Answer(fine, reason, rest, words)
-
 
 
 _POLISH = re.compile(r"[ąęłńśźż]|\bczy\b", re.IGNORECASE)

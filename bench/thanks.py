@@ -97,7 +97,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default="eval12", choices=(
         "eval12", "eval13", "eval14", "tune", "tune2", "tune3", "tune4", "tune5", "tune6",
-        "tune7", "tune8", "tune9", "tune10", "tune11", "tune12", "tune13", "tune14", "hard"))
+        "tune7", "tune8", "tune9", "tune10", "tune11", "tune12", "tune13", "tune14", "tune17",
+        "hard"))
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     parser.add_argument("--model", type=Path, help="another sentence judge's file")
     parser.add_argument("--no-model", action="store_true", help="the rules alone")

@@ -56,7 +56,9 @@ lines that end a message (names, firm, register and org lines, sign-offs); ``str
 finds where the new text is (pointers, promises, bottom-posted text, unseen history);
 ``crosscues`` reads short cue words by the clause around them (a function word of another
 language, "only" before "forgot", "can <verb> again"), ``closeask`` a polite question that
-only asks to close the ticket, ``pasted`` cuts our own mail pasted back without quote marks;
+only asks to close the ticket, ``pasted`` cuts our own mail pasted back without quote marks,
+``answer`` reads a short answer ("Yes", "No, not yet") with the engineer's closing question
+and an emoji reaction mail by its emoji;
 this module holds the entry points, the body and signature readers, the sentence judge's
 gate (step 4) and the verdict (step 5). Imports run one way: lexicon < clause < signoff <
 structure < this module.
@@ -71,6 +73,7 @@ from dataclasses import dataclass, replace
 from mailgate.footers import without_notices
 from mailgate.message import Inbound
 from mailgate.quotes import AFTERTHOUGHT, ReplyParts, reply_parts
+from mailgate.replies.answer import explained, reaction, reaction_notice, read_answer
 from mailgate.replies.asides import without_attaching
 from mailgate.replies.clause import (
     _ANCHORS,
@@ -137,17 +140,33 @@ def understand(understanding: Understanding, inbound: Inbound,
     """Read the reply ``inbound`` (see the module docstring); ``known`` are the texts of
     the ticket's stored messages, which its quoted history should hold, ``ours`` those of
     the mail we sent on it (pasted back without quote marks, no new text: ``pasted``)."""
+    reacted = reaction(inbound.msg)  # a Gmail reaction mail says its emoji, nothing else
+    if reacted is not None:
+        return Verdict(*reacted)
     parts = without_our_text(reply_parts(inbound.text), ours)
     if inbound.attachments:  # "Anbei ein Foto vom Testdruck" points at the file it carries
         parts = replace(parts, text=_without_pointers(understanding, without_attaching(
             understanding, parts.text)))
-    return judge(understanding, parts, inbound.from_name, unseen_history(parts.history, known))
+    reacted = reaction_notice(parts.text)  # "Karin Lund reacted to your message: 👍"
+    if reacted is not None:
+        return Verdict(*reacted)
+    said = read_answer(understanding, parts, inbound.text, ours)  # "Yes" to "Can we close it?"
+    if said is not None and not said.fine:
+        return Verdict(False, said.reason)
+    verdict = judge(understanding, replace(parts, text=said.rest) if said else parts,
+                    inbound.from_name, unseen_history(parts.history, known),
+                    (said.clause(),) if said else ())
+    if said is not None and verdict.thanks_only:
+        return replace(verdict, reason=explained(said, verdict.reason, verdict.matched))
+    return verdict
 
 
 def judge(understanding: Understanding, parts: ReplyParts,
-          sender_name: str | None = None, unseen: str = "") -> Verdict:
+          sender_name: str | None = None, unseen: str = "",
+          answered: Sequence[Clause] = ()) -> Verdict:
     """The verdict on a reply's parts (its new text, signature and late text) and on
-    ``unseen`` lines of its quoted history (see ``unseen_history``)."""
+    ``unseen`` lines of its quoted history (see ``unseen_history``); ``answered``: a short
+    answer that said all is well (``answer``), counted as thanks."""
     if len(parts.text) > MAX_TEXT:
         return Verdict(False, f"long new text ({len(parts.text)} characters)")
     names = frozenset(fold(w) for w in re.findall(r"[^\W\d_]+", sender_name or ""))
@@ -168,7 +187,7 @@ def judge(understanding: Understanding, parts: ReplyParts,
             return Verdict(False, f"{inside.reason} (in the quoted history, in no message"
                                   " of the ticket)")
         read += inside
-    return _verdict(praised(read + promised))  # "Funcionou! Vocês são demais"
+    return _verdict(praised(read + promised + list(answered)))  # "Funcionou! Vocês são demais"
 
 
 def _read_body(understanding: Understanding, text: str,

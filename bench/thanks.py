@@ -13,15 +13,16 @@ listed by id).
 
 The default set is an evaluation part (``tests/data/replies/eval12``, 480 replies written
 blind by a writer who saw neither the detector nor any other part, never used for
-tuning: counts only); ``eval13`` is a second one. Tuning data: ``tune``, ``tune2``,
-``hard`` (written with the detector), ``tune10`` (written as tuning data), ``tune3`` to
+tuning: counts only); ``eval13`` and ``eval14`` are more. Tuning data: ``tune``, ``tune2``,
+``hard`` (written with the detector), ``tune10`` and ``tune17`` (written as tuning data:
+``tune17`` short answers to the engineer's closing question), ``tune3`` to
 ``tune9`` and ``tune11`` to ``tune14`` (earlier blind evaluation parts, retired to tuning
 once their counts had been read). With ``--show`` it lists
 wrong verdicts with their reasons: only ever use that on tuning parts.
 
 Usage (from the repo root):
 ``.venv/bin/python bench/thanks.py
-[--part eval12|eval13|tune|tune2|...|tune14|hard] [--show]
+[--part eval12|eval13|eval14|tune|tune2|...|tune14|tune17|hard] [--show]
 [--model FILE | --no-model]`` (``--no-model``: the rules without the sentence judge).
 Prints a table and, last, one JSON line with the totals.
 """

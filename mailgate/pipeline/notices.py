@@ -30,7 +30,7 @@ from mailgate.store import Store, Ticket
 #: the event on the ticket of a notice passed on
 PASSED_ON = "automatic_passed_on"
 #: automatic mail whose text may ask for action (an auto-reply of a person's mailbox)
-_NOTICE_KINDS = frozenset({"auto-submitted", "autoreply", "out-of-office", "null-sender"})
+NOTICE_KINDS = frozenset({"auto-submitted", "autoreply", "out-of-office", "null-sender"})
 
 
 def automatic_route(services: Services, store: Store, ctx: Context,
@@ -39,7 +39,7 @@ def automatic_route(services: Services, store: Store, ctx: Context,
     ``asks``: what the event and the notification say) when its text asks for action."""
     recorded = Route("automatic", automatic.reason)
     view = ctx.view
-    if view is None or automatic.kind not in _NOTICE_KINDS \
+    if view is None or automatic.kind not in NOTICE_KINDS \
             or ctx.role not in ("requester", "participant"):
         return recorded
     own = frozenset(a.lower() for a in services.own_addresses)

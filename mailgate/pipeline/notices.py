@@ -16,13 +16,13 @@ Passed on once per sender and ticket (a robot that answers every relay with the 
 "mailbox not monitored" reaches the engineer once); only a requester's or participant's
 notice (a stranger's auto-reply tells nothing about the ticket's people); never a bounce,
 a list's or bulk mail, a read receipt or mail from a robot address (noreply@...: not
-monitored by nature).
+monitored by nature), nor imported old mail (``mailgate import``: nobody is told of it).
 """
 
 from __future__ import annotations
 
 from mailgate.autoreply import Automatic
-from mailgate.pipeline.context import Context, Route
+from mailgate.pipeline.context import HISTORY, Context, Route
 from mailgate.pipeline.services import Services
 from mailgate.replies.redirect import redirect
 from mailgate.store import Store, Ticket
@@ -39,8 +39,8 @@ def automatic_route(services: Services, store: Store, ctx: Context,
     ``asks``: what the event and the notification say) when its text asks for action."""
     recorded = Route("automatic", automatic.reason)
     view = ctx.view
-    if view is None or automatic.kind not in NOTICE_KINDS \
-            or ctx.role not in ("requester", "participant"):
+    if view is None or automatic.kind not in NOTICE_KINDS or ctx.item.channel == HISTORY \
+            or ctx.role not in ("requester", "participant"):  # imported mail: nobody told
         return recorded
     own = frozenset(a.lower() for a in services.own_addresses)
     found = redirect(ctx.inbound.text, ctx.facts.sender, own)

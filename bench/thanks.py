@@ -11,6 +11,14 @@ like a thank-you) and the reply-understanding step (``mailgate.replies.understan
 Replies recorded as automatic or absence notices are counted (and, on a tuning part,
 listed by id).
 
+Some kept-closed replies are still PASSED ON to the assignee, as the pipeline does: an
+automatic notice that asks for action ("I have left, please resend to X", "this mailbox is
+no longer monitored": ``mailgate.replies.redirect``, counted as "automatic notices passed
+on") and a thank-you carrying files (``route._extra``; new people copied are not modelled
+here: the parts have no ticket to compare with). A ``substantive`` reply kept closed but
+passed on is neither a success nor silent: it is its own column, "passed on", and the
+lost reopens are printed without it (silent: nobody hears of the reply) and with it.
+
 The default set is an evaluation part (``tests/data/replies/eval12``, 480 replies written
 blind by a writer who saw neither the detector nor any other part, never used for
 tuning: counts only); ``eval13`` and ``eval14`` are more. Tuning data: ``tune``, ``tune2``,
@@ -42,9 +50,11 @@ sys.path.insert(0, str(ROOT))
 
 from mailgate.autoreply import classify_automatic  # noqa: E402
 from mailgate.message import parse  # noqa: E402
+from mailgate.pipeline.notices import NOTICE_KINDS  # noqa: E402
 from mailgate.replies import Understanding, understand  # noqa: E402
 from mailgate.replies.absence import absence_notice  # noqa: E402
 from mailgate.replies.model import SentenceModel  # noqa: E402
+from mailgate.replies.redirect import redirect  # noqa: E402
 
 SETS = ROOT / "tests" / "data" / "replies"
 
@@ -60,10 +70,12 @@ def load(part: str) -> list[dict[str, Any]]:
 
 def score(rows: list[dict[str, Any]], understanding: Understanding
           ) -> tuple[dict[str, dict[str, Any]], float]:
-    """Per language: replies, thanks, thanks kept closed, substantive kept closed (ids);
-    and the CPU seconds the step took (parsing excluded)."""
+    """Per language: replies, thanks, thanks kept closed, substantive kept closed (ids),
+    those of them passed on, automatic notices passed on; and the CPU seconds the steps
+    took (parsing excluded)."""
     stats: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"n": 0, "thanks": 0, "kept": 0, "wrong": [], "missed": [], "absent": []})
+        lambda: {"n": 0, "thanks": 0, "kept": 0, "wrong": [], "missed": [], "absent": [],
+                 "passed": [], "notices": []})
     spent = 0.0
     for row in rows:
         inbound = parse(row["eml"].encode("utf-8"))
@@ -73,8 +85,13 @@ def score(rows: list[dict[str, Any]], understanding: Understanding
         started = time.process_time()
         absent = absence_notice(inbound.text, lambda: understanding.lexicon)
         verdict = understand(understanding, inbound)
+        kind = automatic.kind if automatic is not None else \
+            "out-of-office" if absent is not None else None
+        # as the route step: an automatic notice that asks for action, a thank-you with files
+        notice = redirect(inbound.text, inbound.from_addr) if kind in NOTICE_KINDS else None
         spent += time.process_time() - started
         kept = verdict.thanks_only or absent is not None or automatic is not None
+        passed = notice is not None or (kept and kind is None and bool(inbound.attachments))
         reason = f"automatic mail: {automatic.reason}" if automatic is not None else \
             absent.reason if absent is not None else verdict.reason
         recorded = reason if automatic is not None or absent is not None else None
@@ -83,6 +100,8 @@ def score(rows: list[dict[str, Any]], understanding: Understanding
             s["n"] += 1
             if recorded is not None:
                 s["absent"].append((row["id"], row["label"], recorded))
+            if notice is not None:
+                s["notices"].append((row["id"], row["label"], notice.asks))
             if row["label"] == "thanks":
                 s["thanks"] += 1
                 s["kept"] += kept
@@ -90,6 +109,8 @@ def score(rows: list[dict[str, Any]], understanding: Understanding
                     s["missed"].append((row["id"], reason))
             elif kept:
                 s["wrong"].append((row["id"], reason))
+                if passed:
+                    s["passed"].append(row["id"])
     return stats, spent
 
 
@@ -114,14 +135,20 @@ def main(argv: list[str]) -> int:
     stats, spent = score(rows, understanding)
     evaluation = args.part.startswith("eval")
     print(f"{args.part} part: {len(rows)} replies")
-    print(f"{'lang':<5} {'n':>4} {'thanks':>6} {'kept closed':>11} {'substantive kept closed':>24}")
+    print(f"{'lang':<5} {'n':>4} {'thanks':>6} {'kept closed':>11} {'passed on':>9} "
+          f"{'lost reopens':>12} {'... with passed on':>18} {'notices passed on':>17}")
     for lang in [*sorted(k for k in stats if k != "all"), "all"]:
         s = stats[lang]
         recall = s["kept"] / s["thanks"] if s["thanks"] else 1.0
-        print(f"{lang:<5} {s['n']:>4} {s['thanks']:>6} {recall:>10.1%} {len(s['wrong']):>24}")
+        passed, wrong = len(s["passed"]), len(s["wrong"])
+        print(f"{lang:<5} {s['n']:>4} {s['thanks']:>6} {recall:>10.1%} {passed:>9} "
+              f"{wrong - passed:>12} {wrong:>18} {len(s['notices']):>17}")
         # an evaluation part's replies are never shown, not even the wrong ones: only counts
         for rid, reason in s["wrong"] if lang != "all" and not evaluation else []:
-            print(f"      SUBSTANTIVE KEPT CLOSED {rid}: {reason}")
+            what = "PASSED ON" if rid in s["passed"] else "KEPT CLOSED"
+            print(f"      SUBSTANTIVE {what} {rid}: {reason}")
+        for rid, label, asks in s["notices"] if lang != "all" and not evaluation else []:
+            print(f"      NOTICE PASSED ON {rid} ({label}): {asks}")
         for rid, label, reason in s["absent"] if lang != "all" and not evaluation else []:
             print(f"      RECORDED AS AUTOMATIC {rid} ({label}): {reason}")
         if args.show and lang != "all":
@@ -134,7 +161,10 @@ def main(argv: list[str]) -> int:
         "part": args.part, "replies": total["n"], "thanks": total["thanks"],
         "thanks_kept_closed": round(total["kept"] / max(1, total["thanks"]), 4),
         "substantive_kept_closed": len(total["wrong"]),
+        "substantive_passed_on": len(total["passed"]),
+        "lost_reopens": len(total["wrong"]) - len(total["passed"]),
         "automatic_or_absence": len(total["absent"]),
+        "automatic_passed_on": len(total["notices"]),
         "worst_language": worst[1], "worst_language_kept_closed": round(worst[0], 4),
         "cpu_ms_per_reply": round(1000 * spent / max(1, total["n"]), 3),
     }))

@@ -217,6 +217,27 @@ class Conversation:
                                ", and no file")])
         return "commands"
 
+    def history_commands(self, store: Store, ticket: Ticket, inbound: Inbound,
+                         now: datetime, *, token_ok: bool = False) -> list[str]:
+        """An engineer's imported old mail (``mailgate import`` without ``--ack``): its
+        leading #commands applied as the engineer gave them then (a "#close" in the
+        archive closes the ticket), all or none, nothing relayed and nobody answered; the
+        errors, recorded as a ``command_rejected`` event only."""
+        parsed = commands.parse(new_text(inbound.text))
+        if not parsed.commands:
+            return []
+        errors = list(parsed.errors)
+        refused = self._unauthorised(inbound, token_ok)
+        if refused:
+            errors.append(refused)
+        else:
+            errors += self._apply(store, ticket, inbound, parsed.commands, now, keep=not errors)
+        if errors:
+            store.add_event(ticket.id, "command_rejected", actor=inbound.from_addr, now=now,
+                            message_id=inbound.message_id,
+                            detail="; ".join(errors) + " (imported mail: nobody is told)")
+        return errors
+
     def tell_engineer(self, store: Store, ticket: Ticket, inbound: Inbound, now: datetime,
                       *, relayed: bool, problems: list[str]) -> None:
         """Tell the engineer what of their reply did not reach the customer, and why

@@ -44,7 +44,8 @@ OPTIONAL["merged"] = OPTIONAL["ack"]
 # Values that choose a branch: each is tried.
 SWITCHES: dict[str, dict[str, tuple[Any, ...]]] = {
     "ack": {"sla.working_time_only": (True, False)},
-    "notification": {"what": ("new", "reply", "duplicate", "thanks", "bounce", "held")},
+    "notification": {"what": ("new", "reply", "duplicate", "thanks", "bounce", "held",
+                              "notice")},
     "reminder": {"sla.breached": (False, True),
                  "sla.clock": ("first response", "resolution")},
     "resolved": {"auto": (False, True)},

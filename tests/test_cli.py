@@ -151,6 +151,43 @@ def test_check_config_names_bad_key(tmp_path: Path) -> None:
     assert b"Traceback" not in result.stderr
 
 
+def test_check_config_refuses_one_address_under_two_engineer_names(tmp_path: Path) -> None:
+    """``bob`` and ``robert`` both ``bob@example.com`` (a copy-paste slip: the second
+    engineer never gets a notification): an error naming both keys and the file."""
+    bad = tmp_path / "team.toml"
+    bad.write_text('[gateway]\naddresses = ["support@example.com"]\n[team]\n'
+                   'engineers = { bob = "bob@example.com", robert = "Bob@Example.com", '
+                   'ann = "ann@example.com" }\n')
+    result = run("check-config", "-c", str(bad))
+    assert result.returncode == 78
+    err = result.stderr.decode()
+    assert "team.toml" in err and "Traceback" not in err
+    assert "team.engineers.bob and team.engineers.robert: bob@example.com is listed under 2 " \
+        "names" in err
+    assert "team.engineers.ann" not in err
+
+
+def test_check_config_refuses_a_team_domain_without_a_dot(tmp_path: Path) -> None:
+    """``bob@examplecom`` and ``team@example`` load as addresses but no mail host has
+    such a name: refused, keys named; ``@localhost`` is fine when the gateway is there too
+    (a single-host or test setup)."""
+    bad = tmp_path / "team.toml"
+    bad.write_text('[gateway]\naddresses = ["support@example.com"]\n[team]\n'
+                   'address = "team@example"\nengineers = { bob = "bob@examplecom", '
+                   'ann = "ann@example.com" }\n')
+    result = run("check-config", "-c", str(bad))
+    assert result.returncode == 78
+    err = result.stderr.decode()
+    assert "team.toml" in err
+    assert "team.engineers.bob: bob@examplecom: the domain 'examplecom' has no dot" in err
+    assert "team.address: team@example: the domain 'example' has no dot" in err
+    assert "team.engineers.ann" not in err
+    local = tmp_path / "local.toml"
+    local.write_text('[gateway]\naddresses = ["support@localhost"]\n[team]\n'
+                     'address = "team@localhost"\nengineers = { bob = "bob@localhost" }\n')
+    assert run("check-config", "-c", str(local)).returncode == 0
+
+
 def test_show_unknown_ticket_is_one_line_error(config_path: Path) -> None:
     """Asking for a ticket that does not exist exits 1 with one line, no traceback."""
     assert run("db", "migrate", "-c", str(config_path)).returncode == 0

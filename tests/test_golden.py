@@ -12,7 +12,8 @@ adding a folder. Keys of ``case.toml``:
   it was delivered for; default the support address), ``at`` (ISO instant it is
   handled at; default one minute after the previous mail), ``before`` (actions
   done half a minute after the previous mail: ``"close SUP-000001"``,
-  ``"status SUP-000001 awaiting_reply"``, ``"merge SUP-000002 SUP-000001"``),
+  ``"status SUP-000001 awaiting_reply"``, ``"merge SUP-000002 SUP-000001"``,
+  ``"assign SUP-000001 anna"``),
   ``from`` (envelope sender), and ``expect``:
   ``action`` (created, appended, merged, correlated, bounce, duplicate,
   quarantined), ``method`` (token, tag, in-reply-to, references, alert, none,
@@ -199,6 +200,8 @@ def _act(gate: Desk, action: str, now: datetime) -> None:
             status = refs.pop()
             desk.set_status(gate.config, store, store.ticket_by_reference(refs[0]), status,
                             actor="golden", why="case setup", now=now)
+        elif verb == "assign":  # "assign SUP-000001 anna": notices go to that engineer
+            desk.assign(gate.config, store, tickets[0], refs[-1], actor="golden", now=now)
         elif verb == "merge":
             desk.merge(gate.config, store, tickets[0], tickets[1], actor="golden",
                        why="case setup", now=now)

@@ -572,6 +572,44 @@ def test_import_mbox_is_resumable_and_sends_no_acks(config_path: Path, tmp_path:
     assert "no such mbox" in one_line_error(run("import", *cfg, str(tmp_path / "none.mbox")))
 
 
+def test_import_applies_an_engineers_close_and_tells_nobody(tmp_path: Path) -> None:
+    """Old mail where the engineer answered "#close" (proven by our MTA): the imported
+    ticket is closed, as the archive says, not left open; one left "#status
+    awaiting_reply" gets no auto-close plan (its reminder would be the customer's first news
+    of the import); nothing is relayed, acknowledged or queued at all, not even a notice
+    that asks for action (``pipeline.notices``)."""
+    from tests.test_conversation import OUR_MTA_PASS
+
+    config = write_config(tmp_path, {
+        "team": {"address": "team@example.com", "engineers": {"alice": "alice@example.com"}},
+        "security": {"trusted_authserv_ids": ["mx.example.com"]},
+        "conversation": {"auto_close_after": "7d"}})
+    cfg = ["-c", str(config)]
+    box = mailbox.mbox(tmp_path / "old.mbox")
+    box.add(mail("VPN drops", "casey", message_id="<old-1@example.org>").as_bytes())
+    box.add(mail("Printer jams", "dana", message_id="<old-2@example.org>").as_bytes())
+    for number, commands in ((1, "#close\nFixed: the tunnel profile was wrong."),
+                             (2, "#status awaiting_reply\nDoes it still jam?")):
+        box.add(make_mail(f"Re: [SUP-00000{number}] old", sender="Alice <alice@example.com>",
+                          body=f"{commands}\n", message_id=f"<eng-{number}@example.com>",
+                          Authentication_Results=OUR_MTA_PASS).as_bytes())
+    box.add(make_mail("Automatic reply: [SUP-000002] old", sender="Dana <dana@example.org>",
+                      body="I have left the company. Please write to eve@example.org.\n",
+                      message_id="<left-2@example.org>", Auto_Submitted="auto-replied")
+            .as_bytes())  # asks for action, but imported: nobody is told of it either
+    box.flush()
+    box.close()
+    assert run_json("import", *cfg, str(tmp_path / "old.mbox"))["imported"] == 5
+    closed, waiting = run_json("show", *cfg, "SUP-000001"), run_json("show", *cfg, "SUP-000002")
+    assert (closed["status"], waiting["status"]) == ("closed", "awaiting_reply")
+    assert "open -> closed: #close by alice@example.com" in [
+        e["detail"] for e in closed["events"]]
+    assert "automatic_passed_on" not in [e["kind"] for e in waiting["events"]]
+    with closing(open_store(load_config(config), migrate=False)) as store:
+        assert store.reminders() == []
+        assert store.outbox_counts_by_kind() == []  # no relay, ack or notice, not even queued
+
+
 def test_new_commands_have_help_with_examples() -> None:
     """Every operations command's --help shows an example."""
     for command in ("reload", "init", "assign", "merge", "trace", "explain", "templates",

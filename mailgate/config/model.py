@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from mailgate.config import team_addresses
 from mailgate.config.fields import Section, with_raw_problems
 from mailgate.config.policy import ConversationSection, SecuritySection, TeamSection
 from mailgate.config.sections import (
@@ -75,6 +76,16 @@ class Config(Section):
                     if a.sla_level is not None and a.sla_level not in self.sla.levels]
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _team_addresses(self) -> Config:
+        """One address under two engineer names, a team domain without a dot
+        (``config.team_addresses``)."""
+        found = team_addresses.problems(self.team.engineers, self.team.address,
+                                        self.gateway.addresses, self.gateway.domains)
+        if found:  # one line each, as pydantic's own errors are shown
+            raise ValueError("\n  ".join(found))
         return self
 
     @property

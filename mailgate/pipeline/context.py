@@ -121,7 +121,9 @@ class Route:
     action: str
     reason: str = ""
     link: tuple[Ticket, str] | None = None
-    passes: bool = False  # a thank-you with files or new people: the team gets the mail
+    passes: bool = False  # a thank-you with files or new people: the team gets the mail;
+    # automatic mail that asks for action (``pipeline.notices``): the assignee gets it
+    asks: str = ""  # ... what that notice asks, for its event and the notification
 
 
 @dataclass(frozen=True)

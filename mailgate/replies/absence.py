@@ -270,6 +270,22 @@ _SUPPORT = [
     r"عاجل(?:ة)?|الأمور|للأمور|الحالات|يرجى|التواصل|الاتصال|زميلي|زميلتي|سأرد|رسائل|رسالتك"
     r"|البريد|الإلكتروني",
 ]
+#: "send it (again) to X": a changed contact's request; "resend" is an absence notice's
+#: furniture, and a sentence that resends (or sends "your message") counts as a "contact X"
+#: one ("send the invoice to my colleague" is still a request: the customer's reply)
+_SEND_VERBS = (
+    r"send|senden|schicken|envoy\w*|envíe\w*|invia\w*|envie\w*|stuur|verstuur|skicka|sänd"
+    r"|lähetä|wysła\w*|przesła\w*|zašlete|pošlete|отправьте|перешлите|пришлите|надішліть"
+    r"|перешліть|gönder\w*|إرسال")
+_RESEND_VERBS = (r"re-?send\w*|renvoy\w*|réenvoy\w*|réexpédi\w*|reenví\w*|reenvi\w*|reinvi\w*"
+                 r"|rinvi\w*")
+_MESSAGE_WORDS = (
+    r"message|messages|e-?mail|mail|nachricht|mensaje|messaggio|mensagem|bericht|meddelande"
+    r"|besked|melding|viestisi|wiadomoś\w*|zprávu|письмо|сообщение|лист|повідомлення"
+    r"|mesajınızı|رسالتك")
+_RESEND_WORDS = (f"{_RESEND_VERBS}|(?:{_SEND_VERBS})(?: \\S{{1,30}}){{0,3}} (?:{_MESSAGE_WORDS})"
+                 f"|(?:{_MESSAGE_WORDS})(?: \\S{{1,30}}){{0,3}} (?:{_SEND_VERBS})")
+_SUPPORT.append(_RESEND_VERBS)
 _SUPPORT_JOINED = [
     r"(?:メールの)?(?:確認|返信|対応)(?:が|は)?(?:でき(?:ません|かねます)|いたしかねます)|期間中",
     r"(?:无法|無法|不能)(?:及时|及時)?(?:回复|回覆|回復|查看|处理|處理|收发|收發)(?:邮件|郵件)?",
@@ -396,7 +412,8 @@ _CONTACT_WORD = re.compile(
     f"ulaşabilirsiniz|التواصل|الاتصال|neem contact|adresser|joindre|forward\\w*|"
     f"weitergeleitet|transféré|reenviad\\w*|inoltrat\\w*|encaminhad\\w*|doorgestuurd|"
     f"vidarebefordra\\w*|videresendt|välitetä|przekazywane|přeposílány|пересыла\\w*|"
-    f"пересила\\w*|iletil\\w*){_R}|連絡|联系|聯繫|聯絡|연락|転送|转发|轉發|전달")
+    f"пересила\\w*|iletil\\w*|{_RESEND_WORDS}){_R}|連絡|联系|聯繫|聯絡|연락|転送|转发|轉發|전달"
+    f"|再送|重新发送|重新發送|다시\\s?보내")
 
 
 def absence_notice(body: str, lexicon: Callable[[], Lexicon]) -> Absence | None:
@@ -442,6 +459,12 @@ def _read(lexicon: Lexicon, text: str, folded: str, core: re.Match[str]) -> Abse
         signature = closing
     kind = "left" if left is not None else "away"
     return Absence(kind, _evidence(text, folded, core))
+
+
+def left_phrase(folded: str) -> re.Match[str] | None:
+    """Where ``folded`` (``lexicon.fold``-ed text) says the writer no longer works there,
+    or None: ``replies.redirect`` passes such a notice on to the assignee."""
+    return _LEFT_RE.search(folded) or _LEFT_JOINED_RE.search(folded)
 
 
 def _away(folded: str) -> re.Match[str] | None:

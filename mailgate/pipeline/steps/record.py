@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from mailgate import autoclose, clocks, desk, security
 from mailgate.config import Config
+from mailgate.pipeline import notices
 from mailgate.pipeline.context import HISTORY, Context, MessageFacts, Outcome
 from mailgate.pipeline.facts import classify, plan
 from mailgate.pipeline.services import Services
@@ -292,6 +293,7 @@ def _after(services: Services, store: Store, ctx: Context, ticket: Ticket) -> No
         store.add_event(ticket.id, "automatic_mail", actor="mailgate", now=now,
                         message_id=mid,
                         detail=f"recorded, nothing reopened, nobody answered: {automatic.reason}")
+        notices.record(store, ctx, ticket)  # one that asks for action: passed on
         return
     if ctx.outcome is not None and ctx.outcome.action == "merged":
         _repeat_answers(services, store, ctx, ticket)

@@ -19,6 +19,7 @@ from mailgate.autoreply import Bounce
 from mailgate.clock import from_db
 from mailgate.conversation import ticket_context
 from mailgate.identity import TOKEN_PROOF
+from mailgate.pipeline import history, notices
 from mailgate.pipeline.context import HISTORY, Context
 from mailgate.pipeline.services import Services
 from mailgate.quotes import new_text
@@ -37,6 +38,10 @@ def respond(services: Services, store: Store, ctx: Context) -> None:
             conversation.notify_team(store, ticket, ctx.inbound, ctx.now, "bounce")
     elif ctx.facts.automatic is not None or outcome.action == "correlated" \
             or ctx.item.channel == HISTORY:  # imported old mail: nobody is told of it
+        if ctx.item.channel == HISTORY and ctx.facts.automatic is None:
+            history.engineer_commands(services, store, ctx, ticket)  # "#close" counts
+        else:
+            notices.respond(services, store, ctx, ticket)  # a notice that asks for action
         return
     elif outcome.action == "created":
         welcome(services, store, ctx, ticket)

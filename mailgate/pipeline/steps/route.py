@@ -20,6 +20,7 @@ from dataclasses import replace
 
 from mailgate.autoreply import Automatic
 from mailgate.conversation import within
+from mailgate.pipeline import notices
 from mailgate.pipeline.context import Context, Quarantine, Route, TicketView
 from mailgate.pipeline.services import Services
 from mailgate.replies import understand
@@ -34,8 +35,8 @@ def route(services: Services, store: Store, ctx: Context) -> None:
         _absent(services, ctx)
     if ticket is None:
         ctx.route = Route("new")
-    elif ctx.facts.automatic is not None:
-        ctx.route = Route("automatic", ctx.facts.automatic.reason)
+    elif ctx.facts.automatic is not None:  # recorded; passed on if it asks for action
+        ctx.route = notices.automatic_route(services, store, ctx, ctx.facts.automatic)
     elif ctx.rating is not None and ctx.rating.only:  # the rate step: a rating, nothing more
         ctx.route = Route("rating", f"a rating of {ctx.rating.value}; {ctx.rating.reason}")
     elif ctx.role == "stranger":

@@ -66,11 +66,12 @@ def _guess(text: str) -> tuple[str, bool]:
     """The language the text's common words point at ("" for none) and whether the lead
     is clear (three words at least, twice the next language's)."""
     sample = text[:2000].casefold()  # the opening paragraphs say it; the rest only costs time
+    head = sample[:400]  # a script shows in the first lines
+    if not head.isascii():
+        script = more.by_script(head, sum(map(len, head.translate(_NOT_LETTERS).split())))
+        if script is not None:
+            return script
     found = sample.translate(_NOT_LETTERS).split()
-    letters = sum(map(len, found))
-    script = more.by_script(sample, letters)
-    if script is not None:
-        return script
     counts = Counter(found)
     words = counts.keys()
     scores = {lang: sum(counts[w] for w in words & common) for lang, common in _SETS.items()}

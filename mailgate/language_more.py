@@ -67,6 +67,7 @@ _SCRIPTS = {
     "han": re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"),
     "cyrillic": re.compile(r"[\u0400-\u04ff]"),
 }
+_NON_LATIN = re.compile("|".join(p.pattern for p in _SCRIPTS.values()))
 _UKRAINIAN = re.compile(r"[іїєґ]")
 _RUSSIAN = re.compile(r"[ыэъё]")
 #: Ukrainian words in letters Russian has too ("Дякую!"), and Russian ones
@@ -77,20 +78,21 @@ _RU_WORDS = frozenset(["спасибо", "очень", "пожалуйста", "
 SHARE = 0.3
 
 
-def by_script(sample: str, letters: int) -> tuple[str, bool] | None:
-    """(language, clear) when a non-Latin script makes up the (case-folded) ``sample``'s
-    letters; clear from 20 letters (6 Chinese or Japanese characters, each a syllable or
-    a word); None for a Latin-script text."""
-    if not letters or sample.isascii():
+def by_script(head: str, letters: int) -> tuple[str, bool] | None:
+    """(language, clear) when a non-Latin script makes up the (case-folded) ``head`` of a
+    text, which has ``letters`` letters; clear from 20 letters (6 Chinese or Japanese
+    characters, each a syllable or a word); None for a Latin-script text. The head (a few
+    hundred characters) tells a script as well as the whole text and costs a quarter."""
+    if not letters or head.isascii() or _NON_LATIN.search(head) is None:
         return None
-    counts = {name: len(pattern.findall(sample)) for name, pattern in _SCRIPTS.items()}
+    counts = {name: len(pattern.findall(head)) for name, pattern in _SCRIPTS.items()}
     cjk = counts["kana"] + counts["han"]
     if cjk / letters > SHARE and counts["hangul"] < cjk:
         japanese = counts["kana"] >= max(2, counts["han"] // 10)
         return ("ja" if japanese else "zh"), cjk >= 6
     for name, language in (("hangul", "ko"), ("arabic", "ar"), ("cyrillic", "ru")):
         if counts[name] / letters > SHARE:
-            if language == "ru" and _ukrainian(sample):
+            if language == "ru" and _ukrainian(head):
                 language = "uk"
             return language, letters >= 20
     return None

@@ -27,13 +27,13 @@ COMMON = {
     # Danish and Norwegian: with the words Swedish shares (med, på, det), which the kin step
     # sets aside; not "og" (German "2. OG", a floor), "en" or "kan" (Dutch words)
     "da": "ikke jeg er af til vi har med på det som tak hej venlig venligst hilsen noget "
-          "vores jer også efter nu hvad fejl hjælp hjælpe virker kære vil blev havde gik "
+          "vores jer også efter hvad fejl hjælp hjælpe virker kære vil blev havde gik "
           "meget",
     "nb": "ikke jeg er av til vi har med på det som takk hei vennlig vennligst hilsen meg deg "
           "noe vår vårt våre dere også etter nå hva feil hjelp hjelpen hjelpe fungerer ikkje "
           "vil ble hadde gikk mye",
     "fi": "ja ei että olen olemme meillä kiitos hei terveisin ystävällisin tämä mutta kun "
-          "jo nyt myös voi voisitteko emme ole vielä paljon moi kiitti toimii taas",
+          "nyt myös voi voisitteko emme ole vielä paljon moi kiitti toimii taas",
     # no one-letter words ("w", "z", "v": "Z4", "v2"), no "je" (French), no "nas" (a NAS)
     "pl": "nie jest się że dla ale czy już jak mamy proszę dziękuję dziękujemy dzień dobry "
           "pozdrawiam jeszcze bardzo oraz nam państwa wszystko został została",
@@ -131,9 +131,8 @@ def among_kin(sample: str, counts: Counter[str], sets: dict[str, frozenset[str]]
     candidates = [lang for lang in kin if scores[lang]]
     swedish = sum(map(sample.count, "äö"))
     other = sum(map(sample.count, "æø"))
-    if swedish != other:
-        spelt = [lang for lang in candidates if (lang == "sv") == (swedish > other)]
-        candidates = spelt or candidates
+    if swedish != other:  # the spelling decides (a kin language without its words: no lead)
+        candidates = [lang for lang in kin if (lang == "sv") == (swedish > other)]
     words = counts.keys()
 
     def own(lang: str) -> int:

@@ -2,15 +2,16 @@
 zh, ko by script.
 
 ``mailgate.language`` scores a text's common words per language. These are the lists
-of the Latin-script languages added with their templates, and two steps that words alone
-do badly:
+of the Latin-script languages added with their templates, and three steps for what words
+alone do badly:
 
 - **Letters**: a word with a letter only one of them writes (Polish ł, Czech ř, Turkish ğ,
   Danish and Norwegian ø, Portuguese ã) counts as one of its common words: short requests
   ("Terminal płatniczy odrzuca karty zbliżeniowe") hold few common words;
 - **Script**: Arabic, Hangul, kana and Han letters say the language by themselves
   (kana among Han is Japanese, Han alone Chinese); Cyrillic is Ukrainian when it has
-  Ukrainian letters (і ї є ґ) more often than Russian ones (ы э ъ ё), else Russian.
+  more signs of Ukrainian (і ї є ґ, "дякую") than of Russian (ы э ъ ё, "спасибо"), else
+  Russian;
 - **Kin**: Danish, Norwegian and Swedish share most short words ("vi har", "med",
   "kan"), so a Danish mail scored as Swedish as often as Danish. When the two best
   languages are kin, the letters decide Swedish (ä, ö) against Danish and Norwegian (æ, ø),

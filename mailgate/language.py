@@ -2,21 +2,22 @@
 
 ``Content-Language`` wins unless the text clearly says another language (an
 English Outlook stamps ``en-US`` on German mail). Otherwise the first mail's new
-text decides: Cyrillic script means Russian, and for Latin-script languages the
-most frequent common words (a short list per language) decide, needing a clear
-lead; else the configured default. Good enough to pick a template; not a
+text decides: a script says Russian or Ukrainian, Arabic, Japanese, Chinese or Korean
+(``mailgate.language_more``), and for Latin-script languages the most frequent common
+words (a short list per language, and letters only one language writes) decide, needing
+a clear lead; else the configured default. Good enough to pick a template; not a
 general language identifier.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
+
+from mailgate import language_more as more
 
 # Every character below U+3000 that is not a letter becomes a space, so that words are what
 # str.split() returns (a fifth of the time of a [^\W\d_]+ regex over 2,000 characters).
 _NOT_LETTERS = {c: " " for c in range(0x3000) if not chr(c).isalpha()}
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 COMMON = {
     "en": "the and is to of it not we you my our please have this that with on for are can "
           "since from but was be",
@@ -35,9 +36,11 @@ COMMON = {
     "pt": "não é uma com obrigado obrigada bom ontem vocês podem estamos nós eu os do da "
           "também hoje atenciosamente olá está",
 }
+COMMON.update(more.COMMON)
 _SETS = {lang: frozenset(words.split()) for lang, words in COMMON.items()}
-#: the languages a mail's text can be recognised as (Russian by its script)
-DETECTED = frozenset([*COMMON, "ru"])
+#: the languages a mail's text can be recognised as (Russian, Ukrainian, Arabic, Japanese,
+#: Chinese and Korean by their script)
+DETECTED = frozenset([*COMMON, "ru", "uk", "ar", "ja", "zh", "ko"])
 
 
 def detect(text: str, content_language: str = "", default: str = "en") -> str:
@@ -45,6 +48,7 @@ def detect(text: str, content_language: str = "", default: str = "en") -> str:
     the text clearly says another language (an English Outlook stamps ``en-US`` on German
     mail: answering in English would be a mistake the customer sees), else the text's."""
     declared = content_language.split(",")[0].strip().lower()[:2]
+    declared = more.ALIASES.get(declared, declared)
     guess, clear = _guess(text)
     if declared.isalpha() and len(declared) == 2:
         return guess if clear and guess != declared else declared
@@ -62,15 +66,24 @@ def _guess(text: str) -> tuple[str, bool]:
     """The language the text's common words point at ("" for none) and whether the lead
     is clear (three words at least, twice the next language's)."""
     sample = text[:2000].casefold()  # the opening paragraphs say it; the rest only costs time
+    head = sample[:400]  # a script shows in the first lines
+    if not head.isascii():
+        script = more.by_script(head, sum(map(len, head.translate(_NOT_LETTERS).split())))
+        if script is not None:
+            return script
     found = sample.translate(_NOT_LETTERS).split()
-    letters = sum(map(len, found))
-    if letters and not sample.isascii() and len(_CYRILLIC.findall(sample)) / letters > 0.3:
-        return "ru", letters >= 20
     counts = Counter(found)
     words = counts.keys()
     scores = {lang: sum(counts[w] for w in words & common) for lang, common in _SETS.items()}
+    for lang, signs in more.by_letters(counts).items():
+        scores[lang] += signs
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
-    (best, top), (_, second) = ranked[0], ranked[1]
+    (best, top), (runner, second) = ranked[0], ranked[1]
+    kin = more.among_kin(sample, counts, _SETS, scores, best, runner)
+    if kin is not None:  # Danish and Swedish, say: their own words choose; the lead is
+        best, group = kin  # over the best language that is not of their kin
+        top = scores[best]
+        second = max((score for lang, score in ranked if lang not in group), default=0)
     if top >= 2 and top >= 1.5 * second:
         return best, top >= 3 and top >= 2 * second
     return "", False

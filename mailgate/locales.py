@@ -13,9 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from mailgate import locales_more as more
 from mailgate.config import Target
 
-LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "sv", "ru")
+LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "sv", "ru", *more.LANGUAGES)
 
 WEEKDAYS = {  # Monday first, as datetime.weekday() counts
     "en": "Monday Tuesday Wednesday Thursday Friday Saturday Sunday",
@@ -54,6 +55,9 @@ DATES = {
     "sv": "{weekday} den {day} {month} {year} kl. {hh}.{mm} {tz}",
     "ru": "{day} {month} {year} г. ({weekday}), {hh}:{mm} {tz}",  # fits "не позднее ..."
 }
+WEEKDAYS.update(more.WEEKDAYS)
+MONTHS.update(more.MONTHS)
+DATES.update(more.DATES)
 FIRST_DAY = {"fr": "1er", "it": "1º"}
 # Zone abbreviations a language says otherwise: German mail says "12:30 Uhr MEZ", not "CET".
 ZONE_NAMES = {"de": {"CET": "MEZ", "CEST": "MESZ"}}  # "lundi 1er mars", "lunedì 1º marzo"
@@ -95,7 +99,7 @@ DATIVE = {"de": {"m": ("Arbeitsminute", "Arbeitsminuten"),
                  "h": ("Arbeitsstunde", "Arbeitsstunden"), "wd": ("Arbeitstag", "Arbeitstagen")}}
 WITHIN = {"en": "within {}", "de": "innerhalb von {}", "fr": "dans un délai de {}",
           "es": "en un plazo de {}", "it": "entro {}", "nl": "binnen {}", "sv": "inom {}",
-          "ru": "в течение {}"}
+          "ru": "в течение {}", **more.WITHIN}
 # Russian: (one, few, many) for a count, and (one, many) in the genitive after "в течение".
 RU_COUNT = {"m": ("рабочая минута", "рабочие минуты", "рабочих минут"),
             "h": ("рабочий час", "рабочих часа", "рабочих часов"),
@@ -125,6 +129,7 @@ RATINGS = {
            1: "mycket dåligt|uselt"},
     "ru": {5: "отлично|превосходно", 4: "хорошо", 3: "удовлетворительно|нормально",
            2: "плохо", 1: "очень плохо|ужасно"},
+    **more.RATINGS,
 }
 
 
@@ -134,9 +139,10 @@ def supported(language: str | None) -> str:
 
 
 def number(amount: float, language: str) -> str:
-    """8, or 1.5 / 1,5 (a decimal comma everywhere but English)."""
+    """8, or 1.5 / 1,5 (a decimal comma but in English, Japanese, Chinese, Korean, Arabic)."""
     text = str(int(amount)) if amount == int(amount) else f"{amount:g}"
-    return text if language == "en" else text.replace(".", ",")
+    return text if language == "en" or language in more.DECIMAL_POINT \
+        else text.replace(".", ",")
 
 
 def _form(amount: float, forms: tuple[str, str], language: str) -> str:
@@ -165,6 +171,9 @@ def working_time(target: Target, language: str | None, working: bool = True) -> 
     """"8 working hours", "8 Arbeitsstunden", "8 рабочих часов"; with ``working`` false (a
     24x7 calendar, where every minute counts) "8 hours", "8 Stunden", "8 часов"."""
     lang = supported(language)
+    if lang in more.PHRASES:
+        return more.phrase(target.amount, number(target.amount, lang), target.unit, lang,
+                           within=False, working=working)
     units = UNITS if working else CLOCK_UNITS
     words = _ru(target.amount, target.unit, False, working) if lang == "ru" else \
         _form(target.amount, units[lang][target.unit], lang)
@@ -175,6 +184,10 @@ def within(target: Target, language: str | None, working: bool = True) -> str:
     """"within 8 working hours", "innerhalb von 3 Arbeitstagen", "в течение 2 рабочих часов";
     with ``working`` false "within 8 hours", "innerhalb von 3 Tagen", "в течение 2 часов"."""
     lang = supported(language)
+    if lang in more.PHRASES:
+        return WITHIN[lang].format(more.phrase(target.amount, number(target.amount, lang),
+                                               target.unit, lang, within=True,
+                                               working=working))
     if lang == "ru":
         words = _ru(target.amount, target.unit, True, working)
     else:

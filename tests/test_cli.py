@@ -95,19 +95,23 @@ def test_check_config_accepts_good_config(config_path: Path) -> None:
 
 def test_check_config_warns_of_a_template_language_mailgate_has_no_table_for(
         config_path: Path) -> None:
-    """An admin's ``ack.ko.txt.j2``: accepted, but check-config says that its SLA phrases and
+    """An admin's ``ack.hu.txt.j2``: accepted, but check-config says that its SLA phrases and
     dates come out in English and that only Content-Language selects it; a packaged
-    language (German) gets no warning."""
+    language (German, Korean, Polish) gets no warning."""
     folder = config_path.parent / "templates"
-    (folder / "ack.ko.txt.j2").write_text("{{ ticket.reference }} 접수되었습니다\n",
+    (folder / "ack.hu.txt.j2").write_text("{{ ticket.reference }} megérkezett\n",
                                           encoding="utf-8")
     (folder / "ack.de.txt.j2").write_text("{{ ticket.reference }} ist angekommen\n",
+                                          encoding="utf-8")
+    (folder / "ack.ko.txt.j2").write_text("{{ ticket.reference }} 접수되었습니다\n",
+                                          encoding="utf-8")
+    (folder / "ack.pl.txt.j2").write_text("{{ ticket.reference }} przyjęte\n",
                                           encoding="utf-8")
     result = run("check-config", "-c", str(config_path))
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.decode().splitlines()
                 if line.startswith("warning: templates")]
-    assert len(warnings) == 1 and "*.ko.txt.j2: mailgate has no 'ko' table" in warnings[0]
+    assert len(warnings) == 1 and "*.hu.txt.j2: mailgate has no 'hu' table" in warnings[0]
     assert "come out in English" in warnings[0] and "Content-Language" in warnings[0]
 
 

@@ -11,16 +11,17 @@ sees together). A pair labelled otherwise that merged is a false merge (the wors
 error: it hides a problem); one that was linked, a false link (a wrong "looks
 related" note).
 
-The default set is the evaluation part (``eval12``), written by
+The default set is the evaluation part (``eval13``), written by
 someone who saw neither the step nor the tuning parts, and never tuned on: only aggregates
 are printed for it.
-``tune`` (written with the step), ``tune2`` to ``tune8`` and ``tune10`` to ``tune13`` (earlier
-blind evaluation parts, retired after their figures were read) and ``tune9`` (written
-as tuning data) and ``tune14`` (it, pt, pl, ja, zh, ko pairs written with the step) are tuning data:
+``tune`` (written with the step), ``tune2`` to ``tune8``, ``tune10`` to ``tune13`` and
+``tune15`` (earlier blind evaluation parts, retired after their figures were read) and
+``tune9`` (written as tuning data) and ``tune14`` (it, pt, pl, ja, zh, ko pairs written with
+the step) are tuning data:
 ``--part tune4 --show`` lists each wrong verdict with the step's reason.
 
 Usage (from the repo root):
-``.venv/bin/python bench/repeats.py [--part eval12|tune|tune2|...|tune13|tune14]
+``.venv/bin/python bench/repeats.py [--part eval13|tune|tune2|...|tune14|tune15]
 [--scope domain|sender] [--show]``.
 Prints a table and, last, one JSON line with the totals.
 """
@@ -53,7 +54,7 @@ from tests.configs import write_config  # noqa: E402
 
 SETS = ROOT / "tests" / "data" / "repeats"
 #: The blind evaluation part: aggregates only, never ``--show``.
-EVAL = "eval12"
+EVAL = "eval13"
 
 
 def load(part: str) -> list[dict[str, Any]]:
@@ -154,8 +155,8 @@ def _commit() -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default=EVAL, choices=(
-        EVAL, "eval13", "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8",
-        "tune9", "tune10", "tune11", "tune12", "tune13", "tune14"))
+        EVAL, "tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8",
+        "tune9", "tune10", "tune11", "tune12", "tune13", "tune14", "tune15"))
     parser.add_argument("--scope", choices=("domain", "sender"), default="domain")
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     args = parser.parse_args(argv[1:])

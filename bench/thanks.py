@@ -19,18 +19,18 @@ here: the parts have no ticket to compare with). A ``substantive`` reply kept cl
 passed on is neither a success nor silent: it is its own column, "passed on", and the
 lost reopens are printed without it (silent: nobody hears of the reply) and with it.
 
-The default set is an evaluation part (``tests/data/replies/eval12``, 480 replies written
+The default set is an evaluation part (``tests/data/replies/eval14``, 480 replies written
 blind by a writer who saw neither the detector nor any other part, never used for
-tuning: counts only); ``eval13`` and ``eval14`` are more. Tuning data: ``tune``, ``tune2``,
+tuning: counts only). Tuning data: ``tune``, ``tune2``,
 ``hard`` (written with the detector), ``tune10`` and ``tune17`` (written as tuning data:
 ``tune17`` short answers to the engineer's closing question), ``tune3`` to
-``tune9`` and ``tune11`` to ``tune14`` (earlier blind evaluation parts, retired to tuning
+``tune9`` and ``tune11`` to ``tune16`` (earlier blind evaluation parts, retired to tuning
 once their counts had been read). With ``--show`` it lists
 wrong verdicts with their reasons: only ever use that on tuning parts.
 
 Usage (from the repo root):
 ``.venv/bin/python bench/thanks.py
-[--part eval12|eval13|eval14|tune|tune2|...|tune14|tune17|hard] [--show]
+[--part eval14|tune|tune2|...|tune17|hard] [--show]
 [--model FILE | --no-model]`` (``--no-model``: the rules without the sentence judge).
 Prints a table and, last, one JSON line with the totals.
 """
@@ -117,10 +117,10 @@ def score(rows: list[dict[str, Any]], understanding: Understanding
 def main(argv: list[str]) -> int:
     """Print the per-language table and the JSON totals line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", default="eval12", choices=(
-        "eval12", "eval13", "eval14", "tune", "tune2", "tune3", "tune4", "tune5", "tune6",
-        "tune7", "tune8", "tune9", "tune10", "tune11", "tune12", "tune13", "tune14", "tune17",
-        "hard"))
+    parser.add_argument("--part", default="eval14", choices=(
+        "eval14", "tune", "tune2", "tune3", "tune4", "tune5", "tune6",
+        "tune7", "tune8", "tune9", "tune10", "tune11", "tune12", "tune13", "tune14", "tune15",
+        "tune16", "tune17", "hard"))
     parser.add_argument("--show", action="store_true", help="list wrong verdicts (tune only)")
     parser.add_argument("--model", type=Path, help="another sentence judge's file")
     parser.add_argument("--no-model", action="store_true", help="the rules alone")

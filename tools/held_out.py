@@ -44,11 +44,11 @@ from mailgate.replies.lexicon import Lexicon, load_tables  # noqa: E402
 from mailgate.replies.model import SentenceModel  # noqa: E402
 
 HELD_OUT = ("tune3", "tune4", "tune5", "tune6", "tune7", "tune8", "tune9", "tune10", "tune11",
-            "tune12", "tune13", "tune14")
+            "tune12", "tune13", "tune14", "tune15", "tune16")
 #: every tuning part of replies (with the first labelled set): the judge of a held-out
 #: part is trained on all of them but that one
 ALL = ("tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8", "tune9",
-       "tune10", "tune11", "tune12", "tune13", "tune14", "hard")
+       "tune10", "tune11", "tune12", "tune13", "tune14", "tune15", "tune16", "hard")
 
 
 def thresholds(args: argparse.Namespace) -> list[dict[str, float]]:

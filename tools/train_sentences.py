@@ -67,7 +67,7 @@ from mailgate.replies.model import (  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "replies"
 TUNING = ("tune", "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", "tune8", "tune9",
-          "tune10", "tune11", "tune12", "tune13", "tune14", "hard")
+          "tune10", "tune11", "tune12", "tune13", "tune14", "tune15", "tune16", "hard")
 LABELLED = ROOT / "tests" / "data" / "thanks" / "labelled.jsonl"
 OUT = ROOT / "mailgate" / "data" / "sentence_model.bin"
 GRID = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99,

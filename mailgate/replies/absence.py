@@ -394,17 +394,19 @@ _QUESTION = re.compile(r"[?？؟]")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
-def _compiled(parts: list[str], bounded: bool) -> re.Pattern[str]:
+def alternatives(parts: list[str], bounded: bool) -> re.Pattern[str]:
+    """One pattern for a phrase list: any of ``parts``, between word boundaries when
+    ``bounded`` (words of spaced scripts), anywhere otherwise (CJK, joined)."""
     body = "|".join(f"(?:{p})" for p in parts)
     return re.compile(f"{_L}(?:{body}){_R}" if bounded else f"(?:{body})")
 
 
-_LEFT_RE = _compiled(_LEFT, True)
-_LEFT_JOINED_RE = _compiled(_LEFT_JOINED, False)
-_AWAY_RE = _compiled(_AWAY, True)
-_AWAY_JOINED_RE = _compiled(_AWAY_JOINED, False)
-_SUPPORT_RE = _compiled(_SUPPORT, True)
-_SUPPORT_JOINED_RE = _compiled(_SUPPORT_JOINED, False)
+_LEFT_RE = alternatives(_LEFT, True)
+_LEFT_JOINED_RE = alternatives(_LEFT_JOINED, False)
+_AWAY_RE = alternatives(_AWAY, True)
+_AWAY_JOINED_RE = alternatives(_AWAY_JOINED, False)
+_SUPPORT_RE = alternatives(_SUPPORT, True)
+_SUPPORT_JOINED_RE = alternatives(_SUPPORT_JOINED, False)
 _CONTACT_WORD = re.compile(
     f"{_L}(?:contact\\w*|call|reach|write|escrib\\w*|écrire|scriv\\w*|escrev\\w*|schreiben|"
     f"skriv\\w*|kirjoita|napisz|napište|пишите|напишите|пишіть|yazabilirsiniz|wenden|kontakt\\w*|contacte\\w*|contatt\\w*|"

@@ -32,14 +32,12 @@ import re
 from dataclasses import dataclass
 
 from mailgate.quotes import reply_parts
-from mailgate.replies.absence import left_phrase
+from mailgate.replies.absence import alternatives, left_phrase
 from mailgate.replies.lexicon import fold
 
 MAX_TEXT = 4000  # characters of new text read (an auto-reply's disclaimer is not)
 MAX_CONTACTS = 3
 
-_L = r"(?<![^\W_])"
-_R = r"(?![^\W_])"
 _S = r"(?: \S{1,30}){0,3}"  # up to three words between (a politeness word, "your", a name)
 
 #: this mailbox / address is no longer read, or it changed
@@ -205,15 +203,10 @@ _NAMED = re.compile(r"([^\W\d_][\w'’.-]{0,30}(?: [^\W\d_][\w'’.-]{0,30}){0,2
                     r"\s{0,3}(?:mailto:)?$")
 
 
-def _compiled(parts: list[str], bounded: bool) -> re.Pattern[str]:
-    body = "|".join(f"(?:{p})" for p in parts)
-    return re.compile(f"{_L}(?:{body}){_R}" if bounded else f"(?:{body})")
-
-
-_UNMONITORED_RE = _compiled(_UNMONITORED, True)
-_UNMONITORED_JOINED_RE = _compiled(_UNMONITORED_JOINED, False)
-_RESEND_RE = _compiled(_RESEND, True)
-_RESEND_JOINED_RE = _compiled(_RESEND_JOINED, False)
+_UNMONITORED_RE = alternatives(_UNMONITORED, True)
+_UNMONITORED_JOINED_RE = alternatives(_UNMONITORED_JOINED, False)
+_RESEND_RE = alternatives(_RESEND, True)
+_RESEND_JOINED_RE = alternatives(_RESEND_JOINED, False)
 _SENTENCE_END = re.compile(r"[.!?。！？]\s|[。！？]|\n")
 
 

@@ -65,6 +65,8 @@ class Prepared:
     size: int = 0
     facts: Facts | None = None
     now: datetime | None = None  # the instant the message is handled at
+    #: the Message-ID an unparseable mail claims (read without parsing: `mailgate trace`)
+    claimed_id: str | None = None
 
 
 class Handler(Protocol):
@@ -242,7 +244,8 @@ class Processor:
         try:
             inbound = parse(raw)
         except ParseError as exc:
-            return Prepared(item, error=str(exc), size=len(raw))
+            return Prepared(item, error=str(exc), size=len(raw),
+                            claimed_id=claimed_message_id(raw))
         now = clock.now()
         try:
             # a new ticket's SLA clocks start when the mail was accepted (clocks.start_of)
@@ -288,9 +291,7 @@ class Processor:
             return None
         prepared = prepared or self.prepare(item)
         if prepared.inbound is None:
-            # the id it claims, read without parsing: `mailgate trace '<id>'` finds it
-            self._quarantine(item, claimed_message_id(self.store.spool_raw(item.id)),
-                             prepared.error or "unparsable")
+            self._quarantine(item, prepared.claimed_id, prepared.error or "unparsable")
             return None
         inbound = prepared.inbound
         self._bind(item, inbound.message_id)
